@@ -1,0 +1,510 @@
+/*
+ * The public socket API: argument checks in the kernel's order, the stack lock around lwIP
+ * calls, and the blocking/non-blocking/timeout policy around them. TCP data calls run
+ * without the stack lock (tcp.c's rings).
+ */
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int addr_in(const struct sockaddr *a, socklen_t len, struct sockaddr_in *out)
+{
+    if (a == NULL)
+        return -EFAULT;
+    if (len < (socklen_t)sizeof(struct sockaddr_in))
+        return -EINVAL;
+    if (a->sa_family != AF_INET)
+        return -EAFNOSUPPORT;
+    memcpy(out, a, sizeof(*out));
+    return 0;
+}
+
+static int addr_out(const struct sockaddr_in *in, struct sockaddr *a, socklen_t *len)
+{
+    if (a == NULL || len == NULL)
+        return -EFAULT;
+    if ((int)*len < 0)
+        return -EINVAL;
+    size_t n = *len < sizeof(*in) ? *len : sizeof(*in);
+    memcpy(a, in, n);
+    *len = sizeof(*in);
+    return 0;
+}
+
+int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol)
+{
+    if (domain != AF_INET)
+        return -EAFNOSUPPORT;
+    int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (base == SOCK_STREAM) {
+        if (protocol != 0 && protocol != IPPROTO_TCP)
+            return -EPROTONOSUPPORT;
+    } else if (base == SOCK_DGRAM) {
+        if (protocol != 0 && protocol != IPPROTO_UDP)
+            return -EPROTONOSUPPORT;
+    } else {
+        return -ESOCKTNOSUPPORT;
+    }
+    struct nc_sock *s;
+    nc__lock(st);
+    int rc = nc__sock_alloc(st, base, &s);
+    if (rc == 0) {
+        rc = base == SOCK_STREAM ? nc__tcp_open(st, s) : nc__udp_open(st, s);
+        if (rc != 0)
+            nc__sock_free(st, s);
+        else
+            rc = s->id;
+    }
+    if (rc >= 0 && (type & SOCK_NONBLOCK))
+        atomic_store(&s->nonblock, true);
+    nc__unlock(st);
+    return rc;
+}
+
+#define GET_SOCK(st, id, s)                 \
+    struct nc_sock *s = nc__sock_get(st, id); \
+    if (s == NULL)                          \
+        return -EBADF
+
+int netcore_bind(struct netcore_stack *st, int id, const struct sockaddr *addr, socklen_t len)
+{
+    GET_SOCK(st, id, s);
+    struct sockaddr_in a;
+    int rc = addr_in(addr, len, &a);
+    if (rc != 0)
+        return rc;
+    if (a.sin_addr.s_addr != INADDR_ANY && a.sin_addr.s_addr != st->cfg.ip.s_addr)
+        return -EADDRNOTAVAIL;
+    nc__lock(st);
+    rc = s->type == SOCK_STREAM ? nc__tcp_bind(st, s, &a) : nc__udp_bind(st, s, &a);
+    nc__unlock(st);
+    return rc;
+}
+
+int netcore_listen(struct netcore_stack *st, int id, int backlog)
+{
+    GET_SOCK(st, id, s);
+    if (s->type != SOCK_STREAM)
+        return -EOPNOTSUPP;
+    nc__lock(st);
+    int rc = nc__tcp_listen(st, s, backlog);
+    nc__unlock(st);
+    return rc;
+}
+
+int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, socklen_t *len,
+                   int flags)
+{
+    GET_SOCK(st, id, s);
+    if (s->type != SOCK_STREAM)
+        return -EOPNOTSUPP;
+    if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+        return -EINVAL;
+    int timeout = nc__sock_timeout(s, 0, false);
+    for (;;) {
+        int nid = -1;
+        nc__lock(st);
+        int rc = nc__tcp_accept(st, s, &nid);
+        nc__unlock(st);
+        if (rc == 0) {
+            struct nc_sock *ns = st->socks[nid];
+            if (flags & SOCK_NONBLOCK)
+                atomic_store(&ns->nonblock, true);
+            if (addr != NULL) {
+                rc = addr_out(&ns->peer, addr, len);
+                if (rc != 0) {
+                    netcore_close(st, nid);
+                    return rc;
+                }
+            }
+            return nid;
+        }
+        if (rc != -EAGAIN || timeout == 0)
+            return rc;
+        int r = nc__sock_wait(s, POLLIN, timeout);
+        if (r < 0)
+            return r;
+        if (r == 0)
+            return -EAGAIN;
+    }
+}
+
+int netcore_connect(struct netcore_stack *st, int id, const struct sockaddr *addr,
+                    socklen_t len)
+{
+    GET_SOCK(st, id, s);
+    struct sockaddr_in a;
+    if (s->type == SOCK_DGRAM && addr != NULL && len >= sizeof(sa_family_t) &&
+        addr->sa_family == AF_UNSPEC) {
+        nc__lock(st);
+        int rc = nc__udp_connect(st, s, NULL);
+        nc__unlock(st);
+        return rc;
+    }
+    int rc = addr_in(addr, len, &a);
+    if (rc != 0)
+        return rc;
+    nc__lock(st);
+    rc = s->type == SOCK_STREAM ? nc__tcp_connect(st, s, &a) : nc__udp_connect(st, s, &a);
+    nc__unlock(st);
+    if (rc != -EINPROGRESS && rc != -EALREADY)
+        return rc;
+    int timeout = nc__sock_timeout(s, 0, true);
+    if (timeout == 0)
+        return rc;
+    int r = nc__sock_wait(s, POLLOUT, timeout);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -EINPROGRESS; /* SO_SNDTIMEO expired: the kernel says EINPROGRESS too */
+    nc__lock(st);
+    rc = nc__tcp_connect(st, s, &a);
+    nc__unlock(st);
+    return rc;
+}
+
+ssize_t netcore_send(struct netcore_stack *st, int id, const void *buf, size_t len, int flags)
+{
+    return netcore_sendto(st, id, buf, len, flags, NULL, 0);
+}
+
+ssize_t netcore_sendto(struct netcore_stack *st, int id, const void *buf, size_t len, int flags,
+                       const struct sockaddr *to, socklen_t tolen)
+{
+    GET_SOCK(st, id, s);
+    if (buf == NULL && len > 0)
+        return -EFAULT;
+    if (s->type == SOCK_STREAM) {
+        if (to != NULL) {
+            int state = atomic_load(&s->state);
+            if (state != NC_ST_CONNECTED && state != NC_ST_CONNECTING)
+                return -EPIPE;
+        }
+        return nc__tcp_send(st, s, buf, len, flags);
+    }
+    struct sockaddr_in a;
+    if (to != NULL) {
+        int rc = addr_in(to, tolen, &a);
+        if (rc != 0)
+            return rc;
+    }
+    nc__lock(st);
+    ssize_t n = nc__udp_sendto(st, s, buf, len, to != NULL ? &a : NULL);
+    nc__unlock(st);
+    return n;
+}
+
+ssize_t netcore_recv(struct netcore_stack *st, int id, void *buf, size_t len, int flags)
+{
+    return netcore_recvfrom(st, id, buf, len, flags, NULL, NULL);
+}
+
+ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len, int flags,
+                         struct sockaddr *from, socklen_t *fromlen)
+{
+    GET_SOCK(st, id, s);
+    if (buf == NULL && len > 0)
+        return -EFAULT;
+    if (s->type == SOCK_STREAM) {
+        ssize_t n = nc__tcp_recv(st, s, buf, len, flags & ~MSG_TRUNC);
+        if (n >= 0 && from != NULL && fromlen != NULL)
+            addr_out(&s->peer, from, fromlen);
+        return n;
+    }
+    int timeout = nc__sock_timeout(s, flags, false);
+    for (;;) {
+        struct sockaddr_in a;
+        nc__lock(st);
+        ssize_t n = nc__udp_recvfrom(st, s, buf, len, flags, &a);
+        int e = n == -EAGAIN ? atomic_exchange(&s->so_error, 0) : 0;
+        nc__unlock(st);
+        if (e != 0)
+            return -e;
+        if (n >= 0) {
+            if (from != NULL) {
+                int rc = addr_out(&a, from, fromlen);
+                if (rc != 0)
+                    return rc;
+            }
+            return n;
+        }
+        if (n != -EAGAIN || timeout == 0)
+            return n;
+        int r = nc__sock_wait(s, POLLIN, timeout);
+        if (r < 0)
+            return r;
+        if (r == 0)
+            return -EAGAIN;
+    }
+}
+
+int netcore_shutdown(struct netcore_stack *st, int id, int how)
+{
+    GET_SOCK(st, id, s);
+    if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+        return -EINVAL;
+    bool rd = how != SHUT_WR, wr = how != SHUT_RD;
+    if (s->type == SOCK_DGRAM) {
+        if (atomic_load(&s->state) != NC_ST_CONNECTED)
+            return -ENOTCONN;
+        if (rd)
+            atomic_store(&s->rd_shut, true);
+        if (wr)
+            atomic_store(&s->wr_shut, true);
+        return 0;
+    }
+    nc__lock(st);
+    int rc = nc__tcp_shutdown(st, s, rd, wr);
+    nc__unlock(st);
+    return rc;
+}
+
+int netcore_close(struct netcore_stack *st, int id)
+{
+    GET_SOCK(st, id, s);
+    nc__lock(st);
+    atomic_store(&s->app_closed, true);
+    /* The eventfd goes now, under the lock, so no late signal can hit a reused fd number. */
+    nc__sys_close(s->efd);
+    s->efd = -1;
+    if (s->type == SOCK_STREAM)
+        nc__tcp_close(st, s);
+    else
+        nc__udp_close(st, s);
+    nc__unlock(st);
+    return 0;
+}
+
+int netcore_getsockname(struct netcore_stack *st, int id, struct sockaddr *addr, socklen_t *len)
+{
+    GET_SOCK(st, id, s);
+    nc__lock(st);
+    struct sockaddr_in a = s->local;
+    nc__unlock(st);
+    return addr_out(&a, addr, len);
+}
+
+int netcore_getpeername(struct netcore_stack *st, int id, struct sockaddr *addr, socklen_t *len)
+{
+    GET_SOCK(st, id, s);
+    int state = atomic_load(&s->state);
+    if (state != NC_ST_CONNECTED)
+        return -ENOTCONN;
+    return addr_out(&s->peer, addr, len);
+}
+
+static int int_opt(const void *val, socklen_t len, int *out)
+{
+    if (val == NULL)
+        return -EFAULT;
+    if (len < (socklen_t)sizeof(int))
+        return -EINVAL;
+    memcpy(out, val, sizeof(int));
+    return 0;
+}
+
+static int tv_opt(const void *val, socklen_t len, int *ms)
+{
+    struct timeval tv;
+    if (val == NULL)
+        return -EFAULT;
+    if (len < (socklen_t)sizeof(tv))
+        return -EINVAL;
+    memcpy(&tv, val, sizeof(tv));
+    if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
+        return -EDOM;
+    if (tv.tv_sec < 0) {
+        *ms = 0;
+        return 0;
+    }
+    long long t = (long long)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
+    *ms = t > 0x7fffffff ? 0 : (int)t;
+    return 0;
+}
+
+int netcore_setsockopt(struct netcore_stack *st, int id, int level, int name, const void *val,
+                       socklen_t len)
+{
+    GET_SOCK(st, id, s);
+    int v = 0, rc;
+    if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
+        int ms;
+        rc = tv_opt(val, len, &ms);
+        if (rc == 0) {
+            if (name == SO_RCVTIMEO)
+                s->rcvtimeo_ms = ms;
+            else
+                s->sndtimeo_ms = ms;
+        }
+        return rc;
+    }
+    if (level == SOL_SOCKET && name == SO_LINGER)
+        return val == NULL ? -EFAULT : len < (socklen_t)sizeof(struct linger) ? -EINVAL : 0;
+    rc = int_opt(val, len, &v);
+    if (rc != 0)
+        return rc;
+    nc__lock(st);
+    rc = 0;
+    if (level == SOL_SOCKET) {
+        switch (name) {
+        case SO_REUSEADDR: s->reuseaddr = v != 0; break;
+        case SO_REUSEPORT: break; /* accepted; lwIP has no port sharing */
+        case SO_KEEPALIVE:
+            s->keepalive = v != 0;
+            if (s->type == SOCK_STREAM)
+                nc__tcp_set_keepalive(s);
+            break;
+        case SO_SNDBUF: s->sndbuf_opt = v; break; /* rings are sized by NETCORE_SNDBUF */
+        case SO_RCVBUF: s->rcvbuf_opt = v; break;
+        case SO_BROADCAST:
+        case SO_OOBINLINE:
+        case SO_PRIORITY:
+        case SO_RCVLOWAT:
+            break;
+        default: rc = -ENOPROTOOPT; break;
+        }
+    } else if (level == IPPROTO_TCP && s->type == SOCK_STREAM) {
+        switch (name) {
+        case TCP_NODELAY:
+            s->nodelay = v != 0;
+            nc__tcp_set_nodelay(s);
+            break;
+        case TCP_KEEPIDLE:
+        case TCP_KEEPINTVL:
+        case TCP_KEEPCNT:
+            if (v < 1) {
+                rc = -EINVAL;
+                break;
+            }
+            nc__tcp_keepalive_param(s, name == TCP_KEEPIDLE ? 0 : name == TCP_KEEPINTVL ? 1 : 2,
+                                    (unsigned)v);
+            break;
+        case TCP_QUICKACK:
+        case TCP_CORK:
+        case TCP_DEFER_ACCEPT:
+        case TCP_FASTOPEN:
+        case TCP_USER_TIMEOUT:
+            break;
+        default: rc = -ENOPROTOOPT; break;
+        }
+    } else if (level == IPPROTO_IP) {
+        switch (name) {
+        case IP_TOS:
+        case IP_TTL:
+        case IP_RECVERR:
+        case IP_MTU_DISCOVER:
+            break;
+        default: rc = -ENOPROTOOPT; break;
+        }
+    } else {
+        rc = -ENOPROTOOPT;
+    }
+    nc__unlock(st);
+    return rc;
+}
+
+int netcore_getsockopt(struct netcore_stack *st, int id, int level, int name, void *val,
+                       socklen_t *len)
+{
+    GET_SOCK(st, id, s);
+    if (val == NULL || len == NULL)
+        return -EFAULT;
+    if ((int)*len < 0)
+        return -EINVAL;
+    int v;
+    if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
+        int ms = name == SO_RCVTIMEO ? s->rcvtimeo_ms : s->sndtimeo_ms;
+        struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+        size_t n = *len < sizeof(tv) ? *len : sizeof(tv);
+        memcpy(val, &tv, n);
+        *len = (socklen_t)n;
+        return 0;
+    }
+    if (level == SOL_SOCKET) {
+        switch (name) {
+        case SO_ERROR: v = atomic_exchange(&s->so_error, 0); break;
+        case SO_TYPE: v = s->type; break;
+        case SO_DOMAIN: v = AF_INET; break;
+        case SO_PROTOCOL: v = s->type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP; break;
+        case SO_ACCEPTCONN: v = atomic_load(&s->state) == NC_ST_LISTEN; break;
+        case SO_REUSEADDR: v = s->reuseaddr; break;
+        case SO_KEEPALIVE: v = s->keepalive; break;
+        case SO_SNDBUF: v = (int)st->cfg.sndbuf; break;
+        case SO_RCVBUF: v = (int)st->cfg.rcvbuf; break;
+        case SO_LINGER: {
+            struct linger l = { 0, 0 };
+            size_t n = *len < sizeof(l) ? *len : sizeof(l);
+            memcpy(val, &l, n);
+            *len = (socklen_t)n;
+            return 0;
+        }
+        default: return -ENOPROTOOPT;
+        }
+    } else if (level == IPPROTO_TCP && s->type == SOCK_STREAM) {
+        switch (name) {
+        case TCP_NODELAY: v = s->nodelay; break;
+        case TCP_MAXSEG: v = nc__tcp_mss(s); break;
+        default: return -ENOPROTOOPT;
+        }
+    } else {
+        return -ENOPROTOOPT;
+    }
+    size_t n = *len < sizeof(v) ? *len : sizeof(v);
+    memcpy(val, &v, n);
+    *len = (socklen_t)n;
+    return 0;
+}
+
+int netcore_set_nonblock(struct netcore_stack *st, int id, int on)
+{
+    GET_SOCK(st, id, s);
+    atomic_store(&s->nonblock, on != 0);
+    return 0;
+}
+
+int netcore_get_nonblock(struct netcore_stack *st, int id)
+{
+    GET_SOCK(st, id, s);
+    return atomic_load(&s->nonblock) ? 1 : 0;
+}
+
+int netcore_readable_bytes(struct netcore_stack *st, int id)
+{
+    GET_SOCK(st, id, s);
+    if (s->type == SOCK_STREAM)
+        return (int)nc__ring_used(&s->rx);
+    nc__lock(st);
+    int n = s->dq_head != NULL ? (int)s->dq_head->len : 0;
+    nc__unlock(st);
+    return n;
+}
+
+int netcore_fd(struct netcore_stack *st, int id)
+{
+    GET_SOCK(st, id, s);
+    return s->efd;
+}
+
+unsigned netcore_poll(struct netcore_stack *st, int id, unsigned events)
+{
+    struct nc_sock *s = nc__sock_get(st, id);
+    if (s == NULL)
+        return POLLNVAL;
+    return nc__sock_ready(s) & (events | POLLERR | POLLHUP);
+}
+
+void netcore_want(struct netcore_stack *st, int id, unsigned events, int delta)
+{
+    struct nc_sock *s = nc__sock_get(st, id);
+    if (s != NULL)
+        nc__sock_want(s, events, delta);
+}
+
+int netcore_wait(struct netcore_stack *st, int id, unsigned events, int timeout_ms)
+{
+    GET_SOCK(st, id, s);
+    return nc__sock_wait(s, events, timeout_ms);
+}

@@ -1,0 +1,418 @@
+/*
+ * config: the defaults of struct netcore_config and their NETCORE_* environment overrides.
+ *
+ * Parsing is strict on purpose: a typo that silently fell back to a default would run the
+ * stack on an address or a buffer size nobody asked for, and the program would fail later
+ * somewhere far from the cause. Every value is checked whole (no sign, no trailing junk, no
+ * overflow) and the first bad one stops the parse with a message naming the variable, the
+ * value and what was expected.
+ *
+ * A variable set to the empty string is an error, not "unset": `NETCORE_MTU= prog` is far
+ * more likely a broken script than a request for the default, and kernel-style tools
+ * (ip, ethtool) reject an empty argument too.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netcore.h"
+
+/*
+ * MTU: 576 is the datagram size every IPv4 host must accept (RFC 791). The top is 65521 for
+ * every device: a TAP frame is the MTU plus the 14-byte Ethernet header, and lwIP's pbuf
+ * lengths are u16_t, so a frame must fit in 65535 bytes.
+ */
+#define MTU_MIN 576
+#define MTU_MAX 65521
+
+/* Socket rings: a page at least, and a cap so max_sockets * 2 rings stays within reason. */
+#define BUF_MIN 4096ull
+#define BUF_MAX (64ull << 20)
+
+/* Values are echoed in messages; a pasted blob of junk is cut here so the rest still fits. */
+#define ECHO_MAX 64
+
+void netcore_config_defaults(struct netcore_config *cfg)
+{
+    static const uint8_t mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 };
+
+    /* Zero first so padding and the tail of ifname compare equal between two defaults. */
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->device = NETCORE_DEV_TAP;
+    strcpy(cfg->ifname, "nctap0");
+    cfg->wire_fd = -1;
+    cfg->ip.s_addr = htonl(0xc6120002);  /* 198.18.0.2: RFC 2544 benchmarking range */
+    cfg->prefix = 24;
+    cfg->gw.s_addr = htonl(0xc6120001);  /* 198.18.0.1 */
+    memcpy(cfg->mac, mac, sizeof(mac));
+    cfg->mtu = 1500;
+    cfg->sndbuf = 262144;
+    cfg->rcvbuf = 262144;
+    cfg->max_sockets = 1024;
+    cfg->backlog = 128;
+    cfg->udp_queue = 64;
+    cfg->cmd_queue = 256;
+    cfg->time_wait_max = 1024;
+}
+
+/* getenv returns char *; the lookup signature promises const, so adapt it rather than cast. */
+static const char *env_get(const char *name)
+{
+    return getenv(name);
+}
+
+static int fail(char *err, size_t errlen, const char *name, const char *value,
+                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/*
+ * Writes `NAME="value": <fmt...>` into err (NUL-terminated, truncated to errlen; err may be
+ * NULL). Returns -EINVAL so that parsers can `return fail(...)`.
+ */
+static int fail(char *err, size_t errlen, const char *name, const char *value,
+                const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (!err || errlen == 0)
+        return -EINVAL;
+    n = snprintf(err, errlen, "%s=\"%.*s%s\": ", name, ECHO_MAX, value,
+                 strlen(value) > ECHO_MAX ? "..." : "");
+    if (n < 0) {
+        err[0] = '\0';
+        return -EINVAL;
+    }
+    if ((size_t)n < errlen) {
+        va_start(ap, fmt);
+        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return -EINVAL;
+}
+
+/*
+ * Decimal digits and nothing else, as an unsigned value. Bare strtoull would skip leading
+ * spaces, accept a sign (turning "-1" into ULLONG_MAX) and stop quietly at junk, so the first
+ * character must be a digit and the whole string must be consumed. *end gets the first
+ * character after the digits when end is non-NULL (a suffix), else that must be the end.
+ */
+static bool strict_ull(const char *s, unsigned long long *out, const char **end)
+{
+    char *e;
+
+    if (*s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    *out = strtoull(s, &e, 10);
+    if (errno == ERANGE)
+        return false;
+    if (end)
+        *end = e;
+    else if (*e != '\0')
+        return false;
+    return true;
+}
+
+/* An integer variable in min..max. */
+static int parse_uint(const char *name, const char *v, int min, int max, int *out, char *err,
+                      size_t errlen)
+{
+    unsigned long long n;
+
+    if (!strict_ull(v, &n, NULL) || n < (unsigned long long)min || n > (unsigned long long)max)
+        return fail(err, errlen, name, v, "not an integer in %d..%d", min, max);
+    *out = (int)n;
+    return 0;
+}
+
+/*
+ * A ring size in bytes, with an optional k/K (KiB) or m/M (MiB) suffix, in BUF_MIN..BUF_MAX.
+ * Rounded up to a power of two because the rings index with a mask; BUF_MAX is one, so the
+ * result stays in range.
+ */
+static int parse_size(const char *name, const char *v, size_t *out, char *err, size_t errlen)
+{
+    unsigned long long n;
+    const char *end;
+    unsigned shift = 0;
+    size_t p;
+
+    if (!strict_ull(v, &n, &end))
+        goto bad;
+    if (*end == 'k' || *end == 'K')
+        shift = 10;
+    else if (*end == 'm' || *end == 'M')
+        shift = 20;
+    else if (*end != '\0')
+        goto bad;
+    if (shift && end[1] != '\0')
+        goto bad;
+    /* Compare before shifting so a huge count cannot wrap into range. */
+    if (n > BUF_MAX >> shift || n << shift < BUF_MIN)
+        goto bad;
+    n <<= shift;
+    for (p = BUF_MIN; p < n; p <<= 1)
+        ;
+    *out = p;
+    return 0;
+bad:
+    return fail(err, errlen, name, v,
+                "not a byte count in 4096..64m (optional suffix k or m; rounded up to a "
+                "power of two)");
+}
+
+/*
+ * A dotted quad, with "/prefix" when prefix is non-NULL (left alone when the value has none).
+ * inet_pton is used over inet_aton because it takes only four decimal parts: inet_aton would
+ * read "10.1" as 10.0.0.1 and "010.0.0.1" as octal.
+ */
+static int parse_ipv4(const char *name, const char *v, struct in_addr *addr, int *prefix,
+                      char *err, size_t errlen)
+{
+    char quad[INET_ADDRSTRLEN];
+    const char *slash = prefix ? strchr(v, '/') : NULL;
+    size_t len = slash ? (size_t)(slash - v) : strlen(v);
+    unsigned long long n = 0;
+
+    if (len >= sizeof(quad))
+        goto bad;
+    memcpy(quad, v, len);
+    quad[len] = '\0';
+    if (inet_pton(AF_INET, quad, addr) != 1)
+        goto bad;
+    if (slash) {
+        if (!strict_ull(slash + 1, &n, NULL) || n < 1 || n > 32)
+            goto bad;
+        *prefix = (int)n;
+    }
+    return 0;
+bad:
+    return fail(err, errlen, name, v, "not an IPv4 address a.b.c.d%s",
+                prefix ? "[/1..32]" : "");
+}
+
+/* The netmask of a 1..32 prefix, host order. */
+static uint32_t mask_of(int prefix)
+{
+    return 0xffffffffu << (32 - prefix);
+}
+
+/*
+ * Why an address (host order) cannot be ours or our gateway's, or NULL if it can. Inside a
+ * /30 or larger the all-zeros and all-ones host parts are the network and its broadcast;
+ * /31 (RFC 3021) and /32 have no such addresses.
+ */
+static const char *unusable(uint32_t a, int prefix)
+{
+    uint32_t host = a & ~mask_of(prefix);
+
+    if (a == 0)
+        return "0.0.0.0 is not a host address";
+    if (a == 0xffffffffu)
+        return "the broadcast address";
+    if ((a >> 28) == 0xe)
+        return "a multicast address";
+    if ((a >> 24) == 127)
+        return "a loopback address";
+    if (prefix <= 30 && host == 0)
+        return "the network address of its subnet";
+    if (prefix <= 30 && host == ~mask_of(prefix))
+        return "the broadcast address of its subnet";
+    return NULL;
+}
+
+/* Hex digit value, or -1. */
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Exactly six two-digit hex octets separated by ':'; unicast and not all-zero. */
+static int parse_mac(const char *name, const char *v, uint8_t mac[6], char *err, size_t errlen)
+{
+    uint8_t m[6];
+    const char *p = v;
+    int i, hi, lo;
+
+    for (i = 0; i < 6; i++) {
+        hi = hexval(p[0]);
+        lo = hi < 0 ? -1 : hexval(p[1]);
+        if (lo < 0)
+            return fail(err, errlen, name, v, "not a MAC address xx:xx:xx:xx:xx:xx");
+        m[i] = (uint8_t)(hi << 4 | lo);
+        p += 2;
+        if (*p != (i < 5 ? ':' : '\0'))
+            return fail(err, errlen, name, v, "not a MAC address xx:xx:xx:xx:xx:xx");
+        p++;
+    }
+    /* A group address as our source would make every peer drop or flood our frames. */
+    if (m[0] & 1)
+        return fail(err, errlen, name, v,
+                    "a multicast MAC (low bit of the first octet set); expected unicast");
+    if (!(m[0] | m[1] | m[2] | m[3] | m[4] | m[5]))
+        return fail(err, errlen, name, v, "the all-zero MAC; expected a unicast address");
+    memcpy(mac, m, sizeof(m));
+    return 0;
+}
+
+/*
+ * A device name the kernel will take as is: 1..IFNAMSIZ-1 characters from a portable set
+ * (the kernel refuses '/', ':' and whitespace, and "." and ".." as they are path names under
+ * /sys/class/net).
+ */
+static int parse_ifname(const char *name, const char *v, char ifname[IFNAMSIZ], char *err,
+                        size_t errlen)
+{
+    size_t len = strlen(v), i;
+
+    if (len == 0 || len >= IFNAMSIZ || !strcmp(v, ".") || !strcmp(v, ".."))
+        goto bad;
+    for (i = 0; i < len; i++) {
+        char c = v[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            goto bad;
+    }
+    memset(ifname, 0, IFNAMSIZ);
+    memcpy(ifname, v, len);
+    return 0;
+bad:
+    return fail(err, errlen, name, v,
+                "not an interface name of 1..%d characters from [A-Za-z0-9_.-]",
+                IFNAMSIZ - 1);
+}
+
+/* "tap" or "tun". The wire device needs an fd, which only the program can hand over. */
+static int parse_device(const char *name, const char *v, enum netcore_device *dev, char *err,
+                        size_t errlen)
+{
+    if (!strcmp(v, "tap"))
+        *dev = NETCORE_DEV_TAP;
+    else if (!strcmp(v, "tun"))
+        *dev = NETCORE_DEV_TUN;
+    else
+        return fail(err, errlen, name, v, "expected tap or tun%s",
+                    !strcmp(v, "wire") ? " (wire takes an fd: the program sets it, not the "
+                                         "environment)" : "");
+    return 0;
+}
+
+/* Integer variables: name, field, range. */
+static const struct {
+    const char *name;
+    size_t off;
+    int min, max;
+} int_vars[] = {
+    { "NETCORE_MTU", offsetof(struct netcore_config, mtu), MTU_MIN, MTU_MAX },
+    { "NETCORE_MAX_SOCKETS", offsetof(struct netcore_config, max_sockets), 1, 65536 },
+    { "NETCORE_BACKLOG", offsetof(struct netcore_config, backlog), 1, 65535 },
+    { "NETCORE_UDP_QUEUE", offsetof(struct netcore_config, udp_queue), 1, 65536 },
+    { "NETCORE_CMD_QUEUE", offsetof(struct netcore_config, cmd_queue), 1, 65536 },
+    { "NETCORE_TIME_WAIT_MAX", offsetof(struct netcore_config, time_wait_max), 0, 1000000 },
+};
+
+/*
+ * The gateway must be a host of the final subnet other than ours, or nothing off-link is
+ * reachable. Checked only when NETCORE_IP or NETCORE_GW was given, so a configuration the
+ * program built itself is not second-guessed. gw_v is NETCORE_GW's value or NULL when the
+ * gateway is the one already in c (then the message says so and how to fix it).
+ */
+static int check_gw(const struct netcore_config *c, const char *gw_v, char *err,
+                    size_t errlen)
+{
+    char ip_s[INET_ADDRSTRLEN], net_s[INET_ADDRSTRLEN], gw_s[INET_ADDRSTRLEN];
+    uint32_t ip = ntohl(c->ip.s_addr), gw = ntohl(c->gw.s_addr), mask = mask_of(c->prefix);
+    struct in_addr net = { htonl(ip & mask) };
+    const char *why;
+
+    if ((gw & mask) != (ip & mask))
+        why = "outside the NETCORE_IP subnet";
+    else if (gw == ip)
+        why = "the NETCORE_IP address itself";
+    else if (!(why = unusable(gw, c->prefix)))
+        return 0;
+    inet_ntop(AF_INET, &c->ip, ip_s, sizeof(ip_s));
+    inet_ntop(AF_INET, &net, net_s, sizeof(net_s));
+    if (gw_v)
+        return fail(err, errlen, "NETCORE_GW", gw_v,
+                    "%s; expected another host of %s/%d (NETCORE_IP %s/%d)", why, net_s,
+                    c->prefix, ip_s, c->prefix);
+    inet_ntop(AF_INET, &c->gw, gw_s, sizeof(gw_s));
+    if (err && errlen)
+        snprintf(err, errlen,
+                 "NETCORE_GW unset: gateway %s is %s; set NETCORE_GW to another host of "
+                 "%s/%d (NETCORE_IP %s/%d)", gw_s, why, net_s, c->prefix, ip_s, c->prefix);
+    return -EINVAL;
+}
+
+/*
+ * Works on a copy and stores it only when every variable parsed, so a bad value leaves *cfg
+ * exactly as it was. Variables are read in a fixed order; the first bad one is reported.
+ */
+int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const char *),
+                            char *err, size_t errlen)
+{
+    struct netcore_config c = *cfg;
+    const char *v, *ip_v, *gw_v;
+    const char *why;
+    size_t i;
+    int rc;
+
+    if (!get)
+        get = env_get;
+
+    if ((v = get("NETCORE_DEVICE")) &&
+        (rc = parse_device("NETCORE_DEVICE", v, &c.device, err, errlen)) < 0)
+        return rc;
+    if ((v = get("NETCORE_TAP")) &&
+        (rc = parse_ifname("NETCORE_TAP", v, c.ifname, err, errlen)) < 0)
+        return rc;
+
+    if ((ip_v = get("NETCORE_IP"))) {
+        rc = parse_ipv4("NETCORE_IP", ip_v, &c.ip, &c.prefix, err, errlen);
+        if (rc < 0)
+            return rc;
+        if ((why = unusable(ntohl(c.ip.s_addr), c.prefix)))
+            return fail(err, errlen, "NETCORE_IP", ip_v, "%s; expected a unicast host address",
+                        why);
+    }
+    if ((gw_v = get("NETCORE_GW")) &&
+        (rc = parse_ipv4("NETCORE_GW", gw_v, &c.gw, NULL, err, errlen)) < 0)
+        return rc;
+
+    if ((v = get("NETCORE_MAC")) && (rc = parse_mac("NETCORE_MAC", v, c.mac, err, errlen)) < 0)
+        return rc;
+    if ((v = get("NETCORE_SNDBUF")) &&
+        (rc = parse_size("NETCORE_SNDBUF", v, &c.sndbuf, err, errlen)) < 0)
+        return rc;
+    if ((v = get("NETCORE_RCVBUF")) &&
+        (rc = parse_size("NETCORE_RCVBUF", v, &c.rcvbuf, err, errlen)) < 0)
+        return rc;
+    for (i = 0; i < sizeof(int_vars) / sizeof(int_vars[0]); i++) {
+        int *field = (int *)((char *)&c + int_vars[i].off);
+
+        if ((v = get(int_vars[i].name)) &&
+            (rc = parse_uint(int_vars[i].name, v, int_vars[i].min, int_vars[i].max, field,
+                             err, errlen)) < 0)
+            return rc;
+    }
+
+    /* After everything: the pair is judged on the final address and prefix. */
+    if ((ip_v || gw_v) && (rc = check_gw(&c, gw_v, err, errlen)) < 0)
+        return rc;
+
+    *cfg = c;
+    return 0;
+}

@@ -1,0 +1,241 @@
+/* Private header of the core: shared types and cross-file functions (nc__*). */
+#ifndef NC_INTERNAL_H
+#define NC_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "netcore.h"
+
+struct event_base;
+struct event;
+struct pbuf;
+struct tcp_pcb;
+struct udp_pcb;
+struct netif;
+
+/* ring: single-producer single-consumer byte ring; capacity is a power of two. */
+struct nc_ring {
+    uint8_t *buf;
+    size_t cap;              /* 0 until allocated */
+    _Atomic size_t head;     /* total bytes written (producer) */
+    _Atomic size_t tail;     /* total bytes read (consumer) */
+};
+int nc__ring_init(struct nc_ring *r, size_t cap);
+void nc__ring_free(struct nc_ring *r);
+size_t nc__ring_used(const struct nc_ring *r);
+size_t nc__ring_space(const struct nc_ring *r);
+size_t nc__ring_write(struct nc_ring *r, const void *src, size_t len);
+size_t nc__ring_read(struct nc_ring *r, void *dst, size_t len);
+size_t nc__ring_peek(const struct nc_ring *r, void *dst, size_t len);
+/* Up to two contiguous readable spans, without consuming them. Returns the span count. */
+int nc__ring_read_spans(const struct nc_ring *r, struct iovec sp[2]);
+void nc__ring_consume(struct nc_ring *r, size_t len);
+
+/*
+ * cmdq: bounded multi-producer queue of commands for the netstack, woken by an eventfd.
+ * Push fails with -EAGAIN when full. Each socket also has one intrusive "kick" slot
+ * (nc__cmdq_kick) that never fails, so a close or a ring kick can never be lost.
+ */
+enum nc_cmd_type {
+    NC_CMD_FN,      /* run fn(arg) under the stack lock */
+    NC_CMD_TX,      /* socket's send ring has data or a shutdown/close is pending */
+    NC_CMD_RX,      /* receiver freed space in the socket's receive ring */
+};
+struct nc_cmd {
+    enum nc_cmd_type type;
+    void (*fn)(void *arg);
+    void *arg;
+};
+struct nc_cmdq {
+    pthread_mutex_t mu;
+    struct nc_cmd *slots;
+    int cap, head, count;
+    struct nc_sock *kick_head; /* intrusive list of kicked sockets */
+    struct nc_sock **kick_tail;
+    int efd;                   /* eventfd the netstack waits on */
+};
+int nc__cmdq_init(struct nc_cmdq *q, int cap);
+void nc__cmdq_destroy(struct nc_cmdq *q);
+int nc__cmdq_push(struct nc_cmdq *q, const struct nc_cmd *c);
+void nc__cmdq_kick(struct nc_cmdq *q, struct nc_sock *s, unsigned what);
+/* Pops one command (1), or one kicked socket into *ks with its kick bits (2), or 0. */
+int nc__cmdq_pop(struct nc_cmdq *q, struct nc_cmd *c, struct nc_sock **ks, unsigned *what);
+void nc__cmdq_forget(struct nc_cmdq *q, struct nc_sock *s);
+void nc__cmdq_clear_wake(struct nc_cmdq *q);
+
+/* device: one frame per read/write on an fd (TAP, TUN, wire). */
+struct nc_dev {
+    int fd;
+    bool is_eth;     /* Ethernet frames (TAP, wire) or bare IP packets (TUN) */
+    bool nonblock_io; /* the fd is non-blocking */
+};
+int nc__dev_open(const struct netcore_config *cfg, struct nc_dev *dev, char *err, size_t errlen);
+void nc__dev_close(struct nc_dev *dev);
+
+/* socket */
+enum nc_state {
+    NC_ST_NEW,
+    NC_ST_BOUND,
+    NC_ST_LISTEN,
+    NC_ST_CONNECTING,
+    NC_ST_CONNECTED,
+    NC_ST_CLOSED,   /* connection ended: reset, error, or both directions closed */
+};
+
+#define NC_KICK_TX 0x1u
+#define NC_KICK_RX 0x2u
+
+struct nc_dgram {
+    struct nc_dgram *next;
+    struct sockaddr_in from;
+    size_t len;
+    uint8_t data[];
+};
+
+struct nc_sock {
+    int id;
+    int type;                    /* SOCK_STREAM or SOCK_DGRAM */
+    int efd;                     /* eventfd given to the program */
+    _Atomic int state;           /* enum nc_state */
+    _Atomic int so_error;        /* pending error (positive errno), read by SO_ERROR */
+    _Atomic int conn_error;      /* sticky error of the connection (ECONNRESET...) */
+    _Atomic bool nonblock;
+    _Atomic bool rx_eof;         /* peer sent FIN and everything before it is in rx */
+    _Atomic bool rd_shut;        /* SHUT_RD by the program */
+    _Atomic bool wr_shut;        /* SHUT_WR by the program: FIN after the send ring */
+    _Atomic bool fin_sent;
+    _Atomic bool app_closed;
+    _Atomic bool rx_full;        /* netstack holds data that did not fit in rx: kick RX */
+    _Atomic bool tx_idle;        /* netstack will not look at tx until kicked: kick TX */
+    bool fin_pending;            /* FIN arrived behind rx_pending */
+    _Atomic int wait_in, wait_out; /* threads waiting for readable / writable */
+    bool connect_reported;       /* EINPROGRESS connect's outcome already reported */
+    int rcvtimeo_ms, sndtimeo_ms; /* 0: none */
+    bool reuseaddr, keepalive, nodelay;
+    int sndbuf_opt, rcvbuf_opt;
+
+    union {
+        struct tcp_pcb *tcp;
+        struct udp_pcb *udp;
+    } pcb;
+    struct sockaddr_in local, peer;
+
+    /* TCP data path */
+    struct nc_ring tx, rx;
+    pthread_mutex_t tx_mu, rx_mu; /* serialise app threads on one socket */
+    struct pbuf *rx_pending;      /* received but not yet in rx (ring full) */
+
+    /* listen: accepted sockets not yet taken by accept() (ids), under the stack lock */
+    int *aq;
+    int aq_cap, aq_head;
+    _Atomic int aq_count;
+
+    /* UDP: received datagrams, under the stack lock */
+    struct nc_dgram *dq_head, **dq_tail;
+    _Atomic int dq_count;
+    size_t dq_bytes;
+
+    /* cmdq kick slot */
+    struct nc_sock *kick_next;
+    unsigned kick_bits;
+    bool kicked;
+};
+
+/* The netstack. */
+struct netcore_stack {
+    struct netcore_config cfg;
+    pthread_mutex_t lock;        /* whoever holds it owns lwIP */
+    pthread_t thread;
+    bool threaded;
+    _Atomic bool stopping;
+    struct nc_dev dev;
+    struct netif *netif;
+    struct nc_cmdq cmdq;
+    struct event_base *base;
+    struct event *ev_dev, *ev_cmd, *ev_timer;
+    uint32_t timer_due;          /* sys_now() when the armed timer fires; 0 if none */
+
+    struct nc_sock **socks;      /* table, max_sockets entries */
+    int nsocks;
+    struct netcore_stats stats;
+    uint8_t *frame;              /* receive buffer, one frame */
+    size_t frame_cap;
+};
+
+/* stack.c */
+void nc__lock(struct netcore_stack *st);
+/* Releases the lock; first runs queued commands and re-arms the timer thread if needed. */
+void nc__unlock(struct netcore_stack *st);
+void nc__run_queue(struct netcore_stack *st);
+/* Hands work to whoever owns the stack: runs it now if the lock is free, else queues a kick. */
+void nc__kick(struct netcore_stack *st, struct nc_sock *s, unsigned what);
+int nc__pump_device(struct netcore_stack *st, int max_frames);
+int nc__netif_setup(struct netcore_stack *st);
+void nc__netif_teardown(struct netcore_stack *st);
+
+/* sock.c */
+struct nc_sock *nc__sock_get(struct netcore_stack *st, int id);
+int nc__sock_alloc(struct netcore_stack *st, int type, struct nc_sock **out);
+void nc__sock_free(struct netcore_stack *st, struct nc_sock *s);
+unsigned nc__sock_ready(struct nc_sock *s);
+/* Signals the eventfd if the current state satisfies what a waiter asked for. */
+void nc__sock_notify(struct nc_sock *s);
+void nc__sock_want(struct nc_sock *s, unsigned events, int delta);
+/* Waits on the socket's eventfd for any of `events`; returns ready bits, 0, or -EINTR. */
+int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms);
+int nc__sock_timeout(struct nc_sock *s, int flags, bool sending);
+
+/* tcp.c (under the stack lock unless noted) */
+int nc__tcp_open(struct netcore_stack *st, struct nc_sock *s);
+int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a);
+int nc__tcp_listen(struct netcore_stack *st, struct nc_sock *s, int backlog);
+int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *newid);
+int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a);
+void nc__tcp_flush(struct netcore_stack *st, struct nc_sock *s);
+void nc__tcp_refill(struct netcore_stack *st, struct nc_sock *s);
+int nc__tcp_shutdown(struct netcore_stack *st, struct nc_sock *s, bool rd, bool wr);
+void nc__tcp_close(struct netcore_stack *st, struct nc_sock *s);
+void nc__tcp_set_nodelay(struct nc_sock *s);
+void nc__tcp_set_keepalive(struct nc_sock *s);
+/* which: 0 idle seconds, 1 interval seconds, 2 probe count */
+void nc__tcp_keepalive_param(struct nc_sock *s, int which, unsigned v);
+int nc__tcp_mss(struct nc_sock *s);
+void nc__tcp_tw_cap(struct netcore_stack *st);
+/* App side, without the stack lock. */
+ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *buf, size_t len,
+                     int flags);
+ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, size_t len,
+                     int flags);
+
+/* udp.c (under the stack lock) */
+int nc__udp_open(struct netcore_stack *st, struct nc_sock *s);
+int nc__udp_bind(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a);
+int nc__udp_connect(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a);
+ssize_t nc__udp_sendto(struct netcore_stack *st, struct nc_sock *s, const void *buf,
+                       size_t len, const struct sockaddr_in *to);
+/* Returns the datagram's full length with MSG_TRUNC, else the bytes copied. */
+ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf, size_t len,
+                         int flags, struct sockaddr_in *from);
+void nc__udp_close(struct netcore_stack *st, struct nc_sock *s);
+
+/* errno.c */
+int nc__err_to_errno(int lwip_err);
+
+/* sys.c: raw syscalls, so the core never re-enters the preload shim */
+int nc__sys_read(int fd, void *buf, size_t len);
+int nc__sys_write(int fd, const void *buf, size_t len);
+int nc__sys_writev(int fd, const struct iovec *iov, int n);
+int nc__sys_close(int fd);
+int nc__sys_poll1(int fd, short events, int timeout_ms);
+int nc__sys_eventfd(void);
+void nc__efd_signal(int efd);
+void nc__efd_drain(int efd);
+
+extern struct netcore_stack *nc__stack; /* lwIP is a singleton: the running stack, or NULL */
+
+#endif /* NC_INTERNAL_H */

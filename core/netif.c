@@ -1,0 +1,160 @@
+/*
+ * lwIP network interface glue: frames between the device fd and lwIP.
+ *
+ * Received frames are copied into PBUF_RAM pbufs: Debian's lwIP build has a 616-byte
+ * PBUF_POOL element that pbuf code overruns with full-size frames (DESIGN.md).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <lwip/etharp.h>
+#include <lwip/ethip6.h>
+#include <lwip/init.h>
+#include <lwip/ip.h>
+#include <lwip/ip4.h>
+#include <lwip/netif.h>
+#include <lwip/pbuf.h>
+#include <netif/ethernet.h>
+
+#include "internal.h"
+
+#define ETH_HDR 14
+
+static err_t dev_send(struct netif *netif, struct pbuf *p)
+{
+    struct netcore_stack *st = netif->state;
+    struct iovec iov[16];
+    int n = 0;
+    for (struct pbuf *q = p; q != NULL && n < 16; q = q->next) {
+        iov[n].iov_base = q->payload;
+        iov[n].iov_len = q->len;
+        n++;
+    }
+    int r = nc__sys_writev(st->dev.fd, iov, n);
+    if (r < 0) {
+        /* The frame is lost like on a full NIC queue; TCP retransmits it. */
+        st->stats.tx_errors++;
+        return ERR_IF;
+    }
+    st->stats.tx_frames++;
+    st->stats.tx_bytes += (uint64_t)r;
+    return ERR_OK;
+}
+
+static err_t tun_output(struct netif *netif, struct pbuf *p, const ip4_addr_t *dst)
+{
+    (void)dst;
+    return dev_send(netif, p);
+}
+
+static err_t netif_init_cb(struct netif *netif)
+{
+    struct netcore_stack *st = netif->state;
+    netif->name[0] = 'n';
+    netif->name[1] = 'c';
+    netif->mtu = (u16_t)st->cfg.mtu;
+    if (st->dev.is_eth) {
+        netif->hwaddr_len = 6;
+        memcpy(netif->hwaddr, st->cfg.mac, 6);
+        netif->output = etharp_output;
+        netif->output_ip6 = ethip6_output;
+        netif->linkoutput = dev_send;
+        netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
+    } else {
+        netif->output = tun_output;
+        netif->linkoutput = dev_send;
+        netif->flags = 0;
+    }
+    return ERR_OK;
+}
+
+int nc__netif_setup(struct netcore_stack *st)
+{
+    st->netif = calloc(1, sizeof(*st->netif));
+    if (st->netif == NULL)
+        return -ENOMEM;
+    ip4_addr_t ip, mask, gw;
+    ip.addr = st->cfg.ip.s_addr;
+    gw.addr = st->cfg.gw.s_addr;
+    mask.addr = st->cfg.prefix == 0 ? 0 : htonl(~0u << (32 - st->cfg.prefix));
+    if (netif_add(st->netif, &ip, &mask, &gw, st, netif_init_cb,
+                  st->dev.is_eth ? ethernet_input : ip_input) == NULL) {
+        free(st->netif);
+        st->netif = NULL;
+        return -ENOMEM;
+    }
+    netif_set_default(st->netif);
+    netif_set_link_up(st->netif);
+    netif_set_up(st->netif);
+    return 0;
+}
+
+void nc__netif_teardown(struct netcore_stack *st)
+{
+    if (st->netif == NULL)
+        return;
+    netif_set_down(st->netif);
+    netif_remove(st->netif);
+    free(st->netif);
+    st->netif = NULL;
+}
+
+/* Drops what is not an Ethernet frame for us, counting why. Returns true to keep it. */
+static bool eth_frame_ok(struct netcore_stack *st, const uint8_t *f, size_t len)
+{
+    if (len < ETH_HDR + 20) {
+        /* shorter than a header plus the smallest IPv4/ARP payload */
+        st->stats.rx_dropped_malformed++;
+        return false;
+    }
+    bool multicast = (f[0] & 1) != 0; /* includes broadcast */
+    if (!multicast && memcmp(f, st->cfg.mac, 6) != 0) {
+        st->stats.rx_dropped_foreign++;
+        return false;
+    }
+    uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
+    if (type != 0x0800 && type != 0x0806 && type != 0x86dd) {
+        st->stats.rx_dropped_foreign++;
+        return false;
+    }
+    return true;
+}
+
+static bool ip_packet_ok(struct netcore_stack *st, const uint8_t *f, size_t len)
+{
+    if (len < 20 || ((f[0] >> 4) != 4 && (f[0] >> 4) != 6)) {
+        st->stats.rx_dropped_malformed++;
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Reads up to max_frames frames from the device (without blocking) and feeds them to lwIP.
+ * Caller holds the stack lock. Returns the number of frames read.
+ */
+int nc__pump_device(struct netcore_stack *st, int max_frames)
+{
+    int n = 0;
+    while (n < max_frames) {
+        int len = nc__sys_read(st->dev.fd, st->frame, st->frame_cap);
+        if (len <= 0)
+            break;
+        n++;
+        st->stats.rx_frames++;
+        st->stats.rx_bytes += (uint64_t)len;
+        bool ok = st->dev.is_eth ? eth_frame_ok(st, st->frame, (size_t)len)
+                                 : ip_packet_ok(st, st->frame, (size_t)len);
+        if (!ok)
+            continue;
+        struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
+        if (p == NULL) {
+            st->stats.rx_dropped_malformed++;
+            continue;
+        }
+        memcpy(p->payload, st->frame, (size_t)len);
+        if (st->netif->input(p, st->netif) != ERR_OK)
+            pbuf_free(p);
+    }
+    return n;
+}

@@ -1,0 +1,205 @@
+/*
+ * Socket table and readiness.
+ *
+ * A socket's eventfd is the program's handle for waiting. The netstack signals it when the
+ * socket moves into a state that some waiter registered for (wait_in/wait_out counts, plus
+ * errors and hang-up, which every waiter wants). Waiters follow one protocol so no wake-up is
+ * lost and nobody spins: register, check the state, sleep on the eventfd; after waking drain
+ * it, and if the socket is ready for what another registered waiter wants, signal it again.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <lwip/pbuf.h>
+
+#include "internal.h"
+
+struct nc_sock *nc__sock_get(struct netcore_stack *st, int id)
+{
+    if (st == NULL || id < 0 || id >= st->cfg.max_sockets)
+        return NULL;
+    struct nc_sock *s = st->socks[id];
+    if (s == NULL || atomic_load(&s->app_closed))
+        return NULL;
+    return s;
+}
+
+/* Caller holds the stack lock. */
+int nc__sock_alloc(struct netcore_stack *st, int type, struct nc_sock **out)
+{
+    int id;
+    for (id = 0; id < st->cfg.max_sockets; id++)
+        if (st->socks[id] == NULL)
+            break;
+    if (id == st->cfg.max_sockets)
+        return -EMFILE;
+    struct nc_sock *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return -ENOMEM;
+    s->efd = nc__sys_eventfd();
+    if (s->efd < 0) {
+        int err = s->efd;
+        free(s);
+        return err;
+    }
+    s->id = id;
+    s->type = type;
+    atomic_init(&s->state, NC_ST_NEW);
+    pthread_mutex_init(&s->tx_mu, NULL);
+    pthread_mutex_init(&s->rx_mu, NULL);
+    s->dq_tail = &s->dq_head;
+    s->local.sin_family = AF_INET;
+    s->peer.sin_family = AF_INET;
+    st->socks[id] = s;
+    st->nsocks++;
+    *out = s;
+    return 0;
+}
+
+/* Caller holds the stack lock; the socket no longer has a pcb. */
+void nc__sock_free(struct netcore_stack *st, struct nc_sock *s)
+{
+    nc__cmdq_forget(&st->cmdq, s);
+    if (s->efd >= 0)
+        nc__sys_close(s->efd);
+    nc__ring_free(&s->tx);
+    nc__ring_free(&s->rx);
+    if (s->rx_pending != NULL)
+        pbuf_free(s->rx_pending);
+    while (s->dq_head != NULL) {
+        struct nc_dgram *d = s->dq_head;
+        s->dq_head = d->next;
+        free(d);
+    }
+    free(s->aq);
+    pthread_mutex_destroy(&s->tx_mu);
+    pthread_mutex_destroy(&s->rx_mu);
+    st->socks[s->id] = NULL;
+    st->nsocks--;
+    free(s);
+}
+
+unsigned nc__sock_ready(struct nc_sock *s)
+{
+    unsigned r = 0;
+    int state = atomic_load(&s->state);
+    if (atomic_load(&s->so_error) != 0)
+        r |= POLLERR;
+    if (s->type == SOCK_DGRAM) {
+        if (atomic_load(&s->dq_count) > 0)
+            r |= POLLIN;
+        return r | POLLOUT;
+    }
+    switch (state) {
+    case NC_ST_NEW:
+    case NC_ST_BOUND:
+        return r | POLLOUT | POLLHUP;
+    case NC_ST_LISTEN:
+        return atomic_load(&s->aq_count) > 0 ? r | POLLIN : r;
+    case NC_ST_CONNECTING:
+        return r;
+    case NC_ST_CONNECTED: {
+        bool eof = atomic_load(&s->rx_eof) || atomic_load(&s->rd_shut);
+        if (nc__ring_used(&s->rx) > 0 || eof)
+            r |= POLLIN;
+        if (eof)
+            r |= POLLRDHUP;
+        if (atomic_load(&s->wr_shut) || nc__ring_space(&s->tx) > 0)
+            r |= POLLOUT;
+        if (eof && atomic_load(&s->wr_shut))
+            r |= POLLHUP;
+        return r;
+    }
+    default: /* NC_ST_CLOSED */
+        return r | POLLIN | POLLOUT | POLLHUP | POLLRDHUP;
+    }
+}
+
+static unsigned wanted(struct nc_sock *s)
+{
+    unsigned w = 0;
+    if (atomic_load(&s->wait_in) > 0)
+        w |= POLLIN | POLLRDHUP;
+    if (atomic_load(&s->wait_out) > 0)
+        w |= POLLOUT;
+    return w ? w | POLLERR | POLLHUP : 0;
+}
+
+void nc__sock_notify(struct nc_sock *s)
+{
+    /* Pairs with the fence in nc__sock_wait: either the waiter sees the new state, or we
+     * see its registration. */
+    atomic_thread_fence(memory_order_seq_cst);
+    unsigned w = wanted(s);
+    if (w != 0 && (nc__sock_ready(s) & w) != 0 && s->efd >= 0)
+        nc__efd_signal(s->efd);
+}
+
+void nc__sock_want(struct nc_sock *s, unsigned events, int delta)
+{
+    if (events & (POLLIN | POLLRDHUP | POLLPRI))
+        atomic_fetch_add(&s->wait_in, delta);
+    if (events & POLLOUT)
+        atomic_fetch_add(&s->wait_out, delta);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms)
+{
+    unsigned mask = events | POLLERR | POLLHUP;
+    int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
+    int result;
+    nc__sock_want(s, events, +1);
+    for (;;) {
+        atomic_thread_fence(memory_order_seq_cst);
+        unsigned r = nc__sock_ready(s) & mask;
+        if (r != 0) {
+            result = (int)r;
+            break;
+        }
+        int left = -1;
+        if (deadline >= 0) {
+            int64_t d = deadline - now_ms();
+            if (d <= 0) {
+                result = 0;
+                break;
+            }
+            left = (int)d;
+        }
+        int rc = nc__sys_poll1(s->efd, POLLIN, left);
+        if (rc == -EINTR) {
+            result = -EINTR;
+            break;
+        }
+        if (rc < 0) {
+            result = rc;
+            break;
+        }
+        if (rc > 0)
+            nc__efd_drain(s->efd);
+    }
+    nc__sock_want(s, events, -1);
+    /* We may have drained a signal meant for another waiter of this socket: pass it on. */
+    unsigned w = wanted(s);
+    if (w != 0 && (nc__sock_ready(s) & w) != 0)
+        nc__efd_signal(s->efd);
+    return result;
+}
+
+/* How long a blocking call may wait: 0 for non-blocking, -1 forever, else ms. */
+int nc__sock_timeout(struct nc_sock *s, int flags, bool sending)
+{
+    if ((flags & MSG_DONTWAIT) || atomic_load(&s->nonblock))
+        return 0;
+    int t = sending ? s->sndtimeo_ms : s->rcvtimeo_ms;
+    return t > 0 ? t : -1;
+}

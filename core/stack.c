@@ -1,0 +1,390 @@
+/*
+ * The netstack: lwIP, its device and its timers, owned by whoever holds the stack lock.
+ *
+ * The netstack thread sleeps in a libevent loop on the device fd, the command-queue eventfd
+ * and a timer armed from sys_timeouts_sleeptime(). Program threads take the lock themselves
+ * for control calls and, when it is free, for data-path kicks, so a send needs no thread hop;
+ * when the lock is busy a kick waits in the command queue for the lock holder, who drains
+ * the queue before letting go. The same loop can be driven by hand with netcore_step().
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <lwip/init.h>
+#include <lwip/priv/tcp_priv.h>
+#include <lwip/tcp.h>
+#include <lwip/timeouts.h>
+#include <lwip/udp.h>
+
+#include "internal.h"
+
+struct netcore_stack *nc__stack;
+__thread int nc__in_stack_thread;
+
+/* clock: what lwIP's sys_now() sees. */
+static _Atomic int clock_is_manual;
+static _Atomic uint32_t clock_manual_ms;
+
+static uint32_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+u32_t sys_now(void)
+{
+    return atomic_load(&clock_is_manual) ? atomic_load(&clock_manual_ms) : mono_ms();
+}
+
+void netcore_clock_manual(int on)
+{
+    if (on)
+        atomic_store(&clock_manual_ms, mono_ms());
+    atomic_store(&clock_is_manual, on != 0);
+}
+
+void netcore_clock_advance(uint32_t ms)
+{
+    atomic_fetch_add(&clock_manual_ms, ms);
+}
+
+uint32_t netcore_clock_now(void)
+{
+    return sys_now();
+}
+
+/* lwIP asks this in every raw API call; our lock, not lwIP's tcpip thread, guards the core. */
+void sys_check_core_locking(void)
+{
+}
+
+void nc__lock(struct netcore_stack *st)
+{
+    pthread_mutex_lock(&st->lock);
+}
+
+void nc__run_queue(struct netcore_stack *st)
+{
+    struct nc_cmd c;
+    struct nc_sock *s;
+    unsigned what;
+    int got;
+    while ((got = nc__cmdq_pop(&st->cmdq, &c, &s, &what)) != 0) {
+        if (got == 1) {
+            if (c.type == NC_CMD_FN && c.fn != NULL)
+                c.fn(c.arg);
+            continue;
+        }
+        if (s->type != SOCK_STREAM)
+            continue;
+        if (what & NC_KICK_RX)
+            nc__tcp_refill(st, s);
+        if (what & NC_KICK_TX)
+            nc__tcp_flush(st, s); /* may free s */
+    }
+}
+
+static void arm_timer(struct netcore_stack *st)
+{
+    u32_t sleep = sys_timeouts_sleeptime();
+    if (sleep == SYS_TIMEOUTS_SLEEPTIME_INFINITE) {
+        evtimer_del(st->ev_timer);
+        st->timer_due = 0;
+        return;
+    }
+    struct timeval tv = { .tv_sec = sleep / 1000, .tv_usec = (sleep % 1000) * 1000 };
+    evtimer_add(st->ev_timer, &tv);
+    st->timer_due = sys_now() + sleep;
+    if (st->timer_due == 0)
+        st->timer_due = 1;
+}
+
+void nc__unlock(struct netcore_stack *st)
+{
+    nc__run_queue(st);
+    if (st->threaded) {
+        if (nc__in_stack_thread) {
+            arm_timer(st);
+        } else {
+            /* A call from a program thread may have started a timer (tcp_tmr, ARP) that is
+             * due before the thread's armed one: have the thread re-arm. */
+            u32_t sleep = sys_timeouts_sleeptime();
+            if (sleep != SYS_TIMEOUTS_SLEEPTIME_INFINITE &&
+                (st->timer_due == 0 || (int32_t)(sys_now() + sleep - st->timer_due) < 0))
+                nc__efd_signal(st->cmdq.efd);
+        }
+    }
+    pthread_mutex_unlock(&st->lock);
+}
+
+void nc__kick(struct netcore_stack *st, struct nc_sock *s, unsigned what)
+{
+    if (pthread_mutex_trylock(&st->lock) == 0) {
+        if (what & NC_KICK_RX)
+            nc__tcp_refill(st, s);
+        if (what & NC_KICK_TX)
+            nc__tcp_flush(st, s);
+        nc__unlock(st);
+        return;
+    }
+    nc__cmdq_kick(&st->cmdq, s, what);
+}
+
+static void on_device(evutil_socket_t fd, short what, void *arg)
+{
+    struct netcore_stack *st = arg;
+    (void)fd;
+    (void)what;
+    nc__lock(st);
+    nc__pump_device(st, 64);
+    sys_check_timeouts();
+    nc__unlock(st);
+}
+
+static void on_command(evutil_socket_t fd, short what, void *arg)
+{
+    struct netcore_stack *st = arg;
+    (void)fd;
+    (void)what;
+    nc__cmdq_clear_wake(&st->cmdq);
+    if (atomic_load(&st->stopping)) {
+        event_base_loopbreak(st->base);
+        return;
+    }
+    nc__lock(st);
+    nc__unlock(st);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct netcore_stack *st = arg;
+    (void)fd;
+    (void)what;
+    nc__lock(st);
+    sys_check_timeouts();
+    nc__tcp_tw_cap(st);
+    nc__unlock(st);
+}
+
+static void *thread_main(void *arg)
+{
+    struct netcore_stack *st = arg;
+    nc__in_stack_thread = 1;
+    nc__lock(st);
+    nc__unlock(st); /* arms the timer */
+    event_base_dispatch(st->base);
+    return NULL;
+}
+
+int netcore_step(struct netcore_stack *st, int timeout_ms)
+{
+    struct pollfd p[2] = {
+        { .fd = st->dev.fd, .events = POLLIN },
+        { .fd = st->cmdq.efd, .events = POLLIN },
+    };
+    if (timeout_ms != 0) {
+        nc__lock(st);
+        u32_t sleep = sys_timeouts_sleeptime();
+        nc__unlock(st);
+        if (!atomic_load(&clock_is_manual) && sleep != SYS_TIMEOUTS_SLEEPTIME_INFINITE &&
+            (timeout_ms < 0 || sleep < (u32_t)timeout_ms))
+            timeout_ms = (int)sleep;
+        struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
+        syscall(SYS_ppoll, p, 2, timeout_ms < 0 ? NULL : &ts, NULL, 0);
+    }
+    nc__cmdq_clear_wake(&st->cmdq);
+    nc__lock(st);
+    int n = nc__pump_device(st, 1024);
+    sys_check_timeouts();
+    nc__unlock(st);
+    return n;
+}
+
+static int base_setup(struct netcore_stack *st)
+{
+    struct event_config *ec = event_config_new();
+    if (ec == NULL)
+        return -ENOMEM;
+    event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+    st->base = event_base_new_with_config(ec);
+    event_config_free(ec);
+    if (st->base == NULL)
+        return -ENOMEM;
+    st->ev_dev = event_new(st->base, st->dev.fd, EV_READ | EV_PERSIST, on_device, st);
+    st->ev_cmd = event_new(st->base, st->cmdq.efd, EV_READ | EV_PERSIST, on_command, st);
+    st->ev_timer = evtimer_new(st->base, on_timer, st);
+    if (st->ev_dev == NULL || st->ev_cmd == NULL || st->ev_timer == NULL)
+        return -ENOMEM;
+    if (event_add(st->ev_dev, NULL) < 0 || event_add(st->ev_cmd, NULL) < 0)
+        return -EIO;
+    return 0;
+}
+
+static void base_teardown(struct netcore_stack *st)
+{
+    if (st->ev_dev != NULL)
+        event_free(st->ev_dev);
+    if (st->ev_cmd != NULL)
+        event_free(st->ev_cmd);
+    if (st->ev_timer != NULL)
+        event_free(st->ev_timer);
+    if (st->base != NULL)
+        event_base_free(st->base);
+    st->ev_dev = st->ev_cmd = st->ev_timer = NULL;
+    st->base = NULL;
+}
+
+/* Aborts every connection and frees every socket. Caller holds the lock. */
+static void drop_all(struct netcore_stack *st)
+{
+    for (int i = 0; i < st->cfg.max_sockets; i++) {
+        struct nc_sock *s = st->socks[i];
+        if (s == NULL)
+            continue;
+        if (s->type == SOCK_DGRAM) {
+            nc__udp_close(st, s);
+            continue;
+        }
+        struct tcp_pcb *pcb = s->pcb.tcp;
+        s->pcb.tcp = NULL;
+        if (pcb != NULL) {
+            tcp_arg(pcb, NULL);
+            if (pcb->state == LISTEN) {
+                tcp_close(pcb);
+            } else {
+                tcp_err(pcb, NULL);
+                tcp_abort(pcb);
+            }
+        }
+        nc__sock_free(st, s);
+    }
+    /* Connections the program already closed but lwIP still finishes (FIN, TIME-WAIT). */
+    while (tcp_active_pcbs != NULL)
+        tcp_abort(tcp_active_pcbs);
+    while (tcp_tw_pcbs != NULL)
+        tcp_abort(tcp_tw_pcbs);
+}
+
+int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_stack **out,
+                  char *err, size_t errlen)
+{
+    static bool lwip_ready;
+    char dummy[8];
+    if (err == NULL) {
+        err = dummy;
+        errlen = sizeof(dummy);
+    }
+    if (nc__stack != NULL) {
+        snprintf(err, errlen, "a netcore stack is already running in this process");
+        return -EBUSY;
+    }
+    struct netcore_stack *st = calloc(1, sizeof(*st));
+    if (st == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    st->cfg = *cfg;
+    pthread_mutex_init(&st->lock, NULL);
+    st->dev.fd = -1;
+    int rc = -ENOMEM;
+    st->socks = calloc((size_t)cfg->max_sockets, sizeof(*st->socks));
+    st->frame_cap = (size_t)cfg->mtu + 14 + 4;
+    st->frame = malloc(st->frame_cap);
+    if (st->socks == NULL || st->frame == NULL) {
+        snprintf(err, errlen, "out of memory for %d sockets", cfg->max_sockets);
+        goto fail;
+    }
+    rc = nc__cmdq_init(&st->cmdq, cfg->cmd_queue);
+    if (rc != 0) {
+        snprintf(err, errlen, "command queue: %s", strerror(-rc));
+        goto fail;
+    }
+    rc = nc__dev_open(cfg, &st->dev, err, errlen);
+    if (rc != 0)
+        goto fail;
+    if (!lwip_ready) {
+        /* lwIP keeps its timer list for the life of the process: initialise it once. */
+        lwip_init();
+        lwip_ready = true;
+    }
+    nc__stack = st;
+    rc = nc__netif_setup(st);
+    if (rc != 0) {
+        snprintf(err, errlen, "lwIP interface setup failed");
+        goto fail;
+    }
+    if (!(flags & NETCORE_MANUAL)) {
+        rc = base_setup(st);
+        if (rc != 0) {
+            snprintf(err, errlen, "libevent setup failed");
+            goto fail;
+        }
+        st->threaded = true;
+        rc = -pthread_create(&st->thread, NULL, thread_main, st);
+        if (rc != 0) {
+            st->threaded = false;
+            snprintf(err, errlen, "pthread_create: %s", strerror(-rc));
+            goto fail;
+        }
+    }
+    *out = st;
+    return 0;
+fail:
+    base_teardown(st);
+    nc__netif_teardown(st);
+    nc__dev_close(&st->dev);
+    nc__cmdq_destroy(&st->cmdq);
+    if (nc__stack == st)
+        nc__stack = NULL;
+    free(st->socks);
+    free(st->frame);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+    return rc;
+}
+
+void netcore_stop(struct netcore_stack *st)
+{
+    if (st == NULL)
+        return;
+    if (st->threaded) {
+        atomic_store(&st->stopping, true);
+        nc__efd_signal(st->cmdq.efd);
+        pthread_join(st->thread, NULL);
+        st->threaded = false;
+    }
+    nc__lock(st);
+    nc__run_queue(st);
+    drop_all(st);
+    nc__netif_teardown(st);
+    pthread_mutex_unlock(&st->lock);
+    base_teardown(st);
+    nc__dev_close(&st->dev);
+    nc__cmdq_destroy(&st->cmdq);
+    nc__stack = NULL;
+    free(st->socks);
+    free(st->frame);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+}
+
+void netcore_get_stats(struct netcore_stack *st, struct netcore_stats *out)
+{
+    nc__lock(st);
+    *out = st->stats;
+    out->sockets = st->nsocks;
+    int tw = 0;
+    for (struct tcp_pcb *p = tcp_tw_pcbs; p != NULL; p = p->next)
+        tw++;
+    out->time_wait = tw;
+    nc__unlock(st);
+}

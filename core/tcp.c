@@ -1,0 +1,644 @@
+/*
+ * TCP over lwIP's raw API.
+ *
+ * Data moves through two rings per connection so the program never waits for the netstack
+ * on the data path: send() copies into tx and kicks the netstack only when it had gone idle
+ * (tx_idle); the netstack drains tx into tcp_write as lwIP's send buffer allows. Received
+ * pbufs are copied into rx and acknowledged to the peer with tcp_recved as they land there;
+ * what does not fit stays in rx_pending, unacknowledged, so the advertised window closes and
+ * a slow reader stalls the sender. recv() kicks the netstack only when it is holding data
+ * (rx_full). Every lwIP call here runs under the stack lock.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+
+#include <lwip/ip.h>
+#include <lwip/tcp.h>
+#include <lwip/priv/tcp_priv.h>
+
+#include "internal.h"
+
+static void on_err(void *arg, err_t err);
+static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err);
+static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len);
+
+static void attach(struct nc_sock *s, struct tcp_pcb *pcb)
+{
+    s->pcb.tcp = pcb;
+    tcp_arg(pcb, s);
+    tcp_err(pcb, on_err);
+    tcp_recv(pcb, on_recv);
+    tcp_sent(pcb, on_sent);
+}
+
+/* Cuts the socket loose from its pcb, so lwIP never calls back into freed memory. */
+static struct tcp_pcb *detach(struct nc_sock *s)
+{
+    struct tcp_pcb *pcb = s->pcb.tcp;
+    if (pcb != NULL) {
+        tcp_arg(pcb, NULL);
+        if (pcb->state != LISTEN) {
+            tcp_err(pcb, NULL);
+            tcp_recv(pcb, NULL);
+            tcp_sent(pcb, NULL);
+        } else {
+            tcp_accept(pcb, NULL);
+        }
+    }
+    s->pcb.tcp = NULL;
+    return pcb;
+}
+
+static void addr_from(struct sockaddr_in *sa, const ip_addr_t *ip, u16_t port)
+{
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(port);
+    sa->sin_addr.s_addr = ip_2_ip4(ip)->addr;
+}
+
+static int alloc_rings(struct netcore_stack *st, struct nc_sock *s)
+{
+    if (s->tx.cap != 0)
+        return 0;
+    int err = nc__ring_init(&s->tx, st->cfg.sndbuf);
+    if (err == 0)
+        err = nc__ring_init(&s->rx, st->cfg.rcvbuf);
+    if (err != 0) {
+        nc__ring_free(&s->tx);
+        return err;
+    }
+    atomic_store(&s->tx_idle, true);
+    return 0;
+}
+
+static void apply_options(struct nc_sock *s)
+{
+    if (s->nodelay)
+        nc__tcp_set_nodelay(s);
+    if (s->keepalive)
+        nc__tcp_set_keepalive(s);
+}
+
+int nc__tcp_open(struct netcore_stack *st, struct nc_sock *s)
+{
+    (void)st;
+    struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+    if (pcb == NULL)
+        return -ENOMEM;
+    attach(s, pcb);
+    return 0;
+}
+
+int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a)
+{
+    (void)st;
+    if (atomic_load(&s->state) != NC_ST_NEW || s->pcb.tcp == NULL)
+        return -EINVAL;
+    ip_addr_t ip;
+    ip_addr_set_ip4_u32_val(ip, a->sin_addr.s_addr);
+    if (s->reuseaddr)
+        ip_set_option(s->pcb.tcp, SOF_REUSEADDR);
+    err_t e = tcp_bind(s->pcb.tcp, &ip, ntohs(a->sin_port));
+    if (e != ERR_OK)
+        return -nc__err_to_errno(e);
+    addr_from(&s->local, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port);
+    atomic_store(&s->state, NC_ST_BOUND);
+    return 0;
+}
+
+static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)
+{
+    struct nc_sock *ls = arg;
+    struct netcore_stack *st = nc__stack;
+    if (ls == NULL || err != ERR_OK || npcb == NULL)
+        return ERR_VAL;
+    struct nc_sock *s;
+    if (atomic_load(&ls->aq_count) >= ls->aq_cap || nc__sock_alloc(st, SOCK_STREAM, &s) != 0) {
+        /* A full accept queue refuses the connection rather than queueing without bound. */
+        st->stats.accept_overflows++;
+        tcp_abort(npcb);
+        return ERR_ABRT;
+    }
+    if (alloc_rings(st, s) != 0) {
+        nc__sock_free(st, s);
+        st->stats.accept_overflows++;
+        tcp_abort(npcb);
+        return ERR_ABRT;
+    }
+    attach(s, npcb);
+    s->nodelay = ls->nodelay;
+    s->keepalive = ls->keepalive;
+    apply_options(s);
+    addr_from(&s->local, &npcb->local_ip, npcb->local_port);
+    addr_from(&s->peer, &npcb->remote_ip, npcb->remote_port);
+    s->connect_reported = true;
+    atomic_store(&s->state, NC_ST_CONNECTED);
+    ls->aq[(ls->aq_head + atomic_load(&ls->aq_count)) % ls->aq_cap] = s->id;
+    atomic_fetch_add(&ls->aq_count, 1);
+    nc__sock_notify(ls);
+    return ERR_OK;
+}
+
+int nc__tcp_listen(struct netcore_stack *st, struct nc_sock *s, int backlog)
+{
+    int state = atomic_load(&s->state);
+    if (backlog < 1)
+        backlog = 1;
+    if (backlog > st->cfg.backlog)
+        backlog = st->cfg.backlog;
+    if (state == NC_ST_LISTEN)
+        return 0; /* the kernel only adjusts the backlog; ours stays as first set */
+    if (state != NC_ST_NEW && state != NC_ST_BOUND)
+        return -EINVAL;
+    if (state == NC_ST_NEW) {
+        struct sockaddr_in any = { .sin_family = AF_INET };
+        int err = nc__tcp_bind(st, s, &any);
+        if (err != 0)
+            return err;
+    }
+    s->aq = calloc((size_t)backlog, sizeof(*s->aq));
+    if (s->aq == NULL)
+        return -ENOMEM;
+    s->aq_cap = backlog;
+    err_t e = ERR_OK;
+    struct tcp_pcb *lpcb = tcp_listen_with_backlog_and_err(s->pcb.tcp, 255, &e);
+    if (lpcb == NULL) {
+        free(s->aq);
+        s->aq = NULL;
+        return -nc__err_to_errno(e);
+    }
+    s->pcb.tcp = lpcb;
+    tcp_arg(lpcb, s);
+    tcp_accept(lpcb, on_accept);
+    atomic_store(&s->state, NC_ST_LISTEN);
+    return 0;
+}
+
+int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *newid)
+{
+    if (atomic_load(&s->state) != NC_ST_LISTEN)
+        return -EINVAL;
+    if (atomic_load(&s->aq_count) == 0)
+        return -EAGAIN;
+    *newid = s->aq[s->aq_head];
+    s->aq_head = (s->aq_head + 1) % s->aq_cap;
+    atomic_fetch_sub(&s->aq_count, 1);
+    (void)st;
+    return 0;
+}
+
+static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+    struct nc_sock *s = arg;
+    (void)pcb;
+    if (s == NULL || err != ERR_OK)
+        return ERR_OK;
+    addr_from(&s->local, &pcb->local_ip, pcb->local_port);
+    atomic_store(&s->state, NC_ST_CONNECTED);
+    apply_options(s);
+    nc__tcp_flush(nc__stack, s);
+    nc__sock_notify(s);
+    return ERR_OK;
+}
+
+int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a)
+{
+    switch (atomic_load(&s->state)) {
+    case NC_ST_CONNECTING:
+        return -EALREADY;
+    case NC_ST_CONNECTED:
+        if (!s->connect_reported) {
+            s->connect_reported = true;
+            return 0;
+        }
+        return -EISCONN;
+    case NC_ST_LISTEN:
+        return -EISCONN;
+    case NC_ST_CLOSED: {
+        int e = atomic_exchange(&s->so_error, 0);
+        return e != 0 ? -e : -EISCONN;
+    }
+    default:
+        break;
+    }
+    if (s->pcb.tcp == NULL)
+        return -EINVAL;
+    int err = alloc_rings(st, s);
+    if (err != 0)
+        return err;
+    ip_addr_t ip;
+    ip_addr_set_ip4_u32_val(ip, a->sin_addr.s_addr);
+    if (a->sin_addr.s_addr == INADDR_ANY)
+        ip_addr_set_ip4_u32_val(ip, st->cfg.ip.s_addr); /* like the kernel: connect to self */
+    s->peer = *a;
+    s->peer.sin_addr.s_addr = ip_2_ip4(&ip)->addr;
+    err_t e = tcp_connect(s->pcb.tcp, &ip, ntohs(a->sin_port), on_connected);
+    if (e == ERR_RTE)
+        return -ENETUNREACH;
+    if (e != ERR_OK)
+        return -nc__err_to_errno(e);
+    addr_from(&s->local, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port);
+    s->connect_reported = false;
+    atomic_store(&s->state, NC_ST_CONNECTING);
+    return -EINPROGRESS;
+}
+
+static void on_err(void *arg, err_t err)
+{
+    struct nc_sock *s = arg;
+    if (s == NULL)
+        return;
+    s->pcb.tcp = NULL; /* lwIP has freed it */
+    int state = atomic_load(&s->state);
+    int e;
+    if (err == ERR_CLSD) {
+        e = 0; /* both directions closed normally */
+    } else if (state == NC_ST_CONNECTING) {
+        e = err == ERR_RST ? ECONNREFUSED : ETIMEDOUT;
+    } else {
+        e = err == ERR_RST ? ECONNRESET : err == ERR_ABRT ? ETIMEDOUT : nc__err_to_errno(err);
+    }
+    if (atomic_load(&s->app_closed)) {
+        nc__sock_free(nc__stack, s);
+        return;
+    }
+    if (e != 0) {
+        atomic_store(&s->so_error, e);
+        atomic_store(&s->conn_error, e);
+    }
+    atomic_store(&s->state, NC_ST_CLOSED);
+    nc__sock_notify(s);
+}
+
+/* Copies pending received data into rx; acknowledges what landed there. */
+static void rx_fill(struct nc_sock *s)
+{
+    for (;;) {
+        size_t moved = 0;
+        while (s->rx_pending != NULL && nc__ring_space(&s->rx) > 0) {
+            struct pbuf *p = s->rx_pending;
+            size_t n = nc__ring_write(&s->rx, p->payload, p->len);
+            moved += n;
+            s->rx_pending = pbuf_free_header(p, (u16_t)n);
+        }
+        if (moved > 0) {
+            if (s->pcb.tcp != NULL)
+                for (size_t left = moved; left > 0;) {
+                    u16_t k = left > 0xffff ? 0xffff : (u16_t)left;
+                    tcp_recved(s->pcb.tcp, k);
+                    left -= k;
+                }
+            nc__sock_notify(s);
+        }
+        if (s->rx_pending == NULL) {
+            if (s->fin_pending) {
+                s->fin_pending = false;
+                atomic_store(&s->rx_eof, true);
+                nc__sock_notify(s);
+            }
+            return;
+        }
+        /* Ask the reader to kick us when it frees space; re-check in case it just did. */
+        atomic_store(&s->rx_full, true);
+        atomic_thread_fence(memory_order_seq_cst);
+        if (nc__ring_space(&s->rx) == 0 || !atomic_exchange(&s->rx_full, false))
+            return;
+    }
+}
+
+static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+    struct nc_sock *s = arg;
+    (void)err;
+    if (s == NULL) {
+        /* Data for a socket the program closed: the kernel answers with a reset. */
+        if (p != NULL) {
+            pbuf_free(p);
+            tcp_abort(pcb);
+            return ERR_ABRT;
+        }
+        return ERR_OK;
+    }
+    if (p == NULL) {
+        if (s->rx_pending != NULL)
+            s->fin_pending = true;
+        else
+            atomic_store(&s->rx_eof, true);
+        nc__sock_notify(s);
+        return ERR_OK;
+    }
+    if (s->rx_pending != NULL)
+        pbuf_cat(s->rx_pending, p);
+    else
+        s->rx_pending = p;
+    rx_fill(s);
+    return ERR_OK;
+}
+
+void nc__tcp_refill(struct netcore_stack *st, struct nc_sock *s)
+{
+    (void)st;
+    if (s->rx_pending != NULL)
+        rx_fill(s);
+}
+
+static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+    struct nc_sock *s = arg;
+    (void)pcb;
+    (void)len;
+    if (s != NULL)
+        nc__tcp_flush(nc__stack, s);
+    return ERR_OK;
+}
+
+/* Frees a closed socket once lwIP has taken over its connection's end. */
+static void finish_close(struct netcore_stack *st, struct nc_sock *s)
+{
+    struct tcp_pcb *pcb = s->pcb.tcp;
+    if (pcb != NULL) {
+        detach(s);
+        if (tcp_close(pcb) != ERR_OK) {
+            /* Out of memory for the FIN: lwIP keeps the pcb; retry from the sent/poll path. */
+            attach(s, pcb);
+            return;
+        }
+    }
+    nc__sock_free(st, s);
+    nc__tcp_tw_cap(st);
+}
+
+/*
+ * Moves data from tx into lwIP while it has room, then sends the FIN the program asked for
+ * once tx is empty. Called on a kick, when lwIP frees send space, and after connecting.
+ */
+void nc__tcp_flush(struct netcore_stack *st, struct nc_sock *s)
+{
+    struct tcp_pcb *pcb = s->pcb.tcp;
+    if (pcb == NULL || atomic_load(&s->state) != NC_ST_CONNECTED)
+        return;
+    bool wrote = false;
+    for (;;) {
+        struct iovec sp[2];
+        if (nc__ring_read_spans(&s->tx, sp) == 0) {
+            atomic_store(&s->tx_idle, true);
+            atomic_thread_fence(memory_order_seq_cst);
+            if (nc__ring_used(&s->tx) == 0 || !atomic_exchange(&s->tx_idle, false))
+                break;
+            continue;
+        }
+        size_t room = tcp_sndbuf(pcb);
+        if (room == 0)
+            break;
+        size_t n = sp[0].iov_len < room ? sp[0].iov_len : room;
+        if (n > 0xffff)
+            n = 0xffff;
+        u8_t fl = TCP_WRITE_FLAG_COPY;
+        if (n < nc__ring_used(&s->tx))
+            fl |= TCP_WRITE_FLAG_MORE;
+        if (tcp_write(pcb, sp[0].iov_base, (u16_t)n, fl) != ERR_OK)
+            break; /* out of segments: on_sent continues */
+        nc__ring_consume(&s->tx, n);
+        wrote = true;
+    }
+    if (wrote) {
+        tcp_output(pcb);
+        nc__sock_notify(s);
+    }
+    if (nc__ring_used(&s->tx) != 0)
+        return;
+    if (atomic_load(&s->app_closed)) {
+        finish_close(st, s);
+    } else if (atomic_load(&s->wr_shut) && !atomic_load(&s->fin_sent)) {
+        if (tcp_shutdown(pcb, 0, 1) == ERR_OK)
+            atomic_store(&s->fin_sent, true);
+    }
+}
+
+int nc__tcp_shutdown(struct netcore_stack *st, struct nc_sock *s, bool rd, bool wr)
+{
+    switch (atomic_load(&s->state)) {
+    case NC_ST_LISTEN:
+        return 0;
+    case NC_ST_CONNECTED:
+    case NC_ST_CONNECTING:
+        break;
+    default:
+        return -ENOTCONN;
+    }
+    if (rd) {
+        atomic_store(&s->rd_shut, true);
+        nc__sock_notify(s);
+    }
+    if (wr && !atomic_load(&s->wr_shut)) {
+        atomic_store(&s->wr_shut, true);
+        nc__tcp_flush(st, s);
+        nc__sock_notify(s);
+    }
+    return 0;
+}
+
+/*
+ * The program closed the socket. Queued send data is still delivered (graceful close);
+ * unread received data makes it a reset, as in the kernel.
+ */
+void nc__tcp_close(struct netcore_stack *st, struct nc_sock *s)
+{
+    int state = atomic_load(&s->state);
+    if (state == NC_ST_LISTEN) {
+        /* Connections accepted by lwIP but never taken by the program are reset. */
+        while (atomic_load(&s->aq_count) > 0) {
+            int id;
+            nc__tcp_accept(st, s, &id);
+            struct nc_sock *c = st->socks[id];
+            struct tcp_pcb *pcb = detach(c);
+            if (pcb != NULL)
+                tcp_abort(pcb);
+            nc__sock_free(st, c);
+        }
+        struct tcp_pcb *lpcb = detach(s);
+        if (lpcb != NULL)
+            tcp_close(lpcb);
+        nc__sock_free(st, s);
+        return;
+    }
+    bool unread = nc__ring_used(&s->rx) > 0 || s->rx_pending != NULL;
+    if (state == NC_ST_CONNECTING || (state == NC_ST_CONNECTED && unread)) {
+        struct tcp_pcb *pcb = detach(s);
+        if (pcb != NULL)
+            tcp_abort(pcb);
+        nc__sock_free(st, s);
+        return;
+    }
+    if (state == NC_ST_CONNECTED) {
+        /* Linger until tx drains: nc__tcp_flush finishes the close. */
+        tcp_recv(s->pcb.tcp, NULL); /* lwIP's default: acknowledge and drop */
+        nc__tcp_flush(st, s);
+        return;
+    }
+    finish_close(st, s);
+}
+
+void nc__tcp_set_nodelay(struct nc_sock *s)
+{
+    if (s->pcb.tcp == NULL || s->pcb.tcp->state == LISTEN)
+        return;
+    if (s->nodelay)
+        tcp_nagle_disable(s->pcb.tcp);
+    else
+        tcp_nagle_enable(s->pcb.tcp);
+}
+
+void nc__tcp_set_keepalive(struct nc_sock *s)
+{
+    if (s->pcb.tcp == NULL)
+        return;
+    if (s->keepalive)
+        ip_set_option(s->pcb.tcp, SOF_KEEPALIVE);
+    else
+        ip_reset_option(s->pcb.tcp, SOF_KEEPALIVE);
+}
+
+void nc__tcp_keepalive_param(struct nc_sock *s, int which, unsigned v)
+{
+    struct tcp_pcb *pcb = s->pcb.tcp;
+    if (pcb == NULL || pcb->state == LISTEN)
+        return;
+    if (which == 0)
+        pcb->keep_idle = v * 1000;
+    else if (which == 1)
+        pcb->keep_intvl = v * 1000;
+    else
+        pcb->keep_cnt = v;
+}
+
+int nc__tcp_mss(struct nc_sock *s)
+{
+    struct tcp_pcb *pcb = s->pcb.tcp;
+    return pcb != NULL && pcb->state != LISTEN ? tcp_mss(pcb) : TCP_MSS;
+}
+
+/* Keeps lwIP's TIME-WAIT list at most time_wait_max long, dropping the oldest. */
+void nc__tcp_tw_cap(struct netcore_stack *st)
+{
+    int n = 0;
+    struct tcp_pcb *last = NULL;
+    for (struct tcp_pcb *p = tcp_tw_pcbs; p != NULL; p = p->next) {
+        n++;
+        last = p;
+    }
+    while (n > st->cfg.time_wait_max && last != NULL) {
+        /* The list is newest first: walk to the tail's predecessor each time. */
+        struct tcp_pcb *victim = last;
+        struct tcp_pcb *prev = NULL;
+        for (struct tcp_pcb *p = tcp_tw_pcbs; p != victim; p = p->next)
+            prev = p;
+        tcp_abort(victim);
+        st->stats.time_wait_evicted++;
+        n--;
+        last = prev;
+    }
+    st->stats.time_wait = n;
+}
+
+/* App side: copy into tx; kick the netstack if it had gone idle. */
+ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *buf, size_t len,
+                     int flags)
+{
+    size_t done = 0;
+    int timeout = nc__sock_timeout(s, flags, true);
+    pthread_mutex_lock(&s->tx_mu);
+    for (;;) {
+        int e = atomic_exchange(&s->so_error, 0);
+        if (e != 0) {
+            pthread_mutex_unlock(&s->tx_mu);
+            return done > 0 ? (ssize_t)done : -e;
+        }
+        int state = atomic_load(&s->state);
+        if (state == NC_ST_CONNECTING) {
+            if (timeout == 0) {
+                pthread_mutex_unlock(&s->tx_mu);
+                return -EAGAIN;
+            }
+        } else if (state != NC_ST_CONNECTED || atomic_load(&s->wr_shut)) {
+            pthread_mutex_unlock(&s->tx_mu);
+            return state == NC_ST_CONNECTED || state == NC_ST_CLOSED ? -EPIPE : -ENOTCONN;
+        } else {
+            size_t n = nc__ring_write(&s->tx, (const uint8_t *)buf + done, len - done);
+            done += n;
+            if (n > 0) {
+                atomic_thread_fence(memory_order_seq_cst);
+                if (atomic_exchange(&s->tx_idle, false))
+                    nc__kick(st, s, NC_KICK_TX);
+            }
+            if (done == len)
+                break;
+            if (timeout == 0)
+                break;
+        }
+        int r = nc__sock_wait(s, POLLOUT, timeout);
+        if (r <= 0) {
+            pthread_mutex_unlock(&s->tx_mu);
+            if (done > 0)
+                return (ssize_t)done;
+            return r == 0 ? -EAGAIN : r;
+        }
+    }
+    pthread_mutex_unlock(&s->tx_mu);
+    return done > 0 || len == 0 ? (ssize_t)done : -EAGAIN;
+}
+
+/* App side: copy out of rx; kick the netstack if it holds data that did not fit. */
+ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, size_t len,
+                     int flags)
+{
+    size_t done = 0;
+    int timeout = nc__sock_timeout(s, flags, false);
+    int state = atomic_load(&s->state);
+    if (state == NC_ST_NEW || state == NC_ST_BOUND || state == NC_ST_LISTEN)
+        return -ENOTCONN;
+    if (len == 0)
+        return 0;
+    pthread_mutex_lock(&s->rx_mu);
+    for (;;) {
+        size_t n;
+        if (flags & MSG_PEEK) {
+            n = nc__ring_peek(&s->rx, (uint8_t *)buf + done, len - done);
+        } else {
+            n = nc__ring_read(&s->rx, (uint8_t *)buf + done, len - done);
+            if (n > 0) {
+                atomic_thread_fence(memory_order_seq_cst);
+                if (atomic_exchange(&s->rx_full, false))
+                    nc__kick(st, s, NC_KICK_RX);
+            }
+        }
+        done += n;
+        if (done == len || (done > 0 && !(flags & MSG_WAITALL)) || (flags & MSG_PEEK && n > 0))
+            break;
+        if (nc__ring_used(&s->rx) > 0)
+            continue;
+        if (atomic_load(&s->rx_eof) || atomic_load(&s->rd_shut))
+            break;
+        int e = atomic_exchange(&s->so_error, 0);
+        if (e != 0) {
+            pthread_mutex_unlock(&s->rx_mu);
+            return done > 0 ? (ssize_t)done : -e;
+        }
+        if (atomic_load(&s->state) == NC_ST_CLOSED)
+            break;
+        if (timeout == 0) {
+            pthread_mutex_unlock(&s->rx_mu);
+            return done > 0 ? (ssize_t)done : -EAGAIN;
+        }
+        int r = nc__sock_wait(s, POLLIN, timeout);
+        if (r <= 0) {
+            pthread_mutex_unlock(&s->rx_mu);
+            if (done > 0)
+                return (ssize_t)done;
+            return r == 0 ? -EAGAIN : r;
+        }
+    }
+    pthread_mutex_unlock(&s->rx_mu);
+    return (ssize_t)done;
+}

@@ -1,0 +1,165 @@
+/*
+ * UDP over lwIP's raw API. Received datagrams wait in a per-socket queue bounded by
+ * udp_queue; a datagram arriving at a full queue is dropped and counted, as the kernel does
+ * when a socket's receive buffer is full. Everything here runs under the stack lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lwip/ip.h>
+#include <lwip/pbuf.h>
+#include <lwip/udp.h>
+
+#include "internal.h"
+
+#define UDP_MAX_PAYLOAD 65507
+
+static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr,
+                    u16_t port)
+{
+    struct nc_sock *s = arg;
+    struct netcore_stack *st = nc__stack;
+    (void)pcb;
+    if (s == NULL || atomic_load(&s->dq_count) >= st->cfg.udp_queue) {
+        st->stats.udp_dropped++;
+        pbuf_free(p);
+        return;
+    }
+    struct nc_dgram *d = malloc(sizeof(*d) + p->tot_len);
+    if (d == NULL) {
+        st->stats.udp_dropped++;
+        pbuf_free(p);
+        return;
+    }
+    d->next = NULL;
+    d->len = pbuf_copy_partial(p, d->data, p->tot_len, 0);
+    d->from.sin_family = AF_INET;
+    d->from.sin_port = htons(port);
+    d->from.sin_addr.s_addr = ip_2_ip4(addr)->addr;
+    memset(d->from.sin_zero, 0, sizeof(d->from.sin_zero));
+    pbuf_free(p);
+    *s->dq_tail = d;
+    s->dq_tail = &d->next;
+    atomic_fetch_add(&s->dq_count, 1);
+    nc__sock_notify(s);
+}
+
+int nc__udp_open(struct netcore_stack *st, struct nc_sock *s)
+{
+    (void)st;
+    struct udp_pcb *pcb = udp_new_ip_type(IPADDR_TYPE_V4);
+    if (pcb == NULL)
+        return -ENOMEM;
+    udp_recv(pcb, on_recv, s);
+    s->pcb.udp = pcb;
+    return 0;
+}
+
+static void update_local(struct nc_sock *s)
+{
+    s->local.sin_family = AF_INET;
+    s->local.sin_port = htons(s->pcb.udp->local_port);
+    s->local.sin_addr.s_addr = ip_2_ip4(&s->pcb.udp->local_ip)->addr;
+}
+
+int nc__udp_bind(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a)
+{
+    (void)st;
+    if (s->pcb.udp->local_port != 0)
+        return -EINVAL;
+    ip_addr_t ip;
+    ip_addr_set_ip4_u32_val(ip, a->sin_addr.s_addr);
+    if (s->reuseaddr)
+        ip_set_option(s->pcb.udp, SOF_REUSEADDR);
+    err_t e = udp_bind(s->pcb.udp, &ip, ntohs(a->sin_port));
+    if (e != ERR_OK)
+        return -nc__err_to_errno(e);
+    update_local(s);
+    atomic_store(&s->state, NC_ST_BOUND);
+    return 0;
+}
+
+/* a == NULL (AF_UNSPEC) dissolves the association, like connect(AF_UNSPEC) on Linux. */
+int nc__udp_connect(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a)
+{
+    if (a == NULL) {
+        udp_disconnect(s->pcb.udp);
+        memset(&s->peer, 0, sizeof(s->peer));
+        atomic_store(&s->state, s->pcb.udp->local_port ? NC_ST_BOUND : NC_ST_NEW);
+        return 0;
+    }
+    ip_addr_t ip;
+    ip_addr_set_ip4_u32_val(ip, a->sin_addr.s_addr ? a->sin_addr.s_addr : st->cfg.ip.s_addr);
+    err_t e = udp_connect(s->pcb.udp, &ip, ntohs(a->sin_port));
+    if (e != ERR_OK)
+        return -nc__err_to_errno(e);
+    s->peer = *a;
+    s->peer.sin_addr.s_addr = ip_2_ip4(&ip)->addr;
+    update_local(s);
+    atomic_store(&s->state, NC_ST_CONNECTED);
+    return 0;
+}
+
+ssize_t nc__udp_sendto(struct netcore_stack *st, struct nc_sock *s, const void *buf,
+                       size_t len, const struct sockaddr_in *to)
+{
+    (void)st;
+    if (to == NULL && atomic_load(&s->state) != NC_ST_CONNECTED)
+        return -EDESTADDRREQ;
+    if (len > UDP_MAX_PAYLOAD)
+        return -EMSGSIZE;
+    struct pbuf *p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)len, PBUF_RAM);
+    if (p == NULL)
+        return -ENOBUFS;
+    if (len > 0)
+        memcpy(p->payload, buf, len);
+    err_t e;
+    if (to != NULL) {
+        ip_addr_t ip;
+        ip_addr_set_ip4_u32_val(ip, to->sin_addr.s_addr);
+        e = udp_sendto(s->pcb.udp, p, &ip, ntohs(to->sin_port));
+    } else {
+        e = udp_send(s->pcb.udp, p);
+    }
+    pbuf_free(p);
+    if (s->pcb.udp->local_port != 0 && atomic_load(&s->state) == NC_ST_NEW) {
+        update_local(s);
+        atomic_store(&s->state, NC_ST_BOUND);
+    }
+    if (e == ERR_RTE)
+        return -ENETUNREACH;
+    if (e != ERR_OK)
+        return -nc__err_to_errno(e);
+    return (ssize_t)len;
+}
+
+ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf, size_t len,
+                         int flags, struct sockaddr_in *from)
+{
+    (void)st;
+    struct nc_dgram *d = s->dq_head;
+    if (d == NULL)
+        return -EAGAIN;
+    size_t n = d->len < len ? d->len : len;
+    memcpy(buf, d->data, n);
+    if (from != NULL)
+        *from = d->from;
+    size_t full = d->len;
+    if (!(flags & MSG_PEEK)) {
+        s->dq_head = d->next;
+        if (s->dq_head == NULL)
+            s->dq_tail = &s->dq_head;
+        atomic_fetch_sub(&s->dq_count, 1);
+        free(d);
+    }
+    return (ssize_t)((flags & MSG_TRUNC) ? full : n);
+}
+
+void nc__udp_close(struct netcore_stack *st, struct nc_sock *s)
+{
+    if (s->pcb.udp != NULL)
+        udp_remove(s->pcb.udp);
+    s->pcb.udp = NULL;
+    nc__sock_free(st, s);
+}

@@ -1,0 +1,145 @@
+/*
+ * netcore — a userspace TCP/IP stack (lwIP) that one thread owns, with a BSD-like C API.
+ *
+ * Every function returns a negative errno on failure, never sets errno. Socket calls block
+ * like the kernel's: a socket is blocking unless created with SOCK_NONBLOCK or switched with
+ * netcore_set_nonblock(); MSG_DONTWAIT makes one call non-blocking; SO_RCVTIMEO/SO_SNDTIMEO
+ * bound the wait. A blocking wait returns -EINTR when a signal handler runs.
+ *
+ * lwIP is a process-wide singleton, so at most one stack runs per process.
+ */
+#ifndef NETCORE_H
+#define NETCORE_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum netcore_device {
+    NETCORE_DEV_TAP,  /* Ethernet frames on a TAP device (ARP, real use) */
+    NETCORE_DEV_TUN,  /* IP packets on a TUN device (no link layer) */
+    NETCORE_DEV_WIRE, /* Ethernet frames over a datagram fd (socketpair): tests, fuzzing */
+};
+
+struct netcore_config {
+    enum netcore_device device;
+    char ifname[IFNAMSIZ];   /* NETCORE_TAP: TAP/TUN device name */
+    int wire_fd;             /* NETCORE_DEV_WIRE: fd carrying one frame per datagram */
+    struct in_addr ip;       /* NETCORE_IP: address/prefix */
+    int prefix;
+    struct in_addr gw;       /* NETCORE_GW */
+    uint8_t mac[6];          /* NETCORE_MAC */
+    int mtu;                 /* NETCORE_MTU */
+    size_t sndbuf;           /* NETCORE_SNDBUF: bytes in each TCP socket's send ring */
+    size_t rcvbuf;           /* NETCORE_RCVBUF: bytes in each TCP socket's receive ring */
+    int max_sockets;         /* NETCORE_MAX_SOCKETS: socket table size (EMFILE beyond) */
+    int backlog;             /* NETCORE_BACKLOG: cap on listen() backlog */
+    int udp_queue;           /* NETCORE_UDP_QUEUE: datagrams queued per UDP socket */
+    int cmd_queue;           /* NETCORE_CMD_QUEUE: queued commands (EAGAIN beyond) */
+    int time_wait_max;       /* NETCORE_TIME_WAIT_MAX: TIME-WAIT entries kept */
+};
+
+/* Fills *cfg with the defaults (DESIGN.md: 198.18.0.2/24 via 198.18.0.1 on nctap0). */
+void netcore_config_defaults(struct netcore_config *cfg);
+
+/*
+ * Overrides *cfg from NETCORE_* environment variables taken from getenv-like lookup `get`
+ * (NULL: the process environment). On a bad value returns -EINVAL and writes a message naming
+ * the variable and the value into err.
+ */
+int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const char *),
+                            char *err, size_t errlen);
+
+struct netcore_stack;
+
+/* Start flags. */
+#define NETCORE_MANUAL 0x1 /* no thread: the caller drives the stack with netcore_step() */
+
+/*
+ * Starts the stack: opens the device, brings up lwIP, and unless NETCORE_MANUAL starts the
+ * netstack thread. On failure returns negative errno and a message in err saying what failed
+ * and what to do.
+ */
+int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_stack **out,
+                  char *err, size_t errlen);
+
+/* Stops the thread (joins it), aborts remaining connections, frees everything, closes fds. */
+void netcore_stop(struct netcore_stack *st);
+
+/*
+ * One step of the loop, for stacks started with NETCORE_MANUAL: waits up to timeout_ms
+ * (0: no wait, -1: until something happens) for a device frame or a queued command, then
+ * processes queued commands, pumps device input, and runs due lwIP timers.
+ * Returns the number of frames and commands processed.
+ */
+int netcore_step(struct netcore_stack *st, int timeout_ms);
+
+/* The clock lwIP sees (sys_now). Manual mode freezes it; advance moves it forward. */
+void netcore_clock_manual(int on);
+void netcore_clock_advance(uint32_t ms);
+uint32_t netcore_clock_now(void);
+
+/* Counters of the device and the socket layer. */
+struct netcore_stats {
+    uint64_t rx_frames, tx_frames, rx_bytes, tx_bytes;
+    uint64_t rx_dropped_malformed; /* too short, bad header */
+    uint64_t rx_dropped_foreign;   /* not for our MAC */
+    uint64_t tx_errors;
+    uint64_t udp_dropped;          /* datagrams dropped on a full receive queue */
+    uint64_t accept_overflows;     /* connections refused on a full accept queue */
+    uint64_t time_wait_evicted;    /* TIME-WAIT entries removed above the cap */
+    int sockets;                   /* sockets in the table */
+    int time_wait;                 /* lwIP TIME-WAIT entries */
+};
+void netcore_get_stats(struct netcore_stack *st, struct netcore_stats *out);
+
+/* Sockets: handles are small integers >= 0. AF_INET only; SOCK_STREAM and SOCK_DGRAM. */
+int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol);
+int netcore_bind(struct netcore_stack *st, int s, const struct sockaddr *addr, socklen_t len);
+int netcore_listen(struct netcore_stack *st, int s, int backlog);
+int netcore_accept(struct netcore_stack *st, int s, struct sockaddr *addr, socklen_t *len,
+                   int flags);
+int netcore_connect(struct netcore_stack *st, int s, const struct sockaddr *addr,
+                    socklen_t len);
+ssize_t netcore_send(struct netcore_stack *st, int s, const void *buf, size_t len, int flags);
+ssize_t netcore_recv(struct netcore_stack *st, int s, void *buf, size_t len, int flags);
+ssize_t netcore_sendto(struct netcore_stack *st, int s, const void *buf, size_t len, int flags,
+                       const struct sockaddr *to, socklen_t tolen);
+ssize_t netcore_recvfrom(struct netcore_stack *st, int s, void *buf, size_t len, int flags,
+                         struct sockaddr *from, socklen_t *fromlen);
+int netcore_shutdown(struct netcore_stack *st, int s, int how);
+int netcore_close(struct netcore_stack *st, int s);
+int netcore_getsockname(struct netcore_stack *st, int s, struct sockaddr *addr, socklen_t *len);
+int netcore_getpeername(struct netcore_stack *st, int s, struct sockaddr *addr, socklen_t *len);
+int netcore_setsockopt(struct netcore_stack *st, int s, int level, int name, const void *val,
+                       socklen_t len);
+int netcore_getsockopt(struct netcore_stack *st, int s, int level, int name, void *val,
+                       socklen_t *len);
+int netcore_set_nonblock(struct netcore_stack *st, int s, int on);
+int netcore_get_nonblock(struct netcore_stack *st, int s);
+/* Bytes ready to read (FIONREAD). */
+int netcore_readable_bytes(struct netcore_stack *st, int s);
+
+/*
+ * Readiness. netcore_fd() is the socket's eventfd: it becomes readable when the socket's
+ * state changes into one a waiter registered with netcore_want(st, s, events, +1) (and
+ * withdraws with -1 when done waiting). netcore_poll() returns the
+ * current POLLIN/POLLOUT/POLLERR/POLLHUP/POLLRDHUP bits (no wait); netcore_wait() waits up to
+ * timeout_ms (-1: forever) for any of `events` and returns the bits, 0 on timeout, or -EINTR.
+ */
+int netcore_fd(struct netcore_stack *st, int s);
+unsigned netcore_poll(struct netcore_stack *st, int s, unsigned events);
+void netcore_want(struct netcore_stack *st, int s, unsigned events, int delta);
+int netcore_wait(struct netcore_stack *st, int s, unsigned events, int timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NETCORE_H */

@@ -1,0 +1,89 @@
+#!/bin/bash
+# test_ns_setup.sh — the network sandbox itself: nc_ns_setup and the helpers of
+# tests/lib/netns.sh; `netcore up` is idempotent, repairs a half-made namespace and refuses
+# clearly without root; `netcore down` removes a namespace and is a no-op when there is none.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/netns.sh
+. "$(dirname "$0")/lib/netns.sh"
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# check_ns NS: NS has TAP device NC_TAP with the kernel-side addresses, and lo is up.
+check_ns() {
+    local ns=$1 out
+    out=$(ip netns exec "$ns" ip -d link show dev "$NC_TAP") || fail "$ns: no $NC_TAP"
+    [[ $out == *"tun type tap"* ]] || fail "$ns: $NC_TAP is not a TAP device: $out"
+    [[ $out == *"<"*UP*">"* ]] || fail "$ns: $NC_TAP is not up: $out"
+    out=$(ip netns exec "$ns" ip -4 -o addr show dev "$NC_TAP")
+    [[ $out == *"inet $NC_KERNEL_IP/24 "* ]] || fail "$ns: $NC_TAP lacks $NC_KERNEL_IP/24: $out"
+    if [ -e /proc/net/if_inet6 ]; then
+        out=$(ip netns exec "$ns" ip -6 -o addr show dev "$NC_TAP")
+        [[ $out == *"inet6 $NC_KERNEL_IP6/64 "* ]] ||
+            fail "$ns: $NC_TAP lacks $NC_KERNEL_IP6/64: $out"
+    fi
+    out=$(ip netns exec "$ns" ip -o link show dev lo)
+    [[ $out == *[\<,]UP[,\>]* ]] || fail "$ns: lo is not up: $out"
+}
+
+ns_listed() {
+    local name
+    while read -r name _; do
+        [ "$name" = "$1" ] && return 0
+    done < <(ip netns list)
+    return 1
+}
+
+nc_require_root
+nc_ns_setup
+check_ns "$NC_NS"
+
+# nc_bg + nc_wait_listen: a kernel-side server in the namespace, reached by a kernel client.
+tmp=$(mktemp -d)
+nc_at_exit "rm -rf '$tmp'"
+echo hello >"$tmp/index.html"
+nc_bg python3 -m http.server 8000 --bind "$NC_KERNEL_IP" --directory "$tmp" \
+    >"$tmp/server.log" 2>&1
+nc_wait_listen 8000 "$NC_KERNEL_IP"
+got=$(ip netns exec "$NC_NS" curl -sS --max-time 5 "http://$NC_KERNEL_IP:8000/index.html")
+[ "$got" = hello ] || fail "kernel curl in $NC_NS got '$got'"
+[ "$(nc_sha "$tmp/index.html")" = "$(printf 'hello\n' | sha256sum | cut -d' ' -f1)" ] ||
+    fail "nc_sha"
+
+# netcore up: idempotent; netcore down: removes, then no-op.
+x=nct-idem-$$
+nc_at_exit "ip netns del '$x' 2>/dev/null || true"
+"$NC_TOP/netcore" up --ns "$x" >/dev/null || fail "netcore up --ns $x"
+"$NC_TOP/netcore" up --ns "$x" >/dev/null || fail "netcore up --ns $x (second time)"
+check_ns "$x"
+"$NC_TOP/netcore" down --ns "$x" >/dev/null || fail "netcore down --ns $x"
+! ns_listed "$x" || fail "netcore down --ns $x left the namespace"
+"$NC_TOP/netcore" down --ns "$x" >/dev/null || fail "netcore down --ns $x (none left)"
+
+# netcore up repairs a half-made namespace: no TAP, then a TUN device under the TAP's name.
+ip netns add "$x"
+"$NC_TOP/netcore" up --ns "$x" >/dev/null || fail "netcore up --ns $x (bare namespace)"
+check_ns "$x"
+ip -n "$x" link del "$NC_TAP"
+ip -n "$x" tuntap add dev "$NC_TAP" mode tun
+"$NC_TOP/netcore" up --ns "$x" >/dev/null || fail "netcore up --ns $x (TUN in place of TAP)"
+check_ns "$x"
+"$NC_TOP/netcore" down --ns "$x" >/dev/null || fail "netcore down --ns $x"
+
+# Without root, netcore up fails with a clear message. A copy in /tmp, so that nobody can read
+# it wherever the tree lives.
+copy=$(mktemp /tmp/netcore.XXXXXX)
+nc_at_exit "rm -f '$copy'"
+cp "$NC_TOP/netcore" "$copy"
+chmod 755 "$copy"
+rc=0
+err=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$copy" up --ns "nct-nobody-$$" 2>&1) ||
+    rc=$?
+[ "$rc" -eq 1 ] || fail "netcore up as nobody: exit $rc, want 1 ($err)"
+want="netcore up: must run as root (creates a network namespace and TAP device)"
+[ "$err" = "$want" ] || fail "netcore up as nobody said '$err', want '$want'"
+! ns_listed "nct-nobody-$$" || fail "netcore up as nobody made a namespace"
+
+echo "PASS: test_ns_setup"
