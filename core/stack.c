@@ -47,7 +47,7 @@ u32_t sys_now(void)
 
 void netcore_clock_manual(int on)
 {
-    if (on)
+    if (on && !atomic_load(&clock_is_manual))
         atomic_store(&clock_manual_ms, mono_ms());
     atomic_store(&clock_is_manual, on != 0);
 }
@@ -205,6 +205,7 @@ int netcore_step(struct netcore_stack *st, int timeout_ms)
     nc__lock(st);
     int n = nc__pump_device(st, 1024);
     sys_check_timeouts();
+    nc__tcp_tw_cap(st);
     nc__unlock(st);
     return n;
 }
