@@ -144,6 +144,12 @@ void nc__sock_want(struct nc_sock *s, unsigned events, int delta)
         atomic_fetch_add(&s->wait_in, delta);
     if (events & POLLOUT)
         atomic_fetch_add(&s->wait_out, delta);
+    if (delta < 0) {
+        /* The leaving waiter may have drained a signal another one still needs. */
+        unsigned w = wanted(s);
+        if (w != 0 && (nc__sock_ready(s) & w) != 0 && s->efd >= 0)
+            nc__efd_signal(s->efd);
+    }
 }
 
 static int64_t now_ms(void)
@@ -187,11 +193,7 @@ int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms)
         if (rc > 0)
             nc__efd_drain(s->efd);
     }
-    nc__sock_want(s, events, -1);
-    /* We may have drained a signal meant for another waiter of this socket: pass it on. */
-    unsigned w = wanted(s);
-    if (w != 0 && (nc__sock_ready(s) & w) != 0)
-        nc__efd_signal(s->efd);
+    nc__sock_want(s, events, -1); /* passes on a drained signal another waiter needs */
     return result;
 }
 

@@ -1,1 +1,294 @@
-/* placeholder */
+/*
+ * Data calls: send/recv in all their forms, and read/write/readv/writev/sendfile on our fds.
+ * EPIPE raises SIGPIPE unless MSG_NOSIGNAL, as the kernel does.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#define OURS(fd, h) (!nc__in_stack_thread && ((h) = nc__fd_handle(fd)) >= 0)
+
+static ssize_t do_send(int h, const void *buf, size_t len, int flags,
+                       const struct sockaddr *to, socklen_t tolen)
+{
+    ssize_t n;
+    do {
+        n = netcore_sendto(nc_stack, h, buf, len, flags, to, tolen);
+    } while (n == -EINTR && nc__restart_after_eintr());
+    if (n == -EPIPE && !(flags & MSG_NOSIGNAL))
+        raise(SIGPIPE);
+    return n;
+}
+
+static ssize_t do_recv(int h, void *buf, size_t len, int flags, struct sockaddr *from,
+                       socklen_t *fromlen)
+{
+    ssize_t n;
+    do {
+        n = netcore_recvfrom(nc_stack, h, buf, len, flags, from, fromlen);
+    } while (n == -EINTR && nc__restart_after_eintr());
+    return n;
+}
+
+ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(send)(fd, buf, len, flags);
+    return nc__ret(do_send(h, buf, len, flags, NULL, 0));
+}
+
+ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,
+               socklen_t tolen)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(sendto)(fd, buf, len, flags, to, tolen);
+    return nc__ret(do_send(h, buf, len, flags, to, tolen));
+}
+
+ssize_t write(int fd, const void *buf, size_t len)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(write)(fd, buf, len);
+    return nc__ret(do_send(h, buf, len, 0, NULL, 0));
+}
+
+ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(recv)(fd, buf, len, flags);
+    return nc__ret(do_recv(h, buf, len, flags, NULL, NULL));
+}
+
+ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
+                 socklen_t *fromlen)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(recvfrom)(fd, buf, len, flags, from, fromlen);
+    return nc__ret(do_recv(h, buf, len, flags, from, fromlen));
+}
+
+ssize_t read(int fd, void *buf, size_t len)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(read)(fd, buf, len);
+    return nc__ret(do_recv(h, buf, len, 0, NULL, NULL));
+}
+
+ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
+{
+    if (len > buflen)
+        abort(); /* what glibc's fortify check does */
+    return recv(fd, buf, len, flags);
+}
+
+ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+                       struct sockaddr *from, socklen_t *fromlen)
+{
+    if (len > buflen)
+        abort();
+    return recvfrom(fd, buf, len, flags, from, fromlen);
+}
+
+ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+    if (len > buflen)
+        abort();
+    return read(fd, buf, len);
+}
+
+static size_t iov_total(const struct iovec *iov, int n)
+{
+    size_t t = 0;
+    for (int i = 0; i < n; i++)
+        t += iov[i].iov_len;
+    return t;
+}
+
+/*
+ * Vectored calls gather into one buffer so a message stays one datagram and a TCP write
+ * is one ring copy. Large vectors are bounded by what one call may move.
+ */
+#define VEC_MAX (1u << 20)
+
+static ssize_t send_iov(int h, const struct iovec *iov, int n, int flags,
+                        const struct sockaddr *to, socklen_t tolen)
+{
+    if (n < 0 || n > 1024)
+        return -EINVAL;
+    if (n == 1)
+        return do_send(h, iov[0].iov_base, iov[0].iov_len, flags, to, tolen);
+    size_t total = iov_total(iov, n);
+    if (total > VEC_MAX)
+        total = VEC_MAX;
+    char *buf = malloc(total ? total : 1);
+    if (buf == NULL)
+        return -ENOBUFS;
+    size_t off = 0;
+    for (int i = 0; i < n && off < total; i++) {
+        size_t k = iov[i].iov_len < total - off ? iov[i].iov_len : total - off;
+        memcpy(buf + off, iov[i].iov_base, k);
+        off += k;
+    }
+    ssize_t r = do_send(h, buf, total, flags, to, tolen);
+    free(buf);
+    return r;
+}
+
+static ssize_t recv_iov(int h, const struct iovec *iov, int n, int flags,
+                        struct sockaddr *from, socklen_t *fromlen)
+{
+    if (n < 0 || n > 1024)
+        return -EINVAL;
+    if (n == 1)
+        return do_recv(h, iov[0].iov_base, iov[0].iov_len, flags, from, fromlen);
+    size_t total = iov_total(iov, n);
+    if (total > VEC_MAX)
+        total = VEC_MAX;
+    char *buf = malloc(total ? total : 1);
+    if (buf == NULL)
+        return -ENOBUFS;
+    ssize_t r = do_recv(h, buf, total, flags, from, fromlen);
+    size_t got = r > 0 ? (size_t)r : 0;
+    if ((flags & MSG_TRUNC) && got > total)
+        got = total;
+    size_t off = 0;
+    for (int i = 0; i < n && off < got; i++) {
+        size_t k = iov[i].iov_len < got - off ? iov[i].iov_len : got - off;
+        memcpy(iov[i].iov_base, buf + off, k);
+        off += k;
+    }
+    free(buf);
+    return r;
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int n)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(writev)(fd, iov, n);
+    return nc__ret(send_iov(h, iov, n, 0, NULL, 0));
+}
+
+ssize_t readv(int fd, const struct iovec *iov, int n)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(readv)(fd, iov, n);
+    return nc__ret(recv_iov(h, iov, n, 0, NULL, NULL));
+}
+
+ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(sendmsg)(fd, msg, flags);
+    if (msg == NULL)
+        return nc__ret(-EFAULT);
+    return nc__ret(send_iov(h, msg->msg_iov, (int)msg->msg_iovlen, flags, msg->msg_name,
+                            msg->msg_namelen));
+}
+
+static ssize_t recvmsg_one(int h, struct msghdr *msg, int flags)
+{
+    if (msg == NULL)
+        return -EFAULT;
+    size_t cap = iov_total(msg->msg_iov, (int)msg->msg_iovlen);
+    struct sockaddr_storage from;
+    socklen_t fromlen = sizeof(from);
+    /* Ask for the datagram's full length so truncation can be reported in msg_flags. */
+    ssize_t n = recv_iov(h, msg->msg_iov, (int)msg->msg_iovlen, flags | MSG_TRUNC,
+                         msg->msg_name != NULL ? (struct sockaddr *)&from : NULL,
+                         msg->msg_name != NULL ? &fromlen : NULL);
+    if (n < 0)
+        return n;
+    msg->msg_flags = 0;
+    if ((size_t)n > cap) {
+        msg->msg_flags |= MSG_TRUNC;
+        if (!(flags & MSG_TRUNC))
+            n = (ssize_t)cap;
+    }
+    if (msg->msg_name != NULL) {
+        socklen_t k = msg->msg_namelen < fromlen ? msg->msg_namelen : fromlen;
+        memcpy(msg->msg_name, &from, k);
+        msg->msg_namelen = fromlen;
+    }
+    msg->msg_controllen = 0;
+    return n;
+}
+
+ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(recvmsg)(fd, msg, flags);
+    return nc__ret(recvmsg_one(h, msg, flags));
+}
+
+int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(sendmmsg)(fd, vec, vlen, flags);
+    unsigned int i;
+    for (i = 0; i < vlen; i++) {
+        struct msghdr *m = &vec[i].msg_hdr;
+        ssize_t n = send_iov(h, m->msg_iov, (int)m->msg_iovlen, flags, m->msg_name,
+                             m->msg_namelen);
+        if (n < 0) {
+            if (i == 0)
+                return (int)nc__ret(n);
+            break;
+        }
+        vec[i].msg_len = (unsigned int)n;
+    }
+    return (int)i;
+}
+
+int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct timespec *tmo)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(recvmmsg)(fd, vec, vlen, flags, tmo);
+    unsigned int i;
+    for (i = 0; i < vlen; i++) {
+        /* After the first datagram, take only what is already there (MSG_WAITFORONE). */
+        int f = i > 0 && (flags & MSG_WAITFORONE) ? flags | MSG_DONTWAIT : flags;
+        ssize_t n = recvmsg_one(h, &vec[i].msg_hdr, f & ~MSG_WAITFORONE);
+        if (n < 0) {
+            if (i == 0)
+                return (int)nc__ret(n);
+            break;
+        }
+        vec[i].msg_len = (unsigned int)n;
+    }
+    return (int)i;
+}
+
+ssize_t sendfile(int out, int in, off_t *off, size_t count)
+{
+    int h;
+    if (!OURS(out, h))
+        return LIBC(sendfile)(out, in, off, count);
+    char buf[65536];
+    size_t want = count < sizeof(buf) ? count : sizeof(buf);
+    ssize_t n = off != NULL ? pread(in, buf, want, *off) : LIBC(read)(in, buf, want);
+    if (n <= 0)
+        return n;
+    ssize_t w = do_send(h, buf, (size_t)n, 0, NULL, 0);
+    if (w < 0)
+        return nc__ret(w);
+    if (off != NULL)
+        *off += w;
+    else if (w < n)
+        lseek(in, w - n, SEEK_CUR);
+    return w;
+}

@@ -1,1 +1,199 @@
-/* placeholder */
+/*
+ * The shim's ground floor: the real libc symbols, the lazily started stack, and the map from
+ * program fds to netcore sockets.
+ *
+ * A netcore socket reaches the program as a dup of the socket's eventfd: a real kernel fd,
+ * so poll/select/epoll can wait on it beside ordinary fds, and fd numbers behave (dup2 onto
+ * 0-2, close-all loops). The core keeps the original eventfd for its own signalling; the
+ * program owns its dups, and the socket is closed when the last of them is.
+ */
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+struct nc_libc nc_libc;
+struct netcore_stack *nc_stack;
+
+static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
+
+#define RESOLVE(name) nc_libc.name = (__typeof__(nc_libc.name))dlsym(RTLD_NEXT, #name)
+
+static void resolve_all(void)
+{
+    RESOLVE(socket);
+    RESOLVE(socketpair);
+    RESOLVE(bind);
+    RESOLVE(listen);
+    RESOLVE(accept);
+    RESOLVE(accept4);
+    RESOLVE(connect);
+    RESOLVE(send);
+    RESOLVE(sendto);
+    RESOLVE(sendmsg);
+    RESOLVE(sendmmsg);
+    RESOLVE(recv);
+    RESOLVE(recvfrom);
+    RESOLVE(recvmsg);
+    RESOLVE(recvmmsg);
+    RESOLVE(read);
+    RESOLVE(write);
+    RESOLVE(readv);
+    RESOLVE(writev);
+    RESOLVE(sendfile);
+    RESOLVE(close);
+    RESOLVE(shutdown);
+    RESOLVE(getsockopt);
+    RESOLVE(setsockopt);
+    RESOLVE(getsockname);
+    RESOLVE(getpeername);
+    RESOLVE(fcntl);
+    RESOLVE(ioctl);
+    RESOLVE(dup);
+    RESOLVE(dup2);
+    RESOLVE(dup3);
+    RESOLVE(poll);
+    RESOLVE(ppoll);
+    RESOLVE(select);
+    RESOLVE(pselect);
+    RESOLVE(epoll_create);
+    RESOLVE(epoll_create1);
+    RESOLVE(epoll_ctl);
+    RESOLVE(epoll_wait);
+    RESOLVE(epoll_pwait);
+}
+
+void nc__libc_resolve(void)
+{
+    pthread_once(&resolve_once, resolve_all);
+}
+
+__attribute__((constructor)) static void shim_init(void)
+{
+    nc__libc_resolve();
+}
+
+/* fd map */
+static _Atomic int *fdmap;    /* handle + 1, 0 when not ours */
+static int fdmap_len;
+static _Atomic int *refs;     /* program fds per handle */
+static pid_t stack_pid;
+
+int nc__fd_handle(int fd)
+{
+    if (fd < 0 || fd >= fdmap_len || fdmap == NULL)
+        return -1;
+    int h = atomic_load_explicit(&fdmap[fd], memory_order_acquire) - 1;
+    if (h >= 0 && stack_pid != getpid())
+        return -1; /* a forked child: the stack lives in the parent only */
+    return h;
+}
+
+int nc__fd_bind(int fd, int handle)
+{
+    if (fd < 0 || fd >= fdmap_len)
+        return -EMFILE;
+    atomic_fetch_add(&refs[handle], 1);
+    atomic_store_explicit(&fdmap[fd], handle + 1, memory_order_release);
+    return 0;
+}
+
+int nc__fd_unbind(int fd, int *handle)
+{
+    if (fd < 0 || fd >= fdmap_len || fdmap == NULL)
+        return -1;
+    int h = atomic_exchange(&fdmap[fd], 0) - 1;
+    if (h < 0)
+        return -1;
+    *handle = h;
+    return atomic_fetch_sub(&refs[h], 1) - 1;
+}
+
+int nc__fd_open(int handle, int cloexec)
+{
+    int efd = netcore_fd(nc_stack, handle);
+    int fd = efd < 0 ? efd : LIBC(fcntl)(efd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+    if (fd < 0) {
+        int e = efd < 0 ? -efd : errno;
+        netcore_close(nc_stack, handle);
+        return -e;
+    }
+    int rc = nc__fd_bind(fd, handle);
+    if (rc != 0) {
+        LIBC(close)(fd);
+        netcore_close(nc_stack, handle);
+        return rc;
+    }
+    return fd;
+}
+
+static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
+static int start_error;
+
+int nc__shim_start(void)
+{
+    if (nc_stack != NULL && stack_pid == getpid())
+        return 0;
+    pthread_mutex_lock(&start_mu);
+    int rc = 0;
+    if (nc_stack != NULL && stack_pid != getpid()) {
+        /* TODO: give a forked child its own stack (issue: fork and exec). */
+        rc = -ENETDOWN;
+        fprintf(stderr, "netcore[%d]: sockets in a forked child are not supported yet\n",
+                (int)getpid());
+        goto out;
+    }
+    if (nc_stack != NULL || start_error != 0) {
+        rc = -start_error;
+        goto out;
+    }
+    struct rlimit rl;
+    fdmap_len = 65536;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+        rl.rlim_max < (rlim_t)fdmap_len)
+        fdmap_len = (int)rl.rlim_max;
+    struct netcore_config cfg;
+    char err[512];
+    netcore_config_defaults(&cfg);
+    rc = netcore_config_from_env(&cfg, NULL, err, sizeof(err));
+    if (rc == 0) {
+        fdmap = calloc((size_t)fdmap_len, sizeof(*fdmap));
+        refs = calloc((size_t)cfg.max_sockets, sizeof(*refs));
+        if (fdmap == NULL || refs == NULL) {
+            snprintf(err, sizeof(err), "out of memory for the fd map");
+            rc = -ENOMEM;
+        }
+    }
+    if (rc == 0)
+        rc = netcore_start(&cfg, 0, &nc_stack, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "netcore[%d]: cannot start the stack: %s\n", (int)getpid(), err);
+        start_error = -rc;
+        goto out;
+    }
+    stack_pid = getpid();
+out:
+    pthread_mutex_unlock(&start_mu);
+    return rc;
+}
+
+/* Blocking calls and signals: see nc__restart_after_eintr's callers. */
+bool nc__restart_after_eintr(void)
+{
+    /* TODO: follow each handler's SA_RESTART (interpose sigaction); until then a signal
+     * interrupts a blocking netcore call with EINTR, as if no handler had SA_RESTART. */
+    return false;
+}
+
+unsigned nc__ready(int handle, unsigned events)
+{
+    return netcore_poll(nc_stack, handle, events);
+}

@@ -1,1 +1,232 @@
-/* placeholder */
+/*
+ * poll, ppoll, select, pselect over a mix of netcore sockets and kernel fds, in one kernel
+ * call: our fds are eventfds, so the kernel waits on them beside the rest. For each of ours
+ * we register interest with the core (which then signals the eventfd on the transitions we
+ * care about), translate the real socket state into revents, and drain the eventfd before
+ * re-checking so no wake-up is lost and none repeats.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#define STACK_FDS 64
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void drain(int fd)
+{
+    uint64_t v;
+    (void)syscall(SYS_read, fd, &v, sizeof(v));
+}
+
+static short our_revents(int h, short events)
+{
+    unsigned want = (unsigned short)events | POLLERR | POLLHUP;
+    return (short)(nc__ready(h, want) & want);
+}
+
+/* The shared implementation; tmo NULL waits forever. */
+static int mixed_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
+                      const sigset_t *mask)
+{
+    int hstack[STACK_FDS];
+    struct pollfd kstack[STACK_FDS];
+    int *hs = hstack;
+    struct pollfd *k = kstack;
+    int ours = 0;
+    for (nfds_t i = 0; i < n; i++)
+        if (nc__fd_handle(fds[i].fd) >= 0)
+            ours++;
+    if (ours == 0)
+        return LIBC(ppoll)(fds, n, tmo, mask);
+    if (n > STACK_FDS) {
+        hs = malloc(n * sizeof(*hs));
+        k = malloc(n * sizeof(*k));
+        if (hs == NULL || k == NULL) {
+            free(hs);
+            free(k);
+            errno = ENOMEM;
+            return -1;
+        }
+    }
+    for (nfds_t i = 0; i < n; i++) {
+        hs[i] = nc__fd_handle(fds[i].fd);
+        k[i] = fds[i];
+        if (hs[i] >= 0) {
+            netcore_want(nc_stack, hs[i], (unsigned short)fds[i].events, +1);
+            k[i].events = POLLIN;
+        }
+    }
+    int64_t deadline = tmo != NULL ? now_ns() + tmo->tv_sec * 1000000000LL + tmo->tv_nsec : -1;
+    int total;
+    for (;;) {
+        total = 0;
+        for (nfds_t i = 0; i < n; i++) {
+            if (hs[i] >= 0) {
+                fds[i].revents = our_revents(hs[i], fds[i].events);
+                total += fds[i].revents != 0;
+            }
+        }
+        struct timespec left = { 0, 0 }, *lp = &left;
+        if (total == 0) {
+            if (deadline < 0) {
+                lp = NULL;
+            } else {
+                int64_t d = deadline - now_ns();
+                if (d > 0) {
+                    left.tv_sec = d / 1000000000;
+                    left.tv_nsec = d % 1000000000;
+                }
+            }
+        }
+        int rc = LIBC(ppoll)(k, n, lp, mask);
+        if (rc < 0) {
+            total = -1;
+            break;
+        }
+        total = 0;
+        for (nfds_t i = 0; i < n; i++) {
+            if (hs[i] < 0) {
+                fds[i].revents = k[i].revents;
+            } else {
+                if (k[i].revents & POLLIN)
+                    drain(fds[i].fd);
+                fds[i].revents = our_revents(hs[i], fds[i].events);
+            }
+            total += fds[i].revents != 0;
+        }
+        if (total > 0 || (deadline >= 0 && now_ns() >= deadline))
+            break;
+    }
+    int saved = errno;
+    for (nfds_t i = 0; i < n; i++)
+        if (hs[i] >= 0)
+            netcore_want(nc_stack, hs[i], (unsigned short)fds[i].events, -1);
+    if (hs != hstack) {
+        free(hs);
+        free(k);
+    }
+    errno = saved;
+    return total;
+}
+
+int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask)
+{
+    if (nc__in_stack_thread || nc_stack == NULL)
+        return LIBC(ppoll)(fds, n, tmo, mask);
+    return mixed_poll(fds, n, tmo, mask);
+}
+
+int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+    if (nc__in_stack_thread || nc_stack == NULL)
+        return LIBC(poll)(fds, n, timeout);
+    struct timespec ts = { timeout / 1000, (long)(timeout % 1000) * 1000000L };
+    return mixed_poll(fds, n, timeout < 0 ? NULL : &ts, NULL);
+}
+
+int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
+{
+    if (fdslen / sizeof(*fds) < n)
+        abort();
+    return poll(fds, n, timeout);
+}
+
+/* select on top of poll: the kernel's own mapping of POLL bits to the three sets. */
+static int mixed_select(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *tmo,
+                        const sigset_t *mask)
+{
+    if (nfds < 0 || nfds > FD_SETSIZE) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct pollfd p[FD_SETSIZE];
+    int n = 0;
+    for (int fd = 0; fd < nfds; fd++) {
+        short ev = 0;
+        if (r != NULL && FD_ISSET(fd, r))
+            ev |= POLLIN;
+        if (w != NULL && FD_ISSET(fd, w))
+            ev |= POLLOUT;
+        if (e != NULL && FD_ISSET(fd, e))
+            ev |= POLLPRI;
+        if (ev != 0)
+            p[n++] = (struct pollfd){ .fd = fd, .events = ev };
+    }
+    int rc = mixed_poll(p, (nfds_t)n, tmo, mask);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < n; i++)
+        if (p[i].revents & POLLNVAL) {
+            errno = EBADF;
+            return -1;
+        }
+    if (r != NULL)
+        FD_ZERO(r);
+    if (w != NULL)
+        FD_ZERO(w);
+    if (e != NULL)
+        FD_ZERO(e);
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        short re = p[i].revents, ev = p[i].events;
+        if ((ev & POLLIN) && (re & (POLLIN | POLLHUP | POLLERR))) {
+            FD_SET(p[i].fd, r);
+            count++;
+        }
+        if ((ev & POLLOUT) && (re & (POLLOUT | POLLERR))) {
+            FD_SET(p[i].fd, w);
+            count++;
+        }
+        if ((ev & POLLPRI) && (re & POLLPRI)) {
+            FD_SET(p[i].fd, e);
+            count++;
+        }
+    }
+    return count;
+}
+
+static bool any_ours(int nfds, fd_set *r, fd_set *w, fd_set *e)
+{
+    if (nc_stack == NULL || nc__in_stack_thread)
+        return false;
+    for (int fd = 0; fd < nfds && fd < FD_SETSIZE; fd++)
+        if (((r != NULL && FD_ISSET(fd, r)) || (w != NULL && FD_ISSET(fd, w)) ||
+             (e != NULL && FD_ISSET(fd, e))) && nc__fd_handle(fd) >= 0)
+            return true;
+    return false;
+}
+
+int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
+{
+    if (!any_ours(nfds, r, w, e))
+        return LIBC(select)(nfds, r, w, e, tv);
+    struct timespec ts;
+    if (tv != NULL) {
+        if (tv->tv_sec < 0 || tv->tv_usec < 0) {
+            errno = EINVAL;
+            return -1;
+        }
+        ts.tv_sec = tv->tv_sec + tv->tv_usec / 1000000;
+        ts.tv_nsec = (tv->tv_usec % 1000000) * 1000;
+    }
+    return mixed_select(nfds, r, w, e, tv != NULL ? &ts : NULL, NULL);
+}
+
+int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *tmo,
+            const sigset_t *mask)
+{
+    if (!any_ours(nfds, r, w, e))
+        return LIBC(pselect)(nfds, r, w, e, tmo, mask);
+    return mixed_select(nfds, r, w, e, tmo, mask);
+}

@@ -1,0 +1,101 @@
+/* Private header of the preload shim: the libc table, the fd map, helpers. */
+#ifndef NC_SHIM_H
+#define NC_SHIM_H
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "netcore.h"
+
+/* One table of the real libc entry points, resolved once with dlsym(RTLD_NEXT). */
+struct nc_libc {
+    int (*socket)(int, int, int);
+    int (*socketpair)(int, int, int, int[2]);
+    int (*bind)(int, const struct sockaddr *, socklen_t);
+    int (*listen)(int, int);
+    int (*accept)(int, struct sockaddr *, socklen_t *);
+    int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+    int (*connect)(int, const struct sockaddr *, socklen_t);
+    ssize_t (*send)(int, const void *, size_t, int);
+    ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+    ssize_t (*sendmsg)(int, const struct msghdr *, int);
+    int (*sendmmsg)(int, struct mmsghdr *, unsigned int, int);
+    ssize_t (*recv)(int, void *, size_t, int);
+    ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+    ssize_t (*recvmsg)(int, struct msghdr *, int);
+    int (*recvmmsg)(int, struct mmsghdr *, unsigned int, int, struct timespec *);
+    ssize_t (*read)(int, void *, size_t);
+    ssize_t (*write)(int, const void *, size_t);
+    ssize_t (*readv)(int, const struct iovec *, int);
+    ssize_t (*writev)(int, const struct iovec *, int);
+    ssize_t (*sendfile)(int, int, off_t *, size_t);
+    int (*close)(int);
+    int (*shutdown)(int, int);
+    int (*getsockopt)(int, int, int, void *, socklen_t *);
+    int (*setsockopt)(int, int, int, const void *, socklen_t);
+    int (*getsockname)(int, struct sockaddr *, socklen_t *);
+    int (*getpeername)(int, struct sockaddr *, socklen_t *);
+    int (*fcntl)(int, int, ...);
+    int (*ioctl)(int, unsigned long, ...);
+    int (*dup)(int);
+    int (*dup2)(int, int);
+    int (*dup3)(int, int, int);
+    int (*poll)(struct pollfd *, nfds_t, int);
+    int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+    int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+    int (*pselect)(int, fd_set *, fd_set *, fd_set *, const struct timespec *,
+                   const sigset_t *);
+    int (*epoll_create)(int);
+    int (*epoll_create1)(int);
+    int (*epoll_ctl)(int, int, int, struct epoll_event *);
+    int (*epoll_wait)(int, struct epoll_event *, int, int);
+    int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
+};
+extern struct nc_libc nc_libc;
+void nc__libc_resolve(void);
+#define LIBC(fn) (nc_libc.fn != NULL ? nc_libc.fn : (nc__libc_resolve(), nc_libc.fn))
+
+/* Calls made on the netstack thread go to libc untouched (set by the core). */
+extern __thread int nc__in_stack_thread;
+
+/* The running stack (started on the first AF_INET socket), or NULL. */
+extern struct netcore_stack *nc_stack;
+/* Starts the stack if needed; returns 0 or a negative errno (after one line on stderr). */
+int nc__shim_start(void);
+
+/* fd map: program fd → netcore socket handle, or -1 when the fd is not ours. */
+int nc__fd_handle(int fd);
+/* Records fd as a new reference to handle. */
+int nc__fd_bind(int fd, int handle);
+/* Forgets fd; returns the handle's remaining reference count, or -1 if fd was not ours. */
+int nc__fd_unbind(int fd, int *handle);
+/* Turns a new core socket into a program fd (a dup of its eventfd). Closes h on failure. */
+int nc__fd_open(int handle, int cloexec);
+
+/* Sets errno from a negative result and returns -1; passes other values through. */
+static inline long nc__ret(long r)
+{
+    if (r < 0) {
+        errno = (int)-r;
+        return -1;
+    }
+    return r;
+}
+
+/* Blocking calls interrupted by a signal: restart unless the handler said otherwise. */
+bool nc__restart_after_eintr(void);
+
+/* epoll: forget every registration of fd (it is being closed). */
+void nc__epoll_forget_fd(int fd);
+
+/* Translate readiness of handle for the poll events asked; drains the eventfd first. */
+unsigned nc__ready(int handle, unsigned events);
+
+#endif /* NC_SHIM_H */

@@ -1,1 +1,238 @@
-/* placeholder */
+/*
+ * Socket life cycle and control calls: socket, bind, listen, accept, connect, shutdown,
+ * close, names, options, and the fd calls (dup*, fcntl, ioctl) that must know our fds.
+ * Anything that is not a netcore socket goes to libc unchanged.
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#define OURS(fd, h) (!nc__in_stack_thread && ((h) = nc__fd_handle(fd)) >= 0)
+
+static bool ours_type(int domain, int type)
+{
+    int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    return domain == AF_INET && (base == SOCK_STREAM || base == SOCK_DGRAM);
+}
+
+int socket(int domain, int type, int protocol)
+{
+    if (nc__in_stack_thread || !ours_type(domain, type))
+        return LIBC(socket)(domain, type, protocol);
+    int rc = nc__shim_start();
+    if (rc != 0)
+        return (int)nc__ret(rc);
+    int h = netcore_socket(nc_stack, domain, type, protocol);
+    if (h < 0)
+        return (int)nc__ret(h);
+    return (int)nc__ret(nc__fd_open(h, type & SOCK_CLOEXEC));
+}
+
+int socketpair(int domain, int type, int protocol, int sv[2])
+{
+    return LIBC(socketpair)(domain, type, protocol, sv);
+}
+
+int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(bind)(fd, addr, len);
+    return (int)nc__ret(netcore_bind(nc_stack, h, addr, len));
+}
+
+int listen(int fd, int backlog)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(listen)(fd, backlog);
+    return (int)nc__ret(netcore_listen(nc_stack, h, backlog));
+}
+
+int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(accept4)(fd, addr, len, flags);
+    int nh;
+    do {
+        nh = netcore_accept(nc_stack, h, addr, len, flags);
+    } while (nh == -EINTR && nc__restart_after_eintr());
+    if (nh < 0)
+        return (int)nc__ret(nh);
+    return (int)nc__ret(nc__fd_open(nh, flags & SOCK_CLOEXEC));
+}
+
+int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(accept)(fd, addr, len);
+    return accept4(fd, addr, len, 0);
+}
+
+int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(connect)(fd, addr, len);
+    /* An interrupted connect goes on in the background, as in the kernel. */
+    return (int)nc__ret(netcore_connect(nc_stack, h, addr, len));
+}
+
+int shutdown(int fd, int how)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(shutdown)(fd, how);
+    return (int)nc__ret(netcore_shutdown(nc_stack, h, how));
+}
+
+/* Drops fd's reference to its socket; the last one closes the socket. */
+static void release(int fd)
+{
+    int h;
+    int left = nc__fd_unbind(fd, &h);
+    if (left == 0)
+        netcore_close(nc_stack, h);
+}
+
+int close(int fd)
+{
+    if (nc__in_stack_thread)
+        return LIBC(close)(fd);
+    nc__epoll_forget_fd(fd);
+    if (nc__fd_handle(fd) >= 0)
+        release(fd);
+    return LIBC(close)(fd);
+}
+
+int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(getsockname)(fd, addr, len);
+    return (int)nc__ret(netcore_getsockname(nc_stack, h, addr, len));
+}
+
+int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(getpeername)(fd, addr, len);
+    return (int)nc__ret(netcore_getpeername(nc_stack, h, addr, len));
+}
+
+int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(getsockopt)(fd, level, name, val, len);
+    return (int)nc__ret(netcore_getsockopt(nc_stack, h, level, name, val, len));
+}
+
+int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(setsockopt)(fd, level, name, val, len);
+    return (int)nc__ret(netcore_setsockopt(nc_stack, h, level, name, val, len));
+}
+
+/* A new fd from the kernel that refers to the same eventfd as one of ours. */
+static int adopt(int newfd, int h)
+{
+    if (newfd >= 0 && nc__fd_bind(newfd, h) != 0) {
+        LIBC(close)(newfd);
+        errno = EMFILE;
+        return -1;
+    }
+    return newfd;
+}
+
+int dup(int fd)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(dup)(fd);
+    return adopt(LIBC(dup)(fd), h);
+}
+
+int dup3(int old, int new, int flags)
+{
+    if (nc__in_stack_thread)
+        return LIBC(dup3)(old, new, flags);
+    int h = nc__fd_handle(old);
+    if (old == new)
+        return LIBC(dup3)(old, new, flags); /* EINVAL from the kernel */
+    int r = LIBC(dup3)(old, new, flags);
+    if (r < 0)
+        return r;
+    /* dup3 closed whatever new was: let go of it first. */
+    nc__epoll_forget_fd(new);
+    if (nc__fd_handle(new) >= 0)
+        release(new);
+    return h >= 0 ? adopt(r, h) : r;
+}
+
+int dup2(int old, int new)
+{
+    if (nc__in_stack_thread || old == new)
+        return LIBC(dup2)(old, new);
+    return dup3(old, new, 0);
+}
+
+int fcntl(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(fcntl)(fd, cmd, arg);
+    switch (cmd) {
+    case F_GETFL: {
+        int nb = netcore_get_nonblock(nc_stack, h);
+        return nb < 0 ? (int)nc__ret(nb) : O_RDWR | (nb ? O_NONBLOCK : 0);
+    }
+    case F_SETFL:
+        return (int)nc__ret(netcore_set_nonblock(nc_stack, h, (arg & O_NONBLOCK) != 0));
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC:
+        return adopt(LIBC(fcntl)(fd, cmd, arg), h);
+    default:
+        return LIBC(fcntl)(fd, cmd, arg);
+    }
+}
+
+int ioctl(int fd, unsigned long req, ...)
+{
+    va_list ap;
+    va_start(ap, req);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(ioctl)(fd, req, arg);
+    switch (req) {
+    case FIONBIO:
+        if (arg == NULL)
+            return (int)nc__ret(-EFAULT);
+        return (int)nc__ret(netcore_set_nonblock(nc_stack, h, *(int *)arg != 0));
+    case FIONREAD: {
+        if (arg == NULL)
+            return (int)nc__ret(-EFAULT);
+        int n = netcore_readable_bytes(nc_stack, h);
+        if (n < 0)
+            return (int)nc__ret(n);
+        *(int *)arg = n;
+        return 0;
+    }
+    default:
+        return (int)nc__ret(-ENOTTY);
+    }
+}
