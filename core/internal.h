@@ -114,6 +114,7 @@ struct nc_sock {
     _Atomic bool tx_idle;        /* netstack will not look at tx until kicked: kick TX */
     bool fin_pending;            /* FIN arrived behind rx_pending */
     _Atomic int wait_in, wait_out; /* threads waiting for readable / writable */
+    int icmp_error;              /* errno from an ICMP error that aborted the connect */
     bool connect_reported;       /* EINPROGRESS connect's outcome already reported */
     int rcvtimeo_ms, sndtimeo_ms; /* 0: none */
     bool reuseaddr, keepalive, nodelay;
@@ -222,6 +223,9 @@ ssize_t nc__udp_sendto(struct netcore_stack *st, struct nc_sock *s, const void *
 ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf, size_t len,
                          int flags, struct sockaddr_in *from);
 void nc__udp_close(struct netcore_stack *st, struct nc_sock *s);
+
+/* icmp.c */
+void nc__icmp_input(struct netcore_stack *st, const uint8_t *ip, size_t len);
 
 /* errno.c */
 int nc__err_to_errno(int lwip_err);

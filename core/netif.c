@@ -99,6 +99,21 @@ void nc__netif_teardown(struct netcore_stack *st)
     st->netif = NULL;
 }
 
+/* An IPv4 header that is whole and consistent, with a good checksum. */
+static bool ipv4_ok(const uint8_t *ip, size_t len)
+{
+    size_t ihl = (size_t)(ip[0] & 0xf) * 4;
+    size_t total = (size_t)(ip[2] << 8 | ip[3]);
+    if ((ip[0] >> 4) != 4 || ihl < 20 || ihl > len || total < ihl || total > len)
+        return false;
+    uint32_t sum = 0;
+    for (size_t i = 0; i < ihl; i += 2)
+        sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return sum == 0xffff;
+}
+
 /* Drops what is not an Ethernet frame for us, counting why. Returns true to keep it. */
 static bool eth_frame_ok(struct netcore_stack *st, const uint8_t *f, size_t len)
 {
@@ -117,12 +132,17 @@ static bool eth_frame_ok(struct netcore_stack *st, const uint8_t *f, size_t len)
         st->stats.rx_dropped_foreign++;
         return false;
     }
+    if (type == 0x0800 && !ipv4_ok(f + ETH_HDR, len - ETH_HDR)) {
+        st->stats.rx_dropped_malformed++;
+        return false;
+    }
     return true;
 }
 
 static bool ip_packet_ok(struct netcore_stack *st, const uint8_t *f, size_t len)
 {
-    if (len < 20 || ((f[0] >> 4) != 4 && (f[0] >> 4) != 6)) {
+    if (len < 20 || ((f[0] >> 4) != 4 && (f[0] >> 4) != 6) ||
+        ((f[0] >> 4) == 4 && !ipv4_ok(f, len))) {
         st->stats.rx_dropped_malformed++;
         return false;
     }
@@ -147,6 +167,12 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
                                  : ip_packet_ok(st, st->frame, (size_t)len);
         if (!ok)
             continue;
+        const uint8_t *ip = st->dev.is_eth ? st->frame + ETH_HDR : st->frame;
+        size_t iplen = st->dev.is_eth ? (size_t)len - ETH_HDR : (size_t)len;
+        bool ipv4 = st->dev.is_eth ? st->frame[12] == 0x08 && st->frame[13] == 0x00
+                                   : (ip[0] >> 4) == 4;
+        if (ipv4 && iplen >= 20 && ip[9] == 1)
+            nc__icmp_input(st, ip, iplen); /* before lwIP, which answers only echo */
         struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
         if (p == NULL) {
             st->stats.rx_dropped_malformed++;

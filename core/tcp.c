@@ -254,6 +254,8 @@ static void on_err(void *arg, err_t err)
     int e;
     if (err == ERR_CLSD) {
         e = 0; /* both directions closed normally */
+    } else if (s->icmp_error != 0) {
+        e = s->icmp_error;
     } else if (state == NC_ST_CONNECTING) {
         e = err == ERR_RST ? ECONNREFUSED : ETIMEDOUT;
     } else {

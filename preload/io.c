@@ -17,7 +17,7 @@ static ssize_t do_send(int h, const void *buf, size_t len, int flags,
     ssize_t n;
     do {
         n = netcore_sendto(nc_stack, h, buf, len, flags, to, tolen);
-    } while (n == -EINTR && nc__restart_after_eintr());
+    } while (n == -EINTR && nc__restart_after_eintr(h, true));
     if (n == -EPIPE && !(flags & MSG_NOSIGNAL))
         raise(SIGPIPE);
     return n;
@@ -29,7 +29,7 @@ static ssize_t do_recv(int h, void *buf, size_t len, int flags, struct sockaddr 
     ssize_t n;
     do {
         n = netcore_recvfrom(nc_stack, h, buf, len, flags, from, fromlen);
-    } while (n == -EINTR && nc__restart_after_eintr());
+    } while (n == -EINTR && nc__restart_after_eintr(h, false));
     return n;
 }
 

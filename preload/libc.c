@@ -185,14 +185,6 @@ out:
     return rc;
 }
 
-/* Blocking calls and signals: see nc__restart_after_eintr's callers. */
-bool nc__restart_after_eintr(void)
-{
-    /* TODO: follow each handler's SA_RESTART (interpose sigaction); until then a signal
-     * interrupts a blocking netcore call with EINTR, as if no handler had SA_RESTART. */
-    return false;
-}
-
 unsigned nc__ready(int handle, unsigned events)
 {
     return netcore_poll(nc_stack, handle, events);

@@ -90,7 +90,7 @@ static inline long nc__ret(long r)
 }
 
 /* Blocking calls interrupted by a signal: restart unless the handler said otherwise. */
-bool nc__restart_after_eintr(void);
+bool nc__restart_after_eintr(int h, bool sending);
 
 /* epoll: forget every registration of fd (it is being closed). */
 void nc__epoll_forget_fd(int fd);

@@ -60,7 +60,7 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
     int nh;
     do {
         nh = netcore_accept(nc_stack, h, addr, len, flags);
-    } while (nh == -EINTR && nc__restart_after_eintr());
+    } while (nh == -EINTR && nc__restart_after_eintr(h, false));
     if (nh < 0)
         return (int)nc__ret(nh);
     return (int)nc__ret(nc__fd_open(nh, flags & SOCK_CLOEXEC));

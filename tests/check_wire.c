@@ -592,6 +592,101 @@ START_TEST(tcp_10k_cycles)
 }
 END_TEST
 
+/* Frames from the wire that are short, foreign or garbage are dropped and counted. */
+static struct netcore_stack *raw_stack(int *peer)
+{
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM, 0, wire), 0);
+    *peer = wire[1];
+    struct netcore_stack *st = start_stack(wire[0], false, NETCORE_MANUAL, NULL);
+    ck_assert_ptr_nonnull(st);
+    return st;
+}
+
+static void put(int fd, const void *f, size_t len)
+{
+    ck_assert_int_eq(send(fd, f, len, 0), (ssize_t)len);
+}
+
+/* An ARP request for our address; returns true when the stack answers it. */
+static bool answers_arp(struct netcore_stack *st, int peer)
+{
+    uint8_t f[42] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06,
+                      0, 1, 0x08, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 198, 18, 0, 1,
+                      0, 0, 0, 0, 0, 0, 198, 18, 0, 2 };
+    put(peer, f, sizeof(f));
+    netcore_step(st, 0);
+    uint8_t r[2048];
+    ssize_t n;
+    while ((n = recv(peer, r, sizeof(r), MSG_DONTWAIT)) > 0)
+        if (n >= 42 && r[12] == 0x08 && r[13] == 0x06 && r[21] == 2 && r[31] == 2)
+            return true; /* ARP reply from 198.18.0.2 */
+    return false;
+}
+
+START_TEST(frames_dropped_and_counted)
+{
+    int peer;
+    struct netcore_stack *st = raw_stack(&peer);
+    uint8_t f[1514];
+    memset(f, 0, sizeof(f));
+    put(peer, f, 5); /* runt */
+    memcpy(f, "\x02\x00\x00\x00\x00\x99", 6); /* someone else's MAC */
+    f[12] = 0x08;
+    put(peer, f, 60);
+    memcpy(f, "\x02\x00\x00\x00\x00\x02", 6); /* ours, unknown ethertype */
+    f[12] = 0x12;
+    f[13] = 0x34;
+    put(peer, f, 60);
+    f[12] = 0x08; /* IPv4 with a broken header: bad length, bad checksum */
+    f[13] = 0x00;
+    f[14] = 0x4f;
+    put(peer, f, 60);
+    netcore_step(st, 0);
+    struct netcore_stats s;
+    netcore_get_stats(st, &s);
+    ck_assert_uint_eq(s.rx_frames, 4);
+    ck_assert_uint_eq(s.rx_dropped_malformed, 2);
+    ck_assert_uint_eq(s.rx_dropped_foreign, 2);
+    ck_assert(answers_arp(st, peer));
+    netcore_stop(st);
+    close(peer);
+}
+END_TEST
+
+/* 20,000 random frames, half of them addressed to us as IPv4/ARP/IPv6: no crash, and the
+ * stack still answers afterwards. */
+START_TEST(frames_random_garbage)
+{
+    int peer;
+    struct netcore_stack *st = raw_stack(&peer);
+    int one = 1 << 22;
+    setsockopt(peer, SOL_SOCKET, SO_SNDBUF, &one, sizeof(one));
+    unsigned seed = 12345;
+    static const uint8_t types[3][2] = { { 8, 0 }, { 8, 6 }, { 0x86, 0xdd } };
+    uint8_t f[1514];
+    for (int i = 0; i < 20000; i++) {
+        size_t len = (size_t)rand_r(&seed) % sizeof(f);
+        for (size_t k = 0; k < len; k++)
+            f[k] = (uint8_t)rand_r(&seed);
+        if (len > 14 && (i & 1)) {
+            memcpy(f, "\x02\x00\x00\x00\x00\x02", 6);
+            memcpy(f + 12, types[i % 3], 2);
+        }
+        if (len > 0)
+            put(peer, f, len);
+        if (i % 64 == 0)
+            netcore_step(st, 0);
+        uint8_t sink[2048];
+        while (recv(peer, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+            ;
+    }
+    netcore_step(st, 0);
+    ck_assert(answers_arp(st, peer));
+    netcore_stop(st);
+    close(peer);
+}
+END_TEST
+
 static Suite *wire_suite(void)
 {
     Suite *s = suite_create("wire");
@@ -609,6 +704,10 @@ static Suite *wire_suite(void)
     tcase_add_test(tu, udp_datagrams);
     tcase_add_test(tu, udp_queue_overflow);
     suite_add_tcase(s, tu);
+    TCase *tf = tcase_create("frames");
+    tcase_add_test(tf, frames_dropped_and_counted);
+    tcase_add_test(tf, frames_random_garbage);
+    suite_add_tcase(s, tf);
     TCase *tg = tcase_create("gc");
     tcase_set_timeout(tg, 300);
     tcase_add_test(tg, tcp_10k_cycles);

@@ -1,0 +1,81 @@
+/*
+ * ICMP errors to errno. lwIP 2.1 does not tell TCP or UDP about ICMP destination-unreachable
+ * messages, so we read them on the way in: like the kernel, a connection still in SYN-SENT
+ * fails at once (EHOSTUNREACH, ENETUNREACH, ECONNREFUSED...), and a connected UDP socket
+ * gets the error on its next call. Established TCP connections ignore them (soft errors).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <lwip/priv/tcp_priv.h>
+#include <lwip/tcp.h>
+#include <lwip/udp.h>
+
+#include "internal.h"
+
+static int unreach_errno(uint8_t code)
+{
+    switch (code) {
+    case 0:  return ENETUNREACH;   /* net unreachable */
+    case 1:  return EHOSTUNREACH;  /* host unreachable */
+    case 2:  return ENOPROTOOPT;   /* protocol unreachable */
+    case 3:  return ECONNREFUSED;  /* port unreachable */
+    case 6:  return ENETUNREACH;   /* destination net unknown */
+    case 7:  return EHOSTDOWN;     /* destination host unknown */
+    case 9:
+    case 10:
+    case 13: return EHOSTUNREACH;  /* administratively prohibited */
+    default: return 0;             /* fragmentation needed and the rest: not an error here */
+    }
+}
+
+static uint16_t be16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* ip: an IPv4 packet (no link header) of len bytes, already checked to be ICMP. */
+void nc__icmp_input(struct netcore_stack *st, const uint8_t *ip, size_t len)
+{
+    (void)st;
+    size_t ihl = (size_t)(ip[0] & 0xf) * 4;
+    if (ihl < 20 || len < ihl + 8 + 20 + 8)
+        return;
+    const uint8_t *icmp = ip + ihl;
+    if (icmp[0] != 3)
+        return;
+    int e = unreach_errno(icmp[1]);
+    if (e == 0)
+        return;
+    const uint8_t *in = icmp + 8; /* the datagram we sent */
+    size_t ihl2 = (size_t)(in[0] & 0xf) * 4;
+    if (ihl2 < 20 || len < ihl + 8 + ihl2 + 8)
+        return;
+    uint32_t dst;
+    memcpy(&dst, in + 16, 4);
+    uint16_t sport = be16(in + ihl2), dport = be16(in + ihl2 + 2);
+    if (in[9] == 6) {
+        for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL; p = p->next) {
+            if (p->local_port != sport || p->remote_port != dport ||
+                ip_2_ip4(&p->remote_ip)->addr != dst || p->state != SYN_SENT)
+                continue;
+            struct nc_sock *s = p->callback_arg;
+            if (s != NULL)
+                s->icmp_error = e;
+            tcp_abort(p); /* on_err reports icmp_error */
+            return;
+        }
+    } else if (in[9] == 17) {
+        for (struct udp_pcb *p = udp_pcbs; p != NULL; p = p->next) {
+            if (p->local_port != sport || !(p->flags & UDP_FLAGS_CONNECTED) ||
+                p->remote_port != dport || ip_2_ip4(&p->remote_ip)->addr != dst)
+                continue;
+            struct nc_sock *s = p->recv_arg;
+            if (s != NULL) {
+                atomic_store(&s->so_error, e);
+                nc__sock_notify(s);
+            }
+            return;
+        }
+    }
+}

@@ -1,0 +1,76 @@
+#!/bin/bash
+# test_prog_iperf3.sh — unmodified iperf3 on netcore, TCP, 5 s each: as a client against a
+# kernel-side `iperf3 -s -1`, then as a one-off server (`iperf3 -s -1`) with a kernel-side
+# client. Both runs exit 0, end with sender and receiver throughput lines, and each side's
+# report names the other's address. The throughput lines are printed.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/netns.sh
+. "$(dirname "$0")/lib/netns.sh"
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# on_netcore SECS CMD...: nc_run with a time limit, so that a hang fails instead of blocking.
+on_netcore() {
+    local secs=$1
+    shift
+    timeout "$secs" "$NC_TOP/netcore" run --ns "$NC_NS" -- "$@"
+}
+
+# wait_pid PID WHAT: wait for a background job started with a `timeout` of its own.
+wait_pid() {
+    local rc=0
+    wait "$1" || rc=$?
+    [ "$rc" -eq 0 ] || fail "$2: exit $rc"
+}
+
+# summary LOG WHAT: LOG has iperf3's sender and receiver summary lines; print them.
+summary() {
+    grep -Eq '/sec .* +sender$' "$1" && grep -Eq '/sec +receiver$' "$1" ||
+        { cat "$1" >&2; fail "$2: no sender/receiver throughput lines"; }
+    echo "$2:"
+    grep -E '/sec .*(sender|receiver)$' "$1"
+}
+
+nc_require_root
+command -v iperf3 >/dev/null || nc_skip "iperf3 not installed"
+nc_ns_setup
+
+tmp=$(mktemp -d)
+nc_at_exit "rm -rf '$tmp'"
+
+# 1. iperf3 client on netcore, kernel-side one-off server.
+nc_bg timeout 30 iperf3 -s -1 -B "$NC_KERNEL_IP" -p 5201 >"$tmp/ksrv.log" 2>&1
+server=$NC_LAST_PID
+nc_wait_listen 5201 "$NC_KERNEL_IP"
+rc=0
+on_netcore 30 iperf3 -c "$NC_KERNEL_IP" -p 5201 -t 5 >"$tmp/ncli.log" 2>&1 || rc=$?
+[ "$rc" -eq 0 ] || { cat "$tmp/ncli.log" >&2; fail "iperf3 -c on netcore: exit $rc"; }
+wait_pid "$server" "kernel-side iperf3 -s -1"
+grep -q "Accepted connection from $NC_NETCORE_IP" "$tmp/ksrv.log" ||
+    { cat "$tmp/ksrv.log" >&2; fail "kernel-side server did not see client $NC_NETCORE_IP"; }
+summary "$tmp/ncli.log" "iperf3 client on netcore -> kernel server"
+
+# 2. iperf3 -s -1 on netcore, kernel-side client. nc_wait_connect cannot go first: its probe
+# connection would be the one-off server's one test. Netcore's listener is invisible to ss, and
+# no event says it is up: the client retries while the connection is refused, 100 times at
+# most, 0.1 s apart.
+nc_bg_run timeout 30 iperf3 -s -1 -B "$NC_NETCORE_IP" -p 5202 >"$tmp/nsrv.log" 2>&1
+server=$NC_LAST_PID
+# shellcheck disable=SC2016
+ip netns exec "$NC_NS" timeout 30 bash -c '
+    for i in $(seq 100); do
+        iperf3 -c "$0" -p "$1" -t 5 >"$2" 2>&1 && exit 0
+        grep -q "Connection refused" "$2" || exit 1
+        sleep 0.1
+    done
+    exit 1' "$NC_NETCORE_IP" 5202 "$tmp/kcli.log" ||
+    { cat "$tmp/kcli.log" >&2; fail "kernel-side iperf3 -c to iperf3 -s on netcore"; }
+wait_pid "$server" "iperf3 -s -1 on netcore"
+grep -q "Accepted connection from $NC_KERNEL_IP" "$tmp/nsrv.log" ||
+    { cat "$tmp/nsrv.log" >&2; fail "iperf3 server on netcore did not see client $NC_KERNEL_IP"; }
+summary "$tmp/kcli.log" "kernel client -> iperf3 server on netcore"
+
+echo "PASS: test_prog_iperf3"

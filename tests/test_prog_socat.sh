@@ -1,0 +1,119 @@
+#!/bin/bash
+# test_prog_socat.sh — unmodified socat on netcore. TCP: as a client and as a TCP-LISTEN
+# server, each connection carrying 8 MiB each way at once (two different files), byte-identical
+# (sha256). UDP: ten 100-byte datagrams to a kernel-side UDP echo server arrive as ten separate
+# datagrams from 198.18.0.2, and the ten replies come back intact.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/netns.sh
+. "$(dirname "$0")/lib/netns.sh"
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# on_netcore SECS CMD...: nc_run with a time limit, so that a hang fails instead of blocking.
+on_netcore() {
+    local secs=$1
+    shift
+    timeout "$secs" "$NC_TOP/netcore" run --ns "$NC_NS" -- "$@"
+}
+
+# wait_pid PID WHAT: wait for a background job started with a `timeout` of its own.
+wait_pid() {
+    local rc=0
+    wait "$1" || rc=$?
+    [ "$rc" -eq 0 ] || fail "$2: exit $rc"
+}
+
+# same FILE WANT WHAT: FILE's sha256 is WANT.
+same() {
+    local got
+    [ -f "$1" ] || fail "$3: no output file"
+    got=$(nc_sha "$1")
+    [ "$got" = "$2" ] || fail "$3: sha256 $got ($(stat -c %s "$1") bytes), want $2"
+    echo "$3: sha256 ok"
+}
+
+nc_require_root
+for p in socat python3; do
+    command -v "$p" >/dev/null || nc_skip "$p not installed"
+done
+nc_ns_setup
+
+tmp=$(mktemp -d)
+nc_at_exit "rm -rf '$tmp'"
+head -c 8M /dev/urandom >"$tmp/up.bin"
+head -c 8M /dev/urandom >"$tmp/down.bin"
+up=$(nc_sha "$tmp/up.bin")
+down=$(nc_sha "$tmp/down.bin")
+
+# Each socat end reads one file and writes what it receives to another ("READ!!WRITE" dual
+# address). -t 30: after EOF one way, keep the other way open until it ends too (default 0.5 s).
+
+# 1. socat on netcore connects to a kernel-side socat server.
+nc_bg timeout 30 socat -t 30 "TCP-LISTEN:9101,bind=$NC_KERNEL_IP,reuseaddr" \
+    "OPEN:$tmp/down.bin!!CREATE:$tmp/k1.bin"
+server=$NC_LAST_PID
+nc_wait_listen 9101 "$NC_KERNEL_IP"
+rc=0
+on_netcore 30 socat -t 30 "OPEN:$tmp/up.bin!!CREATE:$tmp/n1.bin" "TCP:$NC_KERNEL_IP:9101" ||
+    rc=$?
+[ "$rc" -eq 0 ] || fail "socat TCP client on netcore: exit $rc"
+wait_pid "$server" "kernel-side socat server"
+same "$tmp/k1.bin" "$up" "TCP netcore client -> kernel, 8 MiB"
+same "$tmp/n1.bin" "$down" "TCP kernel -> netcore client, 8 MiB"
+
+# 2. socat TCP-LISTEN on netcore, kernel-side socat client.
+nc_bg_run timeout 30 socat -t 30 "TCP-LISTEN:9102,bind=$NC_NETCORE_IP" \
+    "OPEN:$tmp/down.bin!!CREATE:$tmp/n2.bin"
+server=$NC_LAST_PID
+# Without fork, TCP-LISTEN accepts one connection, so a probe from nc_wait_connect would use it
+# up, and ss cannot see netcore's listener. No event says it is up: the client retries, 100
+# times at most, 0.1 s apart.
+# shellcheck disable=SC2016
+ip netns exec "$NC_NS" timeout 30 bash -c '
+    for i in $(seq 100); do
+        socat -t 30 "OPEN:$2!!CREATE:$3" "TCP:$0:$1" 2>/dev/null && exit 0
+        sleep 0.1
+    done
+    exit 1' "$NC_NETCORE_IP" 9102 "$tmp/up.bin" "$tmp/k2.bin" ||
+    fail "kernel-side socat client to socat TCP-LISTEN on netcore"
+wait_pid "$server" "socat TCP-LISTEN on netcore"
+same "$tmp/n2.bin" "$up" "TCP kernel client -> netcore listener, 8 MiB"
+same "$tmp/k2.bin" "$down" "TCP netcore listener -> kernel client, 8 MiB"
+
+# 3. UDP: a kernel-side echo server logs each datagram's source and size and replies with the
+# datagram in upper case (same size: socat's 100-byte reads would truncate a longer reply).
+# socat on netcore sends ten 100-byte records (-b 100: one read, one datagram) and writes the
+# replies to a file; -t 2 keeps it reading replies for 2 s after its input ends (socat has no
+# "N replies seen" condition to stop on).
+cat >"$tmp/udpecho.py" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+while True:
+    data, peer = s.recvfrom(65536)
+    print(peer[0], len(data), flush=True)
+    s.sendto(data.upper(), peer)
+EOF
+nc_bg python3 "$tmp/udpecho.py" "$NC_KERNEL_IP" 5000 >"$tmp/udp.log" 2>&1
+nc_wait_udp 5000 "$NC_KERNEL_IP"
+for i in $(seq 10); do
+    printf '%-99s\n' "datagram $i of 10 from socat on netcore"
+done >"$tmp/dgrams.txt"
+for i in $(seq 10); do
+    printf '%-99s\n' "DATAGRAM $i OF 10 FROM SOCAT ON NETCORE"
+done >"$tmp/replies.want"
+rc=0
+on_netcore 30 socat -b 100 -t 2 "OPEN:$tmp/dgrams.txt!!CREATE:$tmp/replies.txt" \
+    "UDP:$NC_KERNEL_IP:5000" || rc=$?
+[ "$rc" -eq 0 ] || fail "socat UDP on netcore: exit $rc"
+log=$(cat "$tmp/udp.log")
+want_log=$(for i in $(seq 10); do echo "$NC_NETCORE_IP 100"; done)
+[ "$log" = "$want_log" ] ||
+    fail "UDP server saw (source size per datagram):"$'\n'"$log"$'\n'"want ten '$NC_NETCORE_IP 100'"
+echo "UDP: ten 100-byte datagrams from $NC_NETCORE_IP"
+same "$tmp/replies.txt" "$(nc_sha "$tmp/replies.want")" "UDP: ten replies"
+
+echo "PASS: test_prog_socat"

@@ -1,0 +1,160 @@
+#!/bin/bash
+# test_tap_kernel.sh — netcore against the kernel's TCP/IP stack over a real TAP device:
+# corecat (tests/corecat.c, the core API with no preload shim) inside a fresh namespace talks
+# to kernel-side socat. (a) 32 MiB echoed by a kernel server, (b) 32 MiB from a kernel client
+# to a netcore listener, (c) ARP and ICMP echo answered by the stack, (d) a refused connect,
+# (e) start-up failures: a bad NETCORE_MTU, and TUNSETIFF refused to a non-root user.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/netns.sh
+. "$(dirname "$0")/lib/netns.sh"
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# show FILE...: the files' contents on stderr, for a failure's context.
+show() {
+    local f
+    for f in "$@"; do
+        echo "--- $f" >&2
+        cat "$f" >&2 || true
+    done
+}
+
+# step NAME: report the time the previous step took, start timing NAME.
+step_name=
+step_t0=
+step() {
+    local now
+    now=$(date +%s.%N)
+    [ -n "$step_name" ] && printf '%-34s %6.2f s\n' "$step_name" "$(echo "$now - $step_t0" | bc)"
+    step_name=$1
+    step_t0=$now
+}
+
+nc_require_root
+command -v socat >/dev/null || nc_skip "needs socat"
+CORECAT=$NC_TOP/tests/corecat
+[ -x "$CORECAT" ] || { echo "ERROR: $CORECAT is not built (make check builds it)" >&2; exit 99; }
+nc_ns_setup
+tmp=$(mktemp -d)
+nc_at_exit "rm -rf '$tmp'"
+
+# corecat ARGS...: corecat on netcore inside the namespace, on its TAP. Only one stack at a
+# time can hold the TAP, so every run ends before the next starts.
+corecat() {
+    ip netns exec "$NC_NS" timeout 60 env NETCORE_TAP="$NC_TAP" "$CORECAT" "$@"
+}
+
+# bg_corecat OUT ERR ARGS...: corecat in the background (NC_LAST_PID), stdin empty.
+bg_corecat() {
+    local out=$1 err=$2
+    shift 2
+    nc_bg timeout 60 env NETCORE_TAP="$NC_TAP" "$CORECAT" "$@" </dev/null >"$out" 2>"$err"
+}
+
+# kernel_send FILE PORT: a kernel client in the namespace sends FILE to corecat at
+# NC_NETCORE_IP:PORT and closes. A netcore listener is invisible to the kernel (no ss entry,
+# and nc_wait_connect would use up corecat's one connection), and until corecat has opened
+# the TAP the kernel gets no ARP reply (connect times out) or lwIP has no listener yet (RST:
+# refused). So retry those two failures, with a bound; anything else fails at once.
+kernel_send() {
+    local file=$1 port=$2 end=$((SECONDS + 10))
+    while :; do
+        if ip netns exec "$NC_NS" timeout 60 socat -u "FILE:$file" \
+            "TCP:$NC_NETCORE_IP:$port,connect-timeout=1" 2>"$tmp/send.err"; then
+            return 0
+        fi
+        grep -qE 'Connection refused|timed out|No route to host' "$tmp/send.err" ||
+            { show "$tmp/send.err"; fail "kernel client to $NC_NETCORE_IP:$port"; }
+        ((SECONDS < end)) ||
+            { show "$tmp/send.err"; fail "no netcore listener on port $port after 10 s"; }
+        sleep 0.1
+    done
+}
+
+# wait_ok PID WHAT ERRFILE: PID exits 0, else fail showing ERRFILE.
+wait_ok() {
+    local rc=0
+    wait "$1" || rc=$?
+    [ "$rc" -eq 0 ] || { show "$3"; fail "$2 exited $rc"; }
+}
+
+head -c 32M /dev/urandom >"$tmp/in"
+want=$(nc_sha "$tmp/in")
+
+step "(a) 32 MiB echo, kernel server"
+# -t 10: after corecat's FIN socat waits up to 10 s (not 0.5) for cat to flush the echo.
+nc_bg socat -t 10 "TCP-LISTEN:7,bind=$NC_KERNEL_IP,reuseaddr,fork" EXEC:cat \
+    >"$tmp/echo.log" 2>&1
+nc_wait_listen 7 "$NC_KERNEL_IP"
+rc=0
+corecat connect "$NC_KERNEL_IP" 7 <"$tmp/in" >"$tmp/a.out" 2>"$tmp/a.err" || rc=$?
+[ "$rc" -eq 0 ] || { show "$tmp/a.err" "$tmp/echo.log"; fail "(a) corecat connect exited $rc"; }
+got=$(nc_sha "$tmp/a.out")
+[ "$got" = "$want" ] ||
+    fail "(a) echo differs: $(stat -c %s "$tmp/a.out") bytes back of 33554432, sha $got"
+
+step "(b) 32 MiB kernel client -> listen"
+bg_corecat "$tmp/b.out" "$tmp/b.err" listen 9000
+pid=$NC_LAST_PID
+kernel_send "$tmp/in" 9000
+wait_ok "$pid" "(b) corecat listen" "$tmp/b.err"
+got=$(nc_sha "$tmp/b.out")
+[ "$got" = "$want" ] ||
+    fail "(b) received data differs: $(stat -c %s "$tmp/b.out") bytes of 33554432, sha $got"
+
+step "(c) ARP and ping"
+bg_corecat "$tmp/c.out" "$tmp/c.err" listen 9001
+pid=$NC_LAST_PID
+# The stack is up once it answers one ping (ARP first); then three more must all come back.
+end=$((SECONDS + 10))
+until ip netns exec "$NC_NS" ping -c 1 -W 1 "$NC_NETCORE_IP" >/dev/null 2>&1; do
+    kill -0 "$pid" 2>/dev/null || { show "$tmp/c.err"; fail "(c) corecat listen died"; }
+    ((SECONDS < end)) || fail "(c) no ping reply from $NC_NETCORE_IP after 10 s"
+    sleep 0.1
+done
+out=$(ip netns exec "$NC_NS" ping -c 3 -W 2 -i 0.2 "$NC_NETCORE_IP" 2>&1) ||
+    fail "(c) ping -c 3 $NC_NETCORE_IP: $out"
+[[ $out == *" 3 received, 0% packet loss"* ]] || fail "(c) ping lost replies: $out"
+out=$(ip -n "$NC_NS" neigh show "$NC_NETCORE_IP" dev "$NC_TAP")
+[[ $out == "$NC_NETCORE_IP lladdr 02:00:00:00:00:02 "* ]] ||
+    fail "(c) neighbour entry for $NC_NETCORE_IP is '$out', want lladdr 02:00:00:00:00:02"
+# End the listener the ordinary way: one empty connection, then corecat exits 0.
+kernel_send /dev/null 9001
+wait_ok "$pid" "(c) corecat listen" "$tmp/c.err"
+[ ! -s "$tmp/c.out" ] || fail "(c) corecat printed data from an empty connection"
+
+step "(d) connect refused"
+rc=0
+err=$(corecat connect "$NC_KERNEL_IP" 9 </dev/null 2>&1) || rc=$?
+[ "$rc" -eq 1 ] || fail "(d) corecat connect to port 9 exited $rc, want 1 ($err)"
+[ "$err" = "corecat: connect $NC_KERNEL_IP:9: Connection refused" ] ||
+    fail "(d) corecat connect to port 9 said '$err'"
+
+step "(e) start-up errors"
+rc=0
+err=$(ip netns exec "$NC_NS" timeout 60 env NETCORE_TAP="$NC_TAP" NETCORE_MTU=abc \
+    "$CORECAT" connect "$NC_KERNEL_IP" 7 </dev/null 2>&1) || rc=$?
+[ "$rc" -eq 1 ] || fail "(e) NETCORE_MTU=abc: exit $rc, want 1 ($err)"
+[[ $err == "corecat: "*NETCORE_MTU* ]] || fail "(e) NETCORE_MTU=abc: message '$err'"
+# As root, TUNSETIFF on a name that does not exist creates a TAP, so the refused open is
+# tested as nobody on the existing one. A copy in /tmp, so that nobody can read it wherever
+# the tree lives.
+copy=$(mktemp /tmp/corecat.XXXXXX)
+nc_at_exit "rm -f '$copy'"
+cp "$CORECAT" "$copy"
+chmod 755 "$copy"
+rc=0
+err=$(ip netns exec "$NC_NS" setpriv --reuid=65534 --regid=65534 --clear-groups \
+    timeout 60 env NETCORE_TAP="$NC_TAP" "$copy" connect "$NC_KERNEL_IP" 7 </dev/null 2>&1) ||
+    rc=$?
+[ "$rc" -eq 1 ] || fail "(e) corecat as nobody: exit $rc, want 1 ($err)"
+[[ $err == "corecat: netcore_start: TUNSETIFF $NC_TAP: Operation not permitted"* ]] ||
+    fail "(e) corecat as nobody said '$err', want TUNSETIFF $NC_TAP: Operation not permitted"
+[[ $err == *"ip tuntap add dev $NC_TAP mode tap user"* && $err == *"netcore up"* ]] ||
+    fail "(e) corecat as nobody does not say what to do: '$err'"
+step ""
+
+echo "PASS: test_tap_kernel"
