@@ -50,7 +50,7 @@ void netcore_config_defaults(struct netcore_config *cfg)
     cfg->prefix = 24;
     cfg->gw.s_addr = htonl(0xc6120001);  /* 198.18.0.1 */
     memcpy(cfg->mac, mac, sizeof(mac));
-    cfg->mtu = 1500;
+    cfg->mtu = 0;  /* 0: the device's own MTU (1500 for the wire device) */
     cfg->sndbuf = 262144;
     cfg->rcvbuf = 262144;
     cfg->max_sockets = 1024;

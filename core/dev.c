@@ -44,6 +44,17 @@ static int open_tun(const struct netcore_config *cfg, struct nc_dev *dev, char *
     dev->fd = fd;
     dev->is_eth = cfg->device == NETCORE_DEV_TAP;
     dev->nonblock_io = true;
+    dev->mtu = cfg->mtu;
+    if (dev->mtu == 0) {
+        /* SIOCGIFMTU needs a socket; a raw syscall keeps it away from the preload shim. */
+        int sk = (int)syscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (sk >= 0 && ioctl(sk, SIOCGIFMTU, &ifr) == 0)
+            dev->mtu = ifr.ifr_mtu;
+        if (sk >= 0)
+            syscall(SYS_close, sk);
+        if (dev->mtu < 576 || dev->mtu > 65521)
+            dev->mtu = 1500;
+    }
     return 0;
 }
 
@@ -67,6 +78,7 @@ int nc__dev_open(const struct netcore_config *cfg, struct nc_dev *dev, char *err
         }
         dev->fd = cfg->wire_fd;
         dev->is_eth = true;
+        dev->mtu = cfg->mtu != 0 ? cfg->mtu : 1500;
         dev->nonblock_io = true;
         return 0;
     }

@@ -73,6 +73,7 @@ struct nc_dev {
     int fd;
     bool is_eth;     /* Ethernet frames (TAP, wire) or bare IP packets (TUN) */
     bool nonblock_io; /* the fd is non-blocking */
+    int mtu;          /* IP MTU in use */
 };
 int nc__dev_open(const struct netcore_config *cfg, struct nc_dev *dev, char *err, size_t errlen);
 void nc__dev_close(struct nc_dev *dev);
@@ -223,6 +224,15 @@ ssize_t nc__udp_sendto(struct netcore_stack *st, struct nc_sock *s, const void *
 ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf, size_t len,
                          int flags, struct sockaddr_in *from);
 void nc__udp_close(struct netcore_stack *st, struct nc_sock *s);
+
+/* mss.c: large segments on large-MTU links */
+void nc__mss_rewrite_out(struct netcore_stack *st, uint8_t *ip, size_t len);
+uint16_t nc__mss_peek_syn(const uint8_t *ip, size_t len, uint16_t *sport, uint16_t *dport);
+void nc__mss_raise(struct netcore_stack *st, uint16_t peer_mss, uint16_t lport,
+                   uint16_t rport);
+
+/* iss.c */
+uint16_t nc__random_port(void);
 
 /* icmp.c */
 void nc__icmp_input(struct netcore_stack *st, const uint8_t *ip, size_t len);

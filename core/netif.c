@@ -25,6 +25,12 @@ static err_t dev_send(struct netif *netif, struct pbuf *p)
     struct netcore_stack *st = netif->state;
     struct iovec iov[16];
     int n = 0;
+    if (st->dev.mtu > 1500) {
+        size_t hdr = st->dev.is_eth ? ETH_HDR : 0;
+        uint8_t *f = p->payload;
+        if (p->len > hdr + 40 && (!st->dev.is_eth || (f[12] == 0x08 && f[13] == 0x00)))
+            nc__mss_rewrite_out(st, f + hdr, p->len - hdr);
+    }
     for (struct pbuf *q = p; q != NULL && n < 16; q = q->next) {
         iov[n].iov_base = q->payload;
         iov[n].iov_len = q->len;
@@ -52,7 +58,7 @@ static err_t netif_init_cb(struct netif *netif)
     struct netcore_stack *st = netif->state;
     netif->name[0] = 'n';
     netif->name[1] = 'c';
-    netif->mtu = (u16_t)st->cfg.mtu;
+    netif->mtu = (u16_t)st->dev.mtu;
     if (st->dev.is_eth) {
         netif->hwaddr_len = 6;
         memcpy(netif->hwaddr, st->cfg.mac, 6);
@@ -173,6 +179,9 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
                                    : (ip[0] >> 4) == 4;
         if (ipv4 && iplen >= 20 && ip[9] == 1)
             nc__icmp_input(st, ip, iplen); /* before lwIP, which answers only echo */
+        uint16_t sport = 0, dport = 0;
+        uint16_t peer_mss = ipv4 && st->dev.mtu > 1500 ?
+                            nc__mss_peek_syn(ip, iplen, &sport, &dport) : 0;
         struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
         if (p == NULL) {
             st->stats.rx_dropped_malformed++;
@@ -181,6 +190,8 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
         memcpy(p->payload, st->frame, (size_t)len);
         if (st->netif->input(p, st->netif) != ERR_OK)
             pbuf_free(p);
+        else if (peer_mss > 1460)
+            nc__mss_raise(st, peer_mss, dport, sport);
     }
     return n;
 }

@@ -298,9 +298,7 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
     st->dev.fd = -1;
     int rc = -ENOMEM;
     st->socks = calloc((size_t)cfg->max_sockets, sizeof(*st->socks));
-    st->frame_cap = (size_t)cfg->mtu + 14 + 4;
-    st->frame = malloc(st->frame_cap);
-    if (st->socks == NULL || st->frame == NULL) {
+    if (st->socks == NULL) {
         snprintf(err, errlen, "out of memory for %d sockets", cfg->max_sockets);
         goto fail;
     }
@@ -312,6 +310,13 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
     rc = nc__dev_open(cfg, &st->dev, err, errlen);
     if (rc != 0)
         goto fail;
+    st->frame_cap = (size_t)st->dev.mtu + 14 + 4;
+    st->frame = malloc(st->frame_cap);
+    if (st->frame == NULL) {
+        rc = -ENOMEM;
+        snprintf(err, errlen, "out of memory for a %zu-byte frame", st->frame_cap);
+        goto fail;
+    }
     if (!lwip_ready) {
         /* lwIP keeps its timer list for the life of the process: initialise it once. */
         lwip_init();

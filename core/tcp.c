@@ -90,6 +90,19 @@ int nc__tcp_open(struct netcore_stack *st, struct nc_sock *s)
     return 0;
 }
 
+/* Port 0 means a random free ephemeral port (iss.c), not lwIP's rand()-driven choice. */
+static err_t bind_port(struct tcp_pcb *pcb, const ip_addr_t *ip, u16_t port)
+{
+    if (port != 0)
+        return tcp_bind(pcb, ip, port);
+    for (int i = 0; i < 64; i++) {
+        err_t e = tcp_bind(pcb, ip, nc__random_port());
+        if (e != ERR_USE)
+            return e;
+    }
+    return tcp_bind(pcb, ip, 0);
+}
+
 int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a)
 {
     (void)st;
@@ -99,7 +112,7 @@ int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const struct socka
     ip_addr_set_ip4_u32_val(ip, a->sin_addr.s_addr);
     if (s->reuseaddr)
         ip_set_option(s->pcb.tcp, SOF_REUSEADDR);
-    err_t e = tcp_bind(s->pcb.tcp, &ip, ntohs(a->sin_port));
+    err_t e = bind_port(s->pcb.tcp, &ip, ntohs(a->sin_port));
     if (e != ERR_OK)
         return -nc__err_to_errno(e);
     addr_from(&s->local, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port);
@@ -233,6 +246,11 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const struct so
         ip_addr_set_ip4_u32_val(ip, st->cfg.ip.s_addr); /* like the kernel: connect to self */
     s->peer = *a;
     s->peer.sin_addr.s_addr = ip_2_ip4(&ip)->addr;
+    if (s->pcb.tcp->local_port == 0) {
+        err_t b = bind_port(s->pcb.tcp, IP4_ADDR_ANY, 0);
+        if (b != ERR_OK)
+            return -nc__err_to_errno(b);
+    }
     err_t e = tcp_connect(s->pcb.tcp, &ip, ntohs(a->sin_port), on_connected);
     if (e == ERR_RTE)
         return -ENETUNREACH;

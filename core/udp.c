@@ -56,6 +56,25 @@ int nc__udp_open(struct netcore_stack *st, struct nc_sock *s)
     return 0;
 }
 
+/* Port 0 means a random free ephemeral port (iss.c), not lwIP's rand()-driven choice. */
+static err_t bind_port(struct udp_pcb *pcb, const ip_addr_t *ip, u16_t port)
+{
+    if (port != 0)
+        return udp_bind(pcb, ip, port);
+    for (int i = 0; i < 64; i++) {
+        err_t e = udp_bind(pcb, ip, nc__random_port());
+        if (e != ERR_USE)
+            return e;
+    }
+    return udp_bind(pcb, ip, 0);
+}
+
+/* Binds an unbound socket before lwIP would pick a port itself. */
+static err_t autobind(struct nc_sock *s)
+{
+    return s->pcb.udp->local_port != 0 ? ERR_OK : bind_port(s->pcb.udp, IP4_ADDR_ANY, 0);
+}
+
 static void update_local(struct nc_sock *s)
 {
     s->local.sin_family = AF_INET;
@@ -72,7 +91,7 @@ int nc__udp_bind(struct netcore_stack *st, struct nc_sock *s, const struct socka
     ip_addr_set_ip4_u32_val(ip, a->sin_addr.s_addr);
     if (s->reuseaddr)
         ip_set_option(s->pcb.udp, SOF_REUSEADDR);
-    err_t e = udp_bind(s->pcb.udp, &ip, ntohs(a->sin_port));
+    err_t e = bind_port(s->pcb.udp, &ip, ntohs(a->sin_port));
     if (e != ERR_OK)
         return -nc__err_to_errno(e);
     update_local(s);
@@ -91,7 +110,9 @@ int nc__udp_connect(struct netcore_stack *st, struct nc_sock *s, const struct so
     }
     ip_addr_t ip;
     ip_addr_set_ip4_u32_val(ip, a->sin_addr.s_addr ? a->sin_addr.s_addr : st->cfg.ip.s_addr);
-    err_t e = udp_connect(s->pcb.udp, &ip, ntohs(a->sin_port));
+    err_t e = autobind(s);
+    if (e == ERR_OK)
+        e = udp_connect(s->pcb.udp, &ip, ntohs(a->sin_port));
     if (e != ERR_OK)
         return -nc__err_to_errno(e);
     s->peer = *a;
@@ -109,6 +130,8 @@ ssize_t nc__udp_sendto(struct netcore_stack *st, struct nc_sock *s, const void *
         return -EDESTADDRREQ;
     if (len > UDP_MAX_PAYLOAD)
         return -EMSGSIZE;
+    if (autobind(s) != ERR_OK)
+        return -EAGAIN; /* no free ephemeral port, as the kernel says */
     struct pbuf *p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)len, PBUF_RAM);
     if (p == NULL)
         return -ENOBUFS;

@@ -36,7 +36,7 @@ struct netcore_config {
     int prefix;
     struct in_addr gw;       /* NETCORE_GW */
     uint8_t mac[6];          /* NETCORE_MAC */
-    int mtu;                 /* NETCORE_MTU */
+    int mtu;                 /* NETCORE_MTU; 0: the device's MTU */
     size_t sndbuf;           /* NETCORE_SNDBUF: bytes in each TCP socket's send ring */
     size_t rcvbuf;           /* NETCORE_RCVBUF: bytes in each TCP socket's receive ring */
     int max_sockets;         /* NETCORE_MAX_SOCKETS: socket table size (EMFILE beyond) */

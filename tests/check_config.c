@@ -109,7 +109,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(cfg.prefix, 24);
     ck_assert_uint_eq(cfg.gw.s_addr, ip4("198.18.0.1"));
     ck_assert_mem_eq(cfg.mac, mac, 6);
-    ck_assert_int_eq(cfg.mtu, 1500);
+    ck_assert_int_eq(cfg.mtu, 0);
     ck_assert_uint_eq(cfg.sndbuf, 262144);
     ck_assert_uint_eq(cfg.rcvbuf, 262144);
     ck_assert_int_eq(cfg.max_sockets, 1024);

@@ -1,0 +1,87 @@
+/*
+ * Initial sequence numbers and ephemeral ports that an observer cannot predict.
+ *
+ * Stock lwIP 2.1 counts ISNs up from a fixed start, and picks ports from libc rand(), which
+ * is the application's generator and unseeded: every netcore process would reuse the same
+ * ports and sequence numbers, colliding with the peer's TIME-WAIT entries from the previous
+ * run. lwIP calls tcp_next_iss through its PLT, so this definition replaces its own.
+ *
+ * ISN = 4 µs clock + SipHash-2-4(secret, addresses and ports), per RFC 6528.
+ */
+#include <stdint.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <lwip/priv/tcp_priv.h>
+#include <lwip/tcp.h>
+
+#include "internal.h"
+
+static uint64_t key[2];
+static bool keyed;
+
+static void ensure_key(void)
+{
+    if (keyed)
+        return;
+    if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        key[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)ts.tv_sec;
+        key[1] = (uint64_t)(uintptr_t)&ts * 0xbf58476d1ce4e5b9ULL;
+    }
+    keyed = true;
+}
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                            \
+    do {                                                                    \
+        v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);           \
+        v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                              \
+        v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                              \
+        v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);           \
+    } while (0)
+
+/* SipHash-2-4 of two 64-bit words. */
+static uint64_t siphash2(uint64_t a, uint64_t b)
+{
+    uint64_t v0 = 0x736f6d6570736575ULL ^ key[0], v1 = 0x646f72616e646f6dULL ^ key[1];
+    uint64_t v2 = 0x6c7967656e657261ULL ^ key[0], v3 = 0x7465646279746573ULL ^ key[1];
+    uint64_t m[3] = { a, b, (uint64_t)16 << 56 };
+    for (int i = 0; i < 3; i++) {
+        v3 ^= m[i];
+        SIPROUND;
+        SIPROUND;
+        v0 ^= m[i];
+    }
+    v2 ^= 0xff;
+    for (int i = 0; i < 4; i++)
+        SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+u32_t tcp_next_iss(struct tcp_pcb *pcb)
+{
+    ensure_key();
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint32_t clock4us = (uint32_t)(((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000) / 4);
+    uint64_t addrs = (uint64_t)ip_2_ip4(&pcb->local_ip)->addr << 32 |
+                     ip_2_ip4(&pcb->remote_ip)->addr;
+    uint64_t ports = (uint64_t)pcb->local_port << 16 | pcb->remote_port;
+    return clock4us + (uint32_t)siphash2(addrs, ports);
+}
+
+uint16_t nc__random_port(void)
+{
+    uint16_t r;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+        ensure_key();
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        r = (uint16_t)siphash2((uint64_t)ts.tv_nsec, (uint64_t)ts.tv_sec);
+    }
+    /* IANA's dynamic range, 49152-65535, like lwIP's own choice */
+    return (uint16_t)(49152 + r % 16384);
+}
