@@ -114,7 +114,9 @@ struct nc_sock {
     _Atomic bool rx_full;        /* netstack holds data that did not fit in rx: kick RX */
     _Atomic bool tx_idle;        /* netstack will not look at tx until kicked: kick TX */
     bool fin_pending;            /* FIN arrived behind rx_pending */
-    _Atomic int wait_in, wait_out; /* threads waiting for readable / writable */
+    _Atomic int wait_in, wait_out; /* poll/epoll waiters for readable / writable (eventfd) */
+    _Atomic uint32_t seq;        /* futex word bumped by every notify (blocking calls) */
+    _Atomic int futex_waiters;
     int icmp_error;              /* errno from an ICMP error that aborted the connect */
     bool connect_reported;       /* EINPROGRESS connect's outcome already reported */
     int rcvtimeo_ms, sndtimeo_ms; /* 0: none */

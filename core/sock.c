@@ -1,13 +1,17 @@
 /*
  * Socket table and readiness.
  *
- * A socket's eventfd is the program's handle for waiting. The netstack signals it when the
- * socket moves into a state that some waiter registered for (wait_in/wait_out counts, plus
- * errors and hang-up, which every waiter wants). Waiters follow one protocol so no wake-up is
- * lost and nobody spins: register, check the state, sleep on the eventfd; after waking drain
- * it, and if the socket is ready for what another registered waiter wants, signal it again.
+ * Two ways to wait. Blocking calls in the core sleep on a per-socket futex word that every
+ * notify bumps (nc__sock_wait). The program's poll/select/epoll sleep on the socket's
+ * eventfd, which the netstack signals when the socket moves into a state that some poller
+ * registered for (wait_in/wait_out counts, plus errors and hang-up, which every poller wants);
+ * pollers drain it, re-check the state, and pass the signal on when they leave.
  */
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +137,10 @@ void nc__sock_notify(struct nc_sock *s)
     /* Pairs with the fence in nc__sock_wait: either the waiter sees the new state, or we
      * see its registration. */
     atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load(&s->futex_waiters) > 0) {
+        atomic_fetch_add(&s->seq, 1);
+        syscall(SYS_futex, &s->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    }
     unsigned w = wanted(s);
     if (w != 0 && (nc__sock_ready(s) & w) != 0 && s->efd >= 0)
         nc__efd_signal(s->efd);
@@ -159,41 +167,44 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Blocking calls inside the core wait on a futex word that every notify bumps, not on the
+ * eventfd: several threads may block on one socket for different things (a reader and a
+ * writer), and draining a shared eventfd would take a wake-up from the one it was meant for.
+ * The eventfd stays for the program's poll/select/epoll.
+ */
 int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms)
 {
     unsigned mask = events | POLLERR | POLLHUP;
     int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
     int result;
-    nc__sock_want(s, events, +1);
+    atomic_fetch_add(&s->futex_waiters, 1);
     for (;;) {
+        uint32_t seq = atomic_load(&s->seq);
         atomic_thread_fence(memory_order_seq_cst);
         unsigned r = nc__sock_ready(s) & mask;
         if (r != 0) {
             result = (int)r;
             break;
         }
-        int left = -1;
+        struct timespec ts, *tsp = NULL;
         if (deadline >= 0) {
             int64_t d = deadline - now_ms();
             if (d <= 0) {
                 result = 0;
                 break;
             }
-            left = (int)d;
+            ts.tv_sec = d / 1000;
+            ts.tv_nsec = (long)(d % 1000) * 1000000L;
+            tsp = &ts;
         }
-        int rc = nc__sys_poll1(s->efd, POLLIN, left);
-        if (rc == -EINTR) {
+        long rc = syscall(SYS_futex, &s->seq, FUTEX_WAIT_PRIVATE, seq, tsp, NULL, 0);
+        if (rc < 0 && errno == EINTR) {
             result = -EINTR;
             break;
         }
-        if (rc < 0) {
-            result = rc;
-            break;
-        }
-        if (rc > 0)
-            nc__efd_drain(s->efd);
     }
-    nc__sock_want(s, events, -1); /* passes on a drained signal another waiter needs */
+    atomic_fetch_sub(&s->futex_waiters, 1);
     return result;
 }
 
