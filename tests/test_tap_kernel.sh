@@ -3,7 +3,8 @@
 # corecat (tests/corecat.c, the core API with no preload shim) inside a fresh namespace talks
 # to kernel-side socat. (a) 32 MiB echoed by a kernel server, (b) 32 MiB from a kernel client
 # to a netcore listener, (c) ARP and ICMP echo answered by the stack, (d) a refused connect,
-# (e) start-up failures: a bad NETCORE_MTU, and TUNSETIFF refused to a non-root user.
+# (e) start-up failures: a bad NETCORE_MTU, and TUNSETIFF refused to a non-root user,
+# (f) UDP datagrams to a kernel echo and ICMP port unreachable as "Connection refused".
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
@@ -35,6 +36,7 @@ step() {
 
 nc_require_root
 command -v socat >/dev/null || nc_skip "needs socat"
+command -v ping >/dev/null || nc_skip "needs ping (iputils-ping)"
 CORECAT=$NC_TOP/tests/corecat
 [ -x "$CORECAT" ] || { echo "ERROR: $CORECAT is not built (make check builds it)" >&2; exit 99; }
 nc_ns_setup
@@ -85,8 +87,10 @@ head -c 32M /dev/urandom >"$tmp/in"
 want=$(nc_sha "$tmp/in")
 
 step "(a) 32 MiB echo, kernel server"
-# -t 10: after corecat's FIN socat waits up to 10 s (not 0.5) for cat to flush the echo.
-nc_bg socat -t 10 "TCP-LISTEN:7,bind=$NC_KERNEL_IP,reuseaddr,fork" EXEC:cat \
+# -t 10: after corecat's FIN socat waits up to 10 s (not 0.5) for cat to flush the echo. No
+# fork: the listener serves the one connection itself, so the cleanup's kill reaches it even
+# when the transfer hangs.
+nc_bg socat -t 10 "TCP-LISTEN:7,bind=$NC_KERNEL_IP,reuseaddr" EXEC:cat \
     >"$tmp/echo.log" 2>&1
 nc_wait_listen 7 "$NC_KERNEL_IP"
 rc=0
@@ -139,22 +143,45 @@ err=$(ip netns exec "$NC_NS" timeout 60 env NETCORE_TAP="$NC_TAP" NETCORE_MTU=ab
     "$CORECAT" connect "$NC_KERNEL_IP" 7 </dev/null 2>&1) || rc=$?
 [ "$rc" -eq 1 ] || fail "(e) NETCORE_MTU=abc: exit $rc, want 1 ($err)"
 [[ $err == "corecat: "*NETCORE_MTU* ]] || fail "(e) NETCORE_MTU=abc: message '$err'"
-# As root, TUNSETIFF on a name that does not exist creates a TAP, so the refused open is
-# tested as nobody on the existing one. A copy in /tmp, so that nobody can read it wherever
-# the tree lives.
+# A missing TAP: TUNSETIFF on a name that does not exist creates the TAP when the caller has
+# CAP_NET_ADMIN, so this runs as nobody, for whom creating one is refused. (nobody could
+# attach to the existing nctap0: a TAP made without an owner or group accepts anyone who can
+# open /dev/net/tun.) /dev/net/tun may be mode 0600 (containers; most distributions make it
+# 0666), which would stop nobody at open() before TUNSETIFF: the mount namespace that
+# ip netns exec makes gets its own 0666 node on a tmpfs over /dev/net. corecat runs from a
+# copy in /tmp, so that nobody can read it wherever the tree lives.
 copy=$(mktemp /tmp/corecat.XXXXXX)
 nc_at_exit "rm -f '$copy'"
 cp "$CORECAT" "$copy"
 chmod 755 "$copy"
 rc=0
-err=$(ip netns exec "$NC_NS" setpriv --reuid=65534 --regid=65534 --clear-groups \
-    timeout 60 env NETCORE_TAP="$NC_TAP" "$copy" connect "$NC_KERNEL_IP" 7 </dev/null 2>&1) ||
-    rc=$?
-[ "$rc" -eq 1 ] || fail "(e) corecat as nobody: exit $rc, want 1 ($err)"
-[[ $err == "corecat: netcore_start: TUNSETIFF $NC_TAP: Operation not permitted"* ]] ||
-    fail "(e) corecat as nobody said '$err', want TUNSETIFF $NC_TAP: Operation not permitted"
-[[ $err == *"ip tuntap add dev $NC_TAP mode tap user"* && $err == *"netcore up"* ]] ||
-    fail "(e) corecat as nobody does not say what to do: '$err'"
+# shellcheck disable=SC2016
+err=$(ip netns exec "$NC_NS" sh -c '
+    mount -t tmpfs -o mode=755 nctun /dev/net && mknod -m 666 /dev/net/tun c 10 200 &&
+    exec setpriv --reuid=65534 --regid=65534 --clear-groups \
+        timeout 60 env NETCORE_TAP="$0" "$1" connect "$2" 7' \
+    nosuchtap "$copy" "$NC_KERNEL_IP" </dev/null 2>&1) || rc=$?
+[ "$rc" -eq 1 ] || fail "(e) NETCORE_TAP=nosuchtap as nobody: exit $rc, want 1 ($err)"
+[[ $err == "corecat: netcore_start: TUNSETIFF nosuchtap: Operation not permitted"* ]] ||
+    fail "(e) NETCORE_TAP=nosuchtap as nobody said '$err'," \
+        "want TUNSETIFF nosuchtap: Operation not permitted"
+[[ $err == *"ip tuntap add dev nosuchtap mode tap user"* && $err == *"netcore up"* ]] ||
+    fail "(e) NETCORE_TAP=nosuchtap as nobody does not say what to do: '$err'"
+! ip -n "$NC_NS" link show dev nosuchtap >/dev/null 2>&1 ||
+    fail "(e) nobody's attempt created nosuchtap"
+
+step "(f) UDP echo, port unreachable"
+nc_bg socat "UDP-RECVFROM:5555,bind=$NC_KERNEL_IP,fork" EXEC:"tr a-z A-Z" >"$tmp/udp.log" 2>&1
+nc_wait_udp 5555 "$NC_KERNEL_IP"
+rc=0
+out=$(printf 'hello\nworld\n' | corecat udp "$NC_KERNEL_IP" 5555 2>"$tmp/f.err") || rc=$?
+[ "$rc" -eq 0 ] || { show "$tmp/f.err" "$tmp/udp.log"; fail "(f) corecat udp exited $rc"; }
+[ "$out" = $'HELLO\nWORLD' ] || fail "(f) corecat udp got '$out', want HELLO, WORLD"
+rc=0
+err=$(echo x | corecat udp "$NC_KERNEL_IP" 5556 2>&1) || rc=$?
+[ "$rc" -eq 1 ] || fail "(f) corecat udp to a closed port exited $rc, want 1 ($err)"
+[ "$err" = "corecat: recv $NC_KERNEL_IP:5556: Connection refused" ] ||
+    fail "(f) corecat udp to a closed port said '$err'"
 step ""
 
 echo "PASS: test_tap_kernel"
