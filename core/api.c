@@ -115,6 +115,7 @@ int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, sock
         int rc = nc__tcp_accept(st, s, &nid);
         nc__unlock(st);
         if (rc == 0) {
+            nc__sock_settle(s);
             struct nc_sock *ns = st->socks[nid];
             if (flags & SOCK_NONBLOCK)
                 atomic_store(&ns->nonblock, true);
@@ -229,6 +230,8 @@ ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len
         if (e != 0)
             return -e;
         if (n >= 0) {
+            if (!(flags & MSG_PEEK))
+                nc__sock_settle(s);
             if (from != NULL) {
                 int rc = addr_out(&a, from, fromlen);
                 if (rc != 0)
@@ -512,4 +515,20 @@ int netcore_wait(struct netcore_stack *st, int id, unsigned events, int timeout_
 {
     GET_SOCK(st, id, s);
     return nc__sock_wait(s, events, timeout_ms);
+}
+
+int netcore_watch(struct netcore_stack *st, int id, int efd, unsigned events)
+{
+    GET_SOCK(st, id, s);
+    return nc__sock_watch(s, efd, events);
+}
+
+int netcore_unwatch(struct netcore_stack *st, int id, int efd)
+{
+    /* Under the stack lock, so no netstack signal is in flight to efd once we return. */
+    GET_SOCK(st, id, s);
+    nc__lock(st);
+    int rc = nc__sock_unwatch(s, efd);
+    nc__unlock(st);
+    return rc;
 }

@@ -98,6 +98,12 @@ struct nc_dgram {
     uint8_t data[];
 };
 
+struct nc_watch {
+    struct nc_watch *next;
+    int efd;
+    unsigned events;
+};
+
 struct nc_sock {
     int id;
     int type;                    /* SOCK_STREAM or SOCK_DGRAM */
@@ -116,6 +122,9 @@ struct nc_sock {
     bool fin_pending;            /* FIN arrived behind rx_pending */
     _Atomic int wait_in, wait_out; /* poll/epoll waiters for readable / writable (eventfd) */
     _Atomic uint32_t seq;        /* futex word bumped by every notify (blocking calls) */
+    struct nc_watch *watches;    /* extra eventfds, one per epoll registration */
+    _Atomic int nwatches;
+    pthread_mutex_t watch_mu;
     _Atomic int futex_waiters;
     int icmp_error;              /* errno from an ICMP error that aborted the connect */
     bool connect_reported;       /* EINPROGRESS connect's outcome already reported */
@@ -162,6 +171,7 @@ struct netcore_stack {
     struct nc_cmdq cmdq;
     struct event_base *base;
     struct event *ev_dev, *ev_cmd, *ev_timer;
+    bool delack_armed;           /* the delayed-ACK flush timeout is pending */
     uint32_t timer_due;          /* sys_now() when the armed timer fires; 0 if none */
 
     struct nc_sock **socks;      /* table, max_sockets entries */
@@ -190,6 +200,10 @@ unsigned nc__sock_ready(struct nc_sock *s);
 /* Signals the eventfd if the current state satisfies what a waiter asked for. */
 void nc__sock_notify(struct nc_sock *s);
 void nc__sock_want(struct nc_sock *s, unsigned events, int delta);
+/* App side, after consuming: clears a stale eventfd signal nothing registered is ready for. */
+void nc__sock_settle(struct nc_sock *s);
+int nc__sock_watch(struct nc_sock *s, int efd, unsigned events);
+int nc__sock_unwatch(struct nc_sock *s, int efd);
 /* Waits on the socket's eventfd for any of `events`; returns ready bits, 0, or -EINTR. */
 int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms);
 int nc__sock_timeout(struct nc_sock *s, int flags, bool sending);
@@ -210,6 +224,8 @@ void nc__tcp_set_keepalive(struct nc_sock *s);
 void nc__tcp_keepalive_param(struct nc_sock *s, int which, unsigned v);
 int nc__tcp_mss(struct nc_sock *s);
 void nc__tcp_tw_cap(struct netcore_stack *st);
+void nc__tcp_delack_arm(struct netcore_stack *st);
+void nc__tcp_delack_cancel(struct netcore_stack *st);
 /* App side, without the stack lock. */
 ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *buf, size_t len,
                      int flags);

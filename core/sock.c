@@ -54,6 +54,7 @@ int nc__sock_alloc(struct netcore_stack *st, int type, struct nc_sock **out)
     atomic_init(&s->state, NC_ST_NEW);
     pthread_mutex_init(&s->tx_mu, NULL);
     pthread_mutex_init(&s->rx_mu, NULL);
+    pthread_mutex_init(&s->watch_mu, NULL);
     s->dq_tail = &s->dq_head;
     s->local.sin_family = AF_INET;
     s->peer.sin_family = AF_INET;
@@ -79,6 +80,12 @@ void nc__sock_free(struct netcore_stack *st, struct nc_sock *s)
         free(d);
     }
     free(s->aq);
+    while (s->watches != NULL) {
+        struct nc_watch *x = s->watches;
+        s->watches = x->next;
+        free(x);
+    }
+    pthread_mutex_destroy(&s->watch_mu);
     pthread_mutex_destroy(&s->tx_mu);
     pthread_mutex_destroy(&s->rx_mu);
     st->socks[s->id] = NULL;
@@ -142,8 +149,58 @@ void nc__sock_notify(struct nc_sock *s)
         syscall(SYS_futex, &s->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
     }
     unsigned w = wanted(s);
-    if (w != 0 && (nc__sock_ready(s) & w) != 0 && s->efd >= 0)
+    unsigned ready = w != 0 || atomic_load(&s->nwatches) > 0 ? nc__sock_ready(s) : 0;
+    if ((ready & w) != 0 && s->efd >= 0)
         nc__efd_signal(s->efd);
+    if (atomic_load(&s->nwatches) > 0) {
+        pthread_mutex_lock(&s->watch_mu);
+        for (struct nc_watch *x = s->watches; x != NULL; x = x->next)
+            if (ready & (x->events | POLLERR | POLLHUP))
+                nc__efd_signal(x->efd);
+        pthread_mutex_unlock(&s->watch_mu);
+    }
+}
+
+int nc__sock_watch(struct nc_sock *s, int efd, unsigned events)
+{
+    pthread_mutex_lock(&s->watch_mu);
+    struct nc_watch *x = s->watches;
+    while (x != NULL && x->efd != efd)
+        x = x->next;
+    if (x == NULL) {
+        x = calloc(1, sizeof(*x));
+        if (x == NULL) {
+            pthread_mutex_unlock(&s->watch_mu);
+            return -ENOMEM;
+        }
+        x->efd = efd;
+        x->next = s->watches;
+        s->watches = x;
+        atomic_fetch_add(&s->nwatches, 1);
+    }
+    x->events = events;
+    pthread_mutex_unlock(&s->watch_mu);
+    atomic_thread_fence(memory_order_seq_cst);
+    /* Already ready: let the watcher see it now, not at the next transition. */
+    if (nc__sock_ready(s) & (events | POLLERR | POLLHUP))
+        nc__efd_signal(efd);
+    return 0;
+}
+
+int nc__sock_unwatch(struct nc_sock *s, int efd)
+{
+    pthread_mutex_lock(&s->watch_mu);
+    struct nc_watch **pp = &s->watches;
+    while (*pp != NULL && (*pp)->efd != efd)
+        pp = &(*pp)->next;
+    struct nc_watch *x = *pp;
+    if (x != NULL) {
+        *pp = x->next;
+        atomic_fetch_sub(&s->nwatches, 1);
+    }
+    pthread_mutex_unlock(&s->watch_mu);
+    free(x);
+    return x != NULL ? 0 : -ENOENT;
 }
 
 void nc__sock_want(struct nc_sock *s, unsigned events, int delta)
@@ -157,6 +214,30 @@ void nc__sock_want(struct nc_sock *s, unsigned events, int delta)
         unsigned w = wanted(s);
         if (w != 0 && (nc__sock_ready(s) & w) != 0 && s->efd >= 0)
             nc__efd_signal(s->efd);
+    }
+}
+
+static void settle_one(struct nc_sock *s, int efd, unsigned w)
+{
+    if ((nc__sock_ready(s) & w) != 0)
+        return;
+    /* Drain, then look again: a signal that raced with the drain is put back. */
+    nc__efd_drain(efd);
+    atomic_thread_fence(memory_order_seq_cst);
+    if ((nc__sock_ready(s) & w) != 0)
+        nc__efd_signal(efd);
+}
+
+void nc__sock_settle(struct nc_sock *s)
+{
+    unsigned w = wanted(s);
+    if (w != 0 && s->efd >= 0)
+        settle_one(s, s->efd, w);
+    if (atomic_load(&s->nwatches) > 0) {
+        pthread_mutex_lock(&s->watch_mu);
+        for (struct nc_watch *x = s->watches; x != NULL; x = x->next)
+            settle_one(s, x->efd, x->events | POLLERR | POLLHUP);
+        pthread_mutex_unlock(&s->watch_mu);
     }
 }
 

@@ -16,6 +16,7 @@
 #include <lwip/ip.h>
 #include <lwip/tcp.h>
 #include <lwip/priv/tcp_priv.h>
+#include <lwip/timeouts.h>
 
 #include "internal.h"
 
@@ -276,6 +277,8 @@ static void on_err(void *arg, err_t err)
         e = s->icmp_error;
     } else if (state == NC_ST_CONNECTING) {
         e = err == ERR_RST ? ECONNREFUSED : ETIMEDOUT;
+    } else if (err == ERR_RST && (atomic_load(&s->rx_eof) || s->fin_pending)) {
+        e = EPIPE; /* reset after the peer's FIN: the kernel's tcp_reset says EPIPE */
     } else {
         e = err == ERR_RST ? ECONNRESET : err == ERR_ABRT ? ETIMEDOUT : nc__err_to_errno(err);
     }
@@ -348,12 +351,48 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         nc__sock_notify(s);
         return ERR_OK;
     }
+    /* lwIP delays every other ACK until its 250 ms fast timer. With large segments and a
+     * 64 KiB window that stalls the sender, so a full-size segment is acknowledged at once,
+     * and smaller ones within DELACK_MS (nc__tcp_delack). */
+    if (p->tot_len >= TCP_MSS)
+        tcp_ack_now(pcb);
+    else
+        nc__tcp_delack_arm(nc__stack);
     if (s->rx_pending != NULL)
         pbuf_cat(s->rx_pending, p);
     else
         s->rx_pending = p;
     rx_fill(s);
     return ERR_OK;
+}
+
+#define DELACK_MS 40 /* the kernel's delayed-ACK bound */
+
+static void delack_timeout(void *arg)
+{
+    struct netcore_stack *st = arg;
+    st->delack_armed = false;
+    for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL; p = p->next) {
+        if (p->flags & TF_ACK_DELAY) {
+            tcp_ack_now(p);
+            tcp_output(p);
+        }
+    }
+}
+
+void nc__tcp_delack_cancel(struct netcore_stack *st)
+{
+    if (st->delack_armed)
+        sys_untimeout(delack_timeout, st);
+    st->delack_armed = false;
+}
+
+void nc__tcp_delack_arm(struct netcore_stack *st)
+{
+    if (!st->delack_armed) {
+        st->delack_armed = true;
+        sys_timeout(DELACK_MS, delack_timeout, st);
+    }
 }
 
 void nc__tcp_refill(struct netcore_stack *st, struct nc_sock *s)
@@ -570,10 +609,10 @@ ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *bu
     int timeout = nc__sock_timeout(s, flags, true);
     pthread_mutex_lock(&s->tx_mu);
     for (;;) {
-        int e = atomic_exchange(&s->so_error, 0);
-        if (e != 0) {
+        if (atomic_load(&s->so_error) != 0) {
             pthread_mutex_unlock(&s->tx_mu);
-            return done > 0 ? (ssize_t)done : -e;
+            /* After a partial write the error waits for the next call, as in the kernel. */
+            return done > 0 ? (ssize_t)done : -atomic_exchange(&s->so_error, 0);
         }
         int state = atomic_load(&s->state);
         if (state == NC_ST_CONNECTING) {
@@ -594,6 +633,7 @@ ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *bu
             }
             if (done == len)
                 break;
+            nc__sock_settle(s); /* the ring is full: no longer writable */
             if (timeout == 0)
                 break;
         }
@@ -634,6 +674,8 @@ ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, siz
             }
         }
         done += n;
+        if (n > 0 && !(flags & MSG_PEEK))
+            nc__sock_settle(s);
         if (done == len || (done > 0 && !(flags & MSG_WAITALL)) || (flags & MSG_PEEK && n > 0))
             break;
         if (nc__ring_used(&s->rx) > 0)

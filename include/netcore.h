@@ -139,6 +139,16 @@ unsigned netcore_poll(struct netcore_stack *st, int s, unsigned events);
 void netcore_want(struct netcore_stack *st, int s, unsigned events, int delta);
 int netcore_wait(struct netcore_stack *st, int s, unsigned events, int timeout_ms);
 
+/*
+ * Extra eventfds for a socket (the preload shim gives each epoll registration its own, so
+ * edge-triggered sets never steal each other's wake-ups): the netstack signals efd whenever
+ * the socket moves into a state matching events (plus POLLERR/POLLHUP), and the socket's
+ * consumers drain it when nothing in events is ready any more. Adding an efd already
+ * watched updates its events. The caller keeps ownership of efd; unwatch before closing it.
+ */
+int netcore_watch(struct netcore_stack *st, int s, int efd, unsigned events);
+int netcore_unwatch(struct netcore_stack *st, int s, int efd);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,15 +1,17 @@
 /*
- * epoll over netcore sockets. The program's epoll set really holds our eventfd (EPOLLIN,
- * keeping the program's EPOLLET/EPOLLONESHOT), tagged so epoll_wait can tell it apart; the
- * program's own events and data live in a registry here. While registered, the socket
- * counts a waiter for those events, so the netstack signals the eventfd on every transition
- * into readiness. epoll_wait drains the eventfd, reads the real state and reports it; when
- * the socket is still ready it signals again, which keeps level-triggered sets (and other
- * sets watching the same socket) reporting it.
+ * epoll over netcore sockets. Each registration of a netcore socket in an epoll set gets an
+ * eventfd of its own (a "watch" in the core): the kernel's epoll set holds that eventfd
+ * (EPOLLIN, with the program's EPOLLET/EPOLLONESHOT), tagged so epoll_wait can tell it apart,
+ * and the program's own events and data live in a registry here. The netstack signals the
+ * watch on every change into a state the registration asked for. epoll_wait drains it,
+ * reads the real state and reports that; a level-triggered registration that is still ready
+ * is signalled again so it keeps being reported. Separate eventfds keep sets independent:
+ * draining one never hides an edge from another.
  */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +24,7 @@
 struct reg {
     struct reg *next;
     int epfd, fd, h;
+    int wfd;         /* this registration's eventfd, in the kernel's epoll set */
     uint32_t events; /* the program's */
     epoll_data_t data;
 };
@@ -65,60 +68,76 @@ int epoll_create1(int flags)
     return LIBC(epoll_create1)(flags);
 }
 
+static void drop(struct reg **pp)
+{
+    struct reg *r = *pp;
+    *pp = r->next;
+    netcore_unwatch(nc_stack, r->h, r->wfd);
+    LIBC(close)(r->wfd); /* also leaves the kernel's epoll set */
+    free(r);
+    nregs--;
+}
+
+static int ctl(int epfd, int op, int fd, int h, struct epoll_event *ev)
+{
+    struct reg **pp = find(epfd, fd);
+    struct reg *r = *pp;
+    if (op == EPOLL_CTL_DEL) {
+        if (r == NULL)
+            return -ENOENT;
+        drop(pp);
+        return 0;
+    }
+    if (op != EPOLL_CTL_ADD && op != EPOLL_CTL_MOD)
+        return -EINVAL;
+    if (ev == NULL)
+        return -EFAULT;
+    if (op == EPOLL_CTL_ADD && r != NULL)
+        return -EEXIST;
+    if (op == EPOLL_CTL_MOD && r == NULL)
+        return -ENOENT;
+    struct epoll_event kev = {
+        .events = EPOLLIN | (ev->events & (EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE)),
+        .data.u64 = TAG | (uint32_t)fd,
+    };
+    if (op == EPOLL_CTL_MOD) {
+        if (LIBC(epoll_ctl)(epfd, EPOLL_CTL_MOD, r->wfd, &kev) < 0)
+            return -errno;
+    } else {
+        r = calloc(1, sizeof(*r));
+        if (r == NULL)
+            return -ENOMEM;
+        r->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (r->wfd < 0 || LIBC(epoll_ctl)(epfd, EPOLL_CTL_ADD, r->wfd, &kev) < 0) {
+            int e = errno;
+            if (r->wfd >= 0)
+                LIBC(close)(r->wfd);
+            free(r);
+            return -e;
+        }
+        r->epfd = epfd;
+        r->fd = fd;
+        r->h = h;
+        r->next = table[(unsigned)fd % BUCKETS];
+        table[(unsigned)fd % BUCKETS] = r;
+        nregs++;
+    }
+    r->events = ev->events;
+    r->data = ev->data;
+    return netcore_watch(nc_stack, h, r->wfd, poll_bits(r->events));
+}
+
 int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
     int h;
     if (nc__in_stack_thread || (h = nc__fd_handle(fd)) < 0)
         return LIBC(epoll_ctl)(epfd, op, fd, ev);
-    if (op != EPOLL_CTL_DEL && ev == NULL) {
-        errno = EFAULT;
-        return -1;
-    }
-    struct epoll_event kev = { 0 };
-    if (ev != NULL) {
-        kev.events = EPOLLIN | (ev->events & (EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE));
-        kev.data.u64 = TAG | (uint32_t)fd;
-    }
+    if (epfd == fd)
+        return (int)nc__ret(-EINVAL);
     pthread_mutex_lock(&mu);
-    int rc = LIBC(epoll_ctl)(epfd, op, fd, &kev);
-    if (rc == 0) {
-        struct reg **pp = find(epfd, fd);
-        struct reg *r = *pp;
-        if (op == EPOLL_CTL_DEL) {
-            if (r != NULL) {
-                *pp = r->next;
-                netcore_want(nc_stack, r->h, poll_bits(r->events), -1);
-                free(r);
-                nregs--;
-            }
-        } else {
-            if (r == NULL) {
-                r = calloc(1, sizeof(*r));
-                if (r == NULL) {
-                    LIBC(epoll_ctl)(epfd, EPOLL_CTL_DEL, fd, NULL);
-                    pthread_mutex_unlock(&mu);
-                    errno = ENOMEM;
-                    return -1;
-                }
-                r->epfd = epfd;
-                r->fd = fd;
-                r->next = table[(unsigned)fd % BUCKETS];
-                table[(unsigned)fd % BUCKETS] = r;
-                nregs++;
-            } else {
-                netcore_want(nc_stack, r->h, poll_bits(r->events), -1);
-            }
-            r->h = h;
-            r->events = ev->events;
-            r->data = ev->data;
-            netcore_want(nc_stack, h, poll_bits(r->events), +1);
-            /* Already ready: make the set see it now, not at the next transition. */
-            if (nc__ready(h, poll_bits(r->events) | EPOLLERR | EPOLLHUP) != 0)
-                signal_fd(fd);
-        }
-    }
+    int rc = ctl(epfd, op, fd, h, ev);
     pthread_mutex_unlock(&mu);
-    return rc;
+    return (int)nc__ret(rc);
 }
 
 void nc__epoll_forget_fd(int fd)
@@ -129,15 +148,10 @@ void nc__epoll_forget_fd(int fd)
     for (int b = 0; b < BUCKETS; b++) {
         struct reg **pp = &table[b];
         while (*pp != NULL) {
-            struct reg *r = *pp;
-            if (r->fd == fd || r->epfd == fd) {
-                *pp = r->next;
-                netcore_want(nc_stack, r->h, poll_bits(r->events), -1);
-                free(r);
-                nregs--;
-            } else {
-                pp = &r->next;
-            }
+            if ((*pp)->fd == fd || (*pp)->epfd == fd)
+                drop(pp);
+            else
+                pp = &(*pp)->next;
         }
     }
     pthread_mutex_unlock(&mu);
@@ -157,13 +171,13 @@ static int translate(int epfd, struct epoll_event *evs, int n)
         struct reg *r = *find(epfd, fd);
         if (r == NULL)
             continue;
-        drain(fd);
+        drain(r->wfd);
         unsigned want = poll_bits(r->events) | EPOLLERR | EPOLLHUP;
         unsigned got = nc__ready(r->h, want) & want;
         if (got == 0)
             continue;
-        if (!(r->events & EPOLLONESHOT))
-            signal_fd(fd); /* still ready: level-triggered sets report it again */
+        if (!(r->events & (EPOLLONESHOT | EPOLLET)))
+            signal_fd(r->wfd); /* still ready: level-triggered sets report it again */
         evs[out].events = got;
         evs[out].data = r->data;
         out++;
