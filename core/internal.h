@@ -171,7 +171,6 @@ struct netcore_stack {
     struct nc_cmdq cmdq;
     struct event_base *base;
     struct event *ev_dev, *ev_cmd, *ev_timer;
-    bool delack_armed;           /* the delayed-ACK flush timeout is pending */
     uint32_t timer_due;          /* sys_now() when the armed timer fires; 0 if none */
 
     struct nc_sock **socks;      /* table, max_sockets entries */
@@ -224,8 +223,7 @@ void nc__tcp_set_keepalive(struct nc_sock *s);
 void nc__tcp_keepalive_param(struct nc_sock *s, int which, unsigned v);
 int nc__tcp_mss(struct nc_sock *s);
 void nc__tcp_tw_cap(struct netcore_stack *st);
-void nc__tcp_delack_arm(struct netcore_stack *st);
-void nc__tcp_delack_cancel(struct netcore_stack *st);
+
 /* App side, without the stack lock. */
 ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *buf, size_t len,
                      int flags);

@@ -370,7 +370,6 @@ void netcore_stop(struct netcore_stack *st)
     }
     nc__lock(st);
     nc__run_queue(st);
-    nc__tcp_delack_cancel(st);
     drop_all(st);
     nc__netif_teardown(st);
     pthread_mutex_unlock(&st->lock);

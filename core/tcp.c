@@ -16,7 +16,6 @@
 #include <lwip/ip.h>
 #include <lwip/tcp.h>
 #include <lwip/priv/tcp_priv.h>
-#include <lwip/timeouts.h>
 
 #include "internal.h"
 
@@ -351,48 +350,17 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         nc__sock_notify(s);
         return ERR_OK;
     }
-    /* lwIP delays every other ACK until its 250 ms fast timer. With large segments and a
-     * 64 KiB window that stalls the sender, so a full-size segment is acknowledged at once,
-     * and smaller ones within DELACK_MS (nc__tcp_delack). */
-    if (p->tot_len >= TCP_MSS)
-        tcp_ack_now(pcb);
-    else
-        nc__tcp_delack_arm(nc__stack);
+    /* lwIP delays every other ACK until its 250 ms fast timer. Against a kernel peer whose
+     * Nagle holds a short tail until that ACK, every request/response then stalls (40-250
+     * ms). Like Linux in quick-ACK mode, acknowledge at once; lwIP still sends one ACK per
+     * segment processed, at the end of its input. */
+    tcp_ack_now(pcb);
     if (s->rx_pending != NULL)
         pbuf_cat(s->rx_pending, p);
     else
         s->rx_pending = p;
     rx_fill(s);
     return ERR_OK;
-}
-
-#define DELACK_MS 40 /* the kernel's delayed-ACK bound */
-
-static void delack_timeout(void *arg)
-{
-    struct netcore_stack *st = arg;
-    st->delack_armed = false;
-    for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL; p = p->next) {
-        if (p->flags & TF_ACK_DELAY) {
-            tcp_ack_now(p);
-            tcp_output(p);
-        }
-    }
-}
-
-void nc__tcp_delack_cancel(struct netcore_stack *st)
-{
-    if (st->delack_armed)
-        sys_untimeout(delack_timeout, st);
-    st->delack_armed = false;
-}
-
-void nc__tcp_delack_arm(struct netcore_stack *st)
-{
-    if (!st->delack_armed) {
-        st->delack_armed = true;
-        sys_timeout(DELACK_MS, delack_timeout, st);
-    }
 }
 
 void nc__tcp_refill(struct netcore_stack *st, struct nc_sock *s)
@@ -429,6 +397,29 @@ static void finish_close(struct netcore_stack *st, struct nc_sock *s)
 }
 
 /*
+ * Nagle as Linux does it (Minshall's variant): a short segment may go out as long as no
+ * other short segment is unacknowledged. lwIP's classic Nagle holds the short tail of every
+ * write until all data is acknowledged, which against a delayed-ACK peer costs 40 ms per
+ * request/response when a write is not a multiple of the MSS.
+ */
+static void output_minshall(struct tcp_pcb *pcb)
+{
+    if (tcp_nagle_disabled(pcb)) {
+        tcp_output(pcb);
+        return;
+    }
+    for (struct tcp_seg *seg = pcb->unacked; seg != NULL; seg = seg->next) {
+        if (seg->len < pcb->mss) {
+            tcp_output(pcb);
+            return;
+        }
+    }
+    tcp_nagle_disable(pcb);
+    tcp_output(pcb);
+    tcp_nagle_enable(pcb);
+}
+
+/*
  * Moves data from tx into lwIP while it has room, then sends the FIN the program asked for
  * once tx is empty. Called on a kick, when lwIP frees send space, and after connecting.
  */
@@ -451,8 +442,8 @@ void nc__tcp_flush(struct netcore_stack *st, struct nc_sock *s)
         if (room == 0)
             break;
         size_t n = sp[0].iov_len < room ? sp[0].iov_len : room;
-        if (n > 0xffff)
-            n = 0xffff;
+        if (n > 0xf000)
+            n = 0xf000; /* tcp_write takes 16 bits; a round cut avoids 1-byte segments */
         u8_t fl = TCP_WRITE_FLAG_COPY;
         if (n < nc__ring_used(&s->tx))
             fl |= TCP_WRITE_FLAG_MORE;
@@ -462,7 +453,7 @@ void nc__tcp_flush(struct netcore_stack *st, struct nc_sock *s)
         wrote = true;
     }
     if (wrote) {
-        tcp_output(pcb);
+        output_minshall(pcb);
         nc__sock_notify(s);
     }
     if (nc__ring_used(&s->tx) != 0)

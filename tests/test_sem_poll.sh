@@ -1,5 +1,5 @@
 #!/bin/bash
-# test_sem_poll.sh — poll/select/epoll readiness of a TCP socket beside a pipe (tests/sem_poll.c),
+# test_sem_poll.sh — poll/select/epoll readiness of a TCP socket beside a pipe (sem_poll.c),
 # run once on the kernel stack and once on netcore against the same kernel-side echo server.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
@@ -8,9 +8,9 @@ set -euo pipefail
 PORT=7101
 # Echo each connection's bytes back until EOF, then close.
 ECHO='
-import socket, sys, threading
+import contextlib, socket, sys, threading
 def serve(c):
-    with c:
+    with c, contextlib.suppress(OSError):
         while True:
             b = c.recv(65536)
             if not b:
