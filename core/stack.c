@@ -394,3 +394,42 @@ void netcore_get_stats(struct netcore_stack *st, struct netcore_stats *out)
     out->time_wait = tw;
     nc__unlock(st);
 }
+
+/* Caller holds the lock: true while some connection still has data to deliver. */
+static bool undelivered(struct netcore_stack *st)
+{
+    for (int i = 0; i < st->cfg.max_sockets; i++)
+        if (st->socks[i] != NULL && st->socks[i]->type == SOCK_STREAM &&
+            st->socks[i]->pcb.tcp != NULL)
+            return true; /* a closed socket still lingering on its send ring */
+    for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL; p = p->next)
+        if (p->unsent != NULL || p->unacked != NULL)
+            return true;
+    return false;
+}
+
+int netcore_drain(struct netcore_stack *st, int timeout_ms)
+{
+    for (int i = 0; i < st->cfg.max_sockets; i++) {
+        struct nc_sock *s = st->socks[i];
+        if (s != NULL && !atomic_load(&s->app_closed))
+            netcore_close(st, i);
+    }
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        nc__lock(st);
+        bool busy = undelivered(st);
+        nc__unlock(st);
+        if (!busy)
+            return 0;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (ms >= timeout_ms)
+            return -ETIMEDOUT;
+        if (!st->threaded)
+            netcore_step(st, 10);
+        else
+            nanosleep(&(struct timespec){ 0, 5 * 1000000L }, NULL); /* the thread delivers */
+    }
+}

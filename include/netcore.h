@@ -86,6 +86,14 @@ void netcore_clock_manual(int on);
 void netcore_clock_advance(uint32_t ms);
 uint32_t netcore_clock_now(void);
 
+/*
+ * What the kernel does for a process that exits: closes its open sockets and goes on
+ * delivering what they still had to send. Closes every socket the program still has, then
+ * waits up to timeout_ms until every connection's data is sent and acknowledged.
+ * Returns 0, or -ETIMEDOUT with data still undelivered.
+ */
+int netcore_drain(struct netcore_stack *st, int timeout_ms);
+
 /* Counters of the device and the socket layer. */
 struct netcore_stats {
     uint64_t rx_frames, tx_frames, rx_bytes, tx_bytes;

@@ -22,6 +22,7 @@
 
 struct nc_libc nc_libc;
 struct netcore_stack *nc_stack;
+static pid_t stack_pid; /* the process that started nc_stack */
 
 static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
 
@@ -81,11 +82,25 @@ __attribute__((constructor)) static void shim_init(void)
     nc__libc_resolve();
 }
 
+/*
+ * At exit the kernel would close our sockets and go on delivering their data; the stack
+ * dies with the process, so deliver it now, for at most NETCORE_LINGER seconds.
+ */
+__attribute__((destructor)) static void shim_fini(void)
+{
+    if (nc_stack == NULL || stack_pid != getpid())
+        return;
+    const char *v = getenv("NETCORE_LINGER");
+    int secs = v != NULL && *v != '\0' ? atoi(v) : 10;
+    if (secs > 0 && netcore_drain(nc_stack, secs * 1000) != 0)
+        fprintf(stderr, "netcore[%d]: exit: data still undelivered after %d s "
+                        "(NETCORE_LINGER)\n", (int)getpid(), secs);
+}
+
 /* fd map */
 static _Atomic int *fdmap;    /* handle + 1, 0 when not ours */
 static int fdmap_len;
 static _Atomic int *refs;     /* program fds per handle */
-static pid_t stack_pid;
 
 int nc__fd_handle(int fd)
 {
