@@ -455,6 +455,37 @@ int netcore_getsockopt(struct netcore_stack *st, int id, int level, int name, vo
         switch (name) {
         case TCP_NODELAY: v = s->nodelay; break;
         case TCP_MAXSEG: v = nc__tcp_mss(s); break;
+        case TCP_INFO: {
+            struct nc_tcpinfo ti;
+            struct tcp_info out;
+            memset(&out, 0, sizeof(out));
+            nc__lock(st);
+            nc__tcp_info(s, &ti);
+            nc__unlock(st);
+            out.tcpi_state = (uint8_t)ti.state;
+            out.tcpi_retransmits = (uint8_t)ti.retrans;
+            out.tcpi_rto = ti.rto_us;
+            out.tcpi_snd_mss = ti.mss;
+            out.tcpi_rcv_mss = ti.mss;
+            out.tcpi_unacked = ti.unacked_segs;
+            out.tcpi_rtt = ti.rtt_us;
+            out.tcpi_rttvar = ti.rttvar_us;
+            out.tcpi_snd_ssthresh = ti.ssthresh;
+            out.tcpi_snd_cwnd = ti.cwnd_segs;
+            out.tcpi_advmss = ti.mss;
+            out.tcpi_rcv_space = ti.rcv_wnd;
+            size_t n = *len < sizeof(out) ? *len : sizeof(out);
+            memcpy(val, &out, n);
+            *len = (socklen_t)n;
+            return 0;
+        }
+        case TCP_CONGESTION: {
+            static const char algo[] = "newreno"; /* lwIP's congestion control */
+            size_t n = *len < sizeof(algo) ? *len : sizeof(algo);
+            memcpy(val, algo, n);
+            *len = (socklen_t)n;
+            return 0;
+        }
         default: return -ENOPROTOOPT;
         }
     } else {

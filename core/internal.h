@@ -222,6 +222,13 @@ void nc__tcp_set_keepalive(struct nc_sock *s);
 /* which: 0 idle seconds, 1 interval seconds, 2 probe count */
 void nc__tcp_keepalive_param(struct nc_sock *s, int which, unsigned v);
 int nc__tcp_mss(struct nc_sock *s);
+/* What TCP_INFO reports, from lwIP's pcb (zeros when the connection is gone). */
+struct nc_tcpinfo {
+    int state;                   /* Linux TCP_* state number */
+    unsigned mss, rto_us, rtt_us, rttvar_us, cwnd_segs, ssthresh, snd_wnd, rcv_wnd, retrans;
+    unsigned unacked_segs;
+};
+void nc__tcp_info(struct nc_sock *s, struct nc_tcpinfo *ti);
 void nc__tcp_tw_cap(struct netcore_stack *st);
 
 /* App side, without the stack lock. */

@@ -569,6 +569,33 @@ int nc__tcp_mss(struct nc_sock *s)
     return pcb != NULL && pcb->state != LISTEN ? tcp_mss(pcb) : TCP_MSS;
 }
 
+void nc__tcp_info(struct nc_sock *s, struct nc_tcpinfo *ti)
+{
+    /* lwIP's states in order CLOSED..TIME_WAIT, as Linux numbers them */
+    static const int linux_state[] = { 7, 10, 2, 3, 1, 4, 5, 8, 11, 9, 6 };
+    memset(ti, 0, sizeof(*ti));
+    struct tcp_pcb *pcb = s->pcb.tcp;
+    if (pcb == NULL) {
+        ti->state = atomic_load(&s->state) == NC_ST_LISTEN ? 10 : 7;
+        return;
+    }
+    ti->state = pcb->state <= TIME_WAIT ? linux_state[pcb->state] : 7;
+    if (pcb->state == LISTEN)
+        return;
+    unsigned tick_us = TCP_SLOW_INTERVAL * 1000;
+    ti->mss = pcb->mss;
+    ti->rto_us = (unsigned)pcb->rto * tick_us;
+    ti->rtt_us = (unsigned)(pcb->sa >> 3) * tick_us;
+    ti->rttvar_us = (unsigned)(pcb->sv >> 2) * tick_us;
+    ti->cwnd_segs = pcb->mss ? (unsigned)(pcb->cwnd / pcb->mss) : 0;
+    ti->ssthresh = pcb->mss ? (unsigned)(pcb->ssthresh / pcb->mss) : 0;
+    ti->snd_wnd = (unsigned)pcb->snd_wnd;
+    ti->rcv_wnd = (unsigned)pcb->rcv_wnd;
+    ti->retrans = pcb->nrtx;
+    for (struct tcp_seg *seg = pcb->unacked; seg != NULL; seg = seg->next)
+        ti->unacked_segs++;
+}
+
 /* Keeps lwIP's TIME-WAIT list at most time_wait_max long, dropping the oldest. */
 void nc__tcp_tw_cap(struct netcore_stack *st)
 {
