@@ -22,8 +22,14 @@ static int open_tun(const struct netcore_config *cfg, struct nc_dev *dev, char *
     int fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
-        snprintf(err, errlen, "open /dev/net/tun: %s (is the tun module available?)",
-                 strerror(e));
+        if (e == EACCES || e == EPERM)
+            snprintf(err, errlen,
+                     "open /dev/net/tun for %s %s: %s — run as root inside the namespace "
+                     "that holds it (./netcore up; ./netcore run -- CMD)",
+                     kind, cfg->ifname, strerror(e));
+        else
+            snprintf(err, errlen, "open /dev/net/tun for %s %s: %s (is the tun module loaded?)",
+                     kind, cfg->ifname, strerror(e));
         return -e;
     }
     struct ifreq ifr;
