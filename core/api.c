@@ -223,10 +223,8 @@ ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len
     int timeout = nc__sock_timeout(s, flags, false);
     for (;;) {
         struct sockaddr_in a;
-        nc__lock(st);
         ssize_t n = nc__udp_recvfrom(st, s, buf, len, flags, &a);
         int e = n == -EAGAIN ? atomic_exchange(&s->so_error, 0) : 0;
-        nc__unlock(st);
         if (e != 0)
             return -e;
         if (n >= 0) {
@@ -515,9 +513,9 @@ int netcore_readable_bytes(struct netcore_stack *st, int id)
     GET_SOCK(st, id, s);
     if (s->type == SOCK_STREAM)
         return (int)nc__ring_used(&s->rx);
-    nc__lock(st);
+    pthread_mutex_lock(&s->dq_mu);
     int n = s->dq_head != NULL ? (int)s->dq_head->len : 0;
-    nc__unlock(st);
+    pthread_mutex_unlock(&s->dq_mu);
     return n;
 }
 

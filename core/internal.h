@@ -148,7 +148,8 @@ struct nc_sock {
     int aq_cap, aq_head;
     _Atomic int aq_count;
 
-    /* UDP: received datagrams, under the stack lock */
+    /* UDP: received datagrams, under dq_mu (not the stack lock: recv never waits for it) */
+    pthread_mutex_t dq_mu;
     struct nc_dgram *dq_head, **dq_tail;
     _Atomic int dq_count;
     size_t dq_bytes;
@@ -237,7 +238,7 @@ ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *bu
 ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, size_t len,
                      int flags);
 
-/* udp.c (under the stack lock) */
+/* udp.c (under the stack lock, but for nc__udp_recvfrom) */
 int nc__udp_open(struct netcore_stack *st, struct nc_sock *s);
 int nc__udp_bind(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a);
 int nc__udp_connect(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a);

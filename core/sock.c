@@ -55,6 +55,7 @@ int nc__sock_alloc(struct netcore_stack *st, int type, struct nc_sock **out)
     pthread_mutex_init(&s->tx_mu, NULL);
     pthread_mutex_init(&s->rx_mu, NULL);
     pthread_mutex_init(&s->watch_mu, NULL);
+    pthread_mutex_init(&s->dq_mu, NULL);
     s->dq_tail = &s->dq_head;
     s->local.sin_family = AF_INET;
     s->peer.sin_family = AF_INET;
@@ -86,6 +87,7 @@ void nc__sock_free(struct netcore_stack *st, struct nc_sock *s)
         free(x);
     }
     pthread_mutex_destroy(&s->watch_mu);
+    pthread_mutex_destroy(&s->dq_mu);
     pthread_mutex_destroy(&s->tx_mu);
     pthread_mutex_destroy(&s->rx_mu);
     st->socks[s->id] = NULL;

@@ -39,9 +39,11 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
     d->from.sin_addr.s_addr = ip_2_ip4(addr)->addr;
     memset(d->from.sin_zero, 0, sizeof(d->from.sin_zero));
     pbuf_free(p);
+    pthread_mutex_lock(&s->dq_mu);
     *s->dq_tail = d;
     s->dq_tail = &d->next;
     atomic_fetch_add(&s->dq_count, 1);
+    pthread_mutex_unlock(&s->dq_mu);
     nc__sock_notify(s);
 }
 
@@ -161,9 +163,12 @@ ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf,
                          int flags, struct sockaddr_in *from)
 {
     (void)st;
+    pthread_mutex_lock(&s->dq_mu);
     struct nc_dgram *d = s->dq_head;
-    if (d == NULL)
+    if (d == NULL) {
+        pthread_mutex_unlock(&s->dq_mu);
         return -EAGAIN;
+    }
     size_t n = d->len < len ? d->len : len;
     memcpy(buf, d->data, n);
     if (from != NULL)
@@ -174,8 +179,11 @@ ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf,
         if (s->dq_head == NULL)
             s->dq_tail = &s->dq_head;
         atomic_fetch_sub(&s->dq_count, 1);
-        free(d);
+    } else {
+        d = NULL;
     }
+    pthread_mutex_unlock(&s->dq_mu);
+    free(d);
     return (ssize_t)((flags & MSG_TRUNC) ? full : n);
 }
 

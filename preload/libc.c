@@ -23,6 +23,14 @@
 struct nc_libc nc_libc;
 struct netcore_stack *nc_stack;
 static pid_t stack_pid; /* the process that started nc_stack */
+/* Set in a forked child, where nc_stack belongs to the parent (getpid() is a system call
+ * in this glibc: too dear for every fd lookup). */
+static _Atomic bool forked;
+
+static void on_fork_child(void)
+{
+    atomic_store(&forked, true);
+}
 
 static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
 
@@ -107,7 +115,7 @@ int nc__fd_handle(int fd)
     if (fd < 0 || fd >= fdmap_len || fdmap == NULL)
         return -1;
     int h = atomic_load_explicit(&fdmap[fd], memory_order_acquire) - 1;
-    if (h >= 0 && stack_pid != getpid())
+    if (h >= 0 && atomic_load_explicit(&forked, memory_order_relaxed))
         return -1; /* a forked child: the stack lives in the parent only */
     return h;
 }
@@ -155,7 +163,7 @@ static int start_error;
 
 int nc__shim_start(void)
 {
-    if (nc_stack != NULL && stack_pid == getpid())
+    if (nc_stack != NULL && !atomic_load(&forked))
         return 0;
     pthread_mutex_lock(&start_mu);
     int rc = 0;
@@ -195,6 +203,7 @@ int nc__shim_start(void)
         goto out;
     }
     stack_pid = getpid();
+    pthread_atfork(NULL, NULL, on_fork_child);
 out:
     pthread_mutex_unlock(&start_mu);
     return rc;
