@@ -18,19 +18,37 @@ on_netcore() {
     timeout "$secs" "$NC_TOP/netcore" run --ns "$NC_NS" -- "$@"
 }
 
+# The test goes on after a failed step, so that the content checks still say what arrived and
+# the other parts still run; `checked` at the end fails the test when any step failed.
+bad=0
+flunk() {
+    echo "FAIL: $*" >&2
+    bad=1
+}
+checked() {
+    [ "$bad" -eq 0 ] || exit 1
+}
+
+# status RC WHAT: note a failure unless RC is 0 (124: its `timeout` ran out).
+status() {
+    [ "$1" -eq 0 ] && return 0
+    flunk "$2: exit $1$([ "$1" -eq 124 ] && echo ' (timed out)')"
+}
+
 # wait_pid PID WHAT: wait for a background job started with a `timeout` of its own.
 wait_pid() {
     local rc=0
     wait "$1" || rc=$?
-    [ "$rc" -eq 0 ] || fail "$2: exit $rc"
+    status "$rc" "$2"
 }
 
 # same FILE WANT WHAT: FILE's sha256 is WANT.
 same() {
     local got
-    [ -f "$1" ] || fail "$3: no output file"
+    [ -f "$1" ] || { flunk "$3: no output file"; return; }
     got=$(nc_sha "$1")
-    [ "$got" = "$2" ] || fail "$3: sha256 $got ($(stat -c %s "$1") bytes), want $2"
+    [ "$got" = "$2" ] ||
+        { flunk "$3: sha256 $got ($(stat -c %s "$1") bytes), want $2"; return; }
     echo "$3: 64 MiB, sha256 ok"
 }
 
@@ -47,41 +65,44 @@ head -c 64M /dev/urandom >"$tmp/src.bin"
 want=$(nc_sha "$tmp/src.bin")
 
 # 1. nc on netcore sends to a kernel-side receiver; -N shuts down the write side at EOF.
-nc_bg timeout 30 socat -u "TCP-LISTEN:9001,bind=$NC_KERNEL_IP,reuseaddr" \
+nc_bg timeout 20 socat -u "TCP-LISTEN:9001,bind=$NC_KERNEL_IP,reuseaddr" \
     "CREATE:$tmp/recv1.bin"
 recv=$NC_LAST_PID
 nc_wait_listen 9001 "$NC_KERNEL_IP"
 rc=0
-on_netcore 30 nc -N -n "$NC_KERNEL_IP" 9001 <"$tmp/src.bin" || rc=$?
-[ "$rc" -eq 0 ] || fail "nc -N on netcore (sender): exit $rc"
+on_netcore 20 nc -N -n "$NC_KERNEL_IP" 9001 <"$tmp/src.bin" || rc=$?
+status "$rc" "nc -N on netcore (sender)"
 wait_pid "$recv" "kernel-side socat receiver"
 same "$tmp/recv1.bin" "$want" "netcore nc -> kernel"
 
 # 2. nc on netcore receives from a kernel-side sender; -d: no stdin, exit at the peer's EOF.
-nc_bg timeout 30 socat -u "FILE:$tmp/src.bin" \
+nc_bg timeout 20 socat -u "FILE:$tmp/src.bin" \
     "TCP-LISTEN:9002,bind=$NC_KERNEL_IP,reuseaddr"
 send=$NC_LAST_PID
 nc_wait_listen 9002 "$NC_KERNEL_IP"
 rc=0
-on_netcore 30 nc -d -n "$NC_KERNEL_IP" 9002 >"$tmp/recv2.bin" || rc=$?
-[ "$rc" -eq 0 ] || fail "nc -d on netcore (receiver): exit $rc"
+on_netcore 20 nc -d -n "$NC_KERNEL_IP" 9002 >"$tmp/recv2.bin" || rc=$?
+status "$rc" "nc -d on netcore (receiver)"
 wait_pid "$send" "kernel-side socat sender"
 same "$tmp/recv2.bin" "$want" "kernel -> netcore nc"
 
 # 3. nc -l on netcore receives from a kernel-side client.
-nc_bg_run timeout 30 nc -d -l -n "$NC_NETCORE_IP" 9003 >"$tmp/recv3.bin"
+nc_bg_run timeout 20 nc -d -l -n "$NC_NETCORE_IP" 9003 >"$tmp/recv3.bin"
 server=$NC_LAST_PID
 # nc -l accepts exactly one connection, so nc_wait_connect (a probe connection of its own)
 # would use it up. Netcore's listener is not a kernel socket either, so ss cannot see it. No
 # event tells us the listener is up: the client retries, 100 times at most, 0.1 s apart.
+rc=0
 # shellcheck disable=SC2016
-ip netns exec "$NC_NS" timeout 30 bash -c '
+ip netns exec "$NC_NS" timeout 20 bash -c '
     for i in $(seq 100); do
         nc -N -n "$0" "$1" <"$2" 2>/dev/null && exit 0
         sleep 0.1
     done
-    exit 1' "$NC_NETCORE_IP" 9003 "$tmp/src.bin" || fail "kernel-side nc client to nc -l on netcore"
+    exit 1' "$NC_NETCORE_IP" 9003 "$tmp/src.bin" || rc=$?
+status "$rc" "kernel-side nc client to nc -l on netcore"
 wait_pid "$server" "nc -l on netcore"
 same "$tmp/recv3.bin" "$want" "kernel nc -> netcore nc -l"
 
+checked
 echo "PASS: test_prog_nc"

@@ -135,7 +135,8 @@ nc_wait_connect "$NC_NETCORE_IP" 9203
 rc=0
 ip netns exec "$NC_NS" curl -sS --max-time 30 -o "$tmp/got.bin" \
     "http://$NC_NETCORE_IP:9203/big.bin" || rc=$?
-[ "$rc" -eq 0 ] || { cat "$tmp/http.log" >&2; fail "kernel curl from http.server on netcore: exit $rc"; }
+[ "$rc" -eq 0 ] ||
+    { cat "$tmp/http.log" >&2; fail "kernel curl from http.server on netcore: exit $rc"; }
 same "$tmp/got.bin" "$(nc_sha "$tmp/www/big.bin")" "(c) http.server on netcore, 16 MiB"
 grep -q "^$NC_KERNEL_IP - .*\"GET /big.bin HTTP/1.1\" 200" "$tmp/http.log" ||
     { cat "$tmp/http.log" >&2; fail "http.server log lacks GET from $NC_KERNEL_IP"; }

@@ -1,8 +1,9 @@
 #!/bin/bash
 # test_prog_socat.sh — unmodified socat on netcore. TCP: as a client and as a TCP-LISTEN
-# server, each connection carrying 8 MiB each way at once (two different files), byte-identical
-# (sha256). UDP: ten 100-byte datagrams to a kernel-side UDP echo server arrive as ten separate
-# datagrams from 198.18.0.2, and the ten replies come back intact.
+# server, each connection carrying 8 MiB each way at once (two different files), and `socat -u`
+# sending 8 MiB and exiting at its input's EOF; all byte-identical (sha256). UDP: ten 100-byte
+# datagrams to a kernel-side UDP echo server arrive as ten separate datagrams from 198.18.0.2,
+# and the ten replies come back intact. Every part runs; the test fails at the end if any did.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
@@ -19,19 +20,37 @@ on_netcore() {
     timeout "$secs" "$NC_TOP/netcore" run --ns "$NC_NS" -- "$@"
 }
 
+# The test goes on after a failed step, so that the content checks still say what arrived and
+# the other parts still run; `checked` at the end fails the test when any step failed.
+bad=0
+flunk() {
+    echo "FAIL: $*" >&2
+    bad=1
+}
+checked() {
+    [ "$bad" -eq 0 ] || exit 1
+}
+
+# status RC WHAT: note a failure unless RC is 0 (124: its `timeout` ran out).
+status() {
+    [ "$1" -eq 0 ] && return 0
+    flunk "$2: exit $1$([ "$1" -eq 124 ] && echo ' (timed out)')"
+}
+
 # wait_pid PID WHAT: wait for a background job started with a `timeout` of its own.
 wait_pid() {
     local rc=0
     wait "$1" || rc=$?
-    [ "$rc" -eq 0 ] || fail "$2: exit $rc"
+    status "$rc" "$2"
 }
 
 # same FILE WANT WHAT: FILE's sha256 is WANT.
 same() {
     local got
-    [ -f "$1" ] || fail "$3: no output file"
+    [ -f "$1" ] || { flunk "$3: no output file"; return; }
     got=$(nc_sha "$1")
-    [ "$got" = "$2" ] || fail "$3: sha256 $got ($(stat -c %s "$1") bytes), want $2"
+    [ "$got" = "$2" ] ||
+        { flunk "$3: sha256 $got ($(stat -c %s "$1") bytes), want $2"; return; }
     echo "$3: sha256 ok"
 }
 
@@ -52,38 +71,51 @@ down=$(nc_sha "$tmp/down.bin")
 # address). -t 30: after EOF one way, keep the other way open until it ends too (default 0.5 s).
 
 # 1. socat on netcore connects to a kernel-side socat server.
-nc_bg timeout 30 socat -t 30 "TCP-LISTEN:9101,bind=$NC_KERNEL_IP,reuseaddr" \
+nc_bg timeout 10 socat -t 30 "TCP-LISTEN:9101,bind=$NC_KERNEL_IP,reuseaddr" \
     "OPEN:$tmp/down.bin!!CREATE:$tmp/k1.bin"
 server=$NC_LAST_PID
 nc_wait_listen 9101 "$NC_KERNEL_IP"
 rc=0
-on_netcore 30 socat -t 30 "OPEN:$tmp/up.bin!!CREATE:$tmp/n1.bin" "TCP:$NC_KERNEL_IP:9101" ||
+on_netcore 10 socat -t 30 "OPEN:$tmp/up.bin!!CREATE:$tmp/n1.bin" "TCP:$NC_KERNEL_IP:9101" ||
     rc=$?
-[ "$rc" -eq 0 ] || fail "socat TCP client on netcore: exit $rc"
+status "$rc" "socat TCP client on netcore"
 wait_pid "$server" "kernel-side socat server"
 same "$tmp/k1.bin" "$up" "TCP netcore client -> kernel, 8 MiB"
 same "$tmp/n1.bin" "$down" "TCP kernel -> netcore client, 8 MiB"
 
-# 2. socat TCP-LISTEN on netcore, kernel-side socat client.
-nc_bg_run timeout 30 socat -t 30 "TCP-LISTEN:9102,bind=$NC_NETCORE_IP" \
+# 2. socat -u on netcore sends 8 MiB and exits as soon as it has written the last byte and
+# closed the socket. As with the kernel's stack, the data still queued must reach the peer,
+# then the FIN: the kernel-side receiver gets every byte and sees EOF.
+nc_bg timeout 10 socat -u "TCP-LISTEN:9103,bind=$NC_KERNEL_IP,reuseaddr" "CREATE:$tmp/k3.bin"
+server=$NC_LAST_PID
+nc_wait_listen 9103 "$NC_KERNEL_IP"
+rc=0
+on_netcore 10 socat -u "FILE:$tmp/up.bin" "TCP:$NC_KERNEL_IP:9103" || rc=$?
+status "$rc" "socat -u sender on netcore"
+wait_pid "$server" "kernel-side socat -u receiver"
+same "$tmp/k3.bin" "$up" "TCP socat -u netcore -> kernel, then exit, 8 MiB"
+
+# 3. socat TCP-LISTEN on netcore, kernel-side socat client.
+nc_bg_run timeout 10 socat -t 30 "TCP-LISTEN:9102,bind=$NC_NETCORE_IP" \
     "OPEN:$tmp/down.bin!!CREATE:$tmp/n2.bin"
 server=$NC_LAST_PID
 # Without fork, TCP-LISTEN accepts one connection, so a probe from nc_wait_connect would use it
 # up, and ss cannot see netcore's listener. No event says it is up: the client retries, 100
 # times at most, 0.1 s apart.
+rc=0
 # shellcheck disable=SC2016
-ip netns exec "$NC_NS" timeout 30 bash -c '
+ip netns exec "$NC_NS" timeout 10 bash -c '
     for i in $(seq 100); do
         socat -t 30 "OPEN:$2!!CREATE:$3" "TCP:$0:$1" 2>/dev/null && exit 0
         sleep 0.1
     done
-    exit 1' "$NC_NETCORE_IP" 9102 "$tmp/up.bin" "$tmp/k2.bin" ||
-    fail "kernel-side socat client to socat TCP-LISTEN on netcore"
+    exit 1' "$NC_NETCORE_IP" 9102 "$tmp/up.bin" "$tmp/k2.bin" || rc=$?
+status "$rc" "kernel-side socat client to socat TCP-LISTEN on netcore"
 wait_pid "$server" "socat TCP-LISTEN on netcore"
 same "$tmp/n2.bin" "$up" "TCP kernel client -> netcore listener, 8 MiB"
 same "$tmp/k2.bin" "$down" "TCP netcore listener -> kernel client, 8 MiB"
 
-# 3. UDP: a kernel-side echo server logs each datagram's source and size and replies with the
+# 4. UDP: a kernel-side echo server logs each datagram's source and size and replies with the
 # datagram in upper case (same size: socat's 100-byte reads would truncate a longer reply).
 # socat on netcore sends ten 100-byte records (-b 100: one read, one datagram) and writes the
 # replies to a file; -t 2 keeps it reading replies for 2 s after its input ends (socat has no
@@ -106,14 +138,18 @@ for i in $(seq 10); do
     printf '%-99s\n' "DATAGRAM $i OF 10 FROM SOCAT ON NETCORE"
 done >"$tmp/replies.want"
 rc=0
-on_netcore 30 socat -b 100 -t 2 "OPEN:$tmp/dgrams.txt!!CREATE:$tmp/replies.txt" \
+on_netcore 10 socat -b 100 -t 2 "OPEN:$tmp/dgrams.txt!!CREATE:$tmp/replies.txt" \
     "UDP:$NC_KERNEL_IP:5000" || rc=$?
-[ "$rc" -eq 0 ] || fail "socat UDP on netcore: exit $rc"
+status "$rc" "socat UDP on netcore"
 log=$(cat "$tmp/udp.log")
 want_log=$(for i in $(seq 10); do echo "$NC_NETCORE_IP 100"; done)
-[ "$log" = "$want_log" ] ||
-    fail "UDP server saw (source size per datagram):"$'\n'"$log"$'\n'"want ten '$NC_NETCORE_IP 100'"
-echo "UDP: ten 100-byte datagrams from $NC_NETCORE_IP"
+if [ "$log" = "$want_log" ]; then
+    echo "UDP: ten 100-byte datagrams from $NC_NETCORE_IP"
+else
+    printf '%s\n' "$log" >&2
+    flunk "UDP server saw the (source size) lines above, want ten '$NC_NETCORE_IP 100'"
+fi
 same "$tmp/replies.txt" "$(nc_sha "$tmp/replies.want")" "UDP: ten replies"
 
+checked
 echo "PASS: test_prog_socat"
