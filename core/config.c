@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "netcore.h"
 
@@ -58,6 +59,8 @@ void netcore_config_defaults(struct netcore_config *cfg)
     cfg->udp_queue = 64;
     cfg->cmd_queue = 256;
     cfg->time_wait_max = 1024;
+    /* Spinning pays on two cores or more; with one it only steals the peer's time. */
+    cfg->spin_us = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 50 : 0;
 }
 
 /* getenv returns char *; the lookup signature promises const, so adapt it rather than cast. */
@@ -321,6 +324,7 @@ static const struct {
     { "NETCORE_UDP_QUEUE", offsetof(struct netcore_config, udp_queue), 1, 65536 },
     { "NETCORE_CMD_QUEUE", offsetof(struct netcore_config, cmd_queue), 1, 65536 },
     { "NETCORE_TIME_WAIT_MAX", offsetof(struct netcore_config, time_wait_max), 0, 1000000 },
+    { "NETCORE_SPIN_US", offsetof(struct netcore_config, spin_us), 0, 1000000 },
 };
 
 /*

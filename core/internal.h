@@ -207,6 +207,7 @@ int nc__sock_unwatch(struct nc_sock *s, int efd);
 /* Waits on the socket's eventfd for any of `events`; returns ready bits, 0, or -EINTR. */
 int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms);
 int nc__sock_timeout(struct nc_sock *s, int flags, bool sending);
+bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms);
 
 /* tcp.c (under the stack lock unless noted) */
 int nc__tcp_open(struct netcore_stack *st, struct nc_sock *s);

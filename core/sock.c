@@ -251,6 +251,35 @@ static int64_t now_ms(void)
 }
 
 /*
+ * Before sleeping, a blocked caller may poll the device itself for a while (spin_us) and run
+ * what arrives under the stack lock: the answer it waits for is often a few microseconds
+ * away, and a sleeping hand-off through the netstack thread costs two wake-ups.
+ * Returns true when the socket became ready.
+ */
+bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms)
+{
+    struct netcore_stack *st = nc__stack;
+    if (st == NULL || st->cfg.spin_us <= 0 || timeout_ms == 0)
+        return false;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (unsigned i = 0;; i++) {
+        if (nc__sock_ready(s) & mask)
+            return true;
+        if (pthread_mutex_trylock(&st->lock) == 0) {
+            nc__pump_device(st, 64);
+            nc__unlock(st);
+        }
+        if ((i & 15) == 15) {
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            long us = (t.tv_sec - t0.tv_sec) * 1000000 + (t.tv_nsec - t0.tv_nsec) / 1000;
+            if (us >= st->cfg.spin_us)
+                return false;
+        }
+    }
+}
+
+/*
  * Blocking calls inside the core wait on a futex word that every notify bumps, not on the
  * eventfd: several threads may block on one socket for different things (a reader and a
  * writer), and draining a shared eventfd would take a wake-up from the one it was meant for.
@@ -261,6 +290,8 @@ int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms)
     unsigned mask = events | POLLERR | POLLHUP;
     int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
     int result;
+    if (nc__spin(s, mask, timeout_ms))
+        return (int)(nc__sock_ready(s) & mask);
     atomic_fetch_add(&s->futex_waiters, 1);
     for (;;) {
         uint32_t seq = atomic_load(&s->seq);

@@ -44,6 +44,8 @@ struct netcore_config {
     int udp_queue;           /* NETCORE_UDP_QUEUE: datagrams queued per UDP socket */
     int cmd_queue;           /* NETCORE_CMD_QUEUE: queued commands (EAGAIN beyond) */
     int time_wait_max;       /* NETCORE_TIME_WAIT_MAX: TIME-WAIT entries kept */
+    int spin_us;             /* NETCORE_SPIN_US: a blocked call polls the device this long
+                                before it sleeps (0: sleep at once) */
 };
 
 /* Fills *cfg with the defaults (DESIGN.md: 198.18.0.2/24 via 198.18.0.1 on nctap0). */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "netcore.h"
 
@@ -110,6 +111,7 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(cfg.gw.s_addr, ip4("198.18.0.1"));
     ck_assert_mem_eq(cfg.mac, mac, 6);
     ck_assert_int_eq(cfg.mtu, 0);
+    ck_assert_int_eq(cfg.spin_us, sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 50 : 0);
     ck_assert_uint_eq(cfg.sndbuf, 262144);
     ck_assert_uint_eq(cfg.rcvbuf, 262144);
     ck_assert_int_eq(cfg.max_sockets, 1024);
