@@ -79,7 +79,7 @@ done
 die() { echo "netcore bench: $*" >&2; exit 2; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (creates network namespaces, a TAP and a veth pair)"
-for tool in iperf3 sockperf python3 gnuplot ip ss timeout gcc; do
+for tool in iperf3 sockperf python3 gnuplot ip ss timeout gcc taskset; do
     command -v "$tool" >/dev/null || die "$tool not found: run ./netcore deps"
 done
 [ -x /usr/bin/time ] || die "/usr/bin/time not found (Debian package 'time')"
@@ -301,8 +301,10 @@ bench_latency() {  # bench_latency STACK tcp|udp
         tflag=(--tcp)
     fi
     progress "$w" "$stack"
-    if run_client "$log" "$stack" sockperf pp "${tflag[@]}" -i "$ip" -p "$port" -t "$SECS" \
-            -m "$MSG_SIZE" --full-rtt &&
+    # Client on CPU 0, peer on CPU 1, for both stacks: a cross-core wake-up costs tens of
+    # microseconds on this kind of VM, and unpinned runs land either way at random.
+    if run_client "$log" "$stack" taskset -c 0 sockperf pp "${tflag[@]}" -i "$ip" -p "$port" \
+            -t "$SECS" -m "$MSG_SIZE" --full-rtt &&
        figs=$(awk '/percentile 50\.000 =/ { p50 = $NF } /percentile 99\.000 =/ { p99 = $NF }
                    /percentile 99\.900 =/ { p999 = $NF }
                    END { if (p50 != "" && p99 != "" && p999 != "") print p50, p99, p999
@@ -379,9 +381,9 @@ run_stack() {  # run_stack STACK: every workload on STACK
     if ! { start_peer "$stack" t "$PORT_IPERF" "$WORK/iperf3-s-$stack.log" \
                iperf3 -s -B "$ip" -p "$PORT_IPERF" &&
            start_peer "$stack" t "$PORT_SP_TCP" "$WORK/sockperf-tcp-$stack.log" \
-               sockperf sr --tcp -i "$ip" -p "$PORT_SP_TCP" &&
+               taskset -c 1 sockperf sr --tcp -i "$ip" -p "$PORT_SP_TCP" &&
            start_peer "$stack" u "$PORT_SP_UDP" "$WORK/sockperf-udp-$stack.log" \
-               sockperf sr -i "$ip" -p "$PORT_SP_UDP" &&
+               taskset -c 1 sockperf sr -i "$ip" -p "$PORT_SP_UDP" &&
            start_peer "$stack" t "$PORT_CONNRATE" "$WORK/connrate-s-$stack.log" \
                "$CONNRATE" server "$PORT_CONNRATE" &&
            start_peer "$stack" t "$PORT_SINK" "$WORK/sink-$stack.log" \
