@@ -142,6 +142,14 @@ int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
     return poll(fds, n, timeout);
 }
 
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask,
+                size_t fdslen)
+{
+    if (fdslen / sizeof(*fds) < n)
+        abort();
+    return ppoll(fds, n, tmo, mask);
+}
+
 /* select on top of poll: the kernel's own mapping of POLL bits to the three sets. */
 static int mixed_select(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *tmo,
                         const sigset_t *mask)

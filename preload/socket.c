@@ -185,12 +185,29 @@ int dup2(int old, int new)
     return dup3(old, new, 0);
 }
 
+static int do_fcntl(int fd, int cmd, long arg);
+
 int fcntl(int fd, int cmd, ...)
 {
     va_list ap;
     va_start(ap, cmd);
     long arg = va_arg(ap, long);
     va_end(ap);
+    return do_fcntl(fd, cmd, arg);
+}
+
+/* What glibc 2.28+ headers call under _FILE_OFFSET_BITS=64. */
+int fcntl64(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    return do_fcntl(fd, cmd, arg);
+}
+
+static int do_fcntl(int fd, int cmd, long arg)
+{
     int h;
     if (!OURS(fd, h))
         return LIBC(fcntl)(fd, cmd, arg);
