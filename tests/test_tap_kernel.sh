@@ -4,7 +4,8 @@
 # to kernel-side socat. (a) 32 MiB echoed by a kernel server, (b) 32 MiB from a kernel client
 # to a netcore listener, (c) ARP and ICMP echo answered by the stack, (d) a refused connect,
 # (e) start-up failures: a bad NETCORE_MTU, and TUNSETIFF refused to a non-root user,
-# (f) UDP datagrams to a kernel echo and ICMP port unreachable as "Connection refused".
+# (f) UDP datagrams to a kernel echo and ICMP port unreachable as "Connection refused",
+# (g) a TUN device (IP packets, no ARP) carrying a TCP echo.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
@@ -182,6 +183,23 @@ err=$(echo x | corecat udp "$NC_KERNEL_IP" 5556 2>&1) || rc=$?
 [ "$rc" -eq 1 ] || fail "(f) corecat udp to a closed port exited $rc, want 1 ($err)"
 [ "$err" = "corecat: recv $NC_KERNEL_IP:5556: Connection refused" ] ||
     fail "(f) corecat udp to a closed port said '$err'"
+
+# (g) TUN: the IP medium without ARP. A TUN device nctun0 beside the TAP, on its own subnet
+# 198.18.0.64/26 (kernel .65, netcore .66), carries 4 MiB echoed by a kernel server.
+step "(g) TUN device"
+ip -n "$NC_NS" tuntap add dev nctun0 mode tun || fail "(g) ip tuntap add dev nctun0 mode tun"
+ip -n "$NC_NS" addr add 198.18.0.65/26 dev nctun0 || fail "(g) ip addr add on nctun0"
+ip -n "$NC_NS" link set nctun0 up || fail "(g) ip link set nctun0 up"
+head -c 4M /dev/urandom >"$tmp/tun.in"
+nc_bg socat -t 10 TCP-LISTEN:7,bind=198.18.0.65,reuseaddr EXEC:cat >"$tmp/tun.log" 2>&1
+nc_wait_listen 7 198.18.0.65
+rc=0
+ip netns exec "$NC_NS" timeout 60 env NETCORE_DEVICE=tun NETCORE_TAP=nctun0 \
+    NETCORE_IP=198.18.0.66/26 NETCORE_GW=198.18.0.65 "$NC_TOP/tests/corecat" connect \
+    198.18.0.65 7 <"$tmp/tun.in" >"$tmp/tun.out" 2>"$tmp/tun.err" || rc=$?
+[ "$rc" -eq 0 ] || { show "$tmp/tun.err" "$tmp/tun.log"; fail "(g) corecat over TUN exited $rc"; }
+[ "$(nc_sha "$tmp/tun.out")" = "$(nc_sha "$tmp/tun.in")" ] ||
+    fail "(g) 4 MiB over TUN came back different ($(stat -c %s "$tmp/tun.out") bytes)"
 step ""
 
 echo "PASS: test_tap_kernel"
