@@ -1,40 +1,11 @@
 #!/bin/bash
 # test_sem_poll.sh — poll/select/epoll readiness of a TCP socket beside a pipe (sem_poll.c),
-# run once on the kernel stack and once on netcore against the same kernel-side echo server.
+# on the kernel stack and on netcore, against a kernel-side echo server.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
 
-PORT=7101
-# Echo each connection's bytes back until EOF, then close.
-ECHO='
-import contextlib, socket, sys, threading
-def serve(c):
-    with c, contextlib.suppress(OSError):
-        while True:
-            b = c.recv(65536)
-            if not b:
-                break
-            c.sendall(b)
-s = socket.create_server((sys.argv[1], int(sys.argv[2])), backlog=64)
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-'
-
 nc_require_root
 nc_ns_setup
-prog=$NC_TOP/tests/sem_poll
-[ -x "$prog" ] || { echo "ERROR: $prog not built" >&2; exit 99; }
-nc_bg python3 -c "$ECHO" "$NC_KERNEL_IP" "$PORT"
-nc_wait_listen "$PORT" "$NC_KERNEL_IP"
-
-rc=0
-echo "# kernel"
-ip netns exec "$NC_NS" timeout 60 "$prog" "$NC_KERNEL_IP" "$PORT" ||
-    { echo "FAIL: sem_poll on the kernel stack" >&2; rc=1; }
-echo "# netcore"
-nc_run timeout 60 "$prog" "$NC_KERNEL_IP" "$PORT" ||
-    { echo "FAIL: sem_poll on netcore" >&2; rc=1; }
-[ "$rc" -eq 0 ] && echo "PASS: test_sem_poll"
-exit "$rc"
+nc_peer echo 7101
+nc_both sem_poll "$NC_KERNEL_IP" 7101

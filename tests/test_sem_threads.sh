@@ -1,39 +1,11 @@
 #!/bin/bash
-# test_sem_threads.sh — sockets used from several threads at once (tests/sem_threads.c), run
-# once on the kernel stack and once on netcore.
+# test_sem_threads.sh — sockets used from several threads at once (sem_threads.c), on the
+# kernel stack and on netcore, against a kernel-side echo server.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
 
-PORT=7701
-ECHO='
-import contextlib, socket, sys, threading
-def serve(c):
-    with c, contextlib.suppress(OSError):
-        while True:
-            b = c.recv(262144)
-            if not b:
-                break
-            c.sendall(b)
-s = socket.create_server((sys.argv[1], int(sys.argv[2])), backlog=64)
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-'
-
 nc_require_root
 nc_ns_setup
-prog=$NC_TOP/tests/sem_threads
-[ -x "$prog" ] || { echo "ERROR: $prog not built" >&2; exit 99; }
-nc_bg python3 -c "$ECHO" "$NC_KERNEL_IP" "$PORT"
-nc_wait_listen "$PORT" "$NC_KERNEL_IP"
-
-rc=0
-echo "# kernel"
-ip netns exec "$NC_NS" timeout 60 "$prog" "$NC_KERNEL_IP" "$PORT" ||
-    { echo "FAIL: sem_threads on the kernel stack" >&2; rc=1; }
-echo "# netcore"
-nc_run timeout 60 "$prog" "$NC_KERNEL_IP" "$PORT" ||
-    { echo "FAIL: sem_threads on netcore" >&2; rc=1; }
-[ "$rc" -eq 0 ] && echo "PASS: test_sem_threads"
-exit "$rc"
+nc_peer echo 7701
+nc_both sem_threads "$NC_KERNEL_IP" 7701

@@ -155,3 +155,25 @@ nc_sha() {
     sum=$(sha256sum <"$1") || return 1
     echo "${sum%% *}"
 }
+
+# nc_peer MODE PORT: a kernel-side tests/lib/peer.py server (echo, count, hello, close,
+# discard, hold) on NC_KERNEL_IP:PORT in NC_NS; returns once it listens.
+nc_peer() {
+    nc_bg python3 "$NC_TOP/tests/lib/peer.py" "$1" "$NC_KERNEL_IP" "$2"
+    nc_wait_listen "$2" "$NC_KERNEL_IP"
+}
+
+# nc_both PROG ARGS...: run the test program tests/PROG on the kernel stack, then on netcore,
+# each under a 60 s limit; pass only if both pass (the kernel run validates the test itself).
+nc_both() {
+    local name=$1 prog=$NC_TOP/tests/$1 rc=0
+    shift
+    [ -x "$prog" ] || { echo "ERROR: $prog not built" >&2; exit 99; }
+    echo "# kernel"
+    ip netns exec "$NC_NS" timeout 60 "$prog" "$@" ||
+        { echo "FAIL: $name on the kernel stack" >&2; rc=1; }
+    echo "# netcore"
+    nc_run timeout 60 "$prog" "$@" || { echo "FAIL: $name on netcore" >&2; rc=1; }
+    [ "$rc" -eq 0 ] && echo "PASS: $name"
+    return "$rc"
+}
