@@ -72,8 +72,18 @@ static int alloc_rings(struct netcore_stack *st, struct nc_sock *s)
     return 0;
 }
 
+/*
+ * Debian's lwIP has a 64 KiB - 1 send buffer (TCP_SND_BUF), so a 64 KiB write leaves one
+ * byte behind until an ACK frees room, and Nagle then holds that byte for the peer's
+ * delayed ACK. snd_buf is 32 bits with window scaling and lwIP only adds acknowledged bytes
+ * back to it, so a connection can start with more.
+ */
+#define SND_BUF (4u * 65536)
+
 static void apply_options(struct nc_sock *s)
 {
+    if (s->pcb.tcp != NULL && s->pcb.tcp->state != LISTEN && s->pcb.tcp->snd_buf < SND_BUF)
+        s->pcb.tcp->snd_buf = SND_BUF;
     if (s->nodelay)
         nc__tcp_set_nodelay(s);
     if (s->keepalive)
@@ -438,7 +448,7 @@ void nc__tcp_flush(struct netcore_stack *st, struct nc_sock *s)
                 break;
             continue;
         }
-        size_t room = tcp_sndbuf(pcb);
+        size_t room = pcb->snd_buf;
         if (room == 0)
             break;
         size_t n = sp[0].iov_len < room ? sp[0].iov_len : room;
