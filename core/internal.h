@@ -98,6 +98,11 @@ struct nc_dgram {
     uint8_t data[];
 };
 
+struct nc_pend {
+    struct nc_pend *next;
+    struct pbuf *p;
+};
+
 struct nc_watch {
     struct nc_watch *next;
     int efd;
@@ -141,7 +146,8 @@ struct nc_sock {
     /* TCP data path */
     struct nc_ring tx, rx;
     pthread_mutex_t tx_mu, rx_mu; /* serialise app threads on one socket */
-    struct pbuf *rx_pending;      /* received but not yet in rx (ring full) */
+    struct nc_pend *rx_pending;   /* received but not yet in rx (ring full), oldest first */
+    struct nc_pend **rx_pend_tail;
 
     /* listen: accepted sockets not yet taken by accept() (ids), under the stack lock */
     int *aq;
@@ -250,11 +256,13 @@ ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf,
                          int flags, struct sockaddr_in *from);
 void nc__udp_close(struct netcore_stack *st, struct nc_sock *s);
 
-/* mss.c: large segments on large-MTU links */
-void nc__mss_rewrite_out(struct netcore_stack *st, uint8_t *ip, size_t len);
-uint16_t nc__mss_peek_syn(const uint8_t *ip, size_t len, uint16_t *sport, uint16_t *dport);
-void nc__mss_raise(struct netcore_stack *st, uint16_t peer_mss, uint16_t lport,
-                   uint16_t rport);
+/* syn.c: handshake options for a fast link (large MSS) */
+struct nc_syn {
+    uint16_t sport, dport, mss;
+};
+void nc__syn_out(struct netcore_stack *st, uint8_t *ip, size_t len);
+bool nc__syn_in(const uint8_t *ip, size_t len, struct nc_syn *out);
+void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn);
 
 /* iss.c */
 uint16_t nc__random_port(void);

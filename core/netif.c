@@ -25,12 +25,11 @@ static err_t dev_send(struct netif *netif, struct pbuf *p)
     struct netcore_stack *st = netif->state;
     struct iovec iov[16];
     int n = 0;
-    if (st->dev.mtu > 1500) {
-        size_t hdr = st->dev.is_eth ? ETH_HDR : 0;
-        uint8_t *f = p->payload;
-        if (p->len > hdr + 40 && (!st->dev.is_eth || (f[12] == 0x08 && f[13] == 0x00)))
-            nc__mss_rewrite_out(st, f + hdr, p->len - hdr);
-    }
+    size_t hdr = st->dev.is_eth ? ETH_HDR : 0;
+    uint8_t *f = p->payload;
+    if (p->len > hdr + 40 && (!st->dev.is_eth || (f[12] == 0x08 && f[13] == 0x00)) &&
+        (f[hdr] >> 4) == 4 && f[hdr + 9] == 6)
+        nc__syn_out(st, f + hdr, p->len - hdr);
     for (struct pbuf *q = p; q != NULL && n < 16; q = q->next) {
         iov[n].iov_base = q->payload;
         iov[n].iov_len = q->len;
@@ -179,9 +178,8 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
                                    : (ip[0] >> 4) == 4;
         if (ipv4 && iplen >= 20 && ip[9] == 1)
             nc__icmp_input(st, ip, iplen); /* before lwIP, which answers only echo */
-        uint16_t sport = 0, dport = 0;
-        uint16_t peer_mss = ipv4 && st->dev.mtu > 1500 ?
-                            nc__mss_peek_syn(ip, iplen, &sport, &dport) : 0;
+        struct nc_syn syn;
+        bool is_syn = ipv4 && nc__syn_in(ip, iplen, &syn);
         struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
         if (p == NULL) {
             st->stats.rx_dropped_malformed++;
@@ -190,8 +188,8 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
         memcpy(p->payload, st->frame, (size_t)len);
         if (st->netif->input(p, st->netif) != ERR_OK)
             pbuf_free(p);
-        else if (peer_mss > 1460)
-            nc__mss_raise(st, peer_mss, dport, sport);
+        else if (is_syn)
+            nc__syn_tune(st, &syn);
     }
     return n;
 }

@@ -57,6 +57,7 @@ int nc__sock_alloc(struct netcore_stack *st, int type, struct nc_sock **out)
     pthread_mutex_init(&s->watch_mu, NULL);
     pthread_mutex_init(&s->dq_mu, NULL);
     s->dq_tail = &s->dq_head;
+    s->rx_pend_tail = &s->rx_pending;
     s->local.sin_family = AF_INET;
     s->peer.sin_family = AF_INET;
     st->socks[id] = s;
@@ -73,8 +74,12 @@ void nc__sock_free(struct netcore_stack *st, struct nc_sock *s)
         nc__sys_close(s->efd);
     nc__ring_free(&s->tx);
     nc__ring_free(&s->rx);
-    if (s->rx_pending != NULL)
-        pbuf_free(s->rx_pending);
+    while (s->rx_pending != NULL) {
+        struct nc_pend *n = s->rx_pending;
+        s->rx_pending = n->next;
+        pbuf_free(n->p);
+        free(n);
+    }
     while (s->dq_head != NULL) {
         struct nc_dgram *d = s->dq_head;
         s->dq_head = d->next;

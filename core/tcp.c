@@ -304,23 +304,49 @@ static void on_err(void *arg, err_t err)
 }
 
 /* Copies pending received data into rx; acknowledges what landed there. */
+/* Gives len bytes of receive window back to the peer (tcp_recved takes 16 bits). */
+static void recved(struct tcp_pcb *pcb, size_t len)
+{
+    for (size_t left = len; left > 0;) {
+        u16_t k = left > 0xffff ? 0xffff : (u16_t)left;
+        tcp_recved(pcb, k);
+        left -= k;
+    }
+}
+
+/* Appends a received chain to rx_pending; chains stay separate (tot_len is 16 bits). */
+static bool pend(struct nc_sock *s, struct pbuf *p)
+{
+    struct nc_pend *n = malloc(sizeof(*n));
+    if (n == NULL)
+        return false;
+    n->p = p;
+    n->next = NULL;
+    *s->rx_pend_tail = n;
+    s->rx_pend_tail = &n->next;
+    return true;
+}
+
 static void rx_fill(struct nc_sock *s)
 {
     for (;;) {
         size_t moved = 0;
         while (s->rx_pending != NULL && nc__ring_space(&s->rx) > 0) {
-            struct pbuf *p = s->rx_pending;
+            struct nc_pend *h = s->rx_pending;
+            struct pbuf *p = h->p;
             size_t n = nc__ring_write(&s->rx, p->payload, p->len);
             moved += n;
-            s->rx_pending = pbuf_free_header(p, (u16_t)n);
+            h->p = pbuf_free_header(p, (u16_t)n);
+            if (h->p == NULL) {
+                s->rx_pending = h->next;
+                if (s->rx_pending == NULL)
+                    s->rx_pend_tail = &s->rx_pending;
+                free(h);
+            }
         }
         if (moved > 0) {
             if (s->pcb.tcp != NULL)
-                for (size_t left = moved; left > 0;) {
-                    u16_t k = left > 0xffff ? 0xffff : (u16_t)left;
-                    tcp_recved(s->pcb.tcp, k);
-                    left -= k;
-                }
+                recved(s->pcb.tcp, moved);
             nc__sock_notify(s);
         }
         if (s->rx_pending == NULL) {
@@ -365,10 +391,8 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
      * ms). Like Linux in quick-ACK mode, acknowledge at once; lwIP still sends one ACK per
      * segment processed, at the end of its input. */
     tcp_ack_now(pcb);
-    if (s->rx_pending != NULL)
-        pbuf_cat(s->rx_pending, p);
-    else
-        s->rx_pending = p;
+    if (!pend(s, p))
+        return ERR_MEM; /* lwIP keeps the data and offers it again */
     rx_fill(s);
     return ERR_OK;
 }

@@ -1,0 +1,114 @@
+/*
+ * TCP options of the handshake, tuned for a fast TAP link. Debian's lwIP caps its MSS at 1460
+ * (TCP_MSS) both in what it advertises and in what it sends, which keeps a 65000-byte TAP
+ * link at 1500-byte frames and one system call per 1.4 KB. lwIP accepts larger segments, so:
+ *  - on the way out, the MSS option of our SYN and SYN-ACK is rewritten to the link's MTU - 40,
+ *    fixing the TCP checksum incrementally (RFC 1624), so the peer sends large segments;
+ *  - on the way in, after lwIP has handled a SYN or SYN-ACK, the pcb's send MSS is raised to
+ *    what the peer advertised, capped by our MTU, so lwIP sends large segments too.
+ * TODO: the receive window stays at lwIP's compile-time 64 KiB, which bounds peer→app
+ * throughput; growing it (window-scale rewrite plus our own tcp_recved) reset connections in
+ * a first attempt and needs a closer look at lwIP's window bookkeeping.
+ */
+#include <string.h>
+
+#include <lwip/priv/tcp_priv.h>
+#include <lwip/tcp.h>
+
+#include "internal.h"
+
+struct syn_opts {
+    uint8_t *tcp;   /* TCP header */
+    uint8_t *mss;   /* value of the MSS option, or NULL */
+};
+
+/* Finds the options of a TCP SYN (with or without ACK) in an IPv4 packet. */
+static bool parse_syn(uint8_t *ip, size_t len, struct syn_opts *o)
+{
+    if (len < 20 || (ip[0] >> 4) != 4 || ip[9] != 6)
+        return false;
+    size_t ihl = (size_t)(ip[0] & 0xf) * 4;
+    if ((ip[6] & 0x3f) != 0 || ip[7] != 0) /* a fragment */
+        return false;
+    if (len < ihl + 20)
+        return false;
+    uint8_t *tcp = ip + ihl;
+    size_t doff = (size_t)(tcp[12] >> 4) * 4;
+    if (!(tcp[13] & 0x02) || doff < 20 || len < ihl + doff)
+        return false;
+    o->tcp = tcp;
+    o->mss = NULL;
+    for (size_t i = 20; i < doff;) {
+        uint8_t kind = tcp[i];
+        if (kind == 0)
+            break;
+        if (kind == 1) {
+            i++;
+            continue;
+        }
+        if (i + 1 >= doff || tcp[i + 1] < 2 || i + tcp[i + 1] > doff)
+            break;
+        if (kind == 2 && tcp[i + 1] == 4)
+            o->mss = tcp + i + 2;
+        i += tcp[i + 1];
+    }
+    return true;
+}
+
+/* Replaces the 16-bit word at TCP offset off (even) and fixes the checksum (RFC 1624). */
+static void set_word(uint8_t *tcp, size_t off, uint16_t val)
+{
+    uint16_t old = (uint16_t)(tcp[off] << 8 | tcp[off + 1]);
+    tcp[off] = (uint8_t)(val >> 8);
+    tcp[off + 1] = (uint8_t)val;
+    uint32_t sum = (uint16_t)~(tcp[16] << 8 | tcp[17]);
+    sum += (uint16_t)~old;
+    sum += val;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    uint16_t c = (uint16_t)~sum;
+    tcp[16] = (uint8_t)(c >> 8);
+    tcp[17] = (uint8_t)c;
+}
+
+void nc__syn_out(struct netcore_stack *st, uint8_t *ip, size_t len)
+{
+    struct syn_opts o;
+    if (!parse_syn(ip, len, &o))
+        return;
+    if (o.mss != NULL && st->dev.mtu > 1500) {
+        uint16_t old = (uint16_t)(o.mss[0] << 8 | o.mss[1]);
+        uint16_t mss = (uint16_t)(st->dev.mtu - 40);
+        if (mss > old)
+            set_word(o.tcp, (size_t)(o.mss - o.tcp), mss);
+    }
+}
+
+bool nc__syn_in(const uint8_t *ip, size_t len, struct nc_syn *out)
+{
+    struct syn_opts o;
+    if (!parse_syn((uint8_t *)ip, len, &o))
+        return false;
+    out->sport = (uint16_t)(o.tcp[0] << 8 | o.tcp[1]);
+    out->dport = (uint16_t)(o.tcp[2] << 8 | o.tcp[3]);
+    out->mss = o.mss != NULL ? (uint16_t)(o.mss[0] << 8 | o.mss[1]) : 0;
+    return true;
+}
+
+void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn)
+{
+    struct tcp_pcb *p = tcp_active_pcbs;
+    while (p != NULL && !(p->local_port == syn->dport && p->remote_port == syn->sport))
+        p = p->next;
+    if (p == NULL)
+        return;
+    uint16_t cap = (uint16_t)(st->dev.mtu - 40);
+    uint16_t mss = syn->mss < cap ? syn->mss : cap;
+    if (syn->mss > TCP_MSS && p->mss < mss) {
+        p->mss = mss;
+        /* lwIP sized the initial window for 1460-byte segments and never splits a queued
+         * segment to fit it: start with two of the new size (RFC 5681). */
+        if (p->cwnd < 2 * (tcpwnd_size_t)mss)
+            p->cwnd = 2 * (tcpwnd_size_t)mss;
+    }
+}
