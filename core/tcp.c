@@ -295,6 +295,15 @@ static void on_err(void *arg, err_t err)
         nc__sock_free(nc__stack, s);
         return;
     }
+    if (e == 0) {
+        /* Both directions ended normally: like a FIN, behind any data not yet in rx. */
+        if (s->rx_pending != NULL)
+            s->fin_pending = true;
+        else
+            atomic_store(&s->rx_eof, true);
+        nc__sock_notify(s);
+        return;
+    }
     if (e != 0) {
         atomic_store(&s->so_error, e);
         atomic_store(&s->conn_error, e);
@@ -377,6 +386,14 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
             return ERR_ABRT;
         }
         return ERR_OK;
+    }
+    if (p != NULL && atomic_load(&s->app_closed)) {
+        /* The program closed this socket while it still had data to send. */
+        pbuf_free(p);
+        detach(s);
+        tcp_abort(pcb);
+        nc__sock_free(nc__stack, s);
+        return ERR_ABRT;
     }
     if (p == NULL) {
         if (s->rx_pending != NULL)
@@ -556,8 +573,8 @@ void nc__tcp_close(struct netcore_stack *st, struct nc_sock *s)
         return;
     }
     if (state == NC_ST_CONNECTED) {
-        /* Linger until tx drains: nc__tcp_flush finishes the close. */
-        tcp_recv(s->pcb.tcp, NULL); /* lwIP's default: acknowledge and drop */
+        /* Linger until tx drains: nc__tcp_flush finishes the close. Data arriving meanwhile
+         * resets the connection (on_recv), as in the kernel. */
         nc__tcp_flush(st, s);
         return;
     }

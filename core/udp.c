@@ -21,12 +21,7 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
     struct nc_sock *s = arg;
     struct netcore_stack *st = nc__stack;
     (void)pcb;
-    if (s == NULL || atomic_load(&s->dq_count) >= st->cfg.udp_queue) {
-        st->stats.udp_dropped++;
-        pbuf_free(p);
-        return;
-    }
-    struct nc_dgram *d = malloc(sizeof(*d) + p->tot_len);
+    struct nc_dgram *d = s != NULL ? malloc(sizeof(*d) + p->tot_len) : NULL;
     if (d == NULL) {
         st->stats.udp_dropped++;
         pbuf_free(p);
@@ -40,8 +35,17 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
     memset(d->from.sin_zero, 0, sizeof(d->from.sin_zero));
     pbuf_free(p);
     pthread_mutex_lock(&s->dq_mu);
+    /* Bounded in datagrams and in bytes (the receive buffer size), like SO_RCVBUF. */
+    if (atomic_load(&s->dq_count) >= st->cfg.udp_queue ||
+        s->dq_bytes + d->len > st->cfg.rcvbuf) {
+        pthread_mutex_unlock(&s->dq_mu);
+        st->stats.udp_dropped++;
+        free(d);
+        return;
+    }
     *s->dq_tail = d;
     s->dq_tail = &d->next;
+    s->dq_bytes += d->len;
     atomic_fetch_add(&s->dq_count, 1);
     pthread_mutex_unlock(&s->dq_mu);
     nc__sock_notify(s);
@@ -178,6 +182,7 @@ ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf,
         s->dq_head = d->next;
         if (s->dq_head == NULL)
             s->dq_tail = &s->dq_head;
+        s->dq_bytes -= d->len;
         atomic_fetch_sub(&s->dq_count, 1);
     } else {
         d = NULL;

@@ -72,7 +72,8 @@ static void drop(struct reg **pp)
 {
     struct reg *r = *pp;
     *pp = r->next;
-    netcore_unwatch(nc_stack, r->h, r->wfd);
+    if (!nc__forked()) /* a child must not touch the parent's stack (its lock may be held) */
+        netcore_unwatch(nc_stack, r->h, r->wfd);
     LIBC(close)(r->wfd); /* also leaves the kernel's epoll set */
     free(r);
     nregs--;
@@ -140,6 +141,11 @@ int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
     return (int)nc__ret(rc);
 }
 
+void nc__epoll_atfork_child(void)
+{
+    pthread_mutex_init(&mu, NULL); /* another thread may have held it at fork */
+}
+
 void nc__epoll_forget_fd(int fd)
 {
     if (nregs == 0)
@@ -174,8 +180,17 @@ static int translate(int epfd, struct epoll_event *evs, int n)
         drain(r->wfd);
         unsigned want = poll_bits(r->events) | EPOLLERR | EPOLLHUP;
         unsigned got = nc__ready(r->h, want) & want;
-        if (got == 0)
+        if (got == 0) {
+            if (r->events & EPOLLONESHOT) {
+                /* The kernel disarmed the watch on this stale wake-up; the program cannot
+                 * know it must re-arm, so we do. */
+                struct epoll_event kev = { .events = EPOLLIN | EPOLLONESHOT |
+                                                     (r->events & EPOLLET),
+                                           .data.u64 = TAG | (uint32_t)fd };
+                LIBC(epoll_ctl)(epfd, EPOLL_CTL_MOD, r->wfd, &kev);
+            }
             continue;
+        }
         if (!(r->events & (EPOLLONESHOT | EPOLLET)))
             signal_fd(r->wfd); /* still ready: level-triggered sets report it again */
         evs[out].events = got;

@@ -278,17 +278,22 @@ ssize_t sendfile(int out, int in, off_t *off, size_t count)
     int h;
     if (!OURS(out, h))
         return LIBC(sendfile)(out, in, off, count);
+    /* Read at the offset and move it only by what was sent, so a short or failed send
+     * leaves the rest of the file where the next call will find it. */
+    off_t pos = off != NULL ? *off : lseek(in, 0, SEEK_CUR);
+    if (pos < 0)
+        return -1;
     char buf[65536];
     size_t want = count < sizeof(buf) ? count : sizeof(buf);
-    ssize_t n = off != NULL ? pread(in, buf, want, *off) : LIBC(read)(in, buf, want);
+    ssize_t n = pread(in, buf, want, pos);
     if (n <= 0)
         return n;
     ssize_t w = do_send(h, buf, (size_t)n, 0, NULL, 0);
     if (w < 0)
         return nc__ret(w);
     if (off != NULL)
-        *off += w;
-    else if (w < n)
-        lseek(in, w - n, SEEK_CUR);
+        *off = pos + w;
+    else
+        lseek(in, pos + w, SEEK_SET);
     return w;
 }

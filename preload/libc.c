@@ -26,10 +26,18 @@ static pid_t stack_pid; /* the process that started nc_stack */
 /* Set in a forked child, where nc_stack belongs to the parent (getpid() is a system call
  * in this glibc: too dear for every fd lookup). */
 static _Atomic bool forked;
+static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void on_fork_child(void)
 {
     atomic_store(&forked, true);
+    pthread_mutex_init(&start_mu, NULL);
+    nc__epoll_atfork_child();
+}
+
+bool nc__forked(void)
+{
+    return atomic_load_explicit(&forked, memory_order_relaxed);
 }
 
 static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
@@ -158,7 +166,6 @@ int nc__fd_open(int handle, int cloexec)
     return fd;
 }
 
-static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
 static int start_error;
 
 int nc__shim_start(void)
