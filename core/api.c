@@ -69,9 +69,27 @@ int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol)
     return rc;
 }
 
-#define GET_SOCK(st, id, s)                 \
-    struct nc_sock *s = nc__sock_get(st, id); \
-    if (s == NULL)                          \
+struct held {
+    struct netcore_stack *st;
+    int id;
+    struct nc_sock *s;
+};
+
+static void release(struct held *h)
+{
+    if (h->s != NULL)
+        nc__sock_put(h->st, h->id, h->s);
+}
+
+/* Declares s, held for the rest of the function (released on every return). */
+#define HOLD(st, id, s)                                                                  \
+    struct held s##_held __attribute__((cleanup(release))) = { st, id,                    \
+                                                               nc__sock_hold(st, id) }; \
+    struct nc_sock *s = s##_held.s
+
+#define GET_SOCK(st, id, s) \
+    HOLD(st, id, s);        \
+    if (s == NULL)          \
         return -EBADF
 
 int netcore_bind(struct netcore_stack *st, int id, const struct sockaddr *addr, socklen_t len)
@@ -273,9 +291,7 @@ int netcore_close(struct netcore_stack *st, int id)
     GET_SOCK(st, id, s);
     nc__lock(st);
     atomic_store(&s->app_closed, true);
-    /* The eventfd goes now, under the lock, so no late signal can hit a reused fd number. */
-    nc__sys_close(s->efd);
-    s->efd = -1;
+    nc__sock_wake(s); /* calls blocked on it in other threads return EBADF */
     if (s->type == SOCK_STREAM)
         nc__tcp_close(st, s);
     else
@@ -527,7 +543,7 @@ int netcore_fd(struct netcore_stack *st, int id)
 
 unsigned netcore_poll(struct netcore_stack *st, int id, unsigned events)
 {
-    struct nc_sock *s = nc__sock_get(st, id);
+    HOLD(st, id, s);
     if (s == NULL)
         return POLLNVAL;
     return nc__sock_ready(s) & (events | POLLERR | POLLHUP);
@@ -535,7 +551,7 @@ unsigned netcore_poll(struct netcore_stack *st, int id, unsigned events)
 
 void netcore_want(struct netcore_stack *st, int id, unsigned events, int delta)
 {
-    struct nc_sock *s = nc__sock_get(st, id);
+    HOLD(st, id, s);
     if (s != NULL)
         nc__sock_want(s, events, delta);
 }

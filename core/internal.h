@@ -122,6 +122,8 @@ struct nc_sock {
     _Atomic bool wr_shut;        /* SHUT_WR by the program: FIN after the send ring */
     _Atomic bool fin_sent;
     _Atomic bool app_closed;
+    _Atomic bool dead;           /* the netstack is done with it; freed when unreferenced */
+    _Atomic bool reaped;
     _Atomic bool rx_full;        /* netstack holds data that did not fit in rx: kick RX */
     _Atomic bool tx_idle;        /* netstack will not look at tx until kicked: kick TX */
     bool fin_pending;            /* FIN arrived behind rx_pending */
@@ -180,7 +182,8 @@ struct netcore_stack {
     struct event *ev_dev, *ev_cmd, *ev_timer;
     uint32_t timer_due;          /* sys_now() when the armed timer fires; 0 if none */
 
-    struct nc_sock **socks;      /* table, max_sockets entries */
+    struct nc_sock *_Atomic *socks; /* table, max_sockets entries */
+    _Atomic int *refs;           /* per slot: API calls inside (nc__sock_hold) */
     int nsocks;
     struct netcore_stats stats;
     uint8_t *frame;              /* receive buffer, one frame */
@@ -199,7 +202,15 @@ int nc__netif_setup(struct netcore_stack *st);
 void nc__netif_teardown(struct netcore_stack *st);
 
 /* sock.c */
-struct nc_sock *nc__sock_get(struct netcore_stack *st, int id);
+/*
+ * An API call holds the socket it works on, so a close in another thread (which frees the
+ * socket once the netstack is done with it) cannot free it under the call.
+ * Returns NULL for a bad or closed handle.
+ */
+struct nc_sock *nc__sock_hold(struct netcore_stack *st, int id);
+void nc__sock_put(struct netcore_stack *st, int id, struct nc_sock *s);
+/* Wakes every thread blocked on the socket (close). */
+void nc__sock_wake(struct nc_sock *s);
 int nc__sock_alloc(struct netcore_stack *st, int type, struct nc_sock **out);
 void nc__sock_free(struct netcore_stack *st, struct nc_sock *s);
 unsigned nc__sock_ready(struct nc_sock *s);

@@ -21,14 +21,46 @@
 
 #include "internal.h"
 
-struct nc_sock *nc__sock_get(struct netcore_stack *st, int id)
+static void final_free(struct netcore_stack *st, struct nc_sock *s);
+
+/* Caller holds the stack lock. Frees a dead socket once no API call holds it. */
+static void reap(struct netcore_stack *st, struct nc_sock *s)
+{
+    /* Empty the slot first, then look at the count: a call that got the pointer before
+     * the slot emptied has already counted itself (both are sequentially consistent). */
+    if (st->socks[s->id] == s)
+        st->socks[s->id] = NULL;
+    if (atomic_load(&st->refs[s->id]) != 0 || atomic_exchange(&s->reaped, true))
+        return;
+    final_free(st, s);
+}
+
+struct nc_sock *nc__sock_hold(struct netcore_stack *st, int id)
 {
     if (st == NULL || id < 0 || id >= st->cfg.max_sockets)
         return NULL;
+    atomic_fetch_add(&st->refs[id], 1);
     struct nc_sock *s = st->socks[id];
-    if (s == NULL || atomic_load(&s->app_closed))
+    if (s == NULL || atomic_load(&s->app_closed)) {
+        nc__sock_put(st, id, s);
         return NULL;
+    }
     return s;
+}
+
+void nc__sock_put(struct netcore_stack *st, int id, struct nc_sock *s)
+{
+    if (atomic_fetch_sub(&st->refs[id], 1) == 1 && s != NULL && atomic_load(&s->dead)) {
+        nc__lock(st);
+        reap(st, s);
+        nc__unlock(st);
+    }
+}
+
+void nc__sock_wake(struct nc_sock *s)
+{
+    atomic_fetch_add(&s->seq, 1);
+    syscall(SYS_futex, &s->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
 /* Caller holds the stack lock. */
@@ -36,7 +68,7 @@ int nc__sock_alloc(struct netcore_stack *st, int type, struct nc_sock **out)
 {
     int id;
     for (id = 0; id < st->cfg.max_sockets; id++)
-        if (st->socks[id] == NULL)
+        if (st->socks[id] == NULL && atomic_load(&st->refs[id]) == 0)
             break;
     if (id == st->cfg.max_sockets)
         return -EMFILE;
@@ -70,6 +102,13 @@ int nc__sock_alloc(struct netcore_stack *st, int type, struct nc_sock **out)
 void nc__sock_free(struct netcore_stack *st, struct nc_sock *s)
 {
     nc__cmdq_forget(&st->cmdq, s);
+    atomic_store(&s->dead, true);
+    nc__sock_wake(s);
+    reap(st, s);
+}
+
+static void final_free(struct netcore_stack *st, struct nc_sock *s)
+{
     if (s->efd >= 0)
         nc__sys_close(s->efd);
     nc__ring_free(&s->tx);
@@ -95,7 +134,6 @@ void nc__sock_free(struct netcore_stack *st, struct nc_sock *s)
     pthread_mutex_destroy(&s->dq_mu);
     pthread_mutex_destroy(&s->tx_mu);
     pthread_mutex_destroy(&s->rx_mu);
-    st->socks[s->id] = NULL;
     st->nsocks--;
     free(s);
 }
@@ -103,6 +141,8 @@ void nc__sock_free(struct netcore_stack *st, struct nc_sock *s)
 unsigned nc__sock_ready(struct nc_sock *s)
 {
     unsigned r = 0;
+    if (atomic_load(&s->app_closed))
+        return POLLNVAL | POLLERR | POLLHUP; /* closed under a blocked call */
     int state = atomic_load(&s->state);
     if (atomic_load(&s->so_error) != 0)
         r |= POLLERR;
@@ -295,12 +335,18 @@ int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms)
     unsigned mask = events | POLLERR | POLLHUP;
     int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
     int result;
+    if (atomic_load(&s->app_closed))
+        return -EBADF;
     if (nc__spin(s, mask, timeout_ms))
         return (int)(nc__sock_ready(s) & mask);
     atomic_fetch_add(&s->futex_waiters, 1);
     for (;;) {
         uint32_t seq = atomic_load(&s->seq);
         atomic_thread_fence(memory_order_seq_cst);
+        if (atomic_load(&s->app_closed)) {
+            result = -EBADF; /* another thread closed it */
+            break;
+        }
         unsigned r = nc__sock_ready(s) & mask;
         if (r != 0) {
             result = (int)r;

@@ -298,7 +298,8 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
     st->dev.fd = -1;
     int rc = -ENOMEM;
     st->socks = calloc((size_t)cfg->max_sockets, sizeof(*st->socks));
-    if (st->socks == NULL) {
+    st->refs = calloc((size_t)cfg->max_sockets, sizeof(*st->refs));
+    if (st->socks == NULL || st->refs == NULL) {
         snprintf(err, errlen, "out of memory for %d sockets", cfg->max_sockets);
         goto fail;
     }
@@ -352,6 +353,7 @@ fail:
     if (nc__stack == st)
         nc__stack = NULL;
     free(st->socks);
+    free(st->refs);
     free(st->frame);
     pthread_mutex_destroy(&st->lock);
     free(st);
@@ -378,6 +380,7 @@ void netcore_stop(struct netcore_stack *st)
     nc__cmdq_destroy(&st->cmdq);
     nc__stack = NULL;
     free(st->socks);
+    free(st->refs);
     free(st->frame);
     pthread_mutex_destroy(&st->lock);
     free(st);

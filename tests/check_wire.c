@@ -687,6 +687,50 @@ START_TEST(frames_random_garbage)
 }
 END_TEST
 
+/* A close in one thread while another is blocked on the same socket: the blocked call
+ * returns EBADF and nothing is used after it is freed (valgrind runs this suite). */
+struct blocked {
+    struct netcore_stack *st;
+    int s;
+    bool accept;
+    ssize_t rc;
+};
+
+static void *call_blocked(void *arg)
+{
+    struct blocked *b = arg;
+    char buf[16];
+    b->rc = b->accept ? netcore_accept(b->st, b->s, NULL, NULL, 0)
+                      : netcore_recv(b->st, b->s, buf, sizeof(buf), 0);
+    return NULL;
+}
+
+START_TEST(close_while_blocked)
+{
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM, 0, wire), 0);
+    struct netcore_stack *st = start_stack(wire[0], false, 0, NULL);
+    ck_assert_ptr_nonnull(st);
+    struct blocked b[2] = { { st, udp_bound(st, 7000), false, 1 },
+                            { st, listen_on(st, 7001, 4), true, 1 } };
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, call_blocked, &b[i]);
+    /* The outcome is EBADF whether or not the threads got to block before the close; the
+     * pause only makes the blocked case the likely one. */
+    usleep(100000);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(netcore_close(st, b[i].s), 0);
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(b[i].rc, -EBADF);
+    }
+    struct netcore_stats stats;
+    netcore_get_stats(st, &stats);
+    ck_assert_int_eq(stats.sockets, 0);
+    netcore_stop(st);
+    close(wire[1]);
+}
+END_TEST
+
 static Suite *wire_suite(void)
 {
     Suite *s = suite_create("wire");
@@ -707,6 +751,7 @@ static Suite *wire_suite(void)
     TCase *tf = tcase_create("frames");
     tcase_add_test(tf, frames_dropped_and_counted);
     tcase_add_test(tf, frames_random_garbage);
+    tcase_add_test(tf, close_while_blocked);
     suite_add_tcase(s, tf);
     TCase *tg = tcase_create("gc");
     tcase_set_timeout(tg, 300);
