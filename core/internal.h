@@ -270,10 +270,12 @@ void nc__udp_close(struct netcore_stack *st, struct nc_sock *s);
 /* syn.c: handshake options for a fast link (large MSS) */
 struct nc_syn {
     uint16_t sport, dport, mss;
+    bool ack;                    /* SYN-ACK */
 };
 void nc__syn_out(struct netcore_stack *st, uint8_t *ip, size_t len);
 bool nc__syn_in(const uint8_t *ip, size_t len, struct nc_syn *out);
 void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn);
+bool nc__syn_over_backlog(struct netcore_stack *st, const struct nc_syn *syn);
 
 /* iss.c */
 uint16_t nc__random_port(void);

@@ -180,6 +180,8 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
             nc__icmp_input(st, ip, iplen); /* before lwIP, which answers only echo */
         struct nc_syn syn;
         bool is_syn = ipv4 && nc__syn_in(ip, iplen, &syn);
+        if (is_syn && nc__syn_over_backlog(st, &syn))
+            continue;
         struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
         if (p == NULL) {
             st->stats.rx_dropped_malformed++;

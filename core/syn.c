@@ -92,6 +92,33 @@ bool nc__syn_in(const uint8_t *ip, size_t len, struct nc_syn *out)
     out->sport = (uint16_t)(o.tcp[0] << 8 | o.tcp[1]);
     out->dport = (uint16_t)(o.tcp[2] << 8 | o.tcp[3]);
     out->mss = o.mss != NULL ? (uint16_t)(o.mss[0] << 8 | o.mss[1]) : 0;
+    out->ack = (o.tcp[13] & 0x10) != 0;
+    return true;
+}
+
+/*
+ * A connection request for a listener whose accept queue, counting handshakes under way,
+ * is full: the kernel drops such a SYN (the client retries), and so do we. lwIP would answer
+ * every SYN (its backlog option is off in Debian's build), growing without bound under a
+ * SYN flood.
+ */
+bool nc__syn_over_backlog(struct netcore_stack *st, const struct nc_syn *syn)
+{
+    if (syn->ack)
+        return false;
+    struct tcp_pcb_listen *l = tcp_listen_pcbs.listen_pcbs;
+    while (l != NULL && l->local_port != syn->dport)
+        l = l->next;
+    if (l == NULL || l->callback_arg == NULL)
+        return false;
+    struct nc_sock *s = l->callback_arg;
+    int queued = atomic_load(&s->aq_count);
+    for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL && queued < s->aq_cap; p = p->next)
+        if (p->state == SYN_RCVD && p->local_port == syn->dport)
+            queued++;
+    if (queued < s->aq_cap)
+        return false;
+    st->stats.accept_overflows++;
     return true;
 }
 

@@ -9,6 +9,7 @@
  * draining one never hides an edge from another.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -32,6 +33,16 @@ struct reg {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct reg *table[BUCKETS];
 static int nregs;
+/* Registrations per fd, as a socket or as an epoll set, so close() of anything else does
+ * not have to search (fds beyond the array are searched). */
+#define MARKS 65536
+static _Atomic unsigned short marks[MARKS];
+
+static void mark(int fd, int delta)
+{
+    if (fd >= 0 && fd < MARKS)
+        atomic_fetch_add(&marks[fd], (unsigned short)delta);
+}
 
 static struct reg **find(int epfd, int fd)
 {
@@ -75,6 +86,8 @@ static void drop(struct reg **pp)
     if (!nc__forked()) /* a child must not touch the parent's stack (its lock may be held) */
         netcore_unwatch(nc_stack, r->h, r->wfd);
     LIBC(close)(r->wfd); /* also leaves the kernel's epoll set */
+    mark(r->fd, -1);
+    mark(r->epfd, -1);
     free(r);
     nregs--;
 }
@@ -122,6 +135,8 @@ static int ctl(int epfd, int op, int fd, int h, struct epoll_event *ev)
         r->next = table[(unsigned)fd % BUCKETS];
         table[(unsigned)fd % BUCKETS] = r;
         nregs++;
+        mark(fd, +1);
+        mark(epfd, +1);
     }
     r->events = ev->events;
     r->data = ev->data;
@@ -148,7 +163,7 @@ void nc__epoll_atfork_child(void)
 
 void nc__epoll_forget_fd(int fd)
 {
-    if (nregs == 0)
+    if (nregs == 0 || (fd >= 0 && fd < MARKS && atomic_load(&marks[fd]) == 0))
         return;
     pthread_mutex_lock(&mu);
     for (int b = 0; b < BUCKETS; b++) {

@@ -360,7 +360,8 @@ START_TEST(tcp_connect_timeout)
 }
 END_TEST
 
-/* Backlog overflow: a backlog of 2 that nobody accepts; later connections are reset. */
+/* Backlog overflow: with 2 connections waiting for accept(), further SYNs are dropped (the
+ * client retries, as with the kernel); once the server accepts, they get through. */
 static void backlog_tweak(struct netcore_config *c)
 {
     c->backlog = 2;
@@ -373,12 +374,12 @@ static int backlog_server(struct netcore_stack *st)
     sig_wait(sync_p2c[0]);
     struct netcore_stats stats;
     netcore_get_stats(st, &stats);
-    if (stats.accept_overflows != 2) {
-        fprintf(stderr, "backlog server: %llu overflows, want 2\n",
+    if (stats.accept_overflows < 2) {
+        fprintf(stderr, "backlog server: %llu SYNs dropped, want >= 2\n",
                 (unsigned long long)stats.accept_overflows);
         return 3;
     }
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 4; i++) {
         int c = netcore_accept(st, l, NULL, NULL, 0);
         if (c < 0 || netcore_send(st, c, "ok", 2, 0) != 2)
             return 4;
@@ -399,19 +400,18 @@ START_TEST(tcp_backlog_overflow)
     int s[4];
     char b[4];
     for (int i = 0; i < 4; i++) {
-        s[i] = netcore_socket(st, AF_INET, SOCK_STREAM, 0);
+        s[i] = netcore_socket(st, AF_INET, SOCK_STREAM | (i >= 2 ? SOCK_NONBLOCK : 0), 0);
         struct sockaddr_in a = sin_of(SERVER_IP, 7);
-        int rc = netcore_connect(st, s[i], (struct sockaddr *)&a, sizeof(a));
-        /* The handshake completes before the reset: connect sees one or the other. */
-        if (i < 2 || rc == 0)
-            ck_assert_int_eq(rc, 0);
-        else
-            ck_assert_int_eq(rc, -ECONNRESET);
-        if (i >= 2 && rc == 0)
-            ck_assert_int_eq(netcore_recv(st, s[i], b, 1, 0), -ECONNRESET);
+        ck_assert_int_eq(netcore_connect(st, s[i], (struct sockaddr *)&a, sizeof(a)),
+                         i < 2 ? 0 : -EINPROGRESS);
     }
+    /* The queue is full: the third and fourth handshakes do not complete. */
+    ck_assert_int_eq(netcore_wait(st, s[2], POLLOUT, 300), 0);
+    ck_assert_int_eq(netcore_poll(st, s[3], POLLOUT), 0);
     sig_send(sync_p2c[1], 'A');
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(netcore_wait(st, s[i], POLLOUT, 20000), POLLOUT);
+        netcore_set_nonblock(st, s[i], 0);
         ck_assert_int_eq(netcore_recv(st, s[i], b, 2, MSG_WAITALL), 2);
         ck_assert_int_eq(memcmp(b, "ok", 2), 0);
     }
@@ -583,8 +583,10 @@ START_TEST(tcp_10k_cycles)
     for (int i = 0; i < 10000; i++)
         one_cycle(st, 'x');
     struct netcore_stats s1;
+    netcore_step(st, 0); /* the cap is applied on every timer tick and step */
     netcore_get_stats(st, &s1);
     ck_assert_int_le(s1.time_wait, 1024); /* capped */
+    ck_assert_uint_gt(s1.time_wait_evicted, 0);
     size_t after = heap_in_use(st);
     one_cycle(st, 'q');
     ck_assert_msg(after <= before + 16384, "heap grew from %zu to %zu bytes", before, after);
