@@ -161,6 +161,11 @@ void nc__epoll_atfork_child(void)
     pthread_mutex_init(&mu, NULL); /* another thread may have held it at fork */
 }
 
+bool nc__epoll_known(int fd)
+{
+    return nregs != 0 && (fd < 0 || fd >= MARKS || atomic_load(&marks[fd]) != 0);
+}
+
 void nc__epoll_forget_fd(int fd)
 {
     if (nregs == 0 || (fd >= 0 && fd < MARKS && atomic_load(&marks[fd]) == 0))

@@ -95,6 +95,7 @@ bool nc__restart_after_eintr(int h, bool sending);
 /* epoll: forget every registration of fd (it is being closed). */
 void nc__epoll_forget_fd(int fd);
 void nc__epoll_atfork_child(void);
+bool nc__epoll_known(int fd);
 /* True in a child forked after the stack started (the stack lives in the parent). */
 bool nc__forked(void);
 

@@ -3,7 +3,11 @@
  * close, names, options, and the fd calls (dup*, fcntl, ioctl) that must know our fds.
  * Anything that is not a netcore socket goes to libc unchanged.
  */
+#include <dlfcn.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -108,6 +112,74 @@ int close(int fd)
     if (nc__fd_handle(fd) >= 0)
         release(fd);
     return LIBC(close)(fd);
+}
+
+/* close_range and fclose close fds inside libc, where our close() does not see them. */
+int close_range(unsigned int first, unsigned int last, int flags)
+{
+    static int (*real)(unsigned int, unsigned int, int);
+    if (real == NULL)
+        real = (__typeof__(real))dlsym(RTLD_NEXT, "close_range");
+    if (real == NULL)
+        return (int)nc__ret(-ENOSYS);
+    if (!nc__in_stack_thread && !(flags & CLOSE_RANGE_CLOEXEC)) {
+        for (unsigned int fd = first; fd <= last && fd < 65536; fd++) {
+            if (nc__fd_handle((int)fd) >= 0 || nc__epoll_known((int)fd)) {
+                nc__epoll_forget_fd((int)fd);
+                if (nc__fd_handle((int)fd) >= 0)
+                    release((int)fd);
+            }
+            if (fd == last)
+                break;
+        }
+    }
+    return real(first, last, flags);
+}
+
+/*
+ * stdio reads and writes through libc-internal entry points that the shim cannot see, so a
+ * FILE on a netcore socket is a cookie stream over our own read/write/close. (fileno() of
+ * such a stream is -1: a program that polls it must poll the fd it passed to fdopen.)
+ */
+static ssize_t cookie_read(void *c, char *buf, size_t len)
+{
+    return read((int)(intptr_t)c, buf, len);
+}
+
+static ssize_t cookie_write(void *c, const char *buf, size_t len)
+{
+    ssize_t n = write((int)(intptr_t)c, buf, len);
+    return n < 0 ? 0 : n; /* stdio's cookie protocol: 0 is the error */
+}
+
+static int cookie_close(void *c)
+{
+    return close((int)(intptr_t)c);
+}
+
+FILE *fdopen(int fd, const char *mode)
+{
+    static FILE *(*real)(int, const char *);
+    if (real == NULL)
+        real = (__typeof__(real))dlsym(RTLD_NEXT, "fdopen");
+    if (nc__in_stack_thread || nc__fd_handle(fd) < 0)
+        return real(fd, mode);
+    cookie_io_functions_t io = { cookie_read, cookie_write, NULL, cookie_close };
+    return fopencookie((void *)(intptr_t)fd, mode, io);
+}
+
+int fclose(FILE *f)
+{
+    static int (*real)(FILE *);
+    if (real == NULL)
+        real = (__typeof__(real))dlsym(RTLD_NEXT, "fclose");
+    int fd = f != NULL ? fileno(f) : -1;
+    if (!nc__in_stack_thread && fd >= 0 && nc__fd_handle(fd) >= 0) {
+        fflush(f); /* through our write(), while the fd is still ours */
+        nc__epoll_forget_fd(fd);
+        release(fd);
+    }
+    return real(f);
 }
 
 int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
