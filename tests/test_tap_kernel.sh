@@ -5,7 +5,8 @@
 # to a netcore listener, (c) ARP and ICMP echo answered by the stack, (d) a refused connect,
 # (e) start-up failures: a bad NETCORE_MTU, and TUNSETIFF refused to a non-root user,
 # (f) UDP datagrams to a kernel echo and ICMP port unreachable as "Connection refused",
-# (g) a TUN device (IP packets, no ARP) carrying a TCP echo.
+# (f2) ICMP net unreachable as ENETUNREACH for TCP, (g) a TUN device (IP packets, no ARP)
+# carrying a TCP echo.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
@@ -183,6 +184,16 @@ err=$(echo x | corecat udp "$NC_KERNEL_IP" 5556 2>&1) || rc=$?
 [ "$rc" -eq 1 ] || fail "(f) corecat udp to a closed port exited $rc, want 1 ($err)"
 [ "$err" = "corecat: recv $NC_KERNEL_IP:5556: Connection refused" ] ||
     fail "(f) corecat udp to a closed port said '$err'"
+
+# (f2) TCP to a network the kernel side cannot route: its ICMP "net unreachable" fails the
+# connect at once with ENETUNREACH, as the kernel's own connect would.
+ip netns exec "$NC_NS" sysctl -qw net.ipv4.ip_forward=1
+rc=0
+err=$(corecat connect 198.18.77.5 80 </dev/null 2>&1) || rc=$?
+[ "$rc" -eq 1 ] || fail "(f2) connect to an unroutable network exited $rc, want 1 ($err)"
+[ "$err" = "corecat: connect 198.18.77.5:80: Network is unreachable" ] ||
+    fail "(f2) connect to an unroutable network said '$err'"
+step ""
 
 # (g) TUN: the IP medium without ARP. A TUN device nctun0 beside the TAP, on its own subnet
 # 198.18.0.64/26 (kernel .65, netcore .66), carries 4 MiB echoed by a kernel server.
