@@ -267,7 +267,8 @@ ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf,
                          int flags, struct sockaddr_in *from);
 void nc__udp_close(struct netcore_stack *st, struct nc_sock *s);
 
-/* syn.c: handshake options for a fast link (large MSS) */
+/* syn.c: handshake options for a fast link (large MSS, large receive window) */
+#define NC_RCV_WND (256u * 1024) /* receive window of a connection whose handshake we scaled */
 struct nc_syn {
     uint16_t sport, dport, mss;
     bool ack;                    /* SYN-ACK */
@@ -275,6 +276,8 @@ struct nc_syn {
 void nc__syn_out(struct netcore_stack *st, uint8_t *ip, size_t len);
 bool nc__syn_in(const uint8_t *ip, size_t len, struct nc_syn *out);
 void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn);
+/* True when the pcb's receive window is ours to manage (NC_RCV_WND, not lwIP's TCP_WND). */
+bool nc__syn_scaled(const struct tcp_pcb *pcb);
 bool nc__syn_over_backlog(struct netcore_stack *st, const struct nc_syn *syn);
 
 /* iss.c */
