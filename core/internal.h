@@ -174,6 +174,7 @@ struct netcore_stack {
     pthread_mutex_t lock;        /* whoever holds it owns lwIP */
     pthread_t thread;
     bool threaded;
+    bool dev_down;               /* the device went away: ENETDOWN from now on */
     _Atomic bool stopping;
     struct nc_dev dev;
     struct netif *netif;
@@ -198,6 +199,7 @@ void nc__run_queue(struct netcore_stack *st);
 /* Hands work to whoever owns the stack: runs it now if the lock is free, else queues a kick. */
 void nc__kick(struct netcore_stack *st, struct nc_sock *s, unsigned what);
 int nc__pump_device(struct netcore_stack *st, int max_frames);
+void nc__dev_down(struct netcore_stack *st, int why);
 int nc__netif_setup(struct netcore_stack *st);
 void nc__netif_teardown(struct netcore_stack *st);
 
@@ -249,6 +251,8 @@ struct nc_tcpinfo {
 };
 void nc__tcp_info(struct nc_sock *s, struct nc_tcpinfo *ti);
 void nc__tcp_tw_cap(struct netcore_stack *st);
+/* The device went away: every connection of the program fails with ENETDOWN. */
+void nc__tcp_netdown(struct netcore_stack *st);
 
 /* App side, without the stack lock. */
 ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *buf, size_t len,

@@ -5,6 +5,10 @@
  * PBUF_POOL element that pbuf code overruns with full-size frames (DESIGN.md).
  */
 #include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <event2/event.h>
 #include <string.h>
 
 #include <lwip/etharp.h>
@@ -35,7 +39,11 @@ static err_t dev_send(struct netif *netif, struct pbuf *p)
         iov[n].iov_len = q->len;
         n++;
     }
+    if (st->dev_down)
+        return ERR_IF;
     int r = nc__sys_writev(st->dev.fd, iov, n);
+    if (r < 0 && r != -EAGAIN && r != -ENOBUFS && r != -EINTR)
+        nc__dev_down(st, -r);
     if (r < 0) {
         /* The frame is lost like on a full NIC queue; TCP retransmits it. */
         st->stats.tx_errors++;
@@ -119,6 +127,26 @@ static bool ipv4_ok(const uint8_t *ip, size_t len)
     return sum == 0xffff;
 }
 
+/*
+ * The device is gone (TAP deleted: EBADFD/EIO; wire peer closed). Like the kernel when an
+ * interface disappears: every connection fails with ENETDOWN and new ones are refused with
+ * it; the stack stops watching the device, so nothing spins on its error. Caller holds the
+ * stack lock.
+ */
+void nc__dev_down(struct netcore_stack *st, int why)
+{
+    if (st->dev_down)
+        return;
+    st->dev_down = true;
+    st->stats.tx_errors++;
+    fprintf(stderr, "netcore[%d]: device %s: %s: network down\n", (int)getpid(),
+            st->cfg.device == NETCORE_DEV_WIRE ? "wire" : st->cfg.ifname, strerror(why));
+    if (st->ev_dev != NULL)
+        event_del(st->ev_dev);
+    netif_set_link_down(st->netif);
+    nc__tcp_netdown(st);
+}
+
 /* Drops what is not an Ethernet frame for us, counting why. Returns true to keep it. */
 static bool eth_frame_ok(struct netcore_stack *st, const uint8_t *f, size_t len)
 {
@@ -163,8 +191,16 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
     int n = 0;
     while (n < max_frames) {
         int len = nc__sys_read(st->dev.fd, st->frame, st->frame_cap);
-        if (len <= 0)
+        if (len == 0) {
+            st->stats.rx_dropped_malformed++; /* an empty datagram on the wire */
+            n++;
+            continue;
+        }
+        if (len < 0) {
+            if (len != -EAGAIN && len != -EINTR)
+                nc__dev_down(st, -len); /* the TAP was deleted (EBADFD, EIO) */
             break;
+        }
         n++;
         st->stats.rx_frames++;
         st->stats.rx_bytes += (uint64_t)len;

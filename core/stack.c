@@ -188,7 +188,7 @@ static void *thread_main(void *arg)
 int netcore_step(struct netcore_stack *st, int timeout_ms)
 {
     struct pollfd p[2] = {
-        { .fd = st->dev.fd, .events = POLLIN },
+        { .fd = st->dev_down ? -1 : st->dev.fd, .events = POLLIN },
         { .fd = st->cmdq.efd, .events = POLLIN },
     };
     if (timeout_ms != 0) {
@@ -203,7 +203,7 @@ int netcore_step(struct netcore_stack *st, int timeout_ms)
     }
     nc__cmdq_clear_wake(&st->cmdq);
     nc__lock(st);
-    int n = nc__pump_device(st, 1024);
+    int n = st->dev_down ? 0 : nc__pump_device(st, 1024);
     sys_check_timeouts();
     nc__tcp_tw_cap(st);
     nc__unlock(st);

@@ -247,6 +247,8 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const struct so
     }
     if (s->pcb.tcp == NULL)
         return -EINVAL;
+    if (st->dev_down)
+        return -ENETDOWN;
     int err = alloc_rings(st, s);
     if (err != 0)
         return err;
@@ -663,6 +665,24 @@ void nc__tcp_info(struct nc_sock *s, struct nc_tcpinfo *ti)
     ti->retrans = pcb->nrtx;
     for (struct tcp_seg *seg = pcb->unacked; seg != NULL; seg = seg->next)
         ti->unacked_segs++;
+}
+
+void nc__tcp_netdown(struct netcore_stack *st)
+{
+    for (int i = 0; i < st->cfg.max_sockets; i++) {
+        struct nc_sock *s = st->socks[i];
+        if (s == NULL || s->type != SOCK_STREAM || s->pcb.tcp == NULL ||
+            s->pcb.tcp->state == LISTEN)
+            continue;
+        if (atomic_load(&s->app_closed)) {
+            struct tcp_pcb *pcb = detach(s);
+            tcp_abort(pcb);
+            nc__sock_free(st, s);
+            continue;
+        }
+        s->icmp_error = ENETDOWN;
+        tcp_abort(s->pcb.tcp); /* on_err reports icmp_error */
+    }
 }
 
 /* Keeps lwIP's TIME-WAIT list at most time_wait_max long, dropping the oldest. */

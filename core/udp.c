@@ -131,11 +131,12 @@ int nc__udp_connect(struct netcore_stack *st, struct nc_sock *s, const struct so
 ssize_t nc__udp_sendto(struct netcore_stack *st, struct nc_sock *s, const void *buf,
                        size_t len, const struct sockaddr_in *to)
 {
-    (void)st;
     if (to == NULL && atomic_load(&s->state) != NC_ST_CONNECTED)
         return -EDESTADDRREQ;
     if (len > UDP_MAX_PAYLOAD)
         return -EMSGSIZE;
+    if (st->dev_down)
+        return -ENETDOWN;
     if (autobind(s) != ERR_OK)
         return -EAGAIN; /* no free ephemeral port, as the kernel says */
     struct pbuf *p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)len, PBUF_RAM);
