@@ -325,6 +325,7 @@ static const struct {
     { "NETCORE_CMD_QUEUE", offsetof(struct netcore_config, cmd_queue), 1, 65536 },
     { "NETCORE_TIME_WAIT_MAX", offsetof(struct netcore_config, time_wait_max), 0, 1000000 },
     { "NETCORE_SPIN_US", offsetof(struct netcore_config, spin_us), 0, 1000000 },
+    { "NETCORE_DROP_EVERY", offsetof(struct netcore_config, drop_every), 0, 1000000 },
 };
 
 /*

@@ -203,6 +203,8 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
         }
         n++;
         st->stats.rx_frames++;
+        if (st->cfg.drop_every > 0 && st->stats.rx_frames % (uint64_t)st->cfg.drop_every == 0)
+            continue; /* injected loss (tests) */
         st->stats.rx_bytes += (uint64_t)len;
         bool ok = st->dev.is_eth ? eth_frame_ok(st, st->frame, (size_t)len)
                                  : ip_packet_ok(st, st->frame, (size_t)len);

@@ -46,6 +46,8 @@ struct netcore_config {
     int time_wait_max;       /* NETCORE_TIME_WAIT_MAX: TIME-WAIT entries kept */
     int spin_us;             /* NETCORE_SPIN_US: a blocked call polls the device this long
                                 before it sleeps (0: sleep at once) */
+    int drop_every;          /* NETCORE_DROP_EVERY: fault injection for tests, drop every
+                                Nth received frame (0: none) */
 };
 
 /* Fills *cfg with the defaults (DESIGN.md: 198.18.0.2/24 via 198.18.0.1 on nctap0). */
