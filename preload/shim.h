@@ -92,6 +92,10 @@ static inline long nc__ret(long r)
 /* Blocking calls interrupted by a signal: restart unless the handler said otherwise. */
 bool nc__restart_after_eintr(int h, bool sending);
 
+/* passthru.c: loopback sockets are handed to the kernel under the same fd number. */
+bool nc__is_loopback(const struct sockaddr *a, socklen_t len);
+int nc__handoff(int fd, int h);
+
 /* epoll: forget every registration of fd (it is being closed). */
 void nc__epoll_forget_fd(int fd);
 void nc__epoll_atfork_child(void);
