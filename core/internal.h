@@ -175,6 +175,7 @@ struct netcore_stack {
     pthread_t thread;
     bool threaded;
     bool dev_down;               /* the device went away: ENETDOWN from now on */
+    bool netdown_pending;        /* connections still to fail with ENETDOWN */
     _Atomic bool stopping;
     struct nc_dev dev;
     struct netif *netif;

@@ -143,8 +143,9 @@ void nc__dev_down(struct netcore_stack *st, int why)
             st->cfg.device == NETCORE_DEV_WIRE ? "wire" : st->cfg.ifname, strerror(why));
     if (st->ev_dev != NULL)
         event_del(st->ev_dev);
-    netif_set_link_down(st->netif);
-    nc__tcp_netdown(st);
+    /* This may run inside lwIP's output for some pcb: the connections are failed when the
+     * lock is let go (nc__unlock), not under lwIP's feet. */
+    st->netdown_pending = true;
 }
 
 /* Drops what is not an Ethernet frame for us, counting why. Returns true to keep it. */

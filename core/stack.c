@@ -19,6 +19,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <lwip/init.h>
+#include <lwip/netif.h>
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
 #include <lwip/timeouts.h>
@@ -111,6 +112,11 @@ static void arm_timer(struct netcore_stack *st)
 void nc__unlock(struct netcore_stack *st)
 {
     nc__run_queue(st);
+    if (st->netdown_pending) {
+        st->netdown_pending = false;
+        netif_set_link_down(st->netif);
+        nc__tcp_netdown(st);
+    }
     if (st->threaded) {
         if (nc__in_stack_thread) {
             arm_timer(st);
