@@ -78,7 +78,7 @@ struct held {
 static void release(struct held *h)
 {
     if (h->s != NULL)
-        nc__sock_put(h->st, h->id, h->s);
+        nc__sock_put(h->st, h->id);
 }
 
 /* Declares s, held for the rest of the function (released on every return). */

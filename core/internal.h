@@ -122,8 +122,6 @@ struct nc_sock {
     _Atomic bool wr_shut;        /* SHUT_WR by the program: FIN after the send ring */
     _Atomic bool fin_sent;
     _Atomic bool app_closed;
-    _Atomic bool dead;           /* the netstack is done with it; freed when unreferenced */
-    _Atomic bool reaped;
     _Atomic bool rx_full;        /* netstack holds data that did not fit in rx: kick RX */
     _Atomic bool tx_idle;        /* netstack will not look at tx until kicked: kick TX */
     bool fin_pending;            /* FIN arrived behind rx_pending */
@@ -186,6 +184,7 @@ struct netcore_stack {
 
     struct nc_sock *_Atomic *socks; /* table, max_sockets entries */
     _Atomic int *refs;           /* per slot: API calls inside (nc__sock_hold) */
+    struct nc_sock *_Atomic *zombie; /* per slot: freed socket waiting for its callers */
     int nsocks;
     struct netcore_stats stats;
     uint8_t *frame;              /* receive buffer, one frame */
@@ -211,7 +210,9 @@ void nc__netif_teardown(struct netcore_stack *st);
  * Returns NULL for a bad or closed handle.
  */
 struct nc_sock *nc__sock_hold(struct netcore_stack *st, int id);
-void nc__sock_put(struct netcore_stack *st, int id, struct nc_sock *s);
+void nc__sock_put(struct netcore_stack *st, int id);
+/* Releases a socket's memory and eventfd; caller holds the lock, nobody holds the socket. */
+void nc__sock_final_free(struct netcore_stack *st, struct nc_sock *s);
 /* Wakes every thread blocked on the socket (close). */
 void nc__sock_wake(struct nc_sock *s);
 int nc__sock_alloc(struct netcore_stack *st, int type, struct nc_sock **out);

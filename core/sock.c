@@ -21,20 +21,15 @@
 
 #include "internal.h"
 
-static void final_free(struct netcore_stack *st, struct nc_sock *s);
 
-/* Caller holds the stack lock. Frees a dead socket once no API call holds it. */
-static void reap(struct netcore_stack *st, struct nc_sock *s)
-{
-    /* Empty the slot first, then look at the count: a call that got the pointer before
-     * the slot emptied has already counted itself (both are sequentially consistent). */
-    if (st->socks[s->id] == s)
-        st->socks[s->id] = NULL;
-    if (atomic_load(&st->refs[s->id]) != 0 || atomic_exchange(&s->reaped, true))
-        return;
-    final_free(st, s);
-}
-
+/*
+ * Lifetime: API calls count themselves in refs[slot] while they use a socket. When the
+ * netstack is done with a socket (nc__sock_free, under the stack lock) it empties the slot
+ * and parks the socket in zombie[slot]; whoever then sees refs[slot] at zero with a zombie
+ * parked — the netstack at once, or the last call leaving — frees it under the lock. Nothing
+ * touches the socket after dropping its count, and a slot is reused only when it has neither
+ * calls nor a zombie.
+ */
 struct nc_sock *nc__sock_hold(struct netcore_stack *st, int id)
 {
     if (st == NULL || id < 0 || id >= st->cfg.max_sockets)
@@ -42,17 +37,27 @@ struct nc_sock *nc__sock_hold(struct netcore_stack *st, int id)
     atomic_fetch_add(&st->refs[id], 1);
     struct nc_sock *s = st->socks[id];
     if (s == NULL || atomic_load(&s->app_closed)) {
-        nc__sock_put(st, id, s);
+        nc__sock_put(st, id);
         return NULL;
     }
     return s;
 }
 
-void nc__sock_put(struct netcore_stack *st, int id, struct nc_sock *s)
+/* Caller holds the stack lock. */
+static void reap_slot(struct netcore_stack *st, int id)
 {
-    if (atomic_fetch_sub(&st->refs[id], 1) == 1 && s != NULL && atomic_load(&s->dead)) {
+    if (atomic_load(&st->refs[id]) != 0)
+        return;
+    struct nc_sock *z = atomic_exchange(&st->zombie[id], NULL);
+    if (z != NULL)
+        nc__sock_final_free(st, z);
+}
+
+void nc__sock_put(struct netcore_stack *st, int id)
+{
+    if (atomic_fetch_sub(&st->refs[id], 1) == 1 && atomic_load(&st->zombie[id]) != NULL) {
         nc__lock(st);
-        reap(st, s);
+        reap_slot(st, id);
         nc__unlock(st);
     }
 }
@@ -68,7 +73,8 @@ int nc__sock_alloc(struct netcore_stack *st, int type, struct nc_sock **out)
 {
     int id;
     for (id = 0; id < st->cfg.max_sockets; id++)
-        if (st->socks[id] == NULL && atomic_load(&st->refs[id]) == 0)
+        if (st->socks[id] == NULL && atomic_load(&st->refs[id]) == 0 &&
+            atomic_load(&st->zombie[id]) == NULL)
             break;
     if (id == st->cfg.max_sockets)
         return -EMFILE;
@@ -102,12 +108,14 @@ int nc__sock_alloc(struct netcore_stack *st, int type, struct nc_sock **out)
 void nc__sock_free(struct netcore_stack *st, struct nc_sock *s)
 {
     nc__cmdq_forget(&st->cmdq, s);
-    atomic_store(&s->dead, true);
     nc__sock_wake(s);
-    reap(st, s);
+    /* Empty the slot, park the socket, then look at the count (see nc__sock_hold). */
+    st->socks[s->id] = NULL;
+    atomic_store(&st->zombie[s->id], s);
+    reap_slot(st, s->id);
 }
 
-static void final_free(struct netcore_stack *st, struct nc_sock *s)
+void nc__sock_final_free(struct netcore_stack *st, struct nc_sock *s)
 {
     if (s->efd >= 0)
         nc__sys_close(s->efd);

@@ -305,7 +305,8 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
     int rc = -ENOMEM;
     st->socks = calloc((size_t)cfg->max_sockets, sizeof(*st->socks));
     st->refs = calloc((size_t)cfg->max_sockets, sizeof(*st->refs));
-    if (st->socks == NULL || st->refs == NULL) {
+    st->zombie = calloc((size_t)cfg->max_sockets, sizeof(*st->zombie));
+    if (st->socks == NULL || st->refs == NULL || st->zombie == NULL) {
         snprintf(err, errlen, "out of memory for %d sockets", cfg->max_sockets);
         goto fail;
     }
@@ -360,6 +361,7 @@ fail:
         nc__stack = NULL;
     free(st->socks);
     free(st->refs);
+    free(st->zombie);
     free(st->frame);
     pthread_mutex_destroy(&st->lock);
     free(st);
@@ -379,6 +381,12 @@ void netcore_stop(struct netcore_stack *st)
     nc__lock(st);
     nc__run_queue(st);
     drop_all(st);
+    /* Sockets still parked for calls that never returned (a program bug): free them now. */
+    for (int i = 0; i < st->cfg.max_sockets; i++) {
+        struct nc_sock *z = atomic_exchange(&st->zombie[i], NULL);
+        if (z != NULL)
+            nc__sock_final_free(st, z);
+    }
     nc__netif_teardown(st);
     pthread_mutex_unlock(&st->lock);
     base_teardown(st);
@@ -387,6 +395,7 @@ void netcore_stop(struct netcore_stack *st)
     nc__stack = NULL;
     free(st->socks);
     free(st->refs);
+    free(st->zombie);
     free(st->frame);
     pthread_mutex_destroy(&st->lock);
     free(st);

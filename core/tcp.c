@@ -592,7 +592,7 @@ void nc__tcp_close(struct netcore_stack *st, struct nc_sock *s)
         nc__sock_free(st, s);
         return;
     }
-    if (state == NC_ST_CONNECTED) {
+    if (state == NC_ST_CONNECTED && s->pcb.tcp != NULL) {
         /* Linger until tx drains: nc__tcp_flush finishes the close. Data arriving meanwhile
          * resets the connection (on_recv), as in the kernel. */
         nc__tcp_flush(st, s);
@@ -671,9 +671,11 @@ void nc__tcp_netdown(struct netcore_stack *st)
 {
     for (int i = 0; i < st->cfg.max_sockets; i++) {
         struct nc_sock *s = st->socks[i];
-        if (s == NULL || s->type != SOCK_STREAM || s->pcb.tcp == NULL ||
-            s->pcb.tcp->state == LISTEN)
+        if (s == NULL || s->type != SOCK_STREAM || s->pcb.tcp == NULL)
             continue;
+        int state = atomic_load(&s->state);
+        if (state != NC_ST_CONNECTING && state != NC_ST_CONNECTED)
+            continue; /* unbound, bound and listening sockets live on, as in the kernel */
         if (atomic_load(&s->app_closed)) {
             struct tcp_pcb *pcb = detach(s);
             tcp_abort(pcb);

@@ -52,16 +52,16 @@ int nc__handoff(int fd, int h)
     carry(h, k, SOL_SOCKET, SO_SNDTIMEO, sizeof(struct timeval));
     if (type == SOCK_STREAM)
         carry(h, k, IPPROTO_TCP, TCP_NODELAY, sizeof(int));
-    /* Put the kernel socket in place of the eventfd at the program's fd number. */
-    nc__epoll_forget_fd(fd);
-    int left = nc__fd_unbind(fd, &h);
+    /* Put the kernel socket in place of the eventfd at the program's fd number (dup3 swaps
+     * it atomically), then forget the netcore side. */
     if (LIBC(dup3)(k, fd, fdfl >= 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
         int e = errno;
         LIBC(close)(k);
-        nc__fd_bind(fd, h); /* still ours */
         return -e;
     }
     LIBC(close)(k);
+    nc__epoll_forget_fd(fd);
+    int left = nc__fd_unbind(fd, &h);
     if (left == 0)
         netcore_close(nc_stack, h);
     return 0;

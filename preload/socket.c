@@ -126,7 +126,8 @@ int close_range(unsigned int first, unsigned int last, int flags)
         real = (__typeof__(real))dlsym(RTLD_NEXT, "close_range");
     if (real == NULL)
         return (int)nc__ret(-ENOSYS);
-    if (!nc__in_stack_thread && !(flags & CLOSE_RANGE_CLOEXEC)) {
+    /* UNSHARE closes only in the caller's private copy of the fd table. */
+    if (!nc__in_stack_thread && !(flags & (CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE))) {
         for (unsigned int fd = first; fd <= last && fd < 65536; fd++) {
             if (nc__fd_handle((int)fd) >= 0 || nc__epoll_known((int)fd)) {
                 nc__epoll_forget_fd((int)fd);
@@ -152,8 +153,17 @@ static ssize_t cookie_read(void *c, char *buf, size_t len)
 
 static ssize_t cookie_write(void *c, const char *buf, size_t len)
 {
-    ssize_t n = write((int)(intptr_t)c, buf, len);
-    return n < 0 ? 0 : n; /* stdio's cookie protocol: 0 is the error */
+    /* stdio takes a short count for an error: finish the write like a kernel FILE would. */
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write((int)(intptr_t)c, buf + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        done += (size_t)n;
+    }
+    return (ssize_t)done;
 }
 
 static int cookie_close(void *c)

@@ -8,6 +8,7 @@
 #include <check.h>
 #include <errno.h>
 #include <malloc.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -733,6 +734,50 @@ START_TEST(close_while_blocked)
 }
 END_TEST
 
+/* The peer closes first; we read EOF, shut our side, and close once our FIN is
+ * acknowledged (lwIP has then dropped the connection): the socket is freed. */
+static int close_first_server(struct netcore_stack *st)
+{
+    int l = listen_on(st, 7, 4);
+    sig_send(sync_c2p[1], 'L');
+    for (int i = 0; i < 3; i++) {
+        int c = netcore_accept(st, l, NULL, NULL, 0);
+        if (c < 0)
+            return 3;
+        netcore_close(st, c);
+    }
+    netcore_close(st, l);
+    return 0;
+}
+
+START_TEST(tcp_peer_closes_first)
+{
+    struct netcore_stack *st = spawn(close_first_server, 0);
+    sig_wait(sync_c2p[0]);
+    for (int i = 0; i < 3; i++) {
+        int s = connect_to(st, 7);
+        char b;
+        ck_assert_int_eq(netcore_recv(st, s, &b, 1, 0), 0);
+        ck_assert_int_eq(netcore_shutdown(st, s, SHUT_WR), 0);
+        /* No event says "our FIN was acknowledged": watch TCP_INFO's state, bounded. */
+        struct tcp_info ti;
+        for (int k = 0; k < 500; k++) {
+            socklen_t len = sizeof(ti);
+            ck_assert_int_eq(netcore_getsockopt(st, s, IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
+            if (ti.tcpi_state == TCP_CLOSE)
+                break;
+            usleep(10000);
+        }
+        ck_assert_int_eq(ti.tcpi_state, TCP_CLOSE);
+        ck_assert_int_eq(netcore_close(st, s), 0);
+        struct netcore_stats stats;
+        netcore_get_stats(st, &stats);
+        ck_assert_int_eq(stats.sockets, 0);
+    }
+    reap(st);
+}
+END_TEST
+
 static Suite *wire_suite(void)
 {
     Suite *s = suite_create("wire");
@@ -745,6 +790,7 @@ static Suite *wire_suite(void)
     tcase_add_test(tc, tcp_refused);
     tcase_add_test(tc, tcp_connect_timeout);
     tcase_add_test(tc, tcp_backlog_overflow);
+    tcase_add_test(tc, tcp_peer_closes_first);
     suite_add_tcase(s, tc);
     TCase *tu = tcase_create("udp");
     tcase_add_test(tu, udp_datagrams);
