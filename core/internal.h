@@ -276,6 +276,7 @@ void nc__udp_close(struct netcore_stack *st, struct nc_sock *s);
 /* syn.c: handshake options for a fast link (large MSS, large receive window) */
 #define NC_RCV_WND (256u * 1024) /* receive window of a connection whose handshake we scaled */
 struct nc_syn {
+    uint32_t saddr;              /* the sender's address, network order */
     uint16_t sport, dport, mss;
     bool ack;                    /* SYN-ACK */
 };

@@ -108,6 +108,7 @@ bool nc__syn_in(const uint8_t *ip, size_t len, struct nc_syn *out)
     struct syn_opts o;
     if (!parse_syn((uint8_t *)ip, len, &o))
         return false;
+    memcpy(&out->saddr, ip + 12, 4);
     out->sport = (uint16_t)(o.tcp[0] << 8 | o.tcp[1]);
     out->dport = (uint16_t)(o.tcp[2] << 8 | o.tcp[3]);
     out->mss = o.mss != NULL ? (uint16_t)(o.mss[0] << 8 | o.mss[1]) : 0;
@@ -144,7 +145,8 @@ bool nc__syn_over_backlog(struct netcore_stack *st, const struct nc_syn *syn)
 void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn)
 {
     struct tcp_pcb *p = tcp_active_pcbs;
-    while (p != NULL && !(p->local_port == syn->dport && p->remote_port == syn->sport))
+    while (p != NULL && !(p->local_port == syn->dport && p->remote_port == syn->sport &&
+                          ip_2_ip4(&p->remote_ip)->addr == syn->saddr))
         p = p->next;
     if (p == NULL)
         return;
