@@ -6,11 +6,6 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
 
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
 # check_ns NS: NS has TAP device NC_TAP with the kernel-side addresses, and lo is up.
 check_ns() {
     local ns=$1 out

@@ -6,18 +6,6 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
 
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-# on_netcore SECS CMD...: nc_run with a time limit, so that a hang fails instead of blocking.
-on_netcore() {
-    local secs=$1
-    shift
-    timeout "$secs" "$NC_TOP/netcore" run --ns "$NC_NS" -- "$@"
-}
-
 PORT=8000
 
 nc_require_root

@@ -7,18 +7,6 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
 
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-# on_netcore SECS CMD...: nc_run with a time limit, so that a hang fails instead of blocking.
-on_netcore() {
-    local secs=$1
-    shift
-    timeout "$secs" "$NC_TOP/netcore" run --ns "$NC_NS" -- "$@"
-}
-
 # wait_pid PID WHAT: wait for a background job started with a `timeout` of its own.
 wait_pid() {
     local rc=0

@@ -7,52 +7,8 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-# on_netcore SECS CMD...: nc_run with a time limit, so that a hang fails instead of blocking.
-on_netcore() {
-    local secs=$1
-    shift
-    timeout "$secs" "$NC_TOP/netcore" run --ns "$NC_NS" -- "$@"
-}
-
-# The test goes on after a failed step, so that the content checks still say what arrived and
-# the other parts still run; `checked` at the end fails the test when any step failed.
-bad=0
-flunk() {
-    echo "FAIL: $*" >&2
-    bad=1
-}
-checked() {
-    [ "$bad" -eq 0 ] || exit 1
-}
-
-# status RC WHAT: note a failure unless RC is 0 (124: its `timeout` ran out).
-status() {
-    [ "$1" -eq 0 ] && return 0
-    flunk "$2: exit $1$([ "$1" -eq 124 ] && echo ' (timed out)')"
-}
-
-# wait_pid PID WHAT: wait for a background job started with a `timeout` of its own.
-wait_pid() {
-    local rc=0
-    wait "$1" || rc=$?
-    status "$rc" "$2"
-}
-
-# same FILE WANT WHAT: FILE's sha256 is WANT.
-same() {
-    local got
-    [ -f "$1" ] || { flunk "$3: no output file"; return; }
-    got=$(nc_sha "$1")
-    [ "$got" = "$2" ] ||
-        { flunk "$3: sha256 $got ($(stat -c %s "$1") bytes), want $2"; return; }
-    echo "$3: sha256 ok"
-}
+# shellcheck source-path=SCRIPTDIR source=lib/verdict.sh
+. "$(dirname "$0")/lib/verdict.sh"
 
 nc_require_root
 for p in socat python3; do

@@ -7,11 +7,6 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
 
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
 nc_require_root
 nc_ns_setup
 tmp=$(mktemp -d)

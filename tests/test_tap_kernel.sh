@@ -11,11 +11,6 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
 
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
 # show FILE...: the files' contents on stderr, for a failure's context.
 show() {
     local f

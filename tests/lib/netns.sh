@@ -177,3 +177,17 @@ nc_both() {
     [ "$rc" -eq 0 ] && echo "PASS: $name"
     return "$rc"
 }
+
+# fail WHAT...: the test fails here, saying why.
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# on_netcore SECS CMD...: CMD on netcore in NC_NS with a time limit, so that a hang fails
+# instead of blocking make check.
+on_netcore() {
+    local secs=$1
+    shift
+    timeout "$secs" "$NC_TOP/netcore" run --ns "$NC_NS" -- "$@"
+}
