@@ -379,8 +379,8 @@ int netcore_setsockopt(struct netcore_stack *st, int id, int level, int name, co
             if (s->type == SOCK_STREAM)
                 nc__tcp_set_keepalive(s);
             break;
-        case SO_SNDBUF: s->sndbuf_opt = v; break; /* rings are sized by NETCORE_SNDBUF */
-        case SO_RCVBUF: s->rcvbuf_opt = v; break;
+        case SO_SNDBUF: /* accepted; the rings are sized by NETCORE_SNDBUF/RCVBUF */
+        case SO_RCVBUF:
         case SO_BROADCAST:
         case SO_OOBINLINE:
         case SO_PRIORITY:

@@ -49,7 +49,6 @@ static int open_tun(const struct netcore_config *cfg, struct nc_dev *dev, char *
     }
     dev->fd = fd;
     dev->is_eth = cfg->device == NETCORE_DEV_TAP;
-    dev->nonblock_io = true;
     dev->mtu = cfg->mtu;
     if (dev->mtu == 0) {
         /* SIOCGIFMTU needs a socket; a raw syscall keeps it away from the preload shim. */
@@ -85,8 +84,7 @@ int nc__dev_open(const struct netcore_config *cfg, struct nc_dev *dev, char *err
         dev->fd = cfg->wire_fd;
         dev->is_eth = true;
         dev->mtu = cfg->mtu != 0 ? cfg->mtu : 1500;
-        dev->nonblock_io = true;
-        return 0;
+            return 0;
     }
     }
     snprintf(err, errlen, "unknown device kind %d", (int)cfg->device);

@@ -72,7 +72,6 @@ void nc__cmdq_clear_wake(struct nc_cmdq *q);
 struct nc_dev {
     int fd;
     bool is_eth;     /* Ethernet frames (TAP, wire) or bare IP packets (TUN) */
-    bool nonblock_io; /* the fd is non-blocking */
     int mtu;          /* IP MTU in use */
 };
 int nc__dev_open(const struct netcore_config *cfg, struct nc_dev *dev, char *err, size_t errlen);
@@ -135,7 +134,6 @@ struct nc_sock {
     bool connect_reported;       /* EINPROGRESS connect's outcome already reported */
     int rcvtimeo_ms, sndtimeo_ms; /* 0: none */
     bool reuseaddr, keepalive, nodelay;
-    int sndbuf_opt, rcvbuf_opt;
 
     union {
         struct tcp_pcb *tcp;

@@ -9,8 +9,6 @@
 
 #include "shim.h"
 
-#define OURS(fd, h) (!nc__in_stack_thread && ((h) = nc__fd_handle(fd)) >= 0)
-
 static ssize_t do_send(int h, const void *buf, size_t len, int flags,
                        const struct sockaddr *to, socklen_t tolen)
 {
@@ -119,6 +117,15 @@ static size_t iov_total(const struct iovec *iov, int n)
  */
 #define VEC_MAX (1u << 20)
 
+/* One buffer for a vector of n > 1 entries, its size (bounded by VEC_MAX) in *total. */
+static char *vec_buffer(const struct iovec *iov, int n, size_t *total)
+{
+    *total = iov_total(iov, n);
+    if (*total > VEC_MAX)
+        *total = VEC_MAX;
+    return malloc(*total ? *total : 1);
+}
+
 static ssize_t send_iov(int h, const struct iovec *iov, int n, int flags,
                         const struct sockaddr *to, socklen_t tolen)
 {
@@ -126,10 +133,8 @@ static ssize_t send_iov(int h, const struct iovec *iov, int n, int flags,
         return -EINVAL;
     if (n == 1)
         return do_send(h, iov[0].iov_base, iov[0].iov_len, flags, to, tolen);
-    size_t total = iov_total(iov, n);
-    if (total > VEC_MAX)
-        total = VEC_MAX;
-    char *buf = malloc(total ? total : 1);
+    size_t total;
+    char *buf = vec_buffer(iov, n, &total);
     if (buf == NULL)
         return -ENOBUFS;
     size_t off = 0;
@@ -150,10 +155,8 @@ static ssize_t recv_iov(int h, const struct iovec *iov, int n, int flags,
         return -EINVAL;
     if (n == 1)
         return do_recv(h, iov[0].iov_base, iov[0].iov_len, flags, from, fromlen);
-    size_t total = iov_total(iov, n);
-    if (total > VEC_MAX)
-        total = VEC_MAX;
-    char *buf = malloc(total ? total : 1);
+    size_t total;
+    char *buf = vec_buffer(iov, n, &total);
     if (buf == NULL)
         return -ENOBUFS;
     ssize_t r = do_recv(h, buf, total, flags, from, fromlen);

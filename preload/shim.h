@@ -72,6 +72,9 @@ int nc__shim_start(void);
 
 /* fd map: program fd → netcore socket handle, or -1 when the fd is not ours. */
 int nc__fd_handle(int fd);
+/* True, with h set, when fd is a netcore socket and the call is not the netstack's own. */
+#define OURS(fd, h) (!nc__in_stack_thread && ((h) = nc__fd_handle(fd)) >= 0)
+
 /* Records fd as a new reference to handle. */
 int nc__fd_bind(int fd, int handle);
 /* Forgets fd; returns the handle's remaining reference count, or -1 if fd was not ours. */

@@ -14,8 +14,6 @@
 
 #include "shim.h"
 
-#define OURS(fd, h) (!nc__in_stack_thread && ((h) = nc__fd_handle(fd)) >= 0)
-
 static bool ours_type(int domain, int type)
 {
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
