@@ -166,10 +166,11 @@ static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)
 int nc__tcp_listen(struct netcore_stack *st, struct nc_sock *s, int backlog)
 {
     int state = atomic_load(&s->state);
-    if (backlog < 1)
-        backlog = 1;
-    if (backlog > st->cfg.backlog)
+    /* As the kernel with somaxconn: a negative or too large backlog is the cap, and the queue
+     * is full only beyond backlog, so listen(fd, 0) still takes one connection. */
+    if (backlog < 0 || backlog > st->cfg.backlog)
         backlog = st->cfg.backlog;
+    backlog++;
     if (state == NC_ST_LISTEN)
         return 0; /* the kernel only adjusts the backlog; ours stays as first set */
     if (state != NC_ST_NEW && state != NC_ST_BOUND)
