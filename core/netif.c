@@ -148,6 +148,22 @@ void nc__dev_down(struct netcore_stack *st, int why)
     st->netdown_pending = true;
 }
 
+/*
+ * An IPv4 packet for this host: our address, a broadcast (all ones or our subnet's) or a
+ * multicast group. Anything else is someone else's, dropped before our ICMP error handling
+ * and SYN checks look at it (we do not forward).
+ */
+static bool ipv4_for_us(const struct netcore_stack *st, const uint8_t *ip)
+{
+    uint32_t dst;
+    memcpy(&dst, ip + 16, 4);
+    uint32_t h = ntohl(dst);
+    uint32_t mask = st->cfg.prefix == 0 ? 0 : ~0u << (32 - st->cfg.prefix);
+    uint32_t ours = ntohl(st->cfg.ip.s_addr);
+    return dst == st->cfg.ip.s_addr || h == 0xffffffffu || (h >> 28) == 0xe ||
+           (mask != 0 && mask != ~0u && (h & mask) == (ours & mask) && (h | mask) == ~0u);
+}
+
 /* Drops what is not an Ethernet frame for us, counting why. Returns true to keep it. */
 static bool eth_frame_ok(struct netcore_stack *st, const uint8_t *f, size_t len)
 {
@@ -170,6 +186,10 @@ static bool eth_frame_ok(struct netcore_stack *st, const uint8_t *f, size_t len)
         st->stats.rx_dropped_malformed++;
         return false;
     }
+    if (type == 0x0800 && !ipv4_for_us(st, f + ETH_HDR)) {
+        st->stats.rx_dropped_foreign++;
+        return false;
+    }
     return true;
 }
 
@@ -178,6 +198,10 @@ static bool ip_packet_ok(struct netcore_stack *st, const uint8_t *f, size_t len)
     if (len < 20 || ((f[0] >> 4) != 4 && (f[0] >> 4) != 6) ||
         ((f[0] >> 4) == 4 && !ipv4_ok(f, len))) {
         st->stats.rx_dropped_malformed++;
+        return false;
+    }
+    if ((f[0] >> 4) == 4 && !ipv4_for_us(st, f)) {
+        st->stats.rx_dropped_foreign++;
         return false;
     }
     return true;

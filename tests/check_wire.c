@@ -657,6 +657,73 @@ START_TEST(frames_dropped_and_counted)
 }
 END_TEST
 
+/* An ICMP echo request from 198.18.0.1 with our MAC, to dst (network order bytes). */
+static size_t echo_frame(uint8_t *f, const uint8_t dst[4])
+{
+    static const uint8_t head[34] = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00,
+                                      0x45, 0, 0, 28, 0, 1, 0, 0, 64, 1, 0, 0,
+                                      198, 18, 0, 1 };
+    memcpy(f, head, 30);
+    memcpy(f + 30, dst, 4);
+    uint32_t sum = 0;
+    for (int i = 14; i < 34; i += 2)
+        sum += (uint32_t)(f[i] << 8 | f[i + 1]);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = ~sum & 0xffff;
+    f[24] = (uint8_t)(sum >> 8);
+    f[25] = (uint8_t)sum;
+    /* ICMP echo request id 1 seq 1, no payload: checksum ~(0x0800 + 1 + 1) */
+    static const uint8_t icmp[8] = { 8, 0, 0xf7, 0xfd, 0, 1, 0, 1 };
+    memcpy(f + 34, icmp, 8);
+    memset(f + 42, 0, 18);
+    return 60;
+}
+
+static bool echo_replied(int peer)
+{
+    uint8_t r[2048];
+    ssize_t n;
+    bool got = false;
+    while ((n = recv(peer, r, sizeof(r), MSG_DONTWAIT)) > 0)
+        if (n >= 42 && r[12] == 0x08 && r[13] == 0 && r[23] == 1 && r[34] == 0)
+            got = true;
+    return got;
+}
+
+/* A well-formed packet with our MAC but another IP address is someone else's: dropped and
+ * counted, never answered (we do not forward); the same packet to our address is. */
+START_TEST(frames_for_other_ip_dropped)
+{
+    int peer;
+    struct netcore_stack *st = raw_stack(&peer);
+    uint8_t f[64];
+    struct netcore_stats s;
+    static const uint8_t ours[4] = { 198, 18, 0, 2 }, other[4] = { 198, 18, 0, 9 },
+                         far[4] = { 203, 0, 113, 5 };
+    put(peer, f, echo_frame(f, other));
+    put(peer, f, echo_frame(f, far));
+    netcore_step(st, 0);
+    ck_assert(!echo_replied(peer));
+    netcore_get_stats(st, &s);
+    ck_assert_uint_eq(s.rx_dropped_foreign, 2);
+    put(peer, f, echo_frame(f, ours));
+    netcore_step(st, 0);
+    /* lwIP may resolve 198.18.0.1 by ARP first: let it learn the address, and ask again. */
+    bool replied = echo_replied(peer);
+    if (!replied) {
+        ck_assert(answers_arp(st, peer));
+        put(peer, f, echo_frame(f, ours));
+        netcore_step(st, 0);
+        replied = echo_replied(peer);
+    }
+    ck_assert(replied);
+    netcore_get_stats(st, &s);
+    ck_assert_uint_eq(s.rx_dropped_foreign, 2);
+    netcore_stop(st);
+    close(peer);
+}
+END_TEST
+
 /* 20,000 random frames, half of them addressed to us as IPv4/ARP/IPv6: no crash, and the
  * stack still answers afterwards. */
 START_TEST(frames_random_garbage)
@@ -799,6 +866,7 @@ static Suite *wire_suite(void)
     suite_add_tcase(s, tu);
     TCase *tf = tcase_create("frames");
     tcase_add_test(tf, frames_dropped_and_counted);
+    tcase_add_test(tf, frames_for_other_ip_dropped);
     tcase_add_test(tf, frames_random_garbage);
     tcase_add_test(tf, close_while_blocked);
     suite_add_tcase(s, tf);
