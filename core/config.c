@@ -59,6 +59,7 @@ void netcore_config_defaults(struct netcore_config *cfg)
     cfg->udp_queue = 64;
     cfg->cmd_queue = 256;
     cfg->time_wait_max = 1024;
+    cfg->tap_pool = 16;
     /* Spinning pays on two cores or more; with one it only steals the peer's time. */
     cfg->spin_us = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 50 : 0;
 }
@@ -326,6 +327,7 @@ static const struct {
     { "NETCORE_TIME_WAIT_MAX", offsetof(struct netcore_config, time_wait_max), 0, 1000000 },
     { "NETCORE_SPIN_US", offsetof(struct netcore_config, spin_us), 0, 1000000 },
     { "NETCORE_DROP_EVERY", offsetof(struct netcore_config, drop_every), 0, 1000000 },
+    { "NETCORE_TAP_POOL", offsetof(struct netcore_config, tap_pool), 1, 256 },
 };
 
 /*
@@ -413,6 +415,10 @@ int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const
                              err, errlen)) < 0)
             return rc;
     }
+
+    /* A device, address or MAC given by hand is meant as given: no pool, unless asked. */
+    if ((get("NETCORE_TAP") || ip_v || get("NETCORE_MAC")) && !get("NETCORE_TAP_POOL"))
+        c.tap_pool = 1;
 
     /* After everything: the pair is judged on the final address and prefix. */
     if ((ip_v || gw_v) && (rc = check_gw(&c, gw_v, err, errlen)) < 0)

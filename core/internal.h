@@ -71,6 +71,8 @@ void nc__cmdq_clear_wake(struct nc_cmdq *q);
 /* device: one frame per read/write on an fd (TAP, TUN, wire). */
 struct nc_dev {
     int fd;
+    int index;        /* position in the TAP pool (0: cfg.ifname itself) */
+    char name[IFNAMSIZ]; /* the device taken */
     bool is_eth;     /* Ethernet frames (TAP, wire) or bare IP packets (TUN) */
     int mtu;          /* IP MTU in use */
 };

@@ -140,7 +140,7 @@ void nc__dev_down(struct netcore_stack *st, int why)
     st->dev_down = true;
     st->stats.tx_errors++;
     fprintf(stderr, "netcore[%d]: device %s: %s: network down\n", (int)getpid(),
-            st->cfg.device == NETCORE_DEV_WIRE ? "wire" : st->cfg.ifname, strerror(why));
+            st->dev.name, strerror(why));
     if (st->ev_dev != NULL)
         event_del(st->ev_dev);
     /* This may run inside lwIP's output for some pcb: the connections are failed when the

@@ -318,6 +318,12 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
     rc = nc__dev_open(cfg, &st->dev, err, errlen);
     if (rc != 0)
         goto fail;
+    if (st->dev.index > 0) {
+        /* The kth device of the pool: the kth address and MAC after the configured ones, so
+         * that processes sharing the namespace's bridge are distinct hosts on it. */
+        st->cfg.ip.s_addr = htonl(ntohl(st->cfg.ip.s_addr) + (uint32_t)st->dev.index);
+        st->cfg.mac[5] = (uint8_t)(st->cfg.mac[5] + st->dev.index);
+    }
     st->frame_cap = (size_t)st->dev.mtu + 14 + 4;
     st->frame = malloc(st->frame_cap);
     if (st->frame == NULL) {

@@ -48,6 +48,11 @@ struct netcore_config {
                                 before it sleeps (0: sleep at once) */
     int drop_every;          /* NETCORE_DROP_EVERY: fault injection for tests, drop every
                                 Nth received frame (0: none) */
+    int tap_pool;            /* NETCORE_TAP_POOL: TAP devices to try, ifname first, then the
+                                same name numbered up (nctap0, nctap1, ...): the first one no
+                                other process holds is taken, and the kth adds k to the
+                                address and the MAC. 1 (the default when NETCORE_TAP,
+                                NETCORE_IP or NETCORE_MAC is given): ifname only */
 };
 
 /* Fills *cfg with the defaults (DESIGN.md: 198.18.0.2/24 via 198.18.0.1 on nctap0). */
@@ -73,6 +78,18 @@ struct netcore_stack;
  */
 int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_stack **out,
                   char *err, size_t errlen);
+
+/*
+ * fork(), for a process that runs a stack: call prepare before fork (it takes the stack
+ * lock), parent in the parent after it, child in the child (closes the device and the
+ * sockets' descriptors; no allocation). A child that wants sockets of its own calls
+ * netcore_fork_forget on the inherited stack, then netcore_start: the inherited stack and its
+ * connections stay the parent's and cannot be used in the child.
+ */
+void netcore_fork_prepare(struct netcore_stack *st);
+void netcore_fork_parent(struct netcore_stack *st);
+void netcore_fork_child(struct netcore_stack *st);
+void netcore_fork_forget(struct netcore_stack *st);
 
 /* Stops the thread (joins it), aborts remaining connections, frees everything, closes fds. */
 void netcore_stop(struct netcore_stack *st);

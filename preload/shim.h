@@ -79,6 +79,9 @@ int nc__fd_handle(int fd);
 int nc__fd_bind(int fd, int handle);
 /* Forgets fd; returns the handle's remaining reference count, or -1 if fd was not ours. */
 int nc__fd_unbind(int fd, int *handle);
+/* Makes every fd that is a netcore socket an unconnected kernel socket (ENOTCONN for every
+ * call) in this process's fd table; forget also clears the map (a forked child). */
+void nc__poison_mapped(bool forget);
 /* Turns a new core socket into a program fd (a dup of its eventfd). Closes h on failure. */
 int nc__fd_open(int handle, int cloexec);
 
@@ -103,8 +106,6 @@ int nc__handoff(int fd, int h);
 void nc__epoll_forget_fd(int fd);
 void nc__epoll_atfork_child(void);
 bool nc__epoll_known(int fd);
-/* True in a child forked after the stack started (the stack lives in the parent). */
-bool nc__forked(void);
 
 /* Translate readiness of handle for the poll events asked; drains the eventfd first. */
 unsigned nc__ready(int handle, unsigned events);

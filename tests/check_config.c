@@ -138,6 +138,7 @@ START_TEST(test_defaults_pass_env)
     fake_set("NETCORE_IP", "198.18.0.2/24");
     fake_set("NETCORE_GW", "198.18.0.1");
     ck_load_ok();
+    before.tap_pool = 1; /* an address given by hand picks one device (test_tap_pool) */
     ck_assert_mem_eq(&cfg, &before, sizeof(cfg));
 }
 END_TEST
@@ -327,6 +328,45 @@ START_TEST(test_ints)
     ck_assert_int_eq(cfg.udp_queue, 65536);
     ck_assert_int_eq(cfg.cmd_queue, 65536);
     ck_assert_int_eq(cfg.time_wait_max, 1000000);
+}
+END_TEST
+
+/* The TAP pool: on by default; a device, address or MAC given by hand turns it off unless
+ * NETCORE_TAP_POOL is given too. */
+START_TEST(test_tap_pool)
+{
+    ck_load_ok();
+    ck_assert_int_eq(cfg.tap_pool, 16);
+    fake_set("NETCORE_TAP_POOL", "4");
+    ck_load_ok();
+    ck_assert_int_eq(cfg.tap_pool, 4);
+    fake_set("NETCORE_TAP_POOL", NULL);
+    cfg.tap_pool = 16;
+    fake_set("NETCORE_IP", "198.18.0.9/24");
+    ck_load_ok();
+    ck_assert_int_eq(cfg.tap_pool, 1);
+    cfg.tap_pool = 16;
+    fake_set("NETCORE_IP", NULL);
+    fake_set("NETCORE_TAP", "tap7");
+    ck_load_ok();
+    ck_assert_int_eq(cfg.tap_pool, 1);
+    cfg.tap_pool = 16;
+    fake_set("NETCORE_TAP_POOL", "3");
+    ck_load_ok();
+    ck_assert_int_eq(cfg.tap_pool, 3);
+    cfg.tap_pool = 16;
+    fake_set("NETCORE_TAP", NULL);
+    fake_set("NETCORE_TAP_POOL", NULL);
+    fake_set("NETCORE_MAC", "02:00:00:00:00:09");
+    ck_load_ok();
+    ck_assert_int_eq(cfg.tap_pool, 1);
+    fake_set("NETCORE_MAC", NULL);
+    cfg.tap_pool = 16;
+    setup();
+    fake_set("NETCORE_TAP_POOL", "0");
+    load_bad("NETCORE_TAP_POOL", "0");
+    fake_set("NETCORE_TAP_POOL", "257");
+    load_bad("NETCORE_TAP_POOL", "257");
 }
 END_TEST
 
@@ -694,6 +734,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_mtu);
     tcase_add_loop_test(tc, test_sizes, 0, sizeof(sizes) / sizeof(sizes[0]));
     tcase_add_test(tc, test_ints);
+    tcase_add_test(tc, test_tap_pool);
     tcase_add_test(tc, test_all);
     tcase_add_test(tc, test_real_env);
     suite_add_tcase(s, tc);

@@ -15,10 +15,10 @@ tmp=$(mktemp -d)
 nc_at_exit "rm -rf '$tmp'"
 N=1000
 
-# 1. 1,000 connections from one netcore process, SYNs captured on the kernel side of the TAP.
+# 1. 1,000 connections from one netcore process, SYNs captured on the kernel side (the bridge).
 nc_peer close 7900
 # tcpdump stops by itself after N SYNs (-c), so none is lost to an early stop.
-timeout 60 ip netns exec "$NC_NS" tcpdump -i "$NC_TAP" -n -S -U --immediate-mode -c "$N" -w "$tmp/syn.pcap" \
+timeout 60 ip netns exec "$NC_NS" tcpdump -i "$NC_BRIDGE" -B 32768 -n -S -U --immediate-mode -c "$N" -w "$tmp/syn.pcap" \
     "src host $NC_NETCORE_IP and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn" \
     >"$tmp/tcpdump.log" 2>&1 &
 dump=$!

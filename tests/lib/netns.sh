@@ -12,11 +12,13 @@
 # Exit codes follow automake: 0 pass, 1 fail, 77 skip, 99 hard error. Everything made here is
 # removed on exit (pass, fail or signal); only processes started by nc_bg/nc_bg_run are killed.
 #
-# Variables: NC_TOP (source tree), NC_NS, NC_TAP, NC_KERNEL_IP, NC_KERNEL_IP6, NC_NETCORE_IP,
+# Variables: NC_TOP (source tree), NC_NS, NC_TAP (first TAP of the pool on bridge NC_BRIDGE,
+# which holds the kernel-side addresses), NC_KERNEL_IP, NC_KERNEL_IP6, NC_NETCORE_IP,
 # NC_LAST_PID. nc_ns_setup owns the EXIT, INT, TERM and HUP traps: add cleanup with nc_at_exit.
 
 NC_TOP=${NC_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 NC_TAP=nctap0
+NC_BRIDGE=ncbr0
 NC_KERNEL_IP=198.18.0.1
 NC_KERNEL_IP6=2001:db8::1
 NC_NETCORE_IP=198.18.0.2
@@ -24,7 +26,7 @@ NC_NS=
 NC_LAST_PID=
 NC_PIDS=()
 NC_AT_EXIT=()
-export NC_TOP NC_TAP NC_KERNEL_IP NC_KERNEL_IP6 NC_NETCORE_IP
+export NC_TOP NC_TAP NC_BRIDGE NC_KERNEL_IP NC_KERNEL_IP6 NC_NETCORE_IP
 
 # nc_skip REASON: skip the test (exit 77), except in CI (CI=true), where a skip would hide a
 # broken runner: fail (exit 1) instead.
