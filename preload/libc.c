@@ -234,6 +234,8 @@ int nc__shim_start(void)
     char err[512];
     netcore_config_defaults(&cfg);
     rc = netcore_config_from_env(&cfg, NULL, err, sizeof(err));
+    if (rc == 0)
+        rc = nc__passthrough_parse(getenv("NETCORE_PASSTHROUGH"), err, sizeof(err));
     if (rc == 0 && fdmap == NULL) {
         fdmap = calloc((size_t)fdmap_len, sizeof(*fdmap));
         refs = calloc((size_t)cfg.max_sockets, sizeof(*refs));

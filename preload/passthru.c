@@ -1,24 +1,97 @@
 /*
- * Loopback goes to the kernel. lwIP has no loopback interface of ours and 127.0.0.0/8 is not
- * on the TAP, so a socket the program binds or connects to a loopback address is handed to
- * the kernel under the same fd number: a program can talk to a local helper (a database, a
- * resolver stub) and to the network at once. The hand-off happens before the socket has an
- * address in netcore, carrying over what the program set: blocking mode, close-on-exec,
- * SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY, SO_RCVTIMEO, SO_SNDTIMEO.
+ * Some addresses go to the kernel. lwIP has no loopback interface of ours and 127.0.0.0/8 is
+ * not on the TAP, so a socket the program binds or connects (or sends a first datagram) to a
+ * loopback address, or to a range listed in NETCORE_PASSTHROUGH, is handed to the kernel
+ * under the same fd number: a program can talk to a local helper (a database, a resolver
+ * stub) or a network the TAP does not reach, and to the netcore network at once. The hand-off
+ * happens before the socket has an address in netcore, carrying over what the program set:
+ * blocking mode, close-on-exec, SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY, SO_RCVTIMEO,
+ * SO_SNDTIMEO.
+ *
+ * NETCORE_PASSTHROUGH is a comma-separated list of IPv4 ranges, ADDR/PREFIX or ADDR (/32),
+ * at most PASS_MAX of them, read when the stack starts.
  */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "shim.h"
 
-bool nc__is_loopback(const struct sockaddr *a, socklen_t len)
+#define PASS_MAX 16
+
+static struct {
+    uint32_t net, mask; /* host order */
+} pass[PASS_MAX];
+static int npass;
+
+int nc__passthrough_parse(const char *v, char *err, size_t errlen)
+{
+    npass = 0;
+    if (v == NULL)
+        return 0;
+    const char *p = v;
+    while (true) {
+        const char *end = strchr(p, ',');
+        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+        char item[64];
+        if (n == 0 || n >= sizeof(item)) {
+            snprintf(err, errlen, "NETCORE_PASSTHROUGH=\"%s\": %s; expected ADDR[/PREFIX] "
+                     "ranges separated by commas, e.g. 10.0.0.0/8,192.0.2.7", v,
+                     n == 0 ? "an empty range" : "a range too long");
+            return -EINVAL;
+        }
+        memcpy(item, p, n);
+        item[n] = '\0';
+        char *slash = strchr(item, '/');
+        long prefix = 32;
+        if (slash != NULL) {
+            char *e;
+            *slash = '\0';
+            prefix = strtol(slash + 1, &e, 10);
+            if (slash[1] == '\0' || *e != '\0' || prefix < 0 || prefix > 32) {
+                snprintf(err, errlen, "NETCORE_PASSTHROUGH=\"%s\": bad prefix \"%s\" in "
+                         "\"%.*s\"; expected 0-32", v, slash + 1, (int)n, p);
+                return -EINVAL;
+            }
+        }
+        struct in_addr a;
+        if (inet_pton(AF_INET, item, &a) != 1) {
+            snprintf(err, errlen, "NETCORE_PASSTHROUGH=\"%s\": \"%s\" is not an IPv4 "
+                     "address", v, item);
+            return -EINVAL;
+        }
+        if (npass == PASS_MAX) {
+            snprintf(err, errlen, "NETCORE_PASSTHROUGH=\"%s\": more than %d ranges", v,
+                     PASS_MAX);
+            return -EINVAL;
+        }
+        uint32_t mask = prefix == 0 ? 0 : ~0u << (32 - prefix);
+        pass[npass].net = ntohl(a.s_addr) & mask;
+        pass[npass].mask = mask;
+        npass++;
+        if (end == NULL)
+            return 0;
+        p = end + 1;
+    }
+}
+
+bool nc__passthrough(const struct sockaddr *a, socklen_t len)
 {
     if (a == NULL || len < (socklen_t)sizeof(struct sockaddr_in) || a->sa_family != AF_INET)
         return false;
     const struct sockaddr_in *in = (const struct sockaddr_in *)a;
-    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    uint32_t h = ntohl(in->sin_addr.s_addr);
+    if ((h >> 24) == 127)
+        return true;
+    for (int i = 0; i < npass; i++)
+        if ((h & pass[i].mask) == pass[i].net)
+            return true;
+    return false;
 }
 
 static void carry(int h, int k, int level, int name, socklen_t size)

@@ -98,8 +98,10 @@ static inline long nc__ret(long r)
 /* Blocking calls interrupted by a signal: restart unless the handler said otherwise. */
 bool nc__restart_after_eintr(int h, bool sending);
 
-/* passthru.c: loopback sockets are handed to the kernel under the same fd number. */
-bool nc__is_loopback(const struct sockaddr *a, socklen_t len);
+/* passthru.c: loopback sockets (and NETCORE_PASSTHROUGH ranges) are handed to the kernel
+ * under the same fd number. nc__passthrough_parse reads the variable's value (NULL: none). */
+int nc__passthrough_parse(const char *v, char *err, size_t errlen);
+bool nc__passthrough(const struct sockaddr *a, socklen_t len);
 int nc__handoff(int fd, int h);
 
 /* epoll: forget every registration of fd (it is being closed). */

@@ -43,7 +43,7 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
     int h;
     if (!OURS(fd, h))
         return LIBC(bind)(fd, addr, len);
-    if (nc__is_loopback(addr, len) && nc__handoff(fd, h) == 0)
+    if (nc__passthrough(addr, len) && nc__handoff(fd, h) == 0)
         return LIBC(bind)(fd, addr, len);
     return (int)nc__ret(netcore_bind(nc_stack, h, addr, len));
 }
@@ -83,7 +83,7 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
     int h;
     if (!OURS(fd, h))
         return LIBC(connect)(fd, addr, len);
-    if (nc__is_loopback(addr, len) && nc__handoff(fd, h) == 0)
+    if (nc__passthrough(addr, len) && nc__handoff(fd, h) == 0)
         return LIBC(connect)(fd, addr, len);
     /* An interrupted connect goes on in the background, as in the kernel. */
     return (int)nc__ret(netcore_connect(nc_stack, h, addr, len));
