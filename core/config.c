@@ -313,6 +313,17 @@ static int parse_device(const char *name, const char *v, enum netcore_device *de
     return 0;
 }
 
+static int parse_log(const char *name, const char *v, int *level, char *err, size_t errlen)
+{
+    static const char *const names[] = { "error", "warn", "info", "debug" };
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(v, names[i])) {
+            *level = i;
+            return 0;
+        }
+    return fail(err, errlen, name, v, "expected error, warn, info or debug");
+}
+
 /* Integer variables: name, field, range. */
 static const struct {
     const char *name;
@@ -401,6 +412,15 @@ int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const
 
     if ((v = get("NETCORE_MAC")) && (rc = parse_mac("NETCORE_MAC", v, c.mac, err, errlen)) < 0)
         return rc;
+    if ((v = get("NETCORE_LOG")) && (rc = parse_log("NETCORE_LOG", v, &c.log_level, err,
+                                                    errlen)) < 0)
+        return rc;
+    if ((v = get("NETCORE_PCAP"))) {
+        if (strlen(v) >= sizeof(c.pcap))
+            return fail(err, errlen, "NETCORE_PCAP", v, "longer than %zu bytes",
+                        sizeof(c.pcap) - 1);
+        snprintf(c.pcap, sizeof(c.pcap), "%s", v);
+    }
     if ((v = get("NETCORE_SNDBUF")) &&
         (rc = parse_size("NETCORE_SNDBUF", v, &c.sndbuf, err, errlen)) < 0)
         return rc;

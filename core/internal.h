@@ -169,6 +169,7 @@ struct nc_sock {
 /* The netstack. */
 struct netcore_stack {
     struct netcore_config cfg;
+    int pcap_fd;                 /* NETCORE_PCAP capture file, or -1 */
     pthread_mutex_t lock;        /* whoever holds it owns lwIP */
     pthread_t thread;
     bool threaded;
@@ -307,5 +308,14 @@ void nc__efd_signal(int efd);
 void nc__efd_drain(int efd);
 
 extern struct netcore_stack *nc__stack; /* lwIP is a singleton: the running stack, or NULL */
+
+/* log.c: one line on stderr if NETCORE_LOG lets level through. */
+void nc__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool nc__log_on(int level);
+
+/* pcap.c: NETCORE_PCAP capture (no-ops without it). */
+int nc__pcap_open(struct netcore_stack *st, char *err, size_t errlen);
+void nc__pcap_frame(struct netcore_stack *st, const struct iovec *iov, int n);
+void nc__pcap_close(struct netcore_stack *st);
 
 #endif /* NC_INTERNAL_H */

@@ -42,6 +42,8 @@ static err_t dev_send(struct netif *netif, struct pbuf *p)
     if (st->dev_down)
         return ERR_IF;
     int r = nc__sys_writev(st->dev.fd, iov, n);
+    if (r > 0)
+        nc__pcap_frame(st, iov, n);
     if (r < 0 && r != -EAGAIN && r != -ENOBUFS && r != -EINTR)
         nc__dev_down(st, -r);
     if (r < 0) {
@@ -139,8 +141,7 @@ void nc__dev_down(struct netcore_stack *st, int why)
         return;
     st->dev_down = true;
     st->stats.tx_errors++;
-    fprintf(stderr, "netcore[%d]: device %s: %s: network down\n", (int)getpid(),
-            st->dev.name, strerror(why));
+    nc__log(NETCORE_LOG_ERROR, "device %s: %s: network down", st->dev.name, strerror(why));
     if (st->ev_dev != NULL)
         event_del(st->ev_dev);
     /* This may run inside lwIP's output for some pcb: the connections are failed when the
@@ -228,13 +229,19 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
         }
         n++;
         st->stats.rx_frames++;
+        if (st->pcap_fd >= 0) {
+            struct iovec v = { st->frame, (size_t)len };
+            nc__pcap_frame(st, &v, 1);
+        }
         if (st->cfg.drop_every > 0 && st->stats.rx_frames % (uint64_t)st->cfg.drop_every == 0)
             continue; /* injected loss (tests) */
         st->stats.rx_bytes += (uint64_t)len;
         bool ok = st->dev.is_eth ? eth_frame_ok(st, st->frame, (size_t)len)
                                  : ip_packet_ok(st, st->frame, (size_t)len);
-        if (!ok)
+        if (!ok) {
+            nc__log(NETCORE_LOG_DEBUG, "frame of %d bytes dropped: malformed or not for us", len);
             continue;
+        }
         const uint8_t *ip = st->dev.is_eth ? st->frame + ETH_HDR : st->frame;
         size_t iplen = st->dev.is_eth ? (size_t)len - ETH_HDR : (size_t)len;
         bool ipv4 = st->dev.is_eth ? st->frame[12] == 0x08 && st->frame[13] == 0x00

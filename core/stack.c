@@ -7,6 +7,7 @@
  * when the lock is busy a kick waits in the command queue for the lock holder, who drains
  * the queue before letting go. The same loop can be driven by hand with netcore_step().
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -302,6 +303,8 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
     st->cfg = *cfg;
     pthread_mutex_init(&st->lock, NULL);
     st->dev.fd = -1;
+    st->pcap_fd = -1;
+    netcore_log_level(cfg->log_level);
     int rc = -ENOMEM;
     st->socks = calloc((size_t)cfg->max_sockets, sizeof(*st->socks));
     st->refs = calloc((size_t)cfg->max_sockets, sizeof(*st->refs));
@@ -324,6 +327,9 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
         st->cfg.ip.s_addr = htonl(ntohl(st->cfg.ip.s_addr) + (uint32_t)st->dev.index);
         st->cfg.mac[5] = (uint8_t)(st->cfg.mac[5] + st->dev.index);
     }
+    rc = nc__pcap_open(st, err, errlen);
+    if (rc != 0)
+        goto fail;
     st->frame_cap = (size_t)st->dev.mtu + 14 + 4;
     st->frame = malloc(st->frame_cap);
     if (st->frame == NULL) {
@@ -356,12 +362,23 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
             goto fail;
         }
     }
+    if (nc__log_on(NETCORE_LOG_INFO)) {
+        char ip[16], gw[16];
+        inet_ntop(AF_INET, &st->cfg.ip, ip, sizeof(ip));
+        inet_ntop(AF_INET, &st->cfg.gw, gw, sizeof(gw));
+        const uint8_t *m = st->cfg.mac;
+        nc__log(NETCORE_LOG_INFO,
+                "stack up on %s (pool device %d): %s/%d via %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, "
+                "MTU %d, %d sockets", st->dev.name, st->dev.index, ip, st->cfg.prefix, gw, m[0],
+                m[1], m[2], m[3], m[4], m[5], st->dev.mtu, st->cfg.max_sockets);
+    }
     *out = st;
     return 0;
 fail:
     base_teardown(st);
     nc__netif_teardown(st);
     nc__dev_close(&st->dev);
+    nc__pcap_close(st);
     nc__cmdq_destroy(&st->cmdq);
     if (nc__stack == st)
         nc__stack = NULL;
@@ -397,6 +414,7 @@ void netcore_stop(struct netcore_stack *st)
     pthread_mutex_unlock(&st->lock);
     base_teardown(st);
     nc__dev_close(&st->dev);
+    nc__pcap_close(st);
     nc__cmdq_destroy(&st->cmdq);
     nc__stack = NULL;
     free(st->socks);

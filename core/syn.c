@@ -139,6 +139,8 @@ bool nc__syn_over_backlog(struct netcore_stack *st, const struct nc_syn *syn)
     if (queued < s->aq_cap)
         return false;
     st->stats.accept_overflows++;
+    nc__log(NETCORE_LOG_DEBUG, "port %u: accept queue full (%d), SYN dropped", syn->dport,
+            s->aq_cap);
     return true;
 }
 

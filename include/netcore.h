@@ -48,12 +48,19 @@ struct netcore_config {
                                 before it sleeps (0: sleep at once) */
     int drop_every;          /* NETCORE_DROP_EVERY: fault injection for tests, drop every
                                 Nth received frame (0: none) */
+    int log_level;           /* NETCORE_LOG: NETCORE_LOG_ERROR (default) ... NETCORE_LOG_DEBUG */
+    char pcap[256];          /* NETCORE_PCAP: capture file ("%p": the pid), "" for none */
     int tap_pool;            /* NETCORE_TAP_POOL: TAP devices to try, ifname first, then the
                                 same name numbered up (nctap0, nctap1, ...): the first one no
                                 other process holds is taken, and the kth adds k to the
                                 address and the MAC. 1 (the default when NETCORE_TAP,
                                 NETCORE_IP or NETCORE_MAC is given): ifname only */
 };
+
+/* NETCORE_LOG levels: messages on stderr prefixed "netcore[PID]: ". */
+enum { NETCORE_LOG_ERROR, NETCORE_LOG_WARN, NETCORE_LOG_INFO, NETCORE_LOG_DEBUG };
+/* Sets the level for the whole process (netcore_start sets it from the configuration). */
+void netcore_log_level(int level);
 
 /* Fills *cfg with the defaults (DESIGN.md: 198.18.0.2/24 via 198.18.0.1 on nctap0). */
 void netcore_config_defaults(struct netcore_config *cfg);

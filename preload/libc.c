@@ -125,8 +125,8 @@ __attribute__((destructor)) static void shim_fini(void)
     const char *v = getenv("NETCORE_LINGER");
     int secs = v != NULL && *v != '\0' ? atoi(v) : 10;
     if (secs > 0 && netcore_drain(nc_stack, secs * 1000) != 0)
-        fprintf(stderr, "netcore[%d]: exit: data still undelivered after %d s "
-                        "(NETCORE_LINGER)\n", (int)getpid(), secs);
+        nc__log(NETCORE_LOG_WARN, "exit: data still undelivered after %d s (NETCORE_LINGER)",
+                secs);
 }
 
 /* fd map */
@@ -248,7 +248,7 @@ int nc__shim_start(void)
     if (rc == 0)
         rc = netcore_start(&cfg, 0, &nc_stack, err, sizeof(err));
     if (rc != 0) {
-        fprintf(stderr, "netcore[%d]: cannot start the stack: %s\n", (int)getpid(), err);
+        nc__log(NETCORE_LOG_ERROR, "cannot start the stack: %s", err);
         start_error = -rc;
         goto out;
     }

@@ -85,6 +85,8 @@ void nc__poison_mapped(bool forget);
 /* Turns a new core socket into a program fd (a dup of its eventfd). Closes h on failure. */
 int nc__fd_open(int handle, int cloexec);
 
+/* core/log.c: a line on stderr, "netcore[PID]: ...", if NETCORE_LOG lets the level through. */
+void nc__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Sets errno from a negative result and returns -1; passes other values through. */
 static inline long nc__ret(long r)
 {

@@ -370,6 +370,34 @@ START_TEST(test_tap_pool)
 }
 END_TEST
 
+START_TEST(test_log_pcap)
+{
+    static const char *const names[] = { "error", "warn", "info", "debug" };
+    ck_assert_int_eq(cfg.log_level, NETCORE_LOG_ERROR);
+    ck_assert_str_eq(cfg.pcap, "");
+    for (int i = 0; i < 4; i++) {
+        fake_set("NETCORE_LOG", names[i]);
+        ck_load_ok();
+        ck_assert_int_eq(cfg.log_level, i);
+    }
+    fake_set("NETCORE_PCAP", "/tmp/x-%p.pcap");
+    ck_load_ok();
+    ck_assert_str_eq(cfg.pcap, "/tmp/x-%p.pcap");
+    setup();
+    fake_set("NETCORE_LOG", "DEBUG");
+    load_bad("NETCORE_LOG", "DEBUG");
+    fake_set("NETCORE_LOG", "");
+    load_bad("NETCORE_LOG", "");
+    char longp[300];
+    memset(longp, 'a', sizeof(longp) - 1);
+    longp[sizeof(longp) - 1] = '\0';
+    fake_set("NETCORE_LOG", NULL);
+    fake_set("NETCORE_PCAP", longp);
+    ck_assert_int_eq(load(), -EINVAL);
+    ck_assert_msg(strstr(err, "NETCORE_PCAP=") == err, "message: %s", err);
+}
+END_TEST
+
 START_TEST(test_all)
 {
     static const uint8_t mac[6] = { 0x0a, 0, 0, 0, 0, 0x01 };
@@ -735,6 +763,7 @@ static Suite *config_suite(void)
     tcase_add_loop_test(tc, test_sizes, 0, sizeof(sizes) / sizeof(sizes[0]));
     tcase_add_test(tc, test_ints);
     tcase_add_test(tc, test_tap_pool);
+    tcase_add_test(tc, test_log_pcap);
     tcase_add_test(tc, test_all);
     tcase_add_test(tc, test_real_env);
     suite_add_tcase(s, tc);
