@@ -415,6 +415,15 @@ int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const
     if ((v = get("NETCORE_LOG")) && (rc = parse_log("NETCORE_LOG", v, &c.log_level, err,
                                                     errlen)) < 0)
         return rc;
+    if ((v = get("NETCORE_STAT"))) {
+        if (strcmp(v, "off") != 0 && v[0] != '/')
+            return fail(err, errlen, "NETCORE_STAT", v,
+                        "expected an absolute directory path, or off");
+        if (strlen(v) >= sizeof(c.stat_dir))
+            return fail(err, errlen, "NETCORE_STAT", v, "longer than %zu bytes",
+                        sizeof(c.stat_dir) - 1);
+        snprintf(c.stat_dir, sizeof(c.stat_dir), "%s", v);
+    }
     if ((v = get("NETCORE_PCAP"))) {
         if (strlen(v) >= sizeof(c.pcap))
             return fail(err, errlen, "NETCORE_PCAP", v, "longer than %zu bytes",

@@ -41,6 +41,7 @@ void netcore_fork_child(struct netcore_stack *st)
     st->threaded = false;
     nc__dev_close(&st->dev);
     nc__pcap_close(st);
+    nc__stat_release(st, false); /* the name is the parent's */
     for (int i = 0; i < st->cfg.max_sockets; i++) {
         struct nc_sock *s = atomic_load(&st->socks[i]);
         if (s != NULL && s->efd >= 0) {

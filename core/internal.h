@@ -160,6 +160,8 @@ struct nc_sock {
     _Atomic int dq_count;
     size_t dq_bytes;
 
+    uint64_t drops;              /* datagrams dropped on a full queue (netcore stat) */
+
     /* cmdq kick slot */
     struct nc_sock *kick_next;
     unsigned kick_bits;
@@ -170,6 +172,10 @@ struct nc_sock {
 struct netcore_stack {
     struct netcore_config cfg;
     int pcap_fd;                 /* NETCORE_PCAP capture file, or -1 */
+    int stat_fd;                 /* NETCORE_STAT listening socket, or -1 (stat.c) */
+    char stat_path[108];
+    struct event *ev_stat;
+    struct timespec started;
     pthread_mutex_t lock;        /* whoever holds it owns lwIP */
     pthread_t thread;
     bool threaded;
@@ -312,6 +318,10 @@ extern struct netcore_stack *nc__stack; /* lwIP is a singleton: the running stac
 /* log.c: one line on stderr if NETCORE_LOG lets level through. */
 void nc__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool nc__log_on(int level);
+
+/* stat.c: the stats socket (netcore stat); open after the event base exists. */
+void nc__stat_open(struct netcore_stack *st);
+void nc__stat_release(struct netcore_stack *st, bool unlink_path);
 
 /* pcap.c: NETCORE_PCAP capture (no-ops without it). */
 int nc__pcap_open(struct netcore_stack *st, char *err, size_t errlen);

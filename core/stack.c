@@ -239,6 +239,10 @@ static int base_setup(struct netcore_stack *st)
 
 static void base_teardown(struct netcore_stack *st)
 {
+    if (st->ev_stat != NULL)
+        event_free(st->ev_stat);
+    st->ev_stat = NULL;
+    nc__stat_release(st, true);
     if (st->ev_dev != NULL)
         event_free(st->ev_dev);
     if (st->ev_cmd != NULL)
@@ -304,6 +308,8 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
     pthread_mutex_init(&st->lock, NULL);
     st->dev.fd = -1;
     st->pcap_fd = -1;
+    st->stat_fd = -1;
+    clock_gettime(CLOCK_MONOTONIC, &st->started);
     netcore_log_level(cfg->log_level);
     int rc = -ENOMEM;
     st->socks = calloc((size_t)cfg->max_sockets, sizeof(*st->socks));
@@ -354,6 +360,7 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
             snprintf(err, errlen, "libevent setup failed");
             goto fail;
         }
+        nc__stat_open(st); /* before the thread: it then owns the event */
         st->threaded = true;
         rc = -pthread_create(&st->thread, NULL, thread_main, st);
         if (rc != 0) {

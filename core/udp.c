@@ -24,6 +24,8 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
     struct nc_dgram *d = s != NULL ? malloc(sizeof(*d) + p->tot_len) : NULL;
     if (d == NULL) {
         st->stats.udp_dropped++;
+        if (s != NULL)
+            s->drops++;
         pbuf_free(p);
         return;
     }
@@ -40,6 +42,7 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
         s->dq_bytes + d->len > st->cfg.rcvbuf) {
         pthread_mutex_unlock(&s->dq_mu);
         st->stats.udp_dropped++;
+        s->drops++;
         free(d);
         return;
     }

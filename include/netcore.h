@@ -50,6 +50,8 @@ struct netcore_config {
                                 Nth received frame (0: none) */
     int log_level;           /* NETCORE_LOG: NETCORE_LOG_ERROR (default) ... NETCORE_LOG_DEBUG */
     char pcap[256];          /* NETCORE_PCAP: capture file ("%p": the pid), "" for none */
+    char stat_dir[96];       /* NETCORE_STAT: directory of the stats socket PID.sock ("":
+                                /tmp/netcore-UID; "off": none) */
     int tap_pool;            /* NETCORE_TAP_POOL: TAP devices to try, ifname first, then the
                                 same name numbered up (nctap0, nctap1, ...): the first one no
                                 other process holds is taken, and the kth adds k to the
@@ -135,6 +137,12 @@ struct netcore_stats {
     int time_wait;                 /* lwIP TIME-WAIT entries */
 };
 void netcore_get_stats(struct netcore_stack *st, struct netcore_stats *out);
+
+/* The text `netcore stat` shows: counters and the socket table, NUL-terminated in out (cut
+ * at cap). Returns its length. */
+size_t netcore_stat_dump(struct netcore_stack *st, char *out, size_t cap);
+/* Removes the stats socket's name (at exit; the stack keeps running). */
+void netcore_stat_close(struct netcore_stack *st);
 
 /* Sockets: handles are small integers >= 0. AF_INET only; SOCK_STREAM and SOCK_DGRAM. */
 int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol);

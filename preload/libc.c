@@ -122,6 +122,7 @@ __attribute__((destructor)) static void shim_fini(void)
 {
     if (nc_stack == NULL || stack_pid != getpid())
         return;
+    netcore_stat_close(nc_stack);
     const char *v = getenv("NETCORE_LINGER");
     int secs = v != NULL && *v != '\0' ? atoi(v) : 10;
     if (secs > 0 && netcore_drain(nc_stack, secs * 1000) != 0)
