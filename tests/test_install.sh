@@ -37,6 +37,14 @@ grep -qxF "NETCORE_INSTALLED_LIBDIR='$prefix/lib'" "$prefix/bin/netcore" ||
     fail "bin/netcore does not name its libdir: $(grep '^NETCORE_INSTALLED_LIBDIR' \
           "$prefix/bin/netcore")"
 echo "ok: make install prefix=$prefix: $(cd "$prefix" && find . -type f | sort | tr '\n' ' ')"
+# The pages are where man(1) looks for them under that prefix.
+if command -v man >/dev/null; then
+    for s in 1 7; do
+        got=$(man -M "$prefix/share/man" -w "$s" netcore) || fail "man -w $s netcore: $got"
+        [ "$got" = "$prefix/share/man/man$s/netcore.$s" ] || fail "man -w $s netcore: $got"
+    done
+    echo "ok: man finds netcore(1) and netcore(7) under $prefix/share/man"
+fi
 
 # The installed command, as a user would run it: no NETCORE_LIBDIR (the suite sets it to the
 # build tree, which would win), started from outside the source tree.
