@@ -71,12 +71,12 @@ echo "ok: a netcore echo server took $CONNS kernel clients"
 # 3. Limits instead of growth: the socket table gives EMFILE at NETCORE_MAX_SOCKETS, and a
 # listener's queue takes backlog + 1 connections (NETCORE_BACKLOG caps the backlog, like the
 # kernel's somaxconn); further SYNs are dropped, as the kernel drops them.
-NETCORE_MAX_SOCKETS=16 on_netcore 30 python3 "$NC_TOP/tests/lib/limits.py" sockets 16 ||
+NETCORE_MAX_SOCKETS=16 on_netcore 30 python3 "$NC_SRC/tests/lib/limits.py" sockets 16 ||
     fail "NETCORE_MAX_SOCKETS=16 not enforced with EMFILE"
-coproc LISTENER { NETCORE_BACKLOG=4 exec "$NC_TOP/netcore" run --ns "$NC_NS" -- \
-    python3 "$NC_TOP/tests/lib/limits.py" listen "$NC_NETCORE_IP" 9102 100; }
+coproc LISTENER { NETCORE_BACKLOG=4 exec "$NC_SRC/netcore" run --ns "$NC_NS" -- \
+    python3 "$NC_SRC/tests/lib/limits.py" listen "$NC_NETCORE_IP" 9102 100; }
 NC_PIDS+=("$LISTENER_PID")
 read -r -t 10 line <&"${LISTENER[0]}" && [ "$line" = listening ] || fail "backlog listener"
-ip netns exec "$NC_NS" python3 "$NC_TOP/tests/lib/limits.py" connect "$NC_NETCORE_IP" 9102 10 4 ||
+ip netns exec "$NC_NS" python3 "$NC_SRC/tests/lib/limits.py" connect "$NC_NETCORE_IP" 9102 10 4 ||
     fail "listen(100) with NETCORE_BACKLOG=4: not 5 connections queued"
 echo "PASS: test_load"

@@ -60,28 +60,28 @@ got=$(ip netns exec "$NC_NS" curl -sS --max-time 5 "http://$NC_KERNEL_IP:8000/in
 # netcore up: idempotent; netcore down: removes, then no-op.
 x=nct-idem-$$
 nc_at_exit "ip netns del '$x' 2>/dev/null || true"
-"$NC_TOP/netcore" up --ns "$x" >/dev/null || fail "netcore up --ns $x"
-"$NC_TOP/netcore" up --ns "$x" >/dev/null || fail "netcore up --ns $x (second time)"
+"$NC_SRC/netcore" up --ns "$x" >/dev/null || fail "netcore up --ns $x"
+"$NC_SRC/netcore" up --ns "$x" >/dev/null || fail "netcore up --ns $x (second time)"
 check_ns "$x"
-"$NC_TOP/netcore" down --ns "$x" >/dev/null || fail "netcore down --ns $x"
+"$NC_SRC/netcore" down --ns "$x" >/dev/null || fail "netcore down --ns $x"
 ! ns_listed "$x" || fail "netcore down --ns $x left the namespace"
-"$NC_TOP/netcore" down --ns "$x" >/dev/null || fail "netcore down --ns $x (none left)"
+"$NC_SRC/netcore" down --ns "$x" >/dev/null || fail "netcore down --ns $x (none left)"
 
 # netcore up repairs a half-made namespace: no TAP, then a TUN device under the TAP's name.
 ip netns add "$x"
-"$NC_TOP/netcore" up --ns "$x" >/dev/null || fail "netcore up --ns $x (bare namespace)"
+"$NC_SRC/netcore" up --ns "$x" >/dev/null || fail "netcore up --ns $x (bare namespace)"
 check_ns "$x"
 ip -n "$x" link del "$NC_TAP"
 ip -n "$x" tuntap add dev "$NC_TAP" mode tun
-"$NC_TOP/netcore" up --ns "$x" >/dev/null || fail "netcore up --ns $x (TUN in place of TAP)"
+"$NC_SRC/netcore" up --ns "$x" >/dev/null || fail "netcore up --ns $x (TUN in place of TAP)"
 check_ns "$x"
-"$NC_TOP/netcore" down --ns "$x" >/dev/null || fail "netcore down --ns $x"
+"$NC_SRC/netcore" down --ns "$x" >/dev/null || fail "netcore down --ns $x"
 
 # Without root, netcore up fails with a clear message. A copy in /tmp, so that nobody can read
 # it wherever the tree lives.
 copy=$(mktemp /tmp/netcore.XXXXXX)
 nc_at_exit "rm -f '$copy'"
-cp "$NC_TOP/netcore" "$copy"
+cp "$NC_SRC/netcore" "$copy"
 chmod 755 "$copy"
 rc=0
 err=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$copy" up --ns "nct-nobody-$$" 2>&1) ||

@@ -29,12 +29,12 @@ u.bind(("0.0.0.0", 7332))
 print("ready", a.getsockname()[1], flush=True)
 sys.stdin.read()
 PY
-coproc PROG { exec "$NC_TOP/netcore" run --ns "$NC_NS" -- python3 "$tmp/prog.py" "$NC_KERNEL_IP"; }
+coproc PROG { exec "$NC_SRC/netcore" run --ns "$NC_NS" -- python3 "$tmp/prog.py" "$NC_KERNEL_IP"; }
 pid=$PROG_PID   # bash forgets PROG_PID once the coprocess ends
 NC_PIDS+=("$pid")
 read -r -t 20 ready port <&"${PROG[0]}" && [ "$ready" = ready ] || fail "the program did not start"
 
-"$NC_TOP/netcore" stat "$pid" >"$tmp/stat.txt" || fail "netcore stat $pid failed"
+"$NC_SRC/netcore" stat "$pid" >"$tmp/stat.txt" || fail "netcore stat $pid failed"
 cat "$tmp/stat.txt"
 grep -q "^netcore\[$pid\] on $NC_TAP (pool device 0) $NC_NETCORE_IP/24" "$tmp/stat.txt" ||
     fail "no header line for process $pid"
@@ -48,9 +48,9 @@ grep -Eq " udp +BOUND +\*:7332 " "$tmp/stat.txt" || fail "the UDP socket is not 
 echo "ok: netcore stat lists the connection (SEND-Q $sendq), the listener and the UDP socket"
 
 # Without a PID: every process in the directory. --watch refreshes until stopped.
-"$NC_TOP/netcore" stat >"$tmp/all.txt" || fail "netcore stat (all) failed"
+"$NC_SRC/netcore" stat >"$tmp/all.txt" || fail "netcore stat (all) failed"
 grep -q "^netcore\[$pid\]" "$tmp/all.txt" || fail "netcore stat (all) misses it"
-timeout 2.5 "$NC_TOP/netcore" stat --watch 1 "$pid" >"$tmp/watch.txt" || true
+timeout 2.5 "$NC_SRC/netcore" stat --watch 1 "$pid" >"$tmp/watch.txt" || true
 n=$(grep -c "^netcore\[$pid\]" "$tmp/watch.txt")
 [ "$n" -ge 2 ] || fail "--watch 1 for 2.5 s showed $n dumps, want >= 2"
 echo "ok: netcore stat --watch refreshed $n times"
@@ -59,7 +59,7 @@ echo "ok: netcore stat --watch refreshed $n times"
 exec {PROG[1]}>&-
 wait "$pid" || fail "the program exited $?"
 [ ! -e "$NETCORE_STAT/$pid.sock" ] || fail "the stats socket outlived the program"
-! "$NC_TOP/netcore" stat >/dev/null 2>&1 || fail "netcore stat answered with no program running"
+! "$NC_SRC/netcore" stat >/dev/null 2>&1 || fail "netcore stat answered with no program running"
 
 err=$(NETCORE_STAT=relative/dir on_netcore 10 python3 -c 'import socket; socket.socket()' 2>&1) &&
     fail "NETCORE_STAT=relative/dir was accepted"

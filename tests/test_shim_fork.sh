@@ -12,7 +12,7 @@ nc_ns_setup
 tmp=$(mktemp -d)
 nc_at_exit "rm -rf '$tmp'"
 nc_peer echo 7310
-on_netcore 60 python3 "$NC_TOP/tests/lib/fork.py" "$NC_KERNEL_IP" 7310 >"$tmp/out" 2>&1 ||
+on_netcore 60 python3 "$NC_SRC/tests/lib/fork.py" "$NC_KERNEL_IP" 7310 >"$tmp/out" 2>&1 ||
     { cat "$tmp/out" >&2; fail "fork.py exited non-zero"; }
 cat "$tmp/out"
 parent=$(sed -n 's/^parent: connection from \([0-9.]*\) still works$/\1/p' "$tmp/out")

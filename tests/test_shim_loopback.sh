@@ -11,7 +11,7 @@ nc_require_root
 nc_ns_setup
 tmp=$(mktemp -d)
 nc_at_exit "rm -rf '$tmp'"
-nc_bg python3 "$NC_TOP/tests/lib/peer.py" echo 127.0.0.1 7600
+nc_bg python3 "$NC_SRC/tests/lib/peer.py" echo 127.0.0.1 7600
 nc_wait_listen 7600 127.0.0.1
 nc_peer echo 7601
 
@@ -29,7 +29,7 @@ for s, name in ((lo, "loopback"), (net, "tap")):
     assert got == data, name + ": echo differs"
     print(name, s.getsockname()[0], "ok")
 PY
-out=$(timeout 30 "$NC_TOP/netcore" run --ns "$NC_NS" -- python3 "$tmp/both.py" "$NC_KERNEL_IP")
+out=$(timeout 30 "$NC_SRC/netcore" run --ns "$NC_NS" -- python3 "$tmp/both.py" "$NC_KERNEL_IP")
 echo "$out"
 grep -qx "loopback 127.0.0.1 ok" <<<"$out" || fail "loopback connection: $out"
 grep -qx "tap $NC_NETCORE_IP ok" <<<"$out" || fail "TAP connection: $out"
@@ -43,7 +43,7 @@ c, peer = s.accept()
 c.sendall(b"hello from " + peer[0].encode())
 c.close()
 PY
-coproc SRV { timeout 30 "$NC_TOP/netcore" run --ns "$NC_NS" -- python3 "$tmp/srv.py"; }
+coproc SRV { timeout 30 "$NC_SRC/netcore" run --ns "$NC_NS" -- python3 "$tmp/srv.py"; }
 srv=$SRV_PID
 line=
 read -r -t 20 line <&"${SRV[0]}" || true
@@ -83,14 +83,14 @@ PY
 coproc WHO { exec ip netns exec "$NC_NS" python3 "$tmp/who.py" 1; }
 NC_PIDS+=("$WHO_PID")
 read -r -t 10 line <&"${WHO[0]}" && [ "$line" = listening ] || fail "198.18.1.77 server"
-got=$(NETCORE_PASSTHROUGH=10.9.0.0/16,198.18.1.0/24 timeout 30 "$NC_TOP/netcore" run \
+got=$(NETCORE_PASSTHROUGH=10.9.0.0/16,198.18.1.0/24 timeout 30 "$NC_SRC/netcore" run \
     --ns "$NC_NS" -- python3 "$tmp/ask.py") || fail "ask.py with NETCORE_PASSTHROUGH"
 [ "$got" = "198.18.1.77 udp from 198.18.1.77" ] ||
     fail "NETCORE_PASSTHROUGH=...,198.18.1.0/24: the server saw '$got', want the kernel's address"
 echo "ok: NETCORE_PASSTHROUGH=10.9.0.0/16,198.18.1.0/24 sent TCP and UDP to the kernel"
 
 # A bad range names the variable; socket() fails instead of guessing.
-err=$(NETCORE_PASSTHROUGH=198.18.1.0/33 timeout 30 "$NC_TOP/netcore" run --ns "$NC_NS" -- \
+err=$(NETCORE_PASSTHROUGH=198.18.1.0/33 timeout 30 "$NC_SRC/netcore" run --ns "$NC_NS" -- \
     python3 -c 'import socket; socket.socket()' 2>&1) && fail "a bad NETCORE_PASSTHROUGH was accepted"
 [[ $err == *'NETCORE_PASSTHROUGH="198.18.1.0/33": bad prefix'* ]] ||
     fail "bad NETCORE_PASSTHROUGH: '$err'"

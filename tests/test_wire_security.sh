@@ -62,7 +62,7 @@ PY
 echo "ok: $N ISNs and source ports with no constant step"
 
 # 2. Only the listener the program opened is reachable.
-coproc SERVER { exec "$NC_TOP/netcore" run --ns "$NC_NS" -- python3 -c '
+coproc SERVER { exec "$NC_SRC/netcore" run --ns "$NC_NS" -- python3 -c '
 import socket, sys
 s = socket.create_server(("0.0.0.0", 7901))
 print("listening", flush=True)
