@@ -35,6 +35,9 @@ struct netcore_config {
     struct in_addr ip;       /* NETCORE_IP: address/prefix */
     int prefix;
     struct in_addr gw;       /* NETCORE_GW */
+    struct in6_addr ip6;     /* NETCORE_IP6: address/prefix (the link-local address comes
+                                from the MAC) */
+    int prefix6;             /* 64..128: lwIP takes a static address's /64 as on-link */
     uint8_t mac[6];          /* NETCORE_MAC */
     int mtu;                 /* NETCORE_MTU; 0: the device's MTU */
     size_t sndbuf;           /* NETCORE_SNDBUF: bytes in each TCP socket's send ring */
@@ -50,7 +53,8 @@ struct netcore_config {
                                 Nth received frame (0: none) */
 };
 
-/* Fills *cfg with the defaults (DESIGN.md: 198.18.0.2/24 via 198.18.0.1 on nctap0). */
+/* Fills *cfg with the defaults (DESIGN.md: 198.18.0.2/24 via 198.18.0.1 and 2001:db8::2/64
+ * on nctap0). */
 void netcore_config_defaults(struct netcore_config *cfg);
 
 /*
@@ -112,7 +116,11 @@ struct netcore_stats {
 };
 void netcore_get_stats(struct netcore_stack *st, struct netcore_stats *out);
 
-/* Sockets: handles are small integers >= 0. AF_INET only; SOCK_STREAM and SOCK_DGRAM. */
+/*
+ * Sockets: handles are small integers >= 0. AF_INET and AF_INET6; SOCK_STREAM and SOCK_DGRAM.
+ * An AF_INET6 socket is dual-stack unless IPV6_V6ONLY is set (the default follows
+ * /proc/sys/net/ipv6/bindv6only): IPv4 peers appear as ::ffff:a.b.c.d.
+ */
 int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol);
 int netcore_bind(struct netcore_stack *st, int s, const struct sockaddr *addr, socklen_t len);
 int netcore_listen(struct netcore_stack *st, int s, int backlog);
