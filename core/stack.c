@@ -22,6 +22,7 @@
 #include <lwip/netif.h>
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
+#include <lwip/tcpip.h>
 #include <lwip/timeouts.h>
 #include <lwip/udp.h>
 
@@ -68,6 +69,44 @@ void sys_check_core_locking(void)
 {
 }
 
+/*
+ * lwIP hands work it may not do in place to its tcpip thread with tcpip_try_callback: the
+ * delivery of packets a pcb sent to one of our own addresses (netif_loop_output, e.g. a
+ * connection to 198.18.0.2 or 2001:db8::2 from the program itself), and the freeing of
+ * out-of-sequence data when the pbuf pool runs dry. netcore runs no tcpip thread, and the
+ * stock function asserts on its missing mailbox and aborts the process. Here the work waits
+ * until whoever holds the stack lock lets go (nc__unlock), as a command does. lwIP calls
+ * this through its PLT, so this definition replaces its own. Caller holds the stack lock.
+ */
+#define DEFERRED_MAX 8
+static struct {
+    tcpip_callback_fn fn;
+    void *ctx;
+} deferred[DEFERRED_MAX];
+static int ndeferred;
+
+err_t tcpip_try_callback(tcpip_callback_fn fn, void *ctx)
+{
+    if (ndeferred == DEFERRED_MAX)
+        return ERR_MEM; /* lwIP drops the looped packet; TCP sends it again */
+    deferred[ndeferred].fn = fn;
+    deferred[ndeferred].ctx = ctx;
+    ndeferred++;
+    return ERR_OK;
+}
+
+/* Runs the deferred work, and what running it defers in turn (a looped SYN's SYN-ACK). */
+static void run_deferred(void)
+{
+    while (ndeferred > 0) {
+        tcpip_callback_fn fn = deferred[0].fn;
+        void *ctx = deferred[0].ctx;
+        ndeferred--;
+        memmove(&deferred[0], &deferred[1], (size_t)ndeferred * sizeof(deferred[0]));
+        fn(ctx);
+    }
+}
+
 void nc__lock(struct netcore_stack *st)
 {
     pthread_mutex_lock(&st->lock);
@@ -112,6 +151,7 @@ static void arm_timer(struct netcore_stack *st)
 void nc__unlock(struct netcore_stack *st)
 {
     nc__run_queue(st);
+    run_deferred();
     if (st->netdown_pending) {
         st->netdown_pending = false;
         netif_set_link_down(st->netif);
@@ -380,7 +420,9 @@ void netcore_stop(struct netcore_stack *st)
     }
     nc__lock(st);
     nc__run_queue(st);
+    run_deferred();
     drop_all(st);
+    run_deferred(); /* the resets drop_all sent to our own addresses: free them */
     /* Sockets still parked for calls that never returned (a program bug): free them now. */
     for (int i = 0; i < st->cfg.max_sockets; i++) {
         struct nc_sock *z = atomic_exchange(&st->zombie[i], NULL);
