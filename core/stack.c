@@ -8,6 +8,7 @@
  * the queue before letting go. The same loop can be driven by hand with netcore_step().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -321,6 +322,23 @@ static void drop_all(struct netcore_stack *st)
         tcp_abort(tcp_tw_pcbs);
 }
 
+/*
+ * The kernel's default for IPV6_V6ONLY in this network namespace (net.ipv6.bindv6only),
+ * read the way the kernel's own sockets would see it; off when unreadable, as on Linux.
+ */
+static bool read_bindv6only(void)
+{
+    char c = '0';
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/sys/net/ipv6/bindv6only",
+                          O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    if (nc__sys_read(fd, &c, 1) != 1)
+        c = '0';
+    nc__sys_close(fd);
+    return c == '1';
+}
+
 int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_stack **out,
                   char *err, size_t errlen)
 {
@@ -340,6 +358,7 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
         return -ENOMEM;
     }
     st->cfg = *cfg;
+    st->bindv6only = read_bindv6only();
     pthread_mutex_init(&st->lock, NULL);
     st->dev.fd = -1;
     int rc = -ENOMEM;
