@@ -1,10 +1,11 @@
 /*
- * Loopback goes to the kernel. lwIP has no loopback interface of ours and 127.0.0.0/8 is not
- * on the TAP, so a socket the program binds or connects to a loopback address is handed to
- * the kernel under the same fd number: a program can talk to a local helper (a database, a
- * resolver stub) and to the network at once. The hand-off happens before the socket has an
- * address in netcore, carrying over what the program set: blocking mode, close-on-exec,
- * SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY, SO_RCVTIMEO, SO_SNDTIMEO.
+ * Loopback goes to the kernel. lwIP has no loopback interface of ours and neither
+ * 127.0.0.0/8 nor ::1 is on the TAP, so a socket the program binds or connects to a loopback
+ * address (also ::ffff:127.x.y.z on an AF_INET6 socket) is handed to the kernel under the
+ * same fd number: a program can talk to a local helper (a database, a resolver stub) and to
+ * the network at once. The hand-off happens before the socket has an address in netcore,
+ * carrying over what the program set: blocking mode, close-on-exec, SO_REUSEADDR,
+ * SO_KEEPALIVE, TCP_NODELAY, SO_RCVTIMEO, SO_SNDTIMEO, IPV6_V6ONLY.
  */
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -15,10 +16,17 @@
 
 bool nc__is_loopback(const struct sockaddr *a, socklen_t len)
 {
-    if (a == NULL || len < (socklen_t)sizeof(struct sockaddr_in) || a->sa_family != AF_INET)
+    if (a == NULL || len < (socklen_t)sizeof(struct sockaddr_in))
         return false;
-    const struct sockaddr_in *in = (const struct sockaddr_in *)a;
-    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    if (a->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)a;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    /* 24 bytes: the kernel takes a sockaddr_in6 without sin6_scope_id (RFC 2133). */
+    if (a->sa_family != AF_INET6 || len < 24)
+        return false;
+    const struct in6_addr *in6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(in6) || (IN6_IS_ADDR_V4MAPPED(in6) && in6->s6_addr[12] == 127);
 }
 
 static void carry(int h, int k, int level, int name, socklen_t size)
@@ -31,21 +39,27 @@ static void carry(int h, int k, int level, int name, socklen_t size)
 
 int nc__handoff(int fd, int h)
 {
-    struct sockaddr_in self;
+    struct sockaddr_storage self;
     socklen_t slen = sizeof(self);
+    /* sin_port and sin6_port sit at the same offset */
     if (netcore_getsockname(nc_stack, h, (struct sockaddr *)&self, &slen) == 0 &&
-        self.sin_port != 0)
+        ((struct sockaddr_in *)&self)->sin_port != 0)
         return -EINVAL; /* already has a netcore address: it stays a netcore socket */
-    int type = 0;
+    int type = 0, family = 0;
     socklen_t tlen = sizeof(type);
     int rc = netcore_getsockopt(nc_stack, h, SOL_SOCKET, SO_TYPE, &type, &tlen);
+    tlen = sizeof(family);
+    if (rc == 0)
+        rc = netcore_getsockopt(nc_stack, h, SOL_SOCKET, SO_DOMAIN, &family, &tlen);
     if (rc != 0)
         return rc;
     int nb = netcore_get_nonblock(nc_stack, h);
     int fdfl = LIBC(fcntl)(fd, F_GETFD);
-    int k = LIBC(socket)(AF_INET, type | (nb > 0 ? SOCK_NONBLOCK : 0) | SOCK_CLOEXEC, 0);
+    int k = LIBC(socket)(family, type | (nb > 0 ? SOCK_NONBLOCK : 0) | SOCK_CLOEXEC, 0);
     if (k < 0)
         return -errno;
+    if (family == AF_INET6)
+        carry(h, k, IPPROTO_IPV6, IPV6_V6ONLY, sizeof(int));
     carry(h, k, SOL_SOCKET, SO_REUSEADDR, sizeof(int));
     carry(h, k, SOL_SOCKET, SO_KEEPALIVE, sizeof(int));
     carry(h, k, SOL_SOCKET, SO_RCVTIMEO, sizeof(struct timeval));
