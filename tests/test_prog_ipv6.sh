@@ -4,10 +4,11 @@
 # [2001:db8::1]:8000, checked by sha256, and the server logs client 2001:db8::2; (2) `nc -6`
 # on netcore sends 16 MiB to a kernel-side `nc -6 -l`, and a kernel-side `nc -6` sends 16 MiB
 # to `nc -6 -l` on netcore; (3) python3 AF_INET6 client on netcore against a kernel-side
-# server, over 2001:db8::/64 and link-local (fe80::%nctap0), and UDP; (4) an IPv6-only python3
-# server on netcore takes a kernel IPv6 client and refuses an IPv4 one; (5) a dual-stack
-# python3 server on netcore bound to :: (IPV6_V6ONLY off) takes a kernel IPv4 client, which it
-# sees as ::ffff:198.18.0.1, and an IPv6 one.
+# server, over 2001:db8::/64 and link-local (fe80::%nctap0), and UDP (an echo, and ICMPv6
+# port unreachable as ECONNREFUSED); (4) an IPv6-only python3 server on netcore takes a
+# kernel IPv6 client and refuses an IPv4 one; (5) a dual-stack python3 server on netcore bound
+# to :: (IPV6_V6ONLY off) takes a kernel IPv4 client, which it sees as ::ffff:198.18.0.1, and
+# an IPv6 one.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
@@ -189,6 +190,20 @@ print(d.decode(), peer[0], peer[1])' "$K6") || rc=$?
 status "$rc" "python3 UDP over IPv6 on netcore"
 wait_pid "$udp" "kernel-side UDP echo"
 expect "$out" "ping from $N6 $K6 9110" "python3 UDP netcore -> [$K6]:9110 -> back"
+# The kernel's ICMPv6 port unreachable reaches a connected UDP socket as ECONNREFUSED.
+# shellcheck disable=SC2016
+out=$(on_netcore 30 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(10)
+s.connect((sys.argv[1], 9119))
+s.send(b"anyone?")
+try:
+    s.recv(100)
+    print("answered")
+except ConnectionRefusedError:
+    print("refused")' "$K6") || flunk "python3 UDP to a closed port on netcore failed"
+expect "$out" "refused" "python3 connected UDP -> closed [$K6]:9119 (ICMPv6 port unreachable)"
 
 # 4. An IPv6-only python3 server on netcore: a kernel IPv6 client gets through, an IPv4 one is
 # refused (reset), as by a kernel socket with IPV6_V6ONLY.
