@@ -1312,6 +1312,27 @@ START_TEST(frames_ipv6)
     ck_assert(sent6(peer, 6, 0x12, out, sizeof(out)));
     ck_assert_int_eq(out[20], 2); /* lwIP puts MSS first */
     ck_assert_int_eq(out[22] << 8 | out[23], 9000 - 60);
+
+    /* ISNs hash all 128 bits of the addresses: the same SYN from hosts that differ only in
+     * the low bits gets unrelated sequence numbers, not the 4 us clock's few steps apart. */
+    uint32_t isn[3];
+    isn[0] = (uint32_t)out[4] << 24 | out[5] << 16 | out[6] << 8 | out[7];
+    for (int i = 1; i < 3; i++) {
+        char src[INET6_ADDRSTRLEN];
+        snprintf(src, sizeof(src), "2001:db8::%d", 2 + i);
+        put(peer, f, frame6(f, sol, src, "ff02::1:ff00:2", 58, ns, sizeof(ns), 2));
+        put(peer, f, frame6(f, ours, src, CLIENT_IP6, 6, syn, sizeof(syn), 16));
+        netcore_step(st, 0);
+        ck_assert(sent6(peer, 6, 0x12, out, sizeof(out)));
+        isn[i] = (uint32_t)out[4] << 24 | out[5] << 16 | out[6] << 8 | out[7];
+    }
+    uint32_t spread = 0;
+    for (int i = 0; i < 3; i++) {
+        uint32_t d = isn[i] - isn[(i + 1) % 3];
+        d = d < 0x80000000u ? d : -d;
+        spread = d > spread ? d : spread;
+    }
+    ck_assert_msg(spread > 1000000, "ISNs %08x %08x %08x", isn[0], isn[1], isn[2]);
     netcore_get_stats(st, &s);
     ck_assert_uint_eq(s.rx_dropped_malformed, 2);
     ck_assert_uint_eq(s.rx_dropped_foreign, 3);
