@@ -1,14 +1,16 @@
 /*
  * Socket addresses at the API boundary. Programs speak sockaddr_in or sockaddr_in6, in the
- * family of their socket; lwIP speaks typed, zoned ip_addr_t. This file converts both ways
- * with the kernel's rules, so tcp.c and udp.c only ever see lwIP endpoints:
+ * family of their socket; lwIP speaks typed, zoned ip_addr_t. This file checks what comes in
+ * and converts both ways with the kernel's rules, so tcp.c and udp.c get endpoints that are
+ * already valid and need not know the socket's family:
  *  - an AF_INET6 socket reaches IPv4 through IPv4-mapped addresses (::ffff:a.b.c.d) unless
  *    IPV6_V6ONLY is set, and shows its IPv4 peers mapped (accept, getpeername, recvfrom);
  *  - its dual-stack wildcard is lwIP's IPADDR_TYPE_ANY address, which lwIP's TCP listeners
  *    and UDP pcbs match against both families; with IPV6_V6ONLY it is the IPv6 "::";
  *  - a link-local address carries a scope id: the kernel's index of our TAP (what the
  *    program's if_nametoindex returns), lwIP's zone of our netif inside.
- * Every error is what Linux returns for the same call on a kernel socket (compared).
+ * Every error is what Linux returns for the same call on a kernel socket (tests/check_addr.c
+ * holds the calls and the kernel's answers).
  */
 #include <errno.h>
 #include <string.h>
