@@ -10,37 +10,13 @@
 
 #include "internal.h"
 
-static int addr_in(const struct sockaddr *a, socklen_t len, struct sockaddr_in *out)
-{
-    if (a == NULL)
-        return -EFAULT;
-    if (len < (socklen_t)sizeof(struct sockaddr_in))
-        return -EINVAL;
-    if (a->sa_family != AF_INET)
-        return -EAFNOSUPPORT;
-    memcpy(out, a, sizeof(*out));
-    return 0;
-}
-
-static int addr_out(const struct sockaddr_in *in, struct sockaddr *a, socklen_t *len)
-{
-    if (a == NULL || len == NULL)
-        return -EFAULT;
-    if ((int)*len < 0)
-        return -EINVAL;
-    size_t n = *len < sizeof(*in) ? *len : sizeof(*in);
-    memcpy(a, in, n);
-    *len = sizeof(*in);
-    return 0;
-}
-
 int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol)
 {
     /* The kernel's order: flag bits, then family, then type and protocol. */
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (base < 0 || base > 0xf)
         return -EINVAL;
-    if (domain != AF_INET)
+    if (domain != AF_INET && domain != AF_INET6)
         return -EAFNOSUPPORT;
     if (base >= 11)
         return -EINVAL;
@@ -55,7 +31,7 @@ int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol)
     }
     struct nc_sock *s;
     nc__lock(st);
-    int rc = nc__sock_alloc(st, base, &s);
+    int rc = nc__sock_alloc(st, domain, base, &s);
     if (rc == 0) {
         rc = base == SOCK_STREAM ? nc__tcp_open(st, s) : nc__udp_open(st, s);
         if (rc != 0)
@@ -95,12 +71,10 @@ static void release(struct held *h)
 int netcore_bind(struct netcore_stack *st, int id, const struct sockaddr *addr, socklen_t len)
 {
     GET_SOCK(st, id, s);
-    struct sockaddr_in a;
-    int rc = addr_in(addr, len, &a);
+    union nc_sockaddr a;
+    int rc = nc__addr_parse(st, s, addr, len, NC_ADDR_BIND, &a);
     if (rc != 0)
         return rc;
-    if (a.sin_addr.s_addr != INADDR_ANY && a.sin_addr.s_addr != st->cfg.ip.s_addr)
-        return -EADDRNOTAVAIL;
     nc__lock(st);
     rc = s->type == SOCK_STREAM ? nc__tcp_bind(st, s, &a) : nc__udp_bind(st, s, &a);
     nc__unlock(st);
@@ -138,7 +112,7 @@ int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, sock
             if (flags & SOCK_NONBLOCK)
                 atomic_store(&ns->nonblock, true);
             if (addr != NULL) {
-                rc = addr_out(&ns->peer, addr, len);
+                rc = nc__addr_copyout(&ns->peer, addr, len);
                 if (rc != 0) {
                     netcore_close(st, nid);
                     return rc;
@@ -160,7 +134,7 @@ int netcore_connect(struct netcore_stack *st, int id, const struct sockaddr *add
                     socklen_t len)
 {
     GET_SOCK(st, id, s);
-    struct sockaddr_in a;
+    union nc_sockaddr a;
     if (s->type == SOCK_DGRAM && addr != NULL && len >= sizeof(sa_family_t) &&
         addr->sa_family == AF_UNSPEC) {
         nc__lock(st);
@@ -168,7 +142,7 @@ int netcore_connect(struct netcore_stack *st, int id, const struct sockaddr *add
         nc__unlock(st);
         return rc;
     }
-    int rc = addr_in(addr, len, &a);
+    int rc = nc__addr_parse(st, s, addr, len, NC_ADDR_CONNECT, &a);
     if (rc != 0)
         return rc;
     nc__lock(st);
@@ -209,9 +183,13 @@ ssize_t netcore_sendto(struct netcore_stack *st, int id, const void *buf, size_t
         }
         return nc__tcp_send(st, s, buf, len, flags);
     }
-    struct sockaddr_in a;
+    /* AF_UNSPEC on an AF_INET6 socket means "no address", as in the kernel. */
+    if (to != NULL && s->family == AF_INET6 && tolen >= (socklen_t)sizeof(sa_family_t) &&
+        to->sa_family == AF_UNSPEC)
+        to = NULL;
+    union nc_sockaddr a;
     if (to != NULL) {
-        int rc = addr_in(to, tolen, &a);
+        int rc = nc__addr_parse(st, s, to, tolen, NC_ADDR_SENDTO, &a);
         if (rc != 0)
             return rc;
     }
@@ -235,12 +213,12 @@ ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len
     if (s->type == SOCK_STREAM) {
         ssize_t n = nc__tcp_recv(st, s, buf, len, flags & ~MSG_TRUNC);
         if (n >= 0 && from != NULL && fromlen != NULL)
-            addr_out(&s->peer, from, fromlen);
+            nc__addr_copyout(&s->peer, from, fromlen);
         return n;
     }
     int timeout = nc__sock_timeout(s, flags, false);
     for (;;) {
-        struct sockaddr_in a;
+        union nc_sockaddr a;
         ssize_t n = nc__udp_recvfrom(st, s, buf, len, flags, &a);
         int e = n == -EAGAIN ? atomic_exchange(&s->so_error, 0) : 0;
         if (e != 0)
@@ -249,7 +227,7 @@ ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len
             if (!(flags & MSG_PEEK))
                 nc__sock_settle(s);
             if (from != NULL) {
-                int rc = addr_out(&a, from, fromlen);
+                int rc = nc__addr_copyout(&a, from, fromlen);
                 if (rc != 0)
                     return rc;
             }
@@ -304,9 +282,9 @@ int netcore_getsockname(struct netcore_stack *st, int id, struct sockaddr *addr,
 {
     GET_SOCK(st, id, s);
     nc__lock(st);
-    struct sockaddr_in a = s->local;
+    union nc_sockaddr a = s->local;
     nc__unlock(st);
-    return addr_out(&a, addr, len);
+    return nc__addr_copyout(&a, addr, len);
 }
 
 int netcore_getpeername(struct netcore_stack *st, int id, struct sockaddr *addr, socklen_t *len)
@@ -315,7 +293,7 @@ int netcore_getpeername(struct netcore_stack *st, int id, struct sockaddr *addr,
     int state = atomic_load(&s->state);
     if (state != NC_ST_CONNECTED)
         return -ENOTCONN;
-    return addr_out(&s->peer, addr, len);
+    return nc__addr_copyout(&s->peer, addr, len);
 }
 
 static int int_opt(const void *val, socklen_t len, int *out)
@@ -421,6 +399,23 @@ int netcore_setsockopt(struct netcore_stack *st, int id, int level, int name, co
             break;
         default: rc = -ENOPROTOOPT; break;
         }
+    } else if (level == IPPROTO_IPV6 && s->family == AF_INET6) {
+        switch (name) {
+        case IPV6_V6ONLY:
+            /* Only before the socket has a port, as in the kernel. */
+            if (s->type == SOCK_STREAM ? atomic_load(&s->state) != NC_ST_NEW
+                                       : !nc__udp_unbound(s))
+                rc = -EINVAL;
+            else
+                s->v6only = v != 0;
+            break;
+        case IPV6_TCLASS:
+        case IPV6_UNICAST_HOPS:
+        case IPV6_RECVERR:
+        case IPV6_MTU_DISCOVER:
+            break;
+        default: rc = -ENOPROTOOPT; break;
+        }
     } else {
         rc = -ENOPROTOOPT;
     }
@@ -449,7 +444,7 @@ int netcore_getsockopt(struct netcore_stack *st, int id, int level, int name, vo
         switch (name) {
         case SO_ERROR: v = atomic_exchange(&s->so_error, 0); break;
         case SO_TYPE: v = s->type; break;
-        case SO_DOMAIN: v = AF_INET; break;
+        case SO_DOMAIN: v = s->family; break;
         case SO_PROTOCOL: v = s->type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP; break;
         case SO_ACCEPTCONN: v = atomic_load(&s->state) == NC_ST_LISTEN; break;
         case SO_REUSEADDR: v = s->reuseaddr; break;
@@ -502,6 +497,12 @@ int netcore_getsockopt(struct netcore_stack *st, int id, int level, int name, vo
         }
         default: return -ENOPROTOOPT;
         }
+    } else if (level == IPPROTO_IPV6) {
+        if (s->family != AF_INET6)
+            return -EOPNOTSUPP; /* the kernel's IPv4 code refuses every other level so */
+        if (name != IPV6_V6ONLY)
+            return -ENOPROTOOPT;
+        v = s->v6only;
     } else {
         return -ENOPROTOOPT;
     }

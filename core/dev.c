@@ -117,16 +117,21 @@ attached:
     snprintf(dev->name, sizeof(dev->name), "%s", ifr.ifr_name);
     dev->is_eth = cfg->device == NETCORE_DEV_TAP;
     dev->mtu = cfg->mtu;
+    dev->ifindex = 1;
+    /* SIOCGIFMTU and SIOCGIFINDEX need a socket; a raw syscall keeps it away from the
+     * preload shim. The kernel's index of the device is the scope id a program on netcore
+     * gets from if_nametoindex for its link-local addresses. */
+    int sk = (int)syscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sk >= 0 && ioctl(sk, SIOCGIFINDEX, &ifr) == 0 && ifr.ifr_ifindex > 0)
+        dev->ifindex = (unsigned)ifr.ifr_ifindex;
     if (dev->mtu == 0) {
-        /* SIOCGIFMTU needs a socket; a raw syscall keeps it away from the preload shim. */
-        int sk = (int)syscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         if (sk >= 0 && ioctl(sk, SIOCGIFMTU, &ifr) == 0)
             dev->mtu = ifr.ifr_mtu;
-        if (sk >= 0)
-            syscall(SYS_close, sk);
         if (dev->mtu < 576 || dev->mtu > 65521)
             dev->mtu = 1500;
     }
+    if (sk >= 0)
+        syscall(SYS_close, sk);
     return 0;
 }
 
@@ -153,7 +158,8 @@ int nc__dev_open(const struct netcore_config *cfg, struct nc_dev *dev, char *err
         snprintf(dev->name, sizeof(dev->name), "wire");
         dev->is_eth = true;
         dev->mtu = cfg->mtu != 0 ? cfg->mtu : 1500;
-            return 0;
+        dev->ifindex = 1; /* no kernel device: lwIP's own index of its only netif */
+        return 0;
     }
     }
     snprintf(err, errlen, "unknown device kind %d", (int)cfg->device);

@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include <lwip/netif.h>
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
+#include <lwip/tcpip.h>
 #include <lwip/timeouts.h>
 #include <lwip/udp.h>
 
@@ -69,6 +71,44 @@ void sys_check_core_locking(void)
 {
 }
 
+/*
+ * lwIP hands work it may not do in place to its tcpip thread with tcpip_try_callback: the
+ * delivery of packets a pcb sent to one of our own addresses (netif_loop_output, e.g. a
+ * connection to 198.18.0.2 or 2001:db8::2 from the program itself), and the freeing of
+ * out-of-sequence data when the pbuf pool runs dry. netcore runs no tcpip thread, and the
+ * stock function asserts on its missing mailbox and aborts the process. Here the work waits
+ * until whoever holds the stack lock lets go (nc__unlock), as a command does. lwIP calls
+ * this through its PLT, so this definition replaces its own. Caller holds the stack lock.
+ */
+#define DEFERRED_MAX 8
+static struct {
+    tcpip_callback_fn fn;
+    void *ctx;
+} deferred[DEFERRED_MAX];
+static int ndeferred;
+
+err_t tcpip_try_callback(tcpip_callback_fn fn, void *ctx)
+{
+    if (ndeferred == DEFERRED_MAX)
+        return ERR_MEM; /* lwIP drops the looped packet; TCP sends it again */
+    deferred[ndeferred].fn = fn;
+    deferred[ndeferred].ctx = ctx;
+    ndeferred++;
+    return ERR_OK;
+}
+
+/* Runs the deferred work, and what running it defers in turn (a looped SYN's SYN-ACK). */
+static void run_deferred(void)
+{
+    while (ndeferred > 0) {
+        tcpip_callback_fn fn = deferred[0].fn;
+        void *ctx = deferred[0].ctx;
+        ndeferred--;
+        memmove(&deferred[0], &deferred[1], (size_t)ndeferred * sizeof(deferred[0]));
+        fn(ctx);
+    }
+}
+
 void nc__lock(struct netcore_stack *st)
 {
     pthread_mutex_lock(&st->lock);
@@ -113,6 +153,7 @@ static void arm_timer(struct netcore_stack *st)
 void nc__unlock(struct netcore_stack *st)
 {
     nc__run_queue(st);
+    run_deferred();
     if (st->netdown_pending) {
         st->netdown_pending = false;
         netif_set_link_down(st->netif);
@@ -286,6 +327,23 @@ static void drop_all(struct netcore_stack *st)
         tcp_abort(tcp_tw_pcbs);
 }
 
+/*
+ * The kernel's default for IPV6_V6ONLY in this network namespace (net.ipv6.bindv6only),
+ * read the way the kernel's own sockets would see it; off when unreadable, as on Linux.
+ */
+static bool read_bindv6only(void)
+{
+    char c = '0';
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/sys/net/ipv6/bindv6only",
+                          O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    if (nc__sys_read(fd, &c, 1) != 1)
+        c = '0';
+    nc__sys_close(fd);
+    return c == '1';
+}
+
 int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_stack **out,
                   char *err, size_t errlen)
 {
@@ -305,6 +363,7 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
         return -ENOMEM;
     }
     st->cfg = *cfg;
+    st->bindv6only = read_bindv6only();
     pthread_mutex_init(&st->lock, NULL);
     st->dev.fd = -1;
     st->pcap_fd = -1;
@@ -332,6 +391,10 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
          * that processes sharing the namespace's bridge are distinct hosts on it. */
         st->cfg.ip.s_addr = htonl(ntohl(st->cfg.ip.s_addr) + (uint32_t)st->dev.index);
         st->cfg.mac[5] = (uint8_t)(st->cfg.mac[5] + st->dev.index);
+        unsigned low = (unsigned)(st->cfg.ip6.s6_addr[14] << 8 | st->cfg.ip6.s6_addr[15]) +
+                       (unsigned)st->dev.index; /* the link-local one follows the MAC */
+        st->cfg.ip6.s6_addr[14] = (uint8_t)(low >> 8);
+        st->cfg.ip6.s6_addr[15] = (uint8_t)low;
     }
     rc = nc__pcap_open(st, err, errlen);
     if (rc != 0)
@@ -410,7 +473,9 @@ void netcore_stop(struct netcore_stack *st)
     }
     nc__lock(st);
     nc__run_queue(st);
+    run_deferred();
     drop_all(st);
+    run_deferred(); /* the resets drop_all sent to our own addresses: free them */
     /* Sockets still parked for calls that never returned (a program bug): free them now. */
     for (int i = 0; i < st->cfg.max_sockets; i++) {
         struct nc_sock *z = atomic_exchange(&st->zombie[i], NULL);

@@ -50,11 +50,10 @@ static struct tcp_pcb *detach(struct nc_sock *s)
     return pcb;
 }
 
-static void addr_from(struct sockaddr_in *sa, const ip_addr_t *ip, u16_t port)
+static void addr_from(struct nc_sock *s, union nc_sockaddr *sa, const ip_addr_t *ip,
+                      u16_t port)
 {
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons(port);
-    sa->sin_addr.s_addr = ip_2_ip4(ip)->addr;
+    nc__addr_make(nc__stack, s->family, ip, port, sa);
 }
 
 static int alloc_rings(struct netcore_stack *st, struct nc_sock *s)
@@ -93,39 +92,70 @@ static void apply_options(struct nc_sock *s)
 int nc__tcp_open(struct netcore_stack *st, struct nc_sock *s)
 {
     (void)st;
-    struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+    /* An AF_INET6 pcb starts dual-stack; bind() or the autobind before connect and listen
+     * narrows it (nc__addr_any: "::" when IPV6_V6ONLY). */
+    struct tcp_pcb *pcb = tcp_new_ip_type(s->family == AF_INET ? IPADDR_TYPE_V4
+                                                               : IPADDR_TYPE_ANY);
     if (pcb == NULL)
         return -ENOMEM;
     attach(s, pcb);
     return 0;
 }
 
+/*
+ * lwIP's tcp_bind sorts pcbs into "IPv6" and "not IPv6" and lets two pcbs share a port
+ * across that line, so a dual-stack wildcard (IPADDR_TYPE_ANY, on the "not IPv6" side) and
+ * an IPv6 address would both get it. In the kernel a dual-stack [::] covers the IPv6 side
+ * too: EADDRINUSE, as lwIP says within a side. This finds that clash; lwIP finds the rest.
+ */
+static bool dual_clash(const struct tcp_pcb *pcb, const ip_addr_t *ip, u16_t port)
+{
+    bool any = IP_IS_ANY_TYPE_VAL(*ip);
+    if (!any && !IP_IS_V6_VAL(*ip))
+        return false;
+    bool reuse = ip_get_option(pcb, SOF_REUSEADDR);
+    int lists = reuse ? NUM_TCP_PCB_LISTS_NO_TIME_WAIT : NUM_TCP_PCB_LISTS;
+    for (int i = 0; i < lists; i++) {
+        for (struct tcp_pcb *c = *tcp_pcb_lists[i]; c != NULL; c = c->next) {
+            if (c == pcb || c->local_port != port || (reuse && ip_get_option(c, SOF_REUSEADDR)))
+                continue;
+            if (any ? IP_IS_V6_VAL(c->local_ip) : IP_IS_ANY_TYPE_VAL(c->local_ip))
+                return true;
+        }
+    }
+    return false;
+}
+
+static err_t bind_one(struct tcp_pcb *pcb, const ip_addr_t *ip, u16_t port)
+{
+    return dual_clash(pcb, ip, port) ? ERR_USE : tcp_bind(pcb, ip, port);
+}
+
 /* Port 0 means a random free ephemeral port (iss.c), not lwIP's rand()-driven choice. */
 static err_t bind_port(struct tcp_pcb *pcb, const ip_addr_t *ip, u16_t port)
 {
     if (port != 0)
-        return tcp_bind(pcb, ip, port);
+        return bind_one(pcb, ip, port);
     for (int i = 0; i < 64; i++) {
-        err_t e = tcp_bind(pcb, ip, nc__random_port());
+        err_t e = bind_one(pcb, ip, nc__random_port());
         if (e != ERR_USE)
             return e;
     }
     return tcp_bind(pcb, ip, 0);
 }
 
-int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a)
+int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a)
 {
-    (void)st;
     if (atomic_load(&s->state) != NC_ST_NEW || s->pcb.tcp == NULL)
         return -EINVAL;
-    ip_addr_t ip;
-    ip_addr_set_ip4_u32_val(ip, a->sin_addr.s_addr);
     if (s->reuseaddr)
         ip_set_option(s->pcb.tcp, SOF_REUSEADDR);
-    err_t e = bind_port(s->pcb.tcp, &ip, ntohs(a->sin_port));
+    ip_addr_t ip;
+    u16_t port = nc__addr_ip(st, s, a, &ip);
+    err_t e = bind_port(s->pcb.tcp, &ip, port);
     if (e != ERR_OK)
         return -nc__err_to_errno(e);
-    addr_from(&s->local, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port);
+    addr_from(s, &s->local, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port);
     atomic_store(&s->state, NC_ST_BOUND);
     return 0;
 }
@@ -137,7 +167,8 @@ static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)
     if (ls == NULL || err != ERR_OK || npcb == NULL)
         return ERR_VAL;
     struct nc_sock *s;
-    if (atomic_load(&ls->aq_count) >= ls->aq_cap || nc__sock_alloc(st, SOCK_STREAM, &s) != 0) {
+    if (atomic_load(&ls->aq_count) >= ls->aq_cap ||
+        nc__sock_alloc(st, ls->family, SOCK_STREAM, &s) != 0) {
         /* A full accept queue refuses the connection rather than queueing without bound. */
         st->stats.accept_overflows++;
         tcp_abort(npcb);
@@ -150,11 +181,12 @@ static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)
         return ERR_ABRT;
     }
     attach(s, npcb);
+    s->v6only = ls->v6only;
     s->nodelay = ls->nodelay;
     s->keepalive = ls->keepalive;
     apply_options(s);
-    addr_from(&s->local, &npcb->local_ip, npcb->local_port);
-    addr_from(&s->peer, &npcb->remote_ip, npcb->remote_port);
+    addr_from(s, &s->local, &npcb->local_ip, npcb->local_port);
+    addr_from(s, &s->peer, &npcb->remote_ip, npcb->remote_port);
     s->connect_reported = true;
     atomic_store(&s->state, NC_ST_CONNECTED);
     ls->aq[(ls->aq_head + atomic_load(&ls->aq_count)) % ls->aq_cap] = s->id;
@@ -176,7 +208,8 @@ int nc__tcp_listen(struct netcore_stack *st, struct nc_sock *s, int backlog)
     if (state != NC_ST_NEW && state != NC_ST_BOUND)
         return -EINVAL;
     if (state == NC_ST_NEW) {
-        struct sockaddr_in any = { .sin_family = AF_INET };
+        union nc_sockaddr any;
+        nc__addr_make(st, s->family, NULL, 0, &any); /* the wildcard, port 0 */
         int err = nc__tcp_bind(st, s, &any);
         if (err != 0)
             return err;
@@ -218,7 +251,7 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
     (void)pcb;
     if (s == NULL || err != ERR_OK)
         return ERR_OK;
-    addr_from(&s->local, &pcb->local_ip, pcb->local_port);
+    addr_from(s, &s->local, &pcb->local_ip, pcb->local_port);
     atomic_store(&s->state, NC_ST_CONNECTED);
     apply_options(s);
     nc__tcp_flush(nc__stack, s);
@@ -226,7 +259,7 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
     return ERR_OK;
 }
 
-int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a)
+int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a)
 {
     switch (atomic_load(&s->state)) {
     case NC_ST_CONNECTING:
@@ -250,26 +283,26 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const struct so
         return -EINVAL;
     if (st->dev_down)
         return -ENETDOWN;
-    int err = alloc_rings(st, s);
+    ip_addr_t ip;
+    u16_t port = nc__addr_ip(st, s, a, &ip);
+    int err = nc__addr_reach(s, &s->pcb.tcp->local_ip, &ip);
     if (err != 0)
         return err;
-    ip_addr_t ip;
-    ip_addr_set_ip4_u32_val(ip, a->sin_addr.s_addr);
-    if (a->sin_addr.s_addr == INADDR_ANY)
-        ip_addr_set_ip4_u32_val(ip, st->cfg.ip.s_addr); /* like the kernel: connect to self */
-    s->peer = *a;
-    s->peer.sin_addr.s_addr = ip_2_ip4(&ip)->addr;
+    err = alloc_rings(st, s);
+    if (err != 0)
+        return err;
+    addr_from(s, &s->peer, &ip, port);
     if (s->pcb.tcp->local_port == 0) {
-        err_t b = bind_port(s->pcb.tcp, IP4_ADDR_ANY, 0);
+        err_t b = bind_port(s->pcb.tcp, nc__addr_any(s), 0);
         if (b != ERR_OK)
             return -nc__err_to_errno(b);
     }
-    err_t e = tcp_connect(s->pcb.tcp, &ip, ntohs(a->sin_port), on_connected);
+    err_t e = tcp_connect(s->pcb.tcp, &ip, port, on_connected);
     if (e == ERR_RTE)
         return -ENETUNREACH;
     if (e != ERR_OK)
         return -nc__err_to_errno(e);
-    addr_from(&s->local, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port);
+    addr_from(s, &s->local, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port);
     s->connect_reported = false;
     atomic_store(&s->state, NC_ST_CONNECTING);
     return -EINPROGRESS;

@@ -35,6 +35,9 @@ struct netcore_config {
     struct in_addr ip;       /* NETCORE_IP: address/prefix */
     int prefix;
     struct in_addr gw;       /* NETCORE_GW */
+    struct in6_addr ip6;     /* NETCORE_IP6: address/prefix (the link-local address comes
+                                from the MAC) */
+    int prefix6;             /* 64..128: lwIP takes a static address's /64 as on-link */
     uint8_t mac[6];          /* NETCORE_MAC */
     int mtu;                 /* NETCORE_MTU; 0: the device's MTU */
     size_t sndbuf;           /* NETCORE_SNDBUF: bytes in each TCP socket's send ring */
@@ -55,8 +58,9 @@ struct netcore_config {
     int tap_pool;            /* NETCORE_TAP_POOL: TAP devices to try, ifname first, then the
                                 same name numbered up (nctap0, nctap1, ...): the first one no
                                 other process holds is taken, and the kth adds k to the
-                                address and the MAC. 1 (the default when NETCORE_TAP,
-                                NETCORE_IP or NETCORE_MAC is given): ifname only */
+                                addresses and the MAC. 1 (the default when NETCORE_TAP,
+                                NETCORE_IP, NETCORE_IP6 or NETCORE_MAC is given): ifname
+                                only */
 };
 
 /* NETCORE_LOG levels: messages on stderr prefixed "netcore[PID]: ". */
@@ -64,7 +68,8 @@ enum { NETCORE_LOG_ERROR, NETCORE_LOG_WARN, NETCORE_LOG_INFO, NETCORE_LOG_DEBUG 
 /* Sets the level for the whole process (netcore_start sets it from the configuration). */
 void netcore_log_level(int level);
 
-/* Fills *cfg with the defaults (DESIGN.md: 198.18.0.2/24 via 198.18.0.1 on nctap0). */
+/* Fills *cfg with the defaults (DESIGN.md: 198.18.0.2/24 via 198.18.0.1 and 2001:db8::2/64
+ * on nctap0). */
 void netcore_config_defaults(struct netcore_config *cfg);
 
 /*
@@ -144,7 +149,11 @@ size_t netcore_stat_dump(struct netcore_stack *st, char *out, size_t cap);
 /* Removes the stats socket's name (at exit; the stack keeps running). */
 void netcore_stat_close(struct netcore_stack *st);
 
-/* Sockets: handles are small integers >= 0. AF_INET only; SOCK_STREAM and SOCK_DGRAM. */
+/*
+ * Sockets: handles are small integers >= 0. AF_INET and AF_INET6; SOCK_STREAM and SOCK_DGRAM.
+ * An AF_INET6 socket is dual-stack unless IPV6_V6ONLY is set (the default follows
+ * /proc/sys/net/ipv6/bindv6only): IPv4 peers appear as ::ffff:a.b.c.d.
+ */
 int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol);
 int netcore_bind(struct netcore_stack *st, int s, const struct sockaddr *addr, socklen_t len);
 int netcore_listen(struct netcore_stack *st, int s, int backlog);

@@ -6,7 +6,8 @@
  * stub) or a network the TAP does not reach, and to the netcore network at once. The hand-off
  * happens before the socket has an address in netcore, carrying over what the program set:
  * blocking mode, close-on-exec, SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY, SO_RCVTIMEO,
- * SO_SNDTIMEO.
+ * SO_SNDTIMEO, IPV6_V6ONLY. ::1 and ::ffff:127.x.y.z on an AF_INET6 socket are loopback too;
+ * IPv4 ranges also match their IPv4-mapped form on AF_INET6 sockets.
  *
  * NETCORE_PASSTHROUGH is a comma-separated list of IPv4 ranges, ADDR/PREFIX or ADDR (/32),
  * at most PASS_MAX of them, read when the stack starts.
@@ -82,10 +83,23 @@ int nc__passthrough_parse(const char *v, char *err, size_t errlen)
 
 bool nc__passthrough(const struct sockaddr *a, socklen_t len)
 {
-    if (a == NULL || len < (socklen_t)sizeof(struct sockaddr_in) || a->sa_family != AF_INET)
+    if (a == NULL || len < (socklen_t)sizeof(struct sockaddr_in))
         return false;
-    const struct sockaddr_in *in = (const struct sockaddr_in *)a;
-    uint32_t h = ntohl(in->sin_addr.s_addr);
+    uint32_t h;
+    if (a->sa_family == AF_INET) {
+        h = ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr);
+    } else {
+        /* 24 bytes: the kernel takes a sockaddr_in6 without sin6_scope_id (RFC 2133). */
+        if (a->sa_family != AF_INET6 || len < 24)
+            return false;
+        const struct in6_addr *in6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(in6))
+            return true;
+        if (!IN6_IS_ADDR_V4MAPPED(in6))
+            return false;
+        memcpy(&h, &in6->s6_addr[12], 4);
+        h = ntohl(h);
+    }
     if ((h >> 24) == 127)
         return true;
     for (int i = 0; i < npass; i++)
@@ -104,21 +118,27 @@ static void carry(int h, int k, int level, int name, socklen_t size)
 
 int nc__handoff(int fd, int h)
 {
-    struct sockaddr_in self;
+    struct sockaddr_storage self;
     socklen_t slen = sizeof(self);
+    /* sin_port and sin6_port sit at the same offset */
     if (netcore_getsockname(nc_stack, h, (struct sockaddr *)&self, &slen) == 0 &&
-        self.sin_port != 0)
+        ((struct sockaddr_in *)&self)->sin_port != 0)
         return -EINVAL; /* already has a netcore address: it stays a netcore socket */
-    int type = 0;
+    int type = 0, family = 0;
     socklen_t tlen = sizeof(type);
     int rc = netcore_getsockopt(nc_stack, h, SOL_SOCKET, SO_TYPE, &type, &tlen);
+    tlen = sizeof(family);
+    if (rc == 0)
+        rc = netcore_getsockopt(nc_stack, h, SOL_SOCKET, SO_DOMAIN, &family, &tlen);
     if (rc != 0)
         return rc;
     int nb = netcore_get_nonblock(nc_stack, h);
     int fdfl = LIBC(fcntl)(fd, F_GETFD);
-    int k = LIBC(socket)(AF_INET, type | (nb > 0 ? SOCK_NONBLOCK : 0) | SOCK_CLOEXEC, 0);
+    int k = LIBC(socket)(family, type | (nb > 0 ? SOCK_NONBLOCK : 0) | SOCK_CLOEXEC, 0);
     if (k < 0)
         return -errno;
+    if (family == AF_INET6)
+        carry(h, k, IPPROTO_IPV6, IPV6_V6ONLY, sizeof(int));
     carry(h, k, SOL_SOCKET, SO_REUSEADDR, sizeof(int));
     carry(h, k, SOL_SOCKET, SO_KEEPALIVE, sizeof(int));
     carry(h, k, SOL_SOCKET, SO_RCVTIMEO, sizeof(struct timeval));

@@ -65,7 +65,7 @@ void nc__libc_resolve(void);
 /* Calls made on the netstack thread go to libc untouched (set by the core). */
 extern __thread int nc__in_stack_thread;
 
-/* The running stack (started on the first AF_INET socket), or NULL. */
+/* The running stack (started on the first AF_INET or AF_INET6 socket), or NULL. */
 extern struct netcore_stack *nc_stack;
 /* Starts the stack if needed; returns 0 or a negative errno (after one line on stderr). */
 int nc__shim_start(void);

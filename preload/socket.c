@@ -17,7 +17,8 @@
 static bool ours_type(int domain, int type)
 {
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-    return domain == AF_INET && (base == SOCK_STREAM || base == SOCK_DGRAM);
+    return (domain == AF_INET || domain == AF_INET6) &&
+           (base == SOCK_STREAM || base == SOCK_DGRAM);
 }
 
 int socket(int domain, int type, int protocol)

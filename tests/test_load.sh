@@ -13,7 +13,7 @@ BYTES=65536
 RING=65536
 # lwIP's pools, libevent, the program and libc; ASan's shadow and quarantine when sanitized.
 BASE_KB=65536
-if ldd "$NC_TOP/preload/.libs/libnetcore.so" | grep -q libasan; then BASE_KB=1048576; fi
+if ldd "$NC_TOP/preload/.libs/libnetcore.so" | grep libasan >/dev/null; then BASE_KB=1048576; fi
 export NETCORE_SNDBUF=$RING NETCORE_RCVBUF=$RING NETCORE_MAX_SOCKETS=$((CONNS + 8))
 
 nc_require_root
