@@ -199,6 +199,8 @@ void nc__kick(struct netcore_stack *st, struct nc_sock *s, unsigned what);
 int nc__pump_device(struct netcore_stack *st, int max_frames);
 void nc__dev_down(struct netcore_stack *st, int why);
 int nc__netif_setup(struct netcore_stack *st);
+/* Delivers the packets the stack sent to its own addresses (caller holds the lock). */
+void nc__loop_run(void);
 void nc__netif_teardown(struct netcore_stack *st);
 
 /* sock.c */

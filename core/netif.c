@@ -18,6 +18,7 @@
 #include <lwip/ip4.h>
 #include <lwip/netif.h>
 #include <lwip/pbuf.h>
+#include <lwip/tcpip.h>
 #include <netif/ethernet.h>
 
 #include "internal.h"
@@ -110,6 +111,56 @@ void nc__netif_teardown(struct netcore_stack *st)
     netif_remove(st->netif);
     free(st->netif);
     st->netif = NULL;
+}
+
+/*
+ * Loopback: packets the stack sends to its own address or to 127.0.0.0/8.
+ *
+ * lwIP queues them on the netif (netif_loop_output) and, being built for a tcpip thread
+ * (LWIP_NETIF_LOOPBACK_MULTITHREADING), asks that thread with tcpip_try_callback() to deliver
+ * them later with netif_poll(). netcore runs lwIP without that thread, and the stock
+ * tcpip_try_callback asserts on the thread's missing mailbox and aborts the process: a
+ * connect() to the stack's own address did it, and so did one frame from the wire whose
+ * answer goes to a loopback address (an IPv4 packet from 127.x.x.x of an unknown protocol
+ * draws an ICMP error back to it). lwIP calls tcpip_try_callback through its PLT, so this
+ * definition replaces its own: the call is noted, and whoever holds the stack lock makes it
+ * before letting go (nc__loop_run), outside the lwIP call that queued the packet.
+ */
+#define MAX_PENDING 4 /* calls lwIP asked for; only netif_poll(our netif) in practice */
+
+static struct {
+    tcpip_callback_fn fn;
+    void *ctx;
+} pending[MAX_PENDING];
+static int npending;
+
+err_t tcpip_try_callback(tcpip_callback_fn fn, void *ctx)
+{
+    for (int i = 0; i < npending; i++)
+        if (pending[i].fn == fn && pending[i].ctx == ctx)
+            return ERR_OK;
+    if (npending == MAX_PENDING)
+        return ERR_MEM; /* lwIP asks again with the next packet it queues */
+    pending[npending].fn = fn;
+    pending[npending].ctx = ctx;
+    npending++;
+    return ERR_OK;
+}
+
+/*
+ * Makes the calls lwIP asked for. Delivering a looped packet may queue answers and ask
+ * again; netif_poll takes those in the same call. Caller holds the stack lock.
+ */
+void nc__loop_run(void)
+{
+    while (npending > 0) {
+        tcpip_callback_fn fn = pending[0].fn;
+        void *ctx = pending[0].ctx;
+        npending--;
+        for (int i = 0; i < npending; i++)
+            pending[i] = pending[i + 1];
+        fn(ctx);
+    }
 }
 
 /* An IPv4 header that is whole and consistent, with a good checksum. */

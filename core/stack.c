@@ -112,6 +112,7 @@ static void arm_timer(struct netcore_stack *st)
 void nc__unlock(struct netcore_stack *st)
 {
     nc__run_queue(st);
+    nc__loop_run();
     if (st->netdown_pending) {
         st->netdown_pending = false;
         netif_set_link_down(st->netif);
@@ -381,6 +382,7 @@ void netcore_stop(struct netcore_stack *st)
     nc__lock(st);
     nc__run_queue(st);
     drop_all(st);
+    nc__loop_run(); /* the resets drop_all sent to the stack's own connections */
     /* Sockets still parked for calls that never returned (a program bug): free them now. */
     for (int i = 0; i < st->cfg.max_sockets; i++) {
         struct nc_sock *z = atomic_exchange(&st->zombie[i], NULL);
