@@ -258,6 +258,13 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
         if (st->cfg.drop_every > 0 && st->stats.rx_frames % (uint64_t)st->cfg.drop_every == 0)
             continue; /* injected loss (tests) */
         st->stats.rx_bytes += (uint64_t)len;
+        if (len > 0xffff) {
+            /* lwIP's pbuf lengths are 16 bits, and the read buffer holds MTU + 18 bytes, up
+             * to 65539: pbuf_alloc would get the length cut to 16 bits and the copy below
+             * would overrun the pbuf. No valid frame is this long. */
+            st->stats.rx_dropped_malformed++;
+            continue;
+        }
         bool ok = st->dev.is_eth ? eth_frame_ok(st, st->frame, (size_t)len)
                                  : ip_packet_ok(st, st->frame, (size_t)len);
         if (!ok)
