@@ -733,7 +733,10 @@ ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *bu
             pthread_mutex_unlock(&s->tx_mu);
             return state == NC_ST_CONNECTED || state == NC_ST_CLOSED ? -EPIPE : -ENOTCONN;
         } else {
-            size_t n = nc__ring_write(&s->tx, (const uint8_t *)buf + done, len - done);
+            /* send(NULL, 0) is valid: no pointer arithmetic on NULL (UBSan) */
+            size_t n = done < len
+                           ? nc__ring_write(&s->tx, (const uint8_t *)buf + done, len - done)
+                           : 0;
             done += n;
             if (n > 0) {
                 atomic_thread_fence(memory_order_seq_cst);
