@@ -157,6 +157,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)
     addr_from(&s->peer, &npcb->remote_ip, npcb->remote_port);
     s->connect_reported = true;
     atomic_store(&s->state, NC_ST_CONNECTED);
+    atomic_store(&s->in_aq, true);
     ls->aq[(ls->aq_head + atomic_load(&ls->aq_count)) % ls->aq_cap] = s->id;
     atomic_fetch_add(&ls->aq_count, 1);
     nc__sock_notify(ls);
@@ -205,9 +206,9 @@ int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *newid)
     if (atomic_load(&s->aq_count) == 0)
         return -EAGAIN;
     *newid = s->aq[s->aq_head];
+    atomic_store(&st->socks[*newid]->in_aq, false);
     s->aq_head = (s->aq_head + 1) % s->aq_cap;
     atomic_fetch_sub(&s->aq_count, 1);
-    (void)st;
     return 0;
 }
 
