@@ -405,11 +405,7 @@ static void check_stats(struct world *w)
 
 static void start(struct world *w)
 {
-    static bool clock_set;
-    if (!clock_set) {
-        netcore_clock_manual(1);
-        clock_set = true;
-    }
+    fz_first_start();
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) != 0)
         abort();
@@ -448,7 +444,7 @@ static void stop(struct world *w)
     netcore_stop(w->st);
     close(w->fd);
     close(w->efd);
-    fz_forget_fragments();
+    fz_lwip_reset();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

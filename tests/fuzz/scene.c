@@ -16,6 +16,8 @@
 
 #include <lwip/ip4_frag.h>
 #include <lwip/ip6_frag.h>
+#include <lwip/priv/tcp_priv.h>
+#include <lwip/timeouts.h>
 
 #include "frame.h"
 #include "scene.h"
@@ -178,14 +180,10 @@ static int open_bound(struct fz_scene *sc, int type, uint16_t port)
 
 int fz_scene_start(struct fz_scene *sc, int mtu)
 {
-    static bool clock_set;
     memset(sc, 0, sizeof(*sc));
     for (int i = 0; i < FZ_MAX_ACCEPTED; i++)
         sc->accepted[i] = -1;
-    if (!clock_set) {
-        netcore_clock_manual(1);
-        clock_set = true;
-    }
+    fz_first_start();
     int rc = start_stack(sc, mtu);
     if (rc != 0)
         return rc;
@@ -258,16 +256,36 @@ void fz_scene_stop(struct fz_scene *sc)
         netcore_close(sc->st, mine[i]);
     netcore_stop(sc->st);
     close(sc->fd);
-    fz_forget_fragments();
+    fz_lwip_reset();
     sc->st = NULL;
 }
 
-void fz_forget_fragments(void)
+void fz_first_start(void)
 {
-    /* Both timers age every entry by one tick: more calls than IP_REASS_MAXAGE (15) and
-     * IPV6_REASS_MAXAGE (60) free them all. */
+    static bool done;
+    if (done)
+        return;
+    netcore_clock_manual(1);
+    fz_lwip_reset(); /* the first input starts like the ones after it */
+    done = true;
+}
+
+void fz_lwip_reset(void)
+{
+    /* Fragments waiting for reassembly: both timers age every entry by one tick, so more
+     * calls than IP_REASS_MAXAGE (15) and IPV6_REASS_MAXAGE (60) free them all. */
     for (int i = 0; i < 64; i++) {
         ip_reass_tmr();
         ip6_reass_tmr();
     }
+    /* Timers: after a jump longer than any interval (1 s), lwIP restarts each cyclic timer
+     * one interval from now instead of keeping its old phase. */
+    netcore_clock_advance(10000);
+    sys_check_timeouts();
+    /* tcp_tmr() runs TCP's slow timer (which counts tcp_ticks) every other call: make the
+     * count of calls even, so that the first slow tick comes as late in every input. */
+    u32_t ticks = tcp_ticks;
+    tcp_tmr();
+    if (tcp_ticks != ticks)
+        tcp_tmr();
 }

@@ -55,11 +55,13 @@ void fz_scene_stop(struct fz_scene *sc);
 /* The peer writes one frame (any bytes, any length) and the stack takes it in. */
 void fz_scene_send(struct fz_scene *sc, const void *frame, size_t len);
 /*
- * lwIP keeps fragments waiting for reassembly in process-wide lists, not in the netif, so
- * they outlive netcore_stop(): frees them, so that no input leaves a fragment for the next
- * one to complete. The stack must be stopped.
+ * lwIP state that outlives netcore_stop(): fragments waiting for reassembly, the phase of its
+ * cyclic timers, the parity of TCP's timer. Resets them, so that every input starts from the
+ * same state whatever ran before it. The stack must be stopped.
  */
-void fz_forget_fragments(void);
+void fz_lwip_reset(void);
+/* Once per process before the first stack: the manual clock, and fz_lwip_reset(). */
+void fz_first_start(void);
 /* Advances the clock by ms and runs the stack's timers. */
 void fz_scene_tick(struct fz_scene *sc, uint32_t ms);
 /* What the program does between frames: reads what arrived, accepts connections. */
