@@ -6,9 +6,8 @@
  * Input: one byte choosing the MTU (bits 0-1), then records of
  *   flags   1 byte   bits 0-2: advance the clock first by 0, 1, 50, 250, 500, 1000, 4000
  *                    or 30000 ms; bit 3: fix the frame's checksums (frame.h); bit 4: the
- *                    input holds only the frame's head, zeros make up the length; bit 5: the program then sends 1000
- *                    bytes on the live connection; bit 6: the program reads nothing this
- *                    time; bit 7: the program shuts down writing on the live connection
+ *                    input holds only the frame's head, zeros make up the length;
+ *                    bits 5-7: what the program does next (enum fz_action, scene.h)
  *   length  3 bytes  big-endian, frames longer than FRAME_CUT are cut there
  *   [held   1 byte   only with bit 4: how many of the frame's bytes follow, up to 255]
  *   frame   length (or held) bytes, fewer if the input ends first
@@ -90,7 +89,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fz_scene sc;
     if (fz_scene_start(&sc, mtus[data[0] & 3]) != 0)
         abort();
-    static uint8_t out[1000];
     size_t at = 1;
     for (int n = 0; n < MAX_FRAMES && size - at >= 4; n++) {
         uint8_t fl = data[at];
@@ -115,15 +113,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ticks[fl & 7] != 0)
             fz_scene_tick(&sc, ticks[fl & 7]);
         fz_scene_send(&sc, frame, len);
-        if (fl & 0x20)
-            netcore_send(sc.st, sc.live, out, sizeof(out), 0);
-        if (fl & 0x80)
-            netcore_shutdown(sc.st, sc.live, SHUT_WR);
-        fz_scene_app(&sc, !(fl & 0x40));
+        fz_scene_app(&sc, (enum fz_action)(fl >> 5));
     }
     for (int i = 0; i < 4; i++) {
         fz_scene_tick(&sc, 500);
-        fz_scene_app(&sc, true);
+        fz_scene_app(&sc, FZ_APP_READ);
     }
     check_counters(&sc);
     check_alive(&sc);

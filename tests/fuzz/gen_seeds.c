@@ -18,6 +18,7 @@
 
 #define FIX 0x08 /* record flag: fix checksums */
 #define PAD 0x10 /* record flag: pad with zeros */
+#define APP(a) ((uint8_t)((a) << 5)) /* record flags: what the program does next */
 
 static const char *outdir;
 static FILE *out;
@@ -104,11 +105,18 @@ static void tcp(uint8_t flags, uint16_t sport, uint16_t dport, uint32_t seq, uin
     rec(flags, &f);
 }
 
-/* A segment on the live connection. */
+/* A segment on the live connection, acknowledging ack_off bytes the stack sent. */
+static void live_ack(uint8_t flags, uint32_t seq_off, uint32_t ack_off, uint8_t tf,
+                     uint16_t win, const char *data)
+{
+    tcp(flags, FZ_LIVE_PORT, FZ_LISTEN_PORT, FZ_PEER_ISN + 1 + seq_off, live_iss + 1 + ack_off,
+        tf, win, data, data ? strlen(data) : 0);
+}
+
+/* A segment on the live connection acknowledging the stack's hello. */
 static void live(uint8_t flags, uint32_t seq_off, uint8_t tf, uint16_t win, const char *data)
 {
-    tcp(flags, FZ_LIVE_PORT, FZ_LISTEN_PORT, FZ_PEER_ISN + 1 + seq_off,
-        live_iss + 1 + FZ_HELLO_LEN, tf, win, data, data ? strlen(data) : 0);
+    live_ack(flags, seq_off, FZ_HELLO_LEN, tf, win, data);
 }
 
 /* A segment of len zero bytes on the live connection: its header, padded by the target. */
@@ -207,7 +215,7 @@ static void seeds_tcp(void)
 
     /* The peer answers the stack's own SYN: the connection opens, then the stack sends. */
     frames_seed("tcp_synack", 0);
-    tcp(0x20, FZ_CONNECT_TO, FZ_CONNECT_PORT, FZ_PEER_ISN, connect_iss + 1, FZ_SYN | FZ_ACK,
+    tcp(APP(FZ_APP_SEND), FZ_CONNECT_TO, FZ_CONNECT_PORT, FZ_PEER_ISN, connect_iss + 1, FZ_SYN | FZ_ACK,
         65535, NULL, 0);
     close_seed();
 
@@ -216,12 +224,12 @@ static void seeds_tcp(void)
     close_seed();
 
     frames_seed("tcp_ack", 0);
-    live(0x20, 0, FZ_ACK, 65535, NULL);
+    live(APP(FZ_APP_SEND), 0, FZ_ACK, 65535, NULL);
     close_seed();
 
     frames_seed("tcp_fin", 0);
     live(0, 0, FZ_ACK | FZ_FIN, 65535, NULL);
-    live(0x80, 1, FZ_ACK, 65535, NULL);
+    live(APP(FZ_APP_SHUT_WR), 1, FZ_ACK, 65535, NULL);
     close_seed();
 
     frames_seed("tcp_rst", 0);
@@ -236,7 +244,7 @@ static void seeds_tcp(void)
 
     /* The peer's window closes, the program writes, the persist timer probes, it opens. */
     frames_seed("tcp_window", 0);
-    live(0x20, 0, FZ_ACK, 0, NULL);
+    live(APP(FZ_APP_SEND), 0, FZ_ACK, 0, NULL);
     live(0x06, 0, FZ_ACK, 0, NULL);
     live(0x05, 0, FZ_ACK, 65535, NULL);
     close_seed();
@@ -245,13 +253,39 @@ static void seeds_tcp(void)
      * 1400-byte segment is a header zero-padded to its IP length. */
     frames_seed("tcp_fill", 0);
     for (uint32_t i = 0; i < 14; i++)
-        live_padded(0x40, i * 1400, 1400);
+        live_padded(APP(FZ_APP_IDLE), i * 1400, 1400);
+    close_seed();
+
+    /* The program sends 1000 bytes and closes with them unacknowledged; the peer
+     * acknowledges them and the stack's FIN, then closes its side. */
+    frames_seed("tcp_close_linger", 0);
+    live(APP(FZ_APP_SEND), 0, FZ_ACK, 65535, NULL);
+    live(APP(FZ_APP_CLOSE), 0, FZ_ACK, 65535, NULL);
+    live_ack(0, 0, FZ_HELLO_LEN + 1000, FZ_ACK, 65535, NULL);
+    live_ack(0, 0, FZ_HELLO_LEN + 1001, FZ_ACK | FZ_FIN, 65535, NULL);
+    close_seed();
+
+    /* Data for a connection the program closed: the stack resets it. */
+    frames_seed("tcp_data_after_close", 0);
+    live(APP(FZ_APP_CLOSE), 0, FZ_ACK, 65535, NULL);
+    live(0, 0, FZ_ACK | FZ_PSH, 65535, "too late");
+    close_seed();
+
+    /* A second connection: accepted, written to, closed by the program, then the listener. */
+    frames_seed("tcp_accepted", 0);
+    tcp(0, p2, FZ_LISTEN_PORT, FZ_PEER_ISN, 0, FZ_SYN, 65535, NULL, 0);
+    tcp(APP(FZ_APP_SEND_ACCEPTED), p2, FZ_LISTEN_PORT, FZ_PEER_ISN + 1, iss2 + 1, FZ_ACK,
+        65535, NULL, 0);
+    tcp(APP(FZ_APP_CLOSE_ACCEPTED), p2, FZ_LISTEN_PORT, FZ_PEER_ISN + 1, iss2 + 1001, FZ_ACK,
+        65535, NULL, 0);
+    tcp(APP(FZ_APP_CLOSE_LISTENER), p2, FZ_LISTEN_PORT, FZ_PEER_ISN + 1, iss2 + 1002,
+        FZ_ACK | FZ_FIN, 65535, NULL, 0);
     close_seed();
 
     /* More SYNs than the backlog (4): the rest are dropped. */
     frames_seed("tcp_syn_flood", 0);
     for (uint16_t i = 0; i < 6; i++)
-        tcp(0x40, (uint16_t)(50000 + i), FZ_LISTEN_PORT, FZ_PEER_ISN, 0, FZ_SYN, 65535, NULL, 0);
+        tcp(APP(FZ_APP_IDLE), (uint16_t)(50000 + i), FZ_LISTEN_PORT, FZ_PEER_ISN, 0, FZ_SYN, 65535, NULL, 0);
     close_seed();
 
     /* A 9000-byte MTU: the peer's MSS 8960 raises the connection's MSS (syn.c). */

@@ -226,18 +226,9 @@ int fz_scene_start(struct fz_scene *sc, int mtu)
     return 0;
 }
 
-void fz_scene_app(struct fz_scene *sc, bool read)
+static void read_all(struct fz_scene *sc)
 {
     static uint8_t buf[4096];
-    int s;
-    while ((s = netcore_accept(sc->st, sc->listener, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-        if (sc->naccepted < FZ_MAX_ACCEPTED)
-            sc->accepted[sc->naccepted++] = s;
-        else
-            netcore_close(sc->st, s);
-    }
-    if (!read)
-        return;
     netcore_recv(sc->st, sc->live, buf, sizeof(buf), 0);
     for (int i = 0; i < sc->naccepted; i++)
         netcore_recv(sc->st, sc->accepted[i], buf, sizeof(buf), 0);
@@ -247,13 +238,54 @@ void fz_scene_app(struct fz_scene *sc, bool read)
     netcore_recv(sc->st, sc->udpc, buf, sizeof(buf), 0);
 }
 
+void fz_scene_app(struct fz_scene *sc, enum fz_action what)
+{
+    static const uint8_t out[1000];
+    int s;
+    while ((s = netcore_accept(sc->st, sc->listener, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+        if (sc->naccepted < FZ_MAX_ACCEPTED)
+            sc->accepted[sc->naccepted++] = s;
+        else
+            netcore_close(sc->st, s);
+    }
+    if (what != FZ_APP_IDLE)
+        read_all(sc);
+    switch (what) {
+    case FZ_APP_SEND:
+        netcore_send(sc->st, sc->live, out, sizeof(out), 0);
+        break;
+    case FZ_APP_SHUT_WR:
+        netcore_shutdown(sc->st, sc->live, SHUT_WR);
+        break;
+    case FZ_APP_CLOSE:
+        netcore_close(sc->st, sc->live);
+        sc->live = -1; /* its number may go to the next connection */
+        break;
+    case FZ_APP_SEND_ACCEPTED:
+        for (int i = 0; i < sc->naccepted; i++)
+            netcore_send(sc->st, sc->accepted[i], out, sizeof(out), 0);
+        break;
+    case FZ_APP_CLOSE_ACCEPTED:
+        if (sc->naccepted > 0)
+            netcore_close(sc->st, sc->accepted[--sc->naccepted]);
+        break;
+    case FZ_APP_CLOSE_LISTENER:
+        netcore_close(sc->st, sc->listener);
+        sc->listener = -1;
+        break;
+    default:
+        break;
+    }
+}
+
 void fz_scene_stop(struct fz_scene *sc)
 {
     for (int i = 0; i < sc->naccepted; i++)
         netcore_close(sc->st, sc->accepted[i]);
     int mine[] = { sc->live, sc->connecting, sc->udpc, sc->udp, sc->listener };
     for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++)
-        netcore_close(sc->st, mine[i]);
+        if (mine[i] >= 0)
+            netcore_close(sc->st, mine[i]);
     netcore_stop(sc->st);
     close(sc->fd);
     fz_lwip_reset();

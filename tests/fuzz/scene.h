@@ -64,7 +64,17 @@ void fz_lwip_reset(void);
 void fz_first_start(void);
 /* Advances the clock by ms and runs the stack's timers. */
 void fz_scene_tick(struct fz_scene *sc, uint32_t ms);
-/* What the program does between frames: reads what arrived, accepts connections. */
-void fz_scene_app(struct fz_scene *sc, bool read);
+/* What the program does after a frame (fz_scene_app); it accepts new connections in all. */
+enum fz_action {
+    FZ_APP_READ,           /* read what arrived on every socket */
+    FZ_APP_IDLE,           /* read nothing: receive rings fill up */
+    FZ_APP_SEND,           /* read, and send 1000 bytes on the live connection */
+    FZ_APP_SHUT_WR,        /* read, and shut down writing on the live connection */
+    FZ_APP_CLOSE,          /* close the live connection (unacknowledged data lingers) */
+    FZ_APP_SEND_ACCEPTED,  /* read, and send 1000 bytes on every accepted connection */
+    FZ_APP_CLOSE_ACCEPTED, /* close the connection accepted last */
+    FZ_APP_CLOSE_LISTENER, /* close the listener: connections still queued are reset */
+};
+void fz_scene_app(struct fz_scene *sc, enum fz_action what);
 
 #endif /* FZ_SCENE_H */
