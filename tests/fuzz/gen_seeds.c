@@ -215,8 +215,8 @@ static void seeds_tcp(void)
 
     /* The peer answers the stack's own SYN: the connection opens, then the stack sends. */
     frames_seed("tcp_synack", 0);
-    tcp(APP(FZ_APP_SEND), FZ_CONNECT_TO, FZ_CONNECT_PORT, FZ_PEER_ISN, connect_iss + 1, FZ_SYN | FZ_ACK,
-        65535, NULL, 0);
+    tcp(APP(FZ_APP_SEND), FZ_CONNECT_TO, FZ_CONNECT_PORT, FZ_PEER_ISN, connect_iss + 1,
+        FZ_SYN | FZ_ACK, 65535, NULL, 0);
     close_seed();
 
     frames_seed("tcp_data", 0);
@@ -285,7 +285,8 @@ static void seeds_tcp(void)
     /* More SYNs than the backlog (4): the rest are dropped. */
     frames_seed("tcp_syn_flood", 0);
     for (uint16_t i = 0; i < 6; i++)
-        tcp(APP(FZ_APP_IDLE), (uint16_t)(50000 + i), FZ_LISTEN_PORT, FZ_PEER_ISN, 0, FZ_SYN, 65535, NULL, 0);
+        tcp(APP(FZ_APP_IDLE), (uint16_t)(50000 + i), FZ_LISTEN_PORT, FZ_PEER_ISN, 0, FZ_SYN,
+            65535, NULL, 0);
     close_seed();
 
     /* A 9000-byte MTU: the peer's MSS 8960 raises the connection's MSS (syn.c). */
