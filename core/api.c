@@ -320,6 +320,12 @@ static int tv_opt(const void *val, socklen_t len, int *ms)
         *ms = 0;
         return 0;
     }
+    if (tv.tv_sec > 0x7fffffff / 1000) {
+        /* Beyond what the ms count holds: no timeout, as below, but without letting
+         * tv_sec * 1000 overflow first (UBSan, fuzz_api: regress/api/timeval-overflow). */
+        *ms = 0;
+        return 0;
+    }
     long long t = (long long)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
     *ms = t > 0x7fffffff ? 0 : (int)t;
     return 0;

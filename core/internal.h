@@ -165,6 +165,7 @@ struct nc_sock {
     _Atomic bool wr_shut;        /* SHUT_WR by the program: FIN after the send ring */
     _Atomic bool fin_sent;
     _Atomic bool app_closed;
+    _Atomic bool in_aq;          /* waits in a listener's accept queue: not the program's yet */
     _Atomic bool rx_full;        /* netstack holds data that did not fit in rx: kick RX */
     _Atomic bool tx_idle;        /* netstack will not look at tx until kicked: kick TX */
     bool fin_pending;            /* FIN arrived behind rx_pending */

@@ -19,6 +19,7 @@
 #include <lwip/ip6.h>
 #include <lwip/netif.h>
 #include <lwip/pbuf.h>
+#include <lwip/tcpip.h>
 #include <netif/ethernet.h>
 
 #include "internal.h"
@@ -165,6 +166,7 @@ void nc__netif_teardown(struct netcore_stack *st)
     free(st->netif);
     st->netif = NULL;
 }
+
 
 /* An IPv4 header that is whole and consistent, with a good checksum. */
 static bool ipv4_ok(const uint8_t *ip, size_t len)
@@ -329,6 +331,13 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
         if (st->cfg.drop_every > 0 && st->stats.rx_frames % (uint64_t)st->cfg.drop_every == 0)
             continue; /* injected loss (tests) */
         st->stats.rx_bytes += (uint64_t)len;
+        if (len > 0xffff) {
+            /* lwIP's pbuf lengths are 16 bits, and the read buffer holds MTU + 18 bytes, up
+             * to 65539: pbuf_alloc would get the length cut to 16 bits and the copy below
+             * would overrun the pbuf. No valid frame is this long. */
+            st->stats.rx_dropped_malformed++;
+            continue;
+        }
         bool ok = st->dev.is_eth ? eth_frame_ok(st, st->frame, (size_t)len)
                                  : ip_packet_ok(st, st->frame, (size_t)len);
         if (!ok) {

@@ -36,7 +36,10 @@ struct nc_sock *nc__sock_hold(struct netcore_stack *st, int id)
         return NULL;
     atomic_fetch_add(&st->refs[id], 1);
     struct nc_sock *s = st->socks[id];
-    if (s == NULL || atomic_load(&s->app_closed)) {
+    /* A connection still in an accept queue has no handle yet, as in the kernel: its
+     * listener owns it, and a close through a guessed handle (or netcore_drain closing
+     * every slot) would free it under the listener's queue. */
+    if (s == NULL || atomic_load(&s->app_closed) || atomic_load(&s->in_aq)) {
         nc__sock_put(st, id);
         return NULL;
     }

@@ -89,6 +89,9 @@ static int ndeferred;
 
 err_t tcpip_try_callback(tcpip_callback_fn fn, void *ctx)
 {
+    for (int i = 0; i < ndeferred; i++)
+        if (deferred[i].fn == fn && deferred[i].ctx == ctx)
+            return ERR_OK; /* one netif_poll delivers every packet queued so far */
     if (ndeferred == DEFERRED_MAX)
         return ERR_MEM; /* lwIP drops the looped packet; TCP sends it again */
     deferred[ndeferred].fn = fn;

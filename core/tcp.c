@@ -189,6 +189,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)
     addr_from(s, &s->peer, &npcb->remote_ip, npcb->remote_port);
     s->connect_reported = true;
     atomic_store(&s->state, NC_ST_CONNECTED);
+    atomic_store(&s->in_aq, true);
     ls->aq[(ls->aq_head + atomic_load(&ls->aq_count)) % ls->aq_cap] = s->id;
     atomic_fetch_add(&ls->aq_count, 1);
     nc__sock_notify(ls);
@@ -239,9 +240,9 @@ int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *newid)
     if (atomic_load(&s->aq_count) == 0)
         return -EAGAIN;
     *newid = s->aq[s->aq_head];
+    atomic_store(&st->socks[*newid]->in_aq, false);
     s->aq_head = (s->aq_head + 1) % s->aq_cap;
     atomic_fetch_sub(&s->aq_count, 1);
-    (void)st;
     return 0;
 }
 
@@ -767,7 +768,10 @@ ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *bu
             pthread_mutex_unlock(&s->tx_mu);
             return state == NC_ST_CONNECTED || state == NC_ST_CLOSED ? -EPIPE : -ENOTCONN;
         } else {
-            size_t n = nc__ring_write(&s->tx, (const uint8_t *)buf + done, len - done);
+            /* send(NULL, 0) is valid: no pointer arithmetic on NULL (UBSan) */
+            size_t n = done < len
+                           ? nc__ring_write(&s->tx, (const uint8_t *)buf + done, len - done)
+                           : 0;
             done += n;
             if (n > 0) {
                 atomic_thread_fence(memory_order_seq_cst);

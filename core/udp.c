@@ -182,7 +182,8 @@ ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf,
         return -EAGAIN;
     }
     size_t n = d->len < len ? d->len : len;
-    memcpy(buf, d->data, n);
+    if (n > 0)
+        memcpy(buf, d->data, n); /* buf may be NULL when len is 0 */
     if (from != NULL)
         *from = d->from;
     size_t full = d->len;
