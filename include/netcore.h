@@ -35,6 +35,8 @@ struct netcore_config {
     struct in_addr ip;       /* NETCORE_IP: address/prefix */
     int prefix;
     struct in_addr gw;       /* NETCORE_GW */
+    struct in_addr dns;      /* NETCORE_DNS: the DNS server the preload shim's resolver asks;
+                                0.0.0.0: the gateway */
     uint8_t mac[6];          /* NETCORE_MAC */
     int mtu;                 /* NETCORE_MTU; 0: the device's MTU */
     size_t sndbuf;           /* NETCORE_SNDBUF: bytes in each TCP socket's send ring */
