@@ -293,13 +293,14 @@ static enum nc_res outcome(const struct lookup *lk, const char *what)
                 strerror(lk->stack_err));
         return NC_RES_AGAIN;
     }
-    switch (lk->status) {
-    case ARES_ENOTFOUND:
-        if (config_error[0] == '\0')
-            return NC_RES_NOTFOUND;
+    if (config_error[0] != '\0') {
         fprintf(stderr, "netcore[%d]: cannot look up %s: not in /etc/hosts, and no DNS "
                         "through netcore: %s\n", (int)getpid(), what, config_error);
         return NC_RES_AGAIN;
+    }
+    switch (lk->status) {
+    case ARES_ENOTFOUND:
+        return NC_RES_NOTFOUND;
     case ARES_ENODATA:
         return NC_RES_NODATA;
     case ARES_ENOMEM:
