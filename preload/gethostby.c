@@ -258,7 +258,8 @@ static bool ours_addr(const void *addr, socklen_t len, int type)
         return false;
     if (type == AF_INET)
         return len == 4;
-    return type == AF_INET6 && len == 16 && !IN6_IS_ADDR_UNSPECIFIED((const struct in6_addr *)addr);
+    return type == AF_INET6 && len == 16 &&
+           !IN6_IS_ADDR_UNSPECIFIED((const struct in6_addr *)addr);
 }
 
 int gethostbyaddr_r(const void *addr, socklen_t len, int type, struct hostent *ret, char *buf,

@@ -438,8 +438,10 @@ static int fill_from_hostent(struct nc_host *h, const struct hostent *he)
     h->aliases = calloc((size_t)n + 1, sizeof(*h->aliases));
     if (h->name == NULL || h->aliases == NULL)
         return -1;
-    for (int i = 0; i < n; i++)
-        if ((h->aliases[i] = strdup(he->h_aliases[i])) == NULL)
+    /* c-ares lists a PTR answer's name among its aliases too; glibc does not. */
+    for (int i = 0, j = 0; i < n; i++)
+        if (strcasecmp(he->h_aliases[i], he->h_name) != 0 &&
+            (h->aliases[j++] = strdup(he->h_aliases[i])) == NULL)
             return -1;
     n = 0;
     while (he->h_addr_list[n] != NULL)
