@@ -105,8 +105,21 @@ struct lookup {
     bool done;
     int status;    /* c-ares status */
     int stack_err; /* errno of a stack that would not start, 0 if none did fail */
+    bool refused;  /* the server's port is unreachable (ICMP) */
     struct nc_host *out;
 };
+
+/*
+ * ICMP port unreachable means no server is there: the lookup ends at once. glibc would send
+ * the remaining attempts, and when the kernel rate-limits its ICMP errors the last attempt
+ * waits out the whole timeout; the answer is EAI_AGAIN either way.
+ */
+static ssize_t note_refused(struct lookup *lk, ssize_t rc)
+{
+    if (rc == -ECONNREFUSED)
+        lk->refused = true;
+    return nc__ret(rc);
+}
 
 /* Socket functions: netcore handles, non-blocking, since c-ares expects EAGAIN/EINPROGRESS. */
 
@@ -147,9 +160,8 @@ static int sock_connect(ares_socket_t s, const struct sockaddr *to, ares_socklen
 static ares_ssize_t sock_recvfrom(ares_socket_t s, void *buf, size_t len, int flags,
                                   struct sockaddr *from, ares_socklen_t *fromlen, void *arg)
 {
-    (void)arg;
-    return nc__ret(netcore_recvfrom(nc_stack, s, buf, len, flags | MSG_DONTWAIT, from,
-                                    fromlen));
+    return note_refused(arg, netcore_recvfrom(nc_stack, s, buf, len, flags | MSG_DONTWAIT,
+                                              from, fromlen));
 }
 
 /* A UDP query is one vector (one datagram); TCP may send the vectors one by one. */
@@ -157,13 +169,12 @@ static ares_ssize_t sock_sendv(ares_socket_t s, const struct iovec *iov, int n, 
 {
     ssize_t done = 0;
 
-    (void)arg;
     for (int i = 0; i < n; i++) {
         ssize_t r = netcore_send(nc_stack, s, iov[i].iov_base, iov[i].iov_len, MSG_DONTWAIT);
         if (r < 0) {
             if (done > 0)
                 break;
-            return nc__ret(r);
+            return note_refused(arg, r);
         }
         done += r;
         if ((size_t)r < iov[i].iov_len)
@@ -219,7 +230,7 @@ static void drain(int efd)
 
 /*
  * Runs the channel until the lookup's callback has run, or cancels the lookup at its deadline
- * (the callback then runs with ARES_ECANCELLED). Each round registers interest in the sockets
+ * or when the server refused (the callback then runs with ARES_ECANCELLED). Each round registers interest in the sockets
  * c-ares wants to read or write, checks their state, sleeps on their eventfds only when none
  * is ready (until c-ares' next timeout), and hands c-ares what is ready; a round with nothing
  * ready still lets c-ares run its timeouts.
@@ -235,14 +246,15 @@ static void run(struct lookup *lk)
         int bits, n = 0, i;
         bool any = false;
 
-        if (left <= 0) {
+        if (left <= 0 || lk->refused) {
             ares_cancel(lk->ch);
             break;
         }
         bits = ares_getsock(lk->ch, socks, ARES_GETSOCK_MAXNUM);
         for (i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-            unsigned e = (ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-                         (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0);
+            /* The bits by hand: ARES_GETSOCK_WRITABLE shifts a signed 1 into the sign bit. */
+            unsigned e = ((unsigned)bits >> i & 1 ? POLLIN : 0) |
+                         ((unsigned)bits >> (i + ARES_GETSOCK_MAXNUM) & 1 ? POLLOUT : 0);
             if (e == 0)
                 continue;
             hs[n] = socks[i];
