@@ -206,10 +206,11 @@ static struct hostent *static_result(enum nc_res r, struct nc_host *h, int famil
     return res;
 }
 
+/* Names of ours: not literals, and not "", which glibc fails at once (NO_RECOVERY). */
 static bool ours_name(const char *name, int family)
 {
-    return !nc__in_stack_thread && name != NULL && (family == AF_INET || family == AF_INET6) &&
-           !literal(name);
+    return !nc__in_stack_thread && name != NULL && *name != '\0' &&
+           (family == AF_INET || family == AF_INET6) && !literal(name);
 }
 
 int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf, size_t buflen,

@@ -22,6 +22,7 @@
 #include <arpa/nameser.h>
 #include <poll.h>
 #include <pthread.h>
+#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,8 @@ struct lookup {
     int status;    /* c-ares status */
     int stack_err; /* errno of a stack that would not start, 0 if none did fail */
     bool refused;  /* the server's port is unreachable (ICMP) */
+    bool dns_wanted; /* the lookup goes on to DNS when /etc/hosts has no answer... */
+    bool dns;        /* ...and DNS can be asked (the NETCORE_* variables parse) */
     struct nc_host *out;
 };
 
@@ -195,8 +198,11 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A channel that looks in /etc/hosts, then asks DNS when dns is true and configured. */
-static int open_channel(struct lookup *lk, bool dns)
+/*
+ * A channel that looks in /etc/hosts, and then asks DNS itself when c_ares_dns is true (and
+ * DNS can be asked). lk->dns_wanted says whether the lookup needs DNS after /etc/hosts.
+ */
+static int open_channel(struct lookup *lk, bool c_ares_dns)
 {
     struct ares_options o;
     char lookups[] = "fb"; /* files, then bind (DNS) */
@@ -208,8 +214,8 @@ static int open_channel(struct lookup *lk, bool dns)
     o.tries = attempts;
     o.servers = &dns_server;
     o.nservers = 1;
-    /* Without a usable configuration only /etc/hosts can answer. */
-    if (!dns || config_error[0] != '\0')
+    lk->dns = lk->dns_wanted && config_error[0] == '\0';
+    if (!c_ares_dns || !lk->dns)
         lookups[1] = '\0';
     o.lookups = lookups;
     rc = ares_init_options(&lk->ch, &o, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
@@ -305,10 +311,14 @@ static enum nc_res outcome(const struct lookup *lk, const char *what)
                 strerror(lk->stack_err));
         return NC_RES_AGAIN;
     }
-    if (config_error[0] != '\0') {
-        fprintf(stderr, "netcore[%d]: cannot look up %s: not in /etc/hosts, and no DNS "
-                        "through netcore: %s\n", (int)getpid(), what, config_error);
-        return NC_RES_AGAIN;
+    if (!lk->dns) {
+        if (lk->dns_wanted) {
+            fprintf(stderr, "netcore[%d]: cannot look up %s: not in /etc/hosts, and no DNS "
+                            "through netcore: %s\n", (int)getpid(), what, config_error);
+            return NC_RES_AGAIN;
+        }
+        /* Only /etc/hosts was asked (c-ares then ends with its initial ECONNREFUSED). */
+        return lk->status == ARES_ENOMEM ? NC_RES_NOMEM : NC_RES_NOTFOUND;
     }
     switch (lk->status) {
     case ARES_ENOTFOUND:
@@ -422,7 +432,9 @@ enum nc_res nc__resolve_name(const char *name, int family, struct nc_host *out)
      * then does c-ares report an /etc/hosts line's canonical name and aliases. */
     struct ares_addrinfo_hints hints = { .ai_flags = ARES_AI_NOSORT | ARES_AI_CANONNAME,
                                          .ai_family = family };
-    struct name_lookup nl = { .lk = { .out = out }, .name = name };
+    /* As glibc, DNS is not asked for what cannot be a host name ("-x", "a b"). */
+    struct name_lookup nl = { .lk = { .out = out, .dns_wanted = res_hnok(name) != 0 },
+                              .name = name };
     enum nc_res r;
     int rc;
 
@@ -513,8 +525,8 @@ static void ptr_name(const unsigned char *b, int family, char *out)
  */
 enum nc_res nc__resolve_addr(const void *addr, int len, int family, struct nc_host *out)
 {
-    struct addr_lookup al = { .lk = { .out = out }, .addr = addr, .len = len,
-                              .family = family };
+    struct addr_lookup al = { .lk = { .out = out, .dns_wanted = true }, .addr = addr,
+                              .len = len, .family = family };
     char what[INET6_ADDRSTRLEN], ptr[80];
     enum nc_res r;
     int rc;
@@ -525,7 +537,7 @@ enum nc_res nc__resolve_addr(const void *addr, int len, int family, struct nc_ho
         return rc == ARES_ENOMEM ? NC_RES_NOMEM : NC_RES_FAIL;
     ares_gethostbyaddr(al.lk.ch, addr, len, family, on_hostent, &al);
     run(&al.lk);
-    if (al.lk.status == ARES_ENOTFOUND && config_error[0] == '\0') {
+    if (al.lk.status == ARES_ENOTFOUND && al.lk.dns) {
         ptr_name(addr, family, ptr);
         al.lk.done = false;
         ares_query(al.lk.ch, ptr, C_IN, T_PTR, on_ptr, &al);
