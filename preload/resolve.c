@@ -236,10 +236,10 @@ static void drain(int efd)
 
 /*
  * Runs the channel until the lookup's callback has run, or cancels the lookup at its deadline
- * or when the server refused (the callback then runs with ARES_ECANCELLED). Each round registers interest in the sockets
- * c-ares wants to read or write, checks their state, sleeps on their eventfds only when none
- * is ready (until c-ares' next timeout), and hands c-ares what is ready; a round with nothing
- * ready still lets c-ares run its timeouts.
+ * or when the server refused (the callback then runs with ARES_ECANCELLED). Each round
+ * registers interest in the sockets c-ares wants to read or write, checks their state,
+ * sleeps on their eventfds only when none is ready (until c-ares' next timeout), and hands
+ * c-ares what is ready; a round with nothing ready still lets c-ares run its timeouts.
  */
 static void run(struct lookup *lk)
 {
