@@ -57,6 +57,7 @@ void netcore_config_defaults(struct netcore_config *cfg)
     cfg->ip6.s6_addr[3] = 0xb8;
     cfg->ip6.s6_addr[15] = 0x02;
     cfg->prefix6 = 64;
+    cfg->dns.s_addr = 0;  /* the gateway, whatever NETCORE_GW makes it */
     memcpy(cfg->mac, mac, sizeof(mac));
     cfg->mtu = 0;  /* 0: the device's own MTU (1500 for the wire device) */
     cfg->sndbuf = 262144;
@@ -300,6 +301,27 @@ static const char *unusable6(const struct in6_addr *a, int prefix)
     return NULL;
 }
 
+/*
+ * The resolver's server: any unicast host, on our subnet or beyond the gateway. Loopback is
+ * refused because DNS goes through netcore, which cannot reach the kernel's loopback (a stub
+ * resolver such as 127.0.0.53 is the host's, not the network's).
+ */
+static int parse_dns(const char *name, const char *v, struct in_addr *dns, char *err,
+                     size_t errlen)
+{
+    struct in_addr a;
+    const char *why;
+    int rc = parse_ipv4(name, v, &a, NULL, err, errlen);
+
+    if (rc < 0)
+        return rc;
+    if ((why = unusable(ntohl(a.s_addr), 32)))
+        return fail(err, errlen, name, v, "%s; expected a DNS server netcore can reach%s", why,
+                    (ntohl(a.s_addr) >> 24) == 127 ? " (loopback is not on the TAP)" : "");
+    *dns = a;
+    return 0;
+}
+
 /* Hex digit value, or -1. */
 static int hexval(char c)
 {
@@ -487,6 +509,9 @@ int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const
             return fail(err, errlen, "NETCORE_IP6", v,
                         "%s; expected a global or unique-local unicast address", why);
     }
+
+    if ((v = get("NETCORE_DNS")) && (rc = parse_dns("NETCORE_DNS", v, &c.dns, err, errlen)) < 0)
+        return rc;
 
     if ((v = get("NETCORE_MAC")) && (rc = parse_mac("NETCORE_MAC", v, c.mac, err, errlen)) < 0)
         return rc;

@@ -38,6 +38,8 @@ struct netcore_config {
     struct in6_addr ip6;     /* NETCORE_IP6: address/prefix (the link-local address comes
                                 from the MAC) */
     int prefix6;             /* 64..128: lwIP takes a static address's /64 as on-link */
+    struct in_addr dns;      /* NETCORE_DNS: the DNS server the preload shim's resolver asks;
+                                0.0.0.0: the gateway */
     uint8_t mac[6];          /* NETCORE_MAC */
     int mtu;                 /* NETCORE_MTU; 0: the device's MTU */
     size_t sndbuf;           /* NETCORE_SNDBUF: bytes in each TCP socket's send ring */

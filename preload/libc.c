@@ -102,6 +102,16 @@ static void resolve_all(void)
     RESOLVE(epoll_ctl);
     RESOLVE(epoll_wait);
     RESOLVE(epoll_pwait);
+    RESOLVE(getaddrinfo);
+    RESOLVE(freeaddrinfo);
+    RESOLVE(gai_strerror);
+    RESOLVE(getnameinfo);
+    RESOLVE(gethostbyname);
+    RESOLVE(gethostbyname2);
+    RESOLVE(gethostbyname_r);
+    RESOLVE(gethostbyname2_r);
+    RESOLVE(gethostbyaddr);
+    RESOLVE(gethostbyaddr_r);
 }
 
 void nc__libc_resolve(void)

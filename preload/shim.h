@@ -3,6 +3,8 @@
 #define NC_SHIM_H
 
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -57,6 +59,21 @@ struct nc_libc {
     int (*epoll_ctl)(int, int, int, struct epoll_event *);
     int (*epoll_wait)(int, struct epoll_event *, int, int);
     int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
+    int (*getaddrinfo)(const char *, const char *, const struct addrinfo *,
+                       struct addrinfo **);
+    void (*freeaddrinfo)(struct addrinfo *);
+    const char *(*gai_strerror)(int);
+    int (*getnameinfo)(const struct sockaddr *, socklen_t, char *, socklen_t, char *,
+                       socklen_t, int);
+    struct hostent *(*gethostbyname)(const char *);
+    struct hostent *(*gethostbyname2)(const char *, int);
+    int (*gethostbyname_r)(const char *, struct hostent *, char *, size_t, struct hostent **,
+                           int *);
+    int (*gethostbyname2_r)(const char *, int, struct hostent *, char *, size_t,
+                            struct hostent **, int *);
+    struct hostent *(*gethostbyaddr)(const void *, socklen_t, int);
+    int (*gethostbyaddr_r)(const void *, socklen_t, int, struct hostent *, char *, size_t,
+                           struct hostent **, int *);
 };
 extern struct nc_libc nc_libc;
 void nc__libc_resolve(void);
@@ -113,5 +130,33 @@ bool nc__epoll_known(int fd);
 
 /* Translate readiness of handle for the poll events asked; drains the eventfd first. */
 unsigned nc__ready(int handle, unsigned events);
+
+/* resolve.c: host names through c-ares, /etc/hosts first, then DNS over netcore sockets. */
+enum nc_res {
+    NC_RES_OK,
+    NC_RES_NOTFOUND, /* no such name or address (NXDOMAIN, or nothing in /etc/hosts) */
+    NC_RES_NODATA,   /* the name exists, without addresses of the family asked */
+    NC_RES_AGAIN,    /* no answer in time, a failing server, or no stack to ask through */
+    NC_RES_FAIL,     /* an answer that cannot be used, a malformed name */
+    NC_RES_NOMEM,
+};
+struct nc_addr {
+    int family; /* AF_INET or AF_INET6 */
+    union {
+        struct in_addr v4;
+        struct in6_addr v6;
+    } a;
+};
+struct nc_host {
+    char *name;     /* canonical name (end of the CNAME chain), or the name of a PTR record */
+    char **aliases; /* NULL-terminated */
+    int naddrs;     /* IPv4 addresses first, then IPv6 */
+    struct nc_addr *addrs;
+};
+/* Addresses of name, family AF_INET, AF_INET6 or AF_UNSPEC (both). */
+enum nc_res nc__resolve_name(const char *name, int family, struct nc_host *out);
+/* Name of an address (len 4 for AF_INET, 16 for AF_INET6). */
+enum nc_res nc__resolve_addr(const void *addr, int len, int family, struct nc_host *out);
+void nc__host_free(struct nc_host *h);
 
 #endif /* NC_SHIM_H */

@@ -126,6 +126,7 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(cfg.gw.s_addr, ip4("198.18.0.1"));
     ck_assert_ip6_eq(cfg.ip6, "2001:db8::2");
     ck_assert_int_eq(cfg.prefix6, 64);
+    ck_assert_uint_eq(cfg.dns.s_addr, 0); /* the gateway */
     ck_assert_mem_eq(cfg.mac, mac, 6);
     ck_assert_int_eq(cfg.mtu, 0);
     ck_assert_int_eq(cfg.spin_us, sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 50 : 0);
@@ -321,6 +322,36 @@ START_TEST(test_sizes)
 }
 END_TEST
 
+START_TEST(test_dns)
+{
+    /* On the subnet, beyond the gateway, or the gateway itself: all reachable. */
+    fake_set("NETCORE_DNS", "198.18.0.53");
+    ck_load_ok();
+    ck_assert_uint_eq(cfg.dns.s_addr, ip4("198.18.0.53"));
+    fake_set("NETCORE_DNS", "192.0.2.1");
+    ck_load_ok();
+    ck_assert_uint_eq(cfg.dns.s_addr, ip4("192.0.2.1"));
+    fake_set("NETCORE_DNS", "198.18.0.1");
+    ck_load_ok();
+    ck_assert_uint_eq(cfg.dns.s_addr, ip4("198.18.0.1"));
+    /* A new gateway leaves an unset NETCORE_DNS meaning "the gateway". */
+    nfake = 0;
+    netcore_config_defaults(&cfg);
+    fake_set("NETCORE_GW", "198.18.0.254");
+    ck_load_ok();
+    ck_assert_uint_eq(cfg.dns.s_addr, 0);
+}
+END_TEST
+
+START_TEST(test_dns_loopback_message)
+{
+    fake_set("NETCORE_DNS", "127.0.0.53");
+    ck_assert_int_eq(load(), -EINVAL);
+    ck_assert_str_eq(err, "NETCORE_DNS=\"127.0.0.53\": a loopback address; expected a DNS "
+                          "server netcore can reach (loopback is not on the TAP)");
+}
+END_TEST
+
 START_TEST(test_ints)
 {
     fake_set("NETCORE_MAX_SOCKETS", "1");
@@ -425,6 +456,7 @@ START_TEST(test_all)
     fake_set("NETCORE_IP", "172.16.5.9/12");
     fake_set("NETCORE_GW", "172.31.255.254");
     fake_set("NETCORE_IP6", "fd00:1:2:3::9/112");
+    fake_set("NETCORE_DNS", "172.16.0.53");
     fake_set("NETCORE_MAC", "0a:00:00:00:00:01");
     fake_set("NETCORE_MTU", "9000");
     fake_set("NETCORE_SNDBUF", "1m");
@@ -443,6 +475,7 @@ START_TEST(test_all)
     ck_assert_uint_eq(cfg.gw.s_addr, ip4("172.31.255.254"));
     ck_assert_ip6_eq(cfg.ip6, "fd00:1:2:3::9");
     ck_assert_int_eq(cfg.prefix6, 112);
+    ck_assert_uint_eq(cfg.dns.s_addr, ip4("172.16.0.53"));
     ck_assert_mem_eq(cfg.mac, mac, 6);
     ck_assert_int_eq(cfg.mtu, 9000);
     ck_assert_uint_eq(cfg.sndbuf, 1048576);
@@ -456,8 +489,8 @@ START_TEST(test_all)
 END_TEST
 
 static const char *const env_names[] = {
-    "NETCORE_DEVICE", "NETCORE_TAP", "NETCORE_IP", "NETCORE_GW", "NETCORE_IP6", "NETCORE_MAC",
-    "NETCORE_MTU", "NETCORE_SNDBUF", "NETCORE_RCVBUF", "NETCORE_MAX_SOCKETS",
+    "NETCORE_DEVICE", "NETCORE_TAP", "NETCORE_IP", "NETCORE_GW", "NETCORE_IP6", "NETCORE_DNS",
+    "NETCORE_MAC", "NETCORE_MTU", "NETCORE_SNDBUF", "NETCORE_RCVBUF", "NETCORE_MAX_SOCKETS",
     "NETCORE_BACKLOG", "NETCORE_UDP_QUEUE", "NETCORE_CMD_QUEUE", "NETCORE_TIME_WAIT_MAX",
 };
 
@@ -570,6 +603,19 @@ static const struct {
     { "NETCORE_IP6", "::ffff:198.18.0.2" },
     { "NETCORE_IP6", "2001:db8::" },
     { "NETCORE_IP6", "2001:db8::100/120" },
+    { "NETCORE_DNS", "" },
+    { "NETCORE_DNS", "dns.example" },
+    { "NETCORE_DNS", "198.18.0.1/24" },
+    { "NETCORE_DNS", "198.18.0.1:53" },
+    { "NETCORE_DNS", "198.18.0.1 " },
+    { "NETCORE_DNS", "198.18.0" },
+    { "NETCORE_DNS", "198.18.0.256" },
+    { "NETCORE_DNS", "0.0.0.0" },
+    { "NETCORE_DNS", "255.255.255.255" },
+    { "NETCORE_DNS", "224.0.0.251" },
+    { "NETCORE_DNS", "127.0.0.1" },
+    { "NETCORE_DNS", "127.0.0.53" },
+    { "NETCORE_DNS", "2001:db8::1" },
 
     { "NETCORE_MAC", "" },
     { "NETCORE_MAC", "garbage" },
@@ -872,6 +918,8 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_ip_prefix_edges);
     tcase_add_test(tc, test_gw_only);
     tcase_add_test(tc, test_mac);
+    tcase_add_test(tc, test_dns);
+    tcase_add_test(tc, test_dns_loopback_message);
     tcase_add_test(tc, test_mtu);
     tcase_add_loop_test(tc, test_sizes, 0, sizeof(sizes) / sizeof(sizes[0]));
     tcase_add_test(tc, test_ints);

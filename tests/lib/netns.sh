@@ -77,7 +77,10 @@ nc__cleanup() {
     for ((i = ${#NC_AT_EXIT[@]} - 1; i >= 0; i--)); do
         eval "${NC_AT_EXIT[i]}"
     done
-    [ -n "$NC_NS" ] && ip netns del "$NC_NS" 2>/dev/null
+    if [ -n "$NC_NS" ]; then
+        ip netns del "$NC_NS" 2>/dev/null
+        rm -rf "/etc/netns/$NC_NS"
+    fi
     exit "$rc"
 }
 
@@ -99,6 +102,14 @@ nc_ns_setup() {
         echo "$out" >&2
         exit 99
     fi
+    # Names for the sandbox's addresses in the namespace's own /etc/hosts (ip netns exec
+    # mounts /etc/netns/NS/hosts over /etc/hosts). Programs on netcore resolve through it and
+    # no DNS server answers in the sandbox, so a lookup of these addresses (python3 -m
+    # http.server asks for the name of the one it binds) would otherwise wait for a timeout.
+    mkdir -p "/etc/netns/$NC_NS"
+    { cat /etc/hosts 2>/dev/null
+      printf '%s netcore-kernel\n%s netcore\n' "$NC_KERNEL_IP" "$NC_NETCORE_IP"
+    } >"/etc/netns/$NC_NS/hosts"
 }
 
 # nc_bg CMD...: run CMD in the background inside NC_NS on the kernel stack; NC_LAST_PID is its
