@@ -185,6 +185,7 @@ struct netcore_stack {
     struct nc_sock *_Atomic *zombie; /* per slot: freed socket waiting for its callers */
     int nsocks;
     struct netcore_stats stats;
+    struct nc_rto_tab *rto;      /* rto.c */
     uint8_t *frame;              /* receive buffer, one frame */
     size_t frame_cap;
 };
@@ -284,6 +285,23 @@ void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn);
 /* True when the pcb's receive window is ours to manage (NC_RCV_WND, not lwIP's TCP_WND). */
 bool nc__syn_scaled(const struct tcp_pcb *pcb);
 bool nc__syn_over_backlog(struct netcore_stack *st, const struct nc_syn *syn);
+
+/* rto.c: millisecond retransmission timer and stale-ACK filter for lwIP's sender */
+struct nc_rto_tab;
+struct nc_tcpseg {
+    bool tcp;                    /* a TCP segment over IPv4; the rest is set only then */
+    uint32_t saddr;              /* network order */
+    uint16_t sport, dport;
+};
+int nc__rto_init(struct netcore_stack *st);
+void nc__rto_free(struct netcore_stack *st);
+/* Before lwIP sees a received IP packet: false to drop it (a pure ACK older than seen). */
+bool nc__rto_input(struct netcore_stack *st, const uint8_t *ip, size_t len,
+                   struct nc_tcpseg *seg);
+/* After lwIP handled it. */
+void nc__rto_input_done(struct netcore_stack *st, const struct nc_tcpseg *seg);
+/* After tcp_output on pcb outside lwIP's input. */
+void nc__rto_output(struct netcore_stack *st, struct tcp_pcb *pcb);
 
 /* iss.c */
 uint16_t nc__random_port(void);

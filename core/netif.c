@@ -221,6 +221,9 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
         bool is_syn = ipv4 && nc__syn_in(ip, iplen, &syn);
         if (is_syn && nc__syn_over_backlog(st, &syn))
             continue;
+        struct nc_tcpseg seg = { .tcp = false };
+        if (ipv4 && !nc__rto_input(st, ip, iplen, &seg))
+            continue;
         struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
         if (p == NULL) {
             st->stats.rx_dropped_malformed++;
@@ -231,6 +234,7 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
             pbuf_free(p);
         else if (is_syn)
             nc__syn_tune(st, &syn);
+        nc__rto_input_done(st, &seg);
     }
     return n;
 }
