@@ -14,14 +14,21 @@
 #
 # Variables: NC_TOP (source tree), NC_NS, NC_TAP, NC_KERNEL_IP, NC_KERNEL_IP6, NC_NETCORE_IP,
 # NC_LAST_PID. nc_ns_setup owns the EXIT, INT, TERM and HUP traps: add cleanup with nc_at_exit.
+#
+# Faults between netcore and the kernel (loss, delay, ...): nc_impair_setup after nc_ns_setup,
+# then nc_impair_start IMPAIR-OPTIONS / nc_impair_stop around each transfer (tests/impair.c).
 
 NC_TOP=${NC_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 NC_TAP=nctap0
 NC_KERNEL_IP=198.18.0.1
 NC_KERNEL_IP6=2001:db8::1
 NC_NETCORE_IP=198.18.0.2
+NC_PEER_TAP=nctap1
 NC_NS=
 NC_LAST_PID=
+NC_IMPAIR_PID=
+NC_IMPAIR_LOG=
+NC_IMPAIR_STATS=
 NC_PIDS=()
 NC_AT_EXIT=()
 export NC_TOP NC_TAP NC_KERNEL_IP NC_KERNEL_IP6 NC_NETCORE_IP
@@ -190,4 +197,57 @@ on_netcore() {
     local secs=$1
     shift
     timeout "$secs" "$NC_TOP/netcore" run --ns "$NC_NS" -- "$@"
+}
+
+# nc_impair_setup: rearrange NC_NS so that frames between netcore and the kernel pass through
+# the impair relay. The kernel side of NC_TAP keeps no address, no ARP and no IPv6, so the
+# kernel ignores what netcore sends there; a second TAP, NC_PEER_TAP, with NC_TAP's MTU, takes
+# NC_KERNEL_IP and NC_KERNEL_IP6. Peers and addresses stay what other tests use; nothing gets
+# through until nc_impair_start runs the relay. Both TAPs go with the namespace.
+nc_impair_setup() {
+    local mtu
+    if ! { mtu=$(ip netns exec "$NC_NS" cat "/sys/class/net/$NC_TAP/mtu") &&
+           ip -n "$NC_NS" addr flush dev "$NC_TAP" &&
+           ip netns exec "$NC_NS" sysctl -qw "net.ipv6.conf.$NC_TAP.disable_ipv6=1" &&
+           ip -n "$NC_NS" link set "$NC_TAP" arp off &&
+           ip -n "$NC_NS" tuntap add dev "$NC_PEER_TAP" mode tap &&
+           ip -n "$NC_NS" addr add "$NC_KERNEL_IP/24" dev "$NC_PEER_TAP" &&
+           ip -n "$NC_NS" -6 addr add "$NC_KERNEL_IP6/64" dev "$NC_PEER_TAP" nodad &&
+           ip -n "$NC_NS" link set "$NC_PEER_TAP" mtu "$mtu" up; }; then
+        echo "ERROR: nc_impair_setup: could not rearrange $NC_NS for the relay" >&2
+        exit 99
+    fi
+    NC_IMPAIR_LOG=$(mktemp)
+    nc_at_exit "rm -f '$NC_IMPAIR_LOG'"
+}
+
+# nc_impair_start OPTIONS...: run the relay with impair's OPTIONS (e.g. -s 1 -b loss=5) in the
+# background; returns once it bridges the two TAPs. The relay stops by itself after 600 s.
+nc_impair_start() {
+    local end=$((SECONDS + 10))
+    [ -x "$NC_TOP/tests/impair" ] || { echo "ERROR: tests/impair not built" >&2; exit 99; }
+    nc_bg "$NC_TOP/tests/impair" -t 600 "$@" "$NC_TAP" "$NC_PEER_TAP" >"$NC_IMPAIR_LOG" 2>&1
+    NC_IMPAIR_PID=$NC_LAST_PID
+    until grep -q '^impair: ready' "$NC_IMPAIR_LOG"; do
+        if ((SECONDS >= end)) || ! kill -0 "$NC_IMPAIR_PID" 2>/dev/null; then
+            echo "ERROR: impair did not start: $(cat "$NC_IMPAIR_LOG")" >&2
+            exit 99
+        fi
+        sleep 0.05
+    done
+}
+
+# nc_impair_stop: stop the relay; NC_IMPAIR_STATS holds its two lines of counters (up: netcore
+# to kernel, down: kernel to netcore), which are also printed.
+nc_impair_stop() {
+    kill -TERM "$NC_IMPAIR_PID" 2>/dev/null
+    wait "$NC_IMPAIR_PID" 2>/dev/null
+    NC_IMPAIR_STATS=$(grep -E '^impair: (up|down) ' "$NC_IMPAIR_LOG")
+    echo "$NC_IMPAIR_STATS"
+}
+
+# nc_impair_count up|down COUNTER: a counter of the last nc_impair_stop (e.g. down lost).
+nc_impair_count() {
+    awk -v d="$1" -v k="$2" '$2 == d { for (i = 3; i <= NF; i++) { split($i, kv, "=");
+        if (kv[1] == k) print kv[2] } }' <<<"$NC_IMPAIR_STATS"
 }
