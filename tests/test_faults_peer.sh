@@ -28,9 +28,11 @@ kill_case() {
     else
         coproc PROG { on_netcore 30 "$prog" "$mode" "$NC_KERNEL_IP" "$port"; }
     fi
-    local pid=$PROG_PID
+    # Our own copy of the pipe: bash unsets PROG as soon as the program has exited.
+    local pid=$PROG_PID from
+    exec {from}<&"${PROG[0]}"
     until [ "$line" = "$wait" ]; do
-        read -r -t 20 line <&"${PROG[0]}" ||
+        read -r -t 20 line <&"$from" ||
             fail "$stack $mode: no '$wait' from the program (last: '${line:-}')"
     done
     # A sender against a peer that does not read needs a moment to fill the window.
@@ -38,7 +40,8 @@ kill_case() {
     kill -KILL "$peer"
     wait "$peer" 2>/dev/null || true
     t0=$(date +%s%N)
-    out=$(cat <&"${PROG[0]}")
+    out=$(cat <&"$from")
+    exec {from}<&-
     wait "$pid" || rc=$?
     ms=$((($(date +%s%N) - t0) / 1000000))
     echo "# $stack, $mode against a $peermode peer: '$out' ${ms} ms after the kill (exit $rc)"

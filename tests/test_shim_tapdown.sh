@@ -36,12 +36,15 @@ PY
 coproc PROG { timeout 30 "$NC_TOP/netcore" run --ns "$NC_NS" -- \
     python3 "$tmp/down.py" "$NC_KERNEL_IP" 2>"$tmp/err"; }
 pid=$PROG_PID
+# Our own copies of the pipes: bash unsets PROG as soon as the program has exited.
+exec {from}<&"${PROG[0]}" {to}>&"${PROG[1]}"
 line=
-read -r -t 20 line <&"${PROG[0]}" || true
+read -r -t 20 line <&"$from" || true
 [ "$line" = connected ] || fail "the program did not connect: '$line' $(cat "$tmp/err")"
 ip -n "$NC_NS" link del "$NC_TAP"
-echo go >&"${PROG[1]}"
-cat <&"${PROG[0]}" >"$tmp/out"
+echo go >&"$to"
+cat <&"$from" >"$tmp/out"
+exec {from}<&- {to}>&-
 rc=0
 wait "$pid" || rc=$?
 [ "$rc" -eq 0 ] || fail "the program exited $rc: $(cat "$tmp/out" "$tmp/err")"
@@ -110,12 +113,14 @@ PY
 coproc PROG { timeout 30 "$NC_TOP/netcore" run --ns "$NC_NS" -- \
     python3 "$tmp/blocked.py" "$NC_KERNEL_IP" 2>"$tmp/err2"; }
 pid=$PROG_PID
+exec {from}<&"${PROG[0]}" {to}>&"${PROG[1]}"
 line=
-read -r -t 20 line <&"${PROG[0]}" || true
+read -r -t 20 line <&"$from" || true
 [[ $line == "ready "* ]] || fail "the blocked program did not start: '$line' $(cat "$tmp/err2")"
 ip -n "$NC_NS" link del "$NC_TAP"
-echo go >&"${PROG[1]}"
-cat <&"${PROG[0]}" >"$tmp/out2"
+echo go >&"$to"
+cat <&"$from" >"$tmp/out2"
+exec {from}<&- {to}>&-
 rc=0
 wait "$pid" || rc=$?
 [ "$rc" -eq 0 ] || fail "the blocked program exited $rc: $(cat "$tmp/out2" "$tmp/err2")"
