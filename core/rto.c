@@ -371,6 +371,8 @@ bool nc__rto_input(struct netcore_stack *st, const uint8_t *ip, size_t len,
     memcpy(&seg->saddr, ip + 12, 4);
     seg->sport = (uint16_t)(tcp[0] << 8 | tcp[1]);
     seg->dport = (uint16_t)(tcp[2] << 8 | tcp[3]);
+    seg->seq = (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 | tcp[7];
+    seg->len = total - ihl - doff;
     /* A pure ACK: ACK (and PSH) only, no data. */
     if ((tcp[13] & ~0x08) != 0x10 || total != ihl + doff)
         return true;
