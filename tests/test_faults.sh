@@ -5,8 +5,9 @@
 # (nc_impair_setup), impairing frames each way like netem. With all five impairments at once
 # (5% loss, 10 ms ± 5 ms delay, 10% reordering, 2% duplication, 1% corruption), 32 MiB go down
 # (kernel HTTP server → curl on netcore) and 32 MiB up (socat on netcore → kernel socat); then
-# each impairment alone with 8 MiB each way. The relay's counters show the impairments
-# happened to the data. The draws are seeded, and the n-th frame's fate each way depends only
+# each impairment alone with 8 MiB each way. At netcore's 65000-byte MTU 32 MiB is only ~520
+# frames, so all five again at a 1500-byte MTU, where 2 MiB down and 1 MiB up are ~2000 and
+# ~800 frames of data. The relay's counters show the impairments happened to the data. The draws are seeded, and the n-th frame's fate each way depends only
 # on the seed: with seed 4 each impairment of each spec below first hits within 64 frames
 # either way, and a transfer of 8 MiB is at least 130 frames of data, so the checks cannot
 # flake (a 1% impairment can otherwise miss 130 frames a quarter of the time).
@@ -20,7 +21,9 @@ nc_impair_setup
 tmp=$(mktemp -d)
 nc_at_exit "rm -rf '$tmp'"
 head -c 32M /dev/urandom >"$tmp/32M"
-head -c 8M "$tmp/32M" >"$tmp/8M"
+for size in 8M 2M 1M; do
+    head -c "$size" "$tmp/32M" >"$tmp/$size"
+done
 nc_bg python3 -m http.server 8000 --bind "$NC_KERNEL_IP" --directory "$tmp" \
     >"$tmp/http.log" 2>&1
 nc_wait_listen 8000 "$NC_KERNEL_IP"
@@ -93,4 +96,8 @@ for spec in loss=5 delay=10,jitter=5 delay=10,reorder=10 dup=2 corrupt=1; do
     up 8M "$spec"
     echo "ok: 8 MiB each way with $spec, identical"
 done
+nc_impair_mtu 1500
+down 2M "$all"
+up 1M "$all"
+echo "ok: at MTU 1500, 2 MiB down and 1 MiB up with every impairment, identical"
 echo "PASS: test_faults"

@@ -221,6 +221,15 @@ nc_impair_setup() {
     nc_at_exit "rm -f '$NC_IMPAIR_LOG'"
 }
 
+# nc_impair_mtu MTU: set the MTU of both TAPs (netcore reads it when a program starts).
+nc_impair_mtu() {
+    if ! ip -n "$NC_NS" link set "$NC_TAP" mtu "$1" ||
+        ! ip -n "$NC_NS" link set "$NC_PEER_TAP" mtu "$1"; then
+        echo "ERROR: nc_impair_mtu $1 failed" >&2
+        exit 99
+    fi
+}
+
 # nc_impair_start OPTIONS...: run the relay with impair's OPTIONS (e.g. -s 1 -b loss=5) in the
 # background; returns once it bridges the two TAPs. The relay stops by itself after 600 s.
 nc_impair_start() {
