@@ -4,8 +4,8 @@
  * Debian's lwIP times retransmissions in ticks of its 500 ms slow timer. An RTT shorter than a
  * tick measures as 0 or 1 tick, the RTO settles at 2-3 ticks and backs off from there, so each
  * lost segment stalls a netcore sender for 1-1.5 s where the kernel waits 200 ms (measured
- * through 5% loss and 10 ms of delay: 8 MiB took 32 s to send, 2.3 s to receive from the
- * kernel). With the large segments of syn.c a flight is a handful of segments, three
+ * through 5% loss: 8 MiB took 32 s to send, 2.3 s to receive from the kernel; 1.7-5 s to
+ * send with this timer). With the large segments of syn.c a flight is a handful of segments, three
  * duplicate ACKs rarely follow a loss, and nearly every loss waits for the RTO. So each
  * connection also gets a timer of its own (RFC 6298):
  *  - the RTT is sampled one segment at a time and never across a retransmission (Karn); the

@@ -3,9 +3,10 @@
  * way out. Debian's lwIP is built without LWIP_TCP_SACK_OUT: a sender facing a netcore
  * receiver learns of one hole per round trip from duplicate ACKs, and with the large segments
  * of syn.c a flight is a handful of segments, so nearly every loss costs the kernel sender a
- * retransmission timeout (32 MiB from the kernel through 5% loss and 10 ms of delay: 10-16 s,
- * against 1.3 s between two kernels). lwIP keeps what arrives out of order on pcb->ooseq, so
- * the blocks are there to be reported:
+ * retransmission timeout (32 MiB from the kernel through 5% loss, 10 ms of delay and more:
+ * 10-16 s, against 1.3-2.2 s between two kernels; 3.4-8 s with the blocks, and at a 1500-byte
+ * MTU as fast as the kernel). lwIP keeps what arrives out of order on pcb->ooseq, so the
+ * blocks are there to be reported:
  *  - our SYN offers SACK-permitted, and our SYN-ACK does when the peer's SYN did; the
  *    connection then carries TF_SACK, a flag lwIP's build leaves unused;
  *  - every pure ACK of such a connection whose out-of-order queue is not empty gets up to
@@ -94,7 +95,12 @@ static bool syn_offered(const struct netcore_stack *st, const uint8_t *ip, const
  * holding the segment that just arrived comes first (RFC 2018), then the lowest others. */
 static size_t blocks(const struct netcore_stack *st, const struct tcp_pcb *pcb, uint8_t *opt)
 {
-    const struct nc_tcpseg *in = st->rx_seg; /* the segment lwIP is handling, if any */
+    /* The segment lwIP is handling, if it is this connection's (lwIP's callbacks may make
+     * another connection send while it handles one). */
+    const struct nc_tcpseg *in = st->rx_seg;
+    if (in != NULL && (in->sport != pcb->remote_port || in->dport != pcb->local_port ||
+                       in->saddr != ip_2_ip4(&pcb->remote_ip)->addr))
+        in = NULL;
     uint32_t l[MAX_BLOCKS], r[MAX_BLOCKS];
     int n = 1; /* slot 0 is for the newest range */
     bool newest = false;
