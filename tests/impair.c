@@ -372,8 +372,10 @@ int main(int argc, char **argv)
     if (argc - optind != 2 || heap_cap == 0 || secs <= 0)
         goto usage;
     heap = calloc(heap_cap, sizeof(*heap));
-    if (heap == NULL)
+    if (heap == NULL) {
+        fprintf(stderr, "impair: no memory for a queue of %zu frames\n", heap_cap);
         return 1;
+    }
     /* Two streams from one seed: the directions draw independently of each other. */
     up.rng = seed * 2 + 1;
     down.rng = (seed ^ 0x9E3779B97F4A7C15ull) * 2 + 1;
