@@ -238,6 +238,9 @@ struct netcore_stack {
     int nsocks;
     struct netcore_stats stats;
     bool bindv6only;             /* the kernel's IPV6_V6ONLY default (net.ipv6.bindv6only) */
+    struct nc_rto_tab *rto;      /* rto.c */
+    const struct nc_syn *syn_rx; /* the SYN lwIP is handling now, or NULL (sack.c) */
+    const struct nc_tcpseg *rx_seg; /* the TCP segment lwIP is handling now, or NULL */
     uint8_t *frame;              /* receive buffer, one frame */
     size_t frame_cap;
 };
@@ -333,6 +336,7 @@ struct nc_syn {
     uint8_t saddr[16];           /* the sender's address as on the wire (IPv4: 4 bytes) */
     uint16_t sport, dport, mss;
     bool ack;                    /* SYN-ACK */
+    bool sack;                   /* SACK-permitted offered */
 };
 void nc__syn_out(struct netcore_stack *st, uint8_t *ip, size_t len);
 bool nc__syn_in(const uint8_t *ip, size_t len, struct nc_syn *out);
@@ -340,6 +344,32 @@ void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn);
 /* True when the pcb's receive window is ours to manage (NC_RCV_WND, not lwIP's TCP_WND). */
 bool nc__syn_scaled(const struct tcp_pcb *pcb);
 bool nc__syn_over_backlog(struct netcore_stack *st, const struct nc_syn *syn);
+
+/* rto.c: millisecond retransmission timer and stale-ACK filter for lwIP's sender */
+struct nc_rto_tab;
+struct nc_tcpseg {
+    bool tcp;                    /* a TCP segment over IPv4; the rest is set only then */
+    uint32_t saddr;              /* network order */
+    uint16_t sport, dport;
+    uint32_t seq;                /* host order */
+    size_t len;                  /* payload bytes */
+};
+int nc__rto_init(struct netcore_stack *st);
+void nc__rto_free(struct netcore_stack *st);
+/* Before lwIP sees a received IP packet: false to drop it (a pure ACK older than seen). */
+bool nc__rto_input(struct netcore_stack *st, const uint8_t *ip, size_t len,
+                   struct nc_tcpseg *seg);
+/* After lwIP handled it. */
+void nc__rto_input_done(struct netcore_stack *st, const struct nc_tcpseg *seg);
+/* After tcp_output on pcb outside lwIP's input. */
+void nc__rto_output(struct netcore_stack *st, struct tcp_pcb *pcb);
+
+/* sack.c: SACK blocks from lwIP's out-of-order queue, added to outgoing frames */
+/* Adds SACK-permitted to a SYN or SYN-ACK, or blocks to a pure ACK, of the IPv4 packet ip
+ * (len bytes, room for cap); returns the new length. */
+size_t nc__sack_out(struct netcore_stack *st, uint8_t *ip, size_t len, size_t cap);
+/* After lwIP handled the peer's SYN or SYN-ACK for pcb. */
+void nc__sack_syn_done(struct tcp_pcb *pcb, const struct nc_syn *syn);
 
 /* iss.c */
 uint16_t nc__random_port(void);

@@ -415,6 +415,11 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
         lwip_ready = true;
     }
     nc__stack = st;
+    rc = nc__rto_init(st);
+    if (rc != 0) {
+        snprintf(err, errlen, "out of memory for the retransmission timers");
+        goto fail;
+    }
     rc = nc__netif_setup(st);
     if (rc != 0) {
         snprintf(err, errlen, "lwIP interface setup failed");
@@ -450,6 +455,7 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
 fail:
     base_teardown(st);
     nc__netif_teardown(st);
+    nc__rto_free(st);
     nc__dev_close(&st->dev);
     nc__pcap_close(st);
     nc__cmdq_destroy(&st->cmdq);
@@ -486,6 +492,7 @@ void netcore_stop(struct netcore_stack *st)
             nc__sock_final_free(st, z);
     }
     nc__netif_teardown(st);
+    nc__rto_free(st);
     pthread_mutex_unlock(&st->lock);
     base_teardown(st);
     nc__dev_close(&st->dev);

@@ -26,6 +26,7 @@ struct syn_opts {
     uint8_t *tcp;   /* TCP header */
     uint8_t *mss;   /* value of the MSS option, or NULL */
     uint8_t *shift;
+    bool sack;      /* SACK-permitted */
 };
 
 /* IP and TCP headers, without options. */
@@ -62,6 +63,7 @@ static bool parse_syn(uint8_t *ip, size_t len, struct syn_opts *o)
     o->tcp = tcp;
     o->mss = NULL;
     o->shift = NULL;
+    o->sack = false;
     for (size_t i = 20; i < doff;) {
         uint8_t kind = tcp[i];
         if (kind == 0)
@@ -76,6 +78,8 @@ static bool parse_syn(uint8_t *ip, size_t len, struct syn_opts *o)
             o->mss = tcp + i + 2;
         else if (kind == 3 && tcp[i + 1] == 3)
             o->shift = tcp + i + 2;
+        else if (kind == 4 && tcp[i + 1] == 2)
+            o->sack = true;
         i += tcp[i + 1];
     }
     return true;
@@ -133,6 +137,7 @@ bool nc__syn_in(const uint8_t *ip, size_t len, struct nc_syn *out)
     out->dport = (uint16_t)(o.tcp[2] << 8 | o.tcp[3]);
     out->mss = o.mss != NULL ? (uint16_t)(o.mss[0] << 8 | o.mss[1]) : 0;
     out->ack = (o.tcp[13] & 0x10) != 0;
+    out->sack = o.sack;
     return true;
 }
 
@@ -183,6 +188,7 @@ void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn)
         p = p->next;
     if (p == NULL)
         return;
+    nc__sack_syn_done(p, syn);
     uint16_t cap = (uint16_t)(st->dev.mtu - headers(syn->v6));
     uint16_t mss = syn->mss < cap ? syn->mss : cap;
     if (syn->mss > TCP_MSS && p->mss < mss) {

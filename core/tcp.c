@@ -560,6 +560,7 @@ void nc__tcp_flush(struct netcore_stack *st, struct nc_sock *s)
     }
     if (wrote) {
         output_minshall(pcb);
+        nc__rto_output(st, pcb);
         nc__sock_notify(s);
     }
     if (nc__ring_used(&s->tx) != 0)

@@ -140,6 +140,8 @@ struct netcore_stats {
     uint64_t udp_dropped;          /* datagrams dropped on a full receive queue */
     uint64_t accept_overflows;     /* connections refused on a full accept queue */
     uint64_t time_wait_evicted;    /* TIME-WAIT entries removed above the cap */
+    uint64_t rto_timeouts;         /* retransmission timeouts fired by netcore's own timer */
+    uint64_t stale_acks;           /* pure ACKs older than seen, dropped before lwIP */
     int sockets;                   /* sockets in the table */
     int time_wait;                 /* lwIP TIME-WAIT entries */
 };

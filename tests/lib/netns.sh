@@ -20,6 +20,9 @@
 # The two trees are one directory unless the build is made elsewhere (VPATH; make distcheck
 # builds from a read-only copy of the sources): make check passes both, a test run by hand
 # from the tree finds them from this file's place.
+#
+# Faults between netcore and the kernel (loss, delay, ...): nc_impair_setup after nc_ns_setup,
+# then nc_impair_start IMPAIR-OPTIONS / nc_impair_stop around each transfer (tests/impair.c).
 
 NC_SRC=${NC_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 NC_TOP=${NC_TOP:-$NC_SRC}
@@ -31,8 +34,12 @@ NC_BRIDGE=ncbr0
 NC_KERNEL_IP=198.18.0.1
 NC_KERNEL_IP6=2001:db8::1
 NC_NETCORE_IP=198.18.0.2
+NC_PEER_TAP=nctap1
 NC_NS=
 NC_LAST_PID=
+NC_IMPAIR_PID=
+NC_IMPAIR_LOG=
+NC_IMPAIR_STATS=
 NC_PIDS=()
 NC_AT_EXIT=()
 export NC_SRC NC_TOP NETCORE_LIBDIR NC_TAP NC_BRIDGE NC_KERNEL_IP NC_KERNEL_IP6 NC_NETCORE_IP
@@ -212,4 +219,68 @@ on_netcore() {
     local secs=$1
     shift
     timeout "$secs" "$NC_SRC/netcore" run --ns "$NC_NS" -- "$@"
+}
+
+# nc_impair_setup: rearrange NC_NS so that frames between netcore and the kernel pass through
+# the impair relay. The kernel side of NC_TAP keeps no address, no ARP and no IPv6, so the
+# kernel ignores what netcore sends there; a second TAP, NC_PEER_TAP, with NC_TAP's MTU, takes
+# NC_KERNEL_IP and NC_KERNEL_IP6. Peers and addresses stay what other tests use; nothing gets
+# through until nc_impair_start runs the relay. Both TAPs go with the namespace.
+nc_impair_setup() {
+    # netcore's TAP leaves the bridge and the kernel stops answering on it: the relay reads
+    # what netcore sends there (AF_PACKET) and passes it, impaired, through the next TAP of
+    # the pool (NC_PEER_TAP, which it holds, so netcore programs get NC_TAP), which is on the
+    # bridge with the kernel's addresses; and the other way.
+    if ! { ip -n "$NC_NS" link set "$NC_TAP" nomaster &&
+           ip -n "$NC_NS" addr flush dev "$NC_TAP" &&
+           ip netns exec "$NC_NS" sysctl -qw "net.ipv6.conf.$NC_TAP.disable_ipv6=1" &&
+           ip -n "$NC_NS" link set "$NC_TAP" arp off &&
+           ip -n "$NC_NS" link show dev "$NC_PEER_TAP" >/dev/null; }; then
+        echo "ERROR: nc_impair_setup: could not rearrange $NC_NS for the relay" >&2
+        exit 99
+    fi
+    NC_IMPAIR_LOG=$(mktemp)
+    nc_at_exit "rm -f '$NC_IMPAIR_LOG'"
+}
+
+# nc_impair_mtu MTU: set the MTU of both TAPs and the bridge (netcore reads it when a program
+# starts; the kernel side must not send frames the relay cannot pass on).
+nc_impair_mtu() {
+    if ! ip -n "$NC_NS" link set "$NC_TAP" mtu "$1" ||
+        ! ip -n "$NC_NS" link set "$NC_PEER_TAP" mtu "$1" ||
+        ! ip -n "$NC_NS" link set "$NC_BRIDGE" mtu "$1"; then
+        echo "ERROR: nc_impair_mtu $1 failed" >&2
+        exit 99
+    fi
+}
+
+# nc_impair_start OPTIONS...: run the relay with impair's OPTIONS (e.g. -s 1 -b loss=5) in the
+# background; returns once it bridges the two TAPs. The relay stops by itself after 600 s.
+nc_impair_start() {
+    local end=$((SECONDS + 10))
+    [ -x "$NC_TOP/tests/impair" ] || { echo "ERROR: tests/impair not built" >&2; exit 99; }
+    nc_bg "$NC_TOP/tests/impair" -t 600 "$@" "$NC_TAP" "$NC_PEER_TAP" >"$NC_IMPAIR_LOG" 2>&1
+    NC_IMPAIR_PID=$NC_LAST_PID
+    until grep -q '^impair: ready' "$NC_IMPAIR_LOG"; do
+        if ((SECONDS >= end)) || ! kill -0 "$NC_IMPAIR_PID" 2>/dev/null; then
+            echo "ERROR: impair did not start: $(cat "$NC_IMPAIR_LOG")" >&2
+            exit 99
+        fi
+        sleep 0.05
+    done
+}
+
+# nc_impair_stop: stop the relay; NC_IMPAIR_STATS holds its two lines of counters (up: netcore
+# to kernel, down: kernel to netcore), which are also printed.
+nc_impair_stop() {
+    kill -TERM "$NC_IMPAIR_PID" 2>/dev/null
+    wait "$NC_IMPAIR_PID" 2>/dev/null
+    NC_IMPAIR_STATS=$(grep -E '^impair: (up|down) ' "$NC_IMPAIR_LOG")
+    echo "$NC_IMPAIR_STATS"
+}
+
+# nc_impair_count up|down COUNTER: a counter of the last nc_impair_stop (e.g. down lost).
+nc_impair_count() {
+    awk -v d="$1" -v k="$2" '$2 == d { for (i = 3; i <= NF; i++) { split($i, kv, "=");
+        if (kv[1] == k) print kv[2] } }' <<<"$NC_IMPAIR_STATS"
 }
