@@ -1,0 +1,335 @@
+/*
+ * conform cases: socket options. What getsockopt reports (defaults and values set before),
+ * how lengths are checked and trimmed, and which levels and names are refused.
+ */
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "conform.h"
+
+/* getsockopt of an int-sized option with buffer length len; notes value and length. */
+static void get_int(struct cx *c, int s, int level, int name, socklen_t len)
+{
+    int v = -1;
+    CALL(c, c->o->getsockopt(s, level, name, &v, &len));
+    if (c->r.ret == 0)
+        outf(c, "v=%d len=%u", v, (unsigned)len);
+}
+
+#define GET_CASE(fn, type, level, name, len)                                              \
+    static void fn(struct cx *c)                                                          \
+    {                                                                                     \
+        int s = sock(c, type);                                                            \
+        NEED(c, s >= 0, "socket");                                                        \
+        get_int(c, s, level, name, len);                                                  \
+    }
+
+GET_CASE(so_type_tcp, SOCK_STREAM, SOL_SOCKET, SO_TYPE, 4)
+GET_CASE(so_type_udp, SOCK_DGRAM, SOL_SOCKET, SO_TYPE, 4)
+GET_CASE(so_domain, SOCK_STREAM, SOL_SOCKET, SO_DOMAIN, 4)
+GET_CASE(so_protocol_tcp, SOCK_STREAM, SOL_SOCKET, SO_PROTOCOL, 4)
+GET_CASE(so_protocol_udp, SOCK_DGRAM, SOL_SOCKET, SO_PROTOCOL, 4)
+GET_CASE(so_acceptconn_fresh, SOCK_STREAM, SOL_SOCKET, SO_ACCEPTCONN, 4)
+GET_CASE(so_error_fresh, SOCK_STREAM, SOL_SOCKET, SO_ERROR, 4)
+GET_CASE(so_type_len2, SOCK_STREAM, SOL_SOCKET, SO_TYPE, 2)
+GET_CASE(so_type_len8, SOCK_DGRAM, SOL_SOCKET, SO_TYPE, 8)
+GET_CASE(so_type_len_neg, SOCK_STREAM, SOL_SOCKET, SO_TYPE, (socklen_t)-1)
+GET_CASE(so_reuseaddr_default, SOCK_STREAM, SOL_SOCKET, SO_REUSEADDR, 4)
+GET_CASE(so_keepalive_default, SOCK_STREAM, SOL_SOCKET, SO_KEEPALIVE, 4)
+GET_CASE(so_broadcast_default, SOCK_DGRAM, SOL_SOCKET, SO_BROADCAST, 4)
+GET_CASE(so_oobinline_default, SOCK_STREAM, SOL_SOCKET, SO_OOBINLINE, 4)
+GET_CASE(so_priority_default, SOCK_STREAM, SOL_SOCKET, SO_PRIORITY, 4)
+GET_CASE(so_rcvlowat_default, SOCK_STREAM, SOL_SOCKET, SO_RCVLOWAT, 4)
+GET_CASE(so_unknown_get, SOCK_STREAM, SOL_SOCKET, 9999, 4)
+GET_CASE(level_unknown_tcp_get, SOCK_STREAM, 9999, 1, 4)
+GET_CASE(level_unknown_udp_get, SOCK_DGRAM, 9999, 1, 4)
+GET_CASE(level_tcp_on_udp_get, SOCK_DGRAM, IPPROTO_TCP, TCP_NODELAY, 4)
+GET_CASE(tcp_unknown_get, SOCK_STREAM, IPPROTO_TCP, 9999, 4)
+GET_CASE(tcp_nodelay_default, SOCK_STREAM, IPPROTO_TCP, TCP_NODELAY, 4)
+GET_CASE(tcp_maxseg_fresh, SOCK_STREAM, IPPROTO_TCP, TCP_MAXSEG, 4)
+GET_CASE(tcp_keepidle_default, SOCK_STREAM, IPPROTO_TCP, TCP_KEEPIDLE, 4)
+GET_CASE(tcp_keepintvl_default, SOCK_STREAM, IPPROTO_TCP, TCP_KEEPINTVL, 4)
+GET_CASE(tcp_keepcnt_default, SOCK_STREAM, IPPROTO_TCP, TCP_KEEPCNT, 4)
+GET_CASE(ip_ttl_default, SOCK_STREAM, IPPROTO_IP, IP_TTL, 4)
+GET_CASE(ip_tos_default, SOCK_DGRAM, IPPROTO_IP, IP_TOS, 4)
+GET_CASE(ip_ttl_len1, SOCK_DGRAM, IPPROTO_IP, IP_TTL, 1)
+GET_CASE(ip_unknown_get, SOCK_DGRAM, IPPROTO_IP, 9999, 4)
+
+static void so_acceptconn_listening(struct cx *c)
+{
+    int s = sock(c, SOCK_STREAM);
+    NEED(c, s >= 0 && c->o->listen(s, 1) == 0, "listen");
+    get_int(c, s, SOL_SOCKET, SO_ACCEPTCONN, 4);
+}
+
+static void get_val_null(struct cx *c, socklen_t len)
+{
+    int s = sock(c, SOCK_STREAM);
+    NEED(c, s >= 0, "socket");
+    CALL(c, c->o->getsockopt(s, SOL_SOCKET, SO_TYPE, NULL, &len));
+    outf(c, "len=%u", (unsigned)len);
+}
+
+static void so_type_val_null(struct cx *c) { get_val_null(c, 4); }
+static void so_type_val_null_len0(struct cx *c) { get_val_null(c, 0); }
+
+static void so_type_len_null(struct cx *c)
+{
+    int s = sock(c, SOCK_STREAM), v;
+    NEED(c, s >= 0, "socket");
+    CALL(c, c->o->getsockopt(s, SOL_SOCKET, SO_TYPE, &v, NULL));
+}
+
+/* setsockopt of an int, then (when it worked) what getsockopt reads back. */
+static void set_int(struct cx *c, int type, int level, int name, int v, socklen_t len)
+{
+    int s = sock(c, type);
+    NEED(c, s >= 0, "socket");
+    CALL(c, c->o->setsockopt(s, level, name, &v, len));
+    int got = -1;
+    socklen_t gl = sizeof(got);
+    if (c->r.ret == 0 && c->o->getsockopt(s, level, name, &got, &gl) == 0)
+        outf(c, "v=%d", got);
+}
+
+#define SET_CASE(fn, type, level, name, v, len)                                           \
+    static void fn(struct cx *c) { set_int(c, type, level, name, v, len); }
+
+SET_CASE(set_reuseaddr, SOCK_STREAM, SOL_SOCKET, SO_REUSEADDR, 5, 4)
+SET_CASE(set_reuseaddr_len2, SOCK_STREAM, SOL_SOCKET, SO_REUSEADDR, 1, 2)
+SET_CASE(set_reuseaddr_len0, SOCK_STREAM, SOL_SOCKET, SO_REUSEADDR, 1, 0)
+SET_CASE(set_reuseaddr_len8, SOCK_STREAM, SOL_SOCKET, SO_REUSEADDR, 1, 8)
+SET_CASE(set_keepalive, SOCK_STREAM, SOL_SOCKET, SO_KEEPALIVE, 1, 4)
+SET_CASE(set_broadcast, SOCK_DGRAM, SOL_SOCKET, SO_BROADCAST, 3, 4)
+SET_CASE(set_oobinline, SOCK_STREAM, SOL_SOCKET, SO_OOBINLINE, 1, 4)
+SET_CASE(set_priority, SOCK_STREAM, SOL_SOCKET, SO_PRIORITY, 6, 4)
+SET_CASE(set_rcvlowat, SOCK_STREAM, SOL_SOCKET, SO_RCVLOWAT, 10, 4)
+SET_CASE(set_rcvlowat0, SOCK_STREAM, SOL_SOCKET, SO_RCVLOWAT, 0, 4)
+SET_CASE(set_unknown, SOCK_STREAM, SOL_SOCKET, 9999, 1, 4)
+SET_CASE(set_level_unknown_tcp, SOCK_STREAM, 9999, 1, 1, 4)
+SET_CASE(set_level_unknown_udp, SOCK_DGRAM, 9999, 1, 1, 4)
+SET_CASE(set_level_tcp_on_udp, SOCK_DGRAM, IPPROTO_TCP, TCP_NODELAY, 1, 4)
+SET_CASE(set_tcp_unknown, SOCK_STREAM, IPPROTO_TCP, 9999, 1, 4)
+SET_CASE(set_nodelay, SOCK_STREAM, IPPROTO_TCP, TCP_NODELAY, 7, 4)
+SET_CASE(set_nodelay_len2, SOCK_STREAM, IPPROTO_TCP, TCP_NODELAY, 1, 2)
+SET_CASE(set_keepidle, SOCK_STREAM, IPPROTO_TCP, TCP_KEEPIDLE, 60, 4)
+SET_CASE(set_keepidle0, SOCK_STREAM, IPPROTO_TCP, TCP_KEEPIDLE, 0, 4)
+SET_CASE(set_keepidle_big, SOCK_STREAM, IPPROTO_TCP, TCP_KEEPIDLE, 40000, 4)
+SET_CASE(set_keepintvl_big, SOCK_STREAM, IPPROTO_TCP, TCP_KEEPINTVL, 32768, 4)
+SET_CASE(set_keepcnt, SOCK_STREAM, IPPROTO_TCP, TCP_KEEPCNT, 5, 4)
+SET_CASE(set_keepcnt_big, SOCK_STREAM, IPPROTO_TCP, TCP_KEEPCNT, 128, 4)
+SET_CASE(set_ttl, SOCK_DGRAM, IPPROTO_IP, IP_TTL, 10, 4)
+SET_CASE(set_ttl0, SOCK_STREAM, IPPROTO_IP, IP_TTL, 0, 4)
+SET_CASE(set_ttl_big, SOCK_STREAM, IPPROTO_IP, IP_TTL, 256, 4)
+SET_CASE(set_ttl_default, SOCK_STREAM, IPPROTO_IP, IP_TTL, -1, 4)
+SET_CASE(set_tos_tcp, SOCK_STREAM, IPPROTO_IP, IP_TOS, 0xff, 4)
+SET_CASE(set_tos_udp, SOCK_DGRAM, IPPROTO_IP, IP_TOS, 0xff, 4)
+SET_CASE(set_ip_unknown, SOCK_DGRAM, IPPROTO_IP, 9999, 1, 4)
+
+static void set_val_null(struct cx *c)
+{
+    int s = sock(c, SOCK_STREAM);
+    NEED(c, s >= 0, "socket");
+    CALL(c, c->o->setsockopt(s, SOL_SOCKET, SO_REUSEADDR, NULL, 4));
+}
+
+static void set_ttl_byte(struct cx *c)
+{
+    int s = sock(c, SOCK_DGRAM);
+    NEED(c, s >= 0, "socket");
+    unsigned char ttl = 17;
+    CALL(c, c->o->setsockopt(s, IPPROTO_IP, IP_TTL, &ttl, 1));
+    get_int(c, s, IPPROTO_IP, IP_TTL, 4);
+}
+
+/* SO_LINGER */
+
+static void linger_set(struct cx *c, int onoff, int secs, socklen_t len)
+{
+    int s = sock(c, SOCK_STREAM);
+    NEED(c, s >= 0, "socket");
+    struct linger l = { onoff, secs };
+    CALL(c, c->o->setsockopt(s, SOL_SOCKET, SO_LINGER, &l, len));
+    struct linger got = { -1, -1 };
+    socklen_t gl = sizeof(got);
+    if (c->o->getsockopt(s, SOL_SOCKET, SO_LINGER, &got, &gl) == 0)
+        outf(c, "linger=%d,%d len=%u", got.l_onoff, got.l_linger, (unsigned)gl);
+}
+
+static void linger_default(struct cx *c) { linger_set(c, 0, 0, sizeof(struct linger)); }
+static void linger_on(struct cx *c) { linger_set(c, 1, 5, sizeof(struct linger)); }
+static void linger_short(struct cx *c) { linger_set(c, 1, 5, 4); }
+
+/* SO_RCVTIMEO / SO_SNDTIMEO */
+
+static void timeo_set(struct cx *c, int name, long sec, long usec, socklen_t len)
+{
+    int s = sock(c, SOCK_STREAM);
+    NEED(c, s >= 0, "socket");
+    struct timeval tv = { sec, usec };
+    CALL(c, c->o->setsockopt(s, SOL_SOCKET, name, &tv, len));
+    struct timeval got = { -1, -1 };
+    socklen_t gl = sizeof(got);
+    if (c->o->getsockopt(s, SOL_SOCKET, name, &got, &gl) == 0)
+        outf(c, "tv=%ld.%06ld len=%u", (long)got.tv_sec, (long)got.tv_usec, (unsigned)gl);
+}
+
+static void rcvtimeo(struct cx *c) { timeo_set(c, SO_RCVTIMEO, 1, 500000, sizeof(struct timeval)); }
+static void rcvtimeo_usec_big(struct cx *c)
+{
+    timeo_set(c, SO_RCVTIMEO, 1, 1000000, sizeof(struct timeval));
+}
+static void sndtimeo_negative(struct cx *c)
+{
+    timeo_set(c, SO_SNDTIMEO, -1, 0, sizeof(struct timeval));
+}
+static void sndtimeo_short(struct cx *c) { timeo_set(c, SO_SNDTIMEO, 1, 0, 8); }
+
+static void timeo_get_len8(struct cx *c)
+{
+    int s = sock(c, SOCK_STREAM);
+    NEED(c, s >= 0, "socket");
+    struct timeval tv = { 2, 0 };
+    NEED(c, c->o->setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0, "set");
+    long v[2] = { -1, -1 };
+    socklen_t l = 8;
+    CALL(c, c->o->getsockopt(s, SOL_SOCKET, SO_RCVTIMEO, v, &l));
+    outf(c, "sec=%ld len=%u", v[0], (unsigned)l);
+}
+
+/* buffer sizes: the values are configuration (ring sizes), only the call is compared */
+
+static void bufsize(struct cx *c, int name)
+{
+    int s = sock(c, SOCK_STREAM);
+    NEED(c, s >= 0, "socket");
+    int v = 1 << 16;
+    note(c, "set", c->o->setsockopt(s, SOL_SOCKET, name, &v, sizeof(v)));
+    socklen_t l = sizeof(v);
+    CALL(c, c->o->getsockopt(s, SOL_SOCKET, name, &v, &l));
+    outf(c, "len=%u", (unsigned)l);
+}
+
+static void sndbuf(struct cx *c) { bufsize(c, SO_SNDBUF); }
+static void rcvbuf(struct cx *c) { bufsize(c, SO_RCVBUF); }
+
+/* TCP_INFO: the state and the length (the rest is the stack's own figures) */
+
+static void tcp_info_state(struct cx *c, int how)
+{
+    int p, s;
+    if (how == 2) {
+        s = connected(c, &p);
+    } else {
+        s = sock(c, SOCK_STREAM);
+        if (s >= 0 && how == 1 && c->o->listen(s, 1) != 0)
+            s = -1;
+    }
+    NEED(c, s >= 0, "socket");
+    struct tcp_info ti;
+    memset(&ti, 0, sizeof(ti));
+    socklen_t l = sizeof(ti);
+    CALL(c, c->o->getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &l));
+    outf(c, "state=%u len=%s", ti.tcpi_state, l == sizeof(ti) ? "full" : "short");
+}
+
+static void tcp_info_fresh(struct cx *c) { tcp_info_state(c, 0); }
+static void tcp_info_listen(struct cx *c) { tcp_info_state(c, 1); }
+static void tcp_info_connected(struct cx *c) { tcp_info_state(c, 2); }
+
+static void tcp_congestion(struct cx *c)
+{
+    int s = sock(c, SOCK_STREAM);
+    NEED(c, s >= 0, "socket");
+    char name[16] = "";
+    socklen_t l = sizeof(name);
+    CALL(c, c->o->getsockopt(s, IPPROTO_TCP, TCP_CONGESTION, name, &l));
+    outf(c, "%s", name);
+}
+
+const struct conform_case conform_opt_cases[] = {
+    { "getsockopt: SO_TYPE TCP", so_type_tcp, NULL },
+    { "getsockopt: SO_TYPE UDP", so_type_udp, NULL },
+    { "getsockopt: SO_DOMAIN", so_domain, NULL },
+    { "getsockopt: SO_PROTOCOL TCP", so_protocol_tcp, NULL },
+    { "getsockopt: SO_PROTOCOL UDP", so_protocol_udp, NULL },
+    { "getsockopt: SO_ACCEPTCONN fresh", so_acceptconn_fresh, NULL },
+    { "getsockopt: SO_ACCEPTCONN listening", so_acceptconn_listening, NULL },
+    { "getsockopt: SO_ERROR fresh", so_error_fresh, NULL },
+    { "getsockopt: length 2", so_type_len2, NULL },
+    { "getsockopt: length 8", so_type_len8, NULL },
+    { "getsockopt: length -1", so_type_len_neg, NULL },
+    { "getsockopt: NULL value", so_type_val_null, NULL },
+    { "getsockopt: NULL value, length 0", so_type_val_null_len0, NULL },
+    { "getsockopt: NULL length", so_type_len_null, NULL },
+    { "getsockopt: SO_REUSEADDR default", so_reuseaddr_default, NULL },
+    { "getsockopt: SO_KEEPALIVE default", so_keepalive_default, NULL },
+    { "getsockopt: SO_BROADCAST default", so_broadcast_default, NULL },
+    { "getsockopt: SO_OOBINLINE default", so_oobinline_default, NULL },
+    { "getsockopt: SO_PRIORITY default", so_priority_default, NULL },
+    { "getsockopt: SO_RCVLOWAT default", so_rcvlowat_default, NULL },
+    { "getsockopt: unknown SOL_SOCKET option", so_unknown_get, NULL },
+    { "getsockopt: unknown level, TCP", level_unknown_tcp_get, NULL },
+    { "getsockopt: unknown level, UDP", level_unknown_udp_get, NULL },
+    { "getsockopt: IPPROTO_TCP on UDP", level_tcp_on_udp_get, NULL },
+    { "getsockopt: unknown TCP option", tcp_unknown_get, NULL },
+    { "getsockopt: TCP_NODELAY default", tcp_nodelay_default, NULL },
+    { "getsockopt: TCP_MAXSEG unconnected", tcp_maxseg_fresh, NULL },
+    { "getsockopt: TCP_KEEPIDLE default", tcp_keepidle_default, NULL },
+    { "getsockopt: TCP_KEEPINTVL default", tcp_keepintvl_default, NULL },
+    { "getsockopt: TCP_KEEPCNT default", tcp_keepcnt_default, NULL },
+    { "getsockopt: IP_TTL default", ip_ttl_default, NULL },
+    { "getsockopt: IP_TOS default", ip_tos_default, NULL },
+    { "getsockopt: IP_TTL length 1", ip_ttl_len1, NULL },
+    { "getsockopt: unknown IP option", ip_unknown_get, NULL },
+    { "setsockopt: SO_REUSEADDR 5", set_reuseaddr, NULL },
+    { "setsockopt: length 2", set_reuseaddr_len2, NULL },
+    { "setsockopt: length 0", set_reuseaddr_len0, NULL },
+    { "setsockopt: length 8", set_reuseaddr_len8, NULL },
+    { "setsockopt: NULL value", set_val_null, NULL },
+    { "setsockopt: SO_KEEPALIVE", set_keepalive, NULL },
+    { "setsockopt: SO_BROADCAST 3", set_broadcast, NULL },
+    { "setsockopt: SO_OOBINLINE", set_oobinline, NULL },
+    { "setsockopt: SO_PRIORITY 6", set_priority, NULL },
+    { "setsockopt: SO_RCVLOWAT 10", set_rcvlowat, NULL },
+    { "setsockopt: SO_RCVLOWAT 0", set_rcvlowat0, NULL },
+    { "setsockopt: unknown SOL_SOCKET option", set_unknown, NULL },
+    { "setsockopt: unknown level, TCP", set_level_unknown_tcp, NULL },
+    { "setsockopt: unknown level, UDP", set_level_unknown_udp, NULL },
+    { "setsockopt: IPPROTO_TCP on UDP", set_level_tcp_on_udp, NULL },
+    { "setsockopt: unknown TCP option", set_tcp_unknown, NULL },
+    { "setsockopt: TCP_NODELAY 7", set_nodelay, NULL },
+    { "setsockopt: TCP_NODELAY length 2", set_nodelay_len2, NULL },
+    { "setsockopt: TCP_KEEPIDLE 60", set_keepidle, NULL },
+    { "setsockopt: TCP_KEEPIDLE 0", set_keepidle0, NULL },
+    { "setsockopt: TCP_KEEPIDLE 40000", set_keepidle_big, NULL },
+    { "setsockopt: TCP_KEEPINTVL 32768", set_keepintvl_big, NULL },
+    { "setsockopt: TCP_KEEPCNT 5", set_keepcnt, NULL },
+    { "setsockopt: TCP_KEEPCNT 128", set_keepcnt_big, NULL },
+    { "setsockopt: IP_TTL 10", set_ttl, NULL },
+    { "setsockopt: IP_TTL 0", set_ttl0, NULL },
+    { "setsockopt: IP_TTL 256", set_ttl_big, NULL },
+    { "setsockopt: IP_TTL -1 (default)", set_ttl_default, NULL },
+    { "setsockopt: IP_TTL as one byte", set_ttl_byte, NULL },
+    { "setsockopt: IP_TOS 0xff TCP", set_tos_tcp, NULL },
+    { "setsockopt: IP_TOS 0xff UDP", set_tos_udp, NULL },
+    { "setsockopt: unknown IP option", set_ip_unknown, NULL },
+    { "SO_LINGER: default", linger_default, NULL },
+    { "SO_LINGER: on, 5 s", linger_on, NULL },
+    { "SO_LINGER: length 4", linger_short, NULL },
+    { "SO_RCVTIMEO: 1.5 s", rcvtimeo, NULL },
+    { "SO_RCVTIMEO: tv_usec 1000000", rcvtimeo_usec_big, NULL },
+    { "SO_SNDTIMEO: negative", sndtimeo_negative, NULL },
+    { "SO_SNDTIMEO: length 8", sndtimeo_short, NULL },
+    { "SO_RCVTIMEO: get with length 8", timeo_get_len8, NULL },
+    { "SO_SNDBUF: set and get (length only)", sndbuf, NULL },
+    { "SO_RCVBUF: set and get (length only)", rcvbuf, NULL },
+    { "TCP_INFO: fresh", tcp_info_fresh, NULL },
+    { "TCP_INFO: listening", tcp_info_listen, NULL },
+    { "TCP_INFO: connected", tcp_info_connected, NULL },
+    { "TCP_CONGESTION: default", tcp_congestion,
+      "lwIP does NewReno; naming the kernel's algorithm would misreport it" },
+    { NULL, NULL, NULL },
+};
