@@ -36,13 +36,15 @@ static int addr_out(const struct sockaddr_in *in, struct sockaddr *a, socklen_t 
 
 int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol)
 {
-    /* The kernel's order: flag bits, then family, then type and protocol. */
+    /* The kernel's order: flag bits, then family, then type, protocol range, protocol. */
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (base < 0 || base > 0xf)
         return -EINVAL;
     if (domain != AF_INET)
         return -EAFNOSUPPORT;
     if (base >= 11)
+        return -EINVAL;
+    if (protocol < 0 || protocol >= IPPROTO_MAX)
         return -EINVAL;
     if (base == SOCK_STREAM) {
         if (protocol != 0 && protocol != IPPROTO_TCP)

@@ -14,15 +14,26 @@
 
 #include "shim.h"
 
-static bool ours_type(int domain, int type)
+/*
+ * The sockets netcore can serve: TCP and UDP over IPv4. Any other protocol (ping sockets,
+ * SCTP, MPTCP) and every bad argument go to the kernel, which answers as it would without
+ * the shim: a socket of its own, or the errno a program expects.
+ */
+static bool ours_type(int domain, int type, int protocol)
 {
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-    return domain == AF_INET && (base == SOCK_STREAM || base == SOCK_DGRAM);
+    if (domain != AF_INET)
+        return false;
+    if (base == SOCK_STREAM)
+        return protocol == 0 || protocol == IPPROTO_TCP;
+    if (base == SOCK_DGRAM)
+        return protocol == 0 || protocol == IPPROTO_UDP;
+    return false;
 }
 
 int socket(int domain, int type, int protocol)
 {
-    if (nc__in_stack_thread || !ours_type(domain, type))
+    if (nc__in_stack_thread || !ours_type(domain, type, protocol))
         return LIBC(socket)(domain, type, protocol);
     int rc = nc__shim_start();
     if (rc != 0)
