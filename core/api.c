@@ -10,10 +10,23 @@
 
 #include "internal.h"
 
+/*
+ * What the kernel checks of every address argument before the protocol sees it
+ * (move_addr_to_kernel): a negative length or one beyond sockaddr_storage is EINVAL, an
+ * address that cannot be read EFAULT; a zero length reads nothing.
+ */
+static int addr_arg(const struct sockaddr *a, socklen_t len)
+{
+    if ((int)len < 0 || len > sizeof(struct sockaddr_storage))
+        return -EINVAL;
+    if (len > 0 && a == NULL)
+        return -EFAULT;
+    return 0;
+}
+
+/* An IPv4 address given to a protocol: a whole sockaddr_in of family AF_INET. */
 static int addr_in(const struct sockaddr *a, socklen_t len, struct sockaddr_in *out)
 {
-    if (a == NULL)
-        return -EFAULT;
     if (len < (socklen_t)sizeof(struct sockaddr_in))
         return -EINVAL;
     if (a->sa_family != AF_INET)
@@ -22,16 +35,42 @@ static int addr_in(const struct sockaddr *a, socklen_t len, struct sockaddr_in *
     return 0;
 }
 
-static int addr_out(const struct sockaddr_in *in, struct sockaddr *a, socklen_t *len)
+/*
+ * Hands an address of klen bytes back to the program as the kernel does
+ * (move_addr_to_user): as much as *len allows, and the full length in *len. A negative
+ * length is EINVAL; a NULL address is fine when nothing is to be copied.
+ */
+static int addr_out(const struct sockaddr_in *in, socklen_t klen, struct sockaddr *a,
+                    socklen_t *len)
 {
-    if (a == NULL || len == NULL)
+    if (len == NULL)
         return -EFAULT;
-    if ((int)*len < 0)
+    int n = (int)*len;
+    if (n > (int)klen)
+        n = (int)klen;
+    if (n < 0)
         return -EINVAL;
-    size_t n = *len < sizeof(*in) ? *len : sizeof(*in);
-    memcpy(a, in, n);
-    *len = sizeof(*in);
+    if (n > 0) {
+        if (a == NULL)
+            return -EFAULT;
+        memcpy(a, in, (size_t)n);
+    }
+    *len = klen;
     return 0;
+}
+
+#define SIN_LEN ((socklen_t)sizeof(struct sockaddr_in))
+
+/* Addresses a socket may bind: its own, any, a broadcast address, a multicast group. */
+static bool bindable(const struct netcore_stack *st, in_addr_t a)
+{
+    uint32_t h = ntohl(a), mask = st->cfg.prefix > 0 ? ~0u << (32 - st->cfg.prefix) : 0;
+    uint32_t own = ntohl(st->cfg.ip.s_addr);
+    if (a == htonl(INADDR_ANY) || a == st->cfg.ip.s_addr || h == INADDR_BROADCAST)
+        return true;
+    if (st->cfg.prefix < 31 && h == (own | ~mask))
+        return true; /* the subnet's broadcast address */
+    return IN_MULTICAST(h);
 }
 
 int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol)
@@ -97,11 +136,19 @@ static void release(struct held *h)
 int netcore_bind(struct netcore_stack *st, int id, const struct sockaddr *addr, socklen_t len)
 {
     GET_SOCK(st, id, s);
-    struct sockaddr_in a;
-    int rc = addr_in(addr, len, &a);
+    int rc = addr_arg(addr, len);
     if (rc != 0)
         return rc;
-    if (a.sin_addr.s_addr != INADDR_ANY && a.sin_addr.s_addr != st->cfg.ip.s_addr)
+    if (len < SIN_LEN)
+        return -EINVAL;
+    struct sockaddr_in a;
+    memcpy(&a, addr, sizeof(a));
+    /* The kernel takes AF_UNSPEC with INADDR_ANY for AF_INET: old programs zero it all. */
+    if (a.sin_family != AF_INET &&
+        (a.sin_family != AF_UNSPEC || a.sin_addr.s_addr != htonl(INADDR_ANY)))
+        return -EAFNOSUPPORT;
+    a.sin_family = AF_INET;
+    if (!bindable(st, a.sin_addr.s_addr))
         return -EADDRNOTAVAIL;
     nc__lock(st);
     rc = s->type == SOCK_STREAM ? nc__tcp_bind(st, s, &a) : nc__udp_bind(st, s, &a);
@@ -140,7 +187,7 @@ int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, sock
             if (flags & SOCK_NONBLOCK)
                 atomic_store(&ns->nonblock, true);
             if (addr != NULL) {
-                rc = addr_out(&ns->peer, addr, len);
+                rc = addr_out(&ns->peer, SIN_LEN, addr, len);
                 if (rc != 0) {
                     netcore_close(st, nid);
                     return rc;
@@ -162,19 +209,25 @@ int netcore_connect(struct netcore_stack *st, int id, const struct sockaddr *add
                     socklen_t len)
 {
     GET_SOCK(st, id, s);
-    struct sockaddr_in a;
-    if (s->type == SOCK_DGRAM && addr != NULL && len >= sizeof(sa_family_t) &&
-        addr->sa_family == AF_UNSPEC) {
+    int rc = addr_arg(addr, len);
+    if (rc != 0)
+        return rc;
+    if (len < sizeof(sa_family_t))
+        return -EINVAL;
+    if (s->type == SOCK_DGRAM && addr->sa_family == AF_UNSPEC) {
         nc__lock(st);
-        int rc = nc__udp_connect(st, s, NULL);
+        rc = nc__udp_connect(st, s, NULL);
         nc__unlock(st);
         return rc;
     }
-    int rc = addr_in(addr, len, &a);
-    if (rc != 0)
-        return rc;
+    struct sockaddr_in a;
+    /* A TCP socket already connected or connecting says so before it looks at the address. */
+    int bad = addr_in(addr, len, &a);
+    if (bad != 0 && s->type == SOCK_DGRAM)
+        return bad;
     nc__lock(st);
-    rc = s->type == SOCK_STREAM ? nc__tcp_connect(st, s, &a) : nc__udp_connect(st, s, &a);
+    rc = s->type == SOCK_STREAM ? nc__tcp_connect(st, s, bad ? NULL : &a, bad)
+                                : nc__udp_connect(st, s, &a);
     nc__unlock(st);
     if (rc != -EINPROGRESS && rc != -EALREADY)
         return rc;
@@ -187,7 +240,7 @@ int netcore_connect(struct netcore_stack *st, int id, const struct sockaddr *add
     if (r == 0)
         return -EINPROGRESS; /* SO_SNDTIMEO expired: the kernel says EINPROGRESS too */
     nc__lock(st);
-    rc = nc__tcp_connect(st, s, &a);
+    rc = nc__tcp_connect(st, s, bad ? NULL : &a, bad);
     nc__unlock(st);
     return rc;
 }
@@ -201,6 +254,11 @@ ssize_t netcore_sendto(struct netcore_stack *st, int id, const void *buf, size_t
                        const struct sockaddr *to, socklen_t tolen)
 {
     GET_SOCK(st, id, s);
+    if (to != NULL) {
+        int rc = addr_arg(to, tolen);
+        if (rc != 0)
+            return rc;
+    }
     if (buf == NULL && len > 0)
         return -EFAULT;
     if (s->type == SOCK_STREAM) {
@@ -236,8 +294,12 @@ ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len
         return -EFAULT;
     if (s->type == SOCK_STREAM) {
         ssize_t n = nc__tcp_recv(st, s, buf, len, flags & ~MSG_TRUNC);
-        if (n >= 0 && from != NULL && fromlen != NULL)
-            addr_out(&s->peer, from, fromlen);
+        if (n >= 0 && from != NULL) {
+            /* A stream has no sender per message: the kernel hands back a 0-byte address. */
+            int rc = addr_out(&s->peer, 0, from, fromlen);
+            if (rc != 0)
+                return rc;
+        }
         return n;
     }
     int timeout = nc__sock_timeout(s, flags, false);
@@ -251,7 +313,7 @@ ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len
             if (!(flags & MSG_PEEK))
                 nc__sock_settle(s);
             if (from != NULL) {
-                int rc = addr_out(&a, from, fromlen);
+                int rc = addr_out(&a, SIN_LEN, from, fromlen);
                 if (rc != 0)
                     return rc;
             }
@@ -308,7 +370,7 @@ int netcore_getsockname(struct netcore_stack *st, int id, struct sockaddr *addr,
     nc__lock(st);
     struct sockaddr_in a = s->local;
     nc__unlock(st);
-    return addr_out(&a, addr, len);
+    return addr_out(&a, SIN_LEN, addr, len);
 }
 
 int netcore_getpeername(struct netcore_stack *st, int id, struct sockaddr *addr, socklen_t *len)
@@ -317,7 +379,7 @@ int netcore_getpeername(struct netcore_stack *st, int id, struct sockaddr *addr,
     int state = atomic_load(&s->state);
     if (state != NC_ST_CONNECTED)
         return -ENOTCONN;
-    return addr_out(&s->peer, addr, len);
+    return addr_out(&s->peer, SIN_LEN, addr, len);
 }
 
 static int int_opt(const void *val, socklen_t len, int *out)

@@ -233,7 +233,10 @@ int nc__tcp_open(struct netcore_stack *st, struct nc_sock *s);
 int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a);
 int nc__tcp_listen(struct netcore_stack *st, struct nc_sock *s, int backlog);
 int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *newid);
-int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a);
+/* a: where to, or NULL when the address was unusable for the reason bad (-EINVAL...): a
+ * socket connected or connecting reports that first, as the kernel does. */
+int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a,
+                    int bad);
 void nc__tcp_flush(struct netcore_stack *st, struct nc_sock *s);
 void nc__tcp_refill(struct netcore_stack *st, struct nc_sock *s);
 int nc__tcp_shutdown(struct netcore_stack *st, struct nc_sock *s, bool rd, bool wr);

@@ -225,7 +225,8 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
     return ERR_OK;
 }
 
-int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a)
+int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a,
+                    int bad)
 {
     switch (atomic_load(&s->state)) {
     case NC_ST_CONNECTING:
@@ -245,6 +246,8 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const struct so
     default:
         break;
     }
+    if (a == NULL)
+        return bad;
     if (s->pcb.tcp == NULL)
         return -EINVAL;
     if (st->dev_down)
