@@ -228,6 +228,32 @@ int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms);
 int nc__sock_timeout(struct nc_sock *s, int flags, bool sending);
 bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms);
 
+/* API calls hold the socket they use (nc__sock_hold): */
+struct nc_held {
+    struct netcore_stack *st;
+    int id;
+    struct nc_sock *s;
+};
+
+static inline void nc__held_release(struct nc_held *h)
+{
+    if (h->s != NULL)
+        nc__sock_put(h->st, h->id);
+}
+
+/* Declares s, held for the rest of the function (released on every return). */
+#define HOLD(st, id, s)                                                                  \
+    struct nc_held s##_held __attribute__((cleanup(nc__held_release))) = {              \
+        st, id, nc__sock_hold(st, id)                                                     \
+    };                                                                                    \
+    struct nc_sock *s = s##_held.s
+
+/* HOLD, and -EBADF from the calling function for a bad or closed handle. */
+#define GET_SOCK(st, id, s) \
+    HOLD(st, id, s);        \
+    if (s == NULL)          \
+        return -EBADF
+
 /* tcp.c (under the stack lock unless noted) */
 int nc__tcp_open(struct netcore_stack *st, struct nc_sock *s);
 int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a);
