@@ -108,6 +108,24 @@ struct nc_watch {
     unsigned events;
 };
 
+#define NC_DEFAULT_TTL 64 /* Linux's default IP_TTL, also ours (lwIP's own is 255) */
+
+/*
+ * What setsockopt recorded, read by getsockopt and by the TCP and UDP code. An accepted
+ * connection starts with a copy of its listener's, as a kernel socket is cloned from it.
+ */
+struct nc_opts {
+    int rcvtimeo_ms, sndtimeo_ms; /* 0: none */
+    bool reuseaddr, reuseport, keepalive, nodelay, broadcast, oobinline, recverr, cork;
+    bool linger_on;
+    int linger_s;
+    int priority, rcvlowat;
+    int ttl;                     /* IP_TTL; -1: the default, NC_DEFAULT_TTL */
+    int tos, pmtudisc;
+    int user_mss, user_timeout;  /* TCP_MAXSEG (0: none), TCP_USER_TIMEOUT in ms */
+    int keepidle, keepintvl, keepcnt; /* seconds, seconds, probes */
+};
+
 struct nc_sock {
     int id;
     int type;                    /* SOCK_STREAM or SOCK_DGRAM */
@@ -132,8 +150,7 @@ struct nc_sock {
     _Atomic int futex_waiters;
     int icmp_error;              /* errno from an ICMP error that aborted the connect */
     bool connect_reported;       /* EINPROGRESS connect's outcome already reported */
-    int rcvtimeo_ms, sndtimeo_ms; /* 0: none */
-    bool reuseaddr, keepalive, nodelay;
+    struct nc_opts opt;          /* setsockopt's values (sockopt.c) */
 
     union {
         struct tcp_pcb *tcp;
@@ -268,9 +285,11 @@ void nc__tcp_refill(struct netcore_stack *st, struct nc_sock *s);
 int nc__tcp_shutdown(struct netcore_stack *st, struct nc_sock *s, bool rd, bool wr);
 void nc__tcp_close(struct netcore_stack *st, struct nc_sock *s);
 void nc__tcp_set_nodelay(struct nc_sock *s);
+/* SO_KEEPALIVE and the TCP_KEEP* figures of s->opt into the pcb. */
 void nc__tcp_set_keepalive(struct nc_sock *s);
-/* which: 0 idle seconds, 1 interval seconds, 2 probe count */
-void nc__tcp_keepalive_param(struct nc_sock *s, int which, unsigned v);
+/* IP_TTL and IP_TOS of s->opt into the pcb. */
+void nc__tcp_apply_ip(struct nc_sock *s);
+/* The connection's MSS, 0 when not connected. */
 int nc__tcp_mss(struct nc_sock *s);
 /* What TCP_INFO reports, from lwIP's pcb (zeros when the connection is gone). */
 struct nc_tcpinfo {
@@ -299,6 +318,7 @@ ssize_t nc__udp_sendto(struct netcore_stack *st, struct nc_sock *s, const void *
 ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf, size_t len,
                          int flags, struct sockaddr_in *from);
 void nc__udp_close(struct netcore_stack *st, struct nc_sock *s);
+void nc__udp_apply_ip(struct nc_sock *s);
 
 /* syn.c: handshake options for a fast link (large MSS, large receive window) */
 #define NC_RCV_WND (256u * 1024) /* receive window of a connection whose handshake we scaled */
@@ -319,6 +339,9 @@ uint16_t nc__random_port(void);
 
 /* icmp.c */
 void nc__icmp_input(struct netcore_stack *st, const uint8_t *ip, size_t len);
+
+/* sockopt.c */
+void nc__opts_default(struct nc_opts *o);
 
 /* errno.c */
 int nc__err_to_errno(int lwip_err);

@@ -98,6 +98,7 @@ int nc__sock_alloc(struct netcore_stack *st, int type, struct nc_sock **out)
     s->rx_pend_tail = &s->rx_pending;
     s->local.sin_family = AF_INET;
     s->peer.sin_family = AF_INET;
+    nc__opts_default(&s->opt);
     st->socks[id] = s;
     st->nsocks++;
     *out = s;
@@ -386,6 +387,6 @@ int nc__sock_timeout(struct nc_sock *s, int flags, bool sending)
 {
     if ((flags & MSG_DONTWAIT) || atomic_load(&s->nonblock))
         return 0;
-    int t = sending ? s->sndtimeo_ms : s->rcvtimeo_ms;
+    int t = sending ? s->opt.sndtimeo_ms : s->opt.rcvtimeo_ms;
     return t > 0 ? t : -1;
 }

@@ -84,10 +84,10 @@ static void apply_options(struct nc_sock *s)
 {
     if (s->pcb.tcp != NULL && s->pcb.tcp->state != LISTEN && s->pcb.tcp->snd_buf < SND_BUF)
         s->pcb.tcp->snd_buf = SND_BUF;
-    if (s->nodelay)
+    if (s->opt.nodelay)
         nc__tcp_set_nodelay(s);
-    if (s->keepalive)
-        nc__tcp_set_keepalive(s);
+    nc__tcp_set_keepalive(s);
+    nc__tcp_apply_ip(s);
 }
 
 int nc__tcp_open(struct netcore_stack *st, struct nc_sock *s)
@@ -97,6 +97,7 @@ int nc__tcp_open(struct netcore_stack *st, struct nc_sock *s)
     if (pcb == NULL)
         return -ENOMEM;
     attach(s, pcb);
+    nc__tcp_apply_ip(s);
     return 0;
 }
 
@@ -120,7 +121,7 @@ int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const struct socka
         return -EINVAL;
     ip_addr_t ip;
     ip_addr_set_ip4_u32_val(ip, a->sin_addr.s_addr);
-    if (s->reuseaddr)
+    if (s->opt.reuseaddr)
         ip_set_option(s->pcb.tcp, SOF_REUSEADDR);
     err_t e = bind_port(s->pcb.tcp, &ip, ntohs(a->sin_port));
     if (e != ERR_OK)
@@ -150,8 +151,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)
         return ERR_ABRT;
     }
     attach(s, npcb);
-    s->nodelay = ls->nodelay;
-    s->keepalive = ls->keepalive;
+    s->opt = ls->opt;
     apply_options(s);
     addr_from(&s->local, &npcb->local_ip, npcb->local_port);
     addr_from(&s->peer, &npcb->remote_ip, npcb->remote_port);
@@ -608,7 +608,7 @@ void nc__tcp_set_nodelay(struct nc_sock *s)
 {
     if (s->pcb.tcp == NULL || s->pcb.tcp->state == LISTEN)
         return;
-    if (s->nodelay)
+    if (s->opt.nodelay)
         tcp_nagle_disable(s->pcb.tcp);
     else
         tcp_nagle_enable(s->pcb.tcp);
@@ -616,31 +616,34 @@ void nc__tcp_set_nodelay(struct nc_sock *s)
 
 void nc__tcp_set_keepalive(struct nc_sock *s)
 {
-    if (s->pcb.tcp == NULL)
+    struct tcp_pcb *pcb = s->pcb.tcp;
+    if (pcb == NULL)
         return;
-    if (s->keepalive)
-        ip_set_option(s->pcb.tcp, SOF_KEEPALIVE);
+    if (s->opt.keepalive)
+        ip_set_option(pcb, SOF_KEEPALIVE);
     else
-        ip_reset_option(s->pcb.tcp, SOF_KEEPALIVE);
+        ip_reset_option(pcb, SOF_KEEPALIVE);
+    if (pcb->state == LISTEN)
+        return; /* a listen pcb has no timers; accepted connections get theirs */
+    pcb->keep_idle = (u32_t)s->opt.keepidle * 1000;
+    pcb->keep_intvl = (u32_t)s->opt.keepintvl * 1000;
+    pcb->keep_cnt = (u32_t)s->opt.keepcnt;
 }
 
-void nc__tcp_keepalive_param(struct nc_sock *s, int which, unsigned v)
+void nc__tcp_apply_ip(struct nc_sock *s)
 {
-    struct tcp_pcb *pcb = s->pcb.tcp;
-    if (pcb == NULL || pcb->state == LISTEN)
+    if (s->pcb.tcp == NULL)
         return;
-    if (which == 0)
-        pcb->keep_idle = v * 1000;
-    else if (which == 1)
-        pcb->keep_intvl = v * 1000;
-    else
-        pcb->keep_cnt = v;
+    s->pcb.tcp->ttl = (u8_t)(s->opt.ttl < 0 ? NC_DEFAULT_TTL : s->opt.ttl);
+    s->pcb.tcp->tos = (u8_t)s->opt.tos;
 }
 
 int nc__tcp_mss(struct nc_sock *s)
 {
     struct tcp_pcb *pcb = s->pcb.tcp;
-    return pcb != NULL && pcb->state != LISTEN ? tcp_mss(pcb) : TCP_MSS;
+    if (pcb == NULL || atomic_load(&s->state) != NC_ST_CONNECTED)
+        return 0;
+    return tcp_mss(pcb);
 }
 
 void nc__tcp_info(struct nc_sock *s, struct nc_tcpinfo *ti)

@@ -59,6 +59,7 @@ int nc__udp_open(struct netcore_stack *st, struct nc_sock *s)
         return -ENOMEM;
     udp_recv(pcb, on_recv, s);
     s->pcb.udp = pcb;
+    nc__udp_apply_ip(s);
     return 0;
 }
 
@@ -95,7 +96,7 @@ int nc__udp_bind(struct netcore_stack *st, struct nc_sock *s, const struct socka
         return -EINVAL;
     ip_addr_t ip;
     ip_addr_set_ip4_u32_val(ip, a->sin_addr.s_addr);
-    if (s->reuseaddr)
+    if (s->opt.reuseaddr)
         ip_set_option(s->pcb.udp, SOF_REUSEADDR);
     err_t e = bind_port(s->pcb.udp, &ip, ntohs(a->sin_port));
     if (e != ERR_OK)
@@ -191,6 +192,14 @@ ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf,
     pthread_mutex_unlock(&s->dq_mu);
     free(d);
     return (ssize_t)((flags & MSG_TRUNC) ? full : n);
+}
+
+void nc__udp_apply_ip(struct nc_sock *s)
+{
+    if (s->pcb.udp == NULL)
+        return;
+    s->pcb.udp->ttl = (u8_t)(s->opt.ttl < 0 ? NC_DEFAULT_TTL : s->opt.ttl);
+    s->pcb.udp->tos = (u8_t)s->opt.tos;
 }
 
 void nc__udp_close(struct netcore_stack *st, struct nc_sock *s)

@@ -56,6 +56,12 @@ GET_CASE(ip_ttl_default, SOCK_STREAM, IPPROTO_IP, IP_TTL, 4)
 GET_CASE(ip_tos_default, SOCK_DGRAM, IPPROTO_IP, IP_TOS, 4)
 GET_CASE(ip_ttl_len1, SOCK_DGRAM, IPPROTO_IP, IP_TTL, 1)
 GET_CASE(ip_unknown_get, SOCK_DGRAM, IPPROTO_IP, 9999, 4)
+GET_CASE(ip_ttl_len2, SOCK_STREAM, IPPROTO_IP, IP_TTL, 2)
+GET_CASE(ip_mtu_discover_default, SOCK_STREAM, IPPROTO_IP, IP_MTU_DISCOVER, 4)
+GET_CASE(so_reuseport_default, SOCK_STREAM, SOL_SOCKET, SO_REUSEPORT, 4)
+GET_CASE(tcp_nodelay_len_neg, SOCK_STREAM, IPPROTO_TCP, TCP_NODELAY, (socklen_t)-1)
+GET_CASE(tcp_cork_default, SOCK_STREAM, IPPROTO_TCP, TCP_CORK, 4)
+GET_CASE(tcp_user_timeout_default, SOCK_STREAM, IPPROTO_TCP, TCP_USER_TIMEOUT, 4)
 
 static void so_acceptconn_listening(struct cx *c)
 {
@@ -127,6 +133,15 @@ SET_CASE(set_ttl_default, SOCK_STREAM, IPPROTO_IP, IP_TTL, -1, 4)
 SET_CASE(set_tos_tcp, SOCK_STREAM, IPPROTO_IP, IP_TOS, 0xff, 4)
 SET_CASE(set_tos_udp, SOCK_DGRAM, IPPROTO_IP, IP_TOS, 0xff, 4)
 SET_CASE(set_ip_unknown, SOCK_DGRAM, IPPROTO_IP, 9999, 1, 4)
+SET_CASE(set_reuseport, SOCK_STREAM, SOL_SOCKET, SO_REUSEPORT, 1, 4)
+SET_CASE(set_maxseg, SOCK_STREAM, IPPROTO_TCP, TCP_MAXSEG, 1000, 4)
+SET_CASE(set_maxseg_small, SOCK_STREAM, IPPROTO_TCP, TCP_MAXSEG, 50, 4)
+SET_CASE(set_cork, SOCK_STREAM, IPPROTO_TCP, TCP_CORK, 1, 4)
+SET_CASE(set_user_timeout, SOCK_STREAM, IPPROTO_TCP, TCP_USER_TIMEOUT, 5000, 4)
+SET_CASE(set_user_timeout_neg, SOCK_STREAM, IPPROTO_TCP, TCP_USER_TIMEOUT, -1, 4)
+SET_CASE(set_mtu_discover, SOCK_DGRAM, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO, 4)
+SET_CASE(set_mtu_discover_bad, SOCK_DGRAM, IPPROTO_IP, IP_MTU_DISCOVER, 7, 4)
+SET_CASE(set_recverr, SOCK_DGRAM, IPPROTO_IP, IP_RECVERR, 1, 4)
 
 static void set_val_null(struct cx *c)
 {
@@ -156,6 +171,18 @@ static void linger_set(struct cx *c, int onoff, int secs, socklen_t len)
     socklen_t gl = sizeof(got);
     if (c->o->getsockopt(s, SOL_SOCKET, SO_LINGER, &got, &gl) == 0)
         outf(c, "linger=%d,%d len=%u", got.l_onoff, got.l_linger, (unsigned)gl);
+}
+
+static void linger_off_keeps_time(struct cx *c)
+{
+    int s = sock(c, SOCK_STREAM);
+    NEED(c, s >= 0, "socket");
+    struct linger on = { 1, 5 }, off = { 0, 7 }, got = { -1, -1 };
+    NEED(c, c->o->setsockopt(s, SOL_SOCKET, SO_LINGER, &on, sizeof(on)) == 0, "linger on");
+    CALL(c, c->o->setsockopt(s, SOL_SOCKET, SO_LINGER, &off, sizeof(off)));
+    socklen_t gl = sizeof(got);
+    if (c->o->getsockopt(s, SOL_SOCKET, SO_LINGER, &got, &gl) == 0)
+        outf(c, "linger=%d,%d", got.l_onoff, got.l_linger);
 }
 
 static void linger_default(struct cx *c) { linger_set(c, 0, 0, sizeof(struct linger)); }
@@ -197,6 +224,37 @@ static void timeo_get_len8(struct cx *c)
     socklen_t l = 8;
     CALL(c, c->o->getsockopt(s, SOL_SOCKET, SO_RCVTIMEO, v, &l));
     outf(c, "sec=%ld len=%u", v[0], (unsigned)l);
+}
+
+/* An accepted socket starts with its listener's options, as a clone of it. */
+static void inherited(struct cx *c)
+{
+    const struct ops *o = c->o, *k = &conform_kernel;
+    int one = 1, idle = 77, l = sock(c, SOCK_STREAM);
+    struct timeval tv = { 2, 0 };
+    struct sockaddr_in any = sin_any(c->port), self = sin_self(c, c->port);
+    NEED(c, l >= 0, "socket");
+    NEED(c, o->setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 &&
+                o->setsockopt(l, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) == 0 &&
+                o->setsockopt(l, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0 &&
+                o->setsockopt(l, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) == 0,
+         "options");
+    NEED(c, o->bind(l, SA(any), sizeof(any)) == 0 && o->listen(l, 1) == 0, "listen");
+    int p = k->socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    NEED(c, p >= 0, "peer");
+    track_peer(c, p);
+    NEED(c, k->connect(p, SA(self), sizeof(self)) == 0, "peer connect");
+    CALL_FD(c, o->accept(l, NULL, NULL));
+    NEED(c, c->r.ret >= 0, "accept");
+    int s = (int)c->r.ret, v[3] = { -1, -1, -1 };
+    socklen_t len = sizeof(tv);
+    o->getsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, &len);
+    len = sizeof(int);
+    o->getsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &v[0], &len);
+    o->getsockopt(s, IPPROTO_TCP, TCP_NODELAY, &v[1], &len);
+    o->getsockopt(s, IPPROTO_TCP, TCP_KEEPIDLE, &v[2], &len);
+    outf(c, "rcvtimeo=%ld keepalive=%d nodelay=%d keepidle=%d", (long)tv.tv_sec, v[0], v[1],
+         v[2]);
 }
 
 /* buffer sizes: the values are configuration (ring sizes), only the call is compared */
@@ -284,6 +342,12 @@ const struct conform_case conform_opt_cases[] = {
     { "getsockopt: IP_TOS default", ip_tos_default, NULL },
     { "getsockopt: IP_TTL length 1", ip_ttl_len1, NULL },
     { "getsockopt: unknown IP option", ip_unknown_get, NULL },
+    { "getsockopt: IP_TTL length 2", ip_ttl_len2, NULL },
+    { "getsockopt: IP_MTU_DISCOVER default", ip_mtu_discover_default, NULL },
+    { "getsockopt: SO_REUSEPORT default", so_reuseport_default, NULL },
+    { "getsockopt: TCP_NODELAY length -1", tcp_nodelay_len_neg, NULL },
+    { "getsockopt: TCP_CORK default", tcp_cork_default, NULL },
+    { "getsockopt: TCP_USER_TIMEOUT default", tcp_user_timeout_default, NULL },
     { "setsockopt: SO_REUSEADDR 5", set_reuseaddr, NULL },
     { "setsockopt: length 2", set_reuseaddr_len2, NULL },
     { "setsockopt: length 0", set_reuseaddr_len0, NULL },
@@ -316,9 +380,20 @@ const struct conform_case conform_opt_cases[] = {
     { "setsockopt: IP_TOS 0xff TCP", set_tos_tcp, NULL },
     { "setsockopt: IP_TOS 0xff UDP", set_tos_udp, NULL },
     { "setsockopt: unknown IP option", set_ip_unknown, NULL },
+    { "setsockopt: SO_REUSEPORT", set_reuseport, NULL },
+    { "setsockopt: TCP_MAXSEG 1000, unconnected", set_maxseg, NULL },
+    { "setsockopt: TCP_MAXSEG 50", set_maxseg_small, NULL },
+    { "setsockopt: TCP_CORK", set_cork, NULL },
+    { "setsockopt: TCP_USER_TIMEOUT 5000", set_user_timeout, NULL },
+    { "setsockopt: TCP_USER_TIMEOUT -1", set_user_timeout_neg, NULL },
+    { "setsockopt: IP_MTU_DISCOVER IP_PMTUDISC_DO", set_mtu_discover, NULL },
+    { "setsockopt: IP_MTU_DISCOVER 7", set_mtu_discover_bad, NULL },
+    { "setsockopt: IP_RECVERR", set_recverr, NULL },
     { "SO_LINGER: default", linger_default, NULL },
     { "SO_LINGER: on, 5 s", linger_on, NULL },
     { "SO_LINGER: length 4", linger_short, NULL },
+    { "SO_LINGER: off again keeps the time", linger_off_keeps_time, NULL },
+    { "accept: options inherited from the listener", inherited, NULL },
     { "SO_RCVTIMEO: 1.5 s", rcvtimeo, NULL },
     { "SO_RCVTIMEO: tv_usec 1000000", rcvtimeo_usec_big, NULL },
     { "SO_SNDTIMEO: negative", sndtimeo_negative, NULL },
