@@ -101,11 +101,35 @@ int nc__tcp_open(struct netcore_stack *st, struct nc_sock *s)
     return 0;
 }
 
+/*
+ * The kernel's rule for a port in use (inet_csk_bind_conflict): sockets share a port when
+ * their addresses differ and neither is INADDR_ANY, or when both set SO_REUSEADDR and the
+ * one there is not listening; a TIME-WAIT entry counts with the options of its socket.
+ * lwIP lets SO_REUSEADDR sockets share a port with a listener and skips TIME-WAIT for them.
+ */
+static bool port_taken(const struct tcp_pcb *pcb, const ip_addr_t *ip, u16_t port)
+{
+    bool reuse = ip_get_option(pcb, SOF_REUSEADDR);
+    for (int i = 0; i < NUM_TCP_PCB_LISTS; i++) {
+        for (const struct tcp_pcb *p = *tcp_pcb_lists[i]; p != NULL; p = p->next) {
+            if (p == pcb || p->local_port != port)
+                continue;
+            if (!ip_addr_isany(&p->local_ip) && !ip_addr_isany(ip) &&
+                !ip_addr_cmp(&p->local_ip, ip))
+                continue;
+            if (reuse && ip_get_option(p, SOF_REUSEADDR) && p->state != LISTEN)
+                continue;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Port 0 means a random free ephemeral port (iss.c), not lwIP's rand()-driven choice. */
 static err_t bind_port(struct tcp_pcb *pcb, const ip_addr_t *ip, u16_t port)
 {
     if (port != 0)
-        return tcp_bind(pcb, ip, port);
+        return port_taken(pcb, ip, port) ? ERR_USE : tcp_bind(pcb, ip, port);
     for (int i = 0; i < 64; i++) {
         err_t e = tcp_bind(pcb, ip, nc__random_port());
         if (e != ERR_USE)

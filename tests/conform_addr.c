@@ -246,12 +246,14 @@ static void restart_reuse(struct cx *c) { restart_server(c, true); }
 static void restart_noreuse(struct cx *c) { restart_server(c, false); }
 
 /* The port of a connection this side closed first waits in TIME-WAIT. */
-static void time_wait(struct cx *c, bool reuse)
+static void time_wait(struct cx *c, bool reuse_old, bool reuse)
 {
     int one = 1;
     int l = peer_listener(c), s = sock(c, SOCK_STREAM);
     struct sockaddr_in self = sin_self(c, c->port), to = sin_peer((uint16_t)(c->port + 1));
     NEED(c, l >= 0 && s >= 0, "socket");
+    NEED(c, !reuse_old || c->o->setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0,
+         "SO_REUSEADDR");
     NEED(c, c->o->bind(s, SA(self), sizeof(self)) == 0, "bind");
     NEED(c, c->o->connect(s, SA(to), sizeof(to)) == 0, "connect");
     int p = conform_kernel.accept4(l, NULL, NULL, SOCK_CLOEXEC);
@@ -270,8 +272,9 @@ static void time_wait(struct cx *c, bool reuse)
     CALL(c, c->o->bind(n, SA(self), sizeof(self)));
 }
 
-static void inuse_time_wait(struct cx *c) { time_wait(c, false); }
-static void inuse_time_wait_reuse(struct cx *c) { time_wait(c, true); }
+static void inuse_time_wait(struct cx *c) { time_wait(c, false, false); }
+static void inuse_time_wait_reuse(struct cx *c) { time_wait(c, false, true); }
+static void inuse_time_wait_reuse_both(struct cx *c) { time_wait(c, true, true); }
 
 /* connect */
 
@@ -656,6 +659,7 @@ const struct conform_case conform_addr_cases[] = {
     { "bind: server restart, no SO_REUSEADDR", restart_noreuse, NULL },
     { "bind: port in TIME-WAIT", inuse_time_wait, NULL },
     { "bind: port in TIME-WAIT, SO_REUSEADDR", inuse_time_wait_reuse, NULL },
+    { "bind: port in TIME-WAIT, SO_REUSEADDR on both", inuse_time_wait_reuse_both, NULL },
     { "connect: NULL address", connect_null, NULL },
     { "connect: UDP NULL address, length 0", connect_null_len0, NULL },
     { "connect: length 8", connect_short, NULL },
