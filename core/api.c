@@ -63,13 +63,9 @@ static int addr_out(const struct sockaddr_in *in, socklen_t klen, struct sockadd
 /* Addresses a socket may bind: its own, any, a broadcast address, a multicast group. */
 static bool bindable(const struct netcore_stack *st, in_addr_t a)
 {
-    uint32_t h = ntohl(a), mask = st->cfg.prefix > 0 ? ~0u << (32 - st->cfg.prefix) : 0;
-    uint32_t own = ntohl(st->cfg.ip.s_addr);
-    if (a == htonl(INADDR_ANY) || a == st->cfg.ip.s_addr || h == INADDR_BROADCAST)
+    if (a == htonl(INADDR_ANY) || a == st->cfg.ip.s_addr || nc__cfg_broadcast(&st->cfg, a))
         return true;
-    if (st->cfg.prefix < 31 && h == (own | ~mask))
-        return true; /* the subnet's broadcast address */
-    return IN_MULTICAST(h);
+    return IN_MULTICAST(ntohl(a));
 }
 
 int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol)
@@ -190,9 +186,9 @@ int netcore_connect(struct netcore_stack *st, int id, const struct sockaddr *add
         return rc;
     if (len < sizeof(sa_family_t))
         return -EINVAL;
-    if (s->type == SOCK_DGRAM && addr->sa_family == AF_UNSPEC) {
+    if (addr->sa_family == AF_UNSPEC) {
         nc__lock(st);
-        rc = nc__udp_connect(st, s, NULL);
+        rc = s->type == SOCK_DGRAM ? nc__udp_connect(st, s, NULL) : nc__tcp_disconnect(st, s);
         nc__unlock(st);
         return rc;
     }

@@ -157,6 +157,8 @@ struct nc_sock {
         struct udp_pcb *udp;
     } pcb;
     struct sockaddr_in local, peer;
+    struct in_addr bind_addr;    /* what the program bound; a disconnect keeps it ... */
+    uint16_t bind_port;          /* ... and a port it chose (0: none, or an ephemeral one) */
 
     /* TCP data path */
     struct nc_ring tx, rx;
@@ -283,6 +285,8 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const struct so
 void nc__tcp_flush(struct netcore_stack *st, struct nc_sock *s);
 void nc__tcp_refill(struct netcore_stack *st, struct nc_sock *s);
 int nc__tcp_shutdown(struct netcore_stack *st, struct nc_sock *s, bool rd, bool wr);
+/* connect(AF_UNSPEC): drops any connection or listen; the socket is unconnected again. */
+int nc__tcp_disconnect(struct netcore_stack *st, struct nc_sock *s);
 void nc__tcp_close(struct netcore_stack *st, struct nc_sock *s);
 void nc__tcp_set_nodelay(struct nc_sock *s);
 /* SO_KEEPALIVE and the TCP_KEEP* figures of s->opt into the pcb. */
@@ -339,6 +343,9 @@ uint16_t nc__random_port(void);
 
 /* icmp.c */
 void nc__icmp_input(struct netcore_stack *st, const uint8_t *ip, size_t len);
+
+/* config.c: the limited broadcast address, or the broadcast address of our subnet */
+bool nc__cfg_broadcast(const struct netcore_config *cfg, in_addr_t a);
 
 /* sockopt.c */
 void nc__opts_default(struct nc_opts *o);

@@ -151,6 +151,8 @@ int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const struct socka
     if (e != ERR_OK)
         return -nc__err_to_errno(e);
     addr_from(&s->local, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port);
+    s->bind_addr = a->sin_addr;
+    s->bind_port = ntohs(a->sin_port);
     atomic_store(&s->state, NC_ST_BOUND);
     return 0;
 }
@@ -235,6 +237,93 @@ int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *newid)
     return 0;
 }
 
+/* Resets a listener's queue: connections lwIP accepted but the program never took. */
+static void drop_backlog(struct netcore_stack *st, struct nc_sock *s)
+{
+    while (atomic_load(&s->aq_count) > 0) {
+        int id;
+        nc__tcp_accept(st, s, &id);
+        struct nc_sock *c = st->socks[id];
+        struct tcp_pcb *pcb = detach(c);
+        if (pcb != NULL)
+            tcp_abort(pcb);
+        nc__sock_free(st, c);
+    }
+}
+
+/*
+ * Makes s an unconnected socket again, as the kernel's tcp_disconnect does after a failed
+ * connect, on connect(AF_UNSPEC) and on shutdown of a listener or of a connect in progress:
+ * a connection is reset (SO_ERROR then says ECONNRESET), a listener stops, the queues are
+ * emptied, and only an address and port the program chose stay bound. getsockname goes on
+ * showing the old port, as the kernel's does. (A thread reading the socket at that moment
+ * races with the emptying of rx, as the program itself asked for.)
+ */
+static void reopen(struct netcore_stack *st, struct nc_sock *s)
+{
+    int state = atomic_load(&s->state);
+    struct tcp_pcb *old = detach(s);
+    if (state == NC_ST_LISTEN) {
+        drop_backlog(st, s);
+        free(s->aq);
+        s->aq = NULL;
+        s->aq_cap = s->aq_head = 0;
+        if (old != NULL)
+            tcp_close(old);
+    } else if (old != NULL) {
+        tcp_abort(old);
+    }
+    while (s->rx_pending != NULL) {
+        struct nc_pend *n = s->rx_pending;
+        s->rx_pending = n->next;
+        pbuf_free(n->p);
+        free(n);
+    }
+    s->rx_pend_tail = &s->rx_pending;
+    nc__ring_consume(&s->rx, nc__ring_used(&s->rx));
+    nc__ring_consume(&s->tx, nc__ring_used(&s->tx));
+    atomic_store(&s->tx_idle, true);
+    atomic_store(&s->rx_full, false);
+    atomic_store(&s->rx_eof, false);
+    atomic_store(&s->rd_shut, false);
+    atomic_store(&s->wr_shut, false);
+    atomic_store(&s->fin_sent, false);
+    bool reset = state == NC_ST_CONNECTED || state == NC_ST_CONNECTING;
+    atomic_store(&s->so_error, reset ? ECONNRESET : 0);
+    atomic_store(&s->conn_error, 0);
+    s->fin_pending = false;
+    s->icmp_error = 0;
+    s->connect_reported = false;
+    memset(&s->peer, 0, sizeof(s->peer));
+    s->peer.sin_family = AF_INET;
+    s->local.sin_addr = s->bind_addr;
+    atomic_store(&s->state, NC_ST_NEW);
+    struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+    if (pcb == NULL) {
+        atomic_store(&s->state, NC_ST_CLOSED); /* out of memory: it can only be closed */
+    } else {
+        attach(s, pcb);
+        if (s->opt.reuseaddr)
+            ip_set_option(pcb, SOF_REUSEADDR);
+        nc__tcp_apply_ip(s);
+        ip_addr_t ip;
+        ip_addr_set_ip4_u32_val(ip, s->bind_addr.s_addr);
+        if (s->bind_port != 0 && bind_port(pcb, &ip, s->bind_port) == ERR_OK) {
+            addr_from(&s->local, &pcb->local_ip, pcb->local_port);
+            atomic_store(&s->state, NC_ST_BOUND);
+        }
+    }
+    nc__sock_notify(s); /* a blocked accept or recv sees the socket is no longer there */
+}
+
+int nc__tcp_disconnect(struct netcore_stack *st, struct nc_sock *s)
+{
+    int state = atomic_load(&s->state);
+    if (state != NC_ST_NEW && state != NC_ST_BOUND)
+        reopen(st, s);
+    return 0;
+}
+
 static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 {
     struct nc_sock *s = arg;
@@ -264,8 +353,14 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const struct so
     case NC_ST_LISTEN:
         return -EISCONN;
     case NC_ST_CLOSED: {
+        if (s->connect_reported)
+            return -EISCONN; /* it was connected; that it ended since changes nothing */
+        /* The connect failed (or the connection ended before connect said it was up):
+         * report why once, ECONNABORTED when SO_ERROR took it; the socket is then
+         * unconnected, and a next connect starts over, as in the kernel. */
         int e = atomic_exchange(&s->so_error, 0);
-        return e != 0 ? -e : -EISCONN;
+        reopen(st, s);
+        return e != 0 ? -e : -ECONNABORTED;
     }
     default:
         break;
@@ -274,6 +369,8 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const struct so
         return bad;
     if (s->pcb.tcp == NULL)
         return -EINVAL;
+    if (IN_MULTICAST(ntohl(a->sin_addr.s_addr)) || nc__cfg_broadcast(&st->cfg, a->sin_addr.s_addr))
+        return -ENETUNREACH; /* TCP has no broadcast route */
     if (st->dev_down)
         return -ENETDOWN;
     int err = alloc_rings(st, s);
@@ -297,6 +394,7 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const struct so
         return -nc__err_to_errno(e);
     addr_from(&s->local, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port);
     s->connect_reported = false;
+    atomic_store(&s->so_error, 0); /* what an earlier disconnect left is forgotten */
     atomic_store(&s->state, NC_ST_CONNECTING);
     return -EINPROGRESS;
 }
@@ -568,9 +666,15 @@ int nc__tcp_shutdown(struct netcore_stack *st, struct nc_sock *s, bool rd, bool 
 {
     switch (atomic_load(&s->state)) {
     case NC_ST_LISTEN:
+    case NC_ST_CONNECTING:
+        /* The kernel stops a listener shut for reading (a thread blocked in accept gets
+         * EINVAL: programs use this to end an accept loop) and drops a connect in
+         * progress; either way the socket is unconnected again. */
+        if (rd || atomic_load(&s->state) == NC_ST_CONNECTING)
+            reopen(st, s);
         return 0;
     case NC_ST_CONNECTED:
-    case NC_ST_CONNECTING:
+        s->connect_reported = true; /* connect() now says EISCONN, as in the kernel */
         break;
     default:
         return -ENOTCONN;
@@ -596,15 +700,7 @@ void nc__tcp_close(struct netcore_stack *st, struct nc_sock *s)
     int state = atomic_load(&s->state);
     if (state == NC_ST_LISTEN) {
         /* Connections accepted by lwIP but never taken by the program are reset. */
-        while (atomic_load(&s->aq_count) > 0) {
-            int id;
-            nc__tcp_accept(st, s, &id);
-            struct nc_sock *c = st->socks[id];
-            struct tcp_pcb *pcb = detach(c);
-            if (pcb != NULL)
-                tcp_abort(pcb);
-            nc__sock_free(st, c);
-        }
+        drop_backlog(st, s);
         struct tcp_pcb *lpcb = detach(s);
         if (lpcb != NULL)
             tcp_close(lpcb);
@@ -826,8 +922,13 @@ ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, siz
             pthread_mutex_unlock(&s->rx_mu);
             return done > 0 ? (ssize_t)done : -e;
         }
-        if (atomic_load(&s->state) == NC_ST_CLOSED)
+        state = atomic_load(&s->state);
+        if (state == NC_ST_CLOSED)
             break;
+        if (state != NC_ST_CONNECTED && state != NC_ST_CONNECTING) {
+            pthread_mutex_unlock(&s->rx_mu); /* disconnected under a blocked recv */
+            return done > 0 ? (ssize_t)done : -ENOTCONN;
+        }
         if (timeout == 0) {
             pthread_mutex_unlock(&s->rx_mu);
             return done > 0 ? (ssize_t)done : -EAGAIN;

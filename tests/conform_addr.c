@@ -335,6 +335,7 @@ static void connect_refused(struct cx *c)
     struct sockaddr_in a = sin_peer((uint16_t)(c->port + 2));
     CALL(c, c->o->connect(s, SA(a), sizeof(a)));
     note_so_error(c, s);
+    note_name(c, s);
 }
 
 /* After a failed connect the kernel's socket is unconnected again: connect starts anew. */
@@ -436,8 +437,40 @@ static void connect_unspec_connected(struct cx *c)
     struct sockaddr_in a = fam(sin_any(0), AF_UNSPEC);
     CALL(c, c->o->connect(s, SA(a), sizeof(a)));
     note_peer(c, s);
+    note_name(c, s);
+    outf(c, "revents=%#x", wait_for(c, s, POLLIN | POLLOUT | POLLRDHUP, 0));
+    note_so_error(c, s);
+    char b;
+    note(c, "peer_recv", conform_kernel.recv(p, &b, 1, 0));
     struct sockaddr_in to = sin_peer((uint16_t)(c->port + 1));
     note(c, "reconnect", c->o->connect(s, SA(to), sizeof(to)));
+    note_so_error(c, s);
+}
+
+/* After the program bound a port itself, a disconnect keeps it. */
+static void connect_unspec_bound(struct cx *c)
+{
+    int l = peer_listener(c), s = sock(c, SOCK_STREAM);
+    struct sockaddr_in self = sin_self(c, c->port), to = sin_peer((uint16_t)(c->port + 1));
+    NEED(c, l >= 0 && s >= 0 && c->o->bind(s, SA(self), sizeof(self)) == 0, "bind");
+    NEED(c, c->o->connect(s, SA(to), sizeof(to)) == 0, "connect");
+    struct sockaddr_in a = fam(sin_any(0), AF_UNSPEC);
+    CALL(c, c->o->connect(s, SA(a), sizeof(a)));
+    note_name(c, s);
+}
+
+/* connect(AF_UNSPEC) on a listener stops it. */
+static void connect_unspec_listening(struct cx *c)
+{
+    int s = sock(c, SOCK_STREAM | SOCK_NONBLOCK);
+    struct sockaddr_in any = sin_any(c->port);
+    NEED(c, s >= 0 && c->o->bind(s, SA(any), sizeof(any)) == 0, "bind");
+    NEED(c, c->o->listen(s, 1) == 0, "listen");
+    struct sockaddr_in a = fam(sin_any(0), AF_UNSPEC);
+    CALL(c, c->o->connect(s, SA(a), sizeof(a)));
+    note(c, "accept", c->o->accept(s, NULL, NULL));
+    note_name(c, s);
+    note(c, "listen", c->o->listen(s, 1));
 }
 
 static void udp_dissolve(struct cx *c)
@@ -671,6 +704,8 @@ const struct conform_case conform_addr_cases[] = {
     { "connect: AF_UNSPEC, unconnected", connect_unspec, NULL },
     { "connect: UDP AF_UNSPEC, unconnected", connect_udp_unspec, NULL },
     { "connect: AF_UNSPEC, connected", connect_unspec_connected, NULL },
+    { "connect: AF_UNSPEC keeps a bound port", connect_unspec_bound, NULL },
+    { "connect: AF_UNSPEC, listening", connect_unspec_listening, NULL },
     { "connect: 255.255.255.255", connect_bcast, NULL },
     { "connect: subnet broadcast", connect_net_bcast, NULL },
     { "connect: multicast group", connect_mcast, NULL },

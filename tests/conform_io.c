@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/sockios.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -490,9 +491,48 @@ static void shutdown_listen_wr(struct cx *c) { shutdown_listening(c, SHUT_WR); }
 
 static void shutdown_connecting(struct cx *c)
 {
-    int s = connecting(c);
-    NEED(c, s >= 0, "connect");
+    int l = peer_listener(c), s = connecting(c);
+    NEED(c, l >= 0 && s >= 0, "connect");
     CALL(c, c->o->shutdown(s, SHUT_RDWR));
+    outf(c, "revents=%#x", wait_for(c, s, POLLIN | POLLOUT | POLLRDHUP, 0));
+    int e = -1;
+    socklen_t len = sizeof(e);
+    c->o->getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &len);
+    outf(c, "so_error=%d", e);
+    struct sockaddr_in a = sin_peer((uint16_t)(c->port + 1));
+    note(c, "connect", c->o->connect(s, SA(a), sizeof(a)));
+}
+
+struct blocked {
+    const struct ops *o;
+    int fd;
+    long ret;
+    int err;
+};
+
+static void *accept_thread(void *arg)
+{
+    struct blocked *b = arg;
+    b->ret = b->o->accept(b->fd, NULL, NULL);
+    b->err = errno;
+    return NULL;
+}
+
+/* A thread blocked in accept: shutdown of the listener ends it (EINVAL). */
+static void shutdown_wakes_accept(struct cx *c)
+{
+    int s = sock(c, SOCK_STREAM);
+    NEED(c, s >= 0 && c->o->listen(s, 1) == 0, "listen");
+    struct blocked b = { c->o, s, 0, 0 };
+    pthread_t t;
+    NEED(c, pthread_create(&t, NULL, accept_thread, &b) == 0, "thread");
+    usleep(100000);
+    CALL(c, c->o->shutdown(s, SHUT_RDWR));
+    pthread_join(t, NULL);
+    errno = b.err;
+    note(c, "accept", b.ret);
+    if (b.ret >= 0)
+        track(c, (int)b.ret);
 }
 
 /* listen and accept */
@@ -827,6 +867,7 @@ const struct conform_case conform_io_cases[] = {
     { "shutdown: listening, SHUT_RDWR", shutdown_listen_rdwr, NULL },
     { "shutdown: listening, SHUT_WR", shutdown_listen_wr, NULL },
     { "shutdown: connect in progress", shutdown_connecting, NULL },
+    { "shutdown: listener, accept blocked in a thread", shutdown_wakes_accept, NULL },
     { "listen: UDP", listen_udp, NULL },
     { "listen: connected", listen_connected, NULL },
     { "listen: twice", listen_twice, NULL },
