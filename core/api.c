@@ -233,14 +233,8 @@ ssize_t netcore_sendto(struct netcore_stack *st, int id, const void *buf, size_t
     }
     if (buf == NULL && len > 0)
         return -EFAULT;
-    if (s->type == SOCK_STREAM) {
-        if (to != NULL) {
-            int state = atomic_load(&s->state);
-            if (state != NC_ST_CONNECTED && state != NC_ST_CONNECTING)
-                return -EPIPE;
-        }
-        return nc__tcp_send(st, s, buf, len, flags);
-    }
+    if (s->type == SOCK_STREAM)
+        return nc__tcp_send(st, s, buf, len, flags); /* the kernel ignores a TCP address */
     struct sockaddr_in a;
     if (to != NULL) {
         int rc = addr_in(to, tolen, &a);

@@ -856,8 +856,9 @@ ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *bu
                 return -EAGAIN;
             }
         } else if (state != NC_ST_CONNECTED || atomic_load(&s->wr_shut)) {
+            /* Not connected at all is EPIPE too (and SIGPIPE): Linux, not POSIX's ENOTCONN. */
             pthread_mutex_unlock(&s->tx_mu);
-            return state == NC_ST_CONNECTED || state == NC_ST_CLOSED ? -EPIPE : -ENOTCONN;
+            return -EPIPE;
         } else {
             size_t n = nc__ring_write(&s->tx, (const uint8_t *)buf + done, len - done);
             done += n;
@@ -891,10 +892,13 @@ ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, siz
     size_t done = 0;
     int timeout = nc__sock_timeout(s, flags, false);
     int state = atomic_load(&s->state);
-    if (state == NC_ST_NEW || state == NC_ST_BOUND || state == NC_ST_LISTEN)
+    if (state == NC_ST_LISTEN)
         return -ENOTCONN;
-    if (len == 0)
-        return 0;
+    if (flags & MSG_OOB)
+        return -EINVAL; /* urgent data arrives inline: there is never any to take apart */
+    if (state == NC_ST_NEW || state == NC_ST_BOUND)
+        return -ENOTCONN;
+    /* Length 0 still waits for data (or EOF, an error), as the kernel's does. */
     pthread_mutex_lock(&s->rx_mu);
     for (;;) {
         size_t n;
@@ -911,10 +915,14 @@ ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, siz
         done += n;
         if (n > 0 && !(flags & MSG_PEEK))
             nc__sock_settle(s);
-        if (done == len || (done > 0 && !(flags & MSG_WAITALL)) || (flags & MSG_PEEK && n > 0))
+        if ((done == len && len > 0) || (done > 0 && !(flags & MSG_WAITALL)) ||
+            (flags & MSG_PEEK && n > 0))
             break;
-        if (nc__ring_used(&s->rx) > 0)
+        if (nc__ring_used(&s->rx) > 0) {
+            if (len == 0)
+                break;
             continue;
+        }
         if (atomic_load(&s->rx_eof) || atomic_load(&s->rd_shut))
             break;
         int e = atomic_exchange(&s->so_error, 0);

@@ -324,6 +324,15 @@ static void recv_peek(struct cx *c)
     note_data(c, b, c->r.ret);
 }
 
+static void recv_len0_data(struct cx *c)
+{
+    int s = with_hello(c);
+    NEED(c, s >= 0, "data");
+    char b[8];
+    CALL(c, c->o->recv(s, b, 0, 0));
+    note(c, "then", c->o->recv(s, b, sizeof(b), MSG_DONTWAIT));
+}
+
 static void recv_waitall_dontwait(struct cx *c)
 {
     int s = with_hello(c);
@@ -843,6 +852,7 @@ const struct conform_case conform_io_cases[] = {
     { "recv: MSG_OOB, no urgent data", recv_oob, NULL },
     { "recv: MSG_PEEK|MSG_DONTWAIT, nothing there", recv_peek_dontwait, NULL },
     { "recv: MSG_PEEK, then read", recv_peek, NULL },
+    { "recv: length 0, data there", recv_len0_data, NULL },
     { "recv: MSG_WAITALL|MSG_DONTWAIT, partial", recv_waitall_dontwait, NULL },
     { "recv: NULL buffer, data there", recv_null_buf, NULL },
     { "recvfrom: TCP address", recvfrom_tcp, NULL },
