@@ -231,15 +231,23 @@ ssize_t netcore_sendto(struct netcore_stack *st, int id, const void *buf, size_t
         if (rc != 0)
             return rc;
     }
-    if (buf == NULL && len > 0)
-        return -EFAULT;
     if (s->type == SOCK_STREAM)
         return nc__tcp_send(st, s, buf, len, flags); /* the kernel ignores a TCP address */
+    /* udp_sendmsg's order: size, flags, then the address (AF_UNSPEC taken for AF_INET). */
+    if (len > 0xffff)
+        return -EMSGSIZE;
+    if (flags & MSG_OOB)
+        return -EOPNOTSUPP;
     struct sockaddr_in a;
     if (to != NULL) {
-        int rc = addr_in(to, tolen, &a);
-        if (rc != 0)
-            return rc;
+        if (tolen < SIN_LEN)
+            return -EINVAL;
+        memcpy(&a, to, sizeof(a));
+        if (a.sin_family != AF_INET && a.sin_family != AF_UNSPEC)
+            return -EAFNOSUPPORT;
+        if (a.sin_port == 0)
+            return -EINVAL;
+        a.sin_family = AF_INET;
     }
     nc__lock(st);
     ssize_t n = nc__udp_sendto(st, s, buf, len, to != NULL ? &a : NULL);

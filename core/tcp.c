@@ -860,6 +860,10 @@ ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *bu
             pthread_mutex_unlock(&s->tx_mu);
             return -EPIPE;
         } else {
+            if (buf == NULL && len > 0) {
+                pthread_mutex_unlock(&s->tx_mu);
+                return -EFAULT;
+            }
             size_t n = nc__ring_write(&s->tx, (const uint8_t *)buf + done, len - done);
             done += n;
             if (n > 0) {

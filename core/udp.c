@@ -102,19 +102,45 @@ int nc__udp_bind(struct netcore_stack *st, struct nc_sock *s, const struct socka
     if (e != ERR_OK)
         return -nc__err_to_errno(e);
     update_local(s);
+    s->bind_addr = a->sin_addr;
+    s->bind_port = ntohs(a->sin_port);
     atomic_store(&s->state, NC_ST_BOUND);
+    return 0;
+}
+
+/*
+ * connect(AF_UNSPEC): no peer any more, and as in the kernel's udp_disconnect, a port the
+ * program did not choose goes back (lwIP cannot unbind a pcb: the socket gets a new one;
+ * queued datagrams stay).
+ */
+static int disconnect(struct netcore_stack *st, struct nc_sock *s)
+{
+    udp_disconnect(s->pcb.udp);
+    memset(&s->peer, 0, sizeof(s->peer));
+    s->peer.sin_family = AF_INET;
+    if (s->bind_port == 0) {
+        struct udp_pcb *pcb = udp_new_ip_type(IPADDR_TYPE_V4);
+        if (pcb == NULL)
+            return -ENOMEM;
+        udp_remove(s->pcb.udp);
+        s->pcb.udp = pcb;
+        udp_recv(pcb, on_recv, s);
+        nc__udp_apply_ip(s);
+        s->local.sin_port = 0;
+    }
+    s->local.sin_addr = s->bind_addr; /* connect showed the route's source address */
+    (void)st;
+    atomic_store(&s->state, s->pcb.udp->local_port ? NC_ST_BOUND : NC_ST_NEW);
     return 0;
 }
 
 /* a == NULL (AF_UNSPEC) dissolves the association, like connect(AF_UNSPEC) on Linux. */
 int nc__udp_connect(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a)
 {
-    if (a == NULL) {
-        udp_disconnect(s->pcb.udp);
-        memset(&s->peer, 0, sizeof(s->peer));
-        atomic_store(&s->state, s->pcb.udp->local_port ? NC_ST_BOUND : NC_ST_NEW);
-        return 0;
-    }
+    if (a == NULL)
+        return disconnect(st, s);
+    if (nc__cfg_broadcast(&st->cfg, a->sin_addr.s_addr) && !s->opt.broadcast)
+        return -EACCES; /* broadcasts only with SO_BROADCAST */
     ip_addr_t ip;
     ip_addr_set_ip4_u32_val(ip, a->sin_addr.s_addr ? a->sin_addr.s_addr : st->cfg.ip.s_addr);
     err_t e = autobind(s);
@@ -125,6 +151,8 @@ int nc__udp_connect(struct netcore_stack *st, struct nc_sock *s, const struct so
     s->peer = *a;
     s->peer.sin_addr.s_addr = ip_2_ip4(&ip)->addr;
     update_local(s);
+    if (s->local.sin_addr.s_addr == htonl(INADDR_ANY))
+        s->local.sin_addr = st->cfg.ip; /* the source the route picks, as the kernel shows */
     atomic_store(&s->state, NC_ST_CONNECTED);
     return 0;
 }
@@ -134,8 +162,15 @@ ssize_t nc__udp_sendto(struct netcore_stack *st, struct nc_sock *s, const void *
 {
     if (to == NULL && atomic_load(&s->state) != NC_ST_CONNECTED)
         return -EDESTADDRREQ;
+    in_addr_t dst = to != NULL ? to->sin_addr.s_addr : s->peer.sin_addr.s_addr;
+    if (nc__cfg_broadcast(&st->cfg, dst) && !s->opt.broadcast)
+        return -EACCES; /* broadcasts only with SO_BROADCAST */
     if (len > UDP_MAX_PAYLOAD)
         return -EMSGSIZE;
+    if (atomic_load(&s->wr_shut))
+        return -EPIPE; /* after SHUT_WR; no SIGPIPE for a datagram socket */
+    if (buf == NULL && len > 0)
+        return -EFAULT;
     if (st->dev_down)
         return -ENETDOWN;
     if (autobind(s) != ERR_OK)
