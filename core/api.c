@@ -143,10 +143,10 @@ int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, sock
                    int flags)
 {
     GET_SOCK(st, id, s);
+    if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+        return -EINVAL; /* checked before the socket's kind, as the kernel does */
     if (s->type != SOCK_STREAM)
         return -EOPNOTSUPP;
-    if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
-        return -EINVAL;
     int timeout = nc__sock_timeout(s, 0, false);
     for (;;) {
         int nid = -1;
@@ -372,11 +372,26 @@ int netcore_get_nonblock(struct netcore_stack *st, int id)
 int netcore_readable_bytes(struct netcore_stack *st, int id)
 {
     GET_SOCK(st, id, s);
+    if (s->type == SOCK_STREAM && atomic_load(&s->state) == NC_ST_LISTEN)
+        return -EINVAL;
     if (s->type == SOCK_STREAM)
         return (int)nc__ring_used(&s->rx);
     pthread_mutex_lock(&s->dq_mu);
     int n = s->dq_head != NULL ? (int)s->dq_head->len : 0;
     pthread_mutex_unlock(&s->dq_mu);
+    return n;
+}
+
+int netcore_queued_bytes(struct netcore_stack *st, int id, int unsent_only)
+{
+    GET_SOCK(st, id, s);
+    if (s->type != SOCK_STREAM)
+        return 0; /* lwIP sends a datagram before sendto returns */
+    if (atomic_load(&s->state) == NC_ST_LISTEN)
+        return -EINVAL;
+    nc__lock(st);
+    int n = nc__tcp_queued(s, unsent_only != 0);
+    nc__unlock(st);
     return n;
 }
 

@@ -293,6 +293,8 @@ void nc__tcp_set_nodelay(struct nc_sock *s);
 void nc__tcp_set_keepalive(struct nc_sock *s);
 /* IP_TTL and IP_TOS of s->opt into the pcb. */
 void nc__tcp_apply_ip(struct nc_sock *s);
+/* Bytes not yet acknowledged by the peer, or only those not yet sent (SIOCOUTQ[NSD]). */
+int nc__tcp_queued(struct nc_sock *s, bool unsent_only);
 /* The connection's MSS, 0 when not connected. */
 int nc__tcp_mss(struct nc_sock *s);
 /* What TCP_INFO reports, from lwIP's pcb (zeros when the connection is gone). */

@@ -10,6 +10,7 @@
  * (rx_full). Every lwIP call here runs under the stack lock.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <string.h>
 
@@ -756,6 +757,15 @@ void nc__tcp_apply_ip(struct nc_sock *s)
         return;
     s->pcb.tcp->ttl = (u8_t)(s->opt.ttl < 0 ? NC_DEFAULT_TTL : s->opt.ttl);
     s->pcb.tcp->tos = (u8_t)s->opt.tos;
+}
+
+int nc__tcp_queued(struct nc_sock *s, bool unsent_only)
+{
+    size_t n = nc__ring_used(&s->tx); /* not handed to lwIP yet */
+    struct tcp_pcb *pcb = s->pcb.tcp;
+    if (pcb != NULL && atomic_load(&s->state) == NC_ST_CONNECTED)
+        n += pcb->snd_lbb - (unsent_only ? pcb->snd_nxt : pcb->lastack);
+    return n > INT_MAX ? INT_MAX : (int)n;
 }
 
 int nc__tcp_mss(struct nc_sock *s)

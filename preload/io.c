@@ -10,14 +10,6 @@
 
 #include "shim.h"
 
-static bool is_stream(int h)
-{
-    int type = 0;
-    socklen_t len = sizeof(type);
-    return netcore_getsockopt(nc_stack, h, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
-           type == SOCK_STREAM;
-}
-
 static ssize_t do_send(int h, const void *buf, size_t len, int flags,
                        const struct sockaddr *to, socklen_t tolen)
 {
@@ -25,7 +17,7 @@ static ssize_t do_send(int h, const void *buf, size_t len, int flags,
     do {
         n = netcore_sendto(nc_stack, h, buf, len, flags, to, tolen);
     } while (n == -EINTR && nc__restart_after_eintr(h, true));
-    if (n == -EPIPE && !(flags & MSG_NOSIGNAL) && is_stream(h))
+    if (n == -EPIPE && !(flags & MSG_NOSIGNAL) && nc__stream(h))
         raise(SIGPIPE);
     return n;
 }

@@ -106,6 +106,9 @@ bool nc__epoll_known(int fd);
 /* True in a child forked after the stack started (the stack lives in the parent). */
 bool nc__forked(void);
 
+/* True when handle is a TCP socket. */
+bool nc__stream(int handle);
+
 /* Translate readiness of handle for the poll events asked; drains the eventfd first. */
 unsigned nc__ready(int handle, unsigned events);
 

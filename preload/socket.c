@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdarg.h>
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -335,12 +336,21 @@ int ioctl(int fd, unsigned long req, ...)
         if (arg == NULL)
             return (int)nc__ret(-EFAULT);
         return (int)nc__ret(netcore_set_nonblock(nc_stack, h, *(int *)arg != 0));
-    case FIONREAD: {
-        if (arg == NULL)
-            return (int)nc__ret(-EFAULT);
-        int n = netcore_readable_bytes(nc_stack, h);
+    case FIONREAD:   /* SIOCINQ */
+    case TIOCOUTQ:   /* SIOCOUTQ */
+    case SIOCOUTQNSD:
+    case SIOCATMARK: {
+        int n;
+        if (req == FIONREAD)
+            n = netcore_readable_bytes(nc_stack, h);
+        else if (req == SIOCATMARK)
+            n = nc__stream(h) ? 0 : -ENOTTY; /* urgent data comes inline: never at a mark */
+        else
+            n = netcore_queued_bytes(nc_stack, h, req == SIOCOUTQNSD);
         if (n < 0)
             return (int)nc__ret(n);
+        if (arg == NULL)
+            return (int)nc__ret(-EFAULT);
         *(int *)arg = n;
         return 0;
     }

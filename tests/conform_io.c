@@ -780,6 +780,13 @@ static void outq_connected(struct cx *c)
     ioctl_int(c, s, SIOCOUTQ);
 }
 
+static void outqnsd_connected(struct cx *c)
+{
+    int p, s = connected(c, &p);
+    NEED(c, s >= 0, "connect");
+    ioctl_int(c, s, SIOCOUTQNSD);
+}
+
 static void outq_listening(struct cx *c)
 {
     int s = sock(c, SOCK_STREAM);
@@ -910,6 +917,7 @@ const struct conform_case conform_io_cases[] = {
     { "ioctl FIONREAD: data there", fionread_data, NULL },
     { "ioctl FIONREAD: UDP, two datagrams", fionread_udp, NULL },
     { "ioctl SIOCOUTQ: connected, idle", outq_connected, NULL },
+    { "ioctl SIOCOUTQNSD: connected, idle", outqnsd_connected, NULL },
     { "ioctl SIOCOUTQ: listening", outq_listening, NULL },
     { "ioctl SIOCOUTQ: UDP", outq_udp, NULL },
     { "ioctl SIOCATMARK: connected", atmark_connected, NULL },
