@@ -191,6 +191,7 @@ struct netcore_stack {
     bool threaded;
     bool dev_down;               /* the device went away: ENETDOWN from now on */
     bool netdown_pending;        /* connections still to fail with ENETDOWN */
+    bool loop_pending;           /* packets to our own address wait on the netif */
     _Atomic bool stopping;
     struct nc_dev dev;
     struct netif *netif;
@@ -218,6 +219,8 @@ void nc__kick(struct netcore_stack *st, struct nc_sock *s, unsigned what);
 int nc__pump_device(struct netcore_stack *st, int max_frames);
 void nc__dev_down(struct netcore_stack *st, int why);
 int nc__netif_setup(struct netcore_stack *st);
+/* Delivers packets the stack sent to its own address (caller holds the lock). */
+void nc__netif_loop(struct netcore_stack *st);
 void nc__netif_teardown(struct netcore_stack *st);
 
 /* sock.c */

@@ -18,6 +18,7 @@
 #include <lwip/ip4.h>
 #include <lwip/netif.h>
 #include <lwip/pbuf.h>
+#include <lwip/tcpip.h>
 #include <netif/ethernet.h>
 
 #include "internal.h"
@@ -233,4 +234,29 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
             nc__syn_tune(st, &syn);
     }
     return n;
+}
+
+/*
+ * Packets to our own address. lwIP's loopback (LWIP_NETIF_LOOPBACK) queues them on the netif
+ * and, built for its tcpip thread, asks that thread to deliver them via tcpip_try_callback,
+ * which without tcpip_init asserts and aborts the program (a connect to our own IP did). The
+ * library calls it through its PLT, so this definition takes its place: it only marks the
+ * queue, and whoever holds the stack lock delivers it before letting go (nc__unlock).
+ */
+err_t tcpip_try_callback(tcpip_callback_fn fn, void *ctx)
+{
+    if (fn != (tcpip_callback_fn)netif_poll || nc__stack == NULL)
+        return ERR_VAL; /* nothing else of lwIP's may run outside our lock */
+    (void)ctx;
+    nc__stack->loop_pending = true;
+    return ERR_OK;
+}
+
+void nc__netif_loop(struct netcore_stack *st)
+{
+    /* Bounded: each round may answer itself (SYN, SYN-ACK, ACK...). */
+    for (int i = 0; i < 64 && st->loop_pending && st->netif != NULL; i++) {
+        st->loop_pending = false;
+        netif_poll(st->netif);
+    }
 }

@@ -112,6 +112,7 @@ static void arm_timer(struct netcore_stack *st)
 void nc__unlock(struct netcore_stack *st)
 {
     nc__run_queue(st);
+    nc__netif_loop(st);
     if (st->netdown_pending) {
         st->netdown_pending = false;
         netif_set_link_down(st->netif);

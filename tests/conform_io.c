@@ -450,6 +450,46 @@ static void udp_recv_shut_rd(struct cx *c)
     CALL(c, c->o->recv(s, b, sizeof(b), MSG_DONTWAIT));
 }
 
+/* talking to oneself: the stack's own address */
+
+static void connect_self(struct cx *c)
+{
+    int l = sock(c, SOCK_STREAM), s = sock(c, SOCK_STREAM | SOCK_NONBLOCK);
+    struct sockaddr_in any = sin_any(c->port), self = sin_self(c, c->port);
+    NEED(c, l >= 0 && s >= 0 && c->o->bind(l, SA(any), sizeof(any)) == 0, "bind");
+    NEED(c, c->o->listen(l, 1) == 0, "listen");
+    note(c, "connect", c->o->connect(s, SA(self), sizeof(self)));
+    outf(c, "revents=%#x", wait_for(c, s, POLLOUT, 2000));
+    int e = -1;
+    socklen_t len = sizeof(e);
+    c->o->getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &len);
+    outf(c, "so_error=%d", e);
+    CALL_FD(c, c->o->accept(l, NULL, NULL));
+    if (c->r.ret < 0)
+        return;
+    int a = (int)c->r.ret;
+    char b[8] = "";
+    note(c, "send", c->o->send(s, "hi", 2, 0));
+    wait_for(c, a, POLLIN, 2000);
+    long n = c->o->recv(a, b, sizeof(b), MSG_DONTWAIT);
+    note(c, "recv", n);
+    note_data(c, b, n);
+    drop(c, s);
+    wait_for(c, a, POLLIN, 2000);
+    note(c, "eof", c->o->recv(a, b, sizeof(b), MSG_DONTWAIT));
+}
+
+static void udp_self(struct cx *c)
+{
+    int s = sock(c, SOCK_DGRAM);
+    struct sockaddr_in any = sin_any(c->port), self = sin_self(c, c->port);
+    NEED(c, s >= 0 && c->o->bind(s, SA(any), sizeof(any)) == 0, "bind");
+    note(c, "sendto", c->o->sendto(s, "me", 2, 0, SA(self), sizeof(self)));
+    outf(c, "revents=%#x", wait_for(c, s, POLLIN, 2000));
+    char b[8];
+    CALL(c, c->o->recv(s, b, sizeof(b), MSG_DONTWAIT));
+}
+
 /* shutdown */
 
 static void shutdown_fresh(struct cx *c, int type, int how)
@@ -874,6 +914,8 @@ const struct conform_case conform_io_cases[] = {
     { "recv: UDP MSG_TRUNC", udp_recv_trunc_flag, NULL },
     { "recv: UDP MSG_PEEK", udp_recv_peek, NULL },
     { "recv: UDP after SHUT_RD", udp_recv_shut_rd, NULL },
+    { "connect: own address, listener there", connect_self, NULL },
+    { "sendto: UDP to own address", udp_self, NULL },
     { "shutdown: unconnected TCP", shutdown_unconnected, NULL },
     { "shutdown: how 3, unconnected", shutdown_bad_how_fresh, NULL },
     { "shutdown: UDP unconnected", shutdown_udp_unconnected, NULL },
