@@ -65,6 +65,14 @@ static ssize_t k_recvfrom(int fd, void *b, size_t n, int f, struct sockaddr *a, 
 {
     return syscall(SYS_recvfrom, fd, b, n, f, a, l);
 }
+static ssize_t k_sendmsg(int fd, const struct msghdr *m, int f)
+{
+    return syscall(SYS_sendmsg, fd, m, f);
+}
+static ssize_t k_recvmsg(int fd, struct msghdr *m, int f)
+{
+    return syscall(SYS_recvmsg, fd, m, f);
+}
 static ssize_t k_read(int fd, void *b, size_t n) { return syscall(SYS_read, fd, b, n); }
 static ssize_t k_write(int fd, const void *b, size_t n) { return syscall(SYS_write, fd, b, n); }
 static int k_shutdown(int fd, int how) { return (int)syscall(SYS_shutdown, fd, how); }
@@ -94,10 +102,15 @@ static int k_dup(int fd) { return (int)syscall(SYS_dup, fd); }
 static int k_close(int fd) { return (int)syscall(SYS_close, fd); }
 
 const struct ops conform_kernel = {
-    "kernel",      { 0 },         k_socket,      k_bind,     k_listen,   k_accept,
-    k_accept4,     k_connect,     k_send,        k_sendto,   k_recv,     k_recvfrom,
-    k_read,        k_write,       k_shutdown,    k_getsockopt, k_setsockopt, k_getsockname,
-    k_getpeername, k_fcntl,       k_ioctl,       k_poll,     k_dup,      k_close,
+    .name = "kernel",         .socket = k_socket,           .bind = k_bind,
+    .listen = k_listen,       .accept = k_accept,           .accept4 = k_accept4,
+    .connect = k_connect,     .send = k_send,               .sendto = k_sendto,
+    .recv = k_recv,           .recvfrom = k_recvfrom,       .sendmsg = k_sendmsg,
+    .recvmsg = k_recvmsg,     .read = k_read,               .write = k_write,
+    .shutdown = k_shutdown,   .getsockopt = k_getsockopt,   .setsockopt = k_setsockopt,
+    .getsockname = k_getsockname, .getpeername = k_getpeername, .fcntl = k_fcntl,
+    .ioctl = k_ioctl,         .poll = k_poll,               .dup = k_dup,
+    .close = k_close,
 };
 static struct ops kernel_ops;
 
@@ -106,233 +119,16 @@ static int l_fcntl(int fd, int cmd, long arg) { return fcntl(fd, cmd, arg); }
 static int l_ioctl(int fd, unsigned long req, void *arg) { return ioctl(fd, req, arg); }
 
 static struct ops netcore_ops = {
-    "netcore",   { 0 },      socket,     bind,       listen,     accept,     accept4,
-    connect,     send,       sendto,     recv,       recvfrom,   read,       write,
-    shutdown,    getsockopt, setsockopt, getsockname, getpeername, l_fcntl,  l_ioctl,
-    poll,        dup,        close,
+    .name = "netcore",        .socket = socket,             .bind = bind,
+    .listen = listen,         .accept = accept,             .accept4 = accept4,
+    .connect = connect,       .send = send,                 .sendto = sendto,
+    .recv = recv,             .recvfrom = recvfrom,         .sendmsg = sendmsg,
+    .recvmsg = recvmsg,       .read = read,                 .write = write,
+    .shutdown = shutdown,     .getsockopt = getsockopt,     .setsockopt = setsockopt,
+    .getsockname = getsockname, .getpeername = getpeername, .fcntl = l_fcntl,
+    .ioctl = l_ioctl,         .poll = poll,                 .dup = dup,
+    .close = close,
 };
-
-/* helpers for the cases */
-
-void track(struct cx *c, int fd)
-{
-    if (c->nfds < CX_MAX_FDS)
-        c->fds[c->nfds++] = fd;
-}
-
-void track_peer(struct cx *c, int fd)
-{
-    if (c->nkfds < CX_MAX_FDS)
-        c->kfds[c->nkfds++] = fd;
-}
-
-int drop(struct cx *c, int fd)
-{
-    for (int i = 0; i < c->nfds; i++) {
-        if (c->fds[i] == fd) {
-            c->fds[i] = c->fds[--c->nfds];
-            break;
-        }
-    }
-    return c->o->close(fd);
-}
-
-void outf(struct cx *c, const char *fmt, ...)
-{
-    size_t used = strlen(c->r.out);
-    if (used + 1 >= sizeof(c->r.out))
-        return;
-    if (used > 0)
-        c->r.out[used++] = ' ';
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->r.out + used, sizeof(c->r.out) - used, fmt, ap);
-    va_end(ap);
-}
-
-static const char *err_name(int e)
-{
-    const char *n = strerrorname_np(e);
-    return n != NULL ? n : "E?";
-}
-
-void broken(struct cx *c, const char *what)
-{
-    int e = errno;
-    c->r.broken = true;
-    outf(c, "SETUP %s: %s", what, e != 0 ? err_name(e) : "unexpected result");
-}
-
-void note(struct cx *c, const char *label, long ret)
-{
-    int e = errno;
-    if (ret < 0)
-        outf(c, "%s=%ld/%s", label, ret, err_name(e));
-    else
-        outf(c, "%s=%ld", label, ret);
-}
-
-static void port_name(const struct cx *c, uint16_t p, char *buf, size_t len)
-{
-    if (p == 0)
-        snprintf(buf, len, "0");
-    else if (p >= c->port && p <= c->port + 2)
-        snprintf(buf, len, p == c->port ? "P" : "P+%d", p - c->port);
-    else
-        snprintf(buf, len, "eph");
-}
-
-void note_addr(struct cx *c, const char *label, const struct sockaddr_in *a, socklen_t len,
-               bool remote)
-{
-    /* The kernel's own address is its SELF and both columns' PEER: the caller says which
-     * side of a connection the address names. */
-    in_addr_t first = remote ? conform_env.peer.s_addr : c->o->self.s_addr;
-    char host[INET_ADDRSTRLEN], port[8], fam[16] = "";
-    if (a->sin_family != AF_INET)
-        snprintf(fam, sizeof(fam), "fam%d:", a->sin_family);
-    if (a->sin_addr.s_addr == first)
-        snprintf(host, sizeof(host), remote ? "PEER" : "SELF");
-    else if (a->sin_addr.s_addr == c->o->self.s_addr)
-        snprintf(host, sizeof(host), "SELF");
-    else if (a->sin_addr.s_addr == conform_env.peer.s_addr)
-        snprintf(host, sizeof(host), "PEER");
-    else if (a->sin_addr.s_addr == htonl(INADDR_ANY))
-        snprintf(host, sizeof(host), "ANY");
-    else
-        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-    port_name(c, ntohs(a->sin_port), port, sizeof(port));
-    outf(c, "%s=%s%s:%s/%u", label, fam, host, port, (unsigned)len);
-}
-
-struct sockaddr_in sin_of(struct in_addr a, uint16_t port)
-{
-    struct sockaddr_in s = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr = a };
-    return s;
-}
-
-struct sockaddr_in sin_any(uint16_t port)
-{
-    struct in_addr any = { htonl(INADDR_ANY) };
-    return sin_of(any, port);
-}
-
-struct sockaddr_in sin_self(const struct cx *c, uint16_t port)
-{
-    return sin_of(c->o->self, port);
-}
-
-struct sockaddr_in sin_peer(uint16_t port)
-{
-    return sin_of(conform_env.peer, port);
-}
-
-int sock(struct cx *c, int type)
-{
-    int fd = c->o->socket(AF_INET, type, 0);
-    if (fd >= 0)
-        track(c, fd);
-    return fd;
-}
-
-int peer_listener(struct cx *c)
-{
-    if (c->listener >= 0)
-        return c->listener;
-    const struct ops *k = &conform_kernel;
-    int l = k->socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (l < 0)
-        return -1;
-    track_peer(c, l);
-    int one = 1;
-    struct timeval tv = { 3, 0 }; /* a lost connection fails the case, not the run */
-    struct sockaddr_in a = sin_peer((uint16_t)(c->port + 1));
-    if (k->setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        k->setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-        k->bind(l, SA(a), sizeof(a)) < 0 || k->listen(l, 16) < 0)
-        return -1;
-    c->listener = l;
-    return l;
-}
-
-int connected(struct cx *c, int *peer)
-{
-    int l = peer_listener(c);
-    int s = sock(c, SOCK_STREAM);
-    if (l < 0 || s < 0)
-        return -1;
-    struct sockaddr_in a = sin_peer((uint16_t)(c->port + 1));
-    if (c->o->connect(s, SA(a), sizeof(a)) < 0)
-        return -1;
-    int p = conform_kernel.accept4(l, NULL, NULL, SOCK_CLOEXEC);
-    if (p < 0)
-        return -1;
-    track_peer(c, p);
-    *peer = p;
-    return s;
-}
-
-int udp_connected(struct cx *c)
-{
-    int s = sock(c, SOCK_DGRAM);
-    if (s < 0)
-        return -1;
-    struct sockaddr_in a = sin_peer((uint16_t)(c->port + 1));
-    return c->o->connect(s, SA(a), sizeof(a)) < 0 ? -1 : s;
-}
-
-int listening(struct cx *c, int *peer)
-{
-    const struct ops *o = c->o, *k = &conform_kernel;
-    int l = sock(c, SOCK_STREAM);
-    if (l < 0)
-        return -1;
-    int one = 1;
-    struct timeval tv = { 3, 0 };
-    struct sockaddr_in any = sin_any(c->port), self = sin_self(c, c->port);
-    if (o->setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        o->setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-        o->bind(l, SA(any), sizeof(any)) < 0 || o->listen(l, 8) < 0)
-        return -1;
-    int p = k->socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (p < 0)
-        return -1;
-    track_peer(c, p);
-    if (k->connect(p, SA(self), sizeof(self)) < 0)
-        return -1;
-    /* The handshake is done on the peer's side; wait until the listener has it too. */
-    if (!(wait_for(c, l, POLLIN, 3000) & POLLIN))
-        return -1;
-    *peer = p;
-    return l;
-}
-
-int accepted(struct cx *c, int *peer)
-{
-    int l = listening(c, peer);
-    int s = l < 0 ? -1 : c->o->accept4(l, NULL, NULL, 0);
-    if (s >= 0)
-        track(c, s);
-    return s;
-}
-
-int wait_for(struct cx *c, int fd, short events, int ms)
-{
-    struct pollfd f = { .fd = fd, .events = events };
-    int n = c->o->poll(&f, 1, ms);
-    return n > 0 ? f.revents : n;
-}
-
-bool took_sigpipe(void)
-{
-    sigset_t pending, pipe;
-    sigemptyset(&pipe);
-    sigaddset(&pipe, SIGPIPE);
-    if (sigpending(&pending) != 0 || !sigismember(&pending, SIGPIPE))
-        return false;
-    struct timespec zero = { 0, 0 };
-    return sigtimedwait(&pipe, NULL, &zero) == SIGPIPE;
-}
 
 /* the runner */
 
@@ -427,7 +223,8 @@ int main(int argc, char **argv)
     sigaction(SIGALRM, &sa, NULL);
 
     const struct conform_case *tables[] = { conform_fd_cases, conform_addr_cases,
-                                            conform_opt_cases, conform_io_cases };
+                                            conform_opt_cases, conform_io_cases,
+                                            conform_conn_cases };
     const char *only = getenv("CONFORM_ONLY");
     int counts[4] = { 0 }; /* ok, KNOWN, DIFF, BROKEN */
     int index = 0;

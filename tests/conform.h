@@ -30,6 +30,8 @@ struct ops {
     ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
     ssize_t (*recv)(int, void *, size_t, int);
     ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+    ssize_t (*sendmsg)(int, const struct msghdr *, int);
+    ssize_t (*recvmsg)(int, struct msghdr *, int);
     ssize_t (*read)(int, void *, size_t);
     ssize_t (*write)(int, const void *, size_t);
     int (*shutdown)(int, int);
@@ -63,6 +65,7 @@ struct outcome {
 };
 
 #define CX_MAX_FDS 16
+#define WAIT_MS 3000 /* the longest a case waits for something the other side does */
 
 /* One run of one case on one stack. */
 struct cx {
@@ -85,6 +88,7 @@ extern const struct conform_case conform_fd_cases[];
 extern const struct conform_case conform_addr_cases[];
 extern const struct conform_case conform_opt_cases[];
 extern const struct conform_case conform_io_cases[];
+extern const struct conform_case conform_conn_cases[];
 
 /* Records the call under test; everything a case notes afterwards goes into out. */
 #define CALL(c, expr)                                                                     \
@@ -118,6 +122,7 @@ void track_peer(struct cx *c, int fd);
 /* Closes one of the case's fds now (through the column's ops) and forgets it. */
 int drop(struct cx *c, int fd);
 void broken(struct cx *c, const char *what);
+const char *err_name(int e); /* "EINVAL" */
 /* Appends to out. */
 void outf(struct cx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends "label=ret" or "label=-1/ENAME" for a step whose result matters too. */
@@ -152,5 +157,22 @@ int peer_listener(struct cx *c);
 int wait_for(struct cx *c, int fd, short events, int ms);
 /* True (and consumed) when a SIGPIPE is pending for this thread. */
 bool took_sigpipe(void);
+/* A TCP socket whose non-blocking connect to an address nobody answers is in progress. */
+int connecting(struct cx *c);
+/* The peer p resets its connection to s (SO_LINGER 0, close); true once s has seen it. */
+bool peer_reset(struct cx *c, int s, int p);
+/* A kernel UDP socket on peer:port+1. */
+int udp_peer(struct cx *c);
+/* A UDP socket of the column on ANY:port that has received msgs[0..n) from the peer. */
+int udp_with(struct cx *c, const char *const *msgs, int n);
+/* A connected TCP socket with "hello" from the peer waiting in it. */
+int with_hello(struct cx *c);
+struct sockaddr_in with_family(struct sockaddr_in a, int family);
+
+/* Notes of out values: data received, the socket's names, SO_ERROR. */
+void note_data(struct cx *c, const char *buf, long n);
+void note_name(struct cx *c, int s);
+void note_peer(struct cx *c, int s);
+void note_so_error(struct cx *c, int s);
 
 #endif /* CONFORM_H */

@@ -16,38 +16,6 @@ static struct in_addr ip(const char *dotted)
     return a;
 }
 
-static void note_name(struct cx *c, int s)
-{
-    struct sockaddr_in a;
-    socklen_t l = sizeof(a);
-    memset(&a, 0, sizeof(a));
-    if (c->o->getsockname(s, SA(a), &l) == 0)
-        note_addr(c, "name", &a, l, false);
-    else
-        note(c, "name", -1);
-}
-
-static void note_peer(struct cx *c, int s)
-{
-    struct sockaddr_in a;
-    socklen_t l = sizeof(a);
-    memset(&a, 0, sizeof(a));
-    if (c->o->getpeername(s, SA(a), &l) == 0)
-        note_addr(c, "peer", &a, l, true);
-    else
-        note(c, "peer", -1);
-}
-
-static void note_so_error(struct cx *c, int s)
-{
-    int e = -1;
-    socklen_t l = sizeof(e);
-    if (c->o->getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &l) == 0)
-        outf(c, "so_error=%d", e);
-    else
-        note(c, "so_error", -1);
-}
-
 /* bind */
 
 #define BIND_CASE(fn, type, addr_expr, len)                                               \
@@ -64,12 +32,6 @@ static void note_so_error(struct cx *c, int s)
             note_name(c, s);                                                              \
     }
 
-static struct sockaddr_in fam(struct sockaddr_in a, int family)
-{
-    a.sin_family = (sa_family_t)family;
-    return a;
-}
-
 BIND_CASE(bind_self, SOCK_STREAM, sin_self(c, c->port), sizeof(a))
 BIND_CASE(bind_any0, SOCK_STREAM, sin_any(0), sizeof(a))
 BIND_CASE(bind_udp_any0, SOCK_DGRAM, sin_any(0), sizeof(a))
@@ -77,10 +39,10 @@ BIND_CASE(bind_short, SOCK_STREAM, sin_any(c->port), 8)
 BIND_CASE(bind_len0, SOCK_STREAM, sin_any(c->port), 0)
 BIND_CASE(bind_storage_len, SOCK_STREAM, sin_any(c->port), sizeof(st))
 BIND_CASE(bind_long, SOCK_STREAM, sin_any(c->port), sizeof(st) + 1)
-BIND_CASE(bind_af_unix, SOCK_STREAM, fam(sin_any(c->port), AF_UNIX), sizeof(a))
-BIND_CASE(bind_udp_af_unix, SOCK_DGRAM, fam(sin_any(c->port), AF_UNIX), sizeof(a))
-BIND_CASE(bind_unspec_any, SOCK_STREAM, fam(sin_any(c->port), AF_UNSPEC), sizeof(a))
-BIND_CASE(bind_unspec_self, SOCK_STREAM, fam(sin_self(c, c->port), AF_UNSPEC), sizeof(a))
+BIND_CASE(bind_af_unix, SOCK_STREAM, with_family(sin_any(c->port), AF_UNIX), sizeof(a))
+BIND_CASE(bind_udp_af_unix, SOCK_DGRAM, with_family(sin_any(c->port), AF_UNIX), sizeof(a))
+BIND_CASE(bind_unspec_any, SOCK_STREAM, with_family(sin_any(c->port), AF_UNSPEC), sizeof(a))
+BIND_CASE(bind_unspec_self, SOCK_STREAM, with_family(sin_self(c, c->port), AF_UNSPEC), sizeof(a))
 BIND_CASE(bind_nonlocal, SOCK_STREAM, sin_of(conform_env.unused, c->port), sizeof(a))
 BIND_CASE(bind_foreign, SOCK_DGRAM, sin_of(ip("192.0.2.1"), c->port), sizeof(a))
 BIND_CASE(bind_udp_bcast, SOCK_DGRAM, sin_of(ip("255.255.255.255"), c->port), sizeof(a))
@@ -294,10 +256,10 @@ CONNECT_CASE(connect_short, SOCK_STREAM, sin_peer(c->port), 8)
 CONNECT_CASE(connect_len0, SOCK_STREAM, sin_peer(c->port), 0)
 CONNECT_CASE(connect_len1, SOCK_DGRAM, sin_peer(c->port), 1)
 CONNECT_CASE(connect_long, SOCK_STREAM, sin_peer(c->port), sizeof(st) + 1)
-CONNECT_CASE(connect_af_unix, SOCK_STREAM, fam(sin_peer(c->port), AF_UNIX), sizeof(a))
-CONNECT_CASE(connect_udp_af_unix, SOCK_DGRAM, fam(sin_peer(c->port), AF_UNIX), sizeof(a))
-CONNECT_CASE(connect_unspec, SOCK_STREAM, fam(sin_peer(c->port), AF_UNSPEC), sizeof(a))
-CONNECT_CASE(connect_udp_unspec, SOCK_DGRAM, fam(sin_peer(c->port), AF_UNSPEC), sizeof(a))
+CONNECT_CASE(connect_af_unix, SOCK_STREAM, with_family(sin_peer(c->port), AF_UNIX), sizeof(a))
+CONNECT_CASE(connect_udp_af_unix, SOCK_DGRAM, with_family(sin_peer(c->port), AF_UNIX), sizeof(a))
+CONNECT_CASE(connect_unspec, SOCK_STREAM, with_family(sin_peer(c->port), AF_UNSPEC), sizeof(a))
+CONNECT_CASE(connect_udp_unspec, SOCK_DGRAM, with_family(sin_peer(c->port), AF_UNSPEC), sizeof(a))
 CONNECT_CASE(connect_bcast, SOCK_STREAM, sin_of(ip("255.255.255.255"), c->port), sizeof(a))
 CONNECT_CASE(connect_net_bcast, SOCK_STREAM, sin_of(conform_env.bcast, c->port), sizeof(a))
 CONNECT_CASE(connect_mcast, SOCK_STREAM, sin_of(ip("224.0.0.251"), c->port), sizeof(a))
@@ -388,7 +350,7 @@ static void connect_isconn(struct cx *c, socklen_t len, int family)
 {
     int p, s = connected(c, &p);
     NEED(c, s >= 0, "connect");
-    struct sockaddr_in a = fam(sin_peer((uint16_t)(c->port + 1)), family);
+    struct sockaddr_in a = with_family(sin_peer((uint16_t)(c->port + 1)), family);
     CALL(c, c->o->connect(s, SA(a), len));
 }
 
@@ -434,7 +396,7 @@ static void connect_unspec_connected(struct cx *c)
 {
     int p, s = connected(c, &p);
     NEED(c, s >= 0, "connect");
-    struct sockaddr_in a = fam(sin_any(0), AF_UNSPEC);
+    struct sockaddr_in a = with_family(sin_any(0), AF_UNSPEC);
     CALL(c, c->o->connect(s, SA(a), sizeof(a)));
     note_peer(c, s);
     note_name(c, s);
@@ -454,7 +416,7 @@ static void connect_unspec_bound(struct cx *c)
     struct sockaddr_in self = sin_self(c, c->port), to = sin_peer((uint16_t)(c->port + 1));
     NEED(c, l >= 0 && s >= 0 && c->o->bind(s, SA(self), sizeof(self)) == 0, "bind");
     NEED(c, c->o->connect(s, SA(to), sizeof(to)) == 0, "connect");
-    struct sockaddr_in a = fam(sin_any(0), AF_UNSPEC);
+    struct sockaddr_in a = with_family(sin_any(0), AF_UNSPEC);
     CALL(c, c->o->connect(s, SA(a), sizeof(a)));
     note_name(c, s);
 }
@@ -466,7 +428,7 @@ static void connect_unspec_listening(struct cx *c)
     struct sockaddr_in any = sin_any(c->port);
     NEED(c, s >= 0 && c->o->bind(s, SA(any), sizeof(any)) == 0, "bind");
     NEED(c, c->o->listen(s, 1) == 0, "listen");
-    struct sockaddr_in a = fam(sin_any(0), AF_UNSPEC);
+    struct sockaddr_in a = with_family(sin_any(0), AF_UNSPEC);
     CALL(c, c->o->connect(s, SA(a), sizeof(a)));
     note(c, "accept", c->o->accept(s, NULL, NULL));
     note_name(c, s);
@@ -478,7 +440,7 @@ static void udp_dissolve(struct cx *c)
     int s = udp_connected(c);
     NEED(c, s >= 0, "connect");
     note_name(c, s);
-    struct sockaddr_in a = fam(sin_any(0), AF_UNSPEC);
+    struct sockaddr_in a = with_family(sin_any(0), AF_UNSPEC);
     CALL(c, c->o->connect(s, SA(a), sizeof(a)));
     note_peer(c, s);
     note_name(c, s);
@@ -491,7 +453,7 @@ static void udp_dissolve_bound(struct cx *c)
     struct sockaddr_in any = sin_any(c->port), to = sin_peer((uint16_t)(c->port + 1));
     NEED(c, s >= 0 && c->o->bind(s, SA(any), sizeof(any)) == 0, "bind");
     NEED(c, c->o->connect(s, SA(to), sizeof(to)) == 0, "connect");
-    struct sockaddr_in a = fam(sin_any(0), AF_UNSPEC);
+    struct sockaddr_in a = with_family(sin_any(0), AF_UNSPEC);
     CALL(c, c->o->connect(s, SA(a), sizeof(a)));
     note_name(c, s);
 }
