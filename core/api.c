@@ -264,6 +264,8 @@ ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len
                          struct sockaddr *from, socklen_t *fromlen)
 {
     GET_SOCK(st, id, s);
+    if (flags & MSG_ERRQUEUE)
+        return -EAGAIN; /* nothing ever waits in netcore's error queue */
     if (buf == NULL && len > 0)
         return -EFAULT;
     if (s->type == SOCK_STREAM) {

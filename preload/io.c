@@ -79,6 +79,10 @@ ssize_t read(int fd, void *buf, size_t len)
     int h;
     if (!OURS(fd, h))
         return LIBC(read)(fd, buf, len);
+    /* A read of nothing returns 0 at once on a kernel socket, whatever its state ("match
+     * SYS5 behaviour" in sock_read_iter); a recv of nothing waits for data instead. */
+    if (len == 0)
+        return 0;
     return nc__ret(do_recv(h, buf, len, 0, NULL, NULL));
 }
 
@@ -112,6 +116,9 @@ static size_t iov_total(const struct iovec *iov, int n)
     return t;
 }
 
+/* The kernel's UIO_MAXIOV: more is EINVAL for readv/writev, EMSGSIZE in a msghdr. */
+#define IOV_MAX_N 1024
+
 /*
  * Vectored calls gather into one buffer so a message stays one datagram and a TCP write
  * is one ring copy. Large vectors are bounded by what one call may move.
@@ -130,8 +137,6 @@ static char *vec_buffer(const struct iovec *iov, int n, size_t *total)
 static ssize_t send_iov(int h, const struct iovec *iov, int n, int flags,
                         const struct sockaddr *to, socklen_t tolen)
 {
-    if (n < 0 || n > 1024)
-        return -EINVAL;
     if (n == 1)
         return do_send(h, iov[0].iov_base, iov[0].iov_len, flags, to, tolen);
     size_t total;
@@ -152,8 +157,6 @@ static ssize_t send_iov(int h, const struct iovec *iov, int n, int flags,
 static ssize_t recv_iov(int h, const struct iovec *iov, int n, int flags,
                         struct sockaddr *from, socklen_t *fromlen)
 {
-    if (n < 0 || n > 1024)
-        return -EINVAL;
     if (n == 1)
         return do_recv(h, iov[0].iov_base, iov[0].iov_len, flags, from, fromlen);
     size_t total;
@@ -179,6 +182,10 @@ ssize_t writev(int fd, const struct iovec *iov, int n)
     int h;
     if (!OURS(fd, h))
         return LIBC(writev)(fd, iov, n);
+    if (n < 0 || n > IOV_MAX_N)
+        return nc__ret(-EINVAL);
+    if (iov_total(iov, n) == 0)
+        return 0;
     return nc__ret(send_iov(h, iov, n, 0, NULL, 0));
 }
 
@@ -187,6 +194,10 @@ ssize_t readv(int fd, const struct iovec *iov, int n)
     int h;
     if (!OURS(fd, h))
         return LIBC(readv)(fd, iov, n);
+    if (n < 0 || n > IOV_MAX_N)
+        return nc__ret(-EINVAL);
+    if (iov_total(iov, n) == 0)
+        return 0;
     return nc__ret(recv_iov(h, iov, n, 0, NULL, NULL));
 }
 
@@ -197,6 +208,8 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
         return LIBC(sendmsg)(fd, msg, flags);
     if (msg == NULL)
         return nc__ret(-EFAULT);
+    if (msg->msg_iovlen > IOV_MAX_N)
+        return nc__ret(-EMSGSIZE);
     return nc__ret(send_iov(h, msg->msg_iov, (int)msg->msg_iovlen, flags, msg->msg_name,
                             msg->msg_namelen));
 }
@@ -205,6 +218,8 @@ static ssize_t recvmsg_one(int h, struct msghdr *msg, int flags)
 {
     if (msg == NULL)
         return -EFAULT;
+    if (msg->msg_iovlen > IOV_MAX_N)
+        return -EMSGSIZE;
     size_t cap = iov_total(msg->msg_iov, (int)msg->msg_iovlen);
     struct sockaddr_storage from;
     socklen_t fromlen = sizeof(from);
@@ -245,7 +260,7 @@ int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
     unsigned int i;
     for (i = 0; i < vlen; i++) {
         struct msghdr *m = &vec[i].msg_hdr;
-        ssize_t n = send_iov(h, m->msg_iov, (int)m->msg_iovlen, flags, m->msg_name,
+        ssize_t n = m->msg_iovlen > IOV_MAX_N ? -EMSGSIZE : send_iov(h, m->msg_iov, (int)m->msg_iovlen, flags, m->msg_name,
                              m->msg_namelen);
         if (n < 0) {
             if (i == 0)

@@ -73,6 +73,14 @@ static ssize_t k_recvmsg(int fd, struct msghdr *m, int f)
 {
     return syscall(SYS_recvmsg, fd, m, f);
 }
+static ssize_t k_readv(int fd, const struct iovec *v, int n)
+{
+    return syscall(SYS_readv, fd, v, n);
+}
+static ssize_t k_writev(int fd, const struct iovec *v, int n)
+{
+    return syscall(SYS_writev, fd, v, n);
+}
 static ssize_t k_read(int fd, void *b, size_t n) { return syscall(SYS_read, fd, b, n); }
 static ssize_t k_write(int fd, const void *b, size_t n) { return syscall(SYS_write, fd, b, n); }
 static int k_shutdown(int fd, int how) { return (int)syscall(SYS_shutdown, fd, how); }
@@ -106,7 +114,8 @@ const struct ops conform_kernel = {
     .listen = k_listen,       .accept = k_accept,           .accept4 = k_accept4,
     .connect = k_connect,     .send = k_send,               .sendto = k_sendto,
     .recv = k_recv,           .recvfrom = k_recvfrom,       .sendmsg = k_sendmsg,
-    .recvmsg = k_recvmsg,     .read = k_read,               .write = k_write,
+    .recvmsg = k_recvmsg,     .readv = k_readv,             .writev = k_writev,
+    .read = k_read,           .write = k_write,
     .shutdown = k_shutdown,   .getsockopt = k_getsockopt,   .setsockopt = k_setsockopt,
     .getsockname = k_getsockname, .getpeername = k_getpeername, .fcntl = k_fcntl,
     .ioctl = k_ioctl,         .poll = k_poll,               .dup = k_dup,
@@ -123,7 +132,8 @@ static struct ops netcore_ops = {
     .listen = listen,         .accept = accept,             .accept4 = accept4,
     .connect = connect,       .send = send,                 .sendto = sendto,
     .recv = recv,             .recvfrom = recvfrom,         .sendmsg = sendmsg,
-    .recvmsg = recvmsg,       .read = read,                 .write = write,
+    .recvmsg = recvmsg,       .readv = readv,               .writev = writev,
+    .read = read,             .write = write,
     .shutdown = shutdown,     .getsockopt = getsockopt,     .setsockopt = setsockopt,
     .getsockname = getsockname, .getpeername = getpeername, .fcntl = l_fcntl,
     .ioctl = l_ioctl,         .poll = poll,                 .dup = dup,
@@ -224,7 +234,7 @@ int main(int argc, char **argv)
 
     const struct conform_case *tables[] = { conform_fd_cases, conform_addr_cases,
                                             conform_opt_cases, conform_io_cases,
-                                            conform_conn_cases };
+                                            conform_conn_cases, conform_msg_cases };
     const char *only = getenv("CONFORM_ONLY");
     int counts[4] = { 0 }; /* ok, KNOWN, DIFF, BROKEN */
     int index = 0;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 /* One stack's socket calls: kernel (raw syscalls) or netcore (libc, through the shim). */
 struct ops {
@@ -32,6 +33,8 @@ struct ops {
     ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
     ssize_t (*sendmsg)(int, const struct msghdr *, int);
     ssize_t (*recvmsg)(int, struct msghdr *, int);
+    ssize_t (*readv)(int, const struct iovec *, int);
+    ssize_t (*writev)(int, const struct iovec *, int);
     ssize_t (*read)(int, void *, size_t);
     ssize_t (*write)(int, const void *, size_t);
     int (*shutdown)(int, int);
@@ -89,6 +92,7 @@ extern const struct conform_case conform_addr_cases[];
 extern const struct conform_case conform_opt_cases[];
 extern const struct conform_case conform_io_cases[];
 extern const struct conform_case conform_conn_cases[];
+extern const struct conform_case conform_msg_cases[];
 
 /* Records the call under test; everything a case notes afterwards goes into out. */
 #define CALL(c, expr)                                                                     \
