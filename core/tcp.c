@@ -709,7 +709,8 @@ void nc__tcp_close(struct netcore_stack *st, struct nc_sock *s)
         return;
     }
     bool unread = nc__ring_used(&s->rx) > 0 || s->rx_pending != NULL;
-    if (state == NC_ST_CONNECTING || (state == NC_ST_CONNECTED && unread)) {
+    bool linger0 = s->opt.linger_on && s->opt.linger_s == 0; /* SO_LINGER 0: abort */
+    if (state == NC_ST_CONNECTING || (state == NC_ST_CONNECTED && (unread || linger0))) {
         struct tcp_pcb *pcb = detach(s);
         if (pcb != NULL)
             tcp_abort(pcb);
