@@ -4,8 +4,11 @@
  * without the stack lock (tcp.c's rings).
  */
 #include <errno.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -68,6 +71,21 @@ static bool bindable(const struct netcore_stack *st, in_addr_t a)
     return IN_MULTICAST(ntohl(a));
 }
 
+/*
+ * A port below ip_unprivileged_port_start needs CAP_NET_BIND_SERVICE in the kernel; the
+ * calling thread's effective capabilities decide here too.
+ */
+static bool privileged(const struct netcore_stack *st, uint16_t port)
+{
+    if (port == 0 || port >= st->unpriv_port)
+        return false;
+    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) != 0)
+        return false;
+    return !(d[0].effective & (1u << CAP_NET_BIND_SERVICE));
+}
+
 int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol)
 {
     /* The kernel's order: flag bits, then family, then type, protocol range, protocol. */
@@ -122,6 +140,8 @@ int netcore_bind(struct netcore_stack *st, int id, const struct sockaddr *addr, 
     a.sin_family = AF_INET;
     if (!bindable(st, a.sin_addr.s_addr))
         return -EADDRNOTAVAIL;
+    if (privileged(st, ntohs(a.sin_port)))
+        return -EACCES;
     nc__lock(st);
     rc = s->type == SOCK_STREAM ? nc__tcp_bind(st, s, &a) : nc__udp_bind(st, s, &a);
     nc__unlock(st);

@@ -192,6 +192,7 @@ struct netcore_stack {
     bool dev_down;               /* the device went away: ENETDOWN from now on */
     bool netdown_pending;        /* connections still to fail with ENETDOWN */
     bool loop_pending;           /* packets to our own address wait on the netif */
+    int unpriv_port;             /* ip_unprivileged_port_start: lower ports need a capability */
     _Atomic bool stopping;
     struct nc_dev dev;
     struct netif *netif;

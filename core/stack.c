@@ -8,6 +8,7 @@
  * the queue before letting go. The same loop can be driven by hand with netcore_step().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,6 +283,20 @@ static void drop_all(struct netcore_stack *st)
         tcp_abort(tcp_tw_pcbs);
 }
 
+/* The first port a program may bind without CAP_NET_BIND_SERVICE, from this namespace. */
+static int unprivileged_port_start(void)
+{
+    char buf[16];
+    int fd = open("/proc/sys/net/ipv4/ip_unprivileged_port_start", O_RDONLY | O_CLOEXEC);
+    int n = fd >= 0 ? nc__sys_read(fd, buf, sizeof(buf) - 1) : -1;
+    if (fd >= 0)
+        nc__sys_close(fd);
+    if (n <= 0)
+        return 1024; /* the kernel's default */
+    buf[n] = '\0';
+    return atoi(buf);
+}
+
 int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_stack **out,
                   char *err, size_t errlen)
 {
@@ -301,6 +316,7 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
         return -ENOMEM;
     }
     st->cfg = *cfg;
+    st->unpriv_port = unprivileged_port_start();
     pthread_mutex_init(&st->lock, NULL);
     st->dev.fd = -1;
     int rc = -ENOMEM;
