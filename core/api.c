@@ -230,7 +230,7 @@ int netcore_connect(struct netcore_stack *st, int id, const struct sockaddr *add
     if (r < 0)
         return r;
     if (r == 0)
-        return -EINPROGRESS; /* SO_SNDTIMEO expired: the kernel says EINPROGRESS too */
+        return rc; /* SO_SNDTIMEO expired: EINPROGRESS, or EALREADY for a connect again */
     nc__lock(st);
     rc = nc__tcp_connect(st, s, bad ? NULL : &a, bad);
     nc__unlock(st);
