@@ -106,6 +106,15 @@ static int k_ioctl(int fd, unsigned long req, void *arg)
     return (int)syscall(SYS_ioctl, fd, req, arg);
 }
 static int k_poll(struct pollfd *f, nfds_t n, int ms) { return (int)syscall(SYS_poll, f, n, ms); }
+static int k_epoll_create1(int flags) { return (int)syscall(SYS_epoll_create1, flags); }
+static int k_epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
+{
+    return (int)syscall(SYS_epoll_ctl, ep, op, fd, ev);
+}
+static int k_epoll_wait(int ep, struct epoll_event *ev, int n, int ms)
+{
+    return (int)syscall(SYS_epoll_wait, ep, ev, n, ms);
+}
 static int k_dup(int fd) { return (int)syscall(SYS_dup, fd); }
 static int k_close(int fd) { return (int)syscall(SYS_close, fd); }
 
@@ -118,7 +127,8 @@ const struct ops conform_kernel = {
     .read = k_read,           .write = k_write,
     .shutdown = k_shutdown,   .getsockopt = k_getsockopt,   .setsockopt = k_setsockopt,
     .getsockname = k_getsockname, .getpeername = k_getpeername, .fcntl = k_fcntl,
-    .ioctl = k_ioctl,         .poll = k_poll,               .dup = k_dup,
+    .ioctl = k_ioctl,         .poll = k_poll,               .epoll_create1 = k_epoll_create1,
+    .epoll_ctl = k_epoll_ctl, .epoll_wait = k_epoll_wait,   .dup = k_dup,
     .close = k_close,
 };
 static struct ops kernel_ops;
@@ -136,7 +146,8 @@ static struct ops netcore_ops = {
     .read = read,             .write = write,
     .shutdown = shutdown,     .getsockopt = getsockopt,     .setsockopt = setsockopt,
     .getsockname = getsockname, .getpeername = getpeername, .fcntl = l_fcntl,
-    .ioctl = l_ioctl,         .poll = poll,                 .dup = dup,
+    .ioctl = l_ioctl,         .poll = poll,                 .epoll_create1 = epoll_create1,
+    .epoll_ctl = epoll_ctl,   .epoll_wait = epoll_wait,     .dup = dup,
     .close = close,
 };
 
@@ -234,7 +245,8 @@ int main(int argc, char **argv)
 
     const struct conform_case *tables[] = { conform_fd_cases, conform_addr_cases,
                                             conform_opt_cases, conform_io_cases,
-                                            conform_conn_cases, conform_msg_cases };
+                                            conform_conn_cases, conform_msg_cases,
+                                            conform_epoll_cases };
     const char *only = getenv("CONFORM_ONLY");
     int counts[4] = { 0 }; /* ok, KNOWN, DIFF, BROKEN */
     int index = 0;

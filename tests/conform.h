@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -45,6 +46,9 @@ struct ops {
     int (*fcntl)(int, int, long);
     int (*ioctl)(int, unsigned long, void *);
     int (*poll)(struct pollfd *, nfds_t, int);
+    int (*epoll_create1)(int);
+    int (*epoll_ctl)(int, int, int, struct epoll_event *);
+    int (*epoll_wait)(int, struct epoll_event *, int, int);
     int (*dup)(int);
     int (*close)(int);
 };
@@ -93,6 +97,7 @@ extern const struct conform_case conform_opt_cases[];
 extern const struct conform_case conform_io_cases[];
 extern const struct conform_case conform_conn_cases[];
 extern const struct conform_case conform_msg_cases[];
+extern const struct conform_case conform_epoll_cases[];
 
 /* Records the call under test; everything a case notes afterwards goes into out. */
 #define CALL(c, expr)                                                                     \
