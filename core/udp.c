@@ -167,6 +167,9 @@ ssize_t nc__udp_sendto(struct netcore_stack *st, struct nc_sock *s, const void *
         return -EACCES; /* broadcasts only with SO_BROADCAST */
     if (len > UDP_MAX_PAYLOAD)
         return -EMSGSIZE;
+    int pending = atomic_exchange(&s->so_error, 0);
+    if (pending != 0)
+        return -pending; /* what ICMP reported fails this send, once, as in the kernel */
     if (atomic_load(&s->wr_shut))
         return -EPIPE; /* after SHUT_WR; no SIGPIPE for a datagram socket */
     if (buf == NULL && len > 0)
