@@ -238,6 +238,14 @@ static int get_socket(struct netcore_stack *st, struct nc_sock *s, int name, voi
         struct linger l = { o->linger_on, o->linger_s };
         return opt_out(val, len, &l, sizeof(l), n);
     }
+    case SO_PEERCRED: {
+        /* An IP peer has no credentials: the kernel says pid 0 and the invalid ids. */
+        struct ucred u = { 0, (uid_t)-1, (gid_t)-1 };
+        return opt_out(val, len, &u, sizeof(u), n);
+    }
+    case SO_BINDTODEVICE:
+        *len = 0; /* bound to no device */
+        return 0;
     case SO_ERROR: v = atomic_exchange(&s->so_error, 0); break;
     case SO_TYPE: v = s->type; break;
     case SO_DOMAIN: v = AF_INET; break;

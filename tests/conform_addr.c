@@ -238,6 +238,27 @@ static void inuse_time_wait(struct cx *c) { time_wait(c, false, false); }
 static void inuse_time_wait_reuse(struct cx *c) { time_wait(c, false, true); }
 static void inuse_time_wait_reuse_both(struct cx *c) { time_wait(c, true, true); }
 
+/* TCP and UDP have ports of their own. */
+static void bind_tcp_udp(struct cx *c)
+{
+    int t = sock(c, SOCK_STREAM), u = sock(c, SOCK_DGRAM);
+    struct sockaddr_in any = sin_any(c->port);
+    NEED(c, t >= 0 && u >= 0 && c->o->bind(t, SA(any), sizeof(any)) == 0, "bind");
+    NEED(c, c->o->listen(t, 1) == 0, "listen");
+    CALL(c, c->o->bind(u, SA(any), sizeof(any)));
+}
+
+/* connect to INADDR_ANY reaches a listener on this host (which address it names differs:
+ * the kernel's loopback, netcore's own address; only the outcome is compared). */
+static void connect_any(struct cx *c)
+{
+    int l = sock(c, SOCK_STREAM), s = sock(c, SOCK_STREAM);
+    struct sockaddr_in any = sin_any(c->port);
+    NEED(c, l >= 0 && s >= 0 && c->o->bind(l, SA(any), sizeof(any)) == 0, "bind");
+    NEED(c, c->o->listen(l, 1) == 0, "listen");
+    CALL(c, c->o->connect(s, SA(any), sizeof(any)));
+}
+
 /* connect */
 
 #define CONNECT_CASE(fn, type, addr_expr, len)                                            \
@@ -655,6 +676,8 @@ const struct conform_case conform_addr_cases[] = {
     { "bind: port in TIME-WAIT", inuse_time_wait, NULL },
     { "bind: port in TIME-WAIT, SO_REUSEADDR", inuse_time_wait_reuse, NULL },
     { "bind: port in TIME-WAIT, SO_REUSEADDR on both", inuse_time_wait_reuse_both, NULL },
+    { "bind: TCP and UDP on one port", bind_tcp_udp, NULL },
+    { "connect: INADDR_ANY, listener on INADDR_ANY", connect_any, NULL },
     { "connect: NULL address", connect_null, NULL },
     { "connect: UDP NULL address, length 0", connect_null_len0, NULL },
     { "connect: length 8", connect_short, NULL },

@@ -188,6 +188,38 @@ static void udp_refused(struct cx *c, bool conn)
 }
 
 static void udp_refused_connected(struct cx *c) { udp_refused(c, true); }
+
+/* The error a connected UDP socket learned from ICMP fails its next send, once. */
+static void udp_refused_send(struct cx *c)
+{
+    int s = sock(c, SOCK_DGRAM);
+    struct sockaddr_in a = sin_peer((uint16_t)(c->port + 2));
+    NEED(c, s >= 0 && c->o->connect(s, SA(a), sizeof(a)) == 0, "connect");
+    NEED(c, c->o->send(s, "abc", 3, 0) == 3, "send");
+    outf(c, "revents=%#x", wait_for(c, s, POLLIN, WAIT_MS));
+    CALL(c, c->o->send(s, "abc", 3, 0));
+    note(c, "again", c->o->send(s, "abc", 3, 0));
+}
+
+/* A connected UDP socket takes datagrams from its peer only. */
+static void udp_connected_filters(struct cx *c)
+{
+    int s = sock(c, SOCK_DGRAM), p = udp_peer(c);
+    int other = conform_kernel.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    NEED(c, s >= 0 && p >= 0 && other >= 0, "socket");
+    track_peer(c, other);
+    struct sockaddr_in any = sin_any(c->port), self = sin_self(c, c->port);
+    struct sockaddr_in to = sin_peer((uint16_t)(c->port + 1));
+    NEED(c, c->o->bind(s, SA(any), sizeof(any)) == 0, "bind");
+    NEED(c, c->o->connect(s, SA(to), sizeof(to)) == 0, "connect");
+    NEED(c, conform_kernel.sendto(other, "no", 2, 0, SA(self), sizeof(self)) == 2, "other");
+    NEED(c, conform_kernel.sendto(p, "yes", 3, 0, SA(self), sizeof(self)) == 3, "peer");
+    wait_for(c, s, POLLIN, WAIT_MS);
+    char b[8];
+    CALL(c, c->o->recv(s, b, sizeof(b), MSG_DONTWAIT));
+    note_data(c, b, c->r.ret);
+    note(c, "next", c->o->recv(s, b, sizeof(b), MSG_DONTWAIT));
+}
 static void udp_refused_unconnected(struct cx *c) { udp_refused(c, false); }
 
 /* recv */
@@ -300,6 +332,19 @@ static void recv_after_shut_rd(struct cx *c)
     CALL(c, c->o->recv(s, b, sizeof(b), MSG_DONTWAIT));
 }
 
+/* Data the peer sends after SHUT_RD. */
+static void recv_shut_rd_then_data(struct cx *c)
+{
+    int p, s = connected(c, &p);
+    NEED(c, s >= 0 && c->o->shutdown(s, SHUT_RD) == 0, "shutdown");
+    NEED(c, conform_kernel.send(p, "late", 4, 0) == 4, "peer send");
+    usleep(50000);
+    char b[8];
+    CALL(c, c->o->recv(s, b, sizeof(b), MSG_DONTWAIT));
+    note_data(c, b, c->r.ret);
+    note(c, "peer_send", conform_kernel.send(p, "more", 4, MSG_NOSIGNAL));
+}
+
 static void recv_after_reset(struct cx *c)
 {
     int p, s = connected(c, &p);
@@ -403,6 +448,8 @@ const struct conform_case conform_io_cases[] = {
     { "send: UDP after SHUT_WR", udp_send_shut_wr, NULL },
     { "recv: UDP connected, port closed (ICMP)", udp_refused_connected, NULL },
     { "recv: UDP unconnected, port closed (ICMP)", udp_refused_unconnected, NULL },
+    { "send: UDP connected, port closed (ICMP)", udp_refused_send, NULL },
+    { "recv: UDP connected, another sender", udp_connected_filters, NULL },
     { "recv: unconnected TCP", recv_unconnected, NULL },
     { "recv: unconnected TCP, length 0", recv_unconnected_len0, NULL },
     { "recv: unconnected TCP, MSG_OOB", recv_oob_unconnected, NULL },
@@ -419,6 +466,7 @@ const struct conform_case conform_io_cases[] = {
     { "recvfrom: TCP address", recvfrom_tcp, NULL },
     { "read: peer closed", read_peer_closed, NULL },
     { "recv: after SHUT_RD", recv_after_shut_rd, NULL },
+    { "recv: data after SHUT_RD", recv_shut_rd_then_data, NULL },
     { "recv: after reset", recv_after_reset, NULL },
     { "SO_ERROR: after reset", so_error_after_reset, NULL },
     { "recv: UDP nothing there", udp_recv_empty, NULL },

@@ -297,6 +297,36 @@ static void tcp_info_fresh(struct cx *c) { tcp_info_state(c, 0); }
 static void tcp_info_listen(struct cx *c) { tcp_info_state(c, 1); }
 static void tcp_info_connected(struct cx *c) { tcp_info_state(c, 2); }
 
+static void peercred(struct cx *c)
+{
+    int p, s = connected(c, &p);
+    NEED(c, s >= 0, "connect");
+    struct ucred u = { -1, 0, 0 };
+    socklen_t l = sizeof(u);
+    CALL(c, c->o->getsockopt(s, SOL_SOCKET, SO_PEERCRED, &u, &l));
+    outf(c, "pid=%d uid=%d gid=%d len=%u", u.pid, (int)u.uid, (int)u.gid, (unsigned)l);
+}
+
+static void bindtodevice_get(struct cx *c)
+{
+    int s = sock(c, SOCK_STREAM);
+    NEED(c, s >= 0, "socket");
+    char name[16] = "x";
+    socklen_t l = sizeof(name);
+    CALL(c, c->o->getsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, name, &l));
+    outf(c, "len=%u", (unsigned)l);
+}
+
+static void bindtodevice_get_short(struct cx *c)
+{
+    int s = sock(c, SOCK_DGRAM);
+    NEED(c, s >= 0, "socket");
+    char name[16] = "x";
+    socklen_t l = 8;
+    CALL(c, c->o->getsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, name, &l));
+    outf(c, "len=%u", (unsigned)l);
+}
+
 static void tcp_congestion(struct cx *c)
 {
     int s = sock(c, SOCK_STREAM);
@@ -404,6 +434,9 @@ const struct conform_case conform_opt_cases[] = {
     { "TCP_INFO: fresh", tcp_info_fresh, NULL },
     { "TCP_INFO: listening", tcp_info_listen, NULL },
     { "TCP_INFO: connected", tcp_info_connected, NULL },
+    { "SO_PEERCRED: TCP", peercred, NULL },
+    { "SO_BINDTODEVICE: get, not bound", bindtodevice_get, NULL },
+    { "SO_BINDTODEVICE: get, length 8", bindtodevice_get_short, NULL },
     { "TCP_CONGESTION: default", tcp_congestion,
       "lwIP does NewReno; naming the kernel's algorithm would misreport it" },
     { NULL, NULL, NULL },
