@@ -108,6 +108,7 @@ struct nc_watch {
     unsigned events;
 };
 
+#define NC_MAX_GROUPS 20   /* groups per socket, as the kernel's igmp_max_memberships */
 #define NC_DEFAULT_TTL 64 /* Linux's default IP_TTL, also ours (lwIP's own is 255) */
 
 /*
@@ -122,6 +123,9 @@ struct nc_opts {
     int priority, rcvlowat;
     int ttl;                     /* IP_TTL; -1: the default, NC_DEFAULT_TTL */
     int tos, pmtudisc;
+    int mc_ttl;                  /* IP_MULTICAST_TTL */
+    bool mc_loop;                /* IP_MULTICAST_LOOP: our own sockets hear what we send */
+    struct in_addr mc_addr;      /* IP_MULTICAST_IF (there is one interface: only shown) */
     int user_mss, user_timeout;  /* TCP_MAXSEG (0: none), TCP_USER_TIMEOUT in ms */
     int keepidle, keepintvl, keepcnt; /* seconds, seconds, probes */
 };
@@ -157,6 +161,10 @@ struct nc_sock {
         struct udp_pcb *udp;
     } pcb;
     struct sockaddr_in local, peer;
+    struct nc_group {            /* IP_ADD_MEMBERSHIP: groups this socket joined */
+        struct in_addr group, iface;
+    } groups[NC_MAX_GROUPS];
+    int ngroups;
     struct in_addr bind_addr;    /* what the program bound; a disconnect keeps it ... */
     uint16_t bind_port;          /* ... and a port it chose (0: none, or an ephemeral one) */
 
@@ -329,6 +337,10 @@ ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf,
                          int flags, struct sockaddr_in *from);
 void nc__udp_close(struct netcore_stack *st, struct nc_sock *s);
 void nc__udp_apply_ip(struct nc_sock *s);
+/* IP_ADD_MEMBERSHIP (join) or IP_DROP_MEMBERSHIP of group on the interface named by its
+ * address iface or index ifindex. */
+int nc__udp_membership(struct netcore_stack *st, struct nc_sock *s, struct in_addr group,
+                       struct in_addr iface, int ifindex, bool join);
 
 /* syn.c: handshake options for a fast link (large MSS, large receive window) */
 #define NC_RCV_WND (256u * 1024) /* receive window of a connection whose handshake we scaled */

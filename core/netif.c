@@ -79,6 +79,7 @@ static err_t netif_init_cb(struct netif *netif)
         netif->linkoutput = dev_send;
         netif->flags = 0;
     }
+    netif->flags |= NETIF_FLAG_IGMP; /* sockets may join multicast groups */
     return ERR_OK;
 }
 

@@ -29,6 +29,8 @@ void nc__opts_default(struct nc_opts *o)
     o->rcvlowat = 1;
     o->ttl = -1;
     o->pmtudisc = IP_PMTUDISC_WANT;
+    o->mc_ttl = 1;
+    o->mc_loop = true;
     o->keepidle = DEFAULT_KEEPIDLE;
     o->keepintvl = DEFAULT_KEEPINTVL;
     o->keepcnt = DEFAULT_KEEPCNT;
@@ -167,10 +169,56 @@ static int set_tcp(struct nc_sock *s, int name, const void *val, socklen_t len)
     }
 }
 
-/* IP-level int options take one byte as well as an int, as in the kernel. */
-static int set_ip(struct nc_sock *s, int name, const void *val, socklen_t len)
+/* IP_ADD_MEMBERSHIP and IP_DROP_MEMBERSHIP: a struct ip_mreq, or ip_mreqn. */
+static int set_membership(struct netcore_stack *st, struct nc_sock *s, int name,
+                          const void *val, socklen_t len)
 {
-    if (name != IP_TTL && name != IP_TOS && name != IP_RECVERR && name != IP_MTU_DISCOVER)
+    if (s->type == SOCK_STREAM)
+        return -EPROTO;
+    if (len < (socklen_t)sizeof(struct ip_mreq))
+        return -EINVAL;
+    if (val == NULL)
+        return -EFAULT;
+    struct ip_mreqn m;
+    memset(&m, 0, sizeof(m));
+    memcpy(&m, val, len >= sizeof(m) ? sizeof(m) : sizeof(struct ip_mreq));
+    return nc__udp_membership(st, s, m.imr_multiaddr, m.imr_address, m.imr_ifindex,
+                              name == IP_ADD_MEMBERSHIP);
+}
+
+/* IP_MULTICAST_IF: a struct in_addr, ip_mreq or ip_mreqn naming our interface, or none. */
+static int set_multicast_if(struct netcore_stack *st, struct nc_sock *s, const void *val,
+                            socklen_t len)
+{
+    if (s->type == SOCK_STREAM || len < (socklen_t)sizeof(struct in_addr))
+        return -EINVAL;
+    if (val == NULL)
+        return -EFAULT;
+    struct ip_mreqn m;
+    memset(&m, 0, sizeof(m));
+    if (len >= sizeof(struct ip_mreqn))
+        memcpy(&m, val, sizeof(m));
+    else if (len >= sizeof(struct ip_mreq))
+        memcpy(&m, val, sizeof(struct ip_mreq));
+    else
+        memcpy(&m.imr_address, val, sizeof(m.imr_address));
+    if (m.imr_ifindex == 0 && m.imr_address.s_addr != htonl(INADDR_ANY) &&
+        m.imr_address.s_addr != st->cfg.ip.s_addr)
+        return -EADDRNOTAVAIL;
+    s->opt.mc_addr = m.imr_address;
+    return 0;
+}
+
+/* IP-level int options take one byte as well as an int, as in the kernel. */
+static int set_ip(struct netcore_stack *st, struct nc_sock *s, int name, const void *val,
+                  socklen_t len)
+{
+    if (name == IP_ADD_MEMBERSHIP || name == IP_DROP_MEMBERSHIP)
+        return set_membership(st, s, name, val, len);
+    if (name == IP_MULTICAST_IF)
+        return set_multicast_if(st, s, val, len);
+    if (name != IP_TTL && name != IP_TOS && name != IP_RECVERR && name != IP_MTU_DISCOVER &&
+        name != IP_MULTICAST_TTL && name != IP_MULTICAST_LOOP)
         return -ENOPROTOOPT;
     int v = 0;
     if (len > 0 && val == NULL)
@@ -195,6 +243,20 @@ static int set_ip(struct nc_sock *s, int name, const void *val, socklen_t len)
         o->tos = v & 0xff;
         break;
     case IP_RECVERR: o->recverr = v != 0; return 0;
+    case IP_MULTICAST_TTL:
+        if (s->type == SOCK_STREAM || len < 1)
+            return -EINVAL;
+        if (v == -1)
+            v = 1;
+        if (v < 0 || v > 255)
+            return -EINVAL;
+        o->mc_ttl = v;
+        break;
+    case IP_MULTICAST_LOOP:
+        if (len < 1)
+            return -EINVAL;
+        o->mc_loop = v != 0;
+        break;
     default: /* IP_MTU_DISCOVER */
         if (v < IP_PMTUDISC_DONT || v > IP_PMTUDISC_OMIT)
             return -EINVAL;
@@ -216,7 +278,7 @@ int netcore_setsockopt(struct netcore_stack *st, int id, int level, int name, co
     else if (level == IPPROTO_TCP && s->type == SOCK_STREAM)
         rc = set_tcp(s, name, val, len);
     else if (level == IPPROTO_IP)
-        rc = set_ip(s, name, val, len);
+        rc = set_ip(st, s, name, val, len);
     nc__unlock(st);
     return rc;
 }
@@ -324,11 +386,15 @@ static int get_tcp(struct netcore_stack *st, struct nc_sock *s, int name, void *
 static int get_ip(struct nc_sock *s, int name, void *val, socklen_t *len)
 {
     int n = (int)*len, v;
+    if (name == IP_MULTICAST_IF)
+        return opt_out(val, len, &s->opt.mc_addr, sizeof(s->opt.mc_addr), (size_t)n);
     switch (name) {
     case IP_TTL: v = s->opt.ttl < 0 ? NC_DEFAULT_TTL : s->opt.ttl; break;
     case IP_TOS: v = s->opt.tos; break;
     case IP_RECVERR: v = s->opt.recverr; break;
     case IP_MTU_DISCOVER: v = s->opt.pmtudisc; break;
+    case IP_MULTICAST_TTL: v = s->opt.mc_ttl; break;
+    case IP_MULTICAST_LOOP: v = s->opt.mc_loop; break;
     default: return -ENOPROTOOPT;
     }
     if (n > 0 && n < (int)sizeof(int) && v >= 0 && v <= 255) {

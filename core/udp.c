@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lwip/igmp.h>
 #include <lwip/ip.h>
 #include <lwip/pbuf.h>
 #include <lwip/udp.h>
@@ -234,14 +235,65 @@ ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf,
 
 void nc__udp_apply_ip(struct nc_sock *s)
 {
-    if (s->pcb.udp == NULL)
+    struct udp_pcb *pcb = s->pcb.udp;
+    if (pcb == NULL)
         return;
-    s->pcb.udp->ttl = (u8_t)(s->opt.ttl < 0 ? NC_DEFAULT_TTL : s->opt.ttl);
-    s->pcb.udp->tos = (u8_t)s->opt.tos;
+    pcb->ttl = (u8_t)(s->opt.ttl < 0 ? NC_DEFAULT_TTL : s->opt.ttl);
+    pcb->tos = (u8_t)s->opt.tos;
+    udp_set_multicast_ttl(pcb, (u8_t)s->opt.mc_ttl);
+    if (s->opt.mc_loop)
+        udp_set_flags(pcb, UDP_FLAGS_MULTICAST_LOOP);
+    else
+        udp_clear_flags(pcb, UDP_FLAGS_MULTICAST_LOOP);
+}
+
+/*
+ * Group membership as the kernel's __ip_mc_join_group and ip_mc_leave_group decide it; lwIP's
+ * IGMP counts the sockets in each group of the netif. The interface is ours when named by
+ * our address, by INADDR_ANY (our default route) or by any index (we have one).
+ */
+int nc__udp_membership(struct netcore_stack *st, struct nc_sock *s, struct in_addr group,
+                       struct in_addr iface, int ifindex, bool join)
+{
+    bool ours = ifindex != 0 || iface.s_addr == htonl(INADDR_ANY) ||
+                iface.s_addr == st->cfg.ip.s_addr;
+    int i;
+    for (i = 0; i < s->ngroups; i++)
+        if (s->groups[i].group.s_addr == group.s_addr &&
+            (ifindex != 0 || iface.s_addr == htonl(INADDR_ANY) ||
+             s->groups[i].iface.s_addr == iface.s_addr))
+            break;
+    ip4_addr_t g = { group.s_addr };
+    if (join) {
+        if (!IN_MULTICAST(ntohl(group.s_addr)))
+            return -EINVAL;
+        if (!ours)
+            return -ENODEV;
+        if (i < s->ngroups)
+            return -EADDRINUSE;
+        if (s->ngroups == NC_MAX_GROUPS)
+            return -ENOBUFS;
+        err_t e = igmp_joingroup_netif(st->netif, &g);
+        if (e != ERR_OK)
+            return -nc__err_to_errno(e);
+        s->groups[s->ngroups].group = group;
+        s->groups[s->ngroups].iface = iface;
+        s->ngroups++;
+        return 0;
+    }
+    if (i == s->ngroups)
+        return -EADDRNOTAVAIL;
+    igmp_leavegroup_netif(st->netif, &g);
+    s->groups[i] = s->groups[--s->ngroups];
+    return 0;
 }
 
 void nc__udp_close(struct netcore_stack *st, struct nc_sock *s)
 {
+    while (s->ngroups > 0) {
+        ip4_addr_t g = { s->groups[--s->ngroups].group.s_addr };
+        igmp_leavegroup_netif(st->netif, &g);
+    }
     if (s->pcb.udp != NULL)
         udp_remove(s->pcb.udp);
     s->pcb.udp = NULL;

@@ -2,6 +2,7 @@
  * conform cases: socket options. What getsockopt reports (defaults and values set before),
  * how lengths are checked and trimmed, and which levels and names are refused.
  */
+#include <arpa/inet.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -56,6 +57,8 @@ GET_CASE(ip_ttl_default, SOCK_STREAM, IPPROTO_IP, IP_TTL, 4)
 GET_CASE(ip_tos_default, SOCK_DGRAM, IPPROTO_IP, IP_TOS, 4)
 GET_CASE(ip_ttl_len1, SOCK_DGRAM, IPPROTO_IP, IP_TTL, 1)
 GET_CASE(ip_unknown_get, SOCK_DGRAM, IPPROTO_IP, 9999, 4)
+GET_CASE(mcast_ttl_default, SOCK_DGRAM, IPPROTO_IP, IP_MULTICAST_TTL, 4)
+GET_CASE(mcast_loop_default, SOCK_DGRAM, IPPROTO_IP, IP_MULTICAST_LOOP, 4)
 GET_CASE(ip_ttl_len2, SOCK_STREAM, IPPROTO_IP, IP_TTL, 2)
 GET_CASE(ip_mtu_discover_default, SOCK_STREAM, IPPROTO_IP, IP_MTU_DISCOVER, 4)
 GET_CASE(so_reuseport_default, SOCK_STREAM, SOL_SOCKET, SO_REUSEPORT, 4)
@@ -133,6 +136,10 @@ SET_CASE(set_ttl_default, SOCK_STREAM, IPPROTO_IP, IP_TTL, -1, 4)
 SET_CASE(set_tos_tcp, SOCK_STREAM, IPPROTO_IP, IP_TOS, 0xff, 4)
 SET_CASE(set_tos_udp, SOCK_DGRAM, IPPROTO_IP, IP_TOS, 0xff, 4)
 SET_CASE(set_ip_unknown, SOCK_DGRAM, IPPROTO_IP, 9999, 1, 4)
+SET_CASE(set_mcast_ttl, SOCK_DGRAM, IPPROTO_IP, IP_MULTICAST_TTL, 5, 4)
+SET_CASE(set_mcast_ttl_big, SOCK_DGRAM, IPPROTO_IP, IP_MULTICAST_TTL, 256, 4)
+SET_CASE(set_mcast_ttl_default, SOCK_DGRAM, IPPROTO_IP, IP_MULTICAST_TTL, -1, 4)
+SET_CASE(set_mcast_loop, SOCK_DGRAM, IPPROTO_IP, IP_MULTICAST_LOOP, 0, 4)
 SET_CASE(set_reuseport, SOCK_STREAM, SOL_SOCKET, SO_REUSEPORT, 1, 4)
 SET_CASE(set_maxseg, SOCK_STREAM, IPPROTO_TCP, TCP_MAXSEG, 1000, 4)
 SET_CASE(set_maxseg_small, SOCK_STREAM, IPPROTO_TCP, TCP_MAXSEG, 50, 4)
@@ -327,6 +334,99 @@ static void bindtodevice_get_short(struct cx *c)
     outf(c, "len=%u", (unsigned)l);
 }
 
+/* multicast membership: join, join again, leave, bad groups and interfaces */
+
+static void membership(struct cx *c, int type, const char *group, const char *iface,
+                       socklen_t len, int steps)
+{
+    int s = sock(c, type);
+    NEED(c, s >= 0, "socket");
+    struct ip_mreq m;
+    inet_pton(AF_INET, group, &m.imr_multiaddr);
+    if (strcmp(iface, "SELF") == 0)
+        m.imr_interface = c->o->self;
+    else
+        inet_pton(AF_INET, iface, &m.imr_interface);
+    if (steps & 1)
+        note(c, "join", c->o->setsockopt(s, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof(m)));
+    CALL(c, c->o->setsockopt(s, IPPROTO_IP, steps & 2 ? IP_DROP_MEMBERSHIP : IP_ADD_MEMBERSHIP,
+                             &m, len));
+    if (steps & 4)
+        note(c, "drop", c->o->setsockopt(s, IPPROTO_IP, IP_DROP_MEMBERSHIP, &m, sizeof(m)));
+}
+
+#define MREQ ((socklen_t)sizeof(struct ip_mreq))
+/* The interface is named by its address: with INADDR_ANY the kernel would need a route to
+ * the group, which the test namespace has not (netcore has its default route). */
+static void join(struct cx *c) { membership(c, SOCK_DGRAM, "224.0.0.251", "SELF", MREQ, 4); }
+static void join_twice(struct cx *c) { membership(c, SOCK_DGRAM, "224.0.0.251", "SELF", MREQ, 1); }
+static void join_unicast(struct cx *c) { membership(c, SOCK_DGRAM, "198.18.0.7", "SELF", MREQ, 0); }
+static void join_short(struct cx *c) { membership(c, SOCK_DGRAM, "224.0.0.251", "SELF", 4, 0); }
+static void join_foreign_iface(struct cx *c)
+{
+    membership(c, SOCK_DGRAM, "224.0.0.251", "192.0.2.1", MREQ, 0);
+}
+static void join_tcp(struct cx *c) { membership(c, SOCK_STREAM, "224.0.0.251", "SELF", MREQ, 0); }
+static void drop_unjoined(struct cx *c)
+{
+    membership(c, SOCK_DGRAM, "224.0.0.251", "SELF", MREQ, 2);
+}
+static void drop_joined(struct cx *c) { membership(c, SOCK_DGRAM, "224.0.0.251", "SELF", MREQ, 3); }
+
+static void multicast_if(struct cx *c, int type, const char *addr, socklen_t len)
+{
+    int s = sock(c, type);
+    NEED(c, s >= 0, "socket");
+    struct ip_mreq m = { .imr_multiaddr = { 0 } };
+    if (strcmp(addr, "SELF") == 0)
+        m.imr_interface = c->o->self;
+    else
+        inet_pton(AF_INET, addr, &m.imr_interface);
+    /* length 4 is a bare struct in_addr: the interface's address only */
+    CALL(c, c->o->setsockopt(s, IPPROTO_IP, IP_MULTICAST_IF,
+                             len == 4 ? (void *)&m.imr_interface : (void *)&m, len));
+    struct in_addr got = { 0x01010101 };
+    socklen_t gl = sizeof(got);
+    if (c->o->getsockopt(s, IPPROTO_IP, IP_MULTICAST_IF, &got, &gl) == 0)
+        outf(c, "if=%s len=%u", got.s_addr == c->o->self.s_addr ? "SELF"
+                                : got.s_addr == 0 ? "ANY" : "other", (unsigned)gl);
+}
+
+static void mcast_if_self(struct cx *c) { multicast_if(c, SOCK_DGRAM, "SELF", 4); }
+static void mcast_if_mreq(struct cx *c) { multicast_if(c, SOCK_DGRAM, "SELF", 8); }
+static void mcast_if_foreign(struct cx *c) { multicast_if(c, SOCK_DGRAM, "192.0.2.1", 4); }
+static void mcast_if_tcp(struct cx *c) { multicast_if(c, SOCK_STREAM, "SELF", 4); }
+static void mcast_if_short(struct cx *c) { multicast_if(c, SOCK_DGRAM, "SELF", 2); }
+
+/* A group member hears a datagram the peer sends to the group (out of the TAP). */
+static void multicast_receive(struct cx *c, bool own)
+{
+    int s = sock(c, SOCK_DGRAM);
+    struct sockaddr_in any = sin_any(c->port);
+    NEED(c, s >= 0 && c->o->bind(s, SA(any), sizeof(any)) == 0, "bind");
+    struct ip_mreq m = { .imr_interface = c->o->self };
+    inet_pton(AF_INET, "239.1.2.3", &m.imr_multiaddr);
+    NEED(c, c->o->setsockopt(s, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof(m)) == 0, "join");
+    const struct ops *so = own ? c->o : &conform_kernel; /* who sends */
+    int tx = so->socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    NEED(c, tx >= 0, "sender");
+    if (own)
+        track(c, tx);
+    else
+        track_peer(c, tx);
+    struct in_addr via = own ? c->o->self : conform_env.peer;
+    NEED(c, so->setsockopt(tx, IPPROTO_IP, IP_MULTICAST_IF, &via, sizeof(via)) == 0, "IF");
+    struct sockaddr_in g = sin_of(m.imr_multiaddr, c->port);
+    NEED(c, so->sendto(tx, "group", 5, 0, SA(g), sizeof(g)) == 5, "sendto");
+    outf(c, "revents=%#x", wait_for(c, s, POLLIN, WAIT_MS));
+    char b[8];
+    CALL(c, c->o->recv(s, b, sizeof(b), MSG_DONTWAIT));
+    note_data(c, b, c->r.ret);
+}
+
+static void multicast_from_peer(struct cx *c) { multicast_receive(c, false); }
+static void multicast_looped(struct cx *c) { multicast_receive(c, true); }
+
 static void tcp_congestion(struct cx *c)
 {
     int s = sock(c, SOCK_STREAM);
@@ -434,6 +534,27 @@ const struct conform_case conform_opt_cases[] = {
     { "TCP_INFO: fresh", tcp_info_fresh, NULL },
     { "TCP_INFO: listening", tcp_info_listen, NULL },
     { "TCP_INFO: connected", tcp_info_connected, NULL },
+    { "getsockopt: IP_MULTICAST_TTL default", mcast_ttl_default, NULL },
+    { "getsockopt: IP_MULTICAST_LOOP default", mcast_loop_default, NULL },
+    { "setsockopt: IP_MULTICAST_TTL 5", set_mcast_ttl, NULL },
+    { "setsockopt: IP_MULTICAST_TTL 256", set_mcast_ttl_big, NULL },
+    { "setsockopt: IP_MULTICAST_TTL -1", set_mcast_ttl_default, NULL },
+    { "setsockopt: IP_MULTICAST_LOOP 0", set_mcast_loop, NULL },
+    { "IP_MULTICAST_IF: own address", mcast_if_self, NULL },
+    { "IP_MULTICAST_IF: struct ip_mreq", mcast_if_mreq, NULL },
+    { "IP_MULTICAST_IF: foreign address", mcast_if_foreign, NULL },
+    { "IP_MULTICAST_IF: TCP", mcast_if_tcp, NULL },
+    { "IP_MULTICAST_IF: length 2", mcast_if_short, NULL },
+    { "IP_ADD_MEMBERSHIP: join, drop", join, NULL },
+    { "IP_ADD_MEMBERSHIP: twice", join_twice, NULL },
+    { "IP_ADD_MEMBERSHIP: unicast group", join_unicast, NULL },
+    { "IP_ADD_MEMBERSHIP: length 4", join_short, NULL },
+    { "IP_ADD_MEMBERSHIP: foreign interface", join_foreign_iface, NULL },
+    { "IP_ADD_MEMBERSHIP: TCP", join_tcp, NULL },
+    { "IP_DROP_MEMBERSHIP: not joined", drop_unjoined, NULL },
+    { "IP_DROP_MEMBERSHIP: joined", drop_joined, NULL },
+    { "multicast: a member hears the peer", multicast_from_peer, NULL },
+    { "multicast: a member hears its own stack", multicast_looped, NULL },
     { "SO_PEERCRED: TCP", peercred, NULL },
     { "SO_BINDTODEVICE: get, not bound", bindtodevice_get, NULL },
     { "SO_BINDTODEVICE: get, length 8", bindtodevice_get_short, NULL },
