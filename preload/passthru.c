@@ -3,8 +3,8 @@
  * on the TAP, so a socket the program binds or connects to a loopback address is handed to
  * the kernel under the same fd number: a program can talk to a local helper (a database, a
  * resolver stub) and to the network at once. The hand-off happens before the socket has an
- * address in netcore, carrying over what the program set: blocking mode, close-on-exec,
- * SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY, SO_RCVTIMEO, SO_SNDTIMEO.
+ * address in netcore, carrying over what the program set: blocking mode, close-on-exec and
+ * the socket options in the table below.
  */
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -29,6 +29,35 @@ static void carry(int h, int k, int level, int name, socklen_t size)
         LIBC(setsockopt)(k, level, name, v, len);
 }
 
+/* What the kernel socket inherits; stream: TCP only. Values still at the defaults (the
+ * kernel's too) are set all the same: cheaper than asking first. */
+static const struct carried {
+    int level, name;
+    socklen_t size;
+    bool stream;
+} carried[] = {
+    { SOL_SOCKET, SO_REUSEADDR, sizeof(int), false },
+    { SOL_SOCKET, SO_REUSEPORT, sizeof(int), false },
+    { SOL_SOCKET, SO_KEEPALIVE, sizeof(int), false },
+    { SOL_SOCKET, SO_BROADCAST, sizeof(int), false },
+    { SOL_SOCKET, SO_OOBINLINE, sizeof(int), false },
+    { SOL_SOCKET, SO_PRIORITY, sizeof(int), false },
+    { SOL_SOCKET, SO_RCVLOWAT, sizeof(int), false },
+    { SOL_SOCKET, SO_LINGER, sizeof(struct linger), false },
+    { SOL_SOCKET, SO_RCVTIMEO, sizeof(struct timeval), false },
+    { SOL_SOCKET, SO_SNDTIMEO, sizeof(struct timeval), false },
+    { IPPROTO_IP, IP_TOS, sizeof(int), false },
+    { IPPROTO_IP, IP_TTL, sizeof(int), false },
+    { IPPROTO_IP, IP_RECVERR, sizeof(int), false },
+    { IPPROTO_IP, IP_MTU_DISCOVER, sizeof(int), false },
+    { IPPROTO_TCP, TCP_NODELAY, sizeof(int), true },
+    { IPPROTO_TCP, TCP_KEEPIDLE, sizeof(int), true },
+    { IPPROTO_TCP, TCP_KEEPINTVL, sizeof(int), true },
+    { IPPROTO_TCP, TCP_KEEPCNT, sizeof(int), true },
+    { IPPROTO_TCP, TCP_CORK, sizeof(int), true },
+    { IPPROTO_TCP, TCP_USER_TIMEOUT, sizeof(int), true },
+};
+
 int nc__handoff(int fd, int h)
 {
     struct sockaddr_in self;
@@ -46,12 +75,9 @@ int nc__handoff(int fd, int h)
     int k = LIBC(socket)(AF_INET, type | (nb > 0 ? SOCK_NONBLOCK : 0) | SOCK_CLOEXEC, 0);
     if (k < 0)
         return -errno;
-    carry(h, k, SOL_SOCKET, SO_REUSEADDR, sizeof(int));
-    carry(h, k, SOL_SOCKET, SO_KEEPALIVE, sizeof(int));
-    carry(h, k, SOL_SOCKET, SO_RCVTIMEO, sizeof(struct timeval));
-    carry(h, k, SOL_SOCKET, SO_SNDTIMEO, sizeof(struct timeval));
-    if (type == SOCK_STREAM)
-        carry(h, k, IPPROTO_TCP, TCP_NODELAY, sizeof(int));
+    for (size_t i = 0; i < sizeof(carried) / sizeof(carried[0]); i++)
+        if (!carried[i].stream || type == SOCK_STREAM)
+            carry(h, k, carried[i].level, carried[i].name, carried[i].size);
     /* Put the kernel socket in place of the eventfd at the program's fd number (dup3 swaps
      * it atomically), then forget the netcore side. */
     if (LIBC(dup3)(k, fd, fdfl >= 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {

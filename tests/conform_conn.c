@@ -4,6 +4,8 @@
  */
 #include <fcntl.h>
 #include <linux/sockios.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -50,6 +52,41 @@ static void udp_self(struct cx *c)
     char b[8];
     CALL(c, c->o->recv(s, b, sizeof(b), MSG_DONTWAIT));
 }
+
+/* Loopback: netcore hands the socket to the kernel, with the options the program set. */
+static void loopback_options(struct cx *c, int type)
+{
+    int one = 1, idle = 99, tos = 0x10, s = sock(c, type);
+    struct linger lg = { 1, 7 };
+    NEED(c, s >= 0, "socket");
+    NEED(c, c->o->setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0 &&
+                c->o->setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0 &&
+                c->o->setsockopt(s, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)) == 0,
+         "options");
+    if (type == SOCK_DGRAM)
+        NEED(c, c->o->setsockopt(s, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one)) == 0,
+             "SO_BROADCAST");
+    else
+        NEED(c, c->o->setsockopt(s, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) == 0,
+             "TCP_KEEPIDLE");
+    struct sockaddr_in lo = sin_of((struct in_addr){ htonl(INADDR_LOOPBACK) }, c->port);
+    CALL(c, c->o->bind(s, SA(lo), sizeof(lo)));
+    int v[4] = { -1, -1, -1, -1 };
+    socklen_t l = sizeof(int);
+    c->o->getsockopt(s, SOL_SOCKET, SO_REUSEPORT, &v[0], &l);
+    c->o->getsockopt(s, IPPROTO_IP, IP_TOS, &v[1], &l);
+    if (type == SOCK_DGRAM)
+        c->o->getsockopt(s, SOL_SOCKET, SO_BROADCAST, &v[2], &l);
+    else
+        c->o->getsockopt(s, IPPROTO_TCP, TCP_KEEPIDLE, &v[2], &l);
+    l = sizeof(lg);
+    c->o->getsockopt(s, SOL_SOCKET, SO_LINGER, &lg, &l);
+    outf(c, "reuseport=%d tos=%#x %s=%d linger=%d,%d", v[0], v[1],
+         type == SOCK_DGRAM ? "broadcast" : "keepidle", v[2], lg.l_onoff, lg.l_linger);
+}
+
+static void loopback_tcp(struct cx *c) { loopback_options(c, SOCK_STREAM); }
+static void loopback_udp(struct cx *c) { loopback_options(c, SOCK_DGRAM); }
 
 /* shutdown */
 
@@ -422,6 +459,8 @@ static void ioctl_unknown(struct cx *c)
 const struct conform_case conform_conn_cases[] = {
     { "connect: own address, listener there", connect_self, NULL },
     { "sendto: UDP to own address", udp_self, NULL },
+    { "bind: 127.0.0.1 keeps the options set, TCP", loopback_tcp, NULL },
+    { "bind: 127.0.0.1 keeps the options set, UDP", loopback_udp, NULL },
     { "shutdown: unconnected TCP", shutdown_unconnected, NULL },
     { "shutdown: how 3, unconnected", shutdown_bad_how_fresh, NULL },
     { "shutdown: UDP unconnected", shutdown_udp_unconnected, NULL },
