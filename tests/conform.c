@@ -73,6 +73,14 @@ static ssize_t k_recvmsg(int fd, struct msghdr *m, int f)
 {
     return syscall(SYS_recvmsg, fd, m, f);
 }
+static int k_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int f)
+{
+    return (int)syscall(SYS_sendmmsg, fd, v, n, f);
+}
+static int k_recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int f, struct timespec *t)
+{
+    return (int)syscall(SYS_recvmmsg, fd, v, n, f, t);
+}
 static ssize_t k_readv(int fd, const struct iovec *v, int n)
 {
     return syscall(SYS_readv, fd, v, n);
@@ -123,7 +131,8 @@ const struct ops conform_kernel = {
     .listen = k_listen,       .accept = k_accept,           .accept4 = k_accept4,
     .connect = k_connect,     .send = k_send,               .sendto = k_sendto,
     .recv = k_recv,           .recvfrom = k_recvfrom,       .sendmsg = k_sendmsg,
-    .recvmsg = k_recvmsg,     .readv = k_readv,             .writev = k_writev,
+    .recvmsg = k_recvmsg,     .sendmmsg = k_sendmmsg,       .recvmmsg = k_recvmmsg,
+    .readv = k_readv,         .writev = k_writev,
     .read = k_read,           .write = k_write,
     .shutdown = k_shutdown,   .getsockopt = k_getsockopt,   .setsockopt = k_setsockopt,
     .getsockname = k_getsockname, .getpeername = k_getpeername, .fcntl = k_fcntl,
@@ -142,7 +151,8 @@ static struct ops netcore_ops = {
     .listen = listen,         .accept = accept,             .accept4 = accept4,
     .connect = connect,       .send = send,                 .sendto = sendto,
     .recv = recv,             .recvfrom = recvfrom,         .sendmsg = sendmsg,
-    .recvmsg = recvmsg,       .readv = readv,               .writev = writev,
+    .recvmsg = recvmsg,       .sendmmsg = sendmmsg,         .recvmmsg = recvmmsg,
+    .readv = readv,           .writev = writev,
     .read = read,             .write = write,
     .shutdown = shutdown,     .getsockopt = getsockopt,     .setsockopt = setsockopt,
     .getsockname = getsockname, .getpeername = getpeername, .fcntl = l_fcntl,

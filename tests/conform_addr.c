@@ -273,6 +273,7 @@ static void connect_any(struct cx *c)
         CALL(c, c->o->connect(s, SA(st), len));                                           \
     }
 
+CONNECT_CASE(connect_udp_port0, SOCK_DGRAM, sin_peer(0), sizeof(a))
 CONNECT_CASE(connect_short, SOCK_STREAM, sin_peer(c->port), 8)
 CONNECT_CASE(connect_len0, SOCK_STREAM, sin_peer(c->port), 0)
 CONNECT_CASE(connect_len1, SOCK_DGRAM, sin_peer(c->port), 1)
@@ -286,6 +287,14 @@ CONNECT_CASE(connect_net_bcast, SOCK_STREAM, sin_of(conform_env.bcast, c->port),
 CONNECT_CASE(connect_mcast, SOCK_STREAM, sin_of(ip("224.0.0.251"), c->port), sizeof(a))
 CONNECT_CASE(connect_udp_net_bcast, SOCK_DGRAM, sin_of(conform_env.bcast, c->port),
              sizeof(a))
+
+static void connect_port0(struct cx *c)
+{
+    int s = sock(c, SOCK_STREAM);
+    NEED(c, s >= 0, "socket");
+    struct sockaddr_in a = sin_peer(0);
+    CALL(c, c->o->connect(s, SA(a), sizeof(a)));
+}
 
 static void connect_null(struct cx *c)
 {
@@ -678,6 +687,8 @@ const struct conform_case conform_addr_cases[] = {
     { "bind: port in TIME-WAIT, SO_REUSEADDR on both", inuse_time_wait_reuse_both, NULL },
     { "bind: TCP and UDP on one port", bind_tcp_udp, NULL },
     { "connect: INADDR_ANY, listener on INADDR_ANY", connect_any, NULL },
+    { "connect: port 0", connect_port0, NULL },
+    { "connect: UDP port 0", connect_udp_port0, NULL },
     { "connect: NULL address", connect_null, NULL },
     { "connect: UDP NULL address, length 0", connect_null_len0, NULL },
     { "connect: length 8", connect_short, NULL },

@@ -118,6 +118,53 @@ static void sendmsg_tcp_unconnected(struct cx *c)
     CALL(c, c->o->sendmsg(s, &m, MSG_NOSIGNAL));
 }
 
+/* sendmmsg and recvmmsg */
+
+static void mmsg_send(struct cx *c, unsigned int vlen)
+{
+    int s = udp_connected(c), p = udp_peer(c);
+    NEED(c, s >= 0 && p >= 0, "connect");
+    struct iovec v = { (void *)"ab", 2 };
+    struct mmsghdr m[2] = { { .msg_hdr = { .msg_iov = &v, .msg_iovlen = 1 } },
+                            { .msg_hdr = { .msg_iov = &v, .msg_iovlen = 1 } } };
+    CALL(c, c->o->sendmmsg(s, m, vlen, 0));
+    outf(c, "len=%u,%u", m[0].msg_len, m[1].msg_len);
+}
+
+static void sendmmsg_two(struct cx *c) { mmsg_send(c, 2); }
+static void sendmmsg_none(struct cx *c) { mmsg_send(c, 0); }
+
+static void sendmmsg_unconnected(struct cx *c)
+{
+    int s = sock(c, SOCK_DGRAM);
+    NEED(c, s >= 0, "socket");
+    struct iovec v = { (void *)"ab", 2 };
+    struct mmsghdr m = { .msg_hdr = { .msg_iov = &v, .msg_iovlen = 1 } };
+    CALL(c, c->o->sendmmsg(s, &m, 1, 0));
+}
+
+static void mmsg_recv(struct cx *c, int n, int flags)
+{
+    static const char *const msgs[] = { "one", "two" };
+    int s = n > 0 ? udp_with(c, msgs, n) : sock(c, SOCK_DGRAM);
+    NEED(c, s >= 0, "datagrams");
+    char b[3][8];
+    struct iovec v[3] = { { b[0], 8 }, { b[1], 8 }, { b[2], 8 } };
+    struct mmsghdr m[3];
+    memset(m, 0, sizeof(m));
+    for (int i = 0; i < 3; i++) {
+        m[i].msg_hdr.msg_iov = &v[i];
+        m[i].msg_hdr.msg_iovlen = 1;
+    }
+    CALL(c, c->o->recvmmsg(s, m, 3, flags, NULL));
+    for (long i = 0; i < c->r.ret; i++)
+        outf(c, "len=%u", m[i].msg_len);
+}
+
+static void recvmmsg_two(struct cx *c) { mmsg_recv(c, 2, MSG_DONTWAIT); }
+static void recvmmsg_waitforone(struct cx *c) { mmsg_recv(c, 2, MSG_WAITFORONE); }
+static void recvmmsg_empty(struct cx *c) { mmsg_recv(c, 0, MSG_DONTWAIT); }
+
 /* read and write: length 0 returns 0 at once, whatever the socket's state */
 
 static void read_len0(struct cx *c)
@@ -293,6 +340,12 @@ const struct conform_case conform_msg_cases[] = {
     { "readv: 1025 iovecs", readv_too_many, NULL },
     { "sendmsg: NULL msghdr", sendmsg_null, NULL },
     { "sendmsg: TCP unconnected", sendmsg_tcp_unconnected, NULL },
+    { "sendmmsg: two messages", sendmmsg_two, NULL },
+    { "sendmmsg: none", sendmmsg_none, NULL },
+    { "sendmmsg: UDP unconnected", sendmmsg_unconnected, NULL },
+    { "recvmmsg: two there, MSG_DONTWAIT", recvmmsg_two, NULL },
+    { "recvmmsg: two there, MSG_WAITFORONE", recvmmsg_waitforone, NULL },
+    { "recvmmsg: none there, MSG_DONTWAIT", recvmmsg_empty, NULL },
     { "read: length 0, nothing there", read_len0, NULL },
     { "write: length 0, unconnected TCP", write_len0_fresh, NULL },
     { "write: length 0, after SHUT_WR", write_len0_shut, NULL },
