@@ -96,7 +96,8 @@ static void set_int(struct cx *c, int type, int level, int name, int v, socklen_
 {
     int s = sock(c, type);
     NEED(c, s >= 0, "socket");
-    CALL(c, c->o->setsockopt(s, level, name, &v, len));
+    int buf[2] = { v, 0 }; /* lengths up to 8 read defined bytes */
+    CALL(c, c->o->setsockopt(s, level, name, buf, len));
     int got = -1;
     socklen_t gl = sizeof(got);
     if (c->r.ret == 0 && c->o->getsockopt(s, level, name, &got, &gl) == 0)
