@@ -197,10 +197,10 @@ int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, sock
     }
 }
 
-int netcore_connect(struct netcore_stack *st, int id, const struct sockaddr *addr,
-                    socklen_t len)
+/* connect for a socket held; flags: MSG_DONTWAIT makes it non-blocking (MSG_FASTOPEN). */
+static int connect_held(struct netcore_stack *st, struct nc_sock *s,
+                        const struct sockaddr *addr, socklen_t len, int flags)
 {
-    GET_SOCK(st, id, s);
     int rc = addr_arg(addr, len);
     if (rc != 0)
         return rc;
@@ -223,7 +223,7 @@ int netcore_connect(struct netcore_stack *st, int id, const struct sockaddr *add
     nc__unlock(st);
     if (rc != -EINPROGRESS && rc != -EALREADY)
         return rc;
-    int timeout = nc__sock_timeout(s, 0, true);
+    int timeout = nc__sock_timeout(s, flags, true);
     if (timeout == 0)
         return rc;
     int r = nc__sock_wait(s, POLLOUT, timeout);
@@ -235,6 +235,13 @@ int netcore_connect(struct netcore_stack *st, int id, const struct sockaddr *add
     rc = nc__tcp_connect(st, s, bad ? NULL : &a, bad);
     nc__unlock(st);
     return rc;
+}
+
+int netcore_connect(struct netcore_stack *st, int id, const struct sockaddr *addr,
+                    socklen_t len)
+{
+    GET_SOCK(st, id, s);
+    return connect_held(st, s, addr, len, 0);
 }
 
 ssize_t netcore_send(struct netcore_stack *st, int id, const void *buf, size_t len, int flags)
@@ -251,8 +258,18 @@ ssize_t netcore_sendto(struct netcore_stack *st, int id, const void *buf, size_t
         if (rc != 0)
             return rc;
     }
-    if (s->type == SOCK_STREAM)
+    if (s->type == SOCK_STREAM) {
+        int state = atomic_load(&s->state);
+        if ((flags & MSG_FASTOPEN) && to != NULL &&
+            (state == NC_ST_NEW || state == NC_ST_BOUND)) {
+            /* Connect, then send, as the kernel's fast open does without a cookie: a
+             * non-blocking one says EINPROGRESS and has sent nothing. */
+            int rc = connect_held(st, s, to, tolen, flags);
+            if (rc != 0)
+                return rc;
+        }
         return nc__tcp_send(st, s, buf, len, flags); /* the kernel ignores a TCP address */
+    }
     /* udp_sendmsg's order: size, flags, then the address (AF_UNSPEC taken for AF_INET). */
     if (len > 0xffff)
         return -EMSGSIZE;

@@ -165,6 +165,29 @@ static void recvmmsg_two(struct cx *c) { mmsg_recv(c, 2, MSG_DONTWAIT); }
 static void recvmmsg_waitforone(struct cx *c) { mmsg_recv(c, 2, MSG_WAITFORONE); }
 static void recvmmsg_empty(struct cx *c) { mmsg_recv(c, 0, MSG_DONTWAIT); }
 
+/* sendto with MSG_FASTOPEN on an unconnected socket connects and sends in one call. */
+static void fastopen(struct cx *c, bool nonblock)
+{
+    int l = peer_listener(c), s = sock(c, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0));
+    NEED(c, l >= 0 && s >= 0, "socket");
+    struct sockaddr_in a = sin_peer((uint16_t)(c->port + 1));
+    CALL(c, c->o->sendto(s, "tfo", 3, MSG_FASTOPEN, SA(a), sizeof(a)));
+    if (nonblock)
+        outf(c, "revents=%#x", wait_for(c, s, POLLOUT, WAIT_MS));
+    int p = conform_kernel.accept4(l, NULL, NULL, SOCK_CLOEXEC);
+    NEED(c, p >= 0, "accept");
+    track_peer(c, p);
+    char b[8];
+    struct pollfd f = { .fd = p, .events = POLLIN };
+    conform_kernel.poll(&f, 1, nonblock ? 200 : WAIT_MS);
+    long n = conform_kernel.recv(p, b, sizeof(b), MSG_DONTWAIT);
+    note(c, "peer_recv", n);
+    note_data(c, b, n);
+}
+
+static void fastopen_blocking(struct cx *c) { fastopen(c, false); }
+static void fastopen_nonblocking(struct cx *c) { fastopen(c, true); }
+
 /* read and write: length 0 returns 0 at once, whatever the socket's state */
 
 static void read_len0(struct cx *c)
@@ -346,6 +369,8 @@ const struct conform_case conform_msg_cases[] = {
     { "recvmmsg: two there, MSG_DONTWAIT", recvmmsg_two, NULL },
     { "recvmmsg: two there, MSG_WAITFORONE", recvmmsg_waitforone, NULL },
     { "recvmmsg: none there, MSG_DONTWAIT", recvmmsg_empty, NULL },
+    { "sendto: MSG_FASTOPEN, blocking", fastopen_blocking, NULL },
+    { "sendto: MSG_FASTOPEN, non-blocking", fastopen_nonblocking, NULL },
     { "read: length 0, nothing there", read_len0, NULL },
     { "write: length 0, unconnected TCP", write_len0_fresh, NULL },
     { "write: length 0, after SHUT_WR", write_len0_shut, NULL },
