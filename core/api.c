@@ -303,8 +303,6 @@ ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len
     GET_SOCK(st, id, s);
     if (flags & MSG_ERRQUEUE)
         return -EAGAIN; /* nothing ever waits in netcore's error queue */
-    if (buf == NULL && len > 0)
-        return -EFAULT;
     if (s->type == SOCK_STREAM) {
         ssize_t n = nc__tcp_recv(st, s, buf, len, flags & ~MSG_TRUNC);
         if (n >= 0 && from != NULL) {

@@ -917,6 +917,10 @@ ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, siz
     pthread_mutex_lock(&s->rx_mu);
     for (;;) {
         size_t n;
+        if (buf == NULL && len > 0 && nc__ring_used(&s->rx) > 0) {
+            pthread_mutex_unlock(&s->rx_mu); /* only a copy finds out, as in the kernel */
+            return -EFAULT;
+        }
         if (flags & MSG_PEEK) {
             n = nc__ring_peek(&s->rx, (uint8_t *)buf + done, len - done);
         } else {

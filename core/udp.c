@@ -215,7 +215,9 @@ ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf,
         return -EAGAIN;
     }
     size_t n = d->len < len ? d->len : len;
-    memcpy(buf, d->data, n);
+    bool fault = buf == NULL && n > 0; /* the kernel drops the datagram it cannot copy */
+    if (!fault)
+        memcpy(buf, d->data, n);
     if (from != NULL)
         *from = d->from;
     size_t full = d->len;
@@ -230,6 +232,8 @@ ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf,
     }
     pthread_mutex_unlock(&s->dq_mu);
     free(d);
+    if (fault)
+        return -EFAULT;
     return (ssize_t)((flags & MSG_TRUNC) ? full : n);
 }
 

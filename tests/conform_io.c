@@ -302,6 +302,25 @@ static void recv_null_buf(struct cx *c)
     CALL(c, c->o->recv(s, NULL, 5, 0));
 }
 
+static void recv_null_buf_empty(struct cx *c)
+{
+    int p, s = connected(c, &p);
+    NEED(c, s >= 0, "connect");
+    CALL(c, c->o->recv(s, NULL, 5, MSG_DONTWAIT));
+}
+
+static void udp_recv_null_buf(struct cx *c)
+{
+    static const char *const msgs[] = { "one", "two" };
+    int s = udp_with(c, msgs, 2);
+    NEED(c, s >= 0, "datagrams");
+    CALL(c, c->o->recv(s, NULL, 5, 0));
+    char b[8];
+    long n = c->o->recv(s, b, sizeof(b), MSG_DONTWAIT);
+    note(c, "next", n);
+    note_data(c, b, n);
+}
+
 static void recvfrom_tcp(struct cx *c)
 {
     int s = with_hello(c);
@@ -463,6 +482,8 @@ const struct conform_case conform_io_cases[] = {
     { "recv: length 0, data there", recv_len0_data, NULL },
     { "recv: MSG_WAITALL|MSG_DONTWAIT, partial", recv_waitall_dontwait, NULL },
     { "recv: NULL buffer, data there", recv_null_buf, NULL },
+    { "recv: NULL buffer, nothing there", recv_null_buf_empty, NULL },
+    { "recv: UDP NULL buffer", udp_recv_null_buf, NULL },
     { "recvfrom: TCP address", recvfrom_tcp, NULL },
     { "read: peer closed", read_peer_closed, NULL },
     { "recv: after SHUT_RD", recv_after_shut_rd, NULL },
