@@ -46,9 +46,6 @@ ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sock
     int h;
     if (!OURS(fd, h))
         return LIBC(sendto)(fd, buf, len, flags, to, tolen);
-    /* MSG_FASTOPEN connects: to loopback, that is the kernel's (passthru.c). */
-    if ((flags & MSG_FASTOPEN) && nc__is_loopback(to, tolen) && nc__handoff(fd, h) == 0)
-        return LIBC(sendto)(fd, buf, len, flags, to, tolen);
     return nc__ret(do_send(h, buf, len, flags, to, tolen));
 }
 
