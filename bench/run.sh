@@ -83,7 +83,9 @@ for tool in iperf3 sockperf python3 gnuplot ip ss timeout gcc taskset; do
     command -v "$tool" >/dev/null || die "$tool not found: run ./netcore deps"
 done
 [ -x /usr/bin/time ] || die "/usr/bin/time not found (Debian package 'time')"
-[ -f "$TOP/preload/.libs/libnetcore.so" ] || die "libnetcore.so not built: run ./netcore build"
+# The library 'netcore run' will preload (it takes NETCORE_LIBDIR first, as here).
+lib=${NETCORE_LIBDIR:-$TOP/preload/.libs}/libnetcore.so
+[ -f "$lib" ] || die "$lib not built: run ./netcore build"
 
 if [ "$QUICK" -eq 1 ]; then SECS=2; else SECS=5; fi
 LIMIT=$((SECS + 30))   # wall-clock cap for one client run: a hang fails, it does not block

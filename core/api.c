@@ -15,7 +15,8 @@
 /*
  * What the kernel checks of every address argument before the protocol sees it
  * (move_addr_to_kernel): a negative length or one beyond sockaddr_storage is EINVAL, an
- * address that cannot be read EFAULT; a zero length reads nothing.
+ * address that cannot be read EFAULT; a zero length reads nothing (the protocol then says
+ * EINVAL).
  */
 static int addr_arg(const struct sockaddr *a, socklen_t len)
 {
@@ -24,51 +25,6 @@ static int addr_arg(const struct sockaddr *a, socklen_t len)
     if (len > 0 && a == NULL)
         return -EFAULT;
     return 0;
-}
-
-/* An IPv4 address given to a protocol: a whole sockaddr_in of family AF_INET. */
-static int addr_in(const struct sockaddr *a, socklen_t len, struct sockaddr_in *out)
-{
-    if (len < (socklen_t)sizeof(struct sockaddr_in))
-        return -EINVAL;
-    if (a->sa_family != AF_INET)
-        return -EAFNOSUPPORT;
-    memcpy(out, a, sizeof(*out));
-    return 0;
-}
-
-/*
- * Hands an address of klen bytes back to the program as the kernel does
- * (move_addr_to_user): as much as *len allows, and the full length in *len. A negative
- * length is EINVAL; a NULL address is fine when nothing is to be copied.
- */
-static int addr_out(const struct sockaddr_in *in, socklen_t klen, struct sockaddr *a,
-                    socklen_t *len)
-{
-    if (len == NULL)
-        return -EFAULT;
-    int n = (int)*len;
-    if (n > (int)klen)
-        n = (int)klen;
-    if (n < 0)
-        return -EINVAL;
-    if (n > 0) {
-        if (a == NULL)
-            return -EFAULT;
-        memcpy(a, in, (size_t)n);
-    }
-    *len = klen;
-    return 0;
-}
-
-#define SIN_LEN ((socklen_t)sizeof(struct sockaddr_in))
-
-/* Addresses a socket may bind: its own, any, a broadcast address, a multicast group. */
-static bool bindable(const struct netcore_stack *st, in_addr_t a)
-{
-    if (a == htonl(INADDR_ANY) || a == st->cfg.ip.s_addr || nc__cfg_broadcast(&st->cfg, a))
-        return true;
-    return IN_MULTICAST(ntohl(a));
 }
 
 /*
@@ -92,7 +48,7 @@ int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol)
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (base < 0 || base > 0xf)
         return -EINVAL;
-    if (domain != AF_INET)
+    if (domain != AF_INET && domain != AF_INET6)
         return -EAFNOSUPPORT;
     if (base >= 11)
         return -EINVAL;
@@ -109,7 +65,7 @@ int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol)
     }
     struct nc_sock *s;
     nc__lock(st);
-    int rc = nc__sock_alloc(st, base, &s);
+    int rc = nc__sock_alloc(st, domain, base, &s);
     if (rc == 0) {
         rc = base == SOCK_STREAM ? nc__tcp_open(st, s) : nc__udp_open(st, s);
         if (rc != 0)
@@ -129,18 +85,13 @@ int netcore_bind(struct netcore_stack *st, int id, const struct sockaddr *addr, 
     int rc = addr_arg(addr, len);
     if (rc != 0)
         return rc;
-    if (len < SIN_LEN)
+    if (len == 0)
         return -EINVAL;
-    struct sockaddr_in a;
-    memcpy(&a, addr, sizeof(a));
-    /* The kernel takes AF_UNSPEC with INADDR_ANY for AF_INET: old programs zero it all. */
-    if (a.sin_family != AF_INET &&
-        (a.sin_family != AF_UNSPEC || a.sin_addr.s_addr != htonl(INADDR_ANY)))
-        return -EAFNOSUPPORT;
-    a.sin_family = AF_INET;
-    if (!bindable(st, a.sin_addr.s_addr))
-        return -EADDRNOTAVAIL;
-    if (privileged(st, ntohs(a.sin_port)))
+    union nc_sockaddr a;
+    rc = nc__addr_parse(st, s, addr, len, NC_ADDR_BIND, &a);
+    if (rc != 0)
+        return rc;
+    if (privileged(st, ntohs(a.in.sin_port))) /* sin_port and sin6_port are one field */
         return -EACCES;
     nc__lock(st);
     rc = s->type == SOCK_STREAM ? nc__tcp_bind(st, s, &a) : nc__udp_bind(st, s, &a);
@@ -179,7 +130,7 @@ int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, sock
             if (flags & SOCK_NONBLOCK)
                 atomic_store(&ns->nonblock, true);
             if (addr != NULL) {
-                rc = addr_out(&ns->peer, SIN_LEN, addr, len);
+                rc = nc__addr_copyout(&ns->peer, addr, len);
                 if (rc != 0) {
                     netcore_close(st, nid);
                     return rc;
@@ -212,9 +163,9 @@ static int connect_held(struct netcore_stack *st, struct nc_sock *s,
         nc__unlock(st);
         return rc;
     }
-    struct sockaddr_in a;
+    union nc_sockaddr a;
     /* A TCP socket already connected or connecting says so before it looks at the address. */
-    int bad = addr_in(addr, len, &a);
+    int bad = nc__addr_parse(st, s, addr, len, NC_ADDR_CONNECT, &a);
     if (bad != 0 && s->type == SOCK_DGRAM)
         return bad;
     nc__lock(st);
@@ -270,21 +221,20 @@ ssize_t netcore_sendto(struct netcore_stack *st, int id, const void *buf, size_t
         }
         return nc__tcp_send(st, s, buf, len, flags); /* the kernel ignores a TCP address */
     }
-    /* udp_sendmsg's order: size, flags, then the address (AF_UNSPEC taken for AF_INET). */
+    /* udp_sendmsg's order: size, flags, then the address. */
     if (len > 0xffff)
         return -EMSGSIZE;
     if (flags & MSG_OOB)
         return -EOPNOTSUPP;
-    struct sockaddr_in a;
+    /* AF_UNSPEC on an AF_INET6 socket means "no address", as in the kernel. */
+    if (to != NULL && s->family == AF_INET6 && tolen >= (socklen_t)sizeof(sa_family_t) &&
+        to->sa_family == AF_UNSPEC)
+        to = NULL;
+    union nc_sockaddr a;
     if (to != NULL) {
-        if (tolen < SIN_LEN)
-            return -EINVAL;
-        memcpy(&a, to, sizeof(a));
-        if (a.sin_family != AF_INET && a.sin_family != AF_UNSPEC)
-            return -EAFNOSUPPORT;
-        if (a.sin_port == 0)
-            return -EINVAL;
-        a.sin_family = AF_INET;
+        int rc = tolen == 0 ? -EINVAL : nc__addr_parse(st, s, to, tolen, NC_ADDR_SENDTO, &a);
+        if (rc != 0)
+            return rc;
     }
     nc__lock(st);
     ssize_t n = nc__udp_sendto(st, s, buf, len, to != NULL ? &a : NULL);
@@ -307,15 +257,17 @@ ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len
         ssize_t n = nc__tcp_recv(st, s, buf, len, flags & ~MSG_TRUNC);
         if (n >= 0 && from != NULL) {
             /* A stream has no sender per message: the kernel hands back a 0-byte address. */
-            int rc = addr_out(&s->peer, 0, from, fromlen);
-            if (rc != 0)
-                return rc;
+            if (fromlen == NULL)
+                return -EFAULT;
+            if ((int)*fromlen < 0)
+                return -EINVAL;
+            *fromlen = 0;
         }
         return n;
     }
     int timeout = nc__sock_timeout(s, flags, false);
     for (;;) {
-        struct sockaddr_in a;
+        union nc_sockaddr a;
         ssize_t n = nc__udp_recvfrom(st, s, buf, len, flags, &a);
         int e = n == -EAGAIN ? atomic_exchange(&s->so_error, 0) : 0;
         if (e != 0)
@@ -324,7 +276,7 @@ ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len
             if (!(flags & MSG_PEEK))
                 nc__sock_settle(s);
             if (from != NULL) {
-                int rc = addr_out(&a, SIN_LEN, from, fromlen);
+                int rc = nc__addr_copyout(&a, from, fromlen);
                 if (rc != 0)
                     return rc;
             }
@@ -379,9 +331,9 @@ int netcore_getsockname(struct netcore_stack *st, int id, struct sockaddr *addr,
 {
     GET_SOCK(st, id, s);
     nc__lock(st);
-    struct sockaddr_in a = s->local;
+    union nc_sockaddr a = s->local;
     nc__unlock(st);
-    return addr_out(&a, SIN_LEN, addr, len);
+    return nc__addr_copyout(&a, addr, len);
 }
 
 int netcore_getpeername(struct netcore_stack *st, int id, struct sockaddr *addr, socklen_t *len)
@@ -390,7 +342,7 @@ int netcore_getpeername(struct netcore_stack *st, int id, struct sockaddr *addr,
     int state = atomic_load(&s->state);
     if (state != NC_ST_CONNECTED)
         return -ENOTCONN;
-    return addr_out(&s->peer, SIN_LEN, addr, len);
+    return nc__addr_copyout(&s->peer, addr, len);
 }
 
 int netcore_set_nonblock(struct netcore_stack *st, int id, int on)

@@ -50,6 +50,13 @@ void netcore_config_defaults(struct netcore_config *cfg)
     cfg->ip.s_addr = htonl(0xc6120002);  /* 198.18.0.2: RFC 2544 benchmarking range */
     cfg->prefix = 24;
     cfg->gw.s_addr = htonl(0xc6120001);  /* 198.18.0.1 */
+    /* 2001:db8::2/64: RFC 3849 documentation range; the kernel side is 2001:db8::1 */
+    cfg->ip6.s6_addr[0] = 0x20;
+    cfg->ip6.s6_addr[1] = 0x01;
+    cfg->ip6.s6_addr[2] = 0x0d;
+    cfg->ip6.s6_addr[3] = 0xb8;
+    cfg->ip6.s6_addr[15] = 0x02;
+    cfg->prefix6 = 64;
     memcpy(cfg->mac, mac, sizeof(mac));
     cfg->mtu = 0;  /* 0: the device's own MTU (1500 for the wire device) */
     cfg->sndbuf = 262144;
@@ -59,6 +66,7 @@ void netcore_config_defaults(struct netcore_config *cfg)
     cfg->udp_queue = 64;
     cfg->cmd_queue = 256;
     cfg->time_wait_max = 1024;
+    cfg->tap_pool = 16;
     /* Spinning pays on two cores or more; with one it only steals the peer's time. */
     cfg->spin_us = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 50 : 0;
 }
@@ -237,6 +245,69 @@ static const char *unusable(uint32_t a, int prefix)
     return NULL;
 }
 
+/*
+ * An IPv6 address in any form inet_pton takes, with an optional "/prefix". The prefix is
+ * 64..128: lwIP takes every static address's /64 as on-link and asks a router for anything
+ * else, so a shorter prefix would promise neighbours lwIP never tries to reach.
+ */
+static int parse_ipv6(const char *name, const char *v, struct in6_addr *addr, int *prefix,
+                      char *err, size_t errlen)
+{
+    char text[INET6_ADDRSTRLEN];
+    const char *slash = strchr(v, '/');
+    size_t len = slash ? (size_t)(slash - v) : strlen(v);
+    unsigned long long n = 0;
+
+    if (len >= sizeof(text))
+        goto bad;
+    memcpy(text, v, len);
+    text[len] = '\0';
+    if (inet_pton(AF_INET6, text, addr) != 1)
+        goto bad;
+    if (slash) {
+        if (!strict_ull(slash + 1, &n, NULL) || n > 128)
+            goto bad;
+        if (n < 64)
+            return fail(err, errlen, name, v,
+                        "prefix /%llu shorter than /64; lwIP takes a static address's /64 as "
+                        "its link, so use /64..128", n);
+        *prefix = (int)n;
+    }
+    return 0;
+bad:
+    return fail(err, errlen, name, v, "not an IPv6 address x:x::x[/64..128]");
+}
+
+/*
+ * Why an IPv6 address cannot be ours, or NULL if it can. Only a global or unique-local
+ * unicast address makes sense here: the link-local one is made from the MAC, and the
+ * all-zero host part of a subnet is its Subnet-Router anycast address (RFC 4291 2.6.1).
+ */
+static const char *unusable6(const struct in6_addr *a, int prefix)
+{
+    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    const uint8_t *b = a->s6_addr;
+    int i;
+
+    if (IN6_IS_ADDR_UNSPECIFIED(a))
+        return ":: is not a host address";
+    if (IN6_IS_ADDR_LOOPBACK(a))
+        return "the loopback address";
+    if (b[0] == 0xff)
+        return "a multicast address";
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+        return "a link-local address (netcore makes its own from NETCORE_MAC)";
+    if (!memcmp(b, mapped, sizeof(mapped)))
+        return "an IPv4-mapped address";
+    if (prefix < 127) {
+        for (i = prefix; i < 128; i++)
+            if (b[i / 8] & (0x80 >> (i % 8)))
+                return NULL;
+        return "the Subnet-Router anycast address of its subnet (host part all zero)";
+    }
+    return NULL;
+}
+
 /* Hex digit value, or -1. */
 static int hexval(char c)
 {
@@ -320,6 +391,17 @@ static int parse_device(const char *name, const char *v, enum netcore_device *de
     return 0;
 }
 
+static int parse_log(const char *name, const char *v, int *level, char *err, size_t errlen)
+{
+    static const char *const names[] = { "error", "warn", "info", "debug" };
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(v, names[i])) {
+            *level = i;
+            return 0;
+        }
+    return fail(err, errlen, name, v, "expected error, warn, info or debug");
+}
+
 /* Integer variables: name, field, range. */
 static const struct {
     const char *name;
@@ -334,6 +416,7 @@ static const struct {
     { "NETCORE_TIME_WAIT_MAX", offsetof(struct netcore_config, time_wait_max), 0, 1000000 },
     { "NETCORE_SPIN_US", offsetof(struct netcore_config, spin_us), 0, 1000000 },
     { "NETCORE_DROP_EVERY", offsetof(struct netcore_config, drop_every), 0, 1000000 },
+    { "NETCORE_TAP_POOL", offsetof(struct netcore_config, tap_pool), 1, 256 },
 };
 
 /*
@@ -404,9 +487,35 @@ int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const
     if ((gw_v = get("NETCORE_GW")) &&
         (rc = parse_ipv4("NETCORE_GW", gw_v, &c.gw, NULL, err, errlen)) < 0)
         return rc;
+    if ((v = get("NETCORE_IP6"))) {
+        rc = parse_ipv6("NETCORE_IP6", v, &c.ip6, &c.prefix6, err, errlen);
+        if (rc < 0)
+            return rc;
+        if ((why = unusable6(&c.ip6, c.prefix6)))
+            return fail(err, errlen, "NETCORE_IP6", v,
+                        "%s; expected a global or unique-local unicast address", why);
+    }
 
     if ((v = get("NETCORE_MAC")) && (rc = parse_mac("NETCORE_MAC", v, c.mac, err, errlen)) < 0)
         return rc;
+    if ((v = get("NETCORE_LOG")) && (rc = parse_log("NETCORE_LOG", v, &c.log_level, err,
+                                                    errlen)) < 0)
+        return rc;
+    if ((v = get("NETCORE_STAT"))) {
+        if (strcmp(v, "off") != 0 && v[0] != '/')
+            return fail(err, errlen, "NETCORE_STAT", v,
+                        "expected an absolute directory path, or off");
+        if (strlen(v) >= sizeof(c.stat_dir))
+            return fail(err, errlen, "NETCORE_STAT", v, "longer than %zu bytes",
+                        sizeof(c.stat_dir) - 1);
+        snprintf(c.stat_dir, sizeof(c.stat_dir), "%s", v);
+    }
+    if ((v = get("NETCORE_PCAP"))) {
+        if (strlen(v) >= sizeof(c.pcap))
+            return fail(err, errlen, "NETCORE_PCAP", v, "longer than %zu bytes",
+                        sizeof(c.pcap) - 1);
+        snprintf(c.pcap, sizeof(c.pcap), "%s", v);
+    }
     if ((v = get("NETCORE_SNDBUF")) &&
         (rc = parse_size("NETCORE_SNDBUF", v, &c.sndbuf, err, errlen)) < 0)
         return rc;
@@ -421,6 +530,11 @@ int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const
                              err, errlen)) < 0)
             return rc;
     }
+
+    /* A device, address or MAC given by hand is meant as given: no pool, unless asked. */
+    if ((get("NETCORE_TAP") || ip_v || get("NETCORE_IP6") || get("NETCORE_MAC")) &&
+        !get("NETCORE_TAP_POOL"))
+        c.tap_pool = 1;
 
     /* After everything: the pair is judged on the final address and prefix. */
     if ((ip_v || gw_v) && (rc = check_gw(&c, gw_v, err, errlen)) < 0)

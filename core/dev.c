@@ -4,7 +4,11 @@
  *   TUN  — bare IP packets from /dev/net/tun with IFF_TUN|IFF_NO_PI (no ARP).
  *   wire — Ethernet frames over a datagram socket (socketpair) the caller hands in.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <stdio.h>
@@ -14,6 +18,34 @@
 #include <unistd.h>
 
 #include "internal.h"
+
+/* Whether network device name exists in this network namespace. */
+static bool dev_exists(const char *name)
+{
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+    /* A raw socket syscall keeps the query away from the preload shim. */
+    int sk = (int)syscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sk < 0)
+        return true; /* cannot tell: let TUNSETIFF say what is wrong */
+    bool found = ioctl(sk, SIOCGIFINDEX, &ifr) == 0 || errno != ENODEV;
+    syscall(SYS_close, sk);
+    return found;
+}
+
+/* The kth name of the pool that starts at base: "nctap0" → "nctap0", "nctap1", ...; a name
+ * without a trailing number gets one ("tap" → "tap", "tap1", ...). False if it is too long. */
+static bool pool_name(const char *base, int k, char out[IFNAMSIZ])
+{
+    size_t len = strlen(base), digits = 0;
+    while (digits < len && isdigit((unsigned char)base[len - 1 - digits]))
+        digits++;
+    if (k == 0)
+        return snprintf(out, IFNAMSIZ, "%s", base) < IFNAMSIZ;
+    long first = digits > 0 && digits < 6 ? strtol(base + len - digits, NULL, 10) : 0;
+    return snprintf(out, IFNAMSIZ, "%.*s%ld", (int)(len - digits), base, first + k) < IFNAMSIZ;
+}
 
 static int open_tun(const struct netcore_config *cfg, struct nc_dev *dev, char *err,
                     size_t errlen)
@@ -32,34 +64,74 @@ static int open_tun(const struct netcore_config *cfg, struct nc_dev *dev, char *
                      kind, cfg->ifname, strerror(e));
         return -e;
     }
+    /*
+     * The pool: every process needs a device of its own (a TAP carries one stack), so take
+     * the first one no other process holds: TUNSETIFF says EBUSY for those. A name that does
+     * not exist ends the pool; TUNSETIFF would create a fresh device there, attached to
+     * nothing.
+     */
     struct ifreq ifr;
-    memset(&ifr, 0, sizeof(ifr));
-    ifr.ifr_flags = (short)((cfg->device == NETCORE_DEV_TAP ? IFF_TAP : IFF_TUN) | IFF_NO_PI);
-    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", cfg->ifname);
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-        int e = errno;
+    int k, e = 0, pool = cfg->tap_pool > 0 ? cfg->tap_pool : 1;
+    for (k = 0; k < pool; k++) {
+        memset(&ifr, 0, sizeof(ifr));
+        ifr.ifr_flags = (short)((cfg->device == NETCORE_DEV_TAP ? IFF_TAP : IFF_TUN) | IFF_NO_PI);
+        if (!pool_name(cfg->ifname, k, ifr.ifr_name) || !dev_exists(ifr.ifr_name)) {
+            e = k == 0 ? ENODEV : EBUSY;
+            break;
+        }
+        if (ioctl(fd, TUNSETIFF, &ifr) == 0) {
+            e = 0;
+            break;
+        }
+        e = errno;
+        if (e != EBUSY)
+            break;
+    }
+    if (e == 0)
+        goto attached;
+    if (e == ENODEV)
+        snprintf(err, errlen,
+                 "%s %s does not exist in this network namespace: create it with ./netcore "
+                 "up (as root), then run the program with ./netcore run -- CMD; or create a "
+                 "persistent one owned by your user (ip tuntap add dev %s mode %s user $USER) "
+                 "and set NETCORE_TAP to it",
+                 kind, ifr.ifr_name, ifr.ifr_name,
+                 cfg->device == NETCORE_DEV_TAP ? "tap" : "tun");
+    else if (e == EBUSY)
+        snprintf(err, errlen,
+                 "all %d %s devices of the pool from %s are held by other processes: "
+                 "./netcore up --pool N makes more (NETCORE_TAP_POOL tries more)",
+                 k, kind, cfg->ifname);
+    else
         snprintf(err, errlen,
                  "TUNSETIFF %s: %s — run as root inside the namespace that holds the %s "
                  "(./netcore up; ./netcore run -- CMD), or create a persistent %s owned by "
                  "your user (ip tuntap add dev %s mode %s user $USER) and set NETCORE_TAP",
-                 cfg->ifname, strerror(e), kind, kind, cfg->ifname,
+                 ifr.ifr_name, strerror(e), kind, kind, ifr.ifr_name,
                  cfg->device == NETCORE_DEV_TAP ? "tap" : "tun");
-        syscall(SYS_close, fd);
-        return -e;
-    }
+    syscall(SYS_close, fd);
+    return -e;
+attached:
     dev->fd = fd;
+    dev->index = k;
+    snprintf(dev->name, sizeof(dev->name), "%s", ifr.ifr_name);
     dev->is_eth = cfg->device == NETCORE_DEV_TAP;
     dev->mtu = cfg->mtu;
+    dev->ifindex = 1;
+    /* SIOCGIFMTU and SIOCGIFINDEX need a socket; a raw syscall keeps it away from the
+     * preload shim. The kernel's index of the device is the scope id a program on netcore
+     * gets from if_nametoindex for its link-local addresses. */
+    int sk = (int)syscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sk >= 0 && ioctl(sk, SIOCGIFINDEX, &ifr) == 0 && ifr.ifr_ifindex > 0)
+        dev->ifindex = (unsigned)ifr.ifr_ifindex;
     if (dev->mtu == 0) {
-        /* SIOCGIFMTU needs a socket; a raw syscall keeps it away from the preload shim. */
-        int sk = (int)syscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         if (sk >= 0 && ioctl(sk, SIOCGIFMTU, &ifr) == 0)
             dev->mtu = ifr.ifr_mtu;
-        if (sk >= 0)
-            syscall(SYS_close, sk);
         if (dev->mtu < 576 || dev->mtu > 65521)
             dev->mtu = 1500;
     }
+    if (sk >= 0)
+        syscall(SYS_close, sk);
     return 0;
 }
 
@@ -82,9 +154,12 @@ int nc__dev_open(const struct netcore_config *cfg, struct nc_dev *dev, char *err
             return -e;
         }
         dev->fd = cfg->wire_fd;
+        dev->index = 0;
+        snprintf(dev->name, sizeof(dev->name), "wire");
         dev->is_eth = true;
         dev->mtu = cfg->mtu != 0 ? cfg->mtu : 1500;
-            return 0;
+        dev->ifindex = 1; /* no kernel device: lwIP's own index of its only netif */
+        return 0;
     }
     }
     snprintf(err, errlen, "unknown device kind %d", (int)cfg->device);

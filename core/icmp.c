@@ -1,8 +1,10 @@
 /*
- * ICMP errors to errno. lwIP 2.1 does not tell TCP or UDP about ICMP destination-unreachable
- * messages, so we read them on the way in: like the kernel, a connection still in SYN-SENT
- * fails at once (EHOSTUNREACH, ENETUNREACH, ECONNREFUSED...), and a connected UDP socket
- * gets the error on its next call. Established TCP connections ignore them (soft errors).
+ * ICMP and ICMPv6 errors to errno. lwIP 2.1 does not tell TCP or UDP about destination-
+ * unreachable messages, so we read them on the way in: like the kernel, a connection still in
+ * SYN-SENT fails at once (EHOSTUNREACH, ENETUNREACH, ECONNREFUSED...), and a connected UDP
+ * socket gets the error on its next call. Established TCP connections ignore them (soft
+ * errors). IPv6 follows the kernel's icmpv6_err_convert: a connected UDP socket only takes
+ * the "fatal" codes (port unreachable, prohibited), the others being soft for it.
  */
 #include <errno.h>
 #include <string.h>
@@ -26,6 +28,22 @@ static int unreach_errno(uint8_t code)
     case 10:
     case 13: return EHOSTUNREACH;  /* administratively prohibited */
     default: return 0;             /* fragmentation needed and the rest: not an error here */
+    }
+}
+
+/* ICMPv6 destination unreachable (type 1) codes, as the kernel converts them. */
+static int unreach6_errno(uint8_t code, bool *fatal)
+{
+    *fatal = code == 1 || code >= 4;
+    switch (code) {
+    case 0:  return ENETUNREACH;   /* no route */
+    case 1:  return EACCES;        /* administratively prohibited */
+    case 2:                        /* beyond the scope of the source */
+    case 3:  return EHOSTUNREACH;  /* address unreachable */
+    case 4:  return ECONNREFUSED;  /* port unreachable */
+    case 5:                        /* source address failed policy */
+    case 6:  return EACCES;        /* reject route */
+    default: return 0;
     }
 }
 
@@ -78,4 +96,54 @@ void nc__icmp_input(struct netcore_stack *st, const uint8_t *ip, size_t len)
             return;
         }
     }
+}
+
+/* Fails the connection (TCP in SYN-SENT) or flags the connected UDP socket that sent the
+ * datagram quoted in an ICMPv6 error: proto, our port, the destination and its port. */
+static void fail6(uint8_t proto, uint16_t sport, const uint8_t *dst, uint16_t dport, int e,
+                  bool fatal)
+{
+    if (proto == 6) {
+        for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL; p = p->next) {
+            if (p->local_port != sport || p->remote_port != dport || p->state != SYN_SENT ||
+                !IP_IS_V6_VAL(p->remote_ip) || memcmp(ip_2_ip6(&p->remote_ip)->addr, dst, 16))
+                continue;
+            struct nc_sock *s = p->callback_arg;
+            if (s != NULL)
+                s->icmp_error = e;
+            tcp_abort(p); /* on_err reports icmp_error */
+            return;
+        }
+    } else if (proto == 17 && fatal) {
+        for (struct udp_pcb *p = udp_pcbs; p != NULL; p = p->next) {
+            if (p->local_port != sport || !(p->flags & UDP_FLAGS_CONNECTED) ||
+                p->remote_port != dport || !IP_IS_V6_VAL(p->remote_ip) ||
+                memcmp(ip_2_ip6(&p->remote_ip)->addr, dst, 16))
+                continue;
+            struct nc_sock *s = p->recv_arg;
+            if (s != NULL) {
+                atomic_store(&s->so_error, e);
+                nc__sock_notify(s);
+            }
+            return;
+        }
+    }
+}
+
+/* ip: an IPv6 packet (no link header) of len bytes whose next header is ICMPv6. */
+void nc__icmp6_input(struct netcore_stack *st, const uint8_t *ip, size_t len)
+{
+    (void)st;
+    /* our header, the ICMPv6 header, the quoted IPv6 header and the quoted ports */
+    if (len < 40 + 8 + 40 + 4)
+        return;
+    const uint8_t *icmp = ip + 40;
+    if (icmp[0] != 1)
+        return;
+    bool fatal;
+    int e = unreach6_errno(icmp[1], &fatal);
+    if (e == 0)
+        return;
+    const uint8_t *in = icmp + 8; /* the packet we sent; lwIP adds no extension headers */
+    fail6(in[6], be16(in + 40), in + 24, be16(in + 42), e, fatal);
 }

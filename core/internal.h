@@ -17,6 +17,7 @@ struct pbuf;
 struct tcp_pcb;
 struct udp_pcb;
 struct netif;
+struct ip_addr; /* lwIP's ip_addr_t */
 
 /* ring: single-producer single-consumer byte ring; capacity is a power of two. */
 struct nc_ring {
@@ -71,8 +72,12 @@ void nc__cmdq_clear_wake(struct nc_cmdq *q);
 /* device: one frame per read/write on an fd (TAP, TUN, wire). */
 struct nc_dev {
     int fd;
+    int index;        /* position in the TAP pool (0: cfg.ifname itself) */
+    char name[IFNAMSIZ]; /* the device taken */
     bool is_eth;     /* Ethernet frames (TAP, wire) or bare IP packets (TUN) */
     int mtu;          /* IP MTU in use */
+    unsigned ifindex; /* the scope id of our link-local addresses: the kernel's index of the
+                         TAP/TUN (what if_nametoindex gives the program), 1 on the wire */
 };
 int nc__dev_open(const struct netcore_config *cfg, struct nc_dev *dev, char *err, size_t errlen);
 void nc__dev_close(struct nc_dev *dev);
@@ -90,9 +95,46 @@ enum nc_state {
 #define NC_KICK_TX 0x1u
 #define NC_KICK_RX 0x2u
 
+/*
+ * addr.c: socket addresses at the API boundary. A program's sockaddr becomes an endpoint:
+ * a union nc_sockaddr whose family is that of the address it names (AF_INET for IPv4, also
+ * when an AF_INET6 socket gave it IPv4-mapped), checked, with scope ids validated.
+ */
+union nc_sockaddr {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+};
+
+enum nc_addr_use { NC_ADDR_BIND, NC_ADDR_CONNECT, NC_ADDR_SENDTO };
+
+struct nc_sock;
+/*
+ * Reads a sockaddr the program gave for use on socket s into an endpoint, with the kernel's
+ * checks and errors for the socket's family (IPv4-mapped and, for UDP, AF_INET addresses on
+ * an AF_INET6 socket mean IPv4; link-local needs our scope id; a bind address must be ours
+ * or a wildcard; a destination must be on our links; a wildcard destination means us).
+ */
+int nc__addr_parse(const struct netcore_stack *st, const struct nc_sock *s,
+                   const struct sockaddr *a, socklen_t len, enum nc_addr_use use,
+                   union nc_sockaddr *ep);
+/* lwIP's address of an endpoint of socket s (a wildcard: nc__addr_any); returns the port. */
+uint16_t nc__addr_ip(const struct netcore_stack *st, const struct nc_sock *s,
+                     const union nc_sockaddr *ep, struct ip_addr *ip);
+/* What the program sees for lwIP's ip:port (NULL: the wildcard) on a socket of `family`. */
+void nc__addr_make(const struct netcore_stack *st, int family, const struct ip_addr *ip,
+                   uint16_t port, union nc_sockaddr *out);
+/* Copies a to the program's buffer cut to *len; *len becomes the full size. */
+int nc__addr_copyout(const union nc_sockaddr *a, struct sockaddr *out, socklen_t *len);
+/* The wildcard a socket binds to: 0.0.0.0, "::" with IPV6_V6ONLY, else both families. */
+const struct ip_addr *nc__addr_any(const struct nc_sock *s);
+/* 0 if a pcb bound to local can send to dst, else the kernel's errno for it (negative). */
+int nc__addr_reach(const struct nc_sock *s, const struct ip_addr *local,
+                   const struct ip_addr *dst);
+
 struct nc_dgram {
     struct nc_dgram *next;
-    struct sockaddr_in from;
+    union nc_sockaddr from;
     size_t len;
     uint8_t data[];
 };
@@ -133,6 +175,8 @@ struct nc_opts {
 struct nc_sock {
     int id;
     int type;                    /* SOCK_STREAM or SOCK_DGRAM */
+    int family;                  /* AF_INET or AF_INET6 */
+    bool v6only;                 /* IPV6_V6ONLY: an AF_INET6 socket that takes no IPv4 */
     int efd;                     /* eventfd given to the program */
     _Atomic int state;           /* enum nc_state */
     _Atomic int so_error;        /* pending error (positive errno), read by SO_ERROR */
@@ -160,13 +204,13 @@ struct nc_sock {
         struct tcp_pcb *tcp;
         struct udp_pcb *udp;
     } pcb;
-    struct sockaddr_in local, peer;
+    union nc_sockaddr local, peer;
+    union nc_sockaddr bound;     /* what the program bound (bound_user): a disconnect keeps */
+    bool bound_user;             /* the address, and the port unless it was 0 */
     struct nc_group {            /* IP_ADD_MEMBERSHIP: groups this socket joined */
         struct in_addr group, iface;
     } groups[NC_MAX_GROUPS];
     int ngroups;
-    struct in_addr bind_addr;    /* what the program bound; a disconnect keeps it ... */
-    uint16_t bind_port;          /* ... and a port it chose (0: none, or an ephemeral one) */
 
     /* TCP data path */
     struct nc_ring tx, rx;
@@ -185,6 +229,8 @@ struct nc_sock {
     _Atomic int dq_count;
     size_t dq_bytes;
 
+    uint64_t drops;              /* datagrams dropped on a full queue (netcore stat) */
+
     /* cmdq kick slot */
     struct nc_sock *kick_next;
     unsigned kick_bits;
@@ -194,12 +240,16 @@ struct nc_sock {
 /* The netstack. */
 struct netcore_stack {
     struct netcore_config cfg;
+    int pcap_fd;                 /* NETCORE_PCAP capture file, or -1 */
+    int stat_fd;                 /* NETCORE_STAT listening socket, or -1 (stat.c) */
+    char stat_path[108];
+    struct event *ev_stat;
+    struct timespec started;
     pthread_mutex_t lock;        /* whoever holds it owns lwIP */
     pthread_t thread;
     bool threaded;
     bool dev_down;               /* the device went away: ENETDOWN from now on */
     bool netdown_pending;        /* connections still to fail with ENETDOWN */
-    bool loop_pending;           /* packets to our own address wait on the netif */
     int unpriv_port;             /* ip_unprivileged_port_start: lower ports need a capability */
     _Atomic bool stopping;
     struct nc_dev dev;
@@ -214,6 +264,7 @@ struct netcore_stack {
     struct nc_sock *_Atomic *zombie; /* per slot: freed socket waiting for its callers */
     int nsocks;
     struct netcore_stats stats;
+    bool bindv6only;             /* the kernel's IPV6_V6ONLY default (net.ipv6.bindv6only) */
     uint8_t *frame;              /* receive buffer, one frame */
     size_t frame_cap;
 };
@@ -228,8 +279,6 @@ void nc__kick(struct netcore_stack *st, struct nc_sock *s, unsigned what);
 int nc__pump_device(struct netcore_stack *st, int max_frames);
 void nc__dev_down(struct netcore_stack *st, int why);
 int nc__netif_setup(struct netcore_stack *st);
-/* Delivers packets the stack sent to its own address (caller holds the lock). */
-void nc__netif_loop(struct netcore_stack *st);
 void nc__netif_teardown(struct netcore_stack *st);
 
 /* sock.c */
@@ -244,7 +293,7 @@ void nc__sock_put(struct netcore_stack *st, int id);
 void nc__sock_final_free(struct netcore_stack *st, struct nc_sock *s);
 /* Wakes every thread blocked on the socket (close). */
 void nc__sock_wake(struct nc_sock *s);
-int nc__sock_alloc(struct netcore_stack *st, int type, struct nc_sock **out);
+int nc__sock_alloc(struct netcore_stack *st, int family, int type, struct nc_sock **out);
 void nc__sock_free(struct netcore_stack *st, struct nc_sock *s);
 unsigned nc__sock_ready(struct nc_sock *s);
 /* Signals the eventfd if the current state satisfies what a waiter asked for. */
@@ -287,12 +336,12 @@ static inline void nc__held_release(struct nc_held *h)
 
 /* tcp.c (under the stack lock unless noted) */
 int nc__tcp_open(struct netcore_stack *st, struct nc_sock *s);
-int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a);
+int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a);
 int nc__tcp_listen(struct netcore_stack *st, struct nc_sock *s, int backlog);
 int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *newid);
 /* a: where to, or NULL when the address was unusable for the reason bad (-EINVAL...): a
  * socket connected or connecting reports that first, as the kernel does. */
-int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a,
+int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a,
                     int bad);
 void nc__tcp_flush(struct netcore_stack *st, struct nc_sock *s);
 void nc__tcp_refill(struct netcore_stack *st, struct nc_sock *s);
@@ -328,24 +377,27 @@ ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, siz
 
 /* udp.c (under the stack lock, but for nc__udp_recvfrom) */
 int nc__udp_open(struct netcore_stack *st, struct nc_sock *s);
-int nc__udp_bind(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a);
-int nc__udp_connect(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a);
+int nc__udp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a);
+int nc__udp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a);
 ssize_t nc__udp_sendto(struct netcore_stack *st, struct nc_sock *s, const void *buf,
-                       size_t len, const struct sockaddr_in *to);
+                       size_t len, const union nc_sockaddr *to);
 /* Returns the datagram's full length with MSG_TRUNC, else the bytes copied. */
 ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf, size_t len,
-                         int flags, struct sockaddr_in *from);
+                         int flags, union nc_sockaddr *from);
 void nc__udp_close(struct netcore_stack *st, struct nc_sock *s);
 void nc__udp_apply_ip(struct nc_sock *s);
 /* IP_ADD_MEMBERSHIP (join) or IP_DROP_MEMBERSHIP of group on the interface named by its
  * address iface or index ifindex. */
 int nc__udp_membership(struct netcore_stack *st, struct nc_sock *s, struct in_addr group,
                        struct in_addr iface, int ifindex, bool join);
+/* The socket has no port yet (IPV6_V6ONLY may still change). */
+bool nc__udp_unbound(const struct nc_sock *s);
 
 /* syn.c: handshake options for a fast link (large MSS, large receive window) */
 #define NC_RCV_WND (256u * 1024) /* receive window of a connection whose handshake we scaled */
 struct nc_syn {
-    uint32_t saddr;              /* the sender's address, network order */
+    bool v6;
+    uint8_t saddr[16];           /* the sender's address as on the wire (IPv4: 4 bytes) */
     uint16_t sport, dport, mss;
     bool ack;                    /* SYN-ACK */
 };
@@ -359,8 +411,9 @@ bool nc__syn_over_backlog(struct netcore_stack *st, const struct nc_syn *syn);
 /* iss.c */
 uint16_t nc__random_port(void);
 
-/* icmp.c */
+/* icmp.c: ip is a whole IPv4 (protocol 1) or IPv6 (next header 58) packet */
 void nc__icmp_input(struct netcore_stack *st, const uint8_t *ip, size_t len);
+void nc__icmp6_input(struct netcore_stack *st, const uint8_t *ip, size_t len);
 
 /* config.c: the limited broadcast address, or the broadcast address of our subnet */
 bool nc__cfg_broadcast(const struct netcore_config *cfg, in_addr_t a);
@@ -382,5 +435,18 @@ void nc__efd_signal(int efd);
 void nc__efd_drain(int efd);
 
 extern struct netcore_stack *nc__stack; /* lwIP is a singleton: the running stack, or NULL */
+
+/* log.c: one line on stderr if NETCORE_LOG lets level through. */
+void nc__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool nc__log_on(int level);
+
+/* stat.c: the stats socket (netcore stat); open after the event base exists. */
+void nc__stat_open(struct netcore_stack *st);
+void nc__stat_release(struct netcore_stack *st, bool unlink_path);
+
+/* pcap.c: NETCORE_PCAP capture (no-ops without it). */
+int nc__pcap_open(struct netcore_stack *st, char *err, size_t errlen);
+void nc__pcap_frame(struct netcore_stack *st, const struct iovec *iov, int n);
+void nc__pcap_close(struct netcore_stack *st);
 
 #endif /* NC_INTERNAL_H */

@@ -43,17 +43,18 @@ static void ensure_key(void)
         v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);           \
     } while (0)
 
-/* SipHash-2-4 of two 64-bit words. */
-static uint64_t siphash2(uint64_t a, uint64_t b)
+/* SipHash-2-4 of n 64-bit words. */
+static uint64_t siphash(const uint64_t *m, int n)
 {
     uint64_t v0 = 0x736f6d6570736575ULL ^ key[0], v1 = 0x646f72616e646f6dULL ^ key[1];
     uint64_t v2 = 0x6c7967656e657261ULL ^ key[0], v3 = 0x7465646279746573ULL ^ key[1];
-    uint64_t m[3] = { a, b, (uint64_t)16 << 56 };
-    for (int i = 0; i < 3; i++) {
-        v3 ^= m[i];
+    for (int i = 0; i <= n; i++) {
+        /* the last block holds only the message length in bytes */
+        uint64_t w = i < n ? m[i] : (uint64_t)(n * 8 & 0xff) << 56;
+        v3 ^= w;
         SIPROUND;
         SIPROUND;
-        v0 ^= m[i];
+        v0 ^= w;
     }
     v2 ^= 0xff;
     for (int i = 0; i < 4; i++)
@@ -61,16 +62,33 @@ static uint64_t siphash2(uint64_t a, uint64_t b)
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
+static uint64_t siphash2(uint64_t a, uint64_t b)
+{
+    const uint64_t m[2] = { a, b };
+    return siphash(m, 2);
+}
+
 u32_t tcp_next_iss(struct tcp_pcb *pcb)
 {
     ensure_key();
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint32_t clock4us = (uint32_t)(((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000) / 4);
-    uint64_t addrs = (uint64_t)ip_2_ip4(&pcb->local_ip)->addr << 32 |
-                     ip_2_ip4(&pcb->remote_ip)->addr;
-    uint64_t ports = (uint64_t)pcb->local_port << 16 | pcb->remote_port;
-    return clock4us + (uint32_t)siphash2(addrs, ports);
+    uint64_t us = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+    uint32_t clock4us = (uint32_t)(us / 4);
+    uint64_t m[5];
+    int n;
+    if (IP_IS_V6_VAL(pcb->local_ip) || IP_IS_V6_VAL(pcb->remote_ip)) {
+        /* IPv6: all 128 bits of both addresses, or connections differing only in the
+         * upper bits would share a sequence space. */
+        memcpy(&m[0], ip_2_ip6(&pcb->local_ip)->addr, 16);
+        memcpy(&m[2], ip_2_ip6(&pcb->remote_ip)->addr, 16);
+        n = 5;
+    } else {
+        m[0] = (uint64_t)ip_2_ip4(&pcb->local_ip)->addr << 32 | ip_2_ip4(&pcb->remote_ip)->addr;
+        n = 2;
+    }
+    m[n - 1] = (uint64_t)pcb->local_port << 16 | pcb->remote_port;
+    return clock4us + (uint32_t)siphash(m, n);
 }
 
 uint16_t nc__random_port(void)

@@ -16,14 +16,27 @@
 #include <lwip/init.h>
 #include <lwip/ip.h>
 #include <lwip/ip4.h>
+#include <lwip/ip6.h>
 #include <lwip/netif.h>
 #include <lwip/pbuf.h>
-#include <lwip/tcpip.h>
 #include <netif/ethernet.h>
 
 #include "internal.h"
 
 #define ETH_HDR 14
+#define IP6_HDR 40
+
+/* The IP version of a frame's payload from its ethertype (TAP, wire) or first nibble (TUN);
+ * 0 for ARP and the rest. */
+static int ip_version(const struct netcore_stack *st, const uint8_t *f, size_t len)
+{
+    if (!st->dev.is_eth)
+        return len > 0 ? f[0] >> 4 : 0;
+    if (len < ETH_HDR)
+        return 0;
+    uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
+    return type == 0x0800 ? 4 : type == 0x86dd ? 6 : 0;
+}
 
 static err_t dev_send(struct netif *netif, struct pbuf *p)
 {
@@ -32,8 +45,10 @@ static err_t dev_send(struct netif *netif, struct pbuf *p)
     int n = 0;
     size_t hdr = st->dev.is_eth ? ETH_HDR : 0;
     uint8_t *f = p->payload;
-    if (p->len > hdr + 40 && (!st->dev.is_eth || (f[12] == 0x08 && f[13] == 0x00)) &&
-        (f[hdr] >> 4) == 4 && f[hdr + 9] == 6)
+    int ver = ip_version(st, f, p->len);
+    /* lwIP's own SYNs: an IPv4 or IPv6 header (no extension headers) and TCP. */
+    if ((ver == 4 && p->len > hdr + 40 && f[hdr + 9] == 6) ||
+        (ver == 6 && p->len > hdr + IP6_HDR + 20 && f[hdr + 6] == 6))
         nc__syn_out(st, f + hdr, p->len - hdr);
     for (struct pbuf *q = p; q != NULL && n < 16; q = q->next) {
         iov[n].iov_base = q->payload;
@@ -43,6 +58,8 @@ static err_t dev_send(struct netif *netif, struct pbuf *p)
     if (st->dev_down)
         return ERR_IF;
     int r = nc__sys_writev(st->dev.fd, iov, n);
+    if (r > 0)
+        nc__pcap_frame(st, iov, n);
     if (r < 0 && r != -EAGAIN && r != -ENOBUFS && r != -EINTR)
         nc__dev_down(st, -r);
     if (r < 0) {
@@ -61,6 +78,12 @@ static err_t tun_output(struct netif *netif, struct pbuf *p, const ip4_addr_t *d
     return dev_send(netif, p);
 }
 
+static err_t tun_output6(struct netif *netif, struct pbuf *p, const ip6_addr_t *dst)
+{
+    (void)dst;
+    return dev_send(netif, p);
+}
+
 static err_t netif_init_cb(struct netif *netif)
 {
     struct netcore_stack *st = netif->state;
@@ -73,14 +96,44 @@ static err_t netif_init_cb(struct netif *netif)
         netif->output = etharp_output;
         netif->output_ip6 = ethip6_output;
         netif->linkoutput = dev_send;
-        netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
+        /* MLD6: lwIP joins the solicited-node group of each address, without which it drops
+         * the kernel's neighbour solicitations for them. */
+        netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET |
+                       NETIF_FLAG_MLD6;
     } else {
         netif->output = tun_output;
+        netif->output_ip6 = tun_output6;
         netif->linkoutput = dev_send;
         netif->flags = 0;
     }
     netif->flags |= NETIF_FLAG_IGMP; /* sockets may join multicast groups */
     return ERR_OK;
+}
+
+/*
+ * IPv6: the link-local address from the MAC (EUI-64, RFC 4291), which neighbour discovery
+ * with the kernel runs on, and NETCORE_IP6. Both are preferred at once: Debian's lwIP would
+ * first run duplicate address detection, leaving them unusable for a second or two after
+ * every start, and this private link has no one else to collide with (the kernel side is
+ * set up with nodad too). No router solicitations either: we configure statically and the
+ * kernel side is no router.
+ */
+static int ip6_setup(struct netcore_stack *st)
+{
+    struct netif *n = st->netif;
+    s8_t idx;
+    ip6_addr_t a;
+    if (st->dev.is_eth)
+        netif_create_ip6_linklocal_address(n, 1);
+    memcpy(a.addr, st->cfg.ip6.s6_addr, 16);
+    ip6_addr_clear_zone(&a);
+    if (netif_add_ip6_address(n, &a, &idx) != ERR_OK)
+        return -ENOMEM;
+    for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; i++)
+        if (ip6_addr_istentative(netif_ip6_addr_state(n, i)))
+            netif_ip6_addr_set_state(n, (s8_t)i, IP6_ADDR_PREFERRED);
+    n->rs_count = 0;
+    return 0;
 }
 
 int nc__netif_setup(struct netcore_stack *st)
@@ -101,7 +154,7 @@ int nc__netif_setup(struct netcore_stack *st)
     netif_set_default(st->netif);
     netif_set_link_up(st->netif);
     netif_set_up(st->netif);
-    return 0;
+    return ip6_setup(st);
 }
 
 void nc__netif_teardown(struct netcore_stack *st)
@@ -129,6 +182,38 @@ static bool ipv4_ok(const uint8_t *ip, size_t len)
     return sum == 0xffff;
 }
 
+/* An IPv6 header that is whole, with a payload that fits in what arrived (Ethernet may
+ * pad a short frame, so the frame can be longer). */
+static bool ipv6_ok(const uint8_t *ip, size_t len)
+{
+    return len >= IP6_HDR && (ip[0] >> 4) == 6 &&
+           IP6_HDR + (size_t)(ip[4] << 8 | ip[5]) <= len;
+}
+
+/*
+ * An IPv6 packet for this host: one of our addresses, the all-nodes group, or the
+ * solicited-node group of one of our addresses (neighbour discovery). Anything else is
+ * someone else's: other hosts' unicast (Debian's lwIP is built to forward it) and groups we
+ * are not in (the kernel's MLD reports to ff02::16, its own DAD probes).
+ */
+static bool ipv6_for_us(const struct netcore_stack *st, const uint8_t *ip)
+{
+    static const uint8_t allnodes[16] = { 0xff, 0x02, [15] = 1 };
+    static const uint8_t solicited[13] = { 0xff, 0x02, [11] = 1, [12] = 0xff };
+    const uint8_t *dst = ip + 24;
+    bool sol = !memcmp(dst, solicited, sizeof(solicited));
+    if (!memcmp(dst, allnodes, sizeof(allnodes)))
+        return true;
+    for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; i++) {
+        if (!ip6_addr_isvalid(netif_ip6_addr_state(st->netif, i)))
+            continue;
+        const uint8_t *a = (const uint8_t *)netif_ip6_addr(st->netif, i)->addr;
+        if (sol ? !memcmp(dst + 13, a + 13, 3) : !memcmp(dst, a, 16))
+            return true;
+    }
+    return false;
+}
+
 /*
  * The device is gone (TAP deleted: EBADFD/EIO; wire peer closed). Like the kernel when an
  * interface disappears: every connection fails with ENETDOWN and new ones are refused with
@@ -141,13 +226,28 @@ void nc__dev_down(struct netcore_stack *st, int why)
         return;
     st->dev_down = true;
     st->stats.tx_errors++;
-    fprintf(stderr, "netcore[%d]: device %s: %s: network down\n", (int)getpid(),
-            st->cfg.device == NETCORE_DEV_WIRE ? "wire" : st->cfg.ifname, strerror(why));
+    nc__log(NETCORE_LOG_ERROR, "device %s: %s: network down", st->dev.name, strerror(why));
     if (st->ev_dev != NULL)
         event_del(st->ev_dev);
     /* This may run inside lwIP's output for some pcb: the connections are failed when the
      * lock is let go (nc__unlock), not under lwIP's feet. */
     st->netdown_pending = true;
+}
+
+/*
+ * An IPv4 packet for this host: our address, a broadcast (all ones or our subnet's) or a
+ * multicast group. Anything else is someone else's, dropped before our ICMP error handling
+ * and SYN checks look at it (we do not forward).
+ */
+static bool ipv4_for_us(const struct netcore_stack *st, const uint8_t *ip)
+{
+    uint32_t dst;
+    memcpy(&dst, ip + 16, 4);
+    uint32_t h = ntohl(dst);
+    uint32_t mask = st->cfg.prefix == 0 ? 0 : ~0u << (32 - st->cfg.prefix);
+    uint32_t ours = ntohl(st->cfg.ip.s_addr);
+    return dst == st->cfg.ip.s_addr || h == 0xffffffffu || (h >> 28) == 0xe ||
+           (mask != 0 && mask != ~0u && (h & mask) == (ours & mask) && (h | mask) == ~0u);
 }
 
 /* Drops what is not an Ethernet frame for us, counting why. Returns true to keep it. */
@@ -172,14 +272,31 @@ static bool eth_frame_ok(struct netcore_stack *st, const uint8_t *f, size_t len)
         st->stats.rx_dropped_malformed++;
         return false;
     }
+    if (type == 0x0800 && !ipv4_for_us(st, f + ETH_HDR)) {
+        st->stats.rx_dropped_foreign++;
+        return false;
+    }
+    if (type == 0x86dd && !ipv6_ok(f + ETH_HDR, len - ETH_HDR)) {
+        st->stats.rx_dropped_malformed++;
+        return false;
+    }
+    if (type == 0x86dd && !ipv6_for_us(st, f + ETH_HDR)) {
+        st->stats.rx_dropped_foreign++;
+        return false;
+    }
     return true;
 }
 
 static bool ip_packet_ok(struct netcore_stack *st, const uint8_t *f, size_t len)
 {
-    if (len < 20 || ((f[0] >> 4) != 4 && (f[0] >> 4) != 6) ||
-        ((f[0] >> 4) == 4 && !ipv4_ok(f, len))) {
+    int ver = len > 0 ? f[0] >> 4 : 0;
+    if (len < 20 || (ver == 4 && !ipv4_ok(f, len)) || (ver == 6 && !ipv6_ok(f, len)) ||
+        (ver != 4 && ver != 6)) {
         st->stats.rx_dropped_malformed++;
+        return false;
+    }
+    if (ver == 4 ? !ipv4_for_us(st, f) : !ipv6_for_us(st, f)) {
+        st->stats.rx_dropped_foreign++;
         return false;
     }
     return true;
@@ -206,21 +323,29 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
         }
         n++;
         st->stats.rx_frames++;
+        if (st->pcap_fd >= 0) {
+            struct iovec v = { st->frame, (size_t)len };
+            nc__pcap_frame(st, &v, 1);
+        }
         if (st->cfg.drop_every > 0 && st->stats.rx_frames % (uint64_t)st->cfg.drop_every == 0)
             continue; /* injected loss (tests) */
         st->stats.rx_bytes += (uint64_t)len;
         bool ok = st->dev.is_eth ? eth_frame_ok(st, st->frame, (size_t)len)
                                  : ip_packet_ok(st, st->frame, (size_t)len);
-        if (!ok)
+        if (!ok) {
+            nc__log(NETCORE_LOG_DEBUG, "frame of %d bytes dropped: malformed or not for us", len);
             continue;
+        }
         const uint8_t *ip = st->dev.is_eth ? st->frame + ETH_HDR : st->frame;
         size_t iplen = st->dev.is_eth ? (size_t)len - ETH_HDR : (size_t)len;
-        bool ipv4 = st->dev.is_eth ? st->frame[12] == 0x08 && st->frame[13] == 0x00
-                                   : (ip[0] >> 4) == 4;
-        if (ipv4 && iplen >= 20 && ip[9] == 1)
-            nc__icmp_input(st, ip, iplen); /* before lwIP, which answers only echo */
+        int ver = ip_version(st, st->frame, (size_t)len);
+        /* ICMP errors before lwIP, which answers only echo (and, for IPv6, ND and MLD). */
+        if (ver == 4 && ip[9] == 1)
+            nc__icmp_input(st, ip, iplen);
+        else if (ver == 6 && ip[6] == 58)
+            nc__icmp6_input(st, ip, iplen);
         struct nc_syn syn;
-        bool is_syn = ipv4 && nc__syn_in(ip, iplen, &syn);
+        bool is_syn = ver != 0 && nc__syn_in(ip, iplen, &syn);
         if (is_syn && nc__syn_over_backlog(st, &syn))
             continue;
         struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
@@ -235,29 +360,4 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
             nc__syn_tune(st, &syn);
     }
     return n;
-}
-
-/*
- * Packets to our own address. lwIP's loopback (LWIP_NETIF_LOOPBACK) queues them on the netif
- * and, built for its tcpip thread, asks that thread to deliver them via tcpip_try_callback,
- * which without tcpip_init asserts and aborts the program (a connect to our own IP did). The
- * library calls it through its PLT, so this definition takes its place: it only marks the
- * queue, and whoever holds the stack lock delivers it before letting go (nc__unlock).
- */
-err_t tcpip_try_callback(tcpip_callback_fn fn, void *ctx)
-{
-    if (fn != (tcpip_callback_fn)netif_poll || nc__stack == NULL)
-        return ERR_VAL; /* nothing else of lwIP's may run outside our lock */
-    (void)ctx;
-    nc__stack->loop_pending = true;
-    return ERR_OK;
-}
-
-void nc__netif_loop(struct netcore_stack *st)
-{
-    /* Bounded: each round may answer itself (SYN, SYN-ACK, ACK...). */
-    for (int i = 0; i < 64 && st->loop_pending && st->netif != NULL; i++) {
-        st->loop_pending = false;
-        netif_poll(st->netif);
-    }
 }

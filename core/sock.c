@@ -69,7 +69,7 @@ void nc__sock_wake(struct nc_sock *s)
 }
 
 /* Caller holds the stack lock. */
-int nc__sock_alloc(struct netcore_stack *st, int type, struct nc_sock **out)
+int nc__sock_alloc(struct netcore_stack *st, int family, int type, struct nc_sock **out)
 {
     int id;
     for (id = 0; id < st->cfg.max_sockets; id++)
@@ -89,6 +89,8 @@ int nc__sock_alloc(struct netcore_stack *st, int type, struct nc_sock **out)
     }
     s->id = id;
     s->type = type;
+    s->family = family;
+    s->v6only = family == AF_INET6 && st->bindv6only;
     atomic_init(&s->state, NC_ST_NEW);
     pthread_mutex_init(&s->tx_mu, NULL);
     pthread_mutex_init(&s->rx_mu, NULL);
@@ -96,8 +98,8 @@ int nc__sock_alloc(struct netcore_stack *st, int type, struct nc_sock **out)
     pthread_mutex_init(&s->dq_mu, NULL);
     s->dq_tail = &s->dq_head;
     s->rx_pend_tail = &s->rx_pending;
-    s->local.sin_family = AF_INET;
-    s->peer.sin_family = AF_INET;
+    nc__addr_make(st, family, NULL, 0, &s->local);
+    nc__addr_make(st, family, NULL, 0, &s->peer);
     nc__opts_default(&s->opt);
     st->socks[id] = s;
     st->nsocks++;

@@ -267,6 +267,29 @@ static int set_ip(struct netcore_stack *st, struct nc_sock *s, int name, const v
     return 0;
 }
 
+/* IPPROTO_IPV6 on an AF_INET6 socket: IPV6_V6ONLY, and values only recorded by the kernel. */
+static int set_ipv6(struct nc_sock *s, int name, const void *val, socklen_t len)
+{
+    int v;
+    int rc = int_in(val, len, &v);
+    if (rc != 0)
+        return rc;
+    switch (name) {
+    case IPV6_V6ONLY:
+        /* Only before the socket has a port, as in the kernel. */
+        if (s->type == SOCK_STREAM ? atomic_load(&s->state) != NC_ST_NEW : !nc__udp_unbound(s))
+            return -EINVAL;
+        s->v6only = v != 0;
+        return 0;
+    case IPV6_TCLASS:
+    case IPV6_UNICAST_HOPS:
+    case IPV6_RECVERR:
+    case IPV6_MTU_DISCOVER:
+        return 0;
+    default: return -ENOPROTOOPT;
+    }
+}
+
 int netcore_setsockopt(struct netcore_stack *st, int id, int level, int name, const void *val,
                        socklen_t len)
 {
@@ -279,6 +302,8 @@ int netcore_setsockopt(struct netcore_stack *st, int id, int level, int name, co
         rc = set_tcp(s, name, val, len);
     else if (level == IPPROTO_IP)
         rc = set_ip(st, s, name, val, len);
+    else if (level == IPPROTO_IPV6 && s->family == AF_INET6)
+        rc = set_ipv6(s, name, val, len);
     nc__unlock(st);
     return rc;
 }
@@ -310,7 +335,7 @@ static int get_socket(struct netcore_stack *st, struct nc_sock *s, int name, voi
         return 0;
     case SO_ERROR: v = atomic_exchange(&s->so_error, 0); break;
     case SO_TYPE: v = s->type; break;
-    case SO_DOMAIN: v = AF_INET; break;
+    case SO_DOMAIN: v = s->family; break;
     case SO_PROTOCOL: v = s->type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP; break;
     case SO_ACCEPTCONN: v = atomic_load(&s->state) == NC_ST_LISTEN; break;
     case SO_REUSEADDR: v = o->reuseaddr; break;
@@ -409,7 +434,7 @@ int netcore_getsockopt(struct netcore_stack *st, int id, int level, int name, vo
 {
     GET_SOCK(st, id, s);
     if (level == SOL_SOCKET || (level == IPPROTO_TCP && s->type == SOCK_STREAM) ||
-        level == IPPROTO_IP) {
+        level == IPPROTO_IP || (level == IPPROTO_IPV6 && s->family == AF_INET6)) {
         if (len == NULL)
             return -EFAULT;
         if ((int)*len < 0)
@@ -418,6 +443,12 @@ int netcore_getsockopt(struct netcore_stack *st, int id, int level, int name, vo
             return get_socket(st, s, name, val, len);
         if (level == IPPROTO_TCP)
             return get_tcp(st, s, name, val, len);
+        if (level == IPPROTO_IPV6) {
+            if (name != IPV6_V6ONLY)
+                return -ENOPROTOOPT;
+            int v = s->v6only;
+            return opt_out(val, len, &v, sizeof(v), *len);
+        }
         return get_ip(s, name, val, len);
     }
     return -EOPNOTSUPP; /* the kernel's IP layer, for a level it does not know */

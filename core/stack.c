@@ -7,6 +7,7 @@
  * when the lock is busy a kick waits in the command queue for the lock holder, who drains
  * the queue before letting go. The same loop can be driven by hand with netcore_step().
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -23,6 +24,7 @@
 #include <lwip/netif.h>
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
+#include <lwip/tcpip.h>
 #include <lwip/timeouts.h>
 #include <lwip/udp.h>
 
@@ -69,6 +71,44 @@ void sys_check_core_locking(void)
 {
 }
 
+/*
+ * lwIP hands work it may not do in place to its tcpip thread with tcpip_try_callback: the
+ * delivery of packets a pcb sent to one of our own addresses (netif_loop_output, e.g. a
+ * connection to 198.18.0.2 or 2001:db8::2 from the program itself), and the freeing of
+ * out-of-sequence data when the pbuf pool runs dry. netcore runs no tcpip thread, and the
+ * stock function asserts on its missing mailbox and aborts the process. Here the work waits
+ * until whoever holds the stack lock lets go (nc__unlock), as a command does. lwIP calls
+ * this through its PLT, so this definition replaces its own. Caller holds the stack lock.
+ */
+#define DEFERRED_MAX 8
+static struct {
+    tcpip_callback_fn fn;
+    void *ctx;
+} deferred[DEFERRED_MAX];
+static int ndeferred;
+
+err_t tcpip_try_callback(tcpip_callback_fn fn, void *ctx)
+{
+    if (ndeferred == DEFERRED_MAX)
+        return ERR_MEM; /* lwIP drops the looped packet; TCP sends it again */
+    deferred[ndeferred].fn = fn;
+    deferred[ndeferred].ctx = ctx;
+    ndeferred++;
+    return ERR_OK;
+}
+
+/* Runs the deferred work, and what running it defers in turn (a looped SYN's SYN-ACK). */
+static void run_deferred(void)
+{
+    while (ndeferred > 0) {
+        tcpip_callback_fn fn = deferred[0].fn;
+        void *ctx = deferred[0].ctx;
+        ndeferred--;
+        memmove(&deferred[0], &deferred[1], (size_t)ndeferred * sizeof(deferred[0]));
+        fn(ctx);
+    }
+}
+
 void nc__lock(struct netcore_stack *st)
 {
     pthread_mutex_lock(&st->lock);
@@ -113,7 +153,7 @@ static void arm_timer(struct netcore_stack *st)
 void nc__unlock(struct netcore_stack *st)
 {
     nc__run_queue(st);
-    nc__netif_loop(st);
+    run_deferred();
     if (st->netdown_pending) {
         st->netdown_pending = false;
         netif_set_link_down(st->netif);
@@ -240,6 +280,10 @@ static int base_setup(struct netcore_stack *st)
 
 static void base_teardown(struct netcore_stack *st)
 {
+    if (st->ev_stat != NULL)
+        event_free(st->ev_stat);
+    st->ev_stat = NULL;
+    nc__stat_release(st, true);
     if (st->ev_dev != NULL)
         event_free(st->ev_dev);
     if (st->ev_cmd != NULL)
@@ -287,7 +331,8 @@ static void drop_all(struct netcore_stack *st)
 static int unprivileged_port_start(void)
 {
     char buf[16];
-    int fd = open("/proc/sys/net/ipv4/ip_unprivileged_port_start", O_RDONLY | O_CLOEXEC);
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/sys/net/ipv4/ip_unprivileged_port_start",
+                          O_RDONLY | O_CLOEXEC);
     int n = fd >= 0 ? nc__sys_read(fd, buf, sizeof(buf) - 1) : -1;
     if (fd >= 0)
         nc__sys_close(fd);
@@ -295,6 +340,23 @@ static int unprivileged_port_start(void)
         return 1024; /* the kernel's default */
     buf[n] = '\0';
     return atoi(buf);
+}
+
+/*
+ * The kernel's default for IPV6_V6ONLY in this network namespace (net.ipv6.bindv6only),
+ * read the way the kernel's own sockets would see it; off when unreadable, as on Linux.
+ */
+static bool read_bindv6only(void)
+{
+    char c = '0';
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/sys/net/ipv6/bindv6only",
+                          O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    if (nc__sys_read(fd, &c, 1) != 1)
+        c = '0';
+    nc__sys_close(fd);
+    return c == '1';
 }
 
 int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_stack **out,
@@ -317,8 +379,13 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
     }
     st->cfg = *cfg;
     st->unpriv_port = unprivileged_port_start();
+    st->bindv6only = read_bindv6only();
     pthread_mutex_init(&st->lock, NULL);
     st->dev.fd = -1;
+    st->pcap_fd = -1;
+    st->stat_fd = -1;
+    clock_gettime(CLOCK_MONOTONIC, &st->started);
+    netcore_log_level(cfg->log_level);
     int rc = -ENOMEM;
     st->socks = calloc((size_t)cfg->max_sockets, sizeof(*st->socks));
     st->refs = calloc((size_t)cfg->max_sockets, sizeof(*st->refs));
@@ -333,6 +400,19 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
         goto fail;
     }
     rc = nc__dev_open(cfg, &st->dev, err, errlen);
+    if (rc != 0)
+        goto fail;
+    if (st->dev.index > 0) {
+        /* The kth device of the pool: the kth address and MAC after the configured ones, so
+         * that processes sharing the namespace's bridge are distinct hosts on it. */
+        st->cfg.ip.s_addr = htonl(ntohl(st->cfg.ip.s_addr) + (uint32_t)st->dev.index);
+        st->cfg.mac[5] = (uint8_t)(st->cfg.mac[5] + st->dev.index);
+        unsigned low = (unsigned)(st->cfg.ip6.s6_addr[14] << 8 | st->cfg.ip6.s6_addr[15]) +
+                       (unsigned)st->dev.index; /* the link-local one follows the MAC */
+        st->cfg.ip6.s6_addr[14] = (uint8_t)(low >> 8);
+        st->cfg.ip6.s6_addr[15] = (uint8_t)low;
+    }
+    rc = nc__pcap_open(st, err, errlen);
     if (rc != 0)
         goto fail;
     st->frame_cap = (size_t)st->dev.mtu + 14 + 4;
@@ -359,6 +439,7 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
             snprintf(err, errlen, "libevent setup failed");
             goto fail;
         }
+        nc__stat_open(st); /* before the thread: it then owns the event */
         st->threaded = true;
         rc = -pthread_create(&st->thread, NULL, thread_main, st);
         if (rc != 0) {
@@ -367,12 +448,23 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
             goto fail;
         }
     }
+    if (nc__log_on(NETCORE_LOG_INFO)) {
+        char ip[16], gw[16];
+        inet_ntop(AF_INET, &st->cfg.ip, ip, sizeof(ip));
+        inet_ntop(AF_INET, &st->cfg.gw, gw, sizeof(gw));
+        const uint8_t *m = st->cfg.mac;
+        nc__log(NETCORE_LOG_INFO,
+                "stack up on %s (pool device %d): %s/%d via %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, "
+                "MTU %d, %d sockets", st->dev.name, st->dev.index, ip, st->cfg.prefix, gw, m[0],
+                m[1], m[2], m[3], m[4], m[5], st->dev.mtu, st->cfg.max_sockets);
+    }
     *out = st;
     return 0;
 fail:
     base_teardown(st);
     nc__netif_teardown(st);
     nc__dev_close(&st->dev);
+    nc__pcap_close(st);
     nc__cmdq_destroy(&st->cmdq);
     if (nc__stack == st)
         nc__stack = NULL;
@@ -397,7 +489,9 @@ void netcore_stop(struct netcore_stack *st)
     }
     nc__lock(st);
     nc__run_queue(st);
+    run_deferred();
     drop_all(st);
+    run_deferred(); /* the resets drop_all sent to our own addresses: free them */
     /* Sockets still parked for calls that never returned (a program bug): free them now. */
     for (int i = 0; i < st->cfg.max_sockets; i++) {
         struct nc_sock *z = atomic_exchange(&st->zombie[i], NULL);
@@ -408,6 +502,7 @@ void netcore_stop(struct netcore_stack *st)
     pthread_mutex_unlock(&st->lock);
     base_teardown(st);
     nc__dev_close(&st->dev);
+    nc__pcap_close(st);
     nc__cmdq_destroy(&st->cmdq);
     nc__stack = NULL;
     free(st->socks);

@@ -3,8 +3,9 @@
  * machines: its MSS is capped at 1460 (TCP_MSS) and its receive window at 64 KiB with a window
  * scale of 1, which keeps a 65000-byte TAP link at 1500-byte frames and two 32 KB segments in
  * flight. lwIP accepts larger segments and keeps windows in 32-bit fields, so:
- *  - on the way out, the MSS option of our SYN and SYN-ACK is rewritten to the link's MTU - 40
- *    and the window-scale option to RCV_SHIFT, fixing the TCP checksum incrementally
+ *  - on the way out, the MSS option of our SYN and SYN-ACK is rewritten to the link's MTU
+ *    less the IP and TCP headers (40 bytes over IPv4, 60 over IPv6) and the window-scale
+ *    option to RCV_SHIFT, fixing the TCP checksum incrementally
  *    (RFC 1624), so the peer sends large segments into a large window;
  *  - on the way in, after lwIP has handled a SYN or SYN-ACK, the pcb's send MSS is raised to
  *    what the peer advertised (capped by our MTU) and, when both sides scale windows, its
@@ -27,14 +28,31 @@ struct syn_opts {
     uint8_t *shift;
 };
 
-/* Finds the options of a TCP SYN (with or without ACK) in an IPv4 packet. */
+/* IP and TCP headers, without options. */
+static unsigned headers(bool v6)
+{
+    return v6 ? 60 : 40;
+}
+
+/*
+ * Finds the options of a TCP SYN (with or without ACK) in an IPv4 packet, or in an IPv6
+ * packet whose next header is TCP (lwIP sends no extension headers; a peer's SYN behind
+ * one is left to lwIP untuned).
+ */
 static bool parse_syn(uint8_t *ip, size_t len, struct syn_opts *o)
 {
-    if (len < 20 || (ip[0] >> 4) != 4 || ip[9] != 6)
-        return false;
-    size_t ihl = (size_t)(ip[0] & 0xf) * 4;
-    if ((ip[6] & 0x3f) != 0 || ip[7] != 0) /* a fragment */
-        return false;
+    size_t ihl;
+    if (len >= 40 && (ip[0] >> 4) == 6) {
+        if (ip[6] != 6)
+            return false;
+        ihl = 40;
+    } else {
+        if (len < 20 || (ip[0] >> 4) != 4 || ip[9] != 6)
+            return false;
+        ihl = (size_t)(ip[0] & 0xf) * 4;
+        if ((ip[6] & 0x3f) != 0 || ip[7] != 0) /* a fragment */
+            return false;
+    }
     if (len < ihl + 20)
         return false;
     uint8_t *tcp = ip + ihl;
@@ -95,7 +113,7 @@ void nc__syn_out(struct netcore_stack *st, uint8_t *ip, size_t len)
         return;
     if (o.mss != NULL && st->dev.mtu > 1500) {
         uint16_t old = (uint16_t)(o.mss[0] << 8 | o.mss[1]);
-        uint16_t mss = (uint16_t)(st->dev.mtu - 40);
+        uint16_t mss = (uint16_t)(st->dev.mtu - headers((ip[0] >> 4) == 6));
         if (mss > old)
             set_word(o.tcp, (size_t)(o.mss - o.tcp), mss);
     }
@@ -108,7 +126,9 @@ bool nc__syn_in(const uint8_t *ip, size_t len, struct nc_syn *out)
     struct syn_opts o;
     if (!parse_syn((uint8_t *)ip, len, &o))
         return false;
-    memcpy(&out->saddr, ip + 12, 4);
+    out->v6 = (ip[0] >> 4) == 6;
+    memset(out->saddr, 0, sizeof(out->saddr));
+    memcpy(out->saddr, out->v6 ? ip + 8 : ip + 12, out->v6 ? 16 : 4);
     out->sport = (uint16_t)(o.tcp[0] << 8 | o.tcp[1]);
     out->dport = (uint16_t)(o.tcp[2] << 8 | o.tcp[3]);
     out->mss = o.mss != NULL ? (uint16_t)(o.mss[0] << 8 | o.mss[1]) : 0;
@@ -139,18 +159,31 @@ bool nc__syn_over_backlog(struct netcore_stack *st, const struct nc_syn *syn)
     if (queued < s->aq_cap)
         return false;
     st->stats.accept_overflows++;
+    nc__log(NETCORE_LOG_DEBUG, "port %u: accept queue full (%d), SYN dropped", syn->dport,
+            s->aq_cap);
     return true;
+}
+
+/* The pcb is the connection the SYN came for. */
+static bool is_peer(const struct tcp_pcb *p, const struct nc_syn *syn)
+{
+    if (p->local_port != syn->dport || p->remote_port != syn->sport)
+        return false;
+    if (syn->v6)
+        return IP_IS_V6_VAL(p->remote_ip) &&
+               !memcmp(ip_2_ip6(&p->remote_ip)->addr, syn->saddr, 16);
+    return IP_IS_V4_VAL(p->remote_ip) &&
+           !memcmp(&ip_2_ip4(&p->remote_ip)->addr, syn->saddr, 4);
 }
 
 void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn)
 {
     struct tcp_pcb *p = tcp_active_pcbs;
-    while (p != NULL && !(p->local_port == syn->dport && p->remote_port == syn->sport &&
-                          ip_2_ip4(&p->remote_ip)->addr == syn->saddr))
+    while (p != NULL && !is_peer(p, syn))
         p = p->next;
     if (p == NULL)
         return;
-    uint16_t cap = (uint16_t)(st->dev.mtu - 40);
+    uint16_t cap = (uint16_t)(st->dev.mtu - headers(syn->v6));
     uint16_t mss = syn->mss < cap ? syn->mss : cap;
     if (syn->mss > TCP_MSS && p->mss < mss) {
         p->mss = mss;

@@ -51,11 +51,10 @@ static struct tcp_pcb *detach(struct nc_sock *s)
     return pcb;
 }
 
-static void addr_from(struct sockaddr_in *sa, const ip_addr_t *ip, u16_t port)
+static void addr_from(struct nc_sock *s, union nc_sockaddr *sa, const ip_addr_t *ip,
+                      u16_t port)
 {
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons(port);
-    sa->sin_addr.s_addr = ip_2_ip4(ip)->addr;
+    nc__addr_make(nc__stack, s->family, ip, port, sa);
 }
 
 static int alloc_rings(struct netcore_stack *st, struct nc_sock *s)
@@ -94,7 +93,10 @@ static void apply_options(struct nc_sock *s)
 int nc__tcp_open(struct netcore_stack *st, struct nc_sock *s)
 {
     (void)st;
-    struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+    /* An AF_INET6 pcb starts dual-stack; bind() or the autobind before connect and listen
+     * narrows it (nc__addr_any: "::" when IPV6_V6ONLY). */
+    struct tcp_pcb *pcb = tcp_new_ip_type(s->family == AF_INET ? IPADDR_TYPE_V4
+                                                               : IPADDR_TYPE_ANY);
     if (pcb == NULL)
         return -ENOMEM;
     attach(s, pcb);
@@ -102,18 +104,26 @@ int nc__tcp_open(struct netcore_stack *st, struct nc_sock *s)
     return 0;
 }
 
+/* The families a local address takes connections for: a dual-stack wildcard both. */
+static unsigned sides(const ip_addr_t *a)
+{
+    return IP_IS_ANY_TYPE_VAL(*a) ? 3u : IP_IS_V6_VAL(*a) ? 2u : 1u;
+}
+
 /*
  * The kernel's rule for a port in use (inet_csk_bind_conflict): sockets share a port when
- * their addresses differ and neither is INADDR_ANY, or when both set SO_REUSEADDR and the
- * one there is not listening; a TIME-WAIT entry counts with the options of its socket.
- * lwIP lets SO_REUSEADDR sockets share a port with a listener and skips TIME-WAIT for them.
+ * their addresses differ and neither is a wildcard of the other's family, or when both set
+ * SO_REUSEADDR and the one there is not listening; a TIME-WAIT entry counts with the options
+ * of its socket. lwIP compares only pcbs on the same side of "IPv6 or not" (a dual-stack
+ * wildcard, IPADDR_TYPE_ANY, is on the IPv4 side but covers IPv6 too), lets SO_REUSEADDR
+ * sockets share a port with a listener and skips TIME-WAIT for them.
  */
 static bool port_taken(const struct tcp_pcb *pcb, const ip_addr_t *ip, u16_t port)
 {
     bool reuse = ip_get_option(pcb, SOF_REUSEADDR);
     for (int i = 0; i < NUM_TCP_PCB_LISTS; i++) {
         for (const struct tcp_pcb *p = *tcp_pcb_lists[i]; p != NULL; p = p->next) {
-            if (p == pcb || p->local_port != port)
+            if (p == pcb || p->local_port != port || !(sides(&p->local_ip) & sides(ip)))
                 continue;
             if (!ip_addr_isany(&p->local_ip) && !ip_addr_isany(ip) &&
                 !ip_addr_cmp(&p->local_ip, ip))
@@ -126,34 +136,38 @@ static bool port_taken(const struct tcp_pcb *pcb, const ip_addr_t *ip, u16_t por
     return false;
 }
 
+static err_t bind_one(struct tcp_pcb *pcb, const ip_addr_t *ip, u16_t port)
+{
+    return port_taken(pcb, ip, port) ? ERR_USE : tcp_bind(pcb, ip, port);
+}
+
 /* Port 0 means a random free ephemeral port (iss.c), not lwIP's rand()-driven choice. */
 static err_t bind_port(struct tcp_pcb *pcb, const ip_addr_t *ip, u16_t port)
 {
     if (port != 0)
-        return port_taken(pcb, ip, port) ? ERR_USE : tcp_bind(pcb, ip, port);
+        return bind_one(pcb, ip, port);
     for (int i = 0; i < 64; i++) {
-        err_t e = tcp_bind(pcb, ip, nc__random_port());
+        err_t e = bind_one(pcb, ip, nc__random_port());
         if (e != ERR_USE)
             return e;
     }
     return tcp_bind(pcb, ip, 0);
 }
 
-int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a)
+int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a)
 {
-    (void)st;
     if (atomic_load(&s->state) != NC_ST_NEW || s->pcb.tcp == NULL)
         return -EINVAL;
-    ip_addr_t ip;
-    ip_addr_set_ip4_u32_val(ip, a->sin_addr.s_addr);
     if (s->opt.reuseaddr)
         ip_set_option(s->pcb.tcp, SOF_REUSEADDR);
-    err_t e = bind_port(s->pcb.tcp, &ip, ntohs(a->sin_port));
+    ip_addr_t ip;
+    u16_t port = nc__addr_ip(st, s, a, &ip);
+    err_t e = bind_port(s->pcb.tcp, &ip, port);
     if (e != ERR_OK)
         return -nc__err_to_errno(e);
-    addr_from(&s->local, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port);
-    s->bind_addr = a->sin_addr;
-    s->bind_port = ntohs(a->sin_port);
+    addr_from(s, &s->local, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port);
+    s->bound = *a;
+    s->bound_user = true;
     atomic_store(&s->state, NC_ST_BOUND);
     return 0;
 }
@@ -165,7 +179,8 @@ static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)
     if (ls == NULL || err != ERR_OK || npcb == NULL)
         return ERR_VAL;
     struct nc_sock *s;
-    if (atomic_load(&ls->aq_count) >= ls->aq_cap || nc__sock_alloc(st, SOCK_STREAM, &s) != 0) {
+    if (atomic_load(&ls->aq_count) >= ls->aq_cap ||
+        nc__sock_alloc(st, ls->family, SOCK_STREAM, &s) != 0) {
         /* A full accept queue refuses the connection rather than queueing without bound. */
         st->stats.accept_overflows++;
         tcp_abort(npcb);
@@ -178,10 +193,11 @@ static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)
         return ERR_ABRT;
     }
     attach(s, npcb);
+    s->v6only = ls->v6only;
     s->opt = ls->opt;
     apply_options(s);
-    addr_from(&s->local, &npcb->local_ip, npcb->local_port);
-    addr_from(&s->peer, &npcb->remote_ip, npcb->remote_port);
+    addr_from(s, &s->local, &npcb->local_ip, npcb->local_port);
+    addr_from(s, &s->peer, &npcb->remote_ip, npcb->remote_port);
     s->connect_reported = true;
     atomic_store(&s->state, NC_ST_CONNECTED);
     ls->aq[(ls->aq_head + atomic_load(&ls->aq_count)) % ls->aq_cap] = s->id;
@@ -193,16 +209,18 @@ static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)
 int nc__tcp_listen(struct netcore_stack *st, struct nc_sock *s, int backlog)
 {
     int state = atomic_load(&s->state);
-    if (backlog < 1)
-        backlog = 1;
-    if (backlog > st->cfg.backlog)
+    /* As the kernel with somaxconn: a negative or too large backlog is the cap, and the queue
+     * is full only beyond backlog, so listen(fd, 0) still takes one connection. */
+    if (backlog < 0 || backlog > st->cfg.backlog)
         backlog = st->cfg.backlog;
+    backlog++;
     if (state == NC_ST_LISTEN)
         return 0; /* the kernel only adjusts the backlog; ours stays as first set */
     if (state != NC_ST_NEW && state != NC_ST_BOUND)
         return -EINVAL;
     if (state == NC_ST_NEW) {
-        struct sockaddr_in any = { .sin_family = AF_INET };
+        union nc_sockaddr any;
+        nc__addr_make(st, s->family, NULL, 0, &any); /* the wildcard, port 0 */
         int err = nc__tcp_bind(st, s, &any);
         if (err != 0)
             return err;
@@ -295,11 +313,13 @@ static void reopen(struct netcore_stack *st, struct nc_sock *s)
     s->fin_pending = false;
     s->icmp_error = 0;
     s->connect_reported = false;
-    memset(&s->peer, 0, sizeof(s->peer));
-    s->peer.sin_family = AF_INET;
-    s->local.sin_addr = s->bind_addr;
+    addr_from(s, &s->peer, NULL, 0);
+    ip_addr_t ip;
+    u16_t port = s->bound_user ? nc__addr_ip(st, s, &s->bound, &ip) : 0;
+    addr_from(s, &s->local, s->bound_user ? &ip : NULL, ntohs(s->local.in.sin_port));
     atomic_store(&s->state, NC_ST_NEW);
-    struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+    struct tcp_pcb *pcb = tcp_new_ip_type(s->family == AF_INET ? IPADDR_TYPE_V4
+                                                               : IPADDR_TYPE_ANY);
     if (pcb == NULL) {
         atomic_store(&s->state, NC_ST_CLOSED); /* out of memory: it can only be closed */
     } else {
@@ -307,10 +327,8 @@ static void reopen(struct netcore_stack *st, struct nc_sock *s)
         if (s->opt.reuseaddr)
             ip_set_option(pcb, SOF_REUSEADDR);
         nc__tcp_apply_ip(s);
-        ip_addr_t ip;
-        ip_addr_set_ip4_u32_val(ip, s->bind_addr.s_addr);
-        if (s->bind_port != 0 && bind_port(pcb, &ip, s->bind_port) == ERR_OK) {
-            addr_from(&s->local, &pcb->local_ip, pcb->local_port);
+        if (port != 0 && bind_port(pcb, &ip, port) == ERR_OK) {
+            addr_from(s, &s->local, &pcb->local_ip, pcb->local_port);
             atomic_store(&s->state, NC_ST_BOUND);
         }
     }
@@ -331,7 +349,7 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
     (void)pcb;
     if (s == NULL || err != ERR_OK)
         return ERR_OK;
-    addr_from(&s->local, &pcb->local_ip, pcb->local_port);
+    addr_from(s, &s->local, &pcb->local_ip, pcb->local_port);
     atomic_store(&s->state, NC_ST_CONNECTED);
     apply_options(s);
     nc__tcp_flush(nc__stack, s);
@@ -339,7 +357,7 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
     return ERR_OK;
 }
 
-int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a,
+int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a,
                     int bad)
 {
     switch (atomic_load(&s->state)) {
@@ -370,30 +388,31 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const struct so
         return bad;
     if (s->pcb.tcp == NULL)
         return -EINVAL;
-    if (IN_MULTICAST(ntohl(a->sin_addr.s_addr)) || nc__cfg_broadcast(&st->cfg, a->sin_addr.s_addr))
-        return -ENETUNREACH; /* TCP has no broadcast route */
     if (st->dev_down)
         return -ENETDOWN;
-    int err = alloc_rings(st, s);
+    ip_addr_t ip;
+    u16_t port = nc__addr_ip(st, s, a, &ip);
+    if (IP_IS_V4_VAL(ip) && (ip4_addr_ismulticast(ip_2_ip4(&ip)) ||
+                             nc__cfg_broadcast(&st->cfg, ip_2_ip4(&ip)->addr)))
+        return -ENETUNREACH; /* TCP has no broadcast route */
+    int err = nc__addr_reach(s, &s->pcb.tcp->local_ip, &ip);
     if (err != 0)
         return err;
-    ip_addr_t ip;
-    ip_addr_set_ip4_u32_val(ip, a->sin_addr.s_addr);
-    if (a->sin_addr.s_addr == INADDR_ANY)
-        ip_addr_set_ip4_u32_val(ip, st->cfg.ip.s_addr); /* like the kernel: connect to self */
-    s->peer = *a;
-    s->peer.sin_addr.s_addr = ip_2_ip4(&ip)->addr;
+    err = alloc_rings(st, s);
+    if (err != 0)
+        return err;
+    addr_from(s, &s->peer, &ip, port);
     if (s->pcb.tcp->local_port == 0) {
-        err_t b = bind_port(s->pcb.tcp, IP4_ADDR_ANY, 0);
+        err_t b = bind_port(s->pcb.tcp, nc__addr_any(s), 0);
         if (b != ERR_OK)
             return -nc__err_to_errno(b);
     }
-    err_t e = tcp_connect(s->pcb.tcp, &ip, ntohs(a->sin_port), on_connected);
+    err_t e = tcp_connect(s->pcb.tcp, &ip, port, on_connected);
     if (e == ERR_RTE)
         return -ENETUNREACH;
     if (e != ERR_OK)
         return -nc__err_to_errno(e);
-    addr_from(&s->local, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port);
+    addr_from(s, &s->local, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port);
     s->connect_reported = false;
     atomic_store(&s->so_error, 0); /* what an earlier disconnect left is forgotten */
     atomic_store(&s->state, NC_ST_CONNECTING);

@@ -25,15 +25,14 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
     struct nc_dgram *d = s != NULL ? malloc(sizeof(*d) + p->tot_len) : NULL;
     if (d == NULL) {
         st->stats.udp_dropped++;
+        if (s != NULL)
+            s->drops++;
         pbuf_free(p);
         return;
     }
     d->next = NULL;
     d->len = pbuf_copy_partial(p, d->data, p->tot_len, 0);
-    d->from.sin_family = AF_INET;
-    d->from.sin_port = htons(port);
-    d->from.sin_addr.s_addr = ip_2_ip4(addr)->addr;
-    memset(d->from.sin_zero, 0, sizeof(d->from.sin_zero));
+    nc__addr_make(st, s->family, addr, port, &d->from);
     pbuf_free(p);
     pthread_mutex_lock(&s->dq_mu);
     /* Bounded in datagrams and in bytes (the receive buffer size), like SO_RCVBUF. */
@@ -41,6 +40,7 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
         s->dq_bytes + d->len > st->cfg.rcvbuf) {
         pthread_mutex_unlock(&s->dq_mu);
         st->stats.udp_dropped++;
+        s->drops++;
         free(d);
         return;
     }
@@ -55,13 +55,21 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
 int nc__udp_open(struct netcore_stack *st, struct nc_sock *s)
 {
     (void)st;
-    struct udp_pcb *pcb = udp_new_ip_type(IPADDR_TYPE_V4);
+    /* An AF_INET6 pcb is dual-stack until bound; udp_bind takes the bound address's type. */
+    struct udp_pcb *pcb = udp_new_ip_type(s->family == AF_INET ? IPADDR_TYPE_V4
+                                                               : IPADDR_TYPE_ANY);
     if (pcb == NULL)
         return -ENOMEM;
     udp_recv(pcb, on_recv, s);
     s->pcb.udp = pcb;
     nc__udp_apply_ip(s);
     return 0;
+}
+
+/* The limited broadcast address, or our IPv4 subnet's. */
+static bool broadcast(const struct netcore_stack *st, const ip_addr_t *ip)
+{
+    return IP_IS_V4_VAL(*ip) && nc__cfg_broadcast(&st->cfg, ip_2_ip4(ip)->addr);
 }
 
 /* Port 0 means a random free ephemeral port (iss.c), not lwIP's rand()-driven choice. */
@@ -80,31 +88,28 @@ static err_t bind_port(struct udp_pcb *pcb, const ip_addr_t *ip, u16_t port)
 /* Binds an unbound socket before lwIP would pick a port itself. */
 static err_t autobind(struct nc_sock *s)
 {
-    return s->pcb.udp->local_port != 0 ? ERR_OK : bind_port(s->pcb.udp, IP4_ADDR_ANY, 0);
+    return s->pcb.udp->local_port != 0 ? ERR_OK : bind_port(s->pcb.udp, nc__addr_any(s), 0);
 }
 
-static void update_local(struct nc_sock *s)
+static void update_local(struct netcore_stack *st, struct nc_sock *s)
 {
-    s->local.sin_family = AF_INET;
-    s->local.sin_port = htons(s->pcb.udp->local_port);
-    s->local.sin_addr.s_addr = ip_2_ip4(&s->pcb.udp->local_ip)->addr;
+    nc__addr_make(st, s->family, &s->pcb.udp->local_ip, s->pcb.udp->local_port, &s->local);
 }
 
-int nc__udp_bind(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a)
+int nc__udp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a)
 {
-    (void)st;
     if (s->pcb.udp->local_port != 0)
         return -EINVAL;
-    ip_addr_t ip;
-    ip_addr_set_ip4_u32_val(ip, a->sin_addr.s_addr);
     if (s->opt.reuseaddr)
         ip_set_option(s->pcb.udp, SOF_REUSEADDR);
-    err_t e = bind_port(s->pcb.udp, &ip, ntohs(a->sin_port));
+    ip_addr_t ip;
+    u16_t port = nc__addr_ip(st, s, a, &ip);
+    err_t e = bind_port(s->pcb.udp, &ip, port);
     if (e != ERR_OK)
         return -nc__err_to_errno(e);
-    update_local(s);
-    s->bind_addr = a->sin_addr;
-    s->bind_port = ntohs(a->sin_port);
+    update_local(st, s);
+    s->bound = *a;
+    s->bound_user = true;
     atomic_store(&s->state, NC_ST_BOUND);
     return 0;
 }
@@ -117,54 +122,68 @@ int nc__udp_bind(struct netcore_stack *st, struct nc_sock *s, const struct socka
 static int disconnect(struct netcore_stack *st, struct nc_sock *s)
 {
     udp_disconnect(s->pcb.udp);
-    memset(&s->peer, 0, sizeof(s->peer));
-    s->peer.sin_family = AF_INET;
-    if (s->bind_port == 0) {
-        struct udp_pcb *pcb = udp_new_ip_type(IPADDR_TYPE_V4);
+    nc__addr_make(st, s->family, NULL, 0, &s->peer);
+    ip_addr_t ip;
+    u16_t port = s->bound_user ? nc__addr_ip(st, s, &s->bound, &ip) : 0;
+    if (port == 0) {
+        struct udp_pcb *pcb = udp_new_ip_type(s->family == AF_INET ? IPADDR_TYPE_V4
+                                                                   : IPADDR_TYPE_ANY);
         if (pcb == NULL)
             return -ENOMEM;
         udp_remove(s->pcb.udp);
         s->pcb.udp = pcb;
         udp_recv(pcb, on_recv, s);
         nc__udp_apply_ip(s);
-        s->local.sin_port = 0;
+        nc__addr_make(st, s->family, s->bound_user ? &ip : NULL, 0, &s->local);
+    } else {
+        update_local(st, s); /* connect showed the route's source address */
     }
-    s->local.sin_addr = s->bind_addr; /* connect showed the route's source address */
-    (void)st;
     atomic_store(&s->state, s->pcb.udp->local_port ? NC_ST_BOUND : NC_ST_NEW);
     return 0;
 }
 
 /* a == NULL (AF_UNSPEC) dissolves the association, like connect(AF_UNSPEC) on Linux. */
-int nc__udp_connect(struct netcore_stack *st, struct nc_sock *s, const struct sockaddr_in *a)
+int nc__udp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a)
 {
     if (a == NULL)
         return disconnect(st, s);
-    if (nc__cfg_broadcast(&st->cfg, a->sin_addr.s_addr) && !s->opt.broadcast)
-        return -EACCES; /* broadcasts only with SO_BROADCAST */
     ip_addr_t ip;
-    ip_addr_set_ip4_u32_val(ip, a->sin_addr.s_addr ? a->sin_addr.s_addr : st->cfg.ip.s_addr);
+    u16_t port = nc__addr_ip(st, s, a, &ip);
+    int rc = nc__addr_reach(s, &s->pcb.udp->local_ip, &ip);
+    if (rc != 0)
+        return rc;
+    if (broadcast(st, &ip) && !s->opt.broadcast)
+        return -EACCES; /* broadcasts only with SO_BROADCAST */
     err_t e = autobind(s);
     if (e == ERR_OK)
-        e = udp_connect(s->pcb.udp, &ip, ntohs(a->sin_port));
+        e = udp_connect(s->pcb.udp, &ip, port);
     if (e != ERR_OK)
         return -nc__err_to_errno(e);
-    s->peer = *a;
-    s->peer.sin_addr.s_addr = ip_2_ip4(&ip)->addr;
-    update_local(s);
-    if (s->local.sin_addr.s_addr == htonl(INADDR_ANY))
-        s->local.sin_addr = st->cfg.ip; /* the source the route picks, as the kernel shows */
+    nc__addr_make(st, s->family, &ip, port, &s->peer);
+    update_local(st, s);
+    if (ip_addr_isany(&s->pcb.udp->local_ip) && IP_IS_V4_VAL(ip)) {
+        ip_addr_t src; /* the source the route picks, as the kernel shows */
+        ip_addr_set_ip4_u32_val(src, st->cfg.ip.s_addr);
+        nc__addr_make(st, s->family, &src, s->pcb.udp->local_port, &s->local);
+    }
     atomic_store(&s->state, NC_ST_CONNECTED);
     return 0;
 }
 
 ssize_t nc__udp_sendto(struct netcore_stack *st, struct nc_sock *s, const void *buf,
-                       size_t len, const struct sockaddr_in *to)
+                       size_t len, const union nc_sockaddr *to)
 {
     if (to == NULL && atomic_load(&s->state) != NC_ST_CONNECTED)
         return -EDESTADDRREQ;
-    in_addr_t dst = to != NULL ? to->sin_addr.s_addr : s->peer.sin_addr.s_addr;
-    if (nc__cfg_broadcast(&st->cfg, dst) && !s->opt.broadcast)
+    ip_addr_t ip;
+    u16_t port = 0;
+    if (to != NULL) {
+        port = nc__addr_ip(st, s, to, &ip);
+        int rc = nc__addr_reach(s, &s->pcb.udp->local_ip, &ip);
+        if (rc != 0)
+            return rc;
+    }
+    if (broadcast(st, to != NULL ? &ip : &s->pcb.udp->remote_ip) && !s->opt.broadcast)
         return -EACCES; /* broadcasts only with SO_BROADCAST */
     if (len > UDP_MAX_PAYLOAD)
         return -EMSGSIZE;
@@ -186,15 +205,13 @@ ssize_t nc__udp_sendto(struct netcore_stack *st, struct nc_sock *s, const void *
         memcpy(p->payload, buf, len);
     err_t e;
     if (to != NULL) {
-        ip_addr_t ip;
-        ip_addr_set_ip4_u32_val(ip, to->sin_addr.s_addr);
-        e = udp_sendto(s->pcb.udp, p, &ip, ntohs(to->sin_port));
+        e = udp_sendto(s->pcb.udp, p, &ip, port);
     } else {
         e = udp_send(s->pcb.udp, p);
     }
     pbuf_free(p);
     if (s->pcb.udp->local_port != 0 && atomic_load(&s->state) == NC_ST_NEW) {
-        update_local(s);
+        update_local(st, s);
         atomic_store(&s->state, NC_ST_BOUND);
     }
     if (e == ERR_RTE)
@@ -205,7 +222,7 @@ ssize_t nc__udp_sendto(struct netcore_stack *st, struct nc_sock *s, const void *
 }
 
 ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf, size_t len,
-                         int flags, struct sockaddr_in *from)
+                         int flags, union nc_sockaddr *from)
 {
     (void)st;
     pthread_mutex_lock(&s->dq_mu);
@@ -302,4 +319,9 @@ void nc__udp_close(struct netcore_stack *st, struct nc_sock *s)
         udp_remove(s->pcb.udp);
     s->pcb.udp = NULL;
     nc__sock_free(st, s);
+}
+
+bool nc__udp_unbound(const struct nc_sock *s)
+{
+    return s->pcb.udp != NULL && s->pcb.udp->local_port == 0;
 }

@@ -35,6 +35,9 @@ struct netcore_config {
     struct in_addr ip;       /* NETCORE_IP: address/prefix */
     int prefix;
     struct in_addr gw;       /* NETCORE_GW */
+    struct in6_addr ip6;     /* NETCORE_IP6: address/prefix (the link-local address comes
+                                from the MAC) */
+    int prefix6;             /* 64..128: lwIP takes a static address's /64 as on-link */
     uint8_t mac[6];          /* NETCORE_MAC */
     int mtu;                 /* NETCORE_MTU; 0: the device's MTU */
     size_t sndbuf;           /* NETCORE_SNDBUF: bytes in each TCP socket's send ring */
@@ -48,9 +51,25 @@ struct netcore_config {
                                 before it sleeps (0: sleep at once) */
     int drop_every;          /* NETCORE_DROP_EVERY: fault injection for tests, drop every
                                 Nth received frame (0: none) */
+    int log_level;           /* NETCORE_LOG: NETCORE_LOG_ERROR (default) ... NETCORE_LOG_DEBUG */
+    char pcap[256];          /* NETCORE_PCAP: capture file ("%p": the pid), "" for none */
+    char stat_dir[96];       /* NETCORE_STAT: directory of the stats socket PID.sock ("":
+                                /tmp/netcore-UID; "off": none) */
+    int tap_pool;            /* NETCORE_TAP_POOL: TAP devices to try, ifname first, then the
+                                same name numbered up (nctap0, nctap1, ...): the first one no
+                                other process holds is taken, and the kth adds k to the
+                                addresses and the MAC. 1 (the default when NETCORE_TAP,
+                                NETCORE_IP, NETCORE_IP6 or NETCORE_MAC is given): ifname
+                                only */
 };
 
-/* Fills *cfg with the defaults (DESIGN.md: 198.18.0.2/24 via 198.18.0.1 on nctap0). */
+/* NETCORE_LOG levels: messages on stderr prefixed "netcore[PID]: ". */
+enum { NETCORE_LOG_ERROR, NETCORE_LOG_WARN, NETCORE_LOG_INFO, NETCORE_LOG_DEBUG };
+/* Sets the level for the whole process (netcore_start sets it from the configuration). */
+void netcore_log_level(int level);
+
+/* Fills *cfg with the defaults (DESIGN.md: 198.18.0.2/24 via 198.18.0.1 and 2001:db8::2/64
+ * on nctap0). */
 void netcore_config_defaults(struct netcore_config *cfg);
 
 /*
@@ -73,6 +92,18 @@ struct netcore_stack;
  */
 int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_stack **out,
                   char *err, size_t errlen);
+
+/*
+ * fork(), for a process that runs a stack: call prepare before fork (it takes the stack
+ * lock), parent in the parent after it, child in the child (closes the device and the
+ * sockets' descriptors; no allocation). A child that wants sockets of its own calls
+ * netcore_fork_forget on the inherited stack, then netcore_start: the inherited stack and its
+ * connections stay the parent's and cannot be used in the child.
+ */
+void netcore_fork_prepare(struct netcore_stack *st);
+void netcore_fork_parent(struct netcore_stack *st);
+void netcore_fork_child(struct netcore_stack *st);
+void netcore_fork_forget(struct netcore_stack *st);
 
 /* Stops the thread (joins it), aborts remaining connections, frees everything, closes fds. */
 void netcore_stop(struct netcore_stack *st);
@@ -112,7 +143,17 @@ struct netcore_stats {
 };
 void netcore_get_stats(struct netcore_stack *st, struct netcore_stats *out);
 
-/* Sockets: handles are small integers >= 0. AF_INET only; SOCK_STREAM and SOCK_DGRAM. */
+/* The text `netcore stat` shows: counters and the socket table, NUL-terminated in out (cut
+ * at cap). Returns its length. */
+size_t netcore_stat_dump(struct netcore_stack *st, char *out, size_t cap);
+/* Removes the stats socket's name (at exit; the stack keeps running). */
+void netcore_stat_close(struct netcore_stack *st);
+
+/*
+ * Sockets: handles are small integers >= 0. AF_INET and AF_INET6; SOCK_STREAM and SOCK_DGRAM.
+ * An AF_INET6 socket is dual-stack unless IPV6_V6ONLY is set (the default follows
+ * /proc/sys/net/ipv6/bindv6only): IPv4 peers appear as ::ffff:a.b.c.d.
+ */
 int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol);
 int netcore_bind(struct netcore_stack *st, int s, const struct sockaddr *addr, socklen_t len);
 int netcore_listen(struct netcore_stack *st, int s, int backlog);

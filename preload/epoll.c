@@ -83,8 +83,7 @@ static void drop(struct reg **pp)
 {
     struct reg *r = *pp;
     *pp = r->next;
-    if (!nc__forked()) /* a child must not touch the parent's stack (its lock may be held) */
-        netcore_unwatch(nc_stack, r->h, r->wfd);
+    netcore_unwatch(nc_stack, r->h, r->wfd);
     LIBC(close)(r->wfd); /* also leaves the kernel's epoll set */
     mark(r->fd, -1);
     mark(r->epfd, -1);
@@ -166,9 +165,25 @@ int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
     return (int)nc__ret(rc);
 }
 
+/*
+ * A forked child: the registrations are of the parent's sockets (core/fork.c). Forget them;
+ * closing the child's copies of their eventfds leaves the parent's epoll sets as they are
+ * (an fd leaves an epoll set only when its last copy is closed).
+ */
 void nc__epoll_atfork_child(void)
 {
     pthread_mutex_init(&mu, NULL); /* another thread may have held it at fork */
+    for (int b = 0; b < BUCKETS; b++) {
+        while (table[b] != NULL) {
+            struct reg *r = table[b];
+            table[b] = r->next;
+            syscall(SYS_close, r->wfd);
+            free(r);
+        }
+    }
+    nregs = 0;
+    for (int fd = 0; fd < MARKS; fd++)
+        atomic_store_explicit(&marks[fd], 0, memory_order_relaxed);
 }
 
 bool nc__epoll_known(int fd)

@@ -46,6 +46,9 @@ ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sock
     int h;
     if (!OURS(fd, h))
         return LIBC(sendto)(fd, buf, len, flags, to, tolen);
+    /* A first datagram to a pass-through address: the socket becomes a kernel one. */
+    if (nc__passthrough(to, tolen) && nc__handoff(fd, h) == 0)
+        return LIBC(sendto)(fd, buf, len, flags, to, tolen);
     return nc__ret(do_send(h, buf, len, flags, to, tolen));
 }
 
@@ -210,6 +213,8 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
         return nc__ret(-EFAULT);
     if (msg->msg_iovlen > IOV_MAX_N)
         return nc__ret(-EMSGSIZE);
+    if (nc__passthrough(msg->msg_name, msg->msg_namelen) && nc__handoff(fd, h) == 0)
+        return LIBC(sendmsg)(fd, msg, flags);
     return nc__ret(send_iov(h, msg->msg_iov, (int)msg->msg_iovlen, flags, msg->msg_name,
                             msg->msg_namelen));
 }

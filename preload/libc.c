@@ -23,22 +23,38 @@
 struct nc_libc nc_libc;
 struct netcore_stack *nc_stack;
 static pid_t stack_pid; /* the process that started nc_stack */
-/* Set in a forked child, where nc_stack belongs to the parent (getpid() is a system call
- * in this glibc: too dear for every fd lookup). */
+/* Set in a forked child until it starts a stack of its own: nc_stack is then the parent's. */
 static _Atomic bool forked;
 static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
 
+static void on_fork_prepare(void)
+{
+    if (!atomic_load(&forked))
+        netcore_fork_prepare(nc_stack);
+}
+
+static void on_fork_parent(void)
+{
+    if (!atomic_load(&forked))
+        netcore_fork_parent(nc_stack);
+}
+
+/*
+ * A child: the parent's sockets stay the parent's (see core/fork.c). Each fd that was one is
+ * made an unconnected socket, so that every call on it in the child fails with ENOTCONN
+ * (poll says POLLHUP) instead of reading the parent's eventfd; closing it is harmless. New
+ * sockets get a stack of the child's own, on the next free device of the pool.
+ */
 static void on_fork_child(void)
 {
+    if (!atomic_load(&forked))
+        netcore_fork_child(nc_stack);
     atomic_store(&forked, true);
     pthread_mutex_init(&start_mu, NULL);
     nc__epoll_atfork_child();
+    nc__poison_mapped(true);
 }
 
-bool nc__forked(void)
-{
-    return atomic_load_explicit(&forked, memory_order_relaxed);
-}
 
 static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
 
@@ -106,26 +122,49 @@ __attribute__((destructor)) static void shim_fini(void)
 {
     if (nc_stack == NULL || stack_pid != getpid())
         return;
+    netcore_stat_close(nc_stack);
     const char *v = getenv("NETCORE_LINGER");
     int secs = v != NULL && *v != '\0' ? atoi(v) : 10;
     if (secs > 0 && netcore_drain(nc_stack, secs * 1000) != 0)
-        fprintf(stderr, "netcore[%d]: exit: data still undelivered after %d s "
-                        "(NETCORE_LINGER)\n", (int)getpid(), secs);
+        nc__log(NETCORE_LOG_WARN, "exit: data still undelivered after %d s (NETCORE_LINGER)",
+                secs);
 }
 
 /* fd map */
 static _Atomic int *fdmap;    /* handle + 1, 0 when not ours */
 static int fdmap_len;
 static _Atomic int *refs;     /* program fds per handle */
+static int nrefs;
 
 int nc__fd_handle(int fd)
 {
     if (fd < 0 || fd >= fdmap_len || fdmap == NULL)
         return -1;
-    int h = atomic_load_explicit(&fdmap[fd], memory_order_acquire) - 1;
-    if (h >= 0 && atomic_load_explicit(&forked, memory_order_relaxed))
-        return -1; /* a forked child: the stack lives in the parent only */
-    return h;
+    return atomic_load_explicit(&fdmap[fd], memory_order_acquire) - 1;
+}
+
+void nc__poison_mapped(bool forget)
+{
+    if (fdmap == NULL)
+        return;
+    int poison = -1;
+    for (int fd = 0; fd < fdmap_len; fd++) {
+        if (atomic_load_explicit(&fdmap[fd], memory_order_relaxed) == 0)
+            continue;
+        if (forget)
+            atomic_store(&fdmap[fd], 0);
+        if (poison < 0)
+            poison = (int)syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (poison < 0)
+            continue;
+        long fl = syscall(SYS_fcntl, fd, F_GETFD);
+        syscall(SYS_dup3, poison, fd, fl >= 0 && (fl & FD_CLOEXEC) ? O_CLOEXEC : 0);
+    }
+    if (poison >= 0)
+        syscall(SYS_close, poison);
+    if (forget && refs != NULL)
+        for (int i = 0; i < nrefs; i++)
+            atomic_store(&refs[i], 0);
 }
 
 int nc__fd_bind(int fd, int handle)
@@ -174,29 +213,34 @@ int nc__shim_start(void)
         return 0;
     pthread_mutex_lock(&start_mu);
     int rc = 0;
-    if (nc_stack != NULL && stack_pid != getpid()) {
-        /* TODO: give a forked child its own stack (issue: fork and exec). */
-        rc = -ENETDOWN;
-        fprintf(stderr, "netcore[%d]: sockets in a forked child are not supported yet\n",
-                (int)getpid());
-        goto out;
+    if (atomic_load(&forked)) {
+        /* A forked child's first socket: leave the parent's stack behind, start afresh. */
+        netcore_fork_forget(nc_stack);
+        nc_stack = NULL;
+        start_error = 0;
+        atomic_store(&forked, false);
     }
     if (nc_stack != NULL || start_error != 0) {
         rc = -start_error;
         goto out;
     }
     struct rlimit rl;
-    fdmap_len = 65536;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
-        rl.rlim_max < (rlim_t)fdmap_len)
-        fdmap_len = (int)rl.rlim_max;
+    if (fdmap == NULL) {
+        fdmap_len = 65536;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+            rl.rlim_max < (rlim_t)fdmap_len)
+            fdmap_len = (int)rl.rlim_max;
+    }
     struct netcore_config cfg;
     char err[512];
     netcore_config_defaults(&cfg);
     rc = netcore_config_from_env(&cfg, NULL, err, sizeof(err));
-    if (rc == 0) {
+    if (rc == 0)
+        rc = nc__passthrough_parse(getenv("NETCORE_PASSTHROUGH"), err, sizeof(err));
+    if (rc == 0 && fdmap == NULL) {
         fdmap = calloc((size_t)fdmap_len, sizeof(*fdmap));
         refs = calloc((size_t)cfg.max_sockets, sizeof(*refs));
+        nrefs = cfg.max_sockets;
         if (fdmap == NULL || refs == NULL) {
             snprintf(err, sizeof(err), "out of memory for the fd map");
             rc = -ENOMEM;
@@ -205,12 +249,15 @@ int nc__shim_start(void)
     if (rc == 0)
         rc = netcore_start(&cfg, 0, &nc_stack, err, sizeof(err));
     if (rc != 0) {
-        fprintf(stderr, "netcore[%d]: cannot start the stack: %s\n", (int)getpid(), err);
+        nc__log(NETCORE_LOG_ERROR, "cannot start the stack: %s", err);
         start_error = -rc;
         goto out;
     }
     stack_pid = getpid();
-    pthread_atfork(NULL, NULL, on_fork_child);
+    static bool atfork_set;
+    if (!atfork_set) /* handlers survive into the child: register them once */
+        pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);
+    atfork_set = true;
 out:
     pthread_mutex_unlock(&start_mu);
     return rc;

@@ -1,24 +1,111 @@
 /*
- * Loopback goes to the kernel. lwIP has no loopback interface of ours and 127.0.0.0/8 is not
- * on the TAP, so a socket the program binds or connects to a loopback address is handed to
- * the kernel under the same fd number: a program can talk to a local helper (a database, a
- * resolver stub) and to the network at once. The hand-off happens before the socket has an
- * address in netcore, carrying over what the program set: blocking mode, close-on-exec and
- * the socket options in the table below.
+ * Some addresses go to the kernel. lwIP has no loopback interface of ours and 127.0.0.0/8 is
+ * not on the TAP, so a socket the program binds or connects (or sends a first datagram) to a
+ * loopback address, or to a range listed in NETCORE_PASSTHROUGH, is handed to the kernel
+ * under the same fd number: a program can talk to a local helper (a database, a resolver
+ * stub) or a network the TAP does not reach, and to the netcore network at once. The hand-off
+ * happens before the socket has an address in netcore, carrying over what the program set:
+ * blocking mode, close-on-exec, IPV6_V6ONLY and the socket options in the table below. ::1
+ * and ::ffff:127.x.y.z on an AF_INET6 socket are loopback too; IPv4 ranges also match their
+ * IPv4-mapped form on AF_INET6 sockets.
+ *
+ * NETCORE_PASSTHROUGH is a comma-separated list of IPv4 ranges, ADDR/PREFIX or ADDR (/32),
+ * at most PASS_MAX of them, read when the stack starts.
  */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "shim.h"
 
-bool nc__is_loopback(const struct sockaddr *a, socklen_t len)
+#define PASS_MAX 16
+
+static struct {
+    uint32_t net, mask; /* host order */
+} pass[PASS_MAX];
+static int npass;
+
+int nc__passthrough_parse(const char *v, char *err, size_t errlen)
 {
-    if (a == NULL || len < (socklen_t)sizeof(struct sockaddr_in) || a->sa_family != AF_INET)
+    npass = 0;
+    if (v == NULL)
+        return 0;
+    const char *p = v;
+    while (true) {
+        const char *end = strchr(p, ',');
+        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+        char item[64];
+        if (n == 0 || n >= sizeof(item)) {
+            snprintf(err, errlen, "NETCORE_PASSTHROUGH=\"%s\": %s; expected ADDR[/PREFIX] "
+                     "ranges separated by commas, e.g. 10.0.0.0/8,192.0.2.7", v,
+                     n == 0 ? "an empty range" : "a range too long");
+            return -EINVAL;
+        }
+        memcpy(item, p, n);
+        item[n] = '\0';
+        char *slash = strchr(item, '/');
+        long prefix = 32;
+        if (slash != NULL) {
+            char *e;
+            *slash = '\0';
+            prefix = strtol(slash + 1, &e, 10);
+            if (slash[1] == '\0' || *e != '\0' || prefix < 0 || prefix > 32) {
+                snprintf(err, errlen, "NETCORE_PASSTHROUGH=\"%s\": bad prefix \"%s\" in "
+                         "\"%.*s\"; expected 0-32", v, slash + 1, (int)n, p);
+                return -EINVAL;
+            }
+        }
+        struct in_addr a;
+        if (inet_pton(AF_INET, item, &a) != 1) {
+            snprintf(err, errlen, "NETCORE_PASSTHROUGH=\"%s\": \"%s\" is not an IPv4 "
+                     "address", v, item);
+            return -EINVAL;
+        }
+        if (npass == PASS_MAX) {
+            snprintf(err, errlen, "NETCORE_PASSTHROUGH=\"%s\": more than %d ranges", v,
+                     PASS_MAX);
+            return -EINVAL;
+        }
+        uint32_t mask = prefix == 0 ? 0 : ~0u << (32 - prefix);
+        pass[npass].net = ntohl(a.s_addr) & mask;
+        pass[npass].mask = mask;
+        npass++;
+        if (end == NULL)
+            return 0;
+        p = end + 1;
+    }
+}
+
+bool nc__passthrough(const struct sockaddr *a, socklen_t len)
+{
+    if (a == NULL || len < (socklen_t)sizeof(struct sockaddr_in))
         return false;
-    const struct sockaddr_in *in = (const struct sockaddr_in *)a;
-    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    uint32_t h;
+    if (a->sa_family == AF_INET) {
+        h = ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr);
+    } else {
+        /* 24 bytes: the kernel takes a sockaddr_in6 without sin6_scope_id (RFC 2133). */
+        if (a->sa_family != AF_INET6 || len < 24)
+            return false;
+        const struct in6_addr *in6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(in6))
+            return true;
+        if (!IN6_IS_ADDR_V4MAPPED(in6))
+            return false;
+        memcpy(&h, &in6->s6_addr[12], 4);
+        h = ntohl(h);
+    }
+    if ((h >> 24) == 127)
+        return true;
+    for (int i = 0; i < npass; i++)
+        if ((h & pass[i].mask) == pass[i].net)
+            return true;
+    return false;
 }
 
 static void carry(int h, int k, int level, int name, socklen_t size)
@@ -60,21 +147,27 @@ static const struct carried {
 
 int nc__handoff(int fd, int h)
 {
-    struct sockaddr_in self;
+    struct sockaddr_storage self;
     socklen_t slen = sizeof(self);
+    /* sin_port and sin6_port sit at the same offset */
     if (netcore_getsockname(nc_stack, h, (struct sockaddr *)&self, &slen) == 0 &&
-        self.sin_port != 0)
+        ((struct sockaddr_in *)&self)->sin_port != 0)
         return -EINVAL; /* already has a netcore address: it stays a netcore socket */
-    int type = 0;
+    int type = 0, family = 0;
     socklen_t tlen = sizeof(type);
     int rc = netcore_getsockopt(nc_stack, h, SOL_SOCKET, SO_TYPE, &type, &tlen);
+    tlen = sizeof(family);
+    if (rc == 0)
+        rc = netcore_getsockopt(nc_stack, h, SOL_SOCKET, SO_DOMAIN, &family, &tlen);
     if (rc != 0)
         return rc;
     int nb = netcore_get_nonblock(nc_stack, h);
     int fdfl = LIBC(fcntl)(fd, F_GETFD);
-    int k = LIBC(socket)(AF_INET, type | (nb > 0 ? SOCK_NONBLOCK : 0) | SOCK_CLOEXEC, 0);
+    int k = LIBC(socket)(family, type | (nb > 0 ? SOCK_NONBLOCK : 0) | SOCK_CLOEXEC, 0);
     if (k < 0)
         return -errno;
+    if (family == AF_INET6)
+        carry(h, k, IPPROTO_IPV6, IPV6_V6ONLY, sizeof(int));
     for (size_t i = 0; i < sizeof(carried) / sizeof(carried[0]); i++)
         if (!carried[i].stream || type == SOCK_STREAM)
             carry(h, k, carried[i].level, carried[i].name, carried[i].size);

@@ -65,7 +65,7 @@ void nc__libc_resolve(void);
 /* Calls made on the netstack thread go to libc untouched (set by the core). */
 extern __thread int nc__in_stack_thread;
 
-/* The running stack (started on the first AF_INET socket), or NULL. */
+/* The running stack (started on the first AF_INET or AF_INET6 socket), or NULL. */
 extern struct netcore_stack *nc_stack;
 /* Starts the stack if needed; returns 0 or a negative errno (after one line on stderr). */
 int nc__shim_start(void);
@@ -79,9 +79,14 @@ int nc__fd_handle(int fd);
 int nc__fd_bind(int fd, int handle);
 /* Forgets fd; returns the handle's remaining reference count, or -1 if fd was not ours. */
 int nc__fd_unbind(int fd, int *handle);
+/* Makes every fd that is a netcore socket an unconnected kernel socket (ENOTCONN for every
+ * call) in this process's fd table; forget also clears the map (a forked child). */
+void nc__poison_mapped(bool forget);
 /* Turns a new core socket into a program fd (a dup of its eventfd). Closes h on failure. */
 int nc__fd_open(int handle, int cloexec);
 
+/* core/log.c: a line on stderr, "netcore[PID]: ...", if NETCORE_LOG lets the level through. */
+void nc__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Sets errno from a negative result and returns -1; passes other values through. */
 static inline long nc__ret(long r)
 {
@@ -95,16 +100,16 @@ static inline long nc__ret(long r)
 /* Blocking calls interrupted by a signal: restart unless the handler said otherwise. */
 bool nc__restart_after_eintr(int h, bool sending);
 
-/* passthru.c: loopback sockets are handed to the kernel under the same fd number. */
-bool nc__is_loopback(const struct sockaddr *a, socklen_t len);
+/* passthru.c: loopback sockets (and NETCORE_PASSTHROUGH ranges) are handed to the kernel
+ * under the same fd number. nc__passthrough_parse reads the variable's value (NULL: none). */
+int nc__passthrough_parse(const char *v, char *err, size_t errlen);
+bool nc__passthrough(const struct sockaddr *a, socklen_t len);
 int nc__handoff(int fd, int h);
 
 /* epoll: forget every registration of fd (it is being closed). */
 void nc__epoll_forget_fd(int fd);
 void nc__epoll_atfork_child(void);
 bool nc__epoll_known(int fd);
-/* True in a child forked after the stack started (the stack lives in the parent). */
-bool nc__forked(void);
 
 /* True when handle is a TCP socket. */
 bool nc__stream(int handle);

@@ -23,7 +23,7 @@
 static bool ours_type(int domain, int type, int protocol)
 {
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (domain != AF_INET)
+    if (domain != AF_INET && domain != AF_INET6)
         return false;
     if (base == SOCK_STREAM)
         return protocol == 0 || protocol == IPPROTO_TCP;
@@ -55,7 +55,7 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
     int h;
     if (!OURS(fd, h))
         return LIBC(bind)(fd, addr, len);
-    if (nc__is_loopback(addr, len) && nc__handoff(fd, h) == 0)
+    if (nc__passthrough(addr, len) && nc__handoff(fd, h) == 0)
         return LIBC(bind)(fd, addr, len);
     return (int)nc__ret(netcore_bind(nc_stack, h, addr, len));
 }
@@ -95,7 +95,7 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
     int h;
     if (!OURS(fd, h))
         return LIBC(connect)(fd, addr, len);
-    if (nc__is_loopback(addr, len) && nc__handoff(fd, h) == 0)
+    if (nc__passthrough(addr, len) && nc__handoff(fd, h) == 0)
         return LIBC(connect)(fd, addr, len);
     /* An interrupted connect goes on in the background, as in the kernel. */
     return (int)nc__ret(netcore_connect(nc_stack, h, addr, len));

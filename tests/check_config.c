@@ -75,6 +75,21 @@ static in_addr_t ip4(const char *s)
     return a.s_addr;
 }
 
+/* An IPv6 address from its text form. */
+static struct in6_addr ip6(const char *s)
+{
+    struct in6_addr a;
+
+    ck_assert_int_eq(inet_pton(AF_INET6, s, &a), 1);
+    return a;
+}
+
+#define ck_assert_ip6_eq(got, text) \
+    do { \
+        struct in6_addr want_ = ip6(text); \
+        ck_assert_mem_eq(&(got), &want_, sizeof(want_)); \
+    } while (0)
+
 /* Loads expecting success, with the message on failure. */
 #define ck_load_ok() \
     do { \
@@ -109,6 +124,8 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(cfg.ip.s_addr, ip4("198.18.0.2"));
     ck_assert_int_eq(cfg.prefix, 24);
     ck_assert_uint_eq(cfg.gw.s_addr, ip4("198.18.0.1"));
+    ck_assert_ip6_eq(cfg.ip6, "2001:db8::2");
+    ck_assert_int_eq(cfg.prefix6, 64);
     ck_assert_mem_eq(cfg.mac, mac, 6);
     ck_assert_int_eq(cfg.mtu, 0);
     ck_assert_int_eq(cfg.spin_us, sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 50 : 0);
@@ -137,7 +154,9 @@ START_TEST(test_defaults_pass_env)
     /* The defaults themselves form a valid pair of address and gateway. */
     fake_set("NETCORE_IP", "198.18.0.2/24");
     fake_set("NETCORE_GW", "198.18.0.1");
+    fake_set("NETCORE_IP6", "2001:db8::2/64");
     ck_load_ok();
+    before.tap_pool = 1; /* an address given by hand picks one device (test_tap_pool) */
     ck_assert_mem_eq(&cfg, &before, sizeof(cfg));
 }
 END_TEST
@@ -330,6 +349,73 @@ START_TEST(test_ints)
 }
 END_TEST
 
+/* The TAP pool: on by default; a device, address or MAC given by hand turns it off unless
+ * NETCORE_TAP_POOL is given too. */
+START_TEST(test_tap_pool)
+{
+    ck_load_ok();
+    ck_assert_int_eq(cfg.tap_pool, 16);
+    fake_set("NETCORE_TAP_POOL", "4");
+    ck_load_ok();
+    ck_assert_int_eq(cfg.tap_pool, 4);
+    fake_set("NETCORE_TAP_POOL", NULL);
+    cfg.tap_pool = 16;
+    fake_set("NETCORE_IP", "198.18.0.9/24");
+    ck_load_ok();
+    ck_assert_int_eq(cfg.tap_pool, 1);
+    cfg.tap_pool = 16;
+    fake_set("NETCORE_IP", NULL);
+    fake_set("NETCORE_TAP", "tap7");
+    ck_load_ok();
+    ck_assert_int_eq(cfg.tap_pool, 1);
+    cfg.tap_pool = 16;
+    fake_set("NETCORE_TAP_POOL", "3");
+    ck_load_ok();
+    ck_assert_int_eq(cfg.tap_pool, 3);
+    cfg.tap_pool = 16;
+    fake_set("NETCORE_TAP", NULL);
+    fake_set("NETCORE_TAP_POOL", NULL);
+    fake_set("NETCORE_MAC", "02:00:00:00:00:09");
+    ck_load_ok();
+    ck_assert_int_eq(cfg.tap_pool, 1);
+    fake_set("NETCORE_MAC", NULL);
+    cfg.tap_pool = 16;
+    setup();
+    fake_set("NETCORE_TAP_POOL", "0");
+    load_bad("NETCORE_TAP_POOL", "0");
+    fake_set("NETCORE_TAP_POOL", "257");
+    load_bad("NETCORE_TAP_POOL", "257");
+}
+END_TEST
+
+START_TEST(test_log_pcap)
+{
+    static const char *const names[] = { "error", "warn", "info", "debug" };
+    ck_assert_int_eq(cfg.log_level, NETCORE_LOG_ERROR);
+    ck_assert_str_eq(cfg.pcap, "");
+    for (int i = 0; i < 4; i++) {
+        fake_set("NETCORE_LOG", names[i]);
+        ck_load_ok();
+        ck_assert_int_eq(cfg.log_level, i);
+    }
+    fake_set("NETCORE_PCAP", "/tmp/x-%p.pcap");
+    ck_load_ok();
+    ck_assert_str_eq(cfg.pcap, "/tmp/x-%p.pcap");
+    setup();
+    fake_set("NETCORE_LOG", "DEBUG");
+    load_bad("NETCORE_LOG", "DEBUG");
+    fake_set("NETCORE_LOG", "");
+    load_bad("NETCORE_LOG", "");
+    char longp[300];
+    memset(longp, 'a', sizeof(longp) - 1);
+    longp[sizeof(longp) - 1] = '\0';
+    fake_set("NETCORE_LOG", NULL);
+    fake_set("NETCORE_PCAP", longp);
+    ck_assert_int_eq(load(), -EINVAL);
+    ck_assert_msg(strstr(err, "NETCORE_PCAP=") == err, "message: %s", err);
+}
+END_TEST
+
 START_TEST(test_all)
 {
     static const uint8_t mac[6] = { 0x0a, 0, 0, 0, 0, 0x01 };
@@ -338,6 +424,7 @@ START_TEST(test_all)
     fake_set("NETCORE_TAP", "nctun7");
     fake_set("NETCORE_IP", "172.16.5.9/12");
     fake_set("NETCORE_GW", "172.31.255.254");
+    fake_set("NETCORE_IP6", "fd00:1:2:3::9/112");
     fake_set("NETCORE_MAC", "0a:00:00:00:00:01");
     fake_set("NETCORE_MTU", "9000");
     fake_set("NETCORE_SNDBUF", "1m");
@@ -354,6 +441,8 @@ START_TEST(test_all)
     ck_assert_uint_eq(cfg.ip.s_addr, ip4("172.16.5.9"));
     ck_assert_int_eq(cfg.prefix, 12);
     ck_assert_uint_eq(cfg.gw.s_addr, ip4("172.31.255.254"));
+    ck_assert_ip6_eq(cfg.ip6, "fd00:1:2:3::9");
+    ck_assert_int_eq(cfg.prefix6, 112);
     ck_assert_mem_eq(cfg.mac, mac, 6);
     ck_assert_int_eq(cfg.mtu, 9000);
     ck_assert_uint_eq(cfg.sndbuf, 1048576);
@@ -367,7 +456,7 @@ START_TEST(test_all)
 END_TEST
 
 static const char *const env_names[] = {
-    "NETCORE_DEVICE", "NETCORE_TAP", "NETCORE_IP", "NETCORE_GW", "NETCORE_MAC",
+    "NETCORE_DEVICE", "NETCORE_TAP", "NETCORE_IP", "NETCORE_GW", "NETCORE_IP6", "NETCORE_MAC",
     "NETCORE_MTU", "NETCORE_SNDBUF", "NETCORE_RCVBUF", "NETCORE_MAX_SOCKETS",
     "NETCORE_BACKLOG", "NETCORE_UDP_QUEUE", "NETCORE_CMD_QUEUE", "NETCORE_TIME_WAIT_MAX",
 };
@@ -455,6 +544,32 @@ static const struct {
     { "NETCORE_GW", "256.18.0.1" },
     { "NETCORE_GW", "198.18.0.0" },
     { "NETCORE_GW", "198.18.0.255" },
+
+    { "NETCORE_IP6", "" },
+    { "NETCORE_IP6", "ipv6" },
+    { "NETCORE_IP6", "198.18.0.2" },
+    { "NETCORE_IP6", "2001:db8::g" },
+    { "NETCORE_IP6", "2001:db8:::2" },
+    { "NETCORE_IP6", "2001:db8::2 " },
+    { "NETCORE_IP6", " 2001:db8::2" },
+    { "NETCORE_IP6", "[2001:db8::2]" },
+    { "NETCORE_IP6", "2001:db8::2%nctap0" },
+    { "NETCORE_IP6", "2001:db8::2/" },
+    { "NETCORE_IP6", "2001:db8::2/+64" },
+    { "NETCORE_IP6", "2001:db8::2/64x" },
+    { "NETCORE_IP6", "2001:db8::2/129" },
+    { "NETCORE_IP6", "2001:db8::2/63" },
+    { "NETCORE_IP6", "2001:db8::2/0" },
+    { "NETCORE_IP6", "/64" },
+    { "NETCORE_IP6", "::" },
+    { "NETCORE_IP6", "::/128" },
+    { "NETCORE_IP6", "::1" },
+    { "NETCORE_IP6", "ff02::1" },
+    { "NETCORE_IP6", "fe80::2" },
+    { "NETCORE_IP6", "febf::2/64" },
+    { "NETCORE_IP6", "::ffff:198.18.0.2" },
+    { "NETCORE_IP6", "2001:db8::" },
+    { "NETCORE_IP6", "2001:db8::100/120" },
 
     { "NETCORE_MAC", "" },
     { "NETCORE_MAC", "garbage" },
@@ -603,6 +718,72 @@ START_TEST(test_err_long_value)
 }
 END_TEST
 
+/* ip6 */
+
+static const struct {
+    const char *value, *addr;
+    int prefix;
+} ip6_good[] = {
+    { "2001:db8::7", "2001:db8::7", 64 },         /* no prefix: the default's stays */
+    { "2001:DB8:0:0:0:0:0:7/64", "2001:db8::7", 64 },
+    { "2001:db8::7/128", "2001:db8::7", 128 },
+    { "2001:db8::7/0096", "2001:db8::7", 96 },    /* decimal, not octal */
+    { "fd12:3456:789a:1::1/64", "fd12:3456:789a:1::1", 64 },
+    { "2001:db8::1:2:3:4/64", "2001:db8::1:2:3:4", 64 },
+    { "2001:db8::198.18.0.2/64", "2001:db8::c612:2", 64 },
+    { "2001:db8::/127", "2001:db8::", 127 },      /* /127 has no anycast address (RFC 6164) */
+    { "2001:db8::101/120", "2001:db8::101", 120 },
+};
+
+START_TEST(test_ip6_good)
+{
+    fake_set("NETCORE_IP6", ip6_good[_i].value);
+    ck_load_ok();
+    ck_assert_ip6_eq(cfg.ip6, ip6_good[_i].addr);
+    ck_assert_int_eq(cfg.prefix6, ip6_good[_i].prefix);
+    /* IPv4 settings are untouched. */
+    ck_assert_uint_eq(cfg.ip.s_addr, before.ip.s_addr);
+    ck_assert_int_eq(cfg.prefix, before.prefix);
+}
+END_TEST
+
+START_TEST(test_ip6_messages)
+{
+    fake_set("NETCORE_IP6", "2001:db8::zz");
+    ck_assert_int_eq(load(), -EINVAL);
+    ck_assert_str_eq(err, "NETCORE_IP6=\"2001:db8::zz\": not an IPv6 address x:x::x[/64..128]");
+
+    fake_set("NETCORE_IP6", "2001:db8::2/48");
+    load_bad("NETCORE_IP6", "2001:db8::2/48");
+    ck_assert_ptr_nonnull(strstr(err, "/64..128"));
+
+    fake_set("NETCORE_IP6", "fe80::1");
+    load_bad("NETCORE_IP6", "fe80::1");
+    ck_assert_ptr_nonnull(strstr(err, "link-local"));
+
+    fake_set("NETCORE_IP6", "2001:db8:1::/64");
+    load_bad("NETCORE_IP6", "2001:db8:1::/64");
+    ck_assert_ptr_nonnull(strstr(err, "anycast"));
+}
+END_TEST
+
+START_TEST(test_ip6_with_ip4)
+{
+    /* Both families at once; a bad IPv6 value keeps a good IPv4 one out of cfg too. */
+    fake_set("NETCORE_IP", "10.0.0.2/24");
+    fake_set("NETCORE_GW", "10.0.0.1");
+    fake_set("NETCORE_IP6", "fd00::2/64");
+    ck_load_ok();
+    ck_assert_uint_eq(cfg.ip.s_addr, ip4("10.0.0.2"));
+    ck_assert_ip6_eq(cfg.ip6, "fd00::2");
+
+    memcpy(&before, &cfg, sizeof(cfg));
+    fake_set("NETCORE_IP", "10.0.0.3/24");
+    fake_set("NETCORE_IP6", "fd00::2/65x");
+    load_bad("NETCORE_IP6", "fd00::2/65x");
+}
+END_TEST
+
 /* gw */
 
 START_TEST(test_gw_outside)
@@ -694,6 +875,8 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_mtu);
     tcase_add_loop_test(tc, test_sizes, 0, sizeof(sizes) / sizeof(sizes[0]));
     tcase_add_test(tc, test_ints);
+    tcase_add_test(tc, test_tap_pool);
+    tcase_add_test(tc, test_log_pcap);
     tcase_add_test(tc, test_all);
     tcase_add_test(tc, test_real_env);
     suite_add_tcase(s, tc);
@@ -706,6 +889,13 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_err_null);
     tcase_add_test(tc, test_err_short);
     tcase_add_test(tc, test_err_long_value);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("ip6");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_loop_test(tc, test_ip6_good, 0, sizeof(ip6_good) / sizeof(ip6_good[0]));
+    tcase_add_test(tc, test_ip6_messages);
+    tcase_add_test(tc, test_ip6_with_ip4);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("gw");

@@ -223,8 +223,8 @@ END_TEST
 
 START_TEST(test_bad_domain)
 {
-    ck_assert_int_eq(netcore_socket(st, AF_INET6, SOCK_STREAM, 0), -EAFNOSUPPORT);
-    ck_assert_int_eq(netcore_socket(st, AF_INET6, SOCK_DGRAM, 0), -EAFNOSUPPORT);
+    ck_assert_int_eq(netcore_socket(st, AF_PACKET, SOCK_DGRAM, 0), -EAFNOSUPPORT);
+    ck_assert_int_eq(netcore_socket(st, AF_NETLINK, SOCK_DGRAM, 0), -EAFNOSUPPORT);
     ck_assert_int_eq(netcore_socket(st, AF_UNIX, SOCK_STREAM, 0), -EAFNOSUPPORT);
     ck_assert_int_eq(netcore_socket(st, AF_UNSPEC, SOCK_STREAM, 0), -EAFNOSUPPORT);
     ck_assert_int_eq(nsockets(), 0);
@@ -432,7 +432,8 @@ END_TEST
 
 START_TEST(test_stats_failed_create)
 {
-    ck_assert_int_eq(netcore_socket(st, AF_INET6, SOCK_STREAM, 0), -EAFNOSUPPORT);
+    ck_assert_int_eq(netcore_socket(st, AF_UNIX, SOCK_STREAM, 0), -EAFNOSUPPORT);
+    ck_assert_int_eq(netcore_socket(st, AF_INET6, SOCK_RAW, 0), -ESOCKTNOSUPPORT);
     ck_assert_int_eq(netcore_socket(st, AF_INET, SOCK_RAW, 0), -ESOCKTNOSUPPORT);
     ck_assert_int_eq(netcore_socket(st, AF_INET, SOCK_STREAM, IPPROTO_UDP), -EPROTONOSUPPORT);
     ck_assert_int_eq(nsockets(), 0);

@@ -6,19 +6,29 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
 
-# check_ns NS: NS has TAP device NC_TAP with the kernel-side addresses, and lo is up.
+# check_ns NS: NS has bridge NC_BRIDGE with the kernel-side addresses and a pool of TAP
+# devices on it (NC_TAP first), all up, and lo is up.
 check_ns() {
-    local ns=$1 out
-    out=$(ip netns exec "$ns" ip -d link show dev "$NC_TAP") || fail "$ns: no $NC_TAP"
-    [[ $out == *"tun type tap"* ]] || fail "$ns: $NC_TAP is not a TAP device: $out"
-    [[ $out == *"<"*UP*">"* ]] || fail "$ns: $NC_TAP is not up: $out"
-    out=$(ip netns exec "$ns" ip -4 -o addr show dev "$NC_TAP")
-    [[ $out == *"inet $NC_KERNEL_IP/24 "* ]] || fail "$ns: $NC_TAP lacks $NC_KERNEL_IP/24: $out"
+    local ns=$1 out tap n=0
+    out=$(ip netns exec "$ns" ip -d link show dev "$NC_BRIDGE") || fail "$ns: no $NC_BRIDGE"
+    [[ $out == *"bridge "* ]] || fail "$ns: $NC_BRIDGE is not a bridge: $out"
+    out=$(ip netns exec "$ns" ip -4 -o addr show dev "$NC_BRIDGE")
+    [[ $out == *"inet $NC_KERNEL_IP/24 "* ]] || fail "$ns: $NC_BRIDGE lacks $NC_KERNEL_IP/24: $out"
     if [ -e /proc/net/if_inet6 ]; then
-        out=$(ip netns exec "$ns" ip -6 -o addr show dev "$NC_TAP")
+        out=$(ip netns exec "$ns" ip -6 -o addr show dev "$NC_BRIDGE")
         [[ $out == *"inet6 $NC_KERNEL_IP6/64 "* ]] ||
-            fail "$ns: $NC_TAP lacks $NC_KERNEL_IP6/64: $out"
+            fail "$ns: $NC_BRIDGE lacks $NC_KERNEL_IP6/64: $out"
     fi
+    for tap in "$NC_TAP" nctap1 nctap7; do
+        out=$(ip netns exec "$ns" ip -d link show dev "$tap") || fail "$ns: no $tap"
+        [[ $out == *"tun type tap"* ]] || fail "$ns: $tap is not a TAP device: $out"
+        [[ $out == *"<"*UP*">"* ]] || fail "$ns: $tap is not up: $out"
+        [[ $out == *" master $NC_BRIDGE "* ]] || fail "$ns: $tap is not on $NC_BRIDGE: $out"
+        out=$(ip netns exec "$ns" ip -4 -o addr show dev "$tap")
+        [ -z "$out" ] || fail "$ns: $tap has an address of its own: $out"
+    done
+    n=$(ip netns exec "$ns" ip -o link show master "$NC_BRIDGE" | grep -c 'nctap')
+    [ "$n" -eq 8 ] || fail "$ns: $n TAP devices on $NC_BRIDGE, want the default pool of 8"
     out=$(ip netns exec "$ns" ip -o link show dev lo)
     [[ $out == *[\<,]UP[,\>]* ]] || fail "$ns: lo is not up: $out"
 }
@@ -50,34 +60,34 @@ got=$(ip netns exec "$NC_NS" curl -sS --max-time 5 "http://$NC_KERNEL_IP:8000/in
 # netcore up: idempotent; netcore down: removes, then no-op.
 x=nct-idem-$$
 nc_at_exit "ip netns del '$x' 2>/dev/null || true"
-"$NC_TOP/netcore" up --ns "$x" >/dev/null || fail "netcore up --ns $x"
-"$NC_TOP/netcore" up --ns "$x" >/dev/null || fail "netcore up --ns $x (second time)"
+"$NC_SRC/netcore" up --ns "$x" >/dev/null || fail "netcore up --ns $x"
+"$NC_SRC/netcore" up --ns "$x" >/dev/null || fail "netcore up --ns $x (second time)"
 check_ns "$x"
-"$NC_TOP/netcore" down --ns "$x" >/dev/null || fail "netcore down --ns $x"
+"$NC_SRC/netcore" down --ns "$x" >/dev/null || fail "netcore down --ns $x"
 ! ns_listed "$x" || fail "netcore down --ns $x left the namespace"
-"$NC_TOP/netcore" down --ns "$x" >/dev/null || fail "netcore down --ns $x (none left)"
+"$NC_SRC/netcore" down --ns "$x" >/dev/null || fail "netcore down --ns $x (none left)"
 
 # netcore up repairs a half-made namespace: no TAP, then a TUN device under the TAP's name.
 ip netns add "$x"
-"$NC_TOP/netcore" up --ns "$x" >/dev/null || fail "netcore up --ns $x (bare namespace)"
+"$NC_SRC/netcore" up --ns "$x" >/dev/null || fail "netcore up --ns $x (bare namespace)"
 check_ns "$x"
 ip -n "$x" link del "$NC_TAP"
 ip -n "$x" tuntap add dev "$NC_TAP" mode tun
-"$NC_TOP/netcore" up --ns "$x" >/dev/null || fail "netcore up --ns $x (TUN in place of TAP)"
+"$NC_SRC/netcore" up --ns "$x" >/dev/null || fail "netcore up --ns $x (TUN in place of TAP)"
 check_ns "$x"
-"$NC_TOP/netcore" down --ns "$x" >/dev/null || fail "netcore down --ns $x"
+"$NC_SRC/netcore" down --ns "$x" >/dev/null || fail "netcore down --ns $x"
 
 # Without root, netcore up fails with a clear message. A copy in /tmp, so that nobody can read
 # it wherever the tree lives.
 copy=$(mktemp /tmp/netcore.XXXXXX)
 nc_at_exit "rm -f '$copy'"
-cp "$NC_TOP/netcore" "$copy"
+cp "$NC_SRC/netcore" "$copy"
 chmod 755 "$copy"
 rc=0
 err=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$copy" up --ns "nct-nobody-$$" 2>&1) ||
     rc=$?
 [ "$rc" -eq 1 ] || fail "netcore up as nobody: exit $rc, want 1 ($err)"
-want="netcore up: must run as root (creates a network namespace and TAP device)"
+want="netcore up: must run as root (creates a network namespace and TAP devices)"
 [ "$err" = "$want" ] || fail "netcore up as nobody said '$err', want '$want'"
 ! ns_listed "nct-nobody-$$" || fail "netcore up as nobody made a namespace"
 

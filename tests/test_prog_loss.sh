@@ -18,7 +18,7 @@ want=$(nc_sha "$tmp/data")
 nc_bg python3 -m http.server 8000 --bind "$NC_KERNEL_IP" --directory "$tmp" \
     >"$tmp/http.log" 2>&1
 nc_wait_listen 8000 "$NC_KERNEL_IP"
-NETCORE_DROP_EVERY=13 timeout 120 "$NC_TOP/netcore" run --ns "$NC_NS" -- \
+NETCORE_DROP_EVERY=13 timeout 120 "$NC_SRC/netcore" run --ns "$NC_NS" -- \
     curl -sS -o "$tmp/down" "http://$NC_KERNEL_IP:8000/data" || fail "curl exited $?"
 [ "$(nc_sha "$tmp/down")" = "$want" ] ||
     fail "16 MiB down with loss: $(stat -c %s "$tmp/down") bytes, different"
@@ -29,7 +29,7 @@ nc_bg socat -u "TCP-LISTEN:7500,bind=$NC_KERNEL_IP,reuseaddr" "CREATE:$tmp/up" \
     >"$tmp/sink.log" 2>&1
 sink=$NC_LAST_PID
 nc_wait_listen 7500 "$NC_KERNEL_IP"
-NETCORE_DROP_EVERY=13 timeout 120 "$NC_TOP/netcore" run --ns "$NC_NS" -- \
+NETCORE_DROP_EVERY=13 timeout 120 "$NC_SRC/netcore" run --ns "$NC_NS" -- \
     socat -u "FILE:$tmp/data" "TCP:$NC_KERNEL_IP:7500" || fail "socat exited $?"
 wait "$sink" || fail "the kernel-side receiver exited $?"
 [ "$(nc_sha "$tmp/up")" = "$want" ] ||

@@ -1,7 +1,8 @@
 #!/bin/bash
 # test_shim_loopback.sh — loopback goes to the kernel, the rest to netcore, in one program:
 # a client talks to a kernel-side server on 127.0.0.1 and to one on the TAP at once; a
-# server that binds 127.0.0.1 under the shim is reached by a kernel client.
+# server that binds 127.0.0.1 under the shim is reached by a kernel client; ranges in
+# NETCORE_PASSTHROUGH go to the kernel too, and a bad one is refused.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
@@ -10,7 +11,7 @@ nc_require_root
 nc_ns_setup
 tmp=$(mktemp -d)
 nc_at_exit "rm -rf '$tmp'"
-nc_bg python3 "$NC_TOP/tests/lib/peer.py" echo 127.0.0.1 7600
+nc_bg python3 "$NC_SRC/tests/lib/peer.py" echo 127.0.0.1 7600
 nc_wait_listen 7600 127.0.0.1
 nc_peer echo 7601
 
@@ -28,7 +29,7 @@ for s, name in ((lo, "loopback"), (net, "tap")):
     assert got == data, name + ": echo differs"
     print(name, s.getsockname()[0], "ok")
 PY
-out=$(timeout 30 "$NC_TOP/netcore" run --ns "$NC_NS" -- python3 "$tmp/both.py" "$NC_KERNEL_IP")
+out=$(timeout 30 "$NC_SRC/netcore" run --ns "$NC_NS" -- python3 "$tmp/both.py" "$NC_KERNEL_IP")
 echo "$out"
 grep -qx "loopback 127.0.0.1 ok" <<<"$out" || fail "loopback connection: $out"
 grep -qx "tap $NC_NETCORE_IP ok" <<<"$out" || fail "TAP connection: $out"
@@ -42,7 +43,7 @@ c, peer = s.accept()
 c.sendall(b"hello from " + peer[0].encode())
 c.close()
 PY
-coproc SRV { timeout 30 "$NC_TOP/netcore" run --ns "$NC_NS" -- python3 "$tmp/srv.py"; }
+coproc SRV { timeout 30 "$NC_SRC/netcore" run --ns "$NC_NS" -- python3 "$tmp/srv.py"; }
 srv=$SRV_PID
 line=
 read -r -t 20 line <&"${SRV[0]}" || true
@@ -51,4 +52,47 @@ got=$(ip netns exec "$NC_NS" timeout 10 socat -u TCP:127.0.0.1:7602 -)
 wait "$srv" || fail "the loopback server exited $?"
 [ "$got" = "hello from 127.0.0.1" ] || fail "loopback server said '$got'"
 echo "ok: a server bound to 127.0.0.1 under the shim answered the kernel's client"
+
+# NETCORE_PASSTHROUGH: a range the TAP does not serve goes to the kernel too. 198.18.1.77 is
+# a kernel address in the namespace (on lo); a server there reports who called. Reached
+# through netcore it would see 198.18.0.2 (the kernel delivers it locally all the same);
+# passed through, the kernel's own 198.18.1.77. A first UDP datagram passes through as well.
+ip -n "$NC_NS" addr add 198.18.1.77/32 dev lo || fail "ip addr add 198.18.1.77/32 dev lo"
+cat >"$tmp/who.py" <<'PY'
+import socket, sys
+t = socket.create_server(("198.18.1.77", 7603))
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(("198.18.1.77", 7604))
+print("listening", flush=True)
+for _ in range(int(sys.argv[1])):
+    c, peer = t.accept()
+    c.sendall(peer[0].encode())
+    c.close()
+data, peer = u.recvfrom(100)
+u.sendto(data + b" from " + peer[0].encode(), peer)
+PY
+cat >"$tmp/ask.py" <<'PY'
+import socket
+c = socket.create_connection(("198.18.1.77", 7603))
+tcp = c.recv(100).decode()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(10)
+u.sendto(b"udp", ("198.18.1.77", 7604))
+print(tcp, u.recv(100).decode())
+PY
+coproc WHO { exec ip netns exec "$NC_NS" python3 "$tmp/who.py" 1; }
+NC_PIDS+=("$WHO_PID")
+read -r -t 10 line <&"${WHO[0]}" && [ "$line" = listening ] || fail "198.18.1.77 server"
+got=$(NETCORE_PASSTHROUGH=10.9.0.0/16,198.18.1.0/24 timeout 30 "$NC_SRC/netcore" run \
+    --ns "$NC_NS" -- python3 "$tmp/ask.py") || fail "ask.py with NETCORE_PASSTHROUGH"
+[ "$got" = "198.18.1.77 udp from 198.18.1.77" ] ||
+    fail "NETCORE_PASSTHROUGH=...,198.18.1.0/24: the server saw '$got', want the kernel's address"
+echo "ok: NETCORE_PASSTHROUGH=10.9.0.0/16,198.18.1.0/24 sent TCP and UDP to the kernel"
+
+# A bad range names the variable; socket() fails instead of guessing.
+err=$(NETCORE_PASSTHROUGH=198.18.1.0/33 timeout 30 "$NC_SRC/netcore" run --ns "$NC_NS" -- \
+    python3 -c 'import socket; socket.socket()' 2>&1) && fail "a bad NETCORE_PASSTHROUGH was accepted"
+[[ $err == *'NETCORE_PASSTHROUGH="198.18.1.0/33": bad prefix'* ]] ||
+    fail "bad NETCORE_PASSTHROUGH: '$err'"
+echo "ok: a bad NETCORE_PASSTHROUGH is refused, naming the variable"
 echo "PASS: test_shim_loopback"

@@ -67,7 +67,7 @@ print("events", p.poll(2000))
 t1 = os.times()
 print("cpu_ms", int(((t1.user - t0.user) + (t1.system - t0.system)) * 1000))
 PY
-out=$(timeout 20 "$NC_TOP/netcore" run --ns "$NC_NS" -- python3 "$tmp/idle.py" "$NC_KERNEL_IP")
+out=$(timeout 20 "$NC_SRC/netcore" run --ns "$NC_NS" -- python3 "$tmp/idle.py" "$NC_KERNEL_IP")
 echo "$out" | grep -q "events \[\]" || fail "idle poll returned: $out"
 cpu=$(echo "$out" | sed -n 's/^cpu_ms //p')
 # os.times() counts every thread of the process, the netstack thread included; lwIP's

@@ -31,7 +31,7 @@ except OSError as e:
 t1 = os.times()
 print("cpu_ms", int(((t1.user - t0.user) + (t1.system - t0.system)) * 1000))
 PY
-coproc PROG { timeout 30 "$NC_TOP/netcore" run --ns "$NC_NS" -- \
+coproc PROG { timeout 30 "$NC_SRC/netcore" run --ns "$NC_NS" -- \
     python3 "$tmp/down.py" "$NC_KERNEL_IP" 2>"$tmp/err"; }
 pid=$PROG_PID
 line=

@@ -119,7 +119,7 @@ done
 out=$(ip netns exec "$NC_NS" ping -c 3 -W 2 -i 0.2 "$NC_NETCORE_IP" 2>&1) ||
     fail "(c) ping -c 3 $NC_NETCORE_IP: $out"
 [[ $out == *" 3 received, 0% packet loss"* ]] || fail "(c) ping lost replies: $out"
-out=$(ip -n "$NC_NS" neigh show "$NC_NETCORE_IP" dev "$NC_TAP")
+out=$(ip -n "$NC_NS" neigh show "$NC_NETCORE_IP" dev "$NC_BRIDGE")
 [[ $out == "$NC_NETCORE_IP lladdr 02:00:00:00:00:02 "* ]] ||
     fail "(c) neighbour entry for $NC_NETCORE_IP is '$out', want lladdr 02:00:00:00:00:02"
 # End the listener the ordinary way: one empty connection, then corecat exits 0.
@@ -151,21 +151,30 @@ copy=$(mktemp /tmp/corecat.XXXXXX)
 nc_at_exit "rm -f '$copy'"
 cp "$CORECAT" "$copy"
 chmod 755 "$copy"
+# A TAP owned by root: TUNSETIFF refuses any other user (one with no owner takes anyone).
+ip -n "$NC_NS" tuntap add dev ncroot0 mode tap user 0 group 0 || fail "(e) ip tuntap add ncroot0"
 rc=0
 # shellcheck disable=SC2016
 err=$(ip netns exec "$NC_NS" sh -c '
     mount -t tmpfs -o mode=755 nctun /dev/net && mknod -m 666 /dev/net/tun c 10 200 &&
     exec setpriv --reuid=65534 --regid=65534 --clear-groups \
         timeout 60 env NETCORE_TAP="$0" "$1" connect "$2" 7' \
-    nosuchtap "$copy" "$NC_KERNEL_IP" </dev/null 2>&1) || rc=$?
-[ "$rc" -eq 1 ] || fail "(e) NETCORE_TAP=nosuchtap as nobody: exit $rc, want 1 ($err)"
-[[ $err == "corecat: netcore_start: TUNSETIFF nosuchtap: Operation not permitted"* ]] ||
-    fail "(e) NETCORE_TAP=nosuchtap as nobody said '$err'," \
-        "want TUNSETIFF nosuchtap: Operation not permitted"
-[[ $err == *"ip tuntap add dev nosuchtap mode tap user"* && $err == *"netcore up"* ]] ||
-    fail "(e) NETCORE_TAP=nosuchtap as nobody does not say what to do: '$err'"
+    ncroot0 "$copy" "$NC_KERNEL_IP" </dev/null 2>&1) || rc=$?
+[ "$rc" -eq 1 ] || fail "(e) NETCORE_TAP=ncroot0 as nobody: exit $rc, want 1 ($err)"
+[[ $err == "corecat: netcore_start: TUNSETIFF ncroot0: Operation not permitted"* ]] ||
+    fail "(e) NETCORE_TAP=ncroot0 as nobody said '$err'," \
+        "want TUNSETIFF ncroot0: Operation not permitted"
+[[ $err == *"ip tuntap add dev ncroot0 mode tap user"* && $err == *"netcore up"* ]] ||
+    fail "(e) NETCORE_TAP=ncroot0 as nobody does not say what to do: '$err'"
+# A device that does not exist is named as missing, and nothing creates it.
+rc=0
+err=$(ip netns exec "$NC_NS" timeout 60 env NETCORE_TAP=nosuchtap "$CORECAT" connect \
+    "$NC_KERNEL_IP" 7 </dev/null 2>&1) || rc=$?
+[ "$rc" -eq 1 ] || fail "(e) NETCORE_TAP=nosuchtap: exit $rc, want 1 ($err)"
+[[ $err == *"TAP nosuchtap does not exist in this network namespace"*"netcore up"* ]] ||
+    fail "(e) NETCORE_TAP=nosuchtap said '$err', want that it does not exist and what to do"
 ! ip -n "$NC_NS" link show dev nosuchtap >/dev/null 2>&1 ||
-    fail "(e) nobody's attempt created nosuchtap"
+    fail "(e) starting on nosuchtap created it"
 
 step "(f) UDP echo, port unreachable"
 nc_bg socat "UDP-RECVFROM:5555,bind=$NC_KERNEL_IP,fork" EXEC:"tr a-z A-Z" >"$tmp/udp.log" 2>&1

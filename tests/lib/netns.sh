@@ -12,11 +12,22 @@
 # Exit codes follow automake: 0 pass, 1 fail, 77 skip, 99 hard error. Everything made here is
 # removed on exit (pass, fail or signal); only processes started by nc_bg/nc_bg_run are killed.
 #
-# Variables: NC_TOP (source tree), NC_NS, NC_TAP, NC_KERNEL_IP, NC_KERNEL_IP6, NC_NETCORE_IP,
-# NC_LAST_PID. nc_ns_setup owns the EXIT, INT, TERM and HUP traps: add cleanup with nc_at_exit.
+# Variables: NC_SRC (source tree: the netcore command, tests/lib), NC_TOP (build tree: built
+# programs and libnetcore.so), NC_NS, NC_TAP (first TAP of the pool on bridge NC_BRIDGE, which
+# holds the kernel-side addresses), NC_KERNEL_IP, NC_KERNEL_IP6, NC_NETCORE_IP, NC_LAST_PID.
+# nc_ns_setup owns the EXIT, INT, TERM and HUP traps: add cleanup with nc_at_exit.
+#
+# The two trees are one directory unless the build is made elsewhere (VPATH; make distcheck
+# builds from a read-only copy of the sources): make check passes both, a test run by hand
+# from the tree finds them from this file's place.
 
-NC_TOP=${NC_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+NC_SRC=${NC_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+NC_TOP=${NC_TOP:-$NC_SRC}
+# The netcore command in the source tree would preload the library built next to it; the one
+# under test is the build tree's, wherever that is (and not an installed one).
+NETCORE_LIBDIR=$NC_TOP/preload/.libs
 NC_TAP=nctap0
+NC_BRIDGE=ncbr0
 NC_KERNEL_IP=198.18.0.1
 NC_KERNEL_IP6=2001:db8::1
 NC_NETCORE_IP=198.18.0.2
@@ -24,7 +35,7 @@ NC_NS=
 NC_LAST_PID=
 NC_PIDS=()
 NC_AT_EXIT=()
-export NC_TOP NC_TAP NC_KERNEL_IP NC_KERNEL_IP6 NC_NETCORE_IP
+export NC_SRC NC_TOP NETCORE_LIBDIR NC_TAP NC_BRIDGE NC_KERNEL_IP NC_KERNEL_IP6 NC_NETCORE_IP
 
 # nc_skip REASON: skip the test (exit 77), except in CI (CI=true), where a skip would hide a
 # broken runner: fail (exit 1) instead.
@@ -83,7 +94,7 @@ nc_ns_setup() {
     trap 'exit 129' HUP
     trap 'exit 130' INT
     trap 'exit 143' TERM
-    if ! out=$("$NC_TOP/netcore" up --ns "$NC_NS" --tap "$NC_TAP" 2>&1); then
+    if ! out=$("$NC_SRC/netcore" up --ns "$NC_NS" --tap "$NC_TAP" 2>&1); then
         echo "ERROR: nc_ns_setup: netcore up --ns $NC_NS failed:" >&2
         echo "$out" >&2
         exit 99
@@ -100,14 +111,14 @@ nc_bg() {
 
 # nc_bg_run CMD...: like nc_bg, but CMD runs on netcore (netcore run); the pid is CMD's too.
 nc_bg_run() {
-    "$NC_TOP/netcore" run --ns "$NC_NS" -- "$@" &
+    "$NC_SRC/netcore" run --ns "$NC_NS" -- "$@" &
     NC_LAST_PID=$!
     NC_PIDS+=("$NC_LAST_PID")
 }
 
 # nc_run CMD...: run CMD on netcore inside NC_NS; returns CMD's exit status.
 nc_run() {
-    "$NC_TOP/netcore" run --ns "$NC_NS" -- "$@"
+    "$NC_SRC/netcore" run --ns "$NC_NS" -- "$@"
 }
 
 # nc__wait_ss t|u PORT [ADDR]: wait up to ~10 s for a kernel socket listening on PORT (and
@@ -159,7 +170,7 @@ nc_sha() {
 # nc_peer MODE PORT: a kernel-side tests/lib/peer.py server (echo, count, hello, close,
 # discard, hold) on NC_KERNEL_IP:PORT in NC_NS; returns once it listens.
 nc_peer() {
-    nc_bg python3 "$NC_TOP/tests/lib/peer.py" "$1" "$NC_KERNEL_IP" "$2"
+    nc_bg python3 "$NC_SRC/tests/lib/peer.py" "$1" "$NC_KERNEL_IP" "$2"
     nc_wait_listen "$2" "$NC_KERNEL_IP"
 }
 
@@ -189,5 +200,5 @@ fail() {
 on_netcore() {
     local secs=$1
     shift
-    timeout "$secs" "$NC_TOP/netcore" run --ns "$NC_NS" -- "$@"
+    timeout "$secs" "$NC_SRC/netcore" run --ns "$NC_NS" -- "$@"
 }

@@ -1,0 +1,75 @@
+/*
+ * fork: what a child gets.
+ *
+ * The stack lives in the process that started it: its thread does not exist in a child,
+ * and its connections belong to the parent (two processes driving one TCP connection would
+ * corrupt it). So a child keeps nothing of it: the device and the sockets' eventfds are
+ * closed at fork, and lwIP's state is forgotten (not freed: it is the child's copy of the
+ * parent's memory, and freeing pcbs could send RSTs for the parent's connections) when the
+ * child starts a stack of its own on another device of the pool.
+ *
+ * The prepare handler takes the stack lock, so lwIP is between two operations when the
+ * address space is copied, never halfway through a list update.
+ */
+#include <lwip/netif.h>
+#include <lwip/priv/tcp_priv.h>
+#include <lwip/tcp.h>
+#include <lwip/udp.h>
+
+#include "internal.h"
+
+void netcore_fork_prepare(struct netcore_stack *st)
+{
+    if (st != NULL)
+        nc__lock(st);
+}
+
+void netcore_fork_parent(struct netcore_stack *st)
+{
+    if (st != NULL)
+        nc__unlock(st);
+}
+
+/* In the child, right after fork: only closes (async-signal-safe), nothing that allocates. */
+void netcore_fork_child(struct netcore_stack *st)
+{
+    if (st == NULL)
+        return;
+    /* The prepare handler's lock, held by this thread in the child's copy. */
+    pthread_mutex_unlock(&st->lock);
+    st->dev_down = true; /* whatever lwIP would still send goes nowhere */
+    st->threaded = false;
+    nc__dev_close(&st->dev);
+    nc__pcap_close(st);
+    nc__stat_release(st, false); /* the name is the parent's */
+    for (int i = 0; i < st->cfg.max_sockets; i++) {
+        struct nc_sock *s = atomic_load(&st->socks[i]);
+        if (s != NULL && s->efd >= 0) {
+            nc__sys_close(s->efd);
+            s->efd = -1;
+        }
+    }
+    if (st->cmdq.efd >= 0) {
+        nc__sys_close(st->cmdq.efd);
+        st->cmdq.efd = -1;
+    }
+}
+
+/*
+ * In the child, before it starts its own stack: lwIP is a process-wide singleton, so empty
+ * its lists of the parent's pcbs and remove the parent's interface. The memory stays as it
+ * was (see above); only lwIP stops seeing it.
+ */
+void netcore_fork_forget(struct netcore_stack *st)
+{
+    if (st == NULL || nc__stack != st)
+        return;
+    tcp_active_pcbs = NULL;
+    tcp_listen_pcbs.listen_pcbs = NULL;
+    tcp_bound_pcbs = NULL;
+    tcp_tw_pcbs = NULL;
+    udp_pcbs = NULL;
+    if (st->netif != NULL)
+        netif_remove(st->netif); /* also drops its ARP and neighbour entries */
+    nc__stack = NULL;
+}

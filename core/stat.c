@@ -1,0 +1,254 @@
+/*
+ * Live stats: a running process publishes its counters and socket table on a unix socket,
+ * DIR/PID.sock, which `netcore stat` reads (like onload_stackdump, without shared memory: a
+ * connection gets one text dump, then EOF). DIR is NETCORE_STAT (default
+ * /tmp/netcore-UID, made 0700); NETCORE_STAT=off publishes nothing. Only a threaded stack
+ * publishes: the netstack thread answers from its event loop.
+ *
+ * The dump is built under the stack lock and written after it is let go, with a send
+ * timeout, so a reader that stalls costs the stack at most that long once.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <lwip/ip_addr.h>
+#include <lwip/priv/tcp_priv.h>
+#include <lwip/tcp.h>
+#include <lwip/udp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "internal.h"
+
+struct buf {
+    char *p;
+    size_t len, cap;
+};
+
+static void put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct buf *b, const char *fmt, ...)
+{
+    if (b->len >= b->cap)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        b->len = b->len + (size_t)n < b->cap ? b->len + (size_t)n : b->cap - 1;
+}
+
+static const char *state_name(const struct nc_sock *s)
+{
+    if (s->type == SOCK_STREAM && s->pcb.tcp != NULL &&
+        atomic_load(&s->state) != NC_ST_LISTEN)
+        return tcp_debug_state_str(s->pcb.tcp->state);
+    switch (atomic_load(&s->state)) {
+    case NC_ST_NEW: return "NEW";
+    case NC_ST_BOUND: return "BOUND";
+    case NC_ST_LISTEN: return "LISTEN";
+    case NC_ST_CONNECTING: return "CONNECTING";
+    case NC_ST_CONNECTED: return "CONNECTED";
+    default: return "CLOSED";
+    }
+}
+
+static void addr(char *out, size_t cap, const ip_addr_t *ip, u16_t port)
+{
+    char a[IPADDR_STRLEN_MAX];
+    if (ip == NULL || ip_addr_isany(ip))
+        snprintf(a, sizeof(a), "*");
+    else
+        ipaddr_ntoa_r(ip, a, sizeof(a));
+    if (port == 0)
+        snprintf(out, cap, "%s:*", a);
+    else
+        snprintf(out, cap, "%s:%u", a, port);
+}
+
+/* Caller holds the lock. */
+static void dump(struct netcore_stack *st, struct buf *b)
+{
+    struct netcore_stats x = st->stats;
+    int tw = 0;
+    for (struct tcp_pcb *p = tcp_tw_pcbs; p != NULL; p = p->next)
+        tw++;
+    char ip[16];
+    inet_ntop(AF_INET, &st->cfg.ip, ip, sizeof(ip));
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double up = (double)(now.tv_sec - st->started.tv_sec) +
+                (double)(now.tv_nsec - st->started.tv_nsec) / 1e9;
+    put(b, "netcore[%d] on %s (pool device %d) %s/%d MTU %d, up %.1f s%s\n", (int)getpid(),
+        st->dev.name, st->dev.index, ip, st->cfg.prefix, st->dev.mtu, up,
+        st->dev_down ? ", DEVICE DOWN" : "");
+    put(b, "frames   rx %llu (%llu bytes)  tx %llu (%llu bytes)  tx errors %llu\n",
+        (unsigned long long)x.rx_frames, (unsigned long long)x.rx_bytes,
+        (unsigned long long)x.tx_frames, (unsigned long long)x.tx_bytes,
+        (unsigned long long)x.tx_errors);
+    put(b, "dropped  malformed %llu  not for us %llu  udp queue full %llu  accept queue full "
+        "%llu  time-wait evicted %llu\n",
+        (unsigned long long)x.rx_dropped_malformed, (unsigned long long)x.rx_dropped_foreign,
+        (unsigned long long)x.udp_dropped, (unsigned long long)x.accept_overflows,
+        (unsigned long long)x.time_wait_evicted);
+    put(b, "sockets  %d of %d  time-wait %d\n", st->nsocks, st->cfg.max_sockets, tw);
+    put(b, "%5s %-5s %-12s %-22s %-22s %8s %8s %4s %6s\n", "ID", "PROTO", "STATE", "LOCAL",
+        "REMOTE", "SEND-Q", "RECV-Q", "RTX", "DROPS");
+    for (int i = 0; i < st->cfg.max_sockets; i++) {
+        struct nc_sock *s = atomic_load(&st->socks[i]);
+        if (s == NULL)
+            continue;
+        char l[64] = "*:*", r[64] = "*:*";
+        size_t sq = 0, rq = 0;
+        unsigned rtx = 0;
+        if (s->type == SOCK_STREAM) {
+            struct tcp_pcb *p = s->pcb.tcp;
+            if (p != NULL) {
+                addr(l, sizeof(l), &p->local_ip, p->local_port);
+                if (atomic_load(&s->state) != NC_ST_LISTEN) {
+                    addr(r, sizeof(r), &p->remote_ip, p->remote_port);
+                    rtx = p->nrtx;
+                    sq = (size_t)p->snd_lbb - p->lastack; /* sent, not yet acknowledged */
+                }
+            }
+            if (atomic_load(&s->state) == NC_ST_LISTEN)
+                rq = (size_t)atomic_load(&s->aq_count); /* connections waiting for accept */
+            else {
+                sq += nc__ring_used(&s->tx);
+                rq = nc__ring_used(&s->rx);
+            }
+        } else if (s->pcb.udp != NULL) {
+            struct udp_pcb *p = s->pcb.udp;
+            addr(l, sizeof(l), &p->local_ip, p->local_port);
+            if (p->flags & UDP_FLAGS_CONNECTED)
+                addr(r, sizeof(r), &p->remote_ip, p->remote_port);
+            rq = s->dq_bytes;
+        }
+        put(b, "%5d %-5s %-12s %-22s %-22s %8zu %8zu %4u %6llu\n", s->id,
+            s->type == SOCK_STREAM ? "tcp" : "udp", state_name(s), l, r, sq, rq, rtx,
+            (unsigned long long)s->drops);
+    }
+}
+
+size_t netcore_stat_dump(struct netcore_stack *st, char *out, size_t cap)
+{
+    struct buf b = { out, 0, cap };
+    if (cap == 0)
+        return 0;
+    out[0] = '\0';
+    nc__lock(st);
+    dump(st, &b);
+    nc__unlock(st);
+    return b.len;
+}
+
+static void on_stat(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct netcore_stack *st = arg;
+    int c = (int)syscall(SYS_accept4, fd, NULL, NULL, SOCK_CLOEXEC);
+    if (c < 0)
+        return;
+    size_t cap = 4096 + (size_t)st->cfg.max_sockets * 128;
+    char *out = malloc(cap);
+    if (out != NULL) {
+        size_t len = netcore_stat_dump(st, out, cap);
+        struct timeval tv = { 0, 200000 };
+        syscall(SYS_setsockopt, c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        for (size_t off = 0; off < len;) {
+            int w = nc__sys_write(c, out + off, len - off);
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
+        free(out);
+    }
+    nc__sys_close(c);
+}
+
+/* The directory: made 0700 if missing; refused if someone else owns it. */
+static int stat_dir(const char *dir)
+{
+    struct stat sb;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return -errno;
+    if (lstat(dir, &sb) != 0)
+        return -errno;
+    if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid())
+        return -EPERM;
+    return 0;
+}
+
+void nc__stat_open(struct netcore_stack *st)
+{
+    st->stat_fd = -1;
+    if (!strcmp(st->cfg.stat_dir, "off") || st->base == NULL)
+        return;
+    char dir[sizeof(st->cfg.stat_dir)];
+    if (st->cfg.stat_dir[0] != '\0')
+        snprintf(dir, sizeof(dir), "%s", st->cfg.stat_dir);
+    else
+        snprintf(dir, sizeof(dir), "/tmp/netcore-%u", (unsigned)geteuid());
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int rc = stat_dir(dir);
+    if (rc == 0 && snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%d.sock", dir,
+                            (int)getpid()) >= (int)sizeof(sa.sun_path))
+        rc = -ENAMETOOLONG;
+    int fd = rc == 0 ? (int)syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+                                    SOCK_NONBLOCK, 0) : -1;
+    if (rc == 0 && fd < 0)
+        rc = -errno;
+    if (rc == 0) {
+        unlink(sa.sun_path); /* a stale one from an earlier process with our pid */
+        if (syscall(SYS_bind, fd, &sa, sizeof(sa)) != 0 || syscall(SYS_listen, fd, 4) != 0)
+            rc = -errno;
+    }
+    if (rc == 0) {
+        st->ev_stat = event_new(st->base, fd, EV_READ | EV_PERSIST, on_stat, st);
+        if (st->ev_stat == NULL || event_add(st->ev_stat, NULL) != 0)
+            rc = -ENOMEM;
+    }
+    if (rc != 0) {
+        nc__log(NETCORE_LOG_WARN, "NETCORE_STAT: cannot publish stats in %s: %s", dir,
+                strerror(-rc));
+        if (fd >= 0)
+            nc__sys_close(fd);
+        if (st->ev_stat != NULL)
+            event_free(st->ev_stat);
+        st->ev_stat = NULL;
+        return;
+    }
+    st->stat_fd = fd;
+    snprintf(st->stat_path, sizeof(st->stat_path), "%s", sa.sun_path);
+    nc__log(NETCORE_LOG_INFO, "stats on %s (netcore stat %d)", st->stat_path, (int)getpid());
+}
+
+void netcore_stat_close(struct netcore_stack *st)
+{
+    if (st == NULL || st->stat_fd < 0)
+        return;
+    unlink(st->stat_path);
+    st->stat_path[0] = '\0';
+}
+
+/* After the event loop is gone (netcore_stop) or in a forked child: the fd only. */
+void nc__stat_release(struct netcore_stack *st, bool unlink_path)
+{
+    if (st->stat_fd < 0)
+        return;
+    if (unlink_path && st->stat_path[0] != '\0')
+        unlink(st->stat_path);
+    nc__sys_close(st->stat_fd);
+    st->stat_fd = -1;
+}
