@@ -42,7 +42,11 @@ static bool ours6(const struct netcore_stack *st, const struct in6_addr *a)
     return false;
 }
 
-/* An IPv4 address for bind or as a destination; 0.0.0.0 as a destination means us. */
+/*
+ * An IPv4 address for bind or as a destination; 0.0.0.0 as a destination means us. A socket
+ * may bind our address, the wildcard, a broadcast address or a multicast group; a datagram
+ * to port 0 is EINVAL.
+ */
 static int take_v4(const struct netcore_stack *st, uint32_t addr, uint16_t port,
                    enum nc_addr_use use, union nc_sockaddr *ep)
 {
@@ -50,21 +54,32 @@ static int take_v4(const struct netcore_stack *st, uint32_t addr, uint16_t port,
     ep->in.sin_port = htons(port);
     ep->in.sin_addr.s_addr = addr;
     if (use == NC_ADDR_BIND)
-        return addr == INADDR_ANY || addr == st->cfg.ip.s_addr ? 0 : -EADDRNOTAVAIL;
+        return addr == INADDR_ANY || addr == st->cfg.ip.s_addr ||
+                       nc__cfg_broadcast(&st->cfg, addr) || IN_MULTICAST(ntohl(addr))
+                   ? 0
+                   : -EADDRNOTAVAIL;
+    if (use == NC_ADDR_SENDTO && port == 0)
+        return -EINVAL;
     if (use == NC_ADDR_CONNECT && addr == INADDR_ANY)
         ep->in.sin_addr = st->cfg.ip; /* like the kernel: connect to self */
     return 0;
 }
 
+/*
+ * A sockaddr_in. The kernel takes AF_UNSPEC for AF_INET where old programs zeroed the
+ * whole address: bind to INADDR_ANY, and a UDP destination.
+ */
 static int parse_in(const struct netcore_stack *st, const struct sockaddr *a, socklen_t len,
                     enum nc_addr_use use, union nc_sockaddr *ep)
 {
     struct sockaddr_in in;
     if (len < (socklen_t)sizeof(in))
         return -EINVAL;
-    if (a->sa_family != AF_INET)
-        return -EAFNOSUPPORT;
     memcpy(&in, a, sizeof(in));
+    bool unspec_ok = use == NC_ADDR_SENDTO ||
+                     (use == NC_ADDR_BIND && in.sin_addr.s_addr == htonl(INADDR_ANY));
+    if (a->sa_family != AF_INET && (a->sa_family != AF_UNSPEC || !unspec_ok))
+        return -EAFNOSUPPORT;
     return take_v4(st, in.sin_addr.s_addr, ntohs(in.sin_port), use, ep);
 }
 

@@ -4,21 +4,55 @@
  * without the stack lock (tcp.c's rings).
  */
 #include <errno.h>
-#include <netinet/tcp.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "internal.h"
 
+/*
+ * What the kernel checks of every address argument before the protocol sees it
+ * (move_addr_to_kernel): a negative length or one beyond sockaddr_storage is EINVAL, an
+ * address that cannot be read EFAULT; a zero length reads nothing (the protocol then says
+ * EINVAL).
+ */
+static int addr_arg(const struct sockaddr *a, socklen_t len)
+{
+    if ((int)len < 0 || len > sizeof(struct sockaddr_storage))
+        return -EINVAL;
+    if (len > 0 && a == NULL)
+        return -EFAULT;
+    return 0;
+}
+
+/*
+ * A port below ip_unprivileged_port_start needs CAP_NET_BIND_SERVICE in the kernel; the
+ * calling thread's effective capabilities decide here too.
+ */
+static bool privileged(const struct netcore_stack *st, uint16_t port)
+{
+    if (port == 0 || port >= st->unpriv_port)
+        return false;
+    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) != 0)
+        return false;
+    return !(d[0].effective & (1u << CAP_NET_BIND_SERVICE));
+}
+
 int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol)
 {
-    /* The kernel's order: flag bits, then family, then type and protocol. */
+    /* The kernel's order: flag bits, then family, then type, protocol range, protocol. */
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (base < 0 || base > 0xf)
         return -EINVAL;
     if (domain != AF_INET && domain != AF_INET6)
         return -EAFNOSUPPORT;
     if (base >= 11)
+        return -EINVAL;
+    if (protocol < 0 || protocol >= IPPROTO_MAX)
         return -EINVAL;
     if (base == SOCK_STREAM) {
         if (protocol != 0 && protocol != IPPROTO_TCP)
@@ -45,36 +79,20 @@ int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol)
     return rc;
 }
 
-struct held {
-    struct netcore_stack *st;
-    int id;
-    struct nc_sock *s;
-};
-
-static void release(struct held *h)
-{
-    if (h->s != NULL)
-        nc__sock_put(h->st, h->id);
-}
-
-/* Declares s, held for the rest of the function (released on every return). */
-#define HOLD(st, id, s)                                                                  \
-    struct held s##_held __attribute__((cleanup(release))) = { st, id,                    \
-                                                               nc__sock_hold(st, id) }; \
-    struct nc_sock *s = s##_held.s
-
-#define GET_SOCK(st, id, s) \
-    HOLD(st, id, s);        \
-    if (s == NULL)          \
-        return -EBADF
-
 int netcore_bind(struct netcore_stack *st, int id, const struct sockaddr *addr, socklen_t len)
 {
     GET_SOCK(st, id, s);
-    union nc_sockaddr a;
-    int rc = nc__addr_parse(st, s, addr, len, NC_ADDR_BIND, &a);
+    int rc = addr_arg(addr, len);
     if (rc != 0)
         return rc;
+    if (len == 0)
+        return -EINVAL;
+    union nc_sockaddr a;
+    rc = nc__addr_parse(st, s, addr, len, NC_ADDR_BIND, &a);
+    if (rc != 0)
+        return rc;
+    if (privileged(st, ntohs(a.in.sin_port))) /* sin_port and sin6_port are one field */
+        return -EACCES;
     nc__lock(st);
     rc = s->type == SOCK_STREAM ? nc__tcp_bind(st, s, &a) : nc__udp_bind(st, s, &a);
     nc__unlock(st);
@@ -96,10 +114,10 @@ int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, sock
                    int flags)
 {
     GET_SOCK(st, id, s);
+    if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+        return -EINVAL; /* checked before the socket's kind, as the kernel does */
     if (s->type != SOCK_STREAM)
         return -EOPNOTSUPP;
-    if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
-        return -EINVAL;
     int timeout = nc__sock_timeout(s, 0, false);
     for (;;) {
         int nid = -1;
@@ -130,38 +148,51 @@ int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, sock
     }
 }
 
-int netcore_connect(struct netcore_stack *st, int id, const struct sockaddr *addr,
-                    socklen_t len)
+/* connect for a socket held; flags: MSG_DONTWAIT makes it non-blocking (MSG_FASTOPEN). */
+static int connect_held(struct netcore_stack *st, struct nc_sock *s,
+                        const struct sockaddr *addr, socklen_t len, int flags)
 {
-    GET_SOCK(st, id, s);
-    union nc_sockaddr a;
-    if (s->type == SOCK_DGRAM && addr != NULL && len >= sizeof(sa_family_t) &&
-        addr->sa_family == AF_UNSPEC) {
+    int rc = addr_arg(addr, len);
+    if (rc != 0)
+        return rc;
+    if (len < sizeof(sa_family_t))
+        return -EINVAL;
+    if (addr->sa_family == AF_UNSPEC) {
         nc__lock(st);
-        int rc = nc__udp_connect(st, s, NULL);
+        rc = s->type == SOCK_DGRAM ? nc__udp_connect(st, s, NULL) : nc__tcp_disconnect(st, s);
         nc__unlock(st);
         return rc;
     }
-    int rc = nc__addr_parse(st, s, addr, len, NC_ADDR_CONNECT, &a);
-    if (rc != 0)
-        return rc;
+    union nc_sockaddr a;
+    /* A TCP socket already connected or connecting says so before it looks at the address. */
+    int bad = nc__addr_parse(st, s, addr, len, NC_ADDR_CONNECT, &a);
+    if (bad != 0 && s->type == SOCK_DGRAM)
+        return bad;
     nc__lock(st);
-    rc = s->type == SOCK_STREAM ? nc__tcp_connect(st, s, &a) : nc__udp_connect(st, s, &a);
+    rc = s->type == SOCK_STREAM ? nc__tcp_connect(st, s, bad ? NULL : &a, bad)
+                                : nc__udp_connect(st, s, &a);
     nc__unlock(st);
     if (rc != -EINPROGRESS && rc != -EALREADY)
         return rc;
-    int timeout = nc__sock_timeout(s, 0, true);
+    int timeout = nc__sock_timeout(s, flags, true);
     if (timeout == 0)
         return rc;
     int r = nc__sock_wait(s, POLLOUT, timeout);
     if (r < 0)
         return r;
     if (r == 0)
-        return -EINPROGRESS; /* SO_SNDTIMEO expired: the kernel says EINPROGRESS too */
+        return rc; /* SO_SNDTIMEO expired: EINPROGRESS, or EALREADY for a connect again */
     nc__lock(st);
-    rc = nc__tcp_connect(st, s, &a);
+    rc = nc__tcp_connect(st, s, bad ? NULL : &a, bad);
     nc__unlock(st);
     return rc;
+}
+
+int netcore_connect(struct netcore_stack *st, int id, const struct sockaddr *addr,
+                    socklen_t len)
+{
+    GET_SOCK(st, id, s);
+    return connect_held(st, s, addr, len, 0);
 }
 
 ssize_t netcore_send(struct netcore_stack *st, int id, const void *buf, size_t len, int flags)
@@ -173,23 +204,35 @@ ssize_t netcore_sendto(struct netcore_stack *st, int id, const void *buf, size_t
                        const struct sockaddr *to, socklen_t tolen)
 {
     GET_SOCK(st, id, s);
-    if (buf == NULL && len > 0)
-        return -EFAULT;
-    if (s->type == SOCK_STREAM) {
-        if (to != NULL) {
-            int state = atomic_load(&s->state);
-            if (state != NC_ST_CONNECTED && state != NC_ST_CONNECTING)
-                return -EPIPE;
-        }
-        return nc__tcp_send(st, s, buf, len, flags);
+    if (to != NULL) {
+        int rc = addr_arg(to, tolen);
+        if (rc != 0)
+            return rc;
     }
+    if (s->type == SOCK_STREAM) {
+        int state = atomic_load(&s->state);
+        if ((flags & MSG_FASTOPEN) && to != NULL &&
+            (state == NC_ST_NEW || state == NC_ST_BOUND)) {
+            /* Connect, then send, as the kernel's fast open does without a cookie: a
+             * non-blocking one says EINPROGRESS and has sent nothing. */
+            int rc = connect_held(st, s, to, tolen, flags);
+            if (rc != 0)
+                return rc;
+        }
+        return nc__tcp_send(st, s, buf, len, flags); /* the kernel ignores a TCP address */
+    }
+    /* udp_sendmsg's order: size, flags, then the address. */
+    if (len > 0xffff)
+        return -EMSGSIZE;
+    if (flags & MSG_OOB)
+        return -EOPNOTSUPP;
     /* AF_UNSPEC on an AF_INET6 socket means "no address", as in the kernel. */
     if (to != NULL && s->family == AF_INET6 && tolen >= (socklen_t)sizeof(sa_family_t) &&
         to->sa_family == AF_UNSPEC)
         to = NULL;
     union nc_sockaddr a;
     if (to != NULL) {
-        int rc = nc__addr_parse(st, s, to, tolen, NC_ADDR_SENDTO, &a);
+        int rc = tolen == 0 ? -EINVAL : nc__addr_parse(st, s, to, tolen, NC_ADDR_SENDTO, &a);
         if (rc != 0)
             return rc;
     }
@@ -208,12 +251,18 @@ ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len
                          struct sockaddr *from, socklen_t *fromlen)
 {
     GET_SOCK(st, id, s);
-    if (buf == NULL && len > 0)
-        return -EFAULT;
+    if (flags & MSG_ERRQUEUE)
+        return -EAGAIN; /* nothing ever waits in netcore's error queue */
     if (s->type == SOCK_STREAM) {
         ssize_t n = nc__tcp_recv(st, s, buf, len, flags & ~MSG_TRUNC);
-        if (n >= 0 && from != NULL && fromlen != NULL)
-            nc__addr_copyout(&s->peer, from, fromlen);
+        if (n >= 0 && from != NULL) {
+            /* A stream has no sender per message: the kernel hands back a 0-byte address. */
+            if (fromlen == NULL)
+                return -EFAULT;
+            if ((int)*fromlen < 0)
+                return -EINVAL;
+            *fromlen = 0;
+        }
         return n;
     }
     int timeout = nc__sock_timeout(s, flags, false);
@@ -296,228 +345,6 @@ int netcore_getpeername(struct netcore_stack *st, int id, struct sockaddr *addr,
     return nc__addr_copyout(&s->peer, addr, len);
 }
 
-static int int_opt(const void *val, socklen_t len, int *out)
-{
-    if (val == NULL)
-        return -EFAULT;
-    if (len < (socklen_t)sizeof(int))
-        return -EINVAL;
-    memcpy(out, val, sizeof(int));
-    return 0;
-}
-
-static int tv_opt(const void *val, socklen_t len, int *ms)
-{
-    struct timeval tv;
-    if (val == NULL)
-        return -EFAULT;
-    if (len < (socklen_t)sizeof(tv))
-        return -EINVAL;
-    memcpy(&tv, val, sizeof(tv));
-    if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
-        return -EDOM;
-    if (tv.tv_sec < 0) {
-        *ms = 0;
-        return 0;
-    }
-    if (tv.tv_sec > 0x7fffffff / 1000) {
-        /* Beyond what the ms count holds: no timeout, as below, but without letting
-         * tv_sec * 1000 overflow first (UBSan, fuzz_api: regress/api/timeval-overflow). */
-        *ms = 0;
-        return 0;
-    }
-    long long t = (long long)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
-    *ms = t > 0x7fffffff ? 0 : (int)t;
-    return 0;
-}
-
-int netcore_setsockopt(struct netcore_stack *st, int id, int level, int name, const void *val,
-                       socklen_t len)
-{
-    GET_SOCK(st, id, s);
-    int v = 0, rc;
-    if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
-        int ms;
-        rc = tv_opt(val, len, &ms);
-        if (rc == 0) {
-            if (name == SO_RCVTIMEO)
-                s->rcvtimeo_ms = ms;
-            else
-                s->sndtimeo_ms = ms;
-        }
-        return rc;
-    }
-    if (level == SOL_SOCKET && name == SO_LINGER)
-        return val == NULL ? -EFAULT : len < (socklen_t)sizeof(struct linger) ? -EINVAL : 0;
-    rc = int_opt(val, len, &v);
-    if (rc != 0)
-        return rc;
-    nc__lock(st);
-    rc = 0;
-    if (level == SOL_SOCKET) {
-        switch (name) {
-        case SO_REUSEADDR: s->reuseaddr = v != 0; break;
-        case SO_REUSEPORT: break; /* accepted; lwIP has no port sharing */
-        case SO_KEEPALIVE:
-            s->keepalive = v != 0;
-            if (s->type == SOCK_STREAM)
-                nc__tcp_set_keepalive(s);
-            break;
-        case SO_SNDBUF: /* accepted; the rings are sized by NETCORE_SNDBUF/RCVBUF */
-        case SO_RCVBUF:
-        case SO_BROADCAST:
-        case SO_OOBINLINE:
-        case SO_PRIORITY:
-        case SO_RCVLOWAT:
-            break;
-        default: rc = -ENOPROTOOPT; break;
-        }
-    } else if (level == IPPROTO_TCP && s->type == SOCK_STREAM) {
-        switch (name) {
-        case TCP_NODELAY:
-            s->nodelay = v != 0;
-            nc__tcp_set_nodelay(s);
-            break;
-        case TCP_KEEPIDLE:
-        case TCP_KEEPINTVL:
-        case TCP_KEEPCNT:
-            if (v < 1) {
-                rc = -EINVAL;
-                break;
-            }
-            nc__tcp_keepalive_param(s, name == TCP_KEEPIDLE ? 0 : name == TCP_KEEPINTVL ? 1 : 2,
-                                    (unsigned)v);
-            break;
-        case TCP_QUICKACK:
-        case TCP_CORK:
-        case TCP_DEFER_ACCEPT:
-        case TCP_FASTOPEN:
-        case TCP_USER_TIMEOUT:
-            break;
-        default: rc = -ENOPROTOOPT; break;
-        }
-    } else if (level == IPPROTO_IP) {
-        switch (name) {
-        case IP_TOS:
-        case IP_TTL:
-        case IP_RECVERR:
-        case IP_MTU_DISCOVER:
-            break;
-        default: rc = -ENOPROTOOPT; break;
-        }
-    } else if (level == IPPROTO_IPV6 && s->family == AF_INET6) {
-        switch (name) {
-        case IPV6_V6ONLY:
-            /* Only before the socket has a port, as in the kernel. */
-            if (s->type == SOCK_STREAM ? atomic_load(&s->state) != NC_ST_NEW
-                                       : !nc__udp_unbound(s))
-                rc = -EINVAL;
-            else
-                s->v6only = v != 0;
-            break;
-        case IPV6_TCLASS:
-        case IPV6_UNICAST_HOPS:
-        case IPV6_RECVERR:
-        case IPV6_MTU_DISCOVER:
-            break;
-        default: rc = -ENOPROTOOPT; break;
-        }
-    } else {
-        rc = -ENOPROTOOPT;
-    }
-    nc__unlock(st);
-    return rc;
-}
-
-int netcore_getsockopt(struct netcore_stack *st, int id, int level, int name, void *val,
-                       socklen_t *len)
-{
-    GET_SOCK(st, id, s);
-    if (val == NULL || len == NULL)
-        return -EFAULT;
-    if ((int)*len < 0)
-        return -EINVAL;
-    int v;
-    if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
-        int ms = name == SO_RCVTIMEO ? s->rcvtimeo_ms : s->sndtimeo_ms;
-        struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
-        size_t n = *len < sizeof(tv) ? *len : sizeof(tv);
-        memcpy(val, &tv, n);
-        *len = (socklen_t)n;
-        return 0;
-    }
-    if (level == SOL_SOCKET) {
-        switch (name) {
-        case SO_ERROR: v = atomic_exchange(&s->so_error, 0); break;
-        case SO_TYPE: v = s->type; break;
-        case SO_DOMAIN: v = s->family; break;
-        case SO_PROTOCOL: v = s->type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP; break;
-        case SO_ACCEPTCONN: v = atomic_load(&s->state) == NC_ST_LISTEN; break;
-        case SO_REUSEADDR: v = s->reuseaddr; break;
-        case SO_KEEPALIVE: v = s->keepalive; break;
-        case SO_SNDBUF: v = (int)st->cfg.sndbuf; break;
-        case SO_RCVBUF: v = (int)st->cfg.rcvbuf; break;
-        case SO_LINGER: {
-            struct linger l = { 0, 0 };
-            size_t n = *len < sizeof(l) ? *len : sizeof(l);
-            memcpy(val, &l, n);
-            *len = (socklen_t)n;
-            return 0;
-        }
-        default: return -ENOPROTOOPT;
-        }
-    } else if (level == IPPROTO_TCP && s->type == SOCK_STREAM) {
-        switch (name) {
-        case TCP_NODELAY: v = s->nodelay; break;
-        case TCP_MAXSEG: v = nc__tcp_mss(s); break;
-        case TCP_INFO: {
-            struct nc_tcpinfo ti;
-            struct tcp_info out;
-            memset(&out, 0, sizeof(out));
-            nc__lock(st);
-            nc__tcp_info(s, &ti);
-            nc__unlock(st);
-            out.tcpi_state = (uint8_t)ti.state;
-            out.tcpi_retransmits = (uint8_t)ti.retrans;
-            out.tcpi_rto = ti.rto_us;
-            out.tcpi_snd_mss = ti.mss;
-            out.tcpi_rcv_mss = ti.mss;
-            out.tcpi_unacked = ti.unacked_segs;
-            out.tcpi_rtt = ti.rtt_us;
-            out.tcpi_rttvar = ti.rttvar_us;
-            out.tcpi_snd_ssthresh = ti.ssthresh;
-            out.tcpi_snd_cwnd = ti.cwnd_segs;
-            out.tcpi_advmss = ti.mss;
-            out.tcpi_rcv_space = ti.rcv_wnd;
-            size_t n = *len < sizeof(out) ? *len : sizeof(out);
-            memcpy(val, &out, n);
-            *len = (socklen_t)n;
-            return 0;
-        }
-        case TCP_CONGESTION: {
-            static const char algo[] = "newreno"; /* lwIP's congestion control */
-            size_t n = *len < sizeof(algo) ? *len : sizeof(algo);
-            memcpy(val, algo, n);
-            *len = (socklen_t)n;
-            return 0;
-        }
-        default: return -ENOPROTOOPT;
-        }
-    } else if (level == IPPROTO_IPV6) {
-        if (s->family != AF_INET6)
-            return -EOPNOTSUPP; /* the kernel's IPv4 code refuses every other level so */
-        if (name != IPV6_V6ONLY)
-            return -ENOPROTOOPT;
-        v = s->v6only;
-    } else {
-        return -ENOPROTOOPT;
-    }
-    size_t n = *len < sizeof(v) ? *len : sizeof(v);
-    memcpy(val, &v, n);
-    *len = (socklen_t)n;
-    return 0;
-}
-
 int netcore_set_nonblock(struct netcore_stack *st, int id, int on)
 {
     GET_SOCK(st, id, s);
@@ -534,11 +361,26 @@ int netcore_get_nonblock(struct netcore_stack *st, int id)
 int netcore_readable_bytes(struct netcore_stack *st, int id)
 {
     GET_SOCK(st, id, s);
+    if (s->type == SOCK_STREAM && atomic_load(&s->state) == NC_ST_LISTEN)
+        return -EINVAL;
     if (s->type == SOCK_STREAM)
         return (int)nc__ring_used(&s->rx);
     pthread_mutex_lock(&s->dq_mu);
     int n = s->dq_head != NULL ? (int)s->dq_head->len : 0;
     pthread_mutex_unlock(&s->dq_mu);
+    return n;
+}
+
+int netcore_queued_bytes(struct netcore_stack *st, int id, int unsent_only)
+{
+    GET_SOCK(st, id, s);
+    if (s->type != SOCK_STREAM)
+        return 0; /* lwIP sends a datagram before sendto returns */
+    if (atomic_load(&s->state) == NC_ST_LISTEN)
+        return -EINVAL;
+    nc__lock(st);
+    int n = nc__tcp_queued(s, unsent_only != 0);
+    nc__unlock(st);
     return n;
 }
 

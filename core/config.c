@@ -214,6 +214,14 @@ static uint32_t mask_of(int prefix)
     return 0xffffffffu << (32 - prefix);
 }
 
+bool nc__cfg_broadcast(const struct netcore_config *cfg, in_addr_t a)
+{
+    uint32_t h = ntohl(a), own = ntohl(cfg->ip.s_addr);
+    if (h == INADDR_BROADCAST)
+        return true;
+    return cfg->prefix >= 1 && cfg->prefix < 31 && h == (own | ~mask_of(cfg->prefix));
+}
+
 /*
  * Why an address (host order) cannot be ours or our gateway's, or NULL if it can. Inside a
  * /30 or larger the all-zeros and all-ones host parts are the network and its broadcast;

@@ -150,6 +150,28 @@ struct nc_watch {
     unsigned events;
 };
 
+#define NC_MAX_GROUPS 20   /* groups per socket, as the kernel's igmp_max_memberships */
+#define NC_DEFAULT_TTL 64 /* Linux's default IP_TTL, also ours (lwIP's own is 255) */
+
+/*
+ * What setsockopt recorded, read by getsockopt and by the TCP and UDP code. An accepted
+ * connection starts with a copy of its listener's, as a kernel socket is cloned from it.
+ */
+struct nc_opts {
+    int rcvtimeo_ms, sndtimeo_ms; /* 0: none */
+    bool reuseaddr, reuseport, keepalive, nodelay, broadcast, oobinline, recverr, cork;
+    bool linger_on;
+    int linger_s;
+    int priority, rcvlowat;
+    int ttl;                     /* IP_TTL; -1: the default, NC_DEFAULT_TTL */
+    int tos, pmtudisc;
+    int mc_ttl;                  /* IP_MULTICAST_TTL */
+    bool mc_loop;                /* IP_MULTICAST_LOOP: our own sockets hear what we send */
+    struct in_addr mc_addr;      /* IP_MULTICAST_IF (there is one interface: only shown) */
+    int user_mss, user_timeout;  /* TCP_MAXSEG (0: none), TCP_USER_TIMEOUT in ms */
+    int keepidle, keepintvl, keepcnt; /* seconds, seconds, probes */
+};
+
 struct nc_sock {
     int id;
     int type;                    /* SOCK_STREAM or SOCK_DGRAM */
@@ -177,14 +199,19 @@ struct nc_sock {
     _Atomic int futex_waiters;
     int icmp_error;              /* errno from an ICMP error that aborted the connect */
     bool connect_reported;       /* EINPROGRESS connect's outcome already reported */
-    int rcvtimeo_ms, sndtimeo_ms; /* 0: none */
-    bool reuseaddr, keepalive, nodelay;
+    struct nc_opts opt;          /* setsockopt's values (sockopt.c) */
 
     union {
         struct tcp_pcb *tcp;
         struct udp_pcb *udp;
     } pcb;
     union nc_sockaddr local, peer;
+    union nc_sockaddr bound;     /* what the program bound (bound_user): a disconnect keeps */
+    bool bound_user;             /* the address, and the port unless it was 0 */
+    struct nc_group {            /* IP_ADD_MEMBERSHIP: groups this socket joined */
+        struct in_addr group, iface;
+    } groups[NC_MAX_GROUPS];
+    int ngroups;
 
     /* TCP data path */
     struct nc_ring tx, rx;
@@ -224,6 +251,7 @@ struct netcore_stack {
     bool threaded;
     bool dev_down;               /* the device went away: ENETDOWN from now on */
     bool netdown_pending;        /* connections still to fail with ENETDOWN */
+    int unpriv_port;             /* ip_unprivileged_port_start: lower ports need a capability */
     _Atomic bool stopping;
     struct nc_dev dev;
     struct netif *netif;
@@ -284,20 +312,55 @@ int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms);
 int nc__sock_timeout(struct nc_sock *s, int flags, bool sending);
 bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms);
 
+/* API calls hold the socket they use (nc__sock_hold): */
+struct nc_held {
+    struct netcore_stack *st;
+    int id;
+    struct nc_sock *s;
+};
+
+static inline void nc__held_release(struct nc_held *h)
+{
+    if (h->s != NULL)
+        nc__sock_put(h->st, h->id);
+}
+
+/* Declares s, held for the rest of the function (released on every return). */
+#define HOLD(st, id, s)                                                                  \
+    struct nc_held s##_held __attribute__((cleanup(nc__held_release))) = {              \
+        st, id, nc__sock_hold(st, id)                                                     \
+    };                                                                                    \
+    struct nc_sock *s = s##_held.s
+
+/* HOLD, and -EBADF from the calling function for a bad or closed handle. */
+#define GET_SOCK(st, id, s) \
+    HOLD(st, id, s);        \
+    if (s == NULL)          \
+        return -EBADF
+
 /* tcp.c (under the stack lock unless noted) */
 int nc__tcp_open(struct netcore_stack *st, struct nc_sock *s);
 int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a);
 int nc__tcp_listen(struct netcore_stack *st, struct nc_sock *s, int backlog);
 int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *newid);
-int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a);
+/* a: where to, or NULL when the address was unusable for the reason bad (-EINVAL...): a
+ * socket connected or connecting reports that first, as the kernel does. */
+int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a,
+                    int bad);
 void nc__tcp_flush(struct netcore_stack *st, struct nc_sock *s);
 void nc__tcp_refill(struct netcore_stack *st, struct nc_sock *s);
 int nc__tcp_shutdown(struct netcore_stack *st, struct nc_sock *s, bool rd, bool wr);
+/* connect(AF_UNSPEC): drops any connection or listen; the socket is unconnected again. */
+int nc__tcp_disconnect(struct netcore_stack *st, struct nc_sock *s);
 void nc__tcp_close(struct netcore_stack *st, struct nc_sock *s);
 void nc__tcp_set_nodelay(struct nc_sock *s);
+/* SO_KEEPALIVE and the TCP_KEEP* figures of s->opt into the pcb. */
 void nc__tcp_set_keepalive(struct nc_sock *s);
-/* which: 0 idle seconds, 1 interval seconds, 2 probe count */
-void nc__tcp_keepalive_param(struct nc_sock *s, int which, unsigned v);
+/* IP_TTL and IP_TOS of s->opt into the pcb. */
+void nc__tcp_apply_ip(struct nc_sock *s);
+/* Bytes not yet acknowledged by the peer, or only those not yet sent (SIOCOUTQ[NSD]). */
+int nc__tcp_queued(struct nc_sock *s, bool unsent_only);
+/* The connection's MSS, 0 when not connected. */
 int nc__tcp_mss(struct nc_sock *s);
 /* What TCP_INFO reports, from lwIP's pcb (zeros when the connection is gone). */
 struct nc_tcpinfo {
@@ -326,6 +389,11 @@ ssize_t nc__udp_sendto(struct netcore_stack *st, struct nc_sock *s, const void *
 ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf, size_t len,
                          int flags, union nc_sockaddr *from);
 void nc__udp_close(struct netcore_stack *st, struct nc_sock *s);
+void nc__udp_apply_ip(struct nc_sock *s);
+/* IP_ADD_MEMBERSHIP (join) or IP_DROP_MEMBERSHIP of group on the interface named by its
+ * address iface or index ifindex. */
+int nc__udp_membership(struct netcore_stack *st, struct nc_sock *s, struct in_addr group,
+                       struct in_addr iface, int ifindex, bool join);
 /* The socket has no port yet (IPV6_V6ONLY may still change). */
 bool nc__udp_unbound(const struct nc_sock *s);
 
@@ -377,6 +445,12 @@ uint16_t nc__random_port(void);
 /* icmp.c: ip is a whole IPv4 (protocol 1) or IPv6 (next header 58) packet */
 void nc__icmp_input(struct netcore_stack *st, const uint8_t *ip, size_t len);
 void nc__icmp6_input(struct netcore_stack *st, const uint8_t *ip, size_t len);
+
+/* config.c: the limited broadcast address, or the broadcast address of our subnet */
+bool nc__cfg_broadcast(const struct netcore_config *cfg, in_addr_t a);
+
+/* sockopt.c */
+void nc__opts_default(struct nc_opts *o);
 
 /* errno.c */
 int nc__err_to_errno(int lwip_err);

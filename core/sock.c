@@ -103,6 +103,7 @@ int nc__sock_alloc(struct netcore_stack *st, int family, int type, struct nc_soc
     s->rx_pend_tail = &s->rx_pending;
     nc__addr_make(st, family, NULL, 0, &s->local);
     nc__addr_make(st, family, NULL, 0, &s->peer);
+    nc__opts_default(&s->opt);
     st->socks[id] = s;
     st->nsocks++;
     *out = s;
@@ -391,6 +392,6 @@ int nc__sock_timeout(struct nc_sock *s, int flags, bool sending)
 {
     if ((flags & MSG_DONTWAIT) || atomic_load(&s->nonblock))
         return 0;
-    int t = sending ? s->sndtimeo_ms : s->rcvtimeo_ms;
+    int t = sending ? s->opt.sndtimeo_ms : s->opt.rcvtimeo_ms;
     return t > 0 ? t : -1;
 }

@@ -10,6 +10,7 @@
  * (rx_full). Every lwIP call here runs under the stack lock.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <string.h>
 
@@ -83,10 +84,10 @@ static void apply_options(struct nc_sock *s)
 {
     if (s->pcb.tcp != NULL && s->pcb.tcp->state != LISTEN && s->pcb.tcp->snd_buf < SND_BUF)
         s->pcb.tcp->snd_buf = SND_BUF;
-    if (s->nodelay)
+    if (s->opt.nodelay)
         nc__tcp_set_nodelay(s);
-    if (s->keepalive)
-        nc__tcp_set_keepalive(s);
+    nc__tcp_set_keepalive(s);
+    nc__tcp_apply_ip(s);
 }
 
 int nc__tcp_open(struct netcore_stack *st, struct nc_sock *s)
@@ -99,28 +100,37 @@ int nc__tcp_open(struct netcore_stack *st, struct nc_sock *s)
     if (pcb == NULL)
         return -ENOMEM;
     attach(s, pcb);
+    nc__tcp_apply_ip(s);
     return 0;
 }
 
-/*
- * lwIP's tcp_bind sorts pcbs into "IPv6" and "not IPv6" and lets two pcbs share a port
- * across that line, so a dual-stack wildcard (IPADDR_TYPE_ANY, on the "not IPv6" side) and
- * an IPv6 address would both get it. In the kernel a dual-stack [::] covers the IPv6 side
- * too: EADDRINUSE, as lwIP says within a side. This finds that clash; lwIP finds the rest.
- */
-static bool dual_clash(const struct tcp_pcb *pcb, const ip_addr_t *ip, u16_t port)
+/* The families a local address takes connections for: a dual-stack wildcard both. */
+static unsigned sides(const ip_addr_t *a)
 {
-    bool any = IP_IS_ANY_TYPE_VAL(*ip);
-    if (!any && !IP_IS_V6_VAL(*ip))
-        return false;
+    return IP_IS_ANY_TYPE_VAL(*a) ? 3u : IP_IS_V6_VAL(*a) ? 2u : 1u;
+}
+
+/*
+ * The kernel's rule for a port in use (inet_csk_bind_conflict): sockets share a port when
+ * their addresses differ and neither is a wildcard of the other's family, or when both set
+ * SO_REUSEADDR and the one there is not listening; a TIME-WAIT entry counts with the options
+ * of its socket. lwIP compares only pcbs on the same side of "IPv6 or not" (a dual-stack
+ * wildcard, IPADDR_TYPE_ANY, is on the IPv4 side but covers IPv6 too), lets SO_REUSEADDR
+ * sockets share a port with a listener and skips TIME-WAIT for them.
+ */
+static bool port_taken(const struct tcp_pcb *pcb, const ip_addr_t *ip, u16_t port)
+{
     bool reuse = ip_get_option(pcb, SOF_REUSEADDR);
-    int lists = reuse ? NUM_TCP_PCB_LISTS_NO_TIME_WAIT : NUM_TCP_PCB_LISTS;
-    for (int i = 0; i < lists; i++) {
-        for (struct tcp_pcb *c = *tcp_pcb_lists[i]; c != NULL; c = c->next) {
-            if (c == pcb || c->local_port != port || (reuse && ip_get_option(c, SOF_REUSEADDR)))
+    for (int i = 0; i < NUM_TCP_PCB_LISTS; i++) {
+        for (const struct tcp_pcb *p = *tcp_pcb_lists[i]; p != NULL; p = p->next) {
+            if (p == pcb || p->local_port != port || !(sides(&p->local_ip) & sides(ip)))
                 continue;
-            if (any ? IP_IS_V6_VAL(c->local_ip) : IP_IS_ANY_TYPE_VAL(c->local_ip))
-                return true;
+            if (!ip_addr_isany(&p->local_ip) && !ip_addr_isany(ip) &&
+                !ip_addr_cmp(&p->local_ip, ip))
+                continue;
+            if (reuse && ip_get_option(p, SOF_REUSEADDR) && p->state != LISTEN)
+                continue;
+            return true;
         }
     }
     return false;
@@ -128,7 +138,7 @@ static bool dual_clash(const struct tcp_pcb *pcb, const ip_addr_t *ip, u16_t por
 
 static err_t bind_one(struct tcp_pcb *pcb, const ip_addr_t *ip, u16_t port)
 {
-    return dual_clash(pcb, ip, port) ? ERR_USE : tcp_bind(pcb, ip, port);
+    return port_taken(pcb, ip, port) ? ERR_USE : tcp_bind(pcb, ip, port);
 }
 
 /* Port 0 means a random free ephemeral port (iss.c), not lwIP's rand()-driven choice. */
@@ -148,7 +158,7 @@ int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_soc
 {
     if (atomic_load(&s->state) != NC_ST_NEW || s->pcb.tcp == NULL)
         return -EINVAL;
-    if (s->reuseaddr)
+    if (s->opt.reuseaddr)
         ip_set_option(s->pcb.tcp, SOF_REUSEADDR);
     ip_addr_t ip;
     u16_t port = nc__addr_ip(st, s, a, &ip);
@@ -156,6 +166,8 @@ int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_soc
     if (e != ERR_OK)
         return -nc__err_to_errno(e);
     addr_from(s, &s->local, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port);
+    s->bound = *a;
+    s->bound_user = true;
     atomic_store(&s->state, NC_ST_BOUND);
     return 0;
 }
@@ -182,8 +194,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)
     }
     attach(s, npcb);
     s->v6only = ls->v6only;
-    s->nodelay = ls->nodelay;
-    s->keepalive = ls->keepalive;
+    s->opt = ls->opt;
     apply_options(s);
     addr_from(s, &s->local, &npcb->local_ip, npcb->local_port);
     addr_from(s, &s->peer, &npcb->remote_ip, npcb->remote_port);
@@ -246,6 +257,93 @@ int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *newid)
     return 0;
 }
 
+/* Resets a listener's queue: connections lwIP accepted but the program never took. */
+static void drop_backlog(struct netcore_stack *st, struct nc_sock *s)
+{
+    while (atomic_load(&s->aq_count) > 0) {
+        int id;
+        nc__tcp_accept(st, s, &id);
+        struct nc_sock *c = st->socks[id];
+        struct tcp_pcb *pcb = detach(c);
+        if (pcb != NULL)
+            tcp_abort(pcb);
+        nc__sock_free(st, c);
+    }
+}
+
+/*
+ * Makes s an unconnected socket again, as the kernel's tcp_disconnect does after a failed
+ * connect, on connect(AF_UNSPEC) and on shutdown of a listener or of a connect in progress:
+ * a connection is reset (SO_ERROR then says ECONNRESET), a listener stops, the queues are
+ * emptied, and only an address and port the program chose stay bound. getsockname goes on
+ * showing the old port, as the kernel's does. (A thread reading the socket at that moment
+ * races with the emptying of rx, as the program itself asked for.)
+ */
+static void reopen(struct netcore_stack *st, struct nc_sock *s)
+{
+    int state = atomic_load(&s->state);
+    struct tcp_pcb *old = detach(s);
+    if (state == NC_ST_LISTEN) {
+        drop_backlog(st, s);
+        free(s->aq);
+        s->aq = NULL;
+        s->aq_cap = s->aq_head = 0;
+        if (old != NULL)
+            tcp_close(old);
+    } else if (old != NULL) {
+        tcp_abort(old);
+    }
+    while (s->rx_pending != NULL) {
+        struct nc_pend *n = s->rx_pending;
+        s->rx_pending = n->next;
+        pbuf_free(n->p);
+        free(n);
+    }
+    s->rx_pend_tail = &s->rx_pending;
+    nc__ring_consume(&s->rx, nc__ring_used(&s->rx));
+    nc__ring_consume(&s->tx, nc__ring_used(&s->tx));
+    atomic_store(&s->tx_idle, true);
+    atomic_store(&s->rx_full, false);
+    atomic_store(&s->rx_eof, false);
+    atomic_store(&s->rd_shut, false);
+    atomic_store(&s->wr_shut, false);
+    atomic_store(&s->fin_sent, false);
+    bool reset = state == NC_ST_CONNECTED || state == NC_ST_CONNECTING;
+    atomic_store(&s->so_error, reset ? ECONNRESET : 0);
+    atomic_store(&s->conn_error, 0);
+    s->fin_pending = false;
+    s->icmp_error = 0;
+    s->connect_reported = false;
+    addr_from(s, &s->peer, NULL, 0);
+    ip_addr_t ip;
+    u16_t port = s->bound_user ? nc__addr_ip(st, s, &s->bound, &ip) : 0;
+    addr_from(s, &s->local, s->bound_user ? &ip : NULL, ntohs(s->local.in.sin_port));
+    atomic_store(&s->state, NC_ST_NEW);
+    struct tcp_pcb *pcb = tcp_new_ip_type(s->family == AF_INET ? IPADDR_TYPE_V4
+                                                               : IPADDR_TYPE_ANY);
+    if (pcb == NULL) {
+        atomic_store(&s->state, NC_ST_CLOSED); /* out of memory: it can only be closed */
+    } else {
+        attach(s, pcb);
+        if (s->opt.reuseaddr)
+            ip_set_option(pcb, SOF_REUSEADDR);
+        nc__tcp_apply_ip(s);
+        if (port != 0 && bind_port(pcb, &ip, port) == ERR_OK) {
+            addr_from(s, &s->local, &pcb->local_ip, pcb->local_port);
+            atomic_store(&s->state, NC_ST_BOUND);
+        }
+    }
+    nc__sock_notify(s); /* a blocked accept or recv sees the socket is no longer there */
+}
+
+int nc__tcp_disconnect(struct netcore_stack *st, struct nc_sock *s)
+{
+    int state = atomic_load(&s->state);
+    if (state != NC_ST_NEW && state != NC_ST_BOUND)
+        reopen(st, s);
+    return 0;
+}
+
 static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 {
     struct nc_sock *s = arg;
@@ -260,7 +358,8 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
     return ERR_OK;
 }
 
-int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a)
+int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a,
+                    int bad)
 {
     switch (atomic_load(&s->state)) {
     case NC_ST_CONNECTING:
@@ -274,18 +373,29 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_
     case NC_ST_LISTEN:
         return -EISCONN;
     case NC_ST_CLOSED: {
+        if (s->connect_reported)
+            return -EISCONN; /* it was connected; that it ended since changes nothing */
+        /* The connect failed (or the connection ended before connect said it was up):
+         * report why once, ECONNABORTED when SO_ERROR took it; the socket is then
+         * unconnected, and a next connect starts over, as in the kernel. */
         int e = atomic_exchange(&s->so_error, 0);
-        return e != 0 ? -e : -EISCONN;
+        reopen(st, s);
+        return e != 0 ? -e : -ECONNABORTED;
     }
     default:
         break;
     }
+    if (a == NULL)
+        return bad;
     if (s->pcb.tcp == NULL)
         return -EINVAL;
     if (st->dev_down)
         return -ENETDOWN;
     ip_addr_t ip;
     u16_t port = nc__addr_ip(st, s, a, &ip);
+    if (IP_IS_V4_VAL(ip) && (ip4_addr_ismulticast(ip_2_ip4(&ip)) ||
+                             nc__cfg_broadcast(&st->cfg, ip_2_ip4(&ip)->addr)))
+        return -ENETUNREACH; /* TCP has no broadcast route */
     int err = nc__addr_reach(s, &s->pcb.tcp->local_ip, &ip);
     if (err != 0)
         return err;
@@ -305,6 +415,7 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_
         return -nc__err_to_errno(e);
     addr_from(s, &s->local, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port);
     s->connect_reported = false;
+    atomic_store(&s->so_error, 0); /* what an earlier disconnect left is forgotten */
     atomic_store(&s->state, NC_ST_CONNECTING);
     return -EINPROGRESS;
 }
@@ -577,9 +688,15 @@ int nc__tcp_shutdown(struct netcore_stack *st, struct nc_sock *s, bool rd, bool 
 {
     switch (atomic_load(&s->state)) {
     case NC_ST_LISTEN:
+    case NC_ST_CONNECTING:
+        /* The kernel stops a listener shut for reading (a thread blocked in accept gets
+         * EINVAL: programs use this to end an accept loop) and drops a connect in
+         * progress; either way the socket is unconnected again. */
+        if (rd || atomic_load(&s->state) == NC_ST_CONNECTING)
+            reopen(st, s);
         return 0;
     case NC_ST_CONNECTED:
-    case NC_ST_CONNECTING:
+        s->connect_reported = true; /* connect() now says EISCONN, as in the kernel */
         break;
     default:
         return -ENOTCONN;
@@ -605,15 +722,7 @@ void nc__tcp_close(struct netcore_stack *st, struct nc_sock *s)
     int state = atomic_load(&s->state);
     if (state == NC_ST_LISTEN) {
         /* Connections accepted by lwIP but never taken by the program are reset. */
-        while (atomic_load(&s->aq_count) > 0) {
-            int id;
-            nc__tcp_accept(st, s, &id);
-            struct nc_sock *c = st->socks[id];
-            struct tcp_pcb *pcb = detach(c);
-            if (pcb != NULL)
-                tcp_abort(pcb);
-            nc__sock_free(st, c);
-        }
+        drop_backlog(st, s);
         struct tcp_pcb *lpcb = detach(s);
         if (lpcb != NULL)
             tcp_close(lpcb);
@@ -621,7 +730,8 @@ void nc__tcp_close(struct netcore_stack *st, struct nc_sock *s)
         return;
     }
     bool unread = nc__ring_used(&s->rx) > 0 || s->rx_pending != NULL;
-    if (state == NC_ST_CONNECTING || (state == NC_ST_CONNECTED && unread)) {
+    bool linger0 = s->opt.linger_on && s->opt.linger_s == 0; /* SO_LINGER 0: abort */
+    if (state == NC_ST_CONNECTING || (state == NC_ST_CONNECTED && (unread || linger0))) {
         struct tcp_pcb *pcb = detach(s);
         if (pcb != NULL)
             tcp_abort(pcb);
@@ -641,7 +751,7 @@ void nc__tcp_set_nodelay(struct nc_sock *s)
 {
     if (s->pcb.tcp == NULL || s->pcb.tcp->state == LISTEN)
         return;
-    if (s->nodelay)
+    if (s->opt.nodelay)
         tcp_nagle_disable(s->pcb.tcp);
     else
         tcp_nagle_enable(s->pcb.tcp);
@@ -649,31 +759,43 @@ void nc__tcp_set_nodelay(struct nc_sock *s)
 
 void nc__tcp_set_keepalive(struct nc_sock *s)
 {
-    if (s->pcb.tcp == NULL)
+    struct tcp_pcb *pcb = s->pcb.tcp;
+    if (pcb == NULL)
         return;
-    if (s->keepalive)
-        ip_set_option(s->pcb.tcp, SOF_KEEPALIVE);
+    if (s->opt.keepalive)
+        ip_set_option(pcb, SOF_KEEPALIVE);
     else
-        ip_reset_option(s->pcb.tcp, SOF_KEEPALIVE);
+        ip_reset_option(pcb, SOF_KEEPALIVE);
+    if (pcb->state == LISTEN)
+        return; /* a listen pcb has no timers; accepted connections get theirs */
+    pcb->keep_idle = (u32_t)s->opt.keepidle * 1000;
+    pcb->keep_intvl = (u32_t)s->opt.keepintvl * 1000;
+    pcb->keep_cnt = (u32_t)s->opt.keepcnt;
 }
 
-void nc__tcp_keepalive_param(struct nc_sock *s, int which, unsigned v)
+void nc__tcp_apply_ip(struct nc_sock *s)
 {
-    struct tcp_pcb *pcb = s->pcb.tcp;
-    if (pcb == NULL || pcb->state == LISTEN)
+    if (s->pcb.tcp == NULL)
         return;
-    if (which == 0)
-        pcb->keep_idle = v * 1000;
-    else if (which == 1)
-        pcb->keep_intvl = v * 1000;
-    else
-        pcb->keep_cnt = v;
+    s->pcb.tcp->ttl = (u8_t)(s->opt.ttl < 0 ? NC_DEFAULT_TTL : s->opt.ttl);
+    s->pcb.tcp->tos = (u8_t)s->opt.tos;
+}
+
+int nc__tcp_queued(struct nc_sock *s, bool unsent_only)
+{
+    size_t n = nc__ring_used(&s->tx); /* not handed to lwIP yet */
+    struct tcp_pcb *pcb = s->pcb.tcp;
+    if (pcb != NULL && atomic_load(&s->state) == NC_ST_CONNECTED)
+        n += pcb->snd_lbb - (unsent_only ? pcb->snd_nxt : pcb->lastack);
+    return n > INT_MAX ? INT_MAX : (int)n;
 }
 
 int nc__tcp_mss(struct nc_sock *s)
 {
     struct tcp_pcb *pcb = s->pcb.tcp;
-    return pcb != NULL && pcb->state != LISTEN ? tcp_mss(pcb) : TCP_MSS;
+    if (pcb == NULL || atomic_load(&s->state) != NC_ST_CONNECTED)
+        return 0;
+    return tcp_mss(pcb);
 }
 
 void nc__tcp_info(struct nc_sock *s, struct nc_tcpinfo *ti)
@@ -766,9 +888,14 @@ ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *bu
                 return -EAGAIN;
             }
         } else if (state != NC_ST_CONNECTED || atomic_load(&s->wr_shut)) {
+            /* Not connected at all is EPIPE too (and SIGPIPE): Linux, not POSIX's ENOTCONN. */
             pthread_mutex_unlock(&s->tx_mu);
-            return state == NC_ST_CONNECTED || state == NC_ST_CLOSED ? -EPIPE : -ENOTCONN;
+            return -EPIPE;
         } else {
+            if (buf == NULL && len > 0) {
+                pthread_mutex_unlock(&s->tx_mu);
+                return -EFAULT;
+            }
             /* send(NULL, 0) is valid: no pointer arithmetic on NULL (UBSan) */
             size_t n = done < len
                            ? nc__ring_write(&s->tx, (const uint8_t *)buf + done, len - done)
@@ -804,14 +931,25 @@ ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, siz
     size_t done = 0;
     int timeout = nc__sock_timeout(s, flags, false);
     int state = atomic_load(&s->state);
-    if (state == NC_ST_NEW || state == NC_ST_BOUND || state == NC_ST_LISTEN)
+    if (state == NC_ST_LISTEN)
         return -ENOTCONN;
-    if (len == 0)
-        return 0;
+    if (flags & MSG_OOB)
+        return -EINVAL; /* urgent data arrives inline: there is never any to take apart */
+    if (state == NC_ST_NEW || state == NC_ST_BOUND)
+        return -ENOTCONN;
+    /* Length 0 still waits for data (or EOF, an error), as the kernel's does. */
     pthread_mutex_lock(&s->rx_mu);
     for (;;) {
         size_t n;
-        if (flags & MSG_PEEK) {
+        if (buf == NULL && len > 0 && nc__ring_used(&s->rx) > 0) {
+            pthread_mutex_unlock(&s->rx_mu); /* only a copy finds out, as in the kernel */
+            return -EFAULT;
+        }
+        /* recv(NULL, ...) with nothing there waits or says EAGAIN like any other: no
+         * pointer arithmetic on NULL, no copy (UBSan) */
+        if (done == len || buf == NULL) {
+            n = 0;
+        } else if (flags & MSG_PEEK) {
             n = nc__ring_peek(&s->rx, (uint8_t *)buf + done, len - done);
         } else {
             n = nc__ring_read(&s->rx, (uint8_t *)buf + done, len - done);
@@ -824,10 +962,14 @@ ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, siz
         done += n;
         if (n > 0 && !(flags & MSG_PEEK))
             nc__sock_settle(s);
-        if (done == len || (done > 0 && !(flags & MSG_WAITALL)) || (flags & MSG_PEEK && n > 0))
+        if ((done == len && len > 0) || (done > 0 && !(flags & MSG_WAITALL)) ||
+            (flags & MSG_PEEK && n > 0))
             break;
-        if (nc__ring_used(&s->rx) > 0)
+        if (nc__ring_used(&s->rx) > 0) {
+            if (len == 0)
+                break;
             continue;
+        }
         if (atomic_load(&s->rx_eof) || atomic_load(&s->rd_shut))
             break;
         int e = atomic_exchange(&s->so_error, 0);
@@ -835,8 +977,13 @@ ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, siz
             pthread_mutex_unlock(&s->rx_mu);
             return done > 0 ? (ssize_t)done : -e;
         }
-        if (atomic_load(&s->state) == NC_ST_CLOSED)
+        state = atomic_load(&s->state);
+        if (state == NC_ST_CLOSED)
             break;
+        if (state != NC_ST_CONNECTED && state != NC_ST_CONNECTING) {
+            pthread_mutex_unlock(&s->rx_mu); /* disconnected under a blocked recv */
+            return done > 0 ? (ssize_t)done : -ENOTCONN;
+        }
         if (timeout == 0) {
             pthread_mutex_unlock(&s->rx_mu);
             return done > 0 ? (ssize_t)done : -EAGAIN;

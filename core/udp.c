@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lwip/igmp.h>
 #include <lwip/ip.h>
 #include <lwip/pbuf.h>
 #include <lwip/udp.h>
@@ -61,7 +62,14 @@ int nc__udp_open(struct netcore_stack *st, struct nc_sock *s)
         return -ENOMEM;
     udp_recv(pcb, on_recv, s);
     s->pcb.udp = pcb;
+    nc__udp_apply_ip(s);
     return 0;
+}
+
+/* The limited broadcast address, or our IPv4 subnet's. */
+static bool broadcast(const struct netcore_stack *st, const ip_addr_t *ip)
+{
+    return IP_IS_V4_VAL(*ip) && nc__cfg_broadcast(&st->cfg, ip_2_ip4(ip)->addr);
 }
 
 /* Port 0 means a random free ephemeral port (iss.c), not lwIP's rand()-driven choice. */
@@ -92,7 +100,7 @@ int nc__udp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_soc
 {
     if (s->pcb.udp->local_port != 0)
         return -EINVAL;
-    if (s->reuseaddr)
+    if (s->opt.reuseaddr)
         ip_set_option(s->pcb.udp, SOF_REUSEADDR);
     ip_addr_t ip;
     u16_t port = nc__addr_ip(st, s, a, &ip);
@@ -100,24 +108,52 @@ int nc__udp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_soc
     if (e != ERR_OK)
         return -nc__err_to_errno(e);
     update_local(st, s);
+    s->bound = *a;
+    s->bound_user = true;
     atomic_store(&s->state, NC_ST_BOUND);
+    return 0;
+}
+
+/*
+ * connect(AF_UNSPEC): no peer any more, and as in the kernel's udp_disconnect, a port the
+ * program did not choose goes back (lwIP cannot unbind a pcb: the socket gets a new one;
+ * queued datagrams stay).
+ */
+static int disconnect(struct netcore_stack *st, struct nc_sock *s)
+{
+    udp_disconnect(s->pcb.udp);
+    nc__addr_make(st, s->family, NULL, 0, &s->peer);
+    ip_addr_t ip;
+    u16_t port = s->bound_user ? nc__addr_ip(st, s, &s->bound, &ip) : 0;
+    if (port == 0) {
+        struct udp_pcb *pcb = udp_new_ip_type(s->family == AF_INET ? IPADDR_TYPE_V4
+                                                                   : IPADDR_TYPE_ANY);
+        if (pcb == NULL)
+            return -ENOMEM;
+        udp_remove(s->pcb.udp);
+        s->pcb.udp = pcb;
+        udp_recv(pcb, on_recv, s);
+        nc__udp_apply_ip(s);
+        nc__addr_make(st, s->family, s->bound_user ? &ip : NULL, 0, &s->local);
+    } else {
+        update_local(st, s); /* connect showed the route's source address */
+    }
+    atomic_store(&s->state, s->pcb.udp->local_port ? NC_ST_BOUND : NC_ST_NEW);
     return 0;
 }
 
 /* a == NULL (AF_UNSPEC) dissolves the association, like connect(AF_UNSPEC) on Linux. */
 int nc__udp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a)
 {
-    if (a == NULL) {
-        udp_disconnect(s->pcb.udp);
-        nc__addr_make(st, s->family, NULL, 0, &s->peer);
-        atomic_store(&s->state, s->pcb.udp->local_port ? NC_ST_BOUND : NC_ST_NEW);
-        return 0;
-    }
+    if (a == NULL)
+        return disconnect(st, s);
     ip_addr_t ip;
     u16_t port = nc__addr_ip(st, s, a, &ip);
     int rc = nc__addr_reach(s, &s->pcb.udp->local_ip, &ip);
     if (rc != 0)
         return rc;
+    if (broadcast(st, &ip) && !s->opt.broadcast)
+        return -EACCES; /* broadcasts only with SO_BROADCAST */
     err_t e = autobind(s);
     if (e == ERR_OK)
         e = udp_connect(s->pcb.udp, &ip, port);
@@ -125,6 +161,11 @@ int nc__udp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_
         return -nc__err_to_errno(e);
     nc__addr_make(st, s->family, &ip, port, &s->peer);
     update_local(st, s);
+    if (ip_addr_isany(&s->pcb.udp->local_ip) && IP_IS_V4_VAL(ip)) {
+        ip_addr_t src; /* the source the route picks, as the kernel shows */
+        ip_addr_set_ip4_u32_val(src, st->cfg.ip.s_addr);
+        nc__addr_make(st, s->family, &src, s->pcb.udp->local_port, &s->local);
+    }
     atomic_store(&s->state, NC_ST_CONNECTED);
     return 0;
 }
@@ -142,8 +183,17 @@ ssize_t nc__udp_sendto(struct netcore_stack *st, struct nc_sock *s, const void *
         if (rc != 0)
             return rc;
     }
+    if (broadcast(st, to != NULL ? &ip : &s->pcb.udp->remote_ip) && !s->opt.broadcast)
+        return -EACCES; /* broadcasts only with SO_BROADCAST */
     if (len > UDP_MAX_PAYLOAD)
         return -EMSGSIZE;
+    int pending = atomic_exchange(&s->so_error, 0);
+    if (pending != 0)
+        return -pending; /* what ICMP reported fails this send, once, as in the kernel */
+    if (atomic_load(&s->wr_shut))
+        return -EPIPE; /* after SHUT_WR; no SIGPIPE for a datagram socket */
+    if (buf == NULL && len > 0)
+        return -EFAULT;
     if (st->dev_down)
         return -ENETDOWN;
     if (autobind(s) != ERR_OK)
@@ -182,8 +232,9 @@ ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf,
         return -EAGAIN;
     }
     size_t n = d->len < len ? d->len : len;
-    if (n > 0)
-        memcpy(buf, d->data, n); /* buf may be NULL when len is 0 */
+    bool fault = buf == NULL && n > 0; /* the kernel drops the datagram it cannot copy */
+    if (!fault && n > 0)
+        memcpy(buf, d->data, n); /* buf may be NULL when n is 0 (UBSan) */
     if (from != NULL)
         *from = d->from;
     size_t full = d->len;
@@ -198,11 +249,72 @@ ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf,
     }
     pthread_mutex_unlock(&s->dq_mu);
     free(d);
+    if (fault)
+        return -EFAULT;
     return (ssize_t)((flags & MSG_TRUNC) ? full : n);
+}
+
+void nc__udp_apply_ip(struct nc_sock *s)
+{
+    struct udp_pcb *pcb = s->pcb.udp;
+    if (pcb == NULL)
+        return;
+    pcb->ttl = (u8_t)(s->opt.ttl < 0 ? NC_DEFAULT_TTL : s->opt.ttl);
+    pcb->tos = (u8_t)s->opt.tos;
+    udp_set_multicast_ttl(pcb, (u8_t)s->opt.mc_ttl);
+    if (s->opt.mc_loop)
+        udp_set_flags(pcb, UDP_FLAGS_MULTICAST_LOOP);
+    else
+        udp_clear_flags(pcb, UDP_FLAGS_MULTICAST_LOOP);
+}
+
+/*
+ * Group membership as the kernel's __ip_mc_join_group and ip_mc_leave_group decide it; lwIP's
+ * IGMP counts the sockets in each group of the netif. The interface is ours when named by
+ * our address, by INADDR_ANY (our default route) or by any index (we have one).
+ */
+int nc__udp_membership(struct netcore_stack *st, struct nc_sock *s, struct in_addr group,
+                       struct in_addr iface, int ifindex, bool join)
+{
+    bool ours = ifindex != 0 || iface.s_addr == htonl(INADDR_ANY) ||
+                iface.s_addr == st->cfg.ip.s_addr;
+    int i;
+    for (i = 0; i < s->ngroups; i++)
+        if (s->groups[i].group.s_addr == group.s_addr &&
+            (ifindex != 0 || iface.s_addr == htonl(INADDR_ANY) ||
+             s->groups[i].iface.s_addr == iface.s_addr))
+            break;
+    ip4_addr_t g = { group.s_addr };
+    if (join) {
+        if (!IN_MULTICAST(ntohl(group.s_addr)))
+            return -EINVAL;
+        if (!ours)
+            return -ENODEV;
+        if (i < s->ngroups)
+            return -EADDRINUSE;
+        if (s->ngroups == NC_MAX_GROUPS)
+            return -ENOBUFS;
+        err_t e = igmp_joingroup_netif(st->netif, &g);
+        if (e != ERR_OK)
+            return -nc__err_to_errno(e);
+        s->groups[s->ngroups].group = group;
+        s->groups[s->ngroups].iface = iface;
+        s->ngroups++;
+        return 0;
+    }
+    if (i == s->ngroups)
+        return -EADDRNOTAVAIL;
+    igmp_leavegroup_netif(st->netif, &g);
+    s->groups[i] = s->groups[--s->ngroups];
+    return 0;
 }
 
 void nc__udp_close(struct netcore_stack *st, struct nc_sock *s)
 {
+    while (s->ngroups > 0) {
+        ip4_addr_t g = { s->groups[--s->ngroups].group.s_addr };
+        igmp_leavegroup_netif(st->netif, &g);
+    }
     if (s->pcb.udp != NULL)
         udp_remove(s->pcb.udp);
     s->pcb.udp = NULL;

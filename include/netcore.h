@@ -181,8 +181,11 @@ int netcore_getsockopt(struct netcore_stack *st, int s, int level, int name, voi
                        socklen_t *len);
 int netcore_set_nonblock(struct netcore_stack *st, int s, int on);
 int netcore_get_nonblock(struct netcore_stack *st, int s);
-/* Bytes ready to read (FIONREAD). */
+/* Bytes ready to read (FIONREAD); -EINVAL for a listening socket. */
 int netcore_readable_bytes(struct netcore_stack *st, int s);
+/* Bytes sent but not acknowledged yet plus those still to send (SIOCOUTQ), or only the
+ * latter (unsent_only: SIOCOUTQNSD); -EINVAL for a listening socket. */
+int netcore_queued_bytes(struct netcore_stack *st, int s, int unsent_only);
 
 /*
  * Readiness. netcore_fd() is the socket's eventfd: it becomes readable when the socket's

@@ -91,13 +91,23 @@ static void drop(struct reg **pp)
     nregs--;
 }
 
+/*
+ * A socket not registered in epfd: ENOENT, unless epfd is no epoll set at all (EBADF,
+ * EINVAL). The kernel answers that itself: the program's fd is never in a set (its
+ * registration's eventfd is).
+ */
+static int missing(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    return LIBC(epoll_ctl)(epfd, op, fd, ev) < 0 ? -errno : -ENOENT;
+}
+
 static int ctl(int epfd, int op, int fd, int h, struct epoll_event *ev)
 {
     struct reg **pp = find(epfd, fd);
     struct reg *r = *pp;
     if (op == EPOLL_CTL_DEL) {
         if (r == NULL)
-            return -ENOENT;
+            return missing(epfd, op, fd, ev);
         drop(pp);
         return 0;
     }
@@ -108,7 +118,7 @@ static int ctl(int epfd, int op, int fd, int h, struct epoll_event *ev)
     if (op == EPOLL_CTL_ADD && r != NULL)
         return -EEXIST;
     if (op == EPOLL_CTL_MOD && r == NULL)
-        return -ENOENT;
+        return missing(epfd, op, fd, ev);
     struct epoll_event kev = {
         .events = EPOLLIN | (ev->events & (EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE)),
         .data.u64 = TAG | (uint32_t)fd,

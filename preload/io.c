@@ -1,6 +1,7 @@
 /*
  * Data calls: send/recv in all their forms, and read/write/readv/writev/sendfile on our fds.
- * EPIPE raises SIGPIPE unless MSG_NOSIGNAL, as the kernel does.
+ * EPIPE on a TCP socket raises SIGPIPE unless MSG_NOSIGNAL, as the kernel does (a UDP
+ * socket shut for writing says EPIPE without the signal).
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@ static ssize_t do_send(int h, const void *buf, size_t len, int flags,
     do {
         n = netcore_sendto(nc_stack, h, buf, len, flags, to, tolen);
     } while (n == -EINTR && nc__restart_after_eintr(h, true));
-    if (n == -EPIPE && !(flags & MSG_NOSIGNAL))
+    if (n == -EPIPE && !(flags & MSG_NOSIGNAL) && nc__stream(h))
         raise(SIGPIPE);
     return n;
 }
@@ -81,6 +82,10 @@ ssize_t read(int fd, void *buf, size_t len)
     int h;
     if (!OURS(fd, h))
         return LIBC(read)(fd, buf, len);
+    /* A read of nothing returns 0 at once on a kernel socket, whatever its state ("match
+     * SYS5 behaviour" in sock_read_iter); a recv of nothing waits for data instead. */
+    if (len == 0)
+        return 0;
     return nc__ret(do_recv(h, buf, len, 0, NULL, NULL));
 }
 
@@ -114,6 +119,9 @@ static size_t iov_total(const struct iovec *iov, int n)
     return t;
 }
 
+/* The kernel's UIO_MAXIOV: more is EINVAL for readv/writev, EMSGSIZE in a msghdr. */
+#define IOV_MAX_N 1024
+
 /*
  * Vectored calls gather into one buffer so a message stays one datagram and a TCP write
  * is one ring copy. Large vectors are bounded by what one call may move.
@@ -132,8 +140,6 @@ static char *vec_buffer(const struct iovec *iov, int n, size_t *total)
 static ssize_t send_iov(int h, const struct iovec *iov, int n, int flags,
                         const struct sockaddr *to, socklen_t tolen)
 {
-    if (n < 0 || n > 1024)
-        return -EINVAL;
     if (n == 1)
         return do_send(h, iov[0].iov_base, iov[0].iov_len, flags, to, tolen);
     size_t total;
@@ -154,8 +160,6 @@ static ssize_t send_iov(int h, const struct iovec *iov, int n, int flags,
 static ssize_t recv_iov(int h, const struct iovec *iov, int n, int flags,
                         struct sockaddr *from, socklen_t *fromlen)
 {
-    if (n < 0 || n > 1024)
-        return -EINVAL;
     if (n == 1)
         return do_recv(h, iov[0].iov_base, iov[0].iov_len, flags, from, fromlen);
     size_t total;
@@ -181,6 +185,10 @@ ssize_t writev(int fd, const struct iovec *iov, int n)
     int h;
     if (!OURS(fd, h))
         return LIBC(writev)(fd, iov, n);
+    if (n < 0 || n > IOV_MAX_N)
+        return nc__ret(-EINVAL);
+    if (iov_total(iov, n) == 0)
+        return 0;
     return nc__ret(send_iov(h, iov, n, 0, NULL, 0));
 }
 
@@ -189,6 +197,10 @@ ssize_t readv(int fd, const struct iovec *iov, int n)
     int h;
     if (!OURS(fd, h))
         return LIBC(readv)(fd, iov, n);
+    if (n < 0 || n > IOV_MAX_N)
+        return nc__ret(-EINVAL);
+    if (iov_total(iov, n) == 0)
+        return 0;
     return nc__ret(recv_iov(h, iov, n, 0, NULL, NULL));
 }
 
@@ -199,6 +211,8 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
         return LIBC(sendmsg)(fd, msg, flags);
     if (msg == NULL)
         return nc__ret(-EFAULT);
+    if (msg->msg_iovlen > IOV_MAX_N)
+        return nc__ret(-EMSGSIZE);
     if (nc__passthrough(msg->msg_name, msg->msg_namelen) && nc__handoff(fd, h) == 0)
         return LIBC(sendmsg)(fd, msg, flags);
     return nc__ret(send_iov(h, msg->msg_iov, (int)msg->msg_iovlen, flags, msg->msg_name,
@@ -209,6 +223,8 @@ static ssize_t recvmsg_one(int h, struct msghdr *msg, int flags)
 {
     if (msg == NULL)
         return -EFAULT;
+    if (msg->msg_iovlen > IOV_MAX_N)
+        return -EMSGSIZE;
     size_t cap = iov_total(msg->msg_iov, (int)msg->msg_iovlen);
     struct sockaddr_storage from;
     socklen_t fromlen = sizeof(from);
@@ -249,7 +265,7 @@ int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
     unsigned int i;
     for (i = 0; i < vlen; i++) {
         struct msghdr *m = &vec[i].msg_hdr;
-        ssize_t n = send_iov(h, m->msg_iov, (int)m->msg_iovlen, flags, m->msg_name,
+        ssize_t n = m->msg_iovlen > IOV_MAX_N ? -EMSGSIZE : send_iov(h, m->msg_iov, (int)m->msg_iovlen, flags, m->msg_name,
                              m->msg_namelen);
         if (n < 0) {
             if (i == 0)

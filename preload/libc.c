@@ -277,3 +277,11 @@ unsigned nc__ready(int handle, unsigned events)
 {
     return netcore_poll(nc_stack, handle, events);
 }
+
+bool nc__stream(int handle)
+{
+    int type = 0;
+    socklen_t len = sizeof(type);
+    return netcore_getsockopt(nc_stack, handle, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+           type == SOCK_STREAM;
+}

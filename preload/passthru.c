@@ -5,9 +5,9 @@
  * under the same fd number: a program can talk to a local helper (a database, a resolver
  * stub) or a network the TAP does not reach, and to the netcore network at once. The hand-off
  * happens before the socket has an address in netcore, carrying over what the program set:
- * blocking mode, close-on-exec, SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY, SO_RCVTIMEO,
- * SO_SNDTIMEO, IPV6_V6ONLY. ::1 and ::ffff:127.x.y.z on an AF_INET6 socket are loopback too;
- * IPv4 ranges also match their IPv4-mapped form on AF_INET6 sockets.
+ * blocking mode, close-on-exec, IPV6_V6ONLY and the socket options in the table below. ::1
+ * and ::ffff:127.x.y.z on an AF_INET6 socket are loopback too; IPv4 ranges also match their
+ * IPv4-mapped form on AF_INET6 sockets.
  *
  * NETCORE_PASSTHROUGH is a comma-separated list of IPv4 ranges, ADDR/PREFIX or ADDR (/32),
  * at most PASS_MAX of them, read when the stack starts.
@@ -116,6 +116,35 @@ static void carry(int h, int k, int level, int name, socklen_t size)
         LIBC(setsockopt)(k, level, name, v, len);
 }
 
+/* What the kernel socket inherits; stream: TCP only. Values still at the defaults (the
+ * kernel's too) are set all the same: cheaper than asking first. */
+static const struct carried {
+    int level, name;
+    socklen_t size;
+    bool stream;
+} carried[] = {
+    { SOL_SOCKET, SO_REUSEADDR, sizeof(int), false },
+    { SOL_SOCKET, SO_REUSEPORT, sizeof(int), false },
+    { SOL_SOCKET, SO_KEEPALIVE, sizeof(int), false },
+    { SOL_SOCKET, SO_BROADCAST, sizeof(int), false },
+    { SOL_SOCKET, SO_OOBINLINE, sizeof(int), false },
+    { SOL_SOCKET, SO_PRIORITY, sizeof(int), false },
+    { SOL_SOCKET, SO_RCVLOWAT, sizeof(int), false },
+    { SOL_SOCKET, SO_LINGER, sizeof(struct linger), false },
+    { SOL_SOCKET, SO_RCVTIMEO, sizeof(struct timeval), false },
+    { SOL_SOCKET, SO_SNDTIMEO, sizeof(struct timeval), false },
+    { IPPROTO_IP, IP_TOS, sizeof(int), false },
+    { IPPROTO_IP, IP_TTL, sizeof(int), false },
+    { IPPROTO_IP, IP_RECVERR, sizeof(int), false },
+    { IPPROTO_IP, IP_MTU_DISCOVER, sizeof(int), false },
+    { IPPROTO_TCP, TCP_NODELAY, sizeof(int), true },
+    { IPPROTO_TCP, TCP_KEEPIDLE, sizeof(int), true },
+    { IPPROTO_TCP, TCP_KEEPINTVL, sizeof(int), true },
+    { IPPROTO_TCP, TCP_KEEPCNT, sizeof(int), true },
+    { IPPROTO_TCP, TCP_CORK, sizeof(int), true },
+    { IPPROTO_TCP, TCP_USER_TIMEOUT, sizeof(int), true },
+};
+
 int nc__handoff(int fd, int h)
 {
     struct sockaddr_storage self;
@@ -139,12 +168,9 @@ int nc__handoff(int fd, int h)
         return -errno;
     if (family == AF_INET6)
         carry(h, k, IPPROTO_IPV6, IPV6_V6ONLY, sizeof(int));
-    carry(h, k, SOL_SOCKET, SO_REUSEADDR, sizeof(int));
-    carry(h, k, SOL_SOCKET, SO_KEEPALIVE, sizeof(int));
-    carry(h, k, SOL_SOCKET, SO_RCVTIMEO, sizeof(struct timeval));
-    carry(h, k, SOL_SOCKET, SO_SNDTIMEO, sizeof(struct timeval));
-    if (type == SOCK_STREAM)
-        carry(h, k, IPPROTO_TCP, TCP_NODELAY, sizeof(int));
+    for (size_t i = 0; i < sizeof(carried) / sizeof(carried[0]); i++)
+        if (!carried[i].stream || type == SOCK_STREAM)
+            carry(h, k, carried[i].level, carried[i].name, carried[i].size);
     /* Put the kernel socket in place of the eventfd at the program's fd number (dup3 swaps
      * it atomically), then forget the netcore side. */
     if (LIBC(dup3)(k, fd, fdfl >= 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {

@@ -128,6 +128,9 @@ void nc__epoll_forget_fd(int fd);
 void nc__epoll_atfork_child(void);
 bool nc__epoll_known(int fd);
 
+/* True when handle is a TCP socket. */
+bool nc__stream(int handle);
+
 /* Translate readiness of handle for the poll events asked; drains the eventfd first. */
 unsigned nc__ready(int handle, unsigned events);
 

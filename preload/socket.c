@@ -9,21 +9,32 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdarg.h>
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "shim.h"
 
-static bool ours_type(int domain, int type)
+/*
+ * The sockets netcore can serve: TCP and UDP over IPv4. Any other protocol (ping sockets,
+ * SCTP, MPTCP) and every bad argument go to the kernel, which answers as it would without
+ * the shim: a socket of its own, or the errno a program expects.
+ */
+static bool ours_type(int domain, int type, int protocol)
 {
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-    return (domain == AF_INET || domain == AF_INET6) &&
-           (base == SOCK_STREAM || base == SOCK_DGRAM);
+    if (domain != AF_INET && domain != AF_INET6)
+        return false;
+    if (base == SOCK_STREAM)
+        return protocol == 0 || protocol == IPPROTO_TCP;
+    if (base == SOCK_DGRAM)
+        return protocol == 0 || protocol == IPPROTO_UDP;
+    return false;
 }
 
 int socket(int domain, int type, int protocol)
 {
-    if (nc__in_stack_thread || !ours_type(domain, type))
+    if (nc__in_stack_thread || !ours_type(domain, type, protocol))
         return LIBC(socket)(domain, type, protocol);
     int rc = nc__shim_start();
     if (rc != 0)
@@ -325,12 +336,21 @@ int ioctl(int fd, unsigned long req, ...)
         if (arg == NULL)
             return (int)nc__ret(-EFAULT);
         return (int)nc__ret(netcore_set_nonblock(nc_stack, h, *(int *)arg != 0));
-    case FIONREAD: {
-        if (arg == NULL)
-            return (int)nc__ret(-EFAULT);
-        int n = netcore_readable_bytes(nc_stack, h);
+    case FIONREAD:   /* SIOCINQ */
+    case TIOCOUTQ:   /* SIOCOUTQ */
+    case SIOCOUTQNSD:
+    case SIOCATMARK: {
+        int n;
+        if (req == FIONREAD)
+            n = netcore_readable_bytes(nc_stack, h);
+        else if (req == SIOCATMARK)
+            n = nc__stream(h) ? 0 : -ENOTTY; /* urgent data comes inline: never at a mark */
+        else
+            n = netcore_queued_bytes(nc_stack, h, req == SIOCOUTQNSD);
         if (n < 0)
             return (int)nc__ret(n);
+        if (arg == NULL)
+            return (int)nc__ret(-EFAULT);
         *(int *)arg = n;
         return 0;
     }
