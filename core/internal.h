@@ -28,6 +28,8 @@ struct nc_ring {
 };
 int nc__ring_init(struct nc_ring *r, size_t cap);
 void nc__ring_free(struct nc_ring *r);
+/* Frees the buffers kept for the next connections (netcore_stop). */
+void nc__ring_spare_flush(void);
 size_t nc__ring_used(const struct nc_ring *r);
 size_t nc__ring_space(const struct nc_ring *r);
 size_t nc__ring_write(struct nc_ring *r, const void *src, size_t len);

@@ -153,6 +153,8 @@ static void arm_timer(struct netcore_stack *st)
         st->timer_due = 1;
 }
 
+#define TIMER_SLACK_MS 10
+
 void nc__unlock(struct netcore_stack *st)
 {
     nc__run_queue(st);
@@ -166,11 +168,15 @@ void nc__unlock(struct netcore_stack *st)
         if (nc__in_stack_thread) {
             arm_timer(st);
         } else {
-            /* A call from a program thread may have started a timer (tcp_tmr, ARP) that is
-             * due before the thread's armed one: have the thread re-arm. */
+            /* A call from a program thread may have started a timer (tcp_tmr, ARP, a
+             * retransmission) that is due before the thread's armed one: have the thread
+             * re-arm. Not for a few milliseconds' difference: waking the thread costs a
+             * context switch and a turn at this lock, on every connect when the new timer
+             * is a retransmission timer only a little earlier than the armed one. */
             u32_t sleep = sys_timeouts_sleeptime();
             if (sleep != SYS_TIMEOUTS_SLEEPTIME_INFINITE &&
-                (st->timer_due == 0 || (int32_t)(sys_now() + sleep - st->timer_due) < 0))
+                (st->timer_due == 0 ||
+                 (int32_t)(sys_now() + sleep + TIMER_SLACK_MS - st->timer_due) < 0))
                 nc__efd_signal(st->cmdq.efd);
         }
     }
@@ -521,6 +527,7 @@ void netcore_stop(struct netcore_stack *st)
     free(st->frame);
     pthread_mutex_destroy(&st->lock);
     free(st);
+    nc__ring_spare_flush();
 }
 
 void netcore_get_stats(struct netcore_stack *st, struct netcore_stats *out)
