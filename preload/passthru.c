@@ -9,8 +9,8 @@
  * and ::ffff:127.x.y.z on an AF_INET6 socket are loopback too; IPv4 ranges also match their
  * IPv4-mapped form on AF_INET6 sockets.
  *
- * NETCORE_PASSTHROUGH is a comma-separated list of IPv4 ranges, ADDR/PREFIX or ADDR (/32),
- * at most PASS_MAX of them, read when the stack starts.
+ * NETCORE_PASSTHROUGH is a comma-separated list of IPv4 or IPv6 ranges, ADDR/PREFIX or ADDR
+ * (a single address), at most PASS_MAX of them, read when the stack starts.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -25,10 +25,31 @@
 
 #define PASS_MAX 16
 
+/* A range: IPv4 ranges are kept as IPv4-mapped IPv6 ones (::ffff:a.b.c.d/96+prefix), so one
+ * comparison serves AF_INET sockets, mapped addresses on AF_INET6 sockets and IPv6 ranges. */
 static struct {
-    uint32_t net, mask; /* host order */
+    struct in6_addr net;
+    int prefix;
 } pass[PASS_MAX];
 static int npass;
+
+static bool in_range(const struct in6_addr *a, const struct in6_addr *net, int prefix)
+{
+    int full = prefix / 8, rest = prefix % 8;
+    if (memcmp(a->s6_addr, net->s6_addr, (size_t)full) != 0)
+        return false;
+    if (rest == 0)
+        return true;
+    uint8_t m = (uint8_t)(0xff << (8 - rest));
+    return (a->s6_addr[full] & m) == (net->s6_addr[full] & m);
+}
+
+static void mapped(struct in6_addr *out, const struct in_addr *v4)
+{
+    memset(out, 0, sizeof(*out));
+    out->s6_addr[10] = out->s6_addr[11] = 0xff;
+    memcpy(&out->s6_addr[12], v4, 4);
+}
 
 int nc__passthrough_parse(const char *v, char *err, size_t errlen)
 {
@@ -42,38 +63,41 @@ int nc__passthrough_parse(const char *v, char *err, size_t errlen)
         char item[64];
         if (n == 0 || n >= sizeof(item)) {
             snprintf(err, errlen, "NETCORE_PASSTHROUGH=\"%s\": %s; expected ADDR[/PREFIX] "
-                     "ranges separated by commas, e.g. 10.0.0.0/8,192.0.2.7", v,
+                     "ranges separated by commas, e.g. 10.0.0.0/8,192.0.2.7,fd00::/8", v,
                      n == 0 ? "an empty range" : "a range too long");
             return -EINVAL;
         }
         memcpy(item, p, n);
         item[n] = '\0';
         char *slash = strchr(item, '/');
-        long prefix = 32;
+        if (slash != NULL)
+            *slash = '\0';
+        bool six = strchr(item, ':') != NULL;
+        long max = six ? 128 : 32, prefix = max;
         if (slash != NULL) {
             char *e;
-            *slash = '\0';
             prefix = strtol(slash + 1, &e, 10);
-            if (slash[1] == '\0' || *e != '\0' || prefix < 0 || prefix > 32) {
+            if (slash[1] == '\0' || *e != '\0' || prefix < 0 || prefix > max) {
                 snprintf(err, errlen, "NETCORE_PASSTHROUGH=\"%s\": bad prefix \"%s\" in "
-                         "\"%.*s\"; expected 0-32", v, slash + 1, (int)n, p);
+                         "\"%.*s\"; expected 0-%ld", v, slash + 1, (int)n, p, max);
                 return -EINVAL;
             }
-        }
-        struct in_addr a;
-        if (inet_pton(AF_INET, item, &a) != 1) {
-            snprintf(err, errlen, "NETCORE_PASSTHROUGH=\"%s\": \"%s\" is not an IPv4 "
-                     "address", v, item);
-            return -EINVAL;
         }
         if (npass == PASS_MAX) {
             snprintf(err, errlen, "NETCORE_PASSTHROUGH=\"%s\": more than %d ranges", v,
                      PASS_MAX);
             return -EINVAL;
         }
-        uint32_t mask = prefix == 0 ? 0 : ~0u << (32 - prefix);
-        pass[npass].net = ntohl(a.s_addr) & mask;
-        pass[npass].mask = mask;
+        struct in_addr a4;
+        if (six ? inet_pton(AF_INET6, item, &pass[npass].net) != 1
+                : inet_pton(AF_INET, item, &a4) != 1) {
+            snprintf(err, errlen, "NETCORE_PASSTHROUGH=\"%s\": \"%s\" is not an IPv4 or "
+                     "IPv6 address", v, item);
+            return -EINVAL;
+        }
+        if (!six)
+            mapped(&pass[npass].net, &a4);
+        pass[npass].prefix = (int)(six ? prefix : 96 + prefix);
         npass++;
         if (end == NULL)
             return 0;
@@ -85,25 +109,21 @@ bool nc__passthrough(const struct sockaddr *a, socklen_t len)
 {
     if (a == NULL || len < (socklen_t)sizeof(struct sockaddr_in))
         return false;
-    uint32_t h;
+    struct in6_addr x;
     if (a->sa_family == AF_INET) {
-        h = ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr);
+        mapped(&x, &((const struct sockaddr_in *)a)->sin_addr);
     } else {
         /* 24 bytes: the kernel takes a sockaddr_in6 without sin6_scope_id (RFC 2133). */
         if (a->sa_family != AF_INET6 || len < 24)
             return false;
-        const struct in6_addr *in6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
-        if (IN6_IS_ADDR_LOOPBACK(in6))
+        memcpy(&x, &((const struct sockaddr_in6 *)a)->sin6_addr, sizeof(x));
+        if (IN6_IS_ADDR_LOOPBACK(&x))
             return true;
-        if (!IN6_IS_ADDR_V4MAPPED(in6))
-            return false;
-        memcpy(&h, &in6->s6_addr[12], 4);
-        h = ntohl(h);
     }
-    if ((h >> 24) == 127)
+    if (IN6_IS_ADDR_V4MAPPED(&x) && x.s6_addr[12] == 127)
         return true;
     for (int i = 0; i < npass; i++)
-        if ((h & pass[i].mask) == pass[i].net)
+        if (in_range(&x, &pass[i].net, pass[i].prefix))
             return true;
     return false;
 }

@@ -89,6 +89,30 @@ got=$(NETCORE_PASSTHROUGH=10.9.0.0/16,198.18.1.0/24 timeout 30 "$NC_SRC/netcore"
     fail "NETCORE_PASSTHROUGH=...,198.18.1.0/24: the server saw '$got', want the kernel's address"
 echo "ok: NETCORE_PASSTHROUGH=10.9.0.0/16,198.18.1.0/24 sent TCP and UDP to the kernel"
 
+# An IPv6 range: 2001:db8::77 is the kernel's on lo. Passed through, the connection comes
+# from that address itself; through netcore it would not even resolve (the kernel answers
+# neighbour solicitations on the bridge only for the bridge's own addresses).
+ip -n "$NC_NS" -6 addr add 2001:db8::77/128 dev lo nodad || fail "ip addr add 2001:db8::77 dev lo"
+cat >"$tmp/who6.py" <<'PY'
+import socket
+t = socket.create_server(("2001:db8::77", 7605), family=socket.AF_INET6)
+print("listening", flush=True)
+c, peer = t.accept()
+c.sendall(peer[0].encode())
+c.close()
+PY
+coproc WHO6 { exec ip netns exec "$NC_NS" python3 "$tmp/who6.py"; }
+NC_PIDS+=("$WHO6_PID")
+read -r -t 10 line <&"${WHO6[0]}" && [ "$line" = listening ] || fail "2001:db8::77 server"
+got=$(NETCORE_PASSTHROUGH=198.18.1.0/24,2001:db8::77/128 timeout 30 "$NC_SRC/netcore" run \
+    --ns "$NC_NS" -- python3 -c '
+import socket
+c = socket.create_connection(("2001:db8::77", 7605))
+print(c.recv(100).decode())') || fail "IPv6 connection with NETCORE_PASSTHROUGH"
+[ "$got" = "2001:db8::77" ] ||
+    fail "NETCORE_PASSTHROUGH=...,2001:db8::77/128: the server saw '$got', want the kernel's address"
+echo "ok: NETCORE_PASSTHROUGH=...,2001:db8::77/128 sent an IPv6 connection to the kernel"
+
 # A bad range names the variable; socket() fails instead of guessing.
 err=$(NETCORE_PASSTHROUGH=198.18.1.0/33 timeout 30 "$NC_SRC/netcore" run --ns "$NC_NS" -- \
     python3 -c 'import socket; socket.socket()' 2>&1) && fail "a bad NETCORE_PASSTHROUGH was accepted"
