@@ -90,9 +90,11 @@ static void dump(struct netcore_stack *st, struct buf *b)
     clock_gettime(CLOCK_MONOTONIC, &now);
     double up = (double)(now.tv_sec - st->started.tv_sec) +
                 (double)(now.tv_nsec - st->started.tv_nsec) / 1e9;
-    put(b, "netcore[%d] on %s (pool device %d) %s/%d MTU %d, up %.1f s%s\n", (int)getpid(),
-        st->dev.name, st->dev.index, ip, st->cfg.prefix, st->dev.mtu, up,
-        st->dev_down ? ", DEVICE DOWN" : "");
+    char ip6[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, &st->cfg.ip6, ip6, sizeof(ip6));
+    put(b, "netcore[%d] on %s (pool device %d) %s/%d %s/%d MTU %d, up %.1f s%s\n",
+        (int)getpid(), st->dev.name, st->dev.index, ip, st->cfg.prefix, ip6, st->cfg.prefix6,
+        st->dev.mtu, up, st->dev_down ? ", DEVICE DOWN" : "");
     put(b, "frames   rx %llu (%llu bytes)  tx %llu (%llu bytes)  tx errors %llu\n",
         (unsigned long long)x.rx_frames, (unsigned long long)x.rx_bytes,
         (unsigned long long)x.tx_frames, (unsigned long long)x.tx_bytes,
@@ -103,7 +105,7 @@ static void dump(struct netcore_stack *st, struct buf *b)
         (unsigned long long)x.udp_dropped, (unsigned long long)x.accept_overflows,
         (unsigned long long)x.time_wait_evicted);
     put(b, "sockets  %d of %d  time-wait %d\n", st->nsocks, st->cfg.max_sockets, tw);
-    put(b, "%5s %-5s %-12s %-22s %-22s %8s %8s %4s %6s\n", "ID", "PROTO", "STATE", "LOCAL",
+    put(b, "%5s %-5s %-12s %-26s %-26s %8s %8s %4s %6s\n", "ID", "PROTO", "STATE", "LOCAL",
         "REMOTE", "SEND-Q", "RECV-Q", "RTX", "DROPS");
     for (int i = 0; i < st->cfg.max_sockets; i++) {
         struct nc_sock *s = atomic_load(&st->socks[i]);
@@ -135,7 +137,7 @@ static void dump(struct netcore_stack *st, struct buf *b)
                 addr(r, sizeof(r), &p->remote_ip, p->remote_port);
             rq = s->dq_bytes;
         }
-        put(b, "%5d %-5s %-12s %-22s %-22s %8zu %8zu %4u %6llu\n", s->id,
+        put(b, "%5d %-5s %-12s %-26s %-26s %8zu %8zu %4u %6llu\n", s->id,
             s->type == SOCK_STREAM ? "tcp" : "udp", state_name(s), l, r, sq, rq, rtx,
             (unsigned long long)s->drops);
     }
