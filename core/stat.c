@@ -104,6 +104,8 @@ static void dump(struct netcore_stack *st, struct buf *b)
         (unsigned long long)x.rx_dropped_malformed, (unsigned long long)x.rx_dropped_foreign,
         (unsigned long long)x.udp_dropped, (unsigned long long)x.accept_overflows,
         (unsigned long long)x.time_wait_evicted);
+    put(b, "tcp      retransmission timeouts %llu  stale ACKs dropped %llu\n",
+        (unsigned long long)x.rto_timeouts, (unsigned long long)x.stale_acks);
     put(b, "sockets  %d of %d  time-wait %d\n", st->nsocks, st->cfg.max_sockets, tw);
     put(b, "%5s %-5s %-12s %-26s %-26s %8s %8s %4s %6s\n", "ID", "PROTO", "STATE", "LOCAL",
         "REMOTE", "SEND-Q", "RECV-Q", "RTX", "DROPS");
