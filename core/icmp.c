@@ -52,6 +52,49 @@ static uint16_t be16(const uint8_t *p)
     return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+/* Whether a pcb's peer is dst, an IPv4 (4 bytes) or IPv6 (16 bytes) address as on the
+ * wire. IPv6 compares without the zone, which our quoted packet does not carry. */
+static bool peer_is(const ip_addr_t *peer, bool v6, const uint8_t *dst)
+{
+    if (v6)
+        return IP_IS_V6_VAL(*peer) && memcmp(ip_2_ip6(peer)->addr, dst, 16) == 0;
+    return IP_IS_V4_VAL(*peer) && memcmp(&ip_2_ip4(peer)->addr, dst, 4) == 0;
+}
+
+/*
+ * Fails the connection (TCP in SYN-SENT) or, when udp, flags the connected UDP socket that
+ * sent the packet quoted in an ICMP or ICMPv6 error: its protocol, our port, the destination
+ * and its port.
+ */
+static void fail_sender(bool v6, uint8_t proto, uint16_t sport, const uint8_t *dst,
+                        uint16_t dport, int e, bool udp)
+{
+    if (proto == 6) {
+        for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL; p = p->next) {
+            if (p->local_port != sport || p->remote_port != dport || p->state != SYN_SENT ||
+                !peer_is(&p->remote_ip, v6, dst))
+                continue;
+            struct nc_sock *s = p->callback_arg;
+            if (s != NULL)
+                s->icmp_error = e;
+            tcp_abort(p); /* on_err reports icmp_error */
+            return;
+        }
+    } else if (proto == 17 && udp) {
+        for (struct udp_pcb *p = udp_pcbs; p != NULL; p = p->next) {
+            if (p->local_port != sport || !(p->flags & UDP_FLAGS_CONNECTED) ||
+                p->remote_port != dport || !peer_is(&p->remote_ip, v6, dst))
+                continue;
+            struct nc_sock *s = p->recv_arg;
+            if (s != NULL) {
+                atomic_store(&s->so_error, e);
+                nc__sock_notify(s);
+            }
+            return;
+        }
+    }
+}
+
 /* ip: an IPv4 packet (no link header) of len bytes, already checked to be ICMP. */
 void nc__icmp_input(struct netcore_stack *st, const uint8_t *ip, size_t len)
 {
@@ -69,65 +112,8 @@ void nc__icmp_input(struct netcore_stack *st, const uint8_t *ip, size_t len)
     size_t ihl2 = (size_t)(in[0] & 0xf) * 4;
     if (ihl2 < 20 || len < ihl + 8 + ihl2 + 8)
         return;
-    uint32_t dst;
-    memcpy(&dst, in + 16, 4);
     uint16_t sport = be16(in + ihl2), dport = be16(in + ihl2 + 2);
-    if (in[9] == 6) {
-        for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL; p = p->next) {
-            if (p->local_port != sport || p->remote_port != dport ||
-                ip_2_ip4(&p->remote_ip)->addr != dst || p->state != SYN_SENT)
-                continue;
-            struct nc_sock *s = p->callback_arg;
-            if (s != NULL)
-                s->icmp_error = e;
-            tcp_abort(p); /* on_err reports icmp_error */
-            return;
-        }
-    } else if (in[9] == 17) {
-        for (struct udp_pcb *p = udp_pcbs; p != NULL; p = p->next) {
-            if (p->local_port != sport || !(p->flags & UDP_FLAGS_CONNECTED) ||
-                p->remote_port != dport || ip_2_ip4(&p->remote_ip)->addr != dst)
-                continue;
-            struct nc_sock *s = p->recv_arg;
-            if (s != NULL) {
-                atomic_store(&s->so_error, e);
-                nc__sock_notify(s);
-            }
-            return;
-        }
-    }
-}
-
-/* Fails the connection (TCP in SYN-SENT) or flags the connected UDP socket that sent the
- * datagram quoted in an ICMPv6 error: proto, our port, the destination and its port. */
-static void fail6(uint8_t proto, uint16_t sport, const uint8_t *dst, uint16_t dport, int e,
-                  bool fatal)
-{
-    if (proto == 6) {
-        for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL; p = p->next) {
-            if (p->local_port != sport || p->remote_port != dport || p->state != SYN_SENT ||
-                !IP_IS_V6_VAL(p->remote_ip) || memcmp(ip_2_ip6(&p->remote_ip)->addr, dst, 16))
-                continue;
-            struct nc_sock *s = p->callback_arg;
-            if (s != NULL)
-                s->icmp_error = e;
-            tcp_abort(p); /* on_err reports icmp_error */
-            return;
-        }
-    } else if (proto == 17 && fatal) {
-        for (struct udp_pcb *p = udp_pcbs; p != NULL; p = p->next) {
-            if (p->local_port != sport || !(p->flags & UDP_FLAGS_CONNECTED) ||
-                p->remote_port != dport || !IP_IS_V6_VAL(p->remote_ip) ||
-                memcmp(ip_2_ip6(&p->remote_ip)->addr, dst, 16))
-                continue;
-            struct nc_sock *s = p->recv_arg;
-            if (s != NULL) {
-                atomic_store(&s->so_error, e);
-                nc__sock_notify(s);
-            }
-            return;
-        }
-    }
+    fail_sender(false, in[9], sport, in + 16, dport, e, true);
 }
 
 /* ip: an IPv6 packet (no link header) of len bytes whose next header is ICMPv6. */
@@ -145,5 +131,5 @@ void nc__icmp6_input(struct netcore_stack *st, const uint8_t *ip, size_t len)
     if (e == 0)
         return;
     const uint8_t *in = icmp + 8; /* the packet we sent; lwIP adds no extension headers */
-    fail6(in[6], be16(in + 40), in + 24, be16(in + 42), e, fatal);
+    fail_sender(true, in[6], be16(in + 40), in + 24, be16(in + 42), e, fatal);
 }
