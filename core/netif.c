@@ -323,43 +323,6 @@ static bool ip_packet_ok(struct netcore_stack *st, const uint8_t *f, size_t len)
     return true;
 }
 
-/*
- * A TCP segment whose sequence number lies about 2^31 from what its connection expects next.
- * lwIP 2.1.3's tcp_receive takes an empty segment exactly 2^31 away for one overlapping
- * rcv_nxt (its wrapping comparison holds both ways at that distance) and then fails the
- * assertion "insane offset!", which aborts the process: one frame from anyone on the link
- * (tests/fuzz/regress/frames/seq-half-space). A segment that far outside any window is never
- * valid, so segments beyond 2^30 either way are dropped before lwIP sees them. Connections
- * are matched on ports alone: a rare same-port neighbour only loses equally invalid frames.
- */
-static bool tcp_seq_insane(const uint8_t *ip, size_t len, int ver)
-{
-    size_t hl;
-    if (ver == 4) {
-        if (len < 20 || ip[9] != 6 || (ip[6] & 0x3f) != 0 || ip[7] != 0)
-            return false;
-        hl = (size_t)(ip[0] & 0xf) * 4;
-    } else {
-        if (len < 40 || ip[6] != 6)
-            return false;
-        hl = 40;
-    }
-    if (len < hl + 20)
-        return false;
-    const uint8_t *tcp = ip + hl;
-    if (tcp[13] & 0x02)
-        return false; /* a SYN starts its own sequence space */
-    uint16_t sport = (uint16_t)(tcp[0] << 8 | tcp[1]), dport = (uint16_t)(tcp[2] << 8 | tcp[3]);
-    uint32_t seq = (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 | tcp[7];
-    for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL; p = p->next) {
-        if (p->local_port != dport || p->remote_port != sport || p->state < SYN_RCVD)
-            continue;
-        uint32_t d = seq - p->rcv_nxt;
-        if (d >= 0x40000000u && d <= 0xc0000000u)
-            return true;
-    }
-    return false;
-}
 
 /*
  * Reads up to max_frames frames from the device (without blocking) and feeds them to lwIP.
@@ -414,10 +377,6 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
         bool is_syn = ver != 0 && nc__syn_in(ip, iplen, &syn);
         if (is_syn && nc__syn_over_backlog(st, &syn))
             continue;
-        if (ver != 0 && tcp_seq_insane(ip, iplen, ver)) {
-            st->stats.rx_dropped_malformed++;
-            continue;
-        }
         struct nc_tcpseg seg = { .tcp = false };
         if (ver == 4 && !nc__rto_input(st, ip, iplen, &seg))
             continue;

@@ -431,6 +431,7 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
         snprintf(err, errlen, "out of memory for a %zu-byte frame", st->frame_cap);
         goto fail;
     }
+    nc__tcpin_resolve();
     if (!lwip_ready) {
         /* lwIP keeps its timer list for the life of the process: initialise it once. */
         lwip_init();
