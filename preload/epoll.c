@@ -191,6 +191,27 @@ bool nc__epoll_known(int fd)
     return nregs != 0 && (fd < 0 || fd >= MARKS || atomic_load(&marks[fd]) != 0);
 }
 
+void nc__epoll_handoff(int fd)
+{
+    if (nregs == 0 || (fd >= 0 && fd < MARKS && atomic_load(&marks[fd]) == 0))
+        return;
+    pthread_mutex_lock(&mu);
+    struct reg **pp = &table[(unsigned)fd % BUCKETS];
+    while (*pp != NULL) {
+        struct reg *r = *pp;
+        if (r->fd != fd) {
+            pp = &r->next;
+            continue;
+        }
+        /* The kernel's own epoll now watches the socket: same set, events and data, so a
+         * connect under way or a reply to a first datagram is reported as before. */
+        struct epoll_event ev = { .events = r->events, .data = r->data };
+        (void)LIBC(epoll_ctl)(r->epfd, EPOLL_CTL_ADD, fd, &ev);
+        drop(pp);
+    }
+    pthread_mutex_unlock(&mu);
+}
+
 void nc__epoll_forget_fd(int fd)
 {
     if (nregs == 0 || (fd >= 0 && fd < MARKS && atomic_load(&marks[fd]) == 0))

@@ -199,7 +199,7 @@ int nc__handoff(int fd, int h)
         return -e;
     }
     LIBC(close)(k);
-    nc__epoll_forget_fd(fd);
+    nc__epoll_handoff(fd);
     int left = nc__fd_unbind(fd, &h);
     if (left == 0)
         netcore_close(nc_stack, h);

@@ -125,6 +125,9 @@ int nc__handoff(int fd, int h);
 
 /* epoll: forget every registration of fd (it is being closed). */
 void nc__epoll_forget_fd(int fd);
+/* epoll: fd has just become a kernel socket (passthru.c): put it in each epoll set it was
+ * registered in, with the program's events and data, and forget the registrations. */
+void nc__epoll_handoff(int fd);
 void nc__epoll_atfork_child(void);
 bool nc__epoll_known(int fd);
 

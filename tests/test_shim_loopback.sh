@@ -113,6 +113,26 @@ print(c.recv(100).decode())') || fail "IPv6 connection with NETCORE_PASSTHROUGH"
     fail "NETCORE_PASSTHROUGH=...,2001:db8::77/128: the server saw '$got', want the kernel's address"
 echo "ok: NETCORE_PASSTHROUGH=...,2001:db8::77/128 sent an IPv6 connection to the kernel"
 
+# A socket in an epoll set before its connect to loopback (nginx registers upstream sockets
+# first): after the hand-off the set still reports it, connected and then readable.
+out=$(timeout 30 "$NC_SRC/netcore" run --ns "$NC_NS" -- python3 -c '
+import select, socket
+ep = select.epoll()
+c = socket.socket()
+c.setblocking(False)
+ep.register(c.fileno(), select.EPOLLOUT | select.EPOLLIN)
+c.connect_ex(("127.0.0.1", 7600))
+ev = ep.poll(10)
+print("connect", [e & select.EPOLLOUT != 0 for _, e in ev])
+c.send(b"ping")
+ep.modify(c.fileno(), select.EPOLLIN)
+ev = ep.poll(10)
+print("echo", [e & select.EPOLLIN != 0 for _, e in ev], c.recv(4).decode())') ||
+    fail "epoll across the loopback hand-off: $out"
+[ "$out" = "$(printf 'connect [True]\necho [True] ping')" ] ||
+    fail "epoll across the loopback hand-off: '$out'"
+echo "ok: an epoll registration made before a loopback connect survives the hand-off"
+
 # A bad range names the variable; socket() fails instead of guessing.
 err=$(NETCORE_PASSTHROUGH=198.18.1.0/33 timeout 30 "$NC_SRC/netcore" run --ns "$NC_NS" -- \
     python3 -c 'import socket; socket.socket()' 2>&1) && fail "a bad NETCORE_PASSTHROUGH was accepted"
