@@ -11,6 +11,7 @@
  * no interposer sees; execve, execv, execvp, execvpe and fexecve are covered here.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -22,13 +23,23 @@ static void before_exec(void)
     nc__poison_mapped(false);
 }
 
+/* exec returned: it failed (ENOENT, EACCES...) and this image goes on with its sockets. */
+static void after_failed_exec(void)
+{
+    int e = errno;
+    nc__unpoison_mapped();
+    errno = e;
+}
+
 int execve(const char *path, char *const argv[], char *const envp[])
 {
     static int (*real)(const char *, char *const[], char *const[]);
     if (real == NULL)
         real = (int (*)(const char *, char *const[], char *const[]))dlsym(RTLD_NEXT, "execve");
     before_exec();
-    return real(path, argv, envp);
+    int rc = real(path, argv, envp);
+    after_failed_exec();
+    return rc;
 }
 
 int execv(const char *path, char *const argv[])
@@ -42,7 +53,9 @@ int execvpe(const char *file, char *const argv[], char *const envp[])
     if (real == NULL)
         real = (int (*)(const char *, char *const[], char *const[]))dlsym(RTLD_NEXT, "execvpe");
     before_exec();
-    return real(file, argv, envp);
+    int rc = real(file, argv, envp);
+    after_failed_exec();
+    return rc;
 }
 
 int execvp(const char *file, char *const argv[])
@@ -56,5 +69,7 @@ int fexecve(int fd, char *const argv[], char *const envp[])
     if (real == NULL)
         real = (int (*)(int, char *const[], char *const[]))dlsym(RTLD_NEXT, "fexecve");
     before_exec();
-    return real(fd, argv, envp);
+    int rc = real(fd, argv, envp);
+    after_failed_exec();
+    return rc;
 }

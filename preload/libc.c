@@ -27,16 +27,23 @@ static pid_t stack_pid; /* the process that started nc_stack */
 static _Atomic bool forked;
 static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* The stack whose lock the prepare handler took (this process's own), or NULL. */
+static struct netcore_stack *fork_locked;
+
+/* Before fork: no stack is being started (start_mu) and lwIP is between two operations (the
+ * stack lock), so the child's copy is consistent. Registered once, at load. */
 static void on_fork_prepare(void)
 {
-    if (!atomic_load(&forked))
-        netcore_fork_prepare(nc_stack);
+    pthread_mutex_lock(&start_mu);
+    fork_locked = !atomic_load(&forked) ? nc_stack : NULL;
+    netcore_fork_prepare(fork_locked);
 }
 
 static void on_fork_parent(void)
 {
-    if (!atomic_load(&forked))
-        netcore_fork_parent(nc_stack);
+    netcore_fork_parent(fork_locked);
+    fork_locked = NULL;
+    pthread_mutex_unlock(&start_mu);
 }
 
 /*
@@ -47,14 +54,14 @@ static void on_fork_parent(void)
  */
 static void on_fork_child(void)
 {
-    if (!atomic_load(&forked))
-        netcore_fork_child(nc_stack);
-    atomic_store(&forked, true);
-    pthread_mutex_init(&start_mu, NULL);
+    netcore_fork_child(fork_locked); /* also lets go of its lock in this copy */
+    fork_locked = NULL;
+    if (nc_stack != NULL)
+        atomic_store(&forked, true);
+    pthread_mutex_init(&start_mu, NULL); /* held by this thread's copy: start afresh */
     nc__epoll_atfork_child();
     nc__poison_mapped(true);
 }
-
 
 static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
 
@@ -122,6 +129,7 @@ void nc__libc_resolve(void)
 __attribute__((constructor)) static void shim_init(void)
 {
     nc__libc_resolve();
+    pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);
 }
 
 /*
@@ -153,6 +161,21 @@ int nc__fd_handle(int fd)
     return atomic_load_explicit(&fdmap[fd], memory_order_acquire) - 1;
 }
 
+void nc__unpoison_mapped(void)
+{
+    if (fdmap == NULL || nc_stack == NULL || atomic_load(&forked))
+        return;
+    for (int fd = 0; fd < fdmap_len; fd++) {
+        int h = atomic_load_explicit(&fdmap[fd], memory_order_relaxed) - 1;
+        if (h < 0)
+            continue;
+        int efd = netcore_fd(nc_stack, h);
+        long fl = syscall(SYS_fcntl, fd, F_GETFD);
+        if (efd >= 0)
+            syscall(SYS_dup3, efd, fd, fl >= 0 && (fl & FD_CLOEXEC) ? O_CLOEXEC : 0);
+    }
+}
+
 void nc__poison_mapped(bool forget)
 {
     if (fdmap == NULL)
@@ -165,8 +188,13 @@ void nc__poison_mapped(bool forget)
             atomic_store(&fdmap[fd], 0);
         if (poison < 0)
             poison = (int)syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        if (poison < 0)
+        if (poison < 0) {
+            /* No socket to stand in (out of descriptors): better a closed fd (EBADF) than
+             * the parent's eventfd, whose wake-ups a read here would take. */
+            if (forget)
+                syscall(SYS_close, fd);
             continue;
+        }
         long fl = syscall(SYS_fcntl, fd, F_GETFD);
         syscall(SYS_dup3, poison, fd, fl >= 0 && (fl & FD_CLOEXEC) ? O_CLOEXEC : 0);
     }
@@ -228,7 +256,6 @@ int nc__shim_start(void)
         netcore_fork_forget(nc_stack);
         nc_stack = NULL;
         start_error = 0;
-        atomic_store(&forked, false);
     }
     if (nc_stack != NULL || start_error != 0) {
         rc = -start_error;
@@ -264,10 +291,7 @@ int nc__shim_start(void)
         goto out;
     }
     stack_pid = getpid();
-    static bool atfork_set;
-    if (!atfork_set) /* handlers survive into the child: register them once */
-        pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);
-    atfork_set = true;
+    atomic_store(&forked, false); /* only now: nc_stack is this process's own again */
 out:
     pthread_mutex_unlock(&start_mu);
     return rc;

@@ -99,6 +99,8 @@ int nc__fd_unbind(int fd, int *handle);
 /* Makes every fd that is a netcore socket an unconnected kernel socket (ENOTCONN for every
  * call) in this process's fd table; forget also clears the map (a forked child). */
 void nc__poison_mapped(bool forget);
+/* Undoes nc__poison_mapped(false) after an exec that failed: the fds are sockets again. */
+void nc__unpoison_mapped(void);
 /* Turns a new core socket into a program fd (a dup of its eventfd). Closes h on failure. */
 int nc__fd_open(int handle, int cloexec);
 

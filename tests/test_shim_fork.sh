@@ -23,4 +23,6 @@ execd=$(sed -n 's/^exec: own connection from \([0-9.]*\)$/\1/p' "$tmp/out")
     fail "the child's connection came from '$child': want an address of its own"
 [ -n "$execd" ] && [ "$execd" != "$parent" ] ||
     fail "the exec'd program's connection came from '$execd': want an address of its own"
+grep -qx "parent: connection still works after a failed exec" "$tmp/out" ||
+    fail "the parent's socket did not survive a failed exec"
 echo "PASS: test_shim_fork"

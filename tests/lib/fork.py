@@ -40,6 +40,13 @@ if pid == 0:
 _, status = os.waitpid(pid, 0)
 echo(parent, b"parent-after")
 print("parent: connection from", parent.getsockname()[0], "still works", flush=True)
+# An exec that fails leaves this image as it was: its socket still works.
+try:
+    os.execv("/nonexistent/netcore-test", ["x"])
+except OSError:
+    pass
+echo(parent, b"after-failed-exec")
+print("parent: connection still works after a failed exec", flush=True)
 # exec: a fresh program image under the shim, inheriting the socket's fd number.
 r = subprocess.run([sys.executable, "-c", f"""
 import socket, os, errno
