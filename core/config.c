@@ -67,7 +67,7 @@ void netcore_config_defaults(struct netcore_config *cfg)
     cfg->udp_queue = 64;
     cfg->cmd_queue = 256;
     cfg->time_wait_max = 1024;
-    cfg->tap_pool = 16;
+    cfg->tap_pool = 64; /* netcore up --pool allows up to 64; a missing name ends it */
     /* Spinning pays on two cores or more; with one it only steals the peer's time. */
     cfg->spin_us = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 50 : 0;
 }

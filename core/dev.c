@@ -43,7 +43,8 @@ static bool pool_name(const char *base, int k, char out[IFNAMSIZ])
         digits++;
     if (k == 0)
         return snprintf(out, IFNAMSIZ, "%s", base) < IFNAMSIZ;
-    long first = digits > 0 && digits < 6 ? strtol(base + len - digits, NULL, 10) : 0;
+    /* As netcore up numbers them: the trailing number, whatever its length, plus k. */
+    long first = digits > 0 && digits < 10 ? strtol(base + len - digits, NULL, 10) : 0;
     return snprintf(out, IFNAMSIZ, "%.*s%ld", (int)(len - digits), base, first + k) < IFNAMSIZ;
 }
 

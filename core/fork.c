@@ -44,9 +44,14 @@ void netcore_fork_child(struct netcore_stack *st)
     nc__stat_release(st, false); /* the name is the parent's */
     for (int i = 0; i < st->cfg.max_sockets; i++) {
         struct nc_sock *s = atomic_load(&st->socks[i]);
+        struct nc_sock *z = atomic_load(&st->zombie[i]); /* closed, awaiting its last caller */
         if (s != NULL && s->efd >= 0) {
             nc__sys_close(s->efd);
             s->efd = -1;
+        }
+        if (z != NULL && z != s && z->efd >= 0) {
+            nc__sys_close(z->efd);
+            z->efd = -1;
         }
     }
     if (st->cmdq.efd >= 0) {
@@ -64,6 +69,8 @@ void netcore_fork_forget(struct netcore_stack *st)
 {
     if (st == NULL || nc__stack != st)
         return;
+    /* Its retransmission timer is in lwIP's process-wide list; the child's pcbs are not its. */
+    nc__rto_free(st);
     tcp_active_pcbs = NULL;
     tcp_listen_pcbs.listen_pcbs = NULL;
     tcp_bound_pcbs = NULL;

@@ -123,7 +123,8 @@ static void dump(struct netcore_stack *st, struct buf *b)
                 if (atomic_load(&s->state) != NC_ST_LISTEN) {
                     addr(r, sizeof(r), &p->remote_ip, p->remote_port);
                     rtx = p->nrtx;
-                    sq = (size_t)p->snd_lbb - p->lastack; /* sent, not yet acknowledged */
+                    /* sent, not yet acknowledged (modulo 2^32, as sequence numbers are) */
+                    sq = (size_t)(uint32_t)(p->snd_lbb - p->lastack);
                 }
             }
             if (atomic_load(&s->state) == NC_ST_LISTEN)
@@ -214,9 +215,20 @@ void nc__stat_open(struct netcore_stack *st)
     if (rc == 0 && fd < 0)
         rc = -errno;
     if (rc == 0) {
-        unlink(sa.sun_path); /* a stale one from an earlier process with our pid */
-        if (syscall(SYS_bind, fd, &sa, sizeof(sa)) != 0 || syscall(SYS_listen, fd, 4) != 0)
-            rc = -errno;
+        /* Bound under a temporary name and renamed once it listens: `netcore stat` takes a
+         * refused connection for a dead process and removes its socket. */
+        struct sockaddr_un tmp = sa;
+        if (snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s/.%d.sock", dir, (int)getpid()) >=
+            (int)sizeof(tmp.sun_path))
+            rc = -ENAMETOOLONG;
+        else {
+            unlink(tmp.sun_path);
+            if (syscall(SYS_bind, fd, &tmp, sizeof(tmp)) != 0 ||
+                syscall(SYS_listen, fd, 4) != 0 || rename(tmp.sun_path, sa.sun_path) != 0) {
+                rc = -errno;
+                unlink(tmp.sun_path);
+            }
+        }
     }
     if (rc == 0) {
         st->ev_stat = event_new(st->base, fd, EV_READ | EV_PERSIST, on_stat, st);

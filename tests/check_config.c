@@ -385,7 +385,7 @@ END_TEST
 START_TEST(test_tap_pool)
 {
     ck_load_ok();
-    ck_assert_int_eq(cfg.tap_pool, 16);
+    ck_assert_int_eq(cfg.tap_pool, 64);
     fake_set("NETCORE_TAP_POOL", "4");
     ck_load_ok();
     ck_assert_int_eq(cfg.tap_pool, 4);

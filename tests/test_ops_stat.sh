@@ -50,9 +50,9 @@ echo "ok: netcore stat lists the connection (SEND-Q $sendq), the listener and th
 # Without a PID: every process in the directory. --watch refreshes until stopped.
 "$NC_SRC/netcore" stat >"$tmp/all.txt" || fail "netcore stat (all) failed"
 grep -q "^netcore\[$pid\]" "$tmp/all.txt" || fail "netcore stat (all) misses it"
-timeout 2.5 "$NC_SRC/netcore" stat --watch 1 "$pid" >"$tmp/watch.txt" || true
+timeout 2.5 "$NC_SRC/netcore" stat --watch=1 "$pid" >"$tmp/watch.txt" || true
 n=$(grep -c "^netcore\[$pid\]" "$tmp/watch.txt")
-[ "$n" -ge 2 ] || fail "--watch 1 for 2.5 s showed $n dumps, want >= 2"
+[ "$n" -ge 2 ] || fail "--watch=1 for 2.5 s showed $n dumps, want >= 2"
 echo "ok: netcore stat --watch refreshed $n times"
 
 # The program ends normally: its socket is removed; stat then finds nobody.
