@@ -109,6 +109,13 @@ nc_ns_setup() {
         echo "$out" >&2
         exit 99
     fi
+    # Stats sockets of the test's programs in a directory of the test's own, removed at exit:
+    # a program killed by the test leaves its PID.sock behind (unless NETCORE_STAT is set).
+    if [ -z "${NETCORE_STAT:-}" ]; then
+        NETCORE_STAT=$(mktemp -d)/stat
+        export NETCORE_STAT
+        nc_at_exit "rm -rf '${NETCORE_STAT%/stat}'"
+    fi
     # Names for the sandbox's addresses in the namespace's own /etc/hosts (ip netns exec
     # mounts /etc/netns/NS/hosts over /etc/hosts). Programs on netcore resolve through it and
     # no DNS server answers in the sandbox, so a lookup of these addresses (python3 -m
