@@ -58,9 +58,7 @@ static err_t dev_send(struct netif *netif, struct pbuf *p)
      * headers only, so they are copied out whole and grown there. */
     uint8_t small[SMALL_FRAME + 40];
     size_t len = hdr;
-    if (p->tot_len <= SMALL_FRAME && p->tot_len >= hdr + 40 &&
-        (!st->dev.is_eth || (f[12] == 0x08 && f[13] == 0x00)) && (f[hdr] >> 4) == 4 &&
-        f[hdr + 9] == 6) {
+    if (ver == 4 && p->tot_len <= SMALL_FRAME && p->tot_len >= hdr + 40 && f[hdr + 9] == 6) {
         pbuf_copy_partial(p, small, p->tot_len, 0);
         len += nc__sack_out(st, small + hdr, p->tot_len - hdr, sizeof(small) - hdr);
     }

@@ -10,7 +10,6 @@
  * glibc's own exec functions (execl*, execvp, posix_spawn) call its internal execve, which
  * no interposer sees; execve, execv, execvp, execvpe and fexecve are covered here.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -33,11 +32,8 @@ static void after_failed_exec(void)
 
 int execve(const char *path, char *const argv[], char *const envp[])
 {
-    static int (*real)(const char *, char *const[], char *const[]);
-    if (real == NULL)
-        real = (int (*)(const char *, char *const[], char *const[]))dlsym(RTLD_NEXT, "execve");
     before_exec();
-    int rc = real(path, argv, envp);
+    int rc = LIBC(execve)(path, argv, envp);
     after_failed_exec();
     return rc;
 }
@@ -49,11 +45,8 @@ int execv(const char *path, char *const argv[])
 
 int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    static int (*real)(const char *, char *const[], char *const[]);
-    if (real == NULL)
-        real = (int (*)(const char *, char *const[], char *const[]))dlsym(RTLD_NEXT, "execvpe");
     before_exec();
-    int rc = real(file, argv, envp);
+    int rc = LIBC(execvpe)(file, argv, envp);
     after_failed_exec();
     return rc;
 }
@@ -65,11 +58,8 @@ int execvp(const char *file, char *const argv[])
 
 int fexecve(int fd, char *const argv[], char *const envp[])
 {
-    static int (*real)(int, char *const[], char *const[]);
-    if (real == NULL)
-        real = (int (*)(int, char *const[], char *const[]))dlsym(RTLD_NEXT, "fexecve");
     before_exec();
-    int rc = real(fd, argv, envp);
+    int rc = LIBC(fexecve)(fd, argv, envp);
     after_failed_exec();
     return rc;
 }

@@ -109,6 +109,9 @@ static void resolve_all(void)
     RESOLVE(epoll_ctl);
     RESOLVE(epoll_wait);
     RESOLVE(epoll_pwait);
+    RESOLVE(execve);
+    RESOLVE(execvpe);
+    RESOLVE(fexecve);
     RESOLVE(getaddrinfo);
     RESOLVE(freeaddrinfo);
     RESOLVE(gai_strerror);
