@@ -129,10 +129,39 @@ void nc__libc_resolve(void)
     pthread_once(&resolve_once, resolve_all);
 }
 
+/* Only NETCORE_LOG, for the constructor: the rest waits for the stack to start. */
+static const char *log_var_only(const char *name)
+{
+    return strcmp(name, "NETCORE_LOG") == 0 ? getenv(name) : NULL;
+}
+
+/*
+ * Says, at NETCORE_LOG=info and above, that the library is loaded: a program the preload
+ * cannot reach would print nothing, so a user can tell the two apart. A bad NETCORE_LOG
+ * says nothing here; the stack's start names it, as for every variable.
+ */
+static void say_loaded(void)
+{
+    struct netcore_config cfg;
+    char err[256];
+    netcore_config_defaults(&cfg);
+    if (netcore_config_from_env(&cfg, log_var_only, err, sizeof(err)) != 0)
+        return;
+    netcore_log_level(cfg.log_level);
+    if (cfg.log_level < NETCORE_LOG_INFO)
+        return;
+    char exe[256];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    nc__log(NETCORE_LOG_INFO, "libnetcore.so loaded in %s: its TCP and UDP sockets run on "
+            "netcore", n > 0 ? exe : "this program");
+}
+
 __attribute__((constructor)) static void shim_init(void)
 {
     nc__libc_resolve();
     pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);
+    say_loaded();
 }
 
 /*
