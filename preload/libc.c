@@ -112,6 +112,17 @@ static void resolve_all(void)
     RESOLVE(execve);
     RESOLVE(execvpe);
     RESOLVE(fexecve);
+    RESOLVE(posix_spawn);
+    RESOLVE(posix_spawnp);
+    RESOLVE(posix_spawn_file_actions_init);
+    RESOLVE(posix_spawn_file_actions_destroy);
+    RESOLVE(posix_spawn_file_actions_addopen);
+    RESOLVE(posix_spawn_file_actions_addclose);
+    RESOLVE(posix_spawn_file_actions_adddup2);
+    RESOLVE(posix_spawn_file_actions_addchdir_np);
+    RESOLVE(posix_spawn_file_actions_addfchdir_np);
+    RESOLVE(posix_spawn_file_actions_addclosefrom_np);
+    RESOLVE(posix_spawn_file_actions_addtcsetpgrp_np);
     RESOLVE(getaddrinfo);
     RESOLVE(freeaddrinfo);
     RESOLVE(gai_strerror);
@@ -191,6 +202,16 @@ int nc__fd_handle(int fd)
     if (fd < 0 || fd >= fdmap_len || fdmap == NULL)
         return -1;
     return atomic_load_explicit(&fdmap[fd], memory_order_acquire) - 1;
+}
+
+int nc__fd_next(int from)
+{
+    if (fdmap == NULL || nc_stack == NULL || atomic_load(&forked))
+        return -1;
+    for (int fd = from < 0 ? 0 : from; fd < fdmap_len; fd++)
+        if (atomic_load_explicit(&fdmap[fd], memory_order_relaxed) != 0)
+            return fd;
+    return -1;
 }
 
 void nc__unpoison_mapped(void)
