@@ -66,7 +66,8 @@ try() {
 refused() {
     [ "$rc" -eq 126 ] || fail "$1: exit $rc, want 126 (refused); stderr: $err"
     grep -qF -- "$2" <<<"$err" || fail "$1: the message does not say '$2': $err"
-    grep -qF -- "pass --allow-kernel" <<<"$err" || fail "$1: the message does not name --allow-kernel"
+    grep -qF -- "pass --allow-kernel" <<<"$err" ||
+        fail "$1: the message does not name --allow-kernel"
     [ "$(wc -l <<<"$err")" -eq 1 ] || fail "$1: want one line on stderr: $err"
     [ ! -e "$tmp/mark/$1" ] || fail "$1: refused, yet the program ran"
     echo "ok: $1 refused: $err"
@@ -96,7 +97,8 @@ grep -q 'libnetcore.so loaded' <<<"$err" && fail "the default NETCORE_LOG says: 
 mapfile -t a <<<"$(args info)"
 try info NETCORE_LOG=info -- -- "$tmp/bin/runclient" "${a[@]}"
 ran_from info "$NC_NETCORE_IP"
-n=$(grep -c "^netcore\[[0-9]*\]: info: libnetcore.so loaded in $tmp/bin/runclient:" <<<"$err") || true
+line="^netcore\[[0-9]*\]: info: libnetcore.so loaded in $tmp/bin/runclient:"
+n=$(grep -c "$line" <<<"$err") || true
 [ "$n" -eq 1 ] || fail "NETCORE_LOG=info: $n start lines, want 1: $err"
 echo "ok: NETCORE_LOG=info: $(grep 'libnetcore.so loaded' <<<"$err")"
 
