@@ -8,7 +8,8 @@
  * is read, not written, because a vfork() child shares its parent's memory.
  *
  * glibc's own exec functions (execl*, execvp, posix_spawn) call its internal execve, which
- * no interposer sees; execve, execv, execvp, execvpe and fexecve are covered here.
+ * no interposer sees; execve, execv, execvp, execvpe and fexecve are covered here,
+ * posix_spawn and posix_spawnp in spawn.c.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -112,6 +112,17 @@ static void resolve_all(void)
     RESOLVE(execve);
     RESOLVE(execvpe);
     RESOLVE(fexecve);
+    RESOLVE(posix_spawn);
+    RESOLVE(posix_spawnp);
+    RESOLVE(posix_spawn_file_actions_init);
+    RESOLVE(posix_spawn_file_actions_destroy);
+    RESOLVE(posix_spawn_file_actions_addopen);
+    RESOLVE(posix_spawn_file_actions_addclose);
+    RESOLVE(posix_spawn_file_actions_adddup2);
+    RESOLVE(posix_spawn_file_actions_addchdir_np);
+    RESOLVE(posix_spawn_file_actions_addfchdir_np);
+    RESOLVE(posix_spawn_file_actions_addclosefrom_np);
+    RESOLVE(posix_spawn_file_actions_addtcsetpgrp_np);
     RESOLVE(getaddrinfo);
     RESOLVE(freeaddrinfo);
     RESOLVE(gai_strerror);
@@ -129,10 +140,39 @@ void nc__libc_resolve(void)
     pthread_once(&resolve_once, resolve_all);
 }
 
+/* Only NETCORE_LOG, for the constructor: the rest waits for the stack to start. */
+static const char *log_var_only(const char *name)
+{
+    return strcmp(name, "NETCORE_LOG") == 0 ? getenv(name) : NULL;
+}
+
+/*
+ * Says, at NETCORE_LOG=info and above, that the library is loaded: a program the preload
+ * cannot reach would print nothing, so a user can tell the two apart. A bad NETCORE_LOG
+ * says nothing here; the stack's start names it, as for every variable.
+ */
+static void say_loaded(void)
+{
+    struct netcore_config cfg;
+    char err[256];
+    netcore_config_defaults(&cfg);
+    if (netcore_config_from_env(&cfg, log_var_only, err, sizeof(err)) != 0)
+        return;
+    netcore_log_level(cfg.log_level);
+    if (cfg.log_level < NETCORE_LOG_INFO)
+        return;
+    char exe[256];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    nc__log(NETCORE_LOG_INFO, "libnetcore.so loaded in %s: its TCP and UDP sockets run on "
+            "netcore", n > 0 ? exe : "this program");
+}
+
 __attribute__((constructor)) static void shim_init(void)
 {
     nc__libc_resolve();
     pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);
+    say_loaded();
 }
 
 /*
@@ -162,6 +202,16 @@ int nc__fd_handle(int fd)
     if (fd < 0 || fd >= fdmap_len || fdmap == NULL)
         return -1;
     return atomic_load_explicit(&fdmap[fd], memory_order_acquire) - 1;
+}
+
+int nc__fd_next(int from)
+{
+    if (fdmap == NULL || nc_stack == NULL || atomic_load(&forked))
+        return -1;
+    for (int fd = from < 0 ? 0 : from; fd < fdmap_len; fd++)
+        if (atomic_load_explicit(&fdmap[fd], memory_order_relaxed) != 0)
+            return fd;
+    return -1;
 }
 
 void nc__unpoison_mapped(void)

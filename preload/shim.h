@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
@@ -62,6 +63,20 @@ struct nc_libc {
     int (*execve)(const char *, char *const[], char *const[]);
     int (*execvpe)(const char *, char *const[], char *const[]);
     int (*fexecve)(int, char *const[], char *const[]);
+    int (*posix_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                       const posix_spawnattr_t *, char *const[], char *const[]);
+    int (*posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                        const posix_spawnattr_t *, char *const[], char *const[]);
+    int (*posix_spawn_file_actions_init)(posix_spawn_file_actions_t *);
+    int (*posix_spawn_file_actions_destroy)(posix_spawn_file_actions_t *);
+    int (*posix_spawn_file_actions_addopen)(posix_spawn_file_actions_t *, int, const char *,
+                                            int, mode_t);
+    int (*posix_spawn_file_actions_addclose)(posix_spawn_file_actions_t *, int);
+    int (*posix_spawn_file_actions_adddup2)(posix_spawn_file_actions_t *, int, int);
+    int (*posix_spawn_file_actions_addchdir_np)(posix_spawn_file_actions_t *, const char *);
+    int (*posix_spawn_file_actions_addfchdir_np)(posix_spawn_file_actions_t *, int);
+    int (*posix_spawn_file_actions_addclosefrom_np)(posix_spawn_file_actions_t *, int);
+    int (*posix_spawn_file_actions_addtcsetpgrp_np)(posix_spawn_file_actions_t *, int);
     int (*getaddrinfo)(const char *, const char *, const struct addrinfo *,
                        struct addrinfo **);
     void (*freeaddrinfo)(struct addrinfo *);
@@ -102,6 +117,8 @@ int nc__fd_unbind(int fd, int *handle);
 /* Makes every fd that is a netcore socket an unconnected kernel socket (ENOTCONN for every
  * call) in this process's fd table; forget also clears the map (a forked child). */
 void nc__poison_mapped(bool forget);
+/* The lowest fd >= from that is a netcore socket of this process, or -1. */
+int nc__fd_next(int from);
 /* Undoes nc__poison_mapped(false) after an exec that failed: the fds are sockets again. */
 void nc__unpoison_mapped(void);
 /* Turns a new core socket into a program fd (a dup of its eventfd). Closes h on failure. */
