@@ -119,6 +119,7 @@ int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, sock
     if (s->type != SOCK_STREAM)
         return -EOPNOTSUPP;
     int timeout = nc__sock_timeout(s, 0, false);
+    int64_t deadline = nc__deadline(timeout); /* another thread may take what woke us */
     for (;;) {
         int nid = -1;
         nc__lock(st);
@@ -140,7 +141,7 @@ int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, sock
         }
         if (rc != -EAGAIN || timeout == 0)
             return rc;
-        int r = nc__sock_wait(s, POLLIN, timeout);
+        int r = nc__sock_wait(s, POLLIN, nc__left_ms(deadline));
         if (r < 0)
             return r;
         if (r == 0)
@@ -266,6 +267,7 @@ ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len
         return n;
     }
     int timeout = nc__sock_timeout(s, flags, false);
+    int64_t deadline = nc__deadline(timeout); /* another thread may take what woke us */
     for (;;) {
         union nc_sockaddr a;
         ssize_t n = nc__udp_recvfrom(st, s, buf, len, flags, &a);
@@ -284,7 +286,7 @@ ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len
         }
         if (n != -EAGAIN || timeout == 0)
             return n;
-        int r = nc__sock_wait(s, POLLIN, timeout);
+        int r = nc__sock_wait(s, POLLIN, nc__left_ms(deadline));
         if (r < 0)
             return r;
         if (r == 0)

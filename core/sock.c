@@ -387,6 +387,25 @@ int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms)
     return result;
 }
 
+/*
+ * A blocking call that may wait more than once (its item taken by another thread in between,
+ * a partial transfer) keeps one deadline for the whole call, so that SO_RCVTIMEO/SO_SNDTIMEO
+ * bound the call and not each wait: the deadline of a timeout in ms (-1: none) ...
+ */
+int64_t nc__deadline(int timeout_ms)
+{
+    return timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
+}
+
+/* ... and what is left of it for nc__sock_wait (-1: forever, 0: expired). */
+int nc__left_ms(int64_t deadline)
+{
+    if (deadline < 0)
+        return -1;
+    int64_t d = deadline - now_ms();
+    return d > 0 ? (int)d : 0;
+}
+
 /* How long a blocking call may wait: 0 for non-blocking, -1 forever, else ms. */
 int nc__sock_timeout(struct nc_sock *s, int flags, bool sending)
 {
