@@ -407,6 +407,12 @@ void netcore_want(struct netcore_stack *st, int id, unsigned events, int delta)
         nc__sock_want(s, events, delta);
 }
 
+unsigned netcore_wanted(struct netcore_stack *st, int id)
+{
+    HOLD(st, id, s);
+    return s != NULL ? nc__sock_wanted(s) : 0;
+}
+
 int netcore_wait(struct netcore_stack *st, int id, unsigned events, int timeout_ms)
 {
     GET_SOCK(st, id, s);

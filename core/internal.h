@@ -305,6 +305,8 @@ unsigned nc__sock_ready(struct nc_sock *s);
 /* Signals the eventfd if the current state satisfies what a waiter asked for. */
 void nc__sock_notify(struct nc_sock *s);
 void nc__sock_want(struct nc_sock *s, unsigned events, int delta);
+/* The events registered with nc__sock_want that are ready now. */
+unsigned nc__sock_wanted(struct nc_sock *s);
 /* App side, after consuming: clears a stale eventfd signal nothing registered is ready for. */
 void nc__sock_settle(struct nc_sock *s);
 int nc__sock_watch(struct nc_sock *s, int efd, unsigned events);

@@ -278,6 +278,12 @@ void nc__sock_want(struct nc_sock *s, unsigned events, int delta)
     }
 }
 
+unsigned nc__sock_wanted(struct nc_sock *s)
+{
+    unsigned w = wanted(s);
+    return w != 0 ? nc__sock_ready(s) & w : 0;
+}
+
 static void settle_one(struct nc_sock *s, int efd, unsigned w)
 {
     if ((nc__sock_ready(s) & w) != 0)

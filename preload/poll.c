@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,12 +36,57 @@ static short our_revents(int h, short events)
     return (short)(nc__ready(h, want) & want);
 }
 
+/*
+ * A poll's netcore sockets: k[i] is what the kernel waits on for fds[i] — the socket's
+ * eventfd, shared with every other thread polling it, or -1 once the socket moved to the
+ * call's own eventfd `own`, which then sits in the extra slot k[n].
+ */
+struct mpoll {
+    struct pollfd *fds, *k;
+    const int *hs;
+    nfds_t n;
+    int own;
+};
+
+/*
+ * fds[i] woke on the shared eventfd and drained it, but none of its events are ready: if
+ * the socket is ready for what another poller registered, the wake-up was that poller's.
+ * Every entry of the socket moves to a watch on the call's own eventfd (registered before
+ * the shared registration is withdrawn, so no change is missed in between); withdrawing
+ * signals the shared eventfd again for the others. Only threads sharing a socket get here.
+ */
+static void move_to_own(struct mpoll *m, nfds_t i)
+{
+    unsigned mine = (unsigned short)m->fds[i].events | POLLERR | POLLHUP;
+    int h = m->hs[i];
+    if ((netcore_wanted(nc_stack, h) & ~mine) == 0)
+        return;
+    if (m->own < 0) {
+        m->own = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (m->own < 0)
+            return; /* stays on the shared eventfd: woken again until the other leaves */
+        m->k[m->n] = (struct pollfd){ .fd = m->own, .events = POLLIN };
+    }
+    unsigned all = 0;
+    for (nfds_t j = 0; j < m->n; j++)
+        if (m->hs[j] == h)
+            all |= (unsigned short)m->fds[j].events;
+    if (netcore_watch(nc_stack, h, m->own, all) != 0)
+        return;
+    for (nfds_t j = 0; j < m->n; j++) {
+        if (m->hs[j] == h && m->k[j].fd >= 0) {
+            netcore_want(nc_stack, h, (unsigned short)m->fds[j].events, -1);
+            m->k[j].fd = -1; /* ppoll skips it */
+        }
+    }
+}
+
 /* The shared implementation; tmo NULL waits forever. */
 static int mixed_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
                       const sigset_t *mask)
 {
     int hstack[STACK_FDS];
-    struct pollfd kstack[STACK_FDS];
+    struct pollfd kstack[STACK_FDS + 1];
     int *hs = hstack;
     struct pollfd *k = kstack;
     int ours = 0;
@@ -51,7 +97,7 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
         return LIBC(ppoll)(fds, n, tmo, mask);
     if (n > STACK_FDS) {
         hs = malloc(n * sizeof(*hs));
-        k = malloc(n * sizeof(*k));
+        k = malloc((n + 1) * sizeof(*k));
         if (hs == NULL || k == NULL) {
             free(hs);
             free(k);
@@ -67,6 +113,7 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
             k[i].events = POLLIN;
         }
     }
+    struct mpoll m = { .fds = fds, .k = k, .hs = hs, .n = n, .own = -1 };
     int64_t deadline = tmo != NULL ? now_ns() + tmo->tv_sec * 1000000000LL + tmo->tv_nsec : -1;
     int total;
     for (;;) {
@@ -89,19 +136,24 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
                 }
             }
         }
-        int rc = LIBC(ppoll)(k, n, lp, mask);
+        int rc = LIBC(ppoll)(k, m.own >= 0 ? n + 1 : n, lp, mask);
         if (rc < 0) {
             total = -1;
             break;
         }
+        if (m.own >= 0 && (k[n].revents & POLLIN))
+            drain(m.own);
         total = 0;
         for (nfds_t i = 0; i < n; i++) {
             if (hs[i] < 0) {
                 fds[i].revents = k[i].revents;
             } else {
-                if (k[i].revents & POLLIN)
+                bool woke = (k[i].revents & POLLIN) != 0;
+                if (woke)
                     drain(fds[i].fd);
                 fds[i].revents = our_revents(hs[i], fds[i].events);
+                if (woke && fds[i].revents == 0)
+                    move_to_own(&m, i);
             }
             total += fds[i].revents != 0;
         }
@@ -109,9 +161,16 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
             break;
     }
     int saved = errno;
-    for (nfds_t i = 0; i < n; i++)
-        if (hs[i] >= 0)
+    for (nfds_t i = 0; i < n; i++) {
+        if (hs[i] < 0)
+            continue;
+        if (k[i].fd >= 0)
             netcore_want(nc_stack, hs[i], (unsigned short)fds[i].events, -1);
+        else
+            netcore_unwatch(nc_stack, hs[i], m.own); /* once per socket: ENOENT after */
+    }
+    if (m.own >= 0)
+        LIBC(close)(m.own);
     if (hs != hstack) {
         free(hs);
         free(k);
