@@ -489,22 +489,50 @@ static int case_poll_in_in(void)
     return rc;
 }
 
-/* A kernel fd in an epoll set, its data with netcore's tag bits: reported with that data. */
+/* epoll_wait on ep: exactly one event, with data `want`. */
+static int one_event(int ep, uint64_t want, const char *after)
+{
+    struct epoll_event out[4];
+    int n = epoll_wait(ep, out, 4, 1000);
+    CHECK(n == 1, "after %s: epoll_wait=%d, want the pipe's event", after, n);
+    CHECK(out[0].data.u64 == want, "after %s: data %#llx, want %#llx", after,
+          (unsigned long long)out[0].data.u64, (unsigned long long)want);
+    return 0;
+}
+
+/*
+ * A kernel fd in an epoll set, its data with netcore's tag in the top 16 bits: reported with
+ * that data, through EPOLL_CTL_MOD to other data and back, and gone after EPOLL_CTL_DEL.
+ */
 static int case_epoll_tag(void)
 {
     int p[2], ep = epoll_create1(0);
     CHECK(ep >= 0 && pipe(p) == 0, "epoll/pipe: %s", strerror(errno));
-    uint64_t data = 0x6e63ULL << 48 | 7;
-    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = data }, out[4];
-    CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev) == 0, "epoll_ctl: %s", strerror(errno));
     CHECK(write(p[1], "x", 1) == 1, "write: %s", strerror(errno));
-    int n = epoll_wait(ep, out, 4, 1000);
+    uint64_t tagged = 0x6e63ULL << 48 | 7;
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tagged }, out[4];
+    int rc, reported = 0; /* epoll_ctl's result; one_event's */
+    if ((rc = epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev)) != 0 ||
+        (reported = one_event(ep, tagged, "ADD")) != 0)
+        goto out;
+    ev.data.u64 = 5;
+    if ((rc = epoll_ctl(ep, EPOLL_CTL_MOD, p[0], &ev)) != 0 ||
+        (reported = one_event(ep, 5, "MOD")) != 0)
+        goto out;
+    ev.data.u64 = tagged + 1;
+    if ((rc = epoll_ctl(ep, EPOLL_CTL_MOD, p[0], &ev)) != 0 ||
+        (reported = one_event(ep, tagged + 1, "MOD back")) != 0)
+        goto out;
+    if ((rc = epoll_ctl(ep, EPOLL_CTL_DEL, p[0], NULL)) != 0)
+        goto out;
+    rc = epoll_wait(ep, out, 4, 0);
+out:
     close(p[0]);
     close(p[1]);
     close(ep);
-    CHECK(n == 1, "epoll_wait=%d, want the pipe's event", n);
-    CHECK(out[0].data.u64 == data, "data %#llx, want %#llx",
-          (unsigned long long)out[0].data.u64, (unsigned long long)data);
+    if (reported != 0)
+        return -1; /* one_event said why */
+    CHECK(rc == 0, "epoll_ctl or epoll_wait after DEL: %d (%s), want 0", rc, strerror(errno));
     return 0;
 }
 
