@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -74,11 +75,12 @@ static int set_tmo(int s, int name, int ms)
 }
 
 /* The first thread: one blocking call, its result, and its thread id once it started. */
-enum op { OP_RECV, OP_SEND, OP_ACCEPT, OP_POLL };
+enum op { OP_RECV, OP_SEND, OP_ACCEPT, OP_POLL, OP_SELECT, OP_EPOLL };
 struct blocker {
     enum op op;
     int s;
-    short events;        /* OP_POLL */
+    short events;        /* OP_POLL, OP_SELECT (POLLIN: read set, POLLOUT: write set), OP_EPOLL */
+    int ep;              /* OP_EPOLL: a set shared with another thread, or -1: one of its own */
     bool fifo;           /* run under SCHED_FIFO (the poll cases) */
     _Atomic pid_t tid;
     _Atomic bool started;
@@ -93,6 +95,12 @@ static void *blocker_main(void *arg)
     static char big[1 << 20];
     char buf[16];
     b->tid = (pid_t)syscall(SYS_gettid);
+    int ep = b->ep;
+    if (b->op == OP_EPOLL && ep < 0) {
+        struct epoll_event ev = { .events = (uint32_t)b->events };
+        ep = epoll_create1(0);
+        epoll_ctl(ep, EPOLL_CTL_ADD, b->s, &ev);
+    }
     long t0 = now_ms();
     b->started = true; /* about to block */
     switch (b->op) {
@@ -118,11 +126,29 @@ static void *blocker_main(void *arg)
         b->revents = p.revents;
         break;
     }
+    case OP_SELECT: {
+        fd_set set;
+        FD_ZERO(&set);
+        FD_SET(b->s, &set);
+        struct timeval tv = { POLL_MS / 1000, 0 };
+        bool rd = b->events == POLLIN;
+        b->rc = select(b->s + 1, rd ? &set : NULL, rd ? NULL : &set, NULL, &tv);
+        b->revents = b->rc == 1 ? b->events : 0;
+        break;
+    }
+    case OP_EPOLL: {
+        struct epoll_event ev;
+        b->rc = epoll_wait(ep, &ev, 1, POLL_MS);
+        b->revents = b->rc == 1 ? (short)ev.events : 0;
+        break;
+    }
     }
     b->err = errno;
     b->ms = now_ms() - t0;
     if (b->op == OP_ACCEPT && b->rc >= 0)
         close((int)b->rc);
+    if (b->op == OP_EPOLL && b->ep < 0)
+        close(ep);
     return NULL;
 }
 
@@ -424,15 +450,16 @@ static void pin_all(const cpu_set_t *set)
  * socket's wake-up comes, the first poller runs before the second can look at the socket,
  * the interleaving in which a poller that takes a wake-up meant for another loses it.
  */
-static int two_pollers(int s, short first, short second, int (*event)(int s), const char *what)
+static int two_pollers(int s, enum op op, int ep, short first, short second,
+                       int (*event)(int s), const char *what)
 {
     cpu_set_t all, one;
     sched_getaffinity(0, sizeof(all), &all);
     CPU_ZERO(&one);
     CPU_SET(sched_getcpu(), &one);
     pin_all(&one);
-    struct blocker a = { .op = OP_POLL, .s = s, .events = first, .fifo = true };
-    struct blocker b = { .op = OP_POLL, .s = s, .events = second };
+    struct blocker a = { .op = op, .s = s, .events = first, .ep = ep, .fifo = true };
+    struct blocker b = { .op = op, .s = s, .events = second, .ep = ep };
     pthread_t ta, tb;
     int rc = -1;
     if (start_blocker(&ta, &a) != 0)
@@ -468,13 +495,29 @@ static int say_d(int s)
 }
 
 /* One thread polls for POLLIN, another for POLLOUT; the socket becomes writable only. */
-static int case_poll_in_out(void)
+static int in_out(enum op op, const char *what)
 {
     int s = connect_to(hold_port);
     CHECK(fill(s) == 0, "could not fill the send buffer: %s", strerror(errno));
-    int rc = two_pollers(s, POLLIN, POLLOUT, shut_wr, "POLLIN + POLLOUT");
+    int rc = two_pollers(s, op, -1, POLLIN, POLLOUT, shut_wr, what);
     close(s);
     return rc;
+}
+
+static int case_poll_in_out(void)
+{
+    return in_out(OP_POLL, "poll POLLIN + POLLOUT");
+}
+
+static int case_select_in_out(void)
+{
+    return in_out(OP_SELECT, "select read + write");
+}
+
+/* Each thread its own epoll set (netcore: each registration its own eventfd). */
+static int case_epoll_in_out(void)
+{
+    return in_out(OP_EPOLL, "two epoll sets EPOLLIN + EPOLLOUT");
 }
 
 /*
@@ -484,7 +527,24 @@ static int case_poll_in_out(void)
 static int case_poll_in_in(void)
 {
     int s = connect_to(hello_port);
-    int rc = two_pollers(s, POLLIN, POLLIN, say_d, "POLLIN + POLLIN");
+    int rc = two_pollers(s, OP_POLL, -1, POLLIN, POLLIN, say_d, "poll POLLIN + POLLIN");
+    close(s);
+    return rc;
+}
+
+/*
+ * Two threads wait in one level-triggered epoll set for the socket's EPOLLIN; data arrives.
+ * The kernel wakes one waiter and, the socket still ready, the other; netcore signals the
+ * registration's eventfd again after the first reports it.
+ */
+static int case_epoll_shared(void)
+{
+    int s = connect_to(hello_port);
+    int ep = epoll_create1(0);
+    struct epoll_event ev = { .events = EPOLLIN };
+    CHECK(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev) == 0, "epoll: %s", strerror(errno));
+    int rc = two_pollers(s, OP_EPOLL, ep, POLLIN, POLLIN, say_d, "one epoll set, two waiters");
+    close(ep);
     close(s);
     return rc;
 }
@@ -558,7 +618,10 @@ int main(int argc, char **argv)
         { "accept O_NONBLOCK beside a blocked accept", case_accept_nonblock },
         { "UDP recv MSG_DONTWAIT beside a blocked recv", case_udp_dontwait },
         { "poll POLLIN and POLLOUT pollers both woken", case_poll_in_out },
+        { "select read and write sets both woken", case_select_in_out },
+        { "two epoll sets, EPOLLIN and EPOLLOUT, both woken", case_epoll_in_out },
         { "poll two POLLIN pollers both woken", case_poll_in_in },
+        { "one epoll set, two waiting threads both woken", case_epoll_shared },
         { "epoll kernel fd with tag-like data", case_epoll_tag },
     };
     int failed = 0;
