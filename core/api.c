@@ -286,6 +286,8 @@ ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len
         }
         if (n != -EAGAIN || timeout == 0)
             return n;
+        if (atomic_load(&s->rd_shut))
+            return 0; /* shut for reading: a blocking recv ends, a non-blocking one EAGAIN */
         int r = nc__sock_wait(s, POLLIN, nc__left_ms(deadline));
         if (r < 0)
             return r;
@@ -301,13 +303,17 @@ int netcore_shutdown(struct netcore_stack *st, int id, int how)
         return -EINVAL;
     bool rd = how != SHUT_WR, wr = how != SHUT_RD;
     if (s->type == SOCK_DGRAM) {
-        if (atomic_load(&s->state) != NC_ST_CONNECTED)
-            return -ENOTCONN;
+        /* The kernel marks an unconnected socket shut too, though it says ENOTCONN (its
+         * "hack to wake up other listeners"): programs end a thread blocked in recvfrom
+         * this way. That recv returns 0, a later send fails with EPIPE. */
         if (rd)
             atomic_store(&s->rd_shut, true);
         if (wr)
             atomic_store(&s->wr_shut, true);
-        return 0;
+        nc__lock(st);
+        nc__sock_notify(s);
+        nc__unlock(st);
+        return atomic_load(&s->state) == NC_ST_CONNECTED ? 0 : -ENOTCONN;
     }
     nc__lock(st);
     int rc = nc__tcp_shutdown(st, s, rd, wr);

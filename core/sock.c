@@ -161,8 +161,13 @@ unsigned nc__sock_ready(struct nc_sock *s)
     if (atomic_load(&s->so_error) != 0)
         r |= POLLERR;
     if (s->type == SOCK_DGRAM) {
-        if (atomic_load(&s->dq_count) > 0)
+        bool rd_shut = atomic_load(&s->rd_shut);
+        if (atomic_load(&s->dq_count) > 0 || rd_shut)
             r |= POLLIN;
+        if (rd_shut)
+            r |= POLLRDHUP;
+        if (rd_shut && atomic_load(&s->wr_shut))
+            r |= POLLHUP; /* datagram_poll: both directions shut */
         return r | POLLOUT;
     }
     switch (state) {

@@ -432,6 +432,56 @@ static int case_udp_dontwait(void)
     return 0;
 }
 
+/*
+ * UDP: shutdown(SHUT_RD) in another thread ends a blocked recv with 0, as it ends a TCP one
+ * (its SO_RCVTIMEO bounds the wait otherwise). An unconnected socket is shut too, though the
+ * call says ENOTCONN: programs stop a receiving thread this way.
+ */
+static int udp_shutdown(bool connected)
+{
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    if (connected) {
+        a.sin_port = htons((uint16_t)hold_port);
+        inet_pton(AF_INET, ip, &a.sin_addr);
+    }
+    CHECK(s >= 0 && (connected ? connect(s, (struct sockaddr *)&a, sizeof(a))
+                               : bind(s, (struct sockaddr *)&a, sizeof(a))) == 0,
+          "connect/bind: %s", strerror(errno));
+    set_tmo(s, SO_RCVTIMEO, WATCHDOG_MS);
+    struct blocker b = { .op = OP_RECV, .s = s };
+    pthread_t t;
+    if (start_blocker(&t, &b) != 0)
+        return -1;
+    int rc = shutdown(s, SHUT_RD);
+    int err = errno;
+    pthread_join(t, NULL);
+    char buf[16];
+    ssize_t n = recv(s, buf, sizeof(buf), MSG_DONTWAIT);
+    int err2 = errno;
+    close(s);
+    if (connected)
+        CHECK(rc == 0, "shutdown: %s", strerror(err));
+    else
+        CHECK(rc == -1 && err == ENOTCONN, "shutdown: %d (%s), want -1 ENOTCONN", rc,
+              strerror(err));
+    CHECK(b.rc == 0 && b.ms < AT_ONCE_MS, "the blocked recv: %ld (%s) after %.1f s, want 0 at "
+          "once", b.rc, strerror(b.err), b.ms / 1000.0);
+    CHECK(n == -1 && err2 == EAGAIN, "a MSG_DONTWAIT recv after: %zd (%s), want -1 EAGAIN", n,
+          strerror(err2));
+    return 0;
+}
+
+static int case_udp_shutdown(void)
+{
+    return udp_shutdown(true);
+}
+
+static int case_udp_shutdown_unconnected(void)
+{
+    return udp_shutdown(false);
+}
+
 /* Pins every thread of the process to one CPU (the poll cases), or back to `all`. */
 static void pin_all(const cpu_set_t *set)
 {
@@ -617,6 +667,9 @@ int main(int argc, char **argv)
         { "send SO_SNDTIMEO beside a blocked send", case_send_sndtimeo },
         { "accept O_NONBLOCK beside a blocked accept", case_accept_nonblock },
         { "UDP recv MSG_DONTWAIT beside a blocked recv", case_udp_dontwait },
+        { "UDP shutdown(SHUT_RD) ends a blocked recv", case_udp_shutdown },
+        { "UDP shutdown(SHUT_RD), unconnected, ends a blocked recv",
+          case_udp_shutdown_unconnected },
         { "poll POLLIN and POLLOUT pollers both woken", case_poll_in_out },
         { "select read and write sets both woken", case_select_in_out },
         { "two epoll sets, EPOLLIN and EPOLLOUT, both woken", case_epoll_in_out },
