@@ -37,47 +37,58 @@ static short our_revents(int h, short events)
 }
 
 /*
- * A poll's netcore sockets: k[i] is what the kernel waits on for fds[i] — the socket's
- * eventfd, shared with every other thread polling it, or -1 once the socket moved to the
- * call's own eventfd `own`, which then sits in the extra slot k[n].
+ * fds[i] woke on its socket's shared eventfd k[i].fd and drained it, but none of its events
+ * are ready: if the socket is ready for what another poller registered, the wake-up was that
+ * poller's. Every entry of the socket (hs[j] == hs[i]) then moves to a watch on an eventfd of
+ * the call's own for this socket, put in k in place of the shared one; the watch comes
+ * before the shared registration is withdrawn, so no change is missed in between, and
+ * withdrawing signals the shared eventfd again for the others. One eventfd per socket: a
+ * consumer of the socket drains a watch's eventfd once the socket is not ready for it
+ * (nc__sock_settle), which must not take another socket's signal. Only threads sharing a
+ * socket get here.
  */
-struct mpoll {
-    struct pollfd *fds, *k;
-    const int *hs;
-    nfds_t n;
-    int own;
-};
-
-/*
- * fds[i] woke on the shared eventfd and drained it, but none of its events are ready: if
- * the socket is ready for what another poller registered, the wake-up was that poller's.
- * Every entry of the socket moves to a watch on the call's own eventfd (registered before
- * the shared registration is withdrawn, so no change is missed in between); withdrawing
- * signals the shared eventfd again for the others. Only threads sharing a socket get here.
- */
-static void move_to_own(struct mpoll *m, nfds_t i)
+static void move_to_own(const struct pollfd *fds, struct pollfd *k, const int *hs, nfds_t n,
+                        nfds_t i)
 {
-    unsigned mine = (unsigned short)m->fds[i].events | POLLERR | POLLHUP;
-    int h = m->hs[i];
+    unsigned mine = (unsigned short)fds[i].events | POLLERR | POLLHUP;
+    int h = hs[i];
     if ((netcore_wanted(nc_stack, h) & ~mine) == 0)
         return;
-    if (m->own < 0) {
-        m->own = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (m->own < 0)
-            return; /* stays on the shared eventfd: woken again until the other leaves */
-        m->k[m->n] = (struct pollfd){ .fd = m->own, .events = POLLIN };
-    }
+    int own = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (own < 0)
+        return; /* stays on the shared eventfd: woken again until the other poller leaves */
     unsigned all = 0;
-    for (nfds_t j = 0; j < m->n; j++)
-        if (m->hs[j] == h)
-            all |= (unsigned short)m->fds[j].events;
-    if (netcore_watch(nc_stack, h, m->own, all) != 0)
+    for (nfds_t j = 0; j < n; j++)
+        if (hs[j] == h)
+            all |= (unsigned short)fds[j].events;
+    if (netcore_watch(nc_stack, h, own, all) != 0) {
+        LIBC(close)(own);
         return;
-    for (nfds_t j = 0; j < m->n; j++) {
-        if (m->hs[j] == h && m->k[j].fd >= 0) {
-            netcore_want(nc_stack, h, (unsigned short)m->fds[j].events, -1);
-            m->k[j].fd = -1; /* ppoll skips it */
+    }
+    for (nfds_t j = 0; j < n; j++) {
+        if (hs[j] == h) {
+            netcore_want(nc_stack, h, (unsigned short)fds[j].events, -1);
+            k[j].fd = own;
         }
+    }
+}
+
+/* Withdraws what the call registered for its netcore sockets (after move_to_own too). */
+static void leave(const struct pollfd *fds, struct pollfd *k, const int *hs, nfds_t n)
+{
+    for (nfds_t i = 0; i < n; i++) {
+        if (hs[i] < 0 || k[i].fd < 0)
+            continue;
+        if (k[i].fd == fds[i].fd) {
+            netcore_want(nc_stack, hs[i], (unsigned short)fds[i].events, -1);
+            continue;
+        }
+        int own = k[i].fd;
+        netcore_unwatch(nc_stack, hs[i], own); /* under the stack lock: nothing in flight */
+        LIBC(close)(own);
+        for (nfds_t j = i; j < n; j++)
+            if (k[j].fd == own && hs[j] >= 0)
+                k[j].fd = -1; /* the socket's other entries: done */
     }
 }
 
@@ -86,7 +97,7 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
                       const sigset_t *mask)
 {
     int hstack[STACK_FDS];
-    struct pollfd kstack[STACK_FDS + 1];
+    struct pollfd kstack[STACK_FDS];
     int *hs = hstack;
     struct pollfd *k = kstack;
     int ours = 0;
@@ -97,7 +108,7 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
         return LIBC(ppoll)(fds, n, tmo, mask);
     if (n > STACK_FDS) {
         hs = malloc(n * sizeof(*hs));
-        k = malloc((n + 1) * sizeof(*k));
+        k = malloc(n * sizeof(*k));
         if (hs == NULL || k == NULL) {
             free(hs);
             free(k);
@@ -113,7 +124,6 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
             k[i].events = POLLIN;
         }
     }
-    struct mpoll m = { .fds = fds, .k = k, .hs = hs, .n = n, .own = -1 };
     int64_t deadline = tmo != NULL ? now_ns() + tmo->tv_sec * 1000000000LL + tmo->tv_nsec : -1;
     int total;
     for (;;) {
@@ -136,13 +146,11 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
                 }
             }
         }
-        int rc = LIBC(ppoll)(k, m.own >= 0 ? n + 1 : n, lp, mask);
+        int rc = LIBC(ppoll)(k, n, lp, mask);
         if (rc < 0) {
             total = -1;
             break;
         }
-        if (m.own >= 0 && (k[n].revents & POLLIN))
-            drain(m.own);
         total = 0;
         for (nfds_t i = 0; i < n; i++) {
             if (hs[i] < 0) {
@@ -150,10 +158,10 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
             } else {
                 bool woke = (k[i].revents & POLLIN) != 0;
                 if (woke)
-                    drain(fds[i].fd);
+                    drain(k[i].fd);
                 fds[i].revents = our_revents(hs[i], fds[i].events);
-                if (woke && fds[i].revents == 0)
-                    move_to_own(&m, i);
+                if (woke && fds[i].revents == 0 && k[i].fd == fds[i].fd)
+                    move_to_own(fds, k, hs, n, i);
             }
             total += fds[i].revents != 0;
         }
@@ -161,16 +169,7 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
             break;
     }
     int saved = errno;
-    for (nfds_t i = 0; i < n; i++) {
-        if (hs[i] < 0)
-            continue;
-        if (k[i].fd >= 0)
-            netcore_want(nc_stack, hs[i], (unsigned short)fds[i].events, -1);
-        else
-            netcore_unwatch(nc_stack, hs[i], m.own); /* once per socket: ENOENT after */
-    }
-    if (m.own >= 0)
-        LIBC(close)(m.own);
+    leave(fds, k, hs, n);
     if (hs != hstack) {
         free(hs);
         free(k);
