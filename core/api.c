@@ -119,6 +119,7 @@ int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, sock
     if (s->type != SOCK_STREAM)
         return -EOPNOTSUPP;
     int timeout = nc__sock_timeout(s, 0, false);
+    int64_t deadline = nc__deadline(timeout); /* another thread may take what woke us */
     for (;;) {
         int nid = -1;
         nc__lock(st);
@@ -140,7 +141,7 @@ int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, sock
         }
         if (rc != -EAGAIN || timeout == 0)
             return rc;
-        int r = nc__sock_wait(s, POLLIN, timeout);
+        int r = nc__sock_wait(s, POLLIN, nc__left_ms(deadline));
         if (r < 0)
             return r;
         if (r == 0)
@@ -266,6 +267,7 @@ ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len
         return n;
     }
     int timeout = nc__sock_timeout(s, flags, false);
+    int64_t deadline = nc__deadline(timeout); /* another thread may take what woke us */
     for (;;) {
         union nc_sockaddr a;
         ssize_t n = nc__udp_recvfrom(st, s, buf, len, flags, &a);
@@ -284,7 +286,9 @@ ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len
         }
         if (n != -EAGAIN || timeout == 0)
             return n;
-        int r = nc__sock_wait(s, POLLIN, timeout);
+        if (atomic_load(&s->rd_shut))
+            return 0; /* shut for reading: a blocking recv ends, a non-blocking one EAGAIN */
+        int r = nc__sock_wait(s, POLLIN, nc__left_ms(deadline));
         if (r < 0)
             return r;
         if (r == 0)
@@ -299,13 +303,17 @@ int netcore_shutdown(struct netcore_stack *st, int id, int how)
         return -EINVAL;
     bool rd = how != SHUT_WR, wr = how != SHUT_RD;
     if (s->type == SOCK_DGRAM) {
-        if (atomic_load(&s->state) != NC_ST_CONNECTED)
-            return -ENOTCONN;
+        /* The kernel marks an unconnected socket shut too, though it says ENOTCONN (its
+         * "hack to wake up other listeners"): programs end a thread blocked in recvfrom
+         * this way. That recv returns 0, a later send fails with EPIPE. */
         if (rd)
             atomic_store(&s->rd_shut, true);
         if (wr)
             atomic_store(&s->wr_shut, true);
-        return 0;
+        nc__lock(st);
+        nc__sock_notify(s);
+        nc__unlock(st);
+        return atomic_load(&s->state) == NC_ST_CONNECTED ? 0 : -ENOTCONN;
     }
     nc__lock(st);
     int rc = nc__tcp_shutdown(st, s, rd, wr);
@@ -403,6 +411,12 @@ void netcore_want(struct netcore_stack *st, int id, unsigned events, int delta)
     HOLD(st, id, s);
     if (s != NULL)
         nc__sock_want(s, events, delta);
+}
+
+unsigned netcore_wanted(struct netcore_stack *st, int id)
+{
+    HOLD(st, id, s);
+    return s != NULL ? nc__sock_wanted(s) : 0;
 }
 
 int netcore_wait(struct netcore_stack *st, int id, unsigned events, int timeout_ms)

@@ -305,6 +305,8 @@ unsigned nc__sock_ready(struct nc_sock *s);
 /* Signals the eventfd if the current state satisfies what a waiter asked for. */
 void nc__sock_notify(struct nc_sock *s);
 void nc__sock_want(struct nc_sock *s, unsigned events, int delta);
+/* The events registered with nc__sock_want that are ready now. */
+unsigned nc__sock_wanted(struct nc_sock *s);
 /* App side, after consuming: clears a stale eventfd signal nothing registered is ready for. */
 void nc__sock_settle(struct nc_sock *s);
 int nc__sock_watch(struct nc_sock *s, int efd, unsigned events);
@@ -312,6 +314,9 @@ int nc__sock_unwatch(struct nc_sock *s, int efd);
 /* Waits on the socket's eventfd for any of `events`; returns ready bits, 0, or -EINTR. */
 int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms);
 int nc__sock_timeout(struct nc_sock *s, int flags, bool sending);
+/* One deadline for a whole call that may wait several times; nc__left_ms for each wait. */
+int64_t nc__deadline(int timeout_ms);
+int nc__left_ms(int64_t deadline);
 bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms);
 
 /* API calls hold the socket they use (nc__sock_hold): */

@@ -161,8 +161,13 @@ unsigned nc__sock_ready(struct nc_sock *s)
     if (atomic_load(&s->so_error) != 0)
         r |= POLLERR;
     if (s->type == SOCK_DGRAM) {
-        if (atomic_load(&s->dq_count) > 0)
+        bool rd_shut = atomic_load(&s->rd_shut);
+        if (atomic_load(&s->dq_count) > 0 || rd_shut)
             r |= POLLIN;
+        if (rd_shut)
+            r |= POLLRDHUP;
+        if (rd_shut && atomic_load(&s->wr_shut))
+            r |= POLLHUP; /* datagram_poll: both directions shut */
         return r | POLLOUT;
     }
     switch (state) {
@@ -278,6 +283,12 @@ void nc__sock_want(struct nc_sock *s, unsigned events, int delta)
     }
 }
 
+unsigned nc__sock_wanted(struct nc_sock *s)
+{
+    unsigned w = wanted(s);
+    return w != 0 ? nc__sock_ready(s) & w : 0;
+}
+
 static void settle_one(struct nc_sock *s, int efd, unsigned w)
 {
     if ((nc__sock_ready(s) & w) != 0)
@@ -385,6 +396,25 @@ int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms)
     }
     atomic_fetch_sub(&s->futex_waiters, 1);
     return result;
+}
+
+/*
+ * A blocking call that may wait more than once (its item taken by another thread in between,
+ * a partial transfer) keeps one deadline for the whole call, so that SO_RCVTIMEO/SO_SNDTIMEO
+ * bound the call and not each wait: the deadline of a timeout in ms (-1: none) ...
+ */
+int64_t nc__deadline(int timeout_ms)
+{
+    return timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
+}
+
+/* ... and what is left of it for nc__sock_wait (-1: forever, 0: expired). */
+int nc__left_ms(int64_t deadline)
+{
+    if (deadline < 0)
+        return -1;
+    int64_t d = deadline - now_ms();
+    return d > 0 ? (int)d : 0;
 }
 
 /* How long a blocking call may wait: 0 for non-blocking, -1 forever, else ms. */

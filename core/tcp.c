@@ -868,12 +868,18 @@ void nc__tcp_tw_cap(struct netcore_stack *st)
     st->stats.time_wait = n;
 }
 
-/* App side: copy into tx; kick the netstack if it had gone idle. */
+/*
+ * App side: copy into tx; kick the netstack if it had gone idle. tx_mu makes the program's
+ * threads one producer of the ring; it is let go while the call waits for space, so that
+ * another thread's non-blocking send (or one with its own SO_SNDTIMEO) never waits behind a
+ * blocked one, as on the kernel, which releases the socket lock in sk_stream_wait_memory.
+ */
 ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *buf, size_t len,
                      int flags)
 {
     size_t done = 0;
     int timeout = nc__sock_timeout(s, flags, true);
+    int64_t deadline = nc__deadline(timeout);
     pthread_mutex_lock(&s->tx_mu);
     for (;;) {
         if (atomic_load(&s->so_error) != 0) {
@@ -890,7 +896,7 @@ ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *bu
         } else if (state != NC_ST_CONNECTED || atomic_load(&s->wr_shut)) {
             /* Not connected at all is EPIPE too (and SIGPIPE): Linux, not POSIX's ENOTCONN. */
             pthread_mutex_unlock(&s->tx_mu);
-            return -EPIPE;
+            return done > 0 ? (ssize_t)done : -EPIPE;
         } else {
             if (buf == NULL && len > 0) {
                 pthread_mutex_unlock(&s->tx_mu);
@@ -912,24 +918,30 @@ ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *bu
             if (timeout == 0)
                 break;
         }
-        int r = nc__sock_wait(s, POLLOUT, timeout);
+        pthread_mutex_unlock(&s->tx_mu);
+        int r = nc__sock_wait(s, POLLOUT, nc__left_ms(deadline));
         if (r <= 0) {
-            pthread_mutex_unlock(&s->tx_mu);
             if (done > 0)
                 return (ssize_t)done;
             return r == 0 ? -EAGAIN : r;
         }
+        pthread_mutex_lock(&s->tx_mu);
     }
     pthread_mutex_unlock(&s->tx_mu);
     return done > 0 || len == 0 ? (ssize_t)done : -EAGAIN;
 }
 
-/* App side: copy out of rx; kick the netstack if it holds data that did not fit. */
+/*
+ * App side: copy out of rx; kick the netstack if it holds data that did not fit. rx_mu makes
+ * the program's threads one consumer of the ring; it is let go while the call waits, as
+ * tx_mu in nc__tcp_send (the kernel's sk_wait_data releases the socket lock too).
+ */
 ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, size_t len,
                      int flags)
 {
     size_t done = 0;
     int timeout = nc__sock_timeout(s, flags, false);
+    int64_t deadline = nc__deadline(timeout);
     int state = atomic_load(&s->state);
     if (state == NC_ST_LISTEN)
         return -ENOTCONN;
@@ -988,13 +1000,14 @@ ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, siz
             pthread_mutex_unlock(&s->rx_mu);
             return done > 0 ? (ssize_t)done : -EAGAIN;
         }
-        int r = nc__sock_wait(s, POLLIN, timeout);
+        pthread_mutex_unlock(&s->rx_mu);
+        int r = nc__sock_wait(s, POLLIN, nc__left_ms(deadline));
         if (r <= 0) {
-            pthread_mutex_unlock(&s->rx_mu);
             if (done > 0)
                 return (ssize_t)done;
             return r == 0 ? -EAGAIN : r;
         }
+        pthread_mutex_lock(&s->rx_mu);
     }
     pthread_mutex_unlock(&s->rx_mu);
     return (ssize_t)done;

@@ -197,6 +197,14 @@ int netcore_queued_bytes(struct netcore_stack *st, int s, int unsent_only);
 int netcore_fd(struct netcore_stack *st, int s);
 unsigned netcore_poll(struct netcore_stack *st, int s, unsigned events);
 void netcore_want(struct netcore_stack *st, int s, unsigned events, int delta);
+/*
+ * The events registered with netcore_want, by every waiter, that are ready now. Several
+ * waiters share the eventfd: one that drained it and finds none of its own events ready
+ * took a wake-up another needed when this has bits beyond its own. It then waits on a
+ * netcore_watch of its own instead (the eventfd would wake it at once again), and its
+ * netcore_want(..., -1) signals the eventfd again for the others.
+ */
+unsigned netcore_wanted(struct netcore_stack *st, int s);
 int netcore_wait(struct netcore_stack *st, int s, unsigned events, int timeout_ms);
 
 /*

@@ -7,6 +7,11 @@
  * reads the real state and reports that; a level-triggered registration that is still ready
  * is signalled again so it keeps being reported. Separate eventfds keep sets independent:
  * draining one never hides an edge from another.
+ *
+ * A kernel fd is the kernel's business, except when the program's data for it carries the
+ * tag in its top bits (any 64-bit value may: a counter, a hash, a pointer's bits): it is
+ * then registered with the tag too, and its data kept here as an "alias" registration
+ * (wfd -1), so that epoll_wait can give it back rather than take it for one of ours.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,13 +24,14 @@
 
 #include "shim.h"
 
-#define TAG (0x6e63ULL << 48) /* no user-space pointer has these top bits */
+#define TAG (0x6e63ULL << 48)
+#define TAG_MASK 0xffff000000000000ULL
 #define BUCKETS 1024
 
 struct reg {
     struct reg *next;
     int epfd, fd, h;
-    int wfd;         /* this registration's eventfd, in the kernel's epoll set */
+    int wfd;         /* this registration's eventfd, in the kernel's epoll set; -1: alias */
     uint32_t events; /* the program's */
     epoll_data_t data;
 };
@@ -79,12 +85,29 @@ int epoll_create1(int flags)
     return LIBC(epoll_create1)(flags);
 }
 
+static struct reg *new_reg(int epfd, int fd)
+{
+    struct reg *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->epfd = epfd;
+    r->fd = fd;
+    r->next = table[(unsigned)fd % BUCKETS];
+    table[(unsigned)fd % BUCKETS] = r;
+    nregs++;
+    mark(fd, +1);
+    mark(epfd, +1);
+    return r;
+}
+
 static void drop(struct reg **pp)
 {
     struct reg *r = *pp;
     *pp = r->next;
-    netcore_unwatch(nc_stack, r->h, r->wfd);
-    LIBC(close)(r->wfd); /* also leaves the kernel's epoll set */
+    if (r->wfd >= 0) {
+        netcore_unwatch(nc_stack, r->h, r->wfd);
+        LIBC(close)(r->wfd); /* also leaves the kernel's epoll set */
+    }
     mark(r->fd, -1);
     mark(r->epfd, -1);
     free(r);
@@ -127,36 +150,74 @@ static int ctl(int epfd, int op, int fd, int h, struct epoll_event *ev)
         if (LIBC(epoll_ctl)(epfd, EPOLL_CTL_MOD, r->wfd, &kev) < 0)
             return -errno;
     } else {
-        r = calloc(1, sizeof(*r));
-        if (r == NULL)
-            return -ENOMEM;
-        r->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (r->wfd < 0 || LIBC(epoll_ctl)(epfd, EPOLL_CTL_ADD, r->wfd, &kev) < 0) {
+        int wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (wfd < 0 || LIBC(epoll_ctl)(epfd, EPOLL_CTL_ADD, wfd, &kev) < 0) {
             int e = errno;
-            if (r->wfd >= 0)
-                LIBC(close)(r->wfd);
-            free(r);
+            if (wfd >= 0)
+                LIBC(close)(wfd);
             return -e;
         }
-        r->epfd = epfd;
-        r->fd = fd;
+        r = new_reg(epfd, fd);
+        if (r == NULL) {
+            LIBC(close)(wfd);
+            return -ENOMEM;
+        }
+        r->wfd = wfd;
         r->h = h;
-        r->next = table[(unsigned)fd % BUCKETS];
-        table[(unsigned)fd % BUCKETS] = r;
-        nregs++;
-        mark(fd, +1);
-        mark(epfd, +1);
     }
     r->events = ev->events;
     r->data = ev->data;
     return netcore_watch(nc_stack, h, r->wfd, poll_bits(r->events));
 }
 
+/*
+ * A kernel fd whose data has the tag (alias), or whose alias is withdrawn (EPOLL_CTL_DEL, or
+ * EPOLL_CTL_MOD to other data): the kernel's own call, with the tag and fd as data for an
+ * alias, and the registry kept in step with what the kernel accepted. Caller holds mu.
+ */
+static int ctl_alias(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    bool alias = op != EPOLL_CTL_DEL && ev != NULL && (ev->data.u64 & TAG_MASK) == TAG;
+    struct epoll_event kev;
+    if (alias)
+        kev = (struct epoll_event){ .events = ev->events, .data.u64 = TAG | (uint32_t)fd };
+    if (LIBC(epoll_ctl)(epfd, op, fd, alias ? &kev : ev) < 0)
+        return -errno;
+    struct reg **pp = find(epfd, fd);
+    if (!alias) {
+        if (*pp != NULL)
+            drop(pp);
+        return 0;
+    }
+    struct reg *r = *pp != NULL ? *pp : new_reg(epfd, fd);
+    if (r == NULL) {
+        LIBC(epoll_ctl)(epfd, EPOLL_CTL_DEL, fd, NULL);
+        return -ENOMEM;
+    }
+    r->wfd = -1;
+    r->h = -1;
+    r->events = ev->events;
+    r->data = ev->data;
+    return 0;
+}
+
 int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
     int h;
-    if (nc__in_stack_thread || (h = nc__fd_handle(fd)) < 0)
+    if (nc__in_stack_thread)
         return LIBC(epoll_ctl)(epfd, op, fd, ev);
+    if ((h = nc__fd_handle(fd)) < 0) {
+        /* Only tagged data, or an alias that may be withdrawn, needs more than the kernel. */
+        bool tagged = (op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD) && ev != NULL &&
+                      (ev->data.u64 & TAG_MASK) == TAG;
+        bool withdraw = (op == EPOLL_CTL_DEL || op == EPOLL_CTL_MOD) && nc__epoll_known(fd);
+        if (!tagged && !withdraw)
+            return LIBC(epoll_ctl)(epfd, op, fd, ev);
+        pthread_mutex_lock(&mu);
+        int rc = ctl_alias(epfd, op, fd, ev);
+        pthread_mutex_unlock(&mu);
+        return (int)nc__ret(rc);
+    }
     if (epfd == fd)
         return (int)nc__ret(-EINVAL);
     pthread_mutex_lock(&mu);
@@ -174,16 +235,21 @@ void nc__epoll_atfork_child(void)
 {
     pthread_mutex_init(&mu, NULL); /* another thread may have held it at fork */
     for (int b = 0; b < BUCKETS; b++) {
-        while (table[b] != NULL) {
-            struct reg *r = table[b];
-            table[b] = r->next;
+        struct reg **pp = &table[b];
+        while (*pp != NULL) {
+            struct reg *r = *pp;
+            if (r->wfd < 0) { /* an alias: the kernel fd and the set are the child's too */
+                pp = &r->next;
+                continue;
+            }
+            *pp = r->next;
             syscall(SYS_close, r->wfd);
+            mark(r->fd, -1);
+            mark(r->epfd, -1);
             free(r);
+            nregs--;
         }
     }
-    nregs = 0;
-    for (int fd = 0; fd < MARKS; fd++)
-        atomic_store_explicit(&marks[fd], 0, memory_order_relaxed);
 }
 
 bool nc__epoll_known(int fd)
@@ -243,6 +309,11 @@ static int translate(int epfd, struct epoll_event *evs, int n)
         struct reg *r = *find(epfd, fd);
         if (r == NULL)
             continue;
+        if (r->wfd < 0) { /* an alias: the kernel's events, the program's data */
+            evs[out].events = evs[i].events;
+            evs[out++].data = r->data;
+            continue;
+        }
         drain(r->wfd);
         unsigned want = poll_bits(r->events) | EPOLLERR | EPOLLHUP;
         unsigned got = nc__ready(r->h, want) & want;
@@ -276,7 +347,7 @@ static int64_t now_ms(void)
 
 int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout, const sigset_t *mask)
 {
-    if (nc__in_stack_thread || nc_stack == NULL)
+    if (nc__in_stack_thread || (nc_stack == NULL && nregs == 0))
         return LIBC(epoll_pwait)(epfd, evs, max, timeout, mask);
     int64_t deadline = timeout >= 0 ? now_ms() + timeout : -1;
     for (;;) {

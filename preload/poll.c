@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +34,62 @@ static short our_revents(int h, short events)
 {
     unsigned want = (unsigned short)events | POLLERR | POLLHUP;
     return (short)(nc__ready(h, want) & want);
+}
+
+/*
+ * fds[i] woke on its socket's shared eventfd k[i].fd and drained it, but none of its events
+ * are ready: if the socket is ready for what another poller registered, the wake-up was that
+ * poller's. Every entry of the socket (hs[j] == hs[i]) then moves to a watch on an eventfd of
+ * the call's own for this socket, put in k in place of the shared one; the watch comes
+ * before the shared registration is withdrawn, so no change is missed in between, and
+ * withdrawing signals the shared eventfd again for the others. One eventfd per socket: a
+ * consumer of the socket drains a watch's eventfd once the socket is not ready for it
+ * (nc__sock_settle), which must not take another socket's signal. Only threads sharing a
+ * socket get here.
+ */
+static void move_to_own(const struct pollfd *fds, struct pollfd *k, const int *hs, nfds_t n,
+                        nfds_t i)
+{
+    unsigned mine = (unsigned short)fds[i].events | POLLERR | POLLHUP;
+    int h = hs[i];
+    if ((netcore_wanted(nc_stack, h) & ~mine) == 0)
+        return;
+    int own = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (own < 0)
+        return; /* stays on the shared eventfd: woken again until the other poller leaves */
+    unsigned all = 0;
+    for (nfds_t j = 0; j < n; j++)
+        if (hs[j] == h)
+            all |= (unsigned short)fds[j].events;
+    if (netcore_watch(nc_stack, h, own, all) != 0) {
+        LIBC(close)(own);
+        return;
+    }
+    for (nfds_t j = 0; j < n; j++) {
+        if (hs[j] == h) {
+            netcore_want(nc_stack, h, (unsigned short)fds[j].events, -1);
+            k[j].fd = own;
+        }
+    }
+}
+
+/* Withdraws what the call registered for its netcore sockets (after move_to_own too). */
+static void leave(const struct pollfd *fds, struct pollfd *k, const int *hs, nfds_t n)
+{
+    for (nfds_t i = 0; i < n; i++) {
+        if (hs[i] < 0 || k[i].fd < 0)
+            continue;
+        if (k[i].fd == fds[i].fd) {
+            netcore_want(nc_stack, hs[i], (unsigned short)fds[i].events, -1);
+            continue;
+        }
+        int own = k[i].fd;
+        netcore_unwatch(nc_stack, hs[i], own); /* under the stack lock: nothing in flight */
+        LIBC(close)(own);
+        for (nfds_t j = i; j < n; j++)
+            if (k[j].fd == own && hs[j] >= 0)
+                k[j].fd = -1; /* the socket's other entries: done */
+    }
 }
 
 /* The shared implementation; tmo NULL waits forever. */
@@ -99,9 +156,12 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
             if (hs[i] < 0) {
                 fds[i].revents = k[i].revents;
             } else {
-                if (k[i].revents & POLLIN)
-                    drain(fds[i].fd);
+                bool woke = (k[i].revents & POLLIN) != 0;
+                if (woke)
+                    drain(k[i].fd);
                 fds[i].revents = our_revents(hs[i], fds[i].events);
+                if (woke && fds[i].revents == 0 && k[i].fd == fds[i].fd)
+                    move_to_own(fds, k, hs, n, i);
             }
             total += fds[i].revents != 0;
         }
@@ -109,9 +169,7 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
             break;
     }
     int saved = errno;
-    for (nfds_t i = 0; i < n; i++)
-        if (hs[i] >= 0)
-            netcore_want(nc_stack, hs[i], (unsigned short)fds[i].events, -1);
+    leave(fds, k, hs, n);
     if (hs != hstack) {
         free(hs);
         free(k);

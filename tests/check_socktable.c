@@ -770,6 +770,24 @@ START_TEST(test_poll_listener)
 }
 END_TEST
 
+/* netcore_wanted: what every waiter registered with netcore_want, of what is ready. */
+START_TEST(test_wanted)
+{
+    int u = new_sock(SOCK_DGRAM); /* POLLOUT now, never POLLIN here */
+
+    ck_assert_uint_eq(netcore_wanted(st, u), 0);
+    netcore_want(st, u, POLLIN, 1);
+    ck_assert_uint_eq(netcore_wanted(st, u), 0);
+    netcore_want(st, u, POLLOUT, 1);
+    ck_assert_uint_eq(netcore_wanted(st, u), POLLOUT);
+    netcore_want(st, u, POLLOUT, -1);
+    ck_assert_uint_eq(netcore_wanted(st, u), 0);
+    netcore_want(st, u, POLLIN, -1);
+    ck_assert_int_eq(netcore_close(st, u), 0);
+    ck_assert_uint_eq(netcore_wanted(st, u), 0); /* a closed handle: nothing */
+}
+END_TEST
+
 static Suite *socktable_suite(void)
 {
     Suite *s = suite_create("socktable");
@@ -865,6 +883,7 @@ static Suite *socktable_suite(void)
     tcase_add_test(tc, test_poll_fresh_tcp);
     tcase_add_test(tc, test_poll_fresh_udp);
     tcase_add_test(tc, test_poll_listener);
+    tcase_add_test(tc, test_wanted);
     suite_add_tcase(s, tc);
 
     return s;

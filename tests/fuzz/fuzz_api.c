@@ -376,7 +376,12 @@ static void op_misc(struct world *w, struct in *in)
     }
     case 3: check_rc("readable_bytes", netcore_readable_bytes(w->st, s)); break;
     case 4: check_rc("wait", netcore_wait(w->st, s, ev, 0)); break;
-    case 5: netcore_want(w->st, s, ev, what & 0x80 ? -1 : 1); break;
+    case 5:
+        netcore_want(w->st, s, ev, what & 0x80 ? -1 : 1);
+        if (netcore_wanted(w->st, s) & ~(unsigned)(POLLIN | POLLOUT | POLLRDHUP | POLLERR |
+                                                   POLLHUP | POLLNVAL))
+            fail("wanted %#x", netcore_wanted(w->st, s));
+        break;
     case 6: check_rc("watch", netcore_watch(w->st, s, what & 0x80 ? -1 : w->efd, ev)); break;
     case 7: check_rc("unwatch", netcore_unwatch(w->st, s, w->efd)); break;
     case 8: check_rc("fd", netcore_fd(w->st, s)); break;
