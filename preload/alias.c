@@ -7,6 +7,8 @@
  *   __send, __write. (The GLIBC_PRIVATE ones, __recv, __socket, __sendmmsg..., only glibc's
  *   own libraries can link.)
  * - sockatmark: glibc's asks its internal ioctl(SIOCATMARK), which the eventfd refuses.
+ * - closefrom: glibc's calls its internal close_range, so the fd map would keep the closed
+ *   sockets (and their sockets open); our close_range lets go of them first.
  */
 #include <fcntl.h>
 #include <stdarg.h>
@@ -76,4 +78,12 @@ int sockatmark(int fd)
         return LIBC(sockatmark)(fd);
     int at;
     return ioctl(fd, SIOCATMARK, &at) < 0 ? -1 : at;
+}
+
+void closefrom(int lowfd)
+{
+    /* glibc's closes from 0 when lowfd is negative */
+    if (close_range(lowfd < 0 ? 0U : (unsigned int)lowfd, ~0U, 0) == 0)
+        return;
+    LIBC(closefrom)(lowfd); /* no close_range in this kernel: glibc's /proc walk */
 }

@@ -125,6 +125,7 @@ static void resolve_all(void)
     RESOLVE(lseek);
     RESOLVE(isfdtype);
     RESOLVE(sockatmark);
+    RESOLVE(closefrom);
     RESOLVE(execve);
     RESOLVE(execvpe);
     RESOLVE(fexecve);

@@ -78,6 +78,7 @@ struct nc_libc {
     off_t (*lseek)(int, off_t, int);
     int (*isfdtype)(int, int);
     int (*sockatmark)(int);
+    void (*closefrom)(int);
     int (*execve)(const char *, char *const[], char *const[]);
     int (*execvpe)(const char *, char *const[], char *const[]);
     int (*fexecve)(int, char *const[], char *const[]);
