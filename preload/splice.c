@@ -10,8 +10,10 @@
  *   for the socket side -> EINVAL (sockets cannot pread or pwrite); two sockets, or a socket
  *   with anything but a pipe -> EINVAL; sendfile from a socket with an offset -> ESPIPE.
  *
- * SPLICE_F_NONBLOCK (or O_NONBLOCK on the pipe, or on the socket) makes the call not wait;
- * other flags (MOVE, MORE, GIFT) are hints and ignored. Where the kernel would leave bytes
+ * SPLICE_F_NONBLOCK (or O_NONBLOCK on the pipe) makes the pipe side not wait; the socket side
+ * waits unless the socket itself is O_NONBLOCK, as in the kernel (tcp_splice_read looks at the
+ * socket's own flag only: a SPLICE_F_NONBLOCK splice from an idle blocking socket blocks).
+ * Other flags (MOVE, MORE, GIFT) are hints and ignored. Where the kernel would leave bytes
  * in the pipe, this cannot put them back: bytes read from the pipe are always sent in full,
  * waiting for send space if need be (even for a non-blocking call), and bytes received from
  * the socket are written to the pipe in full, waiting for room if another writer filled it.
@@ -93,7 +95,7 @@ static ssize_t from_socket(int in, int out, size_t len, bool nb)
     char buf[BOUNCE];
     if (want > sizeof(buf))
         want = sizeof(buf);
-    ssize_t n = recv(in, buf, want, nb ? MSG_DONTWAIT : 0);
+    ssize_t n = recv(in, buf, want, 0);
     if (n <= 0)
         return n < 0 ? -errno : 0;
     return put_all(out, buf, (size_t)n);
