@@ -296,13 +296,28 @@ int main(int argc, char **argv)
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
-    int s = tcp_by_number(argv[1], atoi(argv[2]));
+    int n = tcp_by_number(argv[1], atoi(argv[2]));
     udp_by_number(argv[1], atoi(argv[3]));
+    /* The rest on a socket made the usual way, which must be on the same stack as the one
+     * made by number: the same local address. */
+    struct sockaddr_in a = peer(argv[1], atoi(argv[2])), ln, ls;
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(connect(s, (struct sockaddr *)&a, sizeof(a)) == 0, "connect");
+    socklen_t len = sizeof(ln);
+    getsockname(n, (struct sockaddr *)&ln, &len);
+    len = sizeof(ls);
+    getsockname(s, (struct sockaddr *)&ls, &len);
+    char nb[INET_ADDRSTRLEN], sb[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &ln.sin_addr, nb, sizeof(nb));
+    inet_ntop(AF_INET, &ls.sin_addr, sb, sizeof(sb));
+    CHECK(ln.sin_addr.s_addr == ls.sin_addr.s_addr,
+          "socket by number and by socket() on one stack: %s, %s", nb, sb);
     kind_of_file(s);
     splicing(s);
     epoll2(s);
-    CHECK(syscall(SYS_close, s) == 0, "syscall(SYS_close)");
-    ERRNO(fcntl(s, F_GETFD), EBADF, "fcntl after SYS_close");
+    close(s);
+    CHECK(syscall(SYS_close, n) == 0, "syscall(SYS_close)");
+    ERRNO(fcntl(n, F_GETFD), EBADF, "fcntl after SYS_close");
     printf("%s: %d failure(s)\n", argv[0], failures);
     return failures == 0 ? 0 : 1;
 }
