@@ -316,8 +316,10 @@ int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
     unsigned int i;
     for (i = 0; i < vlen; i++) {
         struct msghdr *m = &vec[i].msg_hdr;
-        ssize_t n = m->msg_iovlen > IOV_MAX_N ? -EMSGSIZE : send_iov(h, m->msg_iov, (int)m->msg_iovlen, flags, m->msg_name,
-                             m->msg_namelen);
+        ssize_t n = m->msg_iovlen > IOV_MAX_N
+                        ? -EMSGSIZE
+                        : send_iov(h, m->msg_iov, (int)m->msg_iovlen, flags, m->msg_name,
+                                   m->msg_namelen);
         if (n < 0) {
             if (i == 0)
                 return (int)nc__ret(n);

@@ -1,7 +1,8 @@
 /*
  * uv_udp — a libuv UDP client, as a libuv program would write it: COUNT datagrams to an echo
  * peer with uv_udp_send, at most WINDOW in flight (Debian's libuv 1.44 sends them with
- * syscall(SYS_sendmmsg)), their echoes read with uv_udp_recv_start on a UV_UDP_RECVMMSG handle (syscall(SYS_recvmmsg)).
+ * syscall(SYS_sendmmsg)), their echoes read with uv_udp_recv_start on a UV_UDP_RECVMMSG
+ * handle (syscall(SYS_recvmmsg)).
  * Each datagram carries its index and a pattern derived from it; every echo is checked.
  * Exits 0 when all COUNT came back intact within 20 s.
  *
