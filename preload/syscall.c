@@ -57,6 +57,12 @@ static void learn_text(void)
     dl_iterate_phdr(find_text, (void *)(uintptr_t)&learn_text);
 }
 
+/* Found at load, so that a first syscall() in a signal handler finds it done. */
+__attribute__((constructor)) static void syscall_init(void)
+{
+    pthread_once(&text_once, learn_text);
+}
+
 /* True for a caller inside libnetcore.so, and for every caller should the library's code
  * not be found: then nothing is dispatched, rather than the shim's own raw calls. */
 static bool from_inside(uintptr_t ret)
