@@ -88,8 +88,10 @@ static ssize_t from_socket(int in, int out, size_t len, bool nb)
         return -errno;
     if (r == 0)
         return -EAGAIN;
-    if (p.revents & POLLERR)
-        return -EPIPE; /* no reader: the kernel's pipe write says EPIPE (and SIGPIPE) */
+    if (p.revents & POLLERR) {
+        raise(SIGPIPE); /* no reader left: EPIPE and SIGPIPE, as splice_to_pipe */
+        return -EPIPE;
+    }
     size_t room = pipe_room(out);
     size_t want = len < room ? len : room;
     char buf[BOUNCE];
