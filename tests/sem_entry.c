@@ -4,8 +4,8 @@
  * expectations: syscall() by number (SYS_socket, SYS_connect, SYS_write, SYS_read,
  * SYS_sendmmsg, SYS_recvmmsg, SYS_getsockopt, SYS_poll, SYS_fstat), the fstat family and
  * S_ISSOCK (also on fd 0 after dup2), lseek/pread ESPIPE, preadv2/pwritev2 at offset -1,
- * splice both ways with its errors, tee/vmsplice refusals, sendfile from a socket, and
- * epoll_pwait2.
+ * splice both ways with its errors and 8 MiB through it, tee/vmsplice refusals, sendfile from
+ * a socket, and epoll_pwait2.
  *
  * usage: sem_entry PEER-IP TCP-ECHO-PORT UDP-ECHO-PORT
  */
@@ -15,6 +15,7 @@
 #include <linux/magic.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,6 +271,71 @@ static void splicing(int s)
     close(q[1]);
 }
 
+#define BULK (8u << 20)
+
+/* Byte i of the bulk stream. */
+static char bulk_byte(size_t i)
+{
+    return (char)((i * 2654435761u) >> 24);
+}
+
+/* Bulk sender: the pattern goes into a pipe, and from the pipe to the socket by splice. */
+static void *bulk_send(void *arg)
+{
+    int s = *(int *)arg, p[2];
+    if (pipe(p) != 0)
+        return (void *)1;
+    char buf[65536];
+    size_t off = 0;
+    while (off < BULK) {
+        size_t n = BULK - off < sizeof(buf) ? BULK - off : sizeof(buf);
+        for (size_t k = 0; k < n; k++)
+            buf[k] = bulk_byte(off + k);
+        if (write(p[1], buf, n) != (ssize_t)n)
+            return (void *)1;
+        size_t left = n;
+        while (left > 0) {
+            ssize_t m = splice(p[0], NULL, s, NULL, left, SPLICE_F_MORE);
+            if (m <= 0)
+                return (void *)1;
+            left -= (size_t)m;
+        }
+        off += n;
+    }
+    close(p[0]);
+    close(p[1]);
+    return NULL;
+}
+
+/* 8 MiB through the echo peer: pipe -> socket by splice in one thread, socket -> pipe by
+ * splice in this one, every byte compared with the pattern. */
+static void splice_bulk(int s)
+{
+    pthread_t t;
+    int q[2];
+    if (pipe(q) != 0 || pthread_create(&t, NULL, bulk_send, &s) != 0)
+        exit(2);
+    char buf[65536];
+    size_t got = 0, wrong = 0;
+    while (got < BULK) {
+        ssize_t n = splice(s, NULL, q[1], NULL, sizeof(buf), 0);
+        if (n <= 0)
+            break;
+        if (read(q[0], buf, (size_t)n) != n)
+            break;
+        for (ssize_t k = 0; k < n; k++)
+            wrong += buf[k] != bulk_byte(got + (size_t)k);
+        got += (size_t)n;
+    }
+    void *rc;
+    pthread_join(t, &rc);
+    CHECK(got == BULK && wrong == 0 && rc == NULL,
+          "splice 8 MiB pipe -> socket -> echo -> socket -> pipe: %zu bytes back, %zu wrong",
+          got, wrong);
+    close(q[0]);
+    close(q[1]);
+}
+
 static void epoll2(int s)
 {
     int ep = epoll_create1(0);
@@ -314,6 +380,7 @@ int main(int argc, char **argv)
           "socket by number and by socket() on one stack: %s, %s", nb, sb);
     kind_of_file(s);
     splicing(s);
+    splice_bulk(s);
     epoll2(s);
     close(s);
     CHECK(syscall(SYS_close, n) == 0, "syscall(SYS_close)");
