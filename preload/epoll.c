@@ -369,3 +369,23 @@ int epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
 {
     return epoll_pwait(epfd, evs, max, timeout, NULL);
 }
+
+/* epoll_pwait with a timespec (glibc 2.35+): the same wait, its timeout rounded up to whole
+ * milliseconds so that it never ends early. */
+int epoll_pwait2(int epfd, struct epoll_event *evs, int max, const struct timespec *tmo,
+                 const sigset_t *mask)
+{
+    if (nc__in_stack_thread || nc_stack == NULL)
+        return LIBC(epoll_pwait2)(epfd, evs, max, tmo, mask);
+    if (tmo != NULL && (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000)) {
+        errno = EINVAL;
+        return -1;
+    }
+    int64_t ms = -1;
+    if (tmo != NULL) {
+        ms = (int64_t)tmo->tv_sec * 1000 + (tmo->tv_nsec + 999999) / 1000000;
+        if (ms > INT32_MAX)
+            ms = INT32_MAX;
+    }
+    return epoll_pwait(epfd, evs, max, (int)ms, mask);
+}

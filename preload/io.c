@@ -1,5 +1,6 @@
 /*
- * Data calls: send/recv in all their forms, and read/write/readv/writev/sendfile on our fds.
+ * Data calls: send/recv in all their forms, and read/write/readv/writev/preadv2/pwritev2/
+ * sendfile on our fds.
  * EPIPE on a TCP socket raises SIGPIPE unless MSG_NOSIGNAL, as the kernel does (a UDP
  * socket shut for writing says EPIPE without the signal).
  */
@@ -204,6 +205,56 @@ ssize_t readv(int fd, const struct iovec *iov, int n)
     return nc__ret(recv_iov(h, iov, n, 0, NULL, NULL));
 }
 
+/* The RWF_ flags a socket accepts; others are EOPNOTSUPP (kiocb_set_rw_flags). */
+#define RWF_KNOWN (RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND)
+
+/*
+ * preadv2/pwritev2 at offset -1 are readv/writev at the file position: on a socket that is
+ * recv/send, RWF_NOWAIT meaning MSG_DONTWAIT (sock_read_iter). Any other offset is ESPIPE,
+ * as for pread on a socket (and on the eventfd: pread, pwrite, preadv and pwritev are left
+ * to the kernel).
+ */
+static ssize_t rw_flags(int h, const struct iovec *iov, int n, off_t off, int flags,
+                        bool sending)
+{
+    if (n < 0 || n > IOV_MAX_N)
+        return -EINVAL;
+    if (flags & ~RWF_KNOWN)
+        return -EOPNOTSUPP;
+    if (off != -1)
+        return -ESPIPE;
+    if (iov_total(iov, n) == 0)
+        return 0;
+    int mf = flags & RWF_NOWAIT ? MSG_DONTWAIT : 0;
+    return sending ? send_iov(h, iov, n, mf, NULL, 0) : recv_iov(h, iov, n, mf, NULL, NULL);
+}
+
+ssize_t preadv2(int fd, const struct iovec *iov, int n, off_t off, int flags)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(preadv2)(fd, iov, n, off, flags);
+    return nc__ret(rw_flags(h, iov, n, off, flags, false));
+}
+
+ssize_t pwritev2(int fd, const struct iovec *iov, int n, off_t off, int flags)
+{
+    int h;
+    if (!OURS(fd, h))
+        return LIBC(pwritev2)(fd, iov, n, off, flags);
+    return nc__ret(rw_flags(h, iov, n, off, flags, true));
+}
+
+ssize_t preadv64v2(int fd, const struct iovec *iov, int n, off64_t off, int flags)
+{
+    return preadv2(fd, iov, n, off, flags);
+}
+
+ssize_t pwritev64v2(int fd, const struct iovec *iov, int n, off64_t off, int flags)
+{
+    return pwritev2(fd, iov, n, off, flags);
+}
+
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     int h;
@@ -265,8 +316,10 @@ int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
     unsigned int i;
     for (i = 0; i < vlen; i++) {
         struct msghdr *m = &vec[i].msg_hdr;
-        ssize_t n = m->msg_iovlen > IOV_MAX_N ? -EMSGSIZE : send_iov(h, m->msg_iov, (int)m->msg_iovlen, flags, m->msg_name,
-                             m->msg_namelen);
+        ssize_t n = m->msg_iovlen > IOV_MAX_N
+                        ? -EMSGSIZE
+                        : send_iov(h, m->msg_iov, (int)m->msg_iovlen, flags, m->msg_name,
+                                   m->msg_namelen);
         if (n < 0) {
             if (i == 0)
                 return (int)nc__ret(n);
@@ -300,6 +353,8 @@ int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct t
 ssize_t sendfile(int out, int in, off_t *off, size_t count)
 {
     int h;
+    if (OURS(in, h))
+        return nc__ret(nc__sendfile_from(in, out, off, count));
     if (!OURS(out, h))
         return LIBC(sendfile)(out, in, off, count);
     /* Read at the offset and move it only by what was sent, so a short or failed send
@@ -320,4 +375,10 @@ ssize_t sendfile(int out, int in, off_t *off, size_t count)
     else
         lseek(in, pos + w, SEEK_SET);
     return w;
+}
+
+/* The name programs built with _FILE_OFFSET_BITS=64 call (off_t is 64 bits here anyway). */
+ssize_t sendfile64(int out, int in, off64_t *off, size_t count)
+{
+    return sendfile(out, in, off, count);
 }

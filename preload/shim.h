@@ -12,6 +12,8 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -39,6 +41,10 @@ struct nc_libc {
     ssize_t (*readv)(int, const struct iovec *, int);
     ssize_t (*writev)(int, const struct iovec *, int);
     ssize_t (*sendfile)(int, int, off_t *, size_t);
+    ssize_t (*preadv2)(int, const struct iovec *, int, off_t, int);
+    ssize_t (*pwritev2)(int, const struct iovec *, int, off_t, int);
+    ssize_t (*splice)(int, loff_t *, int, loff_t *, size_t, unsigned int);
+    long (*syscall)(long, ...);
     int (*close)(int);
     int (*shutdown)(int, int);
     int (*getsockopt)(int, int, int, void *, socklen_t *);
@@ -60,6 +66,20 @@ struct nc_libc {
     int (*epoll_ctl)(int, int, int, struct epoll_event *);
     int (*epoll_wait)(int, struct epoll_event *, int, int);
     int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
+    int (*epoll_pwait2)(int, struct epoll_event *, int, const struct timespec *,
+                        const sigset_t *);
+    int (*fstat)(int, struct stat *);
+    int (*fstatat)(int, const char *, struct stat *, int);
+    int (*statx)(int, const char *, int, unsigned int, struct statx *);
+    int (*stat)(const char *, struct stat *);
+    int (*__fxstat)(int, int, struct stat *);
+    int (*__fxstatat)(int, int, const char *, struct stat *, int);
+    int (*__xstat)(int, const char *, struct stat *);
+    int (*fstatfs)(int, struct statfs *);
+    off_t (*lseek)(int, off_t, int);
+    int (*isfdtype)(int, int);
+    int (*sockatmark)(int);
+    void (*closefrom)(int);
     int (*execve)(const char *, char *const[], char *const[]);
     int (*execvpe)(const char *, char *const[], char *const[]);
     int (*fexecve)(int, char *const[], char *const[]);
@@ -152,6 +172,9 @@ void nc__epoll_forget_fd(int fd);
 void nc__epoll_handoff(int fd);
 void nc__epoll_atfork_child(void);
 bool nc__epoll_known(int fd);
+
+/* splice.c: sendfile from netcore socket in (a program fd) to out; negative errno. */
+ssize_t nc__sendfile_from(int in, int out, off_t *off, size_t count);
 
 /* True when handle is a TCP socket. */
 bool nc__stream(int handle);
