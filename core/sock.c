@@ -123,6 +123,11 @@ void nc__sock_free(struct netcore_stack *st, struct nc_sock *s)
 
 void nc__sock_final_free(struct netcore_stack *st, struct nc_sock *s)
 {
+    /* nc__sock_free forgot the socket's kick, but a call still holding it may have kicked
+     * since: its trylock failed, the holder let go before the kick went in, and nothing
+     * has run the queue yet (check_cmdq's lifetime test). No kick can come after this: every
+     * kicker holds the socket, and the count is zero. */
+    nc__cmdq_forget(&st->cmdq, s);
     if (s->efd >= 0)
         nc__sys_close(s->efd);
     nc__ring_free(&s->tx);
