@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "crit.h"
 #include "netcore.h"
 
 struct event_base;

@@ -219,24 +219,24 @@ void nc__sock_notify(struct nc_sock *s)
     if ((ready & w) != 0 && s->efd >= 0)
         nc__efd_signal(s->efd);
     if (atomic_load(&s->nwatches) > 0) {
-        pthread_mutex_lock(&s->watch_mu);
+        nc__mutex_lock(&s->watch_mu);
         for (struct nc_watch *x = s->watches; x != NULL; x = x->next)
             if (ready & (x->events | POLLERR | POLLHUP))
                 nc__efd_signal(x->efd);
-        pthread_mutex_unlock(&s->watch_mu);
+        nc__mutex_unlock(&s->watch_mu);
     }
 }
 
 int nc__sock_watch(struct nc_sock *s, int efd, unsigned events)
 {
-    pthread_mutex_lock(&s->watch_mu);
+    nc__mutex_lock(&s->watch_mu);
     struct nc_watch *x = s->watches;
     while (x != NULL && x->efd != efd)
         x = x->next;
     if (x == NULL) {
         x = calloc(1, sizeof(*x));
         if (x == NULL) {
-            pthread_mutex_unlock(&s->watch_mu);
+            nc__mutex_unlock(&s->watch_mu);
             return -ENOMEM;
         }
         x->efd = efd;
@@ -245,7 +245,7 @@ int nc__sock_watch(struct nc_sock *s, int efd, unsigned events)
         atomic_fetch_add(&s->nwatches, 1);
     }
     x->events = events;
-    pthread_mutex_unlock(&s->watch_mu);
+    nc__mutex_unlock(&s->watch_mu);
     atomic_thread_fence(memory_order_seq_cst);
     /* Already ready: let the watcher see it now, not at the next transition. */
     if (nc__sock_ready(s) & (events | POLLERR | POLLHUP))
@@ -255,7 +255,7 @@ int nc__sock_watch(struct nc_sock *s, int efd, unsigned events)
 
 int nc__sock_unwatch(struct nc_sock *s, int efd)
 {
-    pthread_mutex_lock(&s->watch_mu);
+    nc__mutex_lock(&s->watch_mu);
     struct nc_watch **pp = &s->watches;
     while (*pp != NULL && (*pp)->efd != efd)
         pp = &(*pp)->next;
@@ -264,7 +264,7 @@ int nc__sock_unwatch(struct nc_sock *s, int efd)
         *pp = x->next;
         atomic_fetch_sub(&s->nwatches, 1);
     }
-    pthread_mutex_unlock(&s->watch_mu);
+    nc__mutex_unlock(&s->watch_mu);
     free(x);
     return x != NULL ? 0 : -ENOENT;
 }
@@ -300,10 +300,10 @@ void nc__sock_settle(struct nc_sock *s)
     if (w != 0 && s->efd >= 0)
         settle_one(s, s->efd, w);
     if (atomic_load(&s->nwatches) > 0) {
-        pthread_mutex_lock(&s->watch_mu);
+        nc__mutex_lock(&s->watch_mu);
         for (struct nc_watch *x = s->watches; x != NULL; x = x->next)
             settle_one(s, x->efd, x->events | POLLERR | POLLHUP);
-        pthread_mutex_unlock(&s->watch_mu);
+        nc__mutex_unlock(&s->watch_mu);
     }
 }
 
@@ -330,7 +330,7 @@ bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms)
     for (unsigned i = 0;; i++) {
         if (nc__sock_ready(s) & mask)
             return true;
-        if (pthread_mutex_trylock(&st->lock) == 0) {
+        if (nc__mutex_trylock(&st->lock)) {
             nc__pump_device(st, 64);
             nc__unlock(st);
         }
