@@ -1,8 +1,8 @@
 /* Critical sections against signal handlers: the counters (see crit.h). */
 #include "crit.h"
 
-__thread volatile sig_atomic_t nc__crit_depth;
-__thread volatile sig_atomic_t nc__crit_pending;
+NC_TLS volatile sig_atomic_t nc__crit_depth;
+NC_TLS volatile sig_atomic_t nc__crit_pending;
 void (*nc__crit_hook)(void);
 
 void nc__crit_run(void)

@@ -20,8 +20,11 @@
 #include <signal.h>
 #include <stdbool.h>
 
-extern __thread volatile sig_atomic_t nc__crit_depth;   /* counted locks held */
-extern __thread volatile sig_atomic_t nc__crit_pending; /* a signal waits for depth 0 */
+/* initial-exec: a plain load, no __tls_get_addr call, on every lock of the data path (the
+ * shim is loaded with the program, so its TLS is in the static block). */
+#define NC_TLS __thread __attribute__((tls_model("initial-exec")))
+extern NC_TLS volatile sig_atomic_t nc__crit_depth;   /* counted locks held */
+extern NC_TLS volatile sig_atomic_t nc__crit_pending; /* a signal waits for depth 0 */
 /* Runs the handlers deferred on this thread (set by the shim; NULL without it). */
 extern void (*nc__crit_hook)(void);
 void nc__crit_run(void);
