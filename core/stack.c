@@ -292,6 +292,7 @@ static void base_teardown(struct netcore_stack *st)
     if (st->ev_stat != NULL)
         event_free(st->ev_stat);
     st->ev_stat = NULL;
+    nc__stat_free_clients(st);
     nc__stat_release(st, true);
     if (st->ev_dev != NULL)
         event_free(st->ev_dev);
