@@ -10,12 +10,16 @@
  * registered in an epoll set. Passes when HANDLED runs happened and every byte came back from
  * the echo server in order; a handler that deadlocks against the thread it interrupted hangs
  * the program instead (alarm: exits on SIGALRM).
+ * Then a process-directed signal (kill) that every thread of the program blocks: it waits
+ * until the main thread unblocks it and runs there, as with the kernel, never on a thread of
+ * netcore's own (where the handler's send would not reach netcore).
  * Prints "FAIL: sem_sighandler: ..." on failure; exits 1.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -35,8 +39,10 @@
 
 static struct sockaddr_in peer;
 static int hs;                  /* the handler's connection */
+static int hs2;                 /* the SIGUSR2 handler's */
 static int dups[NDUPS];
 static volatile sig_atomic_t runs, handler_errors, ndup_closed;
+static volatile sig_atomic_t usr2_runs, usr2_errors;
 static atomic_bool done;
 static pthread_t main_thread;
 
@@ -73,6 +79,55 @@ static void on_usr1(int sig)
     errno = saved;
 }
 
+static void on_usr2(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    uint8_t b = 0xa5;
+    if (send(hs2, &b, 1, MSG_NOSIGNAL) != 1)
+        usr2_errors = usr2_errors + 1;
+    usr2_runs = usr2_runs + 1;
+    errno = saved;
+}
+
+/* SIGUSR2 sent to the process while every thread of the program blocks it. */
+static void blocked_process_signal(int ms)
+{
+    struct sigaction sa = { .sa_handler = on_usr2, .sa_flags = SA_RESTART };
+    sigemptyset(&sa.sa_mask);
+    sigset_t usr2;
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    if (sigaction(SIGUSR2, &sa, NULL) != 0 || pthread_sigmask(SIG_BLOCK, &usr2, NULL) != 0 ||
+        kill(getpid(), SIGUSR2) != 0)
+        fail("SIGUSR2 setup");
+    /* A thread that does not block it takes the signal at once (the kernel wakes it), and
+     * then it is no longer pending for the process. Nothing happens if none can: give a
+     * thread that could take it a second to do so, with socket calls meanwhile. */
+    for (int i = 0; i < 1000; i++) {
+        sigset_t pending;
+        struct sockaddr_in a;
+        socklen_t len = sizeof(a);
+        if (sigpending(&pending) != 0 || getsockname(ms, (struct sockaddr *)&a, &len) != 0)
+            fail("sigpending/getsockname");
+        if (!sigismember(&pending, SIGUSR2))
+            break;
+        poll(NULL, 0, 1);
+    }
+    if (usr2_runs != 0) {
+        printf("FAIL: sem_sighandler: a blocked SIGUSR2 ran its handler on another thread\n");
+        exit(1);
+    }
+    if (pthread_sigmask(SIG_UNBLOCK, &usr2, NULL) != 0)
+        fail("pthread_sigmask");
+    uint8_t b = 0;
+    if (usr2_runs != 1 || usr2_errors != 0 || recv(hs2, &b, 1, 0) != 1 || b != 0xa5) {
+        printf("FAIL: sem_sighandler: SIGUSR2 after unblocking: %d runs, %d failed sends, "
+               "byte %#x\n", (int)usr2_runs, (int)usr2_errors, b);
+        exit(1);
+    }
+}
+
 static void *signaller(void *arg)
 {
     (void)arg;
@@ -95,6 +150,7 @@ int main(int argc, char **argv)
         return 2;
     alarm(LIMIT_S);
     hs = connect_peer();
+    hs2 = connect_peer();
     int ms = connect_peer();
     int c = socket(AF_INET, SOCK_STREAM, 0);
     int ep = epoll_create1(0), ep_dups = epoll_create1(0);
@@ -168,5 +224,7 @@ int main(int argc, char **argv)
     }
     printf("ok: %d handler runs (%d dups closed) over %lu loops, %zu bytes back in order\n",
            total, (int)ndup_closed, loops, got);
+    blocked_process_signal(ms);
+    printf("ok: a process-directed signal blocked by the program waited for its unblocking\n");
     return 0;
 }
