@@ -529,8 +529,19 @@ END_TEST
  * socket, parked for the send. The send's release then frees the socket under the lock and
  * that lock's release runs the queue: the kick must not still point at the freed socket. On
  * the old code nc__run_queue read the freed socket (valgrind: NETCORE_VALGRIND=1, or the
- * sanitizer build, report the invalid read; a plain run reads freed memory silently).
+ * sanitizer build, report the invalid read). A command queued beside the kick runs first, in
+ * the same release, and looks at the kick list: the address of the freed socket there is the
+ * failure in a plain run too.
  */
+static uintptr_t freed_addr;
+static int queued_after_free = -1;
+
+static void probe_kicks(void *arg)
+{
+    struct netcore_stack *st = arg;
+    queued_after_free = (uintptr_t)st->cmdq.kick_head == freed_addr;
+}
+
 START_TEST(test_kick_after_free)
 {
     struct netcore_config c;
@@ -550,7 +561,12 @@ START_TEST(test_kick_after_free)
     ck_assert_int_eq(netcore_close(st, id), 0); /* the other thread's close */
     ck_assert_ptr_eq(atomic_load(&st->zombie[id]), s);
     nc__cmdq_kick(&st->cmdq, s, NC_KICK_TX); /* nc__kick after a failed trylock */
+    struct nc_cmd probe = { .type = NC_CMD_FN, .fn = probe_kicks, .arg = st };
+    ck_assert_int_eq(nc__cmdq_push(&st->cmdq, &probe), 0);
+    freed_addr = (uintptr_t)s;
     nc__sock_put(st, id); /* frees s, then runs the queue */
+    ck_assert_msg(queued_after_free == 0, "the freed socket is still on the kick list (%d)",
+                  queued_after_free);
     ck_assert_ptr_null(atomic_load(&st->zombie[id]));
     ck_assert_ptr_null(st->cmdq.kick_head);
     struct netcore_stats stats;
