@@ -71,8 +71,10 @@ exec {fin}>&-
 wait "$flood" || fail "the stats clients' program failed"
 "$NC_SRC/netcore" stat "$pid" >"$tmp/stat.txt" || fail "netcore stat $pid failed"
 dropped=$(awk '/^stat +clients dropped/ {print $4}' "$tmp/stat.txt")
-[ -n "$dropped" ] && [ "$dropped" -ge 1 ] || fail "want dropped stats clients counted, got '$dropped'"
-grep -Eq "^sockets  3002 of 4096 " "$tmp/stat.txt" || fail "the dump is not whole: $(head -6 "$tmp/stat.txt")"
+[ -n "$dropped" ] && [ "$dropped" -ge 1 ] ||
+    fail "want dropped stats clients counted, got '$dropped'"
+grep -Eq "^sockets  3002 of 4096 " "$tmp/stat.txt" ||
+    fail "the dump is not whole: $(head -6 "$tmp/stat.txt")"
 echo "ok: $dropped stats clients dropped; a later netcore stat gets the whole dump"
 exec {PROG[1]}>&-
 wait "$pid" || fail "the program exited $?"
