@@ -3,6 +3,7 @@
 
 NC_TLS volatile sig_atomic_t nc__crit_depth;
 NC_TLS volatile sig_atomic_t nc__crit_pending;
+NC_TLS volatile sig_atomic_t nc__crit_handled;
 void (*nc__crit_hook)(void);
 
 void nc__crit_run(void)

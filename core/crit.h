@@ -25,6 +25,10 @@
 #define NC_TLS __thread __attribute__((tls_model("initial-exec")))
 extern NC_TLS volatile sig_atomic_t nc__crit_depth;   /* counted locks held */
 extern NC_TLS volatile sig_atomic_t nc__crit_pending; /* a signal waits for depth 0 */
+/* The program's handlers run on this thread so far, at once or deferred (set by the shim):
+ * a blocking call whose thread ran one fails with EINTR, as a kernel call would, also when
+ * the signal came while it polled the device instead of sleeping. */
+extern NC_TLS volatile sig_atomic_t nc__crit_handled;
 /* Runs the handlers deferred on this thread (set by the shim; NULL without it). */
 extern void (*nc__crit_hook)(void);
 void nc__crit_run(void);

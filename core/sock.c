@@ -327,9 +327,12 @@ bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms)
         return false;
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    sig_atomic_t handled = nc__crit_handled;
     for (unsigned i = 0;; i++) {
         if (nc__sock_ready(s) & mask)
             return true;
+        if (nc__crit_handled != handled)
+            return false; /* a handler ran: the caller's EINTR (nc__sock_wait) */
         if (nc__mutex_trylock(&st->lock)) {
             nc__pump_device(st, 64);
             nc__unlock(st);
@@ -354,6 +357,7 @@ int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms)
     unsigned mask = events | POLLERR | POLLHUP;
     int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
     int result;
+    sig_atomic_t handled = nc__crit_handled;
     if (atomic_load(&s->app_closed))
         return -EBADF;
     if (nc__spin(s, mask, timeout_ms))
@@ -369,6 +373,12 @@ int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms)
         unsigned r = nc__sock_ready(s) & mask;
         if (r != 0) {
             result = (int)r;
+            break;
+        }
+        if (nc__crit_handled != handled) {
+            /* A handler ran while we were not asleep in the futex (spinning, or deferred
+             * until a lock was let go): the kernel's call would have been interrupted. */
+            result = -EINTR;
             break;
         }
         struct timespec ts, *tsp = NULL;

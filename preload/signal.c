@@ -107,6 +107,7 @@ static void call(int sig, siginfo_t *info, void *uc)
     load(sig, &a);
     if (!caught(&a))
         return; /* the program has just set SIG_DFL or SIG_IGN: the signal came before */
+    nc__crit_handled = nc__crit_handled + 1;
     if (a.sa_flags & SA_SIGINFO)
         a.sa_sigaction(sig, info, uc);
     else
