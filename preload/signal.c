@@ -146,7 +146,7 @@ static void run_deferred(void)
         }
         nc__crit_depth = nc__crit_depth - 1; /* not nc__crit_leave: no recursion */
         if (sig == 0)
-            break;
+            continue; /* set empty; the flag says whether one came since */
         struct sigaction a;
         load(sig, &a);
         sigset_t mask = a.sa_mask, old;
