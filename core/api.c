@@ -373,9 +373,9 @@ int netcore_readable_bytes(struct netcore_stack *st, int id)
         return -EINVAL;
     if (s->type == SOCK_STREAM)
         return (int)nc__ring_used(&s->rx);
-    pthread_mutex_lock(&s->dq_mu);
+    nc__mutex_lock(&s->dq_mu);
     int n = s->dq_head != NULL ? (int)s->dq_head->len : 0;
-    pthread_mutex_unlock(&s->dq_mu);
+    nc__mutex_unlock(&s->dq_mu);
     return n;
 }
 

@@ -46,15 +46,15 @@ void nc__cmdq_destroy(struct nc_cmdq *q)
 
 int nc__cmdq_push(struct nc_cmdq *q, const struct nc_cmd *c)
 {
-    pthread_mutex_lock(&q->mu);
+    nc__mutex_lock(&q->mu);
     if (q->count == q->cap) {
-        pthread_mutex_unlock(&q->mu);
+        nc__mutex_unlock(&q->mu);
         return -EAGAIN;
     }
     bool was_empty = q->count == 0 && q->kick_head == NULL;
     q->slots[(q->head + q->count) % q->cap] = *c;
     q->count++;
-    pthread_mutex_unlock(&q->mu);
+    nc__mutex_unlock(&q->mu);
     if (was_empty)
         nc__efd_signal(q->efd);
     return 0;
@@ -63,7 +63,7 @@ int nc__cmdq_push(struct nc_cmdq *q, const struct nc_cmd *c)
 void nc__cmdq_kick(struct nc_cmdq *q, struct nc_sock *s, unsigned what)
 {
     bool wake = false;
-    pthread_mutex_lock(&q->mu);
+    nc__mutex_lock(&q->mu);
     s->kick_bits |= what;
     if (!s->kicked) {
         wake = q->count == 0 && q->kick_head == NULL;
@@ -72,7 +72,7 @@ void nc__cmdq_kick(struct nc_cmdq *q, struct nc_sock *s, unsigned what)
         *q->kick_tail = s;
         q->kick_tail = &s->kick_next;
     }
-    pthread_mutex_unlock(&q->mu);
+    nc__mutex_unlock(&q->mu);
     if (wake)
         nc__efd_signal(q->efd);
 }
@@ -80,7 +80,7 @@ void nc__cmdq_kick(struct nc_cmdq *q, struct nc_sock *s, unsigned what)
 int nc__cmdq_pop(struct nc_cmdq *q, struct nc_cmd *c, struct nc_sock **ks, unsigned *what)
 {
     int got = 0;
-    pthread_mutex_lock(&q->mu);
+    nc__mutex_lock(&q->mu);
     if (q->count > 0) {
         *c = q->slots[q->head];
         q->head = (q->head + 1) % q->cap;
@@ -97,14 +97,14 @@ int nc__cmdq_pop(struct nc_cmdq *q, struct nc_cmd *c, struct nc_sock **ks, unsig
         *ks = s;
         got = 2;
     }
-    pthread_mutex_unlock(&q->mu);
+    nc__mutex_unlock(&q->mu);
     return got;
 }
 
 /* Forgets a socket's pending kick; used before the socket is freed. */
 void nc__cmdq_forget(struct nc_cmdq *q, struct nc_sock *s)
 {
-    pthread_mutex_lock(&q->mu);
+    nc__mutex_lock(&q->mu);
     if (s->kicked) {
         struct nc_sock **pp = &q->kick_head;
         while (*pp != s)
@@ -115,7 +115,7 @@ void nc__cmdq_forget(struct nc_cmdq *q, struct nc_sock *s)
         s->kicked = false;
         s->kick_bits = 0;
     }
-    pthread_mutex_unlock(&q->mu);
+    nc__mutex_unlock(&q->mu);
 }
 
 void nc__cmdq_clear_wake(struct nc_cmdq *q)

@@ -35,8 +35,10 @@ void netcore_fork_child(struct netcore_stack *st)
 {
     if (st == NULL)
         return;
-    /* The prepare handler's lock, held by this thread in the child's copy. */
+    /* The prepare handler's lock, held by this thread in the child's copy. Not through
+     * nc__unlock: a signal deferred under it was the parent's (the shim forgets it). */
     pthread_mutex_unlock(&st->lock);
+    nc__crit_depth = nc__crit_depth - 1;
     st->dev_down = true; /* whatever lwIP would still send goes nowhere */
     st->threaded = false;
     nc__dev_close(&st->dev);

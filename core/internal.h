@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "crit.h"
 #include "netcore.h"
 
 struct event_base;
@@ -247,6 +248,9 @@ struct netcore_stack {
     int stat_fd;                 /* NETCORE_STAT listening socket, or -1 (stat.c) */
     char stat_path[108];
     struct event *ev_stat;
+    struct nc_stat_client *stat_clients; /* dumps still being written (stat.c) */
+    int stat_nclients;
+    uint64_t stat_dropped;       /* stats clients given up: too many, or not reading */
     struct timespec started;
     pthread_mutex_t lock;        /* whoever holds it owns lwIP */
     pthread_t thread;
@@ -483,7 +487,10 @@ bool nc__log_on(int level);
 
 /* stat.c: the stats socket (netcore stat); open after the event base exists. */
 void nc__stat_open(struct netcore_stack *st);
+/* Closes the listening socket and the clients' (a forked child: nothing else). */
 void nc__stat_release(struct netcore_stack *st, bool unlink_path);
+/* Frees the clients' events and dumps; before the event base goes (netcore_stop). */
+void nc__stat_free_clients(struct netcore_stack *st);
 
 /* pcap.c: NETCORE_PCAP capture (no-ops without it). */
 int nc__pcap_open(struct netcore_stack *st, char *err, size_t errlen);

@@ -31,37 +31,37 @@ static int nspare;
 static void *take_spare(size_t cap)
 {
     void *buf = NULL;
-    pthread_mutex_lock(&spare_mu);
+    nc__mutex_lock(&spare_mu);
     for (int i = 0; i < nspare; i++)
         if (spare[i].cap == cap) {
             buf = spare[i].buf;
             spare[i] = spare[--nspare];
             break;
         }
-    pthread_mutex_unlock(&spare_mu);
+    nc__mutex_unlock(&spare_mu);
     return buf;
 }
 
 static bool keep_spare(void *buf, size_t cap)
 {
     bool kept = false;
-    pthread_mutex_lock(&spare_mu);
+    nc__mutex_lock(&spare_mu);
     if (nspare < SPARE_MAX) {
         spare[nspare].buf = buf;
         spare[nspare].cap = cap;
         nspare++;
         kept = true;
     }
-    pthread_mutex_unlock(&spare_mu);
+    nc__mutex_unlock(&spare_mu);
     return kept;
 }
 
 void nc__ring_spare_flush(void)
 {
-    pthread_mutex_lock(&spare_mu);
+    nc__mutex_lock(&spare_mu);
     while (nspare > 0)
         free(spare[--nspare].buf);
-    pthread_mutex_unlock(&spare_mu);
+    nc__mutex_unlock(&spare_mu);
 }
 
 int nc__ring_init(struct nc_ring *r, size_t cap)

@@ -175,9 +175,11 @@ size_t nc__sack_out(struct netcore_stack *st, uint8_t *ip, size_t len, size_t ca
         return len;
     uint8_t opt[4 + 8 * MAX_BLOCKS];
     size_t n = blocks(st, pcb, opt);
-    while (n > 0 && (doff + n > 60 || len + n > cap))
-        n -= 8; /* fewer blocks where options or the buffer have no room */
-    if (n <= 4)
+    /* Fewer blocks where options or the buffer have no room; n is 4 + 8 per block, and a
+     * size_t taken below zero would reach add_options as a huge count. */
+    while (n >= 12 && (doff + n > 60 || len + n > cap))
+        n -= 8;
+    if (n < 12 || doff + n > 60 || len + n > cap)
         return len;
     opt[3] = (uint8_t)(n - 2);
     return add_options(ip, len, opt, n);

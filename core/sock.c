@@ -123,6 +123,11 @@ void nc__sock_free(struct netcore_stack *st, struct nc_sock *s)
 
 void nc__sock_final_free(struct netcore_stack *st, struct nc_sock *s)
 {
+    /* nc__sock_free forgot the socket's kick, but a call still holding it may have kicked
+     * since: its trylock failed, the holder let go before the kick went in, and nothing
+     * has run the queue yet (check_cmdq's lifetime test). No kick can come after this: every
+     * kicker holds the socket, and the count is zero. */
+    nc__cmdq_forget(&st->cmdq, s);
     if (s->efd >= 0)
         nc__sys_close(s->efd);
     nc__ring_free(&s->tx);
@@ -219,24 +224,24 @@ void nc__sock_notify(struct nc_sock *s)
     if ((ready & w) != 0 && s->efd >= 0)
         nc__efd_signal(s->efd);
     if (atomic_load(&s->nwatches) > 0) {
-        pthread_mutex_lock(&s->watch_mu);
+        nc__mutex_lock(&s->watch_mu);
         for (struct nc_watch *x = s->watches; x != NULL; x = x->next)
             if (ready & (x->events | POLLERR | POLLHUP))
                 nc__efd_signal(x->efd);
-        pthread_mutex_unlock(&s->watch_mu);
+        nc__mutex_unlock(&s->watch_mu);
     }
 }
 
 int nc__sock_watch(struct nc_sock *s, int efd, unsigned events)
 {
-    pthread_mutex_lock(&s->watch_mu);
+    nc__mutex_lock(&s->watch_mu);
     struct nc_watch *x = s->watches;
     while (x != NULL && x->efd != efd)
         x = x->next;
     if (x == NULL) {
         x = calloc(1, sizeof(*x));
         if (x == NULL) {
-            pthread_mutex_unlock(&s->watch_mu);
+            nc__mutex_unlock(&s->watch_mu);
             return -ENOMEM;
         }
         x->efd = efd;
@@ -245,7 +250,7 @@ int nc__sock_watch(struct nc_sock *s, int efd, unsigned events)
         atomic_fetch_add(&s->nwatches, 1);
     }
     x->events = events;
-    pthread_mutex_unlock(&s->watch_mu);
+    nc__mutex_unlock(&s->watch_mu);
     atomic_thread_fence(memory_order_seq_cst);
     /* Already ready: let the watcher see it now, not at the next transition. */
     if (nc__sock_ready(s) & (events | POLLERR | POLLHUP))
@@ -255,7 +260,7 @@ int nc__sock_watch(struct nc_sock *s, int efd, unsigned events)
 
 int nc__sock_unwatch(struct nc_sock *s, int efd)
 {
-    pthread_mutex_lock(&s->watch_mu);
+    nc__mutex_lock(&s->watch_mu);
     struct nc_watch **pp = &s->watches;
     while (*pp != NULL && (*pp)->efd != efd)
         pp = &(*pp)->next;
@@ -264,7 +269,7 @@ int nc__sock_unwatch(struct nc_sock *s, int efd)
         *pp = x->next;
         atomic_fetch_sub(&s->nwatches, 1);
     }
-    pthread_mutex_unlock(&s->watch_mu);
+    nc__mutex_unlock(&s->watch_mu);
     free(x);
     return x != NULL ? 0 : -ENOENT;
 }
@@ -306,10 +311,10 @@ void nc__sock_settle(struct nc_sock *s)
     if (w != 0 && s->efd >= 0)
         settle_one(s, s->efd, w);
     if (atomic_load(&s->nwatches) > 0) {
-        pthread_mutex_lock(&s->watch_mu);
+        nc__mutex_lock(&s->watch_mu);
         for (struct nc_watch *x = s->watches; x != NULL; x = x->next)
             settle_one(s, x->efd, x->events | POLLERR | POLLHUP);
-        pthread_mutex_unlock(&s->watch_mu);
+        nc__mutex_unlock(&s->watch_mu);
     }
 }
 
@@ -333,10 +338,13 @@ bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms)
         return false;
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    sig_atomic_t handled = nc__crit_handled;
     for (unsigned i = 0;; i++) {
         if (nc__sock_ready(s) & mask)
             return true;
-        if (pthread_mutex_trylock(&st->lock) == 0) {
+        if (nc__crit_handled != handled)
+            return false; /* a handler ran: the caller's EINTR (nc__sock_wait) */
+        if (nc__mutex_trylock(&st->lock)) {
             nc__pump_device(st, 64);
             nc__unlock(st);
         }
@@ -360,6 +368,7 @@ int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms)
     unsigned mask = events | POLLERR | POLLHUP;
     int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
     int result;
+    sig_atomic_t handled = nc__crit_handled;
     if (atomic_load(&s->app_closed))
         return -EBADF;
     if (nc__spin(s, mask, timeout_ms))
@@ -375,6 +384,12 @@ int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms)
         unsigned r = nc__sock_ready(s) & mask;
         if (r != 0) {
             result = (int)r;
+            break;
+        }
+        if (nc__crit_handled != handled) {
+            /* A handler ran while we were not asleep in the futex (spinning, or deferred
+             * until a lock was let go): the kernel's call would have been interrupted. */
+            result = -EINTR;
             break;
         }
         struct timespec ts, *tsp = NULL;

@@ -114,7 +114,7 @@ static void run_deferred(void)
 
 void nc__lock(struct netcore_stack *st)
 {
-    pthread_mutex_lock(&st->lock);
+    nc__mutex_lock(&st->lock);
 }
 
 void nc__run_queue(struct netcore_stack *st)
@@ -180,12 +180,12 @@ void nc__unlock(struct netcore_stack *st)
                 nc__efd_signal(st->cmdq.efd);
         }
     }
-    pthread_mutex_unlock(&st->lock);
+    nc__mutex_unlock(&st->lock);
 }
 
 void nc__kick(struct netcore_stack *st, struct nc_sock *s, unsigned what)
 {
-    if (pthread_mutex_trylock(&st->lock) == 0) {
+    if (nc__mutex_trylock(&st->lock)) {
         if (what & NC_KICK_RX)
             nc__tcp_refill(st, s);
         if (what & NC_KICK_TX)
@@ -292,6 +292,7 @@ static void base_teardown(struct netcore_stack *st)
     if (st->ev_stat != NULL)
         event_free(st->ev_stat);
     st->ev_stat = NULL;
+    nc__stat_free_clients(st);
     nc__stat_release(st, true);
     if (st->ev_dev != NULL)
         event_free(st->ev_dev);
@@ -456,7 +457,13 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
         }
         nc__stat_open(st); /* before the thread: it then owns the event */
         st->threaded = true;
+        /* The program's handlers never run on the netstack thread: its calls go to libc
+         * untouched (nc__in_stack_thread), and it holds the stack lock most of its time. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
         rc = -pthread_create(&st->thread, NULL, thread_main, st);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (rc != 0) {
             st->threaded = false;
             snprintf(err, errlen, "pthread_create: %s", strerror(-rc));
@@ -516,7 +523,7 @@ void netcore_stop(struct netcore_stack *st)
     }
     nc__netif_teardown(st);
     nc__rto_free(st);
-    pthread_mutex_unlock(&st->lock);
+    nc__mutex_unlock(&st->lock);
     base_teardown(st);
     nc__dev_close(&st->dev);
     nc__pcap_close(st);

@@ -5,8 +5,14 @@
  * /tmp/netcore-UID, made 0700); NETCORE_STAT=off publishes nothing. Only a threaded stack
  * publishes: the netstack thread answers from its event loop.
  *
- * The dump is built under the stack lock and written after it is let go, with a send
- * timeout, so a reader that stalls costs the stack at most that long once.
+ * The dump is built under the stack lock and written after it is let go, without ever
+ * blocking: the netstack thread's timers and device wait behind anything it does. What the
+ * socket does not take at once (a dump of a few thousand sockets is larger than a unix
+ * socket's buffer) waits in the client's own buffer for the socket to drain. That costs at
+ * most STAT_CLIENTS dumps of memory: a client beyond them, or one that takes nothing for
+ * STAT_STALL_S seconds, is dropped (counted in the dump). Before, the thread wrote with a
+ * 200 ms send timeout per write, and a client that connected and did not read stopped timers
+ * and the device for up to 400 ms each time (test_ops_stat_slow.sh).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,9 +37,21 @@
 
 #include "internal.h"
 
+#define STAT_CLIENTS 4 /* dumps being written at once */
+#define STAT_STALL_S 2 /* seconds a client may take nothing before it is dropped */
+
 struct buf {
     char *p;
     size_t len, cap;
+};
+
+struct nc_stat_client {
+    struct nc_stat_client *next;
+    struct netcore_stack *st;
+    int fd;
+    struct event *ev;
+    char *out;
+    size_t len, off;
 };
 
 static void put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -106,6 +124,7 @@ static void dump(struct netcore_stack *st, struct buf *b)
         (unsigned long long)x.time_wait_evicted);
     put(b, "tcp      retransmission timeouts %llu  stale ACKs dropped %llu\n",
         (unsigned long long)x.rto_timeouts, (unsigned long long)x.stale_acks);
+    put(b, "stat     clients dropped %llu\n", (unsigned long long)st->stat_dropped);
     put(b, "sockets  %d of %d  time-wait %d\n", st->nsocks, st->cfg.max_sockets, tw);
     put(b, "%5s %-5s %-12s %-26s %-26s %8s %8s %4s %6s\n", "ID", "PROTO", "STATE", "LOCAL",
         "REMOTE", "SEND-Q", "RECV-Q", "RTX", "DROPS");
@@ -158,28 +177,84 @@ size_t netcore_stat_dump(struct netcore_stack *st, char *out, size_t cap)
     return b.len;
 }
 
+/* Writes what the client's socket takes now; true when the dump is out or the client gone. */
+static bool write_some(struct nc_stat_client *c)
+{
+    while (c->off < c->len) {
+        long w = syscall(SYS_sendto, c->fd, c->out + c->off, c->len - c->off,
+                         MSG_DONTWAIT | MSG_NOSIGNAL, NULL, 0);
+        if (w < 0)
+            return errno != EAGAIN && errno != EINTR;
+        c->off += (size_t)w;
+    }
+    return true;
+}
+
+static void client_free(struct nc_stat_client *c)
+{
+    struct nc_stat_client **pp = &c->st->stat_clients;
+    while (*pp != NULL && *pp != c)
+        pp = &(*pp)->next;
+    if (*pp == c) {
+        *pp = c->next;
+        c->st->stat_nclients--;
+    }
+    if (c->ev != NULL)
+        event_free(c->ev);
+    if (c->fd >= 0)
+        nc__sys_close(c->fd);
+    free(c->out);
+    free(c);
+}
+
+static void on_client(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    struct nc_stat_client *c = arg;
+    if (what & EV_TIMEOUT) {
+        c->st->stat_dropped++; /* took nothing for STAT_STALL_S */
+        client_free(c);
+        return;
+    }
+    if (write_some(c))
+        client_free(c);
+}
+
 static void on_stat(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     struct netcore_stack *st = arg;
-    int c = (int)syscall(SYS_accept4, fd, NULL, NULL, SOCK_CLOEXEC);
-    if (c < 0)
+    int cfd = (int)syscall(SYS_accept4, fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (cfd < 0)
         return;
     size_t cap = 4096 + (size_t)st->cfg.max_sockets * 128;
-    char *out = malloc(cap);
-    if (out != NULL) {
-        size_t len = netcore_stat_dump(st, out, cap);
-        struct timeval tv = { 0, 200000 };
-        syscall(SYS_setsockopt, c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        for (size_t off = 0; off < len;) {
-            int w = nc__sys_write(c, out + off, len - off);
-            if (w <= 0)
-                break;
-            off += (size_t)w;
-        }
-        free(out);
+    struct nc_stat_client *c = st->stat_nclients < STAT_CLIENTS ? calloc(1, sizeof(*c)) : NULL;
+    if (c != NULL)
+        c->out = malloc(cap);
+    if (c == NULL || c->out == NULL) {
+        st->stat_dropped++; /* too many at once, or no memory for one more */
+        if (c != NULL)
+            free(c);
+        nc__sys_close(cfd);
+        return;
     }
-    nc__sys_close(c);
+    c->st = st;
+    c->fd = cfd;
+    c->len = netcore_stat_dump(st, c->out, cap);
+    c->next = st->stat_clients;
+    st->stat_clients = c;
+    st->stat_nclients++;
+    if (write_some(c)) {
+        client_free(c);
+        return;
+    }
+    /* EV_PERSIST with a timeout: the timeout starts again at every write it allows. */
+    struct timeval stall = { STAT_STALL_S, 0 };
+    c->ev = event_new(st->base, cfd, EV_WRITE | EV_PERSIST, on_client, c);
+    if (c->ev == NULL || event_add(c->ev, &stall) != 0) {
+        st->stat_dropped++;
+        client_free(c);
+    }
 }
 
 /* The directory: made 0700 if missing; refused if someone else owns it. */
@@ -258,9 +333,20 @@ void netcore_stat_close(struct netcore_stack *st)
     st->stat_path[0] = '\0';
 }
 
-/* After the event loop is gone (netcore_stop) or in a forked child: the fd only. */
+void nc__stat_free_clients(struct netcore_stack *st)
+{
+    while (st->stat_clients != NULL)
+        client_free(st->stat_clients);
+}
+
+/* After the event loop is gone (netcore_stop) or in a forked child: the fds only. */
 void nc__stat_release(struct netcore_stack *st, bool unlink_path)
 {
+    for (struct nc_stat_client *c = st->stat_clients; c != NULL; c = c->next)
+        if (c->fd >= 0) {
+            nc__sys_close(c->fd);
+            c->fd = -1;
+        }
     if (st->stat_fd < 0)
         return;
     if (unlink_path && st->stat_path[0] != '\0')

@@ -34,11 +34,11 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
     d->len = pbuf_copy_partial(p, d->data, p->tot_len, 0);
     nc__addr_make(st, s->family, addr, port, &d->from);
     pbuf_free(p);
-    pthread_mutex_lock(&s->dq_mu);
+    nc__mutex_lock(&s->dq_mu);
     /* Bounded in datagrams and in bytes (the receive buffer size), like SO_RCVBUF. */
     if (atomic_load(&s->dq_count) >= st->cfg.udp_queue ||
         s->dq_bytes + d->len > st->cfg.rcvbuf) {
-        pthread_mutex_unlock(&s->dq_mu);
+        nc__mutex_unlock(&s->dq_mu);
         st->stats.udp_dropped++;
         s->drops++;
         free(d);
@@ -48,7 +48,7 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
     s->dq_tail = &d->next;
     s->dq_bytes += d->len;
     atomic_fetch_add(&s->dq_count, 1);
-    pthread_mutex_unlock(&s->dq_mu);
+    nc__mutex_unlock(&s->dq_mu);
     nc__sock_notify(s);
 }
 
@@ -225,10 +225,10 @@ ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf,
                          int flags, union nc_sockaddr *from)
 {
     (void)st;
-    pthread_mutex_lock(&s->dq_mu);
+    nc__mutex_lock(&s->dq_mu);
     struct nc_dgram *d = s->dq_head;
     if (d == NULL) {
-        pthread_mutex_unlock(&s->dq_mu);
+        nc__mutex_unlock(&s->dq_mu);
         return -EAGAIN;
     }
     size_t n = d->len < len ? d->len : len;
@@ -247,7 +247,7 @@ ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf,
     } else {
         d = NULL;
     }
-    pthread_mutex_unlock(&s->dq_mu);
+    nc__mutex_unlock(&s->dq_mu);
     free(d);
     if (fault)
         return -EFAULT;

@@ -220,9 +220,9 @@ int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
     }
     if (epfd == fd)
         return (int)nc__ret(-EINVAL);
-    pthread_mutex_lock(&mu);
+    nc__mutex_lock(&mu);
     int rc = ctl(epfd, op, fd, h, ev);
-    pthread_mutex_unlock(&mu);
+    nc__mutex_unlock(&mu);
     return (int)nc__ret(rc);
 }
 
@@ -261,7 +261,7 @@ void nc__epoll_handoff(int fd)
 {
     if (nregs == 0 || (fd >= 0 && fd < MARKS && atomic_load(&marks[fd]) == 0))
         return;
-    pthread_mutex_lock(&mu);
+    nc__mutex_lock(&mu);
     struct reg **pp = &table[(unsigned)fd % BUCKETS];
     while (*pp != NULL) {
         struct reg *r = *pp;
@@ -275,14 +275,14 @@ void nc__epoll_handoff(int fd)
         (void)LIBC(epoll_ctl)(r->epfd, EPOLL_CTL_ADD, fd, &ev);
         drop(pp);
     }
-    pthread_mutex_unlock(&mu);
+    nc__mutex_unlock(&mu);
 }
 
 void nc__epoll_forget_fd(int fd)
 {
     if (nregs == 0 || (fd >= 0 && fd < MARKS && atomic_load(&marks[fd]) == 0))
         return;
-    pthread_mutex_lock(&mu);
+    nc__mutex_lock(&mu);
     for (int b = 0; b < BUCKETS; b++) {
         struct reg **pp = &table[b];
         while (*pp != NULL) {
@@ -292,14 +292,14 @@ void nc__epoll_forget_fd(int fd)
                 pp = &(*pp)->next;
         }
     }
-    pthread_mutex_unlock(&mu);
+    nc__mutex_unlock(&mu);
 }
 
 /* Rewrites tagged events in place into what the program registered; returns the count. */
 static int translate(int epfd, struct epoll_event *evs, int n)
 {
     int out = 0;
-    pthread_mutex_lock(&mu);
+    nc__mutex_lock(&mu);
     for (int i = 0; i < n; i++) {
         if ((evs[i].data.u64 & 0xffff000000000000ULL) != TAG) {
             evs[out++] = evs[i];
@@ -334,7 +334,7 @@ static int translate(int epfd, struct epoll_event *evs, int n)
         evs[out].data = r->data;
         out++;
     }
-    pthread_mutex_unlock(&mu);
+    nc__mutex_unlock(&mu);
     return out;
 }
 

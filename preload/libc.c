@@ -60,6 +60,7 @@ static void on_fork_child(void)
         atomic_store(&forked, true);
     pthread_mutex_init(&start_mu, NULL); /* held by this thread's copy: start afresh */
     nc__epoll_atfork_child();
+    nc__signal_atfork_child();
     nc__poison_mapped(true);
 }
 

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "crit.h"
 #include "netcore.h"
 
 /* One table of the real libc entry points, resolved once with dlsym(RTLD_NEXT). */
@@ -158,6 +159,8 @@ static inline long nc__ret(long r)
 
 /* Blocking calls interrupted by a signal: restart unless the handler said otherwise. */
 bool nc__restart_after_eintr(int h, bool sending);
+/* signal.c: a forked child forgets the handler runs deferred in its parent's thread. */
+void nc__signal_atfork_child(void);
 
 /* passthru.c: loopback sockets (and NETCORE_PASSTHROUGH ranges) are handed to the kernel
  * under the same fd number. nc__passthrough_parse reads the variable's value (NULL: none). */

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -519,6 +521,62 @@ START_TEST(test_mpsc_stress)
 }
 END_TEST
 
+/* lifetime: a kick against the socket table's free paths (core/sock.c), on a real stack */
+
+/*
+ * A send holds its socket, finds the stack lock busy and queues a kick; by then the lock
+ * holder has let go (so nobody drains the queue), and another thread's close has freed the
+ * socket, parked for the send. The send's release then frees the socket under the lock and
+ * that lock's release runs the queue: the kick must not still point at the freed socket. On
+ * the old code nc__run_queue read the freed socket (valgrind: NETCORE_VALGRIND=1, or the
+ * sanitizer build, report the invalid read). A command queued beside the kick runs first, in
+ * the same release, and looks at the kick list: the address of the freed socket there is the
+ * failure in a plain run too.
+ */
+static uintptr_t freed_addr;
+static int queued_after_free = -1;
+
+static void probe_kicks(void *arg)
+{
+    struct netcore_stack *st = arg;
+    queued_after_free = (uintptr_t)st->cmdq.kick_head == freed_addr;
+}
+
+START_TEST(test_kick_after_free)
+{
+    struct netcore_config c;
+    struct netcore_stack *st;
+    int sv[2];
+    char err[256];
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+    netcore_config_defaults(&c);
+    c.device = NETCORE_DEV_WIRE;
+    c.wire_fd = sv[0];
+    ck_assert_msg(netcore_start(&c, NETCORE_MANUAL, &st, err, sizeof(err)) == 0, "%s", err);
+    int id = netcore_socket(st, AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(id, 0);
+    struct nc_sock *s = nc__sock_hold(st, id); /* the send */
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(netcore_close(st, id), 0); /* the other thread's close */
+    ck_assert_ptr_eq(atomic_load(&st->zombie[id]), s);
+    nc__cmdq_kick(&st->cmdq, s, NC_KICK_TX); /* nc__kick after a failed trylock */
+    struct nc_cmd probe = { .type = NC_CMD_FN, .fn = probe_kicks, .arg = st };
+    ck_assert_int_eq(nc__cmdq_push(&st->cmdq, &probe), 0);
+    freed_addr = (uintptr_t)s;
+    nc__sock_put(st, id); /* frees s, then runs the queue */
+    ck_assert_msg(queued_after_free == 0, "the freed socket is still on the kick list (%d)",
+                  queued_after_free);
+    ck_assert_ptr_null(atomic_load(&st->zombie[id]));
+    ck_assert_ptr_null(st->cmdq.kick_head);
+    struct netcore_stats stats;
+    netcore_get_stats(st, &stats);
+    ck_assert_int_eq(stats.sockets, 0);
+    netcore_stop(st);
+    close(sv[1]);
+}
+END_TEST
+
 static Suite *cmdq_suite(void)
 {
     Suite *s = suite_create("cmdq");
@@ -567,6 +625,10 @@ static Suite *cmdq_suite(void)
     tcase_add_test(tc, test_forget_only);
     tcase_add_test(tc, test_forget_not_kicked);
     tcase_add_test(tc, test_forget_all);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("lifetime");
+    tcase_add_test(tc, test_kick_after_free);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("mpsc");

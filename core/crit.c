@@ -1,0 +1,13 @@
+/* Critical sections against signal handlers: the counters (see crit.h). */
+#include "crit.h"
+
+NC_TLS volatile sig_atomic_t nc__crit_depth;
+NC_TLS volatile sig_atomic_t nc__crit_pending;
+NC_TLS volatile sig_atomic_t nc__crit_handled;
+void (*nc__crit_hook)(void);
+
+void nc__crit_run(void)
+{
+    if (nc__crit_hook != NULL)
+        nc__crit_hook();
+}

@@ -1,0 +1,71 @@
+/*
+ * Critical sections against signal handlers, shared by the core and the shim.
+ *
+ * The kernel's send() and close() are async-signal-safe: a program may call them from a
+ * handler. Ours take mutexes (the stack lock, the command queue's, a socket's watch list,
+ * the shim's epoll registry), and a handler that interrupts its own thread while that thread
+ * holds one would wait for itself forever. So a thread counts the locks it holds
+ * (nc__crit_depth); the shim's handler wrapper (preload/signal.c) defers a signal arriving
+ * while the count is not zero, and the last unlock runs what was deferred, on the same thread,
+ * before the call returns. That costs two thread-local increments per lock, no system call
+ * on the data path (blocking the signals around each lock would cost two).
+ *
+ * Locks held across a sleep must not be counted: a deferred handler would wait for the sleep
+ * to end, and with SA_RESTART the kernel restarts the sleep without returning to us.
+ */
+#ifndef NC_CRIT_H
+#define NC_CRIT_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+
+/* initial-exec: a plain load, no __tls_get_addr call, on every lock of the data path (the
+ * shim is loaded with the program, so its TLS is in the static block). */
+#define NC_TLS __thread __attribute__((tls_model("initial-exec")))
+extern NC_TLS volatile sig_atomic_t nc__crit_depth;   /* counted locks held */
+extern NC_TLS volatile sig_atomic_t nc__crit_pending; /* a signal waits for depth 0 */
+/* The program's handlers run on this thread so far, at once or deferred (set by the shim):
+ * a blocking call whose thread ran one fails with EINTR, as a kernel call would, also when
+ * the signal came while it polled the device instead of sleeping. */
+extern NC_TLS volatile sig_atomic_t nc__crit_handled;
+/* Runs the handlers deferred on this thread (set by the shim; NULL without it). */
+extern void (*nc__crit_hook)(void);
+void nc__crit_run(void);
+
+static inline void nc__crit_enter(void)
+{
+    nc__crit_depth = nc__crit_depth + 1;
+}
+
+static inline void nc__crit_leave(void)
+{
+    nc__crit_depth = nc__crit_depth - 1;
+    if (nc__crit_depth == 0 && nc__crit_pending)
+        nc__crit_run();
+}
+
+/* A counted mutex: no handler of the program runs on this thread while it is held. */
+static inline void nc__mutex_lock(pthread_mutex_t *m)
+{
+    nc__crit_enter();
+    pthread_mutex_lock(m);
+}
+
+static inline bool nc__mutex_trylock(pthread_mutex_t *m)
+{
+    nc__crit_enter();
+    if (pthread_mutex_trylock(m) == 0)
+        return true;
+    nc__crit_leave();
+    return false;
+}
+
+/* Releases m, then runs the handlers deferred while this thread held counted locks. */
+static inline void nc__mutex_unlock(pthread_mutex_t *m)
+{
+    pthread_mutex_unlock(m);
+    nc__crit_leave();
+}
+
+#endif /* NC_CRIT_H */
