@@ -880,26 +880,26 @@ ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *bu
     size_t done = 0;
     int timeout = nc__sock_timeout(s, flags, true);
     int64_t deadline = nc__deadline(timeout);
-    pthread_mutex_lock(&s->tx_mu);
+    nc__mutex_lock(&s->tx_mu);
     for (;;) {
         if (atomic_load(&s->so_error) != 0) {
-            pthread_mutex_unlock(&s->tx_mu);
+            nc__mutex_unlock(&s->tx_mu);
             /* After a partial write the error waits for the next call, as in the kernel. */
             return done > 0 ? (ssize_t)done : -atomic_exchange(&s->so_error, 0);
         }
         int state = atomic_load(&s->state);
         if (state == NC_ST_CONNECTING) {
             if (timeout == 0) {
-                pthread_mutex_unlock(&s->tx_mu);
+                nc__mutex_unlock(&s->tx_mu);
                 return -EAGAIN;
             }
         } else if (state != NC_ST_CONNECTED || atomic_load(&s->wr_shut)) {
             /* Not connected at all is EPIPE too (and SIGPIPE): Linux, not POSIX's ENOTCONN. */
-            pthread_mutex_unlock(&s->tx_mu);
+            nc__mutex_unlock(&s->tx_mu);
             return done > 0 ? (ssize_t)done : -EPIPE;
         } else {
             if (buf == NULL && len > 0) {
-                pthread_mutex_unlock(&s->tx_mu);
+                nc__mutex_unlock(&s->tx_mu);
                 return -EFAULT;
             }
             /* send(NULL, 0) is valid: no pointer arithmetic on NULL (UBSan) */
@@ -918,16 +918,16 @@ ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *bu
             if (timeout == 0)
                 break;
         }
-        pthread_mutex_unlock(&s->tx_mu);
+        nc__mutex_unlock(&s->tx_mu);
         int r = nc__sock_wait(s, POLLOUT, nc__left_ms(deadline));
         if (r <= 0) {
             if (done > 0)
                 return (ssize_t)done;
             return r == 0 ? -EAGAIN : r;
         }
-        pthread_mutex_lock(&s->tx_mu);
+        nc__mutex_lock(&s->tx_mu);
     }
-    pthread_mutex_unlock(&s->tx_mu);
+    nc__mutex_unlock(&s->tx_mu);
     return done > 0 || len == 0 ? (ssize_t)done : -EAGAIN;
 }
 
@@ -950,11 +950,11 @@ ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, siz
     if (state == NC_ST_NEW || state == NC_ST_BOUND)
         return -ENOTCONN;
     /* Length 0 still waits for data (or EOF, an error), as the kernel's does. */
-    pthread_mutex_lock(&s->rx_mu);
+    nc__mutex_lock(&s->rx_mu);
     for (;;) {
         size_t n;
         if (buf == NULL && len > 0 && nc__ring_used(&s->rx) > 0) {
-            pthread_mutex_unlock(&s->rx_mu); /* only a copy finds out, as in the kernel */
+            nc__mutex_unlock(&s->rx_mu); /* only a copy finds out, as in the kernel */
             return -EFAULT;
         }
         /* recv(NULL, ...) with nothing there waits or says EAGAIN like any other: no
@@ -986,29 +986,29 @@ ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, siz
             break;
         int e = atomic_exchange(&s->so_error, 0);
         if (e != 0) {
-            pthread_mutex_unlock(&s->rx_mu);
+            nc__mutex_unlock(&s->rx_mu);
             return done > 0 ? (ssize_t)done : -e;
         }
         state = atomic_load(&s->state);
         if (state == NC_ST_CLOSED)
             break;
         if (state != NC_ST_CONNECTED && state != NC_ST_CONNECTING) {
-            pthread_mutex_unlock(&s->rx_mu); /* disconnected under a blocked recv */
+            nc__mutex_unlock(&s->rx_mu); /* disconnected under a blocked recv */
             return done > 0 ? (ssize_t)done : -ENOTCONN;
         }
         if (timeout == 0) {
-            pthread_mutex_unlock(&s->rx_mu);
+            nc__mutex_unlock(&s->rx_mu);
             return done > 0 ? (ssize_t)done : -EAGAIN;
         }
-        pthread_mutex_unlock(&s->rx_mu);
+        nc__mutex_unlock(&s->rx_mu);
         int r = nc__sock_wait(s, POLLIN, nc__left_ms(deadline));
         if (r <= 0) {
             if (done > 0)
                 return (ssize_t)done;
             return r == 0 ? -EAGAIN : r;
         }
-        pthread_mutex_lock(&s->rx_mu);
+        nc__mutex_lock(&s->rx_mu);
     }
-    pthread_mutex_unlock(&s->rx_mu);
+    nc__mutex_unlock(&s->rx_mu);
     return (ssize_t)done;
 }

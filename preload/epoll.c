@@ -213,9 +213,9 @@ int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
         bool withdraw = (op == EPOLL_CTL_DEL || op == EPOLL_CTL_MOD) && nc__epoll_known(fd);
         if (!tagged && !withdraw)
             return LIBC(epoll_ctl)(epfd, op, fd, ev);
-        pthread_mutex_lock(&mu);
+        nc__mutex_lock(&mu);
         int rc = ctl_alias(epfd, op, fd, ev);
-        pthread_mutex_unlock(&mu);
+        nc__mutex_unlock(&mu);
         return (int)nc__ret(rc);
     }
     if (epfd == fd)
