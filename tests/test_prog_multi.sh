@@ -19,12 +19,17 @@ nc_bg python3 -m http.server 8000 --bind "$NC_KERNEL_IP" --directory "$tmp/www" 
     >"$tmp/http.log" 2>&1
 nc_wait_listen 8000 "$NC_KERNEL_IP"
 
-# 1. Two curls at once from one shell: two processes, two stacks, two TAPs.
+# 1. Two curls at once from one shell: two processes, two stacks, two TAPs. The server holds
+# each answer until both requests are in, so both stacks are up at the same time.
+nc_bg python3 "$NC_SRC/tests/lib/pairserve.py" "$tmp/www" "$NC_KERNEL_IP" 8001 \
+    >"$tmp/pair.log" 2>&1
+nc_wait_listen 8001 "$NC_KERNEL_IP"
 on_netcore 60 bash -c 'curl -sS -o "$1/a.out" "$2/a" & curl -sS -o "$1/b.out" "$2/b"; wait $!' \
-    multi "$tmp" "http://$NC_KERNEL_IP:8000" || fail "concurrent curls failed"
+    multi "$tmp" "http://$NC_KERNEL_IP:8001" || fail "concurrent curls failed"
 [ "$(nc_sha "$tmp/a.out")" = "$(nc_sha "$tmp/www/a")" ] || fail "first curl: content differs"
 [ "$(nc_sha "$tmp/b.out")" = "$(nc_sha "$tmp/www/b")" ] || fail "second curl: content differs"
-clients=$(awk '/GET \/[ab] /{print $1}' "$tmp/http.log" | sort -u | tr '\n' ' ')
+clients=$(awk '$2 == "GET" && $3 ~ /^\/[ab]$/ {print $1}' "$tmp/pair.log" | sort -u |
+    tr '\n' ' ')
 [ "$(wc -w <<<"$clients")" -eq 2 ] || fail "want two client addresses in the server log, got: $clients"
 echo "ok: two curls at once, from $clients"
 
