@@ -21,7 +21,6 @@ nc_ns_setup
 
 tmp=$(mktemp -d)
 nc_at_exit "rm -rf '$tmp'"
-chmod 755 "$tmp"
 
 # The namespace's own resolv.conf and hosts (ip netns exec mounts /etc/netns/NS/* over
 # /etc/*): glibc on the kernel side asks our dnsmasq and nothing beyond the namespace, with
@@ -166,7 +165,10 @@ echo "glibc on the kernel stack gives the same $(wc -l <"$tmp/kernel.out") answe
 
 # 4. Failures: EAI_AGAIN within the configured time, and a line on stderr when netcore itself
 #    is the cause.
-cat >"$tmp/one.py" <<'EOF'
+# one.py also runs as user nobody (below): it lives in NC_USER_DIR, where that user reads it.
+nc_user_dir
+one=$NC_USER_DIR/one.py
+cat >"$one" <<'EOF'
 import socket, sys, time
 t = time.monotonic()
 try:
@@ -175,34 +177,32 @@ except socket.gaierror as e:
     r = "gaierror %d" % e.errno
 print(r, round(time.monotonic() - t))
 EOF
-chmod 644 "$tmp/one.py"
 # A server that never answers (no host at 198.18.0.3): one try of one second.
 out=$(RES_OPTIONS="timeout:1 attempts:1" NETCORE_DNS=198.18.0.3 \
-    on_netcore 30 python3 "$tmp/one.py" web.netcore.test)
+    on_netcore 30 python3 "$one" web.netcore.test)
 [ "$out" = "gaierror -3 1" ] ||
     fail "silent server, timeout:1 attempts:1: '$out', want EAI_AGAIN after 1 s"
 echo "silent server: EAI_AGAIN after 1 s (timeout:1 attempts:1)"
 # A bad NETCORE_DNS: no DNS, a line naming the variable; /etc/hosts still answers.
-out=$(NETCORE_DNS=dns.example on_netcore 30 python3 "$tmp/one.py" web.netcore.test \
+out=$(NETCORE_DNS=dns.example on_netcore 30 python3 "$one" web.netcore.test \
     2>"$tmp/err") || true
 [ "$out" = "gaierror -3 0" ] || fail "bad NETCORE_DNS: '$out', want EAI_AGAIN at once"
 grep -q 'cannot look up web.netcore.test: .*NETCORE_DNS="dns.example"' "$tmp/err" ||
     fail "bad NETCORE_DNS: stderr does not name it: $(cat "$tmp/err")"
-out=$(NETCORE_DNS=dns.example on_netcore 30 python3 "$tmp/one.py" localhost 2>/dev/null) || true
+out=$(NETCORE_DNS=dns.example on_netcore 30 python3 "$one" localhost 2>/dev/null) || true
 [ "$out" = "127.0.0.1 0" ] || fail "bad NETCORE_DNS: localhost gave '$out'"
 echo "bad NETCORE_DNS: EAI_AGAIN and $(head -c 120 "$tmp/err")..."
 # No stack (no such TAP, as an unprivileged user): EAI_AGAIN and a line saying why; the
 # kernel's resolver is not used instead.
-nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3)
 before=$(queries | wc -l)
-out=$(NETCORE_TAP=nosuchtap0 on_netcore 30 "${nobody[@]}" "$tmp/one.py" \
+out=$(NETCORE_TAP=nosuchtap0 nc_as_nobody 30 /usr/bin/python3 "$one" \
     web.netcore.test 2>"$tmp/err") || true
 [ "$out" = "gaierror -3 0" ] || fail "no stack: '$out', want EAI_AGAIN at once"
 grep -q "cannot look up web.netcore.test: DNS goes through netcore, and its stack did not start" \
     "$tmp/err" || fail "no stack: stderr says $(cat "$tmp/err")"
 [ "$(queries | wc -l)" -eq "$before" ] ||
     fail "no stack: a query reached dnsmasq anyway"
-out=$(NETCORE_TAP=nosuchtap0 on_netcore 30 "${nobody[@]}" "$tmp/one.py" localhost \
+out=$(NETCORE_TAP=nosuchtap0 nc_as_nobody 30 /usr/bin/python3 "$one" localhost \
     2>/dev/null) || true
 [ "$out" = "127.0.0.1 0" ] || fail "no stack: localhost gave '$out'"
 echo "no stack: EAI_AGAIN, stderr: $(grep "cannot look up" "$tmp/err")"
