@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -79,7 +80,8 @@ struct outcome {
 /* One run of one case on one stack. */
 struct cx {
     const struct ops *o;
-    uint16_t port; /* this case's ports: port (own use), port+1 (peer), port+2 (closed) */
+    uint16_t port; /* this case's ports: port (own use), port+1 (peer), port+2 (closed),
+                    * port+3 (fence) */
     struct outcome r;
     int fds[CX_MAX_FDS], nfds;   /* the column's fds, closed through o after the case */
     int kfds[CX_MAX_FDS], nkfds; /* peers' kernel fds */
@@ -174,6 +176,22 @@ int connecting(struct cx *c);
 bool peer_reset(struct cx *c, int s, int p);
 /* A kernel UDP socket on peer:port+1. */
 int udp_peer(struct cx *c);
+/*
+ * Waits until the column's stack has taken in everything kernel peers sent it before: a
+ * datagram sent after them, from the peer's address to the column's own (port+3), arrives
+ * behind them. netcore takes frames from the TAP in order, in one thread; the kernel delivers
+ * its local traffic in order through the loopback device. True once the datagram is there.
+ * For what has no event of its own on the column's socket (a reset of a connection still in
+ * the accept queue, data after SHUT_RD, the second of two datagrams).
+ */
+bool fence(struct cx *c);
+/*
+ * Waits up to ms until the thread *tid (0 until the thread has stored it) sleeps in a system
+ * call: a call that blocks. Nothing tells another thread that a call has blocked, so this
+ * reads the thread's state in /proc every millisecond; a thread that sleeps only a moment
+ * (on netcore's lock) passes too, so a case must end the same way had the call not blocked.
+ */
+bool blocked_in_call(const _Atomic pid_t *tid, int ms);
 /* A UDP socket of the column on ANY:port that has received msgs[0..n) from the peer. */
 int udp_with(struct cx *c, const char *const *msgs, int n);
 /* A connected TCP socket with "hello" from the peer waiting in it. */

@@ -155,11 +155,13 @@ struct blocked {
     int fd;
     long ret;
     int err;
+    _Atomic pid_t tid;
 };
 
 static void *accept_thread(void *arg)
 {
     struct blocked *b = arg;
+    atomic_store(&b->tid, gettid());
     b->ret = b->o->accept(b->fd, NULL, NULL);
     b->err = errno;
     return NULL;
@@ -170,16 +172,20 @@ static void shutdown_wakes_accept(struct cx *c)
 {
     int s = sock(c, SOCK_STREAM);
     NEED(c, s >= 0 && c->o->listen(s, 1) == 0, "listen");
-    struct blocked b = { c->o, s, 0, 0 };
+    struct blocked b = { c->o, s, 0, 0, 0 };
     pthread_t t;
     NEED(c, pthread_create(&t, NULL, accept_thread, &b) == 0, "thread");
-    usleep(100000);
+    bool blocked = blocked_in_call(&b.tid, WAIT_MS);
     CALL(c, c->o->shutdown(s, SHUT_RDWR));
     pthread_join(t, NULL);
     errno = b.err;
     note(c, "accept", b.ret);
     if (b.ret >= 0)
         track(c, (int)b.ret);
+    if (!blocked) {
+        errno = 0;
+        broken(c, "accept did not block");
+    }
 }
 
 /* listen and accept */
@@ -350,9 +356,14 @@ static void poll_both_closed(struct cx *c)
 {
     int p, s = connected(c, &p);
     NEED(c, s >= 0 && c->o->shutdown(s, SHUT_WR) == 0, "shutdown");
+    /* The peer has our FIN before it sends its own, which then acknowledges ours: once s has
+     * the peer's FIN, its own is acknowledged too. */
+    struct pollfd f = { .fd = p, .events = POLLIN };
+    char b;
+    NEED(c, conform_kernel.poll(&f, 1, WAIT_MS) == 1 && conform_kernel.recv(p, &b, 1, 0) == 0,
+         "peer sees EOF");
     NEED(c, conform_kernel.shutdown(p, SHUT_WR) == 0, "peer shutdown");
     wait_for(c, s, POLLRDHUP, WAIT_MS);
-    usleep(20000); /* the peer's ACK of our FIN */
     poll_of(c, s);
 }
 

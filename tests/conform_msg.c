@@ -313,7 +313,7 @@ static void accept_reset(struct cx *c)
         if (c->kfds[i] == p)
             c->kfds[i] = c->kfds[--c->nkfds];
     conform_kernel.close(p);
-    usleep(50000); /* the reset arrives */
+    NEED(c, fence(c), "the reset arrives");
     CALL_FD(c, c->o->accept(l, NULL, NULL));
     if (c->r.ret >= 0) {
         char b[8];

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include "conform.h"
 
@@ -284,11 +285,54 @@ int udp_with(struct cx *c, const char *const *msgs, int n)
     for (int i = 0; i < n; i++)
         if (conform_kernel.sendto(p, msgs[i], strlen(msgs[i]), 0, SA(to), sizeof(to)) < 0)
             return -1;
-    if (!(wait_for(c, s, POLLIN, WAIT_MS) & POLLIN))
+    if (!(wait_for(c, s, POLLIN, WAIT_MS) & POLLIN) || !fence(c))
         return -1;
-    if (n > 1)
-        usleep(50000); /* the rest follow the first at once */
     return s;
+}
+
+bool fence(struct cx *c)
+{
+    int r = c->o->socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int k = conform_kernel.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in to = sin_self(c, (uint16_t)(c->port + 3));
+    bool ok = r >= 0 && k >= 0 && c->o->bind(r, SA(to), sizeof(to)) == 0 &&
+              conform_kernel.sendto(k, "fence", 5, 0, SA(to), sizeof(to)) == 5 &&
+              (wait_for(c, r, POLLIN, WAIT_MS) & POLLIN) != 0;
+    if (r >= 0)
+        c->o->close(r);
+    if (k >= 0)
+        conform_kernel.close(k);
+    return ok;
+}
+
+bool blocked_in_call(const _Atomic pid_t *tid, int ms)
+{
+    struct timespec tick = { 0, 1000000 };
+    for (int i = 0; i < ms; i++, nanosleep(&tick, NULL)) {
+        pid_t t = atomic_load(tid);
+        if (t == 0)
+            continue;
+        char path[64], stat[512] = "", call[32] = "";
+        snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)t);
+        FILE *f = fopen(path, "re");
+        if (f == NULL)
+            return false; /* the thread has ended */
+        size_t n = fread(stat, 1, sizeof(stat) - 1, f);
+        fclose(f);
+        stat[n] = '\0';
+        snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)t);
+        f = fopen(path, "re");
+        if (f != NULL) {
+            if (fgets(call, sizeof(call), f) == NULL)
+                call[0] = '\0';
+            fclose(f);
+        }
+        /* The state follows the command name in parentheses; "running" or a number. */
+        const char *st = strrchr(stat, ')');
+        if (st != NULL && st[1] == ' ' && st[2] == 'S' && call[0] >= '0' && call[0] <= '9')
+            return true;
+    }
+    return false;
 }
 
 void note_data(struct cx *c, const char *buf, long n)
