@@ -61,6 +61,8 @@ extern const struct ops conform_kernel; /* also drives every peer, in both colum
 struct env {
     struct in_addr peer;   /* the kernel's side of the TAP: peers listen here */
     struct in_addr unused; /* on the TAP's subnet, nobody answers ARP for it */
+    struct in_addr unused2; /* the next one: for a case whose result depends on when an
+                             * address resolution fails, so none is pending from another */
     struct in_addr bcast;  /* the TAP subnet's broadcast address (a /24) */
 };
 extern struct env conform_env;
