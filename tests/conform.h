@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -187,13 +186,7 @@ int udp_peer(struct cx *c);
  * the accept queue, data after SHUT_RD, the second of two datagrams).
  */
 bool fence(struct cx *c);
-/*
- * Waits up to ms until the thread *tid (0 until the thread has stored it) sleeps in a system
- * call: a call that blocks. Nothing tells another thread that a call has blocked, so this
- * reads the thread's state in /proc every millisecond; a thread that sleeps only a moment
- * (on netcore's lock) passes too, so a case must end the same way had the call not blocked.
- */
-bool blocked_in_call(const _Atomic pid_t *tid, int ms);
+
 /* A UDP socket of the column on ANY:port that has received msgs[0..n) from the peer. */
 int udp_with(struct cx *c, const char *const *msgs, int n);
 /* A connected TCP socket with "hello" from the peer waiting in it. */

@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "blocked.h"
 #include "conform.h"
 
 /* talking to oneself: the stack's own address */
@@ -176,7 +177,7 @@ static void shutdown_wakes_accept(struct cx *c)
     struct blocked b = { c->o, s, 0, 0, 0 };
     pthread_t t;
     NEED(c, pthread_create(&t, NULL, accept_thread, &b) == 0, "thread");
-    bool blocked = blocked_in_call(&b.tid, WAIT_MS);
+    bool blocked = thread_blocked(&b.tid, WAIT_MS);
     CALL(c, c->o->shutdown(s, SHUT_RDWR));
     pthread_join(t, NULL);
     errno = b.err;

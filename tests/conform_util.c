@@ -11,7 +11,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/socket.h>
 
 #include "conform.h"
 
@@ -303,36 +302,6 @@ bool fence(struct cx *c)
     if (k >= 0)
         conform_kernel.close(k);
     return ok;
-}
-
-bool blocked_in_call(const _Atomic pid_t *tid, int ms)
-{
-    struct timespec tick = { 0, 1000000 };
-    for (int i = 0; i < ms; i++, nanosleep(&tick, NULL)) {
-        pid_t t = atomic_load(tid);
-        if (t == 0)
-            continue;
-        char path[64], stat[512] = "", call[32] = "";
-        snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)t);
-        FILE *f = fopen(path, "re");
-        if (f == NULL)
-            return false; /* the thread has ended */
-        size_t n = fread(stat, 1, sizeof(stat) - 1, f);
-        fclose(f);
-        stat[n] = '\0';
-        snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)t);
-        f = fopen(path, "re");
-        if (f != NULL) {
-            if (fgets(call, sizeof(call), f) == NULL)
-                call[0] = '\0';
-            fclose(f);
-        }
-        /* The state follows the command name in parentheses; "running" or a number. */
-        const char *st = strrchr(stat, ')');
-        if (st != NULL && st[1] == ' ' && st[2] == 'S' && call[0] >= '0' && call[0] <= '9')
-            return true;
-    }
-    return false;
 }
 
 void note_data(struct cx *c, const char *buf, long n)
