@@ -174,17 +174,18 @@ nc__wait_ss() {
 nc_wait_listen() { nc__wait_ss t "$@"; }   # nc_wait_listen PORT [ADDR]: TCP listener
 nc_wait_udp() { nc__wait_ss u "$@"; }      # nc_wait_udp PORT [ADDR]: bound UDP socket
 
-# nc_wait_line FILE ERE [PID]: wait until a line of FILE matches the extended regular
-# expression ERE (a server's "listening" line, say) and set NC_LINE to it; fail the test when
-# none has come after 20 s, or at once when PID (the program writing FILE) exits without one.
-# tail -F follows the file as it is written (inotify): this waits for the write, not a time.
+# nc_wait_line FILE ERE [PID] [NOT-ERE]: wait until a line of FILE matches the extended
+# regular expression ERE (a server's "listening" line, say), and not NOT-ERE, and set NC_LINE
+# to it; fail the test when none has come after 20 s, or at once when PID (the program
+# writing FILE; may be empty) exits without one. tail -F follows the file as it is written
+# (inotify): this waits for the write, not for a time.
 nc_wait_line() {
-    local file=$1 ere=$2 pid=${3:-} line fd tail_pid end=$((SECONDS + 20))
+    local file=$1 ere=$2 pid=${3:-} not=${4:-} line fd tail_pid end=$((SECONDS + 20))
     exec {fd}< <(exec tail -n +1 -F ${pid:+--pid="$pid"} "$file" 2>/dev/null)
     tail_pid=$!
     NC_LINE=
     while ((SECONDS < end)) && IFS= read -r -t $((end - SECONDS)) -u "$fd" line; do
-        if [[ $line =~ $ere ]]; then
+        if [[ $line =~ $ere ]] && ! [[ -n $not && $line =~ $not ]]; then
             NC_LINE=$line
             break
         fi
