@@ -328,17 +328,10 @@ nc_impair_mtu() {
 # nc_impair_start OPTIONS...: run the relay with impair's OPTIONS (e.g. -s 1 -b loss=5) in the
 # background; returns once it bridges the two TAPs. The relay stops by itself after 600 s.
 nc_impair_start() {
-    local end=$((SECONDS + 10))
     [ -x "$NC_TOP/tests/impair" ] || { echo "ERROR: tests/impair not built" >&2; exit 99; }
     nc_bg "$NC_TOP/tests/impair" -t 600 "$@" "$NC_TAP" "$NC_PEER_TAP" >"$NC_IMPAIR_LOG" 2>&1
     NC_IMPAIR_PID=$NC_LAST_PID
-    until grep -q '^impair: ready' "$NC_IMPAIR_LOG"; do
-        if ((SECONDS >= end)) || ! kill -0 "$NC_IMPAIR_PID" 2>/dev/null; then
-            echo "ERROR: impair did not start: $(cat "$NC_IMPAIR_LOG")" >&2
-            exit 99
-        fi
-        sleep 0.05
-    done
+    nc_wait_line "$NC_IMPAIR_LOG" '^impair: ready' "$NC_IMPAIR_PID"
 }
 
 # nc_impair_stop: stop the relay; NC_IMPAIR_STATS holds its two lines of counters (up: netcore
