@@ -180,8 +180,9 @@ int udp_peer(struct cx *c);
 /*
  * Waits until the column's stack has taken in everything kernel peers sent it before: a
  * datagram sent after them, from the peer's address to the column's own (port+3), arrives
- * behind them. netcore takes frames from the TAP in order, in one thread; the kernel delivers
- * its local traffic in order through the loopback device. True once the datagram is there.
+ * behind them. The TAP's queue (pfifo_fast: all of them in one band) passes them in order and
+ * netcore takes them in order, in one thread; the kernel delivers its local traffic in order
+ * through the loopback device. True once the datagram is there.
  * For what has no event of its own on the column's socket (a reset of a connection still in
  * the accept queue, data after SHUT_RD, the second of two datagrams).
  */
