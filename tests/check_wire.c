@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "blocked.h"
 #include "netcore.h"
 
 #define SERVER_IP "198.18.0.1"
@@ -783,12 +784,14 @@ struct blocked {
     int s;
     bool accept;
     ssize_t rc;
+    _Atomic pid_t tid;
 };
 
 static void *call_blocked(void *arg)
 {
     struct blocked *b = arg;
     char buf[16];
+    atomic_store(&b->tid, gettid());
     b->rc = b->accept ? netcore_accept(b->st, b->s, NULL, NULL, 0)
                       : netcore_recv(b->st, b->s, buf, sizeof(buf), 0);
     return NULL;
@@ -799,14 +802,14 @@ START_TEST(close_while_blocked)
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM, 0, wire), 0);
     struct netcore_stack *st = start_stack(wire[0], false, 0, NULL);
     ck_assert_ptr_nonnull(st);
-    struct blocked b[2] = { { st, udp_bound(st, 7000), false, 1 },
-                            { st, listen_on(st, 7001, 4), true, 1 } };
+    struct blocked b[2] = { { st, udp_bound(st, 7000), false, 1, 0 },
+                            { st, listen_on(st, 7001, 4), true, 1, 0 } };
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
         pthread_create(&t[i], NULL, call_blocked, &b[i]);
-    /* The outcome is EBADF whether or not the threads got to block before the close; the
-     * pause only makes the blocked case the likely one. */
-    usleep(100000);
+    /* Closed once each thread sleeps in its call (netcore's wait on the socket). */
+    for (int i = 0; i < 2; i++)
+        ck_assert(thread_blocked(&b[i].tid, 5000));
     for (int i = 0; i < 2; i++) {
         ck_assert_int_eq(netcore_close(st, b[i].s), 0);
         pthread_join(t[i], NULL);

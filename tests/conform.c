@@ -253,6 +253,7 @@ int main(int argc, char **argv)
         return 99;
     }
     conform_env.bcast.s_addr = conform_env.peer.s_addr | htonl(0xff);
+    conform_env.unused2.s_addr = htonl(ntohl(conform_env.unused.s_addr) + 1);
     kernel_ops = conform_kernel;
     kernel_ops.self = conform_env.peer;
     /* Cases check SIGPIPE themselves, as a pending signal. */

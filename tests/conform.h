@@ -60,6 +60,8 @@ extern const struct ops conform_kernel; /* also drives every peer, in both colum
 struct env {
     struct in_addr peer;   /* the kernel's side of the TAP: peers listen here */
     struct in_addr unused; /* on the TAP's subnet, nobody answers ARP for it */
+    struct in_addr unused2; /* the next one: for a case whose result depends on when an
+                             * address resolution fails, so none is pending from another */
     struct in_addr bcast;  /* the TAP subnet's broadcast address (a /24) */
 };
 extern struct env conform_env;
@@ -79,7 +81,8 @@ struct outcome {
 /* One run of one case on one stack. */
 struct cx {
     const struct ops *o;
-    uint16_t port; /* this case's ports: port (own use), port+1 (peer), port+2 (closed) */
+    uint16_t port; /* this case's ports: port (own use), port+1 (peer), port+2 (closed),
+                    * port+3 (fence) */
     struct outcome r;
     int fds[CX_MAX_FDS], nfds;   /* the column's fds, closed through o after the case */
     int kfds[CX_MAX_FDS], nkfds; /* peers' kernel fds */
@@ -174,6 +177,17 @@ int connecting(struct cx *c);
 bool peer_reset(struct cx *c, int s, int p);
 /* A kernel UDP socket on peer:port+1. */
 int udp_peer(struct cx *c);
+/*
+ * Waits until the column's stack has taken in everything kernel peers sent it before: a
+ * datagram sent after them, from the peer's address to the column's own (port+3), arrives
+ * behind them. The TAP's queue (pfifo_fast: all of them in one band) passes them in order and
+ * netcore takes them in order, in one thread; the kernel delivers its local traffic in order
+ * through the loopback device. True once the datagram is there.
+ * For what has no event of its own on the column's socket (a reset of a connection still in
+ * the accept queue, data after SHUT_RD, the second of two datagrams).
+ */
+bool fence(struct cx *c);
+
 /* A UDP socket of the column on ANY:port that has received msgs[0..n) from the peer. */
 int udp_with(struct cx *c, const char *const *msgs, int n);
 /* A connected TCP socket with "hello" from the peer waiting in it. */

@@ -224,9 +224,13 @@ static void time_wait(struct cx *c, bool reuse_old, bool reuse)
     NEED(c, drop(c, s) == 0, "close");
     char b;
     NEED(c, conform_kernel.recv(p, &b, 1, 0) == 0, "peer sees EOF");
-    conform_kernel.close(p);
+    /* With a linger time the peer's close returns once its FIN is acknowledged: the closing
+     * side has it, and waits in TIME-WAIT. */
+    struct linger lg = { 1, WAIT_MS / 1000 };
+    NEED(c, conform_kernel.setsockopt(p, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0,
+         "linger");
     c->nkfds--; /* p, the last peer tracked */
-    usleep(50000); /* the peer's FIN reaches the closing side */
+    NEED(c, conform_kernel.close(p) == 0, "peer close");
     int n = sock(c, SOCK_STREAM);
     NEED(c, n >= 0, "socket");
     NEED(c, !reuse || c->o->setsockopt(n, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0,

@@ -356,8 +356,7 @@ static void recv_shut_rd_then_data(struct cx *c)
 {
     int p, s = connected(c, &p);
     NEED(c, s >= 0 && c->o->shutdown(s, SHUT_RD) == 0, "shutdown");
-    NEED(c, conform_kernel.send(p, "late", 4, 0) == 4, "peer send");
-    usleep(50000);
+    NEED(c, conform_kernel.send(p, "late", 4, 0) == 4 && fence(c), "peer send");
     char b[8];
     CALL(c, c->o->recv(s, b, sizeof(b), MSG_DONTWAIT));
     note_data(c, b, c->r.ret);

@@ -275,7 +275,9 @@ static void sndtimeo_connect(struct cx *c)
     NEED(c, s >= 0, "socket");
     struct timeval tv = { 0, 200000 };
     NEED(c, c->o->setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0, "set");
-    struct sockaddr_in a = sin_of(conform_env.unused, c->port);
+    /* Not the address other cases connect to: the kernel's request for it, pending since
+     * one of them, could fail (EHOSTUNREACH, 3 s after it began) between our two calls. */
+    struct sockaddr_in a = sin_of(conform_env.unused2, c->port);
     CALL(c, c->o->connect(s, SA(a), sizeof(a)));
     note(c, "again", c->o->connect(s, SA(a), sizeof(a)));
 }
@@ -313,7 +315,7 @@ static void accept_reset(struct cx *c)
         if (c->kfds[i] == p)
             c->kfds[i] = c->kfds[--c->nkfds];
     conform_kernel.close(p);
-    usleep(50000); /* the reset arrives */
+    NEED(c, fence(c), "the reset arrives");
     CALL_FD(c, c->o->accept(l, NULL, NULL));
     if (c->r.ret >= 0) {
         char b[8];

@@ -284,11 +284,24 @@ int udp_with(struct cx *c, const char *const *msgs, int n)
     for (int i = 0; i < n; i++)
         if (conform_kernel.sendto(p, msgs[i], strlen(msgs[i]), 0, SA(to), sizeof(to)) < 0)
             return -1;
-    if (!(wait_for(c, s, POLLIN, WAIT_MS) & POLLIN))
+    if (!(wait_for(c, s, POLLIN, WAIT_MS) & POLLIN) || !fence(c))
         return -1;
-    if (n > 1)
-        usleep(50000); /* the rest follow the first at once */
     return s;
+}
+
+bool fence(struct cx *c)
+{
+    int r = c->o->socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int k = conform_kernel.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in to = sin_self(c, (uint16_t)(c->port + 3));
+    bool ok = r >= 0 && k >= 0 && c->o->bind(r, SA(to), sizeof(to)) == 0 &&
+              conform_kernel.sendto(k, "fence", 5, 0, SA(to), sizeof(to)) == 5 &&
+              (wait_for(c, r, POLLIN, WAIT_MS) & POLLIN) != 0;
+    if (r >= 0)
+        c->o->close(r);
+    if (k >= 0)
+        conform_kernel.close(k);
+    return ok;
 }
 
 void note_data(struct cx *c, const char *buf, long n)

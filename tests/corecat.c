@@ -3,7 +3,8 @@
  * tool the TAP tests drive against kernel-side peers.
  *
  *   corecat connect IP PORT   TCP client
- *   corecat listen PORT       TCP server for one connection (on 0.0.0.0)
+ *   corecat listen PORT       TCP server for one connection (on 0.0.0.0); says
+ *                             "corecat: listening on 0.0.0.0:PORT" on stderr once it listens
  *   corecat udp IP PORT       each stdin line (newline included) is one datagram; after each
  *                             one, replies go to stdout, waiting at most REPLY_MS for the
  *                             first; after the last line, stragglers for TAIL_MS
@@ -262,6 +263,7 @@ static int do_listen(const char *port)
     rc = netcore_listen(st, l, 1);
     if (rc < 0)
         die("listen", where, rc);
+    fprintf(stderr, "corecat: listening on %s\n", where); /* tests wait for this line */
     int s;
     do
         s = netcore_accept(st, l, NULL, NULL, 0);

@@ -6,17 +6,23 @@
  *   recv      block in recv until it returns
  *   recv-rst  send 100 bytes the peer never reads, then block in recv (the peer's end is
  *             reset, not closed, when it dies with data unread)
- * Prints "connected" once connected, then one line: "send: ERRNAME" or "recv: EOF|ERRNAME".
+ * Prints "pid PID" first (the test watches it block), "connected" once connected (recv-rst:
+ * once the peer has acknowledged the 100 bytes), then one line: "send: ERRNAME" or
+ * "recv: EOF|ERRNAME".
  * Exits 0 when that is what a kernel socket gives when its peer dies (send: ECONNRESET or
  * EPIPE; recv: EOF or ECONNRESET), 1 otherwise.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *errname(int e)
@@ -74,6 +80,24 @@ static int do_recv(int s)
     return e == ECONNRESET ? 0 : 1;
 }
 
+/*
+ * Waits (up to 10 s) until the peer has acknowledged everything s sent: it holds the data
+ * then, and dies with it unread. No event says data was acknowledged; SIOCOUTQ, the bytes not
+ * yet acknowledged, says it, and is read every millisecond.
+ */
+static bool acked(int s)
+{
+    struct timespec tick = { 0, 1000000 };
+    for (int i = 0; i < 10000; i++, nanosleep(&tick, NULL)) {
+        int queued;
+        if (ioctl(s, SIOCOUTQ, &queued) != 0)
+            return false;
+        if (queued == 0)
+            return true;
+    }
+    return false;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -85,21 +109,25 @@ int main(int argc, char **argv)
         fprintf(stderr, "fault_peer: bad address %s\n", argv[2]);
         return 2;
     }
+    printf("pid %d\n", (int)getpid());
+    fflush(stdout);
     int s = socket(AF_INET, SOCK_STREAM, 0);
     if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
         printf("connect: %s\n", errname(errno));
         return 1;
     }
-    printf("connected\n");
-    fflush(stdout);
-    if (strcmp(argv[1], "send") == 0)
-        return do_send(s);
     if (strcmp(argv[1], "recv-rst") == 0) {
         static const char unread[100];
         if (send(s, unread, sizeof(unread), MSG_NOSIGNAL) != (ssize_t)sizeof(unread)) {
             printf("send: %s\n", errname(errno));
             return 1;
         }
+        if (!acked(s)) {
+            printf("send: not acknowledged in 10 s\n");
+            return 1;
+        }
     }
-    return do_recv(s);
+    printf("connected\n");
+    fflush(stdout);
+    return strcmp(argv[1], "send") == 0 ? do_send(s) : do_recv(s);
 }

@@ -14,5 +14,7 @@ nc_ns_setup
 ip netns exec "$NC_NS" sysctl -qw net.ipv4.icmp_ratelimit=0
 prog=$NC_TOP/tests/conform
 [ -x "$prog" ] || { echo "ERROR: $prog not built" >&2; exit 99; }
-# 198.18.0.99: on the TAP's subnet, owned by nobody (connects to it stay in progress).
+# 198.18.0.99: on the TAP's subnet, owned by nobody (connects to it stay in progress); conform
+# also uses the next address, .100. Rows where this kernel may answer either way print the
+# answer it gave ("kernel behaviour seen: ...").
 on_netcore 300 "$prog" "$NC_KERNEL_IP" "$NC_NETCORE_IP" 198.18.0.99

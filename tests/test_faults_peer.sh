@@ -16,10 +16,10 @@ port=7700
 
 # kill_case STACK MODE PEERMODE WAIT WANT: start a tests/lib/peer.py PEERMODE peer, run
 # fault_peer MODE against it on STACK (kernel or netcore), SIGKILL the peer once the program
-# says WAIT (connected, flowing) and a moment more, and expect the line WANT from the program
-# within 10 s.
+# says WAIT (connected, flowing) and its call is under way, and expect the line WANT from the
+# program within 10 s.
 kill_case() {
-    local stack=$1 mode=$2 peermode=$3 wait=$4 want=$5 peer line='' t0 ms rc=0 out
+    local stack=$1 mode=$2 peermode=$3 wait=$4 want=$5 peer line='' t0 ms rc=0 out cpid=
     port=$((port + 1))
     nc_peer "$peermode" "$port"
     peer=$NC_LAST_PID
@@ -34,9 +34,12 @@ kill_case() {
     until [ "$line" = "$wait" ]; do
         read -r -t 20 line <&"$from" ||
             fail "$stack $mode: no '$wait' from the program (last: '${line:-}')"
+        [[ $line == "pid "* ]] && cpid=${line#pid }
     done
-    # A sender against a peer that does not read needs a moment to fill the window.
-    sleep 0.5
+    # The call is under way: a sender to a peer that does not read has filled the window
+    # and sleeps in send, a receiver sleeps in recv. A sender to a discarding peer does not
+    # stop: "flowing" says enough.
+    [ "$peermode" = discard ] || nc_wait_blocked "$cpid" >/dev/null
     kill -KILL "$peer"
     wait "$peer" 2>/dev/null || true
     t0=$(date +%s%N)

@@ -55,12 +55,7 @@ echo "ok: $CONNS netcore clients against a kernel echo server"
 # 2. netcore echo server, kernel clients.
 nc_bg_run "$load" server "$NC_NETCORE_IP" 9101 "$CONNS" >"$tmp/nserver.log" 2>&1
 nserver=$NC_LAST_PID
-for ((i = 0; i < 100; i++)); do
-    grep -q '^load: listening' "$tmp/nserver.log" && break
-    kill -0 "$nserver" 2>/dev/null || { cat "$tmp/nserver.log" >&2; fail "netcore server died"; }
-    sleep 0.1
-done
-grep -q '^load: listening' "$tmp/nserver.log" || fail "netcore server did not listen in 10 s"
+nc_wait_line "$tmp/nserver.log" '^load: listening' "$nserver"
 timeout 150 ip netns exec "$NC_NS" "$load" client "$NC_NETCORE_IP" 9101 "$CONNS" "$BYTES" \
     >"$tmp/kclient.log" 2>&1 || { cat "$tmp/kclient.log" >&2; fail "kernel clients exited non-zero"; }
 wait "$nserver" || { cat "$tmp/nserver.log" >&2; fail "netcore echo server exited non-zero"; }

@@ -77,12 +77,11 @@ ip -n "$x" tuntap add dev "$NC_TAP" mode tun
 check_ns "$x"
 "$NC_SRC/netcore" down --ns "$x" >/dev/null || fail "netcore down --ns $x"
 
-# Without root, netcore up fails with a clear message. A copy in /tmp, so that nobody can read
-# it wherever the tree lives.
-copy=$(mktemp /tmp/netcore.XXXXXX)
-nc_at_exit "rm -f '$copy'"
-cp "$NC_SRC/netcore" "$copy"
-chmod 755 "$copy"
+# Without root, netcore up fails with a clear message. User nobody runs a copy in NC_USER_DIR,
+# which it can read wherever the tree lives.
+nc_user_dir
+copy=$NC_USER_DIR/netcore
+install -m 755 "$NC_SRC/netcore" "$copy"
 rc=0
 err=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$copy" up --ns "nct-nobody-$$" 2>&1) ||
     rc=$?

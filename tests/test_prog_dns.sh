@@ -21,7 +21,6 @@ nc_ns_setup
 
 tmp=$(mktemp -d)
 nc_at_exit "rm -rf '$tmp'"
-chmod 755 "$tmp"
 
 # The namespace's own resolv.conf and hosts (ip netns exec mounts /etc/netns/NS/* over
 # /etc/*): glibc on the kernel side asks our dnsmasq and nothing beyond the namespace, with
@@ -56,11 +55,9 @@ mkdir "$tmp/www"
 head -c 1M /dev/urandom >"$tmp/www/file"
 nc_bg python3 -u -m http.server "$PORT" --bind "$NC_KERNEL_IP" --directory "$tmp/www" \
     >"$tmp/http.log" 2>&1
-nc_wait_listen "$PORT" "$NC_KERNEL_IP"
-
-# http.server's own start-up lookup (getfqdn) went through the kernel: from here on, only
-# our programs ask.
-sleep 0.2
+# http.server looks up its own name (getfqdn, through the kernel) before it says it serves,
+# and dnsmasq logs a query before it answers it: from here on, only our programs ask.
+nc_wait_line "$tmp/http.log" "^Serving HTTP on $NC_KERNEL_IP port $PORT" "$NC_LAST_PID"
 start=$(($(wc -l <"$tmp/dnsmasq.log") + 1))
 
 # queries [NAME]: the dnsmasq log lines of queries since start (for NAME).
@@ -140,15 +137,10 @@ for n in localhost kside kside.netcore.test 77.0.18.198.in-addr.arpa 1.0.0.127.i
     [ -z "$(queries "$n")" ] || fail "a DNS query for /etc/hosts name $n: $(queries "$n")"
 done
 # The 50 addresses came over TCP: dnsmasq answers TCP in a child process, so a query for the
-# name is logged by a pid other than the listener's (through the listener, a moment later).
-tcp=
-for _ in $(seq 40); do
-    tcp=$(queries many.netcore.test | grep -v "dnsmasq\[$dnsmasq_pid\]" || true)
-    [ -n "$tcp" ] && break
-    sleep 0.05
-done
-[ -n "$tcp" ] || fail "no TCP query for many.netcore.test (truncated answer not retried" \
-                      "over TCP): $(queries many.netcore.test)"
+# name is logged by a pid other than the listener's (which writes the child's lines to the
+# log a moment later). Only netcore's python3 has asked for this name so far.
+nc_wait_line "$tmp/dnsmasq.log" "]: query\[A\] many\.netcore\.test from $NC_NETCORE_IP\$" "" \
+    "dnsmasq\[$dnsmasq_pid\]"
 # Every query so far came from netcore's address.
 q=$(queries)
 [ "$(wc -l <<<"$q")" -gt 10 ] || fail "too few queries logged: $q"
@@ -166,7 +158,10 @@ echo "glibc on the kernel stack gives the same $(wc -l <"$tmp/kernel.out") answe
 
 # 4. Failures: EAI_AGAIN within the configured time, and a line on stderr when netcore itself
 #    is the cause.
-cat >"$tmp/one.py" <<'EOF'
+# one.py also runs as user nobody (below): it lives in NC_USER_DIR, where that user reads it.
+nc_user_dir
+one=$NC_USER_DIR/one.py
+cat >"$one" <<'EOF'
 import socket, sys, time
 t = time.monotonic()
 try:
@@ -175,34 +170,32 @@ except socket.gaierror as e:
     r = "gaierror %d" % e.errno
 print(r, round(time.monotonic() - t))
 EOF
-chmod 644 "$tmp/one.py"
 # A server that never answers (no host at 198.18.0.3): one try of one second.
 out=$(RES_OPTIONS="timeout:1 attempts:1" NETCORE_DNS=198.18.0.3 \
-    on_netcore 30 python3 "$tmp/one.py" web.netcore.test)
+    on_netcore 30 python3 "$one" web.netcore.test)
 [ "$out" = "gaierror -3 1" ] ||
     fail "silent server, timeout:1 attempts:1: '$out', want EAI_AGAIN after 1 s"
 echo "silent server: EAI_AGAIN after 1 s (timeout:1 attempts:1)"
 # A bad NETCORE_DNS: no DNS, a line naming the variable; /etc/hosts still answers.
-out=$(NETCORE_DNS=dns.example on_netcore 30 python3 "$tmp/one.py" web.netcore.test \
+out=$(NETCORE_DNS=dns.example on_netcore 30 python3 "$one" web.netcore.test \
     2>"$tmp/err") || true
 [ "$out" = "gaierror -3 0" ] || fail "bad NETCORE_DNS: '$out', want EAI_AGAIN at once"
 grep -q 'cannot look up web.netcore.test: .*NETCORE_DNS="dns.example"' "$tmp/err" ||
     fail "bad NETCORE_DNS: stderr does not name it: $(cat "$tmp/err")"
-out=$(NETCORE_DNS=dns.example on_netcore 30 python3 "$tmp/one.py" localhost 2>/dev/null) || true
+out=$(NETCORE_DNS=dns.example on_netcore 30 python3 "$one" localhost 2>/dev/null) || true
 [ "$out" = "127.0.0.1 0" ] || fail "bad NETCORE_DNS: localhost gave '$out'"
 echo "bad NETCORE_DNS: EAI_AGAIN and $(head -c 120 "$tmp/err")..."
 # No stack (no such TAP, as an unprivileged user): EAI_AGAIN and a line saying why; the
 # kernel's resolver is not used instead.
-nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3)
 before=$(queries | wc -l)
-out=$(NETCORE_TAP=nosuchtap0 on_netcore 30 "${nobody[@]}" "$tmp/one.py" \
+out=$(NETCORE_TAP=nosuchtap0 nc_as_nobody 30 /usr/bin/python3 "$one" \
     web.netcore.test 2>"$tmp/err") || true
 [ "$out" = "gaierror -3 0" ] || fail "no stack: '$out', want EAI_AGAIN at once"
 grep -q "cannot look up web.netcore.test: DNS goes through netcore, and its stack did not start" \
     "$tmp/err" || fail "no stack: stderr says $(cat "$tmp/err")"
 [ "$(queries | wc -l)" -eq "$before" ] ||
     fail "no stack: a query reached dnsmasq anyway"
-out=$(NETCORE_TAP=nosuchtap0 on_netcore 30 "${nobody[@]}" "$tmp/one.py" localhost \
+out=$(NETCORE_TAP=nosuchtap0 nc_as_nobody 30 /usr/bin/python3 "$one" localhost \
     2>/dev/null) || true
 [ "$out" = "127.0.0.1 0" ] || fail "no stack: localhost gave '$out'"
 echo "no stack: EAI_AGAIN, stderr: $(grep "cannot look up" "$tmp/err")"

@@ -56,20 +56,13 @@ grep -q "Accepted connection from $NC_NETCORE_IP" "$tmp/ksrv.log" ||
 summary "$tmp/ncli.log" "iperf3 client on netcore -> kernel server"
 no_errors "$tmp/ncli.log" "iperf3 client on netcore"
 
-# 2. iperf3 -s -1 on netcore, kernel-side client. nc_wait_connect cannot go first: its probe
-# connection would be the one-off server's one test. Netcore's listener is invisible to ss, and
-# no event says it is up: the client retries while the connection is refused, 100 times at
-# most, 0.1 s apart.
-nc_bg_run timeout 30 iperf3 -s -1 -B "$NC_NETCORE_IP" -p 5202 >"$tmp/nsrv.log" 2>&1
+# 2. iperf3 -s -1 on netcore, kernel-side client, which starts once the server says it
+#    listens (--forceflush: the line reaches the log at once; ss cannot see netcore's
+#    listener).
+nc_bg_run timeout 30 iperf3 -s -1 --forceflush -B "$NC_NETCORE_IP" -p 5202 >"$tmp/nsrv.log" 2>&1
 server=$NC_LAST_PID
-# shellcheck disable=SC2016
-ip netns exec "$NC_NS" timeout 30 bash -c '
-    for i in $(seq 100); do
-        iperf3 -c "$0" -p "$1" -t 5 >"$2" 2>&1 && exit 0
-        grep -q "Connection refused" "$2" || exit 1
-        sleep 0.1
-    done
-    exit 1' "$NC_NETCORE_IP" 5202 "$tmp/kcli.log" ||
+nc_wait_line "$tmp/nsrv.log" "^Server listening on 5202" "$server"
+ip netns exec "$NC_NS" timeout 30 iperf3 -c "$NC_NETCORE_IP" -p 5202 -t 5 >"$tmp/kcli.log" 2>&1 ||
     { cat "$tmp/kcli.log" >&2; fail "kernel-side iperf3 -c to iperf3 -s on netcore"; }
 wait_pid "$server" "iperf3 -s -1 on netcore"
 grep -q "Accepted connection from $NC_KERNEL_IP" "$tmp/nsrv.log" ||

@@ -68,26 +68,22 @@ status "$rc" "nc -6 on netcore (sender)"
 wait_pid "$recv" "kernel-side nc -6 -l"
 same "$tmp/recv1.bin" "$want" "netcore nc -6 -> kernel nc -6 -l"
 
-# 2b. nc -6 -l on netcore receives from a kernel-side nc -6. The listener is no kernel socket
-# (ss cannot see it) and takes one connection: the client retries until it is up.
-nc_bg_run timeout 30 nc -6 -d -l -n "$N6" 9002 >"$tmp/recv2.bin"
+# 2b. nc -6 -l on netcore receives from a kernel-side nc -6, which connects once nc -v says
+# it listens (the listener is no kernel socket: ss cannot see it).
+nc_bg_run timeout 30 nc -6 -v -d -l -n "$N6" 9002 >"$tmp/recv2.bin" 2>"$tmp/nc2.log"
 server=$NC_LAST_PID
+nc_wait_line "$tmp/nc2.log" "^Listening on $N6 9002" "$server"
 rc=0
-# shellcheck disable=SC2016
-ip netns exec "$NC_NS" timeout 30 bash -c '
-    for i in $(seq 100); do
-        nc -6 -N -n "$0" "$1" <"$2" 2>/dev/null && exit 0
-        sleep 0.1
-    done
-    exit 1' "$N6" 9002 "$tmp/src.bin" || rc=$?
+ip netns exec "$NC_NS" timeout 30 nc -6 -N -n "$N6" 9002 <"$tmp/src.bin" || rc=$?
 status "$rc" "kernel-side nc -6 to nc -6 -l on netcore"
 wait_pid "$server" "nc -6 -l on netcore"
 same "$tmp/recv2.bin" "$want" "kernel nc -6 -> netcore nc -6 -l"
 
-# The python3 peers. srv.py ADDR PORT V6ONLY COUNT: an AF_INET6 server; for each of COUNT
-# connections it reads to EOF and answers "PEER LOCAL BYTES SHA256". cli.py 4|6 ADDR PORT FILE
-# [SCOPE-IFNAME]: connects (retrying for 10 s), sends FILE, shuts down writing, prints the
-# answer and then its own LOCAL and PEER addresses (with %SCOPE-ID when they have one).
+# The python3 peers. srv.py ADDR PORT V6ONLY COUNT: an AF_INET6 server; says "listening" once
+# it listens, then for each of COUNT connections it reads to EOF and answers "PEER LOCAL BYTES
+# SHA256". cli.py 4|6 ADDR PORT FILE [SCOPE-IFNAME]: connects, sends FILE, shuts down writing,
+# prints the answer and then its own LOCAL and PEER addresses (with %SCOPE-ID when they have
+# one). srv_up PORT: start srv.py on netcore (NC_LAST_PID) and wait for its "listening".
 cat >"$tmp/srv.py" <<'EOF'
 import hashlib, socket, sys
 addr, port, v6only, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -96,6 +92,7 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
 s.bind((addr, port))
 s.listen(8)
+print("listening", flush=True)
 for _ in range(count):
     c, peer = s.accept()
     h, n = hashlib.sha256(), 0
@@ -109,22 +106,13 @@ for _ in range(count):
     c.close()
 EOF
 cat >"$tmp/cli.py" <<'EOF'
-import socket, sys, time
+import socket, sys
 fam = socket.AF_INET6 if sys.argv[1] == "6" else socket.AF_INET
 addr, port, path = sys.argv[2], int(sys.argv[3]), sys.argv[4]
 scope = socket.if_nametoindex(sys.argv[5]) if len(sys.argv) > 5 else 0
 dst = (addr, port, 0, scope) if fam == socket.AF_INET6 else (addr, port)
-deadline = time.time() + 10
-while True:
-    s = socket.socket(fam, socket.SOCK_STREAM)
-    try:
-        s.connect(dst)
-        break
-    except ConnectionRefusedError:
-        s.close()
-        if time.time() > deadline:
-            raise
-        time.sleep(0.1)
+s = socket.socket(fam, socket.SOCK_STREAM)
+s.connect(dst)
 def name(a):
     return a[0] + (f"%{a[3]}" if fam == socket.AF_INET6 and a[3] else "")
 # Before the exchange: once both ends have closed, the kernel has no peer to name (ENOTCONN).
@@ -140,6 +128,10 @@ while True:
     answer += b
 print(answer.decode().strip(), names)
 EOF
+srv_up() {
+    nc_bg_run timeout 60 python3 "$tmp/srv.py" :: "$@" >"$tmp/srv$1.log"
+    nc_wait_line "$tmp/srv$1.log" "^listening$" "$NC_LAST_PID"
+}
 
 # 3. python3 AF_INET6 client on netcore, kernel-side server on [::]:9100, reached at its
 # global address and at its link-local one (the kernel makes that when netcore opens the TAP,
@@ -209,7 +201,7 @@ expect "$out" "refused" "python3 connected UDP -> closed [$K6]:9119 (ICMPv6 port
 
 # 4. An IPv6-only python3 server on netcore: a kernel IPv6 client gets through, an IPv4 one is
 # refused (reset), as by a kernel socket with IPV6_V6ONLY.
-nc_bg_run timeout 60 python3 "$tmp/srv.py" :: 9120 1 1
+srv_up 9120 1 1
 srv=$NC_LAST_PID
 rc=0
 out=$(ip netns exec "$NC_NS" timeout 30 python3 "$tmp/cli.py" 6 "$N6" 9120 "$tmp/small.bin") ||
@@ -218,22 +210,12 @@ status "$rc" "kernel IPv6 client to the IPv6-only server on netcore"
 expect "$out" "$K6 $N6 4194304 $want_small $K6 $N6" "kernel [$K6] -> netcore [::]:9120 V6ONLY"
 wait_pid "$srv" "IPv6-only python3 server on netcore"
 # The server took its one connection and left; start it again to be refused over IPv4.
-nc_bg_run timeout 60 python3 "$tmp/srv.py" :: 9121 1 1
+srv_up 9121 1 1
 srv=$NC_LAST_PID
 # shellcheck disable=SC2016
 out=$(ip netns exec "$NC_NS" timeout 30 python3 -c '
-import socket, sys, time
-deadline = time.time() + 10
-while True:
-    v6 = socket.socket(socket.AF_INET6)
-    try:
-        v6.connect((sys.argv[2], 9121))  # up yet? this one is the accepted connection
-        break
-    except ConnectionRefusedError:
-        v6.close()
-        if time.time() > deadline:
-            raise
-        time.sleep(0.1)
+import socket, sys
+v6 = socket.create_connection((sys.argv[2], 9121))  # the server takes this one
 try:
     socket.create_connection((sys.argv[1], 9121), timeout=5)
     print("IPv4 connected")
@@ -245,7 +227,7 @@ wait_pid "$srv" "IPv6-only python3 server on netcore (2)"
 
 # 5. A dual-stack python3 server on netcore bound to :: with IPV6_V6ONLY off: a kernel IPv4
 # client appears IPv4-mapped on both ends of the accepted socket; an IPv6 client as itself.
-nc_bg_run timeout 60 python3 "$tmp/srv.py" :: 9130 0 2
+srv_up 9130 0 2
 srv=$NC_LAST_PID
 rc=0
 out=$(ip netns exec "$NC_NS" timeout 30 python3 "$tmp/cli.py" 4 "$NC_NETCORE_IP" 9130 \

@@ -42,20 +42,13 @@ status "$rc" "nc -d on netcore (receiver)"
 wait_pid "$send" "kernel-side socat sender"
 same "$tmp/recv2.bin" "$want" "kernel -> netcore nc"
 
-# 3. nc -l on netcore receives from a kernel-side client.
-nc_bg_run timeout 20 nc -d -l -n "$NC_NETCORE_IP" 9003 >"$tmp/recv3.bin"
+# 3. nc -l on netcore receives from a kernel-side client, which connects once nc -v says it
+#    listens (netcore's listener is no kernel socket: ss cannot see it).
+nc_bg_run timeout 20 nc -v -d -l -n "$NC_NETCORE_IP" 9003 >"$tmp/recv3.bin" 2>"$tmp/nc3.log"
 server=$NC_LAST_PID
-# nc -l accepts exactly one connection, so nc_wait_connect (a probe connection of its own)
-# would use it up. Netcore's listener is not a kernel socket either, so ss cannot see it. No
-# event tells us the listener is up: the client retries, 100 times at most, 0.1 s apart.
+nc_wait_line "$tmp/nc3.log" "^Listening on $NC_NETCORE_IP 9003" "$server"
 rc=0
-# shellcheck disable=SC2016
-ip netns exec "$NC_NS" timeout 20 bash -c '
-    for i in $(seq 100); do
-        nc -N -n "$0" "$1" <"$2" 2>/dev/null && exit 0
-        sleep 0.1
-    done
-    exit 1' "$NC_NETCORE_IP" 9003 "$tmp/src.bin" || rc=$?
+ip netns exec "$NC_NS" timeout 20 nc -N -n "$NC_NETCORE_IP" 9003 <"$tmp/src.bin" || rc=$?
 status "$rc" "kernel-side nc client to nc -l on netcore"
 wait_pid "$server" "nc -l on netcore"
 same "$tmp/recv3.bin" "$want" "kernel nc -> netcore nc -l"

@@ -115,11 +115,11 @@ cat "$tmp/aio.log"
 [ "$rc" -eq 0 ] || fail "asyncio client on netcore: exit $rc"
 same "$tmp/aio.out" "$want" "(b) asyncio echo, 8 MiB"
 
-# (c) http.server on netcore, kernel-side curl. nc_wait_connect's probe connection is fine
-# here: http.server serves any number of connections.
+# (c) http.server on netcore, kernel-side curl, once the server says it serves (it has
+# listened by then).
 nc_bg_run python3 -u -m http.server 9203 --bind "$NC_NETCORE_IP" --directory "$tmp/www" \
     >"$tmp/http.log" 2>&1
-nc_wait_connect "$NC_NETCORE_IP" 9203
+nc_wait_line "$tmp/http.log" "^Serving HTTP on $NC_NETCORE_IP port 9203" "$NC_LAST_PID"
 rc=0
 ip netns exec "$NC_NS" curl -sS --max-time 30 -o "$tmp/got.bin" \
     "http://$NC_NETCORE_IP:9203/big.bin" || rc=$?

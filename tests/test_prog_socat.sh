@@ -51,21 +51,15 @@ status "$rc" "socat -u sender on netcore"
 wait_pid "$server" "kernel-side socat -u receiver"
 same "$tmp/k3.bin" "$up" "TCP socat -u netcore -> kernel, then exit, 8 MiB"
 
-# 3. socat TCP-LISTEN on netcore, kernel-side socat client.
-nc_bg_run timeout 10 socat -t 30 "TCP-LISTEN:9102,bind=$NC_NETCORE_IP" \
-    "OPEN:$tmp/down.bin!!CREATE:$tmp/n2.bin"
+# 3. socat TCP-LISTEN on netcore, kernel-side socat client, which connects once socat -d -d
+#    says it listens (ss cannot see netcore's listener).
+nc_bg_run timeout 10 socat -d -d -t 30 "TCP-LISTEN:9102,bind=$NC_NETCORE_IP" \
+    "OPEN:$tmp/down.bin!!CREATE:$tmp/n2.bin" 2>"$tmp/socat3.log"
 server=$NC_LAST_PID
-# Without fork, TCP-LISTEN accepts one connection, so a probe from nc_wait_connect would use it
-# up, and ss cannot see netcore's listener. No event says it is up: the client retries, 100
-# times at most, 0.1 s apart.
+nc_wait_line "$tmp/socat3.log" " listening on AF=2 $NC_NETCORE_IP:9102\$" "$server"
 rc=0
-# shellcheck disable=SC2016
-ip netns exec "$NC_NS" timeout 10 bash -c '
-    for i in $(seq 100); do
-        socat -t 30 "OPEN:$2!!CREATE:$3" "TCP:$0:$1" 2>/dev/null && exit 0
-        sleep 0.1
-    done
-    exit 1' "$NC_NETCORE_IP" 9102 "$tmp/up.bin" "$tmp/k2.bin" || rc=$?
+ip netns exec "$NC_NS" timeout 10 socat -t 30 "OPEN:$tmp/up.bin!!CREATE:$tmp/k2.bin" \
+    "TCP:$NC_NETCORE_IP:9102" || rc=$?
 status "$rc" "kernel-side socat client to socat TCP-LISTEN on netcore"
 wait_pid "$server" "socat TCP-LISTEN on netcore"
 same "$tmp/n2.bin" "$up" "TCP kernel client -> netcore listener, 8 MiB"

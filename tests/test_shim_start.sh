@@ -19,9 +19,10 @@ out=$(NETCORE_TAP=nosuchtap0 nc_run bash -c 'ls / | grep -c .' 2>"$tmp/err1")
 echo "ok: ls and a pipeline run without a TAP device"
 
 # 2. The stack cannot start (no such TAP, as an unprivileged user): socket() fails with an
-#    errno and one line on stderr saying why and what to do.
-chmod 755 "$tmp"
-cat >"$tmp/sock.py" <<'PY'
+#    errno and one line on stderr saying why and what to do. User nobody reads the script
+#    and the library from NC_USER_DIR, wherever this tree is.
+nc_user_dir
+cat >"$NC_USER_DIR/sock.py" <<'PY'
 import socket, errno
 try:
     socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -30,8 +31,8 @@ except OSError as e:
     print("errno", errno.errorcode.get(e.errno, e.errno))
 PY
 set +e
-got=$(NETCORE_TAP=nosuchtap0 nc_run setpriv --reuid=65534 --regid=65534 --clear-groups \
-      /usr/bin/python3 "$tmp/sock.py" 2>"$tmp/err2")
+got=$(NETCORE_TAP=nosuchtap0 nc_as_nobody 30 /usr/bin/python3 "$NC_USER_DIR/sock.py" \
+      2>"$tmp/err2")
 set -e
 case $got in
     "errno "*) ;;
@@ -44,7 +45,7 @@ echo "ok: socket() fails with $got and says: $(cat "$tmp/err2")"
 
 # 3. A bad NETCORE_* value names the variable and the value.
 set +e
-NETCORE_MTU=abc nc_run python3 "$tmp/sock.py" >"$tmp/out3" 2>"$tmp/err3"
+NETCORE_MTU=abc nc_run python3 "$NC_USER_DIR/sock.py" >"$tmp/out3" 2>"$tmp/err3"
 set -e
 grep -q 'NETCORE_MTU="abc"' "$tmp/err3" || fail "bad NETCORE_MTU: $(cat "$tmp/err3")"
 grep -q "errno" "$tmp/out3" || fail "socket() with a bad NETCORE_MTU: $(cat "$tmp/out3")"

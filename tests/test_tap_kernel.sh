@@ -53,24 +53,17 @@ bg_corecat() {
     nc_bg timeout 60 env NETCORE_TAP="$NC_TAP" "$CORECAT" "$@" </dev/null >"$out" 2>"$err"
 }
 
-# kernel_send FILE PORT: a kernel client in the namespace sends FILE to corecat at
-# NC_NETCORE_IP:PORT and closes. A netcore listener is invisible to the kernel (no ss entry,
-# and nc_wait_connect would use up corecat's one connection), and until corecat has opened
-# the TAP the kernel gets no ARP reply (connect times out) or lwIP has no listener yet (RST:
-# refused). So retry those two failures, with a bound; anything else fails at once.
+# listening ERRFILE PID: wait until corecat listen (PID) says on ERRFILE that it listens: its
+# stack has the TAP open and a listener (invisible to ss: no kernel socket).
+listening() {
+    nc_wait_line "$1" "^corecat: listening on 0\.0\.0\.0:" "$2"
+}
+
+# kernel_send FILE PORT: a kernel client in the namespace sends FILE to corecat, listening at
+# NC_NETCORE_IP:PORT, and closes.
 kernel_send() {
-    local file=$1 port=$2 end=$((SECONDS + 10))
-    while :; do
-        if ip netns exec "$NC_NS" timeout 60 socat -u "FILE:$file" \
-            "TCP:$NC_NETCORE_IP:$port,connect-timeout=1" 2>"$tmp/send.err"; then
-            return 0
-        fi
-        grep -qE 'Connection refused|timed out|No route to host' "$tmp/send.err" ||
-            { show "$tmp/send.err"; fail "kernel client to $NC_NETCORE_IP:$port"; }
-        ((SECONDS < end)) ||
-            { show "$tmp/send.err"; fail "no netcore listener on port $port after 10 s"; }
-        sleep 0.1
-    done
+    ip netns exec "$NC_NS" timeout 60 socat -u "FILE:$1" "TCP:$NC_NETCORE_IP:$2" \
+        2>"$tmp/send.err" || { show "$tmp/send.err"; fail "kernel client to $NC_NETCORE_IP:$2"; }
 }
 
 # wait_ok PID WHAT ERRFILE: PID exits 0, else fail showing ERRFILE.
@@ -100,6 +93,7 @@ got=$(nc_sha "$tmp/a.out")
 step "(b) 32 MiB kernel client -> listen"
 bg_corecat "$tmp/b.out" "$tmp/b.err" listen 9000
 pid=$NC_LAST_PID
+listening "$tmp/b.err" "$pid"
 kernel_send "$tmp/in" 9000
 wait_ok "$pid" "(b) corecat listen" "$tmp/b.err"
 got=$(nc_sha "$tmp/b.out")
@@ -109,13 +103,8 @@ got=$(nc_sha "$tmp/b.out")
 step "(c) ARP and ping"
 bg_corecat "$tmp/c.out" "$tmp/c.err" listen 9001
 pid=$NC_LAST_PID
-# The stack is up once it answers one ping (ARP first); then three more must all come back.
-end=$((SECONDS + 10))
-until ip netns exec "$NC_NS" ping -c 1 -W 1 "$NC_NETCORE_IP" >/dev/null 2>&1; do
-    kill -0 "$pid" 2>/dev/null || { show "$tmp/c.err"; fail "(c) corecat listen died"; }
-    ((SECONDS < end)) || fail "(c) no ping reply from $NC_NETCORE_IP after 10 s"
-    sleep 0.1
-done
+# Once the stack is up, every ping comes back, the first after ARP.
+listening "$tmp/c.err" "$pid"
 out=$(ip netns exec "$NC_NS" ping -c 3 -W 2 -i 0.2 "$NC_NETCORE_IP" 2>&1) ||
     fail "(c) ping -c 3 $NC_NETCORE_IP: $out"
 [[ $out == *" 3 received, 0% packet loss"* ]] || fail "(c) ping lost replies: $out"
@@ -146,11 +135,10 @@ err=$(ip netns exec "$NC_NS" timeout 60 env NETCORE_TAP="$NC_TAP" NETCORE_MTU=ab
 # open /dev/net/tun.) /dev/net/tun may be mode 0600 (containers; most distributions make it
 # 0666), which would stop nobody at open() before TUNSETIFF: the mount namespace that
 # ip netns exec makes gets its own 0666 node on a tmpfs over /dev/net. corecat runs from a
-# copy in /tmp, so that nobody can read it wherever the tree lives.
-copy=$(mktemp /tmp/corecat.XXXXXX)
-nc_at_exit "rm -f '$copy'"
-cp "$CORECAT" "$copy"
-chmod 755 "$copy"
+# copy in NC_USER_DIR, which user nobody can read wherever the tree lives.
+nc_user_dir
+copy=$NC_USER_DIR/corecat
+install -m 755 "$CORECAT" "$copy"
 # A TAP owned by root: TUNSETIFF refuses any other user (one with no owner takes anyone).
 ip -n "$NC_NS" tuntap add dev ncroot0 mode tap user 0 group 0 || fail "(e) ip tuntap add ncroot0"
 rc=0

@@ -23,11 +23,7 @@ timeout 60 ip netns exec "$NC_NS" tcpdump -i "$NC_BRIDGE" -B 32768 -n -S -U --im
     >"$tmp/tcpdump.log" 2>&1 &
 dump=$!
 NC_PIDS+=("$dump")
-for ((i = 0; i < 100; i++)); do
-    grep -q "listening on" "$tmp/tcpdump.log" && break
-    sleep 0.1
-done
-grep -q "listening on" "$tmp/tcpdump.log" || fail "tcpdump did not start: $(cat "$tmp/tcpdump.log")"
+nc_wait_line "$tmp/tcpdump.log" "listening on $NC_BRIDGE" "$dump"
 on_netcore 120 python3 -c '
 import socket, sys
 for _ in range(int(sys.argv[3])):

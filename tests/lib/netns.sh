@@ -14,7 +14,8 @@
 #
 # Variables: NC_SRC (source tree: the netcore command, tests/lib), NC_TOP (build tree: built
 # programs and libnetcore.so), NC_NS, NC_TAP (first TAP of the pool on bridge NC_BRIDGE, which
-# holds the kernel-side addresses), NC_KERNEL_IP, NC_KERNEL_IP6, NC_NETCORE_IP, NC_LAST_PID.
+# holds the kernel-side addresses), NC_KERNEL_IP, NC_KERNEL_IP6, NC_NETCORE_IP, NC_LAST_PID,
+# NC_LINE (nc_wait_line), NC_USER_DIR (nc_as_nobody).
 # nc_ns_setup owns the EXIT, INT, TERM and HUP traps: add cleanup with nc_at_exit.
 #
 # The two trees are one directory unless the build is made elsewhere (VPATH; make distcheck
@@ -40,6 +41,8 @@ NC_LAST_PID=
 NC_IMPAIR_PID=
 NC_IMPAIR_LOG=
 NC_IMPAIR_STATS=
+NC_USER_DIR=
+NC_LINE=
 NC_PIDS=()
 NC_AT_EXIT=()
 export NC_SRC NC_TOP NETCORE_LIBDIR NC_TAP NC_BRIDGE NC_KERNEL_IP NC_KERNEL_IP6 NC_NETCORE_IP
@@ -148,7 +151,8 @@ nc_run() {
 
 # nc__wait_ss t|u PORT [ADDR]: wait up to ~10 s for a kernel socket listening on PORT (and
 # ADDR, or a wildcard address) in NC_NS; fail the test otherwise. Sockets on netcore are not
-# kernel sockets: ss does not see them (use nc_wait_connect).
+# kernel sockets: ss does not see them (wait for the program's own "listening" line with
+# nc_wait_line).
 nc__wait_ss() {
     local proto=$1 port=$2 addr=${3:-} out end=$((SECONDS + 10)) name=tcp
     [ "$proto" = u ] && name=udp
@@ -170,19 +174,79 @@ nc__wait_ss() {
 nc_wait_listen() { nc__wait_ss t "$@"; }   # nc_wait_listen PORT [ADDR]: TCP listener
 nc_wait_udp() { nc__wait_ss u "$@"; }      # nc_wait_udp PORT [ADDR]: bound UDP socket
 
-# nc_wait_connect ADDR PORT: wait up to ~10 s until a kernel TCP client in NC_NS can connect
-# to ADDR:PORT (e.g. a server on netcore at NC_NETCORE_IP); fail the test otherwise. Each
-# attempt that succeeds is a real connection, opened and closed at once: the server sees it.
-nc_wait_connect() {
-    local end=$((SECONDS + 10))
-    while ((SECONDS < end)); do
-        # shellcheck disable=SC2016
-        ip netns exec "$NC_NS" timeout 1 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" \
-            2>/dev/null && return 0
-        sleep 0.1
+# nc_wait_line FILE ERE [PID] [NOT-ERE]: wait until a line of FILE matches the extended
+# regular expression ERE (a server's "listening" line, say), and not NOT-ERE, and set NC_LINE
+# to it; fail the test when none has come after 20 s, or at once when PID (the program
+# writing FILE; may be empty) exits without one. tail -F follows the file as it is written
+# (inotify): this waits for the write, not for a time.
+nc_wait_line() {
+    local file=$1 ere=$2 pid=${3:-} not=${4:-} line fd tail_pid end=$((SECONDS + 20))
+    exec {fd}< <(exec tail -n +1 -F ${pid:+--pid="$pid"} "$file" 2>/dev/null)
+    tail_pid=$!
+    NC_LINE=
+    while ((SECONDS < end)) && IFS= read -r -t $((end - SECONDS)) -u "$fd" line; do
+        if [[ $line =~ $ere ]] && ! [[ -n $not && $line =~ $not ]]; then
+            NC_LINE=$line
+            break
+        fi
     done
-    echo "FAIL: cannot connect to $1:$2 from $NC_NS after 10 s" >&2
-    exit 1
+    kill "$tail_pid" 2>/dev/null
+    exec {fd}<&-
+    [ -n "$NC_LINE" ] && return 0
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+        fail "no line matching '$ere' in $file: the program (pid $pid) exited." \
+            "$file: $(tail -n 5 "$file" 2>/dev/null)"
+    fi
+    fail "no line matching '$ere' in $file after 20 s: $(tail -n 5 "$file" 2>/dev/null)"
+}
+
+# nc_wait_blocked PID: wait (up to 10 s) until the main thread of PID sleeps in a system call
+# — a recv or send that blocks, or netcore's wait for its socket (a futex) — and print that
+# call's number; fail the test otherwise. Nothing outside a process tells when its call
+# blocks: this watches the thread's state in /proc, every 10 ms. A thread that sleeps only a
+# moment (on a lock) passes too, so a test must not depend on the call having blocked.
+nc_wait_blocked() {
+    local pid=$1 stat call end=$((SECONDS + 10))
+    while ((SECONDS < end)); do
+        stat=$(cat "/proc/$pid/stat" 2>/dev/null) || fail "nc_wait_blocked: pid $pid exited"
+        read -r call _ <"/proc/$pid/syscall" 2>/dev/null || call=
+        # The state follows the command name, which may itself hold ") ".
+        if [[ ${stat##*) } == S\ * && $call =~ ^[0-9]+$ ]]; then
+            echo "$call"
+            return 0
+        fi
+        sleep 0.01
+    done
+    fail "pid $pid did not block in a system call within 10 s"
+}
+
+# nc_as_nobody SECS CMD...: CMD on netcore in NC_NS as user nobody (setpriv), under a time
+# limit, preloading a copy of libnetcore.so that nobody can read. The dynamic loader opens
+# LD_PRELOAD as the program's user and skips a library it cannot open with only a warning:
+# the build tree's copy is out of reach in a checkout under /root or in a mktemp -d (0700)
+# directory, and the program would run on the kernel's stack. The copy lives in NC_USER_DIR
+# (mode 755 under /tmp, removed at exit), where files such a program must read go as well;
+# nc_user_dir makes it, and must run first, in the test's own shell (not inside $(...)).
+nc_as_nobody() {
+    local secs=$1
+    shift
+    [ -n "$NC_USER_DIR" ] || { echo "ERROR: nc_as_nobody before nc_user_dir" >&2; exit 99; }
+    NETCORE_LIBDIR=$NC_USER_DIR on_netcore "$secs" \
+        setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+}
+
+# nc_user_dir: make NC_USER_DIR (see nc_as_nobody) and check that nobody can read it.
+nc_user_dir() {
+    NC_USER_DIR=$(mktemp -d /tmp/netcore-user.XXXXXX) ||
+        { echo "ERROR: nc_user_dir: mktemp -d /tmp/netcore-user.XXXXXX failed" >&2; exit 99; }
+    nc_at_exit "rm -rf '$NC_USER_DIR'"
+    chmod 755 "$NC_USER_DIR"
+    install -m 644 "$NETCORE_LIBDIR/libnetcore.so" "$NC_USER_DIR/libnetcore.so" || exit 99
+    if ! setpriv --reuid=65534 --regid=65534 --clear-groups \
+        test -r "$NC_USER_DIR/libnetcore.so"; then
+        echo "ERROR: nc_user_dir: nobody cannot read $NC_USER_DIR/libnetcore.so" >&2
+        exit 99
+    fi
 }
 
 # nc_sha FILE: print FILE's sha256, nothing else.
@@ -264,17 +328,10 @@ nc_impair_mtu() {
 # nc_impair_start OPTIONS...: run the relay with impair's OPTIONS (e.g. -s 1 -b loss=5) in the
 # background; returns once it bridges the two TAPs. The relay stops by itself after 600 s.
 nc_impair_start() {
-    local end=$((SECONDS + 10))
     [ -x "$NC_TOP/tests/impair" ] || { echo "ERROR: tests/impair not built" >&2; exit 99; }
     nc_bg "$NC_TOP/tests/impair" -t 600 "$@" "$NC_TAP" "$NC_PEER_TAP" >"$NC_IMPAIR_LOG" 2>&1
     NC_IMPAIR_PID=$NC_LAST_PID
-    until grep -q '^impair: ready' "$NC_IMPAIR_LOG"; do
-        if ((SECONDS >= end)) || ! kill -0 "$NC_IMPAIR_PID" 2>/dev/null; then
-            echo "ERROR: impair did not start: $(cat "$NC_IMPAIR_LOG")" >&2
-            exit 99
-        fi
-        sleep 0.05
-    done
+    nc_wait_line "$NC_IMPAIR_LOG" '^impair: ready' "$NC_IMPAIR_PID"
 }
 
 # nc_impair_stop: stop the relay; NC_IMPAIR_STATS holds its two lines of counters (up: netcore
