@@ -13,6 +13,7 @@
  * holds the calls and the kernel's answers).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <lwip/ip_addr.h>
@@ -249,4 +250,17 @@ int nc__addr_reach(const struct nc_sock *s, const ip_addr_t *local, const ip_add
     if (IP_IS_V4_VAL(*dst))
         return s->v6only || IP_IS_V6_VAL(*local) ? -ENETUNREACH : 0; /* bound to IPv6 */
     return IP_IS_V4_VAL(*local) ? -EAFNOSUPPORT : 0; /* bound to an IPv4-mapped address */
+}
+
+void nc__addr_str(char *out, size_t cap, const ip_addr_t *ip, uint16_t port)
+{
+    char a[IPADDR_STRLEN_MAX];
+    if (ip == NULL || ip_addr_isany(ip))
+        snprintf(a, sizeof(a), "*");
+    else
+        ipaddr_ntoa_r(ip, a, sizeof(a));
+    if (port == 0)
+        snprintf(out, cap, "%s:*", a);
+    else
+        snprintf(out, cap, "%s:%u", a, port);
 }

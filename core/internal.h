@@ -121,6 +121,8 @@ struct nc_sock;
 int nc__addr_parse(const struct netcore_stack *st, const struct nc_sock *s,
                    const struct sockaddr *a, socklen_t len, enum nc_addr_use use,
                    union nc_sockaddr *ep);
+/* "ADDR:PORT" for lwIP's address and port, "*" for the wildcard and port 0 (stat, logs). */
+void nc__addr_str(char *out, size_t cap, const struct ip_addr *ip, uint16_t port);
 /* lwIP's address of an endpoint of socket s (a wildcard: nc__addr_any); returns the port. */
 uint16_t nc__addr_ip(const struct netcore_stack *st, const struct nc_sock *s,
                      const union nc_sockaddr *ep, struct ip_addr *ip);

@@ -82,19 +82,6 @@ static const char *state_name(const struct nc_sock *s)
     }
 }
 
-static void addr(char *out, size_t cap, const ip_addr_t *ip, u16_t port)
-{
-    char a[IPADDR_STRLEN_MAX];
-    if (ip == NULL || ip_addr_isany(ip))
-        snprintf(a, sizeof(a), "*");
-    else
-        ipaddr_ntoa_r(ip, a, sizeof(a));
-    if (port == 0)
-        snprintf(out, cap, "%s:*", a);
-    else
-        snprintf(out, cap, "%s:%u", a, port);
-}
-
 /* Caller holds the lock. */
 static void dump(struct netcore_stack *st, struct buf *b)
 {
@@ -138,9 +125,9 @@ static void dump(struct netcore_stack *st, struct buf *b)
         if (s->type == SOCK_STREAM) {
             struct tcp_pcb *p = s->pcb.tcp;
             if (p != NULL) {
-                addr(l, sizeof(l), &p->local_ip, p->local_port);
+                nc__addr_str(l, sizeof(l), &p->local_ip, p->local_port);
                 if (atomic_load(&s->state) != NC_ST_LISTEN) {
-                    addr(r, sizeof(r), &p->remote_ip, p->remote_port);
+                    nc__addr_str(r, sizeof(r), &p->remote_ip, p->remote_port);
                     rtx = p->nrtx;
                     /* sent, not yet acknowledged (modulo 2^32, as sequence numbers are) */
                     sq = (size_t)(uint32_t)(p->snd_lbb - p->lastack);
@@ -154,9 +141,9 @@ static void dump(struct netcore_stack *st, struct buf *b)
             }
         } else if (s->pcb.udp != NULL) {
             struct udp_pcb *p = s->pcb.udp;
-            addr(l, sizeof(l), &p->local_ip, p->local_port);
+            nc__addr_str(l, sizeof(l), &p->local_ip, p->local_port);
             if (p->flags & UDP_FLAGS_CONNECTED)
-                addr(r, sizeof(r), &p->remote_ip, p->remote_port);
+                nc__addr_str(r, sizeof(r), &p->remote_ip, p->remote_port);
             rq = s->dq_bytes;
         }
         put(b, "%5d %-5s %-12s %-26s %-26s %8zu %8zu %4u %6llu\n", s->id,

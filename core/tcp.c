@@ -241,6 +241,12 @@ int nc__tcp_listen(struct netcore_stack *st, struct nc_sock *s, int backlog)
     tcp_arg(lpcb, s);
     tcp_accept(lpcb, on_accept);
     atomic_store(&s->state, NC_ST_LISTEN);
+    if (nc__log_on(NETCORE_LOG_INFO)) {
+        /* For operators, and for tests waiting on a server that prints nothing itself. */
+        char a[IPADDR_STRLEN_MAX + 8];
+        nc__addr_str(a, sizeof(a), &lpcb->local_ip, lpcb->local_port);
+        nc__log(NETCORE_LOG_INFO, "listening on %s", a);
+    }
     return 0;
 }
 

@@ -40,8 +40,9 @@ http {
     server { listen $PORT; root $tmp/www; }
 }
 CONF
-nc_bg_run nginx -p "$tmp" -c "$tmp/nginx.conf" >"$tmp/nginx.out" 2>&1
-nc_wait_connect "$NC_NETCORE_IP" "$PORT"
+# nginx says nothing once it listens; netcore's info log does ("listening on *:PORT").
+NETCORE_LOG=info nc_bg_run nginx -p "$tmp" -c "$tmp/nginx.conf" >"$tmp/nginx.out" 2>&1
+nc_wait_line "$tmp/nginx.out" "listening on [^ ]*:$PORT\$" "$NC_LAST_PID"
 
 rc=0
 out=$(ip netns exec "$NC_NS" curl -sS --max-time 50 -o "$tmp/got.bin" \
