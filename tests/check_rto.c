@@ -1,27 +1,13 @@
 /*
  * rto.c: netcore's own retransmission timer and its stale-ACK filter, against a TCP peer this
  * test plays by hand (handpeer.h) on the controllable clock: the stack connects, sends, and
- * the test ACKs what it sends, or does not. The persist case is tcpin.c's guard, met
- * through a retransmission timeout.
+ * the test ACKs what it sends, or does not.
  */
 #include <check.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "handpeer.h"
-
-/* Sends n full segments from the socket; returns the sequence number of the first. */
-static uint32_t send_segments(struct hp *h, int n)
-{
-    static char buf[8 * HP_MSS];
-    struct hp_seg sg[8];
-    ck_assert_int_eq(netcore_send(h->st, h->s, buf, (size_t)n * HP_MSS, 0), n * HP_MSS);
-    int got = hp_collect(h, sg, 8);
-    ck_assert_int_eq(got, n);
-    for (int i = 0; i < n; i++)
-        ck_assert_uint_eq(sg[i].len, HP_MSS);
-    return sg[0].seq;
-}
 
 /* ms until the stack sends seq again, advancing the clock 5 ms at a time (-1: not in 5 s). */
 static int until_resent(struct hp *h, uint32_t seq)
@@ -40,7 +26,7 @@ static int until_resent(struct hp *h, uint32_t seq)
 /* One segment acknowledged after 10 ms: the connection has an RTT of 10 ms. */
 static uint32_t sample_rtt(struct hp *h)
 {
-    uint32_t seq = send_segments(h, 1);
+    uint32_t seq = hp_send_full(h, 1);
     netcore_clock_advance(10);
     hp_send(h, HP_ISS + 1, seq + HP_MSS, HP_ACK, 65535, NULL, 0, 0);
     struct hp_seg sg[4];
@@ -58,7 +44,7 @@ START_TEST(rto_200ms_then_backoff)
     hp_start(&h);
     hp_connect(&h, false, NULL);
     sample_rtt(&h);
-    uint32_t seq = send_segments(&h, 2);
+    uint32_t seq = hp_send_full(&h, 2);
     int first = until_resent(&h, seq);
     ck_assert_msg(first >= 200 && first <= 210, "first retransmission after %d ms", first);
     int second = until_resent(&h, seq);
@@ -76,7 +62,7 @@ START_TEST(rto_initial_1s)
     struct hp h;
     hp_start(&h);
     hp_connect(&h, false, NULL);
-    uint32_t seq = send_segments(&h, 2);
+    uint32_t seq = hp_send_full(&h, 2);
     int first = until_resent(&h, seq);
     ck_assert_msg(first >= 1000 && first <= 1010, "first retransmission after %d ms", first);
     hp_stop(&h);
@@ -93,7 +79,7 @@ START_TEST(stale_ack_keeps_dupacks)
     hp_start(&h);
     hp_connect(&h, false, NULL);
     uint32_t acked = sample_rtt(&h);
-    uint32_t seq = send_segments(&h, 3);
+    uint32_t seq = hp_send_full(&h, 3);
     hp_send(&h, HP_ISS + 1, seq + HP_MSS, HP_ACK, 65535, NULL, 0, 0); /* the first arrived ... */
     hp_send(&h, HP_ISS + 1, seq + HP_MSS, HP_ACK, 65535, NULL, 0, 0); /* ... two duplicates ... */
     hp_send(&h, HP_ISS + 1, seq + HP_MSS, HP_ACK, 65535, NULL, 0, 0);
@@ -113,43 +99,6 @@ START_TEST(stale_ack_keeps_dupacks)
 }
 END_TEST
 
-/*
- * lwIP 2.1.3 aborts on this sequence unless netcore stops its persist timer (tcpin.c): the
- * peer acknowledges the first of two segments and closes its window, the retransmission
- * timeout puts the second back on the unsent queue, which starts the persist timer as it
- * does not fit the window, and then the peer's late ACK for the second empties that queue.
- * lwIP's next slow-timer tick asserted "persist ticking with empty send buffer". The
- * connection goes on: nothing is probed while there is nothing to send, and new data goes
- * out at once into the reopened window.
- */
-START_TEST(persist_after_late_ack)
-{
-    struct hp h;
-    hp_start(&h);
-    hp_connect(&h, false, NULL);
-    uint32_t seq = send_segments(&h, 2);
-    hp_send(&h, HP_ISS + 1, seq + HP_MSS, HP_ACK, 0, NULL, 0, 0);
-    struct hp_seg sg[8];
-    hp_collect(&h, sg, 8);
-    netcore_clock_advance(1000); /* the timeout before the first RTT sample */
-    ck_assert_int_eq(hp_collect(&h, sg, 8), 0); /* the window is closed: nothing resent */
-    struct netcore_stats s;
-    netcore_get_stats(h.st, &s);
-    ck_assert_uint_eq(s.rto_timeouts, 1);
-    hp_send(&h, HP_ISS + 1, seq + 2 * HP_MSS, HP_ACK, 65535, NULL, 0, 0);
-    hp_collect(&h, sg, 8);
-    for (int i = 0; i < 20; i++) { /* 10 s of lwIP's 500 ms slow timer */
-        netcore_clock_advance(500);
-        ck_assert_int_eq(hp_collect(&h, sg, 8), 0);
-    }
-    ck_assert_int_eq(netcore_send(h.st, h.s, "after", 5, 0), 5);
-    ck_assert_int_eq(hp_collect(&h, sg, 8), 1);
-    ck_assert_uint_eq(sg[0].seq, seq + 2 * HP_MSS);
-    ck_assert_uint_eq(sg[0].len, 5);
-    hp_stop(&h);
-}
-END_TEST
-
 static Suite *rto_suite(void)
 {
     Suite *s = suite_create("rto");
@@ -160,9 +109,6 @@ static Suite *rto_suite(void)
     TCase *ta = tcase_create("stale_ack");
     tcase_add_test(ta, stale_ack_keeps_dupacks);
     suite_add_tcase(s, ta);
-    TCase *tp = tcase_create("persist");
-    tcase_add_test(tp, persist_after_late_ack);
-    suite_add_tcase(s, tp);
     return s;
 }
 
