@@ -48,13 +48,14 @@
 
 #include "internal.h"
 
-/* The connection past SYN-RCVD that a segment from src with these ports belongs to, or
+/* The connection past SYN-RCVD that a segment from src:sport to dst:dport belongs to, or
  * NULL. */
-static struct tcp_pcb *connection(const ip_addr_t *src, uint16_t sport, uint16_t dport)
+static struct tcp_pcb *connection(const ip_addr_t *src, uint16_t sport, const ip_addr_t *dst,
+                                  uint16_t dport)
 {
     for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL; p = p->next)
         if (p->local_port == dport && p->remote_port == sport && p->state >= SYN_RCVD &&
-            ip_addr_cmp_zoneless(&p->remote_ip, src))
+            ip_addr_cmp_zoneless(&p->remote_ip, src) && ip_addr_cmp_zoneless(&p->local_ip, dst))
             return p;
     return NULL;
 }
@@ -95,9 +96,10 @@ void tcp_input(struct pbuf *p, struct netif *inp)
     }
     const struct tcp_hdr *h = p->payload;
     uint16_t sport = lwip_ntohs(h->src), dport = lwip_ntohs(h->dest);
-    ip_addr_t src; /* kept: lwIP's per-packet globals are not ours to rely on after its input */
+    ip_addr_t src, dst; /* kept: lwIP's per-packet globals are not ours after its input */
     ip_addr_copy(src, *ip_current_src_addr());
-    struct tcp_pcb *pcb = connection(&src, sport, dport);
+    ip_addr_copy(dst, *ip_current_dest_addr());
+    struct tcp_pcb *pcb = connection(&src, sport, &dst, dport);
     if (far_off(h, pcb) || acks_unsent(h, pcb)) {
         if (nc__stack != NULL)
             nc__stack->stats.rx_dropped_malformed++;
@@ -105,7 +107,7 @@ void tcp_input(struct pbuf *p, struct netif *inp)
         return;
     }
     lwip_tcp_input(p, inp); /* frees p; the pcb may be gone, so it is looked up again */
-    pcb = connection(&src, sport, dport);
+    pcb = connection(&src, sport, &dst, dport);
     if (pcb != NULL && pcb->persist_backoff > 0 && pcb->unsent == NULL)
         pcb->persist_backoff = 0;
 }
