@@ -1,16 +1,42 @@
 /*
- * A guard in front of lwIP's tcp_input.
+ * Guards around lwIP's tcp_input, against two assertions of lwIP 2.1.3 that a peer reaches
+ * from the wire and that abort the process, and against a window taken from an ACK of data
+ * never sent.
  *
- * lwIP 2.1.3's tcp_receive takes an empty segment exactly 2^31 from rcv_nxt for one that
- * overlaps rcv_nxt (its wrapping comparison holds both ways at that distance) and then fails
- * the assertion "insane offset!", which aborts the process: one segment from anyone on the
- * link (tests/fuzz/regress/frames/seq-half-space). A segment that far outside any window is
- * never valid, so segments 2^30 or more either way from what their connection expects are
- * dropped here and counted as malformed.
+ * "insane offset!": tcp_receive takes a segment without data (a bare FIN) exactly 2^31 from
+ * rcv_nxt for one that overlaps rcv_nxt (its wrapping comparison holds both ways at that
+ * distance) and then fails the assertion: one segment from anyone on the link
+ * (tests/check_tcpin.c; tests/fuzz/regress/frames/seq-half-space). A segment that far
+ * outside any window is never valid, so segments 2^30 or more either way from what their
+ * connection expects are dropped before lwIP sees them and counted as malformed.
  *
- * The check sits on tcp_input, after lwIP has reassembled IPv4 fragments and walked IPv6
- * extension headers, so neither hides a segment from it: liblwip calls tcp_input through its
- * PLT, so this definition comes first and passes the rest on to lwIP's own.
+ * "tcp_slowtmr: persist ticking with empty send buffer" (tcp.c, line 1238): after a
+ * retransmission timeout lwIP puts every unacknowledged segment back on the unsent queue, and
+ * tcp_output starts the persist timer when the head of that queue does not fit the peer's
+ * window (a window of zero, or shrunk below one segment). Only tcp_output stops the timer
+ * again, when a segment fits; but the peer's ACK for what was sent before the timeout frees
+ * those segments from the unsent queue (tcp_receive), and with the queue empty tcp_output
+ * has nothing to fit: the timer stays on with nothing to probe, and the next slow-timer tick
+ * asserts. A peer does this by acknowledging part of the data with its window closed, as a
+ * slow reader does, and the rest late, after the timeout (tests/check_tcpin.c; tests/fuzz/
+ * regress/frames/persist-late-ack). With nothing left unsent there is nothing for the
+ * persist timer to do, so after lwIP has taken a segment in, the timer of its connection is
+ * stopped when the queue is empty, as tcp_output would have done; new data starts it again
+ * if the window is still closed.
+ *
+ * An ACK beyond snd_nxt (data never sent) is to be dropped (RFC 9293 3.10.7.4), but lwIP's
+ * tcp_receive takes the segment's window first and records that ACK as the last window
+ * update (snd_wl2). The peer's later, true ACKs are all below it, so no window they announce
+ * is taken again: one such segment with a window of zero, in the peer's window, stalls the
+ * connection on persist probes, a byte per probe, until lwIP gives up on it
+ * (tests/check_tcpin.c; the fuzzer reached the persist assertion through such a window,
+ * tests/fuzz/regress/frames/persist-acked-empty). So such a segment is dropped here, as
+ * Linux drops it (without the ACK RFC 9293 asks for, which two stacks could answer each
+ * other with), and counted as malformed.
+ *
+ * The guards sit on tcp_input, after lwIP has reassembled IPv4 fragments and walked IPv6
+ * extension headers, so neither hides a segment from them: liblwip calls tcp_input through
+ * its PLT, so this definition comes first and passes the segment on to lwIP's own.
  */
 #include <dlfcn.h>
 
@@ -22,20 +48,32 @@
 
 #include "internal.h"
 
-static bool far_off(const struct tcp_hdr *h)
+/* The connection past SYN-RCVD that a segment from src:sport to dst:dport belongs to, or
+ * NULL. */
+static struct tcp_pcb *connection(const ip_addr_t *src, uint16_t sport, const ip_addr_t *dst,
+                                  uint16_t dport)
 {
-    if (TCPH_FLAGS(h) & TCP_SYN)
+    for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL; p = p->next)
+        if (p->local_port == dport && p->remote_port == sport && p->state >= SYN_RCVD &&
+            ip_addr_cmp_zoneless(&p->remote_ip, src) && ip_addr_cmp_zoneless(&p->local_ip, dst))
+            return p;
+    return NULL;
+}
+
+static bool far_off(const struct tcp_hdr *h, const struct tcp_pcb *p)
+{
+    if (p == NULL || (TCPH_FLAGS(h) & TCP_SYN))
         return false; /* a SYN starts its own sequence space */
-    uint16_t sport = lwip_ntohs(h->src), dport = lwip_ntohs(h->dest);
-    uint32_t seq = lwip_ntohl(h->seqno);
-    for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL; p = p->next) {
-        if (p->local_port != dport || p->remote_port != sport || p->state < SYN_RCVD ||
-            !ip_addr_cmp_zoneless(&p->remote_ip, ip_current_src_addr()))
-            continue;
-        uint32_t d = seq - p->rcv_nxt;
-        return d >= 0x40000000u && d <= 0xc0000000u;
-    }
-    return false;
+    uint32_t d = lwip_ntohl(h->seqno) - p->rcv_nxt;
+    return d >= 0x40000000u && d <= 0xc0000000u;
+}
+
+static bool acks_unsent(const struct tcp_hdr *h, const struct tcp_pcb *p)
+{
+    uint8_t fl = TCPH_FLAGS(h);
+    if (p == NULL || p->state < ESTABLISHED || !(fl & TCP_ACK) || (fl & (TCP_SYN | TCP_RST)))
+        return false; /* lwIP answers a bad ACK in SYN-RCVD with a reset, as it should */
+    return TCP_SEQ_GT(lwip_ntohl(h->ackno), p->snd_nxt);
 }
 
 static void (*lwip_tcp_input)(struct pbuf *, struct netif *);
@@ -52,11 +90,24 @@ void nc__tcpin_resolve(void)
 void tcp_input(struct pbuf *p, struct netif *inp)
 {
     nc__tcpin_resolve();
-    if (p->len >= TCP_HLEN && far_off((const struct tcp_hdr *)p->payload)) {
+    if (p->len < TCP_HLEN) {
+        lwip_tcp_input(p, inp); /* lwIP drops it */
+        return;
+    }
+    const struct tcp_hdr *h = p->payload;
+    uint16_t sport = lwip_ntohs(h->src), dport = lwip_ntohs(h->dest);
+    ip_addr_t src, dst; /* kept: lwIP's per-packet globals are not ours after its input */
+    ip_addr_copy(src, *ip_current_src_addr());
+    ip_addr_copy(dst, *ip_current_dest_addr());
+    struct tcp_pcb *pcb = connection(&src, sport, &dst, dport);
+    if (far_off(h, pcb) || acks_unsent(h, pcb)) {
         if (nc__stack != NULL)
             nc__stack->stats.rx_dropped_malformed++;
         pbuf_free(p);
         return;
     }
-    lwip_tcp_input(p, inp);
+    lwip_tcp_input(p, inp); /* frees p; the pcb may be gone, so it is looked up again */
+    pcb = connection(&src, sport, &dst, dport);
+    if (pcb != NULL && pcb->persist_backoff > 0 && pcb->unsent == NULL)
+        pcb->persist_backoff = 0;
 }

@@ -9,19 +9,6 @@
 
 #include "handpeer.h"
 
-/* Sends n full segments from the socket; returns the sequence number of the first. */
-static uint32_t send_segments(struct hp *h, int n)
-{
-    static char buf[8 * HP_MSS];
-    struct hp_seg sg[8];
-    ck_assert_int_eq(netcore_send(h->st, h->s, buf, (size_t)n * HP_MSS, 0), n * HP_MSS);
-    int got = hp_collect(h, sg, 8);
-    ck_assert_int_eq(got, n);
-    for (int i = 0; i < n; i++)
-        ck_assert_uint_eq(sg[i].len, HP_MSS);
-    return sg[0].seq;
-}
-
 /* ms until the stack sends seq again, advancing the clock 5 ms at a time (-1: not in 5 s). */
 static int until_resent(struct hp *h, uint32_t seq)
 {
@@ -39,7 +26,7 @@ static int until_resent(struct hp *h, uint32_t seq)
 /* One segment acknowledged after 10 ms: the connection has an RTT of 10 ms. */
 static uint32_t sample_rtt(struct hp *h)
 {
-    uint32_t seq = send_segments(h, 1);
+    uint32_t seq = hp_send_full(h, 1);
     netcore_clock_advance(10);
     hp_send(h, HP_ISS + 1, seq + HP_MSS, HP_ACK, 65535, NULL, 0, 0);
     struct hp_seg sg[4];
@@ -57,7 +44,7 @@ START_TEST(rto_200ms_then_backoff)
     hp_start(&h);
     hp_connect(&h, false, NULL);
     sample_rtt(&h);
-    uint32_t seq = send_segments(&h, 2);
+    uint32_t seq = hp_send_full(&h, 2);
     int first = until_resent(&h, seq);
     ck_assert_msg(first >= 200 && first <= 210, "first retransmission after %d ms", first);
     int second = until_resent(&h, seq);
@@ -75,7 +62,7 @@ START_TEST(rto_initial_1s)
     struct hp h;
     hp_start(&h);
     hp_connect(&h, false, NULL);
-    uint32_t seq = send_segments(&h, 2);
+    uint32_t seq = hp_send_full(&h, 2);
     int first = until_resent(&h, seq);
     ck_assert_msg(first >= 1000 && first <= 1010, "first retransmission after %d ms", first);
     hp_stop(&h);
@@ -92,7 +79,7 @@ START_TEST(stale_ack_keeps_dupacks)
     hp_start(&h);
     hp_connect(&h, false, NULL);
     uint32_t acked = sample_rtt(&h);
-    uint32_t seq = send_segments(&h, 3);
+    uint32_t seq = hp_send_full(&h, 3);
     hp_send(&h, HP_ISS + 1, seq + HP_MSS, HP_ACK, 65535, NULL, 0, 0); /* the first arrived ... */
     hp_send(&h, HP_ISS + 1, seq + HP_MSS, HP_ACK, 65535, NULL, 0, 0); /* ... two duplicates ... */
     hp_send(&h, HP_ISS + 1, seq + HP_MSS, HP_ACK, 65535, NULL, 0, 0);

@@ -171,6 +171,19 @@ void hp_connect(struct hp *h, bool sack, struct hp_seg *syn)
     ck_assert_uint_ne(netcore_poll(h->st, h->s, POLLOUT) & POLLOUT, 0);
 }
 
+uint32_t hp_send_full(struct hp *h, int n)
+{
+    static char buf[8 * HP_MSS];
+    struct hp_seg sg[8];
+    ck_assert_int_le(n, 8);
+    ck_assert_int_eq(netcore_send(h->st, h->s, buf, (size_t)n * HP_MSS, 0), n * HP_MSS);
+    int got = hp_collect(h, sg, 8);
+    ck_assert_int_eq(got, n);
+    for (int i = 0; i < n; i++)
+        ck_assert_uint_eq(sg[i].len, HP_MSS);
+    return sg[0].seq;
+}
+
 const uint8_t *hp_option(const struct hp_seg *seg, uint8_t kind, size_t *len)
 {
     for (size_t i = 0; i < seg->optlen;) {

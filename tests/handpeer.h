@@ -1,8 +1,8 @@
 /*
  * handpeer: a TCP peer played by hand over the wire device, for Check suites that need to
- * see and shape single segments (check_rto, check_sack). The stack under test runs in manual
- * mode at 198.18.0.2 on the controllable clock; the test is 198.18.0.1, port 80, and answers
- * the stack's ARP requests itself. Failures are Check assertions.
+ * see and shape single segments (check_rto, check_sack, check_tcpin). The stack under test
+ * runs in manual mode at 198.18.0.2 on the controllable clock; the test is 198.18.0.1, port
+ * 80, and answers the stack's ARP requests itself. Failures are Check assertions.
  */
 #ifndef NC_TESTS_HANDPEER_H
 #define NC_TESTS_HANDPEER_H
@@ -51,6 +51,9 @@ int hp_collect(struct hp *h, struct hp_seg *out, int max);
 /* The stack connects to the test; the test's SYN-ACK offers MSS HP_MSS and, if sack,
  * SACK-permitted. syn, when not NULL, receives the stack's SYN. */
 void hp_connect(struct hp *h, bool sack, struct hp_seg *syn);
+/* The stack's socket sends n full segments (n <= 8), which the test sees go out; returns the
+ * sequence number of the first. */
+uint32_t hp_send_full(struct hp *h, int n);
 /* The value of TCP option kind in seg (its bytes after kind and length), or NULL. */
 const uint8_t *hp_option(const struct hp_seg *seg, uint8_t kind, size_t *len);
 

@@ -1,0 +1,129 @@
+/*
+ * tcpin.c: the guards around lwIP's tcp_input, against a TCP peer this test plays by hand
+ * (handpeer.h) on the controllable clock. Without them lwIP 2.1.3 aborts the test process
+ * (the first two cases) or the connection stalls (the third).
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdint.h>
+
+#include "handpeer.h"
+
+static uint64_t malformed(struct hp *h)
+{
+    struct netcore_stats s;
+    netcore_get_stats(h->st, &s);
+    return s.rx_dropped_malformed;
+}
+
+/* The connection still carries data both ways: 5 bytes from the peer at seq, acknowledged
+ * up to ack, arrive; 5 bytes sent go out at once, from next. */
+static void still_works(struct hp *h, uint32_t seq, uint32_t ack, uint32_t next)
+{
+    struct hp_seg sg[8];
+    hp_send(h, seq, ack, HP_ACK, 65535, NULL, 0, 5);
+    hp_collect(h, sg, 8);
+    char buf[16];
+    ck_assert_int_eq(netcore_recv(h->st, h->s, buf, sizeof(buf), 0), 5);
+    ck_assert_int_eq(netcore_send(h->st, h->s, "after", 5, 0), 5);
+    ck_assert_int_eq(hp_collect(h, sg, 8), 1);
+    ck_assert_uint_eq(sg[0].seq, next);
+    ck_assert_uint_eq(sg[0].len, 5);
+}
+
+/* A bare FIN 2^31 from rcv_nxt: lwIP took it for one overlapping rcv_nxt and asserted
+ * "insane offset!". */
+START_TEST(half_space_segment)
+{
+    struct hp h;
+    hp_start(&h);
+    hp_connect(&h, false, NULL);
+    hp_send(&h, HP_ISS + 1 + 0x80000000u, h.iss + 1, HP_FIN | HP_ACK, 65535, NULL, 0, 0);
+    struct hp_seg sg[8];
+    ck_assert_int_eq(hp_collect(&h, sg, 8), 0);
+    ck_assert_uint_eq(malformed(&h), 1);
+    still_works(&h, HP_ISS + 1, h.iss + 1, h.iss + 1);
+    hp_stop(&h);
+}
+END_TEST
+
+/*
+ * The peer acknowledges the first of two segments and closes its window; the retransmission
+ * timeout puts the second back on the unsent queue, which starts the persist timer as it
+ * does not fit the window; the peer's late ACK for the second empties that queue. lwIP's next
+ * slow-timer tick asserted "persist ticking with empty send buffer". Nothing is probed while
+ * there is nothing to send, and new data goes out at once into the reopened window.
+ */
+START_TEST(persist_after_late_ack)
+{
+    struct hp h;
+    hp_start(&h);
+    hp_connect(&h, false, NULL);
+    uint32_t seq = hp_send_full(&h, 2);
+    hp_send(&h, HP_ISS + 1, seq + HP_MSS, HP_ACK, 0, NULL, 0, 0);
+    struct hp_seg sg[8];
+    hp_collect(&h, sg, 8);
+    netcore_clock_advance(1000); /* the timeout before the first RTT sample */
+    ck_assert_int_eq(hp_collect(&h, sg, 8), 0); /* the window is closed: nothing resent */
+    struct netcore_stats s;
+    netcore_get_stats(h.st, &s);
+    ck_assert_uint_eq(s.rto_timeouts, 1);
+    hp_send(&h, HP_ISS + 1, seq + 2 * HP_MSS, HP_ACK, 65535, NULL, 0, 0);
+    hp_collect(&h, sg, 8);
+    for (int i = 0; i < 20; i++) { /* 10 s of lwIP's 500 ms slow timer */
+        netcore_clock_advance(500);
+        ck_assert_int_eq(hp_collect(&h, sg, 8), 0);
+    }
+    still_works(&h, HP_ISS + 1, seq + 2 * HP_MSS, seq + 2 * HP_MSS);
+    hp_stop(&h);
+}
+END_TEST
+
+/*
+ * An ACK of data never sent, with a window of zero, is dropped: lwIP took its window and
+ * ignored the window of every true ACK after it, so the connection stalled on persist probes.
+ * A segment with data and such an ACK is dropped too, its data not taken.
+ */
+START_TEST(ack_of_unsent_data)
+{
+    struct hp h;
+    hp_start(&h);
+    hp_connect(&h, false, NULL);
+    uint32_t seq = hp_send_full(&h, 1);
+    hp_send(&h, HP_ISS + 1, seq + 100000, HP_ACK, 0, NULL, 0, 0);
+    hp_send(&h, HP_ISS + 1, seq + 100000, HP_ACK, 0, NULL, 0, 5);
+    struct hp_seg sg[8];
+    ck_assert_int_eq(hp_collect(&h, sg, 8), 0);
+    ck_assert_uint_eq(malformed(&h), 2);
+    char buf[16];
+    ck_assert_int_eq(netcore_recv(h.st, h.s, buf, sizeof(buf), 0), -EAGAIN);
+    hp_send(&h, HP_ISS + 1, seq + HP_MSS, HP_ACK, 65535, NULL, 0, 0);
+    hp_collect(&h, sg, 8);
+    still_works(&h, HP_ISS + 1, seq + HP_MSS, seq + HP_MSS);
+    hp_stop(&h);
+}
+END_TEST
+
+static Suite *tcpin_suite(void)
+{
+    Suite *s = suite_create("tcpin");
+    TCase *tf = tcase_create("far_off");
+    tcase_add_test(tf, half_space_segment);
+    suite_add_tcase(s, tf);
+    TCase *tp = tcase_create("persist");
+    tcase_add_test(tp, persist_after_late_ack);
+    suite_add_tcase(s, tp);
+    TCase *tu = tcase_create("unsent_ack");
+    tcase_add_test(tu, ack_of_unsent_data);
+    suite_add_tcase(s, tu);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(tcpin_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
