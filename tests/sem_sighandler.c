@@ -6,8 +6,9 @@
  * main thread (SIGUSR1) in a loop, while the main thread loops on socket calls that take
  * netcore's locks: names and options (the stack lock), epoll_ctl and epoll_wait (the epoll
  * registry), sends and receives. Each run of the handler sends one byte, numbered, on a
- * connection of its own, opens and closes a socket, and closes one of a set of dups that are
- * registered in an epoll set. Passes when HANDLED runs happened and every byte came back from
+ * connection of its own, sends and reads on the main loop's connection (whose ring locks the
+ * interrupted thread may hold), opens and closes a socket, and closes one of a set of dups
+ * that are registered in an epoll set. Passes when HANDLED runs happened and every byte came back from
  * the echo server in order; a handler that deadlocks against the thread it interrupted hangs
  * the program instead (alarm: exits on SIGALRM).
  * Then a process-directed signal (kill) that every thread of the program blocks: it waits
@@ -40,6 +41,7 @@
 static struct sockaddr_in peer;
 static int hs;                  /* the handler's connection */
 static int hs2;                 /* the SIGUSR2 handler's */
+static int ms = -1;             /* the main loop's, which the handler also sends and reads on */
 static int dups[NDUPS];
 static volatile sig_atomic_t runs, handler_errors, ndup_closed;
 static volatile sig_atomic_t usr2_runs, usr2_errors;
@@ -67,6 +69,11 @@ static void on_usr1(int sig)
     uint8_t b = (uint8_t)runs;
     if (send(hs, &b, 1, MSG_NOSIGNAL) != 1)
         handler_errors = handler_errors + 1;
+    /* The connection the interrupted thread may be sending or receiving on (its ring's lock). */
+    uint8_t junk[16];
+    if (send(ms, &b, 1, MSG_NOSIGNAL) != 1 ||
+        (recv(ms, junk, sizeof(junk), MSG_DONTWAIT) < 0 && errno != EAGAIN))
+        handler_errors = handler_errors + 1;
     int s = socket(AF_INET, SOCK_DGRAM, 0);
     if (s < 0 || close(s) != 0)
         handler_errors = handler_errors + 1;
@@ -91,7 +98,7 @@ static void on_usr2(int sig)
 }
 
 /* SIGUSR2 sent to the process while every thread of the program blocks it. */
-static void blocked_process_signal(int ms)
+static void blocked_process_signal(void)
 {
     struct sigaction sa = { .sa_handler = on_usr2, .sa_flags = SA_RESTART };
     sigemptyset(&sa.sa_mask);
@@ -151,7 +158,7 @@ int main(int argc, char **argv)
     alarm(LIMIT_S);
     hs = connect_peer();
     hs2 = connect_peer();
-    int ms = connect_peer();
+    ms = connect_peer();
     int c = socket(AF_INET, SOCK_STREAM, 0);
     int ep = epoll_create1(0), ep_dups = epoll_create1(0);
     if (c < 0 || ep < 0 || ep_dups < 0)
@@ -224,7 +231,7 @@ int main(int argc, char **argv)
     }
     printf("ok: %d handler runs (%d dups closed) over %lu loops, %zu bytes back in order\n",
            total, (int)ndup_closed, loops, got);
-    blocked_process_signal(ms);
+    blocked_process_signal();
     printf("ok: a process-directed signal blocked by the program waited for its unblocking\n");
     return 0;
 }
