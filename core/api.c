@@ -37,7 +37,7 @@ static bool privileged(const struct netcore_stack *st, uint16_t port)
         return false;
     struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
     struct __user_cap_data_struct d[2];
-    if (syscall(SYS_capget, &h, d) != 0)
+    if (nc__raw_syscall(SYS_capget, &h, d) != 0)
         return false;
     return !(d[0].effective & (1u << CAP_NET_BIND_SERVICE));
 }

@@ -468,6 +468,7 @@ void nc__opts_default(struct nc_opts *o);
 int nc__err_to_errno(int lwip_err);
 
 /* sys.c: raw syscalls, so the core never re-enters the preload shim */
+extern long (*nc__raw_syscall)(long nr, ...);
 int nc__sys_read(int fd, void *buf, size_t len);
 int nc__sys_write(int fd, const void *buf, size_t len);
 int nc__sys_writev(int fd, const struct iovec *iov, int n);

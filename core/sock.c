@@ -68,7 +68,7 @@ void nc__sock_put(struct netcore_stack *st, int id)
 void nc__sock_wake(struct nc_sock *s)
 {
     atomic_fetch_add(&s->seq, 1);
-    syscall(SYS_futex, &s->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    nc__raw_syscall(SYS_futex, &s->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
 /* Caller holds the stack lock. */
@@ -217,7 +217,7 @@ void nc__sock_notify(struct nc_sock *s)
     atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load(&s->futex_waiters) > 0) {
         atomic_fetch_add(&s->seq, 1);
-        syscall(SYS_futex, &s->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+        nc__raw_syscall(SYS_futex, &s->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
     }
     unsigned w = wanted(s);
     unsigned ready = w != 0 || atomic_load(&s->nwatches) > 0 ? nc__sock_ready(s) : 0;
@@ -403,7 +403,7 @@ int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms)
             ts.tv_nsec = (long)(d % 1000) * 1000000L;
             tsp = &ts;
         }
-        long rc = syscall(SYS_futex, &s->seq, FUTEX_WAIT_PRIVATE, seq, tsp, NULL, 0);
+        long rc = nc__raw_syscall(SYS_futex, &s->seq, FUTEX_WAIT_PRIVATE, seq, tsp, NULL, 0);
         if (rc < 0 && errno == EINTR) {
             result = -EINTR;
             break;

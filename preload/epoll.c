@@ -61,13 +61,13 @@ static struct reg **find(int epfd, int fd)
 static void signal_fd(int fd)
 {
     uint64_t one = 1;
-    (void)syscall(SYS_write, fd, &one, sizeof(one));
+    (void)nc__raw_syscall(SYS_write, fd, &one, sizeof(one));
 }
 
 static void drain(int fd)
 {
     uint64_t v;
-    (void)syscall(SYS_read, fd, &v, sizeof(v));
+    (void)nc__raw_syscall(SYS_read, fd, &v, sizeof(v));
 }
 
 static unsigned poll_bits(uint32_t ev)
@@ -243,7 +243,7 @@ void nc__epoll_atfork_child(void)
                 continue;
             }
             *pp = r->next;
-            syscall(SYS_close, r->wfd);
+            nc__raw_syscall(SYS_close, r->wfd);
             mark(r->fd, -1);
             mark(r->epfd, -1);
             free(r);

@@ -94,6 +94,7 @@ static void resolve_all(void)
     RESOLVE(pwritev2);
     RESOLVE(splice);
     RESOLVE(syscall);
+    nc__raw_syscall = nc_libc.syscall; /* the core's raw calls bypass syscall.c */
     RESOLVE(close);
     RESOLVE(shutdown);
     RESOLVE(getsockopt);
@@ -241,9 +242,9 @@ void nc__unpoison_mapped(void)
         if (h < 0)
             continue;
         int efd = netcore_fd(nc_stack, h);
-        long fl = syscall(SYS_fcntl, fd, F_GETFD);
+        long fl = nc__raw_syscall(SYS_fcntl, fd, F_GETFD);
         if (efd >= 0)
-            syscall(SYS_dup3, efd, fd, fl >= 0 && (fl & FD_CLOEXEC) ? O_CLOEXEC : 0);
+            nc__raw_syscall(SYS_dup3, efd, fd, fl >= 0 && (fl & FD_CLOEXEC) ? O_CLOEXEC : 0);
     }
 }
 
@@ -258,19 +259,19 @@ void nc__poison_mapped(bool forget)
         if (forget)
             atomic_store(&fdmap[fd], 0);
         if (poison < 0)
-            poison = (int)syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+            poison = (int)nc__raw_syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (poison < 0) {
             /* No socket to stand in (out of descriptors): better a closed fd (EBADF) than
              * the parent's eventfd, whose wake-ups a read here would take. */
             if (forget)
-                syscall(SYS_close, fd);
+                nc__raw_syscall(SYS_close, fd);
             continue;
         }
-        long fl = syscall(SYS_fcntl, fd, F_GETFD);
-        syscall(SYS_dup3, poison, fd, fl >= 0 && (fl & FD_CLOEXEC) ? O_CLOEXEC : 0);
+        long fl = nc__raw_syscall(SYS_fcntl, fd, F_GETFD);
+        nc__raw_syscall(SYS_dup3, poison, fd, fl >= 0 && (fl & FD_CLOEXEC) ? O_CLOEXEC : 0);
     }
     if (poison >= 0)
-        syscall(SYS_close, poison);
+        nc__raw_syscall(SYS_close, poison);
     if (forget && refs != NULL)
         for (int i = 0; i < nrefs; i++)
             atomic_store(&refs[i], 0);
