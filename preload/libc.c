@@ -214,6 +214,7 @@ __attribute__((destructor)) static void shim_fini(void)
 static _Atomic int *fdmap;    /* handle + 1, 0 when not ours */
 static int fdmap_len;
 static _Atomic int *refs;     /* program fds per handle */
+static atomic_int nmapped;    /* fds in the map: a scan of none costs nothing */
 static int nrefs;
 
 int nc__fd_handle(int fd)
@@ -225,7 +226,8 @@ int nc__fd_handle(int fd)
 
 int nc__fd_next(int from)
 {
-    if (fdmap == NULL || nc_stack == NULL || atomic_load(&forked))
+    if (atomic_load_explicit(&nmapped, memory_order_relaxed) == 0 || fdmap == NULL ||
+        nc_stack == NULL || atomic_load(&forked))
         return -1;
     for (int fd = from < 0 ? 0 : from; fd < fdmap_len; fd++)
         if (atomic_load_explicit(&fdmap[fd], memory_order_relaxed) != 0)
@@ -256,8 +258,8 @@ void nc__poison_mapped(bool forget)
     for (int fd = 0; fd < fdmap_len; fd++) {
         if (atomic_load_explicit(&fdmap[fd], memory_order_relaxed) == 0)
             continue;
-        if (forget)
-            atomic_store(&fdmap[fd], 0);
+        if (forget && atomic_exchange(&fdmap[fd], 0) != 0)
+            atomic_fetch_sub(&nmapped, 1);
         if (poison < 0)
             poison = (int)nc__raw_syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (poison < 0) {
@@ -282,7 +284,8 @@ int nc__fd_bind(int fd, int handle)
     if (fd < 0 || fd >= fdmap_len)
         return -EMFILE;
     atomic_fetch_add(&refs[handle], 1);
-    atomic_store_explicit(&fdmap[fd], handle + 1, memory_order_release);
+    if (atomic_exchange_explicit(&fdmap[fd], handle + 1, memory_order_release) == 0)
+        atomic_fetch_add(&nmapped, 1);
     return 0;
 }
 
@@ -293,6 +296,7 @@ int nc__fd_unbind(int fd, int *handle)
     int h = atomic_exchange(&fdmap[fd], 0) - 1;
     if (h < 0)
         return -1;
+    atomic_fetch_sub(&nmapped, 1);
     *handle = h;
     return atomic_fetch_sub(&refs[h], 1) - 1;
 }
