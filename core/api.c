@@ -37,7 +37,7 @@ static bool privileged(const struct netcore_stack *st, uint16_t port)
         return false;
     struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
     struct __user_cap_data_struct d[2];
-    if (syscall(SYS_capget, &h, d) != 0)
+    if (nc__raw_syscall(SYS_capget, &h, d) != 0)
         return false;
     return !(d[0].effective & (1u << CAP_NET_BIND_SERVICE));
 }
@@ -119,7 +119,7 @@ int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, sock
     if (s->type != SOCK_STREAM)
         return -EOPNOTSUPP;
     int timeout = nc__sock_timeout(s, 0, false);
-    int64_t deadline = nc__deadline(timeout); /* another thread may take what woke us */
+    int64_t deadline = 0; /* another thread may take what woke us */
     for (;;) {
         int nid = -1;
         nc__lock(st);
@@ -141,7 +141,7 @@ int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, sock
         }
         if (rc != -EAGAIN || timeout == 0)
             return rc;
-        int r = nc__sock_wait(s, POLLIN, nc__left_ms(deadline));
+        int r = nc__sock_wait(s, POLLIN, nc__left_ms(&deadline, timeout));
         if (r < 0)
             return r;
         if (r == 0)
@@ -267,7 +267,7 @@ ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len
         return n;
     }
     int timeout = nc__sock_timeout(s, flags, false);
-    int64_t deadline = nc__deadline(timeout); /* another thread may take what woke us */
+    int64_t deadline = 0; /* another thread may take what woke us */
     for (;;) {
         union nc_sockaddr a;
         ssize_t n = nc__udp_recvfrom(st, s, buf, len, flags, &a);
@@ -288,7 +288,7 @@ ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len
             return n;
         if (atomic_load(&s->rd_shut))
             return 0; /* shut for reading: a blocking recv ends, a non-blocking one EAGAIN */
-        int r = nc__sock_wait(s, POLLIN, nc__left_ms(deadline));
+        int r = nc__sock_wait(s, POLLIN, nc__left_ms(&deadline, timeout));
         if (r < 0)
             return r;
         if (r == 0)

@@ -26,11 +26,11 @@ static bool dev_exists(const char *name)
     memset(&ifr, 0, sizeof(ifr));
     snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
     /* A raw socket syscall keeps the query away from the preload shim. */
-    int sk = (int)syscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int sk = (int)nc__raw_syscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (sk < 0)
         return true; /* cannot tell: let TUNSETIFF say what is wrong */
     bool found = ioctl(sk, SIOCGIFINDEX, &ifr) == 0 || errno != ENODEV;
-    syscall(SYS_close, sk);
+    nc__raw_syscall(SYS_close, sk);
     return found;
 }
 
@@ -52,7 +52,8 @@ static int open_tun(const struct netcore_config *cfg, struct nc_dev *dev, char *
                     size_t errlen)
 {
     const char *kind = cfg->device == NETCORE_DEV_TAP ? "TAP" : "TUN";
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+    int fd = (int)nc__raw_syscall(SYS_openat, AT_FDCWD, "/dev/net/tun",
+                                  O_RDWR | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         if (e == EACCES || e == EPERM)
@@ -110,7 +111,7 @@ static int open_tun(const struct netcore_config *cfg, struct nc_dev *dev, char *
                  "your user (ip tuntap add dev %s mode %s user $USER) and set NETCORE_TAP",
                  ifr.ifr_name, strerror(e), kind, kind, ifr.ifr_name,
                  cfg->device == NETCORE_DEV_TAP ? "tap" : "tun");
-    syscall(SYS_close, fd);
+    nc__raw_syscall(SYS_close, fd);
     return -e;
 attached:
     dev->fd = fd;
@@ -122,7 +123,7 @@ attached:
     /* SIOCGIFMTU and SIOCGIFINDEX need a socket; a raw syscall keeps it away from the
      * preload shim. The kernel's index of the device is the scope id a program on netcore
      * gets from if_nametoindex for its link-local addresses. */
-    int sk = (int)syscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int sk = (int)nc__raw_syscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (sk >= 0 && ioctl(sk, SIOCGIFINDEX, &ifr) == 0 && ifr.ifr_ifindex > 0)
         dev->ifindex = (unsigned)ifr.ifr_ifindex;
     if (dev->mtu == 0) {
@@ -132,7 +133,7 @@ attached:
             dev->mtu = 1500;
     }
     if (sk >= 0)
-        syscall(SYS_close, sk);
+        nc__raw_syscall(SYS_close, sk);
     return 0;
 }
 

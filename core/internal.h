@@ -320,9 +320,8 @@ int nc__sock_unwatch(struct nc_sock *s, int efd);
 /* Waits on the socket's eventfd for any of `events`; returns ready bits, 0, or -EINTR. */
 int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms);
 int nc__sock_timeout(struct nc_sock *s, int flags, bool sending);
-/* One deadline for a whole call that may wait several times; nc__left_ms for each wait. */
-int64_t nc__deadline(int timeout_ms);
-int nc__left_ms(int64_t deadline);
+/* One deadline for a whole call that may wait several times, fixed at its first wait. */
+int nc__left_ms(int64_t *deadline, int timeout_ms);
 bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms);
 
 /* API calls hold the socket they use (nc__sock_hold): */
@@ -469,6 +468,7 @@ void nc__opts_default(struct nc_opts *o);
 int nc__err_to_errno(int lwip_err);
 
 /* sys.c: raw syscalls, so the core never re-enters the preload shim */
+extern long (*nc__raw_syscall)(long nr, ...);
 int nc__sys_read(int fd, void *buf, size_t len);
 int nc__sys_write(int fd, const void *buf, size_t len);
 int nc__sys_writev(int fd, const struct iovec *iov, int n);

@@ -42,5 +42,5 @@ void nc__log(int lvl, const char *fmt, ...)
     if (len > sizeof(line) - 2)
         len = sizeof(line) - 2;
     line[len++] = '\n';
-    (void)syscall(SYS_write, 2, line, len);
+    (void)nc__raw_syscall(SYS_write, 2, line, len);
 }

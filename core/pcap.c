@@ -68,8 +68,8 @@ int nc__pcap_open(struct netcore_stack *st, char *err, size_t errlen)
                  st->cfg.pcap);
         return -ENAMETOOLONG;
     }
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                          0644);
+    int fd = (int)nc__raw_syscall(SYS_openat, AT_FDCWD, path,
+                                  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         int e = errno;
         snprintf(err, errlen, "NETCORE_PCAP: cannot create %s: %s", path, strerror(e));
@@ -109,7 +109,7 @@ void nc__pcap_frame(struct netcore_stack *st, const struct iovec *iov, int n)
     r.incl = r.orig = (uint32_t)len;
     v[0].iov_base = &r;
     v[0].iov_len = sizeof(r);
-    ssize_t w = syscall(SYS_writev, st->pcap_fd, v, n + 1);
+    ssize_t w = nc__raw_syscall(SYS_writev, st->pcap_fd, v, n + 1);
     if (w != (ssize_t)(len + sizeof(r))) {
         nc__log(NETCORE_LOG_WARN, "NETCORE_PCAP: write failed (%s); capture stopped",
                 w < 0 ? strerror(errno) : "short write");

@@ -68,7 +68,7 @@ void nc__sock_put(struct netcore_stack *st, int id)
 void nc__sock_wake(struct nc_sock *s)
 {
     atomic_fetch_add(&s->seq, 1);
-    syscall(SYS_futex, &s->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    nc__raw_syscall(SYS_futex, &s->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
 /* Caller holds the stack lock. */
@@ -217,7 +217,7 @@ void nc__sock_notify(struct nc_sock *s)
     atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load(&s->futex_waiters) > 0) {
         atomic_fetch_add(&s->seq, 1);
-        syscall(SYS_futex, &s->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+        nc__raw_syscall(SYS_futex, &s->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
     }
     unsigned w = wanted(s);
     unsigned ready = w != 0 || atomic_load(&s->nwatches) > 0 ? nc__sock_ready(s) : 0;
@@ -403,7 +403,7 @@ int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms)
             ts.tv_nsec = (long)(d % 1000) * 1000000L;
             tsp = &ts;
         }
-        long rc = syscall(SYS_futex, &s->seq, FUTEX_WAIT_PRIVATE, seq, tsp, NULL, 0);
+        long rc = nc__raw_syscall(SYS_futex, &s->seq, FUTEX_WAIT_PRIVATE, seq, tsp, NULL, 0);
         if (rc < 0 && errno == EINTR) {
             result = -EINTR;
             break;
@@ -416,19 +416,20 @@ int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms)
 /*
  * A blocking call that may wait more than once (its item taken by another thread in between,
  * a partial transfer) keeps one deadline for the whole call, so that SO_RCVTIMEO/SO_SNDTIMEO
- * bound the call and not each wait: the deadline of a timeout in ms (-1: none) ...
+ * bound the call and not each wait. The deadline (*deadline, 0 until then) is fixed at the
+ * call's first wait: a call that never waits, and every non-blocking (0) or unbounded (-1)
+ * one, reads no clock. Returns what is left for nc__sock_wait (-1: forever, 0: expired).
  */
-int64_t nc__deadline(int timeout_ms)
+int nc__left_ms(int64_t *deadline, int timeout_ms)
 {
-    return timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
-}
-
-/* ... and what is left of it for nc__sock_wait (-1: forever, 0: expired). */
-int nc__left_ms(int64_t deadline)
-{
-    if (deadline < 0)
-        return -1;
-    int64_t d = deadline - now_ms();
+    if (timeout_ms <= 0)
+        return timeout_ms;
+    int64_t now = now_ms();
+    if (*deadline == 0) {
+        *deadline = now + timeout_ms;
+        return timeout_ms;
+    }
+    int64_t d = *deadline - now;
     return d > 0 ? (int)d : 0;
 }
 

@@ -256,7 +256,7 @@ int netcore_step(struct netcore_stack *st, int timeout_ms)
             (timeout_ms < 0 || sleep < (u32_t)timeout_ms))
             timeout_ms = (int)sleep;
         struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
-        syscall(SYS_ppoll, p, 2, timeout_ms < 0 ? NULL : &ts, NULL, 0);
+        nc__raw_syscall(SYS_ppoll, p, 2, timeout_ms < 0 ? NULL : &ts, NULL, 0);
     }
     nc__cmdq_clear_wake(&st->cmdq);
     nc__lock(st);
@@ -341,8 +341,9 @@ static void drop_all(struct netcore_stack *st)
 static int unprivileged_port_start(void)
 {
     char buf[16];
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/sys/net/ipv4/ip_unprivileged_port_start",
-                          O_RDONLY | O_CLOEXEC);
+    int fd = (int)nc__raw_syscall(SYS_openat, AT_FDCWD,
+                                  "/proc/sys/net/ipv4/ip_unprivileged_port_start",
+                                  O_RDONLY | O_CLOEXEC);
     int n = fd >= 0 ? nc__sys_read(fd, buf, sizeof(buf) - 1) : -1;
     if (fd >= 0)
         nc__sys_close(fd);
@@ -359,8 +360,8 @@ static int unprivileged_port_start(void)
 static bool read_bindv6only(void)
 {
     char c = '0';
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/sys/net/ipv6/bindv6only",
-                          O_RDONLY | O_CLOEXEC);
+    int fd = (int)nc__raw_syscall(SYS_openat, AT_FDCWD, "/proc/sys/net/ipv6/bindv6only",
+                                  O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
     if (nc__sys_read(fd, &c, 1) != 1)

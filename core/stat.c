@@ -168,8 +168,8 @@ size_t netcore_stat_dump(struct netcore_stack *st, char *out, size_t cap)
 static bool write_some(struct nc_stat_client *c)
 {
     while (c->off < c->len) {
-        long w = syscall(SYS_sendto, c->fd, c->out + c->off, c->len - c->off,
-                         MSG_DONTWAIT | MSG_NOSIGNAL, NULL, 0);
+        long w = nc__raw_syscall(SYS_sendto, c->fd, c->out + c->off, c->len - c->off,
+                                 MSG_DONTWAIT | MSG_NOSIGNAL, NULL, 0);
         if (w < 0)
             return errno != EAGAIN && errno != EINTR;
         c->off += (size_t)w;
@@ -211,7 +211,7 @@ static void on_stat(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     struct netcore_stack *st = arg;
-    int cfd = (int)syscall(SYS_accept4, fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    int cfd = (int)nc__raw_syscall(SYS_accept4, fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (cfd < 0)
         return;
     size_t cap = 4096 + (size_t)st->cfg.max_sockets * 128;
@@ -272,8 +272,9 @@ void nc__stat_open(struct netcore_stack *st)
     if (rc == 0 && snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%d.sock", dir,
                             (int)getpid()) >= (int)sizeof(sa.sun_path))
         rc = -ENAMETOOLONG;
-    int fd = rc == 0 ? (int)syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
-                                    SOCK_NONBLOCK, 0) : -1;
+    int fd = rc == 0 ? (int)nc__raw_syscall(SYS_socket, AF_UNIX,
+                                            SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)
+                     : -1;
     if (rc == 0 && fd < 0)
         rc = -errno;
     if (rc == 0) {
@@ -285,8 +286,9 @@ void nc__stat_open(struct netcore_stack *st)
             rc = -ENAMETOOLONG;
         else {
             unlink(tmp.sun_path);
-            if (syscall(SYS_bind, fd, &tmp, sizeof(tmp)) != 0 ||
-                syscall(SYS_listen, fd, 4) != 0 || rename(tmp.sun_path, sa.sun_path) != 0) {
+            if (nc__raw_syscall(SYS_bind, fd, &tmp, sizeof(tmp)) != 0 ||
+                nc__raw_syscall(SYS_listen, fd, 4) != 0 ||
+                rename(tmp.sun_path, sa.sun_path) != 0) {
                 rc = -errno;
                 unlink(tmp.sun_path);
             }

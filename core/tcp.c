@@ -885,7 +885,7 @@ ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *bu
 {
     size_t done = 0;
     int timeout = nc__sock_timeout(s, flags, true);
-    int64_t deadline = nc__deadline(timeout);
+    int64_t deadline = 0;
     nc__mutex_lock(&s->tx_mu);
     for (;;) {
         if (atomic_load(&s->so_error) != 0) {
@@ -925,7 +925,7 @@ ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *bu
                 break;
         }
         nc__mutex_unlock(&s->tx_mu);
-        int r = nc__sock_wait(s, POLLOUT, nc__left_ms(deadline));
+        int r = nc__sock_wait(s, POLLOUT, nc__left_ms(&deadline, timeout));
         if (r <= 0) {
             if (done > 0)
                 return (ssize_t)done;
@@ -947,7 +947,7 @@ ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, siz
 {
     size_t done = 0;
     int timeout = nc__sock_timeout(s, flags, false);
-    int64_t deadline = nc__deadline(timeout);
+    int64_t deadline = 0;
     int state = atomic_load(&s->state);
     if (state == NC_ST_LISTEN)
         return -ENOTCONN;
@@ -1007,7 +1007,7 @@ ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, siz
             return done > 0 ? (ssize_t)done : -EAGAIN;
         }
         nc__mutex_unlock(&s->rx_mu);
-        int r = nc__sock_wait(s, POLLIN, nc__left_ms(deadline));
+        int r = nc__sock_wait(s, POLLIN, nc__left_ms(&deadline, timeout));
         if (r <= 0) {
             if (done > 0)
                 return (ssize_t)done;

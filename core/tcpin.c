@@ -87,6 +87,13 @@ void nc__tcpin_resolve(void)
         lwip_tcp_input = (void (*)(struct pbuf *, struct netif *))dlsym(RTLD_NEXT, "tcp_input");
 }
 
+/*
+ * The guards apply to a segment of a known connection without SYN, so a SYN costs no lookup.
+ * lwIP's input leaves the persist timer on with nothing unsent only on a connection whose
+ * timer was on already, or by a segment that closes the window; only then is the connection
+ * looked up again after input (it may be gone), on addresses kept from before: lwIP's
+ * per-packet globals are not ours after its input.
+ */
 void tcp_input(struct pbuf *p, struct netif *inp)
 {
     nc__tcpin_resolve();
@@ -96,18 +103,27 @@ void tcp_input(struct pbuf *p, struct netif *inp)
     }
     const struct tcp_hdr *h = p->payload;
     uint16_t sport = lwip_ntohs(h->src), dport = lwip_ntohs(h->dest);
-    ip_addr_t src, dst; /* kept: lwIP's per-packet globals are not ours after its input */
-    ip_addr_copy(src, *ip_current_src_addr());
-    ip_addr_copy(dst, *ip_current_dest_addr());
-    struct tcp_pcb *pcb = connection(&src, sport, &dst, dport);
-    if (far_off(h, pcb) || acks_unsent(h, pcb)) {
-        if (nc__stack != NULL)
-            nc__stack->stats.rx_dropped_malformed++;
-        pbuf_free(p);
+    bool recheck = h->wnd == 0;
+    if (!(TCPH_FLAGS(h) & TCP_SYN)) {
+        struct tcp_pcb *pcb = connection(ip_current_src_addr(), sport,
+                                         ip_current_dest_addr(), dport);
+        if (far_off(h, pcb) || acks_unsent(h, pcb)) {
+            if (nc__stack != NULL)
+                nc__stack->stats.rx_dropped_malformed++;
+            pbuf_free(p);
+            return;
+        }
+        recheck = recheck || (pcb != NULL && pcb->persist_backoff > 0);
+    }
+    if (!recheck) {
+        lwip_tcp_input(p, inp);
         return;
     }
-    lwip_tcp_input(p, inp); /* frees p; the pcb may be gone, so it is looked up again */
-    pcb = connection(&src, sport, &dst, dport);
+    ip_addr_t src, dst;
+    ip_addr_copy(src, *ip_current_src_addr());
+    ip_addr_copy(dst, *ip_current_dest_addr());
+    lwip_tcp_input(p, inp); /* frees p */
+    struct tcp_pcb *pcb = connection(&src, sport, &dst, dport);
     if (pcb != NULL && pcb->persist_backoff > 0 && pcb->unsent == NULL)
         pcb->persist_backoff = 0;
 }

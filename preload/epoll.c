@@ -61,13 +61,13 @@ static struct reg **find(int epfd, int fd)
 static void signal_fd(int fd)
 {
     uint64_t one = 1;
-    (void)syscall(SYS_write, fd, &one, sizeof(one));
+    (void)nc__raw_syscall(SYS_write, fd, &one, sizeof(one));
 }
 
 static void drain(int fd)
 {
     uint64_t v;
-    (void)syscall(SYS_read, fd, &v, sizeof(v));
+    (void)nc__raw_syscall(SYS_read, fd, &v, sizeof(v));
 }
 
 static unsigned poll_bits(uint32_t ev)
@@ -243,7 +243,7 @@ void nc__epoll_atfork_child(void)
                 continue;
             }
             *pp = r->next;
-            syscall(SYS_close, r->wfd);
+            nc__raw_syscall(SYS_close, r->wfd);
             mark(r->fd, -1);
             mark(r->epfd, -1);
             free(r);
@@ -295,13 +295,18 @@ void nc__epoll_forget_fd(int fd)
     nc__mutex_unlock(&mu);
 }
 
-/* Rewrites tagged events in place into what the program registered; returns the count. */
+/* Rewrites tagged events in place into what the program registered; returns the count.
+ * Events without the tag (a program's kernel fds) are counted without the lock. */
 static int translate(int epfd, struct epoll_event *evs, int n)
 {
     int out = 0;
+    while (out < n && (evs[out].data.u64 & TAG_MASK) != TAG)
+        out++;
+    if (out == n)
+        return n;
     nc__mutex_lock(&mu);
-    for (int i = 0; i < n; i++) {
-        if ((evs[i].data.u64 & 0xffff000000000000ULL) != TAG) {
+    for (int i = out; i < n; i++) {
+        if ((evs[i].data.u64 & TAG_MASK) != TAG) {
             evs[out++] = evs[i];
             continue;
         }
@@ -349,7 +354,7 @@ int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout, const s
 {
     if (nc__in_stack_thread || (nc_stack == NULL && nregs == 0))
         return LIBC(epoll_pwait)(epfd, evs, max, timeout, mask);
-    int64_t deadline = timeout >= 0 ? now_ms() + timeout : -1;
+    int64_t deadline = timeout > 0 ? now_ms() + timeout : -1; /* 0: no clock to read */
     for (;;) {
         int left = timeout;
         if (deadline >= 0) {
@@ -375,7 +380,7 @@ int epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
 int epoll_pwait2(int epfd, struct epoll_event *evs, int max, const struct timespec *tmo,
                  const sigset_t *mask)
 {
-    if (nc__in_stack_thread || nc_stack == NULL)
+    if (nc__in_stack_thread || (nc_stack == NULL && nregs == 0))
         return LIBC(epoll_pwait2)(epfd, evs, max, tmo, mask);
     if (tmo != NULL && (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000)) {
         errno = EINVAL;

@@ -94,6 +94,7 @@ static void resolve_all(void)
     RESOLVE(pwritev2);
     RESOLVE(splice);
     RESOLVE(syscall);
+    nc__raw_syscall = nc_libc.syscall; /* the core's raw calls bypass syscall.c */
     RESOLVE(close);
     RESOLVE(shutdown);
     RESOLVE(getsockopt);
@@ -213,6 +214,7 @@ __attribute__((destructor)) static void shim_fini(void)
 static _Atomic int *fdmap;    /* handle + 1, 0 when not ours */
 static int fdmap_len;
 static _Atomic int *refs;     /* program fds per handle */
+static atomic_int nmapped;    /* fds in the map: a scan of none costs nothing */
 static int nrefs;
 
 int nc__fd_handle(int fd)
@@ -224,7 +226,8 @@ int nc__fd_handle(int fd)
 
 int nc__fd_next(int from)
 {
-    if (fdmap == NULL || nc_stack == NULL || atomic_load(&forked))
+    if (atomic_load_explicit(&nmapped, memory_order_relaxed) == 0 || fdmap == NULL ||
+        nc_stack == NULL || atomic_load(&forked))
         return -1;
     for (int fd = from < 0 ? 0 : from; fd < fdmap_len; fd++)
         if (atomic_load_explicit(&fdmap[fd], memory_order_relaxed) != 0)
@@ -241,9 +244,9 @@ void nc__unpoison_mapped(void)
         if (h < 0)
             continue;
         int efd = netcore_fd(nc_stack, h);
-        long fl = syscall(SYS_fcntl, fd, F_GETFD);
+        long fl = nc__raw_syscall(SYS_fcntl, fd, F_GETFD);
         if (efd >= 0)
-            syscall(SYS_dup3, efd, fd, fl >= 0 && (fl & FD_CLOEXEC) ? O_CLOEXEC : 0);
+            nc__raw_syscall(SYS_dup3, efd, fd, fl >= 0 && (fl & FD_CLOEXEC) ? O_CLOEXEC : 0);
     }
 }
 
@@ -255,22 +258,22 @@ void nc__poison_mapped(bool forget)
     for (int fd = 0; fd < fdmap_len; fd++) {
         if (atomic_load_explicit(&fdmap[fd], memory_order_relaxed) == 0)
             continue;
-        if (forget)
-            atomic_store(&fdmap[fd], 0);
+        if (forget && atomic_exchange(&fdmap[fd], 0) != 0)
+            atomic_fetch_sub(&nmapped, 1);
         if (poison < 0)
-            poison = (int)syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+            poison = (int)nc__raw_syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (poison < 0) {
             /* No socket to stand in (out of descriptors): better a closed fd (EBADF) than
              * the parent's eventfd, whose wake-ups a read here would take. */
             if (forget)
-                syscall(SYS_close, fd);
+                nc__raw_syscall(SYS_close, fd);
             continue;
         }
-        long fl = syscall(SYS_fcntl, fd, F_GETFD);
-        syscall(SYS_dup3, poison, fd, fl >= 0 && (fl & FD_CLOEXEC) ? O_CLOEXEC : 0);
+        long fl = nc__raw_syscall(SYS_fcntl, fd, F_GETFD);
+        nc__raw_syscall(SYS_dup3, poison, fd, fl >= 0 && (fl & FD_CLOEXEC) ? O_CLOEXEC : 0);
     }
     if (poison >= 0)
-        syscall(SYS_close, poison);
+        nc__raw_syscall(SYS_close, poison);
     if (forget && refs != NULL)
         for (int i = 0; i < nrefs; i++)
             atomic_store(&refs[i], 0);
@@ -281,7 +284,8 @@ int nc__fd_bind(int fd, int handle)
     if (fd < 0 || fd >= fdmap_len)
         return -EMFILE;
     atomic_fetch_add(&refs[handle], 1);
-    atomic_store_explicit(&fdmap[fd], handle + 1, memory_order_release);
+    if (atomic_exchange_explicit(&fdmap[fd], handle + 1, memory_order_release) == 0)
+        atomic_fetch_add(&nmapped, 1);
     return 0;
 }
 
@@ -292,6 +296,7 @@ int nc__fd_unbind(int fd, int *handle)
     int h = atomic_exchange(&fdmap[fd], 0) - 1;
     if (h < 0)
         return -1;
+    atomic_fetch_sub(&nmapped, 1);
     *handle = h;
     return atomic_fetch_sub(&refs[h], 1) - 1;
 }

@@ -231,7 +231,7 @@ static void drain(int efd)
 {
     uint64_t v;
 
-    (void)syscall(SYS_read, efd, &v, sizeof(v));
+    (void)nc__raw_syscall(SYS_read, efd, &v, sizeof(v));
 }
 
 /*

@@ -117,6 +117,8 @@ struct nc_libc {
 extern struct nc_libc nc_libc;
 void nc__libc_resolve(void);
 #define LIBC(fn) (nc_libc.fn != NULL ? nc_libc.fn : (nc__libc_resolve(), nc_libc.fn))
+/* core/sys.c: the kernel by number, libc's syscall once resolved, never syscall.c's. */
+extern long (*nc__raw_syscall)(long nr, ...);
 
 /* Calls made on the netstack thread go to libc untouched (set by the core). */
 extern __thread int nc__in_stack_thread;

@@ -27,7 +27,6 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -227,12 +226,12 @@ static int build(posix_spawn_file_actions_t *mine, const struct shadow *s, int *
     if (rc != 0)
         return rc;
     for (int fd = nc__fd_next(0); fd >= 0 && rc == 0; fd = nc__fd_next(fd + 1)) {
-        long fl = syscall(SYS_fcntl, fd, F_GETFD);
+        long fl = LIBC(fcntl)(fd, F_GETFD);
         bool cloexec = fl >= 0 && (fl & FD_CLOEXEC);
         if (cloexec && !named_as_source(a, n, fd))
             continue;
         if (*standin < 0)
-            *standin = (int)syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+            *standin = LIBC(socket)(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (*standin < 0)
             rc = errno;
         else
@@ -241,14 +240,14 @@ static int build(posix_spawn_file_actions_t *mine, const struct shadow *s, int *
     for (int i = 0; i < n && rc == 0; i++)
         rc = replay(mine, &a[i]);
     for (int fd = nc__fd_next(0); fd >= 0 && rc == 0; fd = nc__fd_next(fd + 1)) {
-        long fl = syscall(SYS_fcntl, fd, F_GETFD);
+        long fl = LIBC(fcntl)(fd, F_GETFD);
         if (fl >= 0 && (fl & FD_CLOEXEC) && named_as_source(a, n, fd) && !taken_over(a, n, fd))
             rc = LIBC(posix_spawn_file_actions_addclose)(mine, fd);
     }
     if (rc != 0) {
         LIBC(posix_spawn_file_actions_destroy)(mine);
         if (*standin >= 0)
-            syscall(SYS_close, *standin);
+            LIBC(close)(*standin);
         *standin = -1;
     }
     return rc;
@@ -282,7 +281,7 @@ static int spawn(spawn_fn *real, pid_t *pid, const char *path,
     rc = real(pid, path, &mine, attr, argv, envp);
     LIBC(posix_spawn_file_actions_destroy)(&mine);
     if (standin >= 0)
-        syscall(SYS_close, standin);
+        LIBC(close)(standin);
     return rc;
 }
 

@@ -10,7 +10,8 @@
  *   st_ino    NC_INO_BASE + the socket's handle: the same for every dup of one socket,
  *             distinct between live sockets (the kernel numbers each socket inode anew; a
  *             handle is reused after its socket is closed)
- *   st_uid/gid the caller's effective ids (the kernel: the creator's fsuid/fsgid)
+ *   st_uid/gid the effective ids at the first such call, read once (the kernel: the
+ *             creator's fsuid/fsgid, which a later change of ids does not change either)
  *   st_nlink 1, st_size 0, st_blocks 0, st_blksize 4096, st_rdev 0   (as both)
  *   times     left as the eventfd's inode has them (the kernel: the socket's creation)
  *
@@ -36,10 +37,14 @@
 #define NC_INO_BASE (0x6e63ULL << 40)
 
 static dev_t sockfs_dev;
+static uid_t sock_uid;
+static gid_t sock_gid;
 static pthread_once_t sockfs_once = PTHREAD_ONCE_INIT;
 
 static void learn_sockfs(void)
 {
+    sock_uid = geteuid();
+    sock_gid = getegid();
     int s = LIBC(socket)(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     struct stat st;
     if (s >= 0 && LIBC(fstat)(s, &st) == 0)
@@ -55,8 +60,8 @@ static void as_socket(int h, struct stat *st)
     st->st_mode = S_IFSOCK | 0777;
     st->st_dev = sockfs_dev;
     st->st_ino = NC_INO_BASE + (ino_t)h;
-    st->st_uid = geteuid();
-    st->st_gid = getegid();
+    st->st_uid = sock_uid;
+    st->st_gid = sock_gid;
     st->st_nlink = 1;
     st->st_size = 0;
     st->st_blocks = 0;
@@ -84,22 +89,25 @@ static void statx_as_socket(int h, struct statx *sx)
 
 /*
  * The handle of the netcore fd that path names through /proc or /dev/fd, or -1. Only exact
- * forms "PREFIX/N": anything longer (/proc/self/fd/3/x) is the kernel's to refuse.
+ * forms "PREFIX/N": anything longer (/proc/self/fd/3/x) is the kernel's to refuse. Every
+ * stat() of the program comes here: a path that does not start "/p" or "/d" is let go at
+ * once, and a /proc/PID one is parsed only for digits after "/proc/".
  */
 static int path_handle(const char *path)
 {
     static const char *const prefixes[] = { "/proc/self/fd/", "/proc/thread-self/fd/",
                                             "/dev/fd/" };
-    if (path == NULL || nc_stack == NULL || nc__in_stack_thread)
+    if (path == NULL || path[0] != '/' || (path[1] != 'p' && path[1] != 'd') ||
+        nc_stack == NULL || nc__in_stack_thread)
         return -1;
     const char *rest = NULL;
     for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]) && rest == NULL; i++)
         if (strncmp(path, prefixes[i], strlen(prefixes[i])) == 0)
             rest = path + strlen(prefixes[i]);
-    if (rest == NULL && strncmp(path, "/proc/", 6) == 0) {
+    if (rest == NULL && strncmp(path, "/proc/", 6) == 0 && path[6] >= '0' && path[6] <= '9') {
         char *end;
         long pid = strtol(path + 6, &end, 10);
-        if (end != path + 6 && pid == getpid() && strncmp(end, "/fd/", 4) == 0)
+        if (strncmp(end, "/fd/", 4) == 0 && pid == getpid())
             rest = end + 4;
     }
     if (rest == NULL || *rest < '0' || *rest > '9')

@@ -6,22 +6,17 @@
  * a netcore socket to the kernel, and set errno and return -1 just as syscall() does);
  * every other number goes to libc's syscall() with six arguments, untouched.
  *
- * The shim and the core call syscall() themselves, for kernel access that must not come back
- * into netcore: the core's eventfds and TAP, futexes, and the fd surgery of fork and exec on
- * program fds that are still in the fd map (libc.c dup3s a stand-in socket over them). So a
- * call whose return address lies in libnetcore.so's own code goes to the kernel as is, and
- * so does every call on the netstack thread. (A caller inside the library that tail-called
- * syscall() would look like its own caller; none does: each such call uses its result or
- * passes the address of a local.)
+ * The shim and the core never come here for their own kernel access (the core's eventfds and
+ * TAP, futexes, the fd surgery of fork and exec on program fds still in the fd map): they call
+ * nc__raw_syscall, which the shim points at libc's syscall() when it resolves libc. So every
+ * call here is the program's, or a library's, and is dispatched whoever made it; only those
+ * made on the netstack thread go to the kernel as they are.
  *
  * The raw calls differ from their wrappers in a few arguments, translated here: ppoll and
  * epoll_pwait(2) carry a sigset size, pselect6 a {sigset, size} pair, and preadv2/pwritev2
  * split the offset in two words (the low one is the whole offset on x86_64).
  */
-#include <dlfcn.h>
 #include <fcntl.h>
-#include <link.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
@@ -30,46 +25,6 @@
 #include <unistd.h>
 
 #include "shim.h"
-
-static uintptr_t text_lo, text_hi; /* libnetcore.so's executable segment */
-static pthread_once_t text_once = PTHREAD_ONCE_INIT;
-
-static int find_text(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size;
-    uintptr_t me = (uintptr_t)arg;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-            continue;
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (me >= lo && me < lo + ph->p_memsz) {
-            text_lo = lo;
-            text_hi = lo + ph->p_memsz;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static void learn_text(void)
-{
-    dl_iterate_phdr(find_text, (void *)(uintptr_t)&learn_text);
-}
-
-/* Found at load, so that a first syscall() in a signal handler finds it done. */
-__attribute__((constructor)) static void syscall_init(void)
-{
-    pthread_once(&text_once, learn_text);
-}
-
-/* True for a caller inside libnetcore.so, and for every caller should the library's code
- * not be found: then nothing is dispatched, rather than the shim's own raw calls. */
-static bool from_inside(uintptr_t ret)
-{
-    pthread_once(&text_once, learn_text);
-    return text_hi == 0 || (ret >= text_lo && ret < text_hi);
-}
 
 /* The sigset of a raw pselect6: a pointer to { const sigset_t *set; size_t size; }. */
 static const sigset_t *pselect_mask(long arg)
@@ -147,8 +102,7 @@ long syscall(long nr, ...)
     for (int i = 0; i < 6; i++)
         a[i] = va_arg(ap, long); /* as libc's syscall(): whatever the caller did not pass */
     va_end(ap);
-    uintptr_t ret = (uintptr_t)__builtin_return_address(0);
-    if (!nc__in_stack_thread && !from_inside(ret)) {
+    if (!nc__in_stack_thread) {
         bool done;
         long r = dispatch(nr, a, &done);
         if (done)

@@ -5,7 +5,8 @@
  * SYS_sendmmsg, SYS_recvmmsg, SYS_getsockopt, SYS_poll, SYS_fstat), the fstat family and
  * S_ISSOCK (also on fd 0 after dup2), lseek/pread ESPIPE, preadv2/pwritev2 at offset -1,
  * splice both ways with its errors and 8 MiB through it, tee/vmsplice refusals, sendfile from
- * a socket, and epoll_pwait2.
+ * a socket, and epoll_pwait2 (also on a kernel fd whose data looks like netcore's own tag,
+ * registered before the program's first socket: on netcore, before the stack starts).
  *
  * usage: sem_entry PEER-IP TCP-ECHO-PORT UDP-ECHO-PORT
  */
@@ -355,6 +356,32 @@ static void epoll2(int s)
     close(ep);
 }
 
+/*
+ * A pipe in an epoll set with data that carries netcore's tag in its top 16 bits, before any
+ * socket exists: epoll_pwait2 and epoll_wait give the data back as registered, not the tag
+ * and fd netcore registers such a kernel fd under.
+ */
+static void epoll2_tag_first(void)
+{
+    int p[2], ep = epoll_create1(0);
+    CHECK(ep >= 0 && pipe(p) == 0, "epoll_create1, pipe");
+    uint64_t tagged = 0x6e63ULL << 48 | 0x12345;
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tagged }, out = { 0 };
+    CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev) == 0, "epoll_ctl ADD pipe, tag-like data");
+    CHECK(write(p[1], "t", 1) == 1, "write to pipe");
+    struct timespec ten = { 10, 0 };
+    int n = epoll_pwait2(ep, &out, 1, &ten, NULL);
+    CHECK(n == 1 && out.data.u64 == tagged, "epoll_pwait2, no socket yet: %d, data %#llx",
+          n, (unsigned long long)out.data.u64);
+    out.data.u64 = 0;
+    n = epoll_wait(ep, &out, 1, 10000);
+    CHECK(n == 1 && out.data.u64 == tagged, "epoll_wait, no socket yet: %d, data %#llx",
+          n, (unsigned long long)out.data.u64);
+    close(p[0]);
+    close(p[1]);
+    close(ep);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -362,6 +389,7 @@ int main(int argc, char **argv)
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    epoll2_tag_first(); /* first: before any socket */
     int n = tcp_by_number(argv[1], atoi(argv[2]));
     udp_by_number(argv[1], atoi(argv[3]));
     /* The rest on a socket made the usual way, which must be on the same stack as the one
