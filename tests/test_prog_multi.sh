@@ -30,7 +30,8 @@ on_netcore 60 bash -c 'curl -sS -o "$1/a.out" "$2/a" & curl -sS -o "$1/b.out" "$
 [ "$(nc_sha "$tmp/b.out")" = "$(nc_sha "$tmp/www/b")" ] || fail "second curl: content differs"
 clients=$(awk '$2 == "GET" && $3 ~ /^\/[ab]$/ {print $1}' "$tmp/pair.log" | sort -u |
     tr '\n' ' ')
-[ "$(wc -w <<<"$clients")" -eq 2 ] || fail "want two client addresses in the server log, got: $clients"
+[ "$(wc -w <<<"$clients")" -eq 2 ] ||
+    fail "want two client addresses in the server log, got: '$clients'; log: $(cat "$tmp/pair.log")"
 echo "ok: two curls at once, from $clients"
 
 # 2. git clone over HTTP: git runs git-remote-http, a child process, for the transfer.

@@ -11,6 +11,7 @@ import threading
 
 root, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 both = threading.Barrier(2, timeout=30)
+log_lock = threading.Lock()
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -18,7 +19,11 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         super().__init__(*args, directory=root, **kw)
 
     def do_GET(self):
-        print(self.client_address[0], "GET", self.path, flush=True)
+        # One write under a lock: print() writes its parts separately, and two requests
+        # arrive together here by design, so their lines would interleave.
+        with log_lock:
+            sys.stdout.write("%s GET %s\n" % (self.client_address[0], self.path))
+            sys.stdout.flush()
         both.wait()  # a BrokenBarrierError after 30 s fails the request, and the test
         super().do_GET()
 
