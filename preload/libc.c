@@ -95,6 +95,7 @@ static void resolve_all(void)
     RESOLVE(splice);
     RESOLVE(syscall);
     RESOLVE(close);
+    RESOLVE(close_range);
     RESOLVE(shutdown);
     RESOLVE(getsockopt);
     RESOLVE(setsockopt);
@@ -127,6 +128,8 @@ static void resolve_all(void)
     RESOLVE(isfdtype);
     RESOLVE(sockatmark);
     RESOLVE(closefrom);
+    RESOLVE(fdopen);
+    RESOLVE(fclose);
     RESOLVE(execve);
     RESOLVE(execvpe);
     RESOLVE(fexecve);

@@ -3,7 +3,6 @@
  * close, names, options, and the fd calls (dup*, fcntl, ioctl) that must know our fds.
  * Anything that is not a netcore socket goes to libc unchanged.
  */
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <stdint.h>
@@ -131,10 +130,7 @@ int close(int fd)
 /* close_range and fclose close fds inside libc, where our close() does not see them. */
 int close_range(unsigned int first, unsigned int last, int flags)
 {
-    static int (*real)(unsigned int, unsigned int, int);
-    if (real == NULL)
-        real = (__typeof__(real))dlsym(RTLD_NEXT, "close_range");
-    if (real == NULL)
+    if (LIBC(close_range) == NULL)
         return (int)nc__ret(-ENOSYS);
     /* UNSHARE closes only in the caller's private copy of the fd table. */
     if (!nc__in_stack_thread && !(flags & (CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE))) {
@@ -148,7 +144,7 @@ int close_range(unsigned int first, unsigned int last, int flags)
                 break;
         }
     }
-    return real(first, last, flags);
+    return LIBC(close_range)(first, last, flags);
 }
 
 /*
@@ -183,27 +179,21 @@ static int cookie_close(void *c)
 
 FILE *fdopen(int fd, const char *mode)
 {
-    static FILE *(*real)(int, const char *);
-    if (real == NULL)
-        real = (__typeof__(real))dlsym(RTLD_NEXT, "fdopen");
     if (nc__in_stack_thread || nc__fd_handle(fd) < 0)
-        return real(fd, mode);
+        return LIBC(fdopen)(fd, mode);
     cookie_io_functions_t io = { cookie_read, cookie_write, NULL, cookie_close };
     return fopencookie((void *)(intptr_t)fd, mode, io);
 }
 
 int fclose(FILE *f)
 {
-    static int (*real)(FILE *);
-    if (real == NULL)
-        real = (__typeof__(real))dlsym(RTLD_NEXT, "fclose");
     int fd = f != NULL ? fileno(f) : -1;
     if (!nc__in_stack_thread && fd >= 0 && nc__fd_handle(fd) >= 0) {
         fflush(f); /* through our write(), while the fd is still ours */
         nc__epoll_forget_fd(fd);
         release(fd);
     }
-    return real(f);
+    return LIBC(fclose)(f);
 }
 
 int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
