@@ -159,17 +159,13 @@ static ssize_t cookie_read(void *c, char *buf, size_t len)
 
 static ssize_t cookie_write(void *c, const char *buf, size_t len)
 {
-    /* stdio takes a short count for an error: finish the write like a kernel FILE would. */
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write((int)(intptr_t)c, buf + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        done += (size_t)n;
+    /* stdio takes a short count for an error: the bytes written, or 0 (never -1), errno set. */
+    ssize_t n = nc__write_all((int)(intptr_t)c, buf, len);
+    if (n < 0) {
+        errno = (int)-n;
+        return 0;
     }
-    return (ssize_t)done;
+    return n;
 }
 
 static int cookie_close(void *c)
