@@ -471,6 +471,7 @@ int nc__err_to_errno(int lwip_err);
 extern long (*nc__raw_syscall)(long nr, ...);
 int nc__sys_read(int fd, void *buf, size_t len);
 int nc__sys_write(int fd, const void *buf, size_t len);
+int nc__sys_send(int fd, const void *buf, size_t len, int flags);
 int nc__sys_writev(int fd, const struct iovec *iov, int n);
 int nc__sys_close(int fd);
 int nc__sys_poll1(int fd, short events, int timeout_ms);

@@ -168,10 +168,12 @@ size_t netcore_stat_dump(struct netcore_stack *st, char *out, size_t cap)
 static bool write_some(struct nc_stat_client *c)
 {
     while (c->off < c->len) {
-        long w = nc__raw_syscall(SYS_sendto, c->fd, c->out + c->off, c->len - c->off,
-                                 MSG_DONTWAIT | MSG_NOSIGNAL, NULL, 0);
+        int w = nc__sys_send(c->fd, c->out + c->off, c->len - c->off,
+                             MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w == -EINTR)
+            continue;
         if (w < 0)
-            return errno != EAGAIN && errno != EINTR;
+            return w != -EAGAIN;
         c->off += (size_t)w;
     }
     return true;

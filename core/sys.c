@@ -35,6 +35,12 @@ int nc__sys_write(int fd, const void *buf, size_t len)
     return ret_errno(nc__raw_syscall(SYS_write, fd, buf, len));
 }
 
+/* send(2) on a kernel socket, flags as given; bytes sent or negative errno. */
+int nc__sys_send(int fd, const void *buf, size_t len, int flags)
+{
+    return ret_errno(nc__raw_syscall(SYS_sendto, fd, buf, len, flags, NULL, 0));
+}
+
 int nc__sys_writev(int fd, const struct iovec *iov, int n)
 {
     return ret_errno(nc__raw_syscall(SYS_writev, fd, iov, n));

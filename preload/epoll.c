@@ -58,18 +58,6 @@ static struct reg **find(int epfd, int fd)
     return pp;
 }
 
-static void signal_fd(int fd)
-{
-    uint64_t one = 1;
-    (void)nc__raw_syscall(SYS_write, fd, &one, sizeof(one));
-}
-
-static void drain(int fd)
-{
-    uint64_t v;
-    (void)nc__raw_syscall(SYS_read, fd, &v, sizeof(v));
-}
-
 static unsigned poll_bits(uint32_t ev)
 {
     return ev & (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI);
@@ -319,7 +307,7 @@ static int translate(int epfd, struct epoll_event *evs, int n)
             evs[out++].data = r->data;
             continue;
         }
-        drain(r->wfd);
+        nc__efd_drain(r->wfd);
         unsigned want = poll_bits(r->events) | EPOLLERR | EPOLLHUP;
         unsigned got = nc__ready(r->h, want) & want;
         if (got == 0) {
@@ -334,7 +322,7 @@ static int translate(int epfd, struct epoll_event *evs, int n)
             continue;
         }
         if (!(r->events & (EPOLLONESHOT | EPOLLET)))
-            signal_fd(r->wfd); /* still ready: level-triggered sets report it again */
+            nc__efd_signal(r->wfd); /* still ready: level-triggered sets report it again */
         evs[out].events = got;
         evs[out].data = r->data;
         out++;

@@ -61,6 +61,36 @@ ssize_t write(int fd, const void *buf, size_t len)
     return nc__ret(do_send(h, buf, len, 0, NULL, 0));
 }
 
+/*
+ * Writes all of buf to fd, ours or the kernel's, for callers whose bytes have nowhere else
+ * to go once taken (splice's bounce buffer, a stdio cookie stream): EINTR is retried, and
+ * EAGAIN from a non-blocking fd waits for POLLOUT. Returns len; -errno when nothing could
+ * be written; the count written when a later write fails (the next write on fd meets the
+ * error again, as after any short write).
+ */
+ssize_t nc__write_all(int fd, const void *buf, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, (const char *)buf + done, len - done);
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        int err = n < 0 ? errno : EIO;
+        if (err == EAGAIN) {
+            struct pollfd p = { .fd = fd, .events = POLLOUT };
+            if (poll(&p, 1, -1) >= 0 || errno == EINTR)
+                continue;
+            err = errno;
+        }
+        if (err == EINTR)
+            continue;
+        return done > 0 ? (ssize_t)done : -err;
+    }
+    return (ssize_t)done;
+}
+
 ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
     int h;
@@ -350,6 +380,9 @@ int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct t
     return (int)i;
 }
 
+/* The most one sendfile to a socket moves; a heap buffer, as thread stacks may be small. */
+#define SENDFILE_MAX (64 * 1024)
+
 ssize_t sendfile(int out, int in, off_t *off, size_t count)
 {
     int h;
@@ -362,13 +395,14 @@ ssize_t sendfile(int out, int in, off_t *off, size_t count)
     off_t pos = off != NULL ? *off : lseek(in, 0, SEEK_CUR);
     if (pos < 0)
         return -1;
-    char buf[65536];
-    size_t want = count < sizeof(buf) ? count : sizeof(buf);
-    ssize_t n = pread(in, buf, want, pos);
-    if (n <= 0)
-        return n;
-    ssize_t w = do_send(h, buf, (size_t)n, 0, NULL, 0);
-    if (w < 0)
+    size_t want = count < SENDFILE_MAX ? count : SENDFILE_MAX;
+    char *buf = malloc(want);
+    if (buf == NULL)
+        return nc__ret(-ENOMEM);
+    ssize_t w = pread(in, buf, want, pos);
+    w = w > 0 ? do_send(h, buf, (size_t)w, 0, NULL, 0) : (w < 0 ? -errno : 0);
+    free(buf);
+    if (w <= 0)
         return nc__ret(w);
     if (off != NULL)
         *off = pos + w;

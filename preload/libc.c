@@ -96,6 +96,7 @@ static void resolve_all(void)
     RESOLVE(syscall);
     nc__raw_syscall = nc_libc.syscall; /* the core's raw calls bypass syscall.c */
     RESOLVE(close);
+    RESOLVE(close_range);
     RESOLVE(shutdown);
     RESOLVE(getsockopt);
     RESOLVE(setsockopt);
@@ -128,6 +129,8 @@ static void resolve_all(void)
     RESOLVE(isfdtype);
     RESOLVE(sockatmark);
     RESOLVE(closefrom);
+    RESOLVE(fdopen);
+    RESOLVE(fclose);
     RESOLVE(execve);
     RESOLVE(execvpe);
     RESOLVE(fexecve);

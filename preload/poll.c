@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,11 +23,14 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void drain(int fd)
-{
-    uint64_t v;
-    (void)nc__raw_syscall(SYS_read, fd, &v, sizeof(v));
-}
+/* An entry of the call: its socket's handle (-1 for a kernel fd), and whether its k entry
+ * waits on an eventfd of the call's own (move_to_own) rather than the socket's shared one.
+ * The flag, not the fd number, says so: another thread may close fds[i].fd meanwhile, and
+ * the own eventfd may then get that number. */
+struct ent {
+    int h;
+    bool own;
+};
 
 static short our_revents(int h, short events)
 {
@@ -39,7 +41,7 @@ static short our_revents(int h, short events)
 /*
  * fds[i] woke on its socket's shared eventfd k[i].fd and drained it, but none of its events
  * are ready: if the socket is ready for what another poller registered, the wake-up was that
- * poller's. Every entry of the socket (hs[j] == hs[i]) then moves to a watch on an eventfd of
+ * poller's. Every entry of the socket (e[j].h == e[i].h) then moves to a watch on an eventfd of
  * the call's own for this socket, put in k in place of the shared one; the watch comes
  * before the shared registration is withdrawn, so no change is missed in between, and
  * withdrawing signals the shared eventfd again for the others. One eventfd per socket: a
@@ -47,11 +49,11 @@ static short our_revents(int h, short events)
  * (nc__sock_settle), which must not take another socket's signal. Only threads sharing a
  * socket get here.
  */
-static void move_to_own(const struct pollfd *fds, struct pollfd *k, const int *hs, nfds_t n,
+static void move_to_own(const struct pollfd *fds, struct pollfd *k, struct ent *e, nfds_t n,
                         nfds_t i)
 {
     unsigned mine = (unsigned short)fds[i].events | POLLERR | POLLHUP;
-    int h = hs[i];
+    int h = e[i].h;
     if ((netcore_wanted(nc_stack, h) & ~mine) == 0)
         return;
     int own = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -59,36 +61,37 @@ static void move_to_own(const struct pollfd *fds, struct pollfd *k, const int *h
         return; /* stays on the shared eventfd: woken again until the other poller leaves */
     unsigned all = 0;
     for (nfds_t j = 0; j < n; j++)
-        if (hs[j] == h)
+        if (e[j].h == h)
             all |= (unsigned short)fds[j].events;
     if (netcore_watch(nc_stack, h, own, all) != 0) {
         LIBC(close)(own);
         return;
     }
     for (nfds_t j = 0; j < n; j++) {
-        if (hs[j] == h) {
+        if (e[j].h == h) {
             netcore_want(nc_stack, h, (unsigned short)fds[j].events, -1);
             k[j].fd = own;
+            e[j].own = true;
         }
     }
 }
 
 /* Withdraws what the call registered for its netcore sockets (after move_to_own too). */
-static void leave(const struct pollfd *fds, struct pollfd *k, const int *hs, nfds_t n)
+static void leave(const struct pollfd *fds, const struct pollfd *k, struct ent *e, nfds_t n)
 {
     for (nfds_t i = 0; i < n; i++) {
-        if (hs[i] < 0 || k[i].fd < 0)
+        int h = e[i].h;
+        if (h < 0)
             continue;
-        if (k[i].fd == fds[i].fd) {
-            netcore_want(nc_stack, hs[i], (unsigned short)fds[i].events, -1);
+        if (!e[i].own) {
+            netcore_want(nc_stack, h, (unsigned short)fds[i].events, -1);
             continue;
         }
-        int own = k[i].fd;
-        netcore_unwatch(nc_stack, hs[i], own); /* under the stack lock: nothing in flight */
-        LIBC(close)(own);
+        netcore_unwatch(nc_stack, h, k[i].fd); /* under the stack lock: nothing in flight */
+        LIBC(close)(k[i].fd);
         for (nfds_t j = i; j < n; j++)
-            if (k[j].fd == own && hs[j] >= 0)
-                k[j].fd = -1; /* the socket's other entries: done */
+            if (e[j].h == h)
+                e[j].h = -1; /* the socket's other entries shared that eventfd: done */
     }
 }
 
@@ -96,9 +99,9 @@ static void leave(const struct pollfd *fds, struct pollfd *k, const int *hs, nfd
 static int mixed_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
                       const sigset_t *mask)
 {
-    int hstack[STACK_FDS];
+    struct ent estack[STACK_FDS];
     struct pollfd kstack[STACK_FDS];
-    int *hs = hstack;
+    struct ent *e = estack;
     struct pollfd *k = kstack;
     int ours = 0;
     for (nfds_t i = 0; i < n; i++)
@@ -107,20 +110,20 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
     if (ours == 0)
         return LIBC(ppoll)(fds, n, tmo, mask);
     if (n > STACK_FDS) {
-        hs = malloc(n * sizeof(*hs));
+        e = malloc(n * sizeof(*e));
         k = malloc(n * sizeof(*k));
-        if (hs == NULL || k == NULL) {
-            free(hs);
+        if (e == NULL || k == NULL) {
+            free(e);
             free(k);
             errno = ENOMEM;
             return -1;
         }
     }
     for (nfds_t i = 0; i < n; i++) {
-        hs[i] = nc__fd_handle(fds[i].fd);
+        e[i] = (struct ent){ .h = nc__fd_handle(fds[i].fd), .own = false };
         k[i] = fds[i];
-        if (hs[i] >= 0) {
-            netcore_want(nc_stack, hs[i], (unsigned short)fds[i].events, +1);
+        if (e[i].h >= 0) {
+            netcore_want(nc_stack, e[i].h, (unsigned short)fds[i].events, +1);
             k[i].events = POLLIN;
         }
     }
@@ -129,8 +132,8 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
     for (;;) {
         total = 0;
         for (nfds_t i = 0; i < n; i++) {
-            if (hs[i] >= 0) {
-                fds[i].revents = our_revents(hs[i], fds[i].events);
+            if (e[i].h >= 0) {
+                fds[i].revents = our_revents(e[i].h, fds[i].events);
                 total += fds[i].revents != 0;
             }
         }
@@ -153,15 +156,15 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
         }
         total = 0;
         for (nfds_t i = 0; i < n; i++) {
-            if (hs[i] < 0) {
+            if (e[i].h < 0) {
                 fds[i].revents = k[i].revents;
             } else {
                 bool woke = (k[i].revents & POLLIN) != 0;
                 if (woke)
-                    drain(k[i].fd);
-                fds[i].revents = our_revents(hs[i], fds[i].events);
-                if (woke && fds[i].revents == 0 && k[i].fd == fds[i].fd)
-                    move_to_own(fds, k, hs, n, i);
+                    nc__efd_drain(k[i].fd);
+                fds[i].revents = our_revents(e[i].h, fds[i].events);
+                if (woke && fds[i].revents == 0 && !e[i].own)
+                    move_to_own(fds, k, e, n, i);
             }
             total += fds[i].revents != 0;
         }
@@ -169,9 +172,9 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
             break;
     }
     int saved = errno;
-    leave(fds, k, hs, n);
-    if (hs != hstack) {
-        free(hs);
+    leave(fds, k, e, n);
+    if (e != estack) {
+        free(e);
         free(k);
     }
     errno = saved;

@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -227,13 +226,6 @@ static int open_channel(struct lookup *lk, bool c_ares_dns)
     return ARES_SUCCESS;
 }
 
-static void drain(int efd)
-{
-    uint64_t v;
-
-    (void)nc__raw_syscall(SYS_read, efd, &v, sizeof(v));
-}
-
 /*
  * Runs the channel until the lookup's callback has run, or cancels the lookup at its deadline
  * or when the server refused (the callback then runs with ARES_ECANCELLED). Each round
@@ -280,7 +272,7 @@ static void run(struct lookup *lk)
             if (LIBC(poll)(pfd, (nfds_t)n, ms) > 0)
                 for (i = 0; i < n; i++)
                     if (pfd[i].revents & POLLIN)
-                        drain(pfd[i].fd);
+                        nc__efd_drain(pfd[i].fd);
             for (i = 0; i < n; i++)
                 any |= (ready[i] = netcore_poll(nc_stack, hs[i], ev[i])) != 0;
         }

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -47,6 +48,7 @@ struct nc_libc {
     ssize_t (*splice)(int, loff_t *, int, loff_t *, size_t, unsigned int);
     long (*syscall)(long, ...);
     int (*close)(int);
+    int (*close_range)(unsigned int, unsigned int, int);
     int (*shutdown)(int, int);
     int (*getsockopt)(int, int, int, void *, socklen_t *);
     int (*setsockopt)(int, int, int, const void *, socklen_t);
@@ -81,6 +83,8 @@ struct nc_libc {
     int (*isfdtype)(int, int);
     int (*sockatmark)(int);
     void (*closefrom)(int);
+    FILE *(*fdopen)(int, const char *);
+    int (*fclose)(FILE *);
     int (*execve)(const char *, char *const[], char *const[]);
     int (*execvpe)(const char *, char *const[], char *const[]);
     int (*fexecve)(int, char *const[], char *const[]);
@@ -149,6 +153,11 @@ int nc__fd_open(int handle, int cloexec);
 
 /* core/log.c: a line on stderr, "netcore[PID]: ...", if NETCORE_LOG lets the level through. */
 void nc__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* core/sys.c: an eventfd's counter read to zero, or raised by one, by raw syscalls (an
+ * eventfd of a netcore socket is in the fd map: read() and write() would take it for the
+ * socket). Errors are ignored: EAGAIN means empty, or already signalled. */
+void nc__efd_drain(int efd);
+void nc__efd_signal(int efd);
 /* Sets errno from a negative result and returns -1; passes other values through. */
 static inline long nc__ret(long r)
 {
@@ -178,6 +187,9 @@ void nc__epoll_handoff(int fd);
 void nc__epoll_atfork_child(void);
 bool nc__epoll_known(int fd);
 
+/* io.c: all of buf to fd (ours or not), retrying EINTR and waiting out EAGAIN; len, or
+ * -errno if nothing was written, or the count written before a later failure. */
+ssize_t nc__write_all(int fd, const void *buf, size_t len);
 /* splice.c: sendfile from netcore socket in (a program fd) to out; negative errno. */
 ssize_t nc__sendfile_from(int in, int out, off_t *off, size_t count);
 

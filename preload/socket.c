@@ -3,7 +3,6 @@
  * close, names, options, and the fd calls (dup*, fcntl, ioctl) that must know our fds.
  * Anything that is not a netcore socket goes to libc unchanged.
  */
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <stdint.h>
@@ -131,10 +130,7 @@ int close(int fd)
 /* close_range and fclose close fds inside libc, where our close() does not see them. */
 int close_range(unsigned int first, unsigned int last, int flags)
 {
-    static int (*real)(unsigned int, unsigned int, int);
-    if (real == NULL)
-        real = (__typeof__(real))dlsym(RTLD_NEXT, "close_range");
-    if (real == NULL)
+    if (LIBC(close_range) == NULL)
         return (int)nc__ret(-ENOSYS);
     /* UNSHARE closes only in the caller's private copy of the fd table. */
     if (!nc__in_stack_thread && !(flags & (CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE))) {
@@ -148,7 +144,7 @@ int close_range(unsigned int first, unsigned int last, int flags)
                 break;
         }
     }
-    return real(first, last, flags);
+    return LIBC(close_range)(first, last, flags);
 }
 
 /*
@@ -163,17 +159,13 @@ static ssize_t cookie_read(void *c, char *buf, size_t len)
 
 static ssize_t cookie_write(void *c, const char *buf, size_t len)
 {
-    /* stdio takes a short count for an error: finish the write like a kernel FILE would. */
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write((int)(intptr_t)c, buf + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        done += (size_t)n;
+    /* stdio takes a short count for an error: the bytes written, or 0 (never -1), errno set. */
+    ssize_t n = nc__write_all((int)(intptr_t)c, buf, len);
+    if (n < 0) {
+        errno = (int)-n;
+        return 0;
     }
-    return (ssize_t)done;
+    return n;
 }
 
 static int cookie_close(void *c)
@@ -183,27 +175,21 @@ static int cookie_close(void *c)
 
 FILE *fdopen(int fd, const char *mode)
 {
-    static FILE *(*real)(int, const char *);
-    if (real == NULL)
-        real = (__typeof__(real))dlsym(RTLD_NEXT, "fdopen");
     if (nc__in_stack_thread || nc__fd_handle(fd) < 0)
-        return real(fd, mode);
+        return LIBC(fdopen)(fd, mode);
     cookie_io_functions_t io = { cookie_read, cookie_write, NULL, cookie_close };
     return fopencookie((void *)(intptr_t)fd, mode, io);
 }
 
 int fclose(FILE *f)
 {
-    static int (*real)(FILE *);
-    if (real == NULL)
-        real = (__typeof__(real))dlsym(RTLD_NEXT, "fclose");
     int fd = f != NULL ? fileno(f) : -1;
     if (!nc__in_stack_thread && fd >= 0 && nc__fd_handle(fd) >= 0) {
         fflush(f); /* through our write(), while the fd is still ours */
         nc__epoll_forget_fd(fd);
         release(fd);
     }
-    return real(f);
+    return LIBC(fclose)(f);
 }
 
 int getsockname(int fd, struct sockaddr *addr, socklen_t *len)

@@ -13,21 +13,33 @@
  * SPLICE_F_NONBLOCK (or O_NONBLOCK on the pipe) makes the pipe side not wait; the socket side
  * waits unless the socket itself is O_NONBLOCK, as in the kernel (tcp_splice_read looks at the
  * socket's own flag only: a SPLICE_F_NONBLOCK splice from an idle blocking socket blocks).
- * Other flags (MOVE, MORE, GIFT) are hints and ignored. Where the kernel would leave bytes
- * in the pipe, this cannot put them back: bytes read from the pipe are always sent in full,
- * waiting for send space if need be (even for a non-blocking call), and bytes received from
- * the socket are written to the pipe in full, waiting for room if another writer filled it.
- * Nothing is lost; a non-blocking call may wait in those two cases.
+ * Other flags (MOVE, MORE, GIFT) are hints and ignored. sendfile from a socket waits for its
+ * out fd as write does, and says EAGAIN, before taking anything, when a non-blocking out
+ * takes nothing now.
+ *
+ * Where the kernel would leave bytes in their source, this cannot put them back. The kernel
+ * consumes only what it moved: socket -> pipe takes from the socket what fit in the pipe,
+ * pipe -> socket takes from the pipe what the socket accepted, the rest stays for the next
+ * call. Here the bytes are taken first, so: a pipe as destination is read for its room
+ * beforehand (nothing to wait for unless another writer fills it meanwhile); the bytes are
+ * then written in full, waiting for room or send space if need be, even in a non-blocking
+ * call (nc__write_all); and if the destination fails partway (peer reset, EPIPE, the pipe's
+ * last reader gone) the call returns the count written and the bytes taken but not written
+ * are lost, where the kernel would have left them in the pipe or the socket for another
+ * reader. The destination is dead then, so only a program that goes on to read the source
+ * some other way can tell.
  *
  * tee and vmsplice take pipes only: on a socket and on the eventfd alike the kernel answers
  * EINVAL (tee) and EBADF (vmsplice), so they are left to it (tests/libc_symbols_left.txt).
  */
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "shim.h"
 
+/* The most one call moves; a heap buffer, as a program's thread stack may be small. */
 #define BOUNCE (64 * 1024)
 
 static bool is_pipe(int fd)
@@ -42,32 +54,6 @@ static bool nonblocking(int fd)
     return fl >= 0 && (fl & O_NONBLOCK);
 }
 
-/* Waits until fd (a kernel fd or a netcore one) reports events; 0, or -errno. */
-static int wait_for(int fd, short events)
-{
-    struct pollfd p = { .fd = fd, .events = events };
-    return poll(&p, 1, -1) < 0 ? -errno : 0;
-}
-
-/* Writes all of buf to fd (a pipe, a file, or a socket of either kind): the bytes were
- * taken from their source and have nowhere else to go. Returns len, or -errno when nothing
- * could be written; a later failure returns what was written. */
-static ssize_t put_all(int fd, const char *buf, size_t len)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write(fd, buf + done, len - done);
-        if (n < 0 && errno == EAGAIN && wait_for(fd, POLLOUT) == 0)
-            continue;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return done > 0 ? (ssize_t)done : (n < 0 ? -errno : -EIO);
-        done += (size_t)n;
-    }
-    return (ssize_t)done;
-}
-
 /* Room in pipe fd, in bytes (at least one page once poll says it is not full). */
 static size_t pipe_room(int fd)
 {
@@ -78,47 +64,41 @@ static size_t pipe_room(int fd)
     return (size_t)(cap - used);
 }
 
-/* Socket (program fd in) -> pipe out. */
-static ssize_t from_socket(int in, int out, size_t len, bool nb)
+/*
+ * Moves up to len bytes from in to out through a buffer, one of them a netcore socket (read
+ * and write are the interposed ones, so either side may be ours or the kernel's). First
+ * waits, unless nb, until the other side is ready: out for POLLOUT when to_out (the socket
+ * is in), else in for POLLIN; nb and not ready gives EAGAIN. A pipe as out is taken for no
+ * more than its room, and one without readers gives EPIPE and SIGPIPE before anything is
+ * taken, as splice_to_pipe does. Returns the count moved, 0 at end of input, or -errno.
+ */
+static ssize_t bounce(int in, int out, size_t len, bool nb, bool to_out)
 {
-    nb = nb || nonblocking(out);
-    struct pollfd p = { .fd = out, .events = POLLOUT };
-    int r = LIBC(poll)(&p, 1, nb ? 0 : -1);
+    struct pollfd p = { .fd = to_out ? out : in, .events = to_out ? POLLOUT : POLLIN };
+    int r = poll(&p, 1, nb ? 0 : -1);
     if (r < 0)
         return -errno;
     if (r == 0)
         return -EAGAIN;
-    if (p.revents & POLLERR) {
-        raise(SIGPIPE); /* no reader left: EPIPE and SIGPIPE, as splice_to_pipe */
-        return -EPIPE;
+    size_t want = len < BOUNCE ? len : BOUNCE;
+    if (to_out && is_pipe(out)) {
+        if (p.revents & POLLERR) {
+            raise(SIGPIPE);
+            return -EPIPE;
+        }
+        size_t room = pipe_room(out);
+        want = want < room ? want : room;
     }
-    size_t room = pipe_room(out);
-    size_t want = len < room ? len : room;
-    char buf[BOUNCE];
-    if (want > sizeof(buf))
-        want = sizeof(buf);
-    ssize_t n = recv(in, buf, want, 0);
-    if (n <= 0)
-        return n < 0 ? -errno : 0;
-    return put_all(out, buf, (size_t)n);
-}
-
-/* Pipe in -> socket (program fd out). */
-static ssize_t to_socket(int in, int out, size_t len, bool nb)
-{
-    nb = nb || nonblocking(in);
-    struct pollfd p = { .fd = in, .events = POLLIN };
-    int r = LIBC(poll)(&p, 1, nb ? 0 : -1);
-    if (r < 0)
-        return -errno;
-    if (r == 0)
-        return -EAGAIN;
-    char buf[BOUNCE];
-    size_t want = len < sizeof(buf) ? len : sizeof(buf);
-    ssize_t n = LIBC(read)(in, buf, want);
-    if (n <= 0)
-        return n < 0 ? -errno : 0; /* empty with no writer left: 0, as the kernel */
-    return put_all(out, buf, (size_t)n);
+    char *buf = malloc(want);
+    if (buf == NULL)
+        return -ENOMEM;
+    ssize_t n = read(in, buf, want); /* a pipe empty with no writer left: 0, as the kernel */
+    if (n > 0)
+        n = nc__write_all(out, buf, (size_t)n);
+    else if (n < 0)
+        n = -errno;
+    free(buf);
+    return n;
 }
 
 ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len,
@@ -138,14 +118,14 @@ ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len,
             return nc__ret(-ESPIPE);
         if (off_in != NULL)
             return nc__ret(-EINVAL);
-        return nc__ret(from_socket(in, out, len, nb));
+        return nc__ret(bounce(in, out, len, nb || nonblocking(out), true));
     }
     if (out_ours && !in_ours && is_pipe(in)) {
         if (off_in != NULL)
             return nc__ret(-ESPIPE);
         if (off_out != NULL)
             return nc__ret(-EINVAL);
-        return nc__ret(to_socket(in, out, len, nb));
+        return nc__ret(bounce(in, out, len, nb || nonblocking(in), false));
     }
     return nc__ret(-EINVAL);
 }
@@ -156,9 +136,5 @@ ssize_t nc__sendfile_from(int in, int out, off_t *off, size_t count)
         return -ESPIPE;
     if (count == 0)
         return 0;
-    char buf[BOUNCE];
-    ssize_t n = recv(in, buf, count < sizeof(buf) ? count : sizeof(buf), 0);
-    if (n <= 0)
-        return n < 0 ? -errno : 0;
-    return put_all(out, buf, (size_t)n);
+    return bounce(in, out, count, nonblocking(out), true);
 }

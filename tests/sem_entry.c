@@ -266,6 +266,22 @@ static void splicing(int s)
           "sendfile(socket -> pipe): %zu bytes '%.11s'", got, buf);
     off_t foff = 0;
     ERRNO(sendfile(q[1], s, &foff, 1), ESPIPE, "sendfile(socket with offset)");
+    /* Into a full O_NONBLOCK pipe: EAGAIN, and the bytes waiting on the socket stay there. */
+    CHECK(write(s, "stays", 5) == 5, "sent for the full pipe");
+    struct pollfd pin = { .fd = s, .events = POLLIN };
+    CHECK(poll(&pin, 1, -1) == 1, "echo back on the socket");
+    fcntl(q[1], F_SETFL, O_NONBLOCK);
+    char page[4096] = "";
+    size_t filled = 0;
+    while (write(q[1], page, sizeof(page)) > 0)
+        filled += sizeof(page);
+    ERRNO(sendfile(q[1], s, NULL, 5), EAGAIN, "sendfile(socket -> full O_NONBLOCK pipe)");
+    while (filled > 0 && (n = read(q[0], page, sizeof(page))) > 0)
+        filled -= (size_t)n;
+    memset(buf, 0, sizeof(buf));
+    n = recv(s, buf, 5, MSG_WAITALL);
+    CHECK(n == 5 && memcmp(buf, "stays", 5) == 0, "after EAGAIN the socket still has '%.5s'",
+          buf);
     close(p[0]);
     close(p[1]);
     close(q[0]);
