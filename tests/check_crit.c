@@ -10,25 +10,46 @@
  * pending before the call, so the first counted unlock inside the call runs it. The call must
  * then fail with EINTR (or return what it got), not sleep on: each socket has a timeout, so
  * a lost interruption ends in EAGAIN or EINPROGRESS instead of hanging the suite.
+ *
+ * A handler that runs when the call is about to sleep (between its last look and FUTEX_WAIT,
+ * or while asleep under SA_RESTART, which restarts the futex) bumps the word the call waits
+ * on, as the shim does, so the wait returns and the call sees the handler. The window before
+ * FUTEX_WAIT cannot be hit on purpose; a real signal to a thread asleep in a recv without a
+ * timeout, with SA_RESTART, meets the same futex comparison (a lost one hangs: Check's
+ * timeout).
  */
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
+#include <unistd.h>
 
+#include "blocked.h"
 #include "crit.h"
 #include "handpeer.h"
 
-static int runs;
+static volatile sig_atomic_t runs;
+
+/* What the shim does around each run of a handler of the program (preload/signal.c call). */
+static void handler_ran(void)
+{
+    nc__crit_handled = nc__crit_handled + 1;
+    _Atomic(uint32_t) *w = nc__crit_wait;
+    if (w != NULL)
+        atomic_fetch_add(w, 1);
+    runs = runs + 1;
+}
 
 /* What the shim's nc__crit_hook does for one deferred signal whose handler does nothing. */
 static void fake_shim(void)
 {
     nc__crit_pending = 0;
-    nc__crit_handled = nc__crit_handled + 1;
-    runs++;
+    handler_ran();
 }
 
 /* A signal deferred under the first counted lock the next call takes. */
@@ -153,6 +174,50 @@ START_TEST(no_wait_no_eintr)
 }
 END_TEST
 
+static void on_usr1(int sig)
+{
+    (void)sig;
+    handler_ran();
+}
+
+struct waiter {
+    pthread_t thread;
+    _Atomic pid_t tid;
+};
+
+/* Signals w's thread once it sleeps in its recv. */
+static void *signaller(void *arg)
+{
+    struct waiter *w = arg;
+    ck_assert(thread_blocked(&w->tid, 5000));
+    pthread_kill(w->thread, SIGUSR1);
+    return NULL;
+}
+
+/* recv without a timeout, asleep when the signal comes: SA_RESTART restarts the futex,
+ * which must find its word bumped and let the call see the handler. */
+START_TEST(recv_tcp_asleep)
+{
+    struct hp h;
+    hp_start(&h);
+    hp_connect(&h, false, NULL);
+    ck_assert_int_eq(netcore_set_nonblock(h.st, h.s, 0), 0);
+    struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+    struct waiter w = { .thread = pthread_self() };
+    atomic_store(&w.tid, (pid_t)syscall(SYS_gettid));
+    runs = 0;
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, signaller, &w), 0);
+    char buf[16];
+    ck_assert_int_eq(netcore_recv(h.st, h.s, buf, sizeof(buf), 0), -EINTR);
+    ck_assert_int_eq(runs, 1);
+    pthread_join(t, NULL);
+    hp_stop(&h);
+}
+END_TEST
+
 static Suite *crit_suite(void)
 {
     Suite *s = suite_create("crit");
@@ -162,6 +227,10 @@ static Suite *crit_suite(void)
     tcase_add_test(tc, connect_tcp);
     tcase_add_test(tc, accept_tcp);
     tcase_add_test(tc, recv_udp);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("handler while the call sleeps");
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, recv_tcp_asleep);
     suite_add_tcase(s, tc);
     tc = tcase_create("call without a wait");
     tcase_add_test(tc, no_wait_no_eintr);
