@@ -118,6 +118,7 @@ int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, sock
         return -EINVAL; /* checked before the socket's kind, as the kernel does */
     if (s->type != SOCK_STREAM)
         return -EOPNOTSUPP;
+    sig_atomic_t handled = nc__crit_handled; /* a handler from here on interrupts us */
     int timeout = nc__sock_timeout(s, 0, false);
     int64_t deadline = 0; /* another thread may take what woke us */
     for (;;) {
@@ -141,7 +142,7 @@ int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, sock
         }
         if (rc != -EAGAIN || timeout == 0)
             return rc;
-        int r = nc__sock_wait(s, POLLIN, nc__left_ms(&deadline, timeout));
+        int r = nc__sock_wait(s, POLLIN, nc__left_ms(&deadline, timeout), handled);
         if (r < 0)
             return r;
         if (r == 0)
@@ -153,6 +154,7 @@ int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, sock
 static int connect_held(struct netcore_stack *st, struct nc_sock *s,
                         const struct sockaddr *addr, socklen_t len, int flags)
 {
+    sig_atomic_t handled = nc__crit_handled; /* a handler from here on interrupts us */
     int rc = addr_arg(addr, len);
     if (rc != 0)
         return rc;
@@ -178,7 +180,7 @@ static int connect_held(struct netcore_stack *st, struct nc_sock *s,
     int timeout = nc__sock_timeout(s, flags, true);
     if (timeout == 0)
         return rc;
-    int r = nc__sock_wait(s, POLLOUT, timeout);
+    int r = nc__sock_wait(s, POLLOUT, timeout, handled);
     if (r < 0)
         return r;
     if (r == 0)
@@ -266,6 +268,7 @@ ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len
         }
         return n;
     }
+    sig_atomic_t handled = nc__crit_handled; /* a handler from here on interrupts us */
     int timeout = nc__sock_timeout(s, flags, false);
     int64_t deadline = 0; /* another thread may take what woke us */
     for (;;) {
@@ -288,7 +291,7 @@ ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len
             return n;
         if (atomic_load(&s->rd_shut))
             return 0; /* shut for reading: a blocking recv ends, a non-blocking one EAGAIN */
-        int r = nc__sock_wait(s, POLLIN, nc__left_ms(&deadline, timeout));
+        int r = nc__sock_wait(s, POLLIN, nc__left_ms(&deadline, timeout), handled);
         if (r < 0)
             return r;
         if (r == 0)
@@ -421,8 +424,9 @@ unsigned netcore_wanted(struct netcore_stack *st, int id)
 
 int netcore_wait(struct netcore_stack *st, int id, unsigned events, int timeout_ms)
 {
+    sig_atomic_t handled = nc__crit_handled;
     GET_SOCK(st, id, s);
-    return nc__sock_wait(s, events, timeout_ms);
+    return nc__sock_wait(s, events, timeout_ms, handled);
 }
 
 int netcore_watch(struct netcore_stack *st, int id, int efd, unsigned events)

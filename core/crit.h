@@ -12,13 +12,24 @@
  *
  * Locks held across a sleep must not be counted: a deferred handler would wait for the sleep
  * to end, and with SA_RESTART the kernel restarts the sleep without returning to us.
+ *
+ * What callers must keep to:
+ *  - nc__mutex_unlock (and nc__crit_leave) may run the program's handlers, which may call
+ *    back into netcore (send, close, a whole blocking recv): at a counted unlock that brings
+ *    the count to 0, the caller's state must be what another call may see and change.
+ *  - No uncounted lock may be held around a counted one: the counted one's unlock would run
+ *    handlers while the uncounted lock is held, and a handler that takes it waits for itself.
+ *  - A blocking call takes its nc__crit_handled snapshot at entry, before its first counted
+ *    lock: the handlers run at that lock's unlock interrupt the call (nc__sock_wait).
  */
 #ifndef NC_CRIT_H
 #define NC_CRIT_H
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* initial-exec: a plain load, no __tls_get_addr call, on every lock of the data path (the
  * shim is loaded with the program, so its TLS is in the static block). */
@@ -29,6 +40,11 @@ extern NC_TLS volatile sig_atomic_t nc__crit_pending; /* a signal waits for dept
  * a blocking call whose thread ran one fails with EINTR, as a kernel call would, also when
  * the signal came while it polled the device instead of sleeping. */
 extern NC_TLS volatile sig_atomic_t nc__crit_handled;
+/* The futex word this thread is about to sleep on in a blocking call, or NULL. The shim bumps
+ * it after running a handler (an atomic add, async-signal-safe), so that a handler that runs
+ * between the call's last look at nc__crit_handled and FUTEX_WAIT makes the wait return at
+ * once instead of sleeping through the interruption. */
+extern NC_TLS _Atomic(uint32_t) *volatile nc__crit_wait;
 /* Runs the handlers deferred on this thread (set by the shim; NULL without it). */
 extern void (*nc__crit_hook)(void);
 void nc__crit_run(void);
@@ -61,7 +77,8 @@ static inline bool nc__mutex_trylock(pthread_mutex_t *m)
     return false;
 }
 
-/* Releases m, then runs the handlers deferred while this thread held counted locks. */
+/* Releases m, then, if it was this thread's last counted lock, runs the program's handlers
+ * deferred meanwhile (they may re-enter netcore: see the contract above). */
 static inline void nc__mutex_unlock(pthread_mutex_t *m)
 {
     pthread_mutex_unlock(m);

@@ -317,12 +317,13 @@ unsigned nc__sock_wanted(struct nc_sock *s);
 void nc__sock_settle(struct nc_sock *s);
 int nc__sock_watch(struct nc_sock *s, int efd, unsigned events);
 int nc__sock_unwatch(struct nc_sock *s, int efd);
-/* Waits on the socket's eventfd for any of `events`; returns ready bits, 0, or -EINTR. */
-int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms);
+/* Waits for any of `events`; returns ready bits, 0, -EBADF, or -EINTR when a handler of the
+ * program ran on this thread since the API call began (since: nc__crit_handled then). */
+int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms, sig_atomic_t since);
 int nc__sock_timeout(struct nc_sock *s, int flags, bool sending);
 /* One deadline for a whole call that may wait several times, fixed at its first wait. */
 int nc__left_ms(int64_t *deadline, int timeout_ms);
-bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms);
+bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms, sig_atomic_t since);
 
 /* API calls hold the socket they use (nc__sock_hold): */
 struct nc_held {

@@ -329,20 +329,20 @@ static int64_t now_ms(void)
  * Before sleeping, a blocked caller may poll the device itself for a while (spin_us) and run
  * what arrives under the stack lock: the answer it waits for is often a few microseconds
  * away, and a sleeping hand-off through the netstack thread costs two wake-ups.
- * Returns true when the socket became ready.
+ * Returns true when the socket became ready; false when the spin ended, or when a handler of
+ * the program ran since the call began (nc__crit_handled moved from since).
  */
-bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms)
+bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms, sig_atomic_t since)
 {
     struct netcore_stack *st = nc__stack;
     if (st == NULL || st->cfg.spin_us <= 0 || timeout_ms == 0)
         return false;
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    sig_atomic_t handled = nc__crit_handled;
     for (unsigned i = 0;; i++) {
         if (nc__sock_ready(s) & mask)
             return true;
-        if (nc__crit_handled != handled)
+        if (nc__crit_handled != since)
             return false; /* a handler ran: the caller's EINTR (nc__sock_wait) */
         if (nc__mutex_trylock(&st->lock)) {
             nc__pump_device(st, 64);
@@ -362,18 +362,27 @@ bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms)
  * eventfd: several threads may block on one socket for different things (a reader and a
  * writer), and draining a shared eventfd would take a wake-up from the one it was meant for.
  * The eventfd stays for the program's poll/select/epoll.
+ *
+ * since is nc__crit_handled as the API call found it on entry: a handler of the program that
+ * ran since then interrupts the call (-EINTR), as the kernel's call would have been. The
+ * snapshot must come from the entry, not from here: every caller lets go of a counted lock
+ * (a ring's, the stack's) just before, and that unlock is where a signal deferred during the
+ * copy or under the stack lock has its handler run. A handler that runs at depth 0 between
+ * our last look and the futex's own comparison bumps the word we are about to wait on
+ * (nc__crit_wait, see crit.h), so FUTEX_WAIT returns at once and the loop looks again.
  */
-int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms)
+int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms, sig_atomic_t since)
 {
     unsigned mask = events | POLLERR | POLLHUP;
-    int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
+    int64_t deadline = 0; /* fixed at the first sleep (nc__left_ms) */
     int result;
-    sig_atomic_t handled = nc__crit_handled;
     if (atomic_load(&s->app_closed))
         return -EBADF;
-    if (nc__spin(s, mask, timeout_ms))
+    if (nc__spin(s, mask, timeout_ms, since))
         return (int)(nc__sock_ready(s) & mask);
     atomic_fetch_add(&s->futex_waiters, 1);
+    _Atomic uint32_t *outer = nc__crit_wait; /* a handler's call interrupted ours */
+    nc__crit_wait = &s->seq;
     for (;;) {
         uint32_t seq = atomic_load(&s->seq);
         atomic_thread_fence(memory_order_seq_cst);
@@ -386,21 +395,21 @@ int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms)
             result = (int)r;
             break;
         }
-        if (nc__crit_handled != handled) {
-            /* A handler ran while we were not asleep in the futex (spinning, or deferred
-             * until a lock was let go): the kernel's call would have been interrupted. */
+        if (nc__crit_handled != since) {
+            /* A handler ran while we were not asleep in the futex (spinning, deferred until
+             * a lock was let go, or just now): the kernel's call would have been interrupted. */
             result = -EINTR;
             break;
         }
         struct timespec ts, *tsp = NULL;
-        if (deadline >= 0) {
-            int64_t d = deadline - now_ms();
-            if (d <= 0) {
+        if (timeout_ms >= 0) {
+            int left = nc__left_ms(&deadline, timeout_ms);
+            if (left == 0) {
                 result = 0;
                 break;
             }
-            ts.tv_sec = d / 1000;
-            ts.tv_nsec = (long)(d % 1000) * 1000000L;
+            ts.tv_sec = left / 1000;
+            ts.tv_nsec = (long)(left % 1000) * 1000000L;
             tsp = &ts;
         }
         long rc = nc__raw_syscall(SYS_futex, &s->seq, FUTEX_WAIT_PRIVATE, seq, tsp, NULL, 0);
@@ -409,6 +418,7 @@ int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms)
             break;
         }
     }
+    nc__crit_wait = outer;
     atomic_fetch_sub(&s->futex_waiters, 1);
     return result;
 }

@@ -884,6 +884,7 @@ ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *bu
                      int flags)
 {
     size_t done = 0;
+    sig_atomic_t handled = nc__crit_handled; /* a handler from here on interrupts us */
     int timeout = nc__sock_timeout(s, flags, true);
     int64_t deadline = 0;
     nc__mutex_lock(&s->tx_mu);
@@ -925,7 +926,7 @@ ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *bu
                 break;
         }
         nc__mutex_unlock(&s->tx_mu);
-        int r = nc__sock_wait(s, POLLOUT, nc__left_ms(&deadline, timeout));
+        int r = nc__sock_wait(s, POLLOUT, nc__left_ms(&deadline, timeout), handled);
         if (r <= 0) {
             if (done > 0)
                 return (ssize_t)done;
@@ -946,6 +947,7 @@ ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, siz
                      int flags)
 {
     size_t done = 0;
+    sig_atomic_t handled = nc__crit_handled; /* a handler from here on interrupts us */
     int timeout = nc__sock_timeout(s, flags, false);
     int64_t deadline = 0;
     int state = atomic_load(&s->state);
@@ -1007,7 +1009,7 @@ ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, siz
             return done > 0 ? (ssize_t)done : -EAGAIN;
         }
         nc__mutex_unlock(&s->rx_mu);
-        int r = nc__sock_wait(s, POLLIN, nc__left_ms(&deadline, timeout));
+        int r = nc__sock_wait(s, POLLIN, nc__left_ms(&deadline, timeout), handled);
         if (r <= 0) {
             if (done > 0)
                 return (ssize_t)done;

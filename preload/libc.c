@@ -25,6 +25,9 @@ struct netcore_stack *nc_stack;
 static pid_t stack_pid; /* the process that started nc_stack */
 /* Set in a forked child until it starts a stack of its own: nc_stack is then the parent's. */
 static _Atomic bool forked;
+/* Counted (core/crit.h): netcore_start takes and lets go of counted locks, and a handler
+ * deferred there must not run while start_mu is held (one that opens a socket would take it
+ * again); the same for the handlers deferred under the fork handlers' locks. */
 static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* The stack whose lock the prepare handler took (this process's own), or NULL. */
@@ -34,16 +37,18 @@ static struct netcore_stack *fork_locked;
  * stack lock), so the child's copy is consistent. Registered once, at load. */
 static void on_fork_prepare(void)
 {
-    pthread_mutex_lock(&start_mu);
+    nc__mutex_lock(&start_mu);
     fork_locked = !atomic_load(&forked) ? nc_stack : NULL;
     netcore_fork_prepare(fork_locked);
+    nc__signal_fork_prepare();
 }
 
 static void on_fork_parent(void)
 {
+    nc__signal_fork_parent();
     netcore_fork_parent(fork_locked);
     fork_locked = NULL;
-    pthread_mutex_unlock(&start_mu);
+    nc__mutex_unlock(&start_mu); /* runs what was deferred meanwhile */
 }
 
 /*
@@ -58,9 +63,12 @@ static void on_fork_child(void)
     fork_locked = NULL;
     if (nc_stack != NULL)
         atomic_store(&forked, true);
-    pthread_mutex_init(&start_mu, NULL); /* held by this thread's copy: start afresh */
+    /* Held by this thread's copy: start afresh. Not through nc__mutex_unlock: a signal
+     * deferred under it was the parent's (nc__signal_fork_child forgets it). */
+    pthread_mutex_init(&start_mu, NULL);
+    nc__crit_depth = nc__crit_depth - 1;
     nc__epoll_atfork_child();
-    nc__signal_atfork_child();
+    nc__signal_fork_child();
     nc__poison_mapped(true);
 }
 
@@ -155,6 +163,7 @@ static void resolve_all(void)
     RESOLVE(gethostbyname2_r);
     RESOLVE(gethostbyaddr);
     RESOLVE(gethostbyaddr_r);
+    RESOLVE(sigaction);
 }
 
 void nc__libc_resolve(void)
@@ -328,7 +337,7 @@ int nc__shim_start(void)
 {
     if (nc_stack != NULL && !atomic_load(&forked))
         return 0;
-    pthread_mutex_lock(&start_mu);
+    nc__mutex_lock(&start_mu);
     int rc = 0;
     if (atomic_load(&forked)) {
         /* A forked child's first socket: leave the parent's stack behind, start afresh. */
@@ -372,7 +381,7 @@ int nc__shim_start(void)
     stack_pid = getpid();
     atomic_store(&forked, false); /* only now: nc_stack is this process's own again */
 out:
-    pthread_mutex_unlock(&start_mu);
+    nc__mutex_unlock(&start_mu);
     return rc;
 }
 

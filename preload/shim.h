@@ -117,6 +117,7 @@ struct nc_libc {
     struct hostent *(*gethostbyaddr)(const void *, socklen_t, int);
     int (*gethostbyaddr_r)(const void *, socklen_t, int, struct hostent *, char *, size_t,
                            struct hostent **, int *);
+    int (*sigaction)(int, const struct sigaction *, struct sigaction *);
 };
 extern struct nc_libc nc_libc;
 void nc__libc_resolve(void);
@@ -170,8 +171,11 @@ static inline long nc__ret(long r)
 
 /* Blocking calls interrupted by a signal: restart unless the handler said otherwise. */
 bool nc__restart_after_eintr(int h, bool sending);
-/* signal.c: a forked child forgets the handler runs deferred in its parent's thread. */
-void nc__signal_atfork_child(void);
+/* signal.c, from the atfork handlers: no sigaction halfway at fork; a forked child forgets the
+ * handler runs deferred in its parent's thread. */
+void nc__signal_fork_prepare(void);
+void nc__signal_fork_parent(void);
+void nc__signal_fork_child(void);
 
 /* passthru.c: loopback sockets (and NETCORE_PASSTHROUGH ranges) are handed to the kernel
  * under the same fd number. nc__passthrough_parse reads the variable's value (NULL: none). */

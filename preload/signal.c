@@ -24,18 +24,26 @@
  * the thread's stack (not the SA_ONSTACK one), with a ucontext of that moment, not of the
  * interruption; several arrivals of one signal while deferred run it once (as the kernel
  * merges standard signals; queued real-time signals merge too). Faults (SIGSEGV, SIGBUS,
- * SIGILL, SIGFPE, SIGTRAP, SIGSYS) are never wrapped: they must run where they happen.
+ * SIGILL, SIGFPE, SIGTRAP, SIGSYS) are never wrapped: they must run where they happen. Nor is
+ * SIGABRT: netcore aborting under one of its locks (a failed assertion) would have its signal
+ * deferred, glibc's abort() then resets it to SIG_DFL and the program's crash handler never
+ * runs. (Telling a signal the thread raised itself from another thread's pthread_kill is not
+ * possible from siginfo: both are SI_TKILL from our own pid.)
+ *
+ * The deferred signals' siginfo is kept in a small table per thread, not one per signal: the
+ * table is initial-exec TLS (no __tls_get_addr in signal context), which every thread pays
+ * for, and the static TLS block has little room to spare. Only the first 48 bytes are kept:
+ * all a signal that is not a fault carries (sender, value, child status and times).
  */
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <ucontext.h>
 
 #include "shim.h"
 
-static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 static _Atomic unsigned char no_restart[NSIG];
 static _Atomic int no_restart_count;
 
@@ -47,18 +55,40 @@ static struct {
 } prog[NSIG];
 static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
 
-/* Signals deferred on this thread: a bit each (signal n is bit n - 1), and their siginfo. */
-static __thread _Atomic uint64_t deferred; /* changed by our handler on this thread too */
-static __thread siginfo_t deferred_info[NSIG];
+/* Taken in the fork prepare handler, with every signal blocked (the mask to restore). */
+static sigset_t fork_mask;
+
+_Static_assert(NSIG - 1 <= 64, "deferred is a 64-bit mask, one bit per signal");
+
+/* Signals deferred on this thread: a bit each (signal n is bit n - 1). */
+static NC_TLS _Atomic uint64_t deferred; /* changed by our handler on this thread too */
+
+/* Their siginfo: the first INFO_BYTES of it, in one of INFO_SLOTS slots (sig 0: free). Only
+ * this thread and its handlers touch them: our handler claims a slot (a handler for another
+ * signal may interrupt it), run_deferred frees it after the copy. */
+#define INFO_SLOTS 4
+#define INFO_BYTES 48
+_Static_assert(INFO_BYTES <= sizeof(siginfo_t) &&
+                   offsetof(siginfo_t, si_stime) + sizeof(clock_t) <= INFO_BYTES &&
+                   offsetof(siginfo_t, si_value) + sizeof(union sigval) <= INFO_BYTES &&
+                   offsetof(siginfo_t, si_fd) + sizeof(int) <= INFO_BYTES,
+               "the siginfo of a signal that is not a fault fits in INFO_BYTES");
+static NC_TLS struct {
+    _Atomic int sig;
+    unsigned char info[INFO_BYTES];
+} deferred_info[INFO_SLOTS];
+
+static bool caught(const struct sigaction *a)
+{
+    return (a->sa_flags & SA_SIGINFO) ? a->sa_sigaction != NULL
+                                      : a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN;
+}
 
 static void record(int sig, const struct sigaction *act)
 {
     if (sig <= 0 || sig >= NSIG || act == NULL)
         return;
-    bool caught = !(act->sa_flags & SA_SIGINFO) ? act->sa_handler != SIG_DFL &&
-                                                      act->sa_handler != SIG_IGN
-                                                : act->sa_sigaction != NULL;
-    unsigned char now = caught && !(act->sa_flags & SA_RESTART);
+    unsigned char now = caught(act) && !(act->sa_flags & SA_RESTART);
     unsigned char was = atomic_exchange(&no_restart[sig], now);
     atomic_fetch_add(&no_restart_count, (int)now - (int)was);
 }
@@ -67,17 +97,11 @@ static bool wrappable(int sig)
 {
     switch (sig) {
     case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGTRAP: case SIGSYS:
-    case SIGKILL: case SIGSTOP:
+    case SIGABRT: case SIGKILL: case SIGSTOP:
         return false;
     default:
-        return sig > 0 && sig < NSIG && sig <= 64;
+        return sig > 0 && sig < NSIG;
     }
-}
-
-static bool caught(const struct sigaction *a)
-{
-    return (a->sa_flags & SA_SIGINFO) ? a->sa_sigaction != NULL
-                                      : a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN;
 }
 
 static void load(int sig, struct sigaction *out)
@@ -108,16 +132,52 @@ static void call(int sig, siginfo_t *info, void *uc)
     if (!caught(&a))
         return; /* the program has just set SIG_DFL or SIG_IGN: the signal came before */
     nc__crit_handled = nc__crit_handled + 1;
+    _Atomic(uint32_t) *w = nc__crit_wait;
+    if (w != NULL)
+        atomic_fetch_add(w, 1); /* a FUTEX_WAIT about to start returns at once (crit.h) */
     if (a.sa_flags & SA_SIGINFO)
         a.sa_sigaction(sig, info, uc);
     else
         a.sa_handler(sig);
 }
 
+/* Keeps sig's siginfo while it is deferred: its slot, else a free one; with all four taken
+ * (four other signals deferred at once) the handler gets a siginfo of si_signo and SI_KERNEL. */
+static void keep_info(int sig, const siginfo_t *info)
+{
+    int i;
+    for (i = 0; i < INFO_SLOTS; i++) {
+        if (atomic_load(&deferred_info[i].sig) == sig)
+            break; /* deferred again: the latest siginfo, as one merged signal */
+    }
+    for (int j = 0; i == INFO_SLOTS && j < INFO_SLOTS; j++) {
+        int free = 0;
+        if (atomic_compare_exchange_strong(&deferred_info[j].sig, &free, sig))
+            i = j;
+    }
+    if (i < INFO_SLOTS)
+        memcpy(deferred_info[i].info, info, INFO_BYTES);
+}
+
+/* Takes sig's siginfo out of the table (see keep_info). */
+static void take_info(int sig, siginfo_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->si_signo = sig;
+    out->si_code = SI_KERNEL;
+    for (int i = 0; i < INFO_SLOTS; i++) {
+        if (atomic_load(&deferred_info[i].sig) == sig) {
+            memcpy(out, deferred_info[i].info, INFO_BYTES);
+            atomic_store(&deferred_info[i].sig, 0);
+            return;
+        }
+    }
+}
+
 static void trampoline(int sig, siginfo_t *info, void *uc)
 {
     if (nc__crit_depth > 0) {
-        deferred_info[sig] = *info;
+        keep_info(sig, info);
         atomic_fetch_or(&deferred, (uint64_t)1 << (sig - 1));
         nc__crit_pending = 1;
         return;
@@ -139,7 +199,7 @@ static void run_deferred(void)
         int sig = set != 0 ? __builtin_ctzll(set) + 1 : 0;
         siginfo_t info;
         if (sig != 0) {
-            info = deferred_info[sig];
+            take_info(sig, &info);
             if (atomic_fetch_and(&deferred, ~((uint64_t)1 << (sig - 1))) !=
                 (uint64_t)1 << (sig - 1))
                 nc__crit_pending = 1; /* others left */
@@ -162,18 +222,43 @@ static void run_deferred(void)
     }
 }
 
-void nc__signal_atfork_child(void)
+/*
+ * Around fork (from the shim's atfork handlers): no sigaction is halfway through its write,
+ * so the child's copy of prog[] is whole and write_mu free. Every signal is blocked meanwhile:
+ * a handler on this thread that called sigaction would wait for write_mu, held by itself.
+ */
+void nc__signal_fork_prepare(void)
 {
+    sigset_t all, mask;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &mask);
+    pthread_mutex_lock(&write_mu);
+    fork_mask = mask;
+}
+
+void nc__signal_fork_parent(void)
+{
+    sigset_t mask = fork_mask;
+    pthread_mutex_unlock(&write_mu);
+    pthread_sigmask(SIG_SETMASK, &mask, NULL);
+}
+
+/* In the child, also forgets what was deferred: those signals were the parent's. */
+void nc__signal_fork_child(void)
+{
+    sigset_t mask = fork_mask;
     atomic_store(&deferred, 0);
+    for (int i = 0; i < INFO_SLOTS; i++)
+        atomic_store(&deferred_info[i].sig, 0);
     nc__crit_pending = 0;
+    pthread_mutex_init(&write_mu, NULL); /* held by this thread's copy */
+    pthread_sigmask(SIG_SETMASK, &mask, NULL);
 }
 
 int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    if (real_sigaction == NULL)
-        real_sigaction = (__typeof__(real_sigaction))dlsym(RTLD_NEXT, "sigaction");
     if (!wrappable(sig)) {
-        int rc = real_sigaction(sig, act, old);
+        int rc = LIBC(sigaction)(sig, act, old);
         if (rc == 0)
             record(sig, act);
         return rc;
@@ -195,7 +280,7 @@ int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
         k.sa_sigaction = trampoline;
         kact = &k;
     }
-    int rc = real_sigaction(sig, kact, old);
+    int rc = LIBC(sigaction)(sig, kact, old);
     if (rc == 0 && act != NULL) {
         store(sig, act);
         record(sig, act);
