@@ -164,6 +164,11 @@ static void resolve_all(void)
     RESOLVE(gethostbyaddr);
     RESOLVE(gethostbyaddr_r);
     RESOLVE(sigaction);
+    RESOLVE(setuid);
+    RESOLVE(seteuid);
+    RESOLVE(setreuid);
+    RESOLVE(setresuid);
+    RESOLVE(capset);
 }
 
 void nc__libc_resolve(void)
@@ -333,7 +338,14 @@ int nc__fd_open(int handle, int cloexec)
 
 static int start_error;
 
-int nc__shim_start(void)
+/*
+ * Starts this process's stack (once; a forked child's first call starts its own). A failure
+ * says why on stderr and sticks: later calls get the same errno without a word. Made early,
+ * before a privilege drop (quiet), a failure is only logged at info and does not stick: the
+ * program may never open a socket (setpriv, su), and if it does, its socket() tries again and
+ * says why then.
+ */
+static int start(bool quiet)
 {
     if (nc_stack != NULL && !atomic_load(&forked))
         return 0;
@@ -374,8 +386,12 @@ int nc__shim_start(void)
     if (rc == 0)
         rc = netcore_start(&cfg, 0, &nc_stack, err, sizeof(err));
     if (rc != 0) {
-        nc__log(NETCORE_LOG_ERROR, "cannot start the stack: %s", err);
-        start_error = -rc;
+        if (quiet) {
+            nc__log(NETCORE_LOG_INFO, "no stack before the privilege drop: %s", err);
+        } else {
+            nc__log(NETCORE_LOG_ERROR, "cannot start the stack: %s", err);
+            start_error = -rc;
+        }
         goto out;
     }
     stack_pid = getpid();
@@ -383,6 +399,16 @@ int nc__shim_start(void)
 out:
     nc__mutex_unlock(&start_mu);
     return rc;
+}
+
+int nc__shim_start(void)
+{
+    return start(false);
+}
+
+int nc__shim_start_quiet(void)
+{
+    return start(true);
 }
 
 unsigned nc__ready(int handle, unsigned events)

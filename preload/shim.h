@@ -118,6 +118,11 @@ struct nc_libc {
     int (*gethostbyaddr_r)(const void *, socklen_t, int, struct hostent *, char *, size_t,
                            struct hostent **, int *);
     int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+    int (*setuid)(uid_t);
+    int (*seteuid)(uid_t);
+    int (*setreuid)(uid_t, uid_t);
+    int (*setresuid)(uid_t, uid_t, uid_t);
+    int (*capset)(void *, const void *);
 };
 extern struct nc_libc nc_libc;
 void nc__libc_resolve(void);
@@ -132,6 +137,8 @@ extern __thread int nc__in_stack_thread;
 extern struct netcore_stack *nc_stack;
 /* Starts the stack if needed; returns 0 or a negative errno (after one line on stderr). */
 int nc__shim_start(void);
+/* The same without a word on failure, and without keeping the error (privdrop.c). */
+int nc__shim_start_quiet(void);
 
 /* fd map: program fd → netcore socket handle, or -1 when the fd is not ours. */
 int nc__fd_handle(int fd);
@@ -230,5 +237,9 @@ enum nc_res nc__resolve_name(const char *name, int family, struct nc_host *out);
 /* Name of an address (len 4 for AF_INET, 16 for AF_INET6). */
 enum nc_res nc__resolve_addr(const void *addr, int len, int family, struct nc_host *out);
 void nc__host_free(struct nc_host *h);
+
+/* privdrop.c: start the stack before a call of the setuid family (or capset) made as root
+ * takes away the right to open the TAP. */
+void nc__before_drop(void);
 
 #endif /* NC_SHIM_H */
