@@ -62,8 +62,10 @@ static struct tcp_pcb *connection(const ip_addr_t *src, uint16_t sport, const ip
 
 static bool far_off(const struct tcp_hdr *h, const struct tcp_pcb *p)
 {
-    if (p == NULL || (TCPH_FLAGS(h) & TCP_SYN))
-        return false; /* a SYN starts its own sequence space */
+    /* A SYN with an ACK counts too: in SYN-RCVD lwIP takes its ACK and passes the segment to
+     * tcp_receive like any other (tests/fuzz/regress/frames/synack-half-space). */
+    if (p == NULL)
+        return false;
     uint32_t d = lwip_ntohl(h->seqno) - p->rcv_nxt;
     return d >= 0x40000000u && d <= 0xc0000000u;
 }
@@ -88,7 +90,8 @@ void nc__tcpin_resolve(void)
 }
 
 /*
- * The guards apply to a segment of a known connection without SYN, so a SYN costs no lookup.
+ * The guards apply to a segment of a known connection; a bare SYN (no ACK: a new connection,
+ * or one lwIP answers with an ACK and drops) never reaches tcp_receive, and costs no lookup.
  * lwIP's input leaves the persist timer on with nothing unsent only on a connection whose
  * timer was on already, or by a segment that closes the window; only then is the connection
  * looked up again after input (it may be gone), on addresses kept from before: lwIP's
@@ -104,7 +107,7 @@ void tcp_input(struct pbuf *p, struct netif *inp)
     const struct tcp_hdr *h = p->payload;
     uint16_t sport = lwip_ntohs(h->src), dport = lwip_ntohs(h->dest);
     bool recheck = h->wnd == 0;
-    if (!(TCPH_FLAGS(h) & TCP_SYN)) {
+    if ((TCPH_FLAGS(h) & (TCP_SYN | TCP_ACK)) != TCP_SYN) {
         struct tcp_pcb *pcb = connection(ip_current_src_addr(), sport,
                                          ip_current_dest_addr(), dport);
         if (far_off(h, pcb) || acks_unsent(h, pcb)) {
