@@ -48,6 +48,43 @@ START_TEST(half_space_segment)
 END_TEST
 
 /*
+ * A SYN|ACK half a sequence space away, to a connection in SYN-RCVD: lwIP takes its ACK and
+ * hands the segment to tcp_receive, which aborted on "insane offset!" (the guard used to let
+ * every SYN through; tests/fuzz/regress/frames/synack-half-space). It is dropped, and the
+ * handshake then completes.
+ */
+START_TEST(synack_half_space)
+{
+    struct hp h;
+    hp_start(&h);
+    int l = netcore_socket(h.st, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ck_assert_int_ge(l, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(8080) };
+    ck_assert_int_eq(netcore_bind(h.st, l, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(netcore_listen(h.st, l, 4), 0);
+    h.port = 8080;
+    hp_send(&h, HP_ISS, 0, HP_SYN, 65535, NULL, 0, 0);
+    struct hp_seg sg[8];
+    int n = 0;
+    for (int i = 0; i < 10 && n == 0; i++) /* the first rounds answer its ARP request */
+        n = hp_collect(&h, sg, 8);
+    ck_assert_int_eq(n, 1);
+    ck_assert_uint_eq(sg[0].flags & (HP_SYN | HP_ACK), HP_SYN | HP_ACK);
+    uint32_t iss = sg[0].seq;
+    hp_send(&h, HP_ISS + 1 + 0x80000000u, iss + 1, HP_SYN | HP_ACK, 65535, NULL, 0, 0);
+    ck_assert_int_eq(hp_collect(&h, sg, 8), 0);
+    ck_assert_uint_eq(malformed(&h), 1);
+    hp_send(&h, HP_ISS + 1, iss + 1, HP_ACK, 65535, NULL, 0, 0);
+    hp_collect(&h, sg, 8);
+    int c = netcore_accept(h.st, l, NULL, NULL, 0);
+    ck_assert_int_ge(c, 0);
+    netcore_close(h.st, c);
+    netcore_close(h.st, l);
+    hp_stop(&h);
+}
+END_TEST
+
+/*
  * The peer acknowledges the first of two segments and closes its window; the retransmission
  * timeout puts the second back on the unsent queue, which starts the persist timer as it
  * does not fit the window; the peer's late ACK for the second empties that queue. lwIP's next
@@ -109,6 +146,7 @@ static Suite *tcpin_suite(void)
     Suite *s = suite_create("tcpin");
     TCase *tf = tcase_create("far_off");
     tcase_add_test(tf, half_space_segment);
+    tcase_add_test(tf, synack_half_space);
     suite_add_tcase(s, tf);
     TCase *tp = tcase_create("persist");
     tcase_add_test(tp, persist_after_late_ack);
