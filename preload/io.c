@@ -62,13 +62,14 @@ ssize_t write(int fd, const void *buf, size_t len)
 }
 
 /*
- * Writes all of buf to fd, ours or the kernel's, for callers whose bytes have nowhere else
- * to go once taken (splice's bounce buffer, a stdio cookie stream): EINTR is retried, and
- * EAGAIN from a non-blocking fd waits for POLLOUT. Returns len; -errno when nothing could
- * be written; the count written when a later write fails (the next write on fd meets the
- * error again, as after any short write).
+ * Writes all of buf to fd, ours or the kernel's: EINTR is retried, and EAGAIN from a
+ * non-blocking fd waits for POLLOUT when wait is set (splice's bounce buffer, whose bytes have
+ * nowhere else to go once taken) or ends the write (a stdio cookie stream: a kernel FILE on a
+ * non-blocking socket gets a short write and EAGAIN too). Returns len; -errno when nothing
+ * could be written; the count written when a later write fails (the next write on fd meets
+ * the error again, as after any short write).
  */
-ssize_t nc__write_all(int fd, const void *buf, size_t len)
+ssize_t nc__write_all(int fd, const void *buf, size_t len, bool wait)
 {
     size_t done = 0;
     while (done < len) {
@@ -78,7 +79,7 @@ ssize_t nc__write_all(int fd, const void *buf, size_t len)
             continue;
         }
         int err = n < 0 ? errno : EIO;
-        if (err == EAGAIN) {
+        if (err == EAGAIN && wait) {
             struct pollfd p = { .fd = fd, .events = POLLOUT };
             if (poll(&p, 1, -1) >= 0 || errno == EINTR)
                 continue;

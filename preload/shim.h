@@ -198,9 +198,9 @@ void nc__epoll_handoff(int fd);
 void nc__epoll_atfork_child(void);
 bool nc__epoll_known(int fd);
 
-/* io.c: all of buf to fd (ours or not), retrying EINTR and waiting out EAGAIN; len, or
- * -errno if nothing was written, or the count written before a later failure. */
-ssize_t nc__write_all(int fd, const void *buf, size_t len);
+/* io.c: all of buf to fd (ours or not), retrying EINTR and, with wait, waiting out EAGAIN;
+ * len, or -errno if nothing was written, or the count written before a later failure. */
+ssize_t nc__write_all(int fd, const void *buf, size_t len, bool wait);
 /* splice.c: sendfile from netcore socket in (a program fd) to out; negative errno. */
 ssize_t nc__sendfile_from(int in, int out, off_t *off, size_t count);
 

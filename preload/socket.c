@@ -160,7 +160,7 @@ static ssize_t cookie_read(void *c, char *buf, size_t len)
 static ssize_t cookie_write(void *c, const char *buf, size_t len)
 {
     /* stdio takes a short count for an error: the bytes written, or 0 (never -1), errno set. */
-    ssize_t n = nc__write_all((int)(intptr_t)c, buf, len);
+    ssize_t n = nc__write_all((int)(intptr_t)c, buf, len, false);
     if (n < 0) {
         errno = (int)-n;
         return 0;

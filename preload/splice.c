@@ -94,7 +94,7 @@ static ssize_t bounce(int in, int out, size_t len, bool nb, bool to_out)
         return -ENOMEM;
     ssize_t n = read(in, buf, want); /* a pipe empty with no writer left: 0, as the kernel */
     if (n > 0)
-        n = nc__write_all(out, buf, (size_t)n);
+        n = nc__write_all(out, buf, (size_t)n, true);
     else if (n < 0)
         n = -errno;
     free(buf);

@@ -8,4 +8,5 @@ set -euo pipefail
 nc_require_root
 nc_ns_setup
 nc_peer echo 7801
-nc_both sem_stdio "$NC_KERNEL_IP" 7801
+nc_peer hold 7802
+nc_both sem_stdio "$NC_KERNEL_IP" 7801 7802
