@@ -482,8 +482,9 @@ void nc__efd_drain(int efd);
 
 extern struct netcore_stack *nc__stack; /* lwIP is a singleton: the running stack, or NULL */
 
-/* tcpin.c: the guard in front of lwIP's tcp_input (see there). */
+/* tcpin.c, udpin.c: the guards in front of lwIP's tcp_input and udp_input (see there). */
 void nc__tcpin_resolve(void);
+void nc__udpin_resolve(void);
 
 /* log.c: one line on stderr if NETCORE_LOG lets level through. */
 void nc__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -434,6 +434,7 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
         goto fail;
     }
     nc__tcpin_resolve();
+    nc__udpin_resolve();
     if (!lwip_ready) {
         /* lwIP keeps its timer list for the life of the process: initialise it once. */
         lwip_init();
