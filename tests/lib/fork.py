@@ -4,17 +4,8 @@ server. The parent's connection survives a child; the child's inherited socket f
 ENOTCONN and the child's own connection works (from its own address); a program exec'd by
 subprocess (vfork + execve) with the socket's fd passed starts clean and connects too."""
 import errno, os, socket, subprocess, sys
+from echoing import echo  # tests/lib, the script's own directory
 addr, port = sys.argv[1], int(sys.argv[2])
-
-def echo(s, msg):
-    s.sendall(msg)
-    got = b""
-    while len(got) < len(msg):
-        b = s.recv(len(msg) - len(got))
-        if not b:
-            raise SystemExit("EOF from echo peer")
-        got += b
-    assert got == msg, (got, msg)
 
 parent = socket.create_connection((addr, port))
 echo(parent, b"parent-before")

@@ -1,23 +1,14 @@
 #!/usr/bin/env python3
-"""posix_spawn under netcore (tests/test_run_refuse.sh): spawn.py ADDR PORT, against an echo
+"""posix_spawn under netcore (tests/test_shim_spawn.sh): spawn.py ADDR PORT, against an echo
 server. A child started by os.posix_spawn, or by subprocess with close_fds=False, gets each
 netcore socket it could see (inherited, or placed by a dup2 file action) as an unconnected
 socket: ENOTCONN, never the parent's eventfd. The children run without LD_PRELOAD, so what they
 hold is what posix_spawn gave them. The parent's connection keeps working."""
 import os, socket, subprocess, sys
+from echoing import echo  # tests/lib, the script's own directory
 addr, port = sys.argv[1], int(sys.argv[2])
 env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
 exe = os.path.realpath(sys.executable)
-
-def echo(s, msg):
-    s.sendall(msg)
-    got = b""
-    while len(got) < len(msg):
-        b = s.recv(len(msg) - len(got))
-        if not b:
-            raise SystemExit("EOF from echo peer")
-        got += b
-    assert got == msg, (got, msg)
 
 # The child: for each fd given, what it is and what a read gives; exit 1 unless every one is
 # a socket that fails with ENOTCONN. "gone:FD" asks that FD not be open at all.
