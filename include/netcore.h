@@ -63,6 +63,11 @@ struct netcore_config {
                                 addresses and the MAC. 1 (the default when NETCORE_TAP,
                                 NETCORE_IP, NETCORE_IP6 or NETCORE_MAC is given): ifname
                                 only */
+    int share;               /* NETCORE_STACK: 1 "shared" (default): one stack per device,
+                                shared by every process of the uid in the namespace; 0 "own":
+                                a stack of this process's own, from the pool */
+    char run_dir[96];        /* NETCORE_RUNDIR: directory of the shared stacks' rendezvous
+                                ("": /tmp/netcore-EUID) */
 };
 
 /* NETCORE_LOG levels: messages on stderr prefixed "netcore[PID]: ". */
@@ -216,6 +221,47 @@ int netcore_wait(struct netcore_stack *st, int s, unsigned events, int timeout_m
  */
 int netcore_watch(struct netcore_stack *st, int s, int efd, unsigned events);
 int netcore_unwatch(struct netcore_stack *st, int s, int efd);
+
+/*
+ * Sharing one stack between processes (core/share.h has the design). The driver is the
+ * process that runs the stack; clients reach it through its rendezvous.
+ */
+struct netcore_rendezvous {
+    int lock_fd;     /* flock(LOCK_EX) held while this process drives, or -1 */
+    int listen_fd;   /* SOCK_SEQPACKET listening at path, or -1 */
+    char path[108];  /* the socket's path */
+};
+/*
+ * Takes the device's rendezvous (cfg.ifname in this network namespace, under cfg.run_dir):
+ * 1 when no process drives it and this one now must (lock held, socket bound and
+ * listening: call netcore_share_serve after netcore_start, or netcore_share_release); 0 when
+ * a driver exists (connect with netcore_share_connect); a negative errno with a message in err
+ * (a run directory that is not the effective uid's own, mode 0700).
+ */
+int netcore_share_claim(const struct netcore_config *cfg, struct netcore_rendezvous *rv,
+                        char *err, size_t errlen);
+void netcore_share_release(struct netcore_rendezvous *rv);
+/* Serves clients on rv from st's loop; st owns rv from here on. */
+int netcore_share_serve(struct netcore_stack *st, struct netcore_rendezvous *rv);
+/* A new control connection to the driver (SOCK_SEQPACKET, SOCK_CLOEXEC), or -errno
+ * (-ECONNREFUSED/-ENOENT: no driver; -EACCES: the driver refused this process). */
+int netcore_share_connect(const struct netcore_config *cfg, char *err, size_t errlen);
+/*
+ * Makes socket s relayed: returns a new fd (SOCK_CLOEXEC), the program's end of it from now
+ * on, or -errno. s then lives until every copy of that fd is closed; the handle s is no
+ * longer the caller's (do not netcore_close it). Data already in s's rings keeps its order.
+ */
+int netcore_export(struct netcore_stack *st, int s);
+/* Relayed sockets and attached clients: what the stack must outlive this process for. */
+int netcore_share_users(struct netcore_stack *st);
+/*
+ * Hands the stack to a keeper: forks a process that drives it (every socket not relayed is
+ * closed there, its data delivered as at exit) until no user is left, then releases the
+ * device and exits. Call with no other thread of this process using the stack; returns the
+ * keeper's pid (>0) to the caller, which no longer drives st: from here on it is a client
+ * like any other, and st is left alone (netcore_fork_child semantics), or -errno.
+ */
+int netcore_share_keep(struct netcore_stack *st);
 
 #ifdef __cplusplus
 }
