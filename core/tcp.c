@@ -260,6 +260,8 @@ int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *newid)
     atomic_store(&st->socks[*newid]->in_aq, false);
     s->aq_head = (s->aq_head + 1) % s->aq_cap;
     atomic_fetch_sub(&s->aq_count, 1);
+    if (s->relay != NULL)
+        nc__relay_notify(s); /* a relayed listener's token for the next one */
     return 0;
 }
 
