@@ -49,6 +49,8 @@
 
 #define BUCKETS 256       /* inode hash of the program ends (nc__relay_find) */
 #define UDP_BUDGET 64     /* datagrams taken from one program end per pump */
+#define DISCARD_BUDGET 16 /* reads of bytes to drop per pump: a program writing without end
+                             must not hold the netstack thread */
 #define EPOLL_BATCH 64
 #define MAX_DGRAM 65535   /* payload room: a larger message is malformed anyway */
 
@@ -212,7 +214,11 @@ static void relay_free(struct nc_relay *r)
 /* Reads and drops what the program end holds (after a shutdown, on a listener). */
 static void discard(struct nc_relay *r)
 {
-    while (!r->rd_eof) {
+    for (int i = 0; !r->rd_eof; i++) {
+        if (i == DISCARD_BUDGET) {
+            enqueue(r); /* the rest on the next round */
+            return;
+        }
         long k = rc_of(nc__raw_syscall(SYS_read, r->rfd, r->tab->scratch,
                                        sizeof(r->tab->scratch)));
         if (k == -EINTR)
@@ -590,8 +596,14 @@ void nc__relay_teardown(struct netcore_stack *st)
     struct nc_relay_tab *t = st->relays;
     if (t == NULL)
         return;
-    while (t->all != NULL)
-        relay_free(t->all); /* sockets all freed already; nothing should be left */
+    /* Every socket is freed by now, and its relay with it (nc__sock_free): nothing should be
+     * left, and what is cannot reach its socket any more. */
+    while (t->all != NULL) {
+        struct nc_relay *r = t->all;
+        t->all = r->next;
+        nc__sys_close(r->rfd);
+        free(r);
+    }
     if (t->ev != NULL)
         event_free(t->ev);
     nc__sys_close(t->epfd);
@@ -754,8 +766,9 @@ static int shutdown_locked(struct netcore_stack *st, struct nc_sock *s, bool rd,
     int state = atomic_load(&s->state);
     if (s->type == SOCK_DGRAM) {
         if (wr && !atomic_load(&s->wr_shut)) {
-            /* What the program sent before shutdown still goes out. */
-            while (!udp_in(st, r, s, UDP_BUDGET))
+            /* What the program sent before shutdown still goes out (as much as a few
+             * budgets take: a program that goes on sending meanwhile loses the rest). */
+            for (int i = 0; i < 16 && !udp_in(st, r, s, UDP_BUDGET); i++)
                 ;
             atomic_store(&s->wr_shut, true);
             r->tx_discard = true;
