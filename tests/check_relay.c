@@ -161,6 +161,12 @@ static void read_all(int fd, void *buf, size_t len)
     }
 }
 
+static bool readable(int fd, int ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    return poll(&p, 1, ms) == 1;
+}
+
 /* Waits (polling: the relays have no event a test could wait on) until cond(st, arg). */
 static bool eventually(bool (*cond)(struct netcore_stack *, long), struct netcore_stack *st,
                        long arg)
@@ -407,6 +413,77 @@ START_TEST(tcp_reset_status)
 }
 END_TEST
 
+/* Peer: reads the first connection to EOF, checking the pattern; says 'F' and sends the
+ * count (8 bytes), or 'R' when the connection was reset. */
+static int sink_peer(struct netcore_stack *st)
+{
+    int l = listen_on(st, 7);
+    say(to_test[1], 'L');
+    int c = netcore_accept(st, l, NULL, NULL, 0);
+    if (c < 0)
+        return 3;
+    if (netcore_send(st, c, "0123456789", 10, 0) != 10)
+        return 4;
+    static uint8_t buf[65536];
+    uint64_t total = 0;
+    for (;;) {
+        ssize_t n = netcore_recv(st, c, buf, sizeof(buf), 0);
+        if (n == -ECONNRESET) {
+            say(to_test[1], 'R');
+            break;
+        }
+        if (n < 0)
+            return 5;
+        if (n == 0) {
+            say(to_test[1], 'F');
+            if (write(to_test[1], &total, sizeof(total)) != sizeof(total))
+                return 6;
+            break;
+        }
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] != pattern(total + (uint64_t)i))
+                return 7;
+        total += (uint64_t)n;
+    }
+    netcore_close(st, c);
+    netcore_close(st, l);
+    return 0;
+}
+
+/* The program writes more than the pair and the rings hold and closes at once: the socket
+ * stays until every byte is sent, then the FIN. (The program read what it was sent.) */
+START_TEST(tcp_close_after_write)
+{
+    struct netcore_stack *st = spawn(sink_peer);
+    int s = connect_to(st, PEER_IP, 7);
+    int fd = netcore_export(st, s);
+    char b[10];
+    read_all(fd, b, sizeof(b));
+    struct writer w = { .fd = fd, .off = 0, .len = 3u << 20 };
+    ck_assert_ptr_null(writer_main(&w));
+    close(fd);
+    ck_assert_int_eq(hear(to_test[0]), 'F');
+    uint64_t total = 0;
+    ck_assert_int_eq(read(to_test[0], &total, sizeof(total)), sizeof(total));
+    ck_assert_uint_eq(total, w.len);
+    ck_assert(eventually(relays_are, st, 0));
+    reap(st);
+}
+END_TEST
+
+/* The program closes with data it never read: a reset, as the kernel's close would send. */
+START_TEST(tcp_close_unread_resets)
+{
+    struct netcore_stack *st = spawn(sink_peer);
+    int s = connect_to(st, PEER_IP, 7);
+    int fd = netcore_export(st, s);
+    ck_assert(readable(fd, WAIT_MS));
+    close(fd);
+    ck_assert_int_eq(hear(to_test[0]), 'R');
+    reap(st);
+}
+END_TEST
+
 #define ORDER_RX (512u * 1024)
 
 /* Peer: sends ORDER_RX bytes, then reads to EOF checking the pattern, and tells the test how
@@ -530,12 +607,6 @@ static bool queued_is(struct netcore_stack *st, long n)
 {
     int l = (int)(n >> 8);
     return atomic_load(&st->socks[l]->aq_count) == (n & 0xff);
-}
-
-static bool readable(int fd, int ms)
-{
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    return poll(&p, 1, ms) == 1;
 }
 
 /* A relayed listener: one token byte in the program end while connections wait, never
@@ -708,6 +779,72 @@ START_TEST(udp_through_relay)
 }
 END_TEST
 
+#define FLOOD 300
+
+/* Peer: FLOOD numbered datagrams of 1000 bytes to whoever sent it one (which also resolves
+ * the addresses both ways). */
+static int udp_flood_peer(struct netcore_stack *st)
+{
+    int u = netcore_socket(st, AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = sin_of("0.0.0.0", 9);
+    if (u < 0 || netcore_bind(st, u, (struct sockaddr *)&a, sizeof(a)) != 0)
+        return 3;
+    say(to_test[1], 'L');
+    static uint8_t buf[1000];
+    struct sockaddr_in to;
+    socklen_t tl = sizeof(to);
+    if (netcore_recvfrom(st, u, buf, sizeof(buf), 0, (struct sockaddr *)&to, &tl) < 0)
+        return 4;
+    for (uint32_t i = 0; i < FLOOD; i++) {
+        memcpy(buf, &i, sizeof(i));
+        if (netcore_sendto(st, u, buf, sizeof(buf), 0, (struct sockaddr *)&to, sizeof(to)) !=
+            sizeof(buf))
+            return 5;
+    }
+    say(to_test[1], 'D');
+    netcore_close(st, u);
+    return 0;
+}
+
+static bool dq_waits(struct netcore_stack *st, long id)
+{
+    return atomic_load(&st->socks[id]->dq_count) > 0;
+}
+
+/* More datagrams than the program end holds: the rest wait in the socket's queue for room
+ * (EPOLLOUT), in order; each one is either delivered once or counted as dropped. */
+START_TEST(udp_program_slow)
+{
+    struct netcore_stack *st = spawn(udp_flood_peer);
+    int u = netcore_socket(st, AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = sin_of("0.0.0.0", 5000);
+    ck_assert_int_eq(netcore_bind(st, u, (struct sockaddr *)&a, sizeof(a)), 0);
+    int fd = netcore_export(st, u);
+    dgram_send(fd, AF_INET, PEER_IP, 9, "go", 2);
+    ck_assert_int_eq(hear(to_test[0]), 'D');
+    ck_assert(eventually(dq_waits, st, u));
+    uint32_t got = 0, last = 0;
+    struct netcore_stats stats;
+    for (;;) {
+        netcore_get_stats(st, &stats);
+        if (got + stats.udp_dropped == FLOOD)
+            break;
+        uint8_t buf[1000];
+        ck_assert_uint_eq(dgram_recv(fd, buf, sizeof(buf)), sizeof(buf));
+        uint32_t seq;
+        memcpy(&seq, buf, sizeof(seq));
+        ck_assert(got == 0 || seq > last);
+        last = seq;
+        got++;
+    }
+    ck_assert_uint_gt(got, 64); /* more than the queue alone holds */
+    ck_assert(!readable(fd, 0));
+    close(fd);
+    ck_assert(eventually(relays_are, st, 0));
+    reap(st);
+}
+END_TEST
+
 static Suite *relay_suite(void)
 {
     Suite *s = suite_create("relay");
@@ -720,6 +857,8 @@ static Suite *relay_suite(void)
     tcase_add_test(tc, tcp_peer_fin);
     tcase_add_test(tc, tcp_reset_status);
     tcase_add_test(tc, tcp_rings_keep_order);
+    tcase_add_test(tc, tcp_close_after_write);
+    tcase_add_test(tc, tcp_close_unread_resets);
     suite_add_tcase(s, tc);
     TCase *tl = tcase_create("listen");
     tcase_set_timeout(tl, 60);
@@ -728,6 +867,7 @@ static Suite *relay_suite(void)
     TCase *tu = tcase_create("udp");
     tcase_set_timeout(tu, 60);
     tcase_add_test(tu, udp_through_relay);
+    tcase_add_test(tu, udp_program_slow);
     suite_add_tcase(s, tu);
     return s;
 }
