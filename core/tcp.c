@@ -727,6 +727,9 @@ int nc__tcp_shutdown(struct netcore_stack *st, struct nc_sock *s, bool rd, bool 
  */
 void nc__tcp_close(struct netcore_stack *st, struct nc_sock *s)
 {
+    /* A relayed socket closed by the driver itself (netcore_close, netcore_drain): the
+     * program end reads EOF now, not once the connection has lingered out. */
+    nc__relay_detach(st, s);
     int state = atomic_load(&s->state);
     if (state == NC_ST_LISTEN) {
         /* Connections accepted by lwIP but never taken by the program are reset. */

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/sockios.h>
 #include <poll.h>
 #include <pthread.h>
@@ -33,7 +34,7 @@ static int to_test[2], to_peer[2]; /* peer -> test, test -> peer */
 static int wire[2];
 static pid_t peer_pid;
 
-static struct netcore_stack *start_stack(int fd, bool peer)
+static struct netcore_stack *start_stack(int fd, bool peer, int flags)
 {
     struct netcore_config c;
     netcore_config_defaults(&c);
@@ -44,7 +45,7 @@ static struct netcore_stack *start_stack(int fd, bool peer)
     c.mac[5] = peer ? 1 : 2;
     struct netcore_stack *st = NULL;
     char err[256];
-    if (netcore_start(&c, 0, &st, err, sizeof(err)) != 0) {
+    if (netcore_start(&c, flags, &st, err, sizeof(err)) != 0) {
         fprintf(stderr, "netcore_start: %s\n", err);
         return NULL;
     }
@@ -74,9 +75,9 @@ static char hear(int fd)
 
 typedef int (*peer_fn)(struct netcore_stack *st);
 
-/* Forks the peer running fn on its own stack; returns the stack under test. The peer says
- * 'L' when it is ready. */
-static struct netcore_stack *spawn(peer_fn fn)
+/* Forks the peer running fn on its own stack; returns the stack under test, started with
+ * flags. The peer says 'L' when it is ready. */
+static struct netcore_stack *spawn_flags(peer_fn fn, int flags)
 {
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM, 0, wire), 0);
     ck_assert_int_eq(pipe(to_test), 0);
@@ -88,7 +89,7 @@ static struct netcore_stack *spawn(peer_fn fn)
     ck_assert_int_ge(peer_pid, 0);
     if (peer_pid == 0) {
         close(wire[0]);
-        struct netcore_stack *st = start_stack(wire[1], true);
+        struct netcore_stack *st = start_stack(wire[1], true, 0);
         if (st == NULL)
             _exit(2);
         int rc = fn(st);
@@ -97,10 +98,25 @@ static struct netcore_stack *spawn(peer_fn fn)
         _exit(rc);
     }
     close(wire[1]);
-    struct netcore_stack *st = start_stack(wire[0], false);
+    struct netcore_stack *st = start_stack(wire[0], false, flags);
     ck_assert_ptr_nonnull(st);
     ck_assert_int_eq(hear(to_test[0]), 'L');
     return st;
+}
+
+static struct netcore_stack *spawn(peer_fn fn)
+{
+    return spawn_flags(fn, 0);
+}
+
+/* share.c's hook, recorded here (this definition replaces relay.c's weak one). */
+static _Atomic int changed_calls, changed_state = -1;
+
+void nc__share_sock_changed(struct netcore_stack *st, struct nc_sock *s)
+{
+    (void)st;
+    atomic_fetch_add(&changed_calls, 1);
+    atomic_store(&changed_state, atomic_load(&s->state));
 }
 
 static void reap(struct netcore_stack *st)
@@ -845,6 +861,146 @@ START_TEST(udp_program_slow)
 }
 END_TEST
 
+/* Exported before connect, as share.c's NC_OP_SOCKET does: the connect goes on without
+ * waiting (non-blocking in the core), what the program writes meanwhile waits in the pair
+ * and goes once connected; share.c hears of the state change. */
+START_TEST(tcp_connect_after_export)
+{
+    struct netcore_stack *st = spawn(echo_peer);
+    int s = netcore_socket(st, AF_INET, SOCK_STREAM, 0);
+    int fd = netcore_export(st, s);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "early", 5), 5);
+    atomic_store(&changed_calls, 0);
+    struct sockaddr_in a = sin_of(PEER_IP, 7);
+    ck_assert_int_eq(netcore_connect(st, s, (struct sockaddr *)&a, sizeof(a)), -EINPROGRESS);
+    char b[5];
+    read_all(fd, b, 5);
+    ck_assert_mem_eq(b, "early", 5);
+    ck_assert_int_ge(atomic_load(&changed_calls), 1);
+    ck_assert_int_eq(atomic_load(&changed_state), NC_ST_CONNECTED);
+    close(fd);
+    ck_assert_int_eq(hear(to_test[0]), 'F');
+    reap(st);
+}
+END_TEST
+
+static int idle_peer(struct netcore_stack *st)
+{
+    (void)st;
+    say(to_test[1], 'L');
+    return 0;
+}
+
+/* A refused connect: the program end reads EOF, STATUS says why, share.c heard. */
+START_TEST(tcp_refused_after_export)
+{
+    struct netcore_stack *st = spawn(idle_peer);
+    int s = netcore_socket(st, AF_INET, SOCK_STREAM, 0);
+    int fd = netcore_export(st, s);
+    atomic_store(&changed_calls, 0);
+    struct sockaddr_in a = sin_of(PEER_IP, 9);
+    ck_assert_int_eq(netcore_connect(st, s, (struct sockaddr *)&a, sizeof(a)), -EINPROGRESS);
+    char b;
+    ck_assert_int_eq(read_soon(fd, &b, 1), 0);
+    ck_assert_int_eq(atomic_load(&changed_state), NC_ST_CLOSED);
+    ck_assert_int_eq(nc__relay_status(st, s), -ECONNREFUSED);
+    ck_assert_int_eq(nc__relay_shutdown(st, s, SHUT_WR), -ENOTCONN);
+    close(fd);
+    ck_assert(eventually(relays_are, st, 0));
+    reap(st);
+}
+END_TEST
+
+/* SHUT_RD asked of the driver: the program reads EOF at once, while its writes still go. */
+START_TEST(tcp_shutdown_rd)
+{
+    struct netcore_stack *st = spawn(echo_peer);
+    int s = connect_to(st, PEER_IP, 7);
+    int fd = netcore_export(st, s);
+    ck_assert_int_eq(nc__relay_shutdown(st, s, SHUT_RD), 0);
+    char b;
+    ck_assert_int_eq(read_soon(fd, &b, 1), 0);
+    ck_assert_int_eq(write(fd, "abc", 3), 3); /* echoed, and the echo dropped */
+    ck_assert_int_eq(nc__relay_shutdown(st, s, SHUT_WR), 0);
+    ck_assert_int_eq(hear(to_test[0]), 'F'); /* the peer saw the FIN after "abc" */
+    close(fd);
+    ck_assert(eventually(relays_are, st, 0));
+    reap(st);
+}
+END_TEST
+
+/* The driver closes a relayed socket itself (netcore_close): the program end reads EOF. */
+START_TEST(tcp_driver_closes)
+{
+    struct netcore_stack *st = spawn(echo_peer);
+    int s = connect_to(st, PEER_IP, 7);
+    int fd = netcore_export(st, s);
+    ck_assert_int_eq(netcore_close(st, s), 0);
+    ck_assert_int_eq(nc__relay_count(st), 0);
+    char b;
+    ck_assert_int_eq(read_soon(fd, &b, 1), 0);
+    ck_assert_int_eq(hear(to_test[0]), 'F');
+    close(fd);
+    reap(st);
+}
+END_TEST
+
+/* A forked child closes its copies of every driver end (netcore_fork_child), and the
+ * parent's relay goes on, also after the child closed its copy of the program end. */
+START_TEST(fork_child_closes_driver_ends)
+{
+    struct netcore_stack *st = spawn(echo_peer);
+    int s = connect_to(st, PEER_IP, 7);
+    int fd = netcore_export(st, s);
+    netcore_fork_prepare(st);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fds[8];
+        int n = nc__relay_fds(st, fds, 8);
+        netcore_fork_child(st);
+        for (int i = 0; i < n; i++)
+            if (fcntl(fds[i], F_GETFD) != -1 || errno != EBADF)
+                _exit(3);
+        close(fd);
+        _exit(n == 2 ? 0 : 4);
+    }
+    netcore_fork_parent(st);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(status, 0);
+    ck_assert_int_eq(write(fd, "ok", 2), 2);
+    char b[2];
+    read_all(fd, b, 2);
+    ck_assert_mem_eq(b, "ok", 2);
+    close(fd);
+    ck_assert_int_eq(hear(to_test[0]), 'F');
+    reap(st);
+}
+END_TEST
+
+/* A stack driven by hand (NETCORE_MANUAL): netcore_step pumps the relays. */
+START_TEST(manual_mode_udp)
+{
+    struct netcore_stack *st = spawn_flags(udp_echo_peer, NETCORE_MANUAL);
+    int u = netcore_socket(st, AF_INET, SOCK_DGRAM, 0);
+    int fd = netcore_export(st, u);
+    dgram_send(fd, AF_INET, PEER_IP, 9, "step", 4);
+    for (int i = 0; i < 1000 && !readable(fd, 0); i++)
+        netcore_step(st, 10);
+    char buf[16];
+    ck_assert_uint_eq(dgram_recv(fd, buf, sizeof(buf)), 4);
+    ck_assert_mem_eq(buf, "step", 4);
+    dgram_send(fd, AF_INET, PEER_IP, 9, "end", 3);
+    close(fd);
+    for (int i = 0; i < 1000 && nc__relay_count(st) != 0; i++)
+        netcore_step(st, 10);
+    ck_assert_int_eq(nc__relay_count(st), 0);
+    reap(st);
+}
+END_TEST
+
 static Suite *relay_suite(void)
 {
     Suite *s = suite_create("relay");
@@ -859,6 +1015,11 @@ static Suite *relay_suite(void)
     tcase_add_test(tc, tcp_rings_keep_order);
     tcase_add_test(tc, tcp_close_after_write);
     tcase_add_test(tc, tcp_close_unread_resets);
+    tcase_add_test(tc, tcp_connect_after_export);
+    tcase_add_test(tc, tcp_refused_after_export);
+    tcase_add_test(tc, tcp_shutdown_rd);
+    tcase_add_test(tc, tcp_driver_closes);
+    tcase_add_test(tc, fork_child_closes_driver_ends);
     suite_add_tcase(s, tc);
     TCase *tl = tcase_create("listen");
     tcase_set_timeout(tl, 60);
@@ -868,6 +1029,7 @@ static Suite *relay_suite(void)
     tcase_set_timeout(tu, 60);
     tcase_add_test(tu, udp_through_relay);
     tcase_add_test(tu, udp_program_slow);
+    tcase_add_test(tu, manual_mode_udp);
     suite_add_tcase(s, tu);
     return s;
 }
