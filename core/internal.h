@@ -534,8 +534,10 @@ int nc__relay_find(struct netcore_stack *st, int fd);
 int nc__relay_shutdown(struct netcore_stack *st, int id, int how);
 /* The error a read that found EOF reports (-ECONNRESET...), taken once; else 0. */
 int nc__relay_status(struct netcore_stack *st, int id);
-/* Relayed sockets alive. */
+/* Relayed sockets alive (no lock needed). */
 int nc__relay_count(struct netcore_stack *st);
+/* Datagrams from program ends dropped: malformed, or refused by the socket (no lock). */
+uint64_t nc__relay_dropped(struct netcore_stack *st);
 /* The fds the relays own (each driver end, then the epoll fd) into out; returns how many
  * (a keeper keeps them open). */
 int nc__relay_fds(struct netcore_stack *st, int *out, int cap);

@@ -84,7 +84,7 @@ struct nc_relay_tab {
     struct nc_relay *hash[BUCKETS];
     _Atomic int count;
     uint32_t gen;
-    uint64_t bad;                 /* program datagrams dropped: malformed or refused */
+    _Atomic uint64_t bad;         /* program datagrams dropped: malformed or refused */
     /* Datagram payloads and bytes to discard pass through here, under the stack lock. */
     uint8_t scratch[MAX_DGRAM];
 };
@@ -530,6 +530,12 @@ static void pump(struct netcore_stack *st, struct nc_relay *r, uint32_t ev)
     bool blocked = false;
     if (ev & EPOLLHUP)
         r->hup = true;
+    /* First: share.c answers a waiting connect before the program can see its end's EOF. */
+    int state = atomic_load(&s->state);
+    if (state != r->state) {
+        r->state = state;
+        nc__share_sock_changed(st, s);
+    }
     if (s->type == SOCK_DGRAM) {
         udp_in(st, r, s, UDP_BUDGET);
         blocked = udp_out(r, s);
@@ -548,11 +554,6 @@ static void pump(struct netcore_stack *st, struct nc_relay *r, uint32_t ev)
         return;
     }
     want_out(r, blocked);
-    int state = atomic_load(&s->state);
-    if (state != r->state) {
-        r->state = state;
-        nc__share_sock_changed(st, s);
-    }
 }
 
 static void on_ready(evutil_socket_t fd, short what, void *arg)
@@ -821,6 +822,11 @@ int nc__relay_status(struct netcore_stack *st, int id)
 int nc__relay_count(struct netcore_stack *st)
 {
     return st->relays != NULL ? atomic_load(&st->relays->count) : 0;
+}
+
+uint64_t nc__relay_dropped(struct netcore_stack *st)
+{
+    return st->relays != NULL ? atomic_load(&st->relays->bad) : 0;
 }
 
 int nc__relay_fds(struct netcore_stack *st, int *out, int cap)

@@ -762,6 +762,7 @@ START_TEST(udp_through_relay)
     dgram_send(fd, AF_INET, PEER_IP, 9, big, sizeof(big));
     ck_assert_uint_eq(dgram_recv(fd, buf, sizeof(buf)), sizeof(big));
     ck_assert_mem_eq(buf, big, sizeof(big));
+    ck_assert_uint_eq(nc__relay_dropped(st), 5);
 
     int c = netcore_socket(st, AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in a = sin_of(PEER_IP, 9);
