@@ -85,8 +85,9 @@ struct nc_relay_tab {
     _Atomic int count;
     uint32_t gen;
     _Atomic uint64_t bad;         /* program datagrams dropped: malformed or refused */
-    /* Datagram payloads and bytes to discard pass through here, under the stack lock. */
-    uint8_t scratch[MAX_DGRAM];
+    /* Datagram payloads and bytes to discard pass through here, under the stack lock
+     * (MAX_DGRAM bytes, from the first export: a stack no one shares never needs it). */
+    uint8_t *scratch;
 };
 
 /* A weak stand-in until share.c links in; share.c's definition replaces it. */
@@ -211,6 +212,20 @@ static void relay_free(struct nc_relay *r)
     free(r);
 }
 
+/*
+ * A read of rfd found its end: 0 when the program end was shut for writing or closed, and
+ * ECONNRESET only when it was closed with data unread (the kernel's unix_release_sock sets
+ * it on our end then): the program is gone, and its close is a reset.
+ */
+static void read_ended(struct nc_relay *r, long k)
+{
+    r->rd_eof = true;
+    if (k == -ECONNRESET) {
+        r->hup = true;
+        r->reset = true;
+    }
+}
+
 /* Reads and drops what the program end holds (after a shutdown, on a listener). */
 static void discard(struct nc_relay *r)
 {
@@ -219,16 +234,13 @@ static void discard(struct nc_relay *r)
             enqueue(r); /* the rest on the next round */
             return;
         }
-        long k = rc_of(nc__raw_syscall(SYS_read, r->rfd, r->tab->scratch,
-                                       sizeof(r->tab->scratch)));
+        long k = rc_of(nc__raw_syscall(SYS_read, r->rfd, r->tab->scratch, MAX_DGRAM));
         if (k == -EINTR)
             continue;
         if (k == -EAGAIN)
             return;
-        if (k <= 0) {
-            r->rd_eof = true;
-            r->reset |= k == -ECONNRESET;
-        }
+        if (k <= 0)
+            read_ended(r, k);
     }
 }
 
@@ -288,8 +300,7 @@ static void tcp_in(struct netcore_stack *st, struct nc_relay *r, struct nc_sock 
         if (k == -EAGAIN)
             break;
         if (k <= 0) {
-            r->rd_eof = true;
-            r->reset |= k == -ECONNRESET;
+            read_ended(r, k);
             break;
         }
         nc__ring_produce(&s->tx, (size_t)k);
@@ -304,7 +315,7 @@ static void tcp_in(struct netcore_stack *st, struct nc_relay *r, struct nc_sock 
         end_tx(st, r, s);
     else if (got)
         nc__tcp_flush(st, s);
-    if (r->rd_eof && !r->hup && !r->tx_discard)
+    if (r->rd_eof && !r->hup && !r->tx_discard && !r->reset)
         end_tx(st, r, s); /* the program end was shut in the kernel, not through us */
 }
 
@@ -414,7 +425,7 @@ static bool udp_in(struct netcore_stack *st, struct nc_relay *r, struct nc_sock 
     struct nc_relay_tab *t = r->tab;
     for (int i = 0; i < budget && !r->rd_eof; i++) {
         struct nc_share_dgram h;
-        struct iovec iov[2] = { { &h, sizeof(h) }, { t->scratch, sizeof(t->scratch) } };
+        struct iovec iov[2] = { { &h, sizeof(h) }, { t->scratch, MAX_DGRAM } };
         struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
         long k = rc_of(nc__raw_syscall(SYS_recvmsg, r->rfd, &m, MSG_DONTWAIT));
         if (k == -EINTR)
@@ -608,6 +619,7 @@ void nc__relay_teardown(struct netcore_stack *st)
     if (t->ev != NULL)
         event_free(t->ev);
     nc__sys_close(t->epfd);
+    free(t->scratch);
     free(t);
     st->relays = NULL;
 }
@@ -680,6 +692,8 @@ static int export_locked(struct netcore_stack *st, int id)
         return -ENOTSUP;
     if (s->relay != NULL)
         return -EALREADY;
+    if (t->scratch == NULL && (t->scratch = malloc(MAX_DGRAM)) == NULL)
+        return -ENOMEM;
     int sv[2];
     int type = s->type == SOCK_STREAM ? SOCK_STREAM : SOCK_SEQPACKET;
     if (nc__raw_syscall(SYS_socketpair, AF_UNIX, type | SOCK_CLOEXEC, 0, sv) != 0)
