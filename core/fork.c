@@ -56,6 +56,7 @@ void netcore_fork_child(struct netcore_stack *st)
             z->efd = -1;
         }
     }
+    nc__relay_fork_child(st); /* the program ends stay with whoever holds them */
     if (st->cmdq.efd >= 0) {
         nc__sys_close(st->cmdq.efd);
         st->cmdq.efd = -1;

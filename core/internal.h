@@ -19,6 +19,8 @@ struct tcp_pcb;
 struct udp_pcb;
 struct netif;
 struct ip_addr; /* lwIP's ip_addr_t */
+struct nc_relay;     /* relay.c */
+struct nc_relay_tab;
 
 /* ring: single-producer single-consumer byte ring; capacity is a power of two. */
 struct nc_ring {
@@ -39,6 +41,10 @@ size_t nc__ring_peek(const struct nc_ring *r, void *dst, size_t len);
 /* Up to two contiguous readable spans, without consuming them. Returns the span count. */
 int nc__ring_read_spans(const struct nc_ring *r, struct iovec sp[2]);
 void nc__ring_consume(struct nc_ring *r, size_t len);
+/* Up to two contiguous writable spans of at most max bytes in all, for the producer to fill
+ * (readv straight into the ring); nc__ring_produce then publishes what it wrote. */
+int nc__ring_write_spans(const struct nc_ring *r, struct iovec sp[2], size_t max);
+void nc__ring_produce(struct nc_ring *r, size_t len);
 
 /*
  * cmdq: bounded multi-producer queue of commands for the netstack, woken by an eventfd.
@@ -237,6 +243,10 @@ struct nc_sock {
 
     uint64_t drops;              /* datagrams dropped on a full queue (netcore stat) */
 
+    /* relayed (relay.c): another process holds the socket through a socketpair; set and
+     * cleared under the stack lock */
+    struct nc_relay *relay;
+
     /* cmdq kick slot */
     struct nc_sock *kick_next;
     unsigned kick_bits;
@@ -279,6 +289,7 @@ struct netcore_stack {
     const struct nc_tcpseg *rx_seg; /* the TCP segment lwIP is handling now, or NULL */
     uint8_t *frame;              /* receive buffer, one frame */
     size_t frame_cap;
+    struct nc_relay_tab *relays; /* relayed sockets (relay.c) */
 };
 
 /* stack.c */
@@ -496,6 +507,45 @@ void nc__stat_open(struct netcore_stack *st);
 void nc__stat_release(struct netcore_stack *st, bool unlink_path);
 /* Frees the clients' events and dumps; before the event base goes (netcore_stop). */
 void nc__stat_free_clients(struct netcore_stack *st);
+
+/*
+ * relay.c: relayed sockets, the driver's side (share.h). Under the stack lock unless noted.
+ */
+/* At start, after the event base exists (NULL base: manual mode); at stop, after every
+ * socket is freed. */
+int nc__relay_setup(struct netcore_stack *st);
+void nc__relay_teardown(struct netcore_stack *st);
+/* The epoll fd of every relay's driver end (netcore_step polls it in manual mode), or -1. */
+int nc__relay_epfd(struct netcore_stack *st);
+/* Pumps the relays the epoll fd reports ready. */
+void nc__relay_events(struct netcore_stack *st);
+/* Relays whose socket changed (nc__sock_notify) wait to be pumped: true if any. */
+bool nc__relay_pending(struct netcore_stack *st);
+/* Pumps them (nc__unlock, after the command queue). */
+void nc__relay_run(struct netcore_stack *st);
+/* nc__sock_notify of a relayed socket: pump it before the lock is let go. */
+void nc__relay_notify(struct nc_sock *s);
+/* The socket is being freed: closes its driver end (nc__sock_free). */
+void nc__relay_detach(struct netcore_stack *st, struct nc_sock *s);
+/* These take the stack lock themselves (share.c calls them unlocked). */
+/* The id of the relayed socket whose program end is the same socket as fd, or -EBADF. */
+int nc__relay_find(struct netcore_stack *st, int fd);
+/* shutdown() of a relayed socket: SHUT_WR after what the program has written so far. */
+int nc__relay_shutdown(struct netcore_stack *st, int id, int how);
+/* The error a read that found EOF reports (-ECONNRESET...), taken once; else 0. */
+int nc__relay_status(struct netcore_stack *st, int id);
+/* Relayed sockets alive (no lock needed). */
+int nc__relay_count(struct netcore_stack *st);
+/* Datagrams from program ends dropped: malformed, or refused by the socket (no lock). */
+uint64_t nc__relay_dropped(struct netcore_stack *st);
+/* The fds the relays own (each driver end, then the epoll fd) into out; returns how many
+ * (a keeper keeps them open). */
+int nc__relay_fds(struct netcore_stack *st, int *out, int cap);
+/* In a forked child: closes every fd the relays own; only close() (async-signal-safe). */
+void nc__relay_fork_child(struct netcore_stack *st);
+/* share.c: a relayed socket's state changed (a connect ended). Called under the stack lock
+ * on whichever thread pumped: no netcore_* call from there. relay.c has a weak no-op. */
+void nc__share_sock_changed(struct netcore_stack *st, struct nc_sock *s);
 
 /* pcap.c: NETCORE_PCAP capture (no-ops without it). */
 int nc__pcap_open(struct netcore_stack *st, char *err, size_t errlen);

@@ -155,14 +155,28 @@ static void arm_timer(struct netcore_stack *st)
 
 #define TIMER_SLACK_MS 10
 
+/* Rounds of relay pumping one unlock does; then the netstack thread takes over. */
+#define RELAY_ROUNDS 8
+
 void nc__unlock(struct netcore_stack *st)
 {
-    nc__run_queue(st);
-    run_deferred();
-    if (st->netdown_pending) {
-        st->netdown_pending = false;
-        netif_set_link_down(st->netif);
-        nc__tcp_netdown(st);
+    for (int round = 0;; round++) {
+        nc__run_queue(st);
+        run_deferred();
+        if (st->netdown_pending) {
+            st->netdown_pending = false;
+            netif_set_link_down(st->netif);
+            nc__tcp_netdown(st);
+        }
+        /* Relayed sockets that changed under the lock (relay.c): pumping them may queue
+         * more work (a flush, a packet to ourselves), and that work may change them again. */
+        if (!nc__relay_pending(st))
+            break;
+        if (round == RELAY_ROUNDS) {
+            nc__efd_signal(st->cmdq.efd); /* still busy: not all on this caller */
+            break;
+        }
+        nc__relay_run(st);
     }
     if (st->threaded) {
         if (nc__in_stack_thread) {
@@ -244,9 +258,10 @@ static void *thread_main(void *arg)
 
 int netcore_step(struct netcore_stack *st, int timeout_ms)
 {
-    struct pollfd p[2] = {
+    struct pollfd p[3] = {
         { .fd = st->dev_down ? -1 : st->dev.fd, .events = POLLIN },
         { .fd = st->cmdq.efd, .events = POLLIN },
+        { .fd = nc__relay_epfd(st), .events = POLLIN },
     };
     if (timeout_ms != 0) {
         nc__lock(st);
@@ -256,10 +271,11 @@ int netcore_step(struct netcore_stack *st, int timeout_ms)
             (timeout_ms < 0 || sleep < (u32_t)timeout_ms))
             timeout_ms = (int)sleep;
         struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
-        nc__raw_syscall(SYS_ppoll, p, 2, timeout_ms < 0 ? NULL : &ts, NULL, 0);
+        nc__raw_syscall(SYS_ppoll, p, 3, timeout_ms < 0 ? NULL : &ts, NULL, 0);
     }
     nc__cmdq_clear_wake(&st->cmdq);
     nc__lock(st);
+    nc__relay_events(st);
     int n = st->dev_down ? 0 : nc__pump_device(st, 1024);
     sys_check_timeouts();
     nc__tcp_tw_cap(st);
@@ -457,6 +473,13 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
             snprintf(err, errlen, "libevent setup failed");
             goto fail;
         }
+    }
+    rc = nc__relay_setup(st);
+    if (rc != 0) {
+        snprintf(err, errlen, "relay setup: %s", strerror(-rc));
+        goto fail;
+    }
+    if (!(flags & NETCORE_MANUAL)) {
         nc__stat_open(st); /* before the thread: it then owns the event */
         st->threaded = true;
         /* The program's handlers never run on the netstack thread: its calls go to libc
@@ -485,6 +508,7 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
     *out = st;
     return 0;
 fail:
+    nc__relay_teardown(st);
     base_teardown(st);
     nc__netif_teardown(st);
     nc__rto_free(st);
@@ -525,6 +549,7 @@ void netcore_stop(struct netcore_stack *st)
     }
     nc__netif_teardown(st);
     nc__rto_free(st);
+    nc__relay_teardown(st); /* every relayed socket went with drop_all */
     nc__mutex_unlock(&st->lock);
     base_teardown(st);
     nc__dev_close(&st->dev);
