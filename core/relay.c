@@ -272,7 +272,10 @@ static void tcp_in(struct netcore_stack *st, struct nc_relay *r, struct nc_sock 
     if (r->rd_eof)
         return;
     int state = atomic_load(&s->state);
-    if (r->tx_discard || atomic_load(&s->wr_shut) || state == NC_ST_CLOSED) {
+    /* After the program's SHUT_WR, an error, or the end of the connection on both sides,
+     * nothing it writes can be sent: the pair must not fill and block it forever. */
+    if (r->tx_discard || atomic_load(&s->wr_shut) || state == NC_ST_CLOSED ||
+        (state == NC_ST_CONNECTED && s->pcb.tcp == NULL)) {
         discard(r);
         return;
     }
