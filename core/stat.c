@@ -246,19 +246,6 @@ static void on_stat(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* The directory: made 0700 if missing; refused if someone else owns it. */
-static int stat_dir(const char *dir)
-{
-    struct stat sb;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return -errno;
-    if (lstat(dir, &sb) != 0)
-        return -errno;
-    if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid())
-        return -EPERM;
-    return 0;
-}
-
 void nc__stat_open(struct netcore_stack *st)
 {
     st->stat_fd = -1;
@@ -270,7 +257,8 @@ void nc__stat_open(struct netcore_stack *st)
     else
         snprintf(dir, sizeof(dir), "/tmp/netcore-%u", (unsigned)geteuid());
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int rc = stat_dir(dir);
+    char why[256] = "";
+    int rc = nc__private_dir(dir, "NETCORE_STAT", why, sizeof(why)); /* share.c */
     if (rc == 0 && snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%d.sock", dir,
                             (int)getpid()) >= (int)sizeof(sa.sun_path))
         rc = -ENAMETOOLONG;
@@ -302,8 +290,11 @@ void nc__stat_open(struct netcore_stack *st)
             rc = -ENOMEM;
     }
     if (rc != 0) {
-        nc__log(NETCORE_LOG_WARN, "NETCORE_STAT: cannot publish stats in %s: %s", dir,
-                strerror(-rc));
+        if (why[0] != '\0')
+            nc__log(NETCORE_LOG_WARN, "cannot publish stats: %s", why);
+        else
+            nc__log(NETCORE_LOG_WARN, "NETCORE_STAT: cannot publish stats in %s: %s", dir,
+                    strerror(-rc));
         if (fd >= 0)
             nc__sys_close(fd);
         if (st->ev_stat != NULL)
@@ -328,6 +319,18 @@ void nc__stat_free_clients(struct netcore_stack *st)
 {
     while (st->stat_clients != NULL)
         client_free(st->stat_clients);
+}
+
+/* The stats socket and its clients' fds into out (a keeper keeps them); returns how many. */
+int nc__stat_fds(struct netcore_stack *st, int *out, int cap)
+{
+    int n = 0;
+    if (st->stat_fd >= 0 && n < cap)
+        out[n++] = st->stat_fd;
+    for (struct nc_stat_client *c = st->stat_clients; c != NULL; c = c->next)
+        if (c->fd >= 0 && n < cap)
+            out[n++] = c->fd;
+    return n;
 }
 
 /* After the event loop is gone (netcore_stop) or in a forked child: the fds only. */

@@ -1,0 +1,593 @@
+/*
+ * share: the rendezvous of a shared stack and the driver's control connections (share.h).
+ *
+ * Rendezvous. RUNDIR/stack-IFNAME-NETNS.lock is held with flock(LOCK_EX) by the process
+ * that drives the device's stack; the kernel lets go when that process dies, however it
+ * dies, so a claim that finds the lock free may remove a stale .sock and bind its own.
+ * Two claims racing both open the lock file, and flock lets exactly one through; the other
+ * sees EWOULDBLOCK and becomes a client. The directory must be the effective uid's own,
+ * mode 0700: anyone who could write there could put a socket of their own in the driver's
+ * place and receive every client's sockets.
+ *
+ * Control connections. Every fd of the server (the listening socket, the connections, an
+ * eventfd for answers that become due on other threads) sits in an epoll set of its own,
+ * created with the stack. The stack's event loop watches that one fd (netcore_step polls it
+ * in manual mode), so registering a connection is an epoll_ctl, safe from any thread,
+ * never a change to libevent's base, which only the netstack thread may touch. Requests are
+ * handled without the stack lock, by the public netcore_* calls, which take it (shareop.c).
+ * A keeper inherits the set as it is (keep.c).
+ *
+ * A process the driver refuses (SO_PEERCRED: neither the stack's uid nor root) gets one
+ * reply, magic and seq 0 with rc -EACCES, and the connection closes: the client reads it as
+ * the answer to its first request. A process beyond SHARE_CONNS connections gets -EAGAIN
+ * the same way.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "internal.h"
+#include "share.h"
+
+/* Control connections served at once: each costs an fd and a small struct. */
+#define SHARE_CONNS 256
+#define SHARE_BATCH 32 /* epoll events taken per turn of the loop */
+
+static int sys_ret(long r)
+{
+    return r < 0 ? -errno : (int)r;
+}
+
+/*
+ * A directory for the rendezvous or the stats: made 0700 if missing (its parent is not
+ * made), then it must be a directory, not a symbolic link, of the effective uid, with no
+ * permission for group or others. var names the variable that chooses it, for the message.
+ */
+int nc__private_dir(const char *dir, const char *var, char *err, size_t errlen)
+{
+    struct stat sb;
+    char dummy[8];
+    if (err == NULL) {
+        err = dummy;
+        errlen = sizeof(dummy);
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        int e = errno;
+        snprintf(err, errlen, "%s: mkdir %s: %s", var, dir, strerror(e));
+        return -e;
+    }
+    if (lstat(dir, &sb) != 0) {
+        int e = errno;
+        snprintf(err, errlen, "%s: lstat %s: %s", var, dir, strerror(e));
+        return -e;
+    }
+    if (S_ISLNK(sb.st_mode)) {
+        snprintf(err, errlen, "%s: %s is a symbolic link, not a directory of uid %u", var, dir,
+                 (unsigned)geteuid());
+        return -EACCES;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        snprintf(err, errlen, "%s: %s is not a directory", var, dir);
+        return -EACCES;
+    }
+    if (sb.st_uid != geteuid()) {
+        snprintf(err, errlen, "%s: %s belongs to uid %u, not to uid %u running this", var, dir,
+                 (unsigned)sb.st_uid, (unsigned)geteuid());
+        return -EACCES;
+    }
+    if (sb.st_mode & 077) {
+        snprintf(err, errlen, "%s: %s has mode %04o: group and others must have no access "
+                 "(chmod 700 %s)", var, dir, (unsigned)(sb.st_mode & 07777), dir);
+        return -EACCES;
+    }
+    return 0;
+}
+
+/*
+ * The rendezvous paths of cfg's device in this network namespace: base gets
+ * RUNDIR/stack-IFNAME-NETNS (add ".lock" or ".sock"). Checks the directory on the way.
+ */
+static int rv_base(const struct netcore_config *cfg, char *base, size_t cap, char *err,
+                   size_t errlen)
+{
+    char dir[sizeof(cfg->run_dir)];
+    if (cfg->run_dir[0] != '\0')
+        snprintf(dir, sizeof(dir), "%s", cfg->run_dir);
+    else
+        snprintf(dir, sizeof(dir), "/tmp/netcore-%u", (unsigned)geteuid());
+    int rc = nc__private_dir(dir, "NETCORE_RUNDIR", err, errlen);
+    if (rc != 0)
+        return rc;
+    /* The namespace's inode tells namespaces apart (as `ip netns identify` does); a process
+     * that cannot read it (no /proc) still shares with others that cannot. */
+    struct stat ns;
+    unsigned long long netns = stat("/proc/self/ns/net", &ns) == 0 ? (unsigned long long)ns.st_ino
+                                                                    : 0;
+    /* cap leaves room for ".lock"/".sock" within sun_path, which bounds the socket's name. */
+    size_t room = cap;
+    if ((size_t)snprintf(base, room, "%s/stack-%s-%llu", dir, cfg->ifname, netns) >= room) {
+        snprintf(err, errlen, "NETCORE_RUNDIR: %s is too long for the socket path "
+                 "%s/stack-%s-%llu.sock (at most %zu bytes)", dir, dir, cfg->ifname, netns,
+                 sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+        return -ENAMETOOLONG;
+    }
+    return 0;
+}
+
+int netcore_share_claim(const struct netcore_config *cfg, struct netcore_rendezvous *rv,
+                        char *err, size_t errlen)
+{
+    char dummy[8];
+    if (err == NULL) {
+        err = dummy;
+        errlen = sizeof(dummy);
+    }
+    rv->lock_fd = rv->listen_fd = -1;
+    rv->path[0] = '\0';
+    char base[sizeof(rv->path) - 5], lock[sizeof(rv->path) + 8]; /* base + ".sock" fits */
+    int rc = rv_base(cfg, base, sizeof(base), err, errlen);
+    if (rc != 0)
+        return rc;
+    snprintf(lock, sizeof(lock), "%s.lock", base);
+    int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (lfd < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "open %s: %s", lock, strerror(-rc));
+        return rc;
+    }
+    while (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+        rc = -errno;
+        if (rc == -EINTR)
+            continue;
+        nc__sys_close(lfd);
+        if (rc == -EWOULDBLOCK)
+            return 0; /* a driver holds it */
+        snprintf(err, errlen, "flock %s: %s", lock, strerror(-rc));
+        return rc;
+    }
+    /* The lock is ours: whatever .sock is there is a dead driver's. */
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.sock", base);
+    if (unlink(sa.sun_path) != 0 && errno != ENOENT) {
+        rc = -errno;
+        snprintf(err, errlen, "unlink stale %s: %s", sa.sun_path, strerror(-rc));
+        nc__sys_close(lfd);
+        return rc;
+    }
+    int fd = sys_ret(nc__raw_syscall(SYS_socket, AF_UNIX,
+                                     SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    const char *what = "socket";
+    rc = fd < 0 ? fd : 0;
+    if (rc == 0 && (rc = sys_ret(nc__raw_syscall(SYS_bind, fd, &sa, sizeof(sa)))) != 0)
+        what = "bind";
+    /* The directory already keeps others out; the mode says the same of the socket. */
+    if (rc == 0 && chmod(sa.sun_path, 0600) != 0) {
+        rc = -errno;
+        what = "chmod";
+    }
+    if (rc == 0 && (rc = sys_ret(nc__raw_syscall(SYS_listen, fd, 64))) != 0)
+        what = "listen";
+    if (rc != 0) {
+        snprintf(err, errlen, "%s %s: %s", what, sa.sun_path, strerror(-rc));
+        if (fd >= 0) {
+            nc__sys_close(fd);
+            unlink(sa.sun_path);
+        }
+        nc__sys_close(lfd);
+        return rc;
+    }
+    rv->lock_fd = lfd;
+    rv->listen_fd = fd;
+    snprintf(rv->path, sizeof(rv->path), "%s", sa.sun_path);
+    return 1;
+}
+
+void netcore_share_release(struct netcore_rendezvous *rv)
+{
+    if (rv == NULL)
+        return;
+    if (rv->listen_fd >= 0)
+        nc__sys_close(rv->listen_fd);
+    /* The name is ours only while the lock is: remove it before letting go. */
+    if (rv->lock_fd >= 0 && rv->path[0] != '\0')
+        unlink(rv->path);
+    if (rv->lock_fd >= 0)
+        nc__sys_close(rv->lock_fd);
+    rv->lock_fd = rv->listen_fd = -1;
+}
+
+int netcore_share_connect(const struct netcore_config *cfg, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (err == NULL) {
+        err = dummy;
+        errlen = sizeof(dummy);
+    }
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    char base[sizeof(sa.sun_path) - 5];
+    int rc = rv_base(cfg, base, sizeof(base), err, errlen);
+    if (rc != 0)
+        return rc;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.sock", base);
+    int fd = sys_ret(nc__raw_syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(-fd));
+        return fd;
+    }
+    do
+        rc = sys_ret(nc__raw_syscall(SYS_connect, fd, &sa, sizeof(sa)));
+    while (rc == -EINTR);
+    if (rc != 0) {
+        snprintf(err, errlen, "connect %s: %s%s", sa.sun_path, strerror(-rc),
+                 rc == -ENOENT || rc == -ECONNREFUSED ? " (no process drives the stack)" : "");
+        nc__sys_close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+/* server */
+
+/* Caller holds the stack lock. */
+static void conn_unlink(struct nc_share *sh, struct nc_share_conn *c)
+{
+    for (struct nc_share_conn **p = &sh->conns; *p != NULL; p = &(*p)->next)
+        if (*p == c) {
+            *p = c->next;
+            atomic_fetch_sub(&sh->nconns, 1);
+            return;
+        }
+}
+
+/* Forgets a waiting CONNECT: its copy of the program end goes. Caller holds the lock. */
+static void wait_forget(struct nc_share_conn *c)
+{
+    if (c->wait_fd >= 0)
+        nc__sys_close(c->wait_fd);
+    c->wait_fd = -1;
+    c->wait_sock = NULL;
+    c->wait_ready = false;
+}
+
+void nc__share_conn_close(struct netcore_stack *st, struct nc_share_conn *c)
+{
+    struct nc_share *sh = st->share;
+    nc__lock(st);
+    conn_unlink(sh, c);
+    wait_forget(c);
+    nc__unlock(st);
+    /* Out of the set by name: a forked child's copy of the fd would keep it there. */
+    epoll_ctl(sh->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    nc__sys_close(c->fd);
+    free(c);
+}
+
+int nc__share_reply(int fd, const struct nc_share_rep *rep, int pass_fd)
+{
+    struct iovec iov = { (void *)rep, sizeof(*rep) };
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } cm;
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (pass_fd >= 0) {
+        memset(&cm, 0, sizeof(cm));
+        mh.msg_control = cm.buf;
+        mh.msg_controllen = sizeof(cm.buf);
+        struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+        h->cmsg_level = SOL_SOCKET;
+        h->cmsg_type = SCM_RIGHTS;
+        h->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(h), &pass_fd, sizeof(int));
+    }
+    long n;
+    do
+        n = nc__raw_syscall(SYS_sendmsg, fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    return n == (long)sizeof(*rep) ? 0 : -EIO;
+}
+
+/*
+ * One reply, then the connection is closed: a refused process. Whatever it sent already is
+ * read and dropped first (fds closed): a unix socket closed with unread data resets its
+ * peer, whose next read then fails with ECONNRESET instead of returning the reply.
+ */
+static void refuse(int fd, int rc)
+{
+    nc__raw_syscall(SYS_shutdown, fd, SHUT_RD); /* nothing more comes in */
+    for (int i = 0; i < 64; i++) {
+        char junk[64];
+        union {
+            char buf[CMSG_SPACE(sizeof(int) * 8)];
+            struct cmsghdr align;
+        } cm;
+        struct iovec iov = { junk, sizeof(junk) };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+                             .msg_controllen = sizeof(cm.buf) };
+        if (nc__raw_syscall(SYS_recvmsg, fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0)
+            break;
+        for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h != NULL; h = CMSG_NXTHDR(&mh, h)) {
+            if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+                continue;
+            for (size_t k = 0; k < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int); k++) {
+                int got;
+                memcpy(&got, CMSG_DATA(h) + k * sizeof(int), sizeof(got));
+                nc__sys_close(got);
+            }
+        }
+    }
+    struct nc_share_rep rep;
+    memset(&rep, 0, sizeof(rep));
+    rep.magic = NC_SHARE_MAGIC;
+    rep.rc = rc;
+    (void)nc__share_reply(fd, &rep, -1);
+    nc__sys_close(fd);
+}
+
+static void on_accept(struct netcore_stack *st, struct nc_share *sh)
+{
+    for (int i = 0; i < SHARE_BATCH; i++) {
+        int fd = sys_ret(nc__raw_syscall(SYS_accept4, sh->rv.listen_fd, NULL, NULL,
+                                         SOCK_CLOEXEC | SOCK_NONBLOCK));
+        if (fd == -EINTR || fd == -ECONNABORTED)
+            continue;
+        if (fd < 0) {
+            if (fd != -EAGAIN)
+                nc__log(NETCORE_LOG_WARN, "accept on %s: %s", sh->rv.path, strerror(-fd));
+            return; /* EMFILE: the connection waits in the backlog for a closed fd */
+        }
+        struct ucred cr;
+        socklen_t len = sizeof(cr);
+        if (nc__raw_syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
+            nc__sys_close(fd);
+            continue;
+        }
+        if (cr.uid != sh->owner && cr.uid != 0 && cr.uid != geteuid()) {
+            sh->refused++;
+            nc__log(NETCORE_LOG_WARN, "refused a process of uid %u (pid %d): not the stack's uid",
+                    (unsigned)cr.uid, (int)cr.pid);
+            refuse(fd, -EACCES);
+            continue;
+        }
+        struct nc_share_conn *c = NULL;
+        if (atomic_load(&sh->nconns) < SHARE_CONNS)
+            c = calloc(1, sizeof(*c));
+        if (c == NULL) {
+            if (sh->over_limit++ == 0)
+                nc__log(NETCORE_LOG_WARN, "more than %d processes or threads attached: pid %d "
+                        "refused (EAGAIN)", SHARE_CONNS, (int)cr.pid);
+            refuse(fd, -EAGAIN);
+            continue;
+        }
+        c->fd = fd;
+        c->pid = cr.pid;
+        c->uid = cr.uid;
+        c->wait_fd = -1;
+        struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
+        if (epoll_ctl(sh->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            free(c);
+            refuse(fd, -ENOMEM);
+            continue;
+        }
+        nc__lock(st);
+        c->next = sh->conns;
+        sh->conns = c;
+        atomic_fetch_add(&sh->nconns, 1);
+        nc__unlock(st);
+        nc__log(NETCORE_LOG_DEBUG, "control connection from pid %d (uid %u)", (int)cr.pid,
+                (unsigned)cr.uid);
+    }
+}
+
+/* Answers the CONNECTs whose outcome nc__share_sock_changed saw arrive. */
+static void answer_waits(struct netcore_stack *st, struct nc_share *sh)
+{
+    nc__efd_drain(sh->wake_efd);
+    for (;;) {
+        struct nc_share_conn *due = NULL;
+        nc__lock(st);
+        for (struct nc_share_conn *c = sh->conns; c != NULL && due == NULL; c = c->next)
+            if (c->wait_ready)
+                due = c;
+        nc__unlock(st);
+        if (due == NULL)
+            return;
+        nc__share_connect_done(st, due);
+    }
+}
+
+void nc__share_events(struct netcore_stack *st)
+{
+    struct nc_share *sh = st->share;
+    if (sh == NULL || sh->epfd < 0)
+        return;
+    /* One handler at a time (the netstack thread, or netcore_step's caller). */
+    if (!nc__mutex_trylock(&sh->mu))
+        return;
+    struct epoll_event evs[SHARE_BATCH];
+    int n = epoll_wait(sh->epfd, evs, SHARE_BATCH, 0);
+    for (int i = 0; i < n; i++) {
+        void *p = evs[i].data.ptr;
+        if (p == &sh->rv)
+            on_accept(st, sh);
+        else if (p == &sh->wake_efd)
+            answer_waits(st, sh);
+        else
+            nc__share_request(st, p, evs[i].events);
+    }
+    nc__mutex_unlock(&sh->mu);
+}
+
+int nc__share_epfd(struct netcore_stack *st)
+{
+    return st->share != NULL ? st->share->epfd : -1;
+}
+
+static void on_share_event(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    nc__share_events(arg);
+}
+
+int nc__share_setup(struct netcore_stack *st)
+{
+    struct nc_share *sh = calloc(1, sizeof(*sh));
+    if (sh == NULL)
+        return -ENOMEM;
+    sh->rv.lock_fd = sh->rv.listen_fd = -1;
+    pthread_mutex_init(&sh->mu, NULL);
+    sh->epfd = sys_ret(nc__raw_syscall(SYS_epoll_create1, EPOLL_CLOEXEC));
+    sh->wake_efd = nc__sys_eventfd();
+    int rc = sh->epfd < 0 ? sh->epfd : sh->wake_efd < 0 ? sh->wake_efd : 0;
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &sh->wake_efd };
+    if (rc == 0 && epoll_ctl(sh->epfd, EPOLL_CTL_ADD, sh->wake_efd, &ev) != 0)
+        rc = -errno;
+    if (rc == 0 && st->base != NULL) {
+        sh->ev = event_new(st->base, sh->epfd, EV_READ | EV_PERSIST, on_share_event, st);
+        if (sh->ev == NULL || event_add(sh->ev, NULL) != 0)
+            rc = -ENOMEM;
+    }
+    st->share = sh;
+    if (rc != 0)
+        nc__share_teardown(st);
+    return rc;
+}
+
+int netcore_share_serve(struct netcore_stack *st, struct netcore_rendezvous *rv)
+{
+    struct nc_share *sh = st->share;
+    if (rv == NULL || rv->listen_fd < 0 || rv->lock_fd < 0)
+        return -EINVAL;
+    if (sh == NULL)
+        return -ENOMEM;
+    if (sh->rv.listen_fd >= 0)
+        return -EBUSY;
+    /* Clients of the uid that claimed: the run directory's owner. */
+    char dir[sizeof(rv->path)];
+    snprintf(dir, sizeof(dir), "%s", rv->path);
+    char *slash = strrchr(dir, '/');
+    struct stat sb;
+    if (slash != NULL)
+        *slash = '\0';
+    sh->owner = slash != NULL && lstat(dir, &sb) == 0 ? sb.st_uid : geteuid();
+    nc__lock(st);
+    sh->rv = *rv;
+    nc__unlock(st);
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &sh->rv };
+    if (epoll_ctl(sh->epfd, EPOLL_CTL_ADD, rv->listen_fd, &ev) != 0) {
+        int rc = -errno;
+        nc__lock(st);
+        sh->rv.lock_fd = sh->rv.listen_fd = -1;
+        nc__unlock(st);
+        return rc;
+    }
+    /* Ours now: a release by the caller must not close what we serve. */
+    rv->lock_fd = rv->listen_fd = -1;
+    nc__log(NETCORE_LOG_INFO, "serving the stack on %s", sh->rv.path);
+    return 0;
+}
+
+int netcore_share_users(struct netcore_stack *st)
+{
+    struct nc_share *sh = st->share;
+    return (sh != NULL ? atomic_load(&sh->nconns) : 0) + nc__relay_count(st);
+}
+
+/* Under the stack lock, on whichever thread pumped the relay: no netcore_* call here. */
+void nc__share_sock_changed(struct netcore_stack *st, struct nc_sock *s)
+{
+    struct nc_share *sh = st->share;
+    if (sh == NULL || atomic_load(&s->state) == NC_ST_CONNECTING)
+        return;
+    bool any = false;
+    for (struct nc_share_conn *c = sh->conns; c != NULL; c = c->next)
+        if (c->wait_sock == s && !c->wait_ready) {
+            c->wait_ready = true;
+            any = true;
+        }
+    if (any)
+        nc__efd_signal(sh->wake_efd);
+}
+
+int nc__share_fds(struct netcore_stack *st, int *out, int cap)
+{
+    struct nc_share *sh = st->share;
+    int n = 0;
+    if (sh == NULL)
+        return 0;
+    int fixed[] = { sh->epfd, sh->wake_efd, sh->rv.lock_fd, sh->rv.listen_fd };
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        if (fixed[i] >= 0 && n < cap)
+            out[n++] = fixed[i];
+    for (struct nc_share_conn *c = sh->conns; c != NULL; c = c->next) {
+        if (n < cap)
+            out[n++] = c->fd;
+        if (c->wait_fd >= 0 && n < cap)
+            out[n++] = c->wait_fd;
+    }
+    return n;
+}
+
+/* Closes every fd of the server, nothing else (a forked child, or a driver handing over). */
+void nc__share_fork_child(struct netcore_stack *st)
+{
+    struct nc_share *sh = st->share;
+    if (sh == NULL)
+        return;
+    /* Only close(): the lock's flock belongs to the open file, which the parent still
+     * holds, and the socket's name is the parent's. */
+    int *fds[] = { &sh->epfd, &sh->wake_efd, &sh->rv.lock_fd, &sh->rv.listen_fd };
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+        if (*fds[i] >= 0) {
+            nc__sys_close(*fds[i]);
+            *fds[i] = -1;
+        }
+    for (struct nc_share_conn *c = sh->conns; c != NULL; c = c->next) {
+        if (c->fd >= 0)
+            nc__sys_close(c->fd);
+        if (c->wait_fd >= 0)
+            nc__sys_close(c->wait_fd);
+        c->fd = c->wait_fd = -1;
+    }
+    /* Nothing here is this process's to serve. The memory stays (no free in a child). */
+    st->share = NULL;
+}
+
+/* netcore_stop, with the netstack thread gone: before the event base is freed. */
+void nc__share_teardown(struct netcore_stack *st)
+{
+    struct nc_share *sh = st->share;
+    if (sh == NULL)
+        return;
+    while (sh->conns != NULL) {
+        struct nc_share_conn *c = sh->conns;
+        sh->conns = c->next;
+        wait_forget(c);
+        nc__sys_close(c->fd);
+        free(c);
+    }
+    if (sh->ev != NULL)
+        event_free(sh->ev);
+    if (sh->epfd >= 0)
+        nc__sys_close(sh->epfd);
+    if (sh->wake_efd >= 0)
+        nc__sys_close(sh->wake_efd);
+    netcore_share_release(&sh->rv);
+    pthread_mutex_destroy(&sh->mu);
+    free(sh);
+    st->share = NULL;
+}
