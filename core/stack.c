@@ -489,7 +489,8 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
         }
         nc__stat_open(st); /* before the thread: it then owns the event */
     }
-    rc = nc__share_setup(st); /* before the thread too (its event in the base) */
+    /* Before the thread too (its event in the base). Not for a stack of its own. */
+    rc = cfg->share ? nc__share_setup(st) : 0;
     if (rc != 0) {
         snprintf(err, errlen, "control connections: %s", strerror(-rc));
         goto fail;
