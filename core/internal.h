@@ -535,6 +535,7 @@ struct nc_share {
     struct nc_share_conn *conns; /* changed under the stack lock */
     _Atomic int nconns;
     uint64_t refused, over_limit, dropped, bad;
+    bool gone;                   /* fds closed in a forked child or a driver that handed over */
 };
 /* With the stack, after the event base (NULL in manual mode); at stop, before it goes. */
 int nc__share_setup(struct netcore_stack *st);

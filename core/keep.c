@@ -214,7 +214,8 @@ static void __attribute__((noreturn)) keeper(struct netcore_stack *st)
 
 int netcore_share_keep(struct netcore_stack *st)
 {
-    if (st == NULL || st->share == NULL || st->share->rv.listen_fd < 0 || st->keeping)
+    if (st == NULL || st->share == NULL || st->share->gone || st->share->rv.listen_fd < 0 ||
+        st->keeping)
         return -EINVAL; /* not a stack this process serves */
     bool threaded = st->threaded;
     if (threaded)

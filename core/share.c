@@ -208,7 +208,7 @@ static void answer_waits(struct netcore_stack *st, struct nc_share *sh)
 void nc__share_events(struct netcore_stack *st)
 {
     struct nc_share *sh = st->share;
-    if (sh == NULL || sh->epfd < 0)
+    if (sh == NULL || sh->gone || sh->epfd < 0)
         return;
     /* One handler at a time (the netstack thread, or netcore_step's caller). */
     if (!nc__mutex_trylock(&sh->mu))
@@ -229,7 +229,7 @@ void nc__share_events(struct netcore_stack *st)
 
 int nc__share_epfd(struct netcore_stack *st)
 {
-    return st->share != NULL ? st->share->epfd : -1;
+    return st->share != NULL && !st->share->gone ? st->share->epfd : -1;
 }
 
 static void on_share_event(evutil_socket_t fd, short what, void *arg)
@@ -270,7 +270,7 @@ int netcore_share_serve(struct netcore_stack *st, struct netcore_rendezvous *rv)
     struct nc_share *sh = st->share;
     if (rv == NULL || rv->listen_fd < 0 || rv->lock_fd < 0)
         return -EINVAL;
-    if (sh == NULL)
+    if (sh == NULL || sh->gone)
         return -EINVAL; /* a stack of its own (cfg.share 0) serves nobody */
     if (sh->rv.listen_fd >= 0)
         return -EBUSY;
@@ -302,14 +302,14 @@ int netcore_share_serve(struct netcore_stack *st, struct netcore_rendezvous *rv)
 int netcore_share_users(struct netcore_stack *st)
 {
     struct nc_share *sh = st->share;
-    return (sh != NULL ? atomic_load(&sh->nconns) : 0) + nc__relay_count(st);
+    return (sh != NULL && !sh->gone ? atomic_load(&sh->nconns) : 0) + nc__relay_count(st);
 }
 
 /* Under the stack lock, on whichever thread pumped the relay: no netcore_* call here. */
 void nc__share_sock_changed(struct netcore_stack *st, struct nc_sock *s)
 {
     struct nc_share *sh = st->share;
-    if (sh == NULL || atomic_load(&s->state) == NC_ST_CONNECTING)
+    if (sh == NULL || sh->gone || atomic_load(&s->state) == NC_ST_CONNECTING)
         return;
     bool any = false;
     for (struct nc_share_conn *c = sh->conns; c != NULL; c = c->next)
@@ -325,7 +325,7 @@ int nc__share_fds(struct netcore_stack *st, int *out, int cap)
 {
     struct nc_share *sh = st->share;
     int n = 0;
-    if (sh == NULL)
+    if (sh == NULL || sh->gone)
         return 0;
     int fixed[] = { sh->epfd, sh->wake_efd, sh->rv.lock_fd, sh->rv.listen_fd };
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
@@ -340,14 +340,19 @@ int nc__share_fds(struct netcore_stack *st, int *out, int cap)
     return n;
 }
 
-/* Closes every fd of the server, nothing else (a forked child, or a driver handing over). */
+/*
+ * Closes every fd of the server, nothing else (a forked child, or a driver handing over):
+ * only close(). The memory stays reachable (nothing is freed in a child); the server is
+ * marked gone, so nothing here is served or counted any more.
+ */
 void nc__share_fork_child(struct netcore_stack *st)
 {
     struct nc_share *sh = st->share;
     if (sh == NULL)
         return;
-    /* Only close(): the lock's flock belongs to the open file, which the parent still
-     * holds, and the socket's name is the parent's. */
+    sh->gone = true;
+    /* The lock's flock belongs to the open file, which the parent still holds: closing our
+     * copy keeps it; the socket's name is the parent's. */
     int *fds[] = { &sh->epfd, &sh->wake_efd, &sh->rv.lock_fd, &sh->rv.listen_fd };
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
         if (*fds[i] >= 0) {
@@ -360,9 +365,8 @@ void nc__share_fork_child(struct netcore_stack *st)
         if (c->wait_fd >= 0)
             nc__sys_close(c->wait_fd);
         c->fd = c->wait_fd = -1;
+        c->wait_sock = NULL;
     }
-    /* Nothing here is this process's to serve. The memory stays (no free in a child). */
-    st->share = NULL;
 }
 
 /* netcore_stop, with the netstack thread gone: before the event base is freed. */
@@ -375,7 +379,8 @@ void nc__share_teardown(struct netcore_stack *st)
         struct nc_share_conn *c = sh->conns;
         sh->conns = c->next;
         wait_forget(c);
-        nc__sys_close(c->fd);
+        if (c->fd >= 0)
+            nc__sys_close(c->fd);
         free(c);
     }
     if (sh->ev != NULL)

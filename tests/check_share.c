@@ -28,6 +28,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "handpeer.h"
+#include "internal.h" /* nc__share_sock_changed, nc__relay_find: what relay.c calls */
 #include "netcore.h"
 #include "share.h"
 
@@ -787,6 +789,162 @@ START_TEST(too_many_connections)
 }
 END_TEST
 
+/* a waiting CONNECT, over the hand-played peer (manual mode) */
+
+static struct hp hp;
+
+static void hp_setup(void)
+{
+    setup();
+    hp_start(&hp);
+    struct netcore_rendezvous rv;
+    ck_assert_int_eq(netcore_share_claim(&cfg, &rv, err, sizeof(err)), 1);
+    ck_assert_int_eq(netcore_share_serve(hp.st, &rv), 0);
+    ctl = netcore_share_connect(&cfg, err, sizeof(err));
+    ck_assert_msg(ctl >= 0, "connect: %s", err);
+}
+
+static void hp_teardown(void)
+{
+    close(ctl);
+    hp_stop(&hp);
+    teardown();
+}
+
+/* The reply to what was sent on ctl, driving the manual stack meanwhile (5 s at most). */
+static void step_until_reply(struct nc_share_rep *rep, int *fd)
+{
+    struct pollfd p = { .fd = ctl, .events = POLLIN };
+    for (int i = 0; i < 500; i++) {
+        netcore_step(hp.st, 0);
+        if (poll(&p, 1, 10) == 1)
+            break;
+    }
+    recv_rep(ctl, rep, fd);
+}
+
+static int64_t hp_rpc(struct nc_share_req *q, int fd, struct nc_share_rep *rep, int *out)
+{
+    send_raw(ctl, q, sizeof(*q), &fd, fd >= 0 ? 1 : 0);
+    step_until_reply(rep, out);
+    ck_assert_uint_eq(rep->seq, q->seq);
+    return rep->rc;
+}
+
+/* Sends a waiting CONNECT to the peer; returns the stack's SYN, the reply still pending. */
+static struct hp_seg connect_pending(int fd, struct nc_share_req *q)
+{
+    req_init(q, NC_OP_CONNECT);
+    req_addr(q, "198.18.0.1", 80);
+    q->a[0] = 1;
+    send_raw(ctl, q, sizeof(*q), &fd, 1);
+    struct hp_seg sg[4];
+    int n = 0;
+    for (int i = 0; i < 10 && n == 0; i++)
+        n = hp_collect(&hp, sg, 4);
+    ck_assert_int_eq(n, 1);
+    ck_assert_uint_eq(sg[0].flags & (HP_SYN | HP_ACK), HP_SYN);
+    struct pollfd p = { .fd = ctl, .events = POLLIN };
+    ck_assert_int_eq(poll(&p, 1, 0), 0); /* no answer before the outcome */
+    return sg[0];
+}
+
+/* What relay.c does when it pumps a relayed socket whose state changed (a no-op when it
+ * did it already). */
+static void state_changed(int fd)
+{
+    int id = nc__relay_find(hp.st, fd);
+    ck_assert_int_ge(id, 0);
+    nc__lock(hp.st);
+    nc__share_sock_changed(hp.st, hp.st->socks[id]);
+    nc__unlock(hp.st);
+}
+
+START_TEST(connect_wait_established)
+{
+    struct nc_share_req q, c;
+    struct nc_share_rep rep;
+    int fd = -1;
+    req_init(&q, NC_OP_SOCKET);
+    q.a[0] = AF_INET;
+    q.a[1] = SOCK_STREAM;
+    ck_assert_int_eq(hp_rpc(&q, -1, &rep, &fd), 0);
+    struct hp_seg syn = connect_pending(fd, &c);
+    hp_send(&hp, HP_ISS, syn.seq + 1, HP_SYN | HP_ACK, 65535, NULL, 0, 0);
+    netcore_step(hp.st, 0);
+    state_changed(fd);
+    step_until_reply(&rep, NULL);
+    ck_assert_uint_eq(rep.seq, c.seq);
+    ck_assert_int_eq(rep.rc, 0);
+    /* The connection reads again: the peer's name. */
+    req_init(&q, NC_OP_GETPEERNAME);
+    ck_assert_int_eq(hp_rpc(&q, fd, &rep, NULL), 0);
+    struct sockaddr_in a;
+    memcpy(&a, rep.data, sizeof(a));
+    ck_assert_int_eq(ntohs(a.sin_port), 80);
+    ck_assert_uint_eq(a.sin_addr.s_addr, htonl(0xc6120001));
+    /* Connected: a second connect says so, a wait for none under way says 0. */
+    req_init(&q, NC_OP_CONNECT);
+    req_addr(&q, "198.18.0.1", 80);
+    ck_assert_int_eq(hp_rpc(&q, fd, &rep, NULL), -EISCONN);
+    req_init(&q, NC_OP_CONNECT);
+    q.a[0] = 1;
+    ck_assert_int_eq(hp_rpc(&q, fd, &rep, NULL), 0);
+    close(fd);
+}
+END_TEST
+
+START_TEST(connect_wait_refused)
+{
+    struct nc_share_req q, c;
+    struct nc_share_rep rep;
+    int fd = -1;
+    req_init(&q, NC_OP_SOCKET);
+    q.a[0] = AF_INET;
+    q.a[1] = SOCK_STREAM;
+    ck_assert_int_eq(hp_rpc(&q, -1, &rep, &fd), 0);
+    struct hp_seg syn = connect_pending(fd, &c);
+    hp_send(&hp, 0, syn.seq + 1, HP_RST | HP_ACK, 0, NULL, 0, 0);
+    netcore_step(hp.st, 0);
+    state_changed(fd);
+    step_until_reply(&rep, NULL);
+    ck_assert_uint_eq(rep.seq, c.seq);
+    ck_assert_int_eq(rep.rc, -ECONNREFUSED);
+    /* Reported once; the socket may connect again. */
+    req_init(&q, NC_OP_CONNECT);
+    q.a[0] = 1;
+    ck_assert_int_eq(hp_rpc(&q, fd, &rep, NULL), 0);
+    close(fd);
+}
+END_TEST
+
+/* The client gives up on a waiting CONNECT (closes its connection): the driver forgets the
+ * reply and lets go of its copy of the socket when the outcome comes. */
+START_TEST(connect_wait_abandoned)
+{
+    struct nc_share_req q, c;
+    struct nc_share_rep rep;
+    int fd = -1;
+    req_init(&q, NC_OP_SOCKET);
+    q.a[0] = AF_INET;
+    q.a[1] = SOCK_STREAM;
+    ck_assert_int_eq(hp_rpc(&q, -1, &rep, &fd), 0);
+    struct hp_seg syn = connect_pending(fd, &c);
+    close(ctl);
+    for (int i = 0; i < 5; i++)
+        netcore_step(hp.st, 0);
+    ck_assert_int_eq(netcore_share_users(hp.st), nc__relay_count(hp.st));
+    hp_send(&hp, HP_ISS, syn.seq + 1, HP_SYN | HP_ACK, 65535, NULL, 0, 0);
+    netcore_step(hp.st, 0);
+    state_changed(fd);
+    ctl = netcore_share_connect(&cfg, err, sizeof(err));
+    ck_assert_int_ge(ctl, 0);
+    req_init(&q, NC_OP_GETPEERNAME);
+    ck_assert_int_eq(hp_rpc(&q, fd, &rep, NULL), 0);
+    close(fd);
+}
+END_TEST
+
 /* keeper */
 
 /*
@@ -908,6 +1066,13 @@ static Suite *share_suite(void)
     tcase_add_test(tc, other_uid_refused);
     tcase_add_test(tc, too_many_connections);
     tcase_add_test(tc, fork_child_lets_go);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("connect");
+    tcase_add_checked_fixture(tc, hp_setup, hp_teardown);
+    tcase_add_test(tc, connect_wait_established);
+    tcase_add_test(tc, connect_wait_refused);
+    tcase_add_test(tc, connect_wait_abandoned);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("keeper");
