@@ -1018,6 +1018,74 @@ START_TEST(keeper)
 }
 END_TEST
 
+/*
+ * A relayed socket is a user too: the keeper outlives the control connection while the
+ * socket's program end is open anywhere, and ends when its last copy is closed (relay.c
+ * sees the hang-up and closes the socket).
+ */
+START_TEST(keeper_relayed)
+{
+    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    int up[2], down[2];
+    ck_assert_int_eq(pipe(up), 0);
+    ck_assert_int_eq(pipe(down), 0);
+    pid_t driver = fork();
+    ck_assert_int_ge(driver, 0);
+    if (driver == 0) {
+        close(up[0]);
+        close(down[1]);
+        struct netcore_stack *s = start_served();
+        /* A socket of the driver's own, not relayed: the keeper closes it as at exit. */
+        int own = netcore_socket(s, AF_INET, SOCK_STREAM, 0);
+        char c = 's';
+        if (own < 0 || write(up[1], &c, 1) != 1 || read(down[0], &c, 1) != 1)
+            _exit(3);
+        int k = netcore_share_keep(s);
+        if (write(up[1], &k, sizeof(k)) != sizeof(k))
+            _exit(3);
+        _exit(k > 0 ? 0 : 4);
+    }
+    close(up[1]);
+    close(down[0]);
+    char ch;
+    ck_assert_int_eq(read(up[0], &ch, 1), 1);
+    ctl = netcore_share_connect(&cfg, err, sizeof(err));
+    ck_assert_msg(ctl >= 0, "connect: %s", err);
+    int fd = new_socket(AF_INET, SOCK_STREAM);
+    struct nc_share_req q;
+    struct nc_share_rep rep;
+    req_init(&q, NC_OP_BIND);
+    req_addr(&q, "0.0.0.0", 7000);
+    ck_assert_int_eq(rpc(&q, fd, &rep, NULL), 0);
+    req_init(&q, NC_OP_LISTEN);
+    q.a[0] = 8;
+    ck_assert_int_eq(rpc(&q, fd, &rep, NULL), 0);
+    ck_assert_int_eq(write(down[1], "k", 1), 1);
+    int keeper_pid = 0, status;
+    ck_assert_int_eq(read(up[0], &keeper_pid, sizeof(keeper_pid)), sizeof(keeper_pid));
+    ck_assert_int_gt(keeper_pid, 0);
+    ck_assert_int_eq(waitpid(driver, &status, 0), driver);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "driver status %d", status);
+    close(up[0]);
+    close(down[1]);
+    /* Without a control connection the keeper stays for the socket: a new one finds it. */
+    close(ctl);
+    ctl = netcore_share_connect(&cfg, err, sizeof(err));
+    ck_assert_msg(ctl >= 0, "connect to the keeper: %s", err);
+    req_init(&q, NC_OP_IDENTIFY);
+    ck_assert_int_eq(rpc(&q, fd, &rep, NULL), 0);
+    ck_assert_int_eq(rep.b[NC_SHARE_INFO_TYPE], SOCK_STREAM | NC_SHARE_LISTENING);
+    close(ctl);
+    ctl = -1;
+    close(fd);
+    ck_assert_int_eq(waitpid(keeper_pid, &status, 0), keeper_pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "keeper status %d", status);
+    struct netcore_rendezvous rv;
+    ck_assert_int_eq(netcore_share_claim(&cfg, &rv, err, sizeof(err)), 1);
+    netcore_share_release(&rv);
+}
+END_TEST
+
 /* fork: the child closes its copies of the server's fds; the parent serves on. */
 START_TEST(fork_child_lets_go)
 {
@@ -1079,6 +1147,7 @@ static Suite *share_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, keeper);
+    tcase_add_test(tc, keeper_relayed);
     suite_add_tcase(s, tc);
     return s;
 }
