@@ -143,6 +143,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 /* The keeper, in the child; never returns. The stack lock is held (taken before fork). */
 static void __attribute__((noreturn)) keeper(struct netcore_stack *st)
 {
+    /* This thread is the netstack thread now: the shim passes its calls to libc as they
+     * are (dup2, close, sigaction below). */
+    nc__in_stack_thread = 1;
     setsid();
     /* The program's handlers are its own business, not the keeper's; a relay writing to a
      * pair whose last reader just went must not kill it. */
@@ -161,7 +164,6 @@ static void __attribute__((noreturn)) keeper(struct netcore_stack *st)
     close_foreign(st);
     if (st->base != NULL && event_reinit(st->base) != 0)
         nc__log(NETCORE_LOG_WARN, "keeper: event_reinit failed; some fds are not watched");
-    nc__in_stack_thread = 1; /* this thread is the netstack thread now */
     atomic_store(&st->stopping, false);
     st->threaded = st->base != NULL;
     st->keeping = false;

@@ -215,15 +215,19 @@ void nc__share_events(struct netcore_stack *st)
         return;
     struct epoll_event evs[SHARE_BATCH];
     int n = epoll_wait(sh->epfd, evs, SHARE_BATCH, 0);
+    bool wake = false;
     for (int i = 0; i < n; i++) {
         void *p = evs[i].data.ptr;
         if (p == &sh->rv)
             on_accept(st, sh);
         else if (p == &sh->wake_efd)
-            answer_waits(st, sh);
+            wake = true;
         else
             nc__share_request(st, p, evs[i].events);
     }
+    /* Last: an answer that fails frees its connection, which may have an event in evs. */
+    if (wake)
+        answer_waits(st, sh);
     nc__mutex_unlock(&sh->mu);
 }
 

@@ -535,7 +535,8 @@ fail:
 
 void netcore_stop(struct netcore_stack *st)
 {
-    if (st == NULL)
+    /* A stack handed to a keeper is the keeper's, and its lock stays held (keep.c). */
+    if (st == NULL || st->keeping)
         return;
     if (st->threaded)
         nc__thread_stop(st);
@@ -595,6 +596,8 @@ bool nc__undelivered(struct netcore_stack *st)
 
 int netcore_drain(struct netcore_stack *st, int timeout_ms)
 {
+    if (st->keeping)
+        return 0; /* the keeper delivers what this process's sockets had to send */
     for (int i = 0; i < st->cfg.max_sockets; i++) {
         struct nc_sock *s = st->socks[i];
         /* A relayed socket is not the program's: it lives while some process has it. */

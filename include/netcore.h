@@ -275,8 +275,8 @@ int netcore_share_users(struct netcore_stack *st);
  * using the stack; the netstack thread is joined first. Returns the keeper's pid (>0) to the
  * caller, which no longer drives st: its copies of the device, the rendezvous, the control
  * connections and the relays' fds are closed, and the stack lock stays held by the calling
- * thread (the caller is about to exit or exec; netcore_drain and netcore_stop must not be
- * called on st any more). From here on the process is a client like any other. -EINVAL: st
+ * thread (the caller is about to exit or exec; netcore_drain and netcore_stop do nothing on
+ * st any more). From here on the process is a client like any other. -EINVAL: st
  * does not serve a rendezvous; -errno of fork (the stack then runs on as before).
  */
 int netcore_share_keep(struct netcore_stack *st);
