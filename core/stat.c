@@ -112,6 +112,12 @@ static void dump(struct netcore_stack *st, struct buf *b)
     put(b, "tcp      retransmission timeouts %llu  stale ACKs dropped %llu\n",
         (unsigned long long)x.rto_timeouts, (unsigned long long)x.stale_acks);
     put(b, "stat     clients dropped %llu\n", (unsigned long long)st->stat_dropped);
+    const struct nc_share *sh = st->share;
+    if (sh != NULL && !sh->gone && sh->rv.listen_fd >= 0)
+        put(b, "share    %d control connections  refused %llu  over limit %llu  dropped %llu  "
+            "bad requests %llu  on %s\n", atomic_load(&sh->nconns),
+            (unsigned long long)sh->refused, (unsigned long long)sh->over_limit,
+            (unsigned long long)sh->dropped, (unsigned long long)sh->bad, sh->rv.path);
     put(b, "sockets  %d of %d  time-wait %d\n", st->nsocks, st->cfg.max_sockets, tw);
     put(b, "%5s %-5s %-12s %-26s %-26s %8s %8s %4s %6s\n", "ID", "PROTO", "STATE", "LOCAL",
         "REMOTE", "SEND-Q", "RECV-Q", "RTX", "DROPS");
