@@ -528,6 +528,7 @@ struct nc_share_conn {
 struct nc_share {
     int epfd;                    /* the server's epoll set */
     int wake_efd;                /* waiting CONNECTs to answer */
+    int spare_fd;                /* /dev/null, closed to accept a refusal when out of fds */
     struct event *ev;            /* epfd in the event loop (threaded stacks) */
     pthread_mutex_t mu;          /* one handler at a time */
     struct netcore_rendezvous rv; /* lock and listening socket, once serving */
@@ -551,6 +552,8 @@ int nc__share_fds(struct netcore_stack *st, int *out, int cap);
 int nc__private_dir(const char *dir, const char *var, char *err, size_t errlen);
 int nc__share_reply(int fd, const struct nc_share_rep *rep, int pass_fd);
 void nc__share_conn_close(struct netcore_stack *st, struct nc_share_conn *c);
+/* Reads c's requests again (reading), or watches only for its hang-up (a reply waits). */
+void nc__share_watch(struct netcore_stack *st, struct nc_share_conn *c, bool reading);
 /* shareop.c: one request of connection c (epoll events ev); a waiting CONNECT's answer. */
 void nc__share_request(struct netcore_stack *st, struct nc_share_conn *c, uint32_t ev);
 void nc__share_connect_done(struct netcore_stack *st, struct nc_share_conn *c);

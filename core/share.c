@@ -15,6 +15,7 @@
  * the same way.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,20 @@
 /* Control connections served at once: each costs an fd and a small struct. */
 #define SHARE_CONNS 256
 #define SHARE_BATCH 32 /* epoll events taken per turn of the loop */
+
+/* epoll by number: the shim interposes epoll_ctl and epoll_wait for the program's sets. */
+static int ep_ctl(int epfd, int op, int fd, void *ptr, uint32_t events)
+{
+    struct epoll_event ev = { .events = events, .data.ptr = ptr };
+    return nc__raw_syscall(SYS_epoll_ctl, epfd, op, fd, &ev) == 0 ? 0 : -errno;
+}
+
+/* A connection's events: its requests (reading), or only its hang-up (a reply waits). */
+void nc__share_watch(struct netcore_stack *st, struct nc_share_conn *c, bool reading)
+{
+    (void)ep_ctl(st->share->epfd, EPOLL_CTL_MOD, c->fd, c,
+                 reading ? EPOLLIN | EPOLLRDHUP : EPOLLRDHUP);
+}
 
 /* Caller holds the stack lock. */
 static void conn_unlink(struct nc_share *sh, struct nc_share_conn *c)
@@ -62,7 +77,7 @@ void nc__share_conn_close(struct netcore_stack *st, struct nc_share_conn *c)
     wait_forget(c);
     nc__unlock(st);
     /* Out of the set by name: a forked child's copy of the fd would keep it there. */
-    epoll_ctl(sh->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    (void)ep_ctl(sh->epfd, EPOLL_CTL_DEL, c->fd, NULL, 0);
     nc__sys_close(c->fd);
     free(c);
 }
@@ -140,10 +155,25 @@ static void on_accept(struct netcore_stack *st, struct nc_share *sh)
             fd = -errno;
         if (fd == -EINTR || fd == -ECONNABORTED)
             continue;
+        if ((fd == -EMFILE || fd == -ENFILE) && sh->spare_fd >= 0) {
+            /* Out of fds: the listener would stay readable and the loop spin on it. The
+             * spare fd makes room to take the connection and say why it is refused. */
+            if (sh->over_limit++ == 0)
+                nc__log(NETCORE_LOG_WARN, "accept on %s: %s: a process refused (EAGAIN)",
+                        sh->rv.path, strerror(-fd));
+            nc__sys_close(sh->spare_fd);
+            fd = (int)nc__raw_syscall(SYS_accept4, sh->rv.listen_fd, NULL, NULL,
+                                      SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (fd >= 0)
+                refuse(fd, -EAGAIN);
+            sh->spare_fd = (int)nc__raw_syscall(SYS_openat, AT_FDCWD, "/dev/null",
+                                                O_RDONLY | O_CLOEXEC);
+            continue;
+        }
         if (fd < 0) {
             if (fd != -EAGAIN)
                 nc__log(NETCORE_LOG_WARN, "accept on %s: %s", sh->rv.path, strerror(-fd));
-            return; /* EMFILE: the connection waits in the backlog for a closed fd */
+            return;
         }
         struct ucred cr;
         socklen_t len = sizeof(cr);
@@ -172,8 +202,7 @@ static void on_accept(struct netcore_stack *st, struct nc_share *sh)
         c->pid = cr.pid;
         c->uid = cr.uid;
         c->wait_fd = -1;
-        struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
-        if (epoll_ctl(sh->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        if (ep_ctl(sh->epfd, EPOLL_CTL_ADD, fd, c, EPOLLIN | EPOLLRDHUP) != 0) {
             free(c);
             refuse(fd, -ENOMEM);
             continue;
@@ -214,7 +243,7 @@ void nc__share_events(struct netcore_stack *st)
     if (!nc__mutex_trylock(&sh->mu))
         return;
     struct epoll_event evs[SHARE_BATCH];
-    int n = epoll_wait(sh->epfd, evs, SHARE_BATCH, 0);
+    int n = (int)nc__raw_syscall(SYS_epoll_pwait, sh->epfd, evs, SHARE_BATCH, 0, NULL, 8);
     bool wake = false;
     for (int i = 0; i < n; i++) {
         void *p = evs[i].data.ptr;
@@ -254,10 +283,10 @@ int nc__share_setup(struct netcore_stack *st)
     if (sh->epfd < 0)
         sh->epfd = -errno;
     sh->wake_efd = nc__sys_eventfd();
+    sh->spare_fd = (int)nc__raw_syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
     int rc = sh->epfd < 0 ? sh->epfd : sh->wake_efd < 0 ? sh->wake_efd : 0;
-    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &sh->wake_efd };
-    if (rc == 0 && epoll_ctl(sh->epfd, EPOLL_CTL_ADD, sh->wake_efd, &ev) != 0)
-        rc = -errno;
+    if (rc == 0)
+        rc = ep_ctl(sh->epfd, EPOLL_CTL_ADD, sh->wake_efd, &sh->wake_efd, EPOLLIN);
     if (rc == 0 && st->base != NULL) {
         sh->ev = event_new(st->base, sh->epfd, EV_READ | EV_PERSIST, on_share_event, st);
         if (sh->ev == NULL || event_add(sh->ev, NULL) != 0)
@@ -289,9 +318,8 @@ int netcore_share_serve(struct netcore_stack *st, struct netcore_rendezvous *rv)
     nc__lock(st);
     sh->rv = *rv;
     nc__unlock(st);
-    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &sh->rv };
-    if (epoll_ctl(sh->epfd, EPOLL_CTL_ADD, rv->listen_fd, &ev) != 0) {
-        int rc = -errno;
+    int rc = ep_ctl(sh->epfd, EPOLL_CTL_ADD, rv->listen_fd, &sh->rv, EPOLLIN);
+    if (rc != 0) {
         nc__lock(st);
         sh->rv.lock_fd = sh->rv.listen_fd = -1;
         nc__unlock(st);
@@ -331,7 +359,7 @@ int nc__share_fds(struct netcore_stack *st, int *out, int cap)
     int n = 0;
     if (sh == NULL || sh->gone)
         return 0;
-    int fixed[] = { sh->epfd, sh->wake_efd, sh->rv.lock_fd, sh->rv.listen_fd };
+    int fixed[] = { sh->epfd, sh->wake_efd, sh->spare_fd, sh->rv.lock_fd, sh->rv.listen_fd };
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         if (fixed[i] >= 0 && n < cap)
             out[n++] = fixed[i];
@@ -357,7 +385,8 @@ void nc__share_fork_child(struct netcore_stack *st)
     sh->gone = true;
     /* The lock's flock belongs to the open file, which the parent still holds: closing our
      * copy keeps it; the socket's name is the parent's. */
-    int *fds[] = { &sh->epfd, &sh->wake_efd, &sh->rv.lock_fd, &sh->rv.listen_fd };
+    int *fds[] = { &sh->epfd, &sh->wake_efd, &sh->spare_fd, &sh->rv.lock_fd,
+                   &sh->rv.listen_fd };
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
         if (*fds[i] >= 0) {
             nc__sys_close(*fds[i]);
@@ -393,6 +422,8 @@ void nc__share_teardown(struct netcore_stack *st)
         nc__sys_close(sh->epfd);
     if (sh->wake_efd >= 0)
         nc__sys_close(sh->wake_efd);
+    if (sh->spare_fd >= 0)
+        nc__sys_close(sh->spare_fd);
     netcore_share_release(&sh->rv);
     pthread_mutex_destroy(&sh->mu);
     free(sh);

@@ -302,8 +302,7 @@ void nc__share_request(struct netcore_stack *st, struct nc_share_conn *c, uint32
     for (int i = waiting ? 1 : 0; i < nfds; i++)
         nc__sys_close(fds[i]);
     if (waiting) {
-        struct epoll_event e = { .events = EPOLLRDHUP, .data.ptr = c };
-        epoll_ctl(st->share->epfd, EPOLL_CTL_MOD, c->fd, &e);
+        nc__share_watch(st, c, false);
         return;
     }
     rep.rc = rc;
@@ -333,7 +332,6 @@ void nc__share_connect_done(struct netcore_stack *st, struct nc_share_conn *c)
     c->wait_fd = -1;
     nc__unlock(st);
     nc__sys_close(fd);
-    struct epoll_event e = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
-    epoll_ctl(st->share->epfd, EPOLL_CTL_MOD, c->fd, &e);
+    nc__share_watch(st, c, true);
     answer(st, c, &rep, -1);
 }

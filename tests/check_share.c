@@ -950,6 +950,56 @@ START_TEST(connect_wait_abandoned)
 }
 END_TEST
 
+/* Out of fds in the driver: a process that connects is refused (EAGAIN), and the driver
+ * neither spins on its listener nor stops serving once fds are free again. */
+START_TEST(out_of_fds)
+{
+    int fd = new_socket(AF_INET, SOCK_STREAM);
+    struct rlimit rl;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur > 4096) {
+        rl.rlim_cur = 4096; /* this test process only: it takes every fd below */
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    }
+    int go[2];
+    ck_assert_int_eq(pipe(go), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char c;
+        if (read(go[0], &c, 1) != 1)
+            _exit(10);
+        int k = netcore_share_connect(&cfg, NULL, 0);
+        if (k < 0)
+            _exit(11);
+        struct nc_share_rep rep;
+        struct pollfd p = { .fd = k, .events = POLLIN };
+        if (poll(&p, 1, 5000) != 1 || recv(k, &rep, sizeof(rep), 0) != sizeof(rep))
+            _exit(12);
+        _exit(rep.magic == NC_SHARE_MAGIC && rep.seq == 0 && rep.rc == -EAGAIN ? 0 : 13);
+    }
+    /* Every fd of this process taken. */
+    static int held[4096];
+    int n = 0;
+    while (n < 4096 && (held[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        n++;
+    ck_assert_int_eq(errno, EMFILE);
+    ck_assert_int_eq(write(go[1], "g", 1), 1);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    for (int i = 0; i < n; i++)
+        close(held[i]);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    still_serves(fd);
+    int c2 = netcore_share_connect(&cfg, err, sizeof(err));
+    ck_assert_int_ge(c2, 0);
+    close(c2);
+    close(fd);
+    close(go[0]);
+    close(go[1]);
+}
+END_TEST
+
 /* keeper */
 
 /*
@@ -1139,6 +1189,7 @@ static Suite *share_suite(void)
     tcase_add_test(tc, other_uid_refused);
     tcase_add_test(tc, too_many_connections);
     tcase_add_test(tc, fork_child_lets_go);
+    tcase_add_test(tc, out_of_fds);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("connect");
