@@ -974,7 +974,12 @@ START_TEST(out_of_fds)
             _exit(11);
         struct nc_share_rep rep;
         struct pollfd p = { .fd = k, .events = POLLIN };
-        if (poll(&p, 1, 5000) != 1 || recv(k, &rep, sizeof(rep), 0) != sizeof(rep))
+        if (poll(&p, 1, 5000) != 1)
+            _exit(12);
+        ssize_t got = recv(k, &rep, sizeof(rep), 0);
+        if (got == 0)
+            _exit(20); /* closed unanswered */
+        if (got != sizeof(rep))
             _exit(12);
         _exit(rep.magic == NC_SHARE_MAGIC && rep.seq == 0 && rep.rc == -EAGAIN ? 0 : 13);
     }
@@ -989,7 +994,12 @@ START_TEST(out_of_fds)
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     for (int i = 0; i < n; i++)
         close(held[i]);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    /* Under valgrind, which closes an fd the kernel gave beyond its own limit, the accept
+     * that fails has taken the connection: it ends unanswered. */
+    bool vg = getenv("NETCORE_VALGRIND") != NULL && !strcmp(getenv("NETCORE_VALGRIND"), "1");
+    ck_assert_msg(WIFEXITED(status) &&
+                      (WEXITSTATUS(status) == 0 || (vg && WEXITSTATUS(status) == 20)),
+                  "child status %d", status);
     still_serves(fd);
     int c2 = netcore_share_connect(&cfg, err, sizeof(err));
     ck_assert_int_ge(c2, 0);
