@@ -90,11 +90,11 @@ static int rv_base(const struct netcore_config *cfg, char *base, size_t cap, cha
     /* The namespace's inode tells namespaces apart (as `ip netns identify` does); a process
      * that cannot read it (no /proc) still shares with others that cannot. */
     struct stat ns;
-    unsigned long long netns = stat("/proc/self/ns/net", &ns) == 0 ? (unsigned long long)ns.st_ino
-                                                                    : 0;
+    unsigned long long netns = 0;
+    if (stat("/proc/self/ns/net", &ns) == 0)
+        netns = (unsigned long long)ns.st_ino;
     /* cap leaves room for ".lock"/".sock" within sun_path, which bounds the socket's name. */
-    size_t room = cap;
-    if ((size_t)snprintf(base, room, "%s/stack-%s-%llu", dir, cfg->ifname, netns) >= room) {
+    if ((size_t)snprintf(base, cap, "%s/stack-%s-%llu", dir, cfg->ifname, netns) >= cap) {
         snprintf(err, errlen, "NETCORE_RUNDIR: %s is too long for the socket path "
                  "%s/stack-%s-%llu.sock (at most %zu bytes)", dir, dir, cfg->ifname, netns,
                  sizeof(((struct sockaddr_un *)0)->sun_path) - 1);

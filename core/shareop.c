@@ -198,8 +198,10 @@ static int dispatch(struct netcore_stack *st, struct nc_share_conn *c,
         return nc__relay_shutdown(st, id, a0);
     case NC_OP_GETSOCKNAME:
     case NC_OP_GETPEERNAME:
-        rc = q->op == NC_OP_GETSOCKNAME ? netcore_getsockname(st, id, (struct sockaddr *)&ss, &len)
-                                        : netcore_getpeername(st, id, (struct sockaddr *)&ss, &len);
+        if (q->op == NC_OP_GETSOCKNAME)
+            rc = netcore_getsockname(st, id, (struct sockaddr *)&ss, &len);
+        else
+            rc = netcore_getpeername(st, id, (struct sockaddr *)&ss, &len);
         if (rc == 0)
             addr_out(rep, &ss, len);
         return rc;
