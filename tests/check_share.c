@@ -289,14 +289,22 @@ static int ctl; /* a control connection */
 static uint32_t next_seq = 1;
 
 /* A threaded stack on the wire device that serves the rendezvous. */
+static struct netcore_stack *start_served_on(int fd);
+
 static struct netcore_stack *start_served(void)
 {
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, wire), 0);
+    return start_served_on(wire[0]);
+}
+
+/* The stack at 198.18.0.2 on wire end fd, serving the rendezvous. */
+static struct netcore_stack *start_served_on(int fd)
+{
     struct netcore_rendezvous rv;
     ck_assert_int_eq(netcore_share_claim(&cfg, &rv, err, sizeof(err)), 1);
     struct netcore_config c = cfg;
     c.device = NETCORE_DEV_WIRE;
-    c.wire_fd = wire[0];
+    c.wire_fd = fd;
     struct netcore_stack *s = NULL;
     int rc = netcore_start(&c, 0, &s, err, sizeof(err));
     ck_assert_msg(rc == 0, "netcore_start: %s", err);
@@ -1151,6 +1159,132 @@ START_TEST(keeper_relayed)
 }
 END_TEST
 
+/*
+ * The exiting driver's own connection still had data to send: the keeper closes it as the
+ * driver's exit would and delivers the rest. The peer is a second stack (198.18.0.1) in a
+ * process of its own at the other end of the wire, which counts what it receives.
+ */
+enum { KEEP_BYTES = 1 << 20 };
+
+static void __attribute__((noreturn)) counting_peer(int fd, int result, int stop)
+{
+    struct netcore_config c;
+    netcore_config_defaults(&c);
+    c.device = NETCORE_DEV_WIRE;
+    c.wire_fd = fd;
+    inet_pton(AF_INET, "198.18.0.1", &c.ip);
+    inet_pton(AF_INET, "198.18.0.2", &c.gw);
+    inet_pton(AF_INET6, "2001:db8::1", &c.ip6);
+    c.mac[5] = 1;
+    c.share = 0;
+    struct netcore_stack *ps = NULL;
+    if (netcore_start(&c, 0, &ps, NULL, 0) != 0)
+        _exit(2);
+    int l = netcore_socket(ps, AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(80) };
+    if (l < 0 || netcore_bind(ps, l, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        netcore_listen(ps, l, 4) != 0)
+        _exit(3);
+    long total = -1;
+    if (write(result, &total, sizeof(total)) != sizeof(total)) /* listening */
+        _exit(4);
+    int cs = netcore_accept(ps, l, NULL, NULL, 0);
+    static char buf[65536];
+    ssize_t n;
+    total = 0;
+    while (cs >= 0 && (n = netcore_recv(ps, cs, buf, sizeof(buf), 0)) > 0)
+        total += n;
+    if (write(result, &total, sizeof(total)) != sizeof(total))
+        _exit(4);
+    char ch;
+    if (read(stop, &ch, 1) < 0) /* the connection's last ACK must reach the keeper */
+        _exit(5);
+    netcore_stop(ps);
+    _exit(0);
+}
+
+START_TEST(keeper_delivers)
+{
+    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    int w[2], res[2], stop[2], up[2], down[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, w), 0);
+    int big = 4 << 20;
+    setsockopt(w[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+    setsockopt(w[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+    ck_assert_int_eq(pipe(res), 0);
+    ck_assert_int_eq(pipe(stop), 0);
+    ck_assert_int_eq(pipe(up), 0);
+    ck_assert_int_eq(pipe(down), 0);
+    pid_t peer = fork();
+    ck_assert_int_ge(peer, 0);
+    if (peer == 0) {
+        close(w[0]);
+        close(stop[1]);
+        counting_peer(w[1], res[1], stop[0]);
+    }
+    close(w[1]);
+    close(res[1]);
+    close(stop[0]);
+    long total = 0;
+    ck_assert_int_eq(read(res[0], &total, sizeof(total)), sizeof(total));
+    pid_t driver = fork();
+    ck_assert_int_ge(driver, 0);
+    if (driver == 0) {
+        close(up[0]);
+        close(down[1]);
+        struct netcore_stack *s = start_served_on(w[0]);
+        int c = netcore_socket(s, AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(80) };
+        inet_pton(AF_INET, "198.18.0.1", &a.sin_addr);
+        if (c < 0 || netcore_connect(s, c, (struct sockaddr *)&a, sizeof(a)) != 0)
+            _exit(3);
+        static char data[KEEP_BYTES];
+        memset(data, 'k', sizeof(data));
+        /* Blocking: returns with up to a send ring's worth still to go. */
+        if (netcore_send(s, c, data, sizeof(data), 0) != (ssize_t)sizeof(data))
+            _exit(4);
+        char ch = 's';
+        if (write(up[1], &ch, 1) != 1 || read(down[0], &ch, 1) != 1)
+            _exit(5);
+        int k = netcore_share_keep(s);
+        if (write(up[1], &k, sizeof(k)) != sizeof(k))
+            _exit(6);
+        _exit(k > 0 ? 0 : 7); /* without closing c: the keeper does, as exit would */
+    }
+    close(w[0]);
+    close(up[1]);
+    close(down[0]);
+    char ch;
+    ck_assert_int_eq(read(up[0], &ch, 1), 1);
+    int c = netcore_share_connect(&cfg, err, sizeof(err)); /* a user: the stack must stay */
+    ck_assert_msg(c >= 0, "connect: %s", err);
+    struct nc_share_req q;
+    struct nc_share_rep rep;
+    req_init(&q, NC_OP_SOCKET);
+    q.a[0] = AF_PACKET;
+    send_raw(c, &q, sizeof(q), NULL, 0);
+    recv_rep(c, &rep, NULL);
+    ck_assert_int_eq(write(down[1], "k", 1), 1);
+    int keeper_pid = 0, status;
+    ck_assert_int_eq(read(up[0], &keeper_pid, sizeof(keeper_pid)), sizeof(keeper_pid));
+    ck_assert_int_gt(keeper_pid, 0);
+    ck_assert_int_eq(waitpid(driver, &status, 0), driver);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "driver status %d", status);
+    /* Everything the driver sent arrives, then its FIN, with the driver gone. */
+    ck_assert_int_eq(read(res[0], &total, sizeof(total)), sizeof(total));
+    ck_assert_int_eq(total, KEEP_BYTES);
+    close(c);
+    ck_assert_int_eq(waitpid(keeper_pid, &status, 0), keeper_pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "keeper status %d", status);
+    close(stop[1]);
+    ck_assert_int_eq(waitpid(peer, &status, 0), peer);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "peer status %d", status);
+    close(res[0]);
+    close(up[0]);
+    close(down[1]);
+}
+END_TEST
+
 /* fork: the child closes its copies of the server's fds; the parent serves on. */
 START_TEST(fork_child_lets_go)
 {
@@ -1214,6 +1348,7 @@ static Suite *share_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, keeper);
     tcase_add_test(tc, keeper_relayed);
+    tcase_add_test(tc, keeper_delivers);
     suite_add_tcase(s, tc);
     return s;
 }
