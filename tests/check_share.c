@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "handpeer.h"
@@ -1285,6 +1286,93 @@ START_TEST(keeper_delivers)
 }
 END_TEST
 
+/*
+ * A peer that takes nothing more: once its last user left, the keeper waits NETCORE_LINGER
+ * seconds for the driver's data, no longer, and ends.
+ */
+START_TEST(keeper_linger)
+{
+    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    int w[2], res[2], stop[2], up[2], down[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, w), 0);
+    int big = 4 << 20;
+    setsockopt(w[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+    ck_assert_int_eq(pipe(res), 0);
+    ck_assert_int_eq(pipe(stop), 0);
+    ck_assert_int_eq(pipe(up), 0);
+    ck_assert_int_eq(pipe(down), 0);
+    pid_t peer = fork();
+    ck_assert_int_ge(peer, 0);
+    if (peer == 0) {
+        close(w[0]);
+        close(stop[1]);
+        counting_peer(w[1], res[1], stop[0]);
+    }
+    close(w[1]);
+    close(res[1]);
+    close(stop[0]);
+    long total = 0;
+    ck_assert_int_eq(read(res[0], &total, sizeof(total)), sizeof(total));
+    pid_t driver = fork();
+    ck_assert_int_ge(driver, 0);
+    if (driver == 0) {
+        close(up[0]);
+        close(down[1]);
+        struct netcore_stack *s = start_served_on(w[0]);
+        int c = netcore_socket(s, AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(80) };
+        inet_pton(AF_INET, "198.18.0.1", &a.sin_addr);
+        if (c < 0 || netcore_connect(s, c, (struct sockaddr *)&a, sizeof(a)) != 0)
+            _exit(3);
+        char ch = 's';
+        if (write(up[1], &ch, 1) != 1 || read(down[0], &ch, 1) != 1)
+            _exit(5);
+        static char data[65536];
+        if (netcore_send(s, c, data, sizeof(data), MSG_DONTWAIT) <= 0) /* never ACKed */
+            _exit(4);
+        setenv("NETCORE_LINGER", "1", 1);
+        int k = netcore_share_keep(s);
+        if (write(up[1], &k, sizeof(k)) != sizeof(k))
+            _exit(6);
+        _exit(k > 0 ? 0 : 7);
+    }
+    close(w[0]);
+    close(up[1]);
+    close(down[0]);
+    char ch;
+    ck_assert_int_eq(read(up[0], &ch, 1), 1);
+    ck_assert_int_eq(kill(peer, SIGSTOP), 0); /* connected; from now on nothing is ACKed */
+    int c = netcore_share_connect(&cfg, err, sizeof(err));
+    ck_assert_msg(c >= 0, "connect: %s", err);
+    struct nc_share_req q;
+    struct nc_share_rep rep;
+    req_init(&q, NC_OP_SOCKET);
+    q.a[0] = AF_PACKET;
+    send_raw(c, &q, sizeof(q), NULL, 0);
+    recv_rep(c, &rep, NULL);
+    ck_assert_int_eq(write(down[1], "k", 1), 1);
+    int keeper_pid = 0, status;
+    ck_assert_int_eq(read(up[0], &keeper_pid, sizeof(keeper_pid)), sizeof(keeper_pid));
+    ck_assert_int_gt(keeper_pid, 0);
+    ck_assert_int_eq(waitpid(driver, &status, 0), driver);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "driver status %d", status);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    close(c); /* the last user */
+    ck_assert_int_eq(waitpid(keeper_pid, &status, 0), keeper_pid);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "keeper status %d", status);
+    ck_assert_msg(s >= 0.9 && s < 5, "keeper ended %.2f s after its last user (linger 1 s)", s);
+    kill(peer, SIGKILL);
+    waitpid(peer, NULL, 0);
+    close(res[0]);
+    close(stop[1]);
+    close(up[0]);
+    close(down[1]);
+}
+END_TEST
+
 /* fork: the child closes its copies of the server's fds; the parent serves on. */
 START_TEST(fork_child_lets_go)
 {
@@ -1349,6 +1437,7 @@ static Suite *share_suite(void)
     tcase_add_test(tc, keeper);
     tcase_add_test(tc, keeper_relayed);
     tcase_add_test(tc, keeper_delivers);
+    tcase_add_test(tc, keeper_linger);
     suite_add_tcase(s, tc);
     return s;
 }
