@@ -18,22 +18,24 @@
 
 #include "internal.h"
 
+/* A stack being handed to a keeper (keep.c) is locked already and is the keeper's to run:
+ * the fork handlers leave it alone. */
 void netcore_fork_prepare(struct netcore_stack *st)
 {
-    if (st != NULL)
+    if (st != NULL && !st->keeping)
         nc__lock(st);
 }
 
 void netcore_fork_parent(struct netcore_stack *st)
 {
-    if (st != NULL)
+    if (st != NULL && !st->keeping)
         nc__unlock(st);
 }
 
 /* In the child, right after fork: only closes (async-signal-safe), nothing that allocates. */
 void netcore_fork_child(struct netcore_stack *st)
 {
-    if (st == NULL)
+    if (st == NULL || st->keeping)
         return;
     /* The prepare handler's lock, held by this thread in the child's copy. Not through
      * nc__unlock: a signal deferred under it was the parent's (the shim forgets it). */
@@ -44,6 +46,7 @@ void netcore_fork_child(struct netcore_stack *st)
     nc__dev_close(&st->dev);
     nc__pcap_close(st);
     nc__stat_release(st, false); /* the name is the parent's */
+    nc__share_fork_child(st);     /* the rendezvous and control connections too */
     for (int i = 0; i < st->cfg.max_sockets; i++) {
         struct nc_sock *s = atomic_load(&st->socks[i]);
         struct nc_sock *z = atomic_load(&st->zombie[i]); /* closed, awaiting its last caller */

@@ -21,6 +21,8 @@ struct netif;
 struct ip_addr; /* lwIP's ip_addr_t */
 struct nc_relay;     /* relay.c */
 struct nc_relay_tab;
+struct nc_share;     /* share.c */
+struct nc_share_rep; /* share.h */
 
 /* ring: single-producer single-consumer byte ring; capacity is a power of two. */
 struct nc_ring {
@@ -290,6 +292,8 @@ struct netcore_stack {
     uint8_t *frame;              /* receive buffer, one frame */
     size_t frame_cap;
     struct nc_relay_tab *relays; /* relayed sockets (relay.c) */
+    struct nc_share *share;      /* control connections of a shared stack (share.c) */
+    bool keeping;                /* handed to a keeper (keep.c): fork handlers leave it be */
 };
 
 /* stack.c */
@@ -492,6 +496,7 @@ void nc__efd_signal(int efd);
 void nc__efd_drain(int efd);
 
 extern struct netcore_stack *nc__stack; /* lwIP is a singleton: the running stack, or NULL */
+extern __thread int nc__in_stack_thread; /* this thread runs the stack's loop (stack.c) */
 
 /* tcpin.c, udpin.c: the guards in front of lwIP's tcp_input and udp_input (see there). */
 void nc__tcpin_resolve(void);
@@ -507,6 +512,61 @@ void nc__stat_open(struct netcore_stack *st);
 void nc__stat_release(struct netcore_stack *st, bool unlink_path);
 /* Frees the clients' events and dumps; before the event base goes (netcore_stop). */
 void nc__stat_free_clients(struct netcore_stack *st);
+/* The stats socket and its clients' fds into out; returns how many (keep.c). */
+int nc__stat_fds(struct netcore_stack *st, int *out, int cap);
+
+/*
+ * share.c, shareop.c, keep.c: the driver's side of a shared stack (share.h). The server's
+ * fds sit in an epoll set of their own (epfd), watched by the event loop or netcore_step.
+ */
+struct nc_share_conn {
+    struct nc_share_conn *next;
+    int fd;
+    pid_t pid;
+    uid_t uid;
+    /* A CONNECT whose reply waits for the outcome, under the stack lock: */
+    struct nc_sock *wait_sock;   /* the socket, or NULL */
+    int wait_fd;                 /* our copy of its program end: it lives meanwhile */
+    uint32_t wait_seq;
+    bool wait_ready;             /* the outcome is in (nc__share_sock_changed) */
+};
+struct nc_share {
+    int epfd;                    /* the server's epoll set */
+    int wake_efd;                /* waiting CONNECTs to answer */
+    int spare_fd;                /* /dev/null, closed to accept a refusal when out of fds */
+    struct event *ev;            /* epfd in the event loop (threaded stacks) */
+    pthread_mutex_t mu;          /* one handler at a time */
+    struct netcore_rendezvous rv; /* lock and listening socket, once serving */
+    uid_t owner;                 /* the uid that claimed (the run directory's owner) */
+    struct nc_share_conn *conns; /* changed under the stack lock */
+    _Atomic int nconns;
+    uint64_t refused, over_limit, dropped, bad;
+    bool gone;                   /* fds closed in a forked child or a driver that handed over */
+};
+/* With the stack, after the event base (NULL in manual mode); at stop, before it goes. */
+int nc__share_setup(struct netcore_stack *st);
+void nc__share_teardown(struct netcore_stack *st);
+/* The server's epoll fd (netcore_step polls it), or -1; its events, without the lock. */
+int nc__share_epfd(struct netcore_stack *st);
+void nc__share_events(struct netcore_stack *st);
+/* A forked child: closes the server's fds (only close()). */
+void nc__share_fork_child(struct netcore_stack *st);
+/* The server's fds into out (a keeper keeps them); returns how many. */
+int nc__share_fds(struct netcore_stack *st, int *out, int cap);
+/* A run or stats directory of the effective uid, mode 0700 (made if missing). */
+int nc__private_dir(const char *dir, const char *var, char *err, size_t errlen);
+int nc__share_reply(int fd, const struct nc_share_rep *rep, int pass_fd);
+void nc__share_conn_close(struct netcore_stack *st, struct nc_share_conn *c);
+/* Reads c's requests again (reading), or watches only for its hang-up (a reply waits). */
+void nc__share_watch(struct netcore_stack *st, struct nc_share_conn *c, bool reading);
+/* shareop.c: one request of connection c (epoll events ev); a waiting CONNECT's answer. */
+void nc__share_request(struct netcore_stack *st, struct nc_share_conn *c, uint32_t ev);
+void nc__share_connect_done(struct netcore_stack *st, struct nc_share_conn *c);
+/* stack.c: the netstack thread ends (joined) and starts again (keep.c). */
+void nc__thread_stop(struct netcore_stack *st);
+int nc__thread_start(struct netcore_stack *st);
+/* stack.c: some connection still has data to deliver. Caller holds the lock. */
+bool nc__undelivered(struct netcore_stack *st);
 
 /*
  * relay.c: relayed sockets, the driver's side (share.h). Under the stack lock unless noted.

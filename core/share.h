@@ -61,6 +61,11 @@ enum nc_share_op {
     NC_OP_MAX
 };
 
+/* A request is one message of exactly sizeof(struct nc_share_req) bytes, with at most one
+ * fd; anything else is answered with -EINVAL (-EBADF: the fd an op needs is missing or not a
+ * relayed socket of the stack) and every fd that came with it is closed. A reply is one
+ * message of sizeof(struct nc_share_rep) bytes, seq echoed (0 when the request was too short
+ * to have one). */
 struct nc_share_req {
     uint32_t magic;
     uint32_t seq;      /* the client's number, echoed in the reply */
