@@ -90,12 +90,6 @@ struct nc_relay_tab {
     uint8_t *scratch;
 };
 
-/* A weak stand-in until share.c links in; share.c's definition replaces it. */
-__attribute__((weak)) void nc__share_sock_changed(struct netcore_stack *st, struct nc_sock *s)
-{
-    (void)st;
-    (void)s;
-}
 
 /* Raw system calls: the shim interposes the libc ones (sys.c). */
 static long rc_of(long r)
