@@ -379,9 +379,13 @@ int nc__remote_getsockopt(int fd, int k, int level, int name, void *val, socklen
                 long r = connect_outcome(fd);
                 if (r == -EINTR || r == -ENETDOWN)
                     return (int)nc__ret(r);
-                if (r < 0) /* taken by the wait: the driver's copy too, as SO_ERROR does */
-                    break;
-                return put_int(val, len, 0);
+                if (r < 0) {
+                    /* Reported once, as SO_ERROR takes it: the driver's copy goes too. */
+                    int v;
+                    socklen_t l = sizeof(v);
+                    nc__remote_getsockopt(fd, k & ~NC_RK_CONNECTING, level, name, &v, &l);
+                }
+                return put_int(val, len, (int)-r);
             }
             break;
         default:
