@@ -1,0 +1,75 @@
+#!/bin/bash
+# test_remote.sh — the shim's client side of a shared stack (preload/remote*.c), on its own:
+# tests/lib/fakedriver.py takes the device's rendezvous and answers the control protocol with
+# kernel sockets, so programs under the shim attach to it as clients, and every answer they
+# get can be checked against the kernel's. Covers the socket calls over TCP and UDP, accept
+# tokens, connect outcomes, fork, a real program (curl), a driver that sends stale replies
+# and stray fds (none may leak), one that refuses this process (EACCES and one line), and
+# one that is killed (ENETDOWN).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/netns.sh
+. "$(dirname "$0")/lib/netns.sh"
+
+nc_require_root
+nc_ns_setup
+tmp=$(mktemp -d)
+nc_at_exit "rm -rf '$tmp'"
+fake=$NC_SRC/tests/lib/fakedriver.py
+remote=$NC_SRC/tests/lib/remote.py
+
+# fake MODE-NAME [--refuse|--quirks]: a driver in run directory $tmp/MODE-NAME
+fake() {
+    local dir=$tmp/$1
+    shift
+    nc_bg python3 "$fake" "$dir" "$NC_TAP" "$@" >"$dir.log" 2>&1
+    nc_wait_line "$dir.log" '^ready$' "$NC_LAST_PID"
+}
+
+# 1. The calls, checked one by one.
+fake calls
+NETCORE_RUNDIR=$tmp/calls NETCORE_LOG=info nc_run python3 "$remote" "$NC_KERNEL_IP" 7300 calls \
+    >"$tmp/calls.out" 2>"$tmp/calls.err" || fail "remote.py calls: $(tail -n 3 "$tmp/calls.out")
+$(tail -n 5 "$tmp/calls.err")"
+grep -q "attached to the stack of $NC_TAP driven by pid" "$tmp/calls.err" ||
+    fail "no 'attached' line at NETCORE_LOG=info: $(cat "$tmp/calls.err")"
+echo "ok: $(grep -c '^ok:' "$tmp/calls.out") calls answered as the kernel's"
+
+# 2. curl through the attached process: the file comes back whole.
+head -c 3000000 /dev/urandom >"$tmp/file"
+nc_bg python3 -m http.server 7310 --bind "$NC_KERNEL_IP" --directory "$tmp" >"$tmp/http.log" 2>&1
+nc_wait_listen 7310 "$NC_KERNEL_IP"
+NETCORE_RUNDIR=$tmp/calls nc_run curl -sS -o "$tmp/got" "http://$NC_KERNEL_IP:7310/file" ||
+    fail "curl as a client of the stack failed"
+cmp -s "$tmp/file" "$tmp/got" || fail "curl's copy differs"
+echo "ok: curl attached to the stack fetched 3 MB intact"
+
+# 3. Stale replies and stray fds are dropped and closed.
+fake quirks --quirks
+NETCORE_RUNDIR=$tmp/quirks nc_run python3 "$remote" "$NC_KERNEL_IP" 7320 quirks \
+    >"$tmp/quirks.out" 2>&1 || fail "remote.py quirks: $(tail -n 5 "$tmp/quirks.out")"
+echo "ok: $(grep '^ok:' "$tmp/quirks.out")"
+
+# 4. A driver that refuses: socket() fails with EACCES, and one line says why, once.
+fake refuse --refuse
+cat >"$tmp/sock.py" <<'PY'
+import socket, errno
+for _ in range(2):
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        print("created")
+    except OSError as e:
+        print("errno", errno.errorcode.get(e.errno, e.errno))
+PY
+got=$(NETCORE_RUNDIR=$tmp/refuse nc_run python3 "$tmp/sock.py" 2>"$tmp/refuse.err")
+[ "$got" = $'errno EACCES\nerrno EACCES' ] || fail "socket() under a refusing driver: $got"
+[ "$(wc -l <"$tmp/refuse.err")" -eq 1 ] || fail "want one line, got: $(cat "$tmp/refuse.err")"
+grep -q "the stack's driver refused this process" "$tmp/refuse.err" ||
+    fail "the line does not say the driver refused: $(cat "$tmp/refuse.err")"
+echo "ok: refused: $(cat "$tmp/refuse.err")"
+
+# 5. The driver killed under an attached process: its next calls fail with ENETDOWN.
+mkdir -m 700 "$tmp/gone"
+NETCORE_RUNDIR=$tmp/gone nc_run python3 "$remote" "$NC_KERNEL_IP" 7330 gone "$fake" \
+    "$tmp/gone" "$NC_TAP" >"$tmp/gone.out" 2>&1 || fail "remote.py gone: $(cat "$tmp/gone.out")"
+echo "ok: driver killed: $(grep -c '^ok:' "$tmp/gone.out") checks"
+echo "PASS: test_remote"
