@@ -86,6 +86,14 @@ struct chan {
 static pthread_mutex_t chans_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct chan *chans;
 static __thread struct chan *my_chan;
+/*
+ * A connection opened before a privilege drop, for the threads that cannot open their own
+ * after it (the run directory is the old uid's: EACCES), one request at a time. The driver
+ * checked this process's credentials when it accepted the connection, as the kernel checks a
+ * socket's when it is opened.
+ */
+static struct chan *spare;
+static pthread_mutex_t spare_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t chan_key;
 static pthread_once_t chan_key_once = PTHREAD_ONCE_INIT;
 
@@ -212,6 +220,7 @@ static void chan_drop(struct chan *c)
     pthread_mutex_unlock(&chans_mu);
 }
 
+/* Not spare_mu: a blocking connect may hold it long. The child closes the spare anyway. */
 void nc__remote_fork_prepare(void)
 {
     pthread_mutex_lock(&chans_mu);
@@ -228,6 +237,7 @@ void nc__remote_fork_child(void)
     for (struct chan *c = chans; c != NULL; c = c->next)
         chan_close(c);
     pthread_mutex_init(&chans_mu, NULL);
+    pthread_mutex_init(&spare_mu, NULL);
 }
 
 /* the exchange */
@@ -365,6 +375,24 @@ long nc__remote_rpc_wait(int op, int fd, struct nc_share_req *req, struct nc_sha
     if (fd_out != NULL)
         *fd_out = -1;
     int rc = chan_get(&c, err, sizeof(err));
+    if (rc == -EACCES && spare != NULL) {
+        pthread_mutex_lock(&spare_mu);
+        long r = spare->fd >= 0 ? 0 : -ENETDOWN;
+        if (r == 0) {
+            if (++spare->seq == 0)
+                spare->seq = 1;
+            req->magic = NC_SHARE_MAGIC;
+            req->seq = spare->seq;
+            req->op = (uint16_t)op;
+            req->pad = 0;
+            bool spent;
+            r = nc__remote_exchange(spare->fd, req, fd, rep, fd_out, wait, timeout_ms, &spent);
+            if (spent)
+                chan_drop(spare);
+        }
+        pthread_mutex_unlock(&spare_mu);
+        return r;
+    }
     if (rc != 0) {
         nc__log(NETCORE_LOG_DEBUG, "no control connection: %s", err);
         return rc;
@@ -398,7 +426,35 @@ long nc__remote_rpc(int op, int fd, struct nc_share_req *req, struct nc_share_re
 void nc__remote_setup(const struct netcore_config *cfg)
 {
     rcfg = *cfg;
+    /* The default directory is named after the effective uid: the one of now, the stack's,
+     * not the one a later setuid gives. */
+    if (rcfg.run_dir[0] == '\0')
+        snprintf(rcfg.run_dir, sizeof(rcfg.run_dir), "/tmp/netcore-%u", (unsigned)geteuid());
     atomic_store(&have_cfg, true);
+}
+
+void nc__remote_keep_spare(void)
+{
+    if (!atomic_load(&have_cfg) || spare != NULL)
+        return;
+    char err[256];
+    int fd = netcore_share_connect(&rcfg, err, sizeof(err));
+    if (fd < 0) {
+        nc__log(NETCORE_LOG_DEBUG, "no spare control connection: %s", err);
+        return;
+    }
+    struct chan *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        LIBC(close)(fd);
+        return;
+    }
+    c->fd = chan_move_high(fd);
+    nc__fd_set_remote(c->fd, NC_RK_CHAN, INT_MIN);
+    pthread_mutex_lock(&chans_mu);
+    c->next = chans;
+    chans = c;
+    pthread_mutex_unlock(&chans_mu);
+    spare = c;
 }
 
 /*

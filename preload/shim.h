@@ -205,6 +205,8 @@ void nc__remote_setup(const struct netcore_config *cfg);
 /* Client mode: checks that the driver accepts this process and says whose stack this is;
  * 0, or -errno with a message in err (-EACCES: refused). */
 int nc__remote_attach(const struct netcore_config *cfg, char *err, size_t errlen);
+/* Before a privilege drop: one more connection, for threads that cannot connect after it. */
+void nc__remote_keep_spare(void);
 void nc__remote_fork_prepare(void);
 void nc__remote_fork_parent(void);
 /* Closes every control connection (the parent's) in a forked child. */

@@ -3,7 +3,7 @@
 # tests/lib/fakedriver.py takes the device's rendezvous and answers the control protocol with
 # kernel sockets, so programs under the shim attach to it as clients, and every answer they
 # get can be checked against the kernel's. Covers the socket calls over TCP and UDP, accept
-# tokens, connect outcomes, fork, a real program (curl), a driver that sends stale replies
+# tokens, connect outcomes, fork, a real program (curl), threads after a privilege drop, a driver that sends stale replies
 # and stray fds (none may leak), one that refuses this process (EACCES and one line), and
 # one that is killed (ENETDOWN).
 set -euo pipefail
@@ -42,6 +42,13 @@ NETCORE_RUNDIR=$tmp/calls nc_run curl -sS -o "$tmp/got" "http://$NC_KERNEL_IP:73
     fail "curl as a client of the stack failed"
 cmp -s "$tmp/file" "$tmp/got" || fail "curl's copy differs"
 echo "ok: curl attached to the stack fetched 3 MB intact"
+
+# 2b. After a drop to nobody, a new thread still reaches the driver (a connection kept from
+#     before the drop; the run directory is root's). The system's python: nobody must be able
+#     to read its modules.
+NETCORE_RUNDIR=$tmp/calls nc_run /usr/bin/python3 "$remote" "$NC_KERNEL_IP" 7340 drop \
+    >"$tmp/drop.out" 2>&1 || fail "remote.py drop: $(tail -n 5 "$tmp/drop.out")"
+echo "ok: $(grep '^ok:' "$tmp/drop.out")"
 
 # 3. Stale replies and stray fds are dropped and closed.
 fake quirks --quirks

@@ -4,8 +4,8 @@
 whose sockets are the kernel's: each answer is checked against what the kernel gives. IP is an
 address of the namespace's kernel, PORT the first of a few ports. MODE: "calls" (the socket
 calls, TCP and UDP, fork), "quirks" (many calls against a driver that sends stale replies and
-unasked-for fds: no fd may be left open), "gone FAKEDRIVER RUNDIR IFNAME" (starts a driver,
-attaches, kills the driver: ENETDOWN).
+unasked-for fds: no fd may be left open), "drop" (as root: new threads after setuid(nobody)),
+"gone FAKEDRIVER RUNDIR IFNAME" (starts a driver, attaches, kills the driver: ENETDOWN).
 Prints "ok: ..." lines; exits 1 at the first answer that is wrong.
 """
 import errno
@@ -141,6 +141,15 @@ def calls():
     n.settimeout(0.2)
     want("recv with SO_RCVTIMEO", err(lambda: n.recv(1)), "TimeoutError")
 
+    # loopback: handed to the kernel under the same fd number
+    lo = socket.socket()
+    fd = lo.fileno()
+    lo.bind(("127.0.0.1", 0))
+    lo.listen(1)
+    lc = socket.create_connection(lo.getsockname())
+    want("a loopback listener is the kernel's, same fd", (lo.accept()[1], lo.fileno()),
+         (lc.getsockname(), fd))
+
     # UDP
     u1 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     u1.bind((IP, PORT + 1))
@@ -198,10 +207,28 @@ def gone(fake, rundir, ifname):
     want("socket() with the driver gone", err(lambda: socket.socket()), "ENETDOWN")
 
 
+def drop():
+    """setuid to nobody, then a socket in a new thread: its control connection cannot be
+    opened any more (the run directory is root's), the one kept before the drop serves."""
+    import threading
+    os.setuid(65534)
+    srv = listener(PORT + 4)
+    got = []
+
+    def t():
+        got.append(err(lambda: socket.create_connection((IP, PORT + 4)).getsockname()))
+    th = threading.Thread(target=t)
+    th.start()
+    th.join()
+    want("a new thread's connect after setuid(nobody)", srv.accept()[1], got[0])
+
+
 if MODE == "calls":
     calls()
 elif MODE == "quirks":
     quirks()
+elif MODE == "drop":
+    drop()
 elif MODE == "gone":
     gone(sys.argv[4], sys.argv[5], sys.argv[6])
 print("PASS", flush=True)
