@@ -3,7 +3,7 @@
 # tests/lib/fakedriver.py takes the device's rendezvous and answers the control protocol with
 # kernel sockets, so programs under the shim attach to it as clients, and every answer they
 # get can be checked against the kernel's. Covers the socket calls over TCP and UDP, accept
-# tokens, connect outcomes, fork, a real program (curl), threads after a privilege drop, a driver that sends stale replies
+# tokens, connect outcomes, fork, a real program (curl), name resolution, threads after a privilege drop, a driver that sends stale replies
 # and stray fds (none may leak), one that refuses this process (EACCES and one line), and
 # one that is killed (ENETDOWN).
 set -euo pipefail
@@ -42,6 +42,23 @@ NETCORE_RUNDIR=$tmp/calls nc_run curl -sS -o "$tmp/got" "http://$NC_KERNEL_IP:73
     fail "curl as a client of the stack failed"
 cmp -s "$tmp/file" "$tmp/got" || fail "curl's copy differs"
 echo "ok: curl attached to the stack fetched 3 MB intact"
+
+# 2a. Name resolution in an attached process: c-ares's sockets are relayed too (UDP, and TCP
+#     for an answer of 50 addresses).
+command -v dnsmasq >/dev/null || nc_skip "no dnsmasq (./netcore deps)"
+for i in $(seq 10 59); do echo "198.18.1.$i many.netcore.test"; done >"$tmp/many.hosts"
+nc_bg dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+    --interface="$NC_BRIDGE" --except-interface=lo --bind-interfaces --user=root --group=root \
+    --local=/netcore.test/ --host-record=web.netcore.test,"$NC_KERNEL_IP" \
+    --addn-hosts="$tmp/many.hosts" >"$tmp/dnsmasq.out" 2>&1
+nc_wait_udp 53 "$NC_KERNEL_IP"
+got=$(NETCORE_RUNDIR=$tmp/calls nc_run python3 -c '
+import socket
+print(socket.getaddrinfo("web.netcore.test", 80, socket.AF_INET, socket.SOCK_STREAM)[0][4][0],
+      len(socket.getaddrinfo("many.netcore.test", 80, socket.AF_INET, socket.SOCK_STREAM)))') ||
+    fail "getaddrinfo in an attached process failed"
+[ "$got" = "$NC_KERNEL_IP 50" ] || fail "getaddrinfo in an attached process: '$got'"
+echo "ok: names resolved in an attached process: $got"
 
 # 2b. After a drop to nobody, a new thread still reaches the driver (a connection kept from
 #     before the drop; the run directory is root's). The system's python: nobody must be able
