@@ -79,6 +79,7 @@ void nc__remote_bits(int fd, int set, int clear)
 struct chan {
     int fd;          /* -1 once closed (or closed by the program behind our back) */
     uint32_t seq;    /* the last request's number; never 0 (a refusal's) */
+    bool denied;     /* this thread may not connect (EACCES after a privilege drop): spare */
     struct chan *next;
 };
 /* Every thread's connection, for fork (the child closes them all) and for a close() of one
@@ -200,7 +201,11 @@ static int chan_get(struct chan **out, char *err, size_t errlen)
         my_chan = c;
         pthread_setspecific(chan_key, c);
     }
+    if (c->denied)
+        return -EACCES;
     int fd = netcore_share_connect(&rcfg, err, errlen);
+    if (fd == -EACCES && spare != NULL)
+        c->denied = true; /* no use trying again for every call */
     if (fd < 0)
         return conn_error(fd);
     fd = chan_move_high(fd);
@@ -306,8 +311,16 @@ long nc__remote_exchange(int cfd, struct nc_share_req *req, int fd, struct nc_sh
     do {
         n = LIBC(sendmsg)(cfd, &m, MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return conn_error(-errno);
+    /* A driver that refuses this process replies and closes at once, maybe before our
+     * request: the send fails, and the refusal waits to be read. */
+    int send_err = n < 0 ? errno : 0;
+    if (send_err != 0 && send_err != EPIPE && send_err != ECONNRESET)
+        return conn_error(-send_err);
+    if (send_err != 0)
+        wait = false;
+    /* A peer that closes with our request unread leaves ECONNRESET, which the next recvmsg
+     * reports before the messages still queued (a refusal): read once more for those. */
+    bool reset = false;
     int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
     for (;;) {
         if (wait) {
@@ -332,9 +345,19 @@ long nc__remote_exchange(int cfd, struct nc_share_req *req, int fd, struct nc_sh
         struct iovec riov = { rep, sizeof(*rep) };
         struct msghdr rm = { .msg_iov = &riov, .msg_iovlen = 1, .msg_control = rc.buf,
                              .msg_controllen = sizeof(rc.buf) };
-        n = LIBC(recvmsg)(cfd, &rm, MSG_CMSG_CLOEXEC);
+        bool last = send_err != 0 || reset;
+        n = LIBC(recvmsg)(cfd, &rm, MSG_CMSG_CLOEXEC | (last ? MSG_DONTWAIT : 0));
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && errno == ECONNRESET && !reset) {
+            reset = true;
+            wait = false;
+            continue;
+        }
+        if (n < 0 && reset)
+            return -ENETDOWN;
+        if (n <= 0 && send_err != 0)
+            return conn_error(-send_err);
         if (n < 0)
             return conn_error(-errno);
         if (n == 0)
@@ -350,8 +373,10 @@ long nc__remote_exchange(int cfd, struct nc_share_req *req, int fd, struct nc_sh
             take_fds(&rm, NULL);
             return rep->rc < -4095 ? -EPROTO : rep->rc;
         }
-        if (rep->seq != req->seq) {
+        if (rep->seq != req->seq || send_err != 0) {
             take_fds(&rm, NULL);
+            if (send_err != 0)
+                return conn_error(-send_err);
             continue;
         }
         bool want = fd_out != NULL && rep->rc >= 0;
@@ -367,8 +392,8 @@ long nc__remote_exchange(int cfd, struct nc_share_req *req, int fd, struct nc_sh
 }
 
 /* One request on this thread's connection (see nc__remote_exchange). */
-long nc__remote_rpc_wait(int op, int fd, struct nc_share_req *req, struct nc_share_rep *rep,
-                         int *fd_out, bool wait, int timeout_ms)
+static long rpc_wait(int op, int fd, struct nc_share_req *req, struct nc_share_rep *rep,
+                     int *fd_out, bool wait, int timeout_ms)
 {
     char err[256];
     struct chan *c;
@@ -412,6 +437,17 @@ long nc__remote_rpc_wait(int op, int fd, struct nc_share_req *req, struct nc_sha
     if (r == -EPROTO)
         nc__log(NETCORE_LOG_WARN, "a reply from the stack's driver that is not one "
                 "(op %d): a driver of another build?", op);
+    return r;
+}
+
+/* errno as the program left it: a call that succeeds does not change it (nginx logs errno
+ * beside a read of 0), and ours try things that fail on the way (a connect, a token). */
+long nc__remote_rpc_wait(int op, int fd, struct nc_share_req *req, struct nc_share_rep *rep,
+                         int *fd_out, bool wait, int timeout_ms)
+{
+    int saved = errno;
+    long r = rpc_wait(op, fd, req, rep, fd_out, wait, timeout_ms);
+    errno = saved;
     return r;
 }
 

@@ -197,10 +197,13 @@ int nc__remote_accept4(int fd, int k, struct sockaddr *addr, socklen_t *len, int
         return (int)nc__ret(-EINVAL);
     bool listening = (k & NC_RK_LISTENING) != 0;
     int eofs = 0;
+    int saved = errno; /* the token's EAGAIN is no business of the program's */
     for (;;) {
         char b;
-        if (listening)
+        if (listening) {
             LIBC(recv)(fd, &b, 1, MSG_DONTWAIT);
+            errno = saved;
+        }
         struct nc_share_req q;
         struct nc_share_rep p;
         int nfd;
