@@ -120,6 +120,8 @@ static void chan_free(void *p)
     }
     chan_close(c);
     pthread_mutex_unlock(&chans_mu);
+    if (my_chan == c) /* a later destructor's close may still ask: it opens a new one */
+        my_chan = NULL;
     free(c);
 }
 

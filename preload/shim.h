@@ -244,13 +244,6 @@ ssize_t nc__remote_send(int fd, int k, const struct iovec *iov, int n, int flags
                         const struct sockaddr *to, socklen_t tolen);
 ssize_t nc__remote_recv(int fd, int k, const struct iovec *iov, int n, int flags,
                         struct sockaddr *from, socklen_t *fromlen, int *msg_flags);
-/* The data calls keep the kernel's whole syscall when the bits say the fd needs nothing
- * (a connected TCP socket); this says so. */
-static inline bool nc__remote_plain(int k)
-{
-    return (k & (NC_RK_TYPE | NC_RK_LISTENING | NC_RK_UNCONN)) == SOCK_STREAM;
-}
-#define REMOTE(fd, k) (!nc__in_stack_thread && ((k) = nc__remote_kind(fd)) >= 0)
 
 /* core/log.c: a line on stderr, "netcore[PID]: ...", if NETCORE_LOG lets the level through. */
 void nc__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
