@@ -12,6 +12,8 @@ set -euo pipefail
 
 nc_require_root
 nc_ns_setup
+# Attaching is what is tested: whatever the caller's environment says, the shared stack.
+export NETCORE_STACK=shared
 tmp=$(mktemp -d)
 nc_at_exit "rm -rf '$tmp'"
 fake=$NC_SRC/tests/lib/fakedriver.py
