@@ -471,6 +471,11 @@ void nc__remote_setup(const struct netcore_config *cfg)
     atomic_store(&have_cfg, true);
 }
 
+bool nc__remote_shared(void)
+{
+    return atomic_load(&have_cfg);
+}
+
 void nc__remote_keep_spare(void)
 {
     if (!atomic_load(&have_cfg) || spare != NULL)

@@ -107,11 +107,35 @@ int nc__remote_socket(int domain, int type, int protocol)
     return new_fd(fd, k, type);
 }
 
+/* Could fd be a relayed socket's program end: an unnamed AF_UNIX stream or seqpacket socket?
+ * Asked of the kernel, so that an fd that cannot be one costs no request (nor a stack). */
+static bool maybe_relayed(int fd)
+{
+    int v;
+    socklen_t l = sizeof(v);
+    if (LIBC(getsockopt)(fd, SOL_SOCKET, SO_DOMAIN, &v, &l) != 0 || v != AF_UNIX)
+        return false;
+    l = sizeof(v);
+    if (LIBC(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &v, &l) != 0 ||
+        (v != SOCK_STREAM && v != SOCK_SEQPACKET))
+        return false;
+    struct sockaddr_storage a;
+    l = sizeof(a);
+    return LIBC(getsockname)(fd, (struct sockaddr *)&a, &l) == 0 && l == sizeof(sa_family_t);
+}
+
 int nc__remote_identify(int fd)
 {
+    int saved = errno;
+    bool maybe = maybe_relayed(fd);
+    errno = saved;
+    if (!maybe)
+        return -EBADF;
     int rc = nc__shim_start();
     if (rc != 0)
         return rc;
+    if (!nc__remote_shared())
+        return -EBADF; /* NETCORE_STACK=own: no other process's sockets here */
     struct nc_share_req q;
     struct nc_share_rep p;
     req_init(&q);

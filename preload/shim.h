@@ -198,8 +198,11 @@ int nc__remote_adopt(int fd, int family, int type, bool listening);
 /* Forgets fd (it is being closed; the kernel closes the socketpair end itself). */
 void nc__remote_forget(int fd);
 /* Asks the driver what fd is (NC_OP_IDENTIFY) and adopts it: 0, or -errno (-EBADF: not a
- * socket of this stack). */
+ * socket of this stack). An fd that cannot be one (not an unnamed AF_UNIX stream or
+ * seqpacket socket) is -EBADF at once, without a request or a stack. */
 int nc__remote_identify(int fd);
+/* True once this process uses a shared stack (drives it or is attached). */
+bool nc__remote_shared(void);
 /* Remembers the configuration, whose rendezvous the control connections reach. */
 void nc__remote_setup(const struct netcore_config *cfg);
 /* Client mode: checks that the driver accepts this process and says whose stack this is;

@@ -36,6 +36,11 @@ grep -q "attached to the stack of $NC_TAP driven by pid" "$tmp/calls.err" ||
     fail "no 'attached' line at NETCORE_LOG=info: $(cat "$tmp/calls.err")"
 echo "ok: $(grep -c '^ok:' "$tmp/calls.out") calls answered as the kernel's"
 
+# 1b. A relayed socket inherited across exec is known again after NC_OP_IDENTIFY.
+NETCORE_RUNDIR=$tmp/calls nc_run python3 "$remote" "$NC_KERNEL_IP" 7360 identify \
+    >"$tmp/identify.out" 2>&1 || fail "remote.py identify: $(tail -n 5 "$tmp/identify.out")"
+grep '^ok:' "$tmp/identify.out"
+
 # 2. curl through the attached process: the file comes back whole.
 head -c 3000000 /dev/urandom >"$tmp/file"
 nc_bg python3 -m http.server 7310 --bind "$NC_KERNEL_IP" --directory "$tmp" >"$tmp/http.log" 2>&1

@@ -4,7 +4,8 @@
 whose sockets are the kernel's: each answer is checked against what the kernel gives. IP is an
 address of the namespace's kernel, PORT the first of a few ports. MODE: "calls" (the socket
 calls, TCP and UDP, fork), "quirks" (many calls against a driver that sends stale replies and
-unasked-for fds: no fd may be left open), "drop" (as root: new threads after setuid(nobody)),
+unasked-for fds: no fd may be left open), "identify" (a relayed socket across exec, known
+again after NC_OP_IDENTIFY), "drop" (as root: new threads after setuid(nobody)),
 "gone FAKEDRIVER RUNDIR IFNAME" (starts a driver, attaches, kills the driver: ENETDOWN).
 Prints "ok: ..." lines; exits 1 at the first answer that is wrong.
 """
@@ -223,10 +224,41 @@ def drop():
     want("a new thread's connect after setuid(nobody)", srv.accept()[1], got[0])
 
 
+def identify():
+    """An exec'd image inherits a relayed socket: the shim knows it again after asking the
+    driver (nc__remote_identify, which exec's own conversion will call; here through ctypes),
+    and a pipe, a plain socketpair end and a kernel socket are not taken for one."""
+    import ctypes
+    import subprocess
+    srv = listener(PORT + 5)
+    c = socket.create_connection((IP, PORT + 5))
+    a, _ = srv.accept()
+    os.set_inheritable(c.fileno(), True)
+    code = """
+import ctypes, os, socket, sys
+fd = int(sys.argv[1])
+ident = ctypes.CDLL(None).nc__remote_identify
+r, w = os.pipe()
+p, q = socket.socketpair()
+k = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+print([ident(x) for x in (r, p.fileno(), k.fileno())], ident(fd))
+s = socket.socket(fileno=fd)
+print(s.getpeername()[1], s.recv(5).decode())
+"""
+    a.send(b"hello")
+    out = subprocess.run([sys.executable, "-c", code, str(c.fileno())], pass_fds=(c.fileno(),),
+                         capture_output=True, text=True, timeout=20)
+    ebadf = -errno.EBADF
+    want("identify after exec", out.stdout.split("\n")[:2],
+         ["[%d, %d, %d] 0" % (ebadf, ebadf, ebadf), "%d hello" % (PORT + 5)])
+
+
 if MODE == "calls":
     calls()
 elif MODE == "quirks":
     quirks()
+elif MODE == "identify":
+    identify()
 elif MODE == "drop":
     drop()
 elif MODE == "gone":
