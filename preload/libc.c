@@ -456,7 +456,13 @@ static int start(bool quiet)
         return 0;
     nc__mutex_lock(&start_mu);
     int rc = 0;
-    if (atomic_load(&forked)) {
+    if (atomic_load(&forked) && shared) {
+        /* The stack is driven by another process now (this one handed it to a keeper): it
+         * is one of its clients, like any other. */
+        nc_stack = NULL;
+        atomic_store(&forked, false);
+        start_error = 0;
+    } else if (atomic_load(&forked)) {
         /* A forked child's first socket: leave the parent's stack behind, start afresh. */
         netcore_fork_forget(nc_stack);
         nc_stack = NULL;

@@ -52,6 +52,15 @@ int nc__remote_adopt(int fd, int family, int type, bool listening)
     return nc__fd_set_remote(fd, k, INT_MIN);
 }
 
+int nc__remote_next(int from)
+{
+    int n = nc__fd_map_len();
+    for (int fd = from < 0 ? 0 : from; fd < n; fd++)
+        if (nc__remote_kind(fd) >= 0)
+            return fd;
+    return -1;
+}
+
 int nc__remote_dup(int newfd, int k)
 {
     if (newfd < 0)

@@ -195,6 +195,8 @@ extern bool nc__remote_client;
 int nc__remote_kind(int fd);
 /* Records fd as a relayed socket; 0 or -errno. */
 int nc__remote_adopt(int fd, int family, int type, bool listening);
+/* The lowest fd >= from that is a relayed socket, or -1 (a scan of the map: exec, spawn). */
+int nc__remote_next(int from);
 /* Forgets fd (it is being closed; the kernel closes the socketpair end itself). */
 void nc__remote_forget(int fd);
 /* Asks the driver what fd is (NC_OP_IDENTIFY) and adopts it: 0, or -errno (-EBADF: not a
