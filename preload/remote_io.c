@@ -131,6 +131,8 @@ ssize_t nc__remote_send(int fd, int k, const struct iovec *iov, int n, int flags
                         const struct sockaddr *to, socklen_t tolen)
 {
     int f = (flags & MSG_DONTWAIT) | MSG_NOSIGNAL;
+    if ((k & (NC_RK_TYPE | NC_RK_WRSHUT)) == (SOCK_DGRAM | NC_RK_WRSHUT))
+        return -EPIPE; /* no SIGPIPE for a datagram socket, as the kernel */
     if ((k & NC_RK_TYPE) == SOCK_DGRAM) {
         struct nc_share_dgram h;
         int rc = dgram_to(&h, k, to, tolen);
@@ -160,7 +162,7 @@ ssize_t nc__remote_send(int fd, int k, const struct iovec *iov, int n, int flags
         return r >= (ssize_t)sizeof(h) ? r - (ssize_t)sizeof(h) : 0;
     }
     long e;
-    if ((k & NC_RK_LISTENING) || ((k & NC_RK_UNCONN) && unconnected(fd))) {
+    if ((k & (NC_RK_LISTENING | NC_RK_WRSHUT)) || ((k & NC_RK_UNCONN) && unconnected(fd))) {
         e = -EPIPE;
     } else {
         struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n };

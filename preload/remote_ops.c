@@ -336,7 +336,13 @@ int nc__remote_shutdown(int fd, int k, int how)
     struct nc_share_rep p;
     req_init(&q);
     q.a[0] = how;
-    return (int)nc__ret(nc__remote_rpc(NC_OP_SHUTDOWN, fd, &q, &p, NULL));
+    long r = nc__remote_rpc(NC_OP_SHUTDOWN, fd, &q, &p, NULL);
+    /* The socketpair itself stays open both ways (its hang-up means the last close): what
+     * the program writes after SHUT_WR would be read and dropped by the driver, where the
+     * kernel says EPIPE. This process says it; another holding the socket does not know. */
+    if (r == 0 && how != SHUT_RD)
+        nc__remote_bits(fd, NC_RK_WRSHUT, 0);
+    return (int)nc__ret(r);
 }
 
 static int name_call(int op, int fd, struct sockaddr *addr, socklen_t *len)

@@ -76,6 +76,7 @@ def calls():
     want("recv after peek", c.recv(3), b"abc")
     c.shutdown(socket.SHUT_WR)
     want("end of stream after shutdown(SHUT_WR)", a.recv(10), b"")
+    want("send after shutdown(SHUT_WR)", err(lambda: c.send(b"x", socket.MSG_NOSIGNAL)), "EPIPE")
     # a reset: the next read says ECONNRESET, the one after it 0, as the kernel's
     a.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     a.close()
