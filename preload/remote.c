@@ -159,14 +159,15 @@ void nc__remote_forget(int fd)
 /*
  * Moves a new connection's fd out of the way of the program's own numbers: the kernel gives
  * the lowest free number, and a program (or a test) may count on its sockets getting the
- * numbers they would get without the shim. Half the fd limit, capped to the fd map.
+ * numbers they would get without the shim. Half the fd limit, at most 512 (a higher number
+ * would grow the process's fd table for nothing), capped to the fd map.
  */
 static int chan_move_high(int fd)
 {
     struct rlimit rl;
     long lim = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
                    ? (long)rl.rlim_cur : 1024;
-    long hi = lim / 2;
+    long hi = lim / 2 < 512 ? lim / 2 : 512;
     if (hi > nc__fd_map_len() - 1)
         hi = nc__fd_map_len() - 1;
     if (hi <= fd)
