@@ -289,8 +289,10 @@ ssize_t pwritev64v2(int fd, const struct iovec *iov, int n, off64_t off, int fla
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     int h;
-    if (!OURS(fd, h))
+    if (!OURS(fd, h)) {
+        nc__convert_rights(msg); /* a netcore socket sent with SCM_RIGHTS goes relayed */
         return LIBC(sendmsg)(fd, msg, flags);
+    }
     if (msg == NULL)
         return nc__ret(-EFAULT);
     if (msg->msg_iovlen > IOV_MAX_N)
@@ -334,8 +336,12 @@ static ssize_t recvmsg_one(int h, struct msghdr *msg, int flags)
 ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
     int h;
-    if (!OURS(fd, h))
-        return LIBC(recvmsg)(fd, msg, flags);
+    if (!OURS(fd, h)) {
+        ssize_t n = LIBC(recvmsg)(fd, msg, flags);
+        if (n >= 0 && !nc__in_stack_thread)
+            nc__adopt_rights(msg); /* a relayed socket received is one of ours */
+        return n;
+    }
     return nc__ret(recvmsg_one(h, msg, flags));
 }
 

@@ -37,6 +37,9 @@ static struct netcore_stack *fork_locked;
  * stack lock), so the child's copy is consistent. Registered once, at load. */
 static void on_fork_prepare(void)
 {
+    /* A shared stack: the child may use any socket of ours (convert.c). Before the locks:
+     * the export takes the stack lock itself. */
+    nc__convert_at_fork();
     nc__mutex_lock(&start_mu);
     fork_locked = !atomic_load(&forked) ? nc_stack : NULL;
     netcore_fork_prepare(fork_locked);
@@ -59,6 +62,7 @@ static void on_fork_parent(void)
  */
 static void on_fork_child(void)
 {
+    nc__convert_fork_child();
     netcore_fork_child(fork_locked); /* also lets go of its lock in this copy */
     fork_locked = NULL;
     if (nc_stack != NULL)
@@ -217,14 +221,40 @@ __attribute__((constructor)) static void shim_init(void)
  */
 __attribute__((destructor)) static void shim_fini(void)
 {
-    if (nc_stack == NULL || stack_pid != getpid())
+    if (nc_stack == NULL || stack_pid != getpid() || atomic_load(&forked))
         return;
+    /* Other processes still use the stack (relayed sockets, attached clients): a keeper
+     * drives it on, and delivers this program's data too, while this process exits now. */
+    if (nc__shared_driver() && netcore_share_users(nc_stack) > 0) {
+        int pid = netcore_share_keep(nc_stack);
+        if (pid > 0) {
+            nc__handed_off();
+            return;
+        }
+        nc__log(NETCORE_LOG_ERROR, "exit: no keeper for the stack (%s): the processes "
+                "using it lose their sockets", strerror(-pid));
+    }
     netcore_stat_close(nc_stack);
     const char *v = getenv("NETCORE_LINGER");
     int secs = v != NULL && *v != '\0' ? atoi(v) : 10;
     if (secs > 0 && netcore_drain(nc_stack, secs * 1000) != 0)
         nc__log(NETCORE_LOG_WARN, "exit: data still undelivered after %d s (NETCORE_LINGER)",
                 secs);
+}
+
+/* This process started nc_stack in shared mode and still drives it (start()). */
+static bool driving_shared;
+
+bool nc__shared_driver(void)
+{
+    return driving_shared && nc_stack != NULL && !atomic_load(&forked) &&
+           stack_pid == getpid();
+}
+
+void nc__handed_off(void)
+{
+    driving_shared = false;
+    atomic_store(&forked, true); /* nc_stack is the keeper's now, as a parent's in a child */
 }
 
 /* fd map */
