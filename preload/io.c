@@ -327,8 +327,10 @@ ssize_t pwritev64v2(int fd, const struct iovec *iov, int n, off64_t off, int fla
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     int h = nc__fd_lookup(fd);
-    if (h == 0)
+    if (h == 0) {
+        nc__convert_rights(msg); /* a netcore socket sent with SCM_RIGHTS goes relayed */
         return LIBC(sendmsg)(fd, msg, flags);
+    }
     if (msg == NULL)
         return nc__ret(-EFAULT);
     if (msg->msg_iovlen > IOV_MAX_N)
@@ -389,8 +391,12 @@ static ssize_t recvmsg_one(int fd, int h, struct msghdr *msg, int flags)
 ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
     int h = nc__fd_lookup(fd);
-    if (h == 0)
-        return LIBC(recvmsg)(fd, msg, flags);
+    if (h == 0) {
+        ssize_t n = LIBC(recvmsg)(fd, msg, flags);
+        if (n >= 0 && !nc__in_stack_thread)
+            nc__adopt_rights(msg); /* a relayed socket received is one of ours */
+        return n;
+    }
     return nc__ret(recvmsg_one(fd, h, msg, flags));
 }
 

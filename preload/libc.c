@@ -42,6 +42,9 @@ static struct netcore_stack *fork_locked;
  * stack lock), so the child's copy is consistent. Registered once, at load. */
 static void on_fork_prepare(void)
 {
+    /* A shared stack: the child may use any socket of ours (convert.c). Before the locks:
+     * the export takes the stack lock itself. */
+    nc__convert_at_fork();
     nc__mutex_lock(&start_mu);
     fork_locked = !atomic_load(&forked) ? nc_stack : NULL;
     netcore_fork_prepare(fork_locked);
@@ -69,6 +72,7 @@ static void on_fork_parent(void)
  */
 static void on_fork_child(void)
 {
+    nc__convert_fork_child();
     netcore_fork_child(fork_locked); /* also lets go of its lock in this copy */
     fork_locked = NULL;
     nc__remote_fork_child();
@@ -232,14 +236,39 @@ __attribute__((constructor)) static void shim_init(void)
  */
 __attribute__((destructor)) static void shim_fini(void)
 {
-    if (nc_stack == NULL || stack_pid != getpid())
+    if (nc_stack == NULL || stack_pid != getpid() || atomic_load(&forked))
         return;
+    /* Other processes still use the stack (relayed sockets, attached clients): a keeper
+     * drives it on, and delivers this program's data too, while this process exits now. */
+    if (nc__shared_driver() && netcore_share_users(nc_stack) > 0) {
+        int pid = netcore_share_keep(nc_stack);
+        if (pid > 0) {
+            nc__handed_off();
+            return;
+        }
+        nc__log(NETCORE_LOG_ERROR, "exit: no keeper for the stack (%s): the processes "
+                "using it lose their sockets", strerror(-pid));
+    }
     netcore_stat_close(nc_stack);
     const char *v = getenv("NETCORE_LINGER");
     int secs = v != NULL && *v != '\0' ? atoi(v) : 10;
     if (secs > 0 && netcore_drain(nc_stack, secs * 1000) != 0)
         nc__log(NETCORE_LOG_WARN, "exit: data still undelivered after %d s (NETCORE_LINGER)",
                 secs);
+}
+
+/* This process drives a shared stack (its sockets may be relayed: convert.c). */
+bool nc__shared_driver(void)
+{
+    return shared && nc_stack != NULL && !nc__remote_client && !atomic_load(&forked) &&
+           stack_pid == getpid();
+}
+
+/* The stack went to a keeper: this process is one of its clients from its next call on
+ * (start() sees forked in shared mode). */
+void nc__handed_off(void)
+{
+    atomic_store(&forked, true);
 }
 
 /* fd map: one array for both kinds of netcore fd, so an fd that is neither costs one load */

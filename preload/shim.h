@@ -334,4 +334,23 @@ void nc__host_free(struct nc_host *h);
  * takes away the right to open the TAP. */
 void nc__before_drop(void);
 
+/* convert.c: sockets another process is about to hold become relayed (core/share.h). */
+/* This process drives a shared stack (libc.c): its sockets may be relayed. */
+bool nc__shared_driver(void);
+/* libc.c: this process has handed its stack to a keeper; it is a client from now on. */
+void nc__handed_off(void);
+bool nc__vfork_child(void);
+void nc__convert_fork_child(void);
+/* Relays every socket (or those a new image would inherit); returns how many could not be. */
+int nc__convert_all(bool inheritable_only);
+/* The atfork prepare handler's part (vfork converts only what exec would keep). */
+void nc__convert_at_fork(void);
+/* Relays the socket at fd (0 if fd is not a fast-path socket), or -errno. */
+int nc__convert_fd(int fd);
+void nc__convert_rights(const struct msghdr *msg);
+void nc__adopt_rights(const struct msghdr *msg);
+void nc__adopt_inherited(int fd);
+char **nc__exec_env(char *const envp[], char **buf, size_t cap);
+bool nc__remote_inheritable(void);
+
 #endif /* NC_SHIM_H */
