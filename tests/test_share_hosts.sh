@@ -1,11 +1,12 @@
 #!/bin/bash
 # test_share_hosts.sh — one host, several programs (issue 14): on netcore in one namespace,
 # all at 198.18.0.2 on one shared stack: a daemonizing server (tests/lib/hosting.py daemon:
-# the parent exits at once with _exit, the child serves a file) checked after its parent is
+# the parent exits at once, the child serves a file) checked after its parent is
 # gone; then two unrelated servers at once, python3 -m http.server on 8080 and an echo server
 # on 6380 (tests/lib/echoserve.py), both reached from the kernel side and checked by content;
 # and a netcore client beside them (tests/lib/hosting.py client) that talks to a kernel-side
-# peer and to both servers, from the same address 198.18.0.2.
+# peer and to both servers, from the same address 198.18.0.2. Last, on a stack of its own
+# again, a daemon whose parent leaves with _exit(2), as daemon(3) does, without exit handlers.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
@@ -23,9 +24,10 @@ want=$(nc_sha "$tmp/www/file")
 want_d=$(nc_sha "$tmp/daemon.bin")
 nc_peer echo 7810
 
-# fetch_daemon N: one connection to the daemon from the kernel side; its content must match.
+# fetch_daemon N [PORT]: one connection to the daemon (on port 7801, or PORT) from the kernel
+# side; its content must match.
 fetch_daemon() {
-    ip netns exec "$NC_NS" timeout 20 socat -u "TCP:$NC_NETCORE_IP:7801" - >"$tmp/d$1.out" ||
+    ip netns exec "$NC_NS" timeout 20 socat -u "TCP:$NC_NETCORE_IP:${2:-7801}" - >"$tmp/d$1.out" ||
         fail "fetch $1 from the daemon failed"
     [ "$(nc_sha "$tmp/d$1.out")" = "$want_d" ] ||
         fail "fetch $1 from the daemon: $(stat -c %s "$tmp/d$1.out") bytes, content differs"
@@ -35,7 +37,7 @@ fetch_daemon() {
 start=$SECONDS
 rc=0
 NETCORE_LOG=info on_netcore 20 python3 "$HOSTING" daemon "$NC_NETCORE_IP" 7801 \
-    "$tmp/daemon.bin" >"$tmp/daemon.log" 2>&1 || rc=$?
+    "$tmp/daemon.bin" exit >"$tmp/daemon.log" 2>&1 || rc=$?
 [ "$rc" -eq 0 ] || { cat "$tmp/daemon.log" >&2; fail "the daemonizing parent exited $rc"; }
 ((SECONDS - start < 10)) || fail "the daemonizing parent took $((SECONDS - start)) s to exit"
 child=$(sed -n 's/^daemon: child \([0-9]*\)$/\1/p' "$tmp/daemon.log")
@@ -92,4 +94,21 @@ fetch_daemon 4
 holders=$(nc_stack_holders | tr '\n' ' ')
 [ "$(wc -w <<<"$holders")" -eq 1 ] || fail "want one process driving the stack, got '$holders'"
 echo "ok: a netcore client beside the servers reached the kernel side and both servers"
+
+# 5. Everything stopped, the stack gone; then a daemon whose parent ends with _exit.
+kill "$http" "$ech" "$child" 2>/dev/null
+wait "$http" "$ech" 2>/dev/null || true
+nc_pid_wait_gone "$child" 10
+nc_stack_wait_free 10
+rc=0
+NETCORE_LOG=info on_netcore 20 python3 "$HOSTING" daemon "$NC_NETCORE_IP" 7802 \
+    "$tmp/daemon.bin" _exit >"$tmp/daemon2.log" 2>&1 || rc=$?
+[ "$rc" -eq 0 ] || { cat "$tmp/daemon2.log" >&2; fail "the _exit daemon's parent exited $rc"; }
+child2=$(sed -n 's/^daemon: child \([0-9]*\)$/\1/p' "$tmp/daemon2.log")
+[ -n "$child2" ] || fail "no child pid from the _exit daemon: $(cat "$tmp/daemon2.log")"
+nc_at_exit "kill -KILL $child2 2>/dev/null"
+nc_wait_line "$tmp/daemon2.log" "^daemon: serving pid $child2\$" "$child2"
+fetch_daemon 5 7802
+fetch_daemon 6 7802
+echo "ok: a daemon whose parent left with _exit serves after it"
 echo "PASS: test_share_hosts"

@@ -2,10 +2,12 @@
 """Programs for tests/test_share_hosts.sh (several servers and clients on one shared stack):
 hosting.py MODE ARGS...
 
-  daemon ADDR PORT FILE   listens on ADDR:PORT, forks and exits at once from the parent with
-                          _exit (as daemon(3) does); the child (a new session) sends FILE to
-                          every connection and closes it. Prints "daemon: child PID" from
-                          the parent and "daemon: serving pid PID" from the child.
+  daemon ADDR PORT FILE exit|_exit
+                          listens on ADDR:PORT, forks and exits at once from the parent, with
+                          exit(3) (sys.exit: atexit handlers run) or _exit(2) (os._exit, as
+                          daemon(3) does); the child (a new session) sends FILE to every
+                          connection and closes it. Prints "daemon: child PID" from the
+                          parent and "daemon: serving pid PID" from the child.
   client PEER PEERPORT ADDR HTTPPORT ECHOPORT PATH
                           on netcore beside the servers: echoes 64 KiB with the kernel-side
                           echo peer PEER:PEERPORT and prints its own address; GETs PATH from
@@ -39,7 +41,7 @@ def echo(addr, port, size):
 
 def main(mode, args):
     if mode == "daemon":
-        addr, port, path = args[0], int(args[1]), args[2]
+        addr, port, path, how = args[0], int(args[1]), args[2], args[3]
         ls = socket.socket()
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         ls.bind((addr, port))
@@ -47,7 +49,9 @@ def main(mode, args):
         pid = os.fork()
         if pid:
             say(f"daemon: child {pid}")
-            os._exit(0)
+            if how == "_exit":
+                os._exit(0)
+            sys.exit(0)
         os.setsid()
         with open(path, "rb") as f:
             body = f.read()

@@ -82,7 +82,8 @@ def main(mode, args):
             raise SystemExit("served: LISTEN_PID/LISTEN_FDS not for this process")
         ls = socket.socket(fileno=3)
         name = ls.getsockname()
-        say(f"served: fd 3 is a listener on {name[0]} {name[1]}, type {ls.type!r}, pid {os.getpid()}")
+        name = f"{name[0]} {name[1]}" if isinstance(name, tuple) else f"{name!r} (not AF_INET)"
+        say(f"served: fd 3 is a listener on {name}, type {ls.type!r}, pid {os.getpid()}")
         for i in range(n):
             conn, peer = ls.accept()
             say(f"served: connection {i} from {peer[0]}, {echo_until_eof(conn)} bytes echoed")
