@@ -298,7 +298,8 @@ nc_wait_blocked() {
 }
 
 # nc_as_nobody SECS CMD...: CMD on netcore in NC_NS as user nobody (setpriv), under a time
-# limit, preloading a copy of libnetcore.so that nobody can read. The dynamic loader opens
+# limit, preloading a copy of libnetcore.so that nobody can read, with nobody's own shared-stack
+# run directory (NC_USER_DIR/run, mode 0700). The dynamic loader opens
 # LD_PRELOAD as the program's user and skips a library it cannot open with only a warning:
 # the build tree's copy is out of reach in a checkout under /root or in a mktemp -d (0700)
 # directory, and the program would run on the kernel's stack. The copy lives in NC_USER_DIR
@@ -308,7 +309,8 @@ nc_as_nobody() {
     local secs=$1
     shift
     [ -n "$NC_USER_DIR" ] || { echo "ERROR: nc_as_nobody before nc_user_dir" >&2; exit 99; }
-    NETCORE_LIBDIR=$NC_USER_DIR on_netcore "$secs" \
+    # The run dir of the test (root's, 0700) is refused to nobody: one of nobody's own.
+    NETCORE_LIBDIR=$NC_USER_DIR NETCORE_RUNDIR=$NC_USER_DIR/run on_netcore "$secs" \
         setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
 }
 
@@ -319,6 +321,7 @@ nc_user_dir() {
     nc_at_exit "rm -rf '$NC_USER_DIR'"
     chmod 755 "$NC_USER_DIR"
     install -m 644 "$NETCORE_LIBDIR/libnetcore.so" "$NC_USER_DIR/libnetcore.so" || exit 99
+    install -d -m 700 -o 65534 -g 65534 "$NC_USER_DIR/run" || exit 99
     if ! setpriv --reuid=65534 --regid=65534 --clear-groups \
         test -r "$NC_USER_DIR/libnetcore.so"; then
         echo "ERROR: nc_user_dir: nobody cannot read $NC_USER_DIR/libnetcore.so" >&2
