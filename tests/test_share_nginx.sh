@@ -71,6 +71,12 @@ echo "nginx: start returned in $((SECONDS - start)) s; master $master, workers $
 keeper=$(nc_stack_holders | tr '\n' ' ')
 echo "the stack's driver (keeper): ${keeper:-none}; start log: $(grep -m1 'keeper' "$tmp/start.out" || true)"
 [ -n "$keeper" ] || fail "no process holds the stack's rendezvous lock in $NETCORE_RUNDIR"
+# One process drives: the keeper, neither nginx's master nor a worker (a copy of the lock's
+# descriptor left in them would keep the lock held after the keeper's end).
+[ "$(wc -w <<<"$keeper")" -eq 1 ] || fail "want one process holding the rendezvous lock, got $keeper"
+for p in $master $workers; do
+    [ "$p" != "${keeper% }" ] || fail "nginx's process $p holds the stack's rendezvous lock"
+done
 
 # 2. A 16 MiB file, checked by sha256.
 rc=0
