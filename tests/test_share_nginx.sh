@@ -110,5 +110,6 @@ for w in $workers; do nc_pid_wait_gone "$w" 10; done
 nc_stack_wait_free 10
 for k in $keeper; do nc_pid_wait_gone "$k" 5; done
 [ -z "$(nc_stack_holders)" ] || fail "still holding the stack: $(nc_stack_holders | tr '\n' ' ')"
-echo "ok: after kill -QUIT the master, its workers and the keeper ($keeper) are gone"
+echo "ok: after kill -QUIT the master, its workers and the keeper ($keeper) are gone;" \
+    "the keeper said: $(grep -m1 'keeper: ' "$tmp/start.out" || echo nothing)"
 echo "PASS: test_share_nginx"
