@@ -4,7 +4,7 @@
 #
 # datafile lines (written by bench/run.sh): "workload\nmetric" RATIO BETTER, where RATIO is
 # netcore's value over the kernel's and BETTER is 1 when that favours netcore (a higher
-# throughput or connection rate, a lower latency, memory or CPU cost). Green bars favour
+# throughput, connection or request rate, a lower latency, memory or CPU cost). Green bars favour
 # netcore, red ones the kernel; the y axis is logarithmic so that 2x and 0.5x look alike.
 
 if (!exists("datafile")) datafile = 'ratios.dat'
@@ -15,7 +15,7 @@ set terminal pngcairo size 1400,700 font 'sans,10'
 set output outfile
 
 set title "netcore / kernel (1 = parity; green: netcore better, red: kernel better)\n" . \
-    "throughput and conn/s: higher is better; latency, memory, CPU s/GB: lower is better\n" . \
+    "throughput, conn/s and req/s: higher is better; latency, memory, CPU s/GB: lower is better\n" . \
     subtitle
 set style fill solid 0.85 border -1
 set logscale y 2

@@ -25,6 +25,12 @@
 #   idle_conn_mem  bench/connrate hold: 1000 idle established connections; bytes per connection
 #                  in the client process (user_per_conn), in kernel socket objects (kernel
 #                  stack only: kernel_per_conn), and the two together (total_per_conn)
+#   nginx          the other way round: nginx as the server under test, in its stock shape
+#                  (daemon on, master_process on, 2 workers; on netcore the workers share the
+#                  master's stack, issue 14), wrk -t2 -c32 on the kernel stack fetching a 1 KiB
+#                  file for the run's seconds: requests/s and p99 latency (wrk --latency). On
+#                  netcore nginx runs in ncb-tap at 198.18.0.2 and wrk beside the TAP's kernel
+#                  side; on the kernel nginx runs in ncb-k1 and wrk in ncb-k2.
 # Output: bench/results/<UTC time>.csv and latest.csv (workload,stack,metric,value,unit),
 # latest.png (netcore/kernel ratio per metric, bench/plot.gp) and a table on stdout. Exit 1 when
 # any expected figure is missing (each is named), 2 on bad usage or a missing tool.
@@ -52,6 +58,8 @@ PORT_SP_TCP=11111
 PORT_SP_UDP=11112
 PORT_CONNRATE=7001
 PORT_SINK=7002
+PORT_NGINX=8081
+NETCORE_SERVER_IP=198.18.0.2   # the address of the first process (or shared stack) on netcore
 HOLD_N=1000
 MSG_SIZE=64
 
@@ -61,10 +69,11 @@ usage: netcore bench [--quick] [--keep-logs]
 
 Measures netcore against the kernel's own TCP/IP stack on this machine and writes
 bench/results/<UTC time>.csv, latest.csv and latest.png (netcore/kernel ratios).
-  --quick      2-second runs instead of 5: about 35 s in all (the full run: about 65 s)
+  --quick      2-second runs instead of 5: about 45 s in all (the full run: about 80 s)
   --keep-logs  keep every tool's output in bench/results/<UTC time>.logs/ (by default only
                the output of failed runs is kept there)
-Needs root, iperf3, sockperf, python3, gnuplot and /usr/bin/time (./netcore deps).
+Needs root, iperf3, sockperf, nginx, wrk, python3, gnuplot and /usr/bin/time (./netcore
+deps).
 EOF
 }
 
@@ -82,7 +91,7 @@ done
 die() { echo "netcore bench: $*" >&2; exit 2; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (creates network namespaces, a TAP and a veth pair)"
-for tool in iperf3 sockperf python3 gnuplot ip ss timeout gcc taskset; do
+for tool in iperf3 sockperf nginx wrk python3 gnuplot ip ss timeout gcc taskset flock; do
     command -v "$tool" >/dev/null || die "$tool not found: run ./netcore deps"
 done
 [ -x /usr/bin/time ] || die "/usr/bin/time not found (Debian package 'time')"
@@ -107,7 +116,14 @@ fi
 # ------------------------------------------------------------------------------------- cleanup
 
 WORK=$(mktemp -d /tmp/netcore-bench.XXXXXX)
+# nginx's workers run as nobody and read their files below WORK: let them through.
+chmod 711 "$WORK"
+# The shared stacks' rendezvous (issue 14) in a directory of this run's own: the nginx
+# workload's keeper is found there and stopped at exit if it is still running.
+export NETCORE_RUNDIR=$WORK/run
+mkdir -m 700 "$NETCORE_RUNDIR"
 SERVERS=()      # peers started here, killed by pid at exit
+NGINX_PIDFILES=()  # pid files of nginx masters started here (daemons: not our children)
 CLIENT=         # the client run in progress, if any
 CLEANED=0
 
@@ -131,6 +147,10 @@ cleanup() {
     for pid in "${SERVERS[@]}"; do
         stop_pid "$pid"
     done
+    for f in "${NGINX_PIDFILES[@]}"; do
+        kill_nginx "$f"
+    done
+    kill_stack_holders
     for ns in "$NS_TAP" "$NS_K1" "$NS_K2"; do
         ip netns del "$ns" 2>/dev/null
     done
@@ -144,6 +164,35 @@ trap cleanup EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# kill_nginx PIDFILE: SIGKILL an nginx master (by the pid it wrote) and its workers.
+kill_nginx() {
+    local m
+    m=$(cat "$1" 2>/dev/null) || return 0
+    [ -n "$m" ] || return 0
+    pkill -KILL -P "$m" 2>/dev/null
+    kill -KILL "$m" 2>/dev/null
+}
+
+# stack_holders: pids with this run's shared-stack rendezvous lock open (its driver/keeper).
+stack_holders() {
+    local lock fd pid
+    for lock in "$NETCORE_RUNDIR"/stack-*.lock; do
+        [ -e "$lock" ] || continue
+        for fd in /proc/[0-9]*/fd/*; do
+            [ "$(readlink "$fd" 2>/dev/null)" = "$lock" ] || continue
+            pid=${fd#/proc/}
+            echo "${pid%%/*}"
+        done
+    done | sort -un
+}
+
+kill_stack_holders() {
+    local pid
+    for pid in $(stack_holders); do
+        kill -KILL "$pid" 2>/dev/null
+    done
+}
 
 # -------------------------------------------------------------------------------------- setup
 
@@ -380,6 +429,100 @@ bench_hold() {  # bench_hold STACK
     fi
 }
 
+# gone PID SECS: wait until PID (a daemon, not our child) is gone or a zombie; 1 after SECS.
+gone() {
+    local end=$((SECONDS + $2)) st
+    while ((SECONDS < end)); do
+        st=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+        [[ ${st##*) } == Z\ * ]] && return 0
+        sleep 0.02
+    done
+    return 1
+}
+
+# wrk_figures OUT: prints "REQS_PER_S P99_US SOCKET_ERRORS" from wrk --latency output, or fails.
+wrk_figures() {
+    awk '/^Requests\/sec:/ { rps = $2 }
+         $1 == "99%" { v = $2; u = v; sub(/^[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
+                       f = (u == "us") ? 1 : (u == "ms") ? 1000 : (u == "s") ? 1000000 : -1
+                       if (f > 0) p99 = sprintf("%.1f", v * f) }
+         /Socket errors:/ { errs = $0; sub(/^ *Socket errors: */, "", errs); gsub(/ /, "", errs) }
+         END { if (rps == "" || p99 == "") exit 1; print rps, p99, (errs == "" ? "none" : errs) }' "$1"
+}
+
+bench_nginx() {  # bench_nginx STACK: nginx (2 workers, daemon) as the server, wrk as client
+    local stack=$1 w=nginx dir=$WORK/nginx-$1 ip srv_ns cli_ns log rc=0 master figs rps p99 errs
+    if [ "$stack" = netcore ]; then
+        ip=$NETCORE_SERVER_IP srv_ns=$NS_TAP cli_ns=$NS_TAP
+    else
+        ip=$VETH_PEER_IP srv_ns=$NS_K1 cli_ns=$NS_K2
+    fi
+    log=$WORK/$w-$stack.log
+    mkdir -p "$dir/www"
+    head -c 1024 /dev/urandom >"$dir/www/1k.bin"
+    chmod -R a+rX "$dir"
+    cat >"$dir/nginx.conf" <<CONF
+daemon on;
+master_process on;
+worker_processes 2;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 1024; }
+http {
+    sendfile on;
+    access_log off;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    server { listen $ip:$PORT_NGINX; root $dir/www; }
+}
+CONF
+    NGINX_PIDFILES+=("$dir/nginx.pid")
+    progress "$w" "$stack"
+    # The daemon's start returns once it listens (its parent exits after the listen).
+    if [ "$stack" = netcore ]; then
+        timeout -k 5 20 "$NETCORE" run --ns "$srv_ns" -- nginx -p "$dir" -c "$dir/nginx.conf" \
+            >"$log.start" 2>&1 || rc=$?
+    else
+        timeout -k 5 20 ip netns exec "$srv_ns" nginx -p "$dir" -c "$dir/nginx.conf" \
+            >"$log.start" 2>&1 || rc=$?
+    fi
+    master=$(cat "$dir/nginx.pid" 2>/dev/null) || master=
+    if [ "$rc" -ne 0 ] || [ -z "$master" ]; then
+        cat "$log.start" "$dir/error.log" >"$log.err" 2>/dev/null
+        failed "$w $stack (nginx did not start: exit $rc)" "$log"
+        return 0
+    fi
+    ( exec timeout -k 5 "$LIMIT" ip netns exec "$cli_ns" wrk -t2 -c32 -d"${SECS}s" --latency \
+        "http://$ip:$PORT_NGINX/1k.bin" ) >"$log" 2>"$log.err" &
+    CLIENT=$!
+    rc=0
+    wait "$CLIENT" || rc=$?
+    CLIENT=
+    if [ "$rc" -eq 0 ] && figs=$(wrk_figures "$log"); then
+        read -r rps p99 errs <<<"$figs"
+        record "$w" "$stack" requests "$rps" req/s
+        record "$w" "$stack" lat_p99 "$p99" us
+        if [ "$errs" = none ]; then ok "$rps req/s, p99 $p99 us"
+        else ok "$rps req/s, p99 $p99 us (socket errors: $errs)"; fi
+    else
+        failed "$w $stack" "$log"
+    fi
+    # Graceful stop; the master, its workers and (on netcore) the stack's keeper go.
+    kill -QUIT "$master" 2>/dev/null
+    gone "$master" 10 || kill_nginx "$dir/nginx.pid"
+    if [ "$stack" = netcore ]; then
+        local lock
+        for lock in "$NETCORE_RUNDIR"/stack-*.lock; do
+            [ -e "$lock" ] || continue
+            flock -w 10 "$lock" true || { echo "bench: the nginx stack's keeper did not exit" >&2
+                                          kill_stack_holders; }
+        done
+    fi
+}
+
 run_stack() {  # run_stack STACK: every workload on STACK
     local stack=$1 ip
     ip=$(peer_ip "$stack")
@@ -404,6 +547,7 @@ run_stack() {  # run_stack STACK: every workload on STACK
     bench_connrate "$stack"
     bench_hold "$stack"
     stop_peers
+    bench_nginx "$stack"
 }
 
 T0=$SECONDS
@@ -416,7 +560,7 @@ run_stack kernel
 EXPECTED="tcp_bulk_up:throughput tcp_bulk_up:cpu_per_gb tcp_bulk_down:throughput
 tcp_bulk_down:cpu_per_gb tcp_latency:rtt_p50 tcp_latency:rtt_p99 tcp_latency:rtt_p99.9
 udp_latency:rtt_p50 udp_latency:rtt_p99 udp_latency:rtt_p99.9 tcp_connrate:rate
-idle_conn_mem:user_per_conn idle_conn_mem:total_per_conn"
+idle_conn_mem:user_per_conn idle_conn_mem:total_per_conn nginx:requests nginx:lat_p99"
 EXPECTED_KERNEL_ONLY=idle_conn_mem:kernel_per_conn
 MISSING=()
 for stack in netcore kernel; do
@@ -434,7 +578,7 @@ cp "$CSV" "$RESULTS/latest.csv"
 # ------------------------------------------------------------------------------ table, chart
 
 # Table rows and chart data: one line per (workload, metric) with both stacks. For a metric
-# in Gbit/s or conn/s a ratio above 1 favours netcore; for the others (us, B, s/GB) below 1.
+# in Gbit/s, conn/s or req/s a ratio above 1 favours netcore; for the others (us, B, s/GB) below 1.
 # Table order: EXPECTED, with kernel_per_conn between user_per_conn and total_per_conn.
 total=idle_conn_mem:total_per_conn
 ROW_ORDER=${EXPECTED/$total/$EXPECTED_KERNEL_ONLY $total}
@@ -471,7 +615,7 @@ awk -F, -v data="$WORK/ratios.dat" -v expected="$ROW_ORDER" '
             # The kernel keeps socket memory out of the process: that ratio means nothing.
             if (p[2] != "user_per_conn" && nc != "-" && kn != "-" && kn + 0 > 0 && nc + 0 > 0) {
                 r = sprintf("%.2f", nc / kn)
-                higher = (unit[k] == "Gbit/s" || unit[k] == "conn/s")
+                higher = (unit[k] == "Gbit/s" || unit[k] == "conn/s" || unit[k] == "req/s")
                 better = higher ? (nc + 0 >= kn + 0) : (nc + 0 <= kn + 0)
                 printf "\"%s\\n%s\" %.4f %d\n", p[1], p[2], nc / kn, better > data
             }

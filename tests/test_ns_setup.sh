@@ -1,6 +1,6 @@
 #!/bin/bash
 # test_ns_setup.sh — the network sandbox itself: nc_ns_setup and the helpers of
-# tests/lib/netns.sh; `netcore up` is idempotent, repairs a half-made namespace and refuses
+# tests/lib/netns.sh (NETCORE_RUNDIR and the rendezvous lock helpers among them); `netcore up` is idempotent, repairs a half-made namespace and refuses
 # clearly without root; `netcore down` removes a namespace and is a no-op when there is none.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
@@ -56,6 +56,24 @@ got=$(ip netns exec "$NC_NS" curl -sS --max-time 5 "http://$NC_KERNEL_IP:8000/in
 [ "$got" = hello ] || fail "kernel curl in $NC_NS got '$got'"
 [ "$(nc_sha "$tmp/index.html")" = "$(printf 'hello\n' | sha256sum | cut -d' ' -f1)" ] ||
     fail "nc_sha"
+
+# The shared stacks' run directory: the test's own, mode 0700; nc_stack_holders names the
+# process holding a rendezvous lock, nc_stack_wait_free returns once it lets go.
+[ "$(stat -c %a "$NETCORE_RUNDIR" 2>/dev/null)" = 700 ] ||
+    fail "NETCORE_RUNDIR '$NETCORE_RUNDIR' is not a directory of mode 0700"
+[ -z "$(nc_stack_lock)" ] || fail "a rendezvous lock before any stack: $(nc_stack_lock)"
+lock=$NETCORE_RUNDIR/stack-$NC_TAP-1.lock
+mkfifo "$tmp/go"
+( exec 9>"$lock"; flock 9; echo held >"$tmp/held"; read -r _ <"$tmp/go" ) &
+holder=$!
+nc_wait_line "$tmp/held" '^held$' "$holder"
+[ "$(nc_stack_lock)" = "$lock" ] || fail "nc_stack_lock: '$(nc_stack_lock)', want $lock"
+[ "$(nc_stack_holders)" = "$holder" ] || fail "nc_stack_holders: '$(nc_stack_holders)', want $holder"
+echo go >"$tmp/go"
+nc_stack_wait_free 5
+wait "$holder"
+[ -z "$(nc_stack_holders)" ] || fail "nc_stack_holders after the holder's exit: $(nc_stack_holders)"
+rm -f "$lock"
 
 # netcore up: idempotent; netcore down: removes, then no-op.
 x=nct-idem-$$

@@ -15,7 +15,8 @@
 # Variables: NC_SRC (source tree: the netcore command, tests/lib), NC_TOP (build tree: built
 # programs and libnetcore.so), NC_NS, NC_TAP (first TAP of the pool on bridge NC_BRIDGE, which
 # holds the kernel-side addresses), NC_KERNEL_IP, NC_KERNEL_IP6, NC_NETCORE_IP, NC_LAST_PID,
-# NC_LINE (nc_wait_line), NC_USER_DIR (nc_as_nobody).
+# NC_LINE (nc_wait_line), NC_USER_DIR (nc_as_nobody); NETCORE_RUNDIR (exported: the shared
+# stacks' rendezvous directory, one per test; nc_stack_lock, nc_stack_holders).
 # nc_ns_setup owns the EXIT, INT, TERM and HUP traps: add cleanup with nc_at_exit.
 #
 # The two trees are one directory unless the build is made elsewhere (VPATH; make distcheck
@@ -119,6 +120,18 @@ nc_ns_setup() {
         export NETCORE_STAT
         nc_at_exit "rm -rf '${NETCORE_STAT%/stat}'"
     fi
+    # The shared stacks' rendezvous (core/share.h) in a run directory of the test's own (mktemp
+    # -d: mode 0700), removed at exit: tests at the same time each get their own driver, and
+    # none attaches to a stack a test killed or left behind in the default /tmp/netcore-UID.
+    if [ -z "${NETCORE_RUNDIR:-}" ]; then
+        NETCORE_RUNDIR=$(mktemp -d)
+        export NETCORE_RUNDIR
+        nc_at_exit "rm -rf '$NETCORE_RUNDIR'"
+        # Last added runs first: a stack's driver or keeper still holding this test's
+        # rendezvous (a process this test started, since the directory is the test's alone)
+        # goes before the directory and the namespace.
+        nc_at_exit "nc__kill_stack_holders"
+    fi
     # Names for the sandbox's addresses in the namespace's own /etc/hosts (ip netns exec
     # mounts /etc/netns/NS/hosts over /etc/hosts). Programs on netcore resolve through it and
     # no DNS server answers in the sandbox, so a lookup of these addresses (python3 -m
@@ -127,6 +140,70 @@ nc_ns_setup() {
     { cat /etc/hosts 2>/dev/null
       printf '%s netcore-kernel\n%s netcore\n' "$NC_KERNEL_IP" "$NC_NETCORE_IP"
     } >"/etc/netns/$NC_NS/hosts"
+}
+
+# nc_stack_lock: print the rendezvous lock of NC_NS's shared stack in NETCORE_RUNDIR
+# (stack-IFNAME-NETNS.lock, core/share.h), or nothing when there is none yet.
+nc_stack_lock() {
+    local f
+    for f in "$NETCORE_RUNDIR"/stack-*.lock; do
+        [ -e "$f" ] && { echo "$f"; return 0; }
+    done
+    return 0
+}
+
+# nc_stack_sock: the same for the rendezvous socket (stack-IFNAME-NETNS.sock).
+nc_stack_sock() {
+    local f
+    for f in "$NETCORE_RUNDIR"/stack-*.sock; do
+        [ -e "$f" ] && { echo "$f"; return 0; }
+    done
+    return 0
+}
+
+# nc_stack_holders: print the pids (one a line) of the processes that have the rendezvous lock
+# open: the stack's driver (or keeper), which holds it with flock for as long as it drives.
+nc_stack_holders() {
+    local lock fd pid
+    lock=$(nc_stack_lock)
+    [ -n "$lock" ] || return 0
+    for fd in /proc/[0-9]*/fd/*; do
+        [ "$(readlink "$fd" 2>/dev/null)" = "$lock" ] || continue
+        pid=${fd#/proc/}
+        echo "${pid%%/*}"
+    done | sort -un
+}
+
+# nc_stack_wait_free SECS: wait until no process drives the stack (the lock is free: flock(1)
+# gets it, the kernel's answer to the holder's exit, not a poll), at most SECS; fail otherwise.
+nc_stack_wait_free() {
+    local lock
+    lock=$(nc_stack_lock)
+    [ -n "$lock" ] || return 0
+    flock -w "$1" "$lock" true ||
+        fail "the stack's rendezvous lock $lock is still held after $1 s by pid(s)" \
+            "$(nc_stack_holders | tr '\n' ' ')"
+}
+
+# nc_pid_wait_gone PID SECS: wait until PID (not a child of this shell) is gone or a zombie,
+# at most SECS; fail otherwise. Nothing tells another process's exit to a non-parent (short of
+# pidfd, which bash lacks): this looks every 20 ms.
+nc_pid_wait_gone() {
+    local pid=$1 end=$((SECONDS + $2)) st
+    while ((SECONDS < end)); do
+        st=$(cat "/proc/$pid/stat" 2>/dev/null) || return 0
+        [[ ${st##*) } == Z\ * ]] && return 0
+        sleep 0.02
+    done
+    fail "pid $pid still running after $2 s: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
+}
+
+nc__kill_stack_holders() {
+    local pid
+    [ -n "${NETCORE_RUNDIR:-}" ] && [ -d "$NETCORE_RUNDIR" ] || return 0
+    for pid in $(nc_stack_holders); do
+        kill -KILL "$pid" 2>/dev/null
+    done
 }
 
 # nc_bg CMD...: run CMD in the background inside NC_NS on the kernel stack; NC_LAST_PID is its
@@ -221,7 +298,8 @@ nc_wait_blocked() {
 }
 
 # nc_as_nobody SECS CMD...: CMD on netcore in NC_NS as user nobody (setpriv), under a time
-# limit, preloading a copy of libnetcore.so that nobody can read. The dynamic loader opens
+# limit, preloading a copy of libnetcore.so that nobody can read, with nobody's own shared-stack
+# run directory (NC_USER_DIR/run, mode 0700). The dynamic loader opens
 # LD_PRELOAD as the program's user and skips a library it cannot open with only a warning:
 # the build tree's copy is out of reach in a checkout under /root or in a mktemp -d (0700)
 # directory, and the program would run on the kernel's stack. The copy lives in NC_USER_DIR
@@ -231,7 +309,8 @@ nc_as_nobody() {
     local secs=$1
     shift
     [ -n "$NC_USER_DIR" ] || { echo "ERROR: nc_as_nobody before nc_user_dir" >&2; exit 99; }
-    NETCORE_LIBDIR=$NC_USER_DIR on_netcore "$secs" \
+    # The run dir of the test (root's, 0700) is refused to nobody: one of nobody's own.
+    NETCORE_LIBDIR=$NC_USER_DIR NETCORE_RUNDIR=$NC_USER_DIR/run on_netcore "$secs" \
         setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
 }
 
@@ -242,6 +321,7 @@ nc_user_dir() {
     nc_at_exit "rm -rf '$NC_USER_DIR'"
     chmod 755 "$NC_USER_DIR"
     install -m 644 "$NETCORE_LIBDIR/libnetcore.so" "$NC_USER_DIR/libnetcore.so" || exit 99
+    install -d -m 700 -o 65534 -g 65534 "$NC_USER_DIR/run" || exit 99
     if ! setpriv --reuid=65534 --regid=65534 --clear-groups \
         test -r "$NC_USER_DIR/libnetcore.so"; then
         echo "ERROR: nc_user_dir: nobody cannot read $NC_USER_DIR/libnetcore.so" >&2

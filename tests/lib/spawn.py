@@ -1,19 +1,21 @@
 #!/usr/bin/env python3
 """posix_spawn under netcore (tests/test_shim_spawn.sh): spawn.py ADDR PORT, against an echo
 server. A child started by os.posix_spawn, or by subprocess with close_fds=False, gets each
-netcore socket it could see (inherited, or placed by a dup2 file action) as an unconnected
-socket: ENOTCONN, never the parent's eventfd. The children run without LD_PRELOAD, so what they
-hold is what posix_spawn gave them. The parent's connection keeps working."""
+netcore socket it could see (inherited, or placed by a dup2 file action) as the parent's
+connection on the shared stack (issue 14): an echo through it works, never the parent's
+eventfd. The children run without LD_PRELOAD, so what they hold is what posix_spawn gave them
+(a relayed socket is a kernel AF_UNIX socket: plain reads and writes move its bytes). The
+parent's connection keeps working."""
 import os, socket, subprocess, sys
 from echoing import echo  # tests/lib, the script's own directory
 addr, port = sys.argv[1], int(sys.argv[2])
 env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
 exe = os.path.realpath(sys.executable)
 
-# The child: for each fd given, what it is and what a read gives; exit 1 unless every one is
-# a socket that fails with ENOTCONN. "gone:FD" asks that FD not be open at all.
+# The child: for each fd given, what it is and an echo through it; exit 1 unless every one is
+# a socket whose echo comes back. "gone:FD" asks that FD not be open at all.
 CHILD = r"""
-import errno, os, sys
+import os, sys
 bad = 0
 for a in sys.argv[1:]:
     gone = a.startswith("gone:")
@@ -26,13 +28,20 @@ for a in sys.argv[1:]:
         print(f"spawned: fd {fd} {what}, want closed", flush=True)
         bad |= what != "closed"
         continue
+    msg = f"spawned-fd{fd}".encode()
     try:
-        os.read(fd, 8)
-        got = "data"
+        os.write(fd, msg)
+        got = b""
+        while len(got) < len(msg):
+            b = os.read(fd, len(msg) - len(got))
+            if not b:
+                break
+            got += b
+        res = "echo ok" if got == msg else f"echo gave {got!r}"
     except OSError as e:
-        got = errno.errorcode.get(e.errno, str(e.errno))
-    print(f"spawned: fd {fd} {what.split(':')[0]} {got}", flush=True)
-    bad |= not what.startswith("socket:") or got != "ENOTCONN"
+        res = f"echo failed: {e}"
+    print(f"spawned: fd {fd} {what.split(':')[0]} {res}", flush=True)
+    bad |= not what.startswith("socket:") or res != "echo ok"
 sys.exit(bad)
 """
 
