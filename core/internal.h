@@ -492,6 +492,8 @@ int nc__sys_writev(int fd, const struct iovec *iov, int n);
 int nc__sys_close(int fd);
 int nc__sys_poll1(int fd, short events, int timeout_ms);
 int nc__sys_eventfd(void);
+/* Moves an fd of the stack's own above the numbers programs choose (sys.c); returns it. */
+int nc__fd_high(int fd);
 void nc__efd_signal(int efd);
 void nc__efd_drain(int efd);
 

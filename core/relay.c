@@ -580,7 +580,7 @@ int nc__relay_setup(struct netcore_stack *st)
     if (t == NULL)
         return -ENOMEM;
     t->qtail = &t->qhead;
-    t->epfd = (int)rc_of(nc__raw_syscall(SYS_epoll_create1, EPOLL_CLOEXEC));
+    t->epfd = nc__fd_high((int)rc_of(nc__raw_syscall(SYS_epoll_create1, EPOLL_CLOEXEC)));
     if (t->epfd < 0) {
         int err = t->epfd;
         free(t);
@@ -695,6 +695,7 @@ static int export_locked(struct netcore_stack *st, int id)
     int type = s->type == SOCK_STREAM ? SOCK_STREAM : SOCK_SEQPACKET;
     if (nc__raw_syscall(SYS_socketpair, AF_UNIX, type | SOCK_CLOEXEC, 0, sv) != 0)
         return -errno;
+    sv[0] = nc__fd_high(sv[0]); /* the driver's end; the program end is the program's fd */
     struct stat sb;
     struct nc_relay *r = calloc(1, sizeof(*r));
     int err = -ENOMEM;
@@ -723,6 +724,14 @@ static int export_locked(struct netcore_stack *st, int id)
     t->hash[r->ino % BUCKETS] = r;
     atomic_fetch_add(&t->count, 1);
     s->relay = r;
+    /* The eventfd was the program's fd of the socket; the program end replaces it at every
+     * fd number it had (convert.c). Nobody signals or waits on it from now on, and its
+     * number may be one of those fds (a program that dup2'd onto it), so it is let go of
+     * now rather than written to later. */
+    if (s->efd >= 0) {
+        nc__sys_close(s->efd);
+        s->efd = -1;
+    }
     /* Every call share.c makes on it runs on the netstack thread, which must never wait. */
     atomic_store(&s->nonblock, true);
     enqueue(r); /* what the rings hold already, a listener's token */

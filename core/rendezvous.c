@@ -118,7 +118,7 @@ int netcore_share_claim(const struct netcore_config *cfg, struct netcore_rendezv
     if (rc != 0)
         return rc;
     snprintf(lock, sizeof(lock), "%s.lock", base);
-    int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int lfd = nc__fd_high(open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (lfd < 0) {
         rc = -errno;
         snprintf(err, errlen, "open %s: %s", lock, strerror(-rc));
@@ -143,8 +143,8 @@ int netcore_share_claim(const struct netcore_config *cfg, struct netcore_rendezv
         nc__sys_close(lfd);
         return rc;
     }
-    int fd = sys_ret(nc__raw_syscall(SYS_socket, AF_UNIX,
-                                     SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    int fd = nc__fd_high(sys_ret(nc__raw_syscall(SYS_socket, AF_UNIX,
+                                                 SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)));
     const char *what = "socket";
     rc = fd < 0 ? fd : 0;
     if (rc == 0 && (rc = sys_ret(nc__raw_syscall(SYS_bind, fd, &sa, sizeof(sa)))) != 0)

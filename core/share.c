@@ -153,6 +153,8 @@ static void on_accept(struct netcore_stack *st, struct nc_share *sh)
                                       SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
             fd = -errno;
+        else
+            fd = nc__fd_high(fd);
         if (fd == -EINTR || fd == -ECONNABORTED)
             continue;
         if ((fd == -EMFILE || fd == -ENFILE) && sh->spare_fd >= 0) {
@@ -282,8 +284,10 @@ int nc__share_setup(struct netcore_stack *st)
     sh->epfd = (int)nc__raw_syscall(SYS_epoll_create1, EPOLL_CLOEXEC);
     if (sh->epfd < 0)
         sh->epfd = -errno;
+    sh->epfd = nc__fd_high(sh->epfd);
     sh->wake_efd = nc__sys_eventfd();
-    sh->spare_fd = (int)nc__raw_syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
+    sh->spare_fd = nc__fd_high(
+        (int)nc__raw_syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC));
     int rc = sh->epfd < 0 ? sh->epfd : sh->wake_efd < 0 ? sh->wake_efd : 0;
     if (rc == 0)
         rc = ep_ctl(sh->epfd, EPOLL_CTL_ADD, sh->wake_efd, &sh->wake_efd, EPOLLIN);

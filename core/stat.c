@@ -219,7 +219,8 @@ static void on_stat(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     struct netcore_stack *st = arg;
-    int cfd = (int)nc__raw_syscall(SYS_accept4, fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    int cfd = nc__fd_high(
+        (int)nc__raw_syscall(SYS_accept4, fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK));
     if (cfd < 0)
         return;
     size_t cap = 4096 + (size_t)st->cfg.max_sockets * 128;
@@ -268,8 +269,9 @@ void nc__stat_open(struct netcore_stack *st)
     if (rc == 0 && snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%d.sock", dir,
                             (int)getpid()) >= (int)sizeof(sa.sun_path))
         rc = -ENAMETOOLONG;
-    int fd = rc == 0 ? (int)nc__raw_syscall(SYS_socket, AF_UNIX,
-                                            SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)
+    int fd = rc == 0 ? nc__fd_high((int)nc__raw_syscall(SYS_socket, AF_UNIX,
+                                                        SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                                                        0))
                      : -1;
     if (rc == 0 && fd < 0)
         rc = -errno;
