@@ -22,6 +22,13 @@
  * Edge-triggered readiness is enough because a pump always does all it can: it reads rfd
  * until EAGAIN unless the ring is full or the socket not connected, and those end with a
  * change of the socket (lwIP takes from tx, the connect completes), which queues it again.
+ * A pump a socket change brings reads rfd only if no read found it empty since its last
+ * EPOLLIN (readable): most changes are data for the program, and a read that finds nothing
+ * each time cost a third of nginx's requests per second.
+ *
+ * Measured (scratch merge with share.c and remote.c, 2 cores): nginx (daemon, 2 workers)
+ * attached to a driver, every socket relayed, wrk -c16 3 s: 33-37k requests/s against
+ * 36-48k for the same nginx on the kernel in the namespace (21.8k before that change).
  *
  * Hang-up: the kernel reports EPOLLHUP on rfd only when both directions of it are shut. We
  * never shut rfd for reading, and a client never shuts its end (share.h: shutdown is a
