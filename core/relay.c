@@ -76,6 +76,7 @@ struct nc_relay {
     bool hup;                     /* every copy of the program end is closed */
     bool readable;                /* rfd may hold bytes: no read since its last EPOLLIN
                                      found it empty (saves a read per socket change) */
+    bool rdhup;                   /* an end of stream is in the pair (EPOLLRDHUP seen) */
     bool rd_eof;                  /* rfd has nothing more to read, ever */
     bool eof_sent;                /* shutdown(rfd, SHUT_WR) done: the program reads EOF */
     bool tx_discard;              /* the program shut its sending side: drop what comes */
@@ -152,7 +153,7 @@ static int set_events(struct nc_relay *r, uint32_t events, int op)
  * program makes would wake the netstack. */
 static void want_out(struct nc_relay *r, bool on)
 {
-    uint32_t events = EPOLLIN | EPOLLET | (on ? EPOLLOUT : 0u);
+    uint32_t events = EPOLLIN | EPOLLRDHUP | EPOLLET | (on ? EPOLLOUT : 0u);
     if (events != r->events)
         set_events(r, events, EPOLL_CTL_MOD);
 }
@@ -282,6 +283,7 @@ static bool fill_tx(struct nc_relay *r, struct nc_sock *s)
         int n = nc__ring_write_spans(&s->tx, sp, r->shut_pending ? r->shut_quota : SIZE_MAX);
         if (n == 0)
             break; /* full: lwIP's progress (nc__tcp_flush -> notify) brings us back */
+        size_t room = sp[0].iov_len + (n == 2 ? sp[1].iov_len : 0);
         long k = rf_readv(r->rfd, sp, n);
         if (k == -EINTR)
             continue;
@@ -297,8 +299,13 @@ static bool fill_tx(struct nc_relay *r, struct nc_sock *s)
         got = true;
         if (r->shut_pending)
             r->shut_quota -= (size_t)k;
-        /* A short read drained the pair, but read on to EAGAIN: an end of stream behind the
-         * data (the program's close) raises no new edge, and would wait for no one. */
+        /* A short read drained the pair (a stream read takes all there is). An end of
+         * stream behind the data raises no edge of its own after the one that reported it
+         * (EPOLLRDHUP): then read on to it. */
+        if ((size_t)k < room && !r->rdhup) {
+            r->readable = false;
+            break;
+        }
     }
     return got;
 }
@@ -568,8 +575,10 @@ static void pump(struct netcore_stack *st, struct nc_relay *r, uint32_t ev)
     bool blocked = false;
     if (ev & EPOLLHUP)
         r->hup = true;
-    if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
+    if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
         r->readable = true;
+    if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        r->rdhup = true;
     /* First: share.c answers a waiting connect before the program can see its end's EOF. */
     int state = atomic_load(&s->state);
     if (state != r->state) {
@@ -745,7 +754,7 @@ static int export_locked(struct netcore_stack *st, int id)
     r->gen = ++t->gen;
     r->state = atomic_load(&s->state);
     r->readable = true;
-    err = set_events(r, EPOLLIN | EPOLLET, EPOLL_CTL_ADD);
+    err = set_events(r, EPOLLIN | EPOLLRDHUP | EPOLLET, EPOLL_CTL_ADD);
     if (err != 0)
         goto fail;
     r->next = t->all;
@@ -838,6 +847,7 @@ static int shutdown_locked(struct netcore_stack *st, struct nc_sock *s, bool rd,
          * pair now. What it writes later is dropped. */
         int queued = rf_ioctl(r->rfd, FIONREAD);
         r->readable = true; /* their EPOLLIN may not have been seen yet */
+        r->rdhup = true;    /* and no short read may stop the reading before the quota */
         r->shut_pending = true;
         r->shut_quota = queued > 0 ? (size_t)queued : 0;
         tcp_in(st, r, s);
