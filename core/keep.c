@@ -218,6 +218,8 @@ static void __attribute__((noreturn)) keeper(struct netcore_stack *st)
             break;
         }
     }
+    /* The device first: the next driver opens it once it has the lock, which goes at exit. */
+    nc__dev_close(&st->dev);
     if (st->share != NULL && st->share->rv.path[0] != '\0')
         unlink(st->share->rv.path);
     nc__stat_release(st, true);
