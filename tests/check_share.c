@@ -24,6 +24,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1023,6 +1024,25 @@ END_TEST
 /* keeper */
 
 /*
+ * Waits up to 10 s for a keeper (this process is its subreaper) to exit; kills it when it
+ * does not, so that a failing test leaves no keeper behind. Returns its wait status.
+ */
+static int wait_keeper(pid_t pid)
+{
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    ck_assert_int_ge(pfd, 0);
+    struct pollfd p = { .fd = pfd, .events = POLLIN };
+    int ready = poll(&p, 1, 10000);
+    close(pfd);
+    if (ready != 1)
+        kill(pid, SIGKILL);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(ready == 1, "the keeper did not end within 10 s (killed)");
+    return status;
+}
+
+/*
  * A driver process hands its stack to a keeper and exits; the keeper answers the client
  * that stayed, and once that client is gone, removes the rendezvous' name and exits, and
  * the device is free for the next driver. This process is the subreaper, so the keeper
@@ -1085,7 +1105,7 @@ START_TEST(keeper)
     ck_assert_int_eq(netcore_share_claim(&cfg, &rv, err, sizeof(err)), 0); /* still driven */
     /* The last user leaves: the keeper ends, and with it the lock and the name. */
     close(c);
-    ck_assert_int_eq(waitpid(keeper_pid, &status, 0), keeper_pid);
+    status = wait_keeper(keeper_pid);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "keeper status %d", status);
     ck_assert_int_ne(access(path, F_OK), 0);
     ck_assert_int_eq(netcore_share_claim(&cfg, &rv, err, sizeof(err)), 1);
@@ -1153,7 +1173,7 @@ START_TEST(keeper_relayed)
     close(ctl);
     ctl = -1;
     close(fd);
-    ck_assert_int_eq(waitpid(keeper_pid, &status, 0), keeper_pid);
+    status = wait_keeper(keeper_pid);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "keeper status %d", status);
     struct netcore_rendezvous rv;
     ck_assert_int_eq(netcore_share_claim(&cfg, &rv, err, sizeof(err)), 1);
@@ -1276,7 +1296,7 @@ START_TEST(keeper_delivers)
     ck_assert_int_eq(read(res[0], &total, sizeof(total)), sizeof(total));
     ck_assert_int_eq(total, KEEP_BYTES);
     close(c);
-    ck_assert_int_eq(waitpid(keeper_pid, &status, 0), keeper_pid);
+    status = wait_keeper(keeper_pid);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "keeper status %d", status);
     close(stop[1]);
     ck_assert_int_eq(waitpid(peer, &status, 0), peer);
@@ -1360,7 +1380,7 @@ START_TEST(keeper_linger)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     close(c); /* the last user */
-    ck_assert_int_eq(waitpid(keeper_pid, &status, 0), keeper_pid);
+    status = wait_keeper(keeper_pid);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "keeper status %d", status);
