@@ -1408,6 +1408,64 @@ START_TEST(keeper_linger)
 }
 END_TEST
 
+/* A stack in manual mode (no netstack thread, no event loop) is kept too: the keeper
+ * drives it with netcore_step. */
+START_TEST(keeper_manual)
+{
+    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    int up[2];
+    ck_assert_int_eq(pipe(up), 0);
+    pid_t driver = fork();
+    ck_assert_int_ge(driver, 0);
+    if (driver == 0) {
+        close(up[0]);
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, wire), 0);
+        struct netcore_rendezvous rv;
+        if (netcore_share_claim(&cfg, &rv, NULL, 0) != 1)
+            _exit(2);
+        struct netcore_config c = cfg;
+        c.device = NETCORE_DEV_WIRE;
+        c.wire_fd = wire[0];
+        struct netcore_stack *s = NULL;
+        if (netcore_start(&c, NETCORE_MANUAL, &s, NULL, 0) != 0 ||
+            netcore_share_serve(s, &rv) != 0)
+            _exit(3);
+        char ch = 's';
+        if (write(up[1], &ch, 1) != 1)
+            _exit(4);
+        /* Driven by hand until the client is attached. */
+        while (netcore_share_users(s) == 0)
+            netcore_step(s, 100);
+        int k = netcore_share_keep(s);
+        if (write(up[1], &k, sizeof(k)) != sizeof(k))
+            _exit(5);
+        _exit(k > 0 ? 0 : 6);
+    }
+    close(up[1]);
+    char ch;
+    ck_assert_int_eq(read(up[0], &ch, 1), 1);
+    int c = netcore_share_connect(&cfg, err, sizeof(err));
+    ck_assert_msg(c >= 0, "connect: %s", err);
+    int keeper_pid = 0, status;
+    ck_assert_int_eq(read(up[0], &keeper_pid, sizeof(keeper_pid)), sizeof(keeper_pid));
+    ck_assert_int_gt(keeper_pid, 0);
+    ck_assert_int_eq(waitpid(driver, &status, 0), driver);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "driver status %d", status);
+    struct nc_share_req q;
+    struct nc_share_rep rep;
+    req_init(&q, NC_OP_SOCKET); /* answered by the keeper */
+    q.a[0] = AF_PACKET;
+    send_raw(c, &q, sizeof(q), NULL, 0);
+    recv_rep(c, &rep, NULL);
+    ck_assert_uint_eq(rep.seq, q.seq);
+    ck_assert_int_eq(rep.rc, -EAFNOSUPPORT);
+    close(c);
+    status = wait_keeper(keeper_pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "keeper status %d", status);
+    close(up[0]);
+}
+END_TEST
+
 /* fork: the child closes its copies of the server's fds; the parent serves on. */
 START_TEST(fork_child_lets_go)
 {
@@ -1473,6 +1531,7 @@ static Suite *share_suite(void)
     tcase_add_test(tc, keeper_relayed);
     tcase_add_test(tc, keeper_delivers);
     tcase_add_test(tc, keeper_linger);
+    tcase_add_test(tc, keeper_manual);
     suite_add_tcase(s, tc);
     return s;
 }
