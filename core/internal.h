@@ -555,7 +555,7 @@ void nc__share_events(struct netcore_stack *st);
 void nc__share_fork_child(struct netcore_stack *st);
 /* The server's fds into out (a keeper keeps them); returns how many. */
 int nc__share_fds(struct netcore_stack *st, int *out, int cap);
-/* A run or stats directory of the effective uid, mode 0700 (made if missing). */
+/* rendezvous.c: a run or stats directory of the effective uid, mode 0700 (made if missing). */
 int nc__private_dir(const char *dir, const char *var, char *err, size_t errlen);
 int nc__share_reply(int fd, const struct nc_share_rep *rep, int pass_fd);
 void nc__share_conn_close(struct netcore_stack *st, struct nc_share_conn *c);

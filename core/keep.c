@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -147,6 +148,7 @@ static void __attribute__((noreturn)) keeper(struct netcore_stack *st)
      * are (dup2, close, sigaction below). */
     nc__in_stack_thread = 1;
     setsid();
+    prctl(PR_SET_NAME, "netcore-keeper"); /* what ps and top show for it */
     /* The program's handlers are its own business, not the keeper's; a relay writing to a
      * pair whose last reader just went must not kill it. */
     struct sigaction dfl = { .sa_handler = SIG_DFL }, ign = { .sa_handler = SIG_IGN };
@@ -162,6 +164,15 @@ static void __attribute__((noreturn)) keeper(struct netcore_stack *st)
     if (nul > 2)
         nc__sys_close(nul);
     close_foreign(st);
+    /* Its stats under its own pid (netcore stat PID), no longer the exiting driver's. */
+    char *slash = strrchr(st->stat_path, '/');
+    if (st->stat_fd >= 0 && slash != NULL) {
+        char to[sizeof(st->stat_path)];
+        int n = snprintf(to, sizeof(to), "%.*s/%d.sock", (int)(slash - st->stat_path),
+                         st->stat_path, (int)getpid());
+        if (n > 0 && (size_t)n < sizeof(to) && rename(st->stat_path, to) == 0)
+            memcpy(st->stat_path, to, sizeof(to));
+    }
     if (st->base != NULL && event_reinit(st->base) != 0)
         nc__log(NETCORE_LOG_WARN, "keeper: event_reinit failed; some fds are not watched");
     atomic_store(&st->stopping, false);
@@ -207,6 +218,8 @@ static void __attribute__((noreturn)) keeper(struct netcore_stack *st)
             break;
         }
     }
+    /* The device first: the next driver opens it once it has the lock, which goes at exit. */
+    nc__dev_close(&st->dev);
     if (st->share != NULL && st->share->rv.path[0] != '\0')
         unlink(st->share->rv.path);
     nc__stat_release(st, true);

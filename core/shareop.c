@@ -297,9 +297,9 @@ void nc__share_request(struct netcore_stack *st, struct nc_share_conn *c, uint32
     int out_fd = -1;
     bool waiting = false;
     int rc = check(&q, n, mh.msg_flags, nfds, foreign);
-    if (rc != 0)
-        st->share->bad++;
-    else
+    if (rc == -EINVAL)
+        st->share->bad++; /* malformed (an fd missing is how a client probes, IDENTIFY) */
+    if (rc == 0)
         rc = dispatch(st, c, &q, nfds > 0 ? fds[0] : -1, &rep, &out_fd, &waiting);
     for (int i = waiting ? 1 : 0; i < nfds; i++)
         nc__sys_close(fds[i]);

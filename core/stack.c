@@ -579,9 +579,10 @@ void netcore_stop(struct netcore_stack *st)
     nc__rto_free(st);
     nc__relay_teardown(st); /* every relayed socket went with drop_all */
     nc__mutex_unlock(&st->lock);
+    /* The device before the rendezvous' lock: whoever takes the lock next opens it. */
+    nc__dev_close(&st->dev);
     nc__share_teardown(st);
     base_teardown(st);
-    nc__dev_close(&st->dev);
     nc__pcap_close(st);
     nc__cmdq_destroy(&st->cmdq);
     nc__stack = NULL;

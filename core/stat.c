@@ -265,7 +265,7 @@ void nc__stat_open(struct netcore_stack *st)
         snprintf(dir, sizeof(dir), "/tmp/netcore-%u", (unsigned)geteuid());
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     char why[256] = "";
-    int rc = nc__private_dir(dir, "NETCORE_STAT", why, sizeof(why)); /* share.c */
+    int rc = nc__private_dir(dir, "NETCORE_STAT", why, sizeof(why)); /* rendezvous.c */
     if (rc == 0 && snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%d.sock", dir,
                             (int)getpid()) >= (int)sizeof(sa.sun_path))
         rc = -ENAMETOOLONG;
