@@ -148,6 +148,12 @@ ssize_t nc__remote_send(int fd, int k, const struct iovec *iov, int n, int flags
         }
         if (rc != 0)
             return rc;
+        /* The largest datagram an IP packet carries: the socketpair would take more. */
+        size_t total = 0;
+        for (int i = 0; i < n; i++)
+            total += iov[i].iov_len;
+        if (total > ((k & NC_RK_INET6) ? 65527u : 65507u))
+            return -EMSGSIZE;
         struct iovec small[8];
         struct iovec *v = with_head(small, 8, &h, sizeof(h), iov, n);
         if (v == NULL)
