@@ -17,6 +17,9 @@
 #include "share.h"
 #include "shim.h"
 
+/* The kernel's UIO_MAXIOV: a vector of the program's plus our header must not pass it. */
+#define IOV_LIMIT 1024
+
 /* What a read that met the end of the stream, or a write that met EPIPE, reports. */
 static long status(int fd)
 {
@@ -148,13 +151,39 @@ ssize_t nc__remote_send(int fd, int k, const struct iovec *iov, int n, int flags
         }
         if (rc != 0)
             return rc;
+        /* The largest datagram an IP packet carries: the socketpair would take more. */
+        size_t total = 0;
+        for (int i = 0; i < n; i++)
+            total += iov[i].iov_len;
+        if (total > ((k & NC_RK_INET6) ? 65527u : 65507u))
+            return -EMSGSIZE;
+        /* The header takes a vector entry: a full UIO_MAXIOV of the program's goes through
+         * one buffer. */
+        char *gather = NULL;
+        struct iovec one;
+        if (n >= IOV_LIMIT) {
+            gather = malloc(total ? total : 1);
+            if (gather == NULL)
+                return -ENOBUFS;
+            size_t off = 0;
+            for (int i = 0; i < n; i++) {
+                memcpy(gather + off, iov[i].iov_base, iov[i].iov_len);
+                off += iov[i].iov_len;
+            }
+            one = (struct iovec){ gather, total };
+            iov = &one;
+            n = 1;
+        }
         struct iovec small[8];
         struct iovec *v = with_head(small, 8, &h, sizeof(h), iov, n);
-        if (v == NULL)
+        if (v == NULL) {
+            free(gather);
             return -ENOBUFS;
+        }
         struct msghdr m = { .msg_iov = v, .msg_iovlen = (size_t)n + 1 };
         ssize_t r = LIBC(sendmsg)(fd, &m, f);
         int e = errno;
+        free(gather);
         if (v != small)
             free(v);
         if (r < 0)
@@ -180,8 +209,37 @@ ssize_t nc__remote_send(int fd, int k, const struct iovec *iov, int n, int flags
     return e;
 }
 
+static ssize_t recv_dgram1(int fd, const struct iovec *iov, int n, int flags,
+                           struct sockaddr *from, socklen_t *fromlen, int *msg_flags);
+
+/* A full UIO_MAXIOV of the program's (the header takes an entry) through one buffer. */
 static ssize_t recv_dgram(int fd, const struct iovec *iov, int n, int flags,
                           struct sockaddr *from, socklen_t *fromlen, int *msg_flags)
+{
+    if (n < IOV_LIMIT)
+        return recv_dgram1(fd, iov, n, flags, from, fromlen, msg_flags);
+    size_t cap = 0;
+    for (int i = 0; i < n && cap < 65536; i++)
+        cap += iov[i].iov_len;
+    if (cap > 65536)
+        cap = 65536;
+    char *buf = malloc(cap ? cap : 1);
+    if (buf == NULL)
+        return -ENOBUFS;
+    struct iovec one = { buf, cap };
+    ssize_t r = recv_dgram1(fd, &one, 1, flags, from, fromlen, msg_flags);
+    size_t got = r > 0 ? ((size_t)r < cap ? (size_t)r : cap) : 0;
+    for (int i = 0, off = 0; i < n && (size_t)off < got; i++) {
+        size_t k = iov[i].iov_len < got - (size_t)off ? iov[i].iov_len : got - (size_t)off;
+        memcpy(iov[i].iov_base, buf + off, k);
+        off += (int)k;
+    }
+    free(buf);
+    return r;
+}
+
+static ssize_t recv_dgram1(int fd, const struct iovec *iov, int n, int flags,
+                           struct sockaddr *from, socklen_t *fromlen, int *msg_flags)
 {
     struct nc_share_dgram h;
     struct iovec small[8];

@@ -233,7 +233,8 @@ int nc__remote_accept4(int fd, int k, struct sockaddr *addr, socklen_t *len, int
         int nfd;
         req_init(&q);
         long r = nc__remote_rpc(NC_OP_ACCEPT, fd, &q, &p, &nfd);
-        if (r >= 0 && !listening) { /* listen() came from another process */
+        /* listen() came from another process holding the socket (EAGAIN says listening) */
+        if ((r >= 0 || r == -EAGAIN) && !listening) {
             nc__remote_bits(fd, NC_RK_LISTENING, NC_RK_UNCONN);
             listening = true;
         }

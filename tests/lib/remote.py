@@ -168,6 +168,13 @@ def calls():
     want("recvmsg truncating", (m[0], m[2] & socket.MSG_TRUNC != 0), (b"trun", True))
     u2.send(b"")
     want("an empty datagram", u1.recvfrom(10)[0], b"")
+    want("a datagram too large for IPv4", err(lambda: u2.send(bytes(65508))), "EMSGSIZE")
+    u2.send(bytes(65507))
+    want("the largest datagram", len(u1.recv(70000)), 65507)
+    u2.sendmsg([b"v"] * 1024)
+    bufs = [bytearray(1) for _ in range(1024)]
+    want("1024 vector entries each way", (u1.recvmsg_into(bufs)[0], bytes(bufs[1023])),
+         (1024, b"v"))
     u2.send(b"12345")
     select.select([u1], [], [], 5)
     buf = bytearray(4)
