@@ -238,23 +238,33 @@ __attribute__((destructor)) static void shim_fini(void)
 {
     if (nc_stack == NULL || stack_pid != getpid() || atomic_load(&forked))
         return;
-    /* Other processes still use the stack (relayed sockets, attached clients): a keeper
-     * drives it on, and delivers this program's data too, while this process exits now. */
-    if (nc__shared_driver() && netcore_share_users(nc_stack) > 0) {
-        int pid = netcore_share_keep(nc_stack);
-        if (pid > 0) {
-            nc__handed_off();
-            return;
-        }
-        nc__log(NETCORE_LOG_ERROR, "exit: no keeper for the stack (%s): the processes "
-                "using it lose their sockets", strerror(-pid));
-    }
+    if (nc__keep_if_used("exit"))
+        return;
     netcore_stat_close(nc_stack);
     const char *v = getenv("NETCORE_LINGER");
     int secs = v != NULL && *v != '\0' ? atoi(v) : 10;
     if (secs > 0 && netcore_drain(nc_stack, secs * 1000) != 0)
         nc__log(NETCORE_LOG_WARN, "exit: data still undelivered after %d s (NETCORE_LINGER)",
                 secs);
+}
+
+/*
+ * Other processes still use the stack this one drives (relayed sockets, attached clients):
+ * a keeper drives it on, and delivers this program's data too, while this process goes.
+ * True when the stack is the keeper's now.
+ */
+bool nc__keep_if_used(const char *when)
+{
+    if (!nc__shared_driver() || netcore_share_users(nc_stack) == 0)
+        return false;
+    int pid = netcore_share_keep(nc_stack);
+    if (pid > 0) {
+        nc__handed_off();
+        return true;
+    }
+    nc__log(NETCORE_LOG_ERROR, "%s: no keeper for the stack (%s): the processes using it "
+            "lose their sockets", when, strerror(-pid));
+    return false;
 }
 
 /* This process drives a shared stack (its sockets may be relayed: convert.c). */

@@ -337,6 +337,9 @@ void nc__before_drop(void);
 /* convert.c: sockets another process is about to hold become relayed (core/share.h). */
 /* This process drives a shared stack (libc.c): its sockets may be relayed. */
 bool nc__shared_driver(void);
+/* libc.c: hands the stack to a keeper if other processes use it (when: "exit", "exec"...);
+ * true when it did. */
+bool nc__keep_if_used(const char *when);
 /* libc.c: this process has handed its stack to a keeper; it is a client from now on. */
 void nc__handed_off(void);
 bool nc__vfork_child(void);
