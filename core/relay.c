@@ -406,6 +406,10 @@ static bool tcp_out(struct netcore_stack *st, struct nc_relay *r, struct nc_sock
  */
 static void listen_pump(struct nc_relay *r, struct nc_sock *s)
 {
+    /* EPOLLOUT stays on: a client taking the token frees its room, an edge that brings us
+     * back here. So a token taken by a client that then never asked (killed, or its
+     * request failed before it reached us) is put back while connections still wait. */
+    want_out(r, true);
     discard(r);
     if (r->hup || atomic_load(&s->aq_count) == 0)
         return;

@@ -38,12 +38,7 @@ static char *const *before_exec(char *const envp[], char **buf, size_t cap)
         }
         if (keep) {
             nc__convert_all(false);
-            int pid = netcore_share_keep(nc_stack);
-            if (pid > 0)
-                nc__handed_off();
-            else
-                nc__log(NETCORE_LOG_ERROR, "exec: no keeper for the stack (%s): its sockets "
-                        "end with this image", strerror(-pid));
+            (void)nc__keep_if_used("exec");
         }
     }
     nc__poison_mapped(false);

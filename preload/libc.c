@@ -38,13 +38,19 @@ static bool shared;
 /* The stack whose lock the prepare handler took (this process's own), or NULL. */
 static struct netcore_stack *fork_locked;
 
+/* Set while netcore_share_keep forks the keeper: that fork is the stack's own, not the
+ * program's, and must not relay the program's sockets (the keeper closes them; the export
+ * would wait for the stack lock the keep holds). */
+static bool handing_over;
+
 /* Before fork: no stack is being started (start_mu) and lwIP is between two operations (the
  * stack lock), so the child's copy is consistent. Registered once, at load. */
 static void on_fork_prepare(void)
 {
     /* A shared stack: the child may use any socket of ours (convert.c). Before the locks:
      * the export takes the stack lock itself. */
-    nc__convert_at_fork();
+    if (!handing_over)
+        nc__convert_at_fork();
     nc__mutex_lock(&start_mu);
     fork_locked = !atomic_load(&forked) ? nc_stack : NULL;
     netcore_fork_prepare(fork_locked);
@@ -257,7 +263,9 @@ bool nc__keep_if_used(const char *when)
 {
     if (!nc__shared_driver() || netcore_share_users(nc_stack) == 0)
         return false;
+    handing_over = true;
     int pid = netcore_share_keep(nc_stack);
+    handing_over = false;
     if (pid > 0) {
         nc__handed_off();
         return true;
