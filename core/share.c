@@ -11,8 +11,12 @@
  *
  * A process the driver refuses (SO_PEERCRED: neither the stack's uid nor root) gets one
  * reply, magic and seq 0 with rc -EACCES, and the connection closes: the client reads it as
- * the answer to its first request. A process beyond SHARE_CONNS connections gets -EAGAIN
- * the same way.
+ * the answer to its first request. A process beyond the connection cap (conns_cap: a
+ * quarter of the fd limit, at least SHARE_CONNS) gets -EAGAIN the same way.
+ *
+ * Whatever fd a client passes is looked at only through getsockopt(SO_DOMAIN) before it is
+ * known to be an AF_UNIX socket, and closed by closer.c unless it is one: fstat or close of
+ * a file on a hung mount, or of a lingering TCP socket, must not stop the netstack thread.
  */
 #include <errno.h>
 #include <fcntl.h>

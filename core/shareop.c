@@ -7,7 +7,9 @@
  * their lengths checked, and a socket is named only by the fd passed with the request,
  * looked up among the relayed sockets by its inode (relay.c): a number a client made up
  * names nothing. A bad request gets its error as the reply and the connection goes on; a
- * client that does not read its replies is dropped.
+ * client that does not read its replies is dropped. The passed fds are closed through
+ * closer.c (anything but an AF_UNIX socket is closed off this thread), and the socket a
+ * request names is held (nc__sock_hold) for as long as the request uses it.
  *
  * The work is done by the public netcore_* calls, which take the stack lock themselves, so
  * the handler runs without it. It runs on the netstack thread, which must never wait: every
