@@ -1283,6 +1283,8 @@ START_TEST(keeper)
         if (write(up[1], &c, 1) != 1 || read(down[0], &c, 1) != 1)
             _exit(3);
         /* A client is attached: it is why the stack must outlive this process. */
+        if (chdir(top) != 0) /* the keeper must not stay here (review item 13) */
+            _exit(5);
         int k = netcore_share_keep(s);
         if (write(up[1], &k, sizeof(k)) != sizeof(k))
             _exit(3);
@@ -1320,6 +1322,13 @@ START_TEST(keeper)
     recv_rep(c, &rep, NULL);
     ck_assert_uint_eq(rep.seq, q.seq);
     ck_assert_int_eq(rep.rc, -ESOCKTNOSUPPORT);
+    /* It answers: it has left the exiting program's directory (it would pin its mount). */
+    char link[64], cwd[64];
+    snprintf(link, sizeof(link), "/proc/%d/cwd", keeper_pid);
+    ssize_t n = readlink(link, cwd, sizeof(cwd) - 1);
+    ck_assert_int_gt(n, 0);
+    cwd[n] = '\0';
+    ck_assert_str_eq(cwd, "/");
     struct netcore_rendezvous rv;
     ck_assert_int_eq(netcore_share_claim(&cfg, &rv, err, sizeof(err)), 0); /* still driven */
     /* The last user leaves: the keeper ends, and with it the lock and the name. */
