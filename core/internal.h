@@ -574,7 +574,7 @@ bool nc__fd_is_unix(int fd);
 void nc__close_passed(int fd);
 unsigned long nc__closer_count(void);
 /* share.c: registers fd as a control connection of pid/uid (CHANNEL, accept); 0 or -errno
- * (fd closed then). Takes the stack lock. */
+ * (fd still the caller's then). Takes the stack lock. */
 int nc__share_conn_add(struct netcore_stack *st, int fd, pid_t pid, uid_t uid);
 /* share.c: soft RLIMIT_NOFILE raised to the hard limit (a server, a keeper); the limit now. */
 long nc__share_raise_nofile(void);
