@@ -121,8 +121,10 @@ static void close_foreign(struct netcore_stack *st)
         doomed[ndoomed++] = key;
     }
     closedir(d);
+    /* The program's TCP sockets with SO_LINGER, files on a hung mount: closed off this
+     * thread (closer.c), which is about to serve every client of the stack. */
     for (int i = 0; i < ndoomed; i++)
-        nc__sys_close(doomed[i]);
+        nc__close_passed(doomed[i]);
     free(doomed);
     free(own);
 }
