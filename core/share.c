@@ -359,7 +359,12 @@ int netcore_share_serve(struct netcore_stack *st, struct netcore_rendezvous *rv)
     }
     /* Ours now: a release by the caller must not close what we serve. */
     rv->lock_fd = rv->listen_fd = -1;
-    long quarter = nc__share_raise_nofile() / 4;
+    /* The program's own fd limit is left as it is (a select() program counts on it; the
+     * keeper, a process of ours, raises its own): a quarter of it, at least 256. */
+    struct rlimit rl;
+    long quarter = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                       ? (long)(rl.rlim_cur / 4)
+                       : 65536;
     sh->max_conns = quarter > 65536 ? 65536 : (int)quarter; /* conns_cap: at least 256 */
     nc__log(NETCORE_LOG_INFO, "serving the stack on %s", sh->rv.path);
     return 0;
@@ -368,9 +373,9 @@ int netcore_share_serve(struct netcore_stack *st, struct netcore_rendezvous *rv)
 /*
  * Every relayed socket and control connection costs the driver an fd, for every process:
  * with the usual soft limit of 1024, a thousand relayed sockets would make accept, socket
- * and connect fail with EMFILE for all of them. A server raises its soft limit to the hard
- * one (the kernel's own ceiling for this process), as servers handling many clients do.
- * Returns the soft limit now.
+ * and connect fail with EMFILE for all of them. The keeper raises its soft limit to the hard
+ * one (the kernel's own ceiling for this process), as servers handling many clients do; a
+ * driver that is the program itself keeps the program's limit. Returns the soft limit now.
  */
 long nc__share_raise_nofile(void)
 {

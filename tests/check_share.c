@@ -866,12 +866,17 @@ END_TEST
  * (review item 8): every relay is an fd of the driver's. */
 START_TEST(nofile_raised)
 {
-    struct rlimit rl = { 512, 2048 };
+    /* Serving leaves the program's limit alone and caps connections at a quarter of it
+     * (at least 256); the keeper's raise is its own (nc__share_raise_nofile). */
+    struct rlimit rl = { 2048, 4096 };
     ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
     st = start_served();
     ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
     ck_assert_uint_eq(rl.rlim_cur, 2048);
     ck_assert_int_eq(st->share->max_conns, 512);
+    ck_assert_int_eq(nc__share_raise_nofile(), 4096);
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    ck_assert_uint_eq(rl.rlim_cur, 4096);
     netcore_stop(st);
     close(wire[1]);
 }
