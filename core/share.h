@@ -58,6 +58,10 @@ enum nc_share_op {
      * is) or 0 for a genuine end of stream. */
     NC_OP_STATUS,
     NC_OP_IOCTL,       /* a0 SIOCOUTQ or SIOCOUTQNSD: rc bytes */
+    /* No fd passed. A new control connection with the asking one's credentials (a process
+     * that may no longer open the rendezvous after a privilege drop): rc 0, its client end
+     * as the reply's fd. */
+    NC_OP_CHANNEL,
     NC_OP_MAX
 };
 

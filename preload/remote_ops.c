@@ -343,6 +343,10 @@ int nc__remote_shutdown(int fd, int k, int how)
      * kernel says EPIPE. This process says it; another holding the socket does not know. */
     if (r == 0 && how != SHUT_RD)
         nc__remote_bits(fd, NC_RK_WRSHUT, 0);
+    /* UDP: the driver then ends the program's end (a read of 0); without it, a read of 0
+     * means the driver is gone (remote_io.c). ENOTCONN (not connected) marks it shut too. */
+    if ((r == 0 || r == -ENOTCONN) && how != SHUT_WR)
+        nc__remote_bits(fd, NC_RK_RDSHUT, 0);
     return (int)nc__ret(r);
 }
 
