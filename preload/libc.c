@@ -43,7 +43,9 @@ static struct netcore_stack *fork_locked;
 static void on_fork_prepare(void)
 {
     /* A shared stack: the child may use any socket of ours (convert.c). Before the locks:
-     * the export takes the stack lock itself. */
+     * the export takes the stack lock itself, and the channel for a child after a privilege
+     * drop is a request, maybe to this process's own netstack thread. */
+    nc__remote_fork_channel();
     nc__convert_at_fork();
     nc__mutex_lock(&start_mu);
     fork_locked = !atomic_load(&forked) ? nc_stack : NULL;

@@ -214,6 +214,9 @@ void nc__remote_setup(const struct netcore_config *cfg);
 int nc__remote_attach(const struct netcore_config *cfg, char *err, size_t errlen);
 /* Before a privilege drop: one more connection, for threads that cannot connect after it. */
 void nc__remote_keep_spare(void);
+/* Fork's prepare handler, first of all: a control connection for the child of a process
+ * that holds a spare (it cannot open one after its privilege drop). */
+void nc__remote_fork_channel(void);
 void nc__remote_fork_prepare(void);
 void nc__remote_fork_parent(void);
 /* Closes every control connection (the parent's) in a forked child. */
