@@ -30,7 +30,8 @@ REP = struct.Struct("<IIqqqII256s")
 DGRAM = struct.Struct("<HHI16s")
 LISTENING = 0x10000
 (OP_SOCKET, OP_IDENTIFY, OP_BIND, OP_LISTEN, OP_ACCEPT, OP_CONNECT, OP_SHUTDOWN,
- OP_GETSOCKNAME, OP_GETPEERNAME, OP_SETSOCKOPT, OP_GETSOCKOPT, OP_STATUS, OP_IOCTL) = range(1, 14)
+ OP_GETSOCKNAME, OP_GETPEERNAME, OP_SETSOCKOPT, OP_GETSOCKOPT, OP_STATUS, OP_IOCTL,
+ OP_CHANNEL) = range(1, 15)
 SIOCOUTQ = 0x5411
 
 
@@ -231,6 +232,10 @@ def handle(op, a, data, fd):
         if s.type == socket.SOCK_DGRAM:
             pump_udp(s)
         return 0, info(s), b"", s.pfd
+    if op == OP_CHANNEL:  # a new connection, served as one accepted from the rendezvous
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        threading.Thread(target=serve, args=(mine,), daemon=True).start()
+        return 0, (0, 0), b"", theirs
     if fd is None:
         return -errno.EBADF, (0, 0), b"", None
     ino = os.fstat(fd).st_ino
@@ -264,6 +269,14 @@ def handle(op, a, data, fd):
             pump_tcp(n)
             return 0, info(n), sa_pack(s.family, peer), n.pfd
         if op == OP_CONNECT:
+            if a[0] == 2:  # the status now: EALREADY while under way, else the outcome
+                if s.connecting is None:
+                    return 0, (0, 0), b"", None
+                if not s.connecting.is_set():
+                    return -errno.EALREADY, (0, 0), b"", None
+                s.connecting = None
+                e, s.conn_err = s.conn_err, 0
+                return -e, (0, 0), b"", None
             if len(data) == 0:
                 if s.connecting is not None and a[0] == 1:
                     s.connecting.wait()
@@ -366,7 +379,7 @@ def serve(c):
             return
         for f in junk:
             os.close(f)
-        if op == OP_SOCKET and ofd is not None or op == OP_ACCEPT and ofd is not None:
+        if op in (OP_SOCKET, OP_ACCEPT, OP_CHANNEL) and ofd is not None:
             ofd.close()  # the program's end is the program's now
 
 
