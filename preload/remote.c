@@ -520,8 +520,12 @@ static int channel_on(struct chan *c)
         chan_drop(c);
     if (r >= 0 && nfd < 0)
         r = -EPROTO;
-    if (r == -EINVAL) /* a driver that does not know the op: no use asking again */
+    /* A driver that does not know the op (EINVAL; EBADF: one that takes it for an op on a
+     * socket, whose fd is missing): no use asking again, the spare serves as it is. */
+    if (r == -EINVAL || r == -EBADF) {
         no_channels = true;
+        r = -EINVAL;
+    }
     if (r < 0)
         return (int)r;
     return nfd;
