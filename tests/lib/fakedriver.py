@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""fakedriver.py RUNDIR IFNAME [--refuse|--quirks] — a stand-in for a shared stack's driver, backed by the kernel.
+"""fakedriver.py RUNDIR IFNAME [--refuse|--quirks|--slow] — a stand-in for a shared stack's driver, backed by the kernel.
 
 It takes the device's rendezvous (core/share.h: RUNDIR/stack-IFNAME-NETNS.lock held with
 flock, RUNDIR/stack-IFNAME-NETNS.sock listening) and answers the control protocol with kernel
@@ -9,6 +9,7 @@ attaches as a client, so the shim's client side (preload/remote*.c) can be teste
 with the kernel as the reference for what each call should answer. Prints "ready" when it
 listens. Not a model of relay.c: no lwIP, a thread per direction.
 
+--slow: every GETSOCKNAME is answered half a second late (tests/nested_rpc.c).
 --refuse: every connection gets the refusal of a process of another uid (a reply of seq 0 and
 -EACCES) and is closed. --quirks: before each reply, one with a wrong seq carrying an fd, and
 every reply of a call that expects no fd carries one: the client must skip the first and
@@ -22,6 +23,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 MAGIC = 0x6E637301
 DATA = 256
@@ -312,6 +314,8 @@ def handle(op, a, data, fd):
             s.ks.shutdown(a[0])
             return 0, (0, 0), b"", None
         if op == OP_GETSOCKNAME:
+            if MODE == "--slow":
+                time.sleep(0.5)
             return 0, (0, 0), sa_pack(s.family, s.ks.getsockname()), None
         if op == OP_GETPEERNAME:
             return 0, (0, 0), sa_pack(s.family, s.ks.getpeername()), None
