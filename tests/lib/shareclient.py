@@ -78,7 +78,11 @@ def dropfork(addr, port, peer, peerport, unreach):
     _, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         fail("the grandchild could not use the stack")
-    c, _ = s.accept()
+    s.settimeout(30)  # an orphan of a failed test must not stay behind for ever
+    try:
+        c, _ = s.accept()
+    except OSError as e:
+        fail(f"accept in the child: {e}")
     c.sendall(b"hello\n")
     c.close()
     print("served", flush=True)
