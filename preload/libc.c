@@ -48,9 +48,13 @@ static bool handing_over;
 static void on_fork_prepare(void)
 {
     /* A shared stack: the child may use any socket of ours (convert.c). Before the locks:
-     * the export takes the stack lock itself. */
-    if (!handing_over)
+     * the export takes the stack lock itself, and the channel for a child after a privilege
+     * drop is a request, maybe to this process's own netstack thread. Not for the keeper's
+     * fork: that thread is stopped and the stack lock held then. */
+    if (!handing_over) {
+        nc__remote_fork_channel();
         nc__convert_at_fork();
+    }
     nc__mutex_lock(&start_mu);
     fork_locked = !atomic_load(&forked) ? nc_stack : NULL;
     netcore_fork_prepare(fork_locked);

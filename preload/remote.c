@@ -98,14 +98,29 @@ static struct chan *chans;
 static __thread struct chan *my_chan;
 /*
  * A connection opened before a privilege drop, for the threads that cannot open their own
- * after it (the run directory is the old uid's: EACCES), one request at a time. The driver
- * checked this process's credentials when it accepted the connection, as the kernel checks a
- * socket's when it is opened.
+ * after it (the run directory is the old uid's: EACCES). The driver checked this process's
+ * credentials when it accepted the connection, as the kernel checks a socket's when it is
+ * opened. It carries only NC_OP_CHANNEL, which never waits: the driver answers with a new
+ * connection of the same credentials, which becomes such a thread's own (a blocking connect
+ * then holds up only its thread, and one given up on costs only that channel); a forked child
+ * gets one as its spare (the parent's are closed in the child). A driver without
+ * NC_OP_CHANNEL (no_channels): the spare carries every request of those threads, one at a
+ * time, as before.
  */
 static struct chan *spare;
 static pthread_mutex_t spare_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool no_channels;
+/* The channel asked for the child in fork's prepare handler (the child's spare), or -1. */
+static int fork_chan = -1;
 static pthread_key_t chan_key;
 static pthread_once_t chan_key_once = PTHREAD_ONCE_INIT;
+/*
+ * Set while this thread is in a request: a signal handler that makes a call which needs one
+ * (a getsockopt, a send that met EPIPE) must not use the thread's connection, whose reply it
+ * would take and drop as not its own, leaving the interrupted call waiting forever. It gets a
+ * temporary connection (rpc_temp).
+ */
+static __thread volatile sig_atomic_t rpc_busy;
 
 static void chan_close(struct chan *c)
 {
@@ -179,6 +194,17 @@ static int chan_move_high(int fd)
     return nfd;
 }
 
+/* A new connection's fd out of the way, and marked in the fd map: a close() of it by the
+ * program is noticed (nc__remote_forget). */
+static int chan_own(int fd)
+{
+    fd = chan_move_high(fd);
+    nc__fd_set_remote(fd, NC_RK_CHAN, INT_MIN);
+    return fd;
+}
+
+static int spare_channel(bool nested);
+
 /* No driver listening where it should: the stack is gone (ENETDOWN to the program). */
 static int conn_error(int rc)
 {
@@ -213,16 +239,27 @@ static int chan_get(struct chan **out, char *err, size_t errlen)
         my_chan = c;
         pthread_setspecific(chan_key, c);
     }
-    if (c->denied)
-        return -EACCES;
-    int fd = netcore_share_connect(&rcfg, err, errlen);
-    if (fd == -EACCES && spare != NULL)
-        c->denied = true; /* no use trying again for every call */
+    int fd = -EACCES;
+    if (!c->denied) {
+        fd = netcore_share_connect(&rcfg, err, errlen);
+        if (fd == -EACCES && spare != NULL)
+            c->denied = true; /* no use trying again for every call */
+    }
+    if (c->denied) {
+        /* A channel of the spare's credentials; without NC_OP_CHANNEL, -EACCES says to use
+         * the spare itself (rpc_wait). */
+        if (no_channels)
+            return -EACCES;
+        fd = spare_channel(false);
+        if (fd == -EINVAL)
+            return -EACCES;
+        if (fd < 0)
+            snprintf(err, errlen, "no channel from the spare control connection: %s",
+                     strerror(-fd));
+    }
     if (fd < 0)
         return conn_error(fd);
-    fd = chan_move_high(fd);
-    /* Marked in the fd map: a close() of it by the program is noticed (nc__remote_forget). */
-    nc__fd_set_remote(fd, NC_RK_CHAN, INT_MIN);
+    fd = chan_own(fd);
     pthread_mutex_lock(&chans_mu);
     c->fd = fd;
     pthread_mutex_unlock(&chans_mu);
@@ -237,24 +274,76 @@ static void chan_drop(struct chan *c)
     pthread_mutex_unlock(&chans_mu);
 }
 
+/*
+ * Before fork, ahead of every lock of the prepare handlers (the request may go to this very
+ * process's netstack thread): a process that holds a spare cannot open a connection after
+ * its privilege drop, and nor can its child, whose copies of ours are closed. So the driver
+ * makes one for the child (NC_OP_CHANNEL), which becomes the child's spare. Not while this
+ * thread holds a counted lock: the keeper's fork (core/keep.c) holds the stack lock with the
+ * netstack thread stopped, and its child drives, it needs no connection.
+ */
+void nc__remote_fork_channel(void)
+{
+    fork_chan = -1;
+    if (spare == NULL || !atomic_load(&have_cfg) || nc__crit_depth != 0)
+        return;
+    if (no_channels)
+        return;
+    int saved = errno;
+    int fd = spare_channel(rpc_busy != 0);
+    if (fd < 0 && fd != -EINVAL) { /* the spare is gone: ask on the thread's connection */
+        struct nc_share_req q;
+        struct nc_share_rep p;
+        int nfd;
+        memset(&q, 0, sizeof(q));
+        long r = nc__remote_rpc(NC_OP_CHANNEL, -1, &q, &p, &nfd);
+        if (r >= 0 && nfd < 0)
+            r = -EPROTO;
+        if (r < 0 && nfd >= 0)
+            LIBC(close)(nfd);
+        fd = r < 0 ? (int)r : nfd;
+    }
+    if (fd >= 0)
+        fork_chan = chan_own(fd);
+    else
+        nc__log(NETCORE_LOG_DEBUG, "fork: no control connection for the child: %s",
+                strerror(-fd));
+    errno = saved;
+}
+
 /* Not spare_mu: a blocking connect may hold it long. The child closes the spare anyway. */
 void nc__remote_fork_prepare(void)
 {
     pthread_mutex_lock(&chans_mu);
 }
 
+/* Also after a fork that failed: the child's channel is not ours to keep. */
 void nc__remote_fork_parent(void)
 {
     pthread_mutex_unlock(&chans_mu);
+    if (fork_chan >= 0) {
+        nc__fd_clear_remote(fork_chan);
+        LIBC(close)(fork_chan);
+        fork_chan = -1;
+    }
 }
 
-/* The connections are the parent's: a request from here would mix with its own. */
+/* The connections are the parent's: a request from here would mix with its own. The
+ * channel asked for in the prepare handler is this process's spare. */
 void nc__remote_fork_child(void)
 {
     for (struct chan *c = chans; c != NULL; c = c->next)
         chan_close(c);
     pthread_mutex_init(&chans_mu, NULL);
     pthread_mutex_init(&spare_mu, NULL);
+    if (fork_chan >= 0 && spare != NULL) {
+        spare->fd = fork_chan;
+        spare->seq = 0;
+    } else if (fork_chan >= 0) {
+        nc__fd_clear_remote(fork_chan);
+        LIBC(close)(fork_chan);
+    }
+    fork_chan = -1;
 }
 
 /* the exchange */
@@ -403,27 +492,128 @@ long nc__remote_exchange(int cfd, struct nc_share_req *req, int fd, struct nc_sh
     }
 }
 
+/* One request on connection c (its seq numbers; see nc__remote_exchange). */
+static long chan_exchange(struct chan *c, int op, int fd, struct nc_share_req *req,
+                          struct nc_share_rep *rep, int *fd_out, bool wait, int timeout_ms,
+                          bool *spent)
+{
+    if (++c->seq == 0)
+        c->seq = 1;
+    req->magic = NC_SHARE_MAGIC;
+    req->seq = c->seq;
+    req->op = (uint16_t)op;
+    req->pad = 0;
+    return nc__remote_exchange(c->fd, req, fd, rep, fd_out, wait, timeout_ms, spent);
+}
+
+/* A new connection with c's credentials (NC_OP_CHANNEL on c): its fd (close-on-exec, not
+ * yet moved nor marked), or -errno; c is dropped when the exchange spent it. */
+static int channel_on(struct chan *c)
+{
+    struct nc_share_req q;
+    struct nc_share_rep p;
+    int nfd;
+    bool spent;
+    memset(&q, 0, sizeof(q));
+    long r = chan_exchange(c, NC_OP_CHANNEL, -1, &q, &p, &nfd, false, -1, &spent);
+    if (spent)
+        chan_drop(c);
+    if (r >= 0 && nfd < 0)
+        r = -EPROTO;
+    /* A driver that does not know the op (EINVAL; EBADF: one that takes it for an op on a
+     * socket, whose fd is missing): no use asking again, the spare serves as it is. */
+    if (r == -EINVAL || r == -EBADF) {
+        no_channels = true;
+        r = -EINVAL;
+    }
+    if (r < 0)
+        return (int)r;
+    return nfd;
+}
+
+/* A channel from the spare (see spare); -EINVAL: the driver has no NC_OP_CHANNEL. nested: in
+ * a signal handler that may have interrupted this thread holding spare_mu (-EAGAIN then). */
+static int spare_channel(bool nested)
+{
+    if (nested) {
+        if (pthread_mutex_trylock(&spare_mu) != 0)
+            return -EAGAIN;
+    } else {
+        pthread_mutex_lock(&spare_mu);
+    }
+    int fd = spare->fd >= 0 ? channel_on(spare) : -ENETDOWN;
+    pthread_mutex_unlock(&spare_mu);
+    return fd;
+}
+
+/*
+ * The spare was lost (the program closed it, or a request the spare carried was given up
+ * with its reply still to come) while this thread's connection works: a channel of this one
+ * takes its place, for the threads and the children that need one.
+ */
+static void spare_renew(struct chan *c)
+{
+    if (spare == NULL || spare->fd >= 0 || no_channels || c->fd < 0)
+        return;
+    int fd = channel_on(c);
+    if (fd < 0)
+        return;
+    fd = chan_own(fd);
+    pthread_mutex_lock(&spare_mu);
+    pthread_mutex_lock(&chans_mu);
+    bool take = spare->fd < 0;
+    if (take) {
+        spare->fd = fd;
+        spare->seq = 0;
+    }
+    pthread_mutex_unlock(&chans_mu);
+    pthread_mutex_unlock(&spare_mu);
+    if (!take) {
+        nc__fd_clear_remote(fd);
+        LIBC(close)(fd);
+    }
+}
+
+/*
+ * A request made while this thread is already in one (a signal handler's call): on a
+ * connection of its own, closed after the reply. Nothing that may block on a lock this
+ * thread could hold: the spare's lock is only tried.
+ */
+static long rpc_temp(int op, int fd, struct nc_share_req *req, struct nc_share_rep *rep,
+                     int *fd_out, bool wait, int timeout_ms)
+{
+    if (!atomic_load(&have_cfg))
+        return -ENETDOWN;
+    char err[128];
+    struct chan *mine = my_chan;
+    int cfd = -EACCES;
+    if (mine == NULL || !mine->denied)
+        cfd = netcore_share_connect(&rcfg, err, sizeof(err));
+    if (cfd == -EACCES && spare != NULL && !no_channels)
+        cfd = spare_channel(true);
+    if (cfd < 0)
+        return conn_error(cfd);
+    struct chan t = { .fd = cfd };
+    bool spent;
+    long r = chan_exchange(&t, op, fd, req, rep, fd_out, wait, timeout_ms, &spent);
+    LIBC(close)(cfd);
+    return r;
+}
+
 /* One request on this thread's connection (see nc__remote_exchange). */
-static long rpc_wait(int op, int fd, struct nc_share_req *req, struct nc_share_rep *rep,
+static long rpc_chan(int op, int fd, struct nc_share_req *req, struct nc_share_rep *rep,
                      int *fd_out, bool wait, int timeout_ms)
 {
     char err[256];
     struct chan *c;
-    if (fd_out != NULL)
-        *fd_out = -1;
     int rc = chan_get(&c, err, sizeof(err));
     if (rc == -EACCES && spare != NULL) {
+        /* A driver without NC_OP_CHANNEL: the spare itself, one request at a time. */
         pthread_mutex_lock(&spare_mu);
-        long r = spare->fd >= 0 ? 0 : -ENETDOWN;
-        if (r == 0) {
-            if (++spare->seq == 0)
-                spare->seq = 1;
-            req->magic = NC_SHARE_MAGIC;
-            req->seq = spare->seq;
-            req->op = (uint16_t)op;
-            req->pad = 0;
+        long r = -ENETDOWN;
+        if (spare->fd >= 0) {
             bool spent;
-            r = nc__remote_exchange(spare->fd, req, fd, rep, fd_out, wait, timeout_ms, &spent);
+            r = chan_exchange(spare, op, fd, req, rep, fd_out, wait, timeout_ms, &spent);
             if (spent)
                 chan_drop(spare);
         }
@@ -434,21 +624,30 @@ static long rpc_wait(int op, int fd, struct nc_share_req *req, struct nc_share_r
         nc__log(NETCORE_LOG_DEBUG, "no control connection: %s", err);
         return rc;
     }
-    if (++c->seq == 0)
-        c->seq = 1;
-    req->magic = NC_SHARE_MAGIC;
-    req->seq = c->seq;
-    req->op = (uint16_t)op;
-    req->pad = 0;
     bool spent;
-    long r = nc__remote_exchange(c->fd, req, fd, rep, fd_out, wait, timeout_ms, &spent);
+    long r = chan_exchange(c, op, fd, req, rep, fd_out, wait, timeout_ms, &spent);
     /* The driver is gone (or broke the protocol, or refused us), or it still owes the reply
      * of a wait we gave up. */
     if (spent)
         chan_drop(c);
+    else if (spare != NULL && spare->fd < 0)
+        spare_renew(c);
     if (r == -EPROTO)
         nc__log(NETCORE_LOG_WARN, "a reply from the stack's driver that is not one "
                 "(op %d): a driver of another build?", op);
+    return r;
+}
+
+static long rpc_wait(int op, int fd, struct nc_share_req *req, struct nc_share_rep *rep,
+                     int *fd_out, bool wait, int timeout_ms)
+{
+    if (fd_out != NULL)
+        *fd_out = -1;
+    if (rpc_busy)
+        return rpc_temp(op, fd, req, rep, fd_out, wait, timeout_ms);
+    rpc_busy = 1;
+    long r = rpc_chan(op, fd, req, rep, fd_out, wait, timeout_ms);
+    rpc_busy = 0;
     return r;
 }
 

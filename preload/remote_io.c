@@ -209,15 +209,15 @@ ssize_t nc__remote_send(int fd, int k, const struct iovec *iov, int n, int flags
     return e;
 }
 
-static ssize_t recv_dgram1(int fd, const struct iovec *iov, int n, int flags,
+static ssize_t recv_dgram1(int fd, int k, const struct iovec *iov, int n, int flags,
                            struct sockaddr *from, socklen_t *fromlen, int *msg_flags);
 
 /* A full UIO_MAXIOV of the program's (the header takes an entry) through one buffer. */
-static ssize_t recv_dgram(int fd, const struct iovec *iov, int n, int flags,
+static ssize_t recv_dgram(int fd, int k, const struct iovec *iov, int n, int flags,
                           struct sockaddr *from, socklen_t *fromlen, int *msg_flags)
 {
     if (n < IOV_LIMIT)
-        return recv_dgram1(fd, iov, n, flags, from, fromlen, msg_flags);
+        return recv_dgram1(fd, k, iov, n, flags, from, fromlen, msg_flags);
     size_t cap = 0;
     for (int i = 0; i < n && cap < 65536; i++)
         cap += iov[i].iov_len;
@@ -227,7 +227,7 @@ static ssize_t recv_dgram(int fd, const struct iovec *iov, int n, int flags,
     if (buf == NULL)
         return -ENOBUFS;
     struct iovec one = { buf, cap };
-    ssize_t r = recv_dgram1(fd, &one, 1, flags, from, fromlen, msg_flags);
+    ssize_t r = recv_dgram1(fd, k, &one, 1, flags, from, fromlen, msg_flags);
     size_t got = r > 0 ? ((size_t)r < cap ? (size_t)r : cap) : 0;
     for (int i = 0, off = 0; i < n && (size_t)off < got; i++) {
         size_t k = iov[i].iov_len < got - (size_t)off ? iov[i].iov_len : got - (size_t)off;
@@ -238,7 +238,30 @@ static ssize_t recv_dgram(int fd, const struct iovec *iov, int n, int flags,
     return r;
 }
 
-static ssize_t recv_dgram1(int fd, const struct iovec *iov, int n, int flags,
+/*
+ * A read of 0 bytes from the SEQPACKET end: every datagram carries a header, so this is no
+ * empty datagram but the end of the pair. The driver ends it after a shutdown(SHUT_RD) of the
+ * socket (this process's, or another holder's: then it is alive and reports no error), and
+ * the kernel ends it when the driver dies: a 0 then would look like an empty datagram to the
+ * program, forever. What the read reports: 0 after a SHUT_RD, else the driver's error, or
+ * ENETDOWN when it is gone or no longer knows the socket (a new driver: EBADF).
+ */
+static ssize_t dgram_eof(int fd, int k, struct sockaddr *from, socklen_t *fromlen)
+{
+    long e = 0;
+    if (!(k & NC_RK_RDSHUT)) {
+        e = status(fd);
+        if (e == -EBADF || e == -ENOTSOCK || e == -EPROTO)
+            e = -ENETDOWN;
+        if (e > 0)
+            e = 0;
+    }
+    if (e == 0 && from != NULL && fromlen != NULL)
+        *fromlen = 0; /* no sender */
+    return e;
+}
+
+static ssize_t recv_dgram1(int fd, int k, const struct iovec *iov, int n, int flags,
                            struct sockaddr *from, socklen_t *fromlen, int *msg_flags)
 {
     struct nc_share_dgram h;
@@ -255,8 +278,10 @@ static ssize_t recv_dgram1(int fd, const struct iovec *iov, int n, int flags,
             r = -errno;
             break;
         }
-        if (r == 0) /* shut for reading, or the driver gone: an end, as the kernel's 0 */
+        if (r == 0) {
+            r = dgram_eof(fd, k, from, fromlen);
             break;
+        }
         if (r < (ssize_t)sizeof(h)) { /* not a datagram: drop it, take the next */
             if (f & MSG_PEEK)
                 LIBC(recv)(fd, &h, sizeof(h), MSG_DONTWAIT);
@@ -281,7 +306,7 @@ ssize_t nc__remote_recv(int fd, int k, const struct iovec *iov, int n, int flags
     if (flags & MSG_ERRQUEUE)
         return -EAGAIN; /* nothing ever waits in netcore's error queue */
     if ((k & NC_RK_TYPE) == SOCK_DGRAM)
-        return recv_dgram(fd, iov, n, flags, from, fromlen, msg_flags);
+        return recv_dgram(fd, k, iov, n, flags, from, fromlen, msg_flags);
     if ((k & NC_RK_LISTENING) || ((k & NC_RK_UNCONN) && unconnected(fd)))
         return -ENOTCONN;
     size_t total = 0;

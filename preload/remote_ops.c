@@ -312,18 +312,24 @@ int nc__remote_connect(int fd, int k, const struct sockaddr *addr, socklen_t len
 }
 
 /*
- * The outcome of a connect under way, waited for: poll says a relayed socket is writable at
- * once (its socketpair has room), so SO_ERROR and getpeername ask the driver to wait for it,
- * and answer what the kernel would have once the connection is made or has failed.
+ * The outcome of a connect under way: poll says a relayed socket is writable at once (its
+ * socketpair has room), so on a blocking fd SO_ERROR and getpeername ask the driver to wait
+ * for it, and answer what the kernel would have once the connection is made or has failed.
+ * A non-blocking fd must not block there (an event loop asks SO_ERROR as soon as poll says
+ * writable): the driver is asked how it stands now (a0 = 2), and -EALREADY says the connect
+ * is still under way, which the callers answer as the kernel does meanwhile (SO_ERROR 0,
+ * getpeername ENOTCONN); the socket stays marked connecting.
  */
 static long connect_outcome(int fd)
 {
     struct nc_share_req q;
     struct nc_share_rep p;
     req_init(&q);
-    q.a[0] = 1;
-    long r = nc__remote_rpc_wait(NC_OP_CONNECT, fd, &q, &p, NULL, true, -1);
-    if (r != -EINTR && r != -ENETDOWN)
+    int fl = LIBC(fcntl)(fd, F_GETFL);
+    bool wait = fl < 0 || !(fl & O_NONBLOCK);
+    q.a[0] = wait ? 1 : 2;
+    long r = nc__remote_rpc_wait(NC_OP_CONNECT, fd, &q, &p, NULL, wait, -1);
+    if (r != -EINTR && r != -ENETDOWN && r != -EALREADY)
         nc__remote_bits(fd, 0, NC_RK_CONNECTING);
     return r;
 }
@@ -343,6 +349,10 @@ int nc__remote_shutdown(int fd, int k, int how)
      * kernel says EPIPE. This process says it; another holding the socket does not know. */
     if (r == 0 && how != SHUT_RD)
         nc__remote_bits(fd, NC_RK_WRSHUT, 0);
+    /* UDP: the driver then ends the program's end (a read of 0); without it, a read of 0
+     * means the driver is gone (remote_io.c). ENOTCONN (not connected) marks it shut too. */
+    if ((r == 0 || r == -ENOTCONN) && how != SHUT_WR)
+        nc__remote_bits(fd, NC_RK_RDSHUT, 0);
     return (int)nc__ret(r);
 }
 
@@ -371,7 +381,9 @@ int nc__remote_getpeername(int fd, int k, struct sockaddr *addr, socklen_t *len)
 {
     if (k & NC_RK_CONNECTING) {
         long r = connect_outcome(fd);
-        if (r == -EINTR || r == -ENETDOWN)
+        if (r == -EALREADY)
+            r = -ENOTCONN; /* still connecting, as the kernel says meanwhile */
+        if (r == -EINTR || r == -ENETDOWN || r == -ENOTCONN)
             return (int)nc__ret(r);
     }
     return name_call(NC_OP_GETPEERNAME, fd, addr, len);
@@ -411,6 +423,8 @@ int nc__remote_getsockopt(int fd, int k, int level, int name, void *val, socklen
         case SO_ERROR:
             if (k & NC_RK_CONNECTING) {
                 long r = connect_outcome(fd);
+                if (r == -EALREADY) /* still connecting: no error yet, as in the kernel */
+                    return put_int(val, len, 0);
                 if (r == -EINTR || r == -ENETDOWN)
                     return (int)nc__ret(r);
                 if (r < 0) {

@@ -189,6 +189,7 @@ int nc__fd_open(int handle, int cloexec);
 #define NC_RK_CHAN 0x2000        /* not a socket: one of the shim's control connections */
 #define NC_RK_VALID 0x4000       /* set in every entry of a relayed socket */
 #define NC_RK_WRSHUT 0x8000      /* shut for writing by this process: a send is EPIPE */
+#define NC_RK_RDSHUT 0x10000     /* UDP: shut for reading by this process: a read of 0 is EOF */
 
 /* Set in a process that uses a stack another process drives (no nc_stack). */
 extern bool nc__remote_client;
@@ -213,6 +214,9 @@ void nc__remote_setup(const struct netcore_config *cfg);
 int nc__remote_attach(const struct netcore_config *cfg, char *err, size_t errlen);
 /* Before a privilege drop: one more connection, for threads that cannot connect after it. */
 void nc__remote_keep_spare(void);
+/* Fork's prepare handler, first of all: a control connection for the child of a process
+ * that holds a spare (it cannot open one after its privilege drop). */
+void nc__remote_fork_channel(void);
 void nc__remote_fork_prepare(void);
 void nc__remote_fork_parent(void);
 /* Closes every control connection (the parent's) in a forked child. */

@@ -19,7 +19,7 @@ nc_at_exit "rm -rf '$tmp'"
 fake=$NC_SRC/tests/lib/fakedriver.py
 remote=$NC_SRC/tests/lib/remote.py
 
-# fake MODE-NAME [--refuse|--quirks]: a driver in run directory $tmp/MODE-NAME
+# fake MODE-NAME [--refuse|--quirks|--slow]: a driver in run directory $tmp/MODE-NAME
 fake() {
     local dir=$tmp/$1
     shift
@@ -124,6 +124,13 @@ fake quirks --quirks
 NETCORE_RUNDIR=$tmp/quirks nc_run python3 "$remote" "$NC_KERNEL_IP" 7320 quirks \
     >"$tmp/quirks.out" 2>&1 || fail "remote.py quirks: $(tail -n 5 "$tmp/quirks.out")"
 grep '^ok:' "$tmp/quirks.out"
+
+# 3b. A signal handler's call while its thread waits for a reply (tests/nested_rpc.c): on a
+#     connection of its own, not the thread's, whose reply it would take.
+fake slow --slow
+out=$(NETCORE_RUNDIR=$tmp/slow nc_run timeout 10 "$NC_TOP/tests/nested_rpc" 2>&1) ||
+    fail "nested_rpc (a hang is the thread's reply taken by the handler): $out"
+echo "ok: a signal handler's call during its thread's request: ${out##*$'\n'}"
 
 # 4. A driver that refuses: socket() fails with EACCES, and one line says why, once.
 fake refuse --refuse

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""fakedriver.py RUNDIR IFNAME [--refuse|--quirks] — a stand-in for a shared stack's driver, backed by the kernel.
+"""fakedriver.py RUNDIR IFNAME [--refuse|--quirks|--slow] — a stand-in for a shared stack's driver, backed by the kernel.
 
 It takes the device's rendezvous (core/share.h: RUNDIR/stack-IFNAME-NETNS.lock held with
 flock, RUNDIR/stack-IFNAME-NETNS.sock listening) and answers the control protocol with kernel
@@ -9,6 +9,7 @@ attaches as a client, so the shim's client side (preload/remote*.c) can be teste
 with the kernel as the reference for what each call should answer. Prints "ready" when it
 listens. Not a model of relay.c: no lwIP, a thread per direction.
 
+--slow: every GETSOCKNAME is answered half a second late (tests/nested_rpc.c).
 --refuse: every connection gets the refusal of a process of another uid (a reply of seq 0 and
 -EACCES) and is closed. --quirks: before each reply, one with a wrong seq carrying an fd, and
 every reply of a call that expects no fd carries one: the client must skip the first and
@@ -22,6 +23,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 MAGIC = 0x6E637301
 DATA = 256
@@ -30,7 +32,8 @@ REP = struct.Struct("<IIqqqII256s")
 DGRAM = struct.Struct("<HHI16s")
 LISTENING = 0x10000
 (OP_SOCKET, OP_IDENTIFY, OP_BIND, OP_LISTEN, OP_ACCEPT, OP_CONNECT, OP_SHUTDOWN,
- OP_GETSOCKNAME, OP_GETPEERNAME, OP_SETSOCKOPT, OP_GETSOCKOPT, OP_STATUS, OP_IOCTL) = range(1, 14)
+ OP_GETSOCKNAME, OP_GETPEERNAME, OP_SETSOCKOPT, OP_GETSOCKOPT, OP_STATUS, OP_IOCTL,
+ OP_CHANNEL) = range(1, 15)
 SIOCOUTQ = 0x5411
 
 
@@ -231,6 +234,10 @@ def handle(op, a, data, fd):
         if s.type == socket.SOCK_DGRAM:
             pump_udp(s)
         return 0, info(s), b"", s.pfd
+    if op == OP_CHANNEL:  # a new connection, served as one accepted from the rendezvous
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        threading.Thread(target=serve, args=(mine,), daemon=True).start()
+        return 0, (0, 0), b"", theirs
     if fd is None:
         return -errno.EBADF, (0, 0), b"", None
     ino = os.fstat(fd).st_ino
@@ -264,6 +271,14 @@ def handle(op, a, data, fd):
             pump_tcp(n)
             return 0, info(n), sa_pack(s.family, peer), n.pfd
         if op == OP_CONNECT:
+            if a[0] == 2:  # the status now: EALREADY while under way, else the outcome
+                if s.connecting is None:
+                    return 0, (0, 0), b"", None
+                if not s.connecting.is_set():
+                    return -errno.EALREADY, (0, 0), b"", None
+                s.connecting = None
+                e, s.conn_err = s.conn_err, 0
+                return -e, (0, 0), b"", None
             if len(data) == 0:
                 if s.connecting is not None and a[0] == 1:
                     s.connecting.wait()
@@ -299,6 +314,8 @@ def handle(op, a, data, fd):
             s.ks.shutdown(a[0])
             return 0, (0, 0), b"", None
         if op == OP_GETSOCKNAME:
+            if MODE == "--slow":
+                time.sleep(0.5)
             return 0, (0, 0), sa_pack(s.family, s.ks.getsockname()), None
         if op == OP_GETPEERNAME:
             return 0, (0, 0), sa_pack(s.family, s.ks.getpeername()), None
@@ -366,7 +383,7 @@ def serve(c):
             return
         for f in junk:
             os.close(f)
-        if op == OP_SOCKET and ofd is not None or op == OP_ACCEPT and ofd is not None:
+        if op in (OP_SOCKET, OP_ACCEPT, OP_CHANNEL) and ofd is not None:
             ofd.close()  # the program's end is the program's now
 
 
