@@ -22,6 +22,9 @@ netcore. python3 shareclient.py MODE ARGS...
 
 Prints "FAIL: ..." and exits 1 when something is not what the kernel would give."""
 import errno, os, select, socket, sys, threading, time
+# Loaded now: after the drop to nobody the interpreter's own directory may be out of reach
+# (a python under /root), and socket.create_connection needs this codec for a host string.
+import encodings.idna  # noqa: F401
 
 
 def fail(what):
