@@ -5,6 +5,7 @@
  * SO_SNDTIMEO (read, write, poll and the token wait of accept honour them natively).
  * Each function returns what the libc call would, errno set.
  */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/sockios.h>
@@ -191,6 +192,29 @@ int nc__remote_bind(int fd, int k, const struct sockaddr *addr, socklen_t len)
     return (int)nc__ret(r);
 }
 
+
+/* "listening on ADDR:PORT" at NETCORE_LOG=info, as core/tcp.c says it for the driver. */
+static void say_listening(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+        port = ntohs(a->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+        port = ntohs(a->sin6_port);
+    }
+    bool any = ss.ss_family == AF_INET6 ? strcmp(host, "::") == 0 : strcmp(host, "0.0.0.0") == 0;
+    nc__log(NETCORE_LOG_INFO, "listening on %s:%u", any ? "*" : host, port);
+}
+
 int nc__remote_listen(int fd, int k, int backlog)
 {
     (void)k;
@@ -199,8 +223,13 @@ int nc__remote_listen(int fd, int k, int backlog)
     req_init(&q);
     q.a[0] = backlog;
     long r = nc__remote_rpc(NC_OP_LISTEN, fd, &q, &p, NULL);
-    if (r == 0)
+    if (r == 0) {
         nc__remote_bits(fd, NC_RK_LISTENING, NC_RK_UNCONN);
+        /* The driver's stack says it on its own stderr; this program's says it too, as a
+         * program driving its stack does (for operators, and a readiness line for tests). */
+        if (nc__log_on(NETCORE_LOG_INFO))
+            say_listening(fd);
+    }
     return (int)nc__ret(r);
 }
 

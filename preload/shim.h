@@ -257,6 +257,7 @@ ssize_t nc__remote_recv(int fd, int k, const struct iovec *iov, int n, int flags
 
 /* core/log.c: a line on stderr, "netcore[PID]: ...", if NETCORE_LOG lets the level through. */
 void nc__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool nc__log_on(int level);
 /* core/sys.c: an eventfd's counter read to zero, or raised by one, by raw syscalls (an
  * eventfd of a netcore socket is in the fd map: read() and write() would take it for the
  * socket). Errors are ignored: EAGAIN means empty, or already signalled. */
