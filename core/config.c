@@ -70,6 +70,8 @@ void netcore_config_defaults(struct netcore_config *cfg)
     cfg->tap_pool = 64; /* netcore up --pool allows up to 64; a missing name ends it */
     /* Spinning pays on two cores or more; with one it only steals the peer's time. */
     cfg->spin_us = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 50 : 0;
+    cfg->share = 1;     /* one stack per device, shared by the uid's processes (share.h) */
+    cfg->run_dir[0] = '\0'; /* /tmp/netcore-EUID */
 }
 
 /* getenv returns char *; the lookup signature promises const, so adapt it rather than cast. */
@@ -413,6 +415,18 @@ static int parse_device(const char *name, const char *v, enum netcore_device *de
     return 0;
 }
 
+/* "shared" or "own" (NETCORE_STACK). */
+static int parse_stack(const char *name, const char *v, int *share, char *err, size_t errlen)
+{
+    if (!strcmp(v, "shared"))
+        *share = 1;
+    else if (!strcmp(v, "own"))
+        *share = 0;
+    else
+        return fail(err, errlen, name, v, "expected shared or own");
+    return 0;
+}
+
 static int parse_log(const char *name, const char *v, int *level, char *err, size_t errlen)
 {
     static const char *const names[] = { "error", "warn", "info", "debug" };
@@ -534,6 +548,20 @@ int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const
             return fail(err, errlen, "NETCORE_STAT", v, "longer than %zu bytes",
                         sizeof(c.stat_dir) - 1);
         snprintf(c.stat_dir, sizeof(c.stat_dir), "%s", v);
+    }
+    if ((v = get("NETCORE_STACK")) &&
+        (rc = parse_stack("NETCORE_STACK", v, &c.share, err, errlen)) < 0)
+        return rc;
+    if ((v = get("NETCORE_RUNDIR"))) {
+        /* Absolute: a relative one would name a different rendezvous in each working
+         * directory, and processes meant to share a stack would each drive their own. */
+        if (v[0] != '/')
+            return fail(err, errlen, "NETCORE_RUNDIR", v,
+                        "expected an absolute directory path");
+        if (strlen(v) >= sizeof(c.run_dir))
+            return fail(err, errlen, "NETCORE_RUNDIR", v, "longer than %zu bytes",
+                        sizeof(c.run_dir) - 1);
+        snprintf(c.run_dir, sizeof(c.run_dir), "%s", v);
     }
     if ((v = get("NETCORE_PCAP"))) {
         if (strlen(v) >= sizeof(c.pcap))

@@ -52,8 +52,8 @@ static int open_tun(const struct netcore_config *cfg, struct nc_dev *dev, char *
                     size_t errlen)
 {
     const char *kind = cfg->device == NETCORE_DEV_TAP ? "TAP" : "TUN";
-    int fd = (int)nc__raw_syscall(SYS_openat, AT_FDCWD, "/dev/net/tun",
-                                  O_RDWR | O_CLOEXEC | O_NONBLOCK);
+    int fd = nc__fd_high((int)nc__raw_syscall(SYS_openat, AT_FDCWD, "/dev/net/tun",
+                                              O_RDWR | O_CLOEXEC | O_NONBLOCK));
     if (fd < 0) {
         int e = errno;
         if (e == EACCES || e == EPERM)

@@ -18,32 +18,49 @@
 
 #include "internal.h"
 
+/* A stack being handed to a keeper (keep.c) is locked already and is the keeper's to run:
+ * the fork handlers leave it alone.
+ * The control server's mutex first (share.c takes it, then the stack lock): a request being
+ * handled holds fds it received, or a fresh program end, outside the stack lock; forking
+ * then would copy them into the child, which would keep the client's socket alive. */
 void netcore_fork_prepare(struct netcore_stack *st)
 {
-    if (st != NULL)
-        nc__lock(st);
+    if (st == NULL || st->keeping)
+        return;
+    if (st->share != NULL)
+        nc__mutex_lock(&st->share->mu);
+    nc__lock(st);
 }
 
 void netcore_fork_parent(struct netcore_stack *st)
 {
-    if (st != NULL)
-        nc__unlock(st);
+    if (st == NULL || st->keeping)
+        return;
+    nc__unlock(st);
+    if (st->share != NULL)
+        nc__mutex_unlock(&st->share->mu);
 }
 
 /* In the child, right after fork: only closes (async-signal-safe), nothing that allocates. */
 void netcore_fork_child(struct netcore_stack *st)
 {
-    if (st == NULL)
+    if (st == NULL || st->keeping)
         return;
     /* The prepare handler's lock, held by this thread in the child's copy. Not through
      * nc__unlock: a signal deferred under it was the parent's (the shim forgets it). */
     pthread_mutex_unlock(&st->lock);
     nc__crit_depth = nc__crit_depth - 1;
+    if (st->share != NULL) {
+        /* Held by this thread in the copy: a fresh one (nothing here serves any more). */
+        pthread_mutex_init(&st->share->mu, NULL);
+        nc__crit_depth = nc__crit_depth - 1;
+    }
     st->dev_down = true; /* whatever lwIP would still send goes nowhere */
     st->threaded = false;
     nc__dev_close(&st->dev);
     nc__pcap_close(st);
     nc__stat_release(st, false); /* the name is the parent's */
+    nc__share_fork_child(st);     /* the rendezvous and control connections too */
     for (int i = 0; i < st->cfg.max_sockets; i++) {
         struct nc_sock *s = atomic_load(&st->socks[i]);
         struct nc_sock *z = atomic_load(&st->zombie[i]); /* closed, awaiting its last caller */
@@ -56,6 +73,7 @@ void netcore_fork_child(struct netcore_stack *st)
             z->efd = -1;
         }
     }
+    nc__relay_fork_child(st); /* the program ends stay with whoever holds them */
     if (st->cmdq.efd >= 0) {
         nc__sys_close(st->cmdq.efd);
         st->cmdq.efd = -1;

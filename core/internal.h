@@ -19,6 +19,10 @@ struct tcp_pcb;
 struct udp_pcb;
 struct netif;
 struct ip_addr; /* lwIP's ip_addr_t */
+struct nc_relay;     /* relay.c */
+struct nc_relay_tab;
+struct nc_share;     /* share.c */
+struct nc_share_rep; /* share.h */
 
 /* ring: single-producer single-consumer byte ring; capacity is a power of two. */
 struct nc_ring {
@@ -39,6 +43,10 @@ size_t nc__ring_peek(const struct nc_ring *r, void *dst, size_t len);
 /* Up to two contiguous readable spans, without consuming them. Returns the span count. */
 int nc__ring_read_spans(const struct nc_ring *r, struct iovec sp[2]);
 void nc__ring_consume(struct nc_ring *r, size_t len);
+/* Up to two contiguous writable spans of at most max bytes in all, for the producer to fill
+ * (readv straight into the ring); nc__ring_produce then publishes what it wrote. */
+int nc__ring_write_spans(const struct nc_ring *r, struct iovec sp[2], size_t max);
+void nc__ring_produce(struct nc_ring *r, size_t len);
 
 /*
  * cmdq: bounded multi-producer queue of commands for the netstack, woken by an eventfd.
@@ -237,6 +245,10 @@ struct nc_sock {
 
     uint64_t drops;              /* datagrams dropped on a full queue (netcore stat) */
 
+    /* relayed (relay.c): another process holds the socket through a socketpair; set and
+     * cleared under the stack lock */
+    struct nc_relay *relay;
+
     /* cmdq kick slot */
     struct nc_sock *kick_next;
     unsigned kick_bits;
@@ -279,6 +291,9 @@ struct netcore_stack {
     const struct nc_tcpseg *rx_seg; /* the TCP segment lwIP is handling now, or NULL */
     uint8_t *frame;              /* receive buffer, one frame */
     size_t frame_cap;
+    struct nc_relay_tab *relays; /* relayed sockets (relay.c) */
+    struct nc_share *share;      /* control connections of a shared stack (share.c) */
+    bool keeping;                /* handed to a keeper (keep.c): fork handlers leave it be */
 };
 
 /* stack.c */
@@ -477,10 +492,13 @@ int nc__sys_writev(int fd, const struct iovec *iov, int n);
 int nc__sys_close(int fd);
 int nc__sys_poll1(int fd, short events, int timeout_ms);
 int nc__sys_eventfd(void);
+/* Moves an fd of the stack's own above the numbers programs choose (sys.c); returns it. */
+int nc__fd_high(int fd);
 void nc__efd_signal(int efd);
 void nc__efd_drain(int efd);
 
 extern struct netcore_stack *nc__stack; /* lwIP is a singleton: the running stack, or NULL */
+extern __thread int nc__in_stack_thread; /* this thread runs the stack's loop (stack.c) */
 
 /* tcpin.c, udpin.c: the guards in front of lwIP's tcp_input and udp_input (see there). */
 void nc__tcpin_resolve(void);
@@ -496,6 +514,114 @@ void nc__stat_open(struct netcore_stack *st);
 void nc__stat_release(struct netcore_stack *st, bool unlink_path);
 /* Frees the clients' events and dumps; before the event base goes (netcore_stop). */
 void nc__stat_free_clients(struct netcore_stack *st);
+/* The stats socket and its clients' fds into out; returns how many (keep.c). */
+int nc__stat_fds(struct netcore_stack *st, int *out, int cap);
+
+/*
+ * share.c, shareop.c, keep.c: the driver's side of a shared stack (share.h). The server's
+ * fds sit in an epoll set of their own (epfd), watched by the event loop or netcore_step.
+ */
+struct nc_share_conn {
+    struct nc_share_conn *next;
+    int fd;
+    pid_t pid;
+    uid_t uid;
+    /* A CONNECT whose reply waits for the outcome, under the stack lock: */
+    struct nc_sock *wait_sock;   /* the socket, or NULL; held (nc__sock_hold of wait_id)
+                                    until answered or forgotten: its memory stays */
+    int wait_id;
+    int wait_fd;                 /* our copy of its program end: it lives meanwhile */
+    uint32_t wait_seq;
+    bool wait_ready;             /* the outcome is in (nc__share_sock_changed) */
+};
+struct nc_share {
+    int epfd;                    /* the server's epoll set */
+    int wake_efd;                /* waiting CONNECTs to answer */
+    int spare_fd;                /* /dev/null, closed to accept a refusal when out of fds */
+    struct event *ev;            /* epfd in the event loop (threaded stacks) */
+    pthread_mutex_t mu;          /* one handler at a time */
+    struct netcore_rendezvous rv; /* lock and listening socket, once serving */
+    uid_t owner;                 /* the uid that claimed (the run directory's owner) */
+    struct nc_share_conn *conns; /* changed under the stack lock */
+    _Atomic int nconns;
+    int max_conns;               /* connection cap: from RLIMIT_NOFILE (netcore_share_serve) */
+    uint64_t refused, over_limit, dropped, bad;
+    bool gone;                   /* fds closed in a forked child or a driver that handed over */
+};
+/* With the stack, after the event base (NULL in manual mode); at stop, before it goes. */
+int nc__share_setup(struct netcore_stack *st);
+void nc__share_teardown(struct netcore_stack *st);
+/* The server's epoll fd (netcore_step polls it), or -1; its events, without the lock. */
+int nc__share_epfd(struct netcore_stack *st);
+void nc__share_events(struct netcore_stack *st);
+/* A forked child: closes the server's fds (only close()). */
+void nc__share_fork_child(struct netcore_stack *st);
+/* The server's fds into out (a keeper keeps them); returns how many. */
+int nc__share_fds(struct netcore_stack *st, int *out, int cap);
+/* rendezvous.c: a run or stats directory of the effective uid, mode 0700 (made if missing). */
+int nc__private_dir(const char *dir, const char *var, char *err, size_t errlen);
+int nc__share_reply(int fd, const struct nc_share_rep *rep, int pass_fd);
+void nc__share_conn_close(struct netcore_stack *st, struct nc_share_conn *c);
+/* Reads c's requests again (reading), or watches only for its hang-up (a reply waits). */
+void nc__share_watch(struct netcore_stack *st, struct nc_share_conn *c, bool reading);
+/* shareop.c: one request of connection c (epoll events ev); a waiting CONNECT's answer. */
+void nc__share_request(struct netcore_stack *st, struct nc_share_conn *c, uint32_t ev);
+void nc__share_connect_done(struct netcore_stack *st, struct nc_share_conn *c);
+/* closer.c: an fd a client passed is an AF_UNIX socket (getsockopt SO_DOMAIN: no
+ * filesystem touched); closes a passed fd without waiting on the calling thread (anything
+ * but an AF_UNIX socket goes to the closer thread); fds that thread closed so far. */
+bool nc__fd_is_unix(int fd);
+void nc__close_passed(int fd);
+unsigned long nc__closer_count(void);
+/* share.c: registers fd as a control connection of pid/uid (CHANNEL, accept); 0 or -errno
+ * (fd still the caller's then). Takes the stack lock. */
+int nc__share_conn_add(struct netcore_stack *st, int fd, pid_t pid, uid_t uid);
+/* share.c: soft RLIMIT_NOFILE raised to the hard limit (a server, a keeper); the limit now. */
+long nc__share_raise_nofile(void);
+/* stack.c: the netstack thread ends (joined) and starts again (keep.c). */
+void nc__thread_stop(struct netcore_stack *st);
+int nc__thread_start(struct netcore_stack *st);
+/* stack.c: some connection still has data to deliver. Caller holds the lock. */
+bool nc__undelivered(struct netcore_stack *st);
+
+/*
+ * relay.c: relayed sockets, the driver's side (share.h). Under the stack lock unless noted.
+ */
+/* At start, after the event base exists (NULL base: manual mode); at stop, after every
+ * socket is freed. */
+int nc__relay_setup(struct netcore_stack *st);
+void nc__relay_teardown(struct netcore_stack *st);
+/* The epoll fd of every relay's driver end (netcore_step polls it in manual mode), or -1. */
+int nc__relay_epfd(struct netcore_stack *st);
+/* Pumps the relays the epoll fd reports ready. */
+void nc__relay_events(struct netcore_stack *st);
+/* Relays whose socket changed (nc__sock_notify) wait to be pumped: true if any. */
+bool nc__relay_pending(struct netcore_stack *st);
+/* Pumps them (nc__unlock, after the command queue). */
+void nc__relay_run(struct netcore_stack *st);
+/* nc__sock_notify of a relayed socket: pump it before the lock is let go. */
+void nc__relay_notify(struct nc_sock *s);
+/* The socket is being freed: closes its driver end (nc__sock_free). */
+void nc__relay_detach(struct netcore_stack *st, struct nc_sock *s);
+/* These take the stack lock themselves (share.c calls them unlocked). */
+/* The id of the relayed socket whose program end is the same socket as fd, or -EBADF. */
+int nc__relay_find(struct netcore_stack *st, int fd);
+/* shutdown() of a relayed socket: SHUT_WR after what the program has written so far. */
+int nc__relay_shutdown(struct netcore_stack *st, int id, int how);
+/* The error a read that found EOF reports (-ECONNRESET...), taken once; else 0. */
+int nc__relay_status(struct netcore_stack *st, int id);
+/* Relayed sockets alive (no lock needed). */
+int nc__relay_count(struct netcore_stack *st);
+/* Datagrams from program ends dropped: malformed, or refused by the socket (no lock). */
+uint64_t nc__relay_dropped(struct netcore_stack *st);
+/* The fds the relays own (each driver end, then the epoll fd) into out; returns how many
+ * (a keeper keeps them open). */
+int nc__relay_fds(struct netcore_stack *st, int *out, int cap);
+/* In a forked child: closes every fd the relays own; only close() (async-signal-safe). */
+void nc__relay_fork_child(struct netcore_stack *st);
+/* share.c: a relayed socket's state changed (a connect ended). Called under the stack lock
+ * on whichever thread pumped: no netcore_* call from there. relay.c has a weak no-op. */
+void nc__share_sock_changed(struct netcore_stack *st, struct nc_sock *s);
 
 /* pcap.c: NETCORE_PCAP capture (no-ops without it). */
 int nc__pcap_open(struct netcore_stack *st, char *err, size_t errlen);

@@ -68,8 +68,8 @@ int nc__pcap_open(struct netcore_stack *st, char *err, size_t errlen)
                  st->cfg.pcap);
         return -ENAMETOOLONG;
     }
-    int fd = (int)nc__raw_syscall(SYS_openat, AT_FDCWD, path,
-                                  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = nc__fd_high((int)nc__raw_syscall(SYS_openat, AT_FDCWD, path,
+                                              O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (fd < 0) {
         int e = errno;
         snprintf(err, errlen, "NETCORE_PCAP: cannot create %s: %s", path, strerror(e));

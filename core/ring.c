@@ -156,3 +156,29 @@ size_t nc__ring_read(struct nc_ring *r, void *dst, size_t len)
     nc__ring_consume(r, n);
     return n;
 }
+
+int nc__ring_write_spans(const struct nc_ring *r, struct iovec sp[2], size_t max)
+{
+    size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    size_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+    size_t space = r->cap - (head - tail);
+    if (space > max)
+        space = max;
+    if (space == 0)
+        return 0;
+    size_t off = head & (r->cap - 1);
+    size_t first = r->cap - off < space ? r->cap - off : space;
+    sp[0].iov_base = r->buf + off;
+    sp[0].iov_len = first;
+    if (first == space)
+        return 1;
+    sp[1].iov_base = r->buf;
+    sp[1].iov_len = space - first;
+    return 2;
+}
+
+void nc__ring_produce(struct nc_ring *r, size_t len)
+{
+    size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    atomic_store_explicit(&r->head, head + len, memory_order_release);
+}

@@ -47,7 +47,10 @@ enum nc_share_op {
     NC_OP_ACCEPT,
     /* data: sockaddr (len bytes). a0 = 0: rc at once (0, -EINPROGRESS, -errno). a0 = 1: the
      * reply waits for the outcome (0 or -errno). len 0 with a0 = 1: only wait for the outcome
-     * of a connect already under way (rc 0 at once when none is). */
+     * of a connect already under way (rc 0 at once when none is). a0 = 2 (data ignored): the
+     * status now, never waits: -EALREADY while a connect is under way, else its outcome as
+     * a0 = 1 would report it (for SO_ERROR/getpeername on an O_NONBLOCK fd). A socket closed
+     * while a reply waits is answered -ECONNABORTED. */
     NC_OP_CONNECT,
     NC_OP_SHUTDOWN,    /* a0 how (SHUT_RD, SHUT_WR, SHUT_RDWR) */
     NC_OP_GETSOCKNAME, /* reply data: sockaddr */
@@ -58,9 +61,20 @@ enum nc_share_op {
      * is) or 0 for a genuine end of stream. */
     NC_OP_STATUS,
     NC_OP_IOCTL,       /* a0 SIOCOUTQ or SIOCOUTQNSD: rc bytes */
+    /* No fd passed. A new control connection with the asking connection's credentials (the
+     * driver checks the same uid/pid as for this one): rc 0, the client's end of a fresh
+     * SOCK_SEQPACKET pair as the reply's fd (SOCK_CLOEXEC, blocking). For a process that can
+     * no longer open the rendezvous (privileges dropped: a forked child's, a lost spare).
+     * -EAGAIN beyond the connection cap. */
+    NC_OP_CHANNEL,
     NC_OP_MAX
 };
 
+/* A request is one message of exactly sizeof(struct nc_share_req) bytes, with at most one
+ * fd; anything else is answered with -EINVAL (-EBADF: the fd an op needs is missing or not a
+ * relayed socket of the stack) and every fd that came with it is closed. A reply is one
+ * message of sizeof(struct nc_share_rep) bytes, seq echoed (0 when the request was too short
+ * to have one). */
 struct nc_share_req {
     uint32_t magic;
     uint32_t seq;      /* the client's number, echoed in the reply */

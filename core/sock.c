@@ -113,6 +113,8 @@ int nc__sock_alloc(struct netcore_stack *st, int family, int type, struct nc_soc
 /* Caller holds the stack lock; the socket no longer has a pcb. */
 void nc__sock_free(struct netcore_stack *st, struct nc_sock *s)
 {
+    if (s->relay != NULL)
+        nc__relay_detach(st, s); /* the program end reads EOF */
     nc__cmdq_forget(&st->cmdq, s);
     nc__sock_wake(s);
     /* Empty the slot, park the socket, then look at the count (see nc__sock_hold). */
@@ -210,8 +212,11 @@ static unsigned wanted(struct nc_sock *s)
     return w ? w | POLLERR | POLLHUP : 0;
 }
 
+/* Caller holds the stack lock (a relayed socket is pumped before it is let go). */
 void nc__sock_notify(struct nc_sock *s)
 {
+    if (s->relay != NULL)
+        nc__relay_notify(s);
     /* Pairs with the fence in nc__sock_wait: either the waiter sees the new state, or we
      * see its registration. */
     atomic_thread_fence(memory_order_seq_cst);

@@ -155,14 +155,28 @@ static void arm_timer(struct netcore_stack *st)
 
 #define TIMER_SLACK_MS 10
 
+/* Rounds of relay pumping one unlock does; then the netstack thread takes over. */
+#define RELAY_ROUNDS 8
+
 void nc__unlock(struct netcore_stack *st)
 {
-    nc__run_queue(st);
-    run_deferred();
-    if (st->netdown_pending) {
-        st->netdown_pending = false;
-        netif_set_link_down(st->netif);
-        nc__tcp_netdown(st);
+    for (int round = 0;; round++) {
+        nc__run_queue(st);
+        run_deferred();
+        if (st->netdown_pending) {
+            st->netdown_pending = false;
+            netif_set_link_down(st->netif);
+            nc__tcp_netdown(st);
+        }
+        /* Relayed sockets that changed under the lock (relay.c): pumping them may queue
+         * more work (a flush, a packet to ourselves), and that work may change them again. */
+        if (!nc__relay_pending(st))
+            break;
+        if (round == RELAY_ROUNDS) {
+            nc__efd_signal(st->cmdq.efd); /* still busy: not all on this caller */
+            break;
+        }
+        nc__relay_run(st);
     }
     if (st->threaded) {
         if (nc__in_stack_thread) {
@@ -244,9 +258,11 @@ static void *thread_main(void *arg)
 
 int netcore_step(struct netcore_stack *st, int timeout_ms)
 {
-    struct pollfd p[2] = {
+    struct pollfd p[4] = {
         { .fd = st->dev_down ? -1 : st->dev.fd, .events = POLLIN },
         { .fd = st->cmdq.efd, .events = POLLIN },
+        { .fd = nc__relay_epfd(st), .events = POLLIN },  /* relayed sockets (relay.c) */
+        { .fd = nc__share_epfd(st), .events = POLLIN }, /* control connections (share.c) */
     };
     if (timeout_ms != 0) {
         nc__lock(st);
@@ -256,15 +272,45 @@ int netcore_step(struct netcore_stack *st, int timeout_ms)
             (timeout_ms < 0 || sleep < (u32_t)timeout_ms))
             timeout_ms = (int)sleep;
         struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
-        nc__raw_syscall(SYS_ppoll, p, 2, timeout_ms < 0 ? NULL : &ts, NULL, 0);
+        nc__raw_syscall(SYS_ppoll, p, 4, timeout_ms < 0 ? NULL : &ts, NULL, 0);
     }
     nc__cmdq_clear_wake(&st->cmdq);
     nc__lock(st);
+    nc__relay_events(st);
     int n = st->dev_down ? 0 : nc__pump_device(st, 1024);
     sys_check_timeouts();
     nc__tcp_tw_cap(st);
     nc__unlock(st);
+    nc__share_events(st); /* takes the lock per request, as the public calls do */
     return n;
+}
+
+/*
+ * Starts the netstack thread on a stack whose loop is set up. The program's handlers never
+ * run on it: its calls go to libc untouched (nc__in_stack_thread), and it holds the stack
+ * lock most of its time.
+ */
+int nc__thread_start(struct netcore_stack *st)
+{
+    atomic_store(&st->stopping, false);
+    st->threaded = true;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = -pthread_create(&st->thread, NULL, thread_main, st);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0)
+        st->threaded = false;
+    return rc;
+}
+
+/* Ends the netstack thread between two turns of its loop and waits for it. */
+void nc__thread_stop(struct netcore_stack *st)
+{
+    atomic_store(&st->stopping, true);
+    nc__efd_signal(st->cmdq.efd);
+    pthread_join(st->thread, NULL);
+    st->threaded = false;
 }
 
 static int base_setup(struct netcore_stack *st)
@@ -457,17 +503,24 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
             snprintf(err, errlen, "libevent setup failed");
             goto fail;
         }
+    }
+    rc = nc__relay_setup(st);
+    if (rc != 0) {
+        snprintf(err, errlen, "relay setup: %s", strerror(-rc));
+        goto fail;
+    }
+    if (!(flags & NETCORE_MANUAL)) {
         nc__stat_open(st); /* before the thread: it then owns the event */
-        st->threaded = true;
-        /* The program's handlers never run on the netstack thread: its calls go to libc
-         * untouched (nc__in_stack_thread), and it holds the stack lock most of its time. */
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_BLOCK, &all, &old);
-        rc = -pthread_create(&st->thread, NULL, thread_main, st);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    /* Before the thread too (its event in the base). Not for a stack of its own. */
+    rc = cfg->share ? nc__share_setup(st) : 0;
+    if (rc != 0) {
+        snprintf(err, errlen, "control connections: %s", strerror(-rc));
+        goto fail;
+    }
+    if (!(flags & NETCORE_MANUAL)) {
+        rc = nc__thread_start(st);
         if (rc != 0) {
-            st->threaded = false;
             snprintf(err, errlen, "pthread_create: %s", strerror(-rc));
             goto fail;
         }
@@ -485,6 +538,8 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
     *out = st;
     return 0;
 fail:
+    nc__share_teardown(st);
+    nc__relay_teardown(st);
     base_teardown(st);
     nc__netif_teardown(st);
     nc__rto_free(st);
@@ -504,14 +559,11 @@ fail:
 
 void netcore_stop(struct netcore_stack *st)
 {
-    if (st == NULL)
+    /* A stack handed to a keeper is the keeper's, and its lock stays held (keep.c). */
+    if (st == NULL || st->keeping)
         return;
-    if (st->threaded) {
-        atomic_store(&st->stopping, true);
-        nc__efd_signal(st->cmdq.efd);
-        pthread_join(st->thread, NULL);
-        st->threaded = false;
-    }
+    if (st->threaded)
+        nc__thread_stop(st);
     nc__lock(st);
     nc__run_queue(st);
     run_deferred();
@@ -525,9 +577,12 @@ void netcore_stop(struct netcore_stack *st)
     }
     nc__netif_teardown(st);
     nc__rto_free(st);
+    nc__relay_teardown(st); /* every relayed socket went with drop_all */
     nc__mutex_unlock(&st->lock);
-    base_teardown(st);
+    /* The device before the rendezvous' lock: whoever takes the lock next opens it. */
     nc__dev_close(&st->dev);
+    nc__share_teardown(st);
+    base_teardown(st);
     nc__pcap_close(st);
     nc__cmdq_destroy(&st->cmdq);
     nc__stack = NULL;
@@ -553,11 +608,11 @@ void netcore_get_stats(struct netcore_stack *st, struct netcore_stats *out)
 }
 
 /* Caller holds the lock: true while some connection still has data to deliver. */
-static bool undelivered(struct netcore_stack *st)
+bool nc__undelivered(struct netcore_stack *st)
 {
     for (int i = 0; i < st->cfg.max_sockets; i++)
         if (st->socks[i] != NULL && st->socks[i]->type == SOCK_STREAM &&
-            st->socks[i]->pcb.tcp != NULL)
+            st->socks[i]->pcb.tcp != NULL && st->socks[i]->relay == NULL)
             return true; /* a closed socket still lingering on its send ring */
     for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL; p = p->next)
         if (p->unsent != NULL || p->unacked != NULL)
@@ -567,16 +622,19 @@ static bool undelivered(struct netcore_stack *st)
 
 int netcore_drain(struct netcore_stack *st, int timeout_ms)
 {
+    if (st->keeping)
+        return 0; /* the keeper delivers what this process's sockets had to send */
     for (int i = 0; i < st->cfg.max_sockets; i++) {
         struct nc_sock *s = st->socks[i];
-        if (s != NULL && !atomic_load(&s->app_closed))
+        /* A relayed socket is not the program's: it lives while some process has it. */
+        if (s != NULL && !atomic_load(&s->app_closed) && s->relay == NULL)
             netcore_close(st, i);
     }
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
         nc__lock(st);
-        bool busy = undelivered(st);
+        bool busy = nc__undelivered(st);
         nc__unlock(st);
         if (!busy)
             return 0;

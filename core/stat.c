@@ -112,6 +112,12 @@ static void dump(struct netcore_stack *st, struct buf *b)
     put(b, "tcp      retransmission timeouts %llu  stale ACKs dropped %llu\n",
         (unsigned long long)x.rto_timeouts, (unsigned long long)x.stale_acks);
     put(b, "stat     clients dropped %llu\n", (unsigned long long)st->stat_dropped);
+    const struct nc_share *sh = st->share;
+    if (sh != NULL && !sh->gone && sh->rv.listen_fd >= 0)
+        put(b, "share    %d control connections  refused %llu  over limit %llu  dropped %llu  "
+            "bad requests %llu  on %s\n", atomic_load(&sh->nconns),
+            (unsigned long long)sh->refused, (unsigned long long)sh->over_limit,
+            (unsigned long long)sh->dropped, (unsigned long long)sh->bad, sh->rv.path);
     put(b, "sockets  %d of %d  time-wait %d\n", st->nsocks, st->cfg.max_sockets, tw);
     put(b, "%5s %-5s %-12s %-26s %-26s %8s %8s %4s %6s\n", "ID", "PROTO", "STATE", "LOCAL",
         "REMOTE", "SEND-Q", "RECV-Q", "RTX", "DROPS");
@@ -213,7 +219,8 @@ static void on_stat(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     struct netcore_stack *st = arg;
-    int cfd = (int)nc__raw_syscall(SYS_accept4, fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    int cfd = nc__fd_high(
+        (int)nc__raw_syscall(SYS_accept4, fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK));
     if (cfd < 0)
         return;
     size_t cap = 4096 + (size_t)st->cfg.max_sockets * 128;
@@ -246,19 +253,6 @@ static void on_stat(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* The directory: made 0700 if missing; refused if someone else owns it. */
-static int stat_dir(const char *dir)
-{
-    struct stat sb;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return -errno;
-    if (lstat(dir, &sb) != 0)
-        return -errno;
-    if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid())
-        return -EPERM;
-    return 0;
-}
-
 void nc__stat_open(struct netcore_stack *st)
 {
     st->stat_fd = -1;
@@ -270,12 +264,14 @@ void nc__stat_open(struct netcore_stack *st)
     else
         snprintf(dir, sizeof(dir), "/tmp/netcore-%u", (unsigned)geteuid());
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int rc = stat_dir(dir);
+    char why[256] = "";
+    int rc = nc__private_dir(dir, "NETCORE_STAT", why, sizeof(why)); /* rendezvous.c */
     if (rc == 0 && snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%d.sock", dir,
                             (int)getpid()) >= (int)sizeof(sa.sun_path))
         rc = -ENAMETOOLONG;
-    int fd = rc == 0 ? (int)nc__raw_syscall(SYS_socket, AF_UNIX,
-                                            SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)
+    int fd = rc == 0 ? nc__fd_high((int)nc__raw_syscall(SYS_socket, AF_UNIX,
+                                                        SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                                                        0))
                      : -1;
     if (rc == 0 && fd < 0)
         rc = -errno;
@@ -302,8 +298,11 @@ void nc__stat_open(struct netcore_stack *st)
             rc = -ENOMEM;
     }
     if (rc != 0) {
-        nc__log(NETCORE_LOG_WARN, "NETCORE_STAT: cannot publish stats in %s: %s", dir,
-                strerror(-rc));
+        if (why[0] != '\0')
+            nc__log(NETCORE_LOG_WARN, "cannot publish stats: %s", why);
+        else
+            nc__log(NETCORE_LOG_WARN, "NETCORE_STAT: cannot publish stats in %s: %s", dir,
+                    strerror(-rc));
         if (fd >= 0)
             nc__sys_close(fd);
         if (st->ev_stat != NULL)
@@ -328,6 +327,18 @@ void nc__stat_free_clients(struct netcore_stack *st)
 {
     while (st->stat_clients != NULL)
         client_free(st->stat_clients);
+}
+
+/* The stats socket and its clients' fds into out (a keeper keeps them); returns how many. */
+int nc__stat_fds(struct netcore_stack *st, int *out, int cap)
+{
+    int n = 0;
+    if (st->stat_fd >= 0 && n < cap)
+        out[n++] = st->stat_fd;
+    for (struct nc_stat_client *c = st->stat_clients; c != NULL; c = c->next)
+        if (c->fd >= 0 && n < cap)
+            out[n++] = c->fd;
+    return n;
 }
 
 /* After the event loop is gone (netcore_stop) or in a forked child: the fds only. */

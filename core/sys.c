@@ -4,8 +4,11 @@
  * fds and futexes must never go through it, so the core calls the kernel directly.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,9 +66,38 @@ int nc__sys_poll1(int fd, short events, int timeout_ms)
     return ret_errno(nc__raw_syscall(SYS_ppoll, &p, 1, tsp, NULL, 0));
 }
 
+/*
+ * The kernel gives the lowest free number, and programs pick numbers of their own: a shell's
+ * 3-9, socket activation's 3 and up, dup2(fd, 3) before an exec. A program that dup2's onto
+ * a number the stack holds replaces the stack's file without knowing it (the stack would
+ * then signal, read or close the program's socket). So every fd of the stack's own moves up
+ * to half the fd limit, at most 512 (higher would only grow the fd table), or stays where it
+ * is when nothing is free up there. Keeps FD_CLOEXEC (all of the core's fds have it).
+ */
+int nc__fd_high(int fd)
+{
+    static _Atomic long floor_fd;
+    long hi = atomic_load_explicit(&floor_fd, memory_order_relaxed);
+    if (hi == 0) {
+        struct rlimit rl;
+        long lim = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                       ? (long)rl.rlim_cur
+                       : 1024;
+        hi = lim / 2 < 512 ? lim / 2 : 512;
+        atomic_store_explicit(&floor_fd, hi, memory_order_relaxed);
+    }
+    if (fd < 0 || fd >= hi)
+        return fd;
+    int nfd = (int)nc__raw_syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, hi);
+    if (nfd < 0)
+        return fd;
+    nc__raw_syscall(SYS_close, fd);
+    return nfd;
+}
+
 int nc__sys_eventfd(void)
 {
-    return ret_errno(nc__raw_syscall(SYS_eventfd2, 0, EFD_NONBLOCK | EFD_CLOEXEC));
+    return nc__fd_high(ret_errno(nc__raw_syscall(SYS_eventfd2, 0, EFD_NONBLOCK | EFD_CLOEXEC)));
 }
 
 void nc__efd_signal(int efd)

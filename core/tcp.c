@@ -260,6 +260,8 @@ int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *newid)
     atomic_store(&st->socks[*newid]->in_aq, false);
     s->aq_head = (s->aq_head + 1) % s->aq_cap;
     atomic_fetch_sub(&s->aq_count, 1);
+    if (s->relay != NULL)
+        nc__relay_notify(s); /* a relayed listener's token for the next one */
     return 0;
 }
 
@@ -725,6 +727,9 @@ int nc__tcp_shutdown(struct netcore_stack *st, struct nc_sock *s, bool rd, bool 
  */
 void nc__tcp_close(struct netcore_stack *st, struct nc_sock *s)
 {
+    /* A relayed socket closed by the driver itself (netcore_close, netcore_drain): the
+     * program end reads EOF now, not once the connection has lingered out. */
+    nc__relay_detach(st, s);
     int state = atomic_load(&s->state);
     if (state == NC_ST_LISTEN) {
         /* Connections accepted by lwIP but never taken by the program are reset. */

@@ -236,15 +236,28 @@ struct netcore_rendezvous {
  * 1 when no process drives it and this one now must (lock held, socket bound and
  * listening: call netcore_share_serve after netcore_start, or netcore_share_release); 0 when
  * a driver exists (connect with netcore_share_connect); a negative errno with a message in err
- * (a run directory that is not the effective uid's own, mode 0700).
+ * naming NETCORE_RUNDIR (-EACCES: a run directory that is not the effective uid's own
+ * directory of mode 0700, or a symbolic link; -ENOENT: its parent is missing; the directory
+ * itself is made 0700 when missing; -ENAMETOOLONG: the socket's path would not fit).
+ * Of processes claiming at once, exactly one gets 1. rv is filled in all cases (-1 fds).
  */
 int netcore_share_claim(const struct netcore_config *cfg, struct netcore_rendezvous *rv,
                         char *err, size_t errlen);
+/* Removes the socket's name (while the lock is still held) and closes both fds. */
 void netcore_share_release(struct netcore_rendezvous *rv);
-/* Serves clients on rv from st's loop; st owns rv from here on. */
+/*
+ * Serves clients on rv from st's loop (the netstack thread, or netcore_step in manual mode);
+ * st owns rv from here on (rv's fds are set to -1) and releases it in netcore_stop. May be
+ * called from any thread. -EINVAL: rv holds no claim, or st was started with cfg.share 0.
+ */
 int netcore_share_serve(struct netcore_stack *st, struct netcore_rendezvous *rv);
-/* A new control connection to the driver (SOCK_SEQPACKET, SOCK_CLOEXEC), or -errno
- * (-ECONNREFUSED/-ENOENT: no driver; -EACCES: the driver refused this process). */
+/*
+ * A new control connection to the driver (SOCK_SEQPACKET, SOCK_CLOEXEC), or -errno with a
+ * message in err (-ENOENT/-ECONNREFUSED: no driver; the run directory's errors as claim's).
+ * A driver that refuses this process (not the stack's uid nor root: -EACCES; too many
+ * connections: -EAGAIN) accepts, then sends one reply with seq 0 and that rc and closes:
+ * the client reads it as the reply to its first request.
+ */
 int netcore_share_connect(const struct netcore_config *cfg, char *err, size_t errlen);
 /*
  * Makes socket s relayed: returns a new fd (SOCK_CLOEXEC), the program's end of it from now
@@ -256,10 +269,15 @@ int netcore_export(struct netcore_stack *st, int s);
 int netcore_share_users(struct netcore_stack *st);
 /*
  * Hands the stack to a keeper: forks a process that drives it (every socket not relayed is
- * closed there, its data delivered as at exit) until no user is left, then releases the
- * device and exits. Call with no other thread of this process using the stack; returns the
- * keeper's pid (>0) to the caller, which no longer drives st: from here on it is a client
- * like any other, and st is left alone (netcore_fork_child semantics), or -errno.
+ * closed there, its data delivered as at exit) until no user is left, plus up to
+ * NETCORE_LINGER seconds (default 10) for that data, then removes the rendezvous' name and
+ * exits, which releases the lock and the device. Call with no other thread of this process
+ * using the stack; the netstack thread is joined first. Returns the keeper's pid (>0) to the
+ * caller, which no longer drives st: its copies of the device, the rendezvous, the control
+ * connections and the relays' fds are closed, and the stack lock stays held by the calling
+ * thread (the caller is about to exit or exec; netcore_drain and netcore_stop do nothing on
+ * st any more). From here on the process is a client like any other. -EINVAL: st
+ * does not serve a rendezvous; -errno of fork (the stack then runs on as before).
  */
 int netcore_share_keep(struct netcore_stack *st);
 

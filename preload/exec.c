@@ -1,11 +1,10 @@
 /*
- * exec: a new program image starts with a fresh shim and no netcore sockets. A socket fd it
- * inherits would be the old image's eventfd, whose counter the parent's stack still uses;
- * so just before the exec each such fd is made an unconnected socket (every call fails with
- * ENOTCONN), like a forked child's inherited sockets (libc.c). fork() children have had
- * theirs replaced already; this catches vfork() children (Python's subprocess, shells) and
- * processes that exec themselves. Only the calling process's fd table changes: the fd map
- * is read, not written, because a vfork() child shares its parent's memory.
+ * exec: a new program image starts with a fresh shim. A socket it inherits must not be the
+ * old image's eventfd, whose counter the stack still uses. With a shared stack (the default)
+ * such sockets are relayed first and the new image adopts them (convert.c); with
+ * NETCORE_STACK=own, or in a vfork() child that must not write its parent's memory, each
+ * such fd is made an unconnected socket just before the exec (every call fails with
+ * ENOTCONN), as in a forked child of a stack of its own (libc.c).
  *
  * glibc's own exec functions (execl*, execvp, posix_spawn) call its internal execve, which
  * no interposer sees; execve, execv, execvp, execvpe and fexecve are covered here,
@@ -13,14 +12,40 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "shim.h"
 
-static void before_exec(void)
+/*
+ * Shared stack: a new image that inherits relayed sockets (or that other processes use the
+ * stack of this one) needs the stack to outlive this image: every socket is relayed, the
+ * stack goes to a keeper process, and this image becomes a client of it (so that a failed
+ * exec leaves it working). The new image is told to look for relayed sockets among what
+ * it inherits (NETCORE_FDS=1). Otherwise, and in a vfork child (which must not touch its
+ * parent's memory), sockets are poisoned as before.
+ */
+#define ENV_MAX 4096
+
+static char *const *before_exec(char *const envp[], char **buf, size_t cap)
 {
+    if (!nc__vfork_child() && nc__shared_driver()) {
+        bool keep = netcore_share_users(nc_stack) > 0;
+        for (int fd = nc__fd_next(0); fd >= 0 && !keep; fd = nc__fd_next(fd + 1)) {
+            long fl = LIBC(fcntl)(fd, F_GETFD);
+            keep = fl >= 0 && !(fl & FD_CLOEXEC);
+        }
+        if (keep) {
+            nc__convert_all(false);
+            (void)nc__keep_if_used("exec");
+        }
+    }
     nc__poison_mapped(false);
+    if (!nc__remote_inheritable())
+        return envp;
+    char **env = nc__exec_env(envp, buf, cap);
+    return env != NULL ? env : envp;
 }
 
 /* exec returned: it failed (ENOENT, EACCES...) and this image goes on with its sockets. */
@@ -33,8 +58,9 @@ static void after_failed_exec(void)
 
 int execve(const char *path, char *const argv[], char *const envp[])
 {
-    before_exec();
-    int rc = LIBC(execve)(path, argv, envp);
+    char *buf[ENV_MAX];
+    char *const *env = before_exec(envp, buf, ENV_MAX);
+    int rc = LIBC(execve)(path, argv, env);
     after_failed_exec();
     return rc;
 }
@@ -46,8 +72,9 @@ int execv(const char *path, char *const argv[])
 
 int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    before_exec();
-    int rc = LIBC(execvpe)(file, argv, envp);
+    char *buf[ENV_MAX];
+    char *const *env = before_exec(envp, buf, ENV_MAX);
+    int rc = LIBC(execvpe)(file, argv, env);
     after_failed_exec();
     return rc;
 }
@@ -59,8 +86,9 @@ int execvp(const char *file, char *const argv[])
 
 int fexecve(int fd, char *const argv[], char *const envp[])
 {
-    before_exec();
-    int rc = LIBC(fexecve)(fd, argv, envp);
+    char *buf[ENV_MAX];
+    char *const *env = before_exec(envp, buf, ENV_MAX);
+    int rc = LIBC(fexecve)(fd, argv, env);
     after_failed_exec();
     return rc;
 }

@@ -11,6 +11,21 @@
 
 #include "shim.h"
 
+/* Relayed sockets (remote_io.c), one buffer. */
+static ssize_t r_send(int fd, int k, const void *buf, size_t len, int flags,
+                      const struct sockaddr *to, socklen_t tolen)
+{
+    struct iovec v = { (void *)buf, len };
+    return nc__remote_send(fd, k, &v, 1, flags, to, tolen);
+}
+
+static ssize_t r_recv(int fd, int k, void *buf, size_t len, int flags, struct sockaddr *from,
+                      socklen_t *fromlen)
+{
+    struct iovec v = { buf, len };
+    return nc__remote_recv(fd, k, &v, 1, flags, from, fromlen, NULL);
+}
+
 static ssize_t do_send(int h, const void *buf, size_t len, int flags,
                        const struct sockaddr *to, socklen_t tolen)
 {
@@ -35,8 +50,10 @@ static ssize_t do_recv(int h, void *buf, size_t len, int flags, struct sockaddr 
 
 ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h < 0)
+        return nc__ret(r_send(fd, -h, buf, len, flags, NULL, 0));
+    if (h-- == 0)
         return LIBC(send)(fd, buf, len, flags);
     return nc__ret(do_send(h, buf, len, flags, NULL, 0));
 }
@@ -44,8 +61,10 @@ ssize_t send(int fd, const void *buf, size_t len, int flags)
 ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,
                socklen_t tolen)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h < 0)
+        return nc__ret(r_send(fd, -h, buf, len, flags, to, tolen));
+    if (h-- == 0)
         return LIBC(sendto)(fd, buf, len, flags, to, tolen);
     /* A first datagram to a pass-through address: the socket becomes a kernel one. */
     if (nc__passthrough(to, tolen) && nc__handoff(fd, h) == 0)
@@ -55,8 +74,10 @@ ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sock
 
 ssize_t write(int fd, const void *buf, size_t len)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h < 0)
+        return nc__ret(r_send(fd, -h, buf, len, 0, NULL, 0));
+    if (h-- == 0)
         return LIBC(write)(fd, buf, len);
     return nc__ret(do_send(h, buf, len, 0, NULL, 0));
 }
@@ -94,8 +115,10 @@ ssize_t nc__write_all(int fd, const void *buf, size_t len, bool wait)
 
 ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h < 0)
+        return nc__ret(r_recv(fd, -h, buf, len, flags, NULL, NULL));
+    if (h-- == 0)
         return LIBC(recv)(fd, buf, len, flags);
     return nc__ret(do_recv(h, buf, len, flags, NULL, NULL));
 }
@@ -103,21 +126,26 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
 ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
                  socklen_t *fromlen)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h < 0)
+        return nc__ret(r_recv(fd, -h, buf, len, flags, from, fromlen));
+    if (h-- == 0)
         return LIBC(recvfrom)(fd, buf, len, flags, from, fromlen);
     return nc__ret(do_recv(h, buf, len, flags, from, fromlen));
 }
 
 ssize_t read(int fd, void *buf, size_t len)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h == 0)
         return LIBC(read)(fd, buf, len);
     /* A read of nothing returns 0 at once on a kernel socket, whatever its state ("match
      * SYS5 behaviour" in sock_read_iter); a recv of nothing waits for data instead. */
     if (len == 0)
         return 0;
+    if (h < 0)
+        return nc__ret(r_recv(fd, -h, buf, len, 0, NULL, NULL));
+    h--;
     return nc__ret(do_recv(h, buf, len, 0, NULL, NULL));
 }
 
@@ -214,11 +242,14 @@ static ssize_t recv_iov(int h, const struct iovec *iov, int n, int flags,
 
 ssize_t writev(int fd, const struct iovec *iov, int n)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h == 0)
         return LIBC(writev)(fd, iov, n);
     if (n < 0 || n > IOV_MAX_N)
         return nc__ret(-EINVAL);
+    if (h < 0)
+        return nc__ret(nc__remote_send(fd, -h, iov, n, 0, NULL, 0));
+    h--;
     if (iov_total(iov, n) == 0)
         return 0;
     return nc__ret(send_iov(h, iov, n, 0, NULL, 0));
@@ -226,13 +257,16 @@ ssize_t writev(int fd, const struct iovec *iov, int n)
 
 ssize_t readv(int fd, const struct iovec *iov, int n)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h == 0)
         return LIBC(readv)(fd, iov, n);
     if (n < 0 || n > IOV_MAX_N)
         return nc__ret(-EINVAL);
     if (iov_total(iov, n) == 0)
         return 0;
+    if (h < 0)
+        return nc__ret(nc__remote_recv(fd, -h, iov, n, 0, NULL, NULL, NULL));
+    h--;
     return nc__ret(recv_iov(h, iov, n, 0, NULL, NULL));
 }
 
@@ -245,7 +279,7 @@ ssize_t readv(int fd, const struct iovec *iov, int n)
  * as for pread on a socket (and on the eventfd: pread, pwrite, preadv and pwritev are left
  * to the kernel).
  */
-static ssize_t rw_flags(int h, const struct iovec *iov, int n, off_t off, int flags,
+static ssize_t rw_flags(int fd, int h, const struct iovec *iov, int n, off_t off, int flags,
                         bool sending)
 {
     if (n < 0 || n > IOV_MAX_N)
@@ -257,23 +291,27 @@ static ssize_t rw_flags(int h, const struct iovec *iov, int n, off_t off, int fl
     if (iov_total(iov, n) == 0)
         return 0;
     int mf = flags & RWF_NOWAIT ? MSG_DONTWAIT : 0;
+    if (h < 0)
+        return sending ? nc__remote_send(fd, -h, iov, n, mf, NULL, 0)
+                       : nc__remote_recv(fd, -h, iov, n, mf, NULL, NULL, NULL);
+    h--;
     return sending ? send_iov(h, iov, n, mf, NULL, 0) : recv_iov(h, iov, n, mf, NULL, NULL);
 }
 
 ssize_t preadv2(int fd, const struct iovec *iov, int n, off_t off, int flags)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h == 0)
         return LIBC(preadv2)(fd, iov, n, off, flags);
-    return nc__ret(rw_flags(h, iov, n, off, flags, false));
+    return nc__ret(rw_flags(fd, h, iov, n, off, flags, false));
 }
 
 ssize_t pwritev2(int fd, const struct iovec *iov, int n, off_t off, int flags)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h == 0)
         return LIBC(pwritev2)(fd, iov, n, off, flags);
-    return nc__ret(rw_flags(h, iov, n, off, flags, true));
+    return nc__ret(rw_flags(fd, h, iov, n, off, flags, true));
 }
 
 ssize_t preadv64v2(int fd, const struct iovec *iov, int n, off64_t off, int flags)
@@ -288,25 +326,44 @@ ssize_t pwritev64v2(int fd, const struct iovec *iov, int n, off64_t off, int fla
 
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h == 0) {
+        nc__convert_rights(msg); /* a netcore socket sent with SCM_RIGHTS goes relayed */
         return LIBC(sendmsg)(fd, msg, flags);
+    }
     if (msg == NULL)
         return nc__ret(-EFAULT);
     if (msg->msg_iovlen > IOV_MAX_N)
         return nc__ret(-EMSGSIZE);
+    if (h < 0)
+        return nc__ret(nc__remote_send(fd, -h, msg->msg_iov, (int)msg->msg_iovlen, flags,
+                                       msg->msg_name, msg->msg_namelen));
+    h--;
     if (nc__passthrough(msg->msg_name, msg->msg_namelen) && nc__handoff(fd, h) == 0)
         return LIBC(sendmsg)(fd, msg, flags);
     return nc__ret(send_iov(h, msg->msg_iov, (int)msg->msg_iovlen, flags, msg->msg_name,
                             msg->msg_namelen));
 }
 
-static ssize_t recvmsg_one(int h, struct msghdr *msg, int flags)
+static ssize_t recvmsg_one(int fd, int h, struct msghdr *msg, int flags)
 {
     if (msg == NULL)
         return -EFAULT;
     if (msg->msg_iovlen > IOV_MAX_N)
         return -EMSGSIZE;
+    if (h < 0) {
+        socklen_t nl = msg->msg_namelen;
+        int mf;
+        ssize_t r = nc__remote_recv(fd, -h, msg->msg_iov, (int)msg->msg_iovlen, flags,
+                                    msg->msg_name, msg->msg_name != NULL ? &nl : NULL, &mf);
+        if (r < 0)
+            return r;
+        msg->msg_namelen = msg->msg_name != NULL ? nl : 0;
+        msg->msg_flags = mf;
+        msg->msg_controllen = 0;
+        return r;
+    }
+    h--;
     size_t cap = iov_total(msg->msg_iov, (int)msg->msg_iovlen);
     struct sockaddr_storage from;
     socklen_t fromlen = sizeof(from);
@@ -333,24 +390,30 @@ static ssize_t recvmsg_one(int h, struct msghdr *msg, int flags)
 
 ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-    int h;
-    if (!OURS(fd, h))
-        return LIBC(recvmsg)(fd, msg, flags);
-    return nc__ret(recvmsg_one(h, msg, flags));
+    int h = nc__fd_lookup(fd);
+    if (h == 0) {
+        ssize_t n = LIBC(recvmsg)(fd, msg, flags);
+        if (n >= 0 && !nc__in_stack_thread)
+            nc__adopt_rights(msg); /* a relayed socket received is one of ours */
+        return n;
+    }
+    return nc__ret(recvmsg_one(fd, h, msg, flags));
 }
 
 int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h == 0)
         return LIBC(sendmmsg)(fd, vec, vlen, flags);
     unsigned int i;
     for (i = 0; i < vlen; i++) {
         struct msghdr *m = &vec[i].msg_hdr;
         ssize_t n = m->msg_iovlen > IOV_MAX_N
                         ? -EMSGSIZE
-                        : send_iov(h, m->msg_iov, (int)m->msg_iovlen, flags, m->msg_name,
-                                   m->msg_namelen);
+                    : h < 0 ? nc__remote_send(fd, -h, m->msg_iov, (int)m->msg_iovlen, flags,
+                                              m->msg_name, m->msg_namelen)
+                            : send_iov(h - 1, m->msg_iov, (int)m->msg_iovlen, flags,
+                                       m->msg_name, m->msg_namelen);
         if (n < 0) {
             if (i == 0)
                 return (int)nc__ret(n);
@@ -363,14 +426,14 @@ int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 
 int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct timespec *tmo)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h == 0)
         return LIBC(recvmmsg)(fd, vec, vlen, flags, tmo);
     unsigned int i;
     for (i = 0; i < vlen; i++) {
         /* After the first datagram, take only what is already there (MSG_WAITFORONE). */
         int f = i > 0 && (flags & MSG_WAITFORONE) ? flags | MSG_DONTWAIT : flags;
-        ssize_t n = recvmsg_one(h, &vec[i].msg_hdr, f & ~MSG_WAITFORONE);
+        ssize_t n = recvmsg_one(fd, h, &vec[i].msg_hdr, f & ~MSG_WAITFORONE);
         if (n < 0) {
             if (i == 0)
                 return (int)nc__ret(n);
@@ -389,8 +452,14 @@ ssize_t sendfile(int out, int in, off_t *off, size_t count)
     int h;
     if (OURS(in, h))
         return nc__ret(nc__sendfile_from(in, out, off, count));
-    if (!OURS(out, h))
+    /* A relayed TCP socket is a kernel stream socket: sendfile to it is the kernel's. A
+     * relayed UDP one needs its datagram header: through the bounce buffer below. */
+    int k = nc__fd_lookup(out);
+    if (k < 0 && (-k & NC_RK_TYPE) == SOCK_STREAM)
         return LIBC(sendfile)(out, in, off, count);
+    if (k == 0)
+        return LIBC(sendfile)(out, in, off, count);
+    h = k - 1;
     /* Read at the offset and move it only by what was sent, so a short or failed send
      * leaves the rest of the file where the next call will find it. */
     off_t pos = off != NULL ? *off : lseek(in, 0, SEEK_CUR);
@@ -401,7 +470,11 @@ ssize_t sendfile(int out, int in, off_t *off, size_t count)
     if (buf == NULL)
         return nc__ret(-ENOMEM);
     ssize_t w = pread(in, buf, want, pos);
-    w = w > 0 ? do_send(h, buf, (size_t)w, 0, NULL, 0) : (w < 0 ? -errno : 0);
+    if (w > 0)
+        w = k < 0 ? r_send(out, -k, buf, (size_t)w, 0, NULL, 0)
+                  : do_send(h, buf, (size_t)w, 0, NULL, 0);
+    else
+        w = w < 0 ? -errno : 0;
     free(buf);
     if (w <= 0)
         return nc__ret(w);

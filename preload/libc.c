@@ -9,6 +9,7 @@
  */
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -30,21 +31,36 @@ static _Atomic bool forked;
  * again); the same for the handlers deferred under the fork handlers' locks. */
 static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* NETCORE_STACK=shared (the default): this process drives its device's stack for every
+ * process that uses it, or is a client of the one that does (nc__remote_client). */
+static bool shared;
+
 /* The stack whose lock the prepare handler took (this process's own), or NULL. */
 static struct netcore_stack *fork_locked;
+
+/* Set while netcore_share_keep forks the keeper: that fork is the stack's own, not the
+ * program's, and must not relay the program's sockets (the keeper closes them; the export
+ * would wait for the stack lock the keep holds). */
+static bool handing_over;
 
 /* Before fork: no stack is being started (start_mu) and lwIP is between two operations (the
  * stack lock), so the child's copy is consistent. Registered once, at load. */
 static void on_fork_prepare(void)
 {
+    /* A shared stack: the child may use any socket of ours (convert.c). Before the locks:
+     * the export takes the stack lock itself. */
+    if (!handing_over)
+        nc__convert_at_fork();
     nc__mutex_lock(&start_mu);
     fork_locked = !atomic_load(&forked) ? nc_stack : NULL;
     netcore_fork_prepare(fork_locked);
     nc__signal_fork_prepare();
+    nc__remote_fork_prepare();
 }
 
 static void on_fork_parent(void)
 {
+    nc__remote_fork_parent();
     nc__signal_fork_parent();
     netcore_fork_parent(fork_locked);
     fork_locked = NULL;
@@ -54,15 +70,24 @@ static void on_fork_parent(void)
 /*
  * A child: the parent's sockets stay the parent's (see core/fork.c). Each fd that was one is
  * made an unconnected socket, so that every call on it in the child fails with ENOTCONN
- * (poll says POLLHUP) instead of reading the parent's eventfd; closing it is harmless. New
- * sockets get a stack of the child's own, on the next free device of the pool.
+ * (poll says POLLHUP) instead of reading the parent's eventfd; closing it is harmless. With
+ * NETCORE_STACK=own, new sockets get a stack of the child's own, on the next free device of
+ * the pool. Shared: the parent goes on driving its stack, and the child is its client from
+ * birth (the relayed fds it inherited are the same sockets as the parent's; its control
+ * connections are the parent's, and closed here).
  */
 static void on_fork_child(void)
 {
+    nc__convert_fork_child();
     netcore_fork_child(fork_locked); /* also lets go of its lock in this copy */
     fork_locked = NULL;
-    if (nc_stack != NULL)
+    nc__remote_fork_child();
+    if (nc_stack != NULL && shared) {
+        nc_stack = NULL; /* the parent's copy: left as it is, never used */
+        nc__remote_client = true;
+    } else if (nc_stack != NULL) {
         atomic_store(&forked, true);
+    }
     /* Held by this thread's copy: start afresh. Not through nc__mutex_unlock: a signal
      * deferred under it was the parent's (nc__signal_fork_child forgets it). */
     pthread_mutex_init(&start_mu, NULL);
@@ -217,7 +242,9 @@ __attribute__((constructor)) static void shim_init(void)
  */
 __attribute__((destructor)) static void shim_fini(void)
 {
-    if (nc_stack == NULL || stack_pid != getpid())
+    if (nc_stack == NULL || stack_pid != getpid() || atomic_load(&forked))
+        return;
+    if (nc__keep_if_used("exit"))
         return;
     netcore_stat_close(nc_stack);
     const char *v = getenv("NETCORE_LINGER");
@@ -227,8 +254,43 @@ __attribute__((destructor)) static void shim_fini(void)
                 secs);
 }
 
-/* fd map */
-static _Atomic int *fdmap;    /* handle + 1, 0 when not ours */
+/*
+ * Other processes still use the stack this one drives (relayed sockets, attached clients):
+ * a keeper drives it on, and delivers this program's data too, while this process goes.
+ * True when the stack is the keeper's now.
+ */
+bool nc__keep_if_used(const char *when)
+{
+    if (!nc__shared_driver() || netcore_share_users(nc_stack) == 0)
+        return false;
+    handing_over = true;
+    int pid = netcore_share_keep(nc_stack);
+    handing_over = false;
+    if (pid > 0) {
+        nc__handed_off();
+        return true;
+    }
+    nc__log(NETCORE_LOG_ERROR, "%s: no keeper for the stack (%s): the processes using it "
+            "lose their sockets", when, strerror(-pid));
+    return false;
+}
+
+/* This process drives a shared stack (its sockets may be relayed: convert.c). */
+bool nc__shared_driver(void)
+{
+    return shared && nc_stack != NULL && !nc__remote_client && !atomic_load(&forked) &&
+           stack_pid == getpid();
+}
+
+/* The stack went to a keeper: this process is one of its clients from its next call on
+ * (start() sees forked in shared mode). */
+void nc__handed_off(void)
+{
+    atomic_store(&forked, true);
+}
+
+/* fd map: one array for both kinds of netcore fd, so an fd that is neither costs one load */
+static _Atomic int *fdmap;    /* handle + 1; -(remote bits) for a relayed fd; 0: not ours */
 static int fdmap_len;
 static _Atomic int *refs;     /* program fds per handle */
 static atomic_int nmapped;    /* fds in the map: a scan of none costs nothing */
@@ -238,7 +300,55 @@ int nc__fd_handle(int fd)
 {
     if (fd < 0 || fd >= fdmap_len || fdmap == NULL)
         return -1;
-    return atomic_load_explicit(&fdmap[fd], memory_order_acquire) - 1;
+    int v = atomic_load_explicit(&fdmap[fd], memory_order_acquire);
+    return v > 0 ? v - 1 : -1;
+}
+
+int nc__fd_entry(int fd)
+{
+    if (fd < 0 || fd >= fdmap_len || fdmap == NULL)
+        return 0;
+    return atomic_load_explicit(&fdmap[fd], memory_order_acquire);
+}
+
+int nc__fd_lookup(int fd)
+{
+    if (nc__in_stack_thread || fd < 0 || fd >= fdmap_len || fdmap == NULL)
+        return 0;
+    int v = atomic_load_explicit(&fdmap[fd], memory_order_acquire);
+    return v < 0 && (-v & NC_RK_CHAN) ? 0 : v;
+}
+
+/*
+ * Relayed fds (remote.c) in the same array, as negative values: fdmap_len bounds both, and
+ * the socket handles of the fast path never see them (nc__fd_handle says -1).
+ */
+int nc__fd_set_remote(int fd, int bits, int expect)
+{
+    if (fd < 0 || fd >= fdmap_len || fdmap == NULL)
+        return -EMFILE;
+    if (expect == INT_MIN) {
+        int old = atomic_exchange_explicit(&fdmap[fd], -bits, memory_order_release);
+        if (old > 0) /* the fd number was a fast-path socket's, closed behind our back */
+            atomic_fetch_sub(&refs[old - 1], 1);
+        return 0;
+    }
+    int e = -expect;
+    return atomic_compare_exchange_strong(&fdmap[fd], &e, -bits) ? 0 : -EAGAIN;
+}
+
+void nc__fd_clear_remote(int fd)
+{
+    if (fd < 0 || fd >= fdmap_len || fdmap == NULL)
+        return;
+    int v = atomic_load(&fdmap[fd]);
+    if (v < 0)
+        atomic_compare_exchange_strong(&fdmap[fd], &v, 0);
+}
+
+int nc__fd_map_len(void)
+{
+    return fdmap != NULL ? fdmap_len : 0;
 }
 
 int nc__fd_next(int from)
@@ -247,7 +357,7 @@ int nc__fd_next(int from)
         nc_stack == NULL || atomic_load(&forked))
         return -1;
     for (int fd = from < 0 ? 0 : from; fd < fdmap_len; fd++)
-        if (atomic_load_explicit(&fdmap[fd], memory_order_relaxed) != 0)
+        if (atomic_load_explicit(&fdmap[fd], memory_order_relaxed) > 0)
             return fd;
     return -1;
 }
@@ -273,9 +383,10 @@ void nc__poison_mapped(bool forget)
         return;
     int poison = -1;
     for (int fd = 0; fd < fdmap_len; fd++) {
-        if (atomic_load_explicit(&fdmap[fd], memory_order_relaxed) == 0)
+        /* Relayed fds (< 0) are real sockets of the driver's: a child keeps them as they are. */
+        if (atomic_load_explicit(&fdmap[fd], memory_order_relaxed) <= 0)
             continue;
-        if (forget && atomic_exchange(&fdmap[fd], 0) != 0)
+        if (forget && atomic_exchange(&fdmap[fd], 0) > 0)
             atomic_fetch_sub(&nmapped, 1);
         if (poison < 0)
             poison = (int)nc__raw_syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -301,7 +412,7 @@ int nc__fd_bind(int fd, int handle)
     if (fd < 0 || fd >= fdmap_len)
         return -EMFILE;
     atomic_fetch_add(&refs[handle], 1);
-    if (atomic_exchange_explicit(&fdmap[fd], handle + 1, memory_order_release) == 0)
+    if (atomic_exchange_explicit(&fdmap[fd], handle + 1, memory_order_release) <= 0)
         atomic_fetch_add(&nmapped, 1);
     return 0;
 }
@@ -310,9 +421,10 @@ int nc__fd_unbind(int fd, int *handle)
 {
     if (fd < 0 || fd >= fdmap_len || fdmap == NULL)
         return -1;
-    int h = atomic_exchange(&fdmap[fd], 0) - 1;
-    if (h < 0)
+    int v = atomic_load(&fdmap[fd]);
+    if (v <= 0 || !atomic_compare_exchange_strong(&fdmap[fd], &v, 0))
         return -1;
+    int h = v - 1;
     atomic_fetch_sub(&nmapped, 1);
     *handle = h;
     return atomic_fetch_sub(&refs[h], 1) - 1;
@@ -339,25 +451,71 @@ int nc__fd_open(int handle, int cloexec)
 static int start_error;
 
 /*
- * Starts this process's stack (once; a forked child's first call starts its own). A failure
- * says why on stderr and sticks: later calls get the same errno without a word. Made early,
- * before a privilege drop (quiet), a failure is only logged at info and does not stick: the
- * program may never open a socket (setpriv, su), and if it does, its socket() tries again and
- * says why then.
+ * The shared stack: drive it when no process does (and serve the others), else attach to the
+ * driver. The claim and the attach may race a driver that is exiting (its lock is free a
+ * moment after we found it held): try again a few times. *refused is set when the driver
+ * answered that this process may not use its stack.
+ */
+static int start_shared(const struct netcore_config *cfg, bool *refused, char *err,
+                        size_t errlen)
+{
+    int rc = -ENETDOWN;
+    for (int tries = 0; tries < 5; tries++) {
+        struct netcore_rendezvous rv;
+        rc = netcore_share_claim(cfg, &rv, err, errlen);
+        if (rc < 0)
+            return rc;
+        if (rc == 1) {
+            rc = netcore_start(cfg, 0, &nc_stack, err, errlen);
+            if (rc != 0) {
+                netcore_share_release(&rv);
+                return rc;
+            }
+            nc__remote_setup(cfg);
+            int s = netcore_share_serve(nc_stack, &rv);
+            if (s != 0) /* this process keeps its stack; no other can use it */
+                nc__log(NETCORE_LOG_WARN, "cannot serve other processes on %s: %s",
+                        rv.path, strerror(-s));
+            return 0;
+        }
+        rc = nc__remote_attach(cfg, err, errlen);
+        if (rc == -EACCES) {
+            *refused = true;
+            return rc;
+        }
+        if (rc != -ENOENT && rc != -ECONNREFUSED && rc != -ENETDOWN)
+            return rc;
+    }
+    return rc;
+}
+
+/*
+ * Starts this process's stack, or attaches to the shared one (once; a forked child's first
+ * call in NETCORE_STACK=own starts its own; in shared mode a forked child is a client from
+ * birth). A failure says why on stderr and sticks: later calls get the same errno without a
+ * word. Made early, before a privilege drop (quiet), a failure is only logged at info and does
+ * not stick: the program may never open a socket (setpriv, su), and if it does, its socket()
+ * tries again and says why then.
  */
 static int start(bool quiet)
 {
-    if (nc_stack != NULL && !atomic_load(&forked))
+    if ((nc_stack != NULL || nc__remote_client) && !atomic_load(&forked))
         return 0;
     nc__mutex_lock(&start_mu);
     int rc = 0;
-    if (atomic_load(&forked)) {
+    if (atomic_load(&forked) && shared) {
+        /* The stack is driven by another process now (this one handed it to a keeper): it
+         * is one of its clients, like any other. */
+        nc_stack = NULL;
+        atomic_store(&forked, false);
+        start_error = 0;
+    } else if (atomic_load(&forked)) {
         /* A forked child's first socket: leave the parent's stack behind, start afresh. */
         netcore_fork_forget(nc_stack);
         nc_stack = NULL;
         start_error = 0;
     }
-    if (nc_stack != NULL || start_error != 0) {
+    if (nc_stack != NULL || nc__remote_client || start_error != 0) {
         rc = -start_error;
         goto out;
     }
@@ -370,6 +528,7 @@ static int start(bool quiet)
     }
     struct netcore_config cfg;
     char err[512];
+    bool refused = false;
     netcore_config_defaults(&cfg);
     rc = netcore_config_from_env(&cfg, NULL, err, sizeof(err));
     if (rc == 0)
@@ -383,18 +542,27 @@ static int start(bool quiet)
             rc = -ENOMEM;
         }
     }
-    if (rc == 0)
+    if (rc == 0 && cfg.share) {
+        shared = true;
+        rc = start_shared(&cfg, &refused, err, sizeof(err));
+    } else if (rc == 0) {
+        shared = false;
         rc = netcore_start(&cfg, 0, &nc_stack, err, sizeof(err));
+    }
     if (rc != 0) {
         if (quiet) {
             nc__log(NETCORE_LOG_INFO, "no stack before the privilege drop: %s", err);
         } else {
-            nc__log(NETCORE_LOG_ERROR, "cannot start the stack: %s", err);
+            if (refused)
+                nc__log(NETCORE_LOG_ERROR, "the stack's driver refused this process: %s", err);
+            else
+                nc__log(NETCORE_LOG_ERROR, "cannot start the stack: %s", err);
             start_error = -rc;
         }
         goto out;
     }
-    stack_pid = getpid();
+    if (nc_stack != NULL)
+        stack_pid = getpid();
     atomic_store(&forked, false); /* only now: nc_stack is this process's own again */
 out:
     nc__mutex_unlock(&start_mu);

@@ -10,7 +10,8 @@
  * Group changes (setgid, setgroups, initgroups) do not take the capability away and start
  * nothing. A start that fails is quiet (a program that changes user and then execs another,
  * setpriv or su, may never open a socket) and the drop goes ahead: the program's later
- * socket() tries again and says why it cannot. The same calls made through syscall()
+ * socket() tries again and says why it cannot. With a shared stack, the process keeps one
+ * control connection more (remote.c): after the drop it cannot open new ones. The same calls made through syscall()
  * are covered in syscall.c (there they change only the calling thread, and stay raw).
  */
 #include <sys/types.h>
@@ -22,7 +23,8 @@ void nc__before_drop(void)
 {
     if (nc__in_stack_thread || geteuid() != 0)
         return;
-    (void)nc__shim_start_quiet(); /* at once when this process's stack already runs */
+    if (nc__shim_start_quiet() == 0) /* at once when this process's stack already runs */
+        nc__remote_keep_spare();
 }
 
 int setuid(uid_t uid)

@@ -123,7 +123,9 @@ static ssize_t note_refused(struct lookup *lk, ssize_t rc)
     return nc__ret(rc);
 }
 
-/* Socket functions: netcore handles, non-blocking, since c-ares expects EAGAIN/EINPROGRESS. */
+/* Socket functions: netcore handles, non-blocking, since c-ares expects EAGAIN/EINPROGRESS.
+ * A process attached to a stack another process drives has no handles: its sockets are
+ * relayed fds (remote.c), used through the interposed calls like any program's. */
 
 static ares_socket_t sock_open(int af, int type, int protocol, void *arg)
 {
@@ -137,6 +139,11 @@ static ares_socket_t sock_open(int af, int type, int protocol, void *arg)
     rc = nc__shim_start();
     if (rc != 0) {
         lk->stack_err = -rc;
+    } else if (nc_stack == NULL) {
+        int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+        if (fd >= 0)
+            return fd;
+        rc = -errno;
     } else {
         rc = netcore_socket(nc_stack, AF_INET, type | SOCK_NONBLOCK, protocol);
         if (rc >= 0)
@@ -149,6 +156,8 @@ static ares_socket_t sock_open(int af, int type, int protocol, void *arg)
 static int sock_close(ares_socket_t s, void *arg)
 {
     (void)arg;
+    if (nc_stack == NULL)
+        return close(s);
     return (int)nc__ret(netcore_close(nc_stack, s));
 }
 
@@ -156,12 +165,18 @@ static int sock_connect(ares_socket_t s, const struct sockaddr *to, ares_socklen
                         void *arg)
 {
     (void)arg;
+    if (nc_stack == NULL)
+        return connect(s, to, len);
     return (int)nc__ret(netcore_connect(nc_stack, s, to, len));
 }
 
 static ares_ssize_t sock_recvfrom(ares_socket_t s, void *buf, size_t len, int flags,
                                   struct sockaddr *from, ares_socklen_t *fromlen, void *arg)
 {
+    if (nc_stack == NULL) {
+        ssize_t r = recvfrom(s, buf, len, flags | MSG_DONTWAIT, from, fromlen);
+        return note_refused(arg, r < 0 ? -errno : r);
+    }
     return note_refused(arg, netcore_recvfrom(nc_stack, s, buf, len, flags | MSG_DONTWAIT,
                                               from, fromlen));
 }
@@ -172,7 +187,12 @@ static ares_ssize_t sock_sendv(ares_socket_t s, const struct iovec *iov, int n, 
     ssize_t done = 0;
 
     for (int i = 0; i < n; i++) {
-        ssize_t r = netcore_send(nc_stack, s, iov[i].iov_base, iov[i].iov_len, MSG_DONTWAIT);
+        ssize_t r = nc_stack == NULL
+                        ? send(s, iov[i].iov_base, iov[i].iov_len, MSG_DONTWAIT | MSG_NOSIGNAL)
+                        : netcore_send(nc_stack, s, iov[i].iov_base, iov[i].iov_len,
+                                       MSG_DONTWAIT);
+        if (nc_stack == NULL && r < 0)
+            r = -errno;
         if (r < 0) {
             if (done > 0)
                 break;
@@ -257,10 +277,27 @@ static void run(struct lookup *lk)
                 continue;
             hs[n] = socks[i];
             ev[n] = e;
-            pfd[n].fd = netcore_fd(nc_stack, hs[n]);
-            pfd[n].events = POLLIN;
-            netcore_want(nc_stack, hs[n], e, +1);
+            pfd[n].fd = nc_stack != NULL ? netcore_fd(nc_stack, hs[n]) : hs[n];
+            pfd[n].events = nc_stack != NULL ? POLLIN : (short)e;
+            if (nc_stack != NULL)
+                netcore_want(nc_stack, hs[n], e, +1);
             n++;
+        }
+        if (nc_stack == NULL) {
+            /* Relayed fds: real sockets, whose readiness is the kernel's. */
+            struct timeval max = { (time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000 };
+            struct timeval tvbuf, *tv = ares_timeout(lk->ch, &max, &tvbuf);
+            int ms = (int)(tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000);
+            int r = LIBC(poll)(pfd, (nfds_t)n, ms);
+            for (i = 0; i < n; i++) {
+                unsigned re = r > 0 ? (unsigned)pfd[i].revents : 0;
+                ares_process_fd(lk->ch, re & (POLLIN | POLLERR | POLLHUP) ? hs[i]
+                                                                          : ARES_SOCKET_BAD,
+                                re & (POLLOUT | POLLERR | POLLHUP) ? hs[i] : ARES_SOCKET_BAD);
+            }
+            if (r <= 0)
+                ares_process_fd(lk->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+            continue;
         }
         for (i = 0; i < n; i++)
             any |= (ready[i] = netcore_poll(nc_stack, hs[i], ev[i])) != 0;

@@ -145,6 +145,21 @@ int nc__fd_handle(int fd);
 /* True, with h set, when fd is a netcore socket and the call is not the netstack's own. */
 #define OURS(fd, h) (!nc__in_stack_thread && ((h) = nc__fd_handle(fd)) >= 0)
 
+/* The fd map's raw entry: > 0 a netcore socket (handle + 1), < 0 a relayed socket
+ * (-(remote bits), remote.c), 0 neither. One array load. */
+int nc__fd_entry(int fd);
+/* What an interposed call on fd does, in one load: > 0 a netcore socket (handle + 1), < 0 a
+ * relayed socket (-(NC_RK_* bits)), 0 libc's (not ours, a control connection, or a call made
+ * on the netstack thread). */
+int nc__fd_lookup(int fd);
+/* Sets fd's entry to the relayed socket bits (> 0); expect INT_MIN: whatever was there, else
+ * only if the entry still holds the bits expect (-EAGAIN if not). -EMFILE past the map. */
+int nc__fd_set_remote(int fd, int bits, int expect);
+/* Clears fd's entry if it is a relayed socket's. */
+void nc__fd_clear_remote(int fd);
+/* Entries in the map (0 before the shim allocated it). */
+int nc__fd_map_len(void);
+
 /* Records fd as a new reference to handle. */
 int nc__fd_bind(int fd, int handle);
 /* Forgets fd; returns the handle's remaining reference count, or -1 if fd was not ours. */
@@ -158,6 +173,83 @@ int nc__fd_next(int from);
 void nc__unpoison_mapped(void);
 /* Turns a new core socket into a program fd (a dup of its eventfd). Closes h on failure. */
 int nc__fd_open(int handle, int cloexec);
+
+/*
+ * remote.c: relayed sockets (core/share.h). A process attached to a stack it does not drive
+ * has only these; the driver has them for the sockets other processes may hold too. The fd
+ * is a real AF_UNIX socket (one end of the driver's socketpair): data and readiness go to
+ * the kernel, control calls are requests on the thread's control connection.
+ */
+#define NC_RK_TYPE 0xf           /* SOCK_STREAM or SOCK_DGRAM */
+#define NC_RK_INET6 0x100        /* AF_INET6, else AF_INET */
+#define NC_RK_LISTENING 0x200    /* listen() done: the fd carries the accept token */
+#define NC_RK_CONNECTING 0x400   /* a non-blocking connect is under way */
+#define NC_RK_UNCONN 0x800       /* TCP: never connected, as far as this process knows */
+#define NC_RK_PEER 0x1000        /* UDP: connected to a peer (send needs no address) */
+#define NC_RK_CHAN 0x2000        /* not a socket: one of the shim's control connections */
+#define NC_RK_VALID 0x4000       /* set in every entry of a relayed socket */
+#define NC_RK_WRSHUT 0x8000      /* shut for writing by this process: a send is EPIPE */
+
+/* Set in a process that uses a stack another process drives (no nc_stack). */
+extern bool nc__remote_client;
+/* -1 if fd is not a relayed netcore socket, else its NC_RK_* bits. */
+int nc__remote_kind(int fd);
+/* Records fd as a relayed socket; 0 or -errno. */
+int nc__remote_adopt(int fd, int family, int type, bool listening);
+/* The lowest fd >= from that is a relayed socket, or -1 (a scan of the map: exec, spawn). */
+int nc__remote_next(int from);
+/* Forgets fd (it is being closed; the kernel closes the socketpair end itself). */
+void nc__remote_forget(int fd);
+/* Asks the driver what fd is (NC_OP_IDENTIFY) and adopts it: 0, or -errno (-EBADF: not a
+ * socket of this stack). An fd that cannot be one (not an unnamed AF_UNIX stream or
+ * seqpacket socket) is -EBADF at once, without a request or a stack. */
+int nc__remote_identify(int fd);
+/* True once this process uses a shared stack (drives it or is attached). */
+bool nc__remote_shared(void);
+/* Remembers the configuration, whose rendezvous the control connections reach. */
+void nc__remote_setup(const struct netcore_config *cfg);
+/* Client mode: checks that the driver accepts this process and says whose stack this is;
+ * 0, or -errno with a message in err (-EACCES: refused). */
+int nc__remote_attach(const struct netcore_config *cfg, char *err, size_t errlen);
+/* Before a privilege drop: one more connection, for threads that cannot connect after it. */
+void nc__remote_keep_spare(void);
+void nc__remote_fork_prepare(void);
+void nc__remote_fork_parent(void);
+/* Closes every control connection (the parent's) in a forked child. */
+void nc__remote_fork_child(void);
+/* The calls, on a relayed fd with bits k; each returns what the libc call would, errno set. */
+int nc__remote_socket(int domain, int type, int protocol);
+int nc__remote_bind(int fd, int k, const struct sockaddr *addr, socklen_t len);
+int nc__remote_listen(int fd, int k, int backlog);
+int nc__remote_accept4(int fd, int k, struct sockaddr *addr, socklen_t *len, int flags);
+int nc__remote_connect(int fd, int k, const struct sockaddr *addr, socklen_t len);
+int nc__remote_shutdown(int fd, int k, int how);
+int nc__remote_getsockname(int fd, int k, struct sockaddr *addr, socklen_t *len);
+int nc__remote_getpeername(int fd, int k, struct sockaddr *addr, socklen_t *len);
+int nc__remote_getsockopt(int fd, int k, int level, int name, void *val, socklen_t *len);
+int nc__remote_setsockopt(int fd, int k, int level, int name, const void *val,
+                          socklen_t len);
+int nc__remote_ioctl(int fd, int k, unsigned long req, void *arg);
+/* The fd was duplicated: newfd refers to the same socket. Returns newfd, or -1 (closed). */
+int nc__remote_dup(int newfd, int k);
+/* Sets and clears NC_RK_* bits of fd's entry (while it is the relayed socket it was). */
+void nc__remote_bits(int fd, int set, int clear);
+/* One request and its reply on this thread's control connection (remote.c has the contract
+ * of nc__remote_exchange): the reply's rc, or -ENETDOWN (no driver), -EPROTO, -EINTR and
+ * -ETIMEDOUT (wait only). */
+struct nc_share_req;
+struct nc_share_rep;
+long nc__remote_rpc(int op, int fd, struct nc_share_req *req, struct nc_share_rep *rep,
+                    int *fd_out);
+long nc__remote_rpc_wait(int op, int fd, struct nc_share_req *req, struct nc_share_rep *rep,
+                         int *fd_out, bool wait, int timeout_ms);
+long nc__remote_exchange(int cfd, struct nc_share_req *req, int fd, struct nc_share_rep *rep,
+                         int *fd_out, bool wait, int timeout_ms, bool *spent);
+/* remote_io.c: data on relayed fds; negative errno, as the core's calls. */
+ssize_t nc__remote_send(int fd, int k, const struct iovec *iov, int n, int flags,
+                        const struct sockaddr *to, socklen_t tolen);
+ssize_t nc__remote_recv(int fd, int k, const struct iovec *iov, int n, int flags,
+                        struct sockaddr *from, socklen_t *fromlen, int *msg_flags);
 
 /* core/log.c: a line on stderr, "netcore[PID]: ...", if NETCORE_LOG lets the level through. */
 void nc__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -241,5 +333,27 @@ void nc__host_free(struct nc_host *h);
 /* privdrop.c: start the stack before a call of the setuid family (or capset) made as root
  * takes away the right to open the TAP. */
 void nc__before_drop(void);
+
+/* convert.c: sockets another process is about to hold become relayed (core/share.h). */
+/* This process drives a shared stack (libc.c): its sockets may be relayed. */
+bool nc__shared_driver(void);
+/* libc.c: hands the stack to a keeper if other processes use it (when: "exit", "exec"...);
+ * true when it did. */
+bool nc__keep_if_used(const char *when);
+/* libc.c: this process has handed its stack to a keeper; it is a client from now on. */
+void nc__handed_off(void);
+bool nc__vfork_child(void);
+void nc__convert_fork_child(void);
+/* Relays every socket (or those a new image would inherit); returns how many could not be. */
+int nc__convert_all(bool inheritable_only);
+/* The atfork prepare handler's part (vfork converts only what exec would keep). */
+void nc__convert_at_fork(void);
+/* Relays the socket at fd (0 if fd is not a fast-path socket), or -errno. */
+int nc__convert_fd(int fd);
+void nc__convert_rights(const struct msghdr *msg);
+void nc__adopt_rights(const struct msghdr *msg);
+void nc__adopt_inherited(int fd);
+char **nc__exec_env(char *const envp[], char **buf, size_t cap);
+bool nc__remote_inheritable(void);
 
 #endif /* NC_SHIM_H */

@@ -38,6 +38,8 @@ int socket(int domain, int type, int protocol)
     int rc = nc__shim_start();
     if (rc != 0)
         return (int)nc__ret(rc);
+    if (nc_stack == NULL) /* attached to a stack another process drives */
+        return nc__remote_socket(domain, type, protocol);
     int h = netcore_socket(nc_stack, domain, type, protocol);
     if (h < 0)
         return (int)nc__ret(h);
@@ -51,8 +53,10 @@ int socketpair(int domain, int type, int protocol, int sv[2])
 
 int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h < 0)
+        return nc__remote_bind(fd, -h, addr, len);
+    if (h-- == 0)
         return LIBC(bind)(fd, addr, len);
     if (nc__passthrough(addr, len) && nc__handoff(fd, h) == 0)
         return LIBC(bind)(fd, addr, len);
@@ -61,16 +65,20 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
 
 int listen(int fd, int backlog)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h < 0)
+        return nc__remote_listen(fd, -h, backlog);
+    if (h-- == 0)
         return LIBC(listen)(fd, backlog);
     return (int)nc__ret(netcore_listen(nc_stack, h, backlog));
 }
 
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h < 0)
+        return nc__remote_accept4(fd, -h, addr, len, flags);
+    if (h-- == 0)
         return LIBC(accept4)(fd, addr, len, flags);
     int nh;
     do {
@@ -83,16 +91,20 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 
 int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h < 0)
+        return nc__remote_accept4(fd, -h, addr, len, 0);
+    if (h == 0)
         return LIBC(accept)(fd, addr, len);
     return accept4(fd, addr, len, 0);
 }
 
 int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h < 0)
+        return nc__remote_connect(fd, -h, addr, len);
+    if (h-- == 0)
         return LIBC(connect)(fd, addr, len);
     if (nc__passthrough(addr, len) && nc__handoff(fd, h) == 0)
         return LIBC(connect)(fd, addr, len);
@@ -102,8 +114,10 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 
 int shutdown(int fd, int how)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h < 0)
+        return nc__remote_shutdown(fd, -h, how);
+    if (h-- == 0)
         return LIBC(shutdown)(fd, how);
     return (int)nc__ret(netcore_shutdown(nc_stack, h, how));
 }
@@ -122,8 +136,11 @@ int close(int fd)
     if (nc__in_stack_thread)
         return LIBC(close)(fd);
     nc__epoll_forget_fd(fd);
-    if (nc__fd_handle(fd) >= 0)
+    int e = nc__fd_entry(fd);
+    if (e > 0)
         release(fd);
+    else if (e < 0)
+        nc__remote_forget(fd);
     return LIBC(close)(fd);
 }
 
@@ -135,10 +152,13 @@ int close_range(unsigned int first, unsigned int last, int flags)
     /* UNSHARE closes only in the caller's private copy of the fd table. */
     if (!nc__in_stack_thread && !(flags & (CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE))) {
         for (unsigned int fd = first; fd <= last && fd < 65536; fd++) {
-            if (nc__fd_handle((int)fd) >= 0 || nc__epoll_known((int)fd)) {
+            int e = nc__fd_entry((int)fd);
+            if (e != 0 || nc__epoll_known((int)fd)) {
                 nc__epoll_forget_fd((int)fd);
-                if (nc__fd_handle((int)fd) >= 0)
+                if (e > 0)
                     release((int)fd);
+                else if (e < 0)
+                    nc__remote_forget((int)fd);
             }
             if (fd == last)
                 break;
@@ -188,38 +208,49 @@ int fclose(FILE *f)
         fflush(f); /* through our write(), while the fd is still ours */
         nc__epoll_forget_fd(fd);
         release(fd);
+    } else if (!nc__in_stack_thread && fd >= 0 && nc__fd_entry(fd) < 0) {
+        nc__epoll_forget_fd(fd);
+        nc__remote_forget(fd);
     }
     return LIBC(fclose)(f);
 }
 
 int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h < 0)
+        return nc__remote_getsockname(fd, -h, addr, len);
+    if (h-- == 0)
         return LIBC(getsockname)(fd, addr, len);
     return (int)nc__ret(netcore_getsockname(nc_stack, h, addr, len));
 }
 
 int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h < 0)
+        return nc__remote_getpeername(fd, -h, addr, len);
+    if (h-- == 0)
         return LIBC(getpeername)(fd, addr, len);
     return (int)nc__ret(netcore_getpeername(nc_stack, h, addr, len));
 }
 
 int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h < 0)
+        return nc__remote_getsockopt(fd, -h, level, name, val, len);
+    if (h-- == 0)
         return LIBC(getsockopt)(fd, level, name, val, len);
     return (int)nc__ret(netcore_getsockopt(nc_stack, h, level, name, val, len));
 }
 
 int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h < 0)
+        return nc__remote_setsockopt(fd, -h, level, name, val, len);
+    if (h-- == 0)
         return LIBC(setsockopt)(fd, level, name, val, len);
     return (int)nc__ret(netcore_setsockopt(nc_stack, h, level, name, val, len));
 }
@@ -237,8 +268,10 @@ static int adopt(int newfd, int h)
 
 int dup(int fd)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h < 0)
+        return nc__remote_dup(LIBC(dup)(fd), -h);
+    if (h-- == 0)
         return LIBC(dup)(fd);
     return adopt(LIBC(dup)(fd), h);
 }
@@ -247,7 +280,7 @@ int dup3(int old, int new, int flags)
 {
     if (nc__in_stack_thread)
         return LIBC(dup3)(old, new, flags);
-    int h = nc__fd_handle(old);
+    int h = nc__fd_lookup(old);
     if (old == new)
         return LIBC(dup3)(old, new, flags); /* EINVAL from the kernel */
     int r = LIBC(dup3)(old, new, flags);
@@ -255,9 +288,14 @@ int dup3(int old, int new, int flags)
         return r;
     /* dup3 closed whatever new was: let go of it first. */
     nc__epoll_forget_fd(new);
-    if (nc__fd_handle(new) >= 0)
+    int e = nc__fd_entry(new);
+    if (e > 0)
         release(new);
-    return h >= 0 ? adopt(r, h) : r;
+    else if (e < 0)
+        nc__remote_forget(new);
+    if (h < 0)
+        return nc__remote_dup(r, -h);
+    return h > 0 ? adopt(r, h - 1) : r;
 }
 
 int dup2(int old, int new)
@@ -290,9 +328,12 @@ int fcntl64(int fd, int cmd, ...)
 
 static int do_fcntl(int fd, int cmd, long arg)
 {
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h < 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+        return nc__remote_dup(LIBC(fcntl)(fd, cmd, arg), -h);
+    if (h <= 0) /* a relayed socket's flags are its fd's */
         return LIBC(fcntl)(fd, cmd, arg);
+    h--;
     switch (cmd) {
     case F_GETFL: {
         int nb = netcore_get_nonblock(nc_stack, h);
@@ -314,8 +355,10 @@ int ioctl(int fd, unsigned long req, ...)
     va_start(ap, req);
     void *arg = va_arg(ap, void *);
     va_end(ap);
-    int h;
-    if (!OURS(fd, h))
+    int h = nc__fd_lookup(fd);
+    if (h < 0)
+        return nc__remote_ioctl(fd, -h, req, arg);
+    if (h-- == 0)
         return LIBC(ioctl)(fd, req, arg);
     switch (req) {
     case FIONBIO:

@@ -31,6 +31,8 @@
 
 #include "shim.h"
 
+#define ENV_MAX 4096 /* environment entries passed on with NETCORE_FDS added */
+
 enum kind { A_OPEN, A_CLOSE, A_DUP2, A_CHDIR, A_FCHDIR, A_CLOSEFROM, A_TCSETPGRP };
 
 struct action {
@@ -262,12 +264,30 @@ static int spawn(spawn_fn *real, pid_t *pid, const char *path,
                  const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
                  char *const argv[], char *const envp[])
 {
-    if (nc__fd_next(0) < 0)
-        return real(pid, path, fa, attr, argv, envp);
-    posix_spawn_file_actions_t mine;
-    int standin, rc;
+    char *buf[ENV_MAX];
     pthread_mutex_lock(&mu);
     const struct shadow *s = fa != NULL ? *find(fa) : NULL;
+    /* A shared stack: what the child could see is relayed first, so the child gets working
+     * sockets (and looks for them: NETCORE_FDS); stand-ins only for what could not be. */
+    if (nc__fd_next(0) >= 0 && nc__shared_driver()) {
+        for (int fd = nc__fd_next(0); fd >= 0; fd = nc__fd_next(fd + 1)) {
+            long fl = LIBC(fcntl)(fd, F_GETFD);
+            if ((fl >= 0 && !(fl & FD_CLOEXEC)) ||
+                (s != NULL && named_as_source(s->a, s->n, fd)))
+                (void)nc__convert_fd(fd);
+        }
+    }
+    if (nc__remote_next(0) >= 0) {
+        char **env = nc__exec_env(envp != NULL ? envp : environ, buf, ENV_MAX);
+        if (env != NULL)
+            envp = env;
+    }
+    if (nc__fd_next(0) < 0) {
+        pthread_mutex_unlock(&mu);
+        return real(pid, path, fa, attr, argv, envp);
+    }
+    posix_spawn_file_actions_t mine;
+    int standin, rc;
     if (fa != NULL && (s == NULL || s->n != fa->__used)) {
         pthread_mutex_unlock(&mu);
         nc__log(NETCORE_LOG_ERROR, "posix_spawn: file actions netcore did not see; the child "

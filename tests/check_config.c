@@ -137,6 +137,8 @@ START_TEST(test_defaults)
     ck_assert_int_eq(cfg.udp_queue, 64);
     ck_assert_int_eq(cfg.cmd_queue, 256);
     ck_assert_int_eq(cfg.time_wait_max, 1024);
+    ck_assert_int_eq(cfg.share, 1);
+    ck_assert_str_eq(cfg.run_dir, "");
 }
 END_TEST
 
@@ -447,6 +449,47 @@ START_TEST(test_log_pcap)
 }
 END_TEST
 
+START_TEST(test_stack_rundir)
+{
+    fake_set("NETCORE_STACK", "own");
+    ck_load_ok();
+    ck_assert_int_eq(cfg.share, 0);
+    fake_set("NETCORE_STACK", "shared");
+    ck_load_ok();
+    ck_assert_int_eq(cfg.share, 1);
+    fake_set("NETCORE_RUNDIR", "/run/user/1000/netcore");
+    ck_load_ok();
+    ck_assert_str_eq(cfg.run_dir, "/run/user/1000/netcore");
+
+    setup();
+    fake_set("NETCORE_STACK", "Shared");
+    ck_assert_int_eq(load(), -EINVAL);
+    ck_assert_str_eq(err, "NETCORE_STACK=\"Shared\": expected shared or own");
+    setup();
+    fake_set("NETCORE_RUNDIR", "run/netcore");
+    ck_assert_int_eq(load(), -EINVAL);
+    ck_assert_str_eq(err,
+                     "NETCORE_RUNDIR=\"run/netcore\": expected an absolute directory path");
+    /* The longest that fits, and one more. */
+    char dir[sizeof(cfg.run_dir) + 1];
+    memset(dir, 'd', sizeof(dir));
+    dir[0] = '/';
+    dir[sizeof(cfg.run_dir) - 1] = '\0';
+    setup();
+    fake_set("NETCORE_RUNDIR", dir);
+    ck_load_ok();
+    ck_assert_str_eq(cfg.run_dir, dir);
+    dir[sizeof(cfg.run_dir) - 1] = 'd';
+    dir[sizeof(cfg.run_dir)] = '\0';
+    setup();
+    fake_set("NETCORE_RUNDIR", dir);
+    ck_assert_int_eq(load(), -EINVAL);
+    ck_assert_msg(strstr(err, "NETCORE_RUNDIR=") == err && strstr(err, "longer than 95 bytes"),
+                  "message: %s", err);
+    ck_assert_msg(!memcmp(&cfg, &before, sizeof(cfg)), "cfg changed by a bad NETCORE_RUNDIR");
+}
+END_TEST
+
 START_TEST(test_all)
 {
     static const uint8_t mac[6] = { 0x0a, 0, 0, 0, 0, 0x01 };
@@ -693,6 +736,15 @@ static const struct {
     { "NETCORE_TIME_WAIT_MAX", "1000001" },
     { "NETCORE_TIME_WAIT_MAX", "1k" },
     { "NETCORE_TIME_WAIT_MAX", "18446744073709551615" },
+
+    { "NETCORE_STACK", "" },
+    { "NETCORE_STACK", "shared " },
+    { "NETCORE_STACK", "1" },
+    { "NETCORE_STACK", "OWN" },
+
+    { "NETCORE_RUNDIR", "" },
+    { "NETCORE_RUNDIR", "relative" },
+    { "NETCORE_RUNDIR", "./tmp" },
 };
 
 START_TEST(test_bad_value)
@@ -925,6 +977,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_ints);
     tcase_add_test(tc, test_tap_pool);
     tcase_add_test(tc, test_log_pcap);
+    tcase_add_test(tc, test_stack_rundir);
     tcase_add_test(tc, test_all);
     tcase_add_test(tc, test_real_env);
     suite_add_tcase(s, tc);

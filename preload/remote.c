@@ -1,0 +1,551 @@
+/*
+ * Relayed sockets, the client side (core/share.h has the design and the wire protocol).
+ *
+ * A relayed socket's fd is one end of a socketpair whose other end the driver's netstack
+ * thread pumps. Data, readiness, O_NONBLOCK, SO_RCVTIMEO/SO_SNDTIMEO, dup, fork, exec and
+ * SCM_RIGHTS are therefore the kernel's business; what the shim adds is the socket's control
+ * calls, each one request and one reply on a control connection to the driver. This file
+ * keeps the fd map's entries for those fds, the control connections (one per thread, so a
+ * reply that waits, a blocking connect, holds up only its own thread) and the exchange
+ * itself; remote_ops.c has the calls, remote_io.c the data path.
+ *
+ * The driver may die at any moment: a connection that reads EOF or ECONNRESET means it is
+ * gone, and the call fails with ENETDOWN. The connection is forgotten; the next call opens
+ * a new one (a new driver may exist by then, though it will not know the old sockets).
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "share.h"
+#include "shim.h"
+
+bool nc__remote_client;
+
+/* The configuration whose rendezvous the control connections reach (set at start). */
+static struct netcore_config rcfg;
+static _Atomic bool have_cfg;
+
+/* fd map entries */
+
+int nc__remote_kind(int fd)
+{
+    int e = nc__fd_entry(fd);
+    if (e >= 0)
+        return -1;
+    return (-e & NC_RK_CHAN) ? -1 : -e;
+}
+
+int nc__remote_adopt(int fd, int family, int type, bool listening)
+{
+    if (family != AF_INET && family != AF_INET6)
+        return -EAFNOSUPPORT;
+    if (type != SOCK_STREAM && type != SOCK_DGRAM)
+        return -EPROTOTYPE;
+    int k = NC_RK_VALID | type | (family == AF_INET6 ? NC_RK_INET6 : 0);
+    if (listening)
+        k |= NC_RK_LISTENING;
+    return nc__fd_set_remote(fd, k, INT_MIN);
+}
+
+int nc__remote_next(int from)
+{
+    int n = nc__fd_map_len();
+    for (int fd = from < 0 ? 0 : from; fd < n; fd++)
+        if (nc__remote_kind(fd) >= 0)
+            return fd;
+    return -1;
+}
+
+int nc__remote_dup(int newfd, int k)
+{
+    if (newfd < 0)
+        return newfd;
+    if (nc__fd_set_remote(newfd, k, INT_MIN) != 0) {
+        LIBC(close)(newfd);
+        errno = EMFILE;
+        return -1;
+    }
+    return newfd;
+}
+
+/* Sets and clears bits of fd's entry, if it is still the relayed socket it was. */
+void nc__remote_bits(int fd, int set, int clear)
+{
+    for (int tries = 0; tries < 64; tries++) {
+        int k = nc__remote_kind(fd);
+        if (k < 0 || nc__fd_set_remote(fd, (k | set) & ~clear, k) == 0)
+            return;
+    }
+}
+
+/* control connections */
+
+struct chan {
+    int fd;          /* -1 once closed (or closed by the program behind our back) */
+    uint32_t seq;    /* the last request's number; never 0 (a refusal's) */
+    bool denied;     /* this thread may not connect (EACCES after a privilege drop): spare */
+    struct chan *next;
+};
+/* Every thread's connection, for fork (the child closes them all) and for a close() of one
+ * of their fds by the program. */
+static pthread_mutex_t chans_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct chan *chans;
+static __thread struct chan *my_chan;
+/*
+ * A connection opened before a privilege drop, for the threads that cannot open their own
+ * after it (the run directory is the old uid's: EACCES), one request at a time. The driver
+ * checked this process's credentials when it accepted the connection, as the kernel checks a
+ * socket's when it is opened.
+ */
+static struct chan *spare;
+static pthread_mutex_t spare_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t chan_key;
+static pthread_once_t chan_key_once = PTHREAD_ONCE_INIT;
+
+static void chan_close(struct chan *c)
+{
+    if (c->fd >= 0) {
+        nc__fd_clear_remote(c->fd);
+        LIBC(close)(c->fd);
+        c->fd = -1;
+    }
+}
+
+/* At thread exit: the thread's connection goes (the driver forgets what it had pending). */
+static void chan_free(void *p)
+{
+    struct chan *c = p;
+    pthread_mutex_lock(&chans_mu);
+    for (struct chan **pp = &chans; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    chan_close(c);
+    pthread_mutex_unlock(&chans_mu);
+    if (my_chan == c) /* a later destructor's close may still ask: it opens a new one */
+        my_chan = NULL;
+    free(c);
+}
+
+static void chan_key_init(void)
+{
+    pthread_key_create(&chan_key, chan_free);
+}
+
+void nc__remote_forget(int fd)
+{
+    int e = nc__fd_entry(fd);
+    if (e >= 0)
+        return;
+    if (-e & NC_RK_CHAN) {
+        /* The program closes one of our connections (a close-all loop): it is closing the fd
+         * itself, so only forget it; its thread opens another at its next call. */
+        pthread_mutex_lock(&chans_mu);
+        for (struct chan *c = chans; c != NULL; c = c->next)
+            if (c->fd == fd)
+                c->fd = -1;
+        pthread_mutex_unlock(&chans_mu);
+    }
+    nc__fd_clear_remote(fd);
+}
+
+/*
+ * Moves a new connection's fd out of the way of the program's own numbers: the kernel gives
+ * the lowest free number, and a program (or a test) may count on its sockets getting the
+ * numbers they would get without the shim. Half the fd limit, at most 512 (a higher number
+ * would grow the process's fd table for nothing), capped to the fd map.
+ */
+static int chan_move_high(int fd)
+{
+    struct rlimit rl;
+    long lim = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                   ? (long)rl.rlim_cur : 1024;
+    long hi = lim / 2 < 512 ? lim / 2 : 512;
+    if (hi > nc__fd_map_len() - 1)
+        hi = nc__fd_map_len() - 1;
+    if (hi <= fd)
+        return fd;
+    int nfd = LIBC(fcntl)(fd, F_DUPFD_CLOEXEC, (int)hi);
+    if (nfd < 0)
+        return fd;
+    LIBC(close)(fd);
+    return nfd;
+}
+
+/* No driver listening where it should: the stack is gone (ENETDOWN to the program). */
+static int conn_error(int rc)
+{
+    return rc == -ENOENT || rc == -ECONNREFUSED || rc == -ECONNRESET || rc == -EPIPE
+               ? -ENETDOWN : rc;
+}
+
+/* This thread's connection, opened if it has none; 0 or -errno (message in err). */
+static int chan_get(struct chan **out, char *err, size_t errlen)
+{
+    struct chan *c = my_chan;
+    if (c != NULL && c->fd >= 0) {
+        *out = c;
+        return 0;
+    }
+    if (!atomic_load(&have_cfg)) {
+        snprintf(err, errlen, "no stack configured");
+        return -ENETDOWN;
+    }
+    pthread_once(&chan_key_once, chan_key_init);
+    if (c == NULL) {
+        c = calloc(1, sizeof(*c));
+        if (c == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
+        c->fd = -1;
+        pthread_mutex_lock(&chans_mu);
+        c->next = chans;
+        chans = c;
+        pthread_mutex_unlock(&chans_mu);
+        my_chan = c;
+        pthread_setspecific(chan_key, c);
+    }
+    if (c->denied)
+        return -EACCES;
+    int fd = netcore_share_connect(&rcfg, err, errlen);
+    if (fd == -EACCES && spare != NULL)
+        c->denied = true; /* no use trying again for every call */
+    if (fd < 0)
+        return conn_error(fd);
+    fd = chan_move_high(fd);
+    /* Marked in the fd map: a close() of it by the program is noticed (nc__remote_forget). */
+    nc__fd_set_remote(fd, NC_RK_CHAN, INT_MIN);
+    pthread_mutex_lock(&chans_mu);
+    c->fd = fd;
+    pthread_mutex_unlock(&chans_mu);
+    *out = c;
+    return 0;
+}
+
+static void chan_drop(struct chan *c)
+{
+    pthread_mutex_lock(&chans_mu);
+    chan_close(c);
+    pthread_mutex_unlock(&chans_mu);
+}
+
+/* Not spare_mu: a blocking connect may hold it long. The child closes the spare anyway. */
+void nc__remote_fork_prepare(void)
+{
+    pthread_mutex_lock(&chans_mu);
+}
+
+void nc__remote_fork_parent(void)
+{
+    pthread_mutex_unlock(&chans_mu);
+}
+
+/* The connections are the parent's: a request from here would mix with its own. */
+void nc__remote_fork_child(void)
+{
+    for (struct chan *c = chans; c != NULL; c = c->next)
+        chan_close(c);
+    pthread_mutex_init(&chans_mu, NULL);
+    pthread_mutex_init(&spare_mu, NULL);
+}
+
+/* the exchange */
+
+/* Closes every fd a control message carried, but keep (if not NULL) gets the first one. */
+static void take_fds(struct msghdr *m, int *keep)
+{
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm != NULL; cm = CMSG_NXTHDR(m, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
+            if (keep != NULL && *keep < 0)
+                *keep = fd;
+            else
+                LIBC(close)(fd);
+        }
+    }
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * One request on connection cfd and its reply: sends req (op and seq filled by the caller)
+ * with fd as SCM_RIGHTS when fd >= 0, and waits for the reply that carries req's seq. A reply
+ * with another seq is dropped (its fds closed); seq 0 with an error is the driver refusing
+ * this process. An fd in the reply goes to *fd_out when the caller wants one and the reply
+ * is a success (close-on-exec: MSG_CMSG_CLOEXEC), else it is closed. wait says the reply
+ * may take long (a blocking connect): a signal then ends the wait with -EINTR, and
+ * timeout_ms (-1: none) with -ETIMEDOUT; in both cases the caller must close the connection,
+ * whose reply is still to come. Other calls wait through signals (their replies come at
+ * once). Returns the reply's rc, -ENETDOWN when the driver is gone, -EPROTO for a reply
+ * that is not one. *spent is set when the connection cannot carry another request (those
+ * cases, and a refusal).
+ */
+long nc__remote_exchange(int cfd, struct nc_share_req *req, int fd, struct nc_share_rep *rep,
+                         int *fd_out, bool wait, int timeout_ms, bool *spent)
+{
+    if (fd_out != NULL)
+        *fd_out = -1;
+    *spent = true;
+    struct iovec iov = { req, sizeof(*req) };
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } sc;
+    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (fd >= 0) {
+        memset(&sc, 0, sizeof(sc));
+        m.msg_control = sc.buf;
+        m.msg_controllen = sizeof(sc.buf);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    }
+    ssize_t n;
+    do {
+        n = LIBC(sendmsg)(cfd, &m, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    /* A driver that refuses this process replies and closes at once, maybe before our
+     * request: the send fails, and the refusal waits to be read. */
+    int send_err = n < 0 ? errno : 0;
+    if (send_err != 0 && send_err != EPIPE && send_err != ECONNRESET)
+        return conn_error(-send_err);
+    if (send_err != 0)
+        wait = false;
+    /* A peer that closes with our request unread leaves ECONNRESET, which the next recvmsg
+     * reports before the messages still queued (a refusal): read once more for those. */
+    bool reset = false;
+    int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
+    for (;;) {
+        if (wait) {
+            int left = -1;
+            if (timeout_ms >= 0) {
+                int64_t l = deadline - now_ms();
+                left = l < 0 ? 0 : (l > INT_MAX ? INT_MAX : (int)l);
+            }
+            struct pollfd p = { .fd = cfd, .events = POLLIN };
+            int r = LIBC(poll)(&p, 1, left);
+            if (r < 0 && errno == EINTR)
+                return -EINTR;
+            if (r == 0)
+                return -ETIMEDOUT;
+        }
+        /* Room for more fds than one: a reply with several is wrong, and every one of them
+         * must be closed, not left behind as MSG_CTRUNC would. */
+        union {
+            struct cmsghdr align;
+            char buf[CMSG_SPACE(sizeof(int) * 8)];
+        } rc;
+        struct iovec riov = { rep, sizeof(*rep) };
+        struct msghdr rm = { .msg_iov = &riov, .msg_iovlen = 1, .msg_control = rc.buf,
+                             .msg_controllen = sizeof(rc.buf) };
+        bool last = send_err != 0 || reset;
+        n = LIBC(recvmsg)(cfd, &rm, MSG_CMSG_CLOEXEC | (last ? MSG_DONTWAIT : 0));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == ECONNRESET && !reset) {
+            reset = true;
+            wait = false;
+            continue;
+        }
+        if (n < 0 && reset)
+            return -ENETDOWN;
+        if (n <= 0 && send_err != 0)
+            return conn_error(-send_err);
+        if (n < 0)
+            return conn_error(-errno);
+        if (n == 0)
+            return -ENETDOWN;
+        bool whole = (size_t)n >= offsetof(struct nc_share_rep, data) &&
+                     rep->magic == NC_SHARE_MAGIC && rep->len <= NC_SHARE_DATA &&
+                     (size_t)n >= offsetof(struct nc_share_rep, data) + rep->len;
+        if (!whole) {
+            take_fds(&rm, NULL);
+            return -EPROTO;
+        }
+        if (rep->seq == 0 && rep->rc < 0) { /* refused, or the driver is full */
+            take_fds(&rm, NULL);
+            return rep->rc < -4095 ? -EPROTO : rep->rc;
+        }
+        if (rep->seq != req->seq || send_err != 0) {
+            take_fds(&rm, NULL);
+            if (send_err != 0)
+                return conn_error(-send_err);
+            continue;
+        }
+        bool want = fd_out != NULL && rep->rc >= 0;
+        take_fds(&rm, want ? fd_out : NULL);
+        if (rep->rc < -4095 || rep->rc > INT_MAX) {
+            if (fd_out != NULL && *fd_out >= 0)
+                LIBC(close)(*fd_out);
+            return -EPROTO;
+        }
+        *spent = false;
+        return rep->rc;
+    }
+}
+
+/* One request on this thread's connection (see nc__remote_exchange). */
+static long rpc_wait(int op, int fd, struct nc_share_req *req, struct nc_share_rep *rep,
+                     int *fd_out, bool wait, int timeout_ms)
+{
+    char err[256];
+    struct chan *c;
+    if (fd_out != NULL)
+        *fd_out = -1;
+    int rc = chan_get(&c, err, sizeof(err));
+    if (rc == -EACCES && spare != NULL) {
+        pthread_mutex_lock(&spare_mu);
+        long r = spare->fd >= 0 ? 0 : -ENETDOWN;
+        if (r == 0) {
+            if (++spare->seq == 0)
+                spare->seq = 1;
+            req->magic = NC_SHARE_MAGIC;
+            req->seq = spare->seq;
+            req->op = (uint16_t)op;
+            req->pad = 0;
+            bool spent;
+            r = nc__remote_exchange(spare->fd, req, fd, rep, fd_out, wait, timeout_ms, &spent);
+            if (spent)
+                chan_drop(spare);
+        }
+        pthread_mutex_unlock(&spare_mu);
+        return r;
+    }
+    if (rc != 0) {
+        nc__log(NETCORE_LOG_DEBUG, "no control connection: %s", err);
+        return rc;
+    }
+    if (++c->seq == 0)
+        c->seq = 1;
+    req->magic = NC_SHARE_MAGIC;
+    req->seq = c->seq;
+    req->op = (uint16_t)op;
+    req->pad = 0;
+    bool spent;
+    long r = nc__remote_exchange(c->fd, req, fd, rep, fd_out, wait, timeout_ms, &spent);
+    /* The driver is gone (or broke the protocol, or refused us), or it still owes the reply
+     * of a wait we gave up. */
+    if (spent)
+        chan_drop(c);
+    if (r == -EPROTO)
+        nc__log(NETCORE_LOG_WARN, "a reply from the stack's driver that is not one "
+                "(op %d): a driver of another build?", op);
+    return r;
+}
+
+/* errno as the program left it: a call that succeeds does not change it (nginx logs errno
+ * beside a read of 0), and ours try things that fail on the way (a connect, a token). */
+long nc__remote_rpc_wait(int op, int fd, struct nc_share_req *req, struct nc_share_rep *rep,
+                         int *fd_out, bool wait, int timeout_ms)
+{
+    int saved = errno;
+    long r = rpc_wait(op, fd, req, rep, fd_out, wait, timeout_ms);
+    errno = saved;
+    return r;
+}
+
+long nc__remote_rpc(int op, int fd, struct nc_share_req *req, struct nc_share_rep *rep,
+                    int *fd_out)
+{
+    return nc__remote_rpc_wait(op, fd, req, rep, fd_out, false, -1);
+}
+
+/* start */
+
+void nc__remote_setup(const struct netcore_config *cfg)
+{
+    rcfg = *cfg;
+    /* The default directory is named after the effective uid: the one of now, the stack's,
+     * not the one a later setuid gives. */
+    if (rcfg.run_dir[0] == '\0')
+        snprintf(rcfg.run_dir, sizeof(rcfg.run_dir), "/tmp/netcore-%u", (unsigned)geteuid());
+    atomic_store(&have_cfg, true);
+}
+
+bool nc__remote_shared(void)
+{
+    return atomic_load(&have_cfg);
+}
+
+void nc__remote_keep_spare(void)
+{
+    if (!atomic_load(&have_cfg) || spare != NULL)
+        return;
+    char err[256];
+    int fd = netcore_share_connect(&rcfg, err, sizeof(err));
+    if (fd < 0) {
+        nc__log(NETCORE_LOG_DEBUG, "no spare control connection: %s", err);
+        return;
+    }
+    struct chan *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        LIBC(close)(fd);
+        return;
+    }
+    c->fd = chan_move_high(fd);
+    nc__fd_set_remote(c->fd, NC_RK_CHAN, INT_MIN);
+    pthread_mutex_lock(&chans_mu);
+    c->next = chans;
+    chans = c;
+    pthread_mutex_unlock(&chans_mu);
+    spare = c;
+}
+
+/*
+ * Client mode: opens this thread's connection and asks one harmless question (IDENTIFY of no
+ * fd, which a driver answers with an error) so that a driver that refuses this process says
+ * so now, once, rather than on every socket call. The driver's pid is the connection's peer.
+ */
+int nc__remote_attach(const struct netcore_config *cfg, char *err, size_t errlen)
+{
+    nc__remote_setup(cfg);
+    struct chan *c;
+    int rc = chan_get(&c, err, errlen);
+    if (rc == -EACCES) {
+        return rc;
+    }
+    if (rc != 0)
+        return rc;
+    struct ucred cr = { 0, 0, 0 };
+    socklen_t crlen = sizeof(cr);
+    LIBC(getsockopt)(c->fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen);
+    struct nc_share_req q;
+    struct nc_share_rep p;
+    memset(&q, 0, sizeof(q));
+    long r = nc__remote_rpc(NC_OP_IDENTIFY, -1, &q, &p, NULL);
+    if (r == -EACCES) {
+        snprintf(err, errlen, "the stack of %s is driven by pid %d (uid %d), which lets only "
+                 "its own uid or root use it; this process runs as uid %d",
+                 cfg->ifname, (int)cr.pid, (int)cr.uid, (int)geteuid());
+        return (int)r;
+    }
+    if (r == -ENETDOWN || r == -EPROTO) {
+        snprintf(err, errlen, "the driver of the stack of %s (pid %d) %s", cfg->ifname,
+                 (int)cr.pid, r == -EPROTO ? "does not speak this build's protocol"
+                                             : "went away");
+        return (int)r;
+    }
+    nc__remote_client = true;
+    nc__log(NETCORE_LOG_INFO, "attached to the stack of %s driven by pid %d", cfg->ifname,
+            (int)cr.pid);
+    return 0;
+}
