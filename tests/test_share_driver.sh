@@ -33,7 +33,7 @@ nc_wait_line "$tmp/driver.log" "^listening on $NC_NETCORE_IP 7901 " "$driver"
 sock=$(nc_stack_sock)
 [ -S "$sock" ] || fail "no rendezvous socket in $NETCORE_RUNDIR: $(ls -la "$NETCORE_RUNDIR")"
 [ "$(nc_stack_holders)" = "$driver" ] ||
-    fail "the rendezvous lock is held by '$(nc_stack_holders | tr '\n' ' ')', want the driver $driver"
+    fail "the rendezvous lock is held by '$(nc_stack_holders | paste -sd ' ' -)', want the driver $driver"
 [ "$(stat -c %a "$NETCORE_RUNDIR")" = 700 ] || fail "$NETCORE_RUNDIR is not mode 0700"
 echo "driver $driver, rendezvous $sock"
 

@@ -47,7 +47,7 @@ nc_wait_line "$tmp/daemon.log" "^daemon: serving pid $child\$" "$child"
 fetch_daemon 1
 fetch_daemon 2
 echo "ok: the daemon's parent exited at once; its child $child served 2 connections after it" \
-     "(the stack driven by pid $(nc_stack_holders | tr '\n' ' '))"
+     "(the stack driven by pid $(nc_stack_holders | paste -sd ' ' -))"
 
 # 2. Two unrelated servers on 198.18.0.2 at once.
 nc_bg_run python3 -u -m http.server 8080 --bind "$NC_NETCORE_IP" --directory "$tmp/www" \
@@ -91,7 +91,7 @@ grep -q "^client: GET /file from $NC_NETCORE_IP:8080: 200, 4194304 bytes, sha256
 grep -qx "client: echo with $NC_NETCORE_IP:6380 byte-identical" "$tmp/client.log" ||
     fail "the client's echo with the echo server"
 fetch_daemon 4
-holders=$(nc_stack_holders | tr '\n' ' ')
+holders=$(nc_stack_holders | paste -sd ' ' -)
 [ "$(wc -w <<<"$holders")" -eq 1 ] || fail "want one process driving the stack, got '$holders'"
 echo "ok: a netcore client beside the servers reached the kernel side and both servers"
 

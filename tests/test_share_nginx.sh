@@ -68,14 +68,14 @@ kill -0 "$master" 2>/dev/null || { cat "$tmp/error.log" >&2; fail "nginx master 
 workers=$(pgrep -P "$master" | tr '\n' ' ') || workers=
 echo "nginx: start returned in $((SECONDS - start)) s; master $master, workers $workers"
 [ "$(wc -w <<<"$workers")" -eq 2 ] || fail "want 2 workers of master $master, got '$workers'"
-keeper=$(nc_stack_holders | tr '\n' ' ')
+keeper=$(nc_stack_holders | paste -sd " " -)
 echo "the stack's driver (keeper): ${keeper:-none}; start log: $(grep -m1 'keeper' "$tmp/start.out" || true)"
 [ -n "$keeper" ] || fail "no process holds the stack's rendezvous lock in $NETCORE_RUNDIR"
 # One process drives: the keeper, neither nginx's master nor a worker (a copy of the lock's
 # descriptor left in them would keep the lock held after the keeper's end).
 [ "$(wc -w <<<"$keeper")" -eq 1 ] || fail "want one process holding the rendezvous lock, got $keeper"
 for p in $master $workers; do
-    [ "$p" != "${keeper% }" ] || fail "nginx's process $p holds the stack's rendezvous lock"
+    [ "$p" != "$keeper" ] || fail "nginx's process $p holds the stack's rendezvous lock"
 done
 
 # 2. A 16 MiB file, checked by sha256.
@@ -109,7 +109,7 @@ nc_pid_wait_gone "$master" 20
 for w in $workers; do nc_pid_wait_gone "$w" 10; done
 nc_stack_wait_free 10
 for k in $keeper; do nc_pid_wait_gone "$k" 5; done
-[ -z "$(nc_stack_holders)" ] || fail "still holding the stack: $(nc_stack_holders | tr '\n' ' ')"
+[ -z "$(nc_stack_holders)" ] || fail "still holding the stack: $(nc_stack_holders | paste -sd ' ' -)"
 echo "ok: after kill -QUIT the master, its workers and the keeper ($keeper) are gone;" \
     "the keeper said: $(grep -m1 'keeper: ' "$tmp/start.out" || echo nothing)"
 echo "PASS: test_share_nginx"
