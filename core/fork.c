@@ -19,17 +19,26 @@
 #include "internal.h"
 
 /* A stack being handed to a keeper (keep.c) is locked already and is the keeper's to run:
- * the fork handlers leave it alone. */
+ * the fork handlers leave it alone.
+ * The control server's mutex first (share.c takes it, then the stack lock): a request being
+ * handled holds fds it received, or a fresh program end, outside the stack lock; forking
+ * then would copy them into the child, which would keep the client's socket alive. */
 void netcore_fork_prepare(struct netcore_stack *st)
 {
-    if (st != NULL && !st->keeping)
-        nc__lock(st);
+    if (st == NULL || st->keeping)
+        return;
+    if (st->share != NULL)
+        nc__mutex_lock(&st->share->mu);
+    nc__lock(st);
 }
 
 void netcore_fork_parent(struct netcore_stack *st)
 {
-    if (st != NULL && !st->keeping)
-        nc__unlock(st);
+    if (st == NULL || st->keeping)
+        return;
+    nc__unlock(st);
+    if (st->share != NULL)
+        nc__mutex_unlock(&st->share->mu);
 }
 
 /* In the child, right after fork: only closes (async-signal-safe), nothing that allocates. */
@@ -41,6 +50,11 @@ void netcore_fork_child(struct netcore_stack *st)
      * nc__unlock: a signal deferred under it was the parent's (the shim forgets it). */
     pthread_mutex_unlock(&st->lock);
     nc__crit_depth = nc__crit_depth - 1;
+    if (st->share != NULL) {
+        /* Held by this thread in the copy: a fresh one (nothing here serves any more). */
+        pthread_mutex_init(&st->share->mu, NULL);
+        nc__crit_depth = nc__crit_depth - 1;
+    }
     st->dev_down = true; /* whatever lwIP would still send goes nowhere */
     st->threaded = false;
     nc__dev_close(&st->dev);

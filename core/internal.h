@@ -527,7 +527,9 @@ struct nc_share_conn {
     pid_t pid;
     uid_t uid;
     /* A CONNECT whose reply waits for the outcome, under the stack lock: */
-    struct nc_sock *wait_sock;   /* the socket, or NULL */
+    struct nc_sock *wait_sock;   /* the socket, or NULL; held (nc__sock_hold of wait_id)
+                                    until answered or forgotten: its memory stays */
+    int wait_id;
     int wait_fd;                 /* our copy of its program end: it lives meanwhile */
     uint32_t wait_seq;
     bool wait_ready;             /* the outcome is in (nc__share_sock_changed) */
@@ -542,6 +544,7 @@ struct nc_share {
     uid_t owner;                 /* the uid that claimed (the run directory's owner) */
     struct nc_share_conn *conns; /* changed under the stack lock */
     _Atomic int nconns;
+    int max_conns;               /* connection cap: from RLIMIT_NOFILE (netcore_share_serve) */
     uint64_t refused, over_limit, dropped, bad;
     bool gone;                   /* fds closed in a forked child or a driver that handed over */
 };
@@ -564,6 +567,17 @@ void nc__share_watch(struct netcore_stack *st, struct nc_share_conn *c, bool rea
 /* shareop.c: one request of connection c (epoll events ev); a waiting CONNECT's answer. */
 void nc__share_request(struct netcore_stack *st, struct nc_share_conn *c, uint32_t ev);
 void nc__share_connect_done(struct netcore_stack *st, struct nc_share_conn *c);
+/* closer.c: an fd a client passed is an AF_UNIX socket (getsockopt SO_DOMAIN: no
+ * filesystem touched); closes a passed fd without waiting on the calling thread (anything
+ * but an AF_UNIX socket goes to the closer thread); fds that thread closed so far. */
+bool nc__fd_is_unix(int fd);
+void nc__close_passed(int fd);
+unsigned long nc__closer_count(void);
+/* share.c: registers fd as a control connection of pid/uid (CHANNEL, accept); 0 or -errno
+ * (fd still the caller's then). Takes the stack lock. */
+int nc__share_conn_add(struct netcore_stack *st, int fd, pid_t pid, uid_t uid);
+/* share.c: soft RLIMIT_NOFILE raised to the hard limit (a server, a keeper); the limit now. */
+long nc__share_raise_nofile(void);
 /* stack.c: the netstack thread ends (joined) and starts again (keep.c). */
 void nc__thread_stop(struct netcore_stack *st);
 int nc__thread_start(struct netcore_stack *st);

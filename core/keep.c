@@ -121,8 +121,10 @@ static void close_foreign(struct netcore_stack *st)
         doomed[ndoomed++] = key;
     }
     closedir(d);
+    /* The program's TCP sockets with SO_LINGER, files on a hung mount: closed off this
+     * thread (closer.c), which is about to serve every client of the stack. */
     for (int i = 0; i < ndoomed; i++)
-        nc__sys_close(doomed[i]);
+        nc__close_passed(doomed[i]);
     free(doomed);
     free(own);
 }
@@ -149,6 +151,10 @@ static void __attribute__((noreturn)) keeper(struct netcore_stack *st)
     nc__in_stack_thread = 1;
     setsid();
     prctl(PR_SET_NAME, "netcore-keeper"); /* what ps and top show for it */
+    /* Not the exiting program's cwd: a keeper there would keep its mount busy. */
+    if (chdir("/") != 0)
+        nc__log(NETCORE_LOG_DEBUG, "keeper: chdir /: %s", strerror(errno));
+    (void)nc__share_raise_nofile(); /* every relay is an fd of its own (share.c) */
     /* The program's handlers are its own business, not the keeper's; a relay writing to a
      * pair whose last reader just went must not kill it. */
     struct sigaction dfl = { .sa_handler = SIG_DFL }, ign = { .sa_handler = SIG_IGN };

@@ -550,6 +550,7 @@ static void close_relayed(struct netcore_stack *st, struct nc_relay *r)
     bool reset = r->reset;
     relay_free(r);
     atomic_store(&s->app_closed, true);
+    nc__share_sock_changed(st, s); /* a CONNECT waiting on it is answered (share.c) */
     nc__sock_wake(s);
     if (s->type == SOCK_DGRAM) {
         nc__udp_close(st, s);
@@ -708,9 +709,10 @@ void nc__relay_notify(struct nc_sock *s)
 
 void nc__relay_detach(struct netcore_stack *st, struct nc_sock *s)
 {
-    (void)st;
-    if (s->relay != NULL)
+    if (s->relay != NULL) {
         relay_free(s->relay);
+        nc__share_sock_changed(st, s); /* a CONNECT waiting on it is answered (share.c) */
+    }
 }
 
 /* Caller holds the lock. */
@@ -792,7 +794,8 @@ int netcore_export(struct netcore_stack *st, int id)
 int nc__relay_find(struct netcore_stack *st, int fd)
 {
     struct stat sb;
-    if (st->relays == NULL || nc__raw_syscall(SYS_fstat, fd, &sb) != 0 ||
+    /* SO_DOMAIN first: fstat of a client's file on a hung mount would block (closer.c). */
+    if (st->relays == NULL || !nc__fd_is_unix(fd) || nc__raw_syscall(SYS_fstat, fd, &sb) != 0 ||
         !S_ISSOCK(sb.st_mode))
         return -EBADF;
     int id = -EBADF;

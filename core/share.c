@@ -11,8 +11,12 @@
  *
  * A process the driver refuses (SO_PEERCRED: neither the stack's uid nor root) gets one
  * reply, magic and seq 0 with rc -EACCES, and the connection closes: the client reads it as
- * the answer to its first request. A process beyond SHARE_CONNS connections gets -EAGAIN
- * the same way.
+ * the answer to its first request. A process beyond the connection cap (conns_cap: a
+ * quarter of the fd limit, at least SHARE_CONNS) gets -EAGAIN the same way.
+ *
+ * Whatever fd a client passes is looked at only through getsockopt(SO_DOMAIN) before it is
+ * known to be an AF_UNIX socket, and closed by closer.c unless it is one: fstat or close of
+ * a file on a hung mount, or of a lingering TCP socket, must not stop the netstack thread.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -30,7 +35,8 @@
 #include "internal.h"
 #include "share.h"
 
-/* Control connections served at once: each costs an fd and a small struct. */
+/* Control connections served at once, at least: each costs an fd and a small struct. The cap
+ * grows with the fd limit (a quarter of it): the rest is for relays and the program. */
 #define SHARE_CONNS 256
 #define SHARE_BATCH 32 /* epoll events taken per turn of the loop */
 
@@ -59,14 +65,20 @@ static void conn_unlink(struct nc_share *sh, struct nc_share_conn *c)
         }
 }
 
-/* Forgets a waiting CONNECT: its copy of the program end goes. Caller holds the lock. */
-static void wait_forget(struct nc_share_conn *c)
+/*
+ * Forgets a waiting CONNECT: its copy of the program end goes. Caller holds the lock.
+ * Returns the slot whose hold the caller lets go of (nc__sock_put) once it has unlocked
+ * (a put may free the socket, which takes the lock), or -1.
+ */
+static int wait_forget(struct nc_share_conn *c)
 {
+    int held = c->wait_sock != NULL ? c->wait_id : -1;
     if (c->wait_fd >= 0)
         nc__sys_close(c->wait_fd);
     c->wait_fd = -1;
     c->wait_sock = NULL;
     c->wait_ready = false;
+    return held;
 }
 
 void nc__share_conn_close(struct netcore_stack *st, struct nc_share_conn *c)
@@ -74,8 +86,10 @@ void nc__share_conn_close(struct netcore_stack *st, struct nc_share_conn *c)
     struct nc_share *sh = st->share;
     nc__lock(st);
     conn_unlink(sh, c);
-    wait_forget(c);
+    int held = wait_forget(c);
     nc__unlock(st);
+    if (held >= 0)
+        nc__sock_put(st, held);
     /* Out of the set by name: a forked child's copy of the fd would keep it there. */
     (void)ep_ctl(sh->epfd, EPOLL_CTL_DEL, c->fd, NULL, 0);
     nc__sys_close(c->fd);
@@ -134,7 +148,7 @@ static void refuse(int fd, int rc)
             for (size_t k = 0; k < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int); k++) {
                 int got;
                 memcpy(&got, CMSG_DATA(h) + k * sizeof(int), sizeof(got));
-                nc__sys_close(got);
+                nc__close_passed(got); /* a refused process's fd: anything */
             }
         }
     }
@@ -168,8 +182,8 @@ static void on_accept(struct netcore_stack *st, struct nc_share *sh)
                                       SOCK_CLOEXEC | SOCK_NONBLOCK);
             if (fd >= 0)
                 refuse(fd, -EAGAIN);
-            sh->spare_fd = (int)nc__raw_syscall(SYS_openat, AT_FDCWD, "/dev/null",
-                                                O_RDONLY | O_CLOEXEC);
+            sh->spare_fd = nc__fd_high((int)nc__raw_syscall(SYS_openat, AT_FDCWD,
+                                                            "/dev/null", O_RDONLY | O_CLOEXEC));
             continue;
         }
         if (fd < 0) {
@@ -190,33 +204,47 @@ static void on_accept(struct netcore_stack *st, struct nc_share *sh)
             refuse(fd, -EACCES);
             continue;
         }
-        struct nc_share_conn *c = NULL;
-        if (atomic_load(&sh->nconns) < SHARE_CONNS)
-            c = calloc(1, sizeof(*c));
-        if (c == NULL) {
-            if (sh->over_limit++ == 0)
-                nc__log(NETCORE_LOG_WARN, "more than %d processes or threads attached: pid %d "
-                        "refused (EAGAIN)", SHARE_CONNS, (int)cr.pid);
-            refuse(fd, -EAGAIN);
-            continue;
-        }
-        c->fd = fd;
-        c->pid = cr.pid;
-        c->uid = cr.uid;
-        c->wait_fd = -1;
-        if (ep_ctl(sh->epfd, EPOLL_CTL_ADD, fd, c, EPOLLIN | EPOLLRDHUP) != 0) {
-            free(c);
-            refuse(fd, -ENOMEM);
-            continue;
-        }
-        nc__lock(st);
-        c->next = sh->conns;
-        sh->conns = c;
-        atomic_fetch_add(&sh->nconns, 1);
-        nc__unlock(st);
-        nc__log(NETCORE_LOG_DEBUG, "control connection from pid %d (uid %u)", (int)cr.pid,
-                (unsigned)cr.uid);
+        int rc = nc__share_conn_add(st, fd, cr.pid, cr.uid);
+        if (rc != 0)
+            refuse(fd, rc);
     }
+}
+
+static int conns_cap(const struct nc_share *sh)
+{
+    return sh->max_conns > SHARE_CONNS ? sh->max_conns : SHARE_CONNS;
+}
+
+/* On failure fd stays the caller's (accept refuses it; CHANNEL closes it). */
+int nc__share_conn_add(struct netcore_stack *st, int fd, pid_t pid, uid_t uid)
+{
+    struct nc_share *sh = st->share;
+    struct nc_share_conn *c = NULL;
+    if (atomic_load(&sh->nconns) < conns_cap(sh))
+        c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        if (sh->over_limit++ == 0)
+            nc__log(NETCORE_LOG_WARN, "more than %d processes or threads attached: pid %d "
+                    "refused (EAGAIN)", conns_cap(sh), (int)pid);
+        return -EAGAIN;
+    }
+    c->fd = fd;
+    c->pid = pid;
+    c->uid = uid;
+    c->wait_fd = -1;
+    c->wait_id = -1;
+    if (ep_ctl(sh->epfd, EPOLL_CTL_ADD, fd, c, EPOLLIN | EPOLLRDHUP) != 0) {
+        free(c);
+        return -ENOMEM;
+    }
+    nc__lock(st);
+    c->next = sh->conns;
+    sh->conns = c;
+    atomic_fetch_add(&sh->nconns, 1);
+    nc__unlock(st);
+    nc__log(NETCORE_LOG_DEBUG, "control connection from pid %d (uid %u)", (int)pid,
+            (unsigned)uid);
+    return 0;
 }
 
 /* Answers the CONNECTs whose outcome nc__share_sock_changed saw arrive. */
@@ -331,8 +359,31 @@ int netcore_share_serve(struct netcore_stack *st, struct netcore_rendezvous *rv)
     }
     /* Ours now: a release by the caller must not close what we serve. */
     rv->lock_fd = rv->listen_fd = -1;
+    long quarter = nc__share_raise_nofile() / 4;
+    sh->max_conns = quarter > 65536 ? 65536 : (int)quarter; /* conns_cap: at least 256 */
     nc__log(NETCORE_LOG_INFO, "serving the stack on %s", sh->rv.path);
     return 0;
+}
+
+/*
+ * Every relayed socket and control connection costs the driver an fd, for every process:
+ * with the usual soft limit of 1024, a thousand relayed sockets would make accept, socket
+ * and connect fail with EMFILE for all of them. A server raises its soft limit to the hard
+ * one (the kernel's own ceiling for this process), as servers handling many clients do.
+ * Returns the soft limit now.
+ */
+long nc__share_raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024;
+    if (rl.rlim_cur != rl.rlim_max) {
+        struct rlimit up = { rl.rlim_max, rl.rlim_max };
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl.rlim_cur = rl.rlim_max;
+    }
+    return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)1 << 30 ? 1L << 30
+                                                                          : (long)rl.rlim_cur;
 }
 
 int netcore_share_users(struct netcore_stack *st)
@@ -341,11 +392,17 @@ int netcore_share_users(struct netcore_stack *st)
     return (sh != NULL && !sh->gone ? atomic_load(&sh->nconns) : 0) + nc__relay_count(st);
 }
 
-/* Under the stack lock, on whichever thread pumped the relay: no netcore_* call here. */
+/*
+ * Under the stack lock, on whichever thread pumped the relay: no netcore_* call here.
+ * Also when the socket stops being relayed (relay.c: its program end closed or shut in the
+ * kernel, or the socket freed): s->relay is NULL then, and its waiters are answered
+ * -ECONNABORTED (nc__share_connect_done) even while it still says CONNECTING.
+ */
 void nc__share_sock_changed(struct netcore_stack *st, struct nc_sock *s)
 {
     struct nc_share *sh = st->share;
-    if (sh == NULL || sh->gone || atomic_load(&s->state) == NC_ST_CONNECTING)
+    if (sh == NULL || sh->gone ||
+        (s->relay != NULL && atomic_load(&s->state) == NC_ST_CONNECTING))
         return;
     bool any = false;
     for (struct nc_share_conn *c = sh->conns; c != NULL; c = c->next)
@@ -415,7 +472,9 @@ void nc__share_teardown(struct netcore_stack *st)
     while (sh->conns != NULL) {
         struct nc_share_conn *c = sh->conns;
         sh->conns = c->next;
-        wait_forget(c);
+        int held = wait_forget(c);
+        if (held >= 0)
+            nc__sock_put(st, held);
         if (c->fd >= 0)
             nc__sys_close(c->fd);
         free(c);

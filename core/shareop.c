@@ -7,7 +7,9 @@
  * their lengths checked, and a socket is named only by the fd passed with the request,
  * looked up among the relayed sockets by its inode (relay.c): a number a client made up
  * names nothing. A bad request gets its error as the reply and the connection goes on; a
- * client that does not read its replies is dropped.
+ * client that does not read its replies is dropped. The passed fds are closed through
+ * closer.c (anything but an AF_UNIX socket is closed off this thread), and the socket a
+ * request names is held (nc__sock_hold) for as long as the request uses it.
  *
  * The work is done by the public netcore_* calls, which take the stack lock themselves, so
  * the handler runs without it. It runs on the netstack thread, which must never wait: every
@@ -17,6 +19,7 @@
  * nc__share_sock_changed says when the state has left CONNECTING.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/sockios.h>
 #include <string.h>
@@ -52,14 +55,29 @@ static void info(struct netcore_stack *st, int id, struct nc_share_rep *rep)
     nc__sock_put(st, id);
 }
 
-/* The relayed socket whose program end fd is, or -EBADF (a pipe, someone else's socket). */
+/*
+ * The relayed socket whose program end fd is, or -EBADF (a pipe, someone else's socket),
+ * held (nc__sock_hold) on success. Only an AF_UNIX socket is looked at further (fstat in
+ * nc__relay_find): SO_DOMAIN touches no filesystem, where fstat of a file on a hung mount
+ * would stop the netstack thread. The hold is taken after the lookup, so the lookup is
+ * made again: the slot cannot be emptied and reused while held, and the second lookup proves
+ * it is still fd's socket (it may have closed, and another taken its slot, in between).
+ */
 static int sock_of(struct netcore_stack *st, int fd)
 {
-    struct stat sb;
-    if (nc__raw_syscall(SYS_fstat, fd, &sb) != 0 || !S_ISSOCK(sb.st_mode))
+    if (!nc__fd_is_unix(fd))
         return -EBADF;
     int id = nc__relay_find(st, fd);
-    return id < 0 ? -EBADF : id;
+    if (id < 0)
+        return -EBADF;
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return -EBADF;
+    if (s->relay == NULL || nc__relay_find(st, fd) != id) {
+        nc__sock_put(st, id);
+        return -EBADF;
+    }
+    return id;
 }
 
 static int addr_in(const struct nc_share_req *q, struct sockaddr_storage *ss)
@@ -110,8 +128,20 @@ static int outcome(struct netcore_stack *st, struct nc_sock *s)
 static int op_connect(struct netcore_stack *st, struct nc_share_conn *c,
                       const struct nc_share_req *q, int id, int fd, bool *waiting)
 {
-    if (q->a[0] != 0 && q->a[0] != 1)
+    if (q->a[0] != 0 && q->a[0] != 1 && q->a[0] != 2)
         return -EINVAL;
+    if (q->a[0] == 2) {
+        /* The status now, for an O_NONBLOCK fd: a client must not wait for the outcome
+         * where the kernel would answer at once (SO_ERROR 0, getpeername ENOTCONN). */
+        struct nc_sock *s = nc__sock_hold(st, id);
+        if (s == NULL)
+            return -EBADF;
+        nc__lock(st);
+        int rc = atomic_load(&s->state) == NC_ST_CONNECTING ? -EALREADY : outcome(st, s);
+        nc__unlock(st);
+        nc__sock_put(st, id);
+        return rc;
+    }
     bool wait = q->a[0] == 1;
     if (q->len > 0 || !wait) {
         struct sockaddr_storage ss;
@@ -129,9 +159,12 @@ static int op_connect(struct netcore_stack *st, struct nc_share_conn *c,
     int rc = 0;
     nc__lock(st);
     if (atomic_load(&s->state) == NC_ST_CONNECTING) {
-        /* The program end keeps the socket (and s) alive until the answer. */
+        /* The hold keeps s until the answer (connect_done) or the connection goes
+         * (wait_forget): the program end alone does not, a holder may shut it in the kernel
+         * and the relay then closes the socket. */
         c->wait_sock = s;
-        c->wait_fd = fd;
+        c->wait_id = id;
+        c->wait_fd = nc__fd_high(fd); /* kept a while: above the program's numbers */
         c->wait_seq = q->seq;
         c->wait_ready = false;
         *waiting = true;
@@ -139,8 +172,31 @@ static int op_connect(struct netcore_stack *st, struct nc_share_conn *c,
         rc = outcome(st, s); /* over already, or none under way */
     }
     nc__unlock(st);
-    nc__sock_put(st, id);
+    if (!*waiting)
+        nc__sock_put(st, id);
     return rc;
+}
+
+/* CHANNEL: a new control connection of c's process, registered here, its other end
+ * returned. Our end is non-blocking like an accepted one; the client's blocks. */
+static int op_channel(struct netcore_stack *st, struct nc_share_conn *c, int *out_fd)
+{
+    int sv[2];
+    if (nc__raw_syscall(SYS_socketpair, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return -errno;
+    sv[0] = nc__fd_high(sv[0]);
+    int rc = 0;
+    if (nc__raw_syscall(SYS_fcntl, sv[0], F_SETFL, O_NONBLOCK | O_RDWR) != 0)
+        rc = -errno;
+    if (rc == 0)
+        rc = nc__share_conn_add(st, sv[0], c->pid, c->uid); /* the asker's credentials */
+    if (rc != 0) {
+        nc__sys_close(sv[0]);
+        nc__sys_close(sv[1]);
+        return rc;
+    }
+    *out_fd = sv[1];
+    return 0;
 }
 
 /* Fields and fds of a request as received; 0 or the error to reply. */
@@ -152,22 +208,23 @@ static int check(const struct nc_share_req *q, long n, int flags, int nfds, bool
         return -EINVAL;
     if (q->op < NC_OP_SOCKET || q->op >= NC_OP_MAX || nfds > 1)
         return -EINVAL;
-    if (q->op == NC_OP_SOCKET)
+    if (q->op == NC_OP_SOCKET || q->op == NC_OP_CHANNEL)
         return nfds == 0 ? 0 : -EINVAL;
     return nfds == 1 ? 0 : -EBADF;
 }
 
-static int dispatch(struct netcore_stack *st, struct nc_share_conn *c,
-                    const struct nc_share_req *q, int fd, struct nc_share_rep *rep,
-                    int *out_fd, bool *waiting)
+/* One op on socket id (held by dispatch; -1 for SOCKET and CHANNEL). */
+static int do_op(struct netcore_stack *st, struct nc_share_conn *c,
+                 const struct nc_share_req *q, int id, int fd, struct nc_share_rep *rep,
+                 int *out_fd, bool *waiting)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     uint64_t val[NC_SHARE_DATA / sizeof(uint64_t)]; /* an option value, aligned */
-    int id = -1, a0, a1, a2, rc;
-    if (q->op != NC_OP_SOCKET && (id = sock_of(st, fd)) < 0)
-        return id;
+    int a0, a1, a2, rc;
     switch (q->op) {
+    case NC_OP_CHANNEL:
+        return op_channel(st, c, out_fd);
     case NC_OP_SOCKET:
         if (!as_int(q->a[0], &a0) || !as_int(q->a[1], &a1) || !as_int(q->a[2], &a2))
             return -EINVAL;
@@ -233,6 +290,21 @@ static int dispatch(struct netcore_stack *st, struct nc_share_conn *c,
     }
 }
 
+/* Holds the socket fd names across the op: a close meanwhile cannot free it under us. */
+static int dispatch(struct netcore_stack *st, struct nc_share_conn *c,
+                    const struct nc_share_req *q, int fd, struct nc_share_rep *rep,
+                    int *out_fd, bool *waiting)
+{
+    if (q->op == NC_OP_SOCKET || q->op == NC_OP_CHANNEL)
+        return do_op(st, c, q, -1, fd, rep, out_fd, waiting);
+    int id = sock_of(st, fd);
+    if (id < 0)
+        return id;
+    int rc = do_op(st, c, q, id, fd, rep, out_fd, waiting);
+    nc__sock_put(st, id);
+    return rc;
+}
+
 /* Sends rep (and pass_fd); a client that does not take it is dropped. */
 static void answer(struct netcore_stack *st, struct nc_share_conn *c,
                    const struct nc_share_rep *rep, int pass_fd)
@@ -283,7 +355,7 @@ void nc__share_request(struct netcore_stack *st, struct nc_share_conn *c, uint32
             if (nfds < REQ_FDS)
                 fds[nfds++] = fd;
             else
-                nc__sys_close(fd);
+                nc__close_passed(fd);
         }
     }
     if (n == 0 && nfds == 0 && !foreign) {
@@ -302,7 +374,7 @@ void nc__share_request(struct netcore_stack *st, struct nc_share_conn *c, uint32
     if (rc == 0)
         rc = dispatch(st, c, &q, nfds > 0 ? fds[0] : -1, &rep, &out_fd, &waiting);
     for (int i = waiting ? 1 : 0; i < nfds; i++)
-        nc__sys_close(fds[i]);
+        nc__close_passed(fds[i]); /* the client's choice: maybe not one to close here */
     if (waiting) {
         nc__share_watch(st, c, false);
         return;
@@ -317,7 +389,11 @@ void nc__share_connect_done(struct netcore_stack *st, struct nc_share_conn *c)
 {
     nc__lock(st);
     struct nc_sock *s = c->wait_sock;
-    if (s == NULL || !c->wait_ready || atomic_load(&s->state) == NC_ST_CONNECTING) {
+    int id = c->wait_id;
+    /* Held: s is memory of ours still, but is it the relayed socket of the wait? */
+    bool gone = s != NULL && (s->relay == NULL || st->socks[id] != s);
+    if (s == NULL || !c->wait_ready ||
+        (!gone && atomic_load(&s->state) == NC_ST_CONNECTING)) {
         c->wait_ready = false; /* connecting again: wait on */
         nc__unlock(st);
         return;
@@ -329,10 +405,11 @@ void nc__share_connect_done(struct netcore_stack *st, struct nc_share_conn *c)
     memset(&rep, 0, sizeof(rep));
     rep.magic = NC_SHARE_MAGIC;
     rep.seq = c->wait_seq;
-    rep.rc = outcome(st, s);
+    rep.rc = gone ? -ECONNABORTED : outcome(st, s);
     int fd = c->wait_fd;
     c->wait_fd = -1;
     nc__unlock(st);
+    nc__sock_put(st, id);
     nc__sys_close(fd);
     nc__share_watch(st, c, true);
     answer(st, c, &rep, -1);

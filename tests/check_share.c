@@ -554,8 +554,12 @@ START_TEST(serve_connect)
     req_init(&q, NC_OP_CONNECT);
     req_addr(&q, "198.18.0.1", 80);
     ck_assert_int_eq(rpc(&q, fd, &rep, NULL), -EALREADY);
+    /* The status now (an O_NONBLOCK fd's SO_ERROR): still under way. */
     req_init(&q, NC_OP_CONNECT);
     q.a[0] = 2;
+    ck_assert_int_eq(rpc(&q, fd, &rep, NULL), -EALREADY);
+    req_init(&q, NC_OP_CONNECT);
+    q.a[0] = 3;
     ck_assert_int_eq(rpc(&q, fd, &rep, NULL), -EINVAL);
     /* A waiting CONNECT holds its reply; the client gives up (closes): nothing breaks, and
      * a new connection is served. */
@@ -805,6 +809,82 @@ START_TEST(too_many_connections)
 }
 END_TEST
 
+/* CHANNEL: a second control connection of this process, made by the driver; it serves
+ * requests like one made through the rendezvous and counts as a user. */
+START_TEST(channel)
+{
+    struct nc_share_req q;
+    struct nc_share_rep rep;
+    req_init(&q, NC_OP_IDENTIFY);
+    ck_assert_int_eq(rpc(&q, -1, &rep, NULL), -EBADF); /* ctl is accepted: counted */
+    int users = netcore_share_users(st);
+    int ch = -1;
+    req_init(&q, NC_OP_CHANNEL);
+    ck_assert_int_eq(rpc(&q, -1, &rep, &ch), 0);
+    ck_assert_int_ge(ch, 0);
+    ck_assert_int_eq(netcore_share_users(st), users + 1);
+    int type = 0;
+    socklen_t len = sizeof(type);
+    ck_assert_int_eq(getsockopt(ch, SOL_SOCKET, SO_TYPE, &type, &len), 0);
+    ck_assert_int_eq(type, SOCK_SEQPACKET);
+    ck_assert_int_eq(fcntl(ch, F_GETFL) & O_NONBLOCK, 0); /* the client's end blocks */
+    /* Requests on it: a socket made there is one of the stack, known on ctl too. */
+    int keep = ctl;
+    ctl = ch;
+    int fd = new_socket(AF_INET, SOCK_STREAM);
+    ctl = keep;
+    req_init(&q, NC_OP_IDENTIFY);
+    ck_assert_int_eq(rpc(&q, fd, &rep, NULL), 0);
+    /* A CHANNEL carries no fd. */
+    req_init(&q, NC_OP_CHANNEL);
+    ck_assert_int_eq(rpc(&q, fd, &rep, NULL), -EINVAL);
+    close(ch);
+    still_serves(fd);
+    for (int i = 0; i < 500 && netcore_share_users(st) != users + 1; i++)
+        usleep(10000); /* the hang-up is the driver's thread's to see */
+    ck_assert_int_eq(netcore_share_users(st), users + 1); /* ctl's + the socket's relay */
+    close(fd);
+}
+END_TEST
+
+/* The fork handlers hold the server's mutex too: a request in hand when the address space
+ * is copied would leave its fds in the child (review item 5). */
+START_TEST(fork_prepare_holds_server)
+{
+    netcore_fork_prepare(st);
+    ck_assert(!nc__mutex_trylock(&st->share->mu));
+    netcore_fork_parent(st);
+    ck_assert(nc__mutex_trylock(&st->share->mu));
+    nc__mutex_unlock(&st->share->mu);
+    int fd = new_socket(AF_INET, SOCK_STREAM);
+    still_serves(fd);
+    close(fd);
+}
+END_TEST
+
+/* A server raises its soft fd limit to the hard one and takes connections by that limit
+ * (review item 8): every relay is an fd of the driver's. */
+START_TEST(nofile_raised)
+{
+    struct rlimit rl = { 512, 2048 };
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    st = start_served();
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    ck_assert_uint_eq(rl.rlim_cur, 2048);
+    ck_assert_int_eq(st->share->max_conns, 512);
+    netcore_stop(st);
+    close(wire[1]);
+}
+END_TEST
+
+/* The small fd limit too_many_connections counts on: a cap of 256. */
+static void serve_small_setup(void)
+{
+    struct rlimit rl = { 1024, 1024 };
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    serve_setup();
+}
+
 /* a waiting CONNECT, over the hand-played peer (manual mode) */
 
 static struct hp hp;
@@ -931,6 +1011,131 @@ START_TEST(connect_wait_refused)
     q.a[0] = 1;
     ck_assert_int_eq(hp_rpc(&q, fd, &rep, NULL), 0);
     close(fd);
+}
+END_TEST
+
+/* CONNECT a0 = 2: the status now, never a wait (an O_NONBLOCK fd's SO_ERROR, getpeername). */
+START_TEST(connect_status_now)
+{
+    struct nc_share_req q;
+    struct nc_share_rep rep;
+    int fd = -1;
+    req_init(&q, NC_OP_SOCKET);
+    q.a[0] = AF_INET;
+    q.a[1] = SOCK_STREAM;
+    ck_assert_int_eq(hp_rpc(&q, -1, &rep, &fd), 0);
+    req_init(&q, NC_OP_CONNECT);
+    q.a[0] = 2;
+    ck_assert_int_eq(hp_rpc(&q, fd, &rep, NULL), 0); /* none under way */
+    req_init(&q, NC_OP_CONNECT);
+    req_addr(&q, "198.18.0.1", 80);
+    ck_assert_int_eq(hp_rpc(&q, fd, &rep, NULL), -EINPROGRESS);
+    struct hp_seg sg[4];
+    int n = 0;
+    for (int i = 0; i < 10 && n == 0; i++)
+        n = hp_collect(&hp, sg, 4);
+    ck_assert_int_eq(n, 1);
+    req_init(&q, NC_OP_CONNECT);
+    q.a[0] = 2;
+    ck_assert_int_eq(hp_rpc(&q, fd, &rep, NULL), -EALREADY);
+    hp_send(&hp, 0, sg[0].seq + 1, HP_RST | HP_ACK, 0, NULL, 0, 0);
+    netcore_step(hp.st, 0);
+    req_init(&q, NC_OP_CONNECT);
+    q.a[0] = 2;
+    ck_assert_int_eq(hp_rpc(&q, fd, &rep, NULL), -ECONNREFUSED);
+    req_init(&q, NC_OP_CONNECT);
+    q.a[0] = 2;
+    ck_assert_int_eq(hp_rpc(&q, fd, &rep, NULL), 0); /* reported once, as SO_ERROR */
+    close(fd);
+}
+END_TEST
+
+/* A waiting CONNECT whose socket closes under it: the holder shuts the program end in the
+ * kernel (EPOLLHUP at the driver's end although the driver holds a copy), the relay closes
+ * the socket. The wait holds the socket, and is answered -ECONNABORTED (review item 6). */
+START_TEST(connect_wait_socket_closed)
+{
+    struct nc_share_req q, c;
+    struct nc_share_rep rep;
+    int fd = -1;
+    req_init(&q, NC_OP_SOCKET);
+    q.a[0] = AF_INET;
+    q.a[1] = SOCK_STREAM;
+    ck_assert_int_eq(hp_rpc(&q, -1, &rep, &fd), 0);
+    (void)connect_pending(fd, &c);
+    struct nc_share_conn *w = hp.st->share->conns;
+    ck_assert_ptr_nonnull(w);
+    ck_assert_ptr_nonnull(w->wait_sock);
+    int id = w->wait_id;
+    ck_assert_int_gt(w->wait_fd, fd); /* moved above the program's numbers (item 12) */
+    ck_assert_int_eq(shutdown(fd, SHUT_RDWR), 0);
+    step_until_reply(&rep, NULL);
+    ck_assert_uint_eq(rep.seq, c.seq);
+    ck_assert_int_eq(rep.rc, -ECONNABORTED);
+    /* The hold is let go: the slot is free again once the stack is done with it. */
+    ck_assert_int_eq(atomic_load(&hp.st->refs[id]), 0);
+    req_init(&q, NC_OP_IDENTIFY);
+    ck_assert_int_eq(hp_rpc(&q, fd, &rep, NULL), -EBADF);
+    close(fd);
+}
+END_TEST
+
+/*
+ * An fd a client passes that is not an AF_UNIX socket is not closed on the netstack thread
+ * (review item 3): a kernel TCP socket with SO_LINGER and unsent data would hold close() for
+ * its linger time there, the stack stopped for everyone. Manual mode: netcore_step is the
+ * netstack thread, so the reply comes at once or after the linger.
+ */
+START_TEST(foreign_fd_closed_off_thread)
+{
+    int lst = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t alen = sizeof(a);
+    ck_assert_int_ge(lst, 0);
+    if (bind(lst, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(lst, 1) != 0 ||
+        getsockname(lst, (struct sockaddr *)&a, &alen) != 0) {
+        fprintf(stderr, "foreign_fd_closed_off_thread: no loopback, skipped\n");
+        close(lst);
+        return;
+    }
+    int k = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int small = 4096;
+    setsockopt(k, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    ck_assert_int_eq(connect(k, (struct sockaddr *)&a, sizeof(a)), 0);
+    /* The listener never accepts nor reads: what k sends stays unsent once the peer's
+     * window is full. */
+    fcntl(k, F_SETFL, O_NONBLOCK);
+    static char junk[65536];
+    for (int i = 0; i < 1000 && send(k, junk, sizeof(junk), MSG_NOSIGNAL) > 0; i++)
+        ;
+    int outq = 0;
+    ck_assert_int_eq(ioctl(k, SIOCOUTQ, &outq), 0);
+    ck_assert_int_gt(outq, 0);
+    fcntl(k, F_SETFL, 0);
+    struct linger lg = { 1, 3 };
+    ck_assert_int_eq(setsockopt(k, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+    unsigned long closed = nc__closer_count();
+    struct nc_share_req q;
+    struct nc_share_rep rep;
+    req_init(&q, NC_OP_IDENTIFY);
+    send_raw(ctl, &q, sizeof(q), &k, 1);
+    close(k); /* the copy in flight is the last one: the driver's close is the lingering one */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    step_until_reply(&rep, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_uint_eq(rep.seq, q.seq);
+    ck_assert_int_eq(rep.rc, -EBADF);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    ck_assert_msg(took < 1.0, "the reply took %.2f s: closed on the netstack thread", took);
+    /* The next request is answered at once too. */
+    req_init(&q, NC_OP_IDENTIFY);
+    ck_assert_int_eq(hp_rpc(&q, -1, &rep, NULL), -EBADF);
+    /* And the closer thread did close it (after its linger). */
+    for (int i = 0; i < 1000 && nc__closer_count() == closed; i++)
+        usleep(10000);
+    ck_assert_uint_gt(nc__closer_count(), closed);
+    close(lst);
 }
 END_TEST
 
@@ -1078,6 +1283,8 @@ START_TEST(keeper)
         if (write(up[1], &c, 1) != 1 || read(down[0], &c, 1) != 1)
             _exit(3);
         /* A client is attached: it is why the stack must outlive this process. */
+        if (chdir(top) != 0) /* the keeper must not stay here (review item 13) */
+            _exit(5);
         int k = netcore_share_keep(s);
         if (write(up[1], &k, sizeof(k)) != sizeof(k))
             _exit(3);
@@ -1115,6 +1322,13 @@ START_TEST(keeper)
     recv_rep(c, &rep, NULL);
     ck_assert_uint_eq(rep.seq, q.seq);
     ck_assert_int_eq(rep.rc, -ESOCKTNOSUPPORT);
+    /* It answers: it has left the exiting program's directory (it would pin its mount). */
+    char link[64], cwd[64];
+    snprintf(link, sizeof(link), "/proc/%d/cwd", keeper_pid);
+    ssize_t n = readlink(link, cwd, sizeof(cwd) - 1);
+    ck_assert_int_gt(n, 0);
+    cwd[n] = '\0';
+    ck_assert_str_eq(cwd, "/");
     struct netcore_rendezvous rv;
     ck_assert_int_eq(netcore_share_claim(&cfg, &rv, err, sizeof(err)), 0); /* still driven */
     /* The last user leaves: the keeper ends, and with it the lock and the name. */
@@ -1512,9 +1726,20 @@ static Suite *share_suite(void)
     tcase_add_test(tc, garbage);
     tcase_add_test(tc, client_gone);
     tcase_add_test(tc, other_uid_refused);
-    tcase_add_test(tc, too_many_connections);
+    tcase_add_test(tc, channel);
+    tcase_add_test(tc, fork_prepare_holds_server);
     tcase_add_test(tc, fork_child_lets_go);
     tcase_add_test(tc, out_of_fds);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("serve-small");
+    tcase_add_checked_fixture(tc, serve_small_setup, serve_teardown);
+    tcase_add_test(tc, too_many_connections);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("nofile");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, nofile_raised);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("connect");
@@ -1522,6 +1747,9 @@ static Suite *share_suite(void)
     tcase_add_test(tc, connect_wait_established);
     tcase_add_test(tc, connect_wait_refused);
     tcase_add_test(tc, connect_wait_abandoned);
+    tcase_add_test(tc, connect_status_now);
+    tcase_add_test(tc, connect_wait_socket_closed);
+    tcase_add_test(tc, foreign_fd_closed_off_thread);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("keeper");
