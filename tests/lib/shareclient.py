@@ -67,7 +67,9 @@ def dropfork(addr, port, peer, peerport, unreach):
     pid = os.fork()
     if pid == 0:
         try:
-            c = socket.create_connection((peer, peerport), timeout=10)
+            c = socket.socket()  # no getaddrinfo: nobody may not read every codec
+            c.settimeout(10)
+            c.connect((peer, peerport))
             c.sendall(b"ping")
             got = c.recv(10)
         except OSError as e:
