@@ -50,7 +50,10 @@ def dropfork(addr, port, peer, peerport, unreach):
     started = threading.Event()
 
     def stuck():
-        c = socket.socket()
+        try:
+            c = socket.socket()
+        except OSError as e:
+            fail(f"socket in a thread after the drop and the fork: {errname(e.errno)}")
         started.set()
         try:
             c.connect((unreach, 80))  # waits long: nobody answers there
