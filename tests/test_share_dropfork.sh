@@ -17,12 +17,16 @@ set -euo pipefail
 . "$(dirname "$0")/lib/netns.sh"
 
 nc_require_root
+# The system's python: after the drop, nobody must be able to read its modules.
+[ -x /usr/bin/python3 ] || nc_skip "/usr/bin/python3 missing (runs as nobody)"
 nc_ns_setup
 tmp=$(mktemp -d)
 nc_at_exit "rm -rf '$tmp'"
 nc_peer echo 7931
 
-nc_bg_run python3 "$NC_SRC/tests/lib/shareclient.py" dropfork "$NC_NETCORE_IP" 7930 \
+nc_user_dir
+install -m 644 "$NC_SRC/tests/lib/shareclient.py" "$NC_USER_DIR/shareclient.py"
+nc_bg_run /usr/bin/python3 "$NC_USER_DIR/shareclient.py" dropfork "$NC_NETCORE_IP" 7930 \
     "$NC_KERNEL_IP" 7931 198.18.0.200 >"$tmp/out" 2>&1
 # The parent exits at once: its pid says nothing about the child's progress.
 nc_wait_line "$tmp/out" '^(listening as uid|FAIL)'

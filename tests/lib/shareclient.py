@@ -53,7 +53,10 @@ def dropfork(addr, port, peer, peerport, unreach):
     started = threading.Event()
 
     def stuck():
-        c = socket.socket()
+        try:
+            c = socket.socket()
+        except OSError as e:
+            fail(f"socket in a thread after the drop and the fork: {errname(e.errno)}")
         started.set()
         try:
             c.connect((unreach, 80))  # waits long: nobody answers there
@@ -70,7 +73,9 @@ def dropfork(addr, port, peer, peerport, unreach):
     pid = os.fork()
     if pid == 0:
         try:
-            c = socket.create_connection((peer, peerport), timeout=10)
+            c = socket.socket()  # no getaddrinfo: nobody may not read every codec
+            c.settimeout(10)
+            c.connect((peer, peerport))
             c.sendall(b"ping")
             got = c.recv(10)
         except OSError as e:
