@@ -306,6 +306,11 @@ static int send_timeout(int fd)
     return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
+/* The failure of a connect that a poll waited for (nc__remote_poll_connecting), kept for
+ * the SO_ERROR that follows, as the kernel keeps it; by fd number, cleared by a connect. */
+#define PENDING_FDS 4096
+static _Atomic int pending_err[PENDING_FDS];
+
 int nc__remote_connect(int fd, int k, const struct sockaddr *addr, socklen_t len)
 {
     if ((k & NC_RK_UNCONN) && nc__passthrough(addr, len) && handoff(fd, k) == 0)
@@ -319,6 +324,8 @@ int nc__remote_connect(int fd, int k, const struct sockaddr *addr, socklen_t len
     int fl = LIBC(fcntl)(fd, F_GETFL);
     bool wait = (k & NC_RK_TYPE) == SOCK_STREAM && fl >= 0 && !(fl & O_NONBLOCK);
     q.a[0] = wait;
+    if (fd >= 0 && fd < PENDING_FDS)
+        atomic_store(&pending_err[fd], 0); /* a new connect: no failure of an older one */
     r = nc__remote_rpc_wait(NC_OP_CONNECT, fd, &q, &p, NULL, wait, wait ? send_timeout(fd) : -1);
     if ((k & NC_RK_TYPE) == SOCK_DGRAM) {
         if (r == 0 && len >= sizeof(sa_family_t) && addr->sa_family == AF_UNSPEC)
@@ -349,8 +356,36 @@ int nc__remote_connect(int fd, int k, const struct sockaddr *addr, socklen_t len
  * is still under way, which the callers answer as the kernel does meanwhile (SO_ERROR 0,
  * getpeername ENOTCONN); the socket stays marked connecting.
  */
+int nc__remote_poll_connecting(int fd, int timeout_ms)
+{
+    if (fd < 0 || fd >= PENDING_FDS)
+        return 1;
+    struct nc_share_req q;
+    struct nc_share_rep p;
+    req_init(&q);
+    q.a[0] = 1;
+    long r = nc__remote_rpc_wait(NC_OP_CONNECT, fd, &q, &p, NULL, true, timeout_ms);
+    if (r == -ETIMEDOUT)
+        return 0; /* still connecting when the poll's time ran out */
+    if (r == -EINTR)
+        return -EINTR;
+    if (r == -ENETDOWN)
+        return 1; /* the poll reports what it finds (the driver's end closed) */
+    if (r < 0)
+        atomic_store(&pending_err[fd], (int)-r);
+    else
+        nc__remote_bits(fd, 0, NC_RK_CONNECTING);
+    return 1;
+}
+
 static long connect_outcome(int fd)
 {
+    /* A failure a poll already waited for: reported now, once. */
+    int e = fd >= 0 && fd < PENDING_FDS ? atomic_exchange(&pending_err[fd], 0) : 0;
+    if (e != 0) {
+        nc__remote_bits(fd, 0, NC_RK_CONNECTING);
+        return -e;
+    }
     struct nc_share_req q;
     struct nc_share_rep p;
     req_init(&q);

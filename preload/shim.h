@@ -205,6 +205,9 @@ void nc__remote_forget(int fd);
  * socket of this stack). An fd that cannot be one (not an unnamed AF_UNIX stream or
  * seqpacket socket) is -EBADF at once, without a request or a stack. */
 int nc__remote_identify(int fd);
+/* poll.c: waits up to timeout_ms for the outcome of relayed fd's connect under way; 0 when
+ * the time ran out, 1 when known (or nothing to wait for), -EINTR. */
+int nc__remote_poll_connecting(int fd, int timeout_ms);
 /* True once this process uses a shared stack (drives it or is attached). */
 bool nc__remote_shared(void);
 /* Remembers the configuration, whose rendezvous the control connections reach. */
