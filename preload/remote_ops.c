@@ -363,9 +363,10 @@ int nc__remote_poll_connecting(int fd, int timeout_ms)
     struct nc_share_req q;
     struct nc_share_rep p;
     req_init(&q);
-    q.a[0] = 1;
-    long r = nc__remote_rpc_wait(NC_OP_CONNECT, fd, &q, &p, NULL, true, timeout_ms);
-    if (r == -ETIMEDOUT)
+    /* No time to wait: how it stands now (a poll with timeout 0, as event loops make). */
+    q.a[0] = timeout_ms == 0 ? 2 : 1;
+    long r = nc__remote_rpc_wait(NC_OP_CONNECT, fd, &q, &p, NULL, timeout_ms != 0, timeout_ms);
+    if (r == -ETIMEDOUT || r == -EALREADY)
         return 0; /* still connecting when the poll's time ran out */
     if (r == -EINTR)
         return -EINTR;
