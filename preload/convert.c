@@ -131,11 +131,9 @@ int nc__convert_all(bool inheritable_only)
     return failed;
 }
 
-/* sendmsg on a kernel socket: sockets passed with SCM_RIGHTS go relayed. */
-void nc__convert_rights(const struct msghdr *msg)
+void nc__each_passed_fd(const struct msghdr *msg, void (*fn)(int fd, void *arg), void *arg)
 {
-    if (msg == NULL || msg->msg_control == NULL || msg->msg_controllen == 0 ||
-        nc__fd_next(0) < 0 || !nc__shared_driver() || nc__vfork_child())
+    if (msg == NULL || msg->msg_control == NULL || msg->msg_controllen < CMSG_LEN(0))
         return;
     for (struct cmsghdr *c = CMSG_FIRSTHDR((struct msghdr *)msg); c != NULL;
          c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
@@ -146,30 +144,39 @@ void nc__convert_rights(const struct msghdr *msg)
         for (size_t i = 0; i < n; i++) {
             int fd;
             memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-            if (nc__fd_handle(fd) >= 0 && nc__convert_fd(fd) != 0)
-                nc__log(NETCORE_LOG_WARN, "fd %d sent with SCM_RIGHTS could not be relayed: "
-                        "the receiver gets a dead socket", fd);
+            fn(fd, arg);
         }
     }
+}
+
+static void relay_passed(int fd, void *arg)
+{
+    (void)arg;
+    if (nc__fd_handle(fd) >= 0 && nc__convert_fd(fd) != 0)
+        nc__log(NETCORE_LOG_WARN, "fd %d sent with SCM_RIGHTS could not be relayed: the "
+                "receiver gets a dead socket", fd);
+}
+
+/* sendmsg on a kernel socket: sockets passed with SCM_RIGHTS go relayed. */
+void nc__convert_rights(const struct msghdr *msg)
+{
+    if (msg == NULL || msg->msg_controllen == 0 || nc__fd_next(0) < 0 ||
+        !nc__shared_driver() || nc__vfork_child())
+        return;
+    nc__each_passed_fd(msg, relay_passed, NULL);
+}
+
+static void adopt_passed(int fd, void *arg)
+{
+    (void)arg;
+    nc__adopt_inherited(fd);
 }
 
 /* recvmsg on a kernel socket: an fd received that is a relayed socket of our stack is
  * adopted as one. Only AF_UNIX stream and seqpacket sockets can be. */
 void nc__adopt_rights(const struct msghdr *msg)
 {
-    if (msg == NULL || msg->msg_control == NULL || msg->msg_controllen < CMSG_LEN(0))
-        return;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR((struct msghdr *)msg); c != NULL;
-         c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < n; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-            nc__adopt_inherited(fd);
-        }
-    }
+    nc__each_passed_fd(msg, adopt_passed, NULL);
 }
 
 /* fd may be a relayed socket someone gave us (exec, SCM_RIGHTS): ask the stack. */

@@ -18,7 +18,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "share.h"
@@ -171,34 +170,13 @@ void nc__remote_forget(int fd)
     nc__fd_clear_remote(fd);
 }
 
-/*
- * Moves a new connection's fd out of the way of the program's own numbers: the kernel gives
- * the lowest free number, and a program (or a test) may count on its sockets getting the
- * numbers they would get without the shim. Half the fd limit, at most 512 (a higher number
- * would grow the process's fd table for nothing), capped to the fd map.
- */
-static int chan_move_high(int fd)
-{
-    struct rlimit rl;
-    long lim = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-                   ? (long)rl.rlim_cur : 1024;
-    long hi = lim / 2 < 512 ? lim / 2 : 512;
-    if (hi > nc__fd_map_len() - 1)
-        hi = nc__fd_map_len() - 1;
-    if (hi <= fd)
-        return fd;
-    int nfd = LIBC(fcntl)(fd, F_DUPFD_CLOEXEC, (int)hi);
-    if (nfd < 0)
-        return fd;
-    LIBC(close)(fd);
-    return nfd;
-}
-
 /* A new connection's fd out of the way, and marked in the fd map: a close() of it by the
  * program is noticed (nc__remote_forget). */
 static int chan_own(int fd)
 {
-    fd = chan_move_high(fd);
+    /* Above the numbers the program would get without the shim (a program or a test may
+     * count on them): where the core keeps its own fds. */
+    fd = nc__fd_high(fd);
     nc__fd_set_remote(fd, NC_RK_CHAN, INT_MIN);
     return fd;
 }
@@ -349,21 +327,18 @@ void nc__remote_fork_child(void)
 /* the exchange */
 
 /* Closes every fd a control message carried, but keep (if not NULL) gets the first one. */
+static void take_one(int fd, void *arg)
+{
+    int *keep = arg;
+    if (keep != NULL && *keep < 0)
+        *keep = fd;
+    else
+        LIBC(close)(fd);
+}
+
 static void take_fds(struct msghdr *m, int *keep)
 {
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm != NULL; cm = CMSG_NXTHDR(m, cm)) {
-        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-            continue;
-        size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < n; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
-            if (keep != NULL && *keep < 0)
-                *keep = fd;
-            else
-                LIBC(close)(fd);
-        }
-    }
+    nc__each_passed_fd(m, take_one, keep);
 }
 
 static int64_t now_ms(void)
@@ -700,8 +675,7 @@ void nc__remote_keep_spare(void)
         LIBC(close)(fd);
         return;
     }
-    c->fd = chan_move_high(fd);
-    nc__fd_set_remote(c->fd, NC_RK_CHAN, INT_MIN);
+    c->fd = chan_own(fd);
     pthread_mutex_lock(&chans_mu);
     c->next = chans;
     chans = c;

@@ -129,6 +129,8 @@ void nc__libc_resolve(void);
 #define LIBC(fn) (nc_libc.fn != NULL ? nc_libc.fn : (nc__libc_resolve(), nc_libc.fn))
 /* core/sys.c: the kernel by number, libc's syscall once resolved, never syscall.c's. */
 extern long (*nc__raw_syscall)(long nr, ...);
+/* core/sys.c: moves an fd of netcore's own above the numbers programs choose; returns it. */
+int nc__fd_high(int fd);
 
 /* Calls made on the netstack thread go to libc untouched (set by the core). */
 extern __thread int nc__in_stack_thread;
@@ -358,6 +360,8 @@ int nc__convert_all(bool inheritable_only);
 void nc__convert_at_fork(void);
 /* Relays the socket at fd (0 if fd is not a fast-path socket), or -errno. */
 int nc__convert_fd(int fd);
+/* Calls fn(fd, arg) for each fd that msg's SCM_RIGHTS messages carry. */
+void nc__each_passed_fd(const struct msghdr *msg, void (*fn)(int fd, void *arg), void *arg);
 void nc__convert_rights(const struct msghdr *msg);
 void nc__adopt_rights(const struct msghdr *msg);
 void nc__adopt_inherited(int fd);
