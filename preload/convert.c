@@ -166,32 +166,49 @@ void nc__convert_rights(const struct msghdr *msg)
     nc__each_passed_fd(msg, relay_passed, NULL);
 }
 
+/* Could fd be a relayed socket (an AF_UNIX stream or seqpacket socket not yet known)? */
+static bool may_be_relayed(int fd)
+{
+    int domain = 0, type = 0;
+    socklen_t len = sizeof(int);
+    if (nc__remote_kind(fd) >= 0 ||
+        LIBC(getsockopt)(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain != AF_UNIX)
+        return false;
+    len = sizeof(int);
+    return LIBC(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+           (type == SOCK_STREAM || type == SOCK_SEQPACKET);
+}
+
 static void adopt_passed(int fd, void *arg)
 {
-    (void)arg;
-    nc__adopt_inherited(fd);
+    bool *asked = arg, *running = asked + 1;
+    if (!may_be_relayed(fd))
+        return;
+    if (!nc__remote_shared()) {
+        /* Not using netcore yet: only if a stack runs could fd be one of its sockets. */
+        if (!*asked) {
+            *asked = true;
+            *running = nc__driver_running();
+        }
+        if (!*running)
+            return;
+    }
+    (void)nc__remote_identify(fd);
 }
 
 /* recvmsg on a kernel socket: an fd received that is a relayed socket of our stack is
  * adopted as one. Only AF_UNIX stream and seqpacket sockets can be. */
 void nc__adopt_rights(const struct msghdr *msg)
 {
-    nc__each_passed_fd(msg, adopt_passed, NULL);
+    bool asked_running[2] = { false, false };
+    nc__each_passed_fd(msg, adopt_passed, asked_running);
 }
 
 /* fd may be a relayed socket someone gave us (exec, SCM_RIGHTS): ask the stack. */
 void nc__adopt_inherited(int fd)
 {
-    int domain = 0, type = 0;
-    socklen_t len = sizeof(int);
-    if (nc__remote_kind(fd) >= 0 ||
-        LIBC(getsockopt)(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain != AF_UNIX)
-        return;
-    len = sizeof(int);
-    if (LIBC(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
-        (type != SOCK_STREAM && type != SOCK_SEQPACKET))
-        return;
-    (void)nc__remote_identify(fd);
+    if (may_be_relayed(fd))
+        (void)nc__remote_identify(fd);
 }
 
 /*

@@ -279,6 +279,26 @@ bool nc__keep_if_used(const char *when)
     return false;
 }
 
+/*
+ * Does a process drive this device's shared stack now (its rendezvous lock is held)? Asked
+ * by a process that has not used netcore yet before it takes a socket it received for one
+ * of the stack's: it must not start a stack (and take the TAP) for whatever socketpair end
+ * a program passes it. A claim that succeeds is let go at once.
+ */
+bool nc__driver_running(void)
+{
+    struct netcore_config cfg;
+    char err[256];
+    netcore_config_defaults(&cfg);
+    if (netcore_config_from_env(&cfg, NULL, err, sizeof(err)) != 0 || !cfg.share)
+        return false;
+    struct netcore_rendezvous rv;
+    int rc = netcore_share_claim(&cfg, &rv, err, sizeof(err));
+    if (rc == 1)
+        netcore_share_release(&rv);
+    return rc == 0;
+}
+
 /* This process drives a shared stack (its sockets may be relayed: convert.c). */
 bool nc__shared_driver(void)
 {

@@ -350,6 +350,8 @@ bool nc__shared_driver(void);
 /* libc.c: hands the stack to a keeper if other processes use it (when: "exit", "exec"...);
  * true when it did. */
 bool nc__keep_if_used(const char *when);
+/* libc.c: a process drives this device's shared stack now. */
+bool nc__driver_running(void);
 /* libc.c: this process has handed its stack to a keeper; it is a client from now on. */
 void nc__handed_off(void);
 bool nc__vfork_child(void);

@@ -81,4 +81,20 @@ grep -q "^spawned: 262144 bytes echoed byte-identical through $NC_NETCORE_IP -> 
 [ "$(grep -c '^parent: 4096 bytes echoed byte-identical' "$tmp/spawn.log")" -eq 2 ] ||
     fail "the parent's connection did not work before and after the spawned child"
 echo "ok: a child of posix_spawn echoed through its inherited socket"
+# 5. A program that has not used netcore and passes itself a socketpair end (as dbus,
+# systemd and Wayland clients do) with no stack running: the received fd is not taken for a
+# relayed socket, and no stack starts for it (the TAP stays free).
+out=$(NETCORE_LOG=info on_netcore 20 python3 -c '
+import socket
+a, b = socket.socketpair()
+c, d = socket.socketpair()
+socket.send_fds(a, [b"x"], [c.fileno()])
+msg, fds, _, _ = socket.recv_fds(b, 1, 1)
+e = socket.socket(fileno=fds[0])
+d.send(b"ping")
+print("plain", e.family == socket.AF_UNIX, e.recv(4))' 2>&1) || fail "socketpair passing: $out"
+grep -q "^plain True b.ping.\$" <<<"$out" || fail "a passed socketpair end: $out"
+! grep -q "stack up\|attached to the stack" <<<"$out" ||
+    fail "receiving a socketpair end started or attached a stack: $out"
+echo "ok: a socketpair end passed with SCM_RIGHTS stays a plain AF_UNIX socket; no stack"
 echo "PASS: test_share_pass"
