@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -484,7 +485,16 @@ static int start_shared(const struct netcore_config *cfg, bool *refused, char *e
                         size_t errlen)
 {
     int rc = -ENETDOWN;
-    for (int tries = 0; tries < 5; tries++) {
+    /* The lock held but nobody listening: a driver between its bind and its listen, or one
+     * going away (its name removed, the lock not yet let go at its exit). Both last
+     * moments, with nothing to wait on (flock has no time limit, and a live driver holds
+     * the lock for good): claim again after 1, 2, 4 ... 512 ms, about a second in all. */
+    for (int tries = 0; tries < 11; tries++) {
+        if (tries > 0) {
+            struct timespec ts = { 0, (1L << (tries - 1)) * 1000000L };
+            while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+                ;
+        }
         struct netcore_rendezvous rv;
         rc = netcore_share_claim(cfg, &rv, err, errlen);
         if (rc < 0)
