@@ -225,14 +225,9 @@ kill_stack_holders() {
 
 # -------------------------------------------------------------------------------------- setup
 
-# Leftovers of an earlier run that died without its trap (these names are ours alone).
-for ns in $ALL_NS; do
-    if ip netns list 2>/dev/null | grep -qw "^$ns"; then
-        pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ') || pids=
-        [ -z "${pids// /}" ] ||
-            die "namespace $ns exists with processes in it (pids $pids): another bench running?"
-        ip netns del "$ns"
-    fi
+# Leftovers of earlier runs that died without their trap.
+for ns in $(stale_namespaces); do
+    ip netns del "$ns" 2>/dev/null && echo "bench: removed namespace $ns, left by an earlier run"
 done
 
 # ------------------------------------------------------------------------------------ results

@@ -22,14 +22,18 @@
 #
 # Addresses: 198.18.0.0/24 is the TAP link of every topology (netcore 198.18.0.2, the kernel
 # side 198.18.0.1: `netcore up` and netcore's defaults). 198.18.1.0/24 is cut into four /26s,
-# one per veth link, so that no two links of one run share a subnet:
-#   198.18.1.0/26    sandbox baseline   peer .1 (ncb-k1), client .2 (ncb-k2)
-#   198.18.1.64/26   direct baseline    peer .65 (ncb-dk1), client .66 (ncb-dk2)
-#   198.18.1.128/26  routed, server     router .129 (ncb-rt), server .130 (ncb-rsrv)
-#   198.18.1.192/26  routed, kernel cl. router .193 (ncb-rt), client .194 (ncb-rcli)
+# one per veth link, so that no two links of one run share a subnet (namespaces ncb-PID-...):
+#   198.18.1.0/26    sandbox baseline   peer .1 (k1), client .2 (k2); netcore in tap
+#   198.18.1.64/26   direct baseline    peer .65 (dk1), client .66 (dk2); netcore in dtap
+#   198.18.1.128/26  routed, server     router .129 (rt), server .130 (rsrv)
+#   198.18.1.192/26  routed, kernel cl. router .193 (rt), client .194 (rcli)
 
 TOPOLOGIES="sandbox direct routed"
-ALL_NS="ncb-tap ncb-k1 ncb-k2 ncb-dtap ncb-dk1 ncb-dk2 ncb-rt ncb-rsrv ncb-rcli"
+# Namespace names carry the run's pid, ncb-PID-NAME: a run removes only what it made, so two
+# runs (several engineers share a machine) never take down each other's networks, and a run
+# killed before its trap leaves names that the next run recognises as stale (stale_namespaces).
+NSP=ncb-$$
+ALL_NS="$NSP-tap $NSP-k1 $NSP-k2 $NSP-dtap $NSP-dk1 $NSP-dk2 $NSP-rt $NSP-rsrv $NSP-rcli"
 NETCORE_SIDE_IP=198.18.0.2   # the netcore client's address (and the nginx server's)
 TAP_KERNEL_IP=198.18.0.1     # the TAP's kernel side: peer (sandbox, direct) or router (routed)
 
@@ -72,26 +76,26 @@ topo_set() {
     case $1 in
         sandbox)
             TOPO_MTU=65000
-            NC_NS=ncb-tap NC_PEER_NS=ncb-tap NC_PEER_IP=$TAP_KERNEL_IP
-            K_NS=ncb-k2 K_PEER_NS=ncb-k1 K_PEER_IP=198.18.1.1
-            TOPO_DESC="netcore on a TAP at MTU 65000 in ncb-tap, the peer on its link;" ;;
+            NC_NS=$NSP-tap NC_PEER_NS=$NSP-tap NC_PEER_IP=$TAP_KERNEL_IP
+            K_NS=$NSP-k2 K_PEER_NS=$NSP-k1 K_PEER_IP=198.18.1.1
+            TOPO_DESC="netcore on a TAP at MTU 65000 in $NSP-tap, the peer on its link;" ;;
         direct)
             TOPO_MTU=1500
-            NC_NS=ncb-dtap NC_PEER_NS=ncb-dtap NC_PEER_IP=$TAP_KERNEL_IP
-            K_NS=ncb-dk2 K_PEER_NS=ncb-dk1 K_PEER_IP=198.18.1.65
-            TOPO_DESC="netcore on a TAP at MTU 1500 in ncb-dtap, the peer on its link;" ;;
+            NC_NS=$NSP-dtap NC_PEER_NS=$NSP-dtap NC_PEER_IP=$TAP_KERNEL_IP
+            K_NS=$NSP-dk2 K_PEER_NS=$NSP-dk1 K_PEER_IP=198.18.1.65
+            TOPO_DESC="netcore on a TAP at MTU 1500 in $NSP-dtap, the peer on its link;" ;;
         routed)
             TOPO_MTU=1500
-            NC_NS=ncb-rt NC_PEER_NS=ncb-rsrv NC_PEER_IP=198.18.1.130
-            K_NS=ncb-rcli K_PEER_NS=ncb-rsrv K_PEER_IP=198.18.1.130
+            NC_NS=$NSP-rt NC_PEER_NS=$NSP-rsrv NC_PEER_IP=198.18.1.130
+            K_NS=$NSP-rcli K_PEER_NS=$NSP-rsrv K_PEER_IP=198.18.1.130
             # The gateway is netcore's default already; said here so that the route does not
             # hang on a default.
             NC_ENV=("NETCORE_GW=$TAP_KERNEL_IP")
-            TOPO_DESC="netcore on a TAP at MTU 1500, router ncb-rt, server ncb-rsrv;" ;;
+            TOPO_DESC="netcore on a TAP at MTU 1500, router $NSP-rt, server $NSP-rsrv;" ;;
         *) return 1 ;;
     esac
     if [ "$1" = routed ]; then
-        TOPO_DESC+=" kernel client ncb-rcli through the same router, all links 1500"
+        TOPO_DESC+=" kernel client $NSP-rcli through the same router, all links 1500"
     else
         TOPO_DESC+=" kernel over a veth pair at 1500 ($K_NS -> $K_PEER_NS)"
     fi
@@ -102,29 +106,29 @@ topo_up() {
     topo_set "$1" || { echo "bench: unknown topology $1" >&2; return 1; }
     case $1 in
         sandbox)
-            tap_up ncb-tap 65000 && ns_new ncb-k1 && ns_new ncb-k2 &&
-            veth_link ncb-k1 ncbv1 198.18.1.1/26 ncb-k2 ncbv2 198.18.1.2/26 1500 ;;
+            tap_up "$NSP-tap" 65000 && ns_new "$NSP-k1" && ns_new "$NSP-k2" &&
+            veth_link "$NSP-k1" ncbv1 198.18.1.1/26 "$NSP-k2" ncbv2 198.18.1.2/26 1500 ;;
         direct)
-            tap_up ncb-dtap 1500 && ns_new ncb-dk1 && ns_new ncb-dk2 &&
-            veth_link ncb-dk1 ncbdv1 198.18.1.65/26 ncb-dk2 ncbdv2 198.18.1.66/26 1500 ;;
+            tap_up "$NSP-dtap" 1500 && ns_new "$NSP-dk1" && ns_new "$NSP-dk2" &&
+            veth_link "$NSP-dk1" ncbdv1 198.18.1.65/26 "$NSP-dk2" ncbdv2 198.18.1.66/26 1500 ;;
         routed)
-            tap_up ncb-rt 1500 && ns_new ncb-rsrv && ns_new ncb-rcli &&
-            ip netns exec ncb-rt sysctl -qw net.ipv4.ip_forward=1 &&
-            veth_link ncb-rt ncbrs0 198.18.1.129/26 ncb-rsrv ncbrs1 198.18.1.130/26 1500 &&
-            veth_link ncb-rt ncbrc0 198.18.1.193/26 ncb-rcli ncbrc1 198.18.1.194/26 1500 &&
+            tap_up "$NSP-rt" 1500 && ns_new "$NSP-rsrv" && ns_new "$NSP-rcli" &&
+            ip netns exec "$NSP-rt" sysctl -qw net.ipv4.ip_forward=1 &&
+            veth_link "$NSP-rt" ncbrs0 198.18.1.129/26 "$NSP-rsrv" ncbrs1 198.18.1.130/26 1500 &&
+            veth_link "$NSP-rt" ncbrc0 198.18.1.193/26 "$NSP-rcli" ncbrc1 198.18.1.194/26 1500 &&
             # The server answers both clients through the router; the kernel client reaches
             # the server through it.
-            ip -n ncb-rsrv route add default via 198.18.1.129 &&
-            ip -n ncb-rcli route add default via 198.18.1.193 ;;
+            ip -n "$NSP-rsrv" route add default via 198.18.1.129 &&
+            ip -n "$NSP-rcli" route add default via 198.18.1.193 ;;
     esac || { echo "bench: cannot set up topology $1" >&2; return 1; }
 }
 
 # topo_namespaces TOPO: the namespaces TOPO makes.
 topo_namespaces() {
     case $1 in
-        sandbox) echo ncb-tap ncb-k1 ncb-k2 ;;
-        direct) echo ncb-dtap ncb-dk1 ncb-dk2 ;;
-        routed) echo ncb-rt ncb-rsrv ncb-rcli ;;
+        sandbox) echo "$NSP-tap" "$NSP-k1" "$NSP-k2" ;;
+        direct) echo "$NSP-dtap" "$NSP-dk1" "$NSP-dk2" ;;
+        routed) echo "$NSP-rt" "$NSP-rsrv" "$NSP-rcli" ;;
     esac
 }
 
@@ -133,6 +137,20 @@ topo_down() {
     local ns
     for ns in $(topo_namespaces "$1"); do
         ip netns del "$ns" 2>/dev/null
+    done
+    return 0
+}
+
+# stale_namespaces: namespaces of earlier runs (ncb-PID-*) whose run is gone and which hold no
+# process: left by a run killed before its trap could remove them.
+stale_namespaces() {
+    local ns pid
+    for ns in $(ip netns list 2>/dev/null | awk '{ print $1 }'); do
+        [[ $ns =~ ^ncb-([0-9]+)- ]] || continue
+        pid=${BASH_REMATCH[1]}
+        [ "$pid" != $$ ] || continue
+        kill -0 "$pid" 2>/dev/null && continue
+        [ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && echo "$ns"
     done
     return 0
 }
