@@ -23,7 +23,7 @@ set output outfile
 
 set style fill solid 0.85 border -1
 set logscale y 2
-set offsets 0.5, 0.5, 0, 0
+set offsets 0.5, 0.5, graph 0.1, graph 0.1
 set yrange [*:*]
 set ylabel 'netcore / kernel'
 set grid ytics

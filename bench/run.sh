@@ -41,7 +41,7 @@
 # Output: bench/results/<UTC time>.csv and latest.csv
 # (topology,workload,stack,metric,value,unit), latest.png (netcore/kernel ratio per metric, one
 # panel per topology, bench/plot.gp), a table per topology and one of the ratios side by side on
-# stdout. Exit 1 when any expected figure is missing (each is named), 2 on bad usage or a
+# stdout, kept in <UTC time>.txt and latest.txt with the date, machine, kernel and library. Exit 1 when any expected figure is missing (each is named), 2 on bad usage or a
 # missing tool.
 set -euo pipefail
 
@@ -252,6 +252,10 @@ topo_workloads() {
 }
 
 T0=$SECONDS
+# What the figures are of: when, which machine and kernel, which library and tree.
+ABOUT="$(date -u '+%F %H:%M UTC'); $(nproc) CPUs, $(. /etc/os-release && echo "$PRETTY_NAME"),\
+ kernel $(uname -r); $lib ($(git -C "$TOP" describe --always --dirty 2>/dev/null || echo '?'))"
+echo "bench: $ABOUT"
 echo "bench: $([ "$QUICK" -eq 1 ] && echo quick || echo full) run, ${SECS} s per timed" \
      "workload; topologies: $RUN_TOPOS"
 for topo in $RUN_TOPOS; do
@@ -353,11 +357,22 @@ ratios() {
         }' "$CSV"
 }
 
+# The tables, also kept beside the CSV (STAMP.txt, latest.txt) with what they are of.
+{
+    echo "$([ "$QUICK" -eq 1 ] && echo "netcore bench --quick" || echo "netcore bench"): $ABOUT"
+    for topo in $RUN_TOPOS; do
+        table "$topo"
+    done
+    ratios
+} >"$WORK/tables.txt"
+tail -n +2 "$WORK/tables.txt"
+cp "$WORK/tables.txt" "$RESULTS/$STAMP.txt"
+cp "$WORK/tables.txt" "$RESULTS/latest.txt"
+
 DATAFILES=
 TITLES=
 MTUS=
 for topo in $RUN_TOPOS; do
-    table "$topo"
     if [ -s "$WORK/ratios-$topo.dat" ]; then
         DATAFILES+="$WORK/ratios-$topo.dat "
         topo_set "$topo"
@@ -380,7 +395,7 @@ if [ -n "$DATAFILES" ]; then
 fi
 
 echo
-echo "bench: results in bench/results/$STAMP.csv (and latest.csv, latest.png);" \
+echo "bench: results in bench/results/$STAMP.csv and .txt (and latest.csv, .txt, .png);" \
      "$((SECONDS - T0)) s"
 if [ ${#MISSING[@]} -gt 0 ] || [ ${#FAILED[@]} -gt 0 ]; then
     for f in "${FAILED[@]}"; do echo "bench: FAILED: $f" >&2; done
