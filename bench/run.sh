@@ -380,7 +380,6 @@ for topo in $RUN_TOPOS; do
         MTUS+="$TOPO_MTU "
     fi
 done
-ratios
 
 if [ -n "$DATAFILES" ]; then
     if gnuplot -e "datafiles='${DATAFILES% }'; titles='${TITLES% }'; mtus='${MTUS% }'; \
