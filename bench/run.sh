@@ -81,11 +81,11 @@ Measures netcore against the kernel's own stack on this machine, on three topolo
 server one router hop away), each with its kernel baseline, and writes
 bench/results/<UTC time>.csv, latest.csv and latest.png (netcore/kernel ratios).
   --quick          2-second runs instead of 5, UDP latency and nginx on the sandbox only:
-                   about 3 minutes (the full run: about 7)
+                   about 2 minutes (the full run: about 5)
   --keep-logs      keep every tool's output in bench/results/<UTC time>.logs/ (by default only
                    the output of failed runs is kept there)
   --topology LIST  only these topologies (comma-separated: sandbox, direct, routed), e.g.
-                   --quick --topology routed for one topology in about a minute
+                   --quick --topology routed for one topology in under a minute
 Needs root, iperf3, sockperf, nginx, wrk, python3, gnuplot and /usr/bin/time (./netcore
 deps).
 USAGE
