@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench/run.sh — netcore against the kernel's own stack; `netcore bench` runs it (as root).
 #
-#   bench/run.sh [--quick] [--keep-logs] [--topology LIST]
+#   bench/run.sh [--quick] [--keep-logs] [--topology LIST] [--repeat N]
 #
 # Three topologies (bench/topo.sh), one after the other, each made here and removed after its
 # turn (and on exit, also on failure and on INT/TERM/HUP):
@@ -37,7 +37,9 @@
 #                  client's peers run; on the kernel nginx runs where the kernel client's peers
 #                  run and wrk where its client runs.
 # --quick runs udp_latency_pinned and nginx on the sandbox only (they say little about the path
-# that the two other topologies would not repeat) and 2-second runs instead of 5.
+# that the two other topologies would not repeat) and 2-second runs instead of 5. --repeat N
+# runs everything N times, netcore first in odd rounds and the kernel first in even ones, and
+# reports each figure's median: the machine is shared and one run's figures move by 20% or more.
 # Output: bench/results/<UTC time>.csv and latest.csv
 # (topology,workload,stack,metric,value,unit), latest.png (netcore/kernel ratio per metric, one
 # panel per topology, bench/plot.gp), a table per topology and one of the ratios side by side on
@@ -74,7 +76,7 @@ QUICK_ONLY_SANDBOX="udp_latency_pinned nginx"
 
 usage() {
     cat <<USAGE
-usage: netcore bench [--quick] [--keep-logs] [--topology LIST]
+usage: netcore bench [--quick] [--keep-logs] [--topology LIST] [--repeat N]
 
 Measures netcore against the kernel's own stack on this machine, on three topologies
 (sandbox: TAP at MTU 65000; direct: TAP at MTU 1500, peer on its link; routed: MTU 1500, the
@@ -86,6 +88,8 @@ bench/results/<UTC time>.csv, latest.csv and latest.png (netcore/kernel ratios).
                    the output of failed runs is kept there)
   --topology LIST  only these topologies (comma-separated: sandbox, direct, routed), e.g.
                    --quick --topology routed for one topology in under a minute
+  --repeat N       N rounds (1-9), alternating which stack goes first; each figure is the
+                   median of its rounds (all rounds in bench/results/<UTC time>.raw.csv)
 Needs root, iperf3, sockperf, nginx, wrk, python3, gnuplot and /usr/bin/time (./netcore
 deps).
 USAGE
@@ -93,12 +97,22 @@ USAGE
 
 QUICK=0
 KEEP_LOGS=0
+REPEAT=1
 RUN_TOPOS=$TOPOLOGIES
 while [ $# -gt 0 ]; do
     case $1 in
         -h|--help) usage; exit 0 ;;
         --quick) QUICK=1; shift ;;
         --keep-logs) KEEP_LOGS=1; shift ;;
+        --repeat|--repeat=*)
+            if [ "$1" = --repeat ]; then
+                [ $# -ge 2 ] || { echo "netcore bench: --repeat needs a value" >&2; exit 2; }
+                REPEAT=$2; shift 2
+            else
+                REPEAT=${1#*=}; shift
+            fi
+            [[ $REPEAT =~ ^[1-9]$ ]] ||
+                { echo "netcore bench: bad --repeat '$REPEAT' (expected 1-9)" >&2; exit 2; } ;;
         --topology|--topology=*)
             if [ "$1" = --topology ]; then
                 [ $# -ge 2 ] || { echo "netcore bench: --topology needs a value" >&2; exit 2; }
@@ -235,7 +249,9 @@ done
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$RESULTS"
 CSV=$WORK/results.csv
-echo 'topology,workload,stack,metric,value,unit' >"$CSV"
+RAW=$WORK/raw.csv       # every round's figures (record); CSV gets their medians
+echo 'round,topology,workload,stack,metric,value,unit' >"$RAW"
+ROUND=1
 FAILED=()
 
 # topo_workloads TOPO: the workloads run on TOPO.
@@ -253,22 +269,53 @@ topo_workloads() {
 
 T0=$SECONDS
 # What the figures are of: when, which machine and kernel, which library and tree.
+# The load average says how busy the shared machine was.
 ABOUT="$(date -u '+%F %H:%M UTC'); $(nproc) CPUs, $(. /etc/os-release && echo "$PRETTY_NAME"),\
  kernel $(uname -r); $lib ($(git -C "$TOP" describe --always --dirty 2>/dev/null || echo '?'))"
-echo "bench: $ABOUT"
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "bench: $ABOUT; load average $LOAD0"
 echo "bench: $([ "$QUICK" -eq 1 ] && echo quick || echo full) run, ${SECS} s per timed" \
-     "workload; topologies: $RUN_TOPOS"
-for topo in $RUN_TOPOS; do
-    if ! topo_up "$topo"; then
-        FAILED+=("$topo: setup")
+     "workload; topologies: $RUN_TOPOS$([ "$REPEAT" -eq 1 ] || echo "; $REPEAT rounds")"
+for ((ROUND = 1; ROUND <= REPEAT; ROUND++)); do
+    # Which stack goes first alternates: a drift in the machine's load favours neither.
+    if ((ROUND % 2)); then order="netcore kernel"; else order="kernel netcore"; fi
+    for topo in $RUN_TOPOS; do
+        if ! topo_up "$topo"; then
+            FAILED+=("$topo: setup")
+            topo_down "$topo"
+            continue
+        fi
+        echo "bench: $topo: $TOPO_DESC$([ "$REPEAT" -eq 1 ] || echo " (round $ROUND)")"
+        for stack in $order; do
+            run_stack "$stack" "$(topo_workloads "$topo")"
+        done
         topo_down "$topo"
-        continue
-    fi
-    echo "bench: $topo: $TOPO_DESC"
-    run_stack netcore "$(topo_workloads "$topo")"
-    run_stack kernel "$(topo_workloads "$topo")"
-    topo_down "$topo"
+    done
 done
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# CSV: the median of each figure over the rounds that gave it, rows in the order they first
+# came (so the tables and mdtable.sh keep the run's order).
+awk -F, -v OFS=, '
+    NR == 1 { next }
+    {
+        k = $2 OFS $3 OFS $4 OFS $5
+        if (!(k in n)) { keys[++nk] = k; unit[k] = $7 }
+        v[k, ++n[k]] = $6
+    }
+    END {
+        print "topology", "workload", "stack", "metric", "value", "unit"
+        for (i = 1; i <= nk; i++) {
+            k = keys[i]
+            for (a = 2; a <= n[k]; a++)  # insertion sort of at most 9 values
+                for (b = a; b > 1 && v[k, b - 1] + 0 > v[k, b] + 0; b--) {
+                    t = v[k, b]; v[k, b] = v[k, b - 1]; v[k, b - 1] = t
+                }
+            m = int((n[k] + 1) / 2)
+            med = (n[k] % 2) ? v[k, m] : (v[k, m] + v[k, m + 1]) / 2
+            print k, med, unit[k]
+        }
+    }' "$RAW" >"$CSV"
 
 # Every (topology, workload, stack, metric) expected; a missing one is a failure, named.
 MISSING=()
@@ -284,6 +331,7 @@ done
 
 cp "$CSV" "$RESULTS/$STAMP.csv"
 cp "$CSV" "$RESULTS/latest.csv"
+[ "$REPEAT" -eq 1 ] || cp "$RAW" "$RESULTS/$STAMP.raw.csv"
 
 # ------------------------------------------------------------------------------ table, chart
 
@@ -359,7 +407,9 @@ ratios() {
 
 # The tables, also kept beside the CSV (STAMP.txt, latest.txt) with what they are of.
 {
-    echo "$([ "$QUICK" -eq 1 ] && echo "netcore bench --quick" || echo "netcore bench"): $ABOUT"
+    echo "netcore bench$([ "$QUICK" -eq 1 ] && echo " --quick")$([ "$REPEAT" -eq 1 ] ||
+        echo " --repeat $REPEAT (medians)"): $ABOUT; load average $LOAD0 at the start," \
+        "$LOAD1 at the end"
     for topo in $RUN_TOPOS; do
         table "$topo"
     done

@@ -61,23 +61,27 @@ stop_peers() {
     SERVERS=()
 }
 
-record() {  # record WORKLOAD STACK METRIC VALUE UNIT: one CSV row of the topology that is up
-    echo "$TOPO,$1,$2,$3,$4,$5" >>"$CSV"
+record() {  # record WORKLOAD STACK METRIC VALUE UNIT: a figure of this round and topology
+    echo "$ROUND,$TOPO,$1,$2,$3,$4,$5" >>"$RAW"
 }
 
 # progress WORKLOAD STACK: the start of the progress line; finished by ok or failed.
-progress() { printf 'bench: %-8s %-20s %-7s ... ' "$TOPO" "$1" "$2"; }
+progress() {
+    local r=
+    [ "$REPEAT" -eq 1 ] || r="$ROUND/$REPEAT "
+    printf 'bench: %s%-8s %-20s %-7s ... ' "$r" "$TOPO" "$1" "$2"
+}
 ok() { echo "$*"; }
 failed() {  # failed WHAT OUT: OUT and OUT.err from run_client are shown and kept
     local f
     echo "FAILED"
-    FAILED+=("$TOPO: $1")
+    FAILED+=("$TOPO: $1$([ "$REPEAT" -eq 1 ] || echo " (round $ROUND)")")
     mkdir -p "$RESULTS/$STAMP.logs"
     for f in "$2" "$2.err"; do
         [ -s "$f" ] || continue
         echo "  --- last lines of $(basename "$f"):"
         tail -n 8 "$f" | sed 's/^/  | /'
-        cp "$f" "$RESULTS/$STAMP.logs/$TOPO-$(basename "$f")"
+        cp "$f" "$RESULTS/$STAMP.logs/$([ "$REPEAT" -eq 1 ] || echo "r$ROUND-")$TOPO-$(basename "$f")"
     done
 }
 
