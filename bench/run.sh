@@ -28,7 +28,8 @@
 #                  the client waits for the server's FIN first, so TIME-WAIT stays server-side)
 #   idle_conn_mem  bench/connrate hold: 1000 idle established connections; bytes per connection
 #                  in the client process (user_per_conn), in kernel socket objects (kernel
-#                  stack only: kernel_per_conn), and the two together (total_per_conn)
+#                  stack only: kernel_per_conn, the slab objects of one socket), and the two
+#                  together (total_per_conn)
 #   nginx          the other way round: nginx as the server under test, in its stock shape
 #                  (daemon on, master_process on, 2 workers; on netcore the workers share the
 #                  master's stack, issue 14), wrk -t2 -c32 on the kernel stack fetching a 1 KiB

@@ -182,6 +182,12 @@ bench_connrate() {  # bench_connrate STACK
     fi
 }
 
+# sock_slab_size: bytes of the slab objects of one kernel TCP socket (see bench_hold).
+sock_slab_size() {
+    awk '$1 == "TCP" || $1 == "sock_inode_cache" { s += $4; n++ }
+         END { if (n != 2) exit 1; print s }' /proc/slabinfo
+}
+
 bench_hold() {  # bench_hold STACK
     local stack=$1 w=idle_conn_mem log line rss slab mem user kern total
     log=$WORK/$TOPO-$w-$stack.log
@@ -195,15 +201,18 @@ bench_hold() {  # bench_hold STACK
         mem=$(sed -n 's/.* tcp_mem_delta=\(-*[0-9]*\).*/\1/p' <<<"$line")
         user=$((rss / HOLD_N))
         record "$w" "$stack" user_per_conn "$user" B
-        if [ "$stack" = kernel ] && [ -n "$slab" ] && [ -n "$mem" ]; then
-            # Both ends are kernel sockets here: half the slab growth is the client's. The
-            # TCP buffer memory (sockstat) of idle connections is the client's and the peer's
-            # too, but it is near 0 and cannot be split: all of it is charged to the client.
-            kern=$(((slab / 2 + mem) / HOLD_N))
+        if [ "$stack" = kernel ] && kern=$(sock_slab_size); then
+            # A kernel TCP socket is an object of the slab cache "TCP" (struct tcp_sock) and
+            # one of "sock_inode_cache" (its socket inode); an idle one holds no buffer
+            # memory. The sizes come from /proc/slabinfo rather than from its growth across
+            # the connects: the caches and sockstat's TCP memory are machine-wide, and other
+            # jobs on a shared machine move them by megabytes during the run (the growth,
+            # halved for the two ends, is shown as a check).
             total=$((user + kern))
             record "$w" "$stack" kernel_per_conn "$kern" B
             record "$w" "$stack" total_per_conn "$total" B
-            ok "$user B user + $kern B kernel = $total B per connection"
+            ok "$user B user + $kern B kernel = $total B per connection (slab growth:" \
+               "$(((${slab:-0} / 2) / HOLD_N)) B, TCP memory $((${mem:-0} / HOLD_N)) B per connection)"
         elif [ "$stack" = netcore ]; then
             # netcore's sockets are memory in the process; the kernel holds only an eventfd
             # per socket (its file, a few hundred bytes, not counted on either stack).
