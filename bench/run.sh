@@ -295,28 +295,8 @@ for ((ROUND = 1; ROUND <= REPEAT; ROUND++)); do
 done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# CSV: the median of each figure over the rounds that gave it, rows in the order they first
-# came (so the tables and mdtable.sh keep the run's order).
-awk -F, -v OFS=, '
-    NR == 1 { next }
-    {
-        k = $2 OFS $3 OFS $4 OFS $5
-        if (!(k in n)) { keys[++nk] = k; unit[k] = $7 }
-        v[k, ++n[k]] = $6
-    }
-    END {
-        print "topology", "workload", "stack", "metric", "value", "unit"
-        for (i = 1; i <= nk; i++) {
-            k = keys[i]
-            for (a = 2; a <= n[k]; a++)  # insertion sort of at most 9 values
-                for (b = a; b > 1 && v[k, b - 1] + 0 > v[k, b] + 0; b--) {
-                    t = v[k, b]; v[k, b] = v[k, b - 1]; v[k, b - 1] = t
-                }
-            m = int((n[k] + 1) / 2)
-            med = (n[k] % 2) ? v[k, m] : (v[k, m] + v[k, m + 1]) / 2
-            print k, med, unit[k]
-        }
-    }' "$RAW" >"$CSV"
+# CSV: the median of each figure over the rounds that gave it (bench/median.awk).
+awk -f "$BENCH_DIR/median.awk" "$RAW" >"$CSV"
 
 # Every (topology, workload, stack, metric) expected; a missing one is a failure, named.
 MISSING=()
