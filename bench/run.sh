@@ -273,6 +273,12 @@ T0=$SECONDS
 # The load average says how busy the shared machine was.
 ABOUT="$(date -u '+%F %H:%M UTC'); $(nproc) CPUs, $(. /etc/os-release && echo "$PRETTY_NAME"),\
  kernel $(uname -r); $lib ($(git -C "$TOP" describe --always --dirty 2>/dev/null || echo '?'))"
+# The user's NETCORE_* settings (a profile, offloads off, ...) label the figures too; the
+# run's own (NETCORE_STAT, NETCORE_RUNDIR) are not theirs, and the library is named already.
+SETTINGS=$(env | grep '^NETCORE_' | grep -Ev '^NETCORE_(STAT|RUNDIR|LIBDIR)=' | sort |
+    tr '\n' ' ') || SETTINGS=
+ABOUT+="; ${SETTINGS:-default settings}"
+ABOUT=${ABOUT% }
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench: $ABOUT; load average $LOAD0"
 echo "bench: $([ "$QUICK" -eq 1 ] && echo quick || echo full) run, ${SECS} s per timed" \
