@@ -46,8 +46,9 @@ bool nc__ring_release(struct nc_ring *r);
 bool nc__ring_idle(struct nc_ring *r);
 /* Frees the buffer and unsizes the ring (the socket goes). */
 void nc__ring_free(struct nc_ring *r);
-/* Bytes of buffer rings hold now, in all. */
+/* Bytes of buffer rings hold now, in all; allocations refused so far. */
 size_t nc__ring_held(void);
+uint64_t nc__ring_refused(void);
 /* Frees the buffers kept for the next connections (netcore_stop). */
 void nc__ring_spare_flush(void);
 size_t nc__ring_used(const struct nc_ring *r);

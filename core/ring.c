@@ -79,10 +79,16 @@ void nc__ring_spare_flush(void)
 
 /* Bytes of buffer rings hold now (spares not counted): what a limit is checked against. */
 static _Atomic size_t held;
+static _Atomic uint64_t refused;
 
 size_t nc__ring_held(void)
 {
     return atomic_load_explicit(&held, memory_order_relaxed);
+}
+
+uint64_t nc__ring_refused(void)
+{
+    return atomic_load_explicit(&refused, memory_order_relaxed);
 }
 
 int nc__ring_init(struct nc_ring *r, size_t cap)
@@ -107,6 +113,7 @@ int nc__ring_alloc(struct nc_ring *r, size_t limit)
     size_t was = atomic_fetch_add_explicit(&held, r->cap, memory_order_relaxed);
     if (limit != 0 && (was + r->cap > limit || was + r->cap < was)) {
         atomic_fetch_sub_explicit(&held, r->cap, memory_order_relaxed);
+        atomic_fetch_add_explicit(&refused, 1, memory_order_relaxed);
         return -ENOBUFS;
     }
     uint8_t *buf = take_spare(r->cap);
@@ -114,6 +121,7 @@ int nc__ring_alloc(struct nc_ring *r, size_t limit)
         buf = malloc(r->cap);
     if (buf == NULL) {
         atomic_fetch_sub_explicit(&held, r->cap, memory_order_relaxed);
+        atomic_fetch_add_explicit(&refused, 1, memory_order_relaxed);
         return -ENOMEM;
     }
     r->buf = buf;

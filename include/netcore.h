@@ -153,6 +153,9 @@ struct netcore_stats {
     uint64_t stale_acks;           /* pure ACKs older than seen, dropped before lwIP */
     int sockets;                   /* sockets in the table */
     int time_wait;                 /* lwIP TIME-WAIT entries */
+    /* socket rings: memory on demand (NETCORE_RING_MEM) */
+    uint64_t ring_bytes;           /* bytes the rings hold now (idle connections: none) */
+    uint64_t ring_refused;         /* ring memory refused: over NETCORE_RING_MEM, or none left */
 };
 void netcore_get_stats(struct netcore_stack *st, struct netcore_stats *out);
 

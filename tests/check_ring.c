@@ -550,8 +550,10 @@ START_TEST(test_limit)
     ck_assert_int_eq(nc__ring_alloc(&a, limit), 0);
     ck_assert_int_eq(nc__ring_alloc(&b, limit), 0);
     ck_assert_uint_eq(nc__ring_held(), base + 2 * 4096);
+    uint64_t refused = nc__ring_refused();
     ck_assert_int_eq(nc__ring_alloc(&c, limit), -ENOBUFS);
     ck_assert_ptr_null(c.buf);
+    ck_assert_uint_eq(nc__ring_refused(), refused + 1);
     ck_assert_uint_eq(nc__ring_held(), base + 2 * 4096);
     ck_assert_int_eq(nc__ring_alloc(&c, 0), 0); /* 0: no limit */
     ck_assert_uint_eq(nc__ring_held(), base + 3 * 4096);
