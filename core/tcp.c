@@ -316,6 +316,16 @@ static void reopen(struct netcore_stack *st, struct nc_sock *s)
     s->rx_pend_tail = &s->rx_pending;
     nc__ring_consume(&s->rx, nc__ring_used(&s->rx));
     nc__ring_consume(&s->tx, nc__ring_used(&s->tx));
+    /* An unconnected socket has no poll to give its rings' memory back: now, unless a
+     * thread is in a call on the ring (then at the next connection's first idle tick). */
+    if (nc__mutex_trylock(&s->rx_mu)) {
+        nc__ring_release(&s->rx);
+        nc__mutex_unlock(&s->rx_mu);
+    }
+    if (nc__mutex_trylock(&s->tx_mu)) {
+        nc__ring_release(&s->tx);
+        nc__mutex_unlock(&s->tx_mu);
+    }
     atomic_store(&s->tx_idle, true);
     atomic_store(&s->rx_full, false);
     atomic_store(&s->rx_eof, false);
@@ -516,7 +526,7 @@ static void rx_fill(struct nc_sock *s)
 {
     /* No memory for the ring: the data waits in rx_pending, unacknowledged to lwIP (the
      * window closes), and on_poll tries again. */
-    if (s->rx_pending != NULL &&
+    if (s->rx.buf == NULL && s->rx_pending != NULL &&
         nc__ring_alloc(&s->rx, nc__stack->cfg.ring_mem) != 0)
         return;
     for (;;) {
