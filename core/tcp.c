@@ -625,7 +625,7 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 /*
  * Every slow tick. A ring that stayed empty a whole tick gives its memory back, so an idle
  * connection holds none; a busy one keeps its buffers (a ring in use is never idle). The
- * other side's mutex keeps it out meanwhile; if it is busy, the ring is not idle anyway.
+ * program's side of the ring is kept out by its mutex meanwhile.
  * Also tries again what found no memory: pending received data, a relay's writes.
  */
 static err_t on_poll(void *arg, struct tcp_pcb *pcb)
@@ -634,12 +634,16 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb)
     (void)pcb;
     if (s == NULL)
         return ERR_OK;
-    if (nc__ring_idle(&s->rx) && nc__mutex_trylock(&s->rx_mu)) {
-        nc__ring_release(&s->rx);
+    /* The mutex first: a program thread allocates tx under tx_mu (its buf pointer is not
+     * ours to read meanwhile). A busy mutex means a busy ring: not idle this tick. */
+    if (nc__mutex_trylock(&s->rx_mu)) {
+        if (nc__ring_idle(&s->rx))
+            nc__ring_release(&s->rx);
         nc__mutex_unlock(&s->rx_mu);
     }
-    if (nc__ring_idle(&s->tx) && nc__mutex_trylock(&s->tx_mu)) {
-        nc__ring_release(&s->tx);
+    if (nc__mutex_trylock(&s->tx_mu)) {
+        if (nc__ring_idle(&s->tx))
+            nc__ring_release(&s->tx);
         nc__mutex_unlock(&s->tx_mu);
     }
     if (s->rx_pending != NULL && s->rx.buf == NULL)
