@@ -524,8 +524,8 @@ static bool pend(struct nc_sock *s, struct pbuf *p)
 
 static void rx_fill(struct nc_sock *s)
 {
-    /* No memory for the ring: the data waits in rx_pending, unacknowledged to lwIP (the
-     * window closes), and on_poll tries again. */
+    /* No memory for the ring: the data waits in rx_pending and its window is not given
+     * back (recved), so the peer stops at a closed window; on_poll tries again. */
     if (s->rx.buf == NULL && s->rx_pending != NULL &&
         nc__ring_alloc(&s->rx, nc__stack->cfg.ring_mem) != 0)
         return;

@@ -46,8 +46,9 @@ struct netcore_config {
     size_t rcvbuf;           /* NETCORE_RCVBUF: bytes in each TCP socket's receive ring */
     size_t ring_mem;         /* NETCORE_RING_MEM: bytes the rings of all sockets may hold at
                                 once (a ring has memory only while it carries data); beyond
-                                it send says ENOBUFS and received data waits, its window
-                                closed. 0 (default): no cap but max_sockets x both rings */
+                                it send says ENOBUFS and received data waits (the peer
+                                meets a closed window). 0 (default): no cap but
+                                max_sockets x both rings */
     int max_sockets;         /* NETCORE_MAX_SOCKETS: socket table size (EMFILE beyond) */
     int backlog;             /* NETCORE_BACKLOG: cap on listen() backlog */
     int udp_queue;           /* NETCORE_UDP_QUEUE: datagrams queued per UDP socket */
