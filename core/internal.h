@@ -237,9 +237,9 @@ struct nc_sock {
     union nc_sockaddr local, peer;
     union nc_sockaddr bound;     /* what the program bound (bound_user): a disconnect keeps */
     bool bound_user;             /* the address, and the port unless it was 0 */
-    struct nc_group {            /* IP_ADD_MEMBERSHIP: groups this socket joined */
-        struct in_addr group, iface;
-    } groups[NC_MAX_GROUPS];
+    struct nc_group {            /* IP_ADD_MEMBERSHIP: groups this socket joined, room for */
+        struct in_addr group, iface; /* NC_MAX_GROUPS from the first join (most sockets */
+    } *groups;                   /* join none: 160 bytes of every socket before) */
     int ngroups;
 
     /* TCP data path */
