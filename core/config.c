@@ -181,6 +181,39 @@ bad:
 }
 
 /*
+ * NETCORE_RING_MEM: a byte count with an optional k, m or g suffix (KiB, MiB, GiB); 0 for no
+ * cap, else at least one ring of the smallest size and at most 1 TiB.
+ */
+#define RING_MEM_MAX (1ull << 40)
+static int parse_ring_mem(const char *name, const char *v, size_t *out, char *err,
+                          size_t errlen)
+{
+    unsigned long long n;
+    const char *end;
+    unsigned shift = 0;
+
+    if (!strict_ull(v, &n, &end))
+        goto bad;
+    if (*end == 'k' || *end == 'K')
+        shift = 10;
+    else if (*end == 'm' || *end == 'M')
+        shift = 20;
+    else if (*end == 'g' || *end == 'G')
+        shift = 30;
+    else if (*end != '\0')
+        goto bad;
+    if (shift && end[1] != '\0')
+        goto bad;
+    if (n > RING_MEM_MAX >> shift || (n != 0 && n << shift < BUF_MIN))
+        goto bad;
+    *out = (size_t)(n << shift);
+    return 0;
+bad:
+    return fail(err, errlen, name, v,
+                "not 0 or a byte count in 4096..1024g (optional suffix k, m or g)");
+}
+
+/*
  * A dotted quad, with "/prefix" when prefix is non-NULL (left alone when the value has none).
  * inet_pton is used over inet_aton because it takes only four decimal parts: inet_aton would
  * read "10.1" as 10.0.0.1 and "010.0.0.1" as octal.
@@ -574,6 +607,9 @@ int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const
         return rc;
     if ((v = get("NETCORE_RCVBUF")) &&
         (rc = parse_size("NETCORE_RCVBUF", v, &c.rcvbuf, err, errlen)) < 0)
+        return rc;
+    if ((v = get("NETCORE_RING_MEM")) &&
+        (rc = parse_ring_mem("NETCORE_RING_MEM", v, &c.ring_mem, err, errlen)) < 0)
         return rc;
     for (i = 0; i < sizeof(int_vars) / sizeof(int_vars[0]); i++) {
         int *field = (int *)((char *)&c + int_vars[i].off);

@@ -24,15 +24,31 @@ struct nc_relay_tab;
 struct nc_share;     /* share.c */
 struct nc_share_rep; /* share.h */
 
-/* ring: single-producer single-consumer byte ring; capacity is a power of two. */
+/* ring: single-producer single-consumer byte ring; capacity is a power of two. The buffer
+ * comes on demand and goes back when the ring stays empty (ring.c has the rules). */
 struct nc_ring {
-    uint8_t *buf;
-    size_t cap;              /* 0 until allocated */
+    uint8_t *buf;            /* NULL while the ring holds no memory */
+    size_t cap;              /* 0 until sized */
     _Atomic size_t head;     /* total bytes written (producer) */
     _Atomic size_t tail;     /* total bytes read (consumer) */
+    size_t mark;             /* head at the last nc__ring_idle */
 };
+/* Sizes the ring (cap a power of two, else -EINVAL); no memory yet. */
 int nc__ring_init(struct nc_ring *r, size_t cap);
+/* Producer, before writing: gives the ring its buffer if it has none. 0, -ENOMEM, or
+ * -ENOBUFS when rings would then hold more than limit bytes in all (0: no limit). */
+int nc__ring_alloc(struct nc_ring *r, size_t limit);
+/* Gives the buffer back if the ring is empty; true if it did. The caller is one side of the
+ * ring and keeps the other out (holds its mutex). */
+bool nc__ring_release(struct nc_ring *r);
+/* True if the ring holds a buffer, is empty, and nothing was written to it since the last
+ * call (the netstack asks every poll interval: a ring idle for a whole one is released). */
+bool nc__ring_idle(struct nc_ring *r);
+/* Frees the buffer and unsizes the ring (the socket goes). */
 void nc__ring_free(struct nc_ring *r);
+/* Bytes of buffer rings hold now, in all; allocations refused so far. */
+size_t nc__ring_held(void);
+uint64_t nc__ring_refused(void);
 /* Frees the buffers kept for the next connections (netcore_stop). */
 void nc__ring_spare_flush(void);
 size_t nc__ring_used(const struct nc_ring *r);
@@ -221,9 +237,9 @@ struct nc_sock {
     union nc_sockaddr local, peer;
     union nc_sockaddr bound;     /* what the program bound (bound_user): a disconnect keeps */
     bool bound_user;             /* the address, and the port unless it was 0 */
-    struct nc_group {            /* IP_ADD_MEMBERSHIP: groups this socket joined */
-        struct in_addr group, iface;
-    } groups[NC_MAX_GROUPS];
+    struct nc_group {            /* IP_ADD_MEMBERSHIP: groups this socket joined, room for */
+        struct in_addr group, iface; /* NC_MAX_GROUPS from the first join (most sockets */
+    } *groups;                   /* join none: 160 bytes of every socket before) */
     int ngroups;
 
     /* TCP data path */
@@ -231,6 +247,7 @@ struct nc_sock {
     pthread_mutex_t tx_mu, rx_mu; /* serialise app threads on one socket */
     struct nc_pend *rx_pending;   /* received but not yet in rx (ring full), oldest first */
     struct nc_pend **rx_pend_tail;
+    bool tx_nomem;                /* a relay found no memory for tx: on_poll retries */
 
     /* listen: accepted sockets not yet taken by accept() (ids), under the stack lock */
     int *aq;

@@ -268,10 +268,15 @@ static void end_tx(struct netcore_stack *st, struct nc_relay *r, struct nc_sock 
 }
 
 /* rfd into the tx ring until EAGAIN, the end, or a full ring; caller holds tx_mu. Returns
- * true if it read anything. */
-static bool fill_tx(struct nc_relay *r, struct nc_sock *s)
+ * true if it read anything. No memory for the ring: the bytes wait in the pair, and the
+ * socket's poll (tcp.c on_poll) brings us back. */
+static bool fill_tx(struct netcore_stack *st, struct nc_relay *r, struct nc_sock *s)
 {
     bool got = false;
+    if (r->readable && nc__ring_alloc(&s->tx, st->cfg.ring_mem) != 0) {
+        s->tx_nomem = true;
+        return false;
+    }
     while (r->readable) {
         struct iovec sp[2];
         int n = nc__ring_write_spans(&s->tx, sp, r->shut_pending ? r->shut_quota : SIZE_MAX);
@@ -335,7 +340,7 @@ static void tcp_in(struct netcore_stack *st, struct nc_relay *r, struct nc_sock 
             enqueue(r);
             return;
         }
-        got = fill_tx(r, s);
+        got = fill_tx(st, r, s);
         nc__mutex_unlock(&s->tx_mu);
     }
     if (r->shut_pending && r->shut_quota == 0)

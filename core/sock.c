@@ -146,6 +146,7 @@ void nc__sock_final_free(struct netcore_stack *st, struct nc_sock *s)
         free(d);
     }
     free(s->aq);
+    free(s->groups);
     while (s->watches != NULL) {
         struct nc_watch *x = s->watches;
         s->watches = x->next;

@@ -604,6 +604,8 @@ void netcore_get_stats(struct netcore_stack *st, struct netcore_stats *out)
     for (struct tcp_pcb *p = tcp_tw_pcbs; p != NULL; p = p->next)
         tw++;
     out->time_wait = tw;
+    out->ring_bytes = nc__ring_held();
+    out->ring_refused = nc__ring_refused();
     nc__unlock(st);
 }
 

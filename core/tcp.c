@@ -23,6 +23,7 @@
 static void on_err(void *arg, err_t err);
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err);
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len);
+static err_t on_poll(void *arg, struct tcp_pcb *pcb);
 
 static void attach(struct nc_sock *s, struct tcp_pcb *pcb)
 {
@@ -31,6 +32,9 @@ static void attach(struct nc_sock *s, struct tcp_pcb *pcb)
     tcp_err(pcb, on_err);
     tcp_recv(pcb, on_recv);
     tcp_sent(pcb, on_sent);
+    /* Every slow tick (500 ms), as lwIP's own poll of a pcb without one: its tcp_output
+     * after each poll keeps its pace. */
+    tcp_poll(pcb, on_poll, 1);
 }
 
 /* Cuts the socket loose from its pcb, so lwIP never calls back into freed memory. */
@@ -43,6 +47,7 @@ static struct tcp_pcb *detach(struct nc_sock *s)
             tcp_err(pcb, NULL);
             tcp_recv(pcb, NULL);
             tcp_sent(pcb, NULL);
+            tcp_poll(pcb, NULL, 0);
         } else {
             tcp_accept(pcb, NULL);
         }
@@ -57,6 +62,7 @@ static void addr_from(struct nc_sock *s, union nc_sockaddr *sa, const ip_addr_t 
     nc__addr_make(nc__stack, s->family, ip, port, sa);
 }
 
+/* Sizes the rings; their memory comes with the first byte either way (ring.c). */
 static int alloc_rings(struct netcore_stack *st, struct nc_sock *s)
 {
     if (s->tx.cap != 0)
@@ -310,6 +316,16 @@ static void reopen(struct netcore_stack *st, struct nc_sock *s)
     s->rx_pend_tail = &s->rx_pending;
     nc__ring_consume(&s->rx, nc__ring_used(&s->rx));
     nc__ring_consume(&s->tx, nc__ring_used(&s->tx));
+    /* An unconnected socket has no poll to give its rings' memory back: now, unless a
+     * thread is in a call on the ring (then at the next connection's first idle tick). */
+    if (nc__mutex_trylock(&s->rx_mu)) {
+        nc__ring_release(&s->rx);
+        nc__mutex_unlock(&s->rx_mu);
+    }
+    if (nc__mutex_trylock(&s->tx_mu)) {
+        nc__ring_release(&s->tx);
+        nc__mutex_unlock(&s->tx_mu);
+    }
     atomic_store(&s->tx_idle, true);
     atomic_store(&s->rx_full, false);
     atomic_store(&s->rx_eof, false);
@@ -508,6 +524,11 @@ static bool pend(struct nc_sock *s, struct pbuf *p)
 
 static void rx_fill(struct nc_sock *s)
 {
+    /* No memory for the ring: the data waits in rx_pending and its window is not given
+     * back (recved), so the peer stops at a closed window; on_poll tries again. */
+    if (s->rx.buf == NULL && s->rx_pending != NULL &&
+        nc__ring_alloc(&s->rx, nc__stack->cfg.ring_mem) != 0)
+        return;
     for (;;) {
         size_t moved = 0;
         while (s->rx_pending != NULL && nc__ring_space(&s->rx) > 0) {
@@ -598,6 +619,39 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
     (void)len;
     if (s != NULL)
         nc__tcp_flush(nc__stack, s);
+    return ERR_OK;
+}
+
+/*
+ * Every slow tick. A ring that stayed empty a whole tick gives its memory back, so an idle
+ * connection holds none; a busy one keeps its buffers (a ring in use is never idle). The
+ * program's side of the ring is kept out by its mutex meanwhile.
+ * Also tries again what found no memory: pending received data, a relay's writes.
+ */
+static err_t on_poll(void *arg, struct tcp_pcb *pcb)
+{
+    struct nc_sock *s = arg;
+    (void)pcb;
+    if (s == NULL)
+        return ERR_OK;
+    /* The mutex first: a program thread allocates tx under tx_mu (its buf pointer is not
+     * ours to read meanwhile). A busy mutex means a busy ring: not idle this tick. */
+    if (nc__mutex_trylock(&s->rx_mu)) {
+        if (nc__ring_idle(&s->rx))
+            nc__ring_release(&s->rx);
+        nc__mutex_unlock(&s->rx_mu);
+    }
+    if (nc__mutex_trylock(&s->tx_mu)) {
+        if (nc__ring_idle(&s->tx))
+            nc__ring_release(&s->tx);
+        nc__mutex_unlock(&s->tx_mu);
+    }
+    if (s->rx_pending != NULL && s->rx.buf == NULL)
+        rx_fill(s);
+    if (s->tx_nomem && s->relay != NULL) {
+        s->tx_nomem = false;
+        nc__relay_notify(s);
+    }
     return ERR_OK;
 }
 
@@ -913,6 +967,14 @@ ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *bu
             if (buf == NULL && len > 0) {
                 nc__mutex_unlock(&s->tx_mu);
                 return -EFAULT;
+            }
+            if (done < len && s->tx.buf == NULL) {
+                /* No memory for the ring: nothing to wait for, as the kernel's ENOBUFS. */
+                int err = nc__ring_alloc(&s->tx, st->cfg.ring_mem);
+                if (err != 0) {
+                    nc__mutex_unlock(&s->tx_mu);
+                    return done > 0 ? (ssize_t)done : -ENOBUFS;
+                }
             }
             /* send(NULL, 0) is valid: no pointer arithmetic on NULL (UBSan) */
             size_t n = done < len

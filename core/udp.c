@@ -294,6 +294,8 @@ int nc__udp_membership(struct netcore_stack *st, struct nc_sock *s, struct in_ad
             return -EADDRINUSE;
         if (s->ngroups == NC_MAX_GROUPS)
             return -ENOBUFS;
+        if (s->groups == NULL && (s->groups = calloc(NC_MAX_GROUPS, sizeof(*s->groups))) == NULL)
+            return -ENOBUFS; /* the kernel's answer when its membership list gets no memory */
         err_t e = igmp_joingroup_netif(st->netif, &g);
         if (e != ERR_OK)
             return -nc__err_to_errno(e);

@@ -44,6 +44,11 @@ struct netcore_config {
     int mtu;                 /* NETCORE_MTU; 0: the device's MTU */
     size_t sndbuf;           /* NETCORE_SNDBUF: bytes in each TCP socket's send ring */
     size_t rcvbuf;           /* NETCORE_RCVBUF: bytes in each TCP socket's receive ring */
+    size_t ring_mem;         /* NETCORE_RING_MEM: bytes the rings of all sockets may hold at
+                                once (a ring has memory only while it carries data); beyond
+                                it send says ENOBUFS and received data waits (the peer
+                                meets a closed window). 0 (default): no cap but
+                                max_sockets x both rings */
     int max_sockets;         /* NETCORE_MAX_SOCKETS: socket table size (EMFILE beyond) */
     int backlog;             /* NETCORE_BACKLOG: cap on listen() backlog */
     int udp_queue;           /* NETCORE_UDP_QUEUE: datagrams queued per UDP socket */
@@ -149,6 +154,9 @@ struct netcore_stats {
     uint64_t stale_acks;           /* pure ACKs older than seen, dropped before lwIP */
     int sockets;                   /* sockets in the table */
     int time_wait;                 /* lwIP TIME-WAIT entries */
+    /* socket rings: memory on demand (NETCORE_RING_MEM) */
+    uint64_t ring_bytes;           /* bytes the rings hold now (idle connections: none) */
+    uint64_t ring_refused;         /* ring memory refused: over NETCORE_RING_MEM, or none left */
 };
 void netcore_get_stats(struct netcore_stack *st, struct netcore_stats *out);
 

@@ -132,6 +132,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(cfg.spin_us, sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 50 : 0);
     ck_assert_uint_eq(cfg.sndbuf, 262144);
     ck_assert_uint_eq(cfg.rcvbuf, 262144);
+    ck_assert_uint_eq(cfg.ring_mem, 0);
     ck_assert_int_eq(cfg.max_sockets, 1024);
     ck_assert_int_eq(cfg.backlog, 128);
     ck_assert_int_eq(cfg.udp_queue, 64);
@@ -321,6 +322,29 @@ START_TEST(test_sizes)
     ck_load_ok();
     ck_assert_uint_eq(cfg.sndbuf, sizes[_i].bytes);
     ck_assert_uint_eq(cfg.rcvbuf, sizes[_i].bytes);
+}
+END_TEST
+
+/* NETCORE_RING_MEM: 0 (no cap) or a byte count, not rounded. */
+static const struct {
+    const char *value;
+    size_t bytes;
+} ring_mems[] = {
+    { "0", 0 },
+    { "4096", 4096 },
+    { "5000", 5000 },
+    { "4k", 4096 },
+    { "512K", 524288 },
+    { "64m", 67108864 },
+    { "2G", (size_t)2 << 30 },
+    { "1024g", (size_t)1 << 40 },
+};
+
+START_TEST(test_ring_mem)
+{
+    fake_set("NETCORE_RING_MEM", ring_mems[_i].value);
+    ck_load_ok();
+    ck_assert_uint_eq(cfg.ring_mem, ring_mems[_i].bytes);
 }
 END_TEST
 
@@ -571,6 +595,15 @@ END_TEST
 static const struct {
     const char *name, *value;
 } bad[] = {
+    { "NETCORE_RING_MEM", "" },
+    { "NETCORE_RING_MEM", "-1" },
+    { "NETCORE_RING_MEM", "4095" },
+    { "NETCORE_RING_MEM", "1k" },
+    { "NETCORE_RING_MEM", "1025g" },
+    { "NETCORE_RING_MEM", "1t" },
+    { "NETCORE_RING_MEM", "4kb" },
+    { "NETCORE_RING_MEM", "18446744073709551616" },
+
     { "NETCORE_DEVICE", "" },
     { "NETCORE_DEVICE", "wire" },
     { "NETCORE_DEVICE", "TAP" },
@@ -974,6 +1007,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_dns_loopback_message);
     tcase_add_test(tc, test_mtu);
     tcase_add_loop_test(tc, test_sizes, 0, sizeof(sizes) / sizeof(sizes[0]));
+    tcase_add_loop_test(tc, test_ring_mem, 0, sizeof(ring_mems) / sizeof(ring_mems[0]));
     tcase_add_test(tc, test_ints);
     tcase_add_test(tc, test_tap_pool);
     tcase_add_test(tc, test_log_pcap);

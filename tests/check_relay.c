@@ -35,6 +35,7 @@
 static int to_test[2], to_peer[2]; /* peer -> test, test -> peer */
 static int wire[2];
 static pid_t peer_pid;
+static void (*our_tweak)(struct netcore_config *); /* the stack under test's configuration */
 
 static struct netcore_stack *start_stack(int fd, bool peer, int flags)
 {
@@ -46,6 +47,8 @@ static struct netcore_stack *start_stack(int fd, bool peer, int flags)
     inet_pton(AF_INET, peer ? OUR_IP : PEER_IP, &c.gw);
     inet_pton(AF_INET6, peer ? PEER_IP6 : OUR_IP6, &c.ip6);
     c.mac[5] = peer ? 1 : 2;
+    if (!peer && our_tweak != NULL)
+        our_tweak(&c);
     struct netcore_stack *st = NULL;
     char err[256];
     if (netcore_start(&c, flags, &st, err, sizeof(err)) != 0) {
@@ -274,6 +277,41 @@ START_TEST(tcp_echo_through_relay)
     close(fd);
     ck_assert_int_eq(hear(to_test[0]), 'F');
     ck_assert_int_eq(nc__relay_count(st), 0);
+    reap(st);
+}
+END_TEST
+
+/*
+ * NETCORE_RING_MEM for one ring, relayed: the echo waits (window closed) while the send ring
+ * holds the memory, and what the program writes next waits in the pair while the receive
+ * ring holds it; each goes on once the other ring idled and gave its memory back.
+ */
+static void one_ring(struct netcore_config *c)
+{
+    c->sndbuf = c->rcvbuf = 65536;
+    c->ring_mem = 65536;
+}
+
+START_TEST(tcp_ring_mem_cap_relayed)
+{
+    our_tweak = one_ring;
+    struct netcore_stack *st = spawn(echo_peer);
+    our_tweak = NULL;
+    int s = connect_to(st, PEER_IP, 7);
+    int fd = netcore_export(st, s);
+    ck_assert_int_ge(fd, 0);
+    char b[5];
+    ck_assert_int_eq(write(fd, "hello", 5), 5);
+    read_all(fd, b, 5);
+    ck_assert_mem_eq(b, "hello", 5);
+    ck_assert_int_eq(write(fd, "again", 5), 5);
+    read_all(fd, b, 5);
+    ck_assert_mem_eq(b, "again", 5);
+    struct netcore_stats x;
+    netcore_get_stats(st, &x);
+    ck_assert_uint_ge(x.ring_refused, 2); /* the echo's receive ring, the second write's send */
+    close(fd);
+    ck_assert_int_eq(hear(to_test[0]), 'F');
     reap(st);
 }
 END_TEST
@@ -1084,6 +1122,7 @@ static Suite *relay_suite(void)
     TCase *tc = tcase_create("tcp");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, tcp_echo_through_relay);
+    tcase_add_test(tc, tcp_ring_mem_cap_relayed);
     tcase_add_test(tc, tcp_dup_keeps_alive);
     tcase_add_test(tc, find_foreign_fds);
     tcase_add_test(tc, tcp_shutdown_wr_after_data);

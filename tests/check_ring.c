@@ -3,7 +3,9 @@
  *
  * Unit cases drive one ring from one thread and check every count and byte; the stress case
  * pushes 64 MiB through a 4 KiB ring between two threads in random-sized chunks and checks
- * that the consumer sees the producer's stream byte for byte.
+ * that the consumer sees the producer's stream byte for byte. The demand cases check the
+ * memory on demand: no buffer until nc__ring_alloc, given back only when empty, the idle
+ * test that decides when, and the limit on what all rings hold.
  */
 #include <check.h>
 #include <errno.h>
@@ -47,6 +49,7 @@ static void setup(void)
 {
     memset(&ring, 0, sizeof(ring));
     ck_assert_int_eq(nc__ring_init(&ring, CAP), 0);
+    ck_assert_int_eq(nc__ring_alloc(&ring, 0), 0);
 }
 
 static void teardown(void)
@@ -90,9 +93,12 @@ START_TEST(test_init_accepts)
 
     memset(&r, 0, sizeof(r));
     ck_assert_int_eq(nc__ring_init(&r, cap), 0);
-    ck_assert_ptr_nonnull(r.buf);
+    ck_assert_ptr_null(r.buf); /* sized, no memory yet */
     ck_assert_uint_eq(r.cap, cap);
     ck_assert_uint_eq(nc__ring_used(&r), 0);
+    ck_assert_uint_eq(nc__ring_space(&r), cap);
+    ck_assert_int_eq(nc__ring_alloc(&r, 0), 0);
+    ck_assert_ptr_nonnull(r.buf);
     ck_assert_uint_eq(nc__ring_space(&r), cap);
     nc__ring_free(&r);
     ck_assert_ptr_null(r.buf);
@@ -431,6 +437,140 @@ START_TEST(test_spans_full_wrapped)
 }
 END_TEST
 
+/* demand: memory only while data needs it */
+
+START_TEST(test_unallocated_takes_nothing)
+{
+    struct nc_ring r;
+    struct iovec sp[2];
+    uint8_t buf[4] = { 1, 2, 3, 4 };
+
+    memset(&r, 0, sizeof(r));
+    ck_assert_int_eq(nc__ring_init(&r, CAP), 0);
+    /* A producer that skipped nc__ring_alloc writes nothing (and crashes nothing). */
+    ck_assert_uint_eq(nc__ring_write(&r, buf, sizeof(buf)), 0);
+    ck_assert_int_eq(nc__ring_write_spans(&r, sp, SIZE_MAX), 0);
+    ck_assert_int_eq(nc__ring_read_spans(&r, sp), 0);
+    ck_assert_uint_eq(nc__ring_read(&r, buf, sizeof(buf)), 0);
+    ck_assert_uint_eq(nc__ring_used(&r), 0);
+    ck_assert_uint_eq(nc__ring_space(&r), CAP); /* writable: the memory comes with data */
+    ck_assert(!nc__ring_release(&r));
+    ck_assert(!nc__ring_idle(&r));
+    nc__ring_free(&r);
+}
+END_TEST
+
+START_TEST(test_alloc_unsized)
+{
+    struct nc_ring r;
+
+    memset(&r, 0, sizeof(r));
+    ck_assert_int_eq(nc__ring_alloc(&r, 0), -EINVAL);
+    ck_assert_ptr_null(r.buf);
+}
+END_TEST
+
+START_TEST(test_alloc_twice)
+{
+    uint8_t *buf = ring.buf;
+    uint8_t in[3] = { 7, 8, 9 }, out[3];
+
+    ck_assert_uint_eq(nc__ring_write(&ring, in, sizeof(in)), sizeof(in));
+    ck_assert_int_eq(nc__ring_alloc(&ring, 0), 0);
+    ck_assert_ptr_eq(ring.buf, buf);
+    ck_assert_uint_eq(nc__ring_read(&ring, out, sizeof(out)), sizeof(out));
+    ck_assert_mem_eq(in, out, sizeof(in));
+}
+END_TEST
+
+START_TEST(test_release_empty)
+{
+    uint8_t in[CAP + 5], out[CAP + 5];
+
+    fill(in, 0, sizeof(in));
+    advance(&ring, 11);
+    ck_assert(nc__ring_release(&ring));
+    ck_assert_ptr_null(ring.buf);
+    ck_assert_uint_eq(ring.cap, CAP);
+    ck_assert_uint_eq(nc__ring_used(&ring), 0);
+    ck_assert_uint_eq(nc__ring_space(&ring), CAP);
+    ck_assert(!nc__ring_release(&ring)); /* nothing left to give */
+    /* Back with new memory, the counts go on where they were: a wrapped write reads back. */
+    ck_assert_int_eq(nc__ring_alloc(&ring, 0), 0);
+    ck_assert_uint_eq(nc__ring_write(&ring, in, sizeof(in)), CAP);
+    ck_assert_uint_eq(atomic_load(&ring.head), 11 + CAP);
+    ck_assert_uint_eq(nc__ring_read(&ring, out, sizeof(out)), CAP);
+    ck_assert_uint_eq(first_bad(out, 0, CAP), CAP);
+}
+END_TEST
+
+START_TEST(test_release_keeps_data)
+{
+    uint8_t in[5] = { 1, 2, 3, 4, 5 }, out[5];
+
+    ck_assert_uint_eq(nc__ring_write(&ring, in, sizeof(in)), sizeof(in));
+    ck_assert(!nc__ring_release(&ring));
+    ck_assert_ptr_nonnull(ring.buf);
+    ck_assert_uint_eq(nc__ring_read(&ring, out, 4), 4);
+    ck_assert(!nc__ring_release(&ring)); /* one byte still there */
+    ck_assert_uint_eq(nc__ring_read(&ring, out + 4, 1), 1);
+    ck_assert_mem_eq(in, out, sizeof(in));
+    ck_assert(nc__ring_release(&ring));
+}
+END_TEST
+
+START_TEST(test_idle)
+{
+    uint8_t b[4] = { 0 };
+
+    (void)nc__ring_idle(&ring); /* the mark starts where the ring is now */
+    ck_assert_uint_eq(nc__ring_write(&ring, b, sizeof(b)), sizeof(b));
+    ck_assert(!nc__ring_idle(&ring)); /* written since: busy */
+    ck_assert(!nc__ring_idle(&ring)); /* nothing written since, but data waits */
+    ck_assert_uint_eq(nc__ring_read(&ring, b, sizeof(b)), sizeof(b));
+    ck_assert(nc__ring_idle(&ring)); /* empty, nothing written for a whole interval */
+    ck_assert_uint_eq(nc__ring_write(&ring, b, 1), 1);
+    ck_assert_uint_eq(nc__ring_read(&ring, b, 1), 1);
+    ck_assert(!nc__ring_idle(&ring)); /* empty again, but used in the interval */
+    ck_assert(nc__ring_idle(&ring));
+    ck_assert(nc__ring_release(&ring));
+    ck_assert(!nc__ring_idle(&ring)); /* no memory: nothing to give back */
+}
+END_TEST
+
+START_TEST(test_limit)
+{
+    struct nc_ring a, b, c;
+    size_t base = nc__ring_held(); /* the fixture's ring */
+
+    ck_assert_int_eq(nc__ring_init(&a, 4096), 0);
+    ck_assert_int_eq(nc__ring_init(&b, 4096), 0);
+    ck_assert_int_eq(nc__ring_init(&c, 4096), 0);
+    size_t limit = base + 2 * 4096;
+    ck_assert_int_eq(nc__ring_alloc(&a, limit), 0);
+    ck_assert_int_eq(nc__ring_alloc(&b, limit), 0);
+    ck_assert_uint_eq(nc__ring_held(), base + 2 * 4096);
+    uint64_t refused = nc__ring_refused();
+    ck_assert_int_eq(nc__ring_alloc(&c, limit), -ENOBUFS);
+    ck_assert_ptr_null(c.buf);
+    ck_assert_uint_eq(nc__ring_refused(), refused + 1);
+    ck_assert_uint_eq(nc__ring_held(), base + 2 * 4096);
+    ck_assert_int_eq(nc__ring_alloc(&c, 0), 0); /* 0: no limit */
+    ck_assert_uint_eq(nc__ring_held(), base + 3 * 4096);
+    nc__ring_free(&c);
+    /* What a released ring held is free for another, under the same limit. */
+    ck_assert(nc__ring_release(&a));
+    ck_assert_uint_eq(nc__ring_held(), base + 4096);
+    ck_assert_int_eq(nc__ring_init(&c, 4096), 0); /* nc__ring_free unsized it */
+    ck_assert_int_eq(nc__ring_alloc(&c, limit), 0);
+    ck_assert_uint_eq(nc__ring_held(), base + 2 * 4096);
+    nc__ring_free(&a);
+    nc__ring_free(&b);
+    nc__ring_free(&c);
+    ck_assert_uint_eq(nc__ring_held(), base);
+}
+END_TEST
+
 /* spsc: one producer thread, one consumer thread */
 
 #define STRESS_CAP 4096
@@ -527,6 +667,7 @@ START_TEST(test_spsc_stress)
 
     memset(&t, 0, sizeof(t));
     ck_assert_int_eq(nc__ring_init(&t.r, STRESS_CAP), 0);
+    ck_assert_int_eq(nc__ring_alloc(&t.r, 0), 0);
     ck_assert_int_eq(pthread_create(&c, NULL, consumer, &t), 0);
     ck_assert_int_eq(pthread_create(&p, NULL, producer, &t), 0);
     ck_assert_int_eq(pthread_join(p, NULL), 0);
@@ -581,6 +722,17 @@ static Suite *ring_suite(void)
     tcase_add_test(tc, test_spans_one_up_to_end);
     tcase_add_test(tc, test_spans_two);
     tcase_add_test(tc, test_spans_full_wrapped);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("demand");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_unallocated_takes_nothing);
+    tcase_add_test(tc, test_alloc_unsized);
+    tcase_add_test(tc, test_alloc_twice);
+    tcase_add_test(tc, test_release_empty);
+    tcase_add_test(tc, test_release_keeps_data);
+    tcase_add_test(tc, test_idle);
+    tcase_add_test(tc, test_limit);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("spsc");

@@ -80,6 +80,7 @@ typedef int (*server_fn)(struct netcore_stack *st);
 static pid_t peer_pid;
 static int wire[2];
 static void (*server_tweak)(struct netcore_config *);
+static void (*client_tweak)(struct netcore_config *);
 
 /* Forks the server process; returns the client stack in the parent. */
 static struct netcore_stack *spawn(server_fn fn, int client_flags)
@@ -104,7 +105,7 @@ static struct netcore_stack *spawn(server_fn fn, int client_flags)
         _exit(rc);
     }
     close(wire[1]);
-    struct netcore_stack *st = start_stack(wire[0], false, client_flags, NULL);
+    struct netcore_stack *st = start_stack(wire[0], false, client_flags, client_tweak);
     ck_assert_ptr_nonnull(st);
     return st;
 }
@@ -321,6 +322,93 @@ START_TEST(tcp_reset)
     ck_assert_int_eq(netcore_recv(st, s, &b, 1, 0), 0);
     ck_assert_int_eq(netcore_send(st, s, "c", 1, 0), -EPIPE);
     sig_send(sync_p2c[1], 'D');
+    netcore_close(st, s);
+    reap(st);
+}
+END_TEST
+
+/*
+ * Ring memory on demand: an idle connection holds none, a ring gets its buffer with data and
+ * gives it back after a slow tick (500 ms) or two without any; the connection goes on.
+ */
+static uint64_t ring_bytes(struct netcore_stack *st)
+{
+    struct netcore_stats x;
+    netcore_get_stats(st, &x);
+    return x.ring_bytes;
+}
+
+/* Polls until the rings hold `want` bytes; there is no event for a release (a timer's). */
+static bool ring_bytes_become(struct netcore_stack *st, uint64_t want, int ms)
+{
+    for (int i = 0; i < ms / 20; i++) {
+        if (ring_bytes(st) == want)
+            return true;
+        usleep(20 * 1000);
+    }
+    return ring_bytes(st) == want;
+}
+
+static void echo_once(struct netcore_stack *st, int s, const char *msg)
+{
+    size_t len = strlen(msg);
+    char back[64] = { 0 };
+    ck_assert_int_eq(netcore_send(st, s, msg, len, 0), (ssize_t)len);
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = netcore_recv(st, s, back + got, sizeof(back) - 1 - got, 0);
+        ck_assert_int_gt(n, 0);
+        got += (size_t)n;
+    }
+    ck_assert_str_eq(back, msg);
+}
+
+START_TEST(tcp_ring_on_demand)
+{
+    struct netcore_stack *st = spawn(echo_server, 0);
+    sig_wait(sync_c2p[0]);
+    int s = connect_to(st, 7);
+    ck_assert_uint_eq(ring_bytes(st), 0); /* established and idle: no ring memory */
+    echo_once(st, s, "hello");
+    ck_assert_uint_gt(ring_bytes(st), 0); /* both rings just carried data */
+    ck_assert_msg(ring_bytes_become(st, 0, 3000), "rings still hold %llu bytes",
+                  (unsigned long long)ring_bytes(st));
+    echo_once(st, s, "again"); /* memory back on demand */
+    netcore_close(st, s);
+    reap(st);
+}
+END_TEST
+
+/*
+ * NETCORE_RING_MEM for one ring: while the send ring holds it, the echo waits in lwIP
+ * (window closed, nothing dropped) until the idle send ring gives it back; while the
+ * receive ring holds it, send says ENOBUFS.
+ */
+static void one_ring(struct netcore_config *c)
+{
+    c->sndbuf = c->rcvbuf = 65536;
+    c->ring_mem = 65536;
+}
+
+START_TEST(tcp_ring_mem_cap)
+{
+    client_tweak = one_ring;
+    struct netcore_stack *st = spawn(echo_server, 0);
+    client_tweak = NULL;
+    sig_wait(sync_c2p[0]);
+    int s = connect_to(st, 7);
+    char back[8] = { 0 };
+    ck_assert_int_eq(netcore_send(st, s, "hello", 5, 0), 5);
+    /* Blocks until the echo finds room: the send ring idle a tick, released. */
+    ck_assert_int_eq(netcore_recv(st, s, back, 5, MSG_WAITALL), 5);
+    ck_assert_str_eq(back, "hello");
+    struct netcore_stats x;
+    netcore_get_stats(st, &x);
+    ck_assert_uint_ge(x.ring_refused, 1);
+    ck_assert_uint_eq(x.ring_bytes, 65536); /* the receive ring's */
+    ck_assert_int_eq(netcore_send(st, s, "again", 5, 0), -ENOBUFS);
+    ck_assert(ring_bytes_become(st, 0, 3000));
+    echo_once(st, s, "again");
     netcore_close(st, s);
     reap(st);
 }
@@ -1357,6 +1445,8 @@ static Suite *wire_suite(void)
     tcase_add_test(tc, tcp_connect_timeout);
     tcase_add_test(tc, tcp_backlog_overflow);
     tcase_add_test(tc, tcp_peer_closes_first);
+    tcase_add_test(tc, tcp_ring_on_demand);
+    tcase_add_test(tc, tcp_ring_mem_cap);
     suite_add_tcase(s, tc);
     TCase *tu = tcase_create("udp");
     tcase_add_test(tu, udp_datagrams);
