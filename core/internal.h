@@ -500,9 +500,14 @@ void nc__efd_drain(int efd);
 extern struct netcore_stack *nc__stack; /* lwIP is a singleton: the running stack, or NULL */
 extern __thread int nc__in_stack_thread; /* this thread runs the stack's loop (stack.c) */
 
-/* tcpin.c, udpin.c: the guards in front of lwIP's tcp_input and udp_input (see there). */
-void nc__tcpin_resolve(void);
-void nc__udpin_resolve(void);
+/* tcpin.c, udpin.c: the guards in front of lwIP's tcp_input and udp_input (see there):
+ * does lwIP's call reach the guard? */
+bool nc__tcpin_ours(void);
+bool nc__udpin_ours(void);
+/* What lwIP calls through lwipopts.h and lwiphooks.h: does lwIP's call reach netcore's
+ * function (chksum.c, iss.c, stack.c)? */
+bool nc__chksum_ours(void);
+bool nc__iss_ours(void);
 
 /* log.c: one line on stderr if NETCORE_LOG lets level through. */
 void nc__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

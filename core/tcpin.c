@@ -35,11 +35,10 @@
  * other with), and counted as malformed.
  *
  * The guards sit on tcp_input, after lwIP has reassembled IPv4 fragments and walked IPv6
- * extension headers, so neither hides a segment from them: liblwip calls tcp_input through
- * its PLT, so this definition comes first and passes the segment on to lwIP's own.
+ * extension headers, so neither hides a segment from them: lwIP's tcp_in.c is compiled with
+ * its tcp_input renamed nc__lwip_tcp_input (lwip.am), so IPv4 and IPv6 call this definition,
+ * which passes the segment on to lwIP's own.
  */
-#include <dlfcn.h>
-
 #include <lwip/ip.h>
 #include <lwip/pbuf.h>
 #include <lwip/priv/tcp_priv.h>
@@ -78,15 +77,17 @@ static bool acks_unsent(const struct tcp_hdr *h, const struct tcp_pcb *p)
     return TCP_SEQ_GT(lwip_ntohl(h->ackno), p->snd_nxt);
 }
 
-static void (*lwip_tcp_input)(struct pbuf *, struct netif *);
+/* lwIP's own tcp_input, under the name lwip.am gives it */
+void nc__lwip_tcp_input(struct pbuf *p, struct netif *inp);
 
-/* Called by netcore_start: finds lwIP's own tcp_input, and makes a program that links the core
- * library statically take this file along (its tcp_input is otherwise referenced by nothing
- * the linker sees; AM_LDFLAGS exports it). */
-void nc__tcpin_resolve(void)
+/* The same function as tcp_input, by a name nothing outside this file can take. */
+static void guard(struct pbuf *p, struct netif *inp) __attribute__((alias("tcp_input")));
+
+/* Called by netcore_start: does lwIP's call reach this guard? In libnetcore.so a program or a
+ * library loaded before it that defines its own tcp_input would take lwIP's call instead. */
+bool nc__tcpin_ours(void)
 {
-    if (lwip_tcp_input == NULL)
-        lwip_tcp_input = (void (*)(struct pbuf *, struct netif *))dlsym(RTLD_NEXT, "tcp_input");
+    return (void *)tcp_input == (void *)guard;
 }
 
 /*
@@ -99,9 +100,8 @@ void nc__tcpin_resolve(void)
  */
 void tcp_input(struct pbuf *p, struct netif *inp)
 {
-    nc__tcpin_resolve();
     if (p->len < TCP_HLEN) {
-        lwip_tcp_input(p, inp); /* lwIP drops it */
+        nc__lwip_tcp_input(p, inp); /* lwIP drops it */
         return;
     }
     const struct tcp_hdr *h = p->payload;
@@ -119,13 +119,13 @@ void tcp_input(struct pbuf *p, struct netif *inp)
         recheck = recheck || (pcb != NULL && pcb->persist_backoff > 0);
     }
     if (!recheck) {
-        lwip_tcp_input(p, inp);
+        nc__lwip_tcp_input(p, inp);
         return;
     }
     ip_addr_t src, dst;
     ip_addr_copy(src, *ip_current_src_addr());
     ip_addr_copy(dst, *ip_current_dest_addr());
-    lwip_tcp_input(p, inp); /* frees p */
+    nc__lwip_tcp_input(p, inp); /* frees p */
     struct tcp_pcb *pcb = connection(&src, sport, &dst, dport);
     if (pcb != NULL && pcb->persist_backoff > 0 && pcb->unsent == NULL)
         pcb->persist_backoff = 0;
