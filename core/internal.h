@@ -504,10 +504,19 @@ extern __thread int nc__in_stack_thread; /* this thread runs the stack's loop (s
  * does lwIP's call reach the guard? */
 bool nc__tcpin_ours(void);
 bool nc__udpin_ours(void);
+bool nc__arpin_ours(void); /* arpin.c: the same for etharp_input */
 /* What lwIP calls through lwipopts.h and lwiphooks.h: does lwIP's call reach netcore's
  * function (chksum.c, iss.c, stack.c)? */
 bool nc__chksum_ours(void);
 bool nc__iss_ours(void);
+/* Is the function the name resolves to (the dynamic linker's choice) the one at alias, a
+ * local alias of the definition? Through volatile copies: clang folds the comparison of a
+ * name with its own alias to "different" at compile time. */
+static inline bool nc__same_fn(void *name, void *alias)
+{
+    void *volatile a = name, *volatile b = alias;
+    return a == b;
+}
 
 /* log.c: one line on stderr if NETCORE_LOG lets level through. */
 void nc__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

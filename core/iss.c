@@ -134,5 +134,5 @@ static u32_t self(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *
 /* Does lwIP's call reach this function (see nc__tcpin_ours)? */
 bool nc__iss_ours(void)
 {
-    return (void *)nc__tcp_isn == (void *)self;
+    return nc__same_fn((void *)nc__tcp_isn, (void *)self);
 }

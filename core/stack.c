@@ -92,7 +92,9 @@ static const char *lwip_replacement_lost(void)
         return "tcp_input";
     if (!nc__udpin_ours())
         return "udp_input";
-    if ((void *)sys_now != (void *)self_now)
+    if (!nc__arpin_ours())
+        return "etharp_input";
+    if (!nc__same_fn((void *)sys_now, (void *)self_now))
         return "sys_now";
     if (!nc__chksum_ours())
         return "nc__chksum";

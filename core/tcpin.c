@@ -87,7 +87,7 @@ static void guard(struct pbuf *p, struct netif *inp) __attribute__((alias("tcp_i
  * library loaded before it that defines its own tcp_input would take lwIP's call instead. */
 bool nc__tcpin_ours(void)
 {
-    return (void *)tcp_input == (void *)guard;
+    return nc__same_fn((void *)tcp_input, (void *)guard);
 }
 
 /*

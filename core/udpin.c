@@ -30,7 +30,7 @@ static void guard(struct pbuf *p, struct netif *inp) __attribute__((alias("udp_i
 /* Called by netcore_start, as nc__tcpin_ours (see there). */
 bool nc__udpin_ours(void)
 {
-    return (void *)udp_input == (void *)guard;
+    return nc__same_fn((void *)udp_input, (void *)guard);
 }
 
 void udp_input(struct pbuf *p, struct netif *inp)
