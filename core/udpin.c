@@ -2,9 +2,9 @@
  * A guard around lwIP's udp_input, against an assertion of lwIP 2.1.3 that a peer reaches
  * from the wire and that aborts the process.
  *
- * Debian's liblwip is built with LWIP_UDPLITE, so IPv4 and IPv6 hand UDP-Lite datagrams (IP
- * protocol 136) to udp_input, which checksums the bytes the datagram's coverage field names
- * (ip_chksum_pseudo_partial). A coverage larger than the datagram makes that sum run out of
+ * lwipopts.h keeps LWIP_UDPLITE on, as Debian's build has it, so IPv4 and IPv6 hand UDP-Lite
+ * datagrams (IP protocol 136) to udp_input, which checksums the bytes the datagram's coverage
+ * field names (ip_chksum_pseudo_partial). A coverage larger than the datagram makes that sum run out of
  * packet with the length left above 0x7fff, and its assertion "delete me" (inet_chksum.c,
  * line 416) fails: one datagram from anyone on the link (found by the frames fuzzer;
  * tests/fuzz/regress/frames/udplite-coverage). RFC 3828
