@@ -287,8 +287,6 @@ struct netcore_stack {
     struct netcore_stats stats;
     bool bindv6only;             /* the kernel's IPV6_V6ONLY default (net.ipv6.bindv6only) */
     struct nc_rto_tab *rto;      /* rto.c */
-    const struct nc_syn *syn_rx; /* the SYN lwIP is handling now, or NULL (sack.c) */
-    const struct nc_tcpseg *rx_seg; /* the TCP segment lwIP is handling now, or NULL */
     uint8_t *frame;              /* receive buffer, one frame */
     size_t frame_cap;
     struct nc_relay_tab *relays; /* relayed sockets (relay.c) */
@@ -459,13 +457,6 @@ bool nc__rto_input(struct netcore_stack *st, const uint8_t *ip, size_t len,
 void nc__rto_input_done(struct netcore_stack *st, const struct nc_tcpseg *seg);
 /* After tcp_output on pcb outside lwIP's input. */
 void nc__rto_output(struct netcore_stack *st, struct tcp_pcb *pcb);
-
-/* sack.c: SACK blocks from lwIP's out-of-order queue, added to outgoing frames */
-/* Adds SACK-permitted to a SYN or SYN-ACK, or blocks to a pure ACK, of the IPv4 packet ip
- * (len bytes, room for cap); returns the new length. */
-size_t nc__sack_out(struct netcore_stack *st, uint8_t *ip, size_t len, size_t cap);
-/* After lwIP handled the peer's SYN or SYN-ACK for pcb. */
-void nc__sack_syn_done(struct tcp_pcb *pcb, const struct nc_syn *syn);
 
 /* iss.c */
 uint16_t nc__random_port(void);

@@ -188,7 +188,6 @@ void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn)
         p = p->next;
     if (p == NULL)
         return;
-    nc__sack_syn_done(p, syn);
     uint16_t cap = (uint16_t)(st->dev.mtu - headers(syn->v6));
     uint16_t mss = syn->mss < cap ? syn->mss : cap;
     if (syn->mss > TCP_MSS && p->mss < mss) {
