@@ -423,8 +423,7 @@ int nc__udp_membership(struct netcore_stack *st, struct nc_sock *s, struct in_ad
 /* The socket has no port yet (IPV6_V6ONLY may still change). */
 bool nc__udp_unbound(const struct nc_sock *s);
 
-/* syn.c: handshake options for a fast link (large MSS, large receive window) */
-#define NC_RCV_WND (256u * 1024) /* receive window of a connection whose handshake we scaled */
+/* syn.c: handshake options for a fast link (large MSS) */
 struct nc_syn {
     bool v6;
     uint8_t saddr[16];           /* the sender's address as on the wire (IPv4: 4 bytes) */
@@ -435,8 +434,6 @@ struct nc_syn {
 void nc__syn_out(struct netcore_stack *st, uint8_t *ip, size_t len);
 bool nc__syn_in(const uint8_t *ip, size_t len, struct nc_syn *out);
 void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn);
-/* True when the pcb's receive window is ours to manage (NC_RCV_WND, not lwIP's TCP_WND). */
-bool nc__syn_scaled(const struct tcp_pcb *pcb);
 bool nc__syn_over_backlog(struct netcore_stack *st, const struct nc_syn *syn);
 
 /* rto.c: millisecond retransmission timer and stale-ACK filter for lwIP's sender */

@@ -14,6 +14,8 @@
  *    ISN (LWIP_HOOK_TCP_ISN, core/iss.c), the checksum (LWIP_CHKSUM, core/chksum.c), random
  *    numbers (LWIP_RAND, core/iss.c: libc's rand() is the program's own generator).
  *  - IP forwarding off: netcore has one interface per process, on which lwIP never forwarded.
+ *  - options in place of rewriting frames on the wire: SACK (LWIP_TCP_SACK_OUT) and a large
+ *    scaled receive window (TCP_WND, TCP_RCV_SCALE).
  */
 #ifndef NETCORE_LWIPOPTS_H
 #define NETCORE_LWIPOPTS_H
@@ -89,10 +91,17 @@ unsigned int nc__rand(void);
 #define SO_REUSE                    1
 #define LWIP_RANDOMIZE_INITIAL_LOCAL_PORTS 1
 #define TCP_MSS                     1460
-#define TCP_WND                     0xFFFF
+/* A 256 KiB receive window with a window scale of 3 (up to 512 KiB) when the peer scales
+ * windows too, 64 KiB - 1 when it does not. */
 #define LWIP_WND_SCALE              1
-#define TCP_RCV_SCALE               1
-#define TCP_SND_BUF                 TCP_WND
+#define TCP_RCV_SCALE               3
+#define TCP_WND                     (256 * 1024)
+/* A window update of its own once the window grew by a quarter of the most it can be: for a
+ * scaled window 64 KiB, not lwIP's 4 MSS (an ACK per 5840 bytes read); unscaled, lwIP's. */
+#define TCP_WND_UPDATE_THRESHOLD \
+    (((pcb)->flags & TF_WND_SCALE) ? TCP_WND / 4 : LWIP_MIN(0xffff / 4, TCP_MSS * 4))
+/* Debian's; tcp.c raises each connection's snd_buf (lwIP's low-water marks are 16-bit). */
+#define TCP_SND_BUF                 0xFFFF
 #define LWIP_CHECKSUM_ON_COPY       1
 /* Selective acknowledgements for what arrives out of order (RFC 2018): SACK-permitted in our
  * SYN, and in our SYN-ACK when the peer's SYN offered it; up to 4 blocks, the newest first, in
