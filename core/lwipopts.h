@@ -110,6 +110,12 @@ unsigned int nc__rand(void);
 #define LWIP_TCP_SACK_OUT           1
 #define LWIP_TCP_MAX_SACK_NUM       4
 
+/* ---- checksums: lwIP computes and checks them all (CHECKSUM_GEN_*, CHECKSUM_CHECK_* stay 1),
+ * but per interface, so that a device that hands frames with their checksum already verified
+ * (virtio_net_hdr VIRTIO_NET_HDR_F_DATA_VALID) or finishes them itself (NEEDS_CSUM) can turn
+ * lwIP's work off with NETIF_SET_CHECKSUM_CTRL around those frames. netif_add enables all. */
+#define LWIP_CHECKSUM_CTRL_PER_NETIF 1
+
 /* ---- no DHCP, AutoIP, DNS (netcore's addresses are configured; names resolve elsewhere) */
 #define LWIP_DHCP                   0
 #define LWIP_AUTOIP                 0
