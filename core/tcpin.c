@@ -1,7 +1,7 @@
 /*
  * Guards around lwIP's tcp_input, against two assertions of lwIP 2.1.3 that a peer reaches
  * from the wire and that abort the process, and against a window taken from an ACK of data
- * never sent.
+ * never sent; and NewReno's partial ACKs for lwIP's sender (below).
  *
  * "insane offset!": tcp_receive takes a segment without data (a bare FIN) exactly 2^31 from
  * rcv_nxt for one that overlaps rcv_nxt (its wrapping comparison holds both ways at that
@@ -39,6 +39,8 @@
  * its tcp_input renamed nc__lwip_tcp_input (lwip.am), so IPv4 and IPv6 call this definition,
  * which passes the segment on to lwIP's own.
  */
+#include <stdint.h>
+
 #include <lwip/ip.h>
 #include <lwip/pbuf.h>
 #include <lwip/priv/tcp_priv.h>
@@ -91,6 +93,106 @@ bool nc__tcpin_ours(void)
 }
 
 /*
+ * NewReno's partial ACKs (RFC 6582). lwIP 2.1.3's sender does Reno: the third duplicate ACK
+ * resends the first unacknowledged segment and enters fast recovery, and the first ACK of new
+ * data leaves it, also when it stops short of what was sent before the loss (a partial ACK:
+ * a second segment of that flight was lost too). That segment then waits for three more
+ * duplicate ACKs, which a shrunken flight rarely yields, or for the retransmission timer:
+ * through 1% loss at a 1500-byte MTU most of a netcore sender's time. So around lwIP's input:
+ *  - when a duplicate ACK makes lwIP enter fast recovery, the connection's highest sequence
+ *    sent is kept as its recovery point (an ext arg of the pcb);
+ *  - when lwIP leaves fast recovery on an ACK below that point, the next unacknowledged
+ *    segment is sent again at once and the connection stays in recovery, its window deflated
+ *    by what the ACK covered plus one segment (RFC 6582 3.2 step 4); an ACK at or past the
+ *    point ends recovery as lwIP does.
+ * It costs a second lookup only for ACKs that may start recovery or arrive during it.
+ */
+_Static_assert(sizeof(void *) >= 8, "the recovery point and its flag share a pointer");
+#define RECOVER_SET ((uint64_t)1 << 32)
+static u8_t recover_id;
+static bool recover_ready;
+
+static void set_recover(struct tcp_pcb *pcb, bool on, uint32_t seq)
+{
+    if (!recover_ready) {
+        recover_id = tcp_ext_arg_alloc_id();
+        recover_ready = true;
+    }
+    tcp_ext_arg_set(pcb, recover_id, on ? (void *)(uintptr_t)(RECOVER_SET | seq) : NULL);
+}
+
+static bool get_recover(const struct tcp_pcb *pcb, uint32_t *seq)
+{
+    if (!recover_ready)
+        return false;
+    uint64_t v = (uint64_t)(uintptr_t)tcp_ext_arg_get(pcb, recover_id);
+    *seq = (uint32_t)v;
+    return (v & RECOVER_SET) != 0;
+}
+
+enum { NR_NONE, NR_ENTER, NR_PARTIAL };
+struct nr {
+    int what;
+    struct tcp_pcb *pcb;
+    uint32_t lastack;
+    tcpwnd_size_t cwnd;
+};
+
+/* Before lwIP's input: may this segment start fast recovery, or end it? */
+static void nr_before(struct nr *nr, struct tcp_pcb *pcb, const struct tcp_hdr *h, u16_t tot)
+{
+    nr->what = NR_NONE;
+    uint8_t fl = TCPH_FLAGS(h);
+    if (pcb == NULL || pcb->state < ESTABLISHED || !(fl & TCP_ACK) ||
+        (fl & (TCP_SYN | TCP_RST)) || pcb->unacked == NULL)
+        return;
+    uint32_t ackno = lwip_ntohl(h->ackno);
+    if (pcb->flags & TF_INFR) {
+        if (TCP_SEQ_GT(ackno, pcb->lastack))
+            nr->what = NR_PARTIAL;
+    } else if (ackno == pcb->lastack && pcb->dupacks >= 2 && tot == TCPH_HDRLEN_BYTES(h)) {
+        nr->what = NR_ENTER;
+    }
+    nr->pcb = pcb;
+    nr->lastack = pcb->lastack;
+    nr->cwnd = pcb->cwnd;
+}
+
+/* After lwIP's input, pcb being the connection looked up again (NULL: gone). */
+static void nr_after(const struct nr *nr, struct tcp_pcb *pcb)
+{
+    if (pcb == NULL || pcb != nr->pcb)
+        return;
+    if (nr->what == NR_ENTER) {
+        if (pcb->flags & TF_INFR)
+            set_recover(pcb, true, pcb->snd_nxt);
+        return;
+    }
+    uint32_t recover;
+    if (!get_recover(pcb, &recover))
+        return;
+    if ((pcb->flags & TF_INFR) || !TCP_SEQ_GT(pcb->lastack, nr->lastack))
+        return;
+    if (!TCP_SEQ_LT(pcb->lastack, recover) || pcb->unacked == NULL) {
+        set_recover(pcb, false, 0); /* a full ACK: recovery is over */
+        return;
+    }
+    tcpwnd_size_t acked = pcb->lastack - nr->lastack;
+    tcpwnd_size_t cwnd = nr->cwnd > acked ? nr->cwnd - acked : 0;
+    if (acked >= pcb->mss)
+        cwnd += pcb->mss;
+    if (cwnd < pcb->mss)
+        cwnd = pcb->mss;
+    if (tcp_rexmit(pcb) != ERR_OK)
+        return;
+    pcb->cwnd = cwnd;
+    tcp_set_flags(pcb, TF_INFR);
+    tcp_output(pcb);
+    if (nc__stack != NULL)
+        nc__rto_output(nc__stack, pcb);
+}
+
+/*
  * The guards apply to a segment of a known connection; a bare SYN (no ACK: a new connection,
  * or one lwIP answers with an ACK and drops) never reaches tcp_receive, and costs no lookup.
  * lwIP's input leaves the persist timer on with nothing unsent only on a connection whose
@@ -107,6 +209,7 @@ void tcp_input(struct pbuf *p, struct netif *inp)
     const struct tcp_hdr *h = p->payload;
     uint16_t sport = lwip_ntohs(h->src), dport = lwip_ntohs(h->dest);
     bool recheck = h->wnd == 0;
+    struct nr nr = { .what = NR_NONE };
     if ((TCPH_FLAGS(h) & (TCP_SYN | TCP_ACK)) != TCP_SYN) {
         struct tcp_pcb *pcb = connection(ip_current_src_addr(), sport,
                                          ip_current_dest_addr(), dport);
@@ -117,6 +220,8 @@ void tcp_input(struct pbuf *p, struct netif *inp)
             return;
         }
         recheck = recheck || (pcb != NULL && pcb->persist_backoff > 0);
+        nr_before(&nr, pcb, h, p->tot_len);
+        recheck = recheck || nr.what != NR_NONE;
     }
     if (!recheck) {
         nc__lwip_tcp_input(p, inp);
@@ -127,6 +232,8 @@ void tcp_input(struct pbuf *p, struct netif *inp)
     ip_addr_copy(dst, *ip_current_dest_addr());
     nc__lwip_tcp_input(p, inp); /* frees p */
     struct tcp_pcb *pcb = connection(&src, sport, &dst, dport);
+    if (nr.what != NR_NONE)
+        nr_after(&nr, pcb);
     if (pcb != NULL && pcb->persist_backoff > 0 && pcb->unsent == NULL)
         pcb->persist_backoff = 0;
 }
