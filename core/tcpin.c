@@ -106,6 +106,14 @@ bool nc__tcpin_ours(void)
  *    by what the ACK covered plus one segment (RFC 6582 3.2 step 4); an ACK at or past the
  *    point ends recovery as lwIP does.
  * It costs a second lookup only for ACKs that may start recovery or arrive during it.
+ *
+ * lwIP also counts a duplicate ACK only when the peer's window is unchanged (RFC 5681's
+ * definition), and a Linux receiver grows its window with every out-of-order segment it
+ * queues: none of its duplicate ACKs count, and every loss waits for the timer. Such ACKs
+ * carry SACK blocks (lwIP offers SACK, lwipopts.h), which lwIP's sender ignores. So an ACK
+ * that repeats the last one and SACKs at least three segments' worth above it (RFC 6675's
+ * loss rule for the first hole) starts lwIP's fast retransmit and recovery itself when lwIP's
+ * own count did not.
  */
 _Static_assert(sizeof(void *) >= 8, "the recovery point and its flag share a pointer");
 #define RECOVER_SET ((uint64_t)1 << 32)
@@ -130,7 +138,7 @@ static bool get_recover(const struct tcp_pcb *pcb, uint32_t *seq)
     return (v & RECOVER_SET) != 0;
 }
 
-enum { NR_NONE, NR_ENTER, NR_PARTIAL };
+enum { NR_NONE, NR_ENTER, NR_PARTIAL, NR_SACKED };
 struct nr {
     int what;
     struct tcp_pcb *pcb;
@@ -138,8 +146,39 @@ struct nr {
     tcpwnd_size_t cwnd;
 };
 
+/* Bytes the SACK option of h (hlen bytes of header in the pbuf) reports above ackno. */
+static uint32_t sacked_above(const struct tcp_hdr *h, size_t hlen, uint32_t ackno)
+{
+    const uint8_t *o = (const uint8_t *)h;
+    uint32_t total = 0;
+    for (size_t i = TCP_HLEN; i < hlen;) {
+        uint8_t kind = o[i];
+        if (kind == 0)
+            break;
+        if (kind == 1) {
+            i++;
+            continue;
+        }
+        if (i + 1 >= hlen || o[i + 1] < 2 || i + o[i + 1] > hlen)
+            break;
+        if (kind == 5) {
+            for (size_t b = i + 2; b + 8 <= i + o[i + 1]; b += 8) {
+                uint32_t l = (uint32_t)o[b] << 24 | (uint32_t)o[b + 1] << 16 |
+                             (uint32_t)o[b + 2] << 8 | o[b + 3];
+                uint32_t r = (uint32_t)o[b + 4] << 24 | (uint32_t)o[b + 5] << 16 |
+                             (uint32_t)o[b + 6] << 8 | o[b + 7];
+                if (TCP_SEQ_GT(l, ackno) && TCP_SEQ_GT(r, l) && r - l < 0x40000000u)
+                    total += r - l;
+            }
+        }
+        i += o[i + 1];
+    }
+    return total;
+}
+
 /* Before lwIP's input: may this segment start fast recovery, or end it? */
-static void nr_before(struct nr *nr, struct tcp_pcb *pcb, const struct tcp_hdr *h, u16_t tot)
+static void nr_before(struct nr *nr, struct tcp_pcb *pcb, const struct tcp_hdr *h, u16_t tot,
+                      u16_t first_len)
 {
     nr->what = NR_NONE;
     uint8_t fl = TCPH_FLAGS(h);
@@ -150,8 +189,13 @@ static void nr_before(struct nr *nr, struct tcp_pcb *pcb, const struct tcp_hdr *
     if (pcb->flags & TF_INFR) {
         if (TCP_SEQ_GT(ackno, pcb->lastack))
             nr->what = NR_PARTIAL;
-    } else if (ackno == pcb->lastack && pcb->dupacks >= 2 && tot == TCPH_HDRLEN_BYTES(h)) {
-        nr->what = NR_ENTER;
+    } else if (ackno == pcb->lastack && tot == TCPH_HDRLEN_BYTES(h)) {
+        size_t hlen = TCPH_HDRLEN_BYTES(h);
+        if (hlen > TCP_HLEN && hlen <= first_len &&
+            sacked_above(h, hlen, ackno) >= 3u * pcb->mss)
+            nr->what = NR_SACKED;
+        else if (pcb->dupacks >= 2)
+            nr->what = NR_ENTER;
     }
     nr->pcb = pcb;
     nr->lastack = pcb->lastack;
@@ -163,7 +207,18 @@ static void nr_after(const struct nr *nr, struct tcp_pcb *pcb)
 {
     if (pcb == NULL || pcb != nr->pcb)
         return;
-    if (nr->what == NR_ENTER) {
+    if (nr->what == NR_SACKED && !(pcb->flags & TF_INFR) && pcb->lastack == nr->lastack &&
+        pcb->unacked != NULL) {
+        tcp_rexmit_fast(pcb); /* what lwIP does on its third duplicate ACK */
+        if (!(pcb->flags & TF_INFR))
+            return;
+        set_recover(pcb, true, pcb->snd_nxt);
+        tcp_output(pcb);
+        if (nc__stack != NULL)
+            nc__rto_output(nc__stack, pcb);
+        return;
+    }
+    if (nr->what == NR_ENTER || nr->what == NR_SACKED) {
         if (pcb->flags & TF_INFR)
             set_recover(pcb, true, pcb->snd_nxt);
         return;
@@ -220,7 +275,7 @@ void tcp_input(struct pbuf *p, struct netif *inp)
             return;
         }
         recheck = recheck || (pcb != NULL && pcb->persist_backoff > 0);
-        nr_before(&nr, pcb, h, p->tot_len);
+        nr_before(&nr, pcb, h, p->tot_len, p->len);
         recheck = recheck || nr.what != NR_NONE;
     }
     if (!recheck) {

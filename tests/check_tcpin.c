@@ -1,8 +1,8 @@
 /*
  * tcpin.c: the guards around lwIP's tcp_input, against a TCP peer this test plays by hand
  * (handpeer.h) on the controllable clock. Without them lwIP 2.1.3 aborts the test process
- * (the first two cases) or the connection stalls (the third). The last case is the NewReno
- * partial-ACK handling tcpin.c adds around lwIP's sender.
+ * (the first two cases) or the connection stalls (the third). The last two cases are the loss
+ * recovery tcpin.c adds around lwIP's sender (NewReno partial ACKs, SACKed duplicate ACKs).
  */
 #include <check.h>
 #include <errno.h>
@@ -195,6 +195,52 @@ START_TEST(partial_ack_resends_next_hole)
 }
 END_TEST
 
+/* An ACK of ack with window win and one SACK block [left, right). */
+static void sack_to(struct hp *h, uint32_t ack, uint16_t win, uint32_t left, uint32_t right)
+{
+    uint8_t opt[12] = { 1, 1, 5, 10 };
+    for (int i = 0; i < 4; i++) {
+        opt[4 + i] = (uint8_t)(left >> (24 - 8 * i));
+        opt[8 + i] = (uint8_t)(right >> (24 - 8 * i));
+    }
+    hp_send(h, HP_ISS + 1, ack, HP_ACK, win, opt, sizeof(opt), 0);
+}
+
+/*
+ * Duplicate ACKs whose window grows, as a Linux receiver's does while it queues what arrived
+ * out of order: lwIP counts none of them, but once they SACK three segments above the hole
+ * the hole is sent again, without waiting for the retransmission timer.
+ */
+START_TEST(sacked_dupacks_with_growing_window)
+{
+    struct hp h;
+    hp_start(&h);
+    hp_connect(&h, true, NULL);
+    uint32_t seq = hp_send_full(&h, 1);
+    netcore_clock_advance(10);
+    ack_to(&h, seq + HP_MSS);
+    struct hp_seg sg[4];
+    hp_collect(&h, sg, 4);
+    seq = hp_send_full(&h, 3);
+    ack_to(&h, seq + 3 * HP_MSS);
+    hp_collect(&h, sg, 4);
+    seq = hp_send_full(&h, 6);
+    hp_send(&h, HP_ISS + 1, seq + HP_MSS, HP_ACK, 40000, NULL, 0, 0); /* the second is lost */
+    sack_to(&h, seq + HP_MSS, 41000, seq + 2 * HP_MSS, seq + 3 * HP_MSS);
+    sack_to(&h, seq + HP_MSS, 42000, seq + 2 * HP_MSS, seq + 4 * HP_MSS);
+    ck_assert_msg(!resends(&h, seq + HP_MSS), "resent with two segments SACKed above");
+    sack_to(&h, seq + HP_MSS, 43000, seq + 2 * HP_MSS, seq + 5 * HP_MSS);
+    ck_assert_msg(resends(&h, seq + HP_MSS), "no retransmission with three segments SACKed");
+    ack_to(&h, seq + 6 * HP_MSS);
+    hp_collect(&h, sg, 4);
+    struct netcore_stats st;
+    netcore_get_stats(h.st, &st);
+    ck_assert_uint_eq(st.rto_timeouts, 0);
+    still_works(&h, HP_ISS + 1, seq + 6 * HP_MSS, seq + 6 * HP_MSS);
+    hp_stop(&h);
+}
+END_TEST
+
 static Suite *tcpin_suite(void)
 {
     Suite *s = suite_create("tcpin");
@@ -210,6 +256,7 @@ static Suite *tcpin_suite(void)
     suite_add_tcase(s, tu);
     TCase *tr = tcase_create("newreno");
     tcase_add_test(tr, partial_ack_resends_next_hole);
+    tcase_add_test(tr, sacked_dupacks_with_growing_window);
     suite_add_tcase(s, tr);
     return s;
 }
