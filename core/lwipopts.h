@@ -59,6 +59,10 @@ unsigned int nc__rand(void);
 #define ARP_QUEUE_LEN               10
 #define LWIP_NETIF_LOOPBACK         1
 #define LWIP_HAVE_LOOPIF            0
+/* Packets to our own addresses wait on the loop queue until the lock holder lets go
+ * (stack.c): a bound on it, beyond which lwIP drops them (TCP sends them again). One lock
+ * hold sends at most a window's worth (256 KiB: 180 segments of 1460 bytes). */
+#define LWIP_LOOPBACK_MAX_PBUFS     1024
 
 /* ---- IPv4 */
 #define LWIP_IPV4                   1
