@@ -304,8 +304,6 @@ struct netcore_stack {
     struct netcore_stats stats;
     bool bindv6only;             /* the kernel's IPV6_V6ONLY default (net.ipv6.bindv6only) */
     struct nc_rto_tab *rto;      /* rto.c */
-    const struct nc_syn *syn_rx; /* the SYN lwIP is handling now, or NULL (sack.c) */
-    const struct nc_tcpseg *rx_seg; /* the TCP segment lwIP is handling now, or NULL */
     uint8_t *frame;              /* receive buffer, one frame */
     size_t frame_cap;
     struct nc_relay_tab *relays; /* relayed sockets (relay.c) */
@@ -442,8 +440,7 @@ int nc__udp_membership(struct netcore_stack *st, struct nc_sock *s, struct in_ad
 /* The socket has no port yet (IPV6_V6ONLY may still change). */
 bool nc__udp_unbound(const struct nc_sock *s);
 
-/* syn.c: handshake options for a fast link (large MSS, large receive window) */
-#define NC_RCV_WND (256u * 1024) /* receive window of a connection whose handshake we scaled */
+/* syn.c: handshake options for a fast link (large MSS) */
 struct nc_syn {
     bool v6;
     uint8_t saddr[16];           /* the sender's address as on the wire (IPv4: 4 bytes) */
@@ -454,8 +451,6 @@ struct nc_syn {
 void nc__syn_out(struct netcore_stack *st, uint8_t *ip, size_t len);
 bool nc__syn_in(const uint8_t *ip, size_t len, struct nc_syn *out);
 void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn);
-/* True when the pcb's receive window is ours to manage (NC_RCV_WND, not lwIP's TCP_WND). */
-bool nc__syn_scaled(const struct tcp_pcb *pcb);
 bool nc__syn_over_backlog(struct netcore_stack *st, const struct nc_syn *syn);
 
 /* rto.c: millisecond retransmission timer and stale-ACK filter for lwIP's sender */
@@ -476,13 +471,6 @@ bool nc__rto_input(struct netcore_stack *st, const uint8_t *ip, size_t len,
 void nc__rto_input_done(struct netcore_stack *st, const struct nc_tcpseg *seg);
 /* After tcp_output on pcb outside lwIP's input. */
 void nc__rto_output(struct netcore_stack *st, struct tcp_pcb *pcb);
-
-/* sack.c: SACK blocks from lwIP's out-of-order queue, added to outgoing frames */
-/* Adds SACK-permitted to a SYN or SYN-ACK, or blocks to a pure ACK, of the IPv4 packet ip
- * (len bytes, room for cap); returns the new length. */
-size_t nc__sack_out(struct netcore_stack *st, uint8_t *ip, size_t len, size_t cap);
-/* After lwIP handled the peer's SYN or SYN-ACK for pcb. */
-void nc__sack_syn_done(struct tcp_pcb *pcb, const struct nc_syn *syn);
 
 /* iss.c */
 uint16_t nc__random_port(void);
@@ -517,9 +505,23 @@ void nc__efd_drain(int efd);
 extern struct netcore_stack *nc__stack; /* lwIP is a singleton: the running stack, or NULL */
 extern __thread int nc__in_stack_thread; /* this thread runs the stack's loop (stack.c) */
 
-/* tcpin.c, udpin.c: the guards in front of lwIP's tcp_input and udp_input (see there). */
-void nc__tcpin_resolve(void);
-void nc__udpin_resolve(void);
+/* tcpin.c, udpin.c: the guards in front of lwIP's tcp_input and udp_input (see there):
+ * does lwIP's call reach the guard? */
+bool nc__tcpin_ours(void);
+bool nc__udpin_ours(void);
+bool nc__arpin_ours(void); /* arpin.c: the same for etharp_input */
+/* What lwIP calls through lwipopts.h and lwiphooks.h: does lwIP's call reach netcore's
+ * function (chksum.c, iss.c, stack.c)? */
+bool nc__chksum_ours(void);
+bool nc__iss_ours(void);
+/* Is the function the name resolves to (the dynamic linker's choice) the one at alias, a
+ * local alias of the definition? Through volatile copies: clang folds the comparison of a
+ * name with its own alias to "different" at compile time. */
+static inline bool nc__same_fn(void *name, void *alias)
+{
+    void *volatile a = name, *volatile b = alias;
+    return a == b;
+}
 
 /* log.c: one line on stderr if NETCORE_LOG lets level through. */
 void nc__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

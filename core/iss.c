@@ -4,7 +4,7 @@
  * Stock lwIP 2.1 counts ISNs up from a fixed start, and picks ports from libc rand(), which
  * is the application's generator and unseeded: every netcore process would reuse the same
  * ports and sequence numbers, colliding with the peer's TIME-WAIT entries from the previous
- * run. lwIP calls tcp_next_iss through its PLT, so this definition replaces its own.
+ * run. lwipopts.h makes nc__tcp_isn lwIP's LWIP_HOOK_TCP_ISN, and nc__rand its LWIP_RAND.
  *
  * ISN = 4 µs clock + SipHash-2-4(secret, addresses and ports), per RFC 6528.
  */
@@ -16,6 +16,8 @@
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
 
+#include "lwiphooks.h"
+
 #include "internal.h"
 
 static uint64_t key[2];
@@ -25,7 +27,7 @@ static void ensure_key(void)
 {
     if (keyed)
         return;
-#ifndef NETCORE_FUZZ /* fuzz builds keep a zero key: see tcp_next_iss */
+#ifndef NETCORE_FUZZ /* fuzz builds keep a zero key: see nc__tcp_isn */
     if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -70,7 +72,8 @@ static uint64_t siphash2(uint64_t a, uint64_t b)
     return siphash(m, 2);
 }
 
-u32_t tcp_next_iss(struct tcp_pcb *pcb)
+u32_t nc__tcp_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip,
+                  u16_t remote_port)
 {
     ensure_key();
     struct timespec ts;
@@ -84,17 +87,17 @@ u32_t tcp_next_iss(struct tcp_pcb *pcb)
 #endif
     uint64_t m[5];
     int n;
-    if (IP_IS_V6_VAL(pcb->local_ip) || IP_IS_V6_VAL(pcb->remote_ip)) {
+    if (IP_IS_V6(local_ip) || IP_IS_V6(remote_ip)) {
         /* IPv6: all 128 bits of both addresses, or connections differing only in the
          * upper bits would share a sequence space. */
-        memcpy(&m[0], ip_2_ip6(&pcb->local_ip)->addr, 16);
-        memcpy(&m[2], ip_2_ip6(&pcb->remote_ip)->addr, 16);
+        memcpy(&m[0], ip_2_ip6(local_ip)->addr, 16);
+        memcpy(&m[2], ip_2_ip6(remote_ip)->addr, 16);
         n = 5;
     } else {
-        m[0] = (uint64_t)ip_2_ip4(&pcb->local_ip)->addr << 32 | ip_2_ip4(&pcb->remote_ip)->addr;
+        m[0] = (uint64_t)ip_2_ip4(local_ip)->addr << 32 | ip_2_ip4(remote_ip)->addr;
         n = 2;
     }
-    m[n - 1] = (uint64_t)pcb->local_port << 16 | pcb->remote_port;
+    m[n - 1] = (uint64_t)local_port << 16 | remote_port;
     return clock4us + (uint32_t)siphash(m, n);
 }
 
@@ -109,4 +112,27 @@ uint16_t nc__random_port(void)
     }
     /* IANA's dynamic range, 49152-65535, like lwIP's own choice */
     return (uint16_t)(49152 + r % 16384);
+}
+
+/* lwIP's LWIP_RAND: the kernel's generator, not libc's rand(), whose sequence is the
+ * program's own (lwIP drawing from it would change what the program draws). */
+unsigned int nc__rand(void)
+{
+    unsigned int r;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+        ensure_key();
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        r = (unsigned int)siphash2((uint64_t)ts.tv_nsec, (uint64_t)ts.tv_sec);
+    }
+    return r;
+}
+
+static u32_t self(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip,
+                  u16_t remote_port) __attribute__((alias("nc__tcp_isn")));
+
+/* Does lwIP's call reach this function (see nc__tcpin_ours)? */
+bool nc__iss_ours(void)
+{
+    return nc__same_fn((void *)nc__tcp_isn, (void *)self);
 }

@@ -40,7 +40,6 @@ static int ip_version(const struct netcore_stack *st, const uint8_t *f, size_t l
     uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
     return type == 0x0800 ? 4 : type == 0x86dd ? 6 : 0;
 }
-#define SMALL_FRAME (ETH_HDR + 60 + 60) /* the largest frame of headers alone */
 
 static err_t dev_send(struct netif *netif, struct pbuf *p)
 {
@@ -54,24 +53,10 @@ static err_t dev_send(struct netif *netif, struct pbuf *p)
     if ((ver == 4 && p->len > hdr + 40 && f[hdr + 9] == 6) ||
         (ver == 6 && p->len > hdr + IP6_HDR + 20 && f[hdr + 6] == 6))
         nc__syn_out(st, f + hdr, p->len - hdr);
-    /* A SYN or a pure ACK may grow by a few bytes of TCP options (sack.c): such frames are
-     * headers only, so they are copied out whole and grown there. */
-    uint8_t small[SMALL_FRAME + 40];
-    size_t len = hdr;
-    if (ver == 4 && p->tot_len <= SMALL_FRAME && p->tot_len >= hdr + 40 && f[hdr + 9] == 6) {
-        pbuf_copy_partial(p, small, p->tot_len, 0);
-        len += nc__sack_out(st, small + hdr, p->tot_len - hdr, sizeof(small) - hdr);
-    }
-    if (len > p->tot_len) {
-        iov[n].iov_base = small;
-        iov[n].iov_len = len;
+    for (struct pbuf *q = p; q != NULL && n < 16; q = q->next) {
+        iov[n].iov_base = q->payload;
+        iov[n].iov_len = q->len;
         n++;
-    } else {
-        for (struct pbuf *q = p; q != NULL && n < 16; q = q->next) {
-            iov[n].iov_base = q->payload;
-            iov[n].iov_len = q->len;
-            n++;
-        }
     }
     if (st->dev_down)
         return ERR_IF;
@@ -384,14 +369,10 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
             continue;
         }
         memcpy(p->payload, st->frame, (size_t)len);
-        st->syn_rx = is_syn ? &syn : NULL;
-        st->rx_seg = seg.tcp ? &seg : NULL;
         if (st->netif->input(p, st->netif) != ERR_OK)
             pbuf_free(p);
         else if (is_syn)
             nc__syn_tune(st, &syn);
-        st->syn_rx = NULL;
-        st->rx_seg = NULL;
         nc__rto_input_done(st, &seg);
     }
     return n;

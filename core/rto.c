@@ -32,6 +32,7 @@
 
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
+#include <lwip/sys.h>
 #include <lwip/timeouts.h>
 
 #include "internal.h"

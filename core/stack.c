@@ -24,7 +24,7 @@
 #include <lwip/netif.h>
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
-#include <lwip/tcpip.h>
+#include <lwip/sys.h>
 #include <lwip/timeouts.h>
 #include <lwip/udp.h>
 
@@ -66,50 +66,41 @@ uint32_t netcore_clock_now(void)
     return sys_now();
 }
 
-/* lwIP asks this in every raw API call; our lock, not lwIP's tcpip thread, guards the core. */
-void sys_check_core_locking(void)
-{
-}
+static u32_t self_now(void) __attribute__((alias("sys_now")));
 
 /*
- * lwIP hands work it may not do in place to its tcpip thread with tcpip_try_callback: the
- * delivery of packets a pcb sent to one of our own addresses (netif_loop_output, e.g. a
- * connection to 198.18.0.2 or 2001:db8::2 from the program itself), and the freeing of
- * out-of-sequence data when the pbuf pool runs dry. netcore runs no tcpip thread, and the
- * stock function asserts on its missing mailbox and aborts the process. Here the work waits
- * until whoever holds the stack lock lets go (nc__unlock), as a command does. lwIP calls
- * this through its PLT, so this definition replaces its own. Caller holds the stack lock.
+ * Packets a pcb sends to one of our own addresses (a connection to 198.18.0.2 or 2001:db8::2
+ * from the program itself) wait on the interface's loop queue (LWIP_NETIF_LOOPBACK, NO_SYS):
+ * they are delivered when whoever holds the stack lock lets go (nc__unlock), as a command
+ * is. netif_poll delivers until the queue is empty, so also what delivering queues in turn
+ * (a looped SYN's SYN-ACK). Caller holds the stack lock.
  */
-#define DEFERRED_MAX 8
-static struct {
-    tcpip_callback_fn fn;
-    void *ctx;
-} deferred[DEFERRED_MAX];
-static int ndeferred;
-
-err_t tcpip_try_callback(tcpip_callback_fn fn, void *ctx)
+static void run_looped(void)
 {
-    for (int i = 0; i < ndeferred; i++)
-        if (deferred[i].fn == fn && deferred[i].ctx == ctx)
-            return ERR_OK; /* one netif_poll delivers every packet queued so far */
-    if (ndeferred == DEFERRED_MAX)
-        return ERR_MEM; /* lwIP drops the looped packet; TCP sends it again */
-    deferred[ndeferred].fn = fn;
-    deferred[ndeferred].ctx = ctx;
-    ndeferred++;
-    return ERR_OK;
+    struct netif *n;
+    NETIF_FOREACH(n) {
+        if (n->loop_first != NULL)
+            netif_poll(n);
+    }
 }
 
-/* Runs the deferred work, and what running it defers in turn (a looped SYN's SYN-ACK). */
-static void run_deferred(void)
+/* Which of the functions netcore gives lwIP is not the one lwIP calls (nc__tcpin_ours), or
+ * NULL when all are. */
+static const char *lwip_replacement_lost(void)
 {
-    while (ndeferred > 0) {
-        tcpip_callback_fn fn = deferred[0].fn;
-        void *ctx = deferred[0].ctx;
-        ndeferred--;
-        memmove(&deferred[0], &deferred[1], (size_t)ndeferred * sizeof(deferred[0]));
-        fn(ctx);
-    }
+    if (!nc__tcpin_ours())
+        return "tcp_input";
+    if (!nc__udpin_ours())
+        return "udp_input";
+    if (!nc__arpin_ours())
+        return "etharp_input";
+    if (!nc__same_fn((void *)sys_now, (void *)self_now))
+        return "sys_now";
+    if (!nc__chksum_ours())
+        return "nc__chksum";
+    if (!nc__iss_ours())
+        return "nc__tcp_isn";
+    return NULL;
 }
 
 void nc__lock(struct netcore_stack *st)
@@ -162,7 +153,7 @@ void nc__unlock(struct netcore_stack *st)
 {
     for (int round = 0;; round++) {
         nc__run_queue(st);
-        run_deferred();
+        run_looped();
         if (st->netdown_pending) {
             st->netdown_pending = false;
             netif_set_link_down(st->netif);
@@ -479,8 +470,15 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
         snprintf(err, errlen, "out of memory for a %zu-byte frame", st->frame_cap);
         goto fail;
     }
-    nc__tcpin_resolve();
-    nc__udpin_resolve();
+    const char *lost = lwip_replacement_lost();
+    if (lost != NULL) {
+        /* A program or a library loaded ahead of libnetcore.so defines the same name: lwIP
+         * would run without netcore's guard, clock, checksum or ISNs. */
+        rc = -ELIBBAD;
+        snprintf(err, errlen, "lwIP's calls to %s reach another definition than netcore's "
+                 "(the program or a library it loads defines %s)", lost, lost);
+        goto fail;
+    }
     if (!lwip_ready) {
         /* lwIP keeps its timer list for the life of the process: initialise it once. */
         lwip_init();
@@ -566,9 +564,9 @@ void netcore_stop(struct netcore_stack *st)
         nc__thread_stop(st);
     nc__lock(st);
     nc__run_queue(st);
-    run_deferred();
+    run_looped();
     drop_all(st);
-    run_deferred(); /* the resets drop_all sent to our own addresses: free them */
+    run_looped(); /* the resets drop_all sent to our own addresses: free them */
     /* Sockets still parked for calls that never returned (a program bug): free them now. */
     for (int i = 0; i < st->cfg.max_sockets; i++) {
         struct nc_sock *z = atomic_exchange(&st->zombie[i], NULL);

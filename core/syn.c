@@ -1,17 +1,13 @@
 /*
- * TCP options of the handshake, tuned for a fast TAP link. Debian's lwIP is built for small
- * machines: its MSS is capped at 1460 (TCP_MSS) and its receive window at 64 KiB with a window
- * scale of 1, which keeps a 65000-byte TAP link at 1500-byte frames and two 32 KB segments in
- * flight. lwIP accepts larger segments and keeps windows in 32-bit fields, so:
+ * TCP options of the handshake, tuned for a fast TAP link. lwIP's MSS is capped at 1460
+ * (TCP_MSS), which keeps a 65000-byte TAP link at 1500-byte frames. lwIP accepts larger
+ * segments, so:
  *  - on the way out, the MSS option of our SYN and SYN-ACK is rewritten to the link's MTU
- *    less the IP and TCP headers (40 bytes over IPv4, 60 over IPv6) and the window-scale
- *    option to RCV_SHIFT, fixing the TCP checksum incrementally
- *    (RFC 1624), so the peer sends large segments into a large window;
+ *    less the IP and TCP headers (40 bytes over IPv4, 60 over IPv6), fixing the TCP checksum
+ *    incrementally (RFC 1624), so the peer sends large segments;
  *  - on the way in, after lwIP has handled a SYN or SYN-ACK, the pcb's send MSS is raised to
- *    what the peer advertised (capped by our MTU) and, when both sides scale windows, its
- *    receive scale and window are set to what we advertised. From then on tcp.c returns
- *    window with its own tcp_recved (lwIP's caps it at 64 KiB) and puts lwIP's figure back
- *    before closing (lwIP takes any other figure for unread data and resets).
+ *    what the peer advertised (capped by our MTU).
+ * The large receive window is lwIP's own (TCP_WND and TCP_RCV_SCALE in lwipopts.h).
  */
 #include <string.h>
 
@@ -20,12 +16,9 @@
 
 #include "internal.h"
 
-#define RCV_SHIFT 3 /* windows up to 512 KiB; we use NC_RCV_WND */
-
 struct syn_opts {
     uint8_t *tcp;   /* TCP header */
     uint8_t *mss;   /* value of the MSS option, or NULL */
-    uint8_t *shift;
     bool sack;      /* SACK-permitted */
 };
 
@@ -62,7 +55,6 @@ static bool parse_syn(uint8_t *ip, size_t len, struct syn_opts *o)
         return false;
     o->tcp = tcp;
     o->mss = NULL;
-    o->shift = NULL;
     o->sack = false;
     for (size_t i = 20; i < doff;) {
         uint8_t kind = tcp[i];
@@ -76,8 +68,6 @@ static bool parse_syn(uint8_t *ip, size_t len, struct syn_opts *o)
             break;
         if (kind == 2 && tcp[i + 1] == 4)
             o->mss = tcp + i + 2;
-        else if (kind == 3 && tcp[i + 1] == 3)
-            o->shift = tcp + i + 2;
         else if (kind == 4 && tcp[i + 1] == 2)
             o->sack = true;
         i += tcp[i + 1];
@@ -101,15 +91,6 @@ static void set_word(uint8_t *tcp, size_t off, uint16_t val)
     tcp[17] = (uint8_t)c;
 }
 
-static void set_byte(uint8_t *tcp, uint8_t *at, uint8_t val)
-{
-    size_t off = (size_t)(at - tcp);
-    size_t even = off & ~(size_t)1;
-    uint16_t w = (uint16_t)(tcp[even] << 8 | tcp[even + 1]);
-    w = off == even ? (uint16_t)((w & 0x00ff) | val << 8) : (uint16_t)((w & 0xff00) | val);
-    set_word(tcp, even, w);
-}
-
 void nc__syn_out(struct netcore_stack *st, uint8_t *ip, size_t len)
 {
     struct syn_opts o;
@@ -121,8 +102,6 @@ void nc__syn_out(struct netcore_stack *st, uint8_t *ip, size_t len)
         if (mss > old)
             set_word(o.tcp, (size_t)(o.mss - o.tcp), mss);
     }
-    if (o.shift != NULL && *o.shift < RCV_SHIFT)
-        set_byte(o.tcp, o.shift, RCV_SHIFT);
 }
 
 bool nc__syn_in(const uint8_t *ip, size_t len, struct nc_syn *out)
@@ -188,7 +167,6 @@ void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn)
         p = p->next;
     if (p == NULL)
         return;
-    nc__sack_syn_done(p, syn);
     uint16_t cap = (uint16_t)(st->dev.mtu - headers(syn->v6));
     uint16_t mss = syn->mss < cap ? syn->mss : cap;
     if (syn->mss > TCP_MSS && p->mss < mss) {
@@ -198,14 +176,4 @@ void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn)
         if (p->cwnd < 2 * (tcpwnd_size_t)mss)
             p->cwnd = 2 * (tcpwnd_size_t)mss;
     }
-    if ((p->flags & TF_WND_SCALE) && p->rcv_scale != RCV_SHIFT) {
-        /* Our SYN said RCV_SHIFT (nc__syn_out); lwIP's handshake code set its own. */
-        p->rcv_scale = RCV_SHIFT;
-        p->rcv_wnd = p->rcv_ann_wnd = NC_RCV_WND;
-    }
-}
-
-bool nc__syn_scaled(const struct tcp_pcb *pcb)
-{
-    return (pcb->flags & TF_WND_SCALE) && pcb->rcv_scale == RCV_SHIFT;
 }

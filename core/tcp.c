@@ -485,23 +485,9 @@ static void on_err(void *arg, err_t err)
 }
 
 /* Copies pending received data into rx; acknowledges what landed there. */
-/*
- * Gives len bytes of receive window back to the peer. lwIP's tcp_recved caps the window at
- * its compile-time 64 KiB; a connection whose handshake we scaled (syn.c) keeps up to
- * NC_RCV_WND, with lwIP's rule for when a window update is worth an ACK of its own.
- */
+/* Gives len bytes of receive window back to the peer (lwIP's tcp_recved takes 16 bits). */
 static void recved(struct tcp_pcb *pcb, size_t len)
 {
-    if (nc__syn_scaled(pcb)) {
-        pcb->rcv_wnd += (tcpwnd_size_t)len;
-        if (pcb->rcv_wnd > NC_RCV_WND)
-            pcb->rcv_wnd = NC_RCV_WND;
-        if (tcp_update_rcv_ann_wnd(pcb) >= NC_RCV_WND / 4) {
-            tcp_ack_now(pcb);
-            tcp_output(pcb);
-        }
-        return;
-    }
     for (size_t left = len; left > 0;) {
         u16_t k = left > 0xffff ? 0xffff : (u16_t)left;
         tcp_recved(pcb, k);
@@ -662,8 +648,8 @@ static void finish_close(struct netcore_stack *st, struct nc_sock *s)
     if (pcb != NULL) {
         detach(s);
         /* lwIP takes a window short of its own maximum for unread data and resets; we
-         * already reset when data was unread (nc__tcp_close), and a grown window is not. */
-        if (nc__syn_scaled(pcb))
+         * already reset when data was unread (nc__tcp_close). */
+        if (pcb->flags & TF_WND_SCALE)
             pcb->rcv_wnd = TCP_WND;
         if (tcp_close(pcb) != ERR_OK) {
             /* Out of memory for the FIN: lwIP keeps the pcb; retry from the sent/poll path. */

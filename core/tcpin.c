@@ -1,7 +1,7 @@
 /*
  * Guards around lwIP's tcp_input, against two assertions of lwIP 2.1.3 that a peer reaches
  * from the wire and that abort the process, and against a window taken from an ACK of data
- * never sent.
+ * never sent; and NewReno's partial ACKs for lwIP's sender (below).
  *
  * "insane offset!": tcp_receive takes a segment without data (a bare FIN) exactly 2^31 from
  * rcv_nxt for one that overlaps rcv_nxt (its wrapping comparison holds both ways at that
@@ -35,10 +35,11 @@
  * other with), and counted as malformed.
  *
  * The guards sit on tcp_input, after lwIP has reassembled IPv4 fragments and walked IPv6
- * extension headers, so neither hides a segment from them: liblwip calls tcp_input through
- * its PLT, so this definition comes first and passes the segment on to lwIP's own.
+ * extension headers, so neither hides a segment from them: lwIP's tcp_in.c is compiled with
+ * its tcp_input renamed nc__lwip_tcp_input (lwip.am), so IPv4 and IPv6 call this definition,
+ * which passes the segment on to lwIP's own.
  */
-#include <dlfcn.h>
+#include <stdint.h>
 
 #include <lwip/ip.h>
 #include <lwip/pbuf.h>
@@ -78,15 +79,172 @@ static bool acks_unsent(const struct tcp_hdr *h, const struct tcp_pcb *p)
     return TCP_SEQ_GT(lwip_ntohl(h->ackno), p->snd_nxt);
 }
 
-static void (*lwip_tcp_input)(struct pbuf *, struct netif *);
+/* lwIP's own tcp_input, under the name lwip.am gives it */
+void nc__lwip_tcp_input(struct pbuf *p, struct netif *inp);
 
-/* Called by netcore_start: finds lwIP's own tcp_input, and makes a program that links the core
- * library statically take this file along (its tcp_input is otherwise referenced by nothing
- * the linker sees; AM_LDFLAGS exports it). */
-void nc__tcpin_resolve(void)
+/* The same function as tcp_input, by a name nothing outside this file can take. */
+static void guard(struct pbuf *p, struct netif *inp) __attribute__((alias("tcp_input")));
+
+/* Called by netcore_start: does lwIP's call reach this guard? In libnetcore.so a program or a
+ * library loaded before it that defines its own tcp_input would take lwIP's call instead. */
+bool nc__tcpin_ours(void)
 {
-    if (lwip_tcp_input == NULL)
-        lwip_tcp_input = (void (*)(struct pbuf *, struct netif *))dlsym(RTLD_NEXT, "tcp_input");
+    return nc__same_fn((void *)tcp_input, (void *)guard);
+}
+
+/*
+ * NewReno's partial ACKs (RFC 6582). lwIP 2.1.3's sender does Reno: the third duplicate ACK
+ * resends the first unacknowledged segment and enters fast recovery, and the first ACK of new
+ * data leaves it, also when it stops short of what was sent before the loss (a partial ACK:
+ * a second segment of that flight was lost too). That segment then waits for three more
+ * duplicate ACKs, which a shrunken flight rarely yields, or for the retransmission timer:
+ * through 1% loss at a 1500-byte MTU most of a netcore sender's time. So around lwIP's input:
+ *  - when a duplicate ACK makes lwIP enter fast recovery, the connection's highest sequence
+ *    sent is kept as its recovery point (an ext arg of the pcb);
+ *  - when lwIP leaves fast recovery on an ACK below that point, the next unacknowledged
+ *    segment is sent again at once and the connection stays in recovery, its window deflated
+ *    by what the ACK covered plus one segment (RFC 6582 3.2 step 4); an ACK at or past the
+ *    point ends recovery as lwIP does.
+ * It costs a second lookup only for ACKs that may start recovery or arrive during it.
+ *
+ * lwIP also counts a duplicate ACK only when the peer's window is unchanged (RFC 5681's
+ * definition), and a Linux receiver grows its window with every out-of-order segment it
+ * queues: none of its duplicate ACKs count, and every loss waits for the timer. Such ACKs
+ * carry SACK blocks (lwIP offers SACK, lwipopts.h), which lwIP's sender ignores. So an ACK
+ * that repeats the last one and SACKs at least three segments' worth above it (RFC 6675's
+ * loss rule for the first hole) starts lwIP's fast retransmit and recovery itself when lwIP's
+ * own count did not.
+ */
+_Static_assert(sizeof(void *) >= 8, "the recovery point and its flag share a pointer");
+#define RECOVER_SET ((uint64_t)1 << 32)
+static u8_t recover_id;
+static bool recover_ready;
+
+static void set_recover(struct tcp_pcb *pcb, bool on, uint32_t seq)
+{
+    if (!recover_ready) {
+        recover_id = tcp_ext_arg_alloc_id();
+        recover_ready = true;
+    }
+    tcp_ext_arg_set(pcb, recover_id, on ? (void *)(uintptr_t)(RECOVER_SET | seq) : NULL);
+}
+
+static bool get_recover(const struct tcp_pcb *pcb, uint32_t *seq)
+{
+    if (!recover_ready)
+        return false;
+    uint64_t v = (uint64_t)(uintptr_t)tcp_ext_arg_get(pcb, recover_id);
+    *seq = (uint32_t)v;
+    return (v & RECOVER_SET) != 0;
+}
+
+enum { NR_NONE, NR_ENTER, NR_PARTIAL, NR_SACKED };
+struct nr {
+    int what;
+    struct tcp_pcb *pcb;
+    uint32_t lastack;
+    tcpwnd_size_t cwnd;
+};
+
+/* Bytes the SACK option of h (hlen bytes of header in the pbuf) reports above ackno. */
+static uint32_t sacked_above(const struct tcp_hdr *h, size_t hlen, uint32_t ackno)
+{
+    const uint8_t *o = (const uint8_t *)h;
+    uint32_t total = 0;
+    for (size_t i = TCP_HLEN; i < hlen;) {
+        uint8_t kind = o[i];
+        if (kind == 0)
+            break;
+        if (kind == 1) {
+            i++;
+            continue;
+        }
+        if (i + 1 >= hlen || o[i + 1] < 2 || i + o[i + 1] > hlen)
+            break;
+        if (kind == 5) {
+            for (size_t b = i + 2; b + 8 <= i + o[i + 1]; b += 8) {
+                uint32_t l = (uint32_t)o[b] << 24 | (uint32_t)o[b + 1] << 16 |
+                             (uint32_t)o[b + 2] << 8 | o[b + 3];
+                uint32_t r = (uint32_t)o[b + 4] << 24 | (uint32_t)o[b + 5] << 16 |
+                             (uint32_t)o[b + 6] << 8 | o[b + 7];
+                if (TCP_SEQ_GT(l, ackno) && TCP_SEQ_GT(r, l) && r - l < 0x40000000u)
+                    total += r - l;
+            }
+        }
+        i += o[i + 1];
+    }
+    return total;
+}
+
+/* Before lwIP's input: may this segment start fast recovery, or end it? */
+static void nr_before(struct nr *nr, struct tcp_pcb *pcb, const struct tcp_hdr *h, u16_t tot,
+                      u16_t first_len)
+{
+    nr->what = NR_NONE;
+    uint8_t fl = TCPH_FLAGS(h);
+    if (pcb == NULL || pcb->state < ESTABLISHED || !(fl & TCP_ACK) ||
+        (fl & (TCP_SYN | TCP_RST)) || pcb->unacked == NULL)
+        return;
+    uint32_t ackno = lwip_ntohl(h->ackno);
+    if (pcb->flags & TF_INFR) {
+        if (TCP_SEQ_GT(ackno, pcb->lastack))
+            nr->what = NR_PARTIAL;
+    } else if (ackno == pcb->lastack && tot == TCPH_HDRLEN_BYTES(h)) {
+        size_t hlen = TCPH_HDRLEN_BYTES(h);
+        if (hlen > TCP_HLEN && hlen <= first_len &&
+            sacked_above(h, hlen, ackno) >= 3u * pcb->mss)
+            nr->what = NR_SACKED;
+        else if (pcb->dupacks >= 2)
+            nr->what = NR_ENTER;
+    }
+    nr->pcb = pcb;
+    nr->lastack = pcb->lastack;
+    nr->cwnd = pcb->cwnd;
+}
+
+/* After lwIP's input, pcb being the connection looked up again (NULL: gone). */
+static void nr_after(const struct nr *nr, struct tcp_pcb *pcb)
+{
+    if (pcb == NULL || pcb != nr->pcb)
+        return;
+    if (nr->what == NR_SACKED && !(pcb->flags & TF_INFR) && pcb->lastack == nr->lastack &&
+        pcb->unacked != NULL) {
+        tcp_rexmit_fast(pcb); /* what lwIP does on its third duplicate ACK */
+        if (!(pcb->flags & TF_INFR))
+            return;
+        set_recover(pcb, true, pcb->snd_nxt);
+        tcp_output(pcb);
+        if (nc__stack != NULL)
+            nc__rto_output(nc__stack, pcb);
+        return;
+    }
+    if (nr->what == NR_ENTER || nr->what == NR_SACKED) {
+        if (pcb->flags & TF_INFR)
+            set_recover(pcb, true, pcb->snd_nxt);
+        return;
+    }
+    uint32_t recover;
+    if (!get_recover(pcb, &recover))
+        return;
+    if ((pcb->flags & TF_INFR) || !TCP_SEQ_GT(pcb->lastack, nr->lastack))
+        return;
+    if (!TCP_SEQ_LT(pcb->lastack, recover) || pcb->unacked == NULL) {
+        set_recover(pcb, false, 0); /* a full ACK: recovery is over */
+        return;
+    }
+    tcpwnd_size_t acked = pcb->lastack - nr->lastack;
+    tcpwnd_size_t cwnd = nr->cwnd > acked ? nr->cwnd - acked : 0;
+    if (acked >= pcb->mss)
+        cwnd += pcb->mss;
+    if (cwnd < pcb->mss)
+        cwnd = pcb->mss;
+    if (tcp_rexmit(pcb) != ERR_OK)
+        return;
+    pcb->cwnd = cwnd;
+    tcp_set_flags(pcb, TF_INFR);
+    tcp_output(pcb);
+    if (nc__stack != NULL)
+        nc__rto_output(nc__stack, pcb);
 }
 
 /*
@@ -99,14 +257,14 @@ void nc__tcpin_resolve(void)
  */
 void tcp_input(struct pbuf *p, struct netif *inp)
 {
-    nc__tcpin_resolve();
     if (p->len < TCP_HLEN) {
-        lwip_tcp_input(p, inp); /* lwIP drops it */
+        nc__lwip_tcp_input(p, inp); /* lwIP drops it */
         return;
     }
     const struct tcp_hdr *h = p->payload;
     uint16_t sport = lwip_ntohs(h->src), dport = lwip_ntohs(h->dest);
     bool recheck = h->wnd == 0;
+    struct nr nr = { .what = NR_NONE };
     if ((TCPH_FLAGS(h) & (TCP_SYN | TCP_ACK)) != TCP_SYN) {
         struct tcp_pcb *pcb = connection(ip_current_src_addr(), sport,
                                          ip_current_dest_addr(), dport);
@@ -117,16 +275,20 @@ void tcp_input(struct pbuf *p, struct netif *inp)
             return;
         }
         recheck = recheck || (pcb != NULL && pcb->persist_backoff > 0);
+        nr_before(&nr, pcb, h, p->tot_len, p->len);
+        recheck = recheck || nr.what != NR_NONE;
     }
     if (!recheck) {
-        lwip_tcp_input(p, inp);
+        nc__lwip_tcp_input(p, inp);
         return;
     }
     ip_addr_t src, dst;
     ip_addr_copy(src, *ip_current_src_addr());
     ip_addr_copy(dst, *ip_current_dest_addr());
-    lwip_tcp_input(p, inp); /* frees p */
+    nc__lwip_tcp_input(p, inp); /* frees p */
     struct tcp_pcb *pcb = connection(&src, sport, &dst, dport);
+    if (nr.what != NR_NONE)
+        nr_after(&nr, pcb);
     if (pcb != NULL && pcb->persist_backoff > 0 && pcb->unsent == NULL)
         pcb->persist_backoff = 0;
 }

@@ -1,10 +1,12 @@
 /*
  * tcpin.c: the guards around lwIP's tcp_input, against a TCP peer this test plays by hand
  * (handpeer.h) on the controllable clock. Without them lwIP 2.1.3 aborts the test process
- * (the first two cases) or the connection stalls (the third).
+ * (the first two cases) or the connection stalls (the third). The last two cases are the loss
+ * recovery tcpin.c adds around lwIP's sender (NewReno partial ACKs, SACKed duplicate ACKs).
  */
 #include <check.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "handpeer.h"
@@ -141,6 +143,104 @@ START_TEST(ack_of_unsent_data)
 }
 END_TEST
 
+/* Sends the stack an ACK of ack with the test's usual window. */
+static void ack_to(struct hp *h, uint32_t ack)
+{
+    hp_send(h, HP_ISS + 1, ack, HP_ACK, 65535, NULL, 0, 0);
+}
+
+/* Did the stack send the full segment at seq among what it sends now? */
+static bool resends(struct hp *h, uint32_t seq)
+{
+    struct hp_seg sg[16];
+    int n = hp_collect(h, sg, 16);
+    bool found = false;
+    for (int i = 0; i < n; i++)
+        found |= sg[i].seq == seq && sg[i].len == HP_MSS;
+    return found;
+}
+
+/*
+ * Two segments of one flight lost (the second and the fourth of six): three duplicate ACKs
+ * resend the second, and the partial ACK that follows (up to the fourth) resends the fourth
+ * at once (NewReno), not after three more duplicates or the retransmission timer.
+ */
+START_TEST(partial_ack_resends_next_hole)
+{
+    struct hp h;
+    hp_start(&h);
+    hp_connect(&h, false, NULL);
+    uint32_t seq = hp_send_full(&h, 1);
+    netcore_clock_advance(10);
+    ack_to(&h, seq + HP_MSS); /* an RTT sample of 10 ms */
+    struct hp_seg sg[4];
+    hp_collect(&h, sg, 4);
+    seq = hp_send_full(&h, 3); /* slow start: room for six segments after these */
+    ack_to(&h, seq + 3 * HP_MSS);
+    hp_collect(&h, sg, 4);
+    seq = hp_send_full(&h, 6);
+    ack_to(&h, seq + HP_MSS); /* the first arrived, the second did not */
+    for (int i = 0; i < 3; i++)
+        ack_to(&h, seq + HP_MSS); /* the third, fifth and sixth arrived */
+    ck_assert_msg(resends(&h, seq + HP_MSS), "no fast retransmit of the second segment");
+    ack_to(&h, seq + 3 * HP_MSS); /* the second again, and the third: the fourth is missing */
+    ck_assert_msg(resends(&h, seq + 3 * HP_MSS), "the partial ACK did not resend the fourth");
+    ack_to(&h, seq + 6 * HP_MSS); /* all of it */
+    hp_collect(&h, sg, 4);
+    struct netcore_stats st;
+    netcore_get_stats(h.st, &st);
+    ck_assert_uint_eq(st.rto_timeouts, 0);
+    still_works(&h, HP_ISS + 1, seq + 6 * HP_MSS, seq + 6 * HP_MSS);
+    hp_stop(&h);
+}
+END_TEST
+
+/* An ACK of ack with window win and one SACK block [left, right). */
+static void sack_to(struct hp *h, uint32_t ack, uint16_t win, uint32_t left, uint32_t right)
+{
+    uint8_t opt[12] = { 1, 1, 5, 10 };
+    for (int i = 0; i < 4; i++) {
+        opt[4 + i] = (uint8_t)(left >> (24 - 8 * i));
+        opt[8 + i] = (uint8_t)(right >> (24 - 8 * i));
+    }
+    hp_send(h, HP_ISS + 1, ack, HP_ACK, win, opt, sizeof(opt), 0);
+}
+
+/*
+ * Duplicate ACKs whose window grows, as a Linux receiver's does while it queues what arrived
+ * out of order: lwIP counts none of them, but once they SACK three segments above the hole
+ * the hole is sent again, without waiting for the retransmission timer.
+ */
+START_TEST(sacked_dupacks_with_growing_window)
+{
+    struct hp h;
+    hp_start(&h);
+    hp_connect(&h, true, NULL);
+    uint32_t seq = hp_send_full(&h, 1);
+    netcore_clock_advance(10);
+    ack_to(&h, seq + HP_MSS);
+    struct hp_seg sg[4];
+    hp_collect(&h, sg, 4);
+    seq = hp_send_full(&h, 3);
+    ack_to(&h, seq + 3 * HP_MSS);
+    hp_collect(&h, sg, 4);
+    seq = hp_send_full(&h, 6);
+    hp_send(&h, HP_ISS + 1, seq + HP_MSS, HP_ACK, 40000, NULL, 0, 0); /* the second is lost */
+    sack_to(&h, seq + HP_MSS, 41000, seq + 2 * HP_MSS, seq + 3 * HP_MSS);
+    sack_to(&h, seq + HP_MSS, 42000, seq + 2 * HP_MSS, seq + 4 * HP_MSS);
+    ck_assert_msg(!resends(&h, seq + HP_MSS), "resent with two segments SACKed above");
+    sack_to(&h, seq + HP_MSS, 43000, seq + 2 * HP_MSS, seq + 5 * HP_MSS);
+    ck_assert_msg(resends(&h, seq + HP_MSS), "no retransmission with three segments SACKed");
+    ack_to(&h, seq + 6 * HP_MSS);
+    hp_collect(&h, sg, 4);
+    struct netcore_stats st;
+    netcore_get_stats(h.st, &st);
+    ck_assert_uint_eq(st.rto_timeouts, 0);
+    still_works(&h, HP_ISS + 1, seq + 6 * HP_MSS, seq + 6 * HP_MSS);
+    hp_stop(&h);
+}
+END_TEST
+
 static Suite *tcpin_suite(void)
 {
     Suite *s = suite_create("tcpin");
@@ -154,6 +254,10 @@ static Suite *tcpin_suite(void)
     TCase *tu = tcase_create("unsent_ack");
     tcase_add_test(tu, ack_of_unsent_data);
     suite_add_tcase(s, tu);
+    TCase *tr = tcase_create("newreno");
+    tcase_add_test(tr, partial_ack_resends_next_hole);
+    tcase_add_test(tr, sacked_dupacks_with_growing_window);
+    suite_add_tcase(s, tr);
     return s;
 }
 

@@ -1,0 +1,134 @@
+/*
+ * netcore's configuration of lwIP, which it builds from Debian's source package (lwip.am,
+ * `netcore deps`). Every lwIP object and every core file sees this file, so their structures
+ * agree.
+ *
+ * Where behaviour depends on a value it is the one of Debian's own build (its
+ * /usr/include/lwip/lwipopts.h, which netcore used to link as liblwip): the same MSS, windows,
+ * protocols, IPv6 features and checksum-on-copy. The differences are how lwIP meets its host:
+ *  - NO_SYS: one thread at a time drives lwIP under the stack lock (core/stack.c), through the
+ *    raw API; no tcpip thread, no netconn or socket API, no OS locks inside lwIP. Packets a pcb
+ *    sends to one of our own addresses wait on the netif's loop queue until whoever holds the
+ *    lock polls it (netif_poll_all in stack.c) instead of going to a tcpip thread.
+ *  - hooks and macros in place of functions that were replaced through liblwip's PLT: the
+ *    ISN (LWIP_HOOK_TCP_ISN, core/iss.c), the checksum (LWIP_CHKSUM, core/chksum.c), random
+ *    numbers (LWIP_RAND, core/iss.c: libc's rand() is the program's own generator).
+ *  - IP forwarding off: netcore has one interface per process, on which lwIP never forwarded.
+ *  - options in place of rewriting frames on the wire: SACK (LWIP_TCP_SACK_OUT) and a large
+ *    scaled receive window (TCP_WND, TCP_RCV_SCALE).
+ */
+#ifndef NETCORE_LWIPOPTS_H
+#define NETCORE_LWIPOPTS_H
+
+/* ---- how lwIP meets netcore */
+#define NO_SYS                      1
+#define SYS_LIGHTWEIGHT_PROT        0 /* the stack lock serialises every call into lwIP */
+#define LWIP_NETCONN                0
+#define LWIP_SOCKET                 0
+#define LWIP_NETIF_LOOPBACK_MULTITHREADING 0
+#define LWIP_HOOK_FILENAME          "lwiphooks.h"
+#define LWIP_HOOK_TCP_ISN(local_ip, local_port, remote_ip, remote_port) \
+    nc__tcp_isn((local_ip), (local_port), (remote_ip), (remote_port))
+
+/* lwIP's sums go through the core's 64-bit routine. lwIP's own (algorithm 2, Debian's) is
+ * still built: tests/check_chksum compares the two. */
+#define LWIP_CHKSUM                 nc__chksum
+#define LWIP_CHKSUM_ALGORITHM       2
+unsigned short nc__chksum(const void *dataptr, int len);
+unsigned short lwip_standard_chksum(const void *dataptr, int len);
+
+/* Random numbers (local port start, IPv6 ND and MLD delays) from the kernel's generator. */
+unsigned int nc__rand(void);
+#define LWIP_RAND()                 ((u32_t)nc__rand())
+
+/* ---- memory: libc's malloc for the heap and for every pool, as in Debian's build */
+#define MEM_LIBC_MALLOC             1
+#define MEMP_MEM_MALLOC             1
+#define MEM_USE_POOLS               0
+#if defined __LP64__
+#define MEM_ALIGNMENT               8
+#else
+#define MEM_ALIGNMENT               4
+#endif
+
+/* ---- link and interface */
+#define LWIP_NETIF_TX_SINGLE_PBUF   1 /* dev.c writes one contiguous frame */
+#define LWIP_ARP                    1
+#define LWIP_ETHERNET               1
+#define ARP_QUEUEING                1
+#define ARP_QUEUE_LEN               10
+#define LWIP_NETIF_LOOPBACK         1
+#define LWIP_HAVE_LOOPIF            0
+/* Packets to our own addresses wait on the loop queue until the lock holder lets go
+ * (stack.c): a bound on it, beyond which lwIP drops them (TCP sends them again). One lock
+ * hold sends at most a window's worth (256 KiB: 180 segments of 1460 bytes). */
+#define LWIP_LOOPBACK_MAX_PBUFS     1024
+
+/* ---- IPv4 */
+#define LWIP_IPV4                   1
+#define LWIP_ICMP                   1
+#define LWIP_IGMP                   1
+#define LWIP_RAW                    1
+#define IP_FORWARD                  0
+
+/* ---- IPv6 (Debian's: SLAAC, MLD, one DAD probe) */
+#define LWIP_IPV6                   1
+#define LWIP_ICMP6                  1
+#define LWIP_IPV6_MLD               1
+#define LWIP_IPV6_FORWARD           0
+#define LWIP_IPV6_DUP_DETECT_ATTEMPTS 1
+#define LWIP_IPV6_SEND_ROUTER_SOLICIT 1
+#define LWIP_IPV6_AUTOCONFIG        1
+#define MEMP_NUM_MLD6_GROUP         16
+#define LWIP_IPV6_NUM_ADDRESSES     6
+#if defined __LP64__
+/* ip6_frag.c keeps its reassembly helper in the fragment header's place only on 32-bit. */
+#define IPV6_FRAG_COPYHEADER        1
+#endif
+
+/* ---- UDP, TCP */
+#define LWIP_UDP                    1
+#define LWIP_UDPLITE                1 /* as Debian's; core/udpin.c guards its coverage */
+#define LWIP_MULTICAST_TX_OPTIONS   1
+#define LWIP_TCP                    1
+#define LWIP_TCP_KEEPALIVE          1
+#define SO_REUSE                    1
+#define LWIP_RANDOMIZE_INITIAL_LOCAL_PORTS 1
+#define TCP_MSS                     1460
+/* A 256 KiB receive window with a window scale of 3 (up to 512 KiB) when the peer scales
+ * windows too, 64 KiB - 1 when it does not. */
+#define LWIP_WND_SCALE              1
+#define TCP_RCV_SCALE               3
+#define TCP_WND                     (256 * 1024)
+/* A window update of its own once the window grew by a quarter of the most it can be: for a
+ * scaled window 64 KiB, not lwIP's 4 MSS (an ACK per 5840 bytes read); unscaled, lwIP's. */
+#define TCP_WND_UPDATE_THRESHOLD \
+    (((pcb)->flags & TF_WND_SCALE) ? TCP_WND / 4 : LWIP_MIN(0xffff / 4, TCP_MSS * 4))
+/* Debian's; tcp.c raises each connection's snd_buf (lwIP's low-water marks are 16-bit). */
+#define TCP_SND_BUF                 0xFFFF
+#define LWIP_CHECKSUM_ON_COPY       1
+/* Selective acknowledgements for what arrives out of order (RFC 2018): SACK-permitted in our
+ * SYN, and in our SYN-ACK when the peer's SYN offered it; up to 4 blocks, the newest first, in
+ * the pure ACKs of such a connection. A sender facing a receiver without them learns of one
+ * hole per round trip and, with a flight of a few large segments, mostly from a timeout. */
+#define LWIP_TCP_SACK_OUT           1
+#define LWIP_TCP_MAX_SACK_NUM       4
+/* One pointer of netcore's per pcb: tcpin.c's NewReno recovery point. */
+#define LWIP_TCP_PCB_NUM_EXT_ARGS   1
+
+/* ---- checksums: lwIP computes and checks them all (CHECKSUM_GEN_*, CHECKSUM_CHECK_* stay 1),
+ * but per interface, so that a device that hands frames with their checksum already verified
+ * (virtio_net_hdr VIRTIO_NET_HDR_F_DATA_VALID) or finishes them itself (NEEDS_CSUM) can turn
+ * lwIP's work off with NETIF_SET_CHECKSUM_CTRL around those frames. netif_add enables all. */
+#define LWIP_CHECKSUM_CTRL_PER_NETIF 1
+
+/* ---- no DHCP, AutoIP, DNS (netcore's addresses are configured; names resolve elsewhere) */
+#define LWIP_DHCP                   0
+#define LWIP_AUTOIP                 0
+#define LWIP_DNS                    0
+
+/* ---- statistics: netcore counts its own */
+#define LWIP_STATS                  0
+#define LWIP_STATS_DISPLAY          0
+
+#endif /* NETCORE_LWIPOPTS_H */
