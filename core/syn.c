@@ -1,5 +1,6 @@
 /*
- * TCP options of the handshake, tuned for a fast TAP link. Debian's lwIP is built for small
+ * TCP options of the handshake, tuned for a fast TAP link (and, with TAP offloads, the
+ * super-segments of offload.c). Debian's lwIP is built for small
  * machines: its MSS is capped at 1460 (TCP_MSS) and its receive window at 64 KiB with a window
  * scale of 1, which keeps a 65000-byte TAP link at 1500-byte frames and two 32 KB segments in
  * flight. lwIP accepts larger segments and keeps windows in 32-bit fields, so:
@@ -191,7 +192,17 @@ void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn)
     nc__sack_syn_done(p, syn);
     uint16_t cap = (uint16_t)(st->dev.mtu - headers(syn->v6));
     uint16_t mss = syn->mss < cap ? syn->mss : cap;
-    if (syn->mss > TCP_MSS && p->mss < mss) {
+    if (st->dev.tso) {
+        /* TSO (offload.c): lwIP cuts the stream into super-segments of whole real segments
+         * and the kernel cuts them again at the real MSS, kept aside for it. Without an MSS
+         * option the peer takes RFC 9293's defaults. lwIP counts its congestion window in
+         * bytes but starts it, and after a timeout restarts it, at a few pcb->mss, and sends
+         * nothing that does not fit: so the window starts at two super-segments, as below. */
+        uint16_t real = syn->mss != 0 ? mss : (syn->v6 ? 1220 : 536);
+        nc__offload_mss_set(st, syn->v6, syn->saddr, syn->dport, syn->sport, real, cap);
+        mss = nc__offload_super_mss(real);
+    }
+    if ((st->dev.tso || syn->mss > TCP_MSS) && p->mss < mss) {
         p->mss = mss;
         /* lwIP sized the initial window for 1460-byte segments and never splits a queued
          * segment to fit it: start with two of the new size (RFC 5681). */

@@ -1,0 +1,285 @@
+/*
+ * TAP offloads (NETCORE_OFFLOAD; dev.c opens the TAP with IFF_VNET_HDR and TUNSETOFFLOAD).
+ * Every frame on the device then starts with a struct virtio_net_hdr, as between QEMU and a
+ * virtio-net guest:
+ *  - received: the kernel hands us TCP super-segments of up to 64 KB (gso_type TCPV4/TCPV6,
+ *    the IP length covering all of it) instead of 44 frames of 1500 bytes, and marks
+ *    NEEDS_CSUM when the TCP/UDP checksum field holds only the pseudo-header sum (the data
+ *    never left the machine, so nothing corrupted it) or DATA_VALID when it checked the sum.
+ *    lwIP would verify that sum and drop the segment: it checks TCP and UDP checksums with
+ *    ip_chksum_pseudo, which it calls through its PLT, so the definition here answers "good"
+ *    for the one pbuf the device vouched for (rx_vouch) and passes every other call to lwIP's.
+ *  - sent: lwIP builds segments of up to 64 KB (syn.c raises the connection's pcb->mss when
+ *    TSO is on, keeping the connection's real MSS here), and dev_send marks those longer than
+ *    the real MSS as gso_type TCPV4/TCPV6 with gso_size = that MSS and a partial checksum
+ *    (the kernel requires NEEDS_CSUM with GSO and sums each segment it cuts). The kernel
+ *    delivers such a frame to a local socket whole, and cuts it only where a path needs it.
+ *    lwIP would split them into IP fragments first (its netif MTU stays the link's 1500, so
+ *    that UDP and ICMP are fragmented as they must be): ip4_frag and ip6_frag are called
+ *    through its PLT too, and the definitions here pass TCP packets on unfragmented.
+ *
+ * With lwIP built from source (no PLT between it and us), the same two decisions are lwIP
+ * options: CHECKSUM_CHECK_TCP/UDP off with netcore checking frames the device did not vouch
+ * for, and the fragmentation test done in the netif's output.
+ */
+#include <dlfcn.h>
+#include <string.h>
+
+#include <linux/virtio_net.h>
+
+#include <lwip/inet_chksum.h>
+#include <lwip/ip.h>
+#include <lwip/ip4_frag.h>
+#include <lwip/ip6_frag.h>
+#include <lwip/netif.h>
+#include <lwip/pbuf.h>
+
+#include "internal.h"
+
+#define ETH_HDR 14
+/* The longest frame lwIP can hold (16-bit pbuf lengths) less Ethernet, IPv6 and TCP headers
+ * with the most options: the data of one super-segment. */
+#define SUPER_DATA (0xffff - ETH_HDR - 40 - 60)
+
+/* The offset of the TCP or UDP header in an Ethernet frame and its protocol (6, 17), or 0:
+ * IPv4 without fragments, IPv6 with TCP or UDP as its first next header (what the kernel
+ * offloads). The IP header has been checked (netif.c: eth_frame_ok). */
+static size_t l4_offset(const uint8_t *f, size_t len, int *proto)
+{
+    uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
+    const uint8_t *ip = f + ETH_HDR;
+    size_t off;
+    if (type == 0x0800) {
+        if ((ip[6] & 0x3f) != 0 || ip[7] != 0)
+            return 0;
+        *proto = ip[9];
+        off = ETH_HDR + (size_t)(ip[0] & 0xf) * 4;
+    } else if (type == 0x86dd) {
+        *proto = ip[6];
+        off = ETH_HDR + 40;
+    } else {
+        return 0;
+    }
+    if ((*proto != 6 && *proto != 17) || off + (*proto == 6 ? 20 : 8) > len)
+        return 0;
+    return off;
+}
+
+bool nc__vnet_rx(struct netcore_stack *st, const uint8_t *hdr, const uint8_t *f, size_t len,
+                 bool *vouched)
+{
+    struct virtio_net_hdr h;
+    memcpy(&h, hdr, sizeof(h));
+    *vouched = false;
+    uint8_t gso = h.gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+    int proto = 0;
+    size_t l4 = len >= ETH_HDR + 20 ? l4_offset(f, len, &proto) : 0;
+    bool v6 = len >= ETH_HDR && f[12] == 0x86 && f[13] == 0xdd;
+    if (h.flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID))
+        goto bad;
+    if (gso != VIRTIO_NET_HDR_GSO_NONE) {
+        /* Only what TUNSETOFFLOAD offered: TCP over the IP version it names. */
+        if ((gso != VIRTIO_NET_HDR_GSO_TCPV4 && gso != VIRTIO_NET_HDR_GSO_TCPV6) ||
+            (gso == VIRTIO_NET_HDR_GSO_TCPV6) != v6 || proto != 6 || h.gso_size == 0)
+            goto bad;
+        st->stats.rx_gso++;
+    }
+    if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+        /* The sum must be where our parser finds the segment's own checksum field, or the
+         * vouch would cover something else. */
+        if (l4 == 0 || h.csum_start != l4 || h.csum_offset != (proto == 6 ? 16 : 6) ||
+            (size_t)h.csum_start + h.csum_offset + 2 > len)
+            goto bad;
+        *vouched = true;
+    } else if ((h.flags & VIRTIO_NET_HDR_F_DATA_VALID) && l4 != 0) {
+        *vouched = true;
+    }
+    return true;
+bad:
+    st->stats.rx_dropped_malformed++;
+    nc__log(NETCORE_LOG_DEBUG, "frame of %zu bytes dropped: bad virtio_net_hdr (flags 0x%x "
+            "gso 0x%x size %u csum %u+%u)", len, h.flags, h.gso_type, h.gso_size,
+            h.csum_start, h.csum_offset);
+    return false;
+}
+
+/* The key of a connection in the real-MSS table: its remote address and both ports. */
+static unsigned mss_hash(bool v6, const uint8_t *raddr, uint16_t lport, uint16_t rport)
+{
+    uint32_t h = 2166136261u; /* FNV-1a: a few bytes, no adversary gains by colliding */
+    for (int i = 0; i < (v6 ? 16 : 4); i++)
+        h = (h ^ raddr[i]) * 16777619u;
+    h = (h ^ lport) * 16777619u;
+    h = (h ^ rport) * 16777619u;
+    return h;
+}
+
+static struct nc_mss_ent *mss_find(struct netcore_stack *st, bool v6, const uint8_t *raddr,
+                                   uint16_t lport, uint16_t rport, bool for_insert)
+{
+    unsigned h = mss_hash(v6, raddr, lport, rport);
+    struct nc_mss_ent *free_slot = NULL;
+    for (unsigned i = 0; i < NC_MSS_PROBES; i++) {
+        struct nc_mss_ent *e = &st->mss_tab[(h + i) % NC_MSS_TAB];
+        if (e->mss == 0) {
+            if (free_slot == NULL)
+                free_slot = e;
+            continue;
+        }
+        if (e->v6 == v6 && e->lport == lport && e->rport == rport &&
+            !memcmp(e->raddr, raddr, v6 ? 16 : 4))
+            return e;
+    }
+    if (!for_insert)
+        return NULL;
+    /* Full around this key: the first slot gives way (its connection falls back to the
+     * link's MSS, which only a peer that asked for less would mind). */
+    return free_slot != NULL ? free_slot : &st->mss_tab[h % NC_MSS_TAB];
+}
+
+/*
+ * Records the real MSS of a connection whose pcb->mss syn.c raised: only those below the
+ * link's (the link's is what nc__vnet_tx assumes otherwise), so the table holds the rare
+ * connections to peers that asked for less, and a connection reusing an address and ports
+ * forgets what the last one asked.
+ */
+void nc__offload_mss_set(struct netcore_stack *st, bool v6, const uint8_t *raddr,
+                         uint16_t lport, uint16_t rport, uint16_t mss, uint16_t link_mss)
+{
+    struct nc_mss_ent *e = mss_find(st, v6, raddr, lport, rport, mss < link_mss);
+    if (e == NULL)
+        return;
+    if (mss >= link_mss) {
+        e->mss = 0;
+        return;
+    }
+    e->v6 = v6;
+    memset(e->raddr, 0, sizeof(e->raddr));
+    memcpy(e->raddr, raddr, v6 ? 16 : 4);
+    e->lport = lport;
+    e->rport = rport;
+    e->mss = mss;
+}
+
+uint16_t nc__offload_super_mss(uint16_t real)
+{
+    if (real == 0)
+        return 0;
+    unsigned n = SUPER_DATA / real;
+    return (uint16_t)(n > 0 ? n * real : real);
+}
+
+/* The folded pseudo-header sum of a TCP segment of tcp_len bytes, not inverted: what the
+ * checksum field holds with NEEDS_CSUM (the kernel's CHECKSUM_PARTIAL). */
+static uint16_t pseudo_sum(const uint8_t *ip, bool v6, uint32_t tcp_len)
+{
+    uint32_t sum = 6 + (tcp_len >> 16) + (tcp_len & 0xffff);
+    const uint8_t *a = v6 ? ip + 8 : ip + 12;
+    for (int i = 0; i < (v6 ? 32 : 8); i += 2)
+        sum += (uint32_t)(a[i] << 8 | a[i + 1]);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
+/*
+ * Fills the header for an outgoing frame f (first pbuf: head bytes of len in all). A TCP
+ * segment with more data than the connection's real MSS becomes a GSO frame: its checksum
+ * field is rewritten to the pseudo-header sum (lwIP sums every segment anew from its stored
+ * data sum, so a retransmission is unaffected). Everything else goes out as lwIP made it.
+ */
+void nc__vnet_tx(struct netcore_stack *st, uint8_t *f, size_t head, size_t len,
+                 struct virtio_net_hdr *h)
+{
+    memset(h, 0, sizeof(*h));
+    int proto = 0;
+    size_t l4 = st->dev.tso && head >= ETH_HDR + 40 ? l4_offset(f, head, &proto) : 0;
+    if (l4 == 0 || proto != 6)
+        return;
+    uint8_t *tcp = f + l4;
+    size_t doff = (size_t)(tcp[12] >> 4) * 4;
+    if (doff < 20 || l4 + doff > head || l4 + doff >= len)
+        return;
+    bool v6 = f[12] == 0x86;
+    size_t data = len - l4 - doff;
+    uint16_t link = (uint16_t)(st->dev.mtu - (v6 ? 60 : 40));
+    uint16_t mss = link;
+    struct nc_mss_ent *e = mss_find(st, v6, f + ETH_HDR + (v6 ? 24 : 16),
+                                    (uint16_t)(tcp[0] << 8 | tcp[1]),
+                                    (uint16_t)(tcp[2] << 8 | tcp[3]), false);
+    if (e != NULL)
+        mss = e->mss;
+    /* Options ride in every segment the kernel cuts: the data per segment shrinks by them. */
+    if (mss <= doff - 20 + 8)
+        return;
+    mss = (uint16_t)(mss - (doff - 20));
+    if (data <= mss)
+        return;
+    h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    h->gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+    h->gso_size = mss;
+    h->hdr_len = (uint16_t)(l4 + doff);
+    h->csum_start = (uint16_t)l4;
+    h->csum_offset = 16;
+    uint16_t c = pseudo_sum(f + ETH_HDR, v6, (uint32_t)(len - l4));
+    tcp[16] = (uint8_t)(c >> 8);
+    tcp[17] = (uint8_t)c;
+    st->stats.tx_gso++;
+}
+
+/* lwIP's own definitions, for everything the device did not vouch for. */
+static u16_t (*lwip_chksum_pseudo)(struct pbuf *, u8_t, u16_t, const ip_addr_t *,
+                                   const ip_addr_t *);
+static err_t (*lwip_ip4_frag)(struct pbuf *, struct netif *, const ip4_addr_t *);
+static err_t (*lwip_ip6_frag)(struct pbuf *, struct netif *, const ip6_addr_t *);
+
+/* Called by netcore_start, as nc__tcpin_resolve (see there). */
+void nc__offload_resolve(void)
+{
+    if (lwip_chksum_pseudo == NULL)
+        lwip_chksum_pseudo = (u16_t(*)(struct pbuf *, u8_t, u16_t, const ip_addr_t *,
+                                       const ip_addr_t *))dlsym(RTLD_NEXT, "ip_chksum_pseudo");
+    if (lwip_ip4_frag == NULL)
+        lwip_ip4_frag = (err_t(*)(struct pbuf *, struct netif *,
+                                  const ip4_addr_t *))dlsym(RTLD_NEXT, "ip4_frag");
+    if (lwip_ip6_frag == NULL)
+        lwip_ip6_frag = (err_t(*)(struct pbuf *, struct netif *,
+                                  const ip6_addr_t *))dlsym(RTLD_NEXT, "ip6_frag");
+}
+
+/*
+ * The vouch is used once: tcp_input and udp_input check the sum of the pbuf they were given
+ * before doing anything else, and a pbuf freed and reused at the same address for something
+ * we send must be summed for real.
+ */
+u16_t ip_chksum_pseudo(struct pbuf *p, u8_t proto, u16_t proto_len, const ip_addr_t *src,
+                       const ip_addr_t *dest)
+{
+    struct netcore_stack *st = nc__stack;
+    if (st != NULL && st->rx_vouch != NULL && st->rx_vouch == p) {
+        st->rx_vouch = NULL;
+        return 0;
+    }
+    nc__offload_resolve();
+    return lwip_chksum_pseudo(p, proto, proto_len, src, dest);
+}
+
+err_t ip4_frag(struct pbuf *p, struct netif *netif, const ip4_addr_t *dest)
+{
+    const struct netcore_stack *st = netif->state;
+    const uint8_t *ip = p->payload;
+    if (st != NULL && st->dev.tso && p->len >= 20 && ip[9] == 6 && p->tot_len <= 0xffff - ETH_HDR)
+        return netif->output(netif, p, dest);
+    nc__offload_resolve();
+    return lwip_ip4_frag(p, netif, dest);
+}
+
+err_t ip6_frag(struct pbuf *p, struct netif *netif, const ip6_addr_t *dest)
+{
+    const struct netcore_stack *st = netif->state;
+    const uint8_t *ip = p->payload;
+    if (st != NULL && st->dev.tso && p->len >= 40 && ip[6] == 6 && p->tot_len <= 0xffff - ETH_HDR)
+        return netif->output_ip6(netif, p, dest);
+    nc__offload_resolve();
+    return lwip_ip6_frag(p, netif, dest);
+}
