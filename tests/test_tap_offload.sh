@@ -4,7 +4,7 @@
 # from another, over IPv4 and over IPv6, both checked by sha256; `netcore stat` shows
 # "offload TSO+csum" and GSO frames both ways (so super-segments really crossed the TAP, and
 # the kernel took ours). Then NETCORE_OFFLOAD=off on the same (persistent) TAP: plain frames,
-# still identical, no GSO frame.
+# still identical, no GSO frame. ethtool -k shows the TAP's TSO feature on, then off.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
@@ -80,6 +80,14 @@ gso() {
         awk -v w="$1" '{ print (w == "rx" ? $1 : $2) }'
 }
 
+# tso_feature on|off: the TAP's TSO feature as netcore's TUNSETOFFLOAD left it (ethtool -k),
+# where ethtool is installed.
+tso_feature() {
+    command -v ethtool >/dev/null || return 0
+    ip netns exec "$NC_NS" ethtool -k "$NC_TAP" | grep -q "^tcp-segmentation-offload: $1" ||
+        fail "ethtool -k $NC_TAP: tcp-segmentation-offload is not $1"
+}
+
 port=7400
 for fam in 4 6; do
     addr=$NC_KERNEL_IP
@@ -90,10 +98,12 @@ for fam in 4 6; do
     [ "${rx:-0}" -gt 0 ] || fail "IPv$fam: no GSO frame received"
     [ "${tx:-0}" -gt 0 ] || fail "IPv$fam: no GSO frame sent"
     echo "ok: IPv$fam at MTU 1500 with offloads: 64 MiB each way identical, GSO frames rx $rx tx $tx"
+    tso_feature on
     port=$((port + 2))
     run "$fam" "$addr" off "$port"
     grep -q "^offload  off " "$tmp/stat.txt" || fail "IPv$fam: NETCORE_OFFLOAD=off left offloads on"
     [ "$(gso rx)" = 0 ] && [ "$(gso tx)" = 0 ] || fail "IPv$fam: GSO frames without offloads"
     echo "ok: IPv$fam at MTU 1500 without offloads: 64 MiB each way identical"
+    tso_feature off
     port=$((port + 2))
 done
