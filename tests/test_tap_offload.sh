@@ -4,7 +4,11 @@
 # from another, over IPv4 and over IPv6, both checked by sha256; `netcore stat` shows
 # "offload TSO+csum" and GSO frames both ways (so super-segments really crossed the TAP, and
 # the kernel took ours). Then NETCORE_OFFLOAD=off on the same (persistent) TAP: plain frames,
-# still identical, no GSO frame. ethtool -k shows the TAP's TSO feature on, then off.
+# still identical, no GSO frame. ethtool -k shows the TAP's TSO feature on, then off. Last, a
+# server one router hop away (the namespace's kernel routes to a second namespace over a veth
+# of MTU 1280, whose server advertises an MSS of 1240): our super-segments are cut to that
+# MSS, not the TAP link's (the router fragments nothing), and 16 MiB still arrive whole both
+# ways.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
@@ -45,17 +49,21 @@ print("done", flush=True)
 sys.stdin.read()
 PY
 
+# The server one router hop away (the last part; run takes it as ADDR).
+far=198.18.1.2
 # run FAMILY ADDR OFFLOAD PORT: one round; checks both files and the offload line of the
 # stats; leaves the stats in $tmp/stat.txt.
 run() {
     local fam=$1 addr=$2 off=$3 port=$4 bind=$2 pid
     [ "$fam" = 6 ] && bind="[$addr]"
     rm -f "$tmp/up" "$tmp/down"
-    nc_bg timeout 120 socat -u "TCP$fam-LISTEN:$port,bind=$bind,reuseaddr" "OPEN:$tmp/up,creat"
+    local ns=$NC_NS
+    [ "$addr" = "$far" ] && ns=$far_ns
+    NC_NS=$ns nc_bg timeout 120 socat -u "TCP$fam-LISTEN:$port,bind=$bind,reuseaddr" "OPEN:$tmp/up,creat"
     local up_pid=$NC_LAST_PID
-    nc_bg timeout 120 socat -u "FILE:$tmp/in" "TCP$fam-LISTEN:$((port + 1)),bind=$bind,reuseaddr"
-    nc_wait_listen "$port" "$addr"
-    nc_wait_listen "$((port + 1))" "$addr"
+    NC_NS=$ns nc_bg timeout 120 socat -u "FILE:$tmp/in" "TCP$fam-LISTEN:$((port + 1)),bind=$bind,reuseaddr"
+    NC_NS=$ns nc_wait_listen "$port" "$addr"
+    NC_NS=$ns nc_wait_listen "$((port + 1))" "$addr"
     coproc PROG { exec env NETCORE_OFFLOAD="$off" "$NC_SRC/netcore" run \
         --ns "$NC_NS" -- python3 "$tmp/prog.py" "$addr" "$port" "$((port + 1))" "$tmp/in" \
         "$tmp/down"; }
@@ -107,3 +115,26 @@ for fam in 4 6; do
     tso_feature off
     port=$((port + 2))
 done
+
+# A server one router hop away, behind a link of MTU 1280.
+far_ns=$NC_NS-far
+ip netns add "$far_ns" || fail "ip netns add $far_ns"
+nc_at_exit "ip netns del '$far_ns'"
+ip link add ncofr0 netns "$NC_NS" mtu 1280 type veth peer name ncofr1 netns "$far_ns" mtu 1280 &&
+    ip -n "$NC_NS" addr add 198.18.1.1/24 dev ncofr0 && ip -n "$NC_NS" link set ncofr0 up &&
+    ip -n "$far_ns" addr add "$far/24" dev ncofr1 && ip -n "$far_ns" link set ncofr1 up &&
+    ip -n "$far_ns" link set lo up && ip -n "$far_ns" route add default via 198.18.1.1 &&
+    ip netns exec "$NC_NS" sysctl -qw net.ipv4.ip_forward=1 || fail "could not set up the router hop"
+head -c 16M "$tmp/in" >"$tmp/in16" && mv "$tmp/in16" "$tmp/in"
+want=$(nc_sha "$tmp/in")
+# frags: how many IPv4 fragments the router made (it would fragment segments cut to the TAP
+# link's MSS, which lwIP sends without DF).
+frags() {
+    ip netns exec "$NC_NS" awk '/^Ip:/ { if (!h) { split($0, n); h = 1; next }
+        for (i = 2; i <= NF; i++) if (n[i] == "FragCreates") print $i }' /proc/net/snmp
+}
+frags0=$(frags)
+run 4 "$far" on "$port"
+[ "$(gso tx)" -gt 0 ] || fail "router hop: no GSO frame sent"
+[ "$(frags)" = "$frags0" ] || fail "router hop: the router fragmented: segments above the MSS"
+echo "ok: a server behind a router and a 1280-byte link: 16 MiB each way identical, GSO frames rx $(gso rx) tx $(gso tx)"
