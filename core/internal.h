@@ -535,6 +535,8 @@ void nc__offload_mss_set(struct netcore_stack *st, bool v6, const uint8_t *raddr
                          uint16_t lport, uint16_t rport, uint16_t mss, uint16_t link_mss);
 /* The pcb->mss for TSO: the most whole segments of real bytes in one 64 KB frame. */
 uint16_t nc__offload_super_mss(uint16_t real);
+/* A connection's real MSS, whatever syn.c made its pcb->mss. */
+uint16_t nc__offload_real_mss(const struct tcp_pcb *pcb);
 
 /* log.c: one line on stderr if NETCORE_LOG lets level through. */
 void nc__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -33,6 +33,7 @@
 #include <lwip/ip6_frag.h>
 #include <lwip/netif.h>
 #include <lwip/pbuf.h>
+#include <lwip/tcp.h>
 
 #include "internal.h"
 
@@ -159,6 +160,28 @@ void nc__offload_mss_set(struct netcore_stack *st, bool v6, const uint8_t *raddr
     e->lport = lport;
     e->rport = rport;
     e->mss = mss;
+}
+
+/*
+ * The real MSS of a connection (what the peer asked for, capped by the link): pcb->mss itself
+ * unless syn.c raised it for TSO. For what a program sees (TCP_MAXSEG, TCP_INFO) and for
+ * Nagle's "short segment", which lwIP would judge by the super-segment size. The pcb is
+ * lwIP's, and lwIP is one per process: its stack is nc__stack.
+ */
+uint16_t nc__offload_real_mss(const struct tcp_pcb *pcb)
+{
+    struct netcore_stack *st = nc__stack;
+    bool v6 = IP_IS_V6_VAL(pcb->remote_ip);
+    if (st == NULL || !st->dev.tso)
+        return pcb->mss;
+    uint16_t link = (uint16_t)(st->dev.mtu - (v6 ? 60 : 40));
+    if (pcb->mss <= link)
+        return pcb->mss;
+    const uint8_t *raddr = v6 ? (const uint8_t *)ip_2_ip6(&pcb->remote_ip)->addr
+                              : (const uint8_t *)&ip_2_ip4(&pcb->remote_ip)->addr;
+    const struct nc_mss_ent *e = mss_find(st, v6, raddr, pcb->local_port, pcb->remote_port,
+                                          false);
+    return e != NULL ? e->mss : link;
 }
 
 uint16_t nc__offload_super_mss(uint16_t real)

@@ -32,6 +32,7 @@ cat >"$tmp/prog.py" <<'PY'
 import socket, sys
 host, up, down, src, dst = sys.argv[1:6]
 with socket.create_connection((host, int(up))) as a, open(src, "rb") as f:
+    mss = a.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)
     while True:
         d = f.read(1 << 20)
         if not d:
@@ -45,14 +46,15 @@ with socket.create_connection((host, int(down))) as b, open(dst, "wb") as f:
         if not d:
             break
         f.write(d)
-print("done", flush=True)
+print("done", mss, flush=True)
 sys.stdin.read()
 PY
 
 # The server one router hop away (the last part; run takes it as ADDR).
 far=198.18.1.2
+mss=
 # run FAMILY ADDR OFFLOAD PORT: one round; checks both files and the offload line of the
-# stats; leaves the stats in $tmp/stat.txt.
+# stats; leaves the stats in $tmp/stat.txt and the connection's TCP_MAXSEG in mss.
 run() {
     local fam=$1 addr=$2 off=$3 port=$4 bind=$2 pid
     [ "$fam" = 6 ] && bind="[$addr]"
@@ -70,7 +72,7 @@ run() {
     pid=$PROG_PID
     NC_PIDS+=("$pid")
     local ready=
-    read -r -t 100 ready <&"${PROG[0]}" || true
+    read -r -t 100 ready mss <&"${PROG[0]}" || true
     [ "$ready" = done ] || fail "IPv$fam offload=$off: the program did not finish"
     # env execs netcore run, which execs python3: the stats socket is under that pid.
     "$NC_SRC/netcore" stat "$pid" >"$tmp/stat.txt" || fail "netcore stat $pid failed"
@@ -105,6 +107,8 @@ for fam in 4 6; do
     rx=$(gso rx) tx=$(gso tx)
     [ "${rx:-0}" -gt 0 ] || fail "IPv$fam: no GSO frame received"
     [ "${tx:-0}" -gt 0 ] || fail "IPv$fam: no GSO frame sent"
+    # TCP_MAXSEG is the real MSS, not lwIP's super-segment size
+    [ "$mss" = $((fam == 4 ? 1460 : 1440)) ] || fail "IPv$fam: TCP_MAXSEG $mss"
     echo "ok: IPv$fam at MTU 1500 with offloads: 64 MiB each way identical, GSO frames rx $rx tx $tx"
     tso_feature on
     port=$((port + 2))
@@ -136,5 +140,6 @@ frags() {
 frags0=$(frags)
 run 4 "$far" on "$port"
 [ "$(gso tx)" -gt 0 ] || fail "router hop: no GSO frame sent"
+[ "$mss" = 1240 ] || fail "router hop: TCP_MAXSEG $mss, want the far server's 1240"
 [ "$(frags)" = "$frags0" ] || fail "router hop: the router fragmented: segments above the MSS"
 echo "ok: a server behind a router and a 1280-byte link: 16 MiB each way identical, GSO frames rx $(gso rx) tx $(gso tx)"
