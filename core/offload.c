@@ -18,6 +18,9 @@
  *    that UDP and ICMP are fragmented as they must be): ip4_frag and ip6_frag are called
  *    through its PLT too, and the definitions here pass TCP packets on unfragmented.
  *
+ * Over IPv6 the segment size also follows the path MTU lwIP learnt from Packet Too Big
+ * messages (nd6's destination cache), for which lwIP would otherwise have fragmented.
+ *
  * With lwIP built from source (no PLT between it and us), the same two decisions are lwIP
  * options: CHECKSUM_CHECK_TCP/UDP off with netcore checking frames the device did not vouch
  * for, and the fragmentation test done in the netif's output.
@@ -31,6 +34,7 @@
 #include <lwip/ip.h>
 #include <lwip/ip4_frag.h>
 #include <lwip/ip6_frag.h>
+#include <lwip/nd6.h>
 #include <lwip/netif.h>
 #include <lwip/pbuf.h>
 #include <lwip/tcp.h>
@@ -232,6 +236,16 @@ void nc__vnet_tx(struct netcore_stack *st, uint8_t *f, size_t head, size_t len,
                                     (uint16_t)(tcp[2] << 8 | tcp[3]), false);
     if (e != NULL)
         mss = e->mss;
+    if (v6 && st->netif != NULL) {
+        /* A path MTU lwIP learnt from a Packet Too Big (it would have fragmented for it). */
+        ip6_addr_t dst;
+        memcpy(dst.addr, f + ETH_HDR + 24, 16);
+        ip6_addr_clear_zone(&dst);
+        ip6_addr_assign_zone(&dst, IP6_UNICAST, st->netif);
+        uint16_t pmtu = nd6_get_destination_mtu(&dst, st->netif);
+        if (pmtu >= 1280 && pmtu - 60 < mss)
+            mss = (uint16_t)(pmtu - 60);
+    }
     /* Options ride in every segment the kernel cuts: the data per segment shrinks by them. */
     if (mss <= doff - 20 + 8)
         return;
