@@ -72,6 +72,7 @@ void netcore_config_defaults(struct netcore_config *cfg)
     cfg->spin_us = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 50 : 0;
     cfg->share = 1;     /* one stack per device, shared by the uid's processes (share.h) */
     cfg->run_dir[0] = '\0'; /* /tmp/netcore-EUID */
+    cfg->offload = 1;   /* TAP offloads where the kernel takes them (offload.c) */
 }
 
 /* getenv returns char *; the lookup signature promises const, so adapt it rather than cast. */
@@ -448,6 +449,18 @@ static int parse_device(const char *name, const char *v, enum netcore_device *de
     return 0;
 }
 
+/* "on" or "off" (NETCORE_OFFLOAD). */
+static int parse_onoff(const char *name, const char *v, int *out, char *err, size_t errlen)
+{
+    if (!strcmp(v, "on"))
+        *out = 1;
+    else if (!strcmp(v, "off"))
+        *out = 0;
+    else
+        return fail(err, errlen, name, v, "expected on or off");
+    return 0;
+}
+
 /* "shared" or "own" (NETCORE_STACK). */
 static int parse_stack(const char *name, const char *v, int *share, char *err, size_t errlen)
 {
@@ -582,6 +595,9 @@ int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const
                         sizeof(c.stat_dir) - 1);
         snprintf(c.stat_dir, sizeof(c.stat_dir), "%s", v);
     }
+    if ((v = get("NETCORE_OFFLOAD")) &&
+        (rc = parse_onoff("NETCORE_OFFLOAD", v, &c.offload, err, errlen)) < 0)
+        return rc;
     if ((v = get("NETCORE_STACK")) &&
         (rc = parse_stack("NETCORE_STACK", v, &c.share, err, errlen)) < 0)
         return rc;

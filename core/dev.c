@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -48,6 +49,44 @@ static bool pool_name(const char *base, int k, char out[IFNAMSIZ])
     return snprintf(out, IFNAMSIZ, "%.*s%ld", (int)(len - digits), base, first + k) < IFNAMSIZ;
 }
 
+/*
+ * Offloads (NETCORE_OFFLOAD): what QEMU's tap backend does. With IFF_VNET_HDR every frame
+ * read or written carries a struct virtio_net_hdr first; TUNSETOFFLOAD then tells the kernel
+ * it may hand us TCP super-segments up to 64 KB with only the pseudo-header summed
+ * (TUN_F_TSO4/6, TUN_F_CSUM), and it takes the same from us, segmenting them where a path
+ * needs it. The header is the plain 10-byte one (the kernel's default size, so no
+ * TUNSETVNETHDRSZ): its 12-byte mergeable-buffers form only adds num_buffers, which a TAP
+ * never uses, and at 10 bytes a frame read into an 8-aligned buffer has its IP header
+ * 8-aligned (10 + 14 = 24). No USO (TUN_F_USO4/6): the kernel would then hand us UDP
+ * super-datagrams that we would have to cut into datagrams ourselves; UDP stays per
+ * datagram. The features stay on the device after we close it, so a process without
+ * offloads clears them (flags 0): the kernel would otherwise write 64 KB frames to a reader
+ * that expects frames of the MTU.
+ */
+static void set_offloads(int fd, struct nc_dev *dev, bool want)
+{
+    static const unsigned tries[] = {
+        TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN,
+        TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6,
+        TUN_F_CSUM,
+    };
+    dev->tso = false;
+    if (want && dev->vnet > 0) {
+        for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+            if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)tries[i]) == 0) {
+                dev->tso = (tries[i] & TUN_F_TSO4) != 0;
+                nc__log(NETCORE_LOG_DEBUG, "%s: offloads 0x%x (TSO %s)", dev->name, tries[i],
+                        dev->tso ? "on" : "off");
+                return;
+            }
+            nc__log(NETCORE_LOG_DEBUG, "TUNSETOFFLOAD %s 0x%x: %s", dev->name, tries[i],
+                    strerror(errno));
+        }
+    }
+    if (ioctl(fd, TUNSETOFFLOAD, 0ul) != 0)
+        nc__log(NETCORE_LOG_DEBUG, "TUNSETOFFLOAD %s 0: %s", dev->name, strerror(errno));
+}
+
 static int open_tun(const struct netcore_config *cfg, struct nc_dev *dev, char *err,
                     size_t errlen)
 {
@@ -74,9 +113,13 @@ static int open_tun(const struct netcore_config *cfg, struct nc_dev *dev, char *
      */
     struct ifreq ifr;
     int k, e = 0, pool = cfg->tap_pool > 0 ? cfg->tap_pool : 1;
+    /* The vnet flag is taken per attach (TUNSETIFF sets the device's flags anew), so every
+     * process of a pool chooses for itself. The TUN device stays on plain packets. */
+    bool vnet = cfg->offload && cfg->device == NETCORE_DEV_TAP;
     for (k = 0; k < pool; k++) {
         memset(&ifr, 0, sizeof(ifr));
-        ifr.ifr_flags = (short)((cfg->device == NETCORE_DEV_TAP ? IFF_TAP : IFF_TUN) | IFF_NO_PI);
+        ifr.ifr_flags = (short)((cfg->device == NETCORE_DEV_TAP ? IFF_TAP : IFF_TUN) | IFF_NO_PI |
+                                (vnet ? IFF_VNET_HDR : 0));
         if (!pool_name(cfg->ifname, k, ifr.ifr_name) || !dev_exists(ifr.ifr_name)) {
             e = k == 0 ? ENODEV : EBUSY;
             break;
@@ -86,6 +129,14 @@ static int open_tun(const struct netcore_config *cfg, struct nc_dev *dev, char *
             break;
         }
         e = errno;
+        if (e == EINVAL && vnet) {
+            /* A kernel without IFF_VNET_HDR for this device: plain frames, same device. */
+            nc__log(NETCORE_LOG_DEBUG, "TUNSETIFF %s with IFF_VNET_HDR: %s; no offloads",
+                    ifr.ifr_name, strerror(e));
+            vnet = false;
+            k--;
+            continue;
+        }
         if (e != EBUSY)
             break;
     }
@@ -120,6 +171,8 @@ attached:
     dev->is_eth = cfg->device == NETCORE_DEV_TAP;
     dev->mtu = cfg->mtu;
     dev->ifindex = 1;
+    dev->vnet = vnet ? sizeof(struct virtio_net_hdr) : 0;
+    set_offloads(fd, dev, vnet);
     /* SIOCGIFMTU and SIOCGIFINDEX need a socket; a raw syscall keeps it away from the
      * preload shim. The kernel's index of the device is the scope id a program on netcore
      * gets from if_nametoindex for its link-local addresses. */
@@ -159,6 +212,8 @@ int nc__dev_open(const struct netcore_config *cfg, struct nc_dev *dev, char *err
         dev->index = 0;
         snprintf(dev->name, sizeof(dev->name), "wire");
         dev->is_eth = true;
+        dev->vnet = 0; /* plain frames: tests and the fuzzer write them */
+        dev->tso = false;
         dev->mtu = cfg->mtu != 0 ? cfg->mtu : 1500;
         dev->ifindex = 1; /* no kernel device: lwIP's own index of its only netif */
         return 0;

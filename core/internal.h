@@ -105,6 +105,9 @@ struct nc_dev {
     int mtu;          /* IP MTU in use */
     unsigned ifindex; /* the scope id of our link-local addresses: the kernel's index of the
                          TAP/TUN (what if_nametoindex gives the program), 1 on the wire */
+    size_t vnet;      /* bytes of virtio_net_hdr before every frame (0: plain frames) */
+    bool tso;         /* the kernel takes TCP super-segments (TUN_F_TSO4/6) and partial
+                         checksums from us, and hands us the same (offload.c) */
 };
 int nc__dev_open(const struct netcore_config *cfg, struct nc_dev *dev, char *err, size_t errlen);
 void nc__dev_close(struct nc_dev *dev);
@@ -273,6 +276,16 @@ struct nc_sock {
 };
 
 /* The netstack. */
+/* offload.c: connections whose real MSS is below the link's (the peer asked for less) */
+#define NC_MSS_TAB 256
+#define NC_MSS_PROBES 8
+struct nc_mss_ent {
+    uint8_t raddr[16];           /* remote address (IPv4: first 4 bytes) */
+    uint16_t lport, rport;
+    uint16_t mss;                /* 0: a free slot */
+    bool v6;
+};
+
 struct netcore_stack {
     struct netcore_config cfg;
     int pcap_fd;                 /* NETCORE_PCAP capture file, or -1 */
@@ -309,6 +322,7 @@ struct netcore_stack {
     struct nc_relay_tab *relays; /* relayed sockets (relay.c) */
     struct nc_share *share;      /* control connections of a shared stack (share.c) */
     bool keeping;                /* handed to a keeper (keep.c): fork handlers leave it be */
+    struct nc_mss_ent mss_tab[NC_MSS_TAB]; /* offload.c */
 };
 
 /* stack.c */
@@ -522,6 +536,23 @@ static inline bool nc__same_fn(void *name, void *alias)
     void *volatile a = name, *volatile b = alias;
     return a == b;
 }
+
+/* offload.c: the TAP's virtio_net_hdr (dev.c opens it; see offload.c) */
+struct virtio_net_hdr;
+/* Checks the header before a received Ethernet frame f of len bytes; false: drop it
+ * (counted). *vouched: the kernel vouches for the frame's TCP/UDP checksum. */
+bool nc__vnet_rx(struct netcore_stack *st, const uint8_t *hdr, const uint8_t *f, size_t len,
+                 bool *vouched);
+/* Fills h for an outgoing frame f (head contiguous bytes of len); may make it a GSO frame. */
+void nc__vnet_tx(struct netcore_stack *st, uint8_t *f, size_t head, size_t len,
+                 struct virtio_net_hdr *h);
+/* The real MSS of a connection whose pcb->mss was raised (nc__offload_super_mss). */
+void nc__offload_mss_set(struct netcore_stack *st, bool v6, const uint8_t *raddr,
+                         uint16_t lport, uint16_t rport, uint16_t mss, uint16_t link_mss);
+/* The pcb->mss for TSO: the most whole segments of real bytes in one 64 KB frame. */
+uint16_t nc__offload_super_mss(uint16_t real);
+/* A connection's real MSS, whatever syn.c made its pcb->mss. */
+uint16_t nc__offload_real_mss(const struct tcp_pcb *pcb);
 
 /* log.c: one line on stderr if NETCORE_LOG lets level through. */
 void nc__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <linux/virtio_net.h>
 #include <string.h>
 
 #include <lwip/etharp.h>
@@ -44,8 +45,15 @@ static int ip_version(const struct netcore_stack *st, const uint8_t *f, size_t l
 static err_t dev_send(struct netif *netif, struct pbuf *p)
 {
     struct netcore_stack *st = netif->state;
-    struct iovec iov[16];
+    struct iovec iov[17];
+    struct virtio_net_hdr vh;
     int n = 0;
+    if (st->dev.vnet > 0) {
+        /* iov[0]: the offload header (offload.c); the frame follows */
+        iov[n].iov_base = &vh;
+        iov[n].iov_len = st->dev.vnet;
+        n++;
+    }
     size_t hdr = st->dev.is_eth ? ETH_HDR : 0;
     uint8_t *f = p->payload;
     int ver = ip_version(st, f, p->len);
@@ -53,16 +61,19 @@ static err_t dev_send(struct netif *netif, struct pbuf *p)
     if ((ver == 4 && p->len > hdr + 40 && f[hdr + 9] == 6) ||
         (ver == 6 && p->len > hdr + IP6_HDR + 20 && f[hdr + 6] == 6))
         nc__syn_out(st, f + hdr, p->len - hdr);
-    for (struct pbuf *q = p; q != NULL && n < 16; q = q->next) {
+    int first = n;
+    for (struct pbuf *q = p; q != NULL && n < 17; q = q->next) {
         iov[n].iov_base = q->payload;
         iov[n].iov_len = q->len;
         n++;
     }
+    if (st->dev.vnet > 0)
+        nc__vnet_tx(st, iov[first].iov_base, iov[first].iov_len, p->tot_len, &vh);
     if (st->dev_down)
         return ERR_IF;
     int r = nc__sys_writev(st->dev.fd, iov, n);
     if (r > 0)
-        nc__pcap_frame(st, iov, n);
+        nc__pcap_frame(st, iov + first, n - first);
     if (r < 0 && r != -EAGAIN && r != -ENOBUFS && r != -EINTR)
         nc__dev_down(st, -r);
     if (r < 0) {
@@ -71,7 +82,7 @@ static err_t dev_send(struct netif *netif, struct pbuf *p)
         return ERR_IF;
     }
     st->stats.tx_frames++;
-    st->stats.tx_bytes += (uint64_t)r;
+    st->stats.tx_bytes += (uint64_t)r - st->dev.vnet;
     return ERR_OK;
 }
 
@@ -316,7 +327,8 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
     int n = 0;
     while (n < max_frames) {
         int len = nc__sys_read(st->dev.fd, st->frame, st->frame_cap);
-        if (len == 0) {
+        size_t vnet = st->dev.vnet;
+        if (len >= 0 && (size_t)len <= vnet) {
             st->stats.rx_dropped_malformed++; /* an empty datagram on the wire */
             n++;
             continue;
@@ -328,8 +340,11 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
         }
         n++;
         st->stats.rx_frames++;
+        /* From here on the frame without the offload header (offload.c) */
+        uint8_t *frame = st->frame + vnet;
+        len -= (int)vnet;
         if (st->pcap_fd >= 0) {
-            struct iovec v = { st->frame, (size_t)len };
+            struct iovec v = { frame, (size_t)len };
             nc__pcap_frame(st, &v, 1);
         }
         if (st->cfg.drop_every > 0 && st->stats.rx_frames % (uint64_t)st->cfg.drop_every == 0)
@@ -337,20 +352,24 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
         st->stats.rx_bytes += (uint64_t)len;
         if (len > 0xffff) {
             /* lwIP's pbuf lengths are 16 bits, and the read buffer holds MTU + 18 bytes, up
-             * to 65539: pbuf_alloc would get the length cut to 16 bits and the copy below
-             * would overrun the pbuf. No valid frame is this long. */
+             * to 65539 (with offloads: a 64 KB super-segment and a little more): pbuf_alloc
+             * would get the length cut to 16 bits and the copy below would overrun the pbuf.
+             * No frame lwIP can take is this long. */
             st->stats.rx_dropped_malformed++;
             continue;
         }
-        bool ok = st->dev.is_eth ? eth_frame_ok(st, st->frame, (size_t)len)
-                                 : ip_packet_ok(st, st->frame, (size_t)len);
+        bool ok = st->dev.is_eth ? eth_frame_ok(st, frame, (size_t)len)
+                                 : ip_packet_ok(st, frame, (size_t)len);
         if (!ok) {
             nc__log(NETCORE_LOG_DEBUG, "frame of %d bytes dropped: malformed or not for us", len);
             continue;
         }
-        const uint8_t *ip = st->dev.is_eth ? st->frame + ETH_HDR : st->frame;
+        bool vouched = false;
+        if (vnet > 0 && !nc__vnet_rx(st, st->frame, frame, (size_t)len, &vouched))
+            continue;
+        const uint8_t *ip = st->dev.is_eth ? frame + ETH_HDR : frame;
         size_t iplen = st->dev.is_eth ? (size_t)len - ETH_HDR : (size_t)len;
-        int ver = ip_version(st, st->frame, (size_t)len);
+        int ver = ip_version(st, frame, (size_t)len);
         /* ICMP errors before lwIP, which answers only echo (and, for IPv6, ND and MLD). */
         if (ver == 4 && ip[9] == 1)
             nc__icmp_input(st, ip, iplen);
@@ -368,11 +387,18 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
             st->stats.rx_dropped_malformed++;
             continue;
         }
-        memcpy(p->payload, st->frame, (size_t)len);
+        memcpy(p->payload, frame, (size_t)len);
+        /* The kernel vouched for the frame's TCP or UDP checksum (offload.c): lwIP does not
+         * sum it again, for this frame only. */
+        if (vouched)
+            NETIF_SET_CHECKSUM_CTRL(st->netif, NETIF_CHECKSUM_ENABLE_ALL &
+                                    ~(NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP));
         if (st->netif->input(p, st->netif) != ERR_OK)
             pbuf_free(p);
         else if (is_syn)
             nc__syn_tune(st, &syn);
+        if (vouched)
+            NETIF_SET_CHECKSUM_CTRL(st->netif, NETIF_CHECKSUM_ENABLE_ALL);
         nc__rto_input_done(st, &seg);
     }
     return n;

@@ -463,7 +463,10 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
     rc = nc__pcap_open(st, err, errlen);
     if (rc != 0)
         goto fail;
-    st->frame_cap = (size_t)st->dev.mtu + 14 + 4;
+    /* A frame of the MTU (and a VLAN tag); with offloads, the header and a 64 KB TCP
+     * super-segment, the most the kernel hands over (offload.c). */
+    st->frame_cap = st->dev.vnet > 0 ? st->dev.vnet + 14 + 0xffff + 4
+                                     : (size_t)st->dev.mtu + 14 + 4;
     st->frame = malloc(st->frame_cap);
     if (st->frame == NULL) {
         rc = -ENOMEM;

@@ -104,6 +104,9 @@ static void dump(struct netcore_stack *st, struct buf *b)
         (unsigned long long)x.rx_frames, (unsigned long long)x.rx_bytes,
         (unsigned long long)x.tx_frames, (unsigned long long)x.tx_bytes,
         (unsigned long long)x.tx_errors);
+    put(b, "offload  %s  GSO frames rx %llu  tx %llu\n",
+        st->dev.tso ? "TSO+csum" : st->dev.vnet > 0 ? "csum" : "off",
+        (unsigned long long)x.rx_gso, (unsigned long long)x.tx_gso);
     put(b, "dropped  malformed %llu  not for us %llu  udp queue full %llu  accept queue full "
         "%llu  time-wait evicted %llu\n",
         (unsigned long long)x.rx_dropped_malformed, (unsigned long long)x.rx_dropped_foreign,

@@ -1,7 +1,7 @@
 /*
- * TCP options of the handshake, tuned for a fast TAP link. lwIP's MSS is capped at 1460
- * (TCP_MSS), which keeps a 65000-byte TAP link at 1500-byte frames. lwIP accepts larger
- * segments, so:
+ * TCP options of the handshake, tuned for a fast TAP link (and, with TAP offloads, the
+ * super-segments of offload.c). lwIP's MSS is capped at 1460 (TCP_MSS), which keeps a
+ * 65000-byte TAP link at 1500-byte frames. lwIP accepts larger segments, so:
  *  - on the way out, the MSS option of our SYN and SYN-ACK is rewritten to the link's MTU
  *    less the IP and TCP headers (40 bytes over IPv4, 60 over IPv6), fixing the TCP checksum
  *    incrementally (RFC 1624), so the peer sends large segments;
@@ -169,7 +169,17 @@ void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn)
         return;
     uint16_t cap = (uint16_t)(st->dev.mtu - headers(syn->v6));
     uint16_t mss = syn->mss < cap ? syn->mss : cap;
-    if (syn->mss > TCP_MSS && p->mss < mss) {
+    if (st->dev.tso) {
+        /* TSO (offload.c): lwIP cuts the stream into super-segments of whole real segments
+         * and the kernel cuts them again at the real MSS, kept aside for it. Without an MSS
+         * option the peer takes RFC 9293's defaults. lwIP counts its congestion window in
+         * bytes but starts it, and after a timeout restarts it, at a few pcb->mss, and sends
+         * nothing that does not fit: so the window starts at two super-segments, as below. */
+        uint16_t real = syn->mss != 0 ? mss : (syn->v6 ? 1220 : 536);
+        nc__offload_mss_set(st, syn->v6, syn->saddr, syn->dport, syn->sport, real, cap);
+        mss = nc__offload_super_mss(real);
+    }
+    if ((st->dev.tso || syn->mss > TCP_MSS) && p->mss < mss) {
         p->mss = mss;
         /* lwIP sized the initial window for 1460-byte segments and never splits a queued
          * segment to fit it: start with two of the new size (RFC 5681). */

@@ -673,8 +673,10 @@ static void output_minshall(struct tcp_pcb *pcb)
         tcp_output(pcb);
         return;
     }
+    /* Short: below the real MSS, not below a TSO super-segment (offload.c). */
+    uint16_t mss = nc__offload_real_mss(pcb);
     for (struct tcp_seg *seg = pcb->unacked; seg != NULL; seg = seg->next) {
-        if (seg->len < pcb->mss) {
+        if (seg->len < mss) {
             tcp_output(pcb);
             return;
         }
@@ -846,7 +848,7 @@ int nc__tcp_mss(struct nc_sock *s)
     struct tcp_pcb *pcb = s->pcb.tcp;
     if (pcb == NULL || atomic_load(&s->state) != NC_ST_CONNECTED)
         return 0;
-    return tcp_mss(pcb);
+    return nc__offload_real_mss(pcb);
 }
 
 void nc__tcp_info(struct nc_sock *s, struct nc_tcpinfo *ti)
@@ -863,12 +865,12 @@ void nc__tcp_info(struct nc_sock *s, struct nc_tcpinfo *ti)
     if (pcb->state == LISTEN)
         return;
     unsigned tick_us = TCP_SLOW_INTERVAL * 1000;
-    ti->mss = pcb->mss;
+    ti->mss = nc__offload_real_mss(pcb); /* windows in real segments, as Linux counts */
     ti->rto_us = (unsigned)pcb->rto * tick_us;
     ti->rtt_us = (unsigned)(pcb->sa >> 3) * tick_us;
     ti->rttvar_us = (unsigned)(pcb->sv >> 2) * tick_us;
-    ti->cwnd_segs = pcb->mss ? (unsigned)(pcb->cwnd / pcb->mss) : 0;
-    ti->ssthresh = pcb->mss ? (unsigned)(pcb->ssthresh / pcb->mss) : 0;
+    ti->cwnd_segs = ti->mss ? (unsigned)(pcb->cwnd / ti->mss) : 0;
+    ti->ssthresh = ti->mss ? (unsigned)(pcb->ssthresh / ti->mss) : 0;
     ti->snd_wnd = (unsigned)pcb->snd_wnd;
     ti->rcv_wnd = (unsigned)pcb->rcv_wnd;
     ti->retrans = pcb->nrtx;

@@ -73,6 +73,10 @@ struct netcore_config {
                                 a stack of this process's own, from the pool */
     char run_dir[96];        /* NETCORE_RUNDIR: directory of the shared stacks' rendezvous
                                 ("": /tmp/netcore-EUID) */
+    int offload;             /* NETCORE_OFFLOAD: 1 "on" (default): a TAP exchanges 64 KB TCP
+                                segments and partial checksums with the kernel through its
+                                virtio_net_hdr (TSO/GSO, checksum offload); 0 "off": plain
+                                frames of the MTU */
 };
 
 /* NETCORE_LOG levels: messages on stderr prefixed "netcore[PID]: ". */
@@ -152,6 +156,8 @@ struct netcore_stats {
     uint64_t time_wait_evicted;    /* TIME-WAIT entries removed above the cap */
     uint64_t rto_timeouts;         /* retransmission timeouts fired by netcore's own timer */
     uint64_t stale_acks;           /* pure ACKs older than seen, dropped before lwIP */
+    uint64_t rx_gso, tx_gso;       /* TCP super-segments received / sent through the TAP's
+                                      offloads (NETCORE_OFFLOAD) */
     int sockets;                   /* sockets in the table */
     int time_wait;                 /* lwIP TIME-WAIT entries */
     /* socket rings: memory on demand (NETCORE_RING_MEM) */

@@ -18,12 +18,19 @@
  *   -t     exit after SECS seconds (default 600), a bound for a test that went wrong
  * Prints "impair: ready" once both devices are open, and one line of counters per direction
  * at exit (SIGTERM, SIGINT or -t). The random draws are seeded (-s) and printed.
+ *
+ * netcore may use its TAP's offloads (core/offload.c): it then writes TCP super-segments of up
+ * to 64 KB with a partial checksum, which the kernel cuts into MTU-sized segments before a
+ * real link. The packet socket takes a virtio_net_hdr (PACKET_VNET_HDR), and the relay does
+ * that cutting itself (resegment), so that what it impairs and passes on is what a wire would
+ * carry: frames of the MTU with whole checksums.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
@@ -35,10 +42,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
-#define FRAME_MAX 65600 /* a 65535-byte MTU plus the Ethernet header, rounded up */
+#define FRAME_MAX 65600 /* a 65535-byte frame (MTU, or a super-segment) and its headers */
 #define BATCH 64        /* frames read from one device before looking at the other */
 
 struct impairment {
@@ -55,6 +63,7 @@ struct dir {
     struct impairment imp;
     uint64_t rng; /* xorshift64* state, one stream per direction */
     int out;      /* fd the frames leave by */
+    bool out_vnet; /* out takes a virtio_net_hdr first (the packet socket) */
     struct counters c;
 };
 
@@ -139,7 +148,11 @@ static struct held heap_pop(void)
 static void emit(struct dir *d, const uint8_t *f, size_t len)
 {
     /* A full queue on either device loses the frame, as a NIC would; TCP recovers. */
-    if (write(d->out, f, len) == (ssize_t)len)
+    struct virtio_net_hdr vh;
+    memset(&vh, 0, sizeof(vh)); /* a plain frame, checksums whole */
+    struct iovec iov[2] = { { &vh, sizeof(vh) }, { (void *)f, len } };
+    ssize_t want = (ssize_t)(d->out_vnet ? sizeof(vh) + len : len);
+    if (writev(d->out, d->out_vnet ? iov : iov + 1, d->out_vnet ? 2 : 1) == want)
         d->c.sent++;
     else
         d->c.errors++;
@@ -194,6 +207,104 @@ static void impair(struct dir *d, uint8_t *f, size_t len, bool may_dup)
         return;
     }
     hold(d, f, len);
+}
+
+/* The one's-complement sum of len bytes, folded, not inverted, added to sum. */
+static uint16_t csum(const uint8_t *p, size_t len, uint32_t sum)
+{
+    for (size_t i = 0; i + 1 < len; i += 2)
+        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+    if (len & 1)
+        sum += (uint32_t)(p[len - 1] << 8);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
+/* Finishes a partial checksum: the field at start + off holds the pseudo-header sum. */
+static void finish_csum(uint8_t *f, size_t len, size_t start, size_t off)
+{
+    uint16_t c = (uint16_t)~csum(f + start, len - start, 0);
+    if (c == 0 && off == 6)
+        c = 0xffff; /* UDP: 0 would mean "no checksum" */
+    f[start + off] = (uint8_t)(c >> 8);
+    f[start + off + 1] = (uint8_t)c;
+}
+
+/*
+ * A frame netcore wrote with a virtio_net_hdr: a TCP super-segment is cut into segments of
+ * gso_size bytes of data (IP lengths and IDs, sequence numbers, FIN/PSH on the last and CWR
+ * on the first only, checksums whole), as the kernel's GSO does, and each is impaired on its
+ * own; a partial checksum is finished. Anything inconsistent is counted as an error.
+ */
+static void resegment(struct dir *d, const struct virtio_net_hdr *h, uint8_t *f, size_t len)
+{
+    size_t start = h->csum_start, hl = h->hdr_len;
+    bool csum_partial = (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0;
+    uint8_t gso = h->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+    if (csum_partial && (start + h->csum_offset + 2 > len)) {
+        d->c.errors++;
+        return;
+    }
+    if (gso == VIRTIO_NET_HDR_GSO_NONE) {
+        if (csum_partial)
+            finish_csum(f, len, start, h->csum_offset);
+        impair(d, f, len, true);
+        return;
+    }
+    bool v6 = gso == VIRTIO_NET_HDR_GSO_TCPV6;
+    if ((gso != VIRTIO_NET_HDR_GSO_TCPV4 && !v6) || !csum_partial || h->gso_size == 0 ||
+        start < 14 + (v6 ? 40u : 20u) || start + 20 > len ||
+        (hl = start + (size_t)(f[start + 12] >> 4) * 4) > len) {
+        d->c.errors++;
+        return;
+    }
+    const uint8_t *tcp = f + start;
+    uint32_t seq = (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | tcp[6] << 8 | tcp[7];
+    uint16_t id = (uint16_t)(f[14 + 4] << 8 | f[14 + 5]);
+    size_t data = len - hl;
+    static uint8_t seg[FRAME_MAX];
+    for (size_t off = 0, k = 0; off < data; off += h->gso_size, k++) {
+        size_t n = data - off < h->gso_size ? data - off : h->gso_size;
+        size_t sl = hl + n;
+        memcpy(seg, f, hl);
+        memcpy(seg + hl, f + hl + off, n);
+        uint8_t *ip = seg + 14, *t = seg + start;
+        if (v6) {
+            size_t pl = sl - 14 - 40;
+            ip[4] = (uint8_t)(pl >> 8);
+            ip[5] = (uint8_t)pl;
+        } else {
+            size_t tl = sl - 14;
+            ip[2] = (uint8_t)(tl >> 8);
+            ip[3] = (uint8_t)tl;
+            ip[4] = (uint8_t)((id + k) >> 8);
+            ip[5] = (uint8_t)(id + k);
+            ip[10] = ip[11] = 0;
+            uint16_t c = (uint16_t)~csum(ip, start - 14, 0);
+            ip[10] = (uint8_t)(c >> 8);
+            ip[11] = (uint8_t)c;
+        }
+        uint32_t s = seq + (uint32_t)off;
+        t[4] = (uint8_t)(s >> 24);
+        t[5] = (uint8_t)(s >> 16);
+        t[6] = (uint8_t)(s >> 8);
+        t[7] = (uint8_t)s;
+        if (off + n < data)
+            t[13] &= (uint8_t)~0x09; /* FIN, PSH: the last segment's */
+        if (k > 0)
+            t[13] &= (uint8_t)~0x80; /* CWR: the first's */
+        /* The pseudo-header sum for this segment's length, then the whole sum over it. */
+        uint32_t ps = 6 + (uint32_t)(sl - start);
+        const uint8_t *a = v6 ? ip + 8 : ip + 12;
+        for (int i = 0; i < (v6 ? 32 : 8); i += 2)
+            ps += (uint32_t)(a[i] << 8 | a[i + 1]);
+        t[16] = t[17] = 0;
+        uint16_t c = (uint16_t)~csum(t, sl - start, ps);
+        t[16] = (uint8_t)(c >> 8);
+        t[17] = (uint8_t)c;
+        impair(d, seg, sl, true);
+    }
 }
 
 static void release_due(void)
@@ -259,6 +370,13 @@ static int open_tap(const char *name)
         close(fd);
         return -1;
     }
+    /* Plain frames of the MTU from the kernel, whatever offloads an earlier user of this
+     * persistent TAP turned on. */
+    if (ioctl(fd, TUNSETOFFLOAD, 0ul) < 0) {
+        fprintf(stderr, "impair: TUNSETOFFLOAD %s 0: %s\n", name, strerror(errno));
+        close(fd);
+        return -1;
+    }
     return fd;
 }
 
@@ -292,6 +410,10 @@ static int open_packet(const char *name)
         fprintf(stderr, "impair: PACKET_IGNORE_OUTGOING: %s\n", strerror(errno));
         goto fail;
     }
+    if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0) {
+        fprintf(stderr, "impair: PACKET_VNET_HDR: %s\n", strerror(errno));
+        goto fail;
+    }
     /* Room for a burst while we are busy with the other direction. */
     setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf));
     setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
@@ -300,6 +422,8 @@ fail:
     close(fd);
     return -1;
 }
+
+static int vnet_fd = -1; /* the packet socket: its frames come with a virtio_net_hdr */
 
 /* Reads up to BATCH frames from fd and impairs each; false when fd failed. */
 static bool pump(int fd, struct dir *d)
@@ -314,6 +438,16 @@ static bool pump(int fd, struct dir *d)
             return false;
         }
         d->c.frames++;
+        if (fd == vnet_fd) {
+            struct virtio_net_hdr h;
+            if ((size_t)n < sizeof(h)) {
+                d->c.errors++;
+                continue;
+            }
+            memcpy(&h, f, sizeof(h));
+            resegment(d, &h, f + sizeof(h), (size_t)n - sizeof(h));
+            continue;
+        }
         impair(d, f, (size_t)n, true);
     }
     return true;
@@ -386,6 +520,8 @@ int main(int argc, char **argv)
         return 1;
     up.out = tap;
     down.out = pkt;
+    down.out_vnet = true;
+    vnet_fd = pkt;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));

@@ -16,6 +16,10 @@ set -euo pipefail
 . "$(dirname "$0")/lib/netns.sh"
 
 nc_require_root
+# The first part is sized for 65000-byte frames (netcore up's default before TAP offloads);
+# the 1500-byte part below runs with offloads on, the relay cutting netcore's super-segments
+# into frames of the MTU as the kernel would before a real link (tests/impair.c).
+export NETCORE_TAP_MTU=65000
 nc_ns_setup
 nc_impair_setup
 tmp=$(mktemp -d)

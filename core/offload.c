@@ -1,0 +1,287 @@
+/*
+ * TAP offloads (NETCORE_OFFLOAD; dev.c opens the TAP with IFF_VNET_HDR and TUNSETOFFLOAD).
+ * Every frame on the device then starts with a struct virtio_net_hdr, as between QEMU and a
+ * virtio-net guest:
+ *  - received: the kernel hands us TCP super-segments of up to 64 KB (gso_type TCPV4/TCPV6,
+ *    the IP length covering all of it) instead of 44 frames of 1500 bytes, and marks
+ *    NEEDS_CSUM when the TCP/UDP checksum field holds only the pseudo-header sum (the data
+ *    never left the machine, so nothing corrupted it) or DATA_VALID when it checked the sum.
+ *    lwIP would verify that sum and drop the segment: for such a frame the pump turns lwIP's
+ *    TCP and UDP checks off on the netif while lwIP takes it in (LWIP_CHECKSUM_CTRL_PER_NETIF,
+ *    netif.c), and on again after.
+ *  - sent: lwIP builds segments of up to 64 KB (syn.c raises the connection's pcb->mss when
+ *    TSO is on, keeping the connection's real MSS here), and dev_send marks those longer than
+ *    the real MSS as gso_type TCPV4/TCPV6 with gso_size = that MSS and a partial checksum
+ *    (the kernel requires NEEDS_CSUM with GSO and sums each segment it cuts). The kernel
+ *    delivers such a frame to a local socket whole, and cuts it only where a path needs it.
+ *    lwIP would split them into IP fragments first (its netif MTU stays the link's 1500, so
+ *    that UDP and ICMP are fragmented as they must be): its IP output calls nc__ip4_frag and
+ *    nc__ip6_frag below instead (lwip.am), which pass TCP packets on unfragmented.
+ *
+ * Over IPv6 the segment size also follows the path MTU lwIP learnt from Packet Too Big
+ * messages (nd6's destination cache), for which lwIP would otherwise have fragmented.
+ */
+#include <string.h>
+
+#include <linux/virtio_net.h>
+
+#include <lwip/inet_chksum.h>
+#include <lwip/ip.h>
+#include <lwip/ip4_frag.h>
+#include <lwip/ip6_frag.h>
+#include <lwip/nd6.h>
+#include <lwip/netif.h>
+#include <lwip/pbuf.h>
+#include <lwip/tcp.h>
+
+#include "internal.h"
+
+#define ETH_HDR 14
+/* The longest frame lwIP can hold (16-bit pbuf lengths) less Ethernet, IPv6 and TCP headers
+ * with the most options: the data of one super-segment. */
+#define SUPER_DATA (0xffff - ETH_HDR - 40 - 60)
+
+/* The offset of the TCP or UDP header in an Ethernet frame and its protocol (6, 17), or 0:
+ * IPv4 without fragments, IPv6 with TCP or UDP as its first next header (what the kernel
+ * offloads). The IP header has been checked (netif.c: eth_frame_ok). */
+static size_t l4_offset(const uint8_t *f, size_t len, int *proto)
+{
+    uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
+    const uint8_t *ip = f + ETH_HDR;
+    size_t off;
+    if (type == 0x0800) {
+        if ((ip[6] & 0x3f) != 0 || ip[7] != 0)
+            return 0;
+        *proto = ip[9];
+        off = ETH_HDR + (size_t)(ip[0] & 0xf) * 4;
+    } else if (type == 0x86dd) {
+        *proto = ip[6];
+        off = ETH_HDR + 40;
+    } else {
+        return 0;
+    }
+    if ((*proto != 6 && *proto != 17) || off + (*proto == 6 ? 20 : 8) > len)
+        return 0;
+    return off;
+}
+
+bool nc__vnet_rx(struct netcore_stack *st, const uint8_t *hdr, const uint8_t *f, size_t len,
+                 bool *vouched)
+{
+    struct virtio_net_hdr h;
+    memcpy(&h, hdr, sizeof(h));
+    *vouched = false;
+    uint8_t gso = h.gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+    int proto = 0;
+    size_t l4 = len >= ETH_HDR + 20 ? l4_offset(f, len, &proto) : 0;
+    bool v6 = len >= ETH_HDR && f[12] == 0x86 && f[13] == 0xdd;
+    if (h.flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID))
+        goto bad;
+    if (gso != VIRTIO_NET_HDR_GSO_NONE) {
+        /* Only what TUNSETOFFLOAD offered: TCP over the IP version it names. */
+        if ((gso != VIRTIO_NET_HDR_GSO_TCPV4 && gso != VIRTIO_NET_HDR_GSO_TCPV6) ||
+            (gso == VIRTIO_NET_HDR_GSO_TCPV6) != v6 || proto != 6 || h.gso_size == 0)
+            goto bad;
+        st->stats.rx_gso++;
+    }
+    if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+        /* The sum must be where our parser finds the segment's own checksum field, or the
+         * vouch would cover something else. */
+        if (l4 == 0 || h.csum_start != l4 || h.csum_offset != (proto == 6 ? 16 : 6) ||
+            (size_t)h.csum_start + h.csum_offset + 2 > len)
+            goto bad;
+        *vouched = true;
+    } else if ((h.flags & VIRTIO_NET_HDR_F_DATA_VALID) && l4 != 0) {
+        *vouched = true;
+    }
+    return true;
+bad:
+    st->stats.rx_dropped_malformed++;
+    nc__log(NETCORE_LOG_DEBUG, "frame of %zu bytes dropped: bad virtio_net_hdr (flags 0x%x "
+            "gso 0x%x size %u csum %u+%u)", len, h.flags, h.gso_type, h.gso_size,
+            h.csum_start, h.csum_offset);
+    return false;
+}
+
+/* The key of a connection in the real-MSS table: its remote address and both ports. */
+static unsigned mss_hash(bool v6, const uint8_t *raddr, uint16_t lport, uint16_t rport)
+{
+    uint32_t h = 2166136261u; /* FNV-1a: a few bytes, no adversary gains by colliding */
+    for (int i = 0; i < (v6 ? 16 : 4); i++)
+        h = (h ^ raddr[i]) * 16777619u;
+    h = (h ^ lport) * 16777619u;
+    h = (h ^ rport) * 16777619u;
+    return h;
+}
+
+static struct nc_mss_ent *mss_find(struct netcore_stack *st, bool v6, const uint8_t *raddr,
+                                   uint16_t lport, uint16_t rport, bool for_insert)
+{
+    unsigned h = mss_hash(v6, raddr, lport, rport);
+    struct nc_mss_ent *free_slot = NULL;
+    for (unsigned i = 0; i < NC_MSS_PROBES; i++) {
+        struct nc_mss_ent *e = &st->mss_tab[(h + i) % NC_MSS_TAB];
+        if (e->mss == 0) {
+            if (free_slot == NULL)
+                free_slot = e;
+            continue;
+        }
+        if (e->v6 == v6 && e->lport == lport && e->rport == rport &&
+            !memcmp(e->raddr, raddr, v6 ? 16 : 4))
+            return e;
+    }
+    if (!for_insert)
+        return NULL;
+    /* Full around this key: the first slot gives way (its connection falls back to the
+     * link's MSS, which only a peer that asked for less would mind). */
+    return free_slot != NULL ? free_slot : &st->mss_tab[h % NC_MSS_TAB];
+}
+
+/*
+ * Records the real MSS of a connection whose pcb->mss syn.c raised: only those below the
+ * link's (the link's is what nc__vnet_tx assumes otherwise), so the table holds the rare
+ * connections to peers that asked for less, and a connection reusing an address and ports
+ * forgets what the last one asked.
+ */
+void nc__offload_mss_set(struct netcore_stack *st, bool v6, const uint8_t *raddr,
+                         uint16_t lport, uint16_t rport, uint16_t mss, uint16_t link_mss)
+{
+    struct nc_mss_ent *e = mss_find(st, v6, raddr, lport, rport, mss < link_mss);
+    if (e == NULL)
+        return;
+    if (mss >= link_mss) {
+        e->mss = 0;
+        return;
+    }
+    e->v6 = v6;
+    memset(e->raddr, 0, sizeof(e->raddr));
+    memcpy(e->raddr, raddr, v6 ? 16 : 4);
+    e->lport = lport;
+    e->rport = rport;
+    e->mss = mss;
+}
+
+/*
+ * The real MSS of a connection (what the peer asked for, capped by the link): pcb->mss itself
+ * unless syn.c raised it for TSO. For what a program sees (TCP_MAXSEG, TCP_INFO) and for
+ * Nagle's "short segment", which lwIP would judge by the super-segment size. The pcb is
+ * lwIP's, and lwIP is one per process: its stack is nc__stack.
+ */
+uint16_t nc__offload_real_mss(const struct tcp_pcb *pcb)
+{
+    struct netcore_stack *st = nc__stack;
+    bool v6 = IP_IS_V6_VAL(pcb->remote_ip);
+    if (st == NULL || !st->dev.tso)
+        return pcb->mss;
+    uint16_t link = (uint16_t)(st->dev.mtu - (v6 ? 60 : 40));
+    if (pcb->mss <= link)
+        return pcb->mss;
+    const uint8_t *raddr = v6 ? (const uint8_t *)ip_2_ip6(&pcb->remote_ip)->addr
+                              : (const uint8_t *)&ip_2_ip4(&pcb->remote_ip)->addr;
+    const struct nc_mss_ent *e = mss_find(st, v6, raddr, pcb->local_port, pcb->remote_port,
+                                          false);
+    return e != NULL ? e->mss : link;
+}
+
+uint16_t nc__offload_super_mss(uint16_t real)
+{
+    if (real == 0)
+        return 0;
+    unsigned n = SUPER_DATA / real;
+    return (uint16_t)(n > 0 ? n * real : real);
+}
+
+/* The folded pseudo-header sum of a TCP segment of tcp_len bytes, not inverted: what the
+ * checksum field holds with NEEDS_CSUM (the kernel's CHECKSUM_PARTIAL). */
+static uint16_t pseudo_sum(const uint8_t *ip, bool v6, uint32_t tcp_len)
+{
+    uint32_t sum = 6 + (tcp_len >> 16) + (tcp_len & 0xffff);
+    const uint8_t *a = v6 ? ip + 8 : ip + 12;
+    for (int i = 0; i < (v6 ? 32 : 8); i += 2)
+        sum += (uint32_t)(a[i] << 8 | a[i + 1]);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
+/*
+ * Fills the header for an outgoing frame f (first pbuf: head bytes of len in all). A TCP
+ * segment with more data than the connection's real MSS becomes a GSO frame: its checksum
+ * field is rewritten to the pseudo-header sum (lwIP sums every segment anew from its stored
+ * data sum, so a retransmission is unaffected). Everything else goes out as lwIP made it.
+ */
+void nc__vnet_tx(struct netcore_stack *st, uint8_t *f, size_t head, size_t len,
+                 struct virtio_net_hdr *h)
+{
+    memset(h, 0, sizeof(*h));
+    int proto = 0;
+    size_t l4 = st->dev.tso && head >= ETH_HDR + 40 ? l4_offset(f, head, &proto) : 0;
+    if (l4 == 0 || proto != 6)
+        return;
+    uint8_t *tcp = f + l4;
+    size_t doff = (size_t)(tcp[12] >> 4) * 4;
+    if (doff < 20 || l4 + doff > head || l4 + doff >= len)
+        return;
+    bool v6 = f[12] == 0x86;
+    size_t data = len - l4 - doff;
+    uint16_t link = (uint16_t)(st->dev.mtu - (v6 ? 60 : 40));
+    uint16_t mss = link;
+    struct nc_mss_ent *e = mss_find(st, v6, f + ETH_HDR + (v6 ? 24 : 16),
+                                    (uint16_t)(tcp[0] << 8 | tcp[1]),
+                                    (uint16_t)(tcp[2] << 8 | tcp[3]), false);
+    if (e != NULL)
+        mss = e->mss;
+    if (v6 && st->netif != NULL) {
+        /* A path MTU lwIP learnt from a Packet Too Big (it would have fragmented for it). */
+        ip6_addr_t dst;
+        memcpy(dst.addr, f + ETH_HDR + 24, 16);
+        ip6_addr_clear_zone(&dst);
+        ip6_addr_assign_zone(&dst, IP6_UNICAST, st->netif);
+        uint16_t pmtu = nd6_get_destination_mtu(&dst, st->netif);
+        if (pmtu >= 1280 && pmtu - 60 < mss)
+            mss = (uint16_t)(pmtu - 60);
+    }
+    /* Options ride in every segment the kernel cuts: the data per segment shrinks by them. */
+    if (mss <= doff - 20 + 8)
+        return;
+    mss = (uint16_t)(mss - (doff - 20));
+    if (data <= mss)
+        return;
+    h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    h->gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+    h->gso_size = mss;
+    h->hdr_len = (uint16_t)(l4 + doff);
+    h->csum_start = (uint16_t)l4;
+    h->csum_offset = 16;
+    uint16_t c = pseudo_sum(f + ETH_HDR, v6, (uint32_t)(len - l4));
+    tcp[16] = (uint8_t)(c >> 8);
+    tcp[17] = (uint8_t)c;
+    st->stats.tx_gso++;
+}
+
+/*
+ * lwIP's IPv4 and IPv6 output call these instead of ip4_frag and ip6_frag (lwip.am compiles
+ * ip4.c and ip6.c with the names changed: lwIP has no option for it). With TSO a TCP packet
+ * longer than the link's MTU is a super-segment for the kernel to cut, not a packet to
+ * fragment; everything else is fragmented by lwIP as before.
+ */
+err_t nc__ip4_frag(struct pbuf *p, struct netif *netif, const ip4_addr_t *dest);
+err_t nc__ip6_frag(struct pbuf *p, struct netif *netif, const ip6_addr_t *dest);
+
+err_t nc__ip4_frag(struct pbuf *p, struct netif *netif, const ip4_addr_t *dest)
+{
+    const struct netcore_stack *st = netif->state;
+    const uint8_t *ip = p->payload;
+    if (st != NULL && st->dev.tso && p->len >= 20 && ip[9] == 6 && p->tot_len <= 0xffff - ETH_HDR)
+        return netif->output(netif, p, dest);
+    return ip4_frag(p, netif, dest);
+}
+
+err_t nc__ip6_frag(struct pbuf *p, struct netif *netif, const ip6_addr_t *dest)
+{
+    const struct netcore_stack *st = netif->state;
+    const uint8_t *ip = p->payload;
+    if (st != NULL && st->dev.tso && p->len >= 40 && ip[6] == 6 && p->tot_len <= 0xffff - ETH_HDR)
+        return netif->output_ip6(netif, p, dest);
+    return ip6_frag(p, netif, dest);
+}

@@ -1,0 +1,211 @@
+/*
+ * offload.c: the virtio_net_hdr of a TAP with offloads. Received headers that do not match
+ * their frame are dropped and counted (the kernel sends none, but nothing from outside may
+ * make us trust a checksum it did not check); a TCP segment longer than the real MSS goes out
+ * as a GSO frame with the partial checksum the kernel requires, a shorter one as lwIP made it.
+ */
+#include <check.h>
+#include <linux/virtio_net.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static struct netcore_stack *st;
+static uint8_t frame[14 + 40 + 20 + 4000];
+
+static void setup(void)
+{
+    st = calloc(1, sizeof(*st));
+    ck_assert_ptr_nonnull(st);
+    st->dev.vnet = sizeof(struct virtio_net_hdr);
+    st->dev.tso = true;
+    st->dev.mtu = 1500;
+}
+
+static void teardown(void)
+{
+    free(st);
+}
+
+/* An Ethernet frame with an IPv4 (or IPv6) TCP segment of data bytes; returns its length. */
+static size_t tcp_frame(bool v6, size_t data)
+{
+    memset(frame, 0, sizeof(frame));
+    uint8_t *ip = frame + 14;
+    size_t ihl = v6 ? 40 : 20;
+    frame[12] = v6 ? 0x86 : 0x08;
+    frame[13] = v6 ? 0xdd : 0x00;
+    if (v6) {
+        ip[0] = 0x60;
+        ip[4] = (uint8_t)((20 + data) >> 8);
+        ip[5] = (uint8_t)(20 + data);
+        ip[6] = 6;
+        ip[8] = 0x20;
+        ip[23] = 2;
+        ip[24] = 0x20;
+        ip[39] = 1;
+    } else {
+        ip[0] = 0x45;
+        ip[2] = (uint8_t)((20 + 20 + data) >> 8);
+        ip[3] = (uint8_t)(20 + 20 + data);
+        ip[9] = 6;
+        memcpy(ip + 12, "\xc6\x12\x00\x02\xc6\x12\x00\x01", 8);
+    }
+    uint8_t *tcp = ip + ihl;
+    tcp[0] = 0x80; /* ports 32768 -> 80 */
+    tcp[3] = 80;
+    tcp[12] = 5 << 4;
+    tcp[13] = 0x10;
+    return 14 + ihl + 20 + data;
+}
+
+static bool rx(const struct virtio_net_hdr *h, size_t len, bool *vouched)
+{
+    return nc__vnet_rx(st, (const uint8_t *)h, frame, len, vouched);
+}
+
+START_TEST(rx_plain_and_vouched)
+{
+    bool v;
+    size_t len = tcp_frame(false, 100);
+    struct virtio_net_hdr h = { 0 };
+    ck_assert(rx(&h, len, &v));
+    ck_assert(!v);
+    h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    h.csum_start = 14 + 20;
+    h.csum_offset = 16;
+    ck_assert(rx(&h, len, &v));
+    ck_assert(v);
+    h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+    h.gso_size = 1448;
+    ck_assert(rx(&h, len, &v));
+    ck_assert(v);
+    ck_assert_uint_eq(st->stats.rx_gso, 1);
+    h = (struct virtio_net_hdr){ .flags = VIRTIO_NET_HDR_F_DATA_VALID };
+    ck_assert(rx(&h, len, &v));
+    ck_assert(v);
+    ck_assert_uint_eq(st->stats.rx_dropped_malformed, 0);
+}
+END_TEST
+
+START_TEST(rx_bad_headers_dropped)
+{
+    bool v;
+    size_t len = tcp_frame(false, 100);
+    struct virtio_net_hdr bad[] = {
+        /* the sum is not where the TCP checksum is */
+        { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 14 + 20, .csum_offset = 6 },
+        { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 14, .csum_offset = 16 },
+        { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 0xffff, .csum_offset = 0xffff },
+        /* GSO of the wrong IP version, of UDP, of size 0; unknown flags */
+        { .gso_type = VIRTIO_NET_HDR_GSO_TCPV6, .gso_size = 1400 },
+        { .gso_type = VIRTIO_NET_HDR_GSO_UDP, .gso_size = 1400 },
+        { .gso_type = VIRTIO_NET_HDR_GSO_TCPV4, .gso_size = 0 },
+        { .flags = 0x80 },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        v = true;
+        ck_assert_msg(!rx(&bad[i], len, &v), "header %zu taken", i);
+        ck_assert(!v);
+    }
+    ck_assert_uint_eq(st->stats.rx_dropped_malformed, sizeof(bad) / sizeof(bad[0]));
+    /* a fragment's checksum field is not the segment's */
+    frame[14 + 6] = 0x20;
+    struct virtio_net_hdr h = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 14 + 20,
+                                .csum_offset = 16 };
+    ck_assert(!rx(&h, len, &v));
+}
+END_TEST
+
+/* The folded sum of the IPv4 pseudo-header of tcp_frame(false, data). */
+static uint16_t pseudo4(size_t data)
+{
+    uint32_t s = 0xc612 + 0x0002 + 0xc612 + 0x0001 + 6 + 20 + (uint32_t)data;
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return (uint16_t)s;
+}
+
+START_TEST(tx_gso_only_above_mss)
+{
+    struct virtio_net_hdr h;
+    size_t len = tcp_frame(false, 1460);
+    frame[14 + 20 + 16] = 0xab; /* lwIP's full checksum */
+    nc__vnet_tx(st, frame, len, len, &h);
+    ck_assert_uint_eq(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+    ck_assert_uint_eq(h.flags, 0);
+    ck_assert_uint_eq(frame[14 + 20 + 16], 0xab);
+
+    len = tcp_frame(false, 4000);
+    nc__vnet_tx(st, frame, len, len, &h);
+    ck_assert_uint_eq(h.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+    ck_assert_uint_eq(h.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+    ck_assert_uint_eq(h.gso_size, 1460);
+    ck_assert_uint_eq(h.hdr_len, 14 + 20 + 20);
+    ck_assert_uint_eq(h.csum_start, 14 + 20);
+    ck_assert_uint_eq(h.csum_offset, 16);
+    uint16_t c = (uint16_t)(frame[14 + 20 + 16] << 8 | frame[14 + 20 + 17]);
+    ck_assert_uint_eq(c, pseudo4(4000));
+    ck_assert_uint_eq(st->stats.tx_gso, 1);
+
+    /* a peer that asked for 1200 gets 1200 */
+    uint8_t peer[4] = { 0xc6, 0x12, 0x00, 0x01 };
+    nc__offload_mss_set(st, false, peer, 32768, 80, 1200, 1460);
+    nc__vnet_tx(st, frame, len, len, &h);
+    ck_assert_uint_eq(h.gso_size, 1200);
+    /* the next connection on the same ports asked for the link's: the entry goes */
+    nc__offload_mss_set(st, false, peer, 32768, 80, 1460, 1460);
+    nc__vnet_tx(st, frame, len, len, &h);
+    ck_assert_uint_eq(h.gso_size, 1460);
+
+    len = tcp_frame(true, 4000);
+    nc__vnet_tx(st, frame, len, len, &h);
+    ck_assert_uint_eq(h.gso_type, VIRTIO_NET_HDR_GSO_TCPV6);
+    ck_assert_uint_eq(h.gso_size, 1440);
+    ck_assert_uint_eq(h.csum_start, 14 + 40);
+
+    st->dev.tso = false;
+    len = tcp_frame(false, 4000);
+    nc__vnet_tx(st, frame, len, len, &h);
+    ck_assert_uint_eq(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+}
+END_TEST
+
+START_TEST(super_mss_whole_segments)
+{
+    ck_assert_uint_eq(nc__offload_super_mss(1460), 44 * 1460);
+    ck_assert_uint_eq(nc__offload_super_mss(1440), 45 * 1440);
+    ck_assert_uint_eq(nc__offload_super_mss(536) % 536, 0);
+    /* a frame of headers and one super-segment still fits lwIP's 16-bit lengths */
+    ck_assert_uint_le(14 + 60 + 40 + nc__offload_super_mss(536), 0xffff);
+    ck_assert_uint_eq(nc__offload_super_mss(64960), 64960); /* the 65000-byte MTU */
+}
+END_TEST
+
+static Suite *offload_suite(void)
+{
+    Suite *s = suite_create("offload");
+    TCase *rxc = tcase_create("rx");
+    tcase_add_checked_fixture(rxc, setup, teardown);
+    tcase_add_test(rxc, rx_plain_and_vouched);
+    tcase_add_test(rxc, rx_bad_headers_dropped);
+    suite_add_tcase(s, rxc);
+    TCase *txc = tcase_create("tx");
+    tcase_add_checked_fixture(txc, setup, teardown);
+    tcase_add_test(txc, tx_gso_only_above_mss);
+    tcase_add_test(txc, super_mss_whole_segments);
+    suite_add_tcase(s, txc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *r = srunner_create(offload_suite());
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed == 0 ? 0 : 1;
+}
