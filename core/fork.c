@@ -91,6 +91,7 @@ void netcore_fork_forget(struct netcore_stack *st)
         return;
     /* Its retransmission timer is in lwIP's process-wide list; the child's pcbs are not its. */
     nc__rto_free(st);
+    nc__pcbmap_free(st);
     tcp_active_pcbs = NULL;
     tcp_listen_pcbs.listen_pcbs = NULL;
     tcp_bound_pcbs = NULL;

@@ -288,7 +288,8 @@ struct netcore_stack {
     bool bindv6only;             /* the kernel's IPV6_V6ONLY default (net.ipv6.bindv6only) */
     struct nc_rto_tab *rto;      /* rto.c */
     const struct nc_syn *syn_rx; /* the SYN lwIP is handling now, or NULL (sack.c) */
-    const struct nc_tcpseg *rx_seg; /* the TCP segment lwIP is handling now, or NULL */
+    struct nc_tcpseg *rx_seg;    /* the TCP segment lwIP is handling now, or NULL */
+    struct nc_pcbmap *pcbmap;    /* pcbmap.c */
     uint8_t *frame;              /* receive buffer, one frame */
     size_t frame_cap;
     struct nc_relay_tab *relays; /* relayed sockets (relay.c) */
@@ -449,6 +450,7 @@ struct nc_tcpseg {
     uint16_t sport, dport;
     uint32_t seq;                /* host order */
     size_t len;                  /* payload bytes */
+    struct tcp_pcb *pcb;         /* its active connection, or NULL (pcbmap.c keeps it valid) */
 };
 int nc__rto_init(struct netcore_stack *st);
 void nc__rto_free(struct netcore_stack *st);
@@ -459,6 +461,19 @@ bool nc__rto_input(struct netcore_stack *st, const uint8_t *ip, size_t len,
 void nc__rto_input_done(struct netcore_stack *st, const struct nc_tcpseg *seg);
 /* After tcp_output on pcb outside lwIP's input. */
 void nc__rto_output(struct netcore_stack *st, struct tcp_pcb *pcb);
+
+/* pcbmap.c: the active connection (SYN-SENT to LAST-ACK) of a segment, by hash */
+struct nc_pcbmap;
+int nc__pcbmap_init(struct netcore_stack *st);
+void nc__pcbmap_free(struct netcore_stack *st);
+/* Primes the map with a pcb whose addresses and ports are final. */
+void nc__pcbmap_add(struct netcore_stack *st, struct tcp_pcb *pcb);
+/* The active pcb from remote:rport to our lport (and local, unless NULL), or NULL. */
+struct tcp_pcb *nc__pcb_find(struct netcore_stack *st, const struct ip_addr *remote,
+                             uint16_t rport, uint16_t lport, const struct ip_addr *local);
+/* The same for an address as on the wire: 4 bytes, or 16 when v6. */
+struct tcp_pcb *nc__pcb_find_raw(struct netcore_stack *st, bool v6, const uint8_t *remote,
+                                 uint16_t rport, uint16_t lport);
 
 /* sack.c: SACK blocks from lwIP's out-of-order queue, added to outgoing frames */
 /* Adds SACK-permitted to a SYN or SYN-ACK, or blocks to a pure ACK, of the IPv4 packet ip

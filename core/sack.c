@@ -67,16 +67,12 @@ static size_t add_options(uint8_t *ip, size_t len, const uint8_t *opt, size_t n)
     return len;
 }
 
-static struct tcp_pcb *find_pcb(const uint8_t *ip, const uint8_t *tcp)
+/* The connection sending the IPv4 packet ip. */
+static struct tcp_pcb *find_pcb(struct netcore_stack *st, const uint8_t *ip,
+                                const uint8_t *tcp)
 {
-    uint32_t raddr;
-    memcpy(&raddr, ip + 16, 4);
-    uint16_t lport = (uint16_t)(tcp[0] << 8 | tcp[1]), rport = (uint16_t)(tcp[2] << 8 | tcp[3]);
-    for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL; p = p->next)
-        if (p->local_port == lport && p->remote_port == rport && IP_IS_V4_VAL(p->remote_ip) &&
-            ip_2_ip4(&p->remote_ip)->addr == raddr)
-            return p;
-    return NULL;
+    return nc__pcb_find_raw(st, false, ip + 16, (uint16_t)(tcp[2] << 8 | tcp[3]),
+                            (uint16_t)(tcp[0] << 8 | tcp[1]));
 }
 
 /* The SYN lwIP is handling now answers with the SYN-ACK being sent: did it offer SACK? */
@@ -160,7 +156,7 @@ size_t nc__sack_out(struct netcore_stack *st, uint8_t *ip, size_t len, size_t ca
         static const uint8_t perm[4] = { 1, 1, 4, 2 };
         bool offer = !(flags & 0x10);
         if (!offer) {
-            const struct tcp_pcb *pcb = find_pcb(ip, tcp);
+            const struct tcp_pcb *pcb = find_pcb(st, ip, tcp);
             offer = syn_offered(st, ip, tcp) || (pcb != NULL && (pcb->flags & NC_TF_SACK));
         }
         if (!offer || doff + 4 > 60 || len + 4 > cap)
@@ -170,7 +166,7 @@ size_t nc__sack_out(struct netcore_stack *st, uint8_t *ip, size_t len, size_t ca
     /* A pure ACK: ACK (and PSH) only, no data. */
     if ((flags & ~0x08) != 0x10 || len != ihl + doff)
         return len;
-    const struct tcp_pcb *pcb = find_pcb(ip, tcp);
+    const struct tcp_pcb *pcb = find_pcb(st, ip, tcp);
     if (pcb == NULL || !(pcb->flags & NC_TF_SACK) || pcb->ooseq == NULL)
         return len;
     uint8_t opt[4 + 8 * MAX_BLOCKS];

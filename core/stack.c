@@ -492,6 +492,11 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
         snprintf(err, errlen, "out of memory for the retransmission timers");
         goto fail;
     }
+    rc = nc__pcbmap_init(st);
+    if (rc != 0) {
+        snprintf(err, errlen, "out of memory for the connection map");
+        goto fail;
+    }
     rc = nc__netif_setup(st);
     if (rc != 0) {
         snprintf(err, errlen, "lwIP interface setup failed");
@@ -543,6 +548,7 @@ fail:
     base_teardown(st);
     nc__netif_teardown(st);
     nc__rto_free(st);
+    nc__pcbmap_free(st);
     nc__dev_close(&st->dev);
     nc__pcap_close(st);
     nc__cmdq_destroy(&st->cmdq);
@@ -577,6 +583,7 @@ void netcore_stop(struct netcore_stack *st)
     }
     nc__netif_teardown(st);
     nc__rto_free(st);
+    nc__pcbmap_free(st);
     nc__relay_teardown(st); /* every relayed socket went with drop_all */
     nc__mutex_unlock(&st->lock);
     /* The device before the rendezvous' lock: whoever takes the lock next opens it. */

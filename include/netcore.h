@@ -147,6 +147,7 @@ struct netcore_stats {
     uint64_t time_wait_evicted;    /* TIME-WAIT entries removed above the cap */
     uint64_t rto_timeouts;         /* retransmission timeouts fired by netcore's own timer */
     uint64_t stale_acks;           /* pure ACKs older than seen, dropped before lwIP */
+    uint64_t pcb_walks;            /* segment lookups the pcb hash could not answer */
     int sockets;                   /* sockets in the table */
     int time_wait;                 /* lwIP TIME-WAIT entries */
 };
