@@ -279,6 +279,8 @@ struct netcore_stack {
     struct event_base *base;
     struct event *ev_dev, *ev_cmd, *ev_timer;
     uint32_t timer_due;          /* sys_now() when the armed timer fires; 0 if none */
+    int dev_watch;               /* epoll set of the device for ev_dev, or -1 (devwatch.c) */
+    _Atomic int spinners;        /* threads polling the device in nc__spin */
 
     struct nc_sock *_Atomic *socks; /* table, max_sockets entries */
     _Atomic int *refs;           /* per slot: API calls inside (nc__sock_hold) */
@@ -461,6 +463,14 @@ bool nc__rto_input(struct netcore_stack *st, const uint8_t *ip, size_t len,
 void nc__rto_input_done(struct netcore_stack *st, const struct nc_tcpseg *seg);
 /* After tcp_output on pcb outside lwIP's input. */
 void nc__rto_output(struct netcore_stack *st, struct tcp_pcb *pcb);
+
+/* devwatch.c: the netstack thread sleeps on the device only while nobody spins on it */
+int nc__devwatch_open(struct netcore_stack *st);
+void nc__devwatch_close(struct netcore_stack *st);
+/* A thread starts polling the device: frames wake the netstack thread no more. Returns
+ * false when there is nothing to hold (no thread, no device); else release it after. */
+bool nc__devwatch_hold(struct netcore_stack *st);
+void nc__devwatch_release(struct netcore_stack *st);
 
 /* pcbmap.c: the active connection (SYN-SENT to LAST-ACK) of a segment, by hash */
 struct nc_pcbmap;

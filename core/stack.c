@@ -323,7 +323,11 @@ static int base_setup(struct netcore_stack *st)
     event_config_free(ec);
     if (st->base == NULL)
         return -ENOMEM;
-    st->ev_dev = event_new(st->base, st->dev.fd, EV_READ | EV_PERSIST, on_device, st);
+    /* The device through an epoll set a spinning caller can disarm (devwatch.c). */
+    int rc = nc__devwatch_open(st);
+    if (rc < 0)
+        return rc;
+    st->ev_dev = event_new(st->base, st->dev_watch, EV_READ | EV_PERSIST, on_device, st);
     st->ev_cmd = event_new(st->base, st->cmdq.efd, EV_READ | EV_PERSIST, on_command, st);
     st->ev_timer = evtimer_new(st->base, on_timer, st);
     if (st->ev_dev == NULL || st->ev_cmd == NULL || st->ev_timer == NULL)
@@ -350,6 +354,7 @@ static void base_teardown(struct netcore_stack *st)
         event_base_free(st->base);
     st->ev_dev = st->ev_cmd = st->ev_timer = NULL;
     st->base = NULL;
+    nc__devwatch_close(st);
 }
 
 /* Aborts every connection and frees every socket. Caller holds the lock. */
@@ -441,6 +446,7 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
     st->dev.fd = -1;
     st->pcap_fd = -1;
     st->stat_fd = -1;
+    st->dev_watch = -1;
     clock_gettime(CLOCK_MONOTONIC, &st->started);
     netcore_log_level(cfg->log_level);
     int rc = -ENOMEM;

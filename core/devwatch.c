@@ -1,0 +1,75 @@
+/*
+ * devwatch: the netstack thread leaves the device to a program thread that is polling it.
+ *
+ * A blocked call spins for a while before it sleeps (nc__spin), reading the device itself:
+ * the answer it waits for is usually a few microseconds away. The netstack thread meanwhile
+ * sleeps in epoll on the same device, so the kernel wakes it for every frame that arrives,
+ * the spinner's answer included: an IPI and a context switch in the sender's path (the
+ * peer's, or our own writev when the kernel answers within it, as it does a SYN), then a
+ * thread that competes with the spinner for the stack lock, and whichever loses sleeps on
+ * the lock's futex. Profiled on bench/connrate: a sixth of the client's time went to waking
+ * the netstack thread and to lock handoffs between the two (futex wait/wake, 17 futex calls
+ * per connection), and in sockperf ping-pong the thread woke once per message only to find
+ * the work done.
+ *
+ * So the thread watches the device through an epoll set of its own (dev_watch), which
+ * libevent watches in turn. While any thread spins, the device's entry in it is disarmed
+ * (events 0): frames wake nobody, and the spinner reads them. The last spinner to leave arms
+ * it again; EPOLL_CTL_MOD looks at the device's readiness at once, so a frame that came
+ * after the spinner's last read wakes the thread then, and nothing waits unread. The counter
+ * orders the two transitions: only 0->1 disarms and only 1->0 arms, and a thread arms only
+ * after its own disarm returned, so the set ends armed whenever nobody spins (an
+ * interleaving can leave it armed during a spin, which costs only the wake-ups of before).
+ * Two epoll_ctl calls per spin, against a wake-up of tens of microseconds on these VMs
+ * (DESIGN.md, "Wake-ups are expensive").
+ */
+#include <errno.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+int nc__devwatch_open(struct netcore_stack *st)
+{
+    atomic_store(&st->spinners, 0);
+    st->dev_watch = epoll_create1(EPOLL_CLOEXEC);
+    if (st->dev_watch < 0)
+        return -errno;
+    struct epoll_event ev = { .events = EPOLLIN, .data.fd = st->dev.fd };
+    if (epoll_ctl(st->dev_watch, EPOLL_CTL_ADD, st->dev.fd, &ev) < 0) {
+        int e = -errno;
+        nc__devwatch_close(st);
+        return e;
+    }
+    return 0;
+}
+
+void nc__devwatch_close(struct netcore_stack *st)
+{
+    if (st->dev_watch >= 0)
+        nc__sys_close(st->dev_watch);
+    st->dev_watch = -1;
+}
+
+static void arm(struct netcore_stack *st, uint32_t events)
+{
+    struct epoll_event ev = { .events = events, .data.fd = st->dev.fd };
+    /* Fails only with the device gone (closed: the kernel dropped the entry), when there
+     * is nothing left to watch. */
+    (void)epoll_ctl(st->dev_watch, EPOLL_CTL_MOD, st->dev.fd, &ev);
+}
+
+bool nc__devwatch_hold(struct netcore_stack *st)
+{
+    if (!st->threaded || st->dev_watch < 0 || st->dev_down)
+        return false;
+    if (atomic_fetch_add(&st->spinners, 1) == 0)
+        arm(st, 0);
+    return true;
+}
+
+void nc__devwatch_release(struct netcore_stack *st)
+{
+    if (atomic_fetch_sub(&st->spinners, 1) == 1)
+        arm(st, EPOLLIN);
+}
