@@ -61,7 +61,7 @@ static void arm(struct netcore_stack *st, uint32_t events)
 
 bool nc__devwatch_hold(struct netcore_stack *st)
 {
-    if (!st->threaded || st->dev_watch < 0 || st->dev_down)
+    if (!st->cfg.spin_own || !st->threaded || st->dev_watch < 0 || st->dev_down)
         return false;
     if (atomic_fetch_add(&st->spinners, 1) == 0)
         arm(st, 0);

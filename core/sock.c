@@ -354,7 +354,7 @@ bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms, sig_atomic_t sin
         if (nc__crit_handled != since)
             break; /* a handler ran: the caller's EINTR (nc__sock_wait) */
         if (nc__mutex_trylock(&st->lock)) {
-            nc__pump_device(st, 64);
+            nc__pump_device(st, st->cfg.rx_batch);
             nc__unlock(st);
         }
         if ((i & 15) == 15) {

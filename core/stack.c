@@ -216,7 +216,7 @@ static void on_device(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     nc__lock(st);
-    nc__pump_device(st, 64);
+    nc__pump_device(st, st->cfg.rx_batch);
     sys_check_timeouts();
     nc__unlock(st);
 }
@@ -440,6 +440,8 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
         return -ENOMEM;
     }
     st->cfg = *cfg;
+    if (st->cfg.rx_batch <= 0) /* a configuration made without netcore_config_defaults */
+        st->cfg.rx_batch = 64;
     st->unpriv_port = unprivileged_port_start();
     st->bindv6only = read_bindv6only();
     pthread_mutex_init(&st->lock, NULL);

@@ -68,6 +68,12 @@ struct netcore_config {
                                 a stack of this process's own, from the pool */
     char run_dir[96];        /* NETCORE_RUNDIR: directory of the shared stacks' rendezvous
                                 ("": /tmp/netcore-EUID) */
+    /* The spin and batching trade-off; NETCORE_PROFILE sets all three at once. */
+    int spin_own;            /* NETCORE_SPIN_OWN: 1: while a call spins (spin_us), frames do
+                                not wake the netstack thread, the caller takes them; 0: the
+                                thread wakes for each and works beside the caller */
+    int rx_batch;            /* NETCORE_RX_BATCH: frames one pass over the device takes
+                                before the stack turns to commands and timers */
 };
 
 /* NETCORE_LOG levels: messages on stderr prefixed "netcore[PID]: ". */
