@@ -281,6 +281,7 @@ struct netcore_stack {
     uint32_t timer_due;          /* sys_now() when the armed timer fires; 0 if none */
     int dev_watch;               /* epoll set of the device for ev_dev, or -1 (devwatch.c) */
     _Atomic int spinners;        /* threads polling the device in nc__spin */
+    bool tx_held;                /* a program thread under the lock sent: devwatch held */
 
     struct nc_sock *_Atomic *socks; /* table, max_sockets entries */
     _Atomic int *refs;           /* per slot: API calls inside (nc__sock_hold) */
@@ -471,6 +472,12 @@ void nc__devwatch_close(struct netcore_stack *st);
  * false when there is nothing to hold (no thread, no device); else release it after. */
 bool nc__devwatch_hold(struct netcore_stack *st);
 void nc__devwatch_release(struct netcore_stack *st);
+/* The IP packet ip (len bytes of it at hand) is about to go out, the lock held: a program
+ * thread sending a SYN or FIN holds the device until it unlocks. */
+void nc__devwatch_tx(struct netcore_stack *st, const uint8_t *ip, size_t len);
+/* In nc__unlock: takes the answers to what was sent, then lets go of the hold. */
+void nc__devwatch_settle(struct netcore_stack *st);
+void nc__devwatch_drop(struct netcore_stack *st);
 
 /* pcbmap.c: the active connection (SYN-SENT to LAST-ACK) of a segment, by hash */
 struct nc_pcbmap;

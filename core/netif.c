@@ -75,6 +75,7 @@ static err_t dev_send(struct netif *netif, struct pbuf *p)
     }
     if (st->dev_down)
         return ERR_IF;
+    nc__devwatch_tx(st, f + hdr, p->len - hdr);
     int r = nc__sys_writev(st->dev.fd, iov, n);
     if (r > 0)
         nc__pcap_frame(st, iov, n);

@@ -158,26 +158,36 @@ static void arm_timer(struct netcore_stack *st)
 /* Rounds of relay pumping one unlock does; then the netstack thread takes over. */
 #define RELAY_ROUNDS 8
 
+/* Times one unlock takes in the kernel's answers to what it sent (devwatch.c). */
+#define SETTLE_PASSES 2
+
 void nc__unlock(struct netcore_stack *st)
 {
-    for (int round = 0;; round++) {
-        nc__run_queue(st);
-        run_deferred();
-        if (st->netdown_pending) {
-            st->netdown_pending = false;
-            netif_set_link_down(st->netif);
-            nc__tcp_netdown(st);
+    for (int pass = 0;; pass++) {
+        for (int round = 0;; round++) {
+            nc__run_queue(st);
+            run_deferred();
+            if (st->netdown_pending) {
+                st->netdown_pending = false;
+                netif_set_link_down(st->netif);
+                nc__tcp_netdown(st);
+            }
+            /* Relayed sockets that changed under the lock (relay.c): pumping them may queue
+             * more work (a flush, a packet to ourselves), and that work may change them
+             * again. */
+            if (!nc__relay_pending(st))
+                break;
+            if (round == RELAY_ROUNDS) {
+                nc__efd_signal(st->cmdq.efd); /* still busy: not all on this caller */
+                break;
+            }
+            nc__relay_run(st);
         }
-        /* Relayed sockets that changed under the lock (relay.c): pumping them may queue
-         * more work (a flush, a packet to ourselves), and that work may change them again. */
-        if (!nc__relay_pending(st))
+        if (!st->tx_held || pass == SETTLE_PASSES)
             break;
-        if (round == RELAY_ROUNDS) {
-            nc__efd_signal(st->cmdq.efd); /* still busy: not all on this caller */
-            break;
-        }
-        nc__relay_run(st);
+        nc__devwatch_settle(st); /* may send, and hold again */
     }
+    nc__devwatch_drop(st);
     if (st->threaded) {
         if (nc__in_stack_thread) {
             arm_timer(st);
