@@ -34,7 +34,9 @@
  * SYN and FIN (voluntary context switches 3-4.7, 0.1 and 2 per connection).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -42,11 +44,12 @@
 int nc__devwatch_open(struct netcore_stack *st)
 {
     atomic_store(&st->spinners, 0);
-    st->dev_watch = epoll_create1(EPOLL_CLOEXEC);
+    /* Up with the stack's other fds, away from the numbers programs pick (sys.c). */
+    st->dev_watch = nc__fd_high((int)nc__raw_syscall(SYS_epoll_create1, EPOLL_CLOEXEC));
     if (st->dev_watch < 0)
         return -errno;
     struct epoll_event ev = { .events = EPOLLIN, .data.fd = st->dev.fd };
-    if (epoll_ctl(st->dev_watch, EPOLL_CTL_ADD, st->dev.fd, &ev) < 0) {
+    if (nc__raw_syscall(SYS_epoll_ctl, st->dev_watch, EPOLL_CTL_ADD, st->dev.fd, &ev) != 0) {
         int e = -errno;
         nc__devwatch_close(st);
         return e;
@@ -61,12 +64,39 @@ void nc__devwatch_close(struct netcore_stack *st)
     st->dev_watch = -1;
 }
 
+/*
+ * A keeper (keep.c) inherits the set, which is the exiting driver's as well: one of the
+ * driver's threads caught spinning by the fork could leave it disarmed, and the copied
+ * counter above 0, for good. The keeper, alone now, takes a set of its own under the same
+ * number (libevent's event names that number) with the device armed.
+ */
+void nc__devwatch_reset(struct netcore_stack *st)
+{
+    atomic_store(&st->spinners, 0);
+    st->tx_held = false;
+    if (st->dev_watch < 0)
+        return;
+    int old = st->dev_watch;
+    st->dev_watch = -1;
+    if (nc__devwatch_open(st) < 0) {
+        st->dev_watch = old; /* shared still, and armed unless a spinner was caught */
+        return;
+    }
+    if (nc__raw_syscall(SYS_dup3, st->dev_watch, old, O_CLOEXEC) < 0) {
+        nc__sys_close(st->dev_watch);
+        st->dev_watch = old;
+        return;
+    }
+    nc__sys_close(st->dev_watch);
+    st->dev_watch = old;
+}
+
 static void arm(struct netcore_stack *st, uint32_t events)
 {
     struct epoll_event ev = { .events = events, .data.fd = st->dev.fd };
     /* Fails only with the device gone (closed: the kernel dropped the entry), when there
-     * is nothing left to watch. */
-    (void)epoll_ctl(st->dev_watch, EPOLL_CTL_MOD, st->dev.fd, &ev);
+     * is nothing left to watch. Raw: the shim's epoll_ctl is for the program's sets. */
+    (void)nc__raw_syscall(SYS_epoll_ctl, st->dev_watch, EPOLL_CTL_MOD, st->dev.fd, &ev);
 }
 
 bool nc__devwatch_hold(struct netcore_stack *st)

@@ -58,6 +58,7 @@ void netcore_fork_child(struct netcore_stack *st)
     st->dev_down = true; /* whatever lwIP would still send goes nowhere */
     st->threaded = false;
     nc__dev_close(&st->dev);
+    nc__devwatch_close(st);
     nc__pcap_close(st);
     nc__stat_release(st, false); /* the name is the parent's */
     nc__share_fork_child(st);     /* the rendezvous and control connections too */

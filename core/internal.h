@@ -468,6 +468,8 @@ void nc__rto_output(struct netcore_stack *st, struct tcp_pcb *pcb);
 /* devwatch.c: the netstack thread sleeps on the device only while nobody spins on it */
 int nc__devwatch_open(struct netcore_stack *st);
 void nc__devwatch_close(struct netcore_stack *st);
+/* In a keeper: a set of its own under the same number, armed, nobody spinning. */
+void nc__devwatch_reset(struct netcore_stack *st);
 /* A thread starts polling the device: frames wake the netstack thread no more. Returns
  * false when there is nothing to hold (no thread, no device); else release it after. */
 bool nc__devwatch_hold(struct netcore_stack *st);
