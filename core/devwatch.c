@@ -24,14 +24,16 @@
  * (DESIGN.md, "Wake-ups are expensive").
  *
  * The kernel answers some frames before our writev returns, in the writer's context: a SYN
- * with its SYN-ACK, a FIN with its ACK. Those answers woke the thread before the caller
- * could start to spin, so a program thread that sends a SYN or FIN under the stack lock
- * holds the device from just before the write, and nc__unlock takes the answers itself
- * (settle) before it lets go. Not for every frame: the hold costs two epoll_ctl calls per
- * send, which a ping-pong's request pays for nothing (its answer comes from the peer
- * program, later, when the caller spins anyway): p50 +1-2 us of 31. bench/connrate, CPU per
- * connection: 100-110 us before devwatch, 65-80 us holding on every frame, 95-105 us on
- * SYN and FIN (voluntary context switches 3-4.7, 0.1 and 2 per connection).
+ * with its SYN-ACK, a FIN with its ACK, a new connection's first data with an ACK (a kernel
+ * peer's quick-ACK mode). Those answers woke the thread before the caller could start to
+ * spin, so a program thread that sends such a frame under the stack lock holds the device
+ * from just before the write, and nc__unlock takes the answers itself (settle) before it
+ * lets go. Not for every frame: the hold costs two epoll_ctl calls per send, which a
+ * ping-pong's request pays for nothing (its answer comes from the peer program, later, when
+ * the caller spins anyway): p50 +1-2 us of 31. bench/connrate, client CPU per connection and
+ * voluntary context switches: 93-105 us and 3-5 before devwatch, 75-85 us and 1.8 holding
+ * for SYN and FIN, 55-65 us and 0.0-0.1 with the first two data segments too (pcbmap.c
+ * counts them).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -126,7 +128,10 @@ static uint8_t tcp_flags(const uint8_t *ip, size_t len)
 
 void nc__devwatch_tx(struct netcore_stack *st, const uint8_t *ip, size_t len)
 {
-    if (st->tx_held || nc__in_stack_thread || !(tcp_flags(ip, len) & (0x01 | 0x02)))
+    if (st->tx_held || nc__in_stack_thread || !st->cfg.spin_own)
+        return;
+    uint8_t fl = tcp_flags(ip, len);
+    if (!(fl & (0x01 | 0x02)) && !(fl != 0 && nc__pcb_young_send(st, ip, len)))
         return;
     if (nc__devwatch_hold(st))
         st->tx_held = true;

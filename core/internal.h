@@ -475,7 +475,8 @@ void nc__devwatch_reset(struct netcore_stack *st);
 bool nc__devwatch_hold(struct netcore_stack *st);
 void nc__devwatch_release(struct netcore_stack *st);
 /* The IP packet ip (len bytes of it at hand) is about to go out, the lock held: a program
- * thread sending a SYN or FIN holds the device until it unlocks. */
+ * thread sending a SYN, a FIN or a new connection's first data holds the device until it
+ * unlocks. */
 void nc__devwatch_tx(struct netcore_stack *st, const uint8_t *ip, size_t len);
 /* In nc__unlock: takes the answers to what was sent, then lets go of the hold. */
 void nc__devwatch_settle(struct netcore_stack *st);
@@ -490,6 +491,9 @@ void nc__pcbmap_add(struct netcore_stack *st, struct tcp_pcb *pcb);
 /* The active pcb from remote:rport to our lport (and local, unless NULL), or NULL. */
 struct tcp_pcb *nc__pcb_find(struct netcore_stack *st, const struct ip_addr *remote,
                              uint16_t rport, uint16_t lport, const struct ip_addr *local);
+/* The IPv4 packet ip (len bytes at hand) is one of the first data segments its connection
+ * sends (counted here). */
+bool nc__pcb_young_send(struct netcore_stack *st, const uint8_t *ip, size_t len);
 /* The same for an address as on the wire: 4 bytes, or 16 when v6. */
 struct tcp_pcb *nc__pcb_find_raw(struct netcore_stack *st, bool v6, const uint8_t *remote,
                                  uint16_t rport, uint16_t lport);

@@ -41,6 +41,7 @@ struct nc_pcbent {
     uint32_t addr[4];            /* the peer, as lwIP stores it (IPv4: addr[0]) */
     uint16_t lport, rport;
     bool v6;
+    uint8_t tx_data;             /* data segments sent, counted to YOUNG_SEGMENTS */
 };
 
 struct nc_pcbmap {
@@ -189,6 +190,7 @@ void nc__pcbmap_add(struct netcore_stack *st, struct tcp_pcb *pcb)
     key_of(pcb, e->addr, &e->v6);
     e->lport = pcb->local_port;
     e->rport = pcb->remote_port;
+    e->tx_data = 0;
     size_t t = tuple_hash(m, e->addr, e->v6, e->lport, e->rport);
     e->next_t = m->by_tuple[t];
     m->by_tuple[t] = idx;
@@ -253,6 +255,38 @@ struct tcp_pcb *nc__pcb_find_raw(struct netcore_stack *st, bool v6, const uint8_
     uint32_t addr[4] = { 0, 0, 0, 0 };
     memcpy(addr, remote, v6 ? 16 : 4);
     return lookup(st, addr, v6, rport, lport, NULL);
+}
+
+/*
+ * A new connection's first data segments: a kernel peer acknowledges them at once (its
+ * quick-ACK mode), within our writev (devwatch.c). Counted on the map's entry, without a
+ * walk: a connection not in the map yet is not counted.
+ */
+#define YOUNG_SEGMENTS 2
+
+bool nc__pcb_young_send(struct netcore_stack *st, const uint8_t *ip, size_t len)
+{
+    struct nc_pcbmap *m = st->pcbmap;
+    if (m == NULL || len < 40 || (ip[0] >> 4) != 4 || ip[9] != 6)
+        return false;
+    size_t ihl = (size_t)(ip[0] & 0xf) * 4;
+    if (len < ihl + 20 || (size_t)(ip[2] << 8 | ip[3]) <= ihl + (size_t)(ip[ihl + 12] >> 4) * 4)
+        return false; /* no payload */
+    uint32_t addr[4] = { 0, 0, 0, 0 };
+    memcpy(addr, ip + 16, 4);
+    uint16_t lport = (uint16_t)(ip[ihl] << 8 | ip[ihl + 1]);
+    uint16_t rport = (uint16_t)(ip[ihl + 2] << 8 | ip[ihl + 3]);
+    for (int i = m->by_tuple[tuple_hash(m, addr, false, lport, rport)]; i >= 0;
+         i = m->e[i].next_t) {
+        struct nc_pcbent *e = &m->e[i];
+        if (e->lport == lport && e->rport == rport && !e->v6 && e->addr[0] == addr[0]) {
+            if (e->tx_data >= YOUNG_SEGMENTS)
+                return false;
+            e->tx_data++;
+            return true;
+        }
+    }
+    return false;
 }
 
 /* lwIP frees a pcb: forget it (see the top of the file). */
