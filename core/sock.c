@@ -344,9 +344,12 @@ bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms, sig_atomic_t sin
         return false;
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    bool held = nc__devwatch_hold(st);
+    bool held = false;
     bool ready = false;
     for (unsigned i = 0;; i++) {
+        /* One pass first: what is queued already costs no hold (two epoll_ctl calls). */
+        if (i == 1)
+            held = nc__devwatch_hold(st);
         if (nc__sock_ready(s) & mask) {
             ready = true;
             break;
