@@ -38,6 +38,36 @@
 /* Values are echoed in messages; a pasted blob of junk is cut here so the rest still fits. */
 #define ECHO_MAX 64
 
+/*
+ * NETCORE_PROFILE: the spin and batching trade-off in one word, as Onload's profiles set
+ * several EF_ variables at once; the variables themselves, given too, override it.
+ *  - latency: a blocked call polls the device for up to a millisecond before it sleeps and
+ *    takes the frames itself (the netstack thread sleeps on), in small batches. A waiting
+ *    thread burns its core for up to 1 ms per wait.
+ *  - balanced (the default): the same for 50 us, about two round trips on the sandbox's
+ *    link, then it sleeps.
+ *  - throughput: the netstack thread wakes for every frame and works beside the program's
+ *    thread, on the other core, in large batches: more CPU per message, more work in
+ *    parallel.
+ * Spinning pays on two cores or more; with one it only steals the peer's time, so on one
+ * CPU every profile leaves spin_us at 0 (NETCORE_SPIN_US still sets it).
+ */
+enum profile { PROFILE_LATENCY, PROFILE_BALANCED, PROFILE_THROUGHPUT };
+
+static void profile_apply(struct netcore_config *cfg, enum profile p)
+{
+    static const struct {
+        int spin_us, spin_own, rx_batch;
+    } prof[] = {
+        [PROFILE_LATENCY] = { 1000, 1, 16 },
+        [PROFILE_BALANCED] = { 50, 1, 64 },
+        [PROFILE_THROUGHPUT] = { 50, 0, 256 },
+    };
+    cfg->spin_us = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? prof[p].spin_us : 0;
+    cfg->spin_own = prof[p].spin_own;
+    cfg->rx_batch = prof[p].rx_batch;
+}
+
 void netcore_config_defaults(struct netcore_config *cfg)
 {
     static const uint8_t mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 };
@@ -68,11 +98,10 @@ void netcore_config_defaults(struct netcore_config *cfg)
     cfg->cmd_queue = 256;
     cfg->time_wait_max = 1024;
     cfg->tap_pool = 64; /* netcore up --pool allows up to 64; a missing name ends it */
-    /* Spinning pays on two cores or more; with one it only steals the peer's time. */
-    cfg->spin_us = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 50 : 0;
     cfg->share = 1;     /* one stack per device, shared by the uid's processes (share.h) */
     cfg->run_dir[0] = '\0'; /* /tmp/netcore-EUID */
     cfg->offload = 1;   /* TAP offloads where the kernel takes them (offload.c) */
+    profile_apply(cfg, PROFILE_BALANCED);
 }
 
 /* getenv returns char *; the lookup signature promises const, so adapt it rather than cast. */
@@ -473,6 +502,20 @@ static int parse_stack(const char *name, const char *v, int *share, char *err, s
     return 0;
 }
 
+static int parse_profile(const char *name, const char *v, struct netcore_config *c, char *err,
+                         size_t errlen)
+{
+    static const char *const names[] = { [PROFILE_LATENCY] = "latency",
+                                         [PROFILE_BALANCED] = "balanced",
+                                         [PROFILE_THROUGHPUT] = "throughput" };
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(v, names[i])) {
+            profile_apply(c, (enum profile)i);
+            return 0;
+        }
+    return fail(err, errlen, name, v, "expected latency, balanced or throughput");
+}
+
 static int parse_log(const char *name, const char *v, int *level, char *err, size_t errlen)
 {
     static const char *const names[] = { "error", "warn", "info", "debug" };
@@ -499,6 +542,8 @@ static const struct {
     { "NETCORE_SPIN_US", offsetof(struct netcore_config, spin_us), 0, 1000000 },
     { "NETCORE_DROP_EVERY", offsetof(struct netcore_config, drop_every), 0, 1000000 },
     { "NETCORE_TAP_POOL", offsetof(struct netcore_config, tap_pool), 1, 256 },
+    { "NETCORE_SPIN_OWN", offsetof(struct netcore_config, spin_own), 0, 1 },
+    { "NETCORE_RX_BATCH", offsetof(struct netcore_config, rx_batch), 1, 4096 },
 };
 
 /*
@@ -626,6 +671,10 @@ int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const
         return rc;
     if ((v = get("NETCORE_RING_MEM")) &&
         (rc = parse_ring_mem("NETCORE_RING_MEM", v, &c.ring_mem, err, errlen)) < 0)
+        return rc;
+    /* Before the variables it sets, which override it when given. */
+    if ((v = get("NETCORE_PROFILE")) &&
+        (rc = parse_profile("NETCORE_PROFILE", v, &c, err, errlen)) < 0)
         return rc;
     for (i = 0; i < sizeof(int_vars) / sizeof(int_vars[0]); i++) {
         int *field = (int *)((char *)&c + int_vars[i].off);

@@ -58,6 +58,7 @@ void netcore_fork_child(struct netcore_stack *st)
     st->dev_down = true; /* whatever lwIP would still send goes nowhere */
     st->threaded = false;
     nc__dev_close(&st->dev);
+    nc__devwatch_close(st);
     nc__pcap_close(st);
     nc__stat_release(st, false); /* the name is the parent's */
     nc__share_fork_child(st);     /* the rendezvous and control connections too */
@@ -91,6 +92,7 @@ void netcore_fork_forget(struct netcore_stack *st)
         return;
     /* Its retransmission timer is in lwIP's process-wide list; the child's pcbs are not its. */
     nc__rto_free(st);
+    nc__pcbmap_free(st);
     tcp_active_pcbs = NULL;
     tcp_listen_pcbs.listen_pcbs = NULL;
     tcp_bound_pcbs = NULL;

@@ -66,20 +66,17 @@ static bool peer_is(const ip_addr_t *peer, bool v6, const uint8_t *dst)
  * sent the packet quoted in an ICMP or ICMPv6 error: its protocol, our port, the destination
  * and its port.
  */
-static void fail_sender(bool v6, uint8_t proto, uint16_t sport, const uint8_t *dst,
-                        uint16_t dport, int e, bool udp)
+static void fail_sender(struct netcore_stack *st, bool v6, uint8_t proto, uint16_t sport,
+                        const uint8_t *dst, uint16_t dport, int e, bool udp)
 {
     if (proto == 6) {
-        for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL; p = p->next) {
-            if (p->local_port != sport || p->remote_port != dport || p->state != SYN_SENT ||
-                !peer_is(&p->remote_ip, v6, dst))
-                continue;
-            struct nc_sock *s = p->callback_arg;
-            if (s != NULL)
-                s->icmp_error = e;
-            tcp_abort(p); /* on_err reports icmp_error */
+        struct tcp_pcb *p = nc__pcb_find_raw(st, v6, dst, dport, sport);
+        if (p == NULL || p->state != SYN_SENT)
             return;
-        }
+        struct nc_sock *s = p->callback_arg;
+        if (s != NULL)
+            s->icmp_error = e;
+        tcp_abort(p); /* on_err reports icmp_error */
     } else if (proto == 17 && udp) {
         for (struct udp_pcb *p = udp_pcbs; p != NULL; p = p->next) {
             if (p->local_port != sport || !(p->flags & UDP_FLAGS_CONNECTED) ||
@@ -98,7 +95,6 @@ static void fail_sender(bool v6, uint8_t proto, uint16_t sport, const uint8_t *d
 /* ip: an IPv4 packet (no link header) of len bytes, already checked to be ICMP. */
 void nc__icmp_input(struct netcore_stack *st, const uint8_t *ip, size_t len)
 {
-    (void)st;
     size_t ihl = (size_t)(ip[0] & 0xf) * 4;
     if (ihl < 20 || len < ihl + 8 + 20 + 8)
         return;
@@ -113,13 +109,12 @@ void nc__icmp_input(struct netcore_stack *st, const uint8_t *ip, size_t len)
     if (ihl2 < 20 || len < ihl + 8 + ihl2 + 8)
         return;
     uint16_t sport = be16(in + ihl2), dport = be16(in + ihl2 + 2);
-    fail_sender(false, in[9], sport, in + 16, dport, e, true);
+    fail_sender(st, false, in[9], sport, in + 16, dport, e, true);
 }
 
 /* ip: an IPv6 packet (no link header) of len bytes whose next header is ICMPv6. */
 void nc__icmp6_input(struct netcore_stack *st, const uint8_t *ip, size_t len)
 {
-    (void)st;
     /* our header, the ICMPv6 header, the quoted IPv6 header and the quoted ports */
     if (len < 40 + 8 + 40 + 4)
         return;
@@ -131,5 +126,5 @@ void nc__icmp6_input(struct netcore_stack *st, const uint8_t *ip, size_t len)
     if (e == 0)
         return;
     const uint8_t *in = icmp + 8; /* the packet we sent; lwIP adds no extension headers */
-    fail_sender(true, in[6], be16(in + 40), in + 24, be16(in + 42), e, fatal);
+    fail_sender(st, true, in[6], be16(in + 40), in + 24, be16(in + 42), e, fatal);
 }

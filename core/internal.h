@@ -309,6 +309,9 @@ struct netcore_stack {
     struct event_base *base;
     struct event *ev_dev, *ev_cmd, *ev_timer;
     uint32_t timer_due;          /* sys_now() when the armed timer fires; 0 if none */
+    int dev_watch;               /* epoll set of the device for ev_dev, or -1 (devwatch.c) */
+    _Atomic int spinners;        /* threads polling the device in nc__spin */
+    bool tx_held;                /* a program thread under the lock sent: devwatch held */
 
     struct nc_sock *_Atomic *socks; /* table, max_sockets entries */
     _Atomic int *refs;           /* per slot: API calls inside (nc__sock_hold) */
@@ -317,6 +320,8 @@ struct netcore_stack {
     struct netcore_stats stats;
     bool bindv6only;             /* the kernel's IPV6_V6ONLY default (net.ipv6.bindv6only) */
     struct nc_rto_tab *rto;      /* rto.c */
+    struct nc_tcpseg *rx_seg;    /* the TCP segment lwIP is handling now, or NULL */
+    struct nc_pcbmap *pcbmap;    /* pcbmap.c */
     uint8_t *frame;              /* receive buffer, one frame */
     size_t frame_cap;
     struct nc_relay_tab *relays; /* relayed sockets (relay.c) */
@@ -475,6 +480,7 @@ struct nc_tcpseg {
     uint16_t sport, dport;
     uint32_t seq;                /* host order */
     size_t len;                  /* payload bytes */
+    struct tcp_pcb *pcb;         /* its active connection, or NULL (pcbmap.c keeps it valid) */
 };
 int nc__rto_init(struct netcore_stack *st);
 void nc__rto_free(struct netcore_stack *st);
@@ -485,6 +491,41 @@ bool nc__rto_input(struct netcore_stack *st, const uint8_t *ip, size_t len,
 void nc__rto_input_done(struct netcore_stack *st, const struct nc_tcpseg *seg);
 /* After tcp_output on pcb outside lwIP's input. */
 void nc__rto_output(struct netcore_stack *st, struct tcp_pcb *pcb);
+
+/* devwatch.c: the netstack thread sleeps on the device only while nobody spins on it */
+int nc__devwatch_open(struct netcore_stack *st);
+void nc__devwatch_close(struct netcore_stack *st);
+/* In a keeper: a set of its own under the same number, armed, nobody spinning. */
+void nc__devwatch_reset(struct netcore_stack *st);
+/* A thread starts polling the device: frames wake the netstack thread no more. Returns
+ * false when there is nothing to hold (no thread, no device); else release it after. */
+bool nc__devwatch_hold(struct netcore_stack *st);
+void nc__devwatch_release(struct netcore_stack *st);
+/* The IP packet ip (len bytes of it at hand) is about to go out, the lock held: a program
+ * thread sending a SYN, a FIN or a new connection's first data holds the device until it
+ * unlocks. */
+void nc__devwatch_tx(struct netcore_stack *st, const uint8_t *ip, size_t len);
+/* In nc__unlock: takes the answers to what was sent, then lets go of the hold. */
+void nc__devwatch_settle(struct netcore_stack *st);
+void nc__devwatch_drop(struct netcore_stack *st);
+
+/* pcbmap.c: the active connection (SYN-SENT to LAST-ACK) of a segment, by hash */
+struct nc_pcbmap;
+int nc__pcbmap_init(struct netcore_stack *st);
+void nc__pcbmap_free(struct netcore_stack *st);
+/* Whether lwIP's memp_free calls reach pcbmap.c's (netcore_start checks). */
+bool nc__pcbmap_ours(void);
+/* Primes the map with a pcb whose addresses and ports are final. */
+void nc__pcbmap_add(struct netcore_stack *st, struct tcp_pcb *pcb);
+/* The active pcb from remote:rport to our lport (and local, unless NULL), or NULL. */
+struct tcp_pcb *nc__pcb_find(struct netcore_stack *st, const struct ip_addr *remote,
+                             uint16_t rport, uint16_t lport, const struct ip_addr *local);
+/* The IPv4 packet ip (len bytes at hand) is one of the first data segments its connection
+ * sends (counted here). */
+bool nc__pcb_young_send(struct netcore_stack *st, const uint8_t *ip, size_t len);
+/* The same for an address as on the wire: 4 bytes, or 16 when v6. */
+struct tcp_pcb *nc__pcb_find_raw(struct netcore_stack *st, bool v6, const uint8_t *remote,
+                                 uint16_t rport, uint16_t lport);
 
 /* iss.c */
 uint16_t nc__random_port(void);

@@ -179,6 +179,7 @@ static void __attribute__((noreturn)) keeper(struct netcore_stack *st)
         if (n > 0 && (size_t)n < sizeof(to) && rename(st->stat_path, to) == 0)
             memcpy(st->stat_path, to, sizeof(to));
     }
+    nc__devwatch_reset(st); /* before event_reinit, which watches it again */
     if (st->base != NULL && event_reinit(st->base) != 0)
         nc__log(NETCORE_LOG_WARN, "keeper: event_reinit failed; some fds are not watched");
     atomic_store(&st->stopping, false);

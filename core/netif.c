@@ -71,6 +71,7 @@ static err_t dev_send(struct netif *netif, struct pbuf *p)
         nc__vnet_tx(st, iov[first].iov_base, iov[first].iov_len, p->tot_len, &vh);
     if (st->dev_down)
         return ERR_IF;
+    nc__devwatch_tx(st, f + hdr, p->len - hdr);
     int r = nc__sys_writev(st->dev.fd, iov, n);
     if (r > 0)
         nc__pcap_frame(st, iov + first, n - first);
@@ -393,12 +394,14 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
         if (vouched)
             NETIF_SET_CHECKSUM_CTRL(st->netif, NETIF_CHECKSUM_ENABLE_ALL &
                                     ~(NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP));
+        st->rx_seg = seg.tcp ? &seg : NULL; /* its pcb, for tcpin.c (pcbmap.c) */
         if (st->netif->input(p, st->netif) != ERR_OK)
             pbuf_free(p);
         else if (is_syn)
             nc__syn_tune(st, &syn);
         if (vouched)
             NETIF_SET_CHECKSUM_CTRL(st->netif, NETIF_CHECKSUM_ENABLE_ALL);
+        st->rx_seg = NULL;
         nc__rto_input_done(st, &seg);
     }
     return n;

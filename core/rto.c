@@ -344,20 +344,11 @@ void nc__rto_output(struct netcore_stack *st, struct tcp_pcb *pcb)
         arm(st, r->since + timeout(r), now);
 }
 
-/* The connection a segment from the peer belongs to, or NULL. */
-static struct tcp_pcb *lookup(const struct nc_tcpseg *seg)
-{
-    for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL; p = p->next)
-        if (p->local_port == seg->dport && p->remote_port == seg->sport &&
-            IP_IS_V4_VAL(p->remote_ip) && ip_2_ip4(&p->remote_ip)->addr == seg->saddr)
-            return p;
-    return NULL;
-}
-
 bool nc__rto_input(struct netcore_stack *st, const uint8_t *ip, size_t len,
                    struct nc_tcpseg *seg)
 {
     seg->tcp = false;
+    seg->pcb = NULL;
     if (len < 20 || (ip[0] >> 4) != 4 || ip[9] != 6 || (ip[6] & 0x3f) != 0 || ip[7] != 0)
         return true; /* not TCP over IPv4, or a fragment */
     size_t ihl = (size_t)(ip[0] & 0xf) * 4;
@@ -374,10 +365,14 @@ bool nc__rto_input(struct netcore_stack *st, const uint8_t *ip, size_t len,
     seg->dport = (uint16_t)(tcp[2] << 8 | tcp[3]);
     seg->seq = (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 | tcp[7];
     seg->len = total - ihl - doff;
+    /* The segment's one lookup, kept for tcpin.c and for after lwIP's input (pcbmap.c clears
+     * it if lwIP frees the pcb). A bare SYN has no connection yet. */
+    if ((tcp[13] & 0x12) != 0x02)
+        seg->pcb = nc__pcb_find_raw(st, false, ip + 12, seg->sport, seg->dport);
     /* A pure ACK: ACK (and PSH) only, no data. */
     if ((tcp[13] & ~0x08) != 0x10 || total != ihl + doff)
         return true;
-    struct tcp_pcb *pcb = lookup(seg);
+    struct tcp_pcb *pcb = seg->pcb;
     if (pcb == NULL || pcb->state < ESTABLISHED)
         return true;
     uint32_t ackno = (uint32_t)tcp[8] << 24 | (uint32_t)tcp[9] << 16 | (uint32_t)tcp[10] << 8 |
@@ -391,5 +386,5 @@ bool nc__rto_input(struct netcore_stack *st, const uint8_t *ip, size_t len,
 void nc__rto_input_done(struct netcore_stack *st, const struct nc_tcpseg *seg)
 {
     if (seg->tcp)
-        nc__rto_output(st, lookup(seg)); /* lwIP moved the pcb to the list's head */
+        nc__rto_output(st, seg->pcb);
 }

@@ -345,22 +345,32 @@ bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms, sig_atomic_t sin
         return false;
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    bool held = false;
+    bool ready = false;
     for (unsigned i = 0;; i++) {
-        if (nc__sock_ready(s) & mask)
-            return true;
+        /* One pass first: what is queued already costs no hold (two epoll_ctl calls). */
+        if (i == 1)
+            held = nc__devwatch_hold(st);
+        if (nc__sock_ready(s) & mask) {
+            ready = true;
+            break;
+        }
         if (nc__crit_handled != since)
-            return false; /* a handler ran: the caller's EINTR (nc__sock_wait) */
+            break; /* a handler ran: the caller's EINTR (nc__sock_wait) */
         if (nc__mutex_trylock(&st->lock)) {
-            nc__pump_device(st, 64);
+            nc__pump_device(st, st->cfg.rx_batch);
             nc__unlock(st);
         }
         if ((i & 15) == 15) {
             clock_gettime(CLOCK_MONOTONIC, &t);
             long us = (t.tv_sec - t0.tv_sec) * 1000000 + (t.tv_nsec - t0.tv_nsec) / 1000;
             if (us >= st->cfg.spin_us)
-                return false;
+                break;
         }
     }
+    if (held)
+        nc__devwatch_release(st);
+    return ready;
 }
 
 /*

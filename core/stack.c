@@ -100,6 +100,8 @@ static const char *lwip_replacement_lost(void)
         return "nc__chksum";
     if (!nc__iss_ours())
         return "nc__tcp_isn";
+    if (!nc__pcbmap_ours())
+        return "memp_free";
     return NULL;
 }
 
@@ -149,26 +151,36 @@ static void arm_timer(struct netcore_stack *st)
 /* Rounds of relay pumping one unlock does; then the netstack thread takes over. */
 #define RELAY_ROUNDS 8
 
+/* Times one unlock takes in the kernel's answers to what it sent (devwatch.c). */
+#define SETTLE_PASSES 2
+
 void nc__unlock(struct netcore_stack *st)
 {
-    for (int round = 0;; round++) {
-        nc__run_queue(st);
-        run_looped();
-        if (st->netdown_pending) {
-            st->netdown_pending = false;
-            netif_set_link_down(st->netif);
-            nc__tcp_netdown(st);
+    for (int pass = 0;; pass++) {
+        for (int round = 0;; round++) {
+            nc__run_queue(st);
+            run_looped();
+            if (st->netdown_pending) {
+                st->netdown_pending = false;
+                netif_set_link_down(st->netif);
+                nc__tcp_netdown(st);
+            }
+            /* Relayed sockets that changed under the lock (relay.c): pumping them may queue
+             * more work (a flush, a packet to ourselves), and that work may change them
+             * again. */
+            if (!nc__relay_pending(st))
+                break;
+            if (round == RELAY_ROUNDS) {
+                nc__efd_signal(st->cmdq.efd); /* still busy: not all on this caller */
+                break;
+            }
+            nc__relay_run(st);
         }
-        /* Relayed sockets that changed under the lock (relay.c): pumping them may queue
-         * more work (a flush, a packet to ourselves), and that work may change them again. */
-        if (!nc__relay_pending(st))
+        if (!st->tx_held || pass == SETTLE_PASSES)
             break;
-        if (round == RELAY_ROUNDS) {
-            nc__efd_signal(st->cmdq.efd); /* still busy: not all on this caller */
-            break;
-        }
-        nc__relay_run(st);
+        nc__devwatch_settle(st); /* may send, and hold again */
     }
+    nc__devwatch_drop(st);
     if (st->threaded) {
         if (nc__in_stack_thread) {
             arm_timer(st);
@@ -207,7 +219,7 @@ static void on_device(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     nc__lock(st);
-    nc__pump_device(st, 64);
+    nc__pump_device(st, st->cfg.rx_batch);
     sys_check_timeouts();
     nc__unlock(st);
 }
@@ -314,7 +326,11 @@ static int base_setup(struct netcore_stack *st)
     event_config_free(ec);
     if (st->base == NULL)
         return -ENOMEM;
-    st->ev_dev = event_new(st->base, st->dev.fd, EV_READ | EV_PERSIST, on_device, st);
+    /* The device through an epoll set a spinning caller can disarm (devwatch.c). */
+    int rc = nc__devwatch_open(st);
+    if (rc < 0)
+        return rc;
+    st->ev_dev = event_new(st->base, st->dev_watch, EV_READ | EV_PERSIST, on_device, st);
     st->ev_cmd = event_new(st->base, st->cmdq.efd, EV_READ | EV_PERSIST, on_command, st);
     st->ev_timer = evtimer_new(st->base, on_timer, st);
     if (st->ev_dev == NULL || st->ev_cmd == NULL || st->ev_timer == NULL)
@@ -341,6 +357,7 @@ static void base_teardown(struct netcore_stack *st)
         event_base_free(st->base);
     st->ev_dev = st->ev_cmd = st->ev_timer = NULL;
     st->base = NULL;
+    nc__devwatch_close(st);
 }
 
 /* Aborts every connection and frees every socket. Caller holds the lock. */
@@ -426,12 +443,15 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
         return -ENOMEM;
     }
     st->cfg = *cfg;
+    if (st->cfg.rx_batch <= 0) /* a configuration made without netcore_config_defaults */
+        st->cfg.rx_batch = 64;
     st->unpriv_port = unprivileged_port_start();
     st->bindv6only = read_bindv6only();
     pthread_mutex_init(&st->lock, NULL);
     st->dev.fd = -1;
     st->pcap_fd = -1;
     st->stat_fd = -1;
+    st->dev_watch = -1;
     clock_gettime(CLOCK_MONOTONIC, &st->started);
     netcore_log_level(cfg->log_level);
     int rc = -ENOMEM;
@@ -493,6 +513,11 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
         snprintf(err, errlen, "out of memory for the retransmission timers");
         goto fail;
     }
+    rc = nc__pcbmap_init(st);
+    if (rc != 0) {
+        snprintf(err, errlen, "out of memory for the connection map");
+        goto fail;
+    }
     rc = nc__netif_setup(st);
     if (rc != 0) {
         snprintf(err, errlen, "lwIP interface setup failed");
@@ -544,6 +569,7 @@ fail:
     base_teardown(st);
     nc__netif_teardown(st);
     nc__rto_free(st);
+    nc__pcbmap_free(st);
     nc__dev_close(&st->dev);
     nc__pcap_close(st);
     nc__cmdq_destroy(&st->cmdq);
@@ -578,6 +604,7 @@ void netcore_stop(struct netcore_stack *st)
     }
     nc__netif_teardown(st);
     nc__rto_free(st);
+    nc__pcbmap_free(st);
     nc__relay_teardown(st); /* every relayed socket went with drop_all */
     nc__mutex_unlock(&st->lock);
     /* The device before the rendezvous' lock: whoever takes the lock next opens it. */

@@ -148,23 +148,11 @@ bool nc__syn_over_backlog(struct netcore_stack *st, const struct nc_syn *syn)
     return true;
 }
 
-/* The pcb is the connection the SYN came for. */
-static bool is_peer(const struct tcp_pcb *p, const struct nc_syn *syn)
-{
-    if (p->local_port != syn->dport || p->remote_port != syn->sport)
-        return false;
-    if (syn->v6)
-        return IP_IS_V6_VAL(p->remote_ip) &&
-               !memcmp(ip_2_ip6(&p->remote_ip)->addr, syn->saddr, 16);
-    return IP_IS_V4_VAL(p->remote_ip) &&
-           !memcmp(&ip_2_ip4(&p->remote_ip)->addr, syn->saddr, 4);
-}
-
 void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn)
 {
-    struct tcp_pcb *p = tcp_active_pcbs;
-    while (p != NULL && !is_peer(p, syn))
-        p = p->next;
+    /* A SYN-ACK's pcb is in the map from the segment's lookup (rto.c); a SYN's was made by
+     * lwIP's input just now, at the head of the active list, where the lookup's walk starts. */
+    struct tcp_pcb *p = nc__pcb_find_raw(st, syn->v6, syn->saddr, syn->sport, syn->dport);
     if (p == NULL)
         return;
     uint16_t cap = (uint16_t)(st->dev.mtu - headers(syn->v6));

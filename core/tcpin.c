@@ -49,16 +49,27 @@
 
 #include "internal.h"
 
+/* The segment netif.c is handing to lwIP, when this is it (an IPv4 segment, not one that
+ * lwIP reassembled from fragments): its connection was looked up already (rto.c). */
+static struct nc_tcpseg *current(const ip_addr_t *src, uint16_t sport, uint16_t dport)
+{
+    struct nc_tcpseg *seg = nc__stack != NULL ? nc__stack->rx_seg : NULL;
+    if (seg == NULL || !IP_IS_V4(src) || ip_2_ip4(src)->addr != seg->saddr ||
+        seg->sport != sport || seg->dport != dport)
+        return NULL;
+    return seg;
+}
+
 /* The connection past SYN-RCVD that a segment from src:sport to dst:dport belongs to, or
  * NULL. */
 static struct tcp_pcb *connection(const ip_addr_t *src, uint16_t sport, const ip_addr_t *dst,
                                   uint16_t dport)
 {
-    for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL; p = p->next)
-        if (p->local_port == dport && p->remote_port == sport && p->state >= SYN_RCVD &&
-            ip_addr_cmp_zoneless(&p->remote_ip, src) && ip_addr_cmp_zoneless(&p->local_ip, dst))
-            return p;
-    return NULL;
+    const struct nc_tcpseg *seg = current(src, sport, dport);
+    struct tcp_pcb *p = seg != NULL ? seg->pcb : nc__pcb_find(nc__stack, src, sport, dport, dst);
+    if (p == NULL || p->state < SYN_RCVD || !ip_addr_cmp_zoneless(&p->local_ip, dst))
+        return NULL;
+    return p;
 }
 
 static bool far_off(const struct tcp_hdr *h, const struct tcp_pcb *p)
@@ -252,8 +263,9 @@ static void nr_after(const struct nr *nr, struct tcp_pcb *pcb)
  * or one lwIP answers with an ACK and drops) never reaches tcp_receive, and costs no lookup.
  * lwIP's input leaves the persist timer on with nothing unsent only on a connection whose
  * timer was on already, or by a segment that closes the window; only then is the connection
- * looked up again after input (it may be gone), on addresses kept from before: lwIP's
- * per-packet globals are not ours after its input.
+ * looked at again after input: the segment's own lookup when netif.c made one (pcbmap.c
+ * clears it if lwIP freed the pcb), else looked up again on addresses kept from before:
+ * lwIP's per-packet globals are not ours after its input.
  */
 void tcp_input(struct pbuf *p, struct netif *inp)
 {
@@ -285,8 +297,9 @@ void tcp_input(struct pbuf *p, struct netif *inp)
     ip_addr_t src, dst;
     ip_addr_copy(src, *ip_current_src_addr());
     ip_addr_copy(dst, *ip_current_dest_addr());
+    const struct nc_tcpseg *seg = current(&src, sport, dport);
     nc__lwip_tcp_input(p, inp); /* frees p */
-    struct tcp_pcb *pcb = connection(&src, sport, &dst, dport);
+    struct tcp_pcb *pcb = seg != NULL ? seg->pcb : connection(&src, sport, &dst, dport);
     if (nr.what != NR_NONE)
         nr_after(&nr, pcb);
     if (pcb != NULL && pcb->persist_backoff > 0 && pcb->unsent == NULL)

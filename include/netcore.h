@@ -77,6 +77,12 @@ struct netcore_config {
                                 segments and partial checksums with the kernel through its
                                 virtio_net_hdr (TSO/GSO, checksum offload); 0 "off": plain
                                 frames of the MTU */
+    /* The spin and batching trade-off; NETCORE_PROFILE sets all three at once. */
+    int spin_own;            /* NETCORE_SPIN_OWN: 1: while a call spins (spin_us), frames do
+                                not wake the netstack thread, the caller takes them; 0: the
+                                thread wakes for each and works beside the caller */
+    int rx_batch;            /* NETCORE_RX_BATCH: frames one pass over the device takes
+                                before the stack turns to commands and timers */
 };
 
 /* NETCORE_LOG levels: messages on stderr prefixed "netcore[PID]: ". */
@@ -158,6 +164,7 @@ struct netcore_stats {
     uint64_t stale_acks;           /* pure ACKs older than seen, dropped before lwIP */
     uint64_t rx_gso, tx_gso;       /* TCP super-segments received / sent through the TAP's
                                       offloads (NETCORE_OFFLOAD) */
+    uint64_t pcb_walks;            /* segment lookups the pcb hash could not answer */
     int sockets;                   /* sockets in the table */
     int time_wait;                 /* lwIP TIME-WAIT entries */
     /* socket rings: memory on demand (NETCORE_RING_MEM) */

@@ -140,6 +140,8 @@ START_TEST(test_defaults)
     ck_assert_int_eq(cfg.time_wait_max, 1024);
     ck_assert_int_eq(cfg.share, 1);
     ck_assert_str_eq(cfg.run_dir, "");
+    ck_assert_int_eq(cfg.spin_own, 1);
+    ck_assert_int_eq(cfg.rx_batch, 64);
 }
 END_TEST
 
@@ -514,6 +516,60 @@ START_TEST(test_stack_rundir)
 }
 END_TEST
 
+/* The spin of a profile, on this machine: none on one CPU (config.c). */
+static int spin_of(int us)
+{
+    return sysconf(_SC_NPROCESSORS_ONLN) > 1 ? us : 0;
+}
+
+/* NETCORE_PROFILE sets spin, device ownership and batch; balanced is the default. */
+START_TEST(test_profile)
+{
+    fake_set("NETCORE_PROFILE", "latency");
+    ck_load_ok();
+    ck_assert_int_eq(cfg.spin_us, spin_of(1000));
+    ck_assert_int_eq(cfg.spin_own, 1);
+    ck_assert_int_eq(cfg.rx_batch, 16);
+    fake_set("NETCORE_PROFILE", "throughput");
+    ck_load_ok();
+    ck_assert_int_eq(cfg.spin_us, spin_of(50));
+    ck_assert_int_eq(cfg.spin_own, 0);
+    ck_assert_int_eq(cfg.rx_batch, 256);
+    fake_set("NETCORE_PROFILE", "balanced");
+    ck_load_ok();
+    ck_assert_mem_eq(&cfg, &before, sizeof(cfg));
+}
+END_TEST
+
+/* A variable given with a profile wins, whichever comes first in the environment; the
+ * profile still sets the others. */
+START_TEST(test_profile_overridden)
+{
+    fake_set("NETCORE_SPIN_US", "7");
+    fake_set("NETCORE_PROFILE", "latency");
+    fake_set("NETCORE_RX_BATCH", "300");
+    ck_load_ok();
+    ck_assert_int_eq(cfg.spin_us, 7);
+    ck_assert_int_eq(cfg.spin_own, 1);
+    ck_assert_int_eq(cfg.rx_batch, 300);
+    setup();
+    fake_set("NETCORE_PROFILE", "throughput");
+    fake_set("NETCORE_SPIN_OWN", "1");
+    ck_load_ok();
+    ck_assert_int_eq(cfg.spin_own, 1);
+    ck_assert_int_eq(cfg.rx_batch, 256);
+}
+END_TEST
+
+/* The message names the variable and the three words. */
+START_TEST(test_profile_message)
+{
+    fake_set("NETCORE_PROFILE", "fast");
+    load_bad("NETCORE_PROFILE", "fast");
+    ck_assert_str_eq(err, "NETCORE_PROFILE=\"fast\": expected latency, balanced or throughput");
+}
+END_TEST
+
 START_TEST(test_all)
 {
     static const uint8_t mac[6] = { 0x0a, 0, 0, 0, 0, 0x01 };
@@ -559,6 +615,7 @@ static const char *const env_names[] = {
     "NETCORE_DEVICE", "NETCORE_TAP", "NETCORE_IP", "NETCORE_GW", "NETCORE_IP6", "NETCORE_DNS",
     "NETCORE_MAC", "NETCORE_MTU", "NETCORE_SNDBUF", "NETCORE_RCVBUF", "NETCORE_MAX_SOCKETS",
     "NETCORE_BACKLOG", "NETCORE_UDP_QUEUE", "NETCORE_CMD_QUEUE", "NETCORE_TIME_WAIT_MAX",
+    "NETCORE_PROFILE", "NETCORE_SPIN_US", "NETCORE_SPIN_OWN", "NETCORE_RX_BATCH",
 };
 
 START_TEST(test_real_env)
@@ -778,6 +835,15 @@ static const struct {
     { "NETCORE_RUNDIR", "" },
     { "NETCORE_RUNDIR", "relative" },
     { "NETCORE_RUNDIR", "./tmp" },
+
+    { "NETCORE_PROFILE", "" },
+    { "NETCORE_PROFILE", "fast" },
+    { "NETCORE_PROFILE", "Latency" },
+    { "NETCORE_PROFILE", "latency " },
+    { "NETCORE_SPIN_OWN", "2" },
+    { "NETCORE_SPIN_OWN", "yes" },
+    { "NETCORE_RX_BATCH", "0" },
+    { "NETCORE_RX_BATCH", "4097" },
 };
 
 START_TEST(test_bad_value)
@@ -1013,6 +1079,9 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_log_pcap);
     tcase_add_test(tc, test_stack_rundir);
     tcase_add_test(tc, test_all);
+    tcase_add_test(tc, test_profile);
+    tcase_add_test(tc, test_profile_overridden);
+    tcase_add_test(tc, test_profile_message);
     tcase_add_test(tc, test_real_env);
     suite_add_tcase(s, tc);
 

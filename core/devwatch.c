@@ -1,0 +1,155 @@
+/*
+ * devwatch: the netstack thread leaves the device to a program thread that is polling it.
+ *
+ * A blocked call spins for a while before it sleeps (nc__spin), reading the device itself:
+ * the answer it waits for is usually a few microseconds away. The netstack thread meanwhile
+ * sleeps in epoll on the same device, so the kernel wakes it for every frame that arrives,
+ * the spinner's answer included: an IPI and a context switch in the sender's path (the
+ * peer's, or our own writev when the kernel answers within it, as it does a SYN), then a
+ * thread that competes with the spinner for the stack lock, and whichever loses sleeps on
+ * the lock's futex. Profiled on bench/connrate: a sixth of the client's time went to waking
+ * the netstack thread and to lock handoffs between the two (futex wait/wake, 17 futex calls
+ * per connection), and in sockperf ping-pong the thread woke once per message only to find
+ * the work done.
+ *
+ * So the thread watches the device through an epoll set of its own (dev_watch), which
+ * libevent watches in turn. While any thread spins, the device's entry in it is disarmed
+ * (events 0): frames wake nobody, and the spinner reads them. The last spinner to leave arms
+ * it again; EPOLL_CTL_MOD looks at the device's readiness at once, so a frame that came
+ * after the spinner's last read wakes the thread then, and nothing waits unread. The counter
+ * orders the two transitions: only 0->1 disarms and only 1->0 arms, and a thread arms only
+ * after its own disarm returned, so the set ends armed whenever nobody spins (an
+ * interleaving can leave it armed during a spin, which costs only the wake-ups of before).
+ * Two epoll_ctl calls per spin, against a wake-up of tens of microseconds on these VMs
+ * (DESIGN.md, "Wake-ups are expensive").
+ *
+ * The kernel answers some frames before our writev returns, in the writer's context: a SYN
+ * with its SYN-ACK, a FIN with its ACK, a new connection's first data with an ACK (a kernel
+ * peer's quick-ACK mode). Those answers woke the thread before the caller could start to
+ * spin, so a program thread that sends such a frame under the stack lock holds the device
+ * from just before the write, and nc__unlock takes the answers itself (settle) before it
+ * lets go. Not for every frame: the hold costs two epoll_ctl calls per send, which a
+ * ping-pong's request pays for nothing (its answer comes from the peer program, later, when
+ * the caller spins anyway): p50 +1-2 us of 31. bench/connrate, client CPU per connection and
+ * voluntary context switches: 93-105 us and 3-5 before devwatch, 75-85 us and 1.8 holding
+ * for SYN and FIN, 55-65 us and 0.0-0.1 with the first two data segments too (pcbmap.c
+ * counts them).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+int nc__devwatch_open(struct netcore_stack *st)
+{
+    atomic_store(&st->spinners, 0);
+    /* Up with the stack's other fds, away from the numbers programs pick (sys.c). */
+    st->dev_watch = nc__fd_high((int)nc__raw_syscall(SYS_epoll_create1, EPOLL_CLOEXEC));
+    if (st->dev_watch < 0)
+        return -errno;
+    struct epoll_event ev = { .events = EPOLLIN, .data.fd = st->dev.fd };
+    if (nc__raw_syscall(SYS_epoll_ctl, st->dev_watch, EPOLL_CTL_ADD, st->dev.fd, &ev) != 0) {
+        int e = -errno;
+        nc__devwatch_close(st);
+        return e;
+    }
+    return 0;
+}
+
+void nc__devwatch_close(struct netcore_stack *st)
+{
+    if (st->dev_watch >= 0)
+        nc__sys_close(st->dev_watch);
+    st->dev_watch = -1;
+}
+
+/*
+ * A keeper (keep.c) inherits the set, which is the exiting driver's as well: one of the
+ * driver's threads caught spinning by the fork could leave it disarmed, and the copied
+ * counter above 0, for good. The keeper, alone now, takes a set of its own under the same
+ * number (libevent's event names that number) with the device armed.
+ */
+void nc__devwatch_reset(struct netcore_stack *st)
+{
+    atomic_store(&st->spinners, 0);
+    st->tx_held = false;
+    if (st->dev_watch < 0)
+        return;
+    int old = st->dev_watch;
+    st->dev_watch = -1;
+    if (nc__devwatch_open(st) < 0) {
+        st->dev_watch = old; /* shared still, and armed unless a spinner was caught */
+        return;
+    }
+    if (nc__raw_syscall(SYS_dup3, st->dev_watch, old, O_CLOEXEC) < 0) {
+        nc__sys_close(st->dev_watch);
+        st->dev_watch = old;
+        return;
+    }
+    nc__sys_close(st->dev_watch);
+    st->dev_watch = old;
+}
+
+static void arm(struct netcore_stack *st, uint32_t events)
+{
+    struct epoll_event ev = { .events = events, .data.fd = st->dev.fd };
+    /* Fails only with the device gone (closed: the kernel dropped the entry), when there
+     * is nothing left to watch. Raw: the shim's epoll_ctl is for the program's sets. */
+    (void)nc__raw_syscall(SYS_epoll_ctl, st->dev_watch, EPOLL_CTL_MOD, st->dev.fd, &ev);
+}
+
+bool nc__devwatch_hold(struct netcore_stack *st)
+{
+    if (!st->cfg.spin_own || !st->threaded || st->dev_watch < 0 || st->dev_down)
+        return false;
+    if (atomic_fetch_add(&st->spinners, 1) == 0)
+        arm(st, 0);
+    return true;
+}
+
+void nc__devwatch_release(struct netcore_stack *st)
+{
+    if (atomic_fetch_sub(&st->spinners, 1) == 1)
+        arm(st, EPOLLIN);
+}
+
+/* The TCP flags of an IPv4 or IPv6 (no extension headers) packet, 0 for anything else. */
+static uint8_t tcp_flags(const uint8_t *ip, size_t len)
+{
+    if (len >= 20 && (ip[0] >> 4) == 4 && ip[9] == 6 && len >= (size_t)(ip[0] & 0xf) * 4 + 14)
+        return ip[(ip[0] & 0xf) * 4 + 13];
+    if (len >= 40 + 14 && (ip[0] >> 4) == 6 && ip[6] == 6)
+        return ip[40 + 13];
+    return 0;
+}
+
+void nc__devwatch_tx(struct netcore_stack *st, const uint8_t *ip, size_t len)
+{
+    if (st->tx_held || nc__in_stack_thread || !st->cfg.spin_own)
+        return;
+    uint8_t fl = tcp_flags(ip, len);
+    if (!(fl & (0x01 | 0x02)) && !(fl != 0 && nc__pcb_young_send(st, ip, len)))
+        return;
+    if (nc__devwatch_hold(st))
+        st->tx_held = true;
+}
+
+void nc__devwatch_settle(struct netcore_stack *st)
+{
+    if (!st->tx_held)
+        return;
+    st->tx_held = false;
+    nc__pump_device(st, st->cfg.rx_batch);
+    nc__devwatch_release(st);
+}
+
+void nc__devwatch_drop(struct netcore_stack *st)
+{
+    if (!st->tx_held)
+        return;
+    st->tx_held = false;
+    nc__devwatch_release(st);
+}
