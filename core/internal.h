@@ -328,6 +328,8 @@ struct netcore_stack {
     struct nc_share *share;      /* control connections of a shared stack (share.c) */
     bool keeping;                /* handed to a keeper (keep.c): fork handlers leave it be */
     struct nc_mss_ent mss_tab[NC_MSS_TAB]; /* offload.c */
+    struct pbuf *rx_spare;       /* with offloads: the pbuf the next frame is read into
+                                    (netif.c) */
 };
 
 /* stack.c */
@@ -546,6 +548,7 @@ int nc__err_to_errno(int lwip_err);
 /* sys.c: raw syscalls, so the core never re-enters the preload shim */
 extern long (*nc__raw_syscall)(long nr, ...);
 int nc__sys_read(int fd, void *buf, size_t len);
+int nc__sys_readv(int fd, const struct iovec *iov, int n);
 int nc__sys_write(int fd, const void *buf, size_t len);
 int nc__sys_send(int fd, const void *buf, size_t len, int flags);
 int nc__sys_writev(int fd, const struct iovec *iov, int n);

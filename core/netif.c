@@ -174,6 +174,9 @@ int nc__netif_setup(struct netcore_stack *st)
 
 void nc__netif_teardown(struct netcore_stack *st)
 {
+    if (st->rx_spare != NULL)
+        pbuf_free(st->rx_spare);
+    st->rx_spare = NULL;
     if (st->netif == NULL)
         return;
     netif_set_down(st->netif);
@@ -323,11 +326,45 @@ static bool ip_packet_ok(struct netcore_stack *st, const uint8_t *f, size_t len)
  * Reads up to max_frames frames from the device (without blocking) and feeds them to lwIP.
  * Caller holds the stack lock. Returns the number of frames read.
  */
+/*
+ * With offloads most of what arrives is TCP super-segments of tens of KB: those are read
+ * straight into the pbuf lwIP gets (rx_spare, as long as the longest PBUF_RAM pbuf that a
+ * 16-bit heap size allows) instead of being copied there from the read buffer, which was a
+ * sizeable part of receiving. A frame shorter than RX_KEEP_MIN is copied into a pbuf of its
+ * own size and the spare stays for the next read: lwIP may hold a received pbuf for a while
+ * (out-of-order data, a full receive ring), and the spare's 64 KB should not sit behind a
+ * 60-byte ACK. A frame longer than the spare spills into the read buffer and is dropped.
+ */
+#define RX_SPARE_LEN 65504
+#define RX_KEEP_MIN 32768
+
+/* Reads a frame; *frame: where it starts after the offload header (NULL: too long). */
+static int read_frame(struct netcore_stack *st, uint8_t **frame)
+{
+    size_t vnet = st->dev.vnet;
+    *frame = st->frame + vnet;
+    if (vnet == 0)
+        return nc__sys_read(st->dev.fd, st->frame, st->frame_cap);
+    if (st->rx_spare == NULL)
+        st->rx_spare = pbuf_alloc(PBUF_RAW, RX_SPARE_LEN, PBUF_RAM);
+    if (st->rx_spare == NULL)
+        return nc__sys_read(st->dev.fd, st->frame, st->frame_cap);
+    struct iovec iov[3] = {
+        { st->frame, vnet },
+        { st->rx_spare->payload, RX_SPARE_LEN },
+        { st->frame + vnet, st->frame_cap - vnet },
+    };
+    int len = nc__sys_readv(st->dev.fd, iov, 3);
+    *frame = len > 0 && (size_t)len > vnet + RX_SPARE_LEN ? NULL : st->rx_spare->payload;
+    return len;
+}
+
 int nc__pump_device(struct netcore_stack *st, int max_frames)
 {
     int n = 0;
     while (n < max_frames) {
-        int len = nc__sys_read(st->dev.fd, st->frame, st->frame_cap);
+        uint8_t *frame;
+        int len = read_frame(st, &frame);
         size_t vnet = st->dev.vnet;
         if (len >= 0 && (size_t)len <= vnet) {
             st->stats.rx_dropped_malformed++; /* an empty datagram on the wire */
@@ -342,8 +379,11 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
         n++;
         st->stats.rx_frames++;
         /* From here on the frame without the offload header (offload.c) */
-        uint8_t *frame = st->frame + vnet;
         len -= (int)vnet;
+        if (frame == NULL) {
+            st->stats.rx_dropped_malformed++; /* longer than the spare: spilled over */
+            continue;
+        }
         if (st->pcap_fd >= 0) {
             struct iovec v = { frame, (size_t)len };
             nc__pcap_frame(st, &v, 1);
@@ -383,12 +423,19 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
         struct nc_tcpseg seg = { .tcp = false };
         if (ver == 4 && !nc__rto_input(st, ip, iplen, &seg))
             continue;
-        struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
-        if (p == NULL) {
-            st->stats.rx_dropped_malformed++;
-            continue;
+        struct pbuf *p;
+        if (st->rx_spare != NULL && frame == st->rx_spare->payload && len >= RX_KEEP_MIN) {
+            p = st->rx_spare;
+            st->rx_spare = NULL;
+            pbuf_realloc(p, (u16_t)len);
+        } else {
+            p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
+            if (p == NULL) {
+                st->stats.rx_dropped_malformed++;
+                continue;
+            }
+            memcpy(p->payload, frame, (size_t)len);
         }
-        memcpy(p->payload, frame, (size_t)len);
         /* The kernel vouched for the frame's TCP or UDP checksum (offload.c): lwIP does not
          * sum it again, for this frame only. */
         if (vouched)

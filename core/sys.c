@@ -33,6 +33,11 @@ int nc__sys_read(int fd, void *buf, size_t len)
     return ret_errno(nc__raw_syscall(SYS_read, fd, buf, len));
 }
 
+int nc__sys_readv(int fd, const struct iovec *iov, int n)
+{
+    return ret_errno(nc__raw_syscall(SYS_readv, fd, iov, n));
+}
+
 int nc__sys_write(int fd, const void *buf, size_t len)
 {
     return ret_errno(nc__raw_syscall(SYS_write, fd, buf, len));
