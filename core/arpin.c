@@ -29,7 +29,7 @@ bool nc__arpin_ours(void)
     return nc__same_fn((void *)etharp_input, (void *)guard);
 }
 
-void etharp_input(struct pbuf *p, struct netif *netif)
+NC_HIDDEN void etharp_input(struct pbuf *p, struct netif *netif)
 {
     /* lwIP reads the header from the first pbuf only: its length is what counts. */
     if (p->len < SIZEOF_ETHARP_HDR) {

@@ -304,7 +304,7 @@ static void forget(struct netcore_stack *st, struct tcp_pcb *pcb)
 /* lwIP's own memp_free, under the name lwip.am gives it */
 void nc__lwip_memp_free(memp_t type, void *mem);
 
-void memp_free(memp_t type, void *mem)
+NC_HIDDEN void memp_free(memp_t type, void *mem)
 {
     if (type == MEMP_TCP_PCB && mem != NULL && nc__stack != NULL)
         forget(nc__stack, mem);

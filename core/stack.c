@@ -44,7 +44,7 @@ static uint32_t mono_ms(void)
     return (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 }
 
-u32_t sys_now(void)
+NC_HIDDEN u32_t sys_now(void)
 {
     return atomic_load(&clock_is_manual) ? atomic_load(&clock_manual_ms) : mono_ms();
 }

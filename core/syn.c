@@ -16,6 +16,9 @@
 
 #include "internal.h"
 
+/* The smallest real MSS sent as GSO super-segments (offload.c). */
+#define TSO_MIN_MSS 88
+
 struct syn_opts {
     uint8_t *tcp;   /* TCP header */
     uint8_t *mss;   /* value of the MSS option, or NULL */
@@ -153,8 +156,15 @@ void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn)
     /* A SYN-ACK's pcb is in the map from the segment's lookup (rto.c); a SYN's was made by
      * lwIP's input just now, at the head of the active list, where the lookup's walk starts. */
     struct tcp_pcb *p = nc__pcb_find_raw(st, syn->v6, syn->saddr, syn->sport, syn->dport);
-    if (p == NULL)
+    /* Once per connection: a SYN that lwIP takes on a connection tuned already (one spoofed
+     * onto its addresses and ports, which lwIP answers with an ACK) changes nothing here. */
+    if (p == NULL || p->mss > TCP_MSS)
         return;
+    /* RFC 5681: the initial slow-start threshold "arbitrarily high". lwIP starts it at
+     * TCP_SND_BUF (64 KiB), which ends slow start long before a fast path is full; a
+     * threshold lwIP has already lowered after a loss stays. */
+    if (p->ssthresh == TCP_SND_BUF)
+        p->ssthresh = (tcpwnd_size_t)~(tcpwnd_size_t)0 >> 1;
     uint16_t cap = (uint16_t)(st->dev.mtu - headers(syn->v6));
     uint16_t mss = syn->mss < cap ? syn->mss : cap;
     if (st->dev.tso) {
@@ -164,6 +174,11 @@ void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn)
          * bytes but starts it, and after a timeout restarts it, at a few pcb->mss, and sends
          * nothing that does not fit: so the window starts at two super-segments, as below. */
         uint16_t real = syn->mss != 0 ? mss : (syn->v6 ? 1220 : 536);
+        /* A peer asking for a tiny MSS gets segments of it as lwIP makes them: as a GSO size
+         * it would have the kernel cut a super-segment into thousands of packets (Linux
+         * itself refuses an MSS below 48: tcp_min_snd_mss). */
+        if (real < TSO_MIN_MSS)
+            return;
         nc__offload_mss_set(st, syn->v6, syn->saddr, syn->dport, syn->sport, real, cap);
         mss = nc__offload_super_mss(real);
     }

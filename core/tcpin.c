@@ -267,7 +267,7 @@ static void nr_after(const struct nr *nr, struct tcp_pcb *pcb)
  * clears it if lwIP freed the pcb), else looked up again on addresses kept from before:
  * lwIP's per-packet globals are not ours after its input.
  */
-void tcp_input(struct pbuf *p, struct netif *inp)
+NC_HIDDEN void tcp_input(struct pbuf *p, struct netif *inp)
 {
     if (p->len < TCP_HLEN) {
         nc__lwip_tcp_input(p, inp); /* lwIP drops it */

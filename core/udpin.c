@@ -33,7 +33,7 @@ bool nc__udpin_ours(void)
     return nc__same_fn((void *)udp_input, (void *)guard);
 }
 
-void udp_input(struct pbuf *p, struct netif *inp)
+NC_HIDDEN void udp_input(struct pbuf *p, struct netif *inp)
 {
     if (ip_current_header_proto() == IP_PROTO_UDPLITE && p->len >= UDP_HLEN) {
         const struct udp_hdr *h = p->payload;
