@@ -62,7 +62,7 @@ run() {
     local mode=$1 loss=$2 s=$3 t0 t1 sink rc=0 dev=$NC_TAP
     port=$((port + 1))
     rm -f "$tmp/out"
-    nc_bg timeout 300 socat -u "TCP-LISTEN:$port,bind=$NC_KERNEL_IP,reuseaddr" \
+    nc_bg timeout 60 socat -u "TCP-LISTEN:$port,bind=$NC_KERNEL_IP,reuseaddr" \
         "CREATE:$tmp/out" >"$tmp/sink.log" 2>&1
     sink=$NC_LAST_PID
     nc_wait_listen "$port" "$NC_KERNEL_IP"
@@ -76,7 +76,7 @@ run() {
     tso) on_netcore 300 socat -u "FILE:$tmp/data" "TCP:$NC_KERNEL_IP:$port" || rc=$? ;;
     plain) NETCORE_OFFLOAD=off on_netcore 300 socat -u "FILE:$tmp/data" \
         "TCP:$NC_KERNEL_IP:$port" || rc=$? ;;
-    kernel) ip netns exec "$kns" timeout 300 socat -u "FILE:$tmp/data" \
+    kernel) ip netns exec "$kns" timeout 60 socat -u "FILE:$tmp/data" \
         "TCP:$NC_KERNEL_IP:$port" || rc=$? ;;
     esac
     wait "$sink" || rc=$?

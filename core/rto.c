@@ -264,6 +264,7 @@ static void expire(struct netcore_stack *st, struct nc_rto *r, struct tcp_pcb *p
                    uint32_t now)
 {
     r->since = now;
+    nc__rexmit_cut(pcb);
     if (tcp_rexmit_rto_prepare(pcb) != ERR_OK)
         return;
     tcpwnd_size_t flight = pcb->cwnd < pcb->snd_wnd ? pcb->cwnd : pcb->snd_wnd;
