@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include <lwip/priv/tcp_priv.h>
+#include <lwip/sys.h>
 #include <lwip/tcp.h>
 
 #include "internal.h"
@@ -85,7 +86,13 @@ void nc__rexmit_cut(struct tcp_pcb *pcb)
  * (RFC 6675's IsLost, by bytes) is resent once: HighRxt marks how far retransmission went.
  * A hole is resent by cutting the unacked segments at its edges (as above) and moving the
  * pieces inside it back to the unsent queue, in order, as lwIP's tcp_rexmit moves its head;
- * tcp_output then sends them and puts them back on the unacked queue in order. Only what
+ * tcp_output then sends them and puts them back on the unacked queue in order. A
+ * retransmission can be lost too: when data sent after it is SACKed and it is not (RACK's
+ * rule, RFC 8985, by sequence instead of time, the link keeping order), the holes are resent
+ * again at once instead of after the retransmission timer; and when nothing sent after it
+ * comes back to tell (a receive window that lets nothing more out), a retransmission not
+ * SACKed a quarter of an RTT after its own round trip counts as lost (RACK's timer, rto.c).
+ * Only what
  * fits the window now is moved, so that tcp_output sends it at once: lwIP's tcp_write
  * appends new data to the last unsent segment, which must not be an old one. The
  * scoreboard goes with the pcb (lwIP's ext arg destroy callback).
@@ -94,7 +101,9 @@ void nc__rexmit_cut(struct tcp_pcb *pcb)
 
 struct scoreboard {
     uint32_t high_rxt; /* retransmitted in this recovery up to here */
-    bool in_recovery;
+    uint32_t rxt_mark; /* snd_nxt when the last retransmission went out */
+    uint32_t rxt_at;   /* sys_now() then */
+    bool marked;       /* rxt_mark is set: a retransmission is on its way */
     unsigned n;
     struct {
         uint32_t l, r;
@@ -259,6 +268,12 @@ bool nc__rexmit_holes(struct tcp_pcb *pcb)
     uint16_t real = nc__offload_real_mss(pcb);
     tcpwnd_size_t wnd = pcb->cwnd < pcb->snd_wnd ? pcb->cwnd : pcb->snd_wnd;
     uint32_t edge = pcb->lastack + wnd;
+    /* A retransmission lost again: what was sent after it is SACKed (three segments' worth,
+     * as for any loss), it is not. Every hole not SACKed since is then resent again. */
+    if (sb->marked && TCP_SEQ_GEQ(sb->b[sb->n - 1].r, sb->rxt_mark + 3u * real)) {
+        sb->high_rxt = pcb->lastack;
+        sb->marked = false;
+    }
     uint32_t start = TCP_SEQ_GT(sb->high_rxt, pcb->lastack) ? sb->high_rxt : pcb->lastack;
     bool queued = false;
     for (unsigned i = 0; i < sb->n; i++) {
@@ -272,6 +287,9 @@ bool nc__rexmit_holes(struct tcp_pcb *pcb)
             if (got != start) {
                 queued = true;
                 sb->high_rxt = got;
+                sb->rxt_mark = pcb->snd_nxt;
+                sb->rxt_at = sys_now();
+                sb->marked = true;
             }
             if (got != sb->b[i].l)
                 break; /* the window, or a segment lwIP holds */
@@ -287,12 +305,33 @@ void nc__rexmit_recovery(struct tcp_pcb *pcb, bool on, uint32_t high_rxt)
     struct scoreboard *sb = sb_get(pcb, false);
     if (sb == NULL)
         return;
-    sb->in_recovery = on;
     sb->high_rxt = high_rxt;
+    sb->rxt_mark = pcb->snd_nxt;
+    sb->rxt_at = sys_now();
+    sb->marked = on;
 }
 
 uint32_t nc__rexmit_high(struct tcp_pcb *pcb)
 {
     struct scoreboard *sb = sb_get(pcb, false);
     return sb != NULL ? sb->high_rxt : pcb->lastack;
+}
+
+bool nc__rexmit_pending(struct tcp_pcb *pcb, uint32_t *at)
+{
+    struct scoreboard *sb = sb_get(pcb, false);
+    if (sb == NULL || !sb->marked || !(pcb->flags & TF_INFR) || sb->n == 0)
+        return false;
+    *at = sb->rxt_at;
+    return true;
+}
+
+bool nc__rexmit_lost(struct tcp_pcb *pcb)
+{
+    struct scoreboard *sb = sb_get(pcb, false);
+    if (sb == NULL)
+        return false;
+    sb->high_rxt = pcb->lastack;
+    sb->marked = false;
+    return nc__rexmit_holes(pcb);
 }

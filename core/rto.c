@@ -281,6 +281,22 @@ static void expire(struct netcore_stack *st, struct nc_rto *r, struct tcp_pcb *p
     st->stats.rto_timeouts++;
 }
 
+/*
+ * In fast recovery, a retransmission that no ACK has confirmed a quarter of an RTT after its
+ * own round trip is taken as lost (RACK's reordering timer, RFC 8985 6.2, for what rexmit.c
+ * resent): when the peer's window lets nothing new out after it, no SACK would tell, and the
+ * retransmission timer, 200 ms at least, would. *due: when.
+ */
+static bool lost_timer(const struct nc_rto *r, struct tcp_pcb *pcb, uint32_t *due)
+{
+    uint32_t at;
+    if (r->srtt8 < 0 || !nc__rexmit_pending(pcb, &at))
+        return false;
+    uint32_t srtt = (uint32_t)(r->srtt8 >> 3);
+    *due = at + srtt + srtt / 4 + 2;
+    return true;
+}
+
 static void arm(struct netcore_stack *st, uint32_t due, uint32_t now)
 {
     struct nc_rto_tab *t = st->rto;
@@ -312,7 +328,14 @@ static void check(void *arg)
         if (p->state < ESTABLISHED || p->unacked == NULL || r->backoff == RTO_OFF)
             continue;
         observe(r, p, now);
+        uint32_t lost_due;
+        if (lost_timer(r, p, &lost_due) && TCP_SEQ_GEQ(now, lost_due) && nc__rexmit_lost(p)) {
+            tcp_output(p);
+            observe(r, p, now);
+        }
         uint32_t due = r->since + timeout(r);
+        if (lost_timer(r, p, &lost_due) && TCP_SEQ_LT(lost_due, due))
+            due = TCP_SEQ_GT(lost_due, now) ? lost_due : now + 1;
         if (TCP_SEQ_GEQ(now, due)) {
             if (timeout(r) >= (uint32_t)p->rto * TCP_SLOW_INTERVAL) {
                 r->backoff = RTO_OFF; /* lwIP's timer is sooner from here on */
@@ -341,8 +364,12 @@ void nc__rto_output(struct netcore_stack *st, struct tcp_pcb *pcb)
     if (r == NULL)
         return;
     observe(r, pcb, now);
-    if (pcb->unacked != NULL && r->backoff != RTO_OFF)
-        arm(st, r->since + timeout(r), now);
+    if (pcb->unacked == NULL || r->backoff == RTO_OFF)
+        return;
+    uint32_t due = r->since + timeout(r), lost_due;
+    if (lost_timer(r, pcb, &lost_due) && TCP_SEQ_LT(lost_due, due))
+        due = lost_due;
+    arm(st, due, now);
 }
 
 bool nc__rto_input(struct netcore_stack *st, const uint8_t *ip, size_t len,
