@@ -1,9 +1,9 @@
 /*
  * tcpin.c: the guards around lwIP's tcp_input, against a TCP peer this test plays by hand
  * (handpeer.h) on the controllable clock. Without them lwIP 2.1.3 aborts the test process
- * (the first two cases) or the connection stalls (the third). The last three cases are the loss
+ * (the first two cases) or the connection stalls (the third). The last four cases are the loss
  * recovery tcpin.c adds around lwIP's sender (NewReno partial ACKs, SACKed duplicate ACKs,
- * every SACKed hole resent at once).
+ * every SACKed hole resent at once, a lost retransmission resent before the timer).
  */
 #include <check.h>
 #include <errno.h>
@@ -308,6 +308,53 @@ START_TEST(sack_resends_every_hole)
 }
 END_TEST
 
+/*
+ * The fast retransmission of a hole is lost too, and nothing sent after it can tell (all of
+ * the flight is SACKed, no new data): it is resent once a round trip and a quarter have gone
+ * by without its ACK (rexmit.c, RACK's timer), long before the 200 ms retransmission timer.
+ */
+START_TEST(lost_retransmission_resent)
+{
+    struct hp h;
+    hp_start(&h);
+    hp_connect(&h, true, NULL);
+    uint32_t seq = hp_send_full(&h, 1);
+    netcore_clock_advance(10);
+    ack_to(&h, seq + HP_MSS); /* an RTT of 10 ms */
+    struct hp_seg sg[16];
+    hp_collect(&h, sg, 16);
+    seq = hp_send_full(&h, 3);
+    netcore_clock_advance(10);
+    ack_to(&h, seq + 3 * HP_MSS);
+    hp_collect(&h, sg, 16);
+    seq = hp_send_full(&h, 6);
+    netcore_clock_advance(10);
+    uint32_t a = seq + HP_MSS, m = HP_MSS;
+    ack_to(&h, a);
+    for (uint32_t k = 3; k <= 5; k++) {
+        const uint32_t b[][2] = { { seq + 2 * m, seq + k * m } };
+        sack_blocks_to(&h, a, b, 1);
+    }
+    ck_assert_msg(resends(&h, a), "no fast retransmit of the second segment");
+    const uint32_t all[][2] = { { seq + 2 * m, seq + 6 * m } };
+    sack_blocks_to(&h, a, all, 1); /* the rest arrived; the retransmission is lost */
+    hp_collect(&h, sg, 16);
+    int ms = 0;
+    while (ms < 150 && !resends(&h, a)) {
+        netcore_clock_advance(5);
+        ms += 5;
+    }
+    ck_assert_msg(ms < 150, "the lost retransmission waited for the retransmission timer");
+    ack_to(&h, seq + 6 * m);
+    hp_collect(&h, sg, 16);
+    struct netcore_stats st;
+    netcore_get_stats(h.st, &st);
+    ck_assert_uint_eq(st.rto_timeouts, 0);
+    still_works(&h, HP_ISS + 1, seq + 6 * m, seq + 6 * m);
+    hp_stop(&h);
+}
+END_TEST
+
 static Suite *tcpin_suite(void)
 {
     Suite *s = suite_create("tcpin");
@@ -325,6 +372,7 @@ static Suite *tcpin_suite(void)
     tcase_add_test(tr, partial_ack_resends_next_hole);
     tcase_add_test(tr, sacked_dupacks_with_growing_window);
     tcase_add_test(tr, sack_resends_every_hole);
+    tcase_add_test(tr, lost_retransmission_resent);
     suite_add_tcase(s, tr);
     return s;
 }
