@@ -608,10 +608,12 @@ void nc__rexmit_sack(struct tcp_pcb *pcb, uint32_t ackno, const uint32_t (*block
 bool nc__rexmit_holes(struct tcp_pcb *pcb);
 void nc__rexmit_recovery(struct tcp_pcb *pcb, bool on, uint32_t high_rxt);
 uint32_t nc__rexmit_high(struct tcp_pcb *pcb);
-/* rexmit.c: in recovery with a retransmission unconfirmed, since *at (sys_now()); its
- * reordering time is up (rto.c): resend the holes again (true: some were queued). */
-bool nc__rexmit_pending(struct tcp_pcb *pcb, uint32_t *at);
-bool nc__rexmit_lost(struct tcp_pcb *pcb);
+/* rexmit.c: when RACK's reordering timer of pcb is due (rto.c runs it; srtt in ms): a hole
+ * the SACK blocks show and nothing resent, or a retransmission unconfirmed; in recovery, what
+ * it does when it fires (true: holes were queued, to send). tcpin.c: the timer fired. */
+bool nc__rexmit_timer(struct tcp_pcb *pcb, uint32_t srtt, uint32_t *due);
+bool nc__rexmit_fire(struct tcp_pcb *pcb, uint32_t srtt);
+void nc__tcpin_reorder(struct tcp_pcb *pcb, uint32_t srtt);
 
 /* log.c: one line on stderr if NETCORE_LOG lets level through. */
 void nc__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -91,18 +91,21 @@ void nc__rexmit_cut(struct tcp_pcb *pcb)
  * rule, RFC 8985, by sequence instead of time, the link keeping order), the holes are resent
  * again at once instead of after the retransmission timer; and when nothing sent after it
  * comes back to tell (a receive window that lets nothing more out), a retransmission not
- * SACKed a quarter of an RTT after its own round trip counts as lost (RACK's timer, rto.c).
+ * SACKed a quarter of an RTT after its own round trip counts as lost. Likewise a hole with
+ * less than three segments SACKed above it (a flight's tail) counts as lost once a quarter
+ * of an RTT has passed since the last SACK (RACK's reordering timer; rto.c runs both).
  * Only what
  * fits the window now is moved, so that tcp_output sends it at once: lwIP's tcp_write
  * appends new data to the last unsent segment, which must not be an old one. The
  * scoreboard goes with the pcb (lwIP's ext arg destroy callback).
  */
-#define SB_BLOCKS 16
+#define SB_BLOCKS 64 /* a 1 MiB flight at 5% loss has ~36 holes */
 
 struct scoreboard {
     uint32_t high_rxt; /* retransmitted in this recovery up to here */
     uint32_t rxt_mark; /* snd_nxt when the last retransmission went out */
     uint32_t rxt_at;   /* sys_now() then */
+    uint32_t ack_at;   /* sys_now() of the last ACK with SACK blocks */
     bool marked;       /* rxt_mark is set: a retransmission is on its way */
     unsigned n;
     struct {
@@ -190,6 +193,8 @@ void nc__rexmit_sack(struct tcp_pcb *pcb, uint32_t ackno, const uint32_t (*block
     if (sb == NULL)
         return;
     sb_prune(sb, ackno);
+    if (nblocks > 0)
+        sb->ack_at = sys_now();
     for (unsigned i = 0; i < nblocks; i++) {
         uint32_t l = blocks[i][0], r = blocks[i][1];
         if (!TCP_SEQ_GT(r, l) || r - l >= 0x40000000u || !TCP_SEQ_GT(r, ackno) ||
@@ -260,7 +265,7 @@ static uint32_t queue_hole(struct tcp_pcb *pcb, uint32_t a, uint32_t b, uint32_t
     return b;
 }
 
-bool nc__rexmit_holes(struct tcp_pcb *pcb)
+static bool holes(struct tcp_pcb *pcb, bool force)
 {
     struct scoreboard *sb = sb_get(pcb, false);
     if (sb == NULL || sb->n == 0 || !(pcb->flags & TF_INFR) || pcb->unacked == NULL)
@@ -276,12 +281,12 @@ bool nc__rexmit_holes(struct tcp_pcb *pcb)
     }
     uint32_t start = TCP_SEQ_GT(sb->high_rxt, pcb->lastack) ? sb->high_rxt : pcb->lastack;
     bool queued = false;
-    for (unsigned i = 0; i < sb->n; i++) {
+    uint32_t above = 0; /* SACKed above the hole before block i */
+    for (unsigned i = 0; i < sb->n; i++)
+        above += sb->b[i].r - sb->b[i].l;
+    for (unsigned i = 0; i < sb->n; above -= sb->b[i].r - sb->b[i].l, i++) {
         if (TCP_SEQ_GT(sb->b[i].l, start)) {
-            uint32_t above = 0; /* SACKed above this hole */
-            for (unsigned j = i; j < sb->n; j++)
-                above += sb->b[j].r - sb->b[j].l;
-            if (above < 3u * real)
+            if (above < 3u * real && !force)
                 break;
             uint32_t got = queue_hole(pcb, start, sb->b[i].l, edge);
             if (got != start) {
@@ -317,21 +322,55 @@ uint32_t nc__rexmit_high(struct tcp_pcb *pcb)
     return sb != NULL ? sb->high_rxt : pcb->lastack;
 }
 
-bool nc__rexmit_pending(struct tcp_pcb *pcb, uint32_t *at)
+bool nc__rexmit_holes(struct tcp_pcb *pcb)
 {
-    struct scoreboard *sb = sb_get(pcb, false);
-    if (sb == NULL || !sb->marked || !(pcb->flags & TF_INFR) || sb->n == 0)
-        return false;
-    *at = sb->rxt_at;
-    return true;
+    return holes(pcb, false);
 }
 
-bool nc__rexmit_lost(struct tcp_pcb *pcb)
+/* Is there a hole below the highest SACKed byte that this recovery has not resent? */
+static bool unrepaired(const struct scoreboard *sb, const struct tcp_pcb *pcb)
+{
+    uint32_t start = pcb->lastack;
+    if ((pcb->flags & TF_INFR) && TCP_SEQ_GT(sb->high_rxt, start))
+        start = sb->high_rxt;
+    for (unsigned i = 0; i < sb->n; i++) {
+        if (TCP_SEQ_GT(sb->b[i].l, start))
+            return true;
+        if (TCP_SEQ_GT(sb->b[i].r, start))
+            start = sb->b[i].r;
+    }
+    return false;
+}
+
+bool nc__rexmit_timer(struct tcp_pcb *pcb, uint32_t srtt, uint32_t *due)
 {
     struct scoreboard *sb = sb_get(pcb, false);
-    if (sb == NULL)
+    if (sb == NULL || sb->n == 0 || pcb->unacked == NULL)
         return false;
-    sb->high_rxt = pcb->lastack;
-    sb->marked = false;
-    return nc__rexmit_holes(pcb);
+    bool any = false;
+    if (sb->marked && (pcb->flags & TF_INFR)) {
+        *due = sb->rxt_at + srtt + srtt / 4 + 2;
+        any = true;
+    }
+    if (unrepaired(sb, pcb)) {
+        uint32_t d = sb->ack_at + srtt / 4 + 2;
+        if (!any || TCP_SEQ_LT(d, *due))
+            *due = d;
+        any = true;
+    }
+    return any;
+}
+
+bool nc__rexmit_fire(struct tcp_pcb *pcb, uint32_t srtt)
+{
+    struct scoreboard *sb = sb_get(pcb, false);
+    if (sb == NULL || !(pcb->flags & TF_INFR))
+        return false;
+    uint32_t now = sys_now();
+    if (sb->marked && TCP_SEQ_GEQ(now, sb->rxt_at + srtt + srtt / 4 + 2)) {
+        sb->high_rxt = pcb->lastack; /* what it resent is lost again */
+        sb->marked = false;
+    }
+    sb->ack_at = now; /* not again before the next reordering window */
+    return holes(pcb, true);
 }

@@ -274,6 +274,7 @@ static void expire(struct netcore_stack *st, struct nc_rto *r, struct tcp_pcb *p
     pcb->cwnd = pcb->mss;
     pcb->bytes_acked = 0;
     pcb->rtime = 0; /* lwIP's own timer starts over */
+    nc__rexmit_recovery(pcb, false, pcb->lastack); /* go-back-N resends the holes anyway */
     tcp_rexmit_rto_commit(pcb);
     r->nrtx = pcb->nrtx;
     r->timing = false;
@@ -282,19 +283,15 @@ static void expire(struct netcore_stack *st, struct nc_rto *r, struct tcp_pcb *p
 }
 
 /*
- * In fast recovery, a retransmission that no ACK has confirmed a quarter of an RTT after its
- * own round trip is taken as lost (RACK's reordering timer, RFC 8985 6.2, for what rexmit.c
- * resent): when the peer's window lets nothing new out after it, no SACK would tell, and the
- * retransmission timer, 200 ms at least, would. *due: when.
+ * RACK's reordering timer (RFC 8985 6.2) for rexmit.c's scoreboard: a hole below SACKed data
+ * that has waited a quarter of an RTT past the last SACK, however little is SACKed above it
+ * (a flight's tail), or a retransmission no ACK confirmed a quarter of an RTT after its own
+ * round trip (when the peer's window lets nothing new out after it, no SACK would tell). Both
+ * would otherwise wait for the retransmission timer, 200 ms at least. *due: when.
  */
 static bool lost_timer(const struct nc_rto *r, struct tcp_pcb *pcb, uint32_t *due)
 {
-    uint32_t at;
-    if (r->srtt8 < 0 || !nc__rexmit_pending(pcb, &at))
-        return false;
-    uint32_t srtt = (uint32_t)(r->srtt8 >> 3);
-    *due = at + srtt + srtt / 4 + 2;
-    return true;
+    return r->srtt8 >= 0 && nc__rexmit_timer(pcb, (uint32_t)(r->srtt8 >> 3), due);
 }
 
 static void arm(struct netcore_stack *st, uint32_t due, uint32_t now)
@@ -329,8 +326,8 @@ static void check(void *arg)
             continue;
         observe(r, p, now);
         uint32_t lost_due;
-        if (lost_timer(r, p, &lost_due) && TCP_SEQ_GEQ(now, lost_due) && nc__rexmit_lost(p)) {
-            tcp_output(p);
+        if (lost_timer(r, p, &lost_due) && TCP_SEQ_GEQ(now, lost_due)) {
+            nc__tcpin_reorder(p, (uint32_t)(r->srtt8 >> 3));
             observe(r, p, now);
         }
         uint32_t due = r->since + timeout(r);

@@ -265,6 +265,23 @@ static void enter(struct tcp_pcb *pcb)
     output(pcb);
 }
 
+/* RACK's reordering timer fired (rto.c): the holes the SACK blocks show are lost, however
+ * little is SACKed above them (the tail of a flight: no three segments follow the hole). */
+void nc__tcpin_reorder(struct tcp_pcb *pcb, uint32_t srtt)
+{
+    if (!(pcb->flags & TF_INFR)) {
+        uint32_t lastack = pcb->lastack;
+        nc__rexmit_cut(pcb);
+        tcp_rexmit_fast(pcb);
+        if (!(pcb->flags & TF_INFR) || pcb->lastack != lastack)
+            return;
+        set_recover(pcb, true, pcb->snd_nxt);
+        nc__rexmit_recovery(pcb, true, head_end(pcb));
+    }
+    nc__rexmit_fire(pcb, srtt);
+    output(pcb);
+}
+
 /* After lwIP's input, pcb being the connection looked up again (NULL: gone). */
 static void nr_after(const struct nr *nr, struct tcp_pcb *pcb)
 {

@@ -1,9 +1,10 @@
 /*
  * tcpin.c: the guards around lwIP's tcp_input, against a TCP peer this test plays by hand
  * (handpeer.h) on the controllable clock. Without them lwIP 2.1.3 aborts the test process
- * (the first two cases) or the connection stalls (the third). The last four cases are the loss
+ * (the first two cases) or the connection stalls (the third). The last five cases are the loss
  * recovery tcpin.c adds around lwIP's sender (NewReno partial ACKs, SACKed duplicate ACKs,
- * every SACKed hole resent at once, a lost retransmission resent before the timer).
+ * every SACKed hole resent at once, a lost retransmission and a flight's lost tail resent
+ * before the retransmission timer).
  */
 #include <check.h>
 #include <errno.h>
@@ -355,6 +356,47 @@ START_TEST(lost_retransmission_resent)
 }
 END_TEST
 
+/*
+ * The tail of a flight lost: of six segments the fifth, so only one segment is SACKed above
+ * it and no three duplicate ACKs come. It is resent a quarter of an RTT after that SACK
+ * (RACK's reordering timer), not after the 200 ms retransmission timer.
+ */
+START_TEST(tail_hole_resent)
+{
+    struct hp h;
+    hp_start(&h);
+    hp_connect(&h, true, NULL);
+    uint32_t seq = hp_send_full(&h, 1);
+    netcore_clock_advance(10);
+    ack_to(&h, seq + HP_MSS); /* an RTT of 10 ms */
+    struct hp_seg sg[16];
+    hp_collect(&h, sg, 16);
+    seq = hp_send_full(&h, 3);
+    netcore_clock_advance(10);
+    ack_to(&h, seq + 3 * HP_MSS);
+    hp_collect(&h, sg, 16);
+    seq = hp_send_full(&h, 6);
+    netcore_clock_advance(10);
+    uint32_t m = HP_MSS, a = seq + 4 * m;
+    ack_to(&h, a);
+    const uint32_t b[][2] = { { seq + 5 * m, seq + 6 * m } };
+    sack_blocks_to(&h, a, b, 1);
+    int ms = 0;
+    while (ms < 150 && !resends(&h, a)) {
+        netcore_clock_advance(5);
+        ms += 5;
+    }
+    ck_assert_msg(ms < 150, "the tail's hole waited for the retransmission timer");
+    ack_to(&h, seq + 6 * m);
+    hp_collect(&h, sg, 16);
+    struct netcore_stats st;
+    netcore_get_stats(h.st, &st);
+    ck_assert_uint_eq(st.rto_timeouts, 0);
+    still_works(&h, HP_ISS + 1, seq + 6 * m, seq + 6 * m);
+    hp_stop(&h);
+}
+END_TEST
+
 static Suite *tcpin_suite(void)
 {
     Suite *s = suite_create("tcpin");
@@ -373,6 +415,7 @@ static Suite *tcpin_suite(void)
     tcase_add_test(tr, sacked_dupacks_with_growing_window);
     tcase_add_test(tr, sack_resends_every_hole);
     tcase_add_test(tr, lost_retransmission_resent);
+    tcase_add_test(tr, tail_hole_resent);
     suite_add_tcase(s, tr);
     return s;
 }
