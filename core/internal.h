@@ -602,6 +602,23 @@ void nc__offload_mss_set(struct netcore_stack *st, bool v6, const uint8_t *raddr
 uint16_t nc__offload_super_mss(uint16_t real);
 /* A connection's real MSS, whatever syn.c made its pcb->mss. */
 uint16_t nc__offload_real_mss(const struct tcp_pcb *pcb);
+/* rexmit.c: before lwIP retransmits the head of pcb's unacked queue, cut it to what the
+ * peer lacks: its acknowledged front dropped, one real MSS kept (the rest queued behind). */
+void nc__rexmit_cut(struct tcp_pcb *pcb);
+/* rexmit.c: the SACK blocks of an ACK for pcb's scoreboard; in fast recovery, queue every
+ * hole the scoreboard shows lost and not yet resent (true: some were; tcp_output sends them);
+ * recovery begins (on, with what is resent already) or ends; how far it resent. */
+void nc__rexmit_sack(struct tcp_pcb *pcb, uint32_t ackno, const uint32_t (*blocks)[2],
+                     unsigned nblocks);
+bool nc__rexmit_holes(struct tcp_pcb *pcb);
+void nc__rexmit_recovery(struct tcp_pcb *pcb, bool on, uint32_t high_rxt);
+uint32_t nc__rexmit_high(struct tcp_pcb *pcb);
+/* rexmit.c: when RACK's reordering timer of pcb is due (rto.c runs it; srtt in ms): a hole
+ * the SACK blocks show and nothing resent, or a retransmission unconfirmed; in recovery, what
+ * it does when it fires (true: holes were queued, to send). tcpin.c: the timer fired. */
+bool nc__rexmit_timer(struct tcp_pcb *pcb, uint32_t srtt, uint32_t *due);
+bool nc__rexmit_fire(struct tcp_pcb *pcb, uint32_t srtt);
+void nc__tcpin_reorder(struct tcp_pcb *pcb, uint32_t srtt);
 
 /* log.c: one line on stderr if NETCORE_LOG lets level through. */
 void nc__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -113,8 +113,9 @@ unsigned int nc__rand(void);
  * hole per round trip and, with a flight of a few large segments, mostly from a timeout. */
 #define LWIP_TCP_SACK_OUT           1
 #define LWIP_TCP_MAX_SACK_NUM       4
-/* One pointer of netcore's per pcb: tcpin.c's NewReno recovery point. */
-#define LWIP_TCP_PCB_NUM_EXT_ARGS   1
+/* Two pointers of netcore's per pcb: tcpin.c's NewReno recovery point, rexmit.c's SACK
+ * scoreboard. */
+#define LWIP_TCP_PCB_NUM_EXT_ARGS   2
 
 /* ---- checksums: lwIP computes and checks them all (CHECKSUM_GEN_*, CHECKSUM_CHECK_* stay 1),
  * but per interface, so that a device that hands frames with their checksum already verified

@@ -264,6 +264,7 @@ static void expire(struct netcore_stack *st, struct nc_rto *r, struct tcp_pcb *p
                    uint32_t now)
 {
     r->since = now;
+    nc__rexmit_cut(pcb);
     if (tcp_rexmit_rto_prepare(pcb) != ERR_OK)
         return;
     tcpwnd_size_t flight = pcb->cwnd < pcb->snd_wnd ? pcb->cwnd : pcb->snd_wnd;
@@ -273,11 +274,24 @@ static void expire(struct netcore_stack *st, struct nc_rto *r, struct tcp_pcb *p
     pcb->cwnd = pcb->mss;
     pcb->bytes_acked = 0;
     pcb->rtime = 0; /* lwIP's own timer starts over */
+    nc__rexmit_recovery(pcb, false, pcb->lastack); /* go-back-N resends the holes anyway */
     tcp_rexmit_rto_commit(pcb);
     r->nrtx = pcb->nrtx;
     r->timing = false;
     r->backoff++;
     st->stats.rto_timeouts++;
+}
+
+/*
+ * RACK's reordering timer (RFC 8985 6.2) for rexmit.c's scoreboard: a hole below SACKed data
+ * that has waited a quarter of an RTT past the last SACK, however little is SACKed above it
+ * (a flight's tail), or a retransmission no ACK confirmed a quarter of an RTT after its own
+ * round trip (when the peer's window lets nothing new out after it, no SACK would tell). Both
+ * would otherwise wait for the retransmission timer, 200 ms at least. *due: when.
+ */
+static bool lost_timer(const struct nc_rto *r, struct tcp_pcb *pcb, uint32_t *due)
+{
+    return r->srtt8 >= 0 && nc__rexmit_timer(pcb, (uint32_t)(r->srtt8 >> 3), due);
 }
 
 static void arm(struct netcore_stack *st, uint32_t due, uint32_t now)
@@ -311,7 +325,14 @@ static void check(void *arg)
         if (p->state < ESTABLISHED || p->unacked == NULL || r->backoff == RTO_OFF)
             continue;
         observe(r, p, now);
+        uint32_t lost_due;
+        if (lost_timer(r, p, &lost_due) && TCP_SEQ_GEQ(now, lost_due)) {
+            nc__tcpin_reorder(p, (uint32_t)(r->srtt8 >> 3));
+            observe(r, p, now);
+        }
         uint32_t due = r->since + timeout(r);
+        if (lost_timer(r, p, &lost_due) && TCP_SEQ_LT(lost_due, due))
+            due = TCP_SEQ_GT(lost_due, now) ? lost_due : now + 1;
         if (TCP_SEQ_GEQ(now, due)) {
             if (timeout(r) >= (uint32_t)p->rto * TCP_SLOW_INTERVAL) {
                 r->backoff = RTO_OFF; /* lwIP's timer is sooner from here on */
@@ -340,8 +361,12 @@ void nc__rto_output(struct netcore_stack *st, struct tcp_pcb *pcb)
     if (r == NULL)
         return;
     observe(r, pcb, now);
-    if (pcb->unacked != NULL && r->backoff != RTO_OFF)
-        arm(st, r->since + timeout(r), now);
+    if (pcb->unacked == NULL || r->backoff == RTO_OFF)
+        return;
+    uint32_t due = r->since + timeout(r), lost_due;
+    if (lost_timer(r, pcb, &lost_due) && TCP_SEQ_LT(lost_due, due))
+        due = lost_due;
+    arm(st, due, now);
 }
 
 bool nc__rto_input(struct netcore_stack *st, const uint8_t *ip, size_t len,

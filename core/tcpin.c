@@ -124,7 +124,14 @@ bool nc__tcpin_ours(void)
  * carry SACK blocks (lwIP offers SACK, lwipopts.h), which lwIP's sender ignores. So an ACK
  * that repeats the last one and SACKs at least three segments' worth above it (RFC 6675's
  * loss rule for the first hole) starts lwIP's fast retransmit and recovery itself when lwIP's
- * own count did not.
+ * own count did not. (Three segments of the peer's: with TAP offloads pcb->mss is a
+ * super-segment of ~45 of them, offload.c.)
+ *
+ * With SACK blocks, a retransmission is one real segment (rexmit.c cuts lwIP's
+ * super-segments), and every ACK's blocks go to rexmit.c's scoreboard: on entering recovery,
+ * on each duplicate ACK in it and on each partial ACK, every hole it shows lost is resent
+ * once, not one per round trip; a partial ACK resends the segment after it only when the
+ * scoreboard has not resent it already.
  */
 _Static_assert(sizeof(void *) >= 8, "the recovery point and its flag share a pointer");
 #define RECOVER_SET ((uint64_t)1 << 32)
@@ -149,7 +156,7 @@ static bool get_recover(const struct tcp_pcb *pcb, uint32_t *seq)
     return (v & RECOVER_SET) != 0;
 }
 
-enum { NR_NONE, NR_ENTER, NR_PARTIAL, NR_SACKED };
+enum { NR_NONE, NR_ENTER, NR_PARTIAL, NR_SACKED, NR_DUP };
 struct nr {
     int what;
     struct tcp_pcb *pcb;
@@ -157,11 +164,11 @@ struct nr {
     tcpwnd_size_t cwnd;
 };
 
-/* Bytes the SACK option of h (hlen bytes of header in the pbuf) reports above ackno. */
-static uint32_t sacked_above(const struct tcp_hdr *h, size_t hlen, uint32_t ackno)
+/* The blocks of the SACK option of h (hlen bytes of header in the pbuf), at most 4. */
+static unsigned sack_blocks(const struct tcp_hdr *h, size_t hlen, uint32_t (*out)[2])
 {
     const uint8_t *o = (const uint8_t *)h;
-    uint32_t total = 0;
+    unsigned n = 0;
     for (size_t i = TCP_HLEN; i < hlen;) {
         uint8_t kind = o[i];
         if (kind == 0)
@@ -173,17 +180,27 @@ static uint32_t sacked_above(const struct tcp_hdr *h, size_t hlen, uint32_t ackn
         if (i + 1 >= hlen || o[i + 1] < 2 || i + o[i + 1] > hlen)
             break;
         if (kind == 5) {
-            for (size_t b = i + 2; b + 8 <= i + o[i + 1]; b += 8) {
-                uint32_t l = (uint32_t)o[b] << 24 | (uint32_t)o[b + 1] << 16 |
-                             (uint32_t)o[b + 2] << 8 | o[b + 3];
-                uint32_t r = (uint32_t)o[b + 4] << 24 | (uint32_t)o[b + 5] << 16 |
-                             (uint32_t)o[b + 6] << 8 | o[b + 7];
-                if (TCP_SEQ_GT(l, ackno) && TCP_SEQ_GT(r, l) && r - l < 0x40000000u)
-                    total += r - l;
+            for (size_t b = i + 2; b + 8 <= i + o[i + 1] && n < 4; b += 8) {
+                out[n][0] = (uint32_t)o[b] << 24 | (uint32_t)o[b + 1] << 16 |
+                            (uint32_t)o[b + 2] << 8 | o[b + 3];
+                out[n][1] = (uint32_t)o[b + 4] << 24 | (uint32_t)o[b + 5] << 16 |
+                            (uint32_t)o[b + 6] << 8 | o[b + 7];
+                n++;
             }
         }
         i += o[i + 1];
     }
+    return n;
+}
+
+/* Bytes the blocks report above ackno. */
+static uint32_t sacked_above(const uint32_t (*b)[2], unsigned n, uint32_t ackno)
+{
+    uint32_t total = 0;
+    for (unsigned i = 0; i < n; i++)
+        if (TCP_SEQ_GT(b[i][0], ackno) && TCP_SEQ_GT(b[i][1], b[i][0]) &&
+            b[i][1] - b[i][0] < 0x40000000u)
+            total += b[i][1] - b[i][0];
     return total;
 }
 
@@ -197,20 +214,72 @@ static void nr_before(struct nr *nr, struct tcp_pcb *pcb, const struct tcp_hdr *
         (fl & (TCP_SYN | TCP_RST)) || pcb->unacked == NULL)
         return;
     uint32_t ackno = lwip_ntohl(h->ackno);
+    size_t hlen = TCPH_HDRLEN_BYTES(h);
+    uint32_t blocks[4][2];
+    unsigned nb = 0;
+    if (hlen > TCP_HLEN && hlen <= first_len && TCP_SEQ_GEQ(ackno, pcb->lastack))
+        nb = sack_blocks(h, hlen, blocks);
+    nc__rexmit_sack(pcb, ackno, (const uint32_t (*)[2])blocks, nb);
     if (pcb->flags & TF_INFR) {
         if (TCP_SEQ_GT(ackno, pcb->lastack))
             nr->what = NR_PARTIAL;
-    } else if (ackno == pcb->lastack && tot == TCPH_HDRLEN_BYTES(h)) {
-        size_t hlen = TCPH_HDRLEN_BYTES(h);
-        if (hlen > TCP_HLEN && hlen <= first_len &&
-            sacked_above(h, hlen, ackno) >= 3u * pcb->mss)
+        else if (ackno == pcb->lastack && nb > 0)
+            nr->what = NR_DUP; /* new blocks may show more holes */
+    } else if (ackno == pcb->lastack && tot == hlen) {
+        if (sacked_above((const uint32_t (*)[2])blocks, nb, ackno) >=
+            3u * nc__offload_real_mss(pcb))
             nr->what = NR_SACKED;
         else if (pcb->dupacks >= 2)
             nr->what = NR_ENTER;
+        if (nr->what == NR_ENTER)
+            nc__rexmit_cut(pcb); /* lwIP's fast retransmit is one real segment */
     }
     nr->pcb = pcb;
     nr->lastack = pcb->lastack;
     nr->cwnd = pcb->cwnd;
+}
+
+/* Where the first segment of pcb's queues ends: the one just resent. */
+static uint32_t head_end(const struct tcp_pcb *pcb)
+{
+    const struct tcp_seg *seg = pcb->unacked;
+    if (pcb->unsent != NULL && (seg == NULL || TCP_SEQ_LT(lwip_ntohl(pcb->unsent->tcphdr->seqno),
+                                                         lwip_ntohl(seg->tcphdr->seqno))))
+        seg = pcb->unsent;
+    return seg != NULL ? lwip_ntohl(seg->tcphdr->seqno) + seg->len : pcb->lastack;
+}
+
+static void output(struct tcp_pcb *pcb)
+{
+    tcp_output(pcb);
+    if (nc__stack != NULL)
+        nc__rto_output(nc__stack, pcb);
+}
+
+/* Recovery begins: the head went out again; the other holes the SACK blocks show follow. */
+static void enter(struct tcp_pcb *pcb)
+{
+    set_recover(pcb, true, pcb->snd_nxt);
+    nc__rexmit_recovery(pcb, true, head_end(pcb));
+    nc__rexmit_holes(pcb);
+    output(pcb);
+}
+
+/* RACK's reordering timer fired (rto.c): the holes the SACK blocks show are lost, however
+ * little is SACKed above them (the tail of a flight: no three segments follow the hole). */
+void nc__tcpin_reorder(struct tcp_pcb *pcb, uint32_t srtt)
+{
+    if (!(pcb->flags & TF_INFR)) {
+        uint32_t lastack = pcb->lastack;
+        nc__rexmit_cut(pcb);
+        tcp_rexmit_fast(pcb);
+        if (!(pcb->flags & TF_INFR) || pcb->lastack != lastack)
+            return;
+        set_recover(pcb, true, pcb->snd_nxt);
+        nc__rexmit_recovery(pcb, true, head_end(pcb));
+    }
+    nc__rexmit_fire(pcb, srtt);
+    output(pcb);
 }
 
 /* After lwIP's input, pcb being the connection looked up again (NULL: gone). */
@@ -220,18 +289,20 @@ static void nr_after(const struct nr *nr, struct tcp_pcb *pcb)
         return;
     if (nr->what == NR_SACKED && !(pcb->flags & TF_INFR) && pcb->lastack == nr->lastack &&
         pcb->unacked != NULL) {
+        nc__rexmit_cut(pcb);
         tcp_rexmit_fast(pcb); /* what lwIP does on its third duplicate ACK */
-        if (!(pcb->flags & TF_INFR))
-            return;
-        set_recover(pcb, true, pcb->snd_nxt);
-        tcp_output(pcb);
-        if (nc__stack != NULL)
-            nc__rto_output(nc__stack, pcb);
+        if (pcb->flags & TF_INFR)
+            enter(pcb);
         return;
     }
     if (nr->what == NR_ENTER || nr->what == NR_SACKED) {
         if (pcb->flags & TF_INFR)
-            set_recover(pcb, true, pcb->snd_nxt);
+            enter(pcb);
+        return;
+    }
+    if (nr->what == NR_DUP) {
+        if ((pcb->flags & TF_INFR) && nc__rexmit_holes(pcb))
+            output(pcb);
         return;
     }
     uint32_t recover;
@@ -241,6 +312,7 @@ static void nr_after(const struct nr *nr, struct tcp_pcb *pcb)
         return;
     if (!TCP_SEQ_LT(pcb->lastack, recover) || pcb->unacked == NULL) {
         set_recover(pcb, false, 0); /* a full ACK: recovery is over */
+        nc__rexmit_recovery(pcb, false, 0);
         return;
     }
     tcpwnd_size_t acked = pcb->lastack - nr->lastack;
@@ -249,13 +321,18 @@ static void nr_after(const struct nr *nr, struct tcp_pcb *pcb)
         cwnd += pcb->mss;
     if (cwnd < pcb->mss)
         cwnd = pcb->mss;
-    if (tcp_rexmit(pcb) != ERR_OK)
-        return;
+    /* The segment after the partial ACK is resent, unless the scoreboard resent it already
+     * in this recovery (then its ACK is a round trip away, not lost). */
+    if (!TCP_SEQ_GT(nc__rexmit_high(pcb), pcb->lastack)) {
+        nc__rexmit_cut(pcb);
+        if (tcp_rexmit(pcb) != ERR_OK)
+            return;
+        nc__rexmit_recovery(pcb, true, head_end(pcb));
+    }
     pcb->cwnd = cwnd;
     tcp_set_flags(pcb, TF_INFR);
-    tcp_output(pcb);
-    if (nc__stack != NULL)
-        nc__rto_output(nc__stack, pcb);
+    nc__rexmit_holes(pcb);
+    output(pcb);
 }
 
 /*

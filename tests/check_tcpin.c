@@ -1,8 +1,10 @@
 /*
  * tcpin.c: the guards around lwIP's tcp_input, against a TCP peer this test plays by hand
  * (handpeer.h) on the controllable clock. Without them lwIP 2.1.3 aborts the test process
- * (the first two cases) or the connection stalls (the third). The last two cases are the loss
- * recovery tcpin.c adds around lwIP's sender (NewReno partial ACKs, SACKed duplicate ACKs).
+ * (the first two cases) or the connection stalls (the third). The last five cases are the loss
+ * recovery tcpin.c adds around lwIP's sender (NewReno partial ACKs, SACKed duplicate ACKs,
+ * every SACKed hole resent at once, a lost retransmission and a flight's lost tail resent
+ * before the retransmission timer).
  */
 #include <check.h>
 #include <errno.h>
@@ -241,6 +243,160 @@ START_TEST(sacked_dupacks_with_growing_window)
 }
 END_TEST
 
+/* An ACK of ack with the test's usual window and SACK blocks [b[i][0], b[i][1]), i < n <= 4. */
+static void sack_blocks_to(struct hp *h, uint32_t ack, const uint32_t (*b)[2], int n)
+{
+    uint8_t opt[36] = { 1, 1, 5, (uint8_t)(2 + 8 * n) };
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < 4; i++) {
+            opt[4 + 8 * k + i] = (uint8_t)(b[k][0] >> (24 - 8 * i));
+            opt[8 + 8 * k + i] = (uint8_t)(b[k][1] >> (24 - 8 * i));
+        }
+    hp_send(h, HP_ISS + 1, ack, HP_ACK, 65535, opt, 4 + 8 * (size_t)n, 0);
+}
+
+/*
+ * Two segments of one flight of eight lost (the second and the fourth), the others SACKed as
+ * a Linux receiver reports them, the newest block first: the third duplicate ACK resends the
+ * second, and once three segments are SACKed above the fourth, the next duplicate ACK resends
+ * the fourth too (rexmit.c's scoreboard), in the same round trip, not a round trip later on
+ * the partial ACK. The partial ACK that follows resends nothing more: both holes are on
+ * their way.
+ */
+START_TEST(sack_resends_every_hole)
+{
+    struct hp h;
+    hp_start(&h);
+    hp_connect(&h, true, NULL);
+    uint32_t seq = hp_send_full(&h, 1);
+    netcore_clock_advance(10);
+    ack_to(&h, seq + HP_MSS);
+    struct hp_seg sg[16];
+    hp_collect(&h, sg, 16);
+    seq = hp_send_full(&h, 3);
+    ack_to(&h, seq + 3 * HP_MSS);
+    hp_collect(&h, sg, 16);
+    seq = hp_send_full(&h, 6);
+    ack_to(&h, seq + 6 * HP_MSS);
+    hp_collect(&h, sg, 16);
+    seq = hp_send_full(&h, 8);
+    uint32_t a = seq + HP_MSS, m = HP_MSS;
+    ack_to(&h, a); /* the first arrived */
+    const uint32_t d1[][2] = { { seq + 2 * m, seq + 3 * m } };
+    const uint32_t d2[][2] = { { seq + 4 * m, seq + 5 * m }, { seq + 2 * m, seq + 3 * m } };
+    const uint32_t d3[][2] = { { seq + 4 * m, seq + 6 * m }, { seq + 2 * m, seq + 3 * m } };
+    const uint32_t d4[][2] = { { seq + 4 * m, seq + 7 * m }, { seq + 2 * m, seq + 3 * m } };
+    sack_blocks_to(&h, a, d1, 1);
+    sack_blocks_to(&h, a, d2, 2);
+    ck_assert_msg(!resends(&h, a), "resent after two duplicate ACKs");
+    sack_blocks_to(&h, a, d3, 2);
+    ck_assert_msg(resends(&h, a), "no fast retransmit of the second segment");
+    sack_blocks_to(&h, a, d4, 2);
+    ck_assert_msg(resends(&h, seq + 3 * m),
+                  "the fourth not resent with three segments SACKed above it");
+    ack_to(&h, seq + 3 * m); /* the second's retransmission arrived: a partial ACK */
+    int n = hp_collect(&h, sg, 16);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(sg[i].len == 0, "resent %zu bytes at %u after the partial ACK",
+                      sg[i].len, sg[i].seq - seq);
+    ack_to(&h, seq + 8 * m);
+    hp_collect(&h, sg, 16);
+    struct netcore_stats st;
+    netcore_get_stats(h.st, &st);
+    ck_assert_uint_eq(st.rto_timeouts, 0);
+    still_works(&h, HP_ISS + 1, seq + 8 * m, seq + 8 * m);
+    hp_stop(&h);
+}
+END_TEST
+
+/*
+ * The fast retransmission of a hole is lost too, and nothing sent after it can tell (all of
+ * the flight is SACKed, no new data): it is resent once a round trip and a quarter have gone
+ * by without its ACK (rexmit.c, RACK's timer), long before the 200 ms retransmission timer.
+ */
+START_TEST(lost_retransmission_resent)
+{
+    struct hp h;
+    hp_start(&h);
+    hp_connect(&h, true, NULL);
+    uint32_t seq = hp_send_full(&h, 1);
+    netcore_clock_advance(10);
+    ack_to(&h, seq + HP_MSS); /* an RTT of 10 ms */
+    struct hp_seg sg[16];
+    hp_collect(&h, sg, 16);
+    seq = hp_send_full(&h, 3);
+    netcore_clock_advance(10);
+    ack_to(&h, seq + 3 * HP_MSS);
+    hp_collect(&h, sg, 16);
+    seq = hp_send_full(&h, 6);
+    netcore_clock_advance(10);
+    uint32_t a = seq + HP_MSS, m = HP_MSS;
+    ack_to(&h, a);
+    for (uint32_t k = 3; k <= 5; k++) {
+        const uint32_t b[][2] = { { seq + 2 * m, seq + k * m } };
+        sack_blocks_to(&h, a, b, 1);
+    }
+    ck_assert_msg(resends(&h, a), "no fast retransmit of the second segment");
+    const uint32_t all[][2] = { { seq + 2 * m, seq + 6 * m } };
+    sack_blocks_to(&h, a, all, 1); /* the rest arrived; the retransmission is lost */
+    hp_collect(&h, sg, 16);
+    int ms = 0;
+    while (ms < 150 && !resends(&h, a)) {
+        netcore_clock_advance(5);
+        ms += 5;
+    }
+    ck_assert_msg(ms < 150, "the lost retransmission waited for the retransmission timer");
+    ack_to(&h, seq + 6 * m);
+    hp_collect(&h, sg, 16);
+    struct netcore_stats st;
+    netcore_get_stats(h.st, &st);
+    ck_assert_uint_eq(st.rto_timeouts, 0);
+    still_works(&h, HP_ISS + 1, seq + 6 * m, seq + 6 * m);
+    hp_stop(&h);
+}
+END_TEST
+
+/*
+ * The tail of a flight lost: of six segments the fifth, so only one segment is SACKed above
+ * it and no three duplicate ACKs come. It is resent a quarter of an RTT after that SACK
+ * (RACK's reordering timer), not after the 200 ms retransmission timer.
+ */
+START_TEST(tail_hole_resent)
+{
+    struct hp h;
+    hp_start(&h);
+    hp_connect(&h, true, NULL);
+    uint32_t seq = hp_send_full(&h, 1);
+    netcore_clock_advance(10);
+    ack_to(&h, seq + HP_MSS); /* an RTT of 10 ms */
+    struct hp_seg sg[16];
+    hp_collect(&h, sg, 16);
+    seq = hp_send_full(&h, 3);
+    netcore_clock_advance(10);
+    ack_to(&h, seq + 3 * HP_MSS);
+    hp_collect(&h, sg, 16);
+    seq = hp_send_full(&h, 6);
+    netcore_clock_advance(10);
+    uint32_t m = HP_MSS, a = seq + 4 * m;
+    ack_to(&h, a);
+    const uint32_t b[][2] = { { seq + 5 * m, seq + 6 * m } };
+    sack_blocks_to(&h, a, b, 1);
+    int ms = 0;
+    while (ms < 150 && !resends(&h, a)) {
+        netcore_clock_advance(5);
+        ms += 5;
+    }
+    ck_assert_msg(ms < 150, "the tail's hole waited for the retransmission timer");
+    ack_to(&h, seq + 6 * m);
+    hp_collect(&h, sg, 16);
+    struct netcore_stats st;
+    netcore_get_stats(h.st, &st);
+    ck_assert_uint_eq(st.rto_timeouts, 0);
+    still_works(&h, HP_ISS + 1, seq + 6 * m, seq + 6 * m);
+    hp_stop(&h);
+}
+END_TEST
+
 static Suite *tcpin_suite(void)
 {
     Suite *s = suite_create("tcpin");
@@ -257,6 +413,9 @@ static Suite *tcpin_suite(void)
     TCase *tr = tcase_create("newreno");
     tcase_add_test(tr, partial_ack_resends_next_hole);
     tcase_add_test(tr, sacked_dupacks_with_growing_window);
+    tcase_add_test(tr, sack_resends_every_hole);
+    tcase_add_test(tr, lost_retransmission_resent);
+    tcase_add_test(tr, tail_hole_resent);
     suite_add_tcase(s, tr);
     return s;
 }
