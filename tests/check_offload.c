@@ -22,6 +22,7 @@ static void setup(void)
     ck_assert_ptr_nonnull(st);
     st->dev.vnet = sizeof(struct virtio_net_hdr);
     st->dev.tso = true;
+    st->dev.csum = true;
     st->dev.mtu = 1500;
 }
 
@@ -133,11 +134,24 @@ START_TEST(tx_gso_only_above_mss)
 {
     struct virtio_net_hdr h;
     size_t len = tcp_frame(false, 1460);
-    frame[14 + 20 + 16] = 0xab; /* lwIP's full checksum */
+    /* without TUN_F_CSUM: as lwIP made it, with lwIP's full checksum */
+    st->dev.csum = false;
+    frame[14 + 20 + 16] = 0xab;
     nc__vnet_tx(st, frame, len, len, &h);
     ck_assert_uint_eq(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
     ck_assert_uint_eq(h.flags, 0);
     ck_assert_uint_eq(frame[14 + 20 + 16], 0xab);
+    /* with it: a partial sum for the kernel to finish, but no GSO up to the MSS */
+    st->dev.csum = true;
+    nc__vnet_tx(st, frame, len, len, &h);
+    ck_assert_uint_eq(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+    ck_assert_uint_eq(h.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+    ck_assert_uint_eq(h.csum_start, 14 + 20);
+    ck_assert_uint_eq(h.csum_offset, 16);
+    ck_assert_uint_eq(h.hdr_len, 14 + 20 + 20);
+    ck_assert_uint_eq((uint16_t)(frame[14 + 20 + 16] << 8 | frame[14 + 20 + 17]),
+                      pseudo4(1460));
+    ck_assert_uint_eq(st->stats.tx_gso, 0);
 
     len = tcp_frame(false, 4000);
     nc__vnet_tx(st, frame, len, len, &h);
@@ -171,6 +185,7 @@ START_TEST(tx_gso_only_above_mss)
     len = tcp_frame(false, 4000);
     nc__vnet_tx(st, frame, len, len, &h);
     ck_assert_uint_eq(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+    ck_assert_uint_eq(h.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
 }
 END_TEST
 
