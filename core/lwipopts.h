@@ -44,6 +44,12 @@ unsigned int nc__rand(void);
 /* ---- memory: libc's malloc for the heap and for every pool, as in Debian's build */
 #define MEM_LIBC_MALLOC             1
 #define MEMP_MEM_MALLOC             1
+/* through a cache of 64 KB blocks (core/bigbuf.c) */
+#include <stddef.h>
+void *nc__mem_malloc(size_t size);
+void nc__mem_free(void *p);
+#define mem_clib_malloc             nc__mem_malloc
+#define mem_clib_free               nc__mem_free
 #define MEM_USE_POOLS               0
 #if defined __LP64__
 #define MEM_ALIGNMENT               8
