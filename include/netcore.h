@@ -32,10 +32,6 @@ struct netcore_config {
     enum netcore_device device;
     char ifname[IFNAMSIZ];   /* NETCORE_TAP: TAP/TUN device name */
     int wire_fd;             /* NETCORE_DEV_WIRE: fd carrying one frame per datagram */
-    int wire_vnet;           /* NETCORE_DEV_WIRE: 1: every frame starts with a struct
-                                virtio_net_hdr and the wire takes what a TAP with offloads
-                                takes (TSO, partial checksums): the offload path for tests
-                                and fuzzing; 0 (default): plain frames */
     struct in_addr ip;       /* NETCORE_IP: address/prefix */
     int prefix;
     struct in_addr gw;       /* NETCORE_GW */
@@ -87,6 +83,10 @@ struct netcore_config {
                                 thread wakes for each and works beside the caller */
     int rx_batch;            /* NETCORE_RX_BATCH: frames one pass over the device takes
                                 before the stack turns to commands and timers */
+    int wire_vnet;           /* NETCORE_DEV_WIRE: 1: every frame starts with a struct
+                                virtio_net_hdr and the wire takes what a TAP with offloads
+                                takes (TSO, partial checksums): the offload path for tests
+                                and fuzzing; 0 (default): plain frames */
 };
 
 /* NETCORE_LOG levels: messages on stderr prefixed "netcore[PID]: ". */
