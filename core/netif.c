@@ -67,7 +67,7 @@ static err_t dev_send(struct netif *netif, struct pbuf *p)
         iov[n].iov_len = q->len;
         n++;
     }
-    if (st->dev.csum && ver != 0 && p->len > hdr + IP6_HDR &&
+    if (st->dev.csum && ver != 0 && p->len >= hdr + (ver == 4 ? 20 : IP6_HDR) &&
         f[hdr + (ver == 4 ? 9 : 6)] == 136) {
         /* UDP-Lite: its sum covers part of the datagram, which NEEDS_CSUM cannot say */
         pbuf_remove_header(p, hdr);
