@@ -71,10 +71,12 @@ static void set_offloads(int fd, struct nc_dev *dev, bool want)
         TUN_F_CSUM,
     };
     dev->tso = false;
+    dev->csum = false;
     if (want && dev->vnet > 0) {
         for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
             if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)tries[i]) == 0) {
                 dev->tso = (tries[i] & TUN_F_TSO4) != 0;
+                dev->csum = true; /* every try offers TUN_F_CSUM */
                 nc__log(NETCORE_LOG_DEBUG, "%s: offloads 0x%x (TSO %s)", dev->name, tries[i],
                         dev->tso ? "on" : "off");
                 return;
@@ -212,8 +214,10 @@ int nc__dev_open(const struct netcore_config *cfg, struct nc_dev *dev, char *err
         dev->index = 0;
         snprintf(dev->name, sizeof(dev->name), "wire");
         dev->is_eth = true;
-        dev->vnet = 0; /* plain frames: tests and the fuzzer write them */
-        dev->tso = false;
+        /* plain frames, unless a test or the fuzzer plays a TAP with offloads */
+        dev->vnet = cfg->wire_vnet ? sizeof(struct virtio_net_hdr) : 0;
+        dev->tso = cfg->wire_vnet != 0;
+        dev->csum = cfg->wire_vnet != 0;
         dev->mtu = cfg->mtu != 0 ? cfg->mtu : 1500;
         dev->ifindex = 1; /* no kernel device: lwIP's own index of its only netif */
         return 0;

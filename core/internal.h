@@ -108,6 +108,8 @@ struct nc_dev {
     size_t vnet;      /* bytes of virtio_net_hdr before every frame (0: plain frames) */
     bool tso;         /* the kernel takes TCP super-segments (TUN_F_TSO4/6) and partial
                          checksums from us, and hands us the same (offload.c) */
+    bool csum;        /* the kernel takes partial TCP/UDP checksums (TUN_F_CSUM): lwIP leaves
+                         them to it (offload.c) */
 };
 int nc__dev_open(const struct netcore_config *cfg, struct nc_dev *dev, char *err, size_t errlen);
 void nc__dev_close(struct nc_dev *dev);
@@ -595,6 +597,10 @@ bool nc__vnet_rx(struct netcore_stack *st, const uint8_t *hdr, const uint8_t *f,
 /* Fills h for an outgoing frame f (head contiguous bytes of len); may make it a GSO frame. */
 void nc__vnet_tx(struct netcore_stack *st, uint8_t *f, size_t head, size_t len,
                  struct virtio_net_hdr *h);
+/* With TUN_F_CSUM: lwIP's TCP and UDP checksum generation off on the netif (offload.c). */
+void nc__offload_csum_setup(struct netcore_stack *st);
+/* Sums in software what lwIP left to the kernel but it cannot finish (p at the IP header). */
+void nc__offload_csum_finish(struct netif *netif, struct pbuf *p);
 /* The real MSS of a connection whose pcb->mss was raised (nc__offload_super_mss). */
 void nc__offload_mss_set(struct netcore_stack *st, bool v6, const uint8_t *raddr,
                          uint16_t lport, uint16_t rport, uint16_t mss, uint16_t link_mss);

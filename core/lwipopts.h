@@ -44,6 +44,12 @@ unsigned int nc__rand(void);
 /* ---- memory: libc's malloc for the heap and for every pool, as in Debian's build */
 #define MEM_LIBC_MALLOC             1
 #define MEMP_MEM_MALLOC             1
+/* through a cache of 64 KB blocks (core/bigbuf.c) */
+#include <stddef.h>
+void *nc__mem_malloc(size_t size);
+void nc__mem_free(void *p);
+#define mem_clib_malloc             nc__mem_malloc
+#define mem_clib_free               nc__mem_free
 #define MEM_USE_POOLS               0
 #if defined __LP64__
 #define MEM_ALIGNMENT               8
@@ -106,7 +112,11 @@ unsigned int nc__rand(void);
     (((pcb)->flags & TF_WND_SCALE) ? TCP_WND / 4 : LWIP_MIN(0xffff / 4, TCP_MSS * 4))
 /* Debian's; tcp.c raises each connection's snd_buf (lwIP's low-water marks are 16-bit). */
 #define TCP_SND_BUF                 0xFFFF
-#define LWIP_CHECKSUM_ON_COPY       1
+/* Off: tcp_write would sum every byte it copies whatever the netif (lwIP decides this at
+ * compile time), and with TUN_F_CSUM the kernel sums them instead (offload.c). Without
+ * offloads lwIP sums a segment when it sends it: the same bytes once, and once more per
+ * retransmission. */
+#define LWIP_CHECKSUM_ON_COPY       0
 /* Selective acknowledgements for what arrives out of order (RFC 2018): SACK-permitted in our
  * SYN, and in our SYN-ACK when the peer's SYN offered it; up to 4 blocks, the newest first, in
  * the pure ACKs of such a connection. A sender facing a receiver without them learns of one

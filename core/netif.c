@@ -67,12 +67,21 @@ static err_t dev_send(struct netif *netif, struct pbuf *p)
         iov[n].iov_len = q->len;
         n++;
     }
+    if (st->dev.csum && ver != 0 && p->len >= hdr + (ver == 4 ? 20 : IP6_HDR) &&
+        f[hdr + (ver == 4 ? 9 : 6)] == 136) {
+        /* UDP-Lite: its sum covers part of the datagram, which NEEDS_CSUM cannot say */
+        pbuf_remove_header(p, hdr);
+        nc__offload_csum_finish(netif, p);
+        pbuf_add_header(p, hdr);
+    }
     if (st->dev.vnet > 0)
         nc__vnet_tx(st, iov[first].iov_base, iov[first].iov_len, p->tot_len, &vh);
     if (st->dev_down)
         return ERR_IF;
     nc__devwatch_tx(st, f + hdr, p->len - hdr);
     int r = nc__sys_writev(st->dev.fd, iov, n);
+    /* With TUN_F_CSUM the capture shows TCP/UDP frames with only the pseudo-header sum, as
+     * tcpdump does on a host whose NIC sums them (offload.c). */
     if (r > 0)
         nc__pcap_frame(st, iov + first, n - first);
     if (r < 0 && r != -EAGAIN && r != -ENOBUFS && r != -EINTR)
@@ -166,6 +175,7 @@ int nc__netif_setup(struct netcore_stack *st)
         st->netif = NULL;
         return -ENOMEM;
     }
+    nc__offload_csum_setup(st);
     netif_set_default(st->netif);
     netif_set_link_up(st->netif);
     netif_set_up(st->netif);
@@ -438,16 +448,17 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
         }
         /* The kernel vouched for the frame's TCP or UDP checksum (offload.c): lwIP does not
          * sum it again, for this frame only. */
+        u8_t sums = st->netif->chksum_flags; /* nc__offload_csum_setup's */
         if (vouched)
-            NETIF_SET_CHECKSUM_CTRL(st->netif, NETIF_CHECKSUM_ENABLE_ALL &
-                                    ~(NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP));
+            NETIF_SET_CHECKSUM_CTRL(st->netif, sums & ~(NETIF_CHECKSUM_CHECK_TCP |
+                                                        NETIF_CHECKSUM_CHECK_UDP));
         st->rx_seg = seg.tcp ? &seg : NULL; /* its pcb, for tcpin.c (pcbmap.c) */
         if (st->netif->input(p, st->netif) != ERR_OK)
             pbuf_free(p);
         else if (is_syn)
             nc__syn_tune(st, &syn);
         if (vouched)
-            NETIF_SET_CHECKSUM_CTRL(st->netif, NETIF_CHECKSUM_ENABLE_ALL);
+            NETIF_SET_CHECKSUM_CTRL(st->netif, sums);
         st->rx_seg = NULL;
         nc__rto_input_done(st, &seg);
     }

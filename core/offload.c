@@ -191,11 +191,11 @@ uint16_t nc__offload_super_mss(uint16_t real)
     return (uint16_t)(n > 0 ? n * real : real);
 }
 
-/* The folded pseudo-header sum of a TCP segment of tcp_len bytes, not inverted: what the
- * checksum field holds with NEEDS_CSUM (the kernel's CHECKSUM_PARTIAL). */
-static uint16_t pseudo_sum(const uint8_t *ip, bool v6, uint32_t tcp_len)
+/* The folded pseudo-header sum of a TCP or UDP segment of l4_len bytes, not inverted: what
+ * the checksum field holds with NEEDS_CSUM (the kernel's CHECKSUM_PARTIAL). */
+static uint16_t pseudo_sum(const uint8_t *ip, bool v6, int proto, uint32_t l4_len)
 {
-    uint32_t sum = 6 + (tcp_len >> 16) + (tcp_len & 0xffff);
+    uint32_t sum = (uint32_t)proto + (l4_len >> 16) + (l4_len & 0xffff);
     const uint8_t *a = v6 ? ip + 8 : ip + 12;
     for (int i = 0; i < (v6 ? 32 : 8); i += 2)
         sum += (uint32_t)(a[i] << 8 | a[i + 1]);
@@ -205,25 +205,107 @@ static uint16_t pseudo_sum(const uint8_t *ip, bool v6, uint32_t tcp_len)
 }
 
 /*
- * Fills the header for an outgoing frame f (first pbuf: head bytes of len in all). A TCP
- * segment with more data than the connection's real MSS becomes a GSO frame: its checksum
- * field is rewritten to the pseudo-header sum (lwIP sums every segment anew from its stored
- * data sum, so a retransmission is unaffected). Everything else goes out as lwIP made it.
+ * With TUN_F_CSUM the kernel finishes TCP and UDP checksums that we mark NEEDS_CSUM, as it
+ * does for its own sockets on a NIC with checksum offload: lwIP then sums no data at all
+ * (LWIP_CHECKSUM_ON_COPY is off, lwipopts.h). perf of a bulk sender had lwIP's sum at 6.5%
+ * of netcore's CPU, for sums the kernel computed again anyway for every GSO segment it cut.
+ * nc__vnet_tx marks every TCP and UDP frame; what cannot be marked is finished here
+ * (nc__ip4_frag, nc__ip6_frag: IP fragments; dev_send: UDP-Lite, whose sum covers only
+ * part of the datagram). ICMP and IP header sums stay lwIP's: short, and not ours to mark.
+ * Packets to our own addresses never reach the device: run_looped (stack.c) takes them in
+ * without checking their TCP and UDP sums, like the kernel's loopback.
+ */
+void nc__offload_csum_setup(struct netcore_stack *st)
+{
+    if (st->dev.csum)
+        NETIF_SET_CHECKSUM_CTRL(st->netif, NETIF_CHECKSUM_ENABLE_ALL &
+                                ~(NETIF_CHECKSUM_GEN_TCP | NETIF_CHECKSUM_GEN_UDP));
+}
+
+/*
+ * Computes in software the TCP, UDP or UDP-Lite checksum that lwIP left to the device on
+ * netif, for the whole IP packet p (payload at its IP header, which is in the first pbuf):
+ * for packets the kernel cannot finish (to be fragmented, UDP-Lite). Anything else, and a
+ * fragment, is left alone.
+ */
+void nc__offload_csum_finish(struct netif *netif, struct pbuf *p)
+{
+    const uint8_t *ip = p->payload;
+    if (p->len < 20)
+        return;
+    bool v6 = ip[0] >> 4 == 6;
+    size_t hl = v6 ? 40 : (size_t)(ip[0] & 0xf) * 4;
+    int proto = v6 ? ip[6] : ip[9];
+    size_t field = proto == 6 ? 16 : 6;
+    u8_t gen = proto == 6 ? NETIF_CHECKSUM_GEN_TCP : NETIF_CHECKSUM_GEN_UDP;
+    if ((proto != 6 && proto != 17 && proto != 136) || (netif->chksum_flags & gen) ||
+        (v6 && p->len < 40) || hl < 20 || hl > p->len || p->tot_len < hl + field + 2 ||
+        (!v6 && ((ip[6] & 0x3f) != 0 || ip[7] != 0)))
+        return; /* not ours to finish, or already a fragment */
+    ip4_addr_t s4, d4;
+    ip6_addr_t s6, d6;
+    if (v6) {
+        memcpy(s6.addr, ip + 8, 16);
+        memcpy(d6.addr, ip + 24, 16);
+        ip6_addr_clear_zone(&s6);
+        ip6_addr_clear_zone(&d6);
+    } else {
+        memcpy(&s4.addr, ip + 12, 4);
+        memcpy(&d4.addr, ip + 16, 4);
+    }
+    if (pbuf_remove_header(p, hl) != 0)
+        return;
+    uint8_t zero[2] = { 0, 0 };
+    pbuf_take_at(p, zero, 2, (u16_t)field);
+    u16_t len = p->tot_len, cover = len;
+    if (proto == 136) {
+        /* UDP-Lite: the coverage in the length field; 0 or out of range means all, as lwIP */
+        cover = (u16_t)(pbuf_get_at(p, 4) << 8 | pbuf_get_at(p, 5));
+        if (cover < 8 || cover > len)
+            cover = len;
+    }
+    u16_t c = v6 ? ip6_chksum_pseudo_partial(p, (u8_t)proto, len, cover, &s6, &d6)
+                 : inet_chksum_pseudo_partial(p, (u8_t)proto, len, cover, &s4, &d4);
+    if (c == 0 && proto != 6)
+        c = 0xffff; /* 0 is "no checksum" for UDP */
+    pbuf_take_at(p, &c, 2, (u16_t)field); /* lwIP's sums are in network order already */
+    pbuf_add_header(p, hl);
+}
+
+/*
+ * Fills the header for an outgoing frame f (first pbuf: head bytes of len in all). With
+ * TUN_F_CSUM every TCP and UDP frame goes with NEEDS_CSUM and the pseudo-header sum in its
+ * checksum field (lwIP left it unsummed, nc__offload_csum_setup). A TCP segment with more
+ * data than the connection's real MSS becomes a GSO frame. ARP, ICMP, fragments and UDP-Lite
+ * go out as lwIP made them.
  */
 void nc__vnet_tx(struct netcore_stack *st, uint8_t *f, size_t head, size_t len,
                  struct virtio_net_hdr *h)
 {
     memset(h, 0, sizeof(*h));
     int proto = 0;
-    size_t l4 = st->dev.tso && head >= ETH_HDR + 40 ? l4_offset(f, head, &proto) : 0;
-    if (l4 == 0 || proto != 6)
-        return;
-    uint8_t *tcp = f + l4;
-    size_t doff = (size_t)(tcp[12] >> 4) * 4;
-    if (doff < 20 || l4 + doff > head || l4 + doff >= len)
+    size_t l4 = st->dev.csum && head >= ETH_HDR + 28 ? l4_offset(f, head, &proto) : 0;
+    if (l4 == 0)
         return;
     bool v6 = f[12] == 0x86;
-    size_t data = len - l4 - doff;
+    const uint8_t *ip = f + ETH_HDR;
+    size_t l4_len = v6 ? (size_t)(ip[4] << 8 | ip[5]) : (size_t)(ip[2] << 8 | ip[3]) -
+                                                         (l4 - ETH_HDR);
+    size_t doff = proto == 6 ? (size_t)(f[l4 + 12] >> 4) * 4 : 8;
+    if (l4_len < doff || l4 + l4_len > len || l4 + doff > head || (proto == 6 && doff < 20))
+        return;
+    uint8_t *field = f + l4 + (proto == 6 ? 16 : 6);
+    uint16_t c = pseudo_sum(ip, v6, proto, (uint32_t)l4_len);
+    field[0] = (uint8_t)(c >> 8);
+    field[1] = (uint8_t)c;
+    h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    h->hdr_len = (uint16_t)(l4 + doff);
+    h->csum_start = (uint16_t)l4;
+    h->csum_offset = proto == 6 ? 16 : 6;
+    if (!st->dev.tso || proto != 6)
+        return;
+    const uint8_t *tcp = f + l4;
+    size_t data = l4_len - doff;
     uint16_t link = (uint16_t)(st->dev.mtu - (v6 ? 60 : 40));
     uint16_t mss = link;
     struct nc_mss_ent *e = mss_find(st, v6, f + ETH_HDR + (v6 ? 24 : 16),
@@ -247,15 +329,8 @@ void nc__vnet_tx(struct netcore_stack *st, uint8_t *f, size_t head, size_t len,
     mss = (uint16_t)(mss - (doff - 20));
     if (data <= mss)
         return;
-    h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
     h->gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
     h->gso_size = mss;
-    h->hdr_len = (uint16_t)(l4 + doff);
-    h->csum_start = (uint16_t)l4;
-    h->csum_offset = 16;
-    uint16_t c = pseudo_sum(f + ETH_HDR, v6, (uint32_t)(len - l4));
-    tcp[16] = (uint8_t)(c >> 8);
-    tcp[17] = (uint8_t)c;
     st->stats.tx_gso++;
 }
 
@@ -274,6 +349,7 @@ err_t nc__ip4_frag(struct pbuf *p, struct netif *netif, const ip4_addr_t *dest)
     const uint8_t *ip = p->payload;
     if (st != NULL && st->dev.tso && p->len >= 20 && ip[9] == 6 && p->tot_len <= 0xffff - ETH_HDR)
         return netif->output(netif, p, dest);
+    nc__offload_csum_finish(netif, p); /* the kernel cannot finish a fragmented one */
     return ip4_frag(p, netif, dest);
 }
 
@@ -283,5 +359,6 @@ err_t nc__ip6_frag(struct pbuf *p, struct netif *netif, const ip6_addr_t *dest)
     const uint8_t *ip = p->payload;
     if (st != NULL && st->dev.tso && p->len >= 40 && ip[6] == 6 && p->tot_len <= 0xffff - ETH_HDR)
         return netif->output_ip6(netif, p, dest);
+    nc__offload_csum_finish(netif, p);
     return ip6_frag(p, netif, dest);
 }

@@ -79,8 +79,15 @@ static void run_looped(void)
 {
     struct netif *n;
     NETIF_FOREACH(n) {
-        if (n->loop_first != NULL)
-            netif_poll(n);
+        if (n->loop_first == NULL)
+            continue;
+        /* What lwIP sent to our own addresses never left memory: its TCP and UDP sums go
+         * unchecked, as on the kernel's loopback. With TUN_F_CSUM lwIP did not even compute
+         * them (offload.c), and checking would drop every such packet. */
+        u8_t sums = n->chksum_flags;
+        NETIF_SET_CHECKSUM_CTRL(n, sums & ~(NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP));
+        netif_poll(n);
+        NETIF_SET_CHECKSUM_CTRL(n, sums);
     }
 }
 

@@ -83,6 +83,10 @@ struct netcore_config {
                                 thread wakes for each and works beside the caller */
     int rx_batch;            /* NETCORE_RX_BATCH: frames one pass over the device takes
                                 before the stack turns to commands and timers */
+    int wire_vnet;           /* NETCORE_DEV_WIRE: 1: every frame starts with a struct
+                                virtio_net_hdr and the wire takes what a TAP with offloads
+                                takes (TSO, partial checksums): the offload path for tests
+                                and fuzzing; 0 (default): plain frames */
 };
 
 /* NETCORE_LOG levels: messages on stderr prefixed "netcore[PID]: ". */

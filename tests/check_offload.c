@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lwip/inet_chksum.h>
+#include <lwip/netif.h>
+#include <lwip/pbuf.h>
+
 #include "internal.h"
 
 static struct netcore_stack *st;
@@ -22,6 +26,7 @@ static void setup(void)
     ck_assert_ptr_nonnull(st);
     st->dev.vnet = sizeof(struct virtio_net_hdr);
     st->dev.tso = true;
+    st->dev.csum = true;
     st->dev.mtu = 1500;
 }
 
@@ -133,11 +138,24 @@ START_TEST(tx_gso_only_above_mss)
 {
     struct virtio_net_hdr h;
     size_t len = tcp_frame(false, 1460);
-    frame[14 + 20 + 16] = 0xab; /* lwIP's full checksum */
+    /* without TUN_F_CSUM: as lwIP made it, with lwIP's full checksum */
+    st->dev.csum = false;
+    frame[14 + 20 + 16] = 0xab;
     nc__vnet_tx(st, frame, len, len, &h);
     ck_assert_uint_eq(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
     ck_assert_uint_eq(h.flags, 0);
     ck_assert_uint_eq(frame[14 + 20 + 16], 0xab);
+    /* with it: a partial sum for the kernel to finish, but no GSO up to the MSS */
+    st->dev.csum = true;
+    nc__vnet_tx(st, frame, len, len, &h);
+    ck_assert_uint_eq(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+    ck_assert_uint_eq(h.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+    ck_assert_uint_eq(h.csum_start, 14 + 20);
+    ck_assert_uint_eq(h.csum_offset, 16);
+    ck_assert_uint_eq(h.hdr_len, 14 + 20 + 20);
+    ck_assert_uint_eq((uint16_t)(frame[14 + 20 + 16] << 8 | frame[14 + 20 + 17]),
+                      pseudo4(1460));
+    ck_assert_uint_eq(st->stats.tx_gso, 0);
 
     len = tcp_frame(false, 4000);
     nc__vnet_tx(st, frame, len, len, &h);
@@ -171,6 +189,79 @@ START_TEST(tx_gso_only_above_mss)
     len = tcp_frame(false, 4000);
     nc__vnet_tx(st, frame, len, len, &h);
     ck_assert_uint_eq(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+    ck_assert_uint_eq(h.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+}
+END_TEST
+
+/* The IPv4 UDP datagram of tcp_frame's addresses with data bytes (a pattern), in frame. */
+static size_t udp_frame(size_t data)
+{
+    size_t len = tcp_frame(false, 0);
+    uint8_t *ip = frame + 14;
+    size_t ulen = 8 + data;
+    ip[2] = (uint8_t)((20 + ulen) >> 8);
+    ip[3] = (uint8_t)(20 + ulen);
+    ip[9] = 17;
+    uint8_t *udp = ip + 20;
+    memset(udp + 4, 0, 16);
+    udp[4] = (uint8_t)(ulen >> 8);
+    udp[5] = (uint8_t)ulen;
+    for (size_t i = 0; i < data; i++)
+        udp[8 + i] = (uint8_t)(i * 7 + 3);
+    (void)len;
+    return 14 + 20 + ulen;
+}
+
+START_TEST(tx_udp_partial)
+{
+    struct virtio_net_hdr h;
+    size_t len = udp_frame(100);
+    nc__vnet_tx(st, frame, len, len, &h);
+    ck_assert_uint_eq(h.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+    ck_assert_uint_eq(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+    ck_assert_uint_eq(h.csum_start, 14 + 20);
+    ck_assert_uint_eq(h.csum_offset, 6);
+    ck_assert_uint_eq(h.hdr_len, 14 + 20 + 8);
+    uint32_t sum = 0xc612 + 0x0002 + 0xc612 + 0x0001 + 17 + 108;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    ck_assert_uint_eq((uint16_t)(frame[14 + 20 + 6] << 8 | frame[14 + 20 + 7]), sum);
+    /* a fragment: nothing the kernel could finish */
+    len = udp_frame(100);
+    frame[14 + 6] = 0x20;
+    nc__vnet_tx(st, frame, len, len, &h);
+    ck_assert_uint_eq(h.flags, 0);
+}
+END_TEST
+
+/* What lwIP leaves to the kernel but the kernel cannot finish (a datagram lwIP is about to
+ * fragment) is summed here: the whole datagram then sums to 0xffff with its pseudo-header. */
+START_TEST(csum_finish_before_frag)
+{
+    struct netif nif;
+    memset(&nif, 0, sizeof(nif));
+    NETIF_SET_CHECKSUM_CTRL(&nif, NETIF_CHECKSUM_ENABLE_ALL & ~(NETIF_CHECKSUM_GEN_TCP |
+                                                              NETIF_CHECKSUM_GEN_UDP));
+    size_t len = udp_frame(3000);
+    struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)(len - 14), PBUF_RAM);
+    ck_assert_ptr_nonnull(p);
+    memcpy(p->payload, frame + 14, len - 14);
+    nc__offload_csum_finish(&nif, p);
+    const uint8_t *ip = p->payload;
+    ck_assert_uint_eq(ip[0], 0x45); /* the header is back in front */
+    ip4_addr_t src, dst;
+    memcpy(&src.addr, ip + 12, 4);
+    memcpy(&dst.addr, ip + 16, 4);
+    ck_assert_uint_ne(ip[20 + 6] | ip[20 + 7], 0);
+    pbuf_remove_header(p, 20);
+    ck_assert_uint_eq(inet_chksum_pseudo(p, 17, p->tot_len, &src, &dst), 0);
+    pbuf_add_header(p, 20);
+    /* where lwIP generates sums itself, the field is left as it made it */
+    NETIF_SET_CHECKSUM_CTRL(&nif, NETIF_CHECKSUM_ENABLE_ALL);
+    ((uint8_t *)p->payload)[20 + 6] = 0xab;
+    nc__offload_csum_finish(&nif, p);
+    ck_assert_uint_eq(((uint8_t *)p->payload)[20 + 6], 0xab);
+    pbuf_free(p);
 }
 END_TEST
 
@@ -197,6 +288,8 @@ static Suite *offload_suite(void)
     tcase_add_checked_fixture(txc, setup, teardown);
     tcase_add_test(txc, tx_gso_only_above_mss);
     tcase_add_test(txc, super_mss_whole_segments);
+    tcase_add_test(txc, tx_udp_partial);
+    tcase_add_test(txc, csum_finish_before_frag);
     suite_add_tcase(s, txc);
     return s;
 }

@@ -1,10 +1,10 @@
 /*
  * tests/fuzz/gen_seeds.c — writes the seed corpora of the fuzz targets:
- *   gen_seeds DIR   ->  DIR/frames/<name>, DIR/api/<name>
+ *   gen_seeds DIR   ->  DIR/frames/<name>, DIR/vnet/<name>, DIR/api/<name>
  * Frame seeds are valid traffic for the scene of fuzz_frames (scene.h): they carry its
  * addresses, ports and sequence numbers, which this program learns by starting the scene
  * itself (the fuzz build fixes the stack's ISNs, so they hold in every run). The input
- * formats are described at the top of fuzz_frames.c and fuzz_api.c.
+ * formats are described in records.h and at the top of fuzz_api.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <linux/virtio_net.h>
 
 #include "frame.h"
 #include "scene.h"
@@ -63,10 +65,22 @@ static void byte(uint8_t b)
     bytes(&b, 1);
 }
 
-/* A frames seed: its first byte chooses the MTU (fuzz_frames.c). */
+/* The header of the next records in a vnet seed; NULL while writing frames seeds. */
+static const struct virtio_net_hdr *vhdr;
+
+/* A frames seed: its first byte chooses the MTU (records.h). */
 static void frames_seed(const char *name, uint8_t mtu_sel)
 {
+    vhdr = NULL;
     open_seed("frames", name);
+    byte(mtu_sel);
+}
+
+/* A vnet seed: the same, and its records carry h (set vhdr to change it). */
+static void vnet_seed(const char *name, uint8_t mtu_sel, const struct virtio_net_hdr *h)
+{
+    vhdr = h;
+    open_seed("vnet", name);
     byte(mtu_sel);
 }
 
@@ -76,6 +90,8 @@ static void rec_len(uint8_t flags, const struct fz_frame *f, size_t len)
 {
     uint8_t h[4] = { flags, (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len };
     bytes(h, 4);
+    if (vhdr != NULL)
+        bytes(vhdr, sizeof(*vhdr));
     size_t held = f->len < len ? f->len : len;
     if (flags & PAD) {
         held = held > 255 ? 255 : held;
@@ -145,7 +161,7 @@ static void udp(uint8_t flags, uint16_t sport, uint16_t dport, const char *data)
 static void learn(void)
 {
     struct fz_scene sc;
-    if (fz_scene_start(&sc, 1500) != 0)
+    if (fz_scene_start(&sc, 1500, false) != 0)
         die("fz_scene_start");
     live_iss = sc.live_iss;
     connect_iss = sc.connect_iss;
@@ -376,6 +392,70 @@ static void seeds_udp_ip(void)
 }
 
 /* API seeds: op byte, then its arguments (fuzz_api.c). */
+/*
+ * Frames behind the headers the kernel writes on a TAP with offloads: plain, checksum to be
+ * finished (NEEDS_CSUM, as between local sockets), checked (DATA_VALID), a GSO super-segment
+ * and the program sending back (TSO and partial sums the other way); then headers the stack
+ * must refuse.
+ */
+static void seeds_vnet(void)
+{
+    static const struct virtio_net_hdr none = { 0 };
+    static const struct virtio_net_hdr partial = {
+        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = FZ_ETH_HDR + 20, .csum_offset = 16
+    };
+    static const struct virtio_net_hdr valid = { .flags = VIRTIO_NET_HDR_F_DATA_VALID };
+    static const struct virtio_net_hdr gso = {
+        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+        .hdr_len = FZ_ETH_HDR + 40, .gso_size = 1448, .csum_start = FZ_ETH_HDR + 20,
+        .csum_offset = 16
+    };
+    static const struct virtio_net_hdr udp_partial = {
+        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = FZ_ETH_HDR + 20, .csum_offset = 6
+    };
+    struct fz_frame f;
+
+    vnet_seed("plain", 0, &none);
+    fz_icmp4(&f, fz_stack_mac, fz_peer_mac, FZ_PEER_IP, FZ_STACK_IP, 8, 0, 0x12340001,
+             "ping", 4);
+    rec(0, &f);
+    live(APP(FZ_APP_SEND), 0, FZ_ACK | FZ_PSH, 65535, "hello back");
+    close_seed();
+
+    vnet_seed("needs_csum", 0, &partial);
+    live(APP(FZ_APP_SEND), 0, FZ_ACK | FZ_PSH, 65535, "hello back");
+    vhdr = &udp_partial;
+    udp(0, 9999, FZ_UDP_PORT, "datagram");
+    close_seed();
+
+    vnet_seed("data_valid", 0, &valid);
+    live(0, 0, FZ_ACK | FZ_PSH, 65535, "hello back");
+    udp(0, 9999, FZ_UDP_PORT, "datagram");
+    close_seed();
+
+    /* 40 KB in one super-segment, then the program sends 1000 bytes a few times */
+    vnet_seed("gso", 0, &gso);
+    live_padded(0, 0, 40000);
+    vhdr = &none;
+    live_ack(APP(FZ_APP_SEND), 40000, FZ_HELLO_LEN, FZ_ACK, 65535, NULL);
+    live_ack(APP(FZ_APP_SEND), 40000, FZ_HELLO_LEN + 1000, FZ_ACK, 65535, NULL);
+    close_seed();
+
+    static const struct virtio_net_hdr bad[] = {
+        { .flags = 0x80 },
+        { .gso_type = VIRTIO_NET_HDR_GSO_UDP, .gso_size = 1400 },
+        { .gso_type = VIRTIO_NET_HDR_GSO_TCPV6, .gso_size = 1400 },
+        { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = FZ_ETH_HDR, .csum_offset = 16 },
+        { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 0xffff, .csum_offset = 0xffff },
+    };
+    vnet_seed("bad_headers", 0, &bad[0]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        vhdr = &bad[i];
+        live(0, 0, FZ_ACK | FZ_PSH, 65535, "dropped");
+    }
+    close_seed();
+}
+
 static void api_seed(const char *name, const uint8_t *ops, size_t n)
 {
     open_seed("api", name);
@@ -464,6 +544,7 @@ int main(int argc, char **argv)
     seeds_arp_icmp();
     seeds_tcp();
     seeds_udp_ip();
+    seeds_vnet();
     seeds_api();
     return 0;
 }

@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+#include <linux/virtio_net.h>
 
 #include <lwip/ip4_frag.h>
 #include <lwip/ip6_frag.h>
@@ -88,7 +91,7 @@ static void drain(struct fz_scene *sc)
     bool answer = false;
     ssize_t n;
     while ((n = read(sc->fd, rbuf, sizeof(rbuf))) >= 0)
-        if (look(sc, rbuf, (size_t)n))
+        if ((size_t)n >= sc->vnet && look(sc, rbuf + sc->vnet, (size_t)n - sc->vnet))
             answer = true;
     if (!answer || depth >= 4)
         return;
@@ -102,7 +105,17 @@ static void drain(struct fz_scene *sc)
 
 void fz_scene_send(struct fz_scene *sc, const void *frame, size_t len)
 {
-    if (write(sc->fd, frame, len) == (ssize_t)len) {
+    static const uint8_t zero[sizeof(struct virtio_net_hdr)];
+    fz_scene_send_hdr(sc, zero, frame, len);
+}
+
+void fz_scene_send_hdr(struct fz_scene *sc, const void *hdr, const void *frame, size_t len)
+{
+    /* write, not writev, without a header: a writev of nothing sends no datagram at all,
+     * and the empty ones are part of what the targets try */
+    struct iovec iov[2] = { { (void *)hdr, sc->vnet }, { (void *)frame, len } };
+    ssize_t n = sc->vnet == 0 ? write(sc->fd, frame, len) : writev(sc->fd, iov, 2);
+    if (n == (ssize_t)(sc->vnet + len)) {
         if (len == 0)
             sc->empty_in++;
         else
@@ -130,7 +143,7 @@ static void peer_tcp(struct fz_scene *sc, uint16_t sport, uint32_t seq, uint32_t
     fz_scene_send(sc, f.b, f.len);
 }
 
-static int start_stack(struct fz_scene *sc, int mtu)
+static int start_stack(struct fz_scene *sc, int mtu, bool vnet)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) != 0)
@@ -143,6 +156,7 @@ static int start_stack(struct fz_scene *sc, int mtu)
     netcore_config_defaults(&c);
     c.device = NETCORE_DEV_WIRE;
     c.wire_fd = sv[0];
+    c.wire_vnet = vnet;
     c.ip.s_addr = htonl(FZ_STACK_IP);
     c.gw.s_addr = htonl(FZ_PEER_IP);
     memcpy(c.mac, fz_stack_mac, 6);
@@ -178,13 +192,14 @@ static int open_bound(struct fz_scene *sc, int type, uint16_t port)
     return s;
 }
 
-int fz_scene_start(struct fz_scene *sc, int mtu)
+int fz_scene_start(struct fz_scene *sc, int mtu, bool vnet)
 {
     memset(sc, 0, sizeof(*sc));
     for (int i = 0; i < FZ_MAX_ACCEPTED; i++)
         sc->accepted[i] = -1;
+    sc->vnet = vnet ? sizeof(struct virtio_net_hdr) : 0;
     fz_first_start();
-    int rc = start_stack(sc, mtu);
+    int rc = start_stack(sc, mtu, vnet);
     if (rc != 0)
         return rc;
 

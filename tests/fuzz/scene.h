@@ -8,6 +8,8 @@
  *   - a bound UDP socket (FZ_UDP_PORT) and a connected one (FZ_UDPC_PORT -> FZ_PEER_IP:7).
  * The peer answers ARP requests for its address; everything else the stack sends is read and
  * dropped. Sequence numbers are the same in every run (NETCORE_FUZZ fixes the ISNs).
+ * With vnet the wire plays a TAP with offloads (netcore_config.wire_vnet): every frame either
+ * way starts with a struct virtio_net_hdr, all zeros in what the scene itself writes.
  */
 #ifndef FZ_SCENE_H
 #define FZ_SCENE_H
@@ -36,6 +38,7 @@ extern const uint8_t fz_stack_mac[6], fz_peer_mac[6];
 struct fz_scene {
     struct netcore_stack *st;
     int fd;                       /* the peer's end of the wire */
+    size_t vnet;                  /* bytes of virtio_net_hdr before every frame, or 0 */
     int max_sockets;
     int listener, live, udp, udpc, connecting;
     int accepted[FZ_MAX_ACCEPTED];
@@ -48,12 +51,16 @@ struct fz_scene {
     bool echo_seen;               /* an echo reply with FZ_ECHO_ID came back */
 };
 
-/* Starts the stack with this MTU and builds the scene. Returns 0 or a negative errno. */
-int fz_scene_start(struct fz_scene *sc, int mtu);
+/* Starts the stack with this MTU, with or without the virtio_net_hdr, and builds the scene.
+ * Returns 0 or a negative errno. */
+int fz_scene_start(struct fz_scene *sc, int mtu, bool vnet);
 /* Closes every socket, stops the stack, frees lwIP's leftovers (see scene.c). */
 void fz_scene_stop(struct fz_scene *sc);
-/* The peer writes one frame (any bytes, any length) and the stack takes it in. */
+/* The peer writes one frame (any bytes, any length) and the stack takes it in; with vnet a
+ * header of zeros goes first. */
 void fz_scene_send(struct fz_scene *sc, const void *frame, size_t len);
+/* The same with these sc->vnet bytes of header first (any bytes). */
+void fz_scene_send_hdr(struct fz_scene *sc, const void *hdr, const void *frame, size_t len);
 /*
  * lwIP state that outlives netcore_stop(): fragments waiting for reassembly, the phase of its
  * cyclic timers, the parity of TCP's timer. Resets them, so that every input starts from the
