@@ -89,6 +89,12 @@ nc__cleanup() {
         eval "${NC_AT_EXIT[i]}"
     done
     if [ -n "$NC_NS" ]; then
+        # Whatever still runs in the test's own namespace was started by this test: a
+        # daemon's worker whose pid it never learnt (a test failing early) would otherwise
+        # outlive it, holding the stack's sockets. End each by pid.
+        for pid in $(ip netns pids "$NC_NS" 2>/dev/null); do
+            kill -KILL "$pid" 2>/dev/null
+        done
         ip netns del "$NC_NS" 2>/dev/null
         rm -rf "/etc/netns/$NC_NS"
     fi
