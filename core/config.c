@@ -179,22 +179,32 @@ static int parse_uint(const char *name, const char *v, int min, int max, int *ou
  * Rounded up to a power of two because the rings index with a mask; BUF_MAX is one, so the
  * result stays in range.
  */
+/* A count with an optional k, m (or, with giga, g) suffix: the count and the suffix's shift.
+ * False for anything else. */
+static bool suffixed(const char *v, bool giga, unsigned long long *n, unsigned *shift)
+{
+    const char *end;
+    if (!strict_ull(v, n, &end))
+        return false;
+    *shift = 0;
+    if (*end == 'k' || *end == 'K')
+        *shift = 10;
+    else if (*end == 'm' || *end == 'M')
+        *shift = 20;
+    else if (giga && (*end == 'g' || *end == 'G'))
+        *shift = 30;
+    else if (*end != '\0')
+        return false;
+    return *shift == 0 || end[1] == '\0';
+}
+
 static int parse_size(const char *name, const char *v, size_t *out, char *err, size_t errlen)
 {
     unsigned long long n;
-    const char *end;
-    unsigned shift = 0;
+    unsigned shift;
     size_t p;
 
-    if (!strict_ull(v, &n, &end))
-        goto bad;
-    if (*end == 'k' || *end == 'K')
-        shift = 10;
-    else if (*end == 'm' || *end == 'M')
-        shift = 20;
-    else if (*end != '\0')
-        goto bad;
-    if (shift && end[1] != '\0')
+    if (!suffixed(v, false, &n, &shift))
         goto bad;
     /* Compare before shifting so a huge count cannot wrap into range. */
     if (n > BUF_MAX >> shift || n << shift < BUF_MIN)
@@ -219,20 +229,9 @@ static int parse_ring_mem(const char *name, const char *v, size_t *out, char *er
                           size_t errlen)
 {
     unsigned long long n;
-    const char *end;
-    unsigned shift = 0;
+    unsigned shift;
 
-    if (!strict_ull(v, &n, &end))
-        goto bad;
-    if (*end == 'k' || *end == 'K')
-        shift = 10;
-    else if (*end == 'm' || *end == 'M')
-        shift = 20;
-    else if (*end == 'g' || *end == 'G')
-        shift = 30;
-    else if (*end != '\0')
-        goto bad;
-    if (shift && end[1] != '\0')
+    if (!suffixed(v, true, &n, &shift))
         goto bad;
     if (n > RING_MEM_MAX >> shift || (n != 0 && n << shift < BUF_MIN))
         goto bad;
