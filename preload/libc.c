@@ -27,7 +27,7 @@ struct netcore_stack *nc_stack;
 static pid_t stack_pid; /* the process that started nc_stack */
 /* Set in a forked child until it starts a stack of its own: nc_stack is then the parent's. */
 static _Atomic bool forked;
-/* Counted (core/crit.h): netcore_start takes and lets go of counted locks, and a handler
+/* Counted (core/shimapi.h): netcore_start takes and lets go of counted locks, and a handler
  * deferred there must not run while start_mu is held (one that opens a socket would take it
  * again); the same for the handlers deferred under the fork handlers' locks. */
 static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;

@@ -18,7 +18,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#include "crit.h"
+#include "../core/shimapi.h" /* the core beyond netcore.h: the one way in */
 #include "netcore.h"
 
 /* One table of the real libc entry points, resolved once with dlsym(RTLD_NEXT). */
@@ -127,14 +127,6 @@ struct nc_libc {
 extern struct nc_libc nc_libc;
 void nc__libc_resolve(void);
 #define LIBC(fn) (nc_libc.fn != NULL ? nc_libc.fn : (nc__libc_resolve(), nc_libc.fn))
-/* core/sys.c: the kernel by number, libc's syscall once resolved, never syscall.c's. */
-extern long (*nc__raw_syscall)(long nr, ...);
-/* core/sys.c: moves an fd of netcore's own above the numbers programs choose; returns it. */
-int nc__fd_high(int fd);
-
-/* Calls made on the netstack thread go to libc untouched (set by the core). */
-extern __thread int nc__in_stack_thread;
-
 /* The running stack (started on the first AF_INET or AF_INET6 socket), or NULL. */
 extern struct netcore_stack *nc_stack;
 /* Starts the stack if needed; returns 0 or a negative errno (after one line on stderr). */
@@ -260,14 +252,6 @@ ssize_t nc__remote_send(int fd, int k, const struct iovec *iov, int n, int flags
 ssize_t nc__remote_recv(int fd, int k, const struct iovec *iov, int n, int flags,
                         struct sockaddr *from, socklen_t *fromlen, int *msg_flags);
 
-/* core/log.c: a line on stderr, "netcore[PID]: ...", if NETCORE_LOG lets the level through. */
-void nc__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-bool nc__log_on(int level);
-/* core/sys.c: an eventfd's counter read to zero, or raised by one, by raw syscalls (an
- * eventfd of a netcore socket is in the fd map: read() and write() would take it for the
- * socket). Errors are ignored: EAGAIN means empty, or already signalled. */
-void nc__efd_drain(int efd);
-void nc__efd_signal(int efd);
 /* Sets errno from a negative result and returns -1; passes other values through. */
 static inline long nc__ret(long r)
 {
