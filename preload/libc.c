@@ -555,7 +555,7 @@ static int start(bool quiet)
     }
     struct rlimit rl;
     if (fdmap == NULL) {
-        fdmap_len = 65536;
+        fdmap_len = NC_FD_MAX;
         if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
             rl.rlim_max < (rlim_t)fdmap_len)
             fdmap_len = (int)rl.rlim_max;

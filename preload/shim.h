@@ -134,6 +134,12 @@ int nc__shim_start(void);
 /* The same without a word on failure, and without keeping the error (privdrop.c). */
 int nc__shim_start_quiet(void);
 
+/* The fds the shim keeps track of are those below NC_FD_MAX: the fd map has this many entries
+ * (fewer when RLIMIT_NOFILE's hard limit is lower; a netcore socket cannot take a higher
+ * number: EMFILE), and so do epoll's per-fd counts (a higher fd is searched for) and
+ * close_range's scan (libc.c, epoll.c, socket.c). */
+#define NC_FD_MAX 65536
+
 /* fd map: program fd → netcore socket handle, or -1 when the fd is not ours. */
 int nc__fd_handle(int fd);
 /* True, with h set, when fd is a netcore socket and the call is not the netstack's own. */
