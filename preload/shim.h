@@ -129,6 +129,9 @@ void nc__libc_resolve(void);
 #define LIBC(fn) (nc_libc.fn != NULL ? nc_libc.fn : (nc__libc_resolve(), nc_libc.fn))
 /* The running stack (started on the first AF_INET or AF_INET6 socket), or NULL. */
 extern struct netcore_stack *nc_stack;
+/* libc.c: the NETCORE_* variables, parsed once for the whole shim (the stack, the resolver):
+ * 0 with *cfg filled, or a negative errno with the parser's message (naming the variable). */
+int nc__shim_config(struct netcore_config *cfg, char *err, size_t errlen);
 /* Starts the stack if needed; returns 0 or a negative errno (after one line on stderr). */
 int nc__shim_start(void);
 /* The same without a word on failure, and without keeping the error (privdrop.c). */
