@@ -65,8 +65,12 @@ extern NC_TLS volatile sig_atomic_t nc__crit_handled;
 extern NC_TLS _Atomic(uint32_t) *volatile nc__crit_wait;
 /* Runs the handlers deferred on this thread (set by the shim; NULL without it). */
 extern void (*nc__crit_hook)(void);
+/* crit.c: calls nc__crit_hook if set (nothing in a program without the shim). */
 void nc__crit_run(void);
 
+/* A lock that is not a pthread mutex (or a section that must not be interrupted) is counted
+ * by hand: enter before taking it, leave after letting it go. The leave that brings the count
+ * to 0 runs what was deferred meanwhile, as nc__mutex_unlock does. */
 static inline void nc__crit_enter(void)
 {
     nc__crit_depth = nc__crit_depth + 1;
@@ -86,6 +90,7 @@ static inline void nc__mutex_lock(pthread_mutex_t *m)
     pthread_mutex_lock(m);
 }
 
+/* True with m held and counted; false with nothing held and the count as it was. */
 static inline bool nc__mutex_trylock(pthread_mutex_t *m)
 {
     nc__crit_enter();
