@@ -1,5 +1,5 @@
-/* Critical sections against signal handlers: the counters (see crit.h). */
-#include "crit.h"
+/* Critical sections against signal handlers: the counters (see shimapi.h). */
+#include "shimapi.h"
 
 NC_TLS volatile sig_atomic_t nc__crit_depth;
 NC_TLS volatile sig_atomic_t nc__crit_pending;

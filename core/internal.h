@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "crit.h"
+#include "shimapi.h"
 #include "netcore.h"
 
 struct event_base;
@@ -547,8 +547,8 @@ void nc__opts_default(struct nc_opts *o);
 /* errno.c */
 int nc__err_to_errno(int lwip_err);
 
-/* sys.c: raw syscalls, so the core never re-enters the preload shim */
-extern long (*nc__raw_syscall)(long nr, ...);
+/* sys.c: raw syscalls, so the core never re-enters the preload shim (nc__raw_syscall,
+ * nc__fd_high and the eventfd pair are in shimapi.h: the shim uses them too) */
 int nc__sys_read(int fd, void *buf, size_t len);
 int nc__sys_readv(int fd, const struct iovec *iov, int n);
 int nc__sys_write(int fd, const void *buf, size_t len);
@@ -557,13 +557,8 @@ int nc__sys_writev(int fd, const struct iovec *iov, int n);
 int nc__sys_close(int fd);
 int nc__sys_poll1(int fd, short events, int timeout_ms);
 int nc__sys_eventfd(void);
-/* Moves an fd of the stack's own above the numbers programs choose (sys.c); returns it. */
-int nc__fd_high(int fd);
-void nc__efd_signal(int efd);
-void nc__efd_drain(int efd);
 
 extern struct netcore_stack *nc__stack; /* lwIP is a singleton: the running stack, or NULL */
-extern __thread int nc__in_stack_thread; /* this thread runs the stack's loop (stack.c) */
 
 /* tcpin.c, udpin.c: the guards in front of lwIP's tcp_input and udp_input (see there):
  * does lwIP's call reach the guard? */
@@ -625,10 +620,6 @@ uint32_t nc__rexmit_high(struct tcp_pcb *pcb);
 bool nc__rexmit_timer(struct tcp_pcb *pcb, uint32_t srtt, uint32_t *due);
 bool nc__rexmit_fire(struct tcp_pcb *pcb, uint32_t srtt);
 void nc__tcpin_reorder(struct tcp_pcb *pcb, uint32_t srtt);
-
-/* log.c: one line on stderr if NETCORE_LOG lets level through. */
-void nc__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-bool nc__log_on(int level);
 
 /* stat.c: the stats socket (netcore stat); open after the event base exists. */
 void nc__stat_open(struct netcore_stack *st);

@@ -385,7 +385,7 @@ bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms, sig_atomic_t sin
  * (a ring's, the stack's) just before, and that unlock is where a signal deferred during the
  * copy or under the stack lock has its handler run. A handler that runs at depth 0 between
  * our last look and the futex's own comparison bumps the word we are about to wait on
- * (nc__crit_wait, see crit.h), so FUTEX_WAIT returns at once and the loop looks again.
+ * (nc__crit_wait, see shimapi.h), so FUTEX_WAIT returns at once and the loop looks again.
  */
 int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms, sig_atomic_t since)
 {

@@ -41,7 +41,7 @@ static struct reg *table[BUCKETS];
 static int nregs;
 /* Registrations per fd, as a socket or as an epoll set, so close() of anything else does
  * not have to search (fds beyond the array are searched). */
-#define MARKS 65536
+#define MARKS NC_FD_MAX
 static _Atomic unsigned short marks[MARKS];
 
 static void mark(int fd, int delta)

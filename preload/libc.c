@@ -27,7 +27,7 @@ struct netcore_stack *nc_stack;
 static pid_t stack_pid; /* the process that started nc_stack */
 /* Set in a forked child until it starts a stack of its own: nc_stack is then the parent's. */
 static _Atomic bool forked;
-/* Counted (core/crit.h): netcore_start takes and lets go of counted locks, and a handler
+/* Counted (core/shimapi.h): netcore_start takes and lets go of counted locks, and a handler
  * deferred there must not run while start_mu is held (one that opens a socket would take it
  * again); the same for the handlers deferred under the fork handlers' locks. */
 static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -280,6 +280,34 @@ bool nc__keep_if_used(const char *when)
     return false;
 }
 
+/* The NETCORE_* variables as the one parse found them (see nc__shim_config). */
+static pthread_once_t config_once = PTHREAD_ONCE_INIT;
+static struct netcore_config config;
+static int config_rc;
+static char config_err[512];
+
+static void parse_config(void)
+{
+    netcore_config_defaults(&config);
+    config_rc = netcore_config_from_env(&config, NULL, config_err, sizeof(config_err));
+}
+
+/*
+ * The NETCORE_* variables are parsed once in a process image, at the first call that needs
+ * them (the stack's start, a name lookup, a received socket's check), and every part of the
+ * shim reads that one result: the stack and the resolver (NETCORE_DNS) cannot disagree, and
+ * a bad value is named once, by the core's parser, in the message returned in err.
+ * Returns 0 with *cfg filled, or the parser's negative errno. Any thread, any time.
+ */
+int nc__shim_config(struct netcore_config *cfg, char *err, size_t errlen)
+{
+    pthread_once(&config_once, parse_config);
+    *cfg = config;
+    if (config_rc != 0)
+        snprintf(err, errlen, "%s", config_err);
+    return config_rc;
+}
+
 /*
  * Does a process drive this device's shared stack now (its rendezvous lock is held)? Asked
  * by a process that has not used netcore yet before it takes a socket it received for one
@@ -290,8 +318,7 @@ bool nc__driver_running(void)
 {
     struct netcore_config cfg;
     char err[256];
-    netcore_config_defaults(&cfg);
-    if (netcore_config_from_env(&cfg, NULL, err, sizeof(err)) != 0 || !cfg.share)
+    if (nc__shim_config(&cfg, err, sizeof(err)) != 0 || !cfg.share)
         return false;
     struct netcore_rendezvous rv;
     int rc = netcore_share_claim(&cfg, &rv, err, sizeof(err));
@@ -555,7 +582,7 @@ static int start(bool quiet)
     }
     struct rlimit rl;
     if (fdmap == NULL) {
-        fdmap_len = 65536;
+        fdmap_len = NC_FD_MAX;
         if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
             rl.rlim_max < (rlim_t)fdmap_len)
             fdmap_len = (int)rl.rlim_max;
@@ -563,8 +590,7 @@ static int start(bool quiet)
     struct netcore_config cfg;
     char err[512];
     bool refused = false;
-    netcore_config_defaults(&cfg);
-    rc = netcore_config_from_env(&cfg, NULL, err, sizeof(err));
+    rc = nc__shim_config(&cfg, err, sizeof(err));
     if (rc == 0)
         rc = nc__passthrough_parse(getenv("NETCORE_PASSTHROUGH"), err, sizeof(err));
     if (rc == 0 && fdmap == NULL) {

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "share.h"
+#include "../core/share.h"
 #include "shim.h"
 
 bool nc__remote_client;

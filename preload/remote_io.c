@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "share.h"
+#include "../core/share.h"
 #include "shim.h"
 
 /* The kernel's UIO_MAXIOV: a vector of the program's plus our header must not pass it. */

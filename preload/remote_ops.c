@@ -14,7 +14,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "share.h"
+#include "../core/share.h"
 #include "shim.h"
 
 static void req_init(struct nc_share_req *q)

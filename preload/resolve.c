@@ -41,7 +41,7 @@
 /* Longest CNAME chain followed to the canonical name (c-ares itself stops at loops). */
 #define CNAME_HOPS 16
 
-/* The server, from the NETCORE_* variables the stack starts with; read once. */
+/* The server: NETCORE_DNS, from the shim's one parse of the variables (the stack's). */
 static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 static struct in_addr dns_server;
 static char config_error[300]; /* non-empty when the variables do not parse */
@@ -50,8 +50,7 @@ static void read_config(void)
 {
     struct netcore_config cfg;
 
-    netcore_config_defaults(&cfg);
-    if (netcore_config_from_env(&cfg, NULL, config_error, sizeof(config_error)) != 0) {
+    if (nc__shim_config(&cfg, config_error, sizeof(config_error)) != 0) {
         if (config_error[0] == '\0')
             snprintf(config_error, sizeof(config_error), "a NETCORE_* variable is invalid");
         return;

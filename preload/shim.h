@@ -18,7 +18,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#include "crit.h"
+#include "../core/shimapi.h" /* the core beyond netcore.h: the one way in */
 #include "netcore.h"
 
 /* One table of the real libc entry points, resolved once with dlsym(RTLD_NEXT). */
@@ -127,20 +127,21 @@ struct nc_libc {
 extern struct nc_libc nc_libc;
 void nc__libc_resolve(void);
 #define LIBC(fn) (nc_libc.fn != NULL ? nc_libc.fn : (nc__libc_resolve(), nc_libc.fn))
-/* core/sys.c: the kernel by number, libc's syscall once resolved, never syscall.c's. */
-extern long (*nc__raw_syscall)(long nr, ...);
-/* core/sys.c: moves an fd of netcore's own above the numbers programs choose; returns it. */
-int nc__fd_high(int fd);
-
-/* Calls made on the netstack thread go to libc untouched (set by the core). */
-extern __thread int nc__in_stack_thread;
-
 /* The running stack (started on the first AF_INET or AF_INET6 socket), or NULL. */
 extern struct netcore_stack *nc_stack;
+/* libc.c: the NETCORE_* variables, parsed once for the whole shim (the stack, the resolver):
+ * 0 with *cfg filled, or a negative errno with the parser's message (naming the variable). */
+int nc__shim_config(struct netcore_config *cfg, char *err, size_t errlen);
 /* Starts the stack if needed; returns 0 or a negative errno (after one line on stderr). */
 int nc__shim_start(void);
 /* The same without a word on failure, and without keeping the error (privdrop.c). */
 int nc__shim_start_quiet(void);
+
+/* The fds the shim keeps track of are those below NC_FD_MAX: the fd map has this many entries
+ * (fewer when RLIMIT_NOFILE's hard limit is lower; a netcore socket cannot take a higher
+ * number: EMFILE), and so do epoll's per-fd counts (a higher fd is searched for) and
+ * close_range's scan (libc.c, epoll.c, socket.c). */
+#define NC_FD_MAX 65536
 
 /* fd map: program fd → netcore socket handle, or -1 when the fd is not ours. */
 int nc__fd_handle(int fd);
@@ -260,14 +261,6 @@ ssize_t nc__remote_send(int fd, int k, const struct iovec *iov, int n, int flags
 ssize_t nc__remote_recv(int fd, int k, const struct iovec *iov, int n, int flags,
                         struct sockaddr *from, socklen_t *fromlen, int *msg_flags);
 
-/* core/log.c: a line on stderr, "netcore[PID]: ...", if NETCORE_LOG lets the level through. */
-void nc__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-bool nc__log_on(int level);
-/* core/sys.c: an eventfd's counter read to zero, or raised by one, by raw syscalls (an
- * eventfd of a netcore socket is in the fd map: read() and write() would take it for the
- * socket). Errors are ignored: EAGAIN means empty, or already signalled. */
-void nc__efd_drain(int efd);
-void nc__efd_signal(int efd);
 /* Sets errno from a negative result and returns -1; passes other values through. */
 static inline long nc__ret(long r)
 {

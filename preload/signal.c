@@ -13,7 +13,7 @@
  * handler sending a keepalive). Ours take mutexes; a handler that interrupts a thread
  * holding one and then needs it waits for itself forever. We install our own handler in
  * front of each of the program's (as Onload does): it runs the program's at once, unless the
- * thread holds a counted lock (core/crit.h), in which case it records the signal and returns;
+ * thread holds a counted lock (core/shimapi.h), in which case it records the signal and returns;
  * the thread's last unlock runs the recorded handlers, with the handler's mask, before the
  * netcore call returns. The alternatives cost more or do less: blocking signals around each
  * lock is two system calls per lock on the data path, and lock-free paths for a handler's
@@ -134,7 +134,7 @@ static void call(int sig, siginfo_t *info, void *uc)
     nc__crit_handled = nc__crit_handled + 1;
     _Atomic(uint32_t) *w = nc__crit_wait;
     if (w != NULL)
-        atomic_fetch_add(w, 1); /* a FUTEX_WAIT about to start returns at once (crit.h) */
+        atomic_fetch_add(w, 1); /* a FUTEX_WAIT about to start returns at once (shimapi.h) */
     if (a.sa_flags & SA_SIGINFO)
         a.sa_sigaction(sig, info, uc);
     else

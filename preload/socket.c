@@ -151,7 +151,7 @@ int close_range(unsigned int first, unsigned int last, int flags)
         return (int)nc__ret(-ENOSYS);
     /* UNSHARE closes only in the caller's private copy of the fd table. */
     if (!nc__in_stack_thread && !(flags & (CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE))) {
-        for (unsigned int fd = first; fd <= last && fd < 65536; fd++) {
+        for (unsigned int fd = first; fd <= last && fd < NC_FD_MAX; fd++) {
             int e = nc__fd_entry((int)fd);
             if (e != 0 || nc__epoll_known((int)fd)) {
                 nc__epoll_forget_fd((int)fd);

@@ -1,6 +1,6 @@
 /*
  * check_crit: a program's signal handler deferred while a blocking call held a counted lock
- * (core/crit.h) still interrupts the call, as the kernel's call would have been interrupted.
+ * (core/shimapi.h) still interrupts the call, as the kernel's call would have been interrupted.
  *
  * The shim's wrapper defers a signal that lands while the thread holds a counted lock and runs
  * it at the thread's last unlock. Every blocking call lets go of such a lock (rx_mu, tx_mu,
@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #include "blocked.h"
-#include "crit.h"
+#include "shimapi.h"
 #include "handpeer.h"
 
 static volatile sig_atomic_t runs;

@@ -1,5 +1,32 @@
 /*
- * Critical sections against signal handlers, shared by the core and the shim.
+ * shimapi.h: what the core gives the preload shim beyond the public API (netcore.h).
+ *
+ * The shim (preload/) reaches the core through include/netcore.h and this header only, plus
+ * share.h: that one is not a call interface but the wire protocol of relayed sockets, spoken
+ * between processes by a driver (core/relay.c, share.c, shareop.c) and a client
+ * (preload/remote*.c), and it stays a header of its own that both ends include. preload/ is
+ * built with include/ alone on its path (Makefile.am), so each of the two crossings is spelt
+ * "../core/..." where it is made. The core uses all of this too: internal.h includes this
+ * header, and each name is declared here once.
+ *
+ * Four things, each because the shim cannot do without it:
+ *  - critical sections against signal handlers: the shim's own locks are counted with the
+ *    core's, and its handler wrapper reads the count (below);
+ *  - nc__in_stack_thread: the core marks its own threads, whose calls the shim passes on;
+ *  - raw system calls: the kernel by number, past the shim's interposers;
+ *  - the log: one line format and one NETCORE_LOG level for the shim's messages and the core's.
+ */
+#ifndef NC_SHIMAPI_H
+#define NC_SHIMAPI_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * Critical sections against signal handlers.
  *
  * The kernel's send() and close() are async-signal-safe: a program may call them from a
  * handler. Ours take mutexes (the stack lock, the command queue's, a socket's watch list,
@@ -22,15 +49,6 @@
  *  - A blocking call takes its nc__crit_handled snapshot at entry, before its first counted
  *    lock: the handlers run at that lock's unlock interrupt the call (nc__sock_wait).
  */
-#ifndef NC_CRIT_H
-#define NC_CRIT_H
-
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
-#include <stdbool.h>
-#include <stdint.h>
-
 /* initial-exec: a plain load, no __tls_get_addr call, on every lock of the data path (the
  * shim is loaded with the program, so its TLS is in the static block). */
 #define NC_TLS __thread __attribute__((tls_model("initial-exec")))
@@ -47,8 +65,12 @@ extern NC_TLS volatile sig_atomic_t nc__crit_handled;
 extern NC_TLS _Atomic(uint32_t) *volatile nc__crit_wait;
 /* Runs the handlers deferred on this thread (set by the shim; NULL without it). */
 extern void (*nc__crit_hook)(void);
+/* crit.c: calls nc__crit_hook if set (nothing in a program without the shim). */
 void nc__crit_run(void);
 
+/* A lock that is not a pthread mutex (or a section that must not be interrupted) is counted
+ * by hand: enter before taking it, leave after letting it go. The leave that brings the count
+ * to 0 runs what was deferred meanwhile, as nc__mutex_unlock does. */
 static inline void nc__crit_enter(void)
 {
     nc__crit_depth = nc__crit_depth + 1;
@@ -68,6 +90,7 @@ static inline void nc__mutex_lock(pthread_mutex_t *m)
     pthread_mutex_lock(m);
 }
 
+/* True with m held and counted; false with nothing held and the count as it was. */
 static inline bool nc__mutex_trylock(pthread_mutex_t *m)
 {
     nc__crit_enter();
@@ -85,4 +108,28 @@ static inline void nc__mutex_unlock(pthread_mutex_t *m)
     nc__crit_leave();
 }
 
-#endif /* NC_CRIT_H */
+/* stack.c: this thread is one of the core's own (the netstack loop's, a keeper's; set by the
+ * core, before the thread makes any call). The shim passes such a thread's calls to libc
+ * untouched: the core's sockets and fds are never the program's netcore sockets. */
+extern __thread int nc__in_stack_thread;
+
+/* sys.c: the kernel by number. It starts as syscall; the shim points it at libc's own when
+ * it resolves libc (in libnetcore.so the name syscall binds to the shim's interposer), so a
+ * raw call of the core or the shim never takes the interposer's dispatch. */
+extern long (*nc__raw_syscall)(long nr, ...);
+/* sys.c: moves an fd of netcore's own above the numbers programs choose (FD_CLOEXEC kept);
+ * returns the new fd, or fd itself if it is negative, already high, or nothing is free. */
+int nc__fd_high(int fd);
+/* sys.c: an eventfd's counter raised by one, or read to zero, by raw system calls (the eventfd
+ * of a netcore socket is in the shim's fd map: read() and write() would take it for the
+ * socket). Errors are ignored: EAGAIN means already signalled, or empty. */
+void nc__efd_signal(int efd);
+void nc__efd_drain(int efd);
+
+/* log.c: one line on stderr, "netcore[PID]: ...", in one write(2), if NETCORE_LOG lets level
+ * through (netcore_log_level sets it); nc__log_on says whether it would. No stdio lock is
+ * taken: the netstack thread may log while a program thread is inside stdio. */
+void nc__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool nc__log_on(int level);
+
+#endif /* NC_SHIMAPI_H */
