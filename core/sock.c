@@ -61,7 +61,7 @@ void nc__sock_put(struct netcore_stack *st, int id)
     if (atomic_fetch_sub(&st->refs[id], 1) == 1 && atomic_load(&st->zombie[id]) != NULL) {
         nc__lock(st);
         reap_slot(st, id);
-        nc__unlock(st);
+        nc__run_pending_and_unlock(st);
     }
 }
 
@@ -359,7 +359,7 @@ bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms, sig_atomic_t sin
             break; /* a handler ran: the caller's EINTR (nc__sock_wait) */
         if (nc__mutex_trylock(&st->lock)) {
             nc__pump_device(st, st->cfg.rx_batch);
-            nc__unlock(st);
+            nc__run_pending_and_unlock(st);
         }
         if ((i & 15) == 15) {
             clock_gettime(CLOCK_MONOTONIC, &t);
