@@ -4,10 +4,8 @@
  * without the stack lock (tcp.c's rings).
  */
 #include <errno.h>
-#include <linux/capability.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -25,21 +23,6 @@ static int addr_arg(const struct sockaddr *a, socklen_t len)
     if (len > 0 && a == NULL)
         return -EFAULT;
     return 0;
-}
-
-/*
- * A port below ip_unprivileged_port_start needs CAP_NET_BIND_SERVICE in the kernel; the
- * calling thread's effective capabilities decide here too.
- */
-static bool privileged(const struct netcore_stack *st, uint16_t port)
-{
-    if (port == 0 || port >= st->unpriv_port)
-        return false;
-    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-    struct __user_cap_data_struct d[2];
-    if (nc__raw_syscall(SYS_capget, &h, d) != 0)
-        return false;
-    return !(d[0].effective & (1u << CAP_NET_BIND_SERVICE));
 }
 
 int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol)
@@ -95,7 +78,7 @@ int netcore_bind(struct netcore_stack *st, int id, const struct sockaddr *addr, 
     if (rc != 0)
         goto out;
     rc = -EACCES;
-    if (privileged(st, ntohs(a.in.sin_port))) /* sin_port and sin6_port are one field */
+    if (nc__port_privileged(st, ntohs(a.in.sin_port))) /* sin_port and sin6_port are one field */
         goto out;
     nc__lock(st);
     rc = s->type == SOCK_STREAM ? nc__tcp_bind(st, s, &a) : nc__udp_bind(st, s, &a);

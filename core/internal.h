@@ -303,7 +303,8 @@ struct netcore_stack {
     bool threaded;
     bool dev_down;               /* the device went away: ENETDOWN from now on */
     bool netdown_pending;        /* connections still to fail with ENETDOWN */
-    int unpriv_port;             /* ip_unprivileged_port_start: lower ports need a capability */
+    int port_unpriv;             /* ip_unprivileged_port_start: lower ports need a capability */
+    uint16_t port_lo, port_hi;   /* ip_local_port_range: where port 0 binds (port.c) */
     _Atomic bool stopping;
     struct nc_dev dev;
     struct netif *netif;
@@ -511,8 +512,18 @@ bool nc__pcb_young_send(struct netcore_stack *st, const uint8_t *ip, size_t len)
 struct tcp_pcb *nc__pcb_find_raw(struct netcore_stack *st, bool v6, const uint8_t *remote,
                                  uint16_t rport, uint16_t lport);
 
-/* iss.c */
-uint16_t nc__random_port(void);
+/* port.c: the port allocator of TCP and UDP (see there) */
+struct ip_addr;
+/* Reads the namespace's unprivileged port start and ephemeral range (netcore_start). */
+void nc__port_setup(struct netcore_stack *st);
+/* bind() to port needs a capability the calling thread lacks: the call's -EACCES. */
+bool nc__port_privileged(const struct netcore_stack *st, uint16_t port);
+/* The protocol's bind of pcb to ip:port, with its conflict check (ERR_USE: in use). */
+typedef int8_t (*nc_port_bind_fn)(void *pcb, const struct ip_addr *ip, uint16_t port);
+/* Binds pcb to ip:port through bind; port 0: a free ephemeral port. 0 or -errno
+ * (-EADDRINUSE: the port is taken, or port 0 found the ephemeral range full). */
+int nc__port_bind(struct netcore_stack *st, void *pcb, const struct ip_addr *ip, uint16_t port,
+                  nc_port_bind_fn bind);
 
 /* icmp.c: ip is a whole IPv4 (protocol 1) or IPv6 (next header 58) packet */
 void nc__icmp_input(struct netcore_stack *st, const uint8_t *ip, size_t len);

@@ -418,22 +418,6 @@ static void drop_all(struct netcore_stack *st)
         tcp_abort(tcp_tw_pcbs);
 }
 
-/* The first port a program may bind without CAP_NET_BIND_SERVICE, from this namespace. */
-static int unprivileged_port_start(void)
-{
-    char buf[16];
-    int fd = (int)nc__raw_syscall(SYS_openat, AT_FDCWD,
-                                  "/proc/sys/net/ipv4/ip_unprivileged_port_start",
-                                  O_RDONLY | O_CLOEXEC);
-    int n = fd >= 0 ? nc__sys_read(fd, buf, sizeof(buf) - 1) : -1;
-    if (fd >= 0)
-        nc__sys_close(fd);
-    if (n <= 0)
-        return 1024; /* the kernel's default */
-    buf[n] = '\0';
-    return atoi(buf);
-}
-
 /*
  * The kernel's default for IPV6_V6ONLY in this network namespace (net.ipv6.bindv6only),
  * read the way the kernel's own sockets would see it; off when unreadable, as on Linux.
@@ -472,7 +456,7 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
     st->cfg = *cfg;
     if (st->cfg.rx_batch <= 0) /* a configuration made without netcore_config_defaults */
         st->cfg.rx_batch = 64;
-    st->unpriv_port = unprivileged_port_start();
+    nc__port_setup(st);
     st->bindv6only = read_bindv6only();
     pthread_mutex_init(&st->lock, NULL);
     st->dev.fd = -1;

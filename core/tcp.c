@@ -145,22 +145,10 @@ static bool port_taken(const struct tcp_pcb *pcb, const ip_addr_t *ip, u16_t por
     return false;
 }
 
-static err_t bind_one(struct tcp_pcb *pcb, const ip_addr_t *ip, u16_t port)
+/* nc__port_bind's bind for TCP: the kernel's conflict rule in front of lwIP's tcp_bind. */
+static err_t bind_one(void *pcb, const ip_addr_t *ip, u16_t port)
 {
     return port_taken(pcb, ip, port) ? ERR_USE : tcp_bind(pcb, ip, port);
-}
-
-/* Port 0 means a random free ephemeral port (iss.c), not lwIP's rand()-driven choice. */
-static err_t bind_port(struct tcp_pcb *pcb, const ip_addr_t *ip, u16_t port)
-{
-    if (port != 0)
-        return bind_one(pcb, ip, port);
-    for (int i = 0; i < 64; i++) {
-        err_t e = bind_one(pcb, ip, nc__random_port());
-        if (e != ERR_USE)
-            return e;
-    }
-    return tcp_bind(pcb, ip, 0);
 }
 
 int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a)
@@ -171,9 +159,9 @@ int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_soc
         ip_set_option(s->pcb.tcp, SOF_REUSEADDR);
     ip_addr_t ip;
     u16_t port = nc__addr_ip(st, s, a, &ip);
-    err_t e = bind_port(s->pcb.tcp, &ip, port);
-    if (e != ERR_OK)
-        return -nc__err_to_errno(e);
+    int rc = nc__port_bind(st, s->pcb.tcp, &ip, port, bind_one);
+    if (rc != 0)
+        return rc;
     addr_from(s, &s->local, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port);
     s->bound = *a;
     s->bound_user = true;
@@ -355,7 +343,7 @@ static void reopen(struct netcore_stack *st, struct nc_sock *s)
         if (s->opt.reuseaddr)
             ip_set_option(pcb, SOF_REUSEADDR);
         nc__tcp_apply_ip(s);
-        if (port != 0 && bind_port(pcb, &ip, port) == ERR_OK) {
+        if (port != 0 && nc__port_bind(st, pcb, &ip, port, bind_one) == 0) {
             addr_from(s, &s->local, &pcb->local_ip, pcb->local_port);
             atomic_store(&s->state, NC_ST_BOUND);
         }
@@ -431,9 +419,10 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_
         return err;
     addr_from(s, &s->peer, &ip, port);
     if (s->pcb.tcp->local_port == 0) {
-        err_t b = bind_port(s->pcb.tcp, nc__addr_any(s), 0);
-        if (b != ERR_OK)
-            return -nc__err_to_errno(b);
+        /* No free port: the kernel's connect says EADDRNOTAVAIL (its bind EADDRINUSE). */
+        err = nc__port_bind(st, s->pcb.tcp, nc__addr_any(s), 0, bind_one);
+        if (err != 0)
+            return err == -EADDRINUSE ? -EADDRNOTAVAIL : err;
     }
     err_t e = tcp_connect(s->pcb.tcp, &ip, port, on_connected);
     if (e == ERR_RTE)
