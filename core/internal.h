@@ -207,6 +207,7 @@ struct nc_opts {
 };
 
 struct nc_sock {
+    struct netcore_stack *st;    /* its stack: lwIP's callbacks get the socket as their arg */
     int id;
     int type;                    /* SOCK_STREAM or SOCK_DGRAM */
     int family;                  /* AF_INET or AF_INET6 */

@@ -59,7 +59,7 @@ static struct tcp_pcb *detach(struct nc_sock *s)
 static void addr_from(struct nc_sock *s, union nc_sockaddr *sa, const ip_addr_t *ip,
                       u16_t port)
 {
-    nc__addr_make(nc__stack, s->family, ip, port, sa);
+    nc__addr_make(s->st, s->family, ip, port, sa);
 }
 
 /* Sizes the rings; their memory comes with the first byte either way (ring.c). */
@@ -172,9 +172,9 @@ int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_soc
 static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)
 {
     struct nc_sock *ls = arg;
-    struct netcore_stack *st = nc__stack;
     if (ls == NULL || err != ERR_OK || npcb == NULL)
         return ERR_VAL;
+    struct netcore_stack *st = ls->st;
     struct nc_sock *s;
     if (atomic_load(&ls->aq_count) >= ls->aq_cap ||
         nc__sock_alloc(st, ls->family, SOCK_STREAM, &s) != 0) {
@@ -368,7 +368,7 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
     addr_from(s, &s->local, &pcb->local_ip, pcb->local_port);
     atomic_store(&s->state, NC_ST_CONNECTED);
     apply_options(s);
-    nc__tcp_flush(nc__stack, s);
+    nc__tcp_flush(s->st, s);
     nc__sock_notify(s);
     return ERR_OK;
 }
@@ -456,7 +456,7 @@ static void on_err(void *arg, err_t err)
         e = err == ERR_RST ? ECONNRESET : err == ERR_ABRT ? ETIMEDOUT : nc__err_to_errno(err);
     }
     if (atomic_load(&s->app_closed)) {
-        nc__sock_free(nc__stack, s);
+        nc__sock_free(s->st, s);
         return;
     }
     if (e == 0) {
@@ -596,7 +596,7 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
     (void)pcb;
     (void)len;
     if (s != NULL)
-        nc__tcp_flush(nc__stack, s);
+        nc__tcp_flush(s->st, s);
     return ERR_OK;
 }
 

@@ -16,17 +16,18 @@
 
 #define UDP_MAX_PAYLOAD 65507
 
+/* lwIP's receive callback: arg is the socket (udp_recv in nc__udp_open and disconnect; the
+ * pcb goes before the socket, in nc__udp_close). */
 static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr,
                     u16_t port)
 {
     struct nc_sock *s = arg;
-    struct netcore_stack *st = nc__stack;
+    struct netcore_stack *st = s->st;
     (void)pcb;
-    struct nc_dgram *d = s != NULL ? malloc(sizeof(*d) + p->tot_len) : NULL;
+    struct nc_dgram *d = malloc(sizeof(*d) + p->tot_len);
     if (d == NULL) {
         st->stats.udp_dropped++;
-        if (s != NULL)
-            s->drops++;
+        s->drops++;
         pbuf_free(p);
         return;
     }
