@@ -4,10 +4,8 @@
  * without the stack lock (tcp.c's rings).
  */
 #include <errno.h>
-#include <linux/capability.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -25,21 +23,6 @@ static int addr_arg(const struct sockaddr *a, socklen_t len)
     if (len > 0 && a == NULL)
         return -EFAULT;
     return 0;
-}
-
-/*
- * A port below ip_unprivileged_port_start needs CAP_NET_BIND_SERVICE in the kernel; the
- * calling thread's effective capabilities decide here too.
- */
-static bool privileged(const struct netcore_stack *st, uint16_t port)
-{
-    if (port == 0 || port >= st->unpriv_port)
-        return false;
-    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-    struct __user_cap_data_struct d[2];
-    if (nc__raw_syscall(SYS_capget, &h, d) != 0)
-        return false;
-    return !(d[0].effective & (1u << CAP_NET_BIND_SERVICE));
 }
 
 int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol)
@@ -75,45 +58,55 @@ int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol)
     }
     if (rc >= 0 && (type & SOCK_NONBLOCK))
         atomic_store(&s->nonblock, true);
-    nc__unlock(st);
+    nc__run_pending_and_unlock(st);
     return rc;
 }
 
 int netcore_bind(struct netcore_stack *st, int id, const struct sockaddr *addr, socklen_t len)
 {
-    GET_SOCK(st, id, s);
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return -EBADF;
     int rc = addr_arg(addr, len);
     if (rc != 0)
-        return rc;
+        goto out;
+    rc = -EINVAL;
     if (len == 0)
-        return -EINVAL;
+        goto out;
     union nc_sockaddr a;
     rc = nc__addr_parse(st, s, addr, len, NC_ADDR_BIND, &a);
     if (rc != 0)
-        return rc;
-    if (privileged(st, ntohs(a.in.sin_port))) /* sin_port and sin6_port are one field */
-        return -EACCES;
+        goto out;
+    rc = -EACCES;
+    if (nc__port_privileged(st, ntohs(a.in.sin_port))) /* sin_port and sin6_port are one field */
+        goto out;
     nc__lock(st);
     rc = s->type == SOCK_STREAM ? nc__tcp_bind(st, s, &a) : nc__udp_bind(st, s, &a);
-    nc__unlock(st);
+    nc__run_pending_and_unlock(st);
+out:
+    nc__sock_put(st, id);
     return rc;
 }
 
 int netcore_listen(struct netcore_stack *st, int id, int backlog)
 {
-    GET_SOCK(st, id, s);
-    if (s->type != SOCK_STREAM)
-        return -EOPNOTSUPP;
-    nc__lock(st);
-    int rc = nc__tcp_listen(st, s, backlog);
-    nc__unlock(st);
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return -EBADF;
+    int rc = -EOPNOTSUPP;
+    if (s->type == SOCK_STREAM) {
+        nc__lock(st);
+        rc = nc__tcp_listen(st, s, backlog);
+        nc__run_pending_and_unlock(st);
+    }
+    nc__sock_put(st, id);
     return rc;
 }
 
-int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, socklen_t *len,
-                   int flags)
+/* accept for a socket held. */
+static int accept_held(struct netcore_stack *st, struct nc_sock *s, struct sockaddr *addr,
+                       socklen_t *len, int flags)
 {
-    GET_SOCK(st, id, s);
     if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
         return -EINVAL; /* checked before the socket's kind, as the kernel does */
     if (s->type != SOCK_STREAM)
@@ -125,7 +118,7 @@ int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, sock
         int nid = -1;
         nc__lock(st);
         int rc = nc__tcp_accept(st, s, &nid);
-        nc__unlock(st);
+        nc__run_pending_and_unlock(st);
         if (rc == 0) {
             nc__sock_settle(s);
             struct nc_sock *ns = st->socks[nid];
@@ -150,6 +143,17 @@ int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, sock
     }
 }
 
+int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, socklen_t *len,
+                   int flags)
+{
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return -EBADF;
+    int rc = accept_held(st, s, addr, len, flags);
+    nc__sock_put(st, id);
+    return rc;
+}
+
 /* connect for a socket held; flags: MSG_DONTWAIT makes it non-blocking (MSG_FASTOPEN). */
 static int connect_held(struct netcore_stack *st, struct nc_sock *s,
                         const struct sockaddr *addr, socklen_t len, int flags)
@@ -163,7 +167,7 @@ static int connect_held(struct netcore_stack *st, struct nc_sock *s,
     if (addr->sa_family == AF_UNSPEC) {
         nc__lock(st);
         rc = s->type == SOCK_DGRAM ? nc__udp_connect(st, s, NULL) : nc__tcp_disconnect(st, s);
-        nc__unlock(st);
+        nc__run_pending_and_unlock(st);
         return rc;
     }
     union nc_sockaddr a;
@@ -174,7 +178,7 @@ static int connect_held(struct netcore_stack *st, struct nc_sock *s,
     nc__lock(st);
     rc = s->type == SOCK_STREAM ? nc__tcp_connect(st, s, bad ? NULL : &a, bad)
                                 : nc__udp_connect(st, s, &a);
-    nc__unlock(st);
+    nc__run_pending_and_unlock(st);
     if (rc != -EINPROGRESS && rc != -EALREADY)
         return rc;
     int timeout = nc__sock_timeout(s, flags, true);
@@ -187,15 +191,19 @@ static int connect_held(struct netcore_stack *st, struct nc_sock *s,
         return rc; /* SO_SNDTIMEO expired: EINPROGRESS, or EALREADY for a connect again */
     nc__lock(st);
     rc = nc__tcp_connect(st, s, bad ? NULL : &a, bad);
-    nc__unlock(st);
+    nc__run_pending_and_unlock(st);
     return rc;
 }
 
 int netcore_connect(struct netcore_stack *st, int id, const struct sockaddr *addr,
                     socklen_t len)
 {
-    GET_SOCK(st, id, s);
-    return connect_held(st, s, addr, len, 0);
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return -EBADF;
+    int rc = connect_held(st, s, addr, len, 0);
+    nc__sock_put(st, id);
+    return rc;
 }
 
 ssize_t netcore_send(struct netcore_stack *st, int id, const void *buf, size_t len, int flags)
@@ -203,10 +211,10 @@ ssize_t netcore_send(struct netcore_stack *st, int id, const void *buf, size_t l
     return netcore_sendto(st, id, buf, len, flags, NULL, 0);
 }
 
-ssize_t netcore_sendto(struct netcore_stack *st, int id, const void *buf, size_t len, int flags,
-                       const struct sockaddr *to, socklen_t tolen)
+/* sendto for a socket held. */
+static ssize_t sendto_held(struct netcore_stack *st, struct nc_sock *s, const void *buf,
+                           size_t len, int flags, const struct sockaddr *to, socklen_t tolen)
 {
-    GET_SOCK(st, id, s);
     if (to != NULL) {
         int rc = addr_arg(to, tolen);
         if (rc != 0)
@@ -241,7 +249,18 @@ ssize_t netcore_sendto(struct netcore_stack *st, int id, const void *buf, size_t
     }
     nc__lock(st);
     ssize_t n = nc__udp_sendto(st, s, buf, len, to != NULL ? &a : NULL);
-    nc__unlock(st);
+    nc__run_pending_and_unlock(st);
+    return n;
+}
+
+ssize_t netcore_sendto(struct netcore_stack *st, int id, const void *buf, size_t len, int flags,
+                       const struct sockaddr *to, socklen_t tolen)
+{
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return -EBADF;
+    ssize_t n = sendto_held(st, s, buf, len, flags, to, tolen);
+    nc__sock_put(st, id);
     return n;
 }
 
@@ -250,10 +269,10 @@ ssize_t netcore_recv(struct netcore_stack *st, int id, void *buf, size_t len, in
     return netcore_recvfrom(st, id, buf, len, flags, NULL, NULL);
 }
 
-ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len, int flags,
-                         struct sockaddr *from, socklen_t *fromlen)
+/* recvfrom for a socket held. */
+static ssize_t recvfrom_held(struct netcore_stack *st, struct nc_sock *s, void *buf, size_t len,
+                             int flags, struct sockaddr *from, socklen_t *fromlen)
 {
-    GET_SOCK(st, id, s);
     if (flags & MSG_ERRQUEUE)
         return -EAGAIN; /* nothing ever waits in netcore's error queue */
     if (s->type == SOCK_STREAM) {
@@ -299,11 +318,25 @@ ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len
     }
 }
 
+ssize_t netcore_recvfrom(struct netcore_stack *st, int id, void *buf, size_t len, int flags,
+                         struct sockaddr *from, socklen_t *fromlen)
+{
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return -EBADF;
+    ssize_t n = recvfrom_held(st, s, buf, len, flags, from, fromlen);
+    nc__sock_put(st, id);
+    return n;
+}
+
 int netcore_shutdown(struct netcore_stack *st, int id, int how)
 {
-    GET_SOCK(st, id, s);
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return -EBADF;
+    int rc = -EINVAL;
     if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
-        return -EINVAL;
+        goto out;
     bool rd = how != SHUT_WR, wr = how != SHUT_RD;
     if (s->type == SOCK_DGRAM) {
         /* The kernel marks an unconnected socket shut too, though it says ENOTCONN (its
@@ -315,18 +348,23 @@ int netcore_shutdown(struct netcore_stack *st, int id, int how)
             atomic_store(&s->wr_shut, true);
         nc__lock(st);
         nc__sock_notify(s);
-        nc__unlock(st);
-        return atomic_load(&s->state) == NC_ST_CONNECTED ? 0 : -ENOTCONN;
+        nc__run_pending_and_unlock(st);
+        rc = atomic_load(&s->state) == NC_ST_CONNECTED ? 0 : -ENOTCONN;
+        goto out;
     }
     nc__lock(st);
-    int rc = nc__tcp_shutdown(st, s, rd, wr);
-    nc__unlock(st);
+    rc = nc__tcp_shutdown(st, s, rd, wr);
+    nc__run_pending_and_unlock(st);
+out:
+    nc__sock_put(st, id);
     return rc;
 }
 
 int netcore_close(struct netcore_stack *st, int id)
 {
-    GET_SOCK(st, id, s);
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return -EBADF;
     nc__lock(st);
     atomic_store(&s->app_closed, true);
     nc__sock_wake(s); /* calls blocked on it in other threads return EBADF */
@@ -334,113 +372,160 @@ int netcore_close(struct netcore_stack *st, int id)
         nc__tcp_close(st, s);
     else
         nc__udp_close(st, s);
-    nc__unlock(st);
+    nc__run_pending_and_unlock(st);
+    nc__sock_put(st, id); /* the last one out frees it (nc__sock_hold) */
     return 0;
 }
 
 int netcore_getsockname(struct netcore_stack *st, int id, struct sockaddr *addr, socklen_t *len)
 {
-    GET_SOCK(st, id, s);
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return -EBADF;
     nc__lock(st);
     union nc_sockaddr a = s->local;
-    nc__unlock(st);
+    nc__unlock(st); /* only read */
+    nc__sock_put(st, id);
     return nc__addr_copyout(&a, addr, len);
 }
 
 int netcore_getpeername(struct netcore_stack *st, int id, struct sockaddr *addr, socklen_t *len)
 {
-    GET_SOCK(st, id, s);
-    int state = atomic_load(&s->state);
-    if (state != NC_ST_CONNECTED)
-        return -ENOTCONN;
-    return nc__addr_copyout(&s->peer, addr, len);
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return -EBADF;
+    int rc = -ENOTCONN;
+    if (atomic_load(&s->state) == NC_ST_CONNECTED)
+        rc = nc__addr_copyout(&s->peer, addr, len);
+    nc__sock_put(st, id);
+    return rc;
 }
 
 int netcore_set_nonblock(struct netcore_stack *st, int id, int on)
 {
-    GET_SOCK(st, id, s);
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return -EBADF;
     atomic_store(&s->nonblock, on != 0);
+    nc__sock_put(st, id);
     return 0;
 }
 
 int netcore_get_nonblock(struct netcore_stack *st, int id)
 {
-    GET_SOCK(st, id, s);
-    return atomic_load(&s->nonblock) ? 1 : 0;
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return -EBADF;
+    int on = atomic_load(&s->nonblock) ? 1 : 0;
+    nc__sock_put(st, id);
+    return on;
 }
 
 int netcore_readable_bytes(struct netcore_stack *st, int id)
 {
-    GET_SOCK(st, id, s);
-    if (s->type == SOCK_STREAM && atomic_load(&s->state) == NC_ST_LISTEN)
-        return -EINVAL;
-    if (s->type == SOCK_STREAM)
-        return (int)nc__ring_used(&s->rx);
-    nc__mutex_lock(&s->dq_mu);
-    int n = s->dq_head != NULL ? (int)s->dq_head->len : 0;
-    nc__mutex_unlock(&s->dq_mu);
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return -EBADF;
+    int n;
+    if (s->type == SOCK_STREAM && atomic_load(&s->state) == NC_ST_LISTEN) {
+        n = -EINVAL;
+    } else if (s->type == SOCK_STREAM) {
+        n = (int)nc__ring_used(&s->rx);
+    } else {
+        nc__mutex_lock(&s->dq_mu);
+        n = s->dq_head != NULL ? (int)s->dq_head->len : 0;
+        nc__mutex_unlock(&s->dq_mu);
+    }
+    nc__sock_put(st, id);
     return n;
 }
 
 int netcore_queued_bytes(struct netcore_stack *st, int id, int unsent_only)
 {
-    GET_SOCK(st, id, s);
-    if (s->type != SOCK_STREAM)
-        return 0; /* lwIP sends a datagram before sendto returns */
-    if (atomic_load(&s->state) == NC_ST_LISTEN)
-        return -EINVAL;
-    nc__lock(st);
-    int n = nc__tcp_queued(s, unsent_only != 0);
-    nc__unlock(st);
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return -EBADF;
+    int n = 0; /* a datagram: lwIP sends it before sendto returns */
+    if (s->type == SOCK_STREAM && atomic_load(&s->state) == NC_ST_LISTEN) {
+        n = -EINVAL;
+    } else if (s->type == SOCK_STREAM) {
+        nc__lock(st);
+        n = nc__tcp_queued(s, unsent_only != 0);
+        nc__unlock(st); /* only read */
+    }
+    nc__sock_put(st, id);
     return n;
 }
 
 int netcore_fd(struct netcore_stack *st, int id)
 {
-    GET_SOCK(st, id, s);
-    return s->efd;
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return -EBADF;
+    int fd = s->efd;
+    nc__sock_put(st, id);
+    return fd;
 }
 
 unsigned netcore_poll(struct netcore_stack *st, int id, unsigned events)
 {
-    HOLD(st, id, s);
+    struct nc_sock *s = nc__sock_hold(st, id);
     if (s == NULL)
         return POLLNVAL;
-    return nc__sock_ready(s) & (events | POLLERR | POLLHUP);
+    unsigned ready = nc__sock_ready(s) & (events | POLLERR | POLLHUP);
+    nc__sock_put(st, id);
+    return ready;
 }
 
 void netcore_want(struct netcore_stack *st, int id, unsigned events, int delta)
 {
-    HOLD(st, id, s);
-    if (s != NULL)
-        nc__sock_want(s, events, delta);
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return;
+    nc__sock_want(s, events, delta);
+    nc__sock_put(st, id);
 }
 
 unsigned netcore_wanted(struct netcore_stack *st, int id)
 {
-    HOLD(st, id, s);
-    return s != NULL ? nc__sock_wanted(s) : 0;
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return 0;
+    unsigned wanted = nc__sock_wanted(s);
+    nc__sock_put(st, id);
+    return wanted;
 }
 
 int netcore_wait(struct netcore_stack *st, int id, unsigned events, int timeout_ms)
 {
     sig_atomic_t handled = nc__crit_handled;
-    GET_SOCK(st, id, s);
-    return nc__sock_wait(s, events, timeout_ms, handled);
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return -EBADF;
+    int rc = nc__sock_wait(s, events, timeout_ms, handled);
+    nc__sock_put(st, id);
+    return rc;
 }
 
 int netcore_watch(struct netcore_stack *st, int id, int efd, unsigned events)
 {
-    GET_SOCK(st, id, s);
-    return nc__sock_watch(s, efd, events);
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return -EBADF;
+    int rc = nc__sock_watch(s, efd, events);
+    nc__sock_put(st, id);
+    return rc;
 }
 
 int netcore_unwatch(struct netcore_stack *st, int id, int efd)
 {
     /* Under the stack lock, so no netstack signal is in flight to efd once we return. */
-    GET_SOCK(st, id, s);
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return -EBADF;
     nc__lock(st);
     int rc = nc__sock_unwatch(s, efd);
-    nc__unlock(st);
+    nc__unlock(st); /* only the socket's list of watches changed */
+    nc__sock_put(st, id);
     return rc;
 }

@@ -27,8 +27,8 @@
  * with its SYN-ACK, a FIN with its ACK, a new connection's first data with an ACK (a kernel
  * peer's quick-ACK mode). Those answers woke the thread before the caller could start to
  * spin, so a program thread that sends such a frame under the stack lock holds the device
- * from just before the write, and nc__unlock takes the answers itself (settle) before it
- * lets go. Not for every frame: the hold costs two epoll_ctl calls per send, which a
+ * from just before the write, and nc__run_pending takes the answers itself (settle) before
+ * it lets go. Not for every frame: the hold costs two epoll_ctl calls per send, which a
  * ping-pong's request pays for nothing (its answer comes from the peer program, later, when
  * the caller spins anyway): p50 +1-2 us of 31. bench/connrate, client CPU per connection and
  * voluntary context switches: 93-105 us and 3-5 before devwatch, 75-85 us and 1.8 holding

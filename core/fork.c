@@ -36,7 +36,7 @@ void netcore_fork_parent(struct netcore_stack *st)
 {
     if (st == NULL || st->keeping)
         return;
-    nc__unlock(st);
+    nc__run_pending_and_unlock(st);
     if (st->share != NULL)
         nc__mutex_unlock(&st->share->mu);
 }

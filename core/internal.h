@@ -207,6 +207,7 @@ struct nc_opts {
 };
 
 struct nc_sock {
+    struct netcore_stack *st;    /* its stack: lwIP's callbacks get the socket as their arg */
     int id;
     int type;                    /* SOCK_STREAM or SOCK_DGRAM */
     int family;                  /* AF_INET or AF_INET6 */
@@ -303,7 +304,8 @@ struct netcore_stack {
     bool threaded;
     bool dev_down;               /* the device went away: ENETDOWN from now on */
     bool netdown_pending;        /* connections still to fail with ENETDOWN */
-    int unpriv_port;             /* ip_unprivileged_port_start: lower ports need a capability */
+    int port_unpriv;             /* ip_unprivileged_port_start: lower ports need a capability */
+    uint16_t port_lo, port_hi;   /* ip_local_port_range: where port 0 binds (port.c) */
     _Atomic bool stopping;
     struct nc_dev dev;
     struct netif *netif;
@@ -336,8 +338,13 @@ struct netcore_stack {
 
 /* stack.c */
 void nc__lock(struct netcore_stack *st);
-/* Releases the lock; first runs queued commands and re-arms the timer thread if needed. */
+/* Lock held: runs what others left to the holder (queued commands, looped packets, relays,
+ * ENETDOWN, devwatch's answers) and has the netstack thread re-arm its timer if needed. */
+void nc__run_pending(struct netcore_stack *st);
+/* Only releases the lock: after a section that changed nothing (reads). */
 void nc__unlock(struct netcore_stack *st);
+/* nc__run_pending, then nc__unlock: how a section that changed lwIP or a socket ends. */
+void nc__run_pending_and_unlock(struct netcore_stack *st);
 void nc__run_queue(struct netcore_stack *st);
 /* Hands work to whoever owns the stack: runs it now if the lock is free, else queues a kick. */
 void nc__kick(struct netcore_stack *st, struct nc_sock *s, unsigned what);
@@ -350,7 +357,8 @@ void nc__netif_teardown(struct netcore_stack *st);
 /*
  * An API call holds the socket it works on, so a close in another thread (which frees the
  * socket once the netstack is done with it) cannot free it under the call.
- * Returns NULL for a bad or closed handle.
+ * Returns NULL for a bad or closed handle (the call's -EBADF); else the caller puts it back
+ * with nc__sock_put on every way out.
  */
 struct nc_sock *nc__sock_hold(struct netcore_stack *st, int id);
 void nc__sock_put(struct netcore_stack *st, int id);
@@ -377,32 +385,6 @@ int nc__sock_timeout(struct nc_sock *s, int flags, bool sending);
 /* One deadline for a whole call that may wait several times, fixed at its first wait. */
 int nc__left_ms(int64_t *deadline, int timeout_ms);
 bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms, sig_atomic_t since);
-
-/* API calls hold the socket they use (nc__sock_hold): */
-struct nc_held {
-    struct netcore_stack *st;
-    int id;
-    struct nc_sock *s;
-};
-
-static inline void nc__held_release(struct nc_held *h)
-{
-    if (h->s != NULL)
-        nc__sock_put(h->st, h->id);
-}
-
-/* Declares s, held for the rest of the function (released on every return). */
-#define HOLD(st, id, s)                                                                  \
-    struct nc_held s##_held __attribute__((cleanup(nc__held_release))) = {              \
-        st, id, nc__sock_hold(st, id)                                                     \
-    };                                                                                    \
-    struct nc_sock *s = s##_held.s
-
-/* HOLD, and -EBADF from the calling function for a bad or closed handle. */
-#define GET_SOCK(st, id, s) \
-    HOLD(st, id, s);        \
-    if (s == NULL)          \
-        return -EBADF
 
 /* tcp.c (under the stack lock unless noted) */
 int nc__tcp_open(struct netcore_stack *st, struct nc_sock *s);
@@ -509,7 +491,7 @@ void nc__devwatch_release(struct netcore_stack *st);
  * thread sending a SYN, a FIN or a new connection's first data holds the device until it
  * unlocks. */
 void nc__devwatch_tx(struct netcore_stack *st, const uint8_t *ip, size_t len);
-/* In nc__unlock: takes the answers to what was sent, then lets go of the hold. */
+/* In nc__run_pending: takes the answers to what was sent, then lets go of the hold. */
 void nc__devwatch_settle(struct netcore_stack *st);
 void nc__devwatch_drop(struct netcore_stack *st);
 
@@ -531,8 +513,18 @@ bool nc__pcb_young_send(struct netcore_stack *st, const uint8_t *ip, size_t len)
 struct tcp_pcb *nc__pcb_find_raw(struct netcore_stack *st, bool v6, const uint8_t *remote,
                                  uint16_t rport, uint16_t lport);
 
-/* iss.c */
-uint16_t nc__random_port(void);
+/* port.c: the port allocator of TCP and UDP (see there) */
+struct ip_addr;
+/* Reads the namespace's unprivileged port start and ephemeral range (netcore_start). */
+void nc__port_setup(struct netcore_stack *st);
+/* bind() to port needs a capability the calling thread lacks: the call's -EACCES. */
+bool nc__port_privileged(const struct netcore_stack *st, uint16_t port);
+/* The protocol's bind of pcb to ip:port, with its conflict check (ERR_USE: in use). */
+typedef int8_t (*nc_port_bind_fn)(void *pcb, const struct ip_addr *ip, uint16_t port);
+/* Binds pcb to ip:port through bind; port 0: a free ephemeral port. 0 or -errno
+ * (-EADDRINUSE: the port is taken, or port 0 found the ephemeral range full). */
+int nc__port_bind(struct netcore_stack *st, void *pcb, const struct ip_addr *ip, uint16_t port,
+                  nc_port_bind_fn bind);
 
 /* icmp.c: ip is a whole IPv4 (protocol 1) or IPv6 (next header 58) packet */
 void nc__icmp_input(struct netcore_stack *st, const uint8_t *ip, size_t len);
@@ -710,7 +702,7 @@ int nc__relay_epfd(struct netcore_stack *st);
 void nc__relay_events(struct netcore_stack *st);
 /* Relays whose socket changed (nc__sock_notify) wait to be pumped: true if any. */
 bool nc__relay_pending(struct netcore_stack *st);
-/* Pumps them (nc__unlock, after the command queue). */
+/* Pumps them (nc__run_pending, after the command queue). */
 void nc__relay_run(struct netcore_stack *st);
 /* nc__sock_notify of a relayed socket: pump it before the lock is let go. */
 void nc__relay_notify(struct nc_sock *s);

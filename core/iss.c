@@ -4,7 +4,8 @@
  * Stock lwIP 2.1 counts ISNs up from a fixed start, and picks ports from libc rand(), which
  * is the application's generator and unseeded: every netcore process would reuse the same
  * ports and sequence numbers, colliding with the peer's TIME-WAIT entries from the previous
- * run. lwipopts.h makes nc__tcp_isn lwIP's LWIP_HOOK_TCP_ISN, and nc__rand its LWIP_RAND.
+ * run. lwipopts.h makes nc__tcp_isn lwIP's LWIP_HOOK_TCP_ISN, and nc__rand its LWIP_RAND
+ * (port.c starts its search for a free ephemeral port from nc__rand too).
  *
  * ISN = 4 µs clock + SipHash-2-4(secret, addresses and ports), per RFC 6528.
  */
@@ -99,19 +100,6 @@ u32_t nc__tcp_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *
     }
     m[n - 1] = (uint64_t)local_port << 16 | remote_port;
     return clock4us + (uint32_t)siphash(m, n);
-}
-
-uint16_t nc__random_port(void)
-{
-    uint16_t r;
-    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
-        ensure_key();
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        r = (uint16_t)siphash2((uint64_t)ts.tv_nsec, (uint64_t)ts.tv_sec);
-    }
-    /* IANA's dynamic range, 49152-65535, like lwIP's own choice */
-    return (uint16_t)(49152 + r % 16384);
 }
 
 /* lwIP's LWIP_RAND: the kernel's generator, not libc's rand(), whose sequence is the

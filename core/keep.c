@@ -185,7 +185,7 @@ static void __attribute__((noreturn)) keeper(struct netcore_stack *st)
     atomic_store(&st->stopping, false);
     st->threaded = st->base != NULL;
     st->keeping = false;
-    nc__unlock(st);
+    nc__run_pending_and_unlock(st);
     /* The exiting program's own sockets close as at its exit; relayed ones are others'. */
     for (int i = 0; i < st->cfg.max_sockets; i++) {
         struct nc_sock *s = st->socks[i];
@@ -250,7 +250,7 @@ int netcore_share_keep(struct netcore_stack *st)
     if (pid < 0) {
         int rc = -errno;
         st->keeping = false;
-        nc__unlock(st);
+        nc__run_pending_and_unlock(st);
         if (threaded && nc__thread_start(st) != 0)
             nc__log(NETCORE_LOG_ERROR, "netstack thread lost after a failed fork");
         nc__log(NETCORE_LOG_WARN, "no keeper for the stack: fork: %s", strerror(-rc));

@@ -18,7 +18,7 @@
  *  - the socket changed: data arrived, lwIP freed send space, the connect ended, a reset.
  *    nc__sock_notify (always under the lock) tells us, often from inside lwIP's callbacks,
  *    where moving data would re-enter lwIP (a refill of rx from within rx_fill). So notify
- *    only queues the relay, and nc__unlock pumps the queue before it lets the lock go.
+ *    only queues the relay, and nc__run_pending pumps the queue before the lock goes.
  * Edge-triggered readiness is enough because a pump always does all it can: it reads rfd
  * until EAGAIN unless the ring is full or the socket not connected, and those end with a
  * change of the socket (lwIP takes from tx, the connect completes), which queues it again.
@@ -616,7 +616,7 @@ static void on_ready(evutil_socket_t fd, short what, void *arg)
     (void)what;
     nc__lock(st);
     nc__relay_events(st);
-    nc__unlock(st);
+    nc__run_pending_and_unlock(st);
 }
 
 int nc__relay_setup(struct netcore_stack *st)
@@ -796,7 +796,7 @@ int netcore_export(struct netcore_stack *st, int id)
         return -EBADF;
     nc__lock(st);
     int rc = export_locked(st, id);
-    nc__unlock(st); /* pumps it */
+    nc__run_pending_and_unlock(st); /* pumps it */
     return rc;
 }
 
@@ -878,7 +878,7 @@ int nc__relay_shutdown(struct netcore_stack *st, int id, int how)
     nc__lock(st);
     struct nc_sock *s = relayed(st, id);
     int rc = s != NULL ? shutdown_locked(st, s, how != SHUT_WR, how != SHUT_RD) : -EBADF;
-    nc__unlock(st);
+    nc__run_pending_and_unlock(st);
     return rc;
 }
 

@@ -138,7 +138,7 @@ static int op_connect(struct netcore_stack *st, struct nc_share_conn *c,
             return -EBADF;
         nc__lock(st);
         int rc = atomic_load(&s->state) == NC_ST_CONNECTING ? -EALREADY : outcome(st, s);
-        nc__unlock(st);
+        nc__run_pending_and_unlock(st);
         nc__sock_put(st, id);
         return rc;
     }
@@ -171,7 +171,7 @@ static int op_connect(struct netcore_stack *st, struct nc_share_conn *c,
     } else {
         rc = outcome(st, s); /* over already, or none under way */
     }
-    nc__unlock(st);
+    nc__run_pending_and_unlock(st);
     if (!*waiting)
         nc__sock_put(st, id);
     return rc;
@@ -395,7 +395,7 @@ void nc__share_connect_done(struct netcore_stack *st, struct nc_share_conn *c)
     if (s == NULL || !c->wait_ready ||
         (!gone && atomic_load(&s->state) == NC_ST_CONNECTING)) {
         c->wait_ready = false; /* connecting again: wait on */
-        nc__unlock(st);
+        nc__run_pending_and_unlock(st);
         return;
     }
     /* Forgotten before outcome() runs: a notify it causes finds no waiter to mark. */
@@ -408,7 +408,7 @@ void nc__share_connect_done(struct netcore_stack *st, struct nc_share_conn *c)
     rep.rc = gone ? -ECONNABORTED : outcome(st, s);
     int fd = c->wait_fd;
     c->wait_fd = -1;
-    nc__unlock(st);
+    nc__run_pending_and_unlock(st);
     nc__sock_put(st, id);
     nc__sys_close(fd);
     nc__share_watch(st, c, true);

@@ -61,7 +61,7 @@ void nc__sock_put(struct netcore_stack *st, int id)
     if (atomic_fetch_sub(&st->refs[id], 1) == 1 && atomic_load(&st->zombie[id]) != NULL) {
         nc__lock(st);
         reap_slot(st, id);
-        nc__unlock(st);
+        nc__run_pending_and_unlock(st);
     }
 }
 
@@ -90,6 +90,7 @@ int nc__sock_alloc(struct netcore_stack *st, int family, int type, struct nc_soc
         free(s);
         return err;
     }
+    s->st = st;
     s->id = id;
     s->type = type;
     s->family = family;
@@ -340,8 +341,8 @@ static int64_t now_ms(void)
  */
 bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms, sig_atomic_t since)
 {
-    struct netcore_stack *st = nc__stack;
-    if (st == NULL || st->cfg.spin_us <= 0 || timeout_ms == 0)
+    struct netcore_stack *st = s->st;
+    if (st->cfg.spin_us <= 0 || timeout_ms == 0)
         return false;
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -359,7 +360,7 @@ bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms, sig_atomic_t sin
             break; /* a handler ran: the caller's EINTR (nc__sock_wait) */
         if (nc__mutex_trylock(&st->lock)) {
             nc__pump_device(st, st->cfg.rx_batch);
-            nc__unlock(st);
+            nc__run_pending_and_unlock(st);
         }
         if ((i & 15) == 15) {
             clock_gettime(CLOCK_MONOTONIC, &t);

@@ -299,7 +299,9 @@ static int set_ipv6(struct nc_sock *s, int name, const void *val, socklen_t len)
 int netcore_setsockopt(struct netcore_stack *st, int id, int level, int name, const void *val,
                        socklen_t len)
 {
-    GET_SOCK(st, id, s);
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return -EBADF;
     int rc = -ENOPROTOOPT; /* the kernel's IP layer answers for levels nobody knows */
     nc__lock(st);
     if (level == SOL_SOCKET)
@@ -310,7 +312,8 @@ int netcore_setsockopt(struct netcore_stack *st, int id, int level, int name, co
         rc = set_ip(st, s, name, val, len);
     else if (level == IPPROTO_IPV6 && s->family == AF_INET6)
         rc = set_ipv6(s, name, val, len);
-    nc__unlock(st);
+    nc__run_pending_and_unlock(st);
+    nc__sock_put(st, id);
     return rc;
 }
 
@@ -435,10 +438,10 @@ static int get_ip(struct nc_sock *s, int name, void *val, socklen_t *len)
     return opt_out(val, len, &v, sizeof(v), (size_t)n);
 }
 
-int netcore_getsockopt(struct netcore_stack *st, int id, int level, int name, void *val,
-                       socklen_t *len)
+/* getsockopt for a socket held. */
+static int getsockopt_held(struct netcore_stack *st, struct nc_sock *s, int level, int name,
+                           void *val, socklen_t *len)
 {
-    GET_SOCK(st, id, s);
     if (level == SOL_SOCKET || (level == IPPROTO_TCP && s->type == SOCK_STREAM) ||
         level == IPPROTO_IP || (level == IPPROTO_IPV6 && s->family == AF_INET6)) {
         if (len == NULL)
@@ -458,4 +461,15 @@ int netcore_getsockopt(struct netcore_stack *st, int id, int level, int name, vo
         return get_ip(s, name, val, len);
     }
     return -EOPNOTSUPP; /* the kernel's IP layer, for a level it does not know */
+}
+
+int netcore_getsockopt(struct netcore_stack *st, int id, int level, int name, void *val,
+                       socklen_t *len)
+{
+    struct nc_sock *s = nc__sock_hold(st, id);
+    if (s == NULL)
+        return -EBADF;
+    int rc = getsockopt_held(st, s, level, name, val, len);
+    nc__sock_put(st, id);
+    return rc;
 }

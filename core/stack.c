@@ -71,8 +71,8 @@ static u32_t self_now(void) __attribute__((alias("sys_now")));
 /*
  * Packets a pcb sends to one of our own addresses (a connection to 198.18.0.2 or 2001:db8::2
  * from the program itself) wait on the interface's loop queue (LWIP_NETIF_LOOPBACK, NO_SYS):
- * they are delivered when whoever holds the stack lock lets go (nc__unlock), as a command
- * is. netif_poll delivers until the queue is empty, so also what delivering queues in turn
+ * they are delivered before whoever holds the stack lock lets go (nc__run_pending), as a
+ * command is. netif_poll delivers until the queue is empty, so also what delivering queues in turn
  * (a looped SYN's SYN-ACK). Caller holds the stack lock.
  */
 static void run_looped(void)
@@ -155,13 +155,21 @@ static void arm_timer(struct netcore_stack *st)
 
 #define TIMER_SLACK_MS 10
 
-/* Rounds of relay pumping one unlock does; then the netstack thread takes over. */
+/* Rounds of relay pumping one nc__run_pending does; then the netstack thread takes over. */
 #define RELAY_ROUNDS 8
 
-/* Times one unlock takes in the kernel's answers to what it sent (devwatch.c). */
+/* Times one nc__run_pending takes in the kernel's answers to what it sent (devwatch.c). */
 #define SETTLE_PASSES 2
 
-void nc__unlock(struct netcore_stack *st)
+/*
+ * What a lock holder owes the others before it lets go: kicks and commands other threads
+ * queued meanwhile (they found the lock taken and counted on its holder), packets lwIP sent
+ * to our own addresses, connections still to fail after the device went down, relayed
+ * sockets that changed, the kernel's answers to a handshake this thread sent (devwatch.c),
+ * and, when a timer lwIP started is due before the netstack thread's, its re-arming.
+ * Caller holds the lock, and keeps it.
+ */
+void nc__run_pending(struct netcore_stack *st)
 {
     for (int pass = 0;; pass++) {
         for (int round = 0;; round++) {
@@ -204,7 +212,19 @@ void nc__unlock(struct netcore_stack *st)
                 nc__efd_signal(st->cmdq.efd);
         }
     }
+}
+
+/* Only lets go of the lock: for a holder that changed nothing lwIP or a socket shows (what
+ * others queued meanwhile woke the netstack thread, or netcore_step, through the eventfd). */
+void nc__unlock(struct netcore_stack *st)
+{
     nc__mutex_unlock(&st->lock);
+}
+
+void nc__run_pending_and_unlock(struct netcore_stack *st)
+{
+    nc__run_pending(st);
+    nc__unlock(st);
 }
 
 void nc__kick(struct netcore_stack *st, struct nc_sock *s, unsigned what)
@@ -214,7 +234,7 @@ void nc__kick(struct netcore_stack *st, struct nc_sock *s, unsigned what)
             nc__tcp_refill(st, s);
         if (what & NC_KICK_TX)
             nc__tcp_flush(st, s);
-        nc__unlock(st);
+        nc__run_pending_and_unlock(st);
         return;
     }
     nc__cmdq_kick(&st->cmdq, s, what);
@@ -228,7 +248,7 @@ static void on_device(evutil_socket_t fd, short what, void *arg)
     nc__lock(st);
     nc__pump_device(st, st->cfg.rx_batch);
     sys_check_timeouts();
-    nc__unlock(st);
+    nc__run_pending_and_unlock(st);
 }
 
 static void on_command(evutil_socket_t fd, short what, void *arg)
@@ -242,7 +262,7 @@ static void on_command(evutil_socket_t fd, short what, void *arg)
         return;
     }
     nc__lock(st);
-    nc__unlock(st);
+    nc__run_pending_and_unlock(st); /* the queued commands are what woke us */
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -253,7 +273,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     nc__lock(st);
     sys_check_timeouts();
     nc__tcp_tw_cap(st);
-    nc__unlock(st);
+    nc__run_pending_and_unlock(st);
 }
 
 static void *thread_main(void *arg)
@@ -261,7 +281,7 @@ static void *thread_main(void *arg)
     struct netcore_stack *st = arg;
     nc__in_stack_thread = 1;
     nc__lock(st);
-    nc__unlock(st); /* arms the timer */
+    nc__run_pending_and_unlock(st); /* arms the timer */
     event_base_dispatch(st->base);
     return NULL;
 }
@@ -290,7 +310,7 @@ int netcore_step(struct netcore_stack *st, int timeout_ms)
     int n = st->dev_down ? 0 : nc__pump_device(st, 1024);
     sys_check_timeouts();
     nc__tcp_tw_cap(st);
-    nc__unlock(st);
+    nc__run_pending_and_unlock(st);
     nc__share_events(st); /* takes the lock per request, as the public calls do */
     return n;
 }
@@ -398,22 +418,6 @@ static void drop_all(struct netcore_stack *st)
         tcp_abort(tcp_tw_pcbs);
 }
 
-/* The first port a program may bind without CAP_NET_BIND_SERVICE, from this namespace. */
-static int unprivileged_port_start(void)
-{
-    char buf[16];
-    int fd = (int)nc__raw_syscall(SYS_openat, AT_FDCWD,
-                                  "/proc/sys/net/ipv4/ip_unprivileged_port_start",
-                                  O_RDONLY | O_CLOEXEC);
-    int n = fd >= 0 ? nc__sys_read(fd, buf, sizeof(buf) - 1) : -1;
-    if (fd >= 0)
-        nc__sys_close(fd);
-    if (n <= 0)
-        return 1024; /* the kernel's default */
-    buf[n] = '\0';
-    return atoi(buf);
-}
-
 /*
  * The kernel's default for IPV6_V6ONLY in this network namespace (net.ipv6.bindv6only),
  * read the way the kernel's own sockets would see it; off when unreadable, as on Linux.
@@ -452,7 +456,7 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
     st->cfg = *cfg;
     if (st->cfg.rx_batch <= 0) /* a configuration made without netcore_config_defaults */
         st->cfg.rx_batch = 64;
-    st->unpriv_port = unprivileged_port_start();
+    nc__port_setup(st);
     st->bindv6only = read_bindv6only();
     pthread_mutex_init(&st->lock, NULL);
     st->dev.fd = -1;

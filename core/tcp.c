@@ -59,7 +59,7 @@ static struct tcp_pcb *detach(struct nc_sock *s)
 static void addr_from(struct nc_sock *s, union nc_sockaddr *sa, const ip_addr_t *ip,
                       u16_t port)
 {
-    nc__addr_make(nc__stack, s->family, ip, port, sa);
+    nc__addr_make(s->st, s->family, ip, port, sa);
 }
 
 /* Sizes the rings; their memory comes with the first byte either way (ring.c). */
@@ -145,22 +145,10 @@ static bool port_taken(const struct tcp_pcb *pcb, const ip_addr_t *ip, u16_t por
     return false;
 }
 
-static err_t bind_one(struct tcp_pcb *pcb, const ip_addr_t *ip, u16_t port)
+/* nc__port_bind's bind for TCP: the kernel's conflict rule in front of lwIP's tcp_bind. */
+static err_t bind_one(void *pcb, const ip_addr_t *ip, u16_t port)
 {
     return port_taken(pcb, ip, port) ? ERR_USE : tcp_bind(pcb, ip, port);
-}
-
-/* Port 0 means a random free ephemeral port (iss.c), not lwIP's rand()-driven choice. */
-static err_t bind_port(struct tcp_pcb *pcb, const ip_addr_t *ip, u16_t port)
-{
-    if (port != 0)
-        return bind_one(pcb, ip, port);
-    for (int i = 0; i < 64; i++) {
-        err_t e = bind_one(pcb, ip, nc__random_port());
-        if (e != ERR_USE)
-            return e;
-    }
-    return tcp_bind(pcb, ip, 0);
 }
 
 int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a)
@@ -171,9 +159,9 @@ int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_soc
         ip_set_option(s->pcb.tcp, SOF_REUSEADDR);
     ip_addr_t ip;
     u16_t port = nc__addr_ip(st, s, a, &ip);
-    err_t e = bind_port(s->pcb.tcp, &ip, port);
-    if (e != ERR_OK)
-        return -nc__err_to_errno(e);
+    int rc = nc__port_bind(st, s->pcb.tcp, &ip, port, bind_one);
+    if (rc != 0)
+        return rc;
     addr_from(s, &s->local, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port);
     s->bound = *a;
     s->bound_user = true;
@@ -184,9 +172,9 @@ int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_soc
 static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)
 {
     struct nc_sock *ls = arg;
-    struct netcore_stack *st = nc__stack;
     if (ls == NULL || err != ERR_OK || npcb == NULL)
         return ERR_VAL;
+    struct netcore_stack *st = ls->st;
     struct nc_sock *s;
     if (atomic_load(&ls->aq_count) >= ls->aq_cap ||
         nc__sock_alloc(st, ls->family, SOCK_STREAM, &s) != 0) {
@@ -355,7 +343,7 @@ static void reopen(struct netcore_stack *st, struct nc_sock *s)
         if (s->opt.reuseaddr)
             ip_set_option(pcb, SOF_REUSEADDR);
         nc__tcp_apply_ip(s);
-        if (port != 0 && bind_port(pcb, &ip, port) == ERR_OK) {
+        if (port != 0 && nc__port_bind(st, pcb, &ip, port, bind_one) == 0) {
             addr_from(s, &s->local, &pcb->local_ip, pcb->local_port);
             atomic_store(&s->state, NC_ST_BOUND);
         }
@@ -380,7 +368,7 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
     addr_from(s, &s->local, &pcb->local_ip, pcb->local_port);
     atomic_store(&s->state, NC_ST_CONNECTED);
     apply_options(s);
-    nc__tcp_flush(nc__stack, s);
+    nc__tcp_flush(s->st, s);
     nc__sock_notify(s);
     return ERR_OK;
 }
@@ -431,9 +419,10 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_
         return err;
     addr_from(s, &s->peer, &ip, port);
     if (s->pcb.tcp->local_port == 0) {
-        err_t b = bind_port(s->pcb.tcp, nc__addr_any(s), 0);
-        if (b != ERR_OK)
-            return -nc__err_to_errno(b);
+        /* No free port: the kernel's connect says EADDRNOTAVAIL (its bind EADDRINUSE). */
+        err = nc__port_bind(st, s->pcb.tcp, nc__addr_any(s), 0, bind_one);
+        if (err != 0)
+            return err == -EADDRINUSE ? -EADDRNOTAVAIL : err;
     }
     err_t e = tcp_connect(s->pcb.tcp, &ip, port, on_connected);
     if (e == ERR_RTE)
@@ -467,7 +456,7 @@ static void on_err(void *arg, err_t err)
         e = err == ERR_RST ? ECONNRESET : err == ERR_ABRT ? ETIMEDOUT : nc__err_to_errno(err);
     }
     if (atomic_load(&s->app_closed)) {
-        nc__sock_free(nc__stack, s);
+        nc__sock_free(s->st, s);
         return;
     }
     if (e == 0) {
@@ -607,7 +596,7 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
     (void)pcb;
     (void)len;
     if (s != NULL)
-        nc__tcp_flush(nc__stack, s);
+        nc__tcp_flush(s->st, s);
     return ERR_OK;
 }
 

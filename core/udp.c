@@ -16,17 +16,18 @@
 
 #define UDP_MAX_PAYLOAD 65507
 
+/* lwIP's receive callback: arg is the socket (udp_recv in nc__udp_open and disconnect; the
+ * pcb goes before the socket, in nc__udp_close). */
 static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr,
                     u16_t port)
 {
     struct nc_sock *s = arg;
-    struct netcore_stack *st = nc__stack;
+    struct netcore_stack *st = s->st;
     (void)pcb;
-    struct nc_dgram *d = s != NULL ? malloc(sizeof(*d) + p->tot_len) : NULL;
+    struct nc_dgram *d = malloc(sizeof(*d) + p->tot_len);
     if (d == NULL) {
         st->stats.udp_dropped++;
-        if (s != NULL)
-            s->drops++;
+        s->drops++;
         pbuf_free(p);
         return;
     }
@@ -72,23 +73,18 @@ static bool broadcast(const struct netcore_stack *st, const ip_addr_t *ip)
     return IP_IS_V4_VAL(*ip) && nc__cfg_broadcast(&st->cfg, ip_2_ip4(ip)->addr);
 }
 
-/* Port 0 means a random free ephemeral port (iss.c), not lwIP's rand()-driven choice. */
-static err_t bind_port(struct udp_pcb *pcb, const ip_addr_t *ip, u16_t port)
+/* nc__port_bind's bind for UDP: lwIP's udp_bind checks the port's other users itself. */
+static err_t bind_one(void *pcb, const ip_addr_t *ip, u16_t port)
 {
-    if (port != 0)
-        return udp_bind(pcb, ip, port);
-    for (int i = 0; i < 64; i++) {
-        err_t e = udp_bind(pcb, ip, nc__random_port());
-        if (e != ERR_USE)
-            return e;
-    }
-    return udp_bind(pcb, ip, 0);
+    return udp_bind(pcb, ip, port);
 }
 
-/* Binds an unbound socket before lwIP would pick a port itself. */
-static err_t autobind(struct nc_sock *s)
+/* Binds an unbound socket before lwIP would pick a port itself: 0 or -errno (port.c). */
+static int autobind(struct netcore_stack *st, struct nc_sock *s)
 {
-    return s->pcb.udp->local_port != 0 ? ERR_OK : bind_port(s->pcb.udp, nc__addr_any(s), 0);
+    if (s->pcb.udp->local_port != 0)
+        return 0;
+    return nc__port_bind(st, s->pcb.udp, nc__addr_any(s), 0, bind_one);
 }
 
 static void update_local(struct netcore_stack *st, struct nc_sock *s)
@@ -104,9 +100,9 @@ int nc__udp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_soc
         ip_set_option(s->pcb.udp, SOF_REUSEADDR);
     ip_addr_t ip;
     u16_t port = nc__addr_ip(st, s, a, &ip);
-    err_t e = bind_port(s->pcb.udp, &ip, port);
-    if (e != ERR_OK)
-        return -nc__err_to_errno(e);
+    int rc = nc__port_bind(st, s->pcb.udp, &ip, port, bind_one);
+    if (rc != 0)
+        return rc;
     update_local(st, s);
     s->bound = *a;
     s->bound_user = true;
@@ -154,9 +150,11 @@ int nc__udp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_
         return rc;
     if (broadcast(st, &ip) && !s->opt.broadcast)
         return -EACCES; /* broadcasts only with SO_BROADCAST */
-    err_t e = autobind(s);
-    if (e == ERR_OK)
-        e = udp_connect(s->pcb.udp, &ip, port);
+    /* No free port: EAGAIN, as the kernel's inet_autobind says. */
+    rc = autobind(st, s);
+    if (rc != 0)
+        return rc == -EADDRINUSE ? -EAGAIN : rc;
+    err_t e = udp_connect(s->pcb.udp, &ip, port);
     if (e != ERR_OK)
         return -nc__err_to_errno(e);
     nc__addr_make(st, s->family, &ip, port, &s->peer);
@@ -196,7 +194,7 @@ ssize_t nc__udp_sendto(struct netcore_stack *st, struct nc_sock *s, const void *
         return -EFAULT;
     if (st->dev_down)
         return -ENETDOWN;
-    if (autobind(s) != ERR_OK)
+    if (autobind(st, s) != 0)
         return -EAGAIN; /* no free ephemeral port, as the kernel says */
     struct pbuf *p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)len, PBUF_RAM);
     if (p == NULL)

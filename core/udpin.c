@@ -38,8 +38,8 @@ NC_HIDDEN void udp_input(struct pbuf *p, struct netif *inp)
     if (ip_current_header_proto() == IP_PROTO_UDPLITE && p->len >= UDP_HLEN) {
         const struct udp_hdr *h = p->payload;
         if (lwip_ntohs(h->len) > p->tot_len) { /* the coverage, for UDP-Lite */
-            if (nc__stack != NULL)
-                nc__stack->stats.rx_dropped_malformed++;
+            struct netcore_stack *st = inp->state; /* our one interface's (netif.c) */
+            st->stats.rx_dropped_malformed++;
             pbuf_free(p);
             return;
         }

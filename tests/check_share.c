@@ -958,7 +958,7 @@ static void state_changed(int fd)
     ck_assert_int_ge(id, 0);
     nc__lock(hp.st);
     nc__share_sock_changed(hp.st, hp.st->socks[id]);
-    nc__unlock(hp.st);
+    nc__run_pending_and_unlock(hp.st);
 }
 
 START_TEST(connect_wait_established)
