@@ -98,6 +98,37 @@ void hp_send(struct hp *h, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t w
     ck_assert_int_eq(send(h->wire, f, 14 + 20 + tcplen, 0), (ssize_t)(14 + 20 + tcplen));
 }
 
+void hp_udp_in(int wire, uint16_t sport, uint16_t dport, const void *data, size_t len)
+{
+    static uint8_t f[14 + 20 + 8 + 1472];
+    size_t udplen = 8 + len;
+    ck_assert_uint_le(len, 1472);
+    memset(f, 0, 14 + 20 + 8);
+    memcpy(f, our_mac, 6);
+    memcpy(f + 6, peer_mac, 6);
+    f[12] = 0x08;
+    uint8_t *ip = f + 14, *udp = ip + 20;
+    ip[0] = 0x45;
+    put16(ip + 2, 20 + udplen);
+    ip[6] = 0x40;
+    ip[8] = 64;
+    ip[9] = 17;
+    memcpy(ip + 12, peer_ip, 4);
+    memcpy(ip + 16, our_ip, 4);
+    put16(ip + 10, csum(ip, 20, 0));
+    put16(udp, sport);
+    put16(udp + 2, dport);
+    put16(udp + 4, udplen);
+    memcpy(udp + 8, data, len);
+    /* 0 means "no checksum" to UDP over IPv4; a computed 0 goes out as 0xffff */
+    uint32_t pseudo = (uint32_t)(peer_ip[0] << 8 | peer_ip[1]) + (peer_ip[2] << 8 | peer_ip[3]) +
+                      (uint32_t)(our_ip[0] << 8 | our_ip[1]) + (our_ip[2] << 8 | our_ip[3]) +
+                      17 + (uint32_t)udplen;
+    uint16_t sum = csum(udp, udplen, pseudo);
+    put16(udp + 6, sum == 0 ? 0xffff : sum);
+    ck_assert_int_eq(send(wire, f, 14 + 20 + udplen, 0), (ssize_t)(14 + 20 + udplen));
+}
+
 /* Answers an ARP request for the test's address. */
 static void arp_reply(struct hp *h)
 {

@@ -54,6 +54,10 @@ void hp_connect(struct hp *h, bool sack, struct hp_seg *syn);
 /* The stack's socket sends n full segments (n <= 8), which the test sees go out; returns the
  * sequence number of the first. */
 uint32_t hp_send_full(struct hp *h, int n);
+/* Sends a UDP datagram of len bytes from the test (198.18.0.1, port sport) to the stack
+ * (198.18.0.2, port dport) over wire, the test's end of any wire device (the stack need not
+ * be a struct hp's: the shim's suites hand the other end to the shim's stack). */
+void hp_udp_in(int wire, uint16_t sport, uint16_t dport, const void *data, size_t len);
 /* The value of TCP option kind in seg (its bytes after kind and length), or NULL. */
 const uint8_t *hp_option(const struct hp_seg *seg, uint8_t kind, size_t *len);
 
