@@ -1,6 +1,7 @@
 /* shimfix: see shimfix.h. */
 #include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -64,4 +65,9 @@ bool sf_readable(int fd)
 {
     struct pollfd p = { .fd = fd, .events = POLLIN };
     return poll(&p, 1, 5000) == 1 && (p.revents & POLLIN);
+}
+
+int sf_errno(long rc)
+{
+    return rc == -1 ? errno : 0;
 }

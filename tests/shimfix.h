@@ -31,6 +31,9 @@ void sf_teardown(void);
 
 /* A UDP socket through the shim, bound to port on the stack's address. */
 int sf_udp_bound(uint16_t port);
+/* The errno of a call that returned rc: errno when rc is -1, else 0 (the call succeeded),
+ * so that one assertion says which error a call failed with. */
+int sf_errno(long rc);
 /* Waits up to 5 s for fd to be readable (poll, through the shim); true if so. */
 bool sf_readable(int fd);
 
