@@ -40,6 +40,33 @@ static uint32_t get32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* The Ethernet and IPv4 headers of a frame from the test to the stack, protocol proto with
+ * l4len bytes after the IP header; returns where those bytes go. */
+static uint8_t *ip_head(uint8_t *f, uint8_t proto, size_t l4len)
+{
+    memcpy(f, our_mac, 6);
+    memcpy(f + 6, peer_mac, 6);
+    f[12] = 0x08;
+    uint8_t *ip = f + 14;
+    ip[0] = 0x45;
+    put16(ip + 2, 20 + l4len);
+    ip[6] = 0x40;
+    ip[8] = 64;
+    ip[9] = proto;
+    memcpy(ip + 12, peer_ip, 4);
+    memcpy(ip + 16, our_ip, 4);
+    put16(ip + 10, csum(ip, 20, 0));
+    return ip + 20;
+}
+
+/* The TCP/UDP pseudo-header's sum for a segment of l4len bytes from the test to the stack. */
+static uint32_t pseudo(uint8_t proto, size_t l4len)
+{
+    return (uint32_t)(peer_ip[0] << 8 | peer_ip[1]) + (uint32_t)(peer_ip[2] << 8 | peer_ip[3]) +
+           (uint32_t)(our_ip[0] << 8 | our_ip[1]) + (uint32_t)(our_ip[2] << 8 | our_ip[3]) +
+           proto + (uint32_t)l4len;
+}
+
 void hp_start(struct hp *h)
 {
     int sv[2];
@@ -70,18 +97,7 @@ void hp_send(struct hp *h, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t w
     size_t tcplen = 20 + optlen + len;
     ck_assert(optlen % 4 == 0 && optlen <= 40 && len <= 1500);
     memset(f, 0, sizeof(f));
-    memcpy(f, our_mac, 6);
-    memcpy(f + 6, peer_mac, 6);
-    f[12] = 0x08;
-    uint8_t *ip = f + 14, *tcp = ip + 20;
-    ip[0] = 0x45;
-    put16(ip + 2, 20 + tcplen);
-    ip[6] = 0x40;
-    ip[8] = 64;
-    ip[9] = 6;
-    memcpy(ip + 12, peer_ip, 4);
-    memcpy(ip + 16, our_ip, 4);
-    put16(ip + 10, csum(ip, 20, 0));
+    uint8_t *tcp = ip_head(f, 6, tcplen);
     put16(tcp, 80);
     put16(tcp + 2, h->port);
     put32(tcp + 4, seq);
@@ -91,10 +107,7 @@ void hp_send(struct hp *h, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t w
     put16(tcp + 14, win);
     if (optlen > 0)
         memcpy(tcp + 20, opt, optlen);
-    uint32_t pseudo = (uint32_t)(peer_ip[0] << 8 | peer_ip[1]) + (peer_ip[2] << 8 | peer_ip[3]) +
-                      (uint32_t)(our_ip[0] << 8 | our_ip[1]) + (our_ip[2] << 8 | our_ip[3]) +
-                      6 + (uint32_t)tcplen;
-    put16(tcp + 16, csum(tcp, tcplen, pseudo));
+    put16(tcp + 16, csum(tcp, tcplen, pseudo(6, tcplen)));
     ck_assert_int_eq(send(h->wire, f, 14 + 20 + tcplen, 0), (ssize_t)(14 + 20 + tcplen));
 }
 
@@ -104,27 +117,13 @@ void hp_udp_in(int wire, uint16_t sport, uint16_t dport, const void *data, size_
     size_t udplen = 8 + len;
     ck_assert_uint_le(len, 1472);
     memset(f, 0, 14 + 20 + 8);
-    memcpy(f, our_mac, 6);
-    memcpy(f + 6, peer_mac, 6);
-    f[12] = 0x08;
-    uint8_t *ip = f + 14, *udp = ip + 20;
-    ip[0] = 0x45;
-    put16(ip + 2, 20 + udplen);
-    ip[6] = 0x40;
-    ip[8] = 64;
-    ip[9] = 17;
-    memcpy(ip + 12, peer_ip, 4);
-    memcpy(ip + 16, our_ip, 4);
-    put16(ip + 10, csum(ip, 20, 0));
+    uint8_t *udp = ip_head(f, 17, udplen);
     put16(udp, sport);
     put16(udp + 2, dport);
     put16(udp + 4, udplen);
     memcpy(udp + 8, data, len);
     /* 0 means "no checksum" to UDP over IPv4; a computed 0 goes out as 0xffff */
-    uint32_t pseudo = (uint32_t)(peer_ip[0] << 8 | peer_ip[1]) + (peer_ip[2] << 8 | peer_ip[3]) +
-                      (uint32_t)(our_ip[0] << 8 | our_ip[1]) + (our_ip[2] << 8 | our_ip[3]) +
-                      17 + (uint32_t)udplen;
-    uint16_t sum = csum(udp, udplen, pseudo);
+    uint16_t sum = csum(udp, udplen, pseudo(17, udplen));
     put16(udp + 6, sum == 0 ? 0xffff : sum);
     ck_assert_int_eq(send(wire, f, 14 + 20 + udplen, 0), (ssize_t)(14 + 20 + udplen));
 }
