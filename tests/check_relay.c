@@ -3,7 +3,7 @@
  * 198.18.0.2 with its netstack thread and exports its sockets (netcore_export); the test then
  * plays the program, with plain kernel calls on the program end. A forked peer process runs
  * a stack of its own at 198.18.0.1 and plays the network's other end; a pipe each way
- * orders the few steps that need it.
+ * orders the few steps that need it. The stacks are wirefix.h's.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -25,6 +25,7 @@
 
 #include "internal.h"
 #include "share.h"
+#include "wirefix.h"
 
 #define PEER_IP "198.18.0.1"
 #define OUR_IP "198.18.0.2"
@@ -36,34 +37,6 @@ static int to_test[2], to_peer[2]; /* peer -> test, test -> peer */
 static int wire[2];
 static pid_t peer_pid;
 static void (*our_tweak)(struct netcore_config *); /* the stack under test's configuration */
-
-static struct netcore_stack *start_stack(int fd, bool peer, int flags)
-{
-    struct netcore_config c;
-    netcore_config_defaults(&c);
-    c.device = NETCORE_DEV_WIRE;
-    c.wire_fd = fd;
-    inet_pton(AF_INET, peer ? PEER_IP : OUR_IP, &c.ip);
-    inet_pton(AF_INET, peer ? OUR_IP : PEER_IP, &c.gw);
-    inet_pton(AF_INET6, peer ? PEER_IP6 : OUR_IP6, &c.ip6);
-    c.mac[5] = peer ? 1 : 2;
-    if (!peer && our_tweak != NULL)
-        our_tweak(&c);
-    struct netcore_stack *st = NULL;
-    char err[256];
-    if (netcore_start(&c, flags, &st, err, sizeof(err)) != 0) {
-        fprintf(stderr, "netcore_start: %s\n", err);
-        return NULL;
-    }
-    return st;
-}
-
-static struct sockaddr_in sin_of(const char *ip, int port)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    inet_pton(AF_INET, ip, &a.sin_addr);
-    return a;
-}
 
 static void say(int fd, char c)
 {
@@ -95,7 +68,7 @@ static struct netcore_stack *spawn_flags(peer_fn fn, int flags)
     ck_assert_int_ge(peer_pid, 0);
     if (peer_pid == 0) {
         close(wire[0]);
-        struct netcore_stack *st = start_stack(wire[1], true, 0);
+        struct netcore_stack *st = wf_start_stack(wire[1], true, 0, NULL);
         if (st == NULL)
             _exit(2);
         int rc = fn(st);
@@ -104,7 +77,7 @@ static struct netcore_stack *spawn_flags(peer_fn fn, int flags)
         _exit(rc);
     }
     close(wire[1]);
-    struct netcore_stack *st = start_stack(wire[0], false, flags);
+    struct netcore_stack *st = wf_start_stack(wire[0], false, flags, our_tweak);
     ck_assert_ptr_nonnull(st);
     ck_assert_int_eq(hear(to_test[0]), 'L');
     return st;
@@ -128,32 +101,6 @@ static void reap(struct netcore_stack *st)
     close(to_peer[0]);
     close(to_peer[1]);
     close(wire[0]);
-}
-
-static int listen_on(struct netcore_stack *st, int port)
-{
-    int s = netcore_socket(st, AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = sin_of("0.0.0.0", port);
-    if (s < 0 || netcore_bind(st, s, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        netcore_listen(st, s, 4) != 0)
-        return -1;
-    return s;
-}
-
-static int connect_to(struct netcore_stack *st, const char *ip, int port)
-{
-    int s = netcore_socket(st, AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(s, 0);
-    struct sockaddr_in a = sin_of(ip, port);
-    int rc = netcore_connect(st, s, (struct sockaddr *)&a, sizeof(a));
-    ck_assert_msg(rc == 0, "connect: %s", strerror(-rc));
-    return s;
-}
-
-static uint8_t pattern(size_t i)
-{
-    uint32_t x = (uint32_t)i * 2654435761u;
-    return (uint8_t)(x >> 24 ^ i >> 13);
 }
 
 /* A read that must not take long: fails the test instead of hanging. */
@@ -199,7 +146,7 @@ static bool relays_are(struct netcore_stack *st, long n)
 /* Peer: echoes one connection until EOF, then says 'F' (it saw the FIN) and closes. */
 static int echo_peer(struct netcore_stack *st)
 {
-    int l = listen_on(st, 7);
+    int l = wf_listen_on(st, 7, 4);
     if (l < 0)
         return 3;
     say(to_test[1], 'L');
@@ -234,7 +181,7 @@ static void *writer_main(void *arg)
     for (size_t done = 0; done < w->len;) {
         size_t n = w->len - done < sizeof(buf) ? w->len - done : sizeof(buf);
         for (size_t i = 0; i < n; i++)
-            buf[i] = pattern(w->off + done + i);
+            buf[i] = wf_pattern(w->off + done + i);
         ssize_t k = write(w->fd, buf, n);
         if (k <= 0)
             return (void *)1;
@@ -249,7 +196,7 @@ static void *writer_main(void *arg)
 START_TEST(tcp_echo_through_relay)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = connect_to(st, PEER_IP, 7);
+    int s = wf_connect_to(st, 7);
     int fd = netcore_export(st, s);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(nc__relay_count(st), 1);
@@ -267,7 +214,7 @@ START_TEST(tcp_echo_through_relay)
         ssize_t k = read_soon(fd, in, sizeof(in));
         ck_assert_int_gt(k, 0);
         for (ssize_t i = 0; i < k; i++)
-            ck_assert_msg(in[i] == pattern(got + (size_t)i), "byte %zu", got + (size_t)i);
+            ck_assert_msg(in[i] == wf_pattern(got + (size_t)i), "byte %zu", got + (size_t)i);
         got += (size_t)k;
     }
     void *res;
@@ -297,7 +244,7 @@ START_TEST(tcp_ring_mem_cap_relayed)
     our_tweak = one_ring;
     struct netcore_stack *st = spawn(echo_peer);
     our_tweak = NULL;
-    int s = connect_to(st, PEER_IP, 7);
+    int s = wf_connect_to(st, 7);
     int fd = netcore_export(st, s);
     ck_assert_int_ge(fd, 0);
     char b[5];
@@ -320,7 +267,7 @@ END_TEST
 START_TEST(tcp_dup_keeps_alive)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = connect_to(st, PEER_IP, 7);
+    int s = wf_connect_to(st, 7);
     int fd = netcore_export(st, s);
     ck_assert_int_ge(fd, 0);
     int d = dup(fd);
@@ -342,7 +289,7 @@ END_TEST
 START_TEST(find_foreign_fds)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = connect_to(st, PEER_IP, 7);
+    int s = wf_connect_to(st, 7);
     int fd = netcore_export(st, s);
     ck_assert_int_ge(fd, 0);
     int p[2], sp[2];
@@ -374,11 +321,11 @@ END_TEST
 START_TEST(tcp_shutdown_wr_after_data)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = connect_to(st, PEER_IP, 7);
+    int s = wf_connect_to(st, 7);
     int fd = netcore_export(st, s);
     static uint8_t out[100000];
     for (size_t i = 0; i < sizeof(out); i++)
-        out[i] = pattern(i);
+        out[i] = wf_pattern(i);
     struct writer w = { .fd = fd, .off = 0, .len = sizeof(out) };
     ck_assert_ptr_null(writer_main(&w)); /* the pair and the rings hold it all */
     ck_assert_int_eq(nc__relay_shutdown(st, s, SHUT_WR), 0);
@@ -398,7 +345,7 @@ END_TEST
 /* Peer: sends "bye" on the first connection and closes it. */
 static int bye_peer(struct netcore_stack *st)
 {
-    int l = listen_on(st, 7);
+    int l = wf_listen_on(st, 7, 4);
     say(to_test[1], 'L');
     int c = netcore_accept(st, l, NULL, NULL, 0);
     if (c < 0 || netcore_send(st, c, "bye", 3, 0) != 3)
@@ -412,7 +359,7 @@ static int bye_peer(struct netcore_stack *st)
 START_TEST(tcp_peer_fin)
 {
     struct netcore_stack *st = spawn(bye_peer);
-    int s = connect_to(st, PEER_IP, 7);
+    int s = wf_connect_to(st, 7);
     int fd = netcore_export(st, s);
     char b[8];
     read_all(fd, b, 3);
@@ -427,7 +374,7 @@ END_TEST
 /* Peer: reads one byte of the first connection and closes it with one unread: a reset. */
 static int rst_peer(struct netcore_stack *st)
 {
-    int l = listen_on(st, 7);
+    int l = wf_listen_on(st, 7, 4);
     say(to_test[1], 'L');
     int c = netcore_accept(st, l, NULL, NULL, 0);
     char b;
@@ -445,7 +392,7 @@ static int rst_peer(struct netcore_stack *st)
 START_TEST(tcp_reset_status)
 {
     struct netcore_stack *st = spawn(rst_peer);
-    int s = connect_to(st, PEER_IP, 7);
+    int s = wf_connect_to(st, 7);
     int fd = netcore_export(st, s);
     ck_assert_int_eq(write(fd, "ab", 2), 2);
     char b;
@@ -464,7 +411,7 @@ END_TEST
  * count (8 bytes), or 'R' when the connection was reset. */
 static int sink_peer(struct netcore_stack *st)
 {
-    int l = listen_on(st, 7);
+    int l = wf_listen_on(st, 7, 4);
     say(to_test[1], 'L');
     int c = netcore_accept(st, l, NULL, NULL, 0);
     if (c < 0)
@@ -488,7 +435,7 @@ static int sink_peer(struct netcore_stack *st)
             break;
         }
         for (ssize_t i = 0; i < n; i++)
-            if (buf[i] != pattern(total + (uint64_t)i))
+            if (buf[i] != wf_pattern(total + (uint64_t)i))
                 return 7;
         total += (uint64_t)n;
     }
@@ -502,7 +449,7 @@ static int sink_peer(struct netcore_stack *st)
 START_TEST(tcp_close_after_write)
 {
     struct netcore_stack *st = spawn(sink_peer);
-    int s = connect_to(st, PEER_IP, 7);
+    int s = wf_connect_to(st, 7);
     int fd = netcore_export(st, s);
     char b[10];
     read_all(fd, b, sizeof(b));
@@ -522,7 +469,7 @@ END_TEST
 START_TEST(tcp_close_unread_resets)
 {
     struct netcore_stack *st = spawn(sink_peer);
-    int s = connect_to(st, PEER_IP, 7);
+    int s = wf_connect_to(st, 7);
     int fd = netcore_export(st, s);
     ck_assert(readable(fd, WAIT_MS));
     close(fd);
@@ -537,7 +484,7 @@ END_TEST
  * many it got (8 bytes on the pipe). */
 static int order_peer(struct netcore_stack *st)
 {
-    int l = listen_on(st, 7);
+    int l = wf_listen_on(st, 7, 4);
     say(to_test[1], 'L');
     int c = netcore_accept(st, l, NULL, NULL, 0);
     if (c < 0)
@@ -546,7 +493,7 @@ static int order_peer(struct netcore_stack *st)
     for (size_t off = 0; off < ORDER_RX;) {
         size_t n = ORDER_RX - off < sizeof(buf) ? ORDER_RX - off : sizeof(buf);
         for (size_t i = 0; i < n; i++)
-            buf[i] = pattern(off + i);
+            buf[i] = wf_pattern(off + i);
         ssize_t k = netcore_send(st, c, buf, n, 0);
         if (k <= 0)
             return 4;
@@ -560,7 +507,7 @@ static int order_peer(struct netcore_stack *st)
         if (n == 0)
             break;
         for (ssize_t i = 0; i < n; i++)
-            if (buf[i] != pattern(total + (uint64_t)i)) {
+            if (buf[i] != wf_pattern(total + (uint64_t)i)) {
                 fprintf(stderr, "order peer: byte %llu wrong\n",
                         (unsigned long long)(total + (uint64_t)i));
                 return 6;
@@ -579,18 +526,18 @@ static int order_peer(struct netcore_stack *st)
 START_TEST(tcp_rings_keep_order)
 {
     struct netcore_stack *st = spawn(order_peer);
-    int s = connect_to(st, PEER_IP, 7);
+    int s = wf_connect_to(st, 7);
     uint8_t head[1000];
     ck_assert_int_eq(netcore_recv(st, s, head, sizeof(head), MSG_WAITALL), sizeof(head));
     for (size_t i = 0; i < sizeof(head); i++)
-        ck_assert_int_eq(head[i], pattern(i));
+        ck_assert_int_eq(head[i], wf_pattern(i));
     ck_assert_int_gt(netcore_wait(st, s, POLLIN, WAIT_MS), 0);
     /* Send until everything is full: the peer reads nothing before its sends are done. */
     static uint8_t buf[65536];
     size_t sent = 0;
     for (;;) {
         for (size_t i = 0; i < sizeof(buf); i++)
-            buf[i] = pattern(sent + i);
+            buf[i] = wf_pattern(sent + i);
         ssize_t k = netcore_send(st, s, buf, sizeof(buf), MSG_DONTWAIT);
         if (k == -EAGAIN)
             break;
@@ -611,7 +558,7 @@ START_TEST(tcp_rings_keep_order)
         ssize_t k = read_soon(fd, buf, sizeof(buf));
         ck_assert_int_gt(k, 0);
         for (ssize_t i = 0; i < k; i++)
-            ck_assert_msg(buf[i] == pattern(got + (size_t)i), "byte %zu", got + (size_t)i);
+            ck_assert_msg(buf[i] == wf_pattern(got + (size_t)i), "byte %zu", got + (size_t)i);
         got += (size_t)k;
     }
     void *res;
@@ -637,7 +584,7 @@ static int connect_peer(struct netcore_stack *st)
         if (c == 'Q' || n == 8)
             break;
         socks[n] = netcore_socket(st, AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = sin_of(OUR_IP, 8080);
+        struct sockaddr_in a = wf_sin_of(OUR_IP, 8080);
         if (netcore_connect(st, socks[n], (struct sockaddr *)&a, sizeof(a)) != 0)
             return 3;
         if (netcore_send(st, socks[n], "x", 1, 0) != 1)
@@ -661,7 +608,7 @@ static bool queued_is(struct netcore_stack *st, long n)
 START_TEST(listener_token)
 {
     struct netcore_stack *st = spawn(connect_peer);
-    int l = listen_on(st, 8080);
+    int l = wf_listen_on(st, 8080, 4);
     ck_assert_int_ge(l, 0);
     int fd = netcore_export(st, l);
     ck_assert_int_ge(fd, 0);
@@ -717,7 +664,7 @@ END_TEST
 static int udp_echo_peer(struct netcore_stack *st)
 {
     int u = netcore_socket(st, AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = sin_of("0.0.0.0", 9);
+    struct sockaddr_in a = wf_sin_of("0.0.0.0", 9);
     if (u < 0 || netcore_bind(st, u, (struct sockaddr *)&a, sizeof(a)) != 0)
         return 3;
     say(to_test[1], 'L');
@@ -790,14 +737,14 @@ START_TEST(udp_through_relay)
     ck_assert_int_eq(send(fd, "", 0, 0), 0);                /* empty */
     static uint8_t big[1200];
     for (size_t i = 0; i < sizeof(big); i++)
-        big[i] = pattern(i);
+        big[i] = wf_pattern(i);
     dgram_send(fd, AF_INET, PEER_IP, 9, big, sizeof(big));
     ck_assert_uint_eq(dgram_recv(fd, buf, sizeof(buf)), sizeof(big));
     ck_assert_mem_eq(buf, big, sizeof(big));
     ck_assert_uint_eq(nc__relay_dropped(st), 5);
 
     int c = netcore_socket(st, AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = sin_of(PEER_IP, 9);
+    struct sockaddr_in a = wf_sin_of(PEER_IP, 9);
     ck_assert_int_eq(netcore_connect(st, c, (struct sockaddr *)&a, sizeof(a)), 0);
     int cfd = netcore_export(st, c);
     dgram_send(cfd, 0, NULL, 0, "conn", 4);
@@ -835,7 +782,7 @@ END_TEST
 static int udp_flood_peer(struct netcore_stack *st)
 {
     int u = netcore_socket(st, AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = sin_of("0.0.0.0", 9);
+    struct sockaddr_in a = wf_sin_of("0.0.0.0", 9);
     if (u < 0 || netcore_bind(st, u, (struct sockaddr *)&a, sizeof(a)) != 0)
         return 3;
     say(to_test[1], 'L');
@@ -866,7 +813,7 @@ START_TEST(udp_program_slow)
 {
     struct netcore_stack *st = spawn(udp_flood_peer);
     int u = netcore_socket(st, AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = sin_of("0.0.0.0", 5000);
+    struct sockaddr_in a = wf_sin_of("0.0.0.0", 5000);
     ck_assert_int_eq(netcore_bind(st, u, (struct sockaddr *)&a, sizeof(a)), 0);
     int fd = netcore_export(st, u);
     dgram_send(fd, AF_INET, PEER_IP, 9, "go", 2);
@@ -905,7 +852,7 @@ START_TEST(tcp_connect_after_export)
     int fd = netcore_export(st, s);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(write(fd, "early", 5), 5);
-    struct sockaddr_in a = sin_of(PEER_IP, 7);
+    struct sockaddr_in a = wf_sin_of(PEER_IP, 7);
     ck_assert_int_eq(netcore_connect(st, s, (struct sockaddr *)&a, sizeof(a)), -EINPROGRESS);
     char b[5];
     read_all(fd, b, 5);
@@ -930,7 +877,7 @@ START_TEST(tcp_refused_after_export)
     struct netcore_stack *st = spawn(idle_peer);
     int s = netcore_socket(st, AF_INET, SOCK_STREAM, 0);
     int fd = netcore_export(st, s);
-    struct sockaddr_in a = sin_of(PEER_IP, 9);
+    struct sockaddr_in a = wf_sin_of(PEER_IP, 9);
     ck_assert_int_eq(netcore_connect(st, s, (struct sockaddr *)&a, sizeof(a)), -EINPROGRESS);
     char b;
     ck_assert_int_eq(read_soon(fd, &b, 1), 0);
@@ -947,7 +894,7 @@ END_TEST
 START_TEST(tcp_shutdown_rd)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = connect_to(st, PEER_IP, 7);
+    int s = wf_connect_to(st, 7);
     int fd = netcore_export(st, s);
     ck_assert_int_eq(nc__relay_shutdown(st, s, SHUT_RD), 0);
     char b;
@@ -965,7 +912,7 @@ END_TEST
 START_TEST(tcp_driver_closes)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = connect_to(st, PEER_IP, 7);
+    int s = wf_connect_to(st, 7);
     int fd = netcore_export(st, s);
     ck_assert_int_eq(netcore_close(st, s), 0);
     ck_assert_int_eq(nc__relay_count(st), 0);
@@ -982,7 +929,7 @@ END_TEST
 START_TEST(fork_child_closes_driver_ends)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = connect_to(st, PEER_IP, 7);
+    int s = wf_connect_to(st, 7);
     int fd = netcore_export(st, s);
     netcore_fork_prepare(st);
     pid_t pid = fork();
@@ -1037,7 +984,7 @@ END_TEST
 START_TEST(tcp_program_shuts_natively)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = connect_to(st, PEER_IP, 7);
+    int s = wf_connect_to(st, 7);
     int fd = netcore_export(st, s);
     ck_assert_int_eq(write(fd, "last", 4), 4);
     ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
