@@ -660,17 +660,24 @@ START_TEST(listener_token)
 }
 END_TEST
 
-/* Peer: UDP echo on port 9 until a datagram "end". */
-static int udp_echo_peer(struct netcore_stack *st)
+/* Peer: UDP echo on port 9 of a socket of family (AF_INET6: dual-stack [::]) until a
+ * datagram "end". */
+static int udp_echo(struct netcore_stack *st, int family)
 {
-    int u = netcore_socket(st, AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = wf_sin_of("0.0.0.0", 9);
-    if (u < 0 || netcore_bind(st, u, (struct sockaddr *)&a, sizeof(a)) != 0)
+    int u = netcore_socket(st, family, SOCK_DGRAM, 0);
+    struct sockaddr_storage a = { 0 };
+    if (family == AF_INET)
+        *(struct sockaddr_in *)&a = wf_sin_of("0.0.0.0", 9);
+    else
+        *(struct sockaddr_in6 *)&a = (struct sockaddr_in6){ .sin6_family = AF_INET6,
+                                                            .sin6_port = htons(9) };
+    socklen_t alen = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    if (u < 0 || netcore_bind(st, u, (struct sockaddr *)&a, alen) != 0)
         return 3;
     say(to_test[1], 'L');
     static char buf[65536];
     for (;;) {
-        struct sockaddr_in from;
+        struct sockaddr_storage from;
         socklen_t fl = sizeof(from);
         ssize_t n = netcore_recvfrom(st, u, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
         if (n < 0)
@@ -682,6 +689,11 @@ static int udp_echo_peer(struct netcore_stack *st)
     }
     netcore_close(st, u);
     return 0;
+}
+
+static int udp_echo_peer(struct netcore_stack *st)
+{
+    return udp_echo(st, AF_INET);
 }
 
 static void dgram_send(int fd, uint16_t family, const char *ip, int port, const void *data,
@@ -999,28 +1011,9 @@ START_TEST(tcp_program_shuts_natively)
 }
 END_TEST
 
-/* Peer: UDP echo on [::]:9 (dual-stack) until "end". */
 static int udp6_echo_peer(struct netcore_stack *st)
 {
-    int u = netcore_socket(st, AF_INET6, SOCK_DGRAM, 0);
-    struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(9) };
-    if (u < 0 || netcore_bind(st, u, (struct sockaddr *)&a, sizeof(a)) != 0)
-        return 3;
-    say(to_test[1], 'L');
-    static char buf[2048];
-    for (;;) {
-        struct sockaddr_in6 from;
-        socklen_t fl = sizeof(from);
-        ssize_t n = netcore_recvfrom(st, u, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
-        if (n < 0)
-            return 4;
-        if (n == 3 && memcmp(buf, "end", 3) == 0)
-            break;
-        if (netcore_sendto(st, u, buf, (size_t)n, 0, (struct sockaddr *)&from, fl) != n)
-            return 5;
-    }
-    netcore_close(st, u);
-    return 0;
+    return udp_echo(st, AF_INET6);
 }
 
 /* An AF_INET6 socket: the header carries IPv6 both ways, and IPv4 given as AF_INET. */
