@@ -143,6 +143,23 @@ static bool relays_are(struct netcore_stack *st, long n)
     return nc__relay_count(st) == n;
 }
 
+/* A connection to the peer's port 7, exported: the program end's fd; *s the socket. */
+static int export_connected(struct netcore_stack *st, int *s)
+{
+    *s = wf_connect_to(st, 7);
+    int fd = netcore_export(st, *s);
+    ck_assert_int_ge(fd, 0);
+    return fd;
+}
+
+/* The program closes its end: the relay goes, then the peer. */
+static void finish(struct netcore_stack *st, int fd)
+{
+    close(fd);
+    ck_assert(eventually(relays_are, st, 0));
+    reap(st);
+}
+
 /* Peer: echoes one connection until EOF, then says 'F' (it saw the FIN) and closes. */
 static int echo_peer(struct netcore_stack *st)
 {
@@ -196,8 +213,8 @@ static void *writer_main(void *arg)
 START_TEST(tcp_echo_through_relay)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = wf_connect_to(st, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(nc__relay_count(st), 1);
     ck_assert_int_eq(nc__relay_find(st, fd), s);
@@ -244,8 +261,8 @@ START_TEST(tcp_ring_mem_cap_relayed)
     our_tweak = one_ring;
     struct netcore_stack *st = spawn(echo_peer);
     our_tweak = NULL;
-    int s = wf_connect_to(st, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     ck_assert_int_ge(fd, 0);
     char b[5];
     ck_assert_int_eq(write(fd, "hello", 5), 5);
@@ -267,8 +284,8 @@ END_TEST
 START_TEST(tcp_dup_keeps_alive)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = wf_connect_to(st, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     ck_assert_int_ge(fd, 0);
     int d = dup(fd);
     ck_assert_int_eq(nc__relay_find(st, d), s);
@@ -289,8 +306,8 @@ END_TEST
 START_TEST(find_foreign_fds)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = wf_connect_to(st, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     ck_assert_int_ge(fd, 0);
     int p[2], sp[2];
     ck_assert_int_eq(pipe(p), 0);
@@ -321,8 +338,8 @@ END_TEST
 START_TEST(tcp_shutdown_wr_after_data)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = wf_connect_to(st, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     static uint8_t out[100000];
     for (size_t i = 0; i < sizeof(out); i++)
         out[i] = wf_pattern(i);
@@ -359,8 +376,8 @@ static int bye_peer(struct netcore_stack *st)
 START_TEST(tcp_peer_fin)
 {
     struct netcore_stack *st = spawn(bye_peer);
-    int s = wf_connect_to(st, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     char b[8];
     read_all(fd, b, 3);
     ck_assert_mem_eq(b, "bye", 3);
@@ -392,8 +409,8 @@ static int rst_peer(struct netcore_stack *st)
 START_TEST(tcp_reset_status)
 {
     struct netcore_stack *st = spawn(rst_peer);
-    int s = wf_connect_to(st, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     ck_assert_int_eq(write(fd, "ab", 2), 2);
     char b;
     ck_assert_int_eq(read_soon(fd, &b, 1), 0);
@@ -401,9 +418,7 @@ START_TEST(tcp_reset_status)
     ck_assert_int_eq(nc__relay_status(st, s), 0);
     static uint8_t junk[1 << 20];
     ck_assert_ptr_null(writer_main(&(struct writer){ .fd = fd, .len = sizeof(junk) }));
-    close(fd);
-    ck_assert(eventually(relays_are, st, 0));
-    reap(st);
+    finish(st, fd);
 }
 END_TEST
 
@@ -449,8 +464,8 @@ static int sink_peer(struct netcore_stack *st)
 START_TEST(tcp_close_after_write)
 {
     struct netcore_stack *st = spawn(sink_peer);
-    int s = wf_connect_to(st, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     char b[10];
     read_all(fd, b, sizeof(b));
     struct writer w = { .fd = fd, .off = 0, .len = 3u << 20 };
@@ -469,8 +484,8 @@ END_TEST
 START_TEST(tcp_close_unread_resets)
 {
     struct netcore_stack *st = spawn(sink_peer);
-    int s = wf_connect_to(st, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     ck_assert(readable(fd, WAIT_MS));
     close(fd);
     ck_assert_int_eq(hear(to_test[0]), 'R');
@@ -847,9 +862,7 @@ START_TEST(udp_program_slow)
     }
     ck_assert_uint_gt(got, 64); /* more than the queue alone holds */
     ck_assert(!readable(fd, 0));
-    close(fd);
-    ck_assert(eventually(relays_are, st, 0));
-    reap(st);
+    finish(st, fd);
 }
 END_TEST
 
@@ -896,9 +909,7 @@ START_TEST(tcp_refused_after_export)
     ck_assert_int_eq(atomic_load(&st->socks[s]->state), NC_ST_CLOSED);
     ck_assert_int_eq(nc__relay_status(st, s), -ECONNREFUSED);
     ck_assert_int_eq(nc__relay_shutdown(st, s, SHUT_WR), -ENOTCONN);
-    close(fd);
-    ck_assert(eventually(relays_are, st, 0));
-    reap(st);
+    finish(st, fd);
 }
 END_TEST
 
@@ -906,17 +917,15 @@ END_TEST
 START_TEST(tcp_shutdown_rd)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = wf_connect_to(st, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     ck_assert_int_eq(nc__relay_shutdown(st, s, SHUT_RD), 0);
     char b;
     ck_assert_int_eq(read_soon(fd, &b, 1), 0);
     ck_assert_int_eq(write(fd, "abc", 3), 3); /* echoed, and the echo dropped */
     ck_assert_int_eq(nc__relay_shutdown(st, s, SHUT_WR), 0);
     ck_assert_int_eq(hear(to_test[0]), 'F'); /* the peer saw the FIN after "abc" */
-    close(fd);
-    ck_assert(eventually(relays_are, st, 0));
-    reap(st);
+    finish(st, fd);
 }
 END_TEST
 
@@ -924,8 +933,8 @@ END_TEST
 START_TEST(tcp_driver_closes)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = wf_connect_to(st, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     ck_assert_int_eq(netcore_close(st, s), 0);
     ck_assert_int_eq(nc__relay_count(st), 0);
     char b;
@@ -941,8 +950,8 @@ END_TEST
 START_TEST(fork_child_closes_driver_ends)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = wf_connect_to(st, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     netcore_fork_prepare(st);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -996,8 +1005,8 @@ END_TEST
 START_TEST(tcp_program_shuts_natively)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = wf_connect_to(st, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     ck_assert_int_eq(write(fd, "last", 4), 4);
     ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
     char b[4];
@@ -1005,9 +1014,7 @@ START_TEST(tcp_program_shuts_natively)
     ck_assert_mem_eq(b, "last", 4);
     ck_assert_int_eq(hear(to_test[0]), 'F');
     ck_assert_int_eq(read_soon(fd, b, 1), 0); /* the peer closed after the FIN */
-    close(fd);
-    ck_assert(eventually(relays_are, st, 0));
-    reap(st);
+    finish(st, fd);
 }
 END_TEST
 
@@ -1050,9 +1057,7 @@ START_TEST(udp6_through_relay)
     ck_assert_mem_eq(r.addr, &mapped, 16);
 
     dgram_send(fd, AF_INET, PEER_IP, 9, "end", 3);
-    close(fd);
-    ck_assert(eventually(relays_are, st, 0));
-    reap(st);
+    finish(st, fd);
 }
 END_TEST
 
