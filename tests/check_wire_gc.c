@@ -66,7 +66,6 @@ START_TEST(tcp_10k_cycles)
 {
     mallopt(M_ARENA_MAX, 1); /* all threads in one arena, so mallinfo2 sees everything */
     struct netcore_stack *st = wf_spawn(cycle_server, 0);
-    wf_sig_wait(wf_c2p[0]);
     for (int i = 0; i < 200; i++)
         one_cycle(st, 'x');
     size_t before = heap_in_use(st);

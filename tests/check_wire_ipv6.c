@@ -147,7 +147,6 @@ static void answer(struct netcore_stack *st, int s, char *out, size_t outlen)
 START_TEST(tcp6_dual_stack)
 {
     struct netcore_stack *st = wf_spawn(whoami_server, 0);
-    wf_sig_wait(wf_c2p[0]);
     char got[200];
 
     answer(st, wf_connect_to(st, 7), got, sizeof(got));
@@ -200,7 +199,6 @@ static int v6only_server(struct netcore_stack *st)
 START_TEST(tcp6_v6only)
 {
     struct netcore_stack *st = wf_spawn(v6only_server, 0);
-    wf_sig_wait(wf_c2p[0]);
     int s = netcore_socket(st, AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = wf_sin_of(SERVER_IP, 7);
     ck_assert_int_eq(netcore_connect(st, s, (struct sockaddr *)&a, sizeof(a)), -ECONNREFUSED);
@@ -269,7 +267,6 @@ static void udp_ask(struct netcore_stack *st, int u, const struct sockaddr *to, 
 START_TEST(udp6_datagrams)
 {
     struct netcore_stack *st = wf_spawn(udp6_server, 0);
-    wf_sig_wait(wf_c2p[0]);
     char got[400], exp[200], name[80];
     struct sockaddr_storage from;
     socklen_t fl;

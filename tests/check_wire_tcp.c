@@ -89,7 +89,6 @@ static int count_server(struct netcore_stack *st)
 START_TEST(tcp_half_close)
 {
     struct netcore_stack *st = wf_spawn(count_server, 0);
-    wf_sig_wait(wf_c2p[0]);
     int s = wf_connect_to(st, 7);
     static char data[300000];
     memset(data, 'x', sizeof(data));
@@ -126,7 +125,6 @@ static int rst_server(struct netcore_stack *st)
 START_TEST(tcp_reset)
 {
     struct netcore_stack *st = wf_spawn(rst_server, 0);
-    wf_sig_wait(wf_c2p[0]);
     int s = wf_connect_to(st, 7);
     ck_assert_int_eq(netcore_send(st, s, "ab", 2, 0), 2);
     char b;
@@ -178,7 +176,6 @@ static void echo_once(struct netcore_stack *st, int s, const char *msg)
 START_TEST(tcp_ring_on_demand)
 {
     struct netcore_stack *st = wf_spawn(echo_server, 0);
-    wf_sig_wait(wf_c2p[0]);
     int s = wf_connect_to(st, 7);
     ck_assert_uint_eq(ring_bytes(st), 0); /* established and idle: no ring memory */
     echo_once(st, s, "hello");
@@ -207,7 +204,6 @@ START_TEST(tcp_ring_mem_cap)
     wf_client_tweak = one_ring;
     struct netcore_stack *st = wf_spawn(echo_server, 0);
     wf_client_tweak = NULL;
-    wf_sig_wait(wf_c2p[0]);
     int s = wf_connect_to(st, 7);
     char back[8] = { 0 };
     ck_assert_int_eq(netcore_send(st, s, "hello", 5, 0), 5);
@@ -237,7 +233,6 @@ static int idle_server(struct netcore_stack *st)
 START_TEST(tcp_refused)
 {
     struct netcore_stack *st = wf_spawn(idle_server, 0);
-    wf_sig_wait(wf_c2p[0]);
     int s = netcore_socket(st, AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = wf_sin_of(SERVER_IP, 9);
     ck_assert_int_eq(netcore_connect(st, s, (struct sockaddr *)&a, sizeof(a)), -ECONNREFUSED);
@@ -252,7 +247,6 @@ START_TEST(tcp_connect_timeout)
 {
     netcore_clock_manual(1);
     struct netcore_stack *st = wf_spawn(idle_server, NETCORE_MANUAL);
-    wf_sig_wait(wf_c2p[0]);
     int s = netcore_socket(st, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     struct sockaddr_in a = wf_sin_of("198.18.0.99", 80);
     ck_assert_int_eq(netcore_connect(st, s, (struct sockaddr *)&a, sizeof(a)), -EINPROGRESS);
@@ -312,7 +306,6 @@ START_TEST(tcp_backlog_overflow)
 {
     wf_server_tweak = backlog_tweak;
     struct netcore_stack *st = wf_spawn(backlog_server, 0);
-    wf_sig_wait(wf_c2p[0]);
     int s[5];
     char b[4];
     for (int i = 0; i < 5; i++) {
@@ -356,7 +349,6 @@ static int close_first_server(struct netcore_stack *st)
 START_TEST(tcp_peer_closes_first)
 {
     struct netcore_stack *st = wf_spawn(close_first_server, 0);
-    wf_sig_wait(wf_c2p[0]);
     for (int i = 0; i < 3; i++) {
         int s = wf_connect_to(st, 7);
         char b;

@@ -49,7 +49,6 @@ static int udp_server(struct netcore_stack *st)
 START_TEST(udp_datagrams)
 {
     struct netcore_stack *st = wf_spawn(udp_server, 0);
-    wf_sig_wait(wf_c2p[0]);
     int u = netcore_socket(st, AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in srv = wf_sin_of(SERVER_IP, 5000);
     ck_assert_int_eq(netcore_connect(st, u, (struct sockaddr *)&srv, sizeof(srv)), 0);
@@ -79,7 +78,6 @@ END_TEST
 START_TEST(udp_queue_overflow)
 {
     struct netcore_stack *st = wf_spawn(udp_server, 0);
-    wf_sig_wait(wf_c2p[0]);
     int sink = wf_udp_bound(st, 6000), marker = wf_udp_bound(st, 6001);
     struct sockaddr_in srv = wf_sin_of(SERVER_IP, 5000);
     ck_assert_int_eq(netcore_sendto(st, marker, "burst", 5, 0, (struct sockaddr *)&srv,

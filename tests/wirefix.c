@@ -101,8 +101,10 @@ struct netcore_stack *wf_spawn(wf_server_fn fn, int client_flags)
         _exit(rc);
     }
     close(wf_wire[1]);
+    close(wf_c2p[1]); /* a server that fails before its word is an EOF, not a hang */
     struct netcore_stack *st = wf_start_stack(wf_wire[0], false, client_flags, wf_client_tweak);
     ck_assert_ptr_nonnull(st);
+    ck_assert_int_eq(wf_sig_wait(wf_c2p[0]), 'L');
     return st;
 }
 
@@ -176,7 +178,6 @@ void wf_echo_through(wf_server_fn fn, int (*connect_fn)(struct netcore_stack *, 
                          size_t total, size_t chunk_max)
 {
     struct netcore_stack *st = wf_spawn(fn, 0);
-    wf_sig_wait(wf_c2p[0]);
     int s = connect_fn(st, 7);
     struct writer w = { st, s, total, chunk_max };
     pthread_t t;

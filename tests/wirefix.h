@@ -49,7 +49,8 @@ struct sockaddr_in wf_sin_of(const char *ip, int port);
 void wf_sig_send(int fd, char c);
 char wf_sig_wait(int fd);
 /* Forks the server process, which runs fn on its stack, waits for the client's word
- * (wf_reap) and exits with fn's result; returns the client stack in the parent. */
+ * (wf_reap) and exits with fn's result; returns the client stack in the parent once fn has
+ * said 'L' on wf_c2p[1] (ready: listening, bound). */
 struct netcore_stack *wf_spawn(wf_server_fn fn, int client_flags);
 /* Lets the server finish, asserts it exited 0, stops the client stack. */
 void wf_reap(struct netcore_stack *st);
