@@ -950,6 +950,19 @@ static struct hp_seg connect_pending(int fd, struct nc_share_req *q)
     return sg[0];
 }
 
+/* A TCP socket made by NC_OP_SOCKET; its program end. */
+static int rpc_tcp_socket(void)
+{
+    struct nc_share_req q;
+    struct nc_share_rep rep;
+    int fd = -1;
+    req_init(&q, NC_OP_SOCKET);
+    q.a[0] = AF_INET;
+    q.a[1] = SOCK_STREAM;
+    ck_assert_int_eq(hp_rpc(&q, -1, &rep, &fd), 0);
+    return fd;
+}
+
 /* What relay.c does when it pumps a relayed socket whose state changed (a no-op when it
  * did it already). */
 static void state_changed(int fd)
@@ -965,11 +978,7 @@ START_TEST(connect_wait_established)
 {
     struct nc_share_req q, c;
     struct nc_share_rep rep;
-    int fd = -1;
-    req_init(&q, NC_OP_SOCKET);
-    q.a[0] = AF_INET;
-    q.a[1] = SOCK_STREAM;
-    ck_assert_int_eq(hp_rpc(&q, -1, &rep, &fd), 0);
+    int fd = rpc_tcp_socket();
     struct hp_seg syn = connect_pending(fd, &c);
     hp_send(&hp, HP_ISS, syn.seq + 1, HP_SYN | HP_ACK, 65535, NULL, 0, 0);
     netcore_step(hp.st, 0);
@@ -999,11 +1008,7 @@ START_TEST(connect_wait_refused)
 {
     struct nc_share_req q, c;
     struct nc_share_rep rep;
-    int fd = -1;
-    req_init(&q, NC_OP_SOCKET);
-    q.a[0] = AF_INET;
-    q.a[1] = SOCK_STREAM;
-    ck_assert_int_eq(hp_rpc(&q, -1, &rep, &fd), 0);
+    int fd = rpc_tcp_socket();
     struct hp_seg syn = connect_pending(fd, &c);
     hp_send(&hp, 0, syn.seq + 1, HP_RST | HP_ACK, 0, NULL, 0, 0);
     netcore_step(hp.st, 0);
@@ -1024,11 +1029,7 @@ START_TEST(connect_status_now)
 {
     struct nc_share_req q;
     struct nc_share_rep rep;
-    int fd = -1;
-    req_init(&q, NC_OP_SOCKET);
-    q.a[0] = AF_INET;
-    q.a[1] = SOCK_STREAM;
-    ck_assert_int_eq(hp_rpc(&q, -1, &rep, &fd), 0);
+    int fd = rpc_tcp_socket();
     req_init(&q, NC_OP_CONNECT);
     q.a[0] = 2;
     ck_assert_int_eq(hp_rpc(&q, fd, &rep, NULL), 0); /* none under way */
@@ -1062,11 +1063,7 @@ START_TEST(connect_wait_socket_closed)
 {
     struct nc_share_req q, c;
     struct nc_share_rep rep;
-    int fd = -1;
-    req_init(&q, NC_OP_SOCKET);
-    q.a[0] = AF_INET;
-    q.a[1] = SOCK_STREAM;
-    ck_assert_int_eq(hp_rpc(&q, -1, &rep, &fd), 0);
+    int fd = rpc_tcp_socket();
     (void)connect_pending(fd, &c);
     struct nc_share_conn *w = hp.st->share->conns;
     ck_assert_ptr_nonnull(w);
@@ -1150,11 +1147,7 @@ START_TEST(connect_wait_abandoned)
 {
     struct nc_share_req q, c;
     struct nc_share_rep rep;
-    int fd = -1;
-    req_init(&q, NC_OP_SOCKET);
-    q.a[0] = AF_INET;
-    q.a[1] = SOCK_STREAM;
-    ck_assert_int_eq(hp_rpc(&q, -1, &rep, &fd), 0);
+    int fd = rpc_tcp_socket();
     struct hp_seg syn = connect_pending(fd, &c);
     close(ctl);
     for (int i = 0; i < 5; i++)
