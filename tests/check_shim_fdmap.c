@@ -160,7 +160,7 @@ static Suite *shim_fdmap_suite(void)
 {
     Suite *su = suite_create("shim_fdmap");
     TCase *tm = tcase_create("map");
-    tcase_add_checked_fixture(tm, sf_setup, sf_teardown);
+    tcase_add_checked_fixture(tm, sf_setup, NULL);
     tcase_add_test(tm, socket_is_mapped);
     tcase_add_test(tm, dup_shares_socket);
     tcase_add_test(tm, dup2_onto_fds);
@@ -168,7 +168,7 @@ static Suite *shim_fdmap_suite(void)
     tcase_add_test(tm, close_range_releases);
     suite_add_tcase(su, tm);
     TCase *tl = tcase_create("limits");
-    tcase_add_checked_fixture(tl, sf_setup, sf_teardown);
+    tcase_add_checked_fixture(tl, sf_setup, NULL);
     tcase_add_test(tl, max_sockets_emfile);
     tcase_add_test(tl, bad_variable_named);
     suite_add_tcase(su, tl);

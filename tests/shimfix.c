@@ -44,13 +44,6 @@ void sf_setup(void)
     sf_wire = sv[1];
 }
 
-/* The stack keeps its end (and its thread) until the test's process exits. */
-void sf_teardown(void)
-{
-    close(sf_wire);
-    sf_wire = -1;
-}
-
 int sf_udp_bound(uint16_t port)
 {
     int s = socket(AF_INET, SOCK_DGRAM, 0);

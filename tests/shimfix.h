@@ -22,12 +22,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* The test's end of the wire (valid between sf_setup and sf_teardown). */
+/* The test's end of the wire (after sf_setup). */
 extern int sf_wire;
 
-/* Checked fixture: a new wire for the stack the shim will start. */
+/* Checked fixture: a new wire for the stack the shim will start. Both ends, and the stack,
+ * last until the test's process exits: closing the wire first would only make the stack
+ * say that its device went down. */
 void sf_setup(void);
-void sf_teardown(void);
 
 /* A UDP socket through the shim, bound to port on the stack's address. */
 int sf_udp_bound(uint16_t port);
