@@ -2,8 +2,10 @@
  * The shim's epoll translation (preload/epoll.c) on netcore sockets, in process: the errno of
  * each epoll call as the kernel gives it, readiness once a datagram from the hand-played peer
  * arrives, and the EPOLLET and EPOLLONESHOT semantics beside a level-triggered registration
- * of the same socket. shimfix.h says how the suite reaches the shim without root.
+ * of the same socket; a TCP connection's readiness as the hand-played peer answers, sends,
+ * ends or resets it. shimfix.h says how the suite reaches the shim without root.
  */
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -191,6 +193,94 @@ START_TEST(mixed_with_kernel_fd)
 }
 END_TEST
 
+/* A TCP socket through the shim connecting to the hand-played peer (198.18.0.1:80), in ep
+ * for everything: nothing to report until the peer's SYN-ACK, then EPOLLOUT alone. Returns
+ * the socket, in ep from then on for EPOLLIN and EPOLLRDHUP (a writable socket would be
+ * reported at once by every wait); *h is the peer for hp_send. */
+static int tcp_connected(struct hp *h, int ep)
+{
+    memset(h, 0, sizeof(*h));
+    h->wire = sf_wire;
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ck_assert_int_eq(add(ep, s, EPOLLIN | EPOLLOUT | EPOLLRDHUP), 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(80) };
+    inet_pton(AF_INET, "198.18.0.1", &a.sin_addr);
+    ck_assert_int_eq(sf_errno(connect(s, (struct sockaddr *)&a, sizeof(a))), EINPROGRESS);
+    struct hp_seg syn;
+    ck_assert(hp_wait_seg(h, &syn, 5000));
+    ck_assert_uint_eq(syn.flags & (HP_SYN | HP_ACK), HP_SYN);
+    struct epoll_event ev;
+    ck_assert_int_eq(wait_one(ep, &ev, 0), 0);
+    h->iss = syn.seq;
+    static const uint8_t mss[4] = { 2, 4, HP_MSS >> 8, HP_MSS & 0xff };
+    hp_send(h, HP_ISS, h->iss + 1, HP_SYN | HP_ACK, 65535, mss, sizeof(mss), 0);
+    ck_assert_int_eq(wait_one(ep, &ev, 5000), 1);
+    ck_assert_uint_eq(ev.events, EPOLLOUT);
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_MOD, s, &ev), 0);
+    ck_assert_int_eq(wait_one(ep, &ev, 0), 0);
+    return s;
+}
+
+/* Data from the peer is EPOLLIN until read; its FIN is EPOLLRDHUP, and EOF. */
+START_TEST(tcp_data_then_fin)
+{
+    struct hp h;
+    int ep = epoll_create1(0), s = tcp_connected(&h, ep);
+    hp_send(&h, HP_ISS + 1, h.iss + 1, HP_ACK, 65535, NULL, 0, 5);
+    struct epoll_event ev;
+    ck_assert_int_eq(wait_one(ep, &ev, 5000), 1);
+    ck_assert_uint_eq(ev.events, EPOLLIN);
+    char buf[16];
+    ck_assert_int_eq(recv(s, buf, sizeof(buf), 0), 5);
+    ck_assert_int_eq(wait_one(ep, &ev, 0), 0);
+    hp_send(&h, HP_ISS + 6, h.iss + 1, HP_FIN | HP_ACK, 65535, NULL, 0, 0);
+    ck_assert_int_eq(wait_one(ep, &ev, 5000), 1);
+    ck_assert_uint_eq(ev.events, EPOLLIN | EPOLLRDHUP);
+    ck_assert_int_eq(recv(s, buf, sizeof(buf), 0), 0);
+}
+END_TEST
+
+/* A reset: EPOLLERR and EPOLLHUP, and SO_ERROR says ECONNRESET once. */
+START_TEST(tcp_reset)
+{
+    struct hp h;
+    int ep = epoll_create1(0), s = tcp_connected(&h, ep);
+    hp_send(&h, HP_ISS + 1, h.iss + 1, HP_RST | HP_ACK, 0, NULL, 0, 0);
+    struct epoll_event ev;
+    ck_assert_int_eq(wait_one(ep, &ev, 5000), 1);
+    ck_assert_uint_eq(ev.events & (EPOLLERR | EPOLLHUP), EPOLLERR | EPOLLHUP);
+    int err = -1;
+    socklen_t len = sizeof(err);
+    ck_assert_int_eq(getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+    ck_assert_int_eq(err, ECONNRESET);
+    ck_assert_int_eq(getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+    ck_assert_int_eq(err, 0);
+}
+END_TEST
+
+/* A refused connect: the SYN answered by a reset is EPOLLERR, SO_ERROR ECONNREFUSED. */
+START_TEST(tcp_refused)
+{
+    struct hp h = { .wire = sf_wire };
+    int ep = epoll_create1(0), s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ck_assert_int_eq(add(ep, s, EPOLLOUT), 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(80) };
+    inet_pton(AF_INET, "198.18.0.1", &a.sin_addr);
+    ck_assert_int_eq(sf_errno(connect(s, (struct sockaddr *)&a, sizeof(a))), EINPROGRESS);
+    struct hp_seg syn;
+    ck_assert(hp_wait_seg(&h, &syn, 5000));
+    hp_send(&h, 0, syn.seq + 1, HP_RST | HP_ACK, 0, NULL, 0, 0);
+    struct epoll_event ev;
+    ck_assert_int_eq(wait_one(ep, &ev, 5000), 1);
+    ck_assert_uint_ne(ev.events & EPOLLERR, 0);
+    int err = -1;
+    socklen_t len = sizeof(err);
+    ck_assert_int_eq(getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+    ck_assert_int_eq(err, ECONNREFUSED);
+}
+END_TEST
+
 static Suite *shim_epoll_suite(void)
 {
     Suite *su = suite_create("shim_epoll");
@@ -209,6 +299,12 @@ static Suite *shim_epoll_suite(void)
     tcase_add_test(tr, oneshot);
     tcase_add_test(tr, mixed_with_kernel_fd);
     suite_add_tcase(su, tr);
+    TCase *tt = tcase_create("tcp");
+    tcase_add_checked_fixture(tt, sf_setup, NULL);
+    tcase_add_test(tt, tcp_data_then_fin);
+    tcase_add_test(tt, tcp_reset);
+    tcase_add_test(tt, tcp_refused);
+    suite_add_tcase(su, tt);
     return su;
 }
 

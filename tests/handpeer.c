@@ -148,6 +148,29 @@ static void arp_reply(struct hp *h)
     ck_assert_int_eq(send(h->wire, r, sizeof(r), 0), (ssize_t)sizeof(r));
 }
 
+static bool arp_request(const uint8_t *f, ssize_t len)
+{
+    return len >= 42 && f[12] == 0x08 && f[13] == 0x06 && f[21] == 1;
+}
+
+/* A TCP segment in frame f into *seg (h->port learnt from it); false for any other frame. */
+static bool parse_seg(struct hp *h, const uint8_t *f, ssize_t len, struct hp_seg *seg)
+{
+    if (len < 54 || f[12] != 0x08 || f[13] != 0x00 || f[23] != 6)
+        return false;
+    const uint8_t *ip = f + 14, *tcp = ip + (ip[0] & 0xf) * 4;
+    size_t ihl = (size_t)(ip[0] & 0xf) * 4, doff = (size_t)(tcp[12] >> 4) * 4;
+    h->port = (uint16_t)(tcp[0] << 8 | tcp[1]);
+    seg->seq = get32(tcp + 4);
+    seg->ack = get32(tcp + 8);
+    seg->flags = tcp[13];
+    seg->win = (uint16_t)(tcp[14] << 8 | tcp[15]);
+    seg->len = (size_t)(ip[2] << 8 | ip[3]) - ihl - doff;
+    seg->optlen = doff - 20;
+    memcpy(seg->opt, tcp + 20, seg->optlen);
+    return true;
+}
+
 int hp_collect(struct hp *h, struct hp_seg *out, int max)
 {
     netcore_step(h->st, 0);
@@ -155,26 +178,30 @@ int hp_collect(struct hp *h, struct hp_seg *out, int max)
     uint8_t f[2048];
     ssize_t len;
     while ((len = recv(h->wire, f, sizeof(f), MSG_DONTWAIT)) > 0) {
-        if (len >= 42 && f[12] == 0x08 && f[13] == 0x06 && f[21] == 1) {
+        if (arp_request(f, len)) {
             arp_reply(h);
             netcore_step(h->st, 0);
             continue;
         }
-        if (len < 54 || f[12] != 0x08 || f[13] != 0x00 || f[23] != 6 || n == max)
-            continue;
-        const uint8_t *ip = f + 14, *tcp = ip + (ip[0] & 0xf) * 4;
-        size_t ihl = (size_t)(ip[0] & 0xf) * 4, doff = (size_t)(tcp[12] >> 4) * 4;
-        h->port = (uint16_t)(tcp[0] << 8 | tcp[1]);
-        out[n].seq = get32(tcp + 4);
-        out[n].ack = get32(tcp + 8);
-        out[n].flags = tcp[13];
-        out[n].win = (uint16_t)(tcp[14] << 8 | tcp[15]);
-        out[n].len = (size_t)(ip[2] << 8 | ip[3]) - ihl - doff;
-        out[n].optlen = doff - 20;
-        memcpy(out[n].opt, tcp + 20, out[n].optlen);
-        n++;
+        if (n < max && parse_seg(h, f, len, &out[n]))
+            n++;
     }
     return n;
+}
+
+bool hp_wait_seg(struct hp *h, struct hp_seg *seg, int ms)
+{
+    uint8_t f[2048];
+    for (;;) {
+        struct pollfd p = { .fd = h->wire, .events = POLLIN };
+        if (poll(&p, 1, ms) != 1)
+            return false;
+        ssize_t len = recv(h->wire, f, sizeof(f), MSG_DONTWAIT);
+        if (arp_request(f, len))
+            arp_reply(h);
+        else if (parse_seg(h, f, len, seg))
+            return true;
+    }
 }
 
 void hp_connect(struct hp *h, bool sack, struct hp_seg *syn)

@@ -48,6 +48,10 @@ void hp_send(struct hp *h, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t w
              const uint8_t *opt, size_t optlen, size_t len);
 /* Runs the stack once; returns the segments it sent (at most max), answering ARP. */
 int hp_collect(struct hp *h, struct hp_seg *out, int max);
+/* For a stack that runs its own thread (not a struct hp's): waits up to ms (each time a
+ * frame comes) for the next TCP segment the stack sends on h->wire, answering ARP
+ * meanwhile; true with *seg filled and h->port learnt. */
+bool hp_wait_seg(struct hp *h, struct hp_seg *seg, int ms);
 /* The stack connects to the test; the test's SYN-ACK offers MSS HP_MSS and, if sack,
  * SACK-permitted. syn, when not NULL, receives the stack's SYN. */
 void hp_connect(struct hp *h, bool sack, struct hp_seg *syn);

@@ -25,9 +25,9 @@
 /* The test's end of the wire (after sf_setup). */
 extern int sf_wire;
 
-/* Checked fixture: a new wire for the stack the shim will start. Both ends, and the stack,
- * last until the test's process exits: closing the wire first would only make the stack
- * say that its device went down. */
+/* Checked fixture: a new wire for the stack the shim will start, and no linger at exit
+ * (NETCORE_LINGER=0). Both ends, and the stack, last until the test's process exits:
+ * closing the wire first would only make the stack say that its device went down. */
 void sf_setup(void);
 
 /* A UDP socket through the shim, bound to port on the stack's address. */
