@@ -31,6 +31,7 @@
 #define OUR_IP "198.18.0.2"
 #define PEER_IP6 "2001:db8::1"
 #define OUR_IP6 "2001:db8::2"
+#define UDP_PORT 9009 /* the peer's UDP echo: not below 1024, which only root may bind */
 #define WAIT_MS 10000 /* for anything that should happen at once: a failure, not a hang */
 
 static int to_test[2], to_peer[2]; /* peer -> test, test -> peer */
@@ -143,10 +144,10 @@ static bool relays_are(struct netcore_stack *st, long n)
     return nc__relay_count(st) == n;
 }
 
-/* A connection to the peer's port 7, exported: the program end's fd; *s the socket. */
+/* A connection to the peer's port WF_PORT, exported: the program end's fd; *s the socket. */
 static int export_connected(struct netcore_stack *st, int *s)
 {
-    *s = wf_connect_to(st, 7);
+    *s = wf_connect_to(st, WF_PORT);
     int fd = netcore_export(st, *s);
     ck_assert_int_ge(fd, 0);
     return fd;
@@ -171,7 +172,7 @@ static void finish_echo(struct netcore_stack *st, int fd)
 /* Peer: echoes one connection until EOF, then says 'F' (it saw the FIN) and closes. */
 static int echo_peer(struct netcore_stack *st)
 {
-    int l = wf_listen_on(st, 7, 4);
+    int l = wf_listen_on(st, WF_PORT, 4);
     if (l < 0)
         return 3;
     say(to_test[1], 'L');
@@ -362,7 +363,7 @@ END_TEST
 /* Peer: sends "bye" on the first connection and closes it. */
 static int bye_peer(struct netcore_stack *st)
 {
-    int l = wf_listen_on(st, 7, 4);
+    int l = wf_listen_on(st, WF_PORT, 4);
     say(to_test[1], 'L');
     int c = netcore_accept(st, l, NULL, NULL, 0);
     if (c < 0 || netcore_send(st, c, "bye", 3, 0) != 3)
@@ -391,7 +392,7 @@ END_TEST
 /* Peer: reads one byte of the first connection and closes it with one unread: a reset. */
 static int rst_peer(struct netcore_stack *st)
 {
-    int l = wf_listen_on(st, 7, 4);
+    int l = wf_listen_on(st, WF_PORT, 4);
     say(to_test[1], 'L');
     int c = netcore_accept(st, l, NULL, NULL, 0);
     char b;
@@ -426,7 +427,7 @@ END_TEST
  * count (8 bytes), or 'R' when the connection was reset. */
 static int sink_peer(struct netcore_stack *st)
 {
-    int l = wf_listen_on(st, 7, 4);
+    int l = wf_listen_on(st, WF_PORT, 4);
     say(to_test[1], 'L');
     int c = netcore_accept(st, l, NULL, NULL, 0);
     if (c < 0)
@@ -499,7 +500,7 @@ END_TEST
  * many it got (8 bytes on the pipe). */
 static int order_peer(struct netcore_stack *st)
 {
-    int l = wf_listen_on(st, 7, 4);
+    int l = wf_listen_on(st, WF_PORT, 4);
     say(to_test[1], 'L');
     int c = netcore_accept(st, l, NULL, NULL, 0);
     if (c < 0)
@@ -541,7 +542,7 @@ static int order_peer(struct netcore_stack *st)
 START_TEST(tcp_rings_keep_order)
 {
     struct netcore_stack *st = spawn(order_peer);
-    int s = wf_connect_to(st, 7);
+    int s = wf_connect_to(st, WF_PORT);
     uint8_t head[1000];
     ck_assert_int_eq(netcore_recv(st, s, head, sizeof(head), MSG_WAITALL), sizeof(head));
     for (size_t i = 0; i < sizeof(head); i++)
@@ -675,17 +676,17 @@ START_TEST(listener_token)
 }
 END_TEST
 
-/* Peer: UDP echo on port 9 of a socket of family (AF_INET6: dual-stack [::]) until a
+/* Peer: UDP echo on port UDP_PORT of a socket of family (AF_INET6: dual-stack [::]) until a
  * datagram "end". */
 static int udp_echo(struct netcore_stack *st, int family)
 {
     int u = netcore_socket(st, family, SOCK_DGRAM, 0);
     struct sockaddr_storage a = { 0 };
     if (family == AF_INET)
-        *(struct sockaddr_in *)&a = wf_sin_of("0.0.0.0", 9);
+        *(struct sockaddr_in *)&a = wf_sin_of("0.0.0.0", UDP_PORT);
     else
         *(struct sockaddr_in6 *)&a = (struct sockaddr_in6){ .sin6_family = AF_INET6,
-                                                            .sin6_port = htons(9) };
+                                                            .sin6_port = htons(UDP_PORT) };
     socklen_t alen = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
     if (u < 0 || netcore_bind(st, u, (struct sockaddr *)&a, alen) != 0)
         return 3;
@@ -722,7 +723,7 @@ static void dgram_send(int fd, uint16_t family, const char *ip, int port, const 
     ck_assert_int_eq(sendmsg(fd, &m, 0), (ssize_t)(sizeof(h) + len));
 }
 
-/* Receives one datagram; checks its source is the peer's port 9; returns its length. */
+/* Receives one datagram; checks its source is the peer's port UDP_PORT; returns its length. */
 static size_t dgram_recv(int fd, void *data, size_t cap)
 {
     struct nc_share_dgram h;
@@ -732,7 +733,7 @@ static size_t dgram_recv(int fd, void *data, size_t cap)
     ssize_t n = recvmsg(fd, &m, 0);
     ck_assert_int_ge(n, (ssize_t)sizeof(h));
     ck_assert_int_eq(h.family, AF_INET);
-    ck_assert_int_eq(ntohs(h.port), 9);
+    ck_assert_int_eq(ntohs(h.port), UDP_PORT);
     struct in_addr peer;
     inet_pton(AF_INET, PEER_IP, &peer);
     ck_assert_mem_eq(h.addr, &peer, 4);
@@ -753,25 +754,25 @@ START_TEST(udp_through_relay)
     ck_assert_int_eq(type, SOCK_SEQPACKET);
 
     char buf[2000];
-    dgram_send(fd, AF_INET, PEER_IP, 9, "ping1", 5);
+    dgram_send(fd, AF_INET, PEER_IP, UDP_PORT, "ping1", 5);
     ck_assert_uint_eq(dgram_recv(fd, buf, sizeof(buf)), 5);
     ck_assert_mem_eq(buf, "ping1", 5);
 
     ck_assert_int_eq(send(fd, "abc", 3, 0), 3);            /* shorter than the header */
-    dgram_send(fd, 99, PEER_IP, 9, "bad", 3);               /* no such family */
-    dgram_send(fd, AF_INET6, NULL, 9, "bad", 3);            /* "::" on an AF_INET socket */
+    dgram_send(fd, 99, PEER_IP, UDP_PORT, "bad", 3);               /* no such family */
+    dgram_send(fd, AF_INET6, NULL, UDP_PORT, "bad", 3);            /* "::" on an AF_INET socket */
     dgram_send(fd, 0, NULL, 0, "bad", 3);                   /* not connected */
     ck_assert_int_eq(send(fd, "", 0, 0), 0);                /* empty */
     static uint8_t big[1200];
     for (size_t i = 0; i < sizeof(big); i++)
         big[i] = wf_pattern(i);
-    dgram_send(fd, AF_INET, PEER_IP, 9, big, sizeof(big));
+    dgram_send(fd, AF_INET, PEER_IP, UDP_PORT, big, sizeof(big));
     ck_assert_uint_eq(dgram_recv(fd, buf, sizeof(buf)), sizeof(big));
     ck_assert_mem_eq(buf, big, sizeof(big));
     ck_assert_uint_eq(nc__relay_dropped(st), 5);
 
     int c = netcore_socket(st, AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = wf_sin_of(PEER_IP, 9);
+    struct sockaddr_in a = wf_sin_of(PEER_IP, UDP_PORT);
     ck_assert_int_eq(netcore_connect(st, c, (struct sockaddr *)&a, sizeof(a)), 0);
     int cfd = netcore_export(st, c);
     dgram_send(cfd, 0, NULL, 0, "conn", 4);
@@ -809,7 +810,7 @@ END_TEST
 static int udp_flood_peer(struct netcore_stack *st)
 {
     int u = netcore_socket(st, AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = wf_sin_of("0.0.0.0", 9);
+    struct sockaddr_in a = wf_sin_of("0.0.0.0", UDP_PORT);
     if (u < 0 || netcore_bind(st, u, (struct sockaddr *)&a, sizeof(a)) != 0)
         return 3;
     say(to_test[1], 'L');
@@ -843,7 +844,7 @@ START_TEST(udp_program_slow)
     struct sockaddr_in a = wf_sin_of("0.0.0.0", 5000);
     ck_assert_int_eq(netcore_bind(st, u, (struct sockaddr *)&a, sizeof(a)), 0);
     int fd = netcore_export(st, u);
-    dgram_send(fd, AF_INET, PEER_IP, 9, "go", 2);
+    dgram_send(fd, AF_INET, PEER_IP, UDP_PORT, "go", 2);
     ck_assert_int_eq(hear(to_test[0]), 'D');
     ck_assert(eventually(dq_waits, st, u));
     uint32_t got = 0, last = 0;
@@ -877,7 +878,7 @@ START_TEST(tcp_connect_after_export)
     int fd = netcore_export(st, s);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(write(fd, "early", 5), 5);
-    struct sockaddr_in a = wf_sin_of(PEER_IP, 7);
+    struct sockaddr_in a = wf_sin_of(PEER_IP, WF_PORT);
     ck_assert_int_eq(netcore_connect(st, s, (struct sockaddr *)&a, sizeof(a)), -EINPROGRESS);
     char b[5];
     read_all(fd, b, 5);
@@ -981,13 +982,13 @@ START_TEST(manual_mode_udp)
     struct netcore_stack *st = spawn_flags(udp_echo_peer, NETCORE_MANUAL);
     int u = netcore_socket(st, AF_INET, SOCK_DGRAM, 0);
     int fd = netcore_export(st, u);
-    dgram_send(fd, AF_INET, PEER_IP, 9, "step", 4);
+    dgram_send(fd, AF_INET, PEER_IP, UDP_PORT, "step", 4);
     for (int i = 0; i < 1000 && !readable(fd, 0); i++)
         netcore_step(st, 10);
     char buf[16];
     ck_assert_uint_eq(dgram_recv(fd, buf, sizeof(buf)), 4);
     ck_assert_mem_eq(buf, "step", 4);
-    dgram_send(fd, AF_INET, PEER_IP, 9, "end", 3);
+    dgram_send(fd, AF_INET, PEER_IP, UDP_PORT, "end", 3);
     close(fd);
     for (int i = 0; i < 1000 && nc__relay_count(st) != 0; i++)
         netcore_step(st, 10);
@@ -1025,7 +1026,7 @@ START_TEST(udp6_through_relay)
     struct netcore_stack *st = spawn(udp6_echo_peer);
     int u = netcore_socket(st, AF_INET6, SOCK_DGRAM, 0);
     int fd = netcore_export(st, u);
-    struct nc_share_dgram h = { .family = AF_INET6, .port = htons(9) };
+    struct nc_share_dgram h = { .family = AF_INET6, .port = htons(UDP_PORT) };
     inet_pton(AF_INET6, PEER_IP6, h.addr);
     struct iovec iov[2] = { { &h, sizeof(h) }, { "six", 3 } };
     struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
@@ -1038,11 +1039,11 @@ START_TEST(udp6_through_relay)
     ck_assert_int_eq(recvmsg(fd, &rm, 0), (ssize_t)sizeof(r) + 3);
     ck_assert_mem_eq(buf, "six", 3);
     ck_assert_int_eq(r.family, AF_INET6);
-    ck_assert_int_eq(ntohs(r.port), 9);
+    ck_assert_int_eq(ntohs(r.port), UDP_PORT);
     ck_assert_mem_eq(r.addr, h.addr, 16);
 
     /* IPv4 on the dual-stack socket: from the program as AF_INET; to it, IPv4-mapped. */
-    dgram_send(fd, AF_INET, PEER_IP, 9, "four", 4);
+    dgram_send(fd, AF_INET, PEER_IP, UDP_PORT, "four", 4);
     ck_assert(readable(fd, WAIT_MS));
     riov[1].iov_len = sizeof(buf);
     ck_assert_int_eq(recvmsg(fd, &rm, 0), (ssize_t)sizeof(r) + 4);
@@ -1052,7 +1053,7 @@ START_TEST(udp6_through_relay)
     inet_pton(AF_INET6, "::ffff:" PEER_IP, &mapped);
     ck_assert_mem_eq(r.addr, &mapped, 16);
 
-    dgram_send(fd, AF_INET, PEER_IP, 9, "end", 3);
+    dgram_send(fd, AF_INET, PEER_IP, UDP_PORT, "end", 3);
     finish(st, fd);
 }
 END_TEST

@@ -13,7 +13,7 @@
 /* Accepts connections until one sends "q"; each gets its byte echoed then closed. */
 static int cycle_server(struct netcore_stack *st)
 {
-    int l = wf_listen_on(st, 7, 64);
+    int l = wf_listen_on(st, WF_PORT, 64);
     wf_sig_send(wf_c2p[1], 'L');
     for (;;) {
         int c = netcore_accept(st, l, NULL, NULL, 0);
@@ -39,7 +39,7 @@ static int cycle_server(struct netcore_stack *st)
 
 static void one_cycle(struct netcore_stack *st, char b)
 {
-    int s = wf_connect_to(st, 7);
+    int s = wf_connect_to(st, WF_PORT);
     char r;
     ck_assert_int_eq(netcore_send(st, s, &b, 1, 0), 1);
     if (b != 'q')

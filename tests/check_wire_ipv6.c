@@ -68,10 +68,10 @@ static int connect_to6(struct netcore_stack *st, int port)
     return connect6(st, SERVER_IP6, port);
 }
 
-/* Echo server on a dual-stack [::]:7 that checks the peer's address is 2001:db8::2. */
+/* Echo server on a dual-stack [::]:WF_PORT that checks the peer's address is 2001:db8::2. */
 static int echo6_server(struct netcore_stack *st)
 {
-    int l = listen6_on(st, 7, 0);
+    int l = listen6_on(st, WF_PORT, 0);
     if (l < 0)
         return 3;
     wf_sig_send(wf_c2p[1], 'L');
@@ -107,7 +107,7 @@ END_TEST
  */
 static int whoami_server(struct netcore_stack *st)
 {
-    int l = listen6_on(st, 7, 0);
+    int l = listen6_on(st, WF_PORT, 0);
     if (l < 0)
         return 3;
     wf_sig_send(wf_c2p[1], 'L');
@@ -139,7 +139,7 @@ static void answer(struct netcore_stack *st, int s, char *out, size_t outlen)
     char a[80], b[80];
     unsigned pa, pb;
     ck_assert_msg(sscanf(buf, "%79s %u | %79s %u", a, &pa, b, &pb) == 4, "answer '%s'", buf);
-    ck_assert_uint_eq(pb, 7);
+    ck_assert_uint_eq(pb, WF_PORT);
     snprintf(out, outlen, "%s | %s", a, b);
     netcore_close(st, s);
 }
@@ -149,16 +149,18 @@ START_TEST(tcp6_dual_stack)
     struct netcore_stack *st = wf_spawn(whoami_server, 0);
     char got[200];
 
-    answer(st, wf_connect_to(st, 7), got, sizeof(got));
+    answer(st, wf_connect_to(st, WF_PORT), got, sizeof(got));
     ck_assert_str_eq(got, "::ffff:" CLIENT_IP " | ::ffff:" SERVER_IP);
 
-    int s = connect6(st, "::ffff:" SERVER_IP, 7);
+    int s = connect6(st, "::ffff:" SERVER_IP, WF_PORT);
     struct sockaddr_in6 a;
     socklen_t len = sizeof(a);
     char name[80];
     ck_assert_int_eq(netcore_getpeername(st, s, (struct sockaddr *)&a, &len), 0);
     name6(&a, len, name, sizeof(name));
-    ck_assert_str_eq(name, "::ffff:" SERVER_IP " 7");
+    char want[64];
+    snprintf(want, sizeof(want), "::ffff:%s %d", SERVER_IP, WF_PORT);
+    ck_assert_str_eq(name, want);
     len = sizeof(a);
     ck_assert_int_eq(netcore_getsockname(st, s, (struct sockaddr *)&a, &len), 0);
     name6(&a, len, name, sizeof(name));
@@ -166,10 +168,10 @@ START_TEST(tcp6_dual_stack)
     answer(st, s, got, sizeof(got));
     ck_assert_str_eq(got, "::ffff:" CLIENT_IP " | ::ffff:" SERVER_IP);
 
-    answer(st, connect6(st, SERVER_IP6, 7), got, sizeof(got));
+    answer(st, connect6(st, SERVER_IP6, WF_PORT), got, sizeof(got));
     ck_assert_str_eq(got, CLIENT_IP6 " | " SERVER_IP6);
 
-    s = connect6(st, SERVER_LL, 7);
+    s = connect6(st, SERVER_LL, WF_PORT);
     len = sizeof(a);
     ck_assert_int_eq(netcore_getsockname(st, s, (struct sockaddr *)&a, &len), 0);
     name6(&a, len, name, sizeof(name));
@@ -183,7 +185,7 @@ END_TEST
 /* IPV6_V6ONLY: an IPv6-only listener resets IPv4 connections and takes IPv6 ones. */
 static int v6only_server(struct netcore_stack *st)
 {
-    int l = listen6_on(st, 7, 1);
+    int l = listen6_on(st, WF_PORT, 1);
     if (l < 0)
         return 3;
     wf_sig_send(wf_c2p[1], 'L');
@@ -200,12 +202,12 @@ START_TEST(tcp6_v6only)
 {
     struct netcore_stack *st = wf_spawn(v6only_server, 0);
     int s = netcore_socket(st, AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = wf_sin_of(SERVER_IP, 7);
+    struct sockaddr_in a = wf_sin_of(SERVER_IP, WF_PORT);
     ck_assert_int_eq(netcore_connect(st, s, (struct sockaddr *)&a, sizeof(a)), -ECONNREFUSED);
     netcore_close(st, s);
     /* From an AF_INET6 socket too, and an IPv6-only client cannot even try. */
     s = netcore_socket(st, AF_INET6, SOCK_STREAM, 0);
-    struct sockaddr_in6 m = sin6_of("::ffff:" SERVER_IP, 7);
+    struct sockaddr_in6 m = sin6_of("::ffff:" SERVER_IP, WF_PORT);
     ck_assert_int_eq(netcore_connect(st, s, (struct sockaddr *)&m, sizeof(m)), -ECONNREFUSED);
     netcore_close(st, s);
     s = netcore_socket(st, AF_INET6, SOCK_STREAM, 0);
@@ -213,7 +215,7 @@ START_TEST(tcp6_v6only)
     ck_assert_int_eq(netcore_setsockopt(st, s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)), 0);
     ck_assert_int_eq(netcore_connect(st, s, (struct sockaddr *)&m, sizeof(m)), -ENETUNREACH);
     netcore_close(st, s);
-    s = connect6(st, SERVER_IP6, 7);
+    s = connect6(st, SERVER_IP6, WF_PORT);
     char b;
     ck_assert_int_eq(netcore_recv(st, s, &b, 1, 0), 1);
     ck_assert_int_eq(b, '6');
@@ -449,11 +451,11 @@ START_TEST(frames_ipv6)
     /* A SYN to an IPv6 listener: the SYN-ACK offers the link's MTU less 60 bytes of headers
      * (our MSS rewriting covers IPv6 as it does IPv4). */
     int l = netcore_socket(st, AF_INET6, SOCK_STREAM, 0);
-    struct sockaddr_in6 any = sin6_of("::", 80);
+    struct sockaddr_in6 any = sin6_of("::", 8080);
     ck_assert_int_eq(netcore_bind(st, l, (struct sockaddr *)&any, sizeof(any)), 0);
     ck_assert_int_eq(netcore_listen(st, l, 4), 0);
-    uint8_t syn[24] = { 0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x60, 0x02, 0xff, 0xff,
-                        0, 0, 0, 0, 2, 4, 0x22, 0xec }; /* MSS 8940 */
+    uint8_t syn[24] = { 0x9c, 0x40, 8080 >> 8, 8080 & 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 0x60, 0x02,
+                        0xff, 0xff, 0, 0, 0, 0, 2, 4, 0x22, 0xec }; /* MSS 8940 */
     wf_put(peer, f, frame6(f, ours, SERVER_IP6, CLIENT_IP6, 6, syn, sizeof(syn), 16));
     netcore_step(st, 0);
     ck_assert(sent6(peer, 6, 0x12, out, sizeof(out)));

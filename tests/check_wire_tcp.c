@@ -20,7 +20,7 @@
 /* Echo server: one connection, echo until EOF, close. */
 static int echo_server(struct netcore_stack *st)
 {
-    int l = wf_listen_on(st, 7, 4);
+    int l = wf_listen_on(st, WF_PORT, 4);
     if (l < 0)
         return 3;
     wf_sig_send(wf_c2p[1], 'L');
@@ -68,7 +68,7 @@ END_TEST
 /* Half-close: the server counts bytes until EOF, then answers with the count. */
 static int count_server(struct netcore_stack *st)
 {
-    int l = wf_listen_on(st, 7, 4);
+    int l = wf_listen_on(st, WF_PORT, 4);
     wf_sig_send(wf_c2p[1], 'L');
     int c = netcore_accept(st, l, NULL, NULL, 0);
     char buf[4096];
@@ -89,7 +89,7 @@ static int count_server(struct netcore_stack *st)
 START_TEST(tcp_half_close)
 {
     struct netcore_stack *st = wf_spawn(count_server, 0);
-    int s = wf_connect_to(st, 7);
+    int s = wf_connect_to(st, WF_PORT);
     static char data[300000];
     memset(data, 'x', sizeof(data));
     ck_assert_int_eq(netcore_send(st, s, data, sizeof(data), 0), sizeof(data));
@@ -110,7 +110,7 @@ END_TEST
 /* Reset: the server closes with unread data, which the kernel turns into a RST. */
 static int rst_server(struct netcore_stack *st)
 {
-    int l = wf_listen_on(st, 7, 4);
+    int l = wf_listen_on(st, WF_PORT, 4);
     wf_sig_send(wf_c2p[1], 'L');
     int c = netcore_accept(st, l, NULL, NULL, 0);
     char b;
@@ -125,7 +125,7 @@ static int rst_server(struct netcore_stack *st)
 START_TEST(tcp_reset)
 {
     struct netcore_stack *st = wf_spawn(rst_server, 0);
-    int s = wf_connect_to(st, 7);
+    int s = wf_connect_to(st, WF_PORT);
     ck_assert_int_eq(netcore_send(st, s, "ab", 2, 0), 2);
     char b;
     ck_assert_int_eq(netcore_recv(st, s, &b, 1, 0), -ECONNRESET);
@@ -176,7 +176,7 @@ static void echo_once(struct netcore_stack *st, int s, const char *msg)
 START_TEST(tcp_ring_on_demand)
 {
     struct netcore_stack *st = wf_spawn(echo_server, 0);
-    int s = wf_connect_to(st, 7);
+    int s = wf_connect_to(st, WF_PORT);
     ck_assert_uint_eq(ring_bytes(st), 0); /* established and idle: no ring memory */
     echo_once(st, s, "hello");
     ck_assert_uint_gt(ring_bytes(st), 0); /* both rings just carried data */
@@ -204,7 +204,7 @@ START_TEST(tcp_ring_mem_cap)
     wf_client_tweak = one_ring;
     struct netcore_stack *st = wf_spawn(echo_server, 0);
     wf_client_tweak = NULL;
-    int s = wf_connect_to(st, 7);
+    int s = wf_connect_to(st, WF_PORT);
     char back[8] = { 0 };
     ck_assert_int_eq(netcore_send(st, s, "hello", 5, 0), 5);
     /* Blocks until the echo finds room: the send ring idle a tick, released. */
@@ -279,7 +279,7 @@ static void backlog_tweak(struct netcore_config *c)
 
 static int backlog_server(struct netcore_stack *st)
 {
-    int l = wf_listen_on(st, 7, 100); /* capped to NETCORE_BACKLOG=2 */
+    int l = wf_listen_on(st, WF_PORT, 100); /* capped to NETCORE_BACKLOG=2 */
     wf_sig_send(wf_c2p[1], 'L');
     wf_sig_wait(wf_p2c[0]);
     struct netcore_stats stats;
@@ -310,7 +310,7 @@ START_TEST(tcp_backlog_overflow)
     char b[4];
     for (int i = 0; i < 5; i++) {
         s[i] = netcore_socket(st, AF_INET, SOCK_STREAM | (i >= 3 ? SOCK_NONBLOCK : 0), 0);
-        struct sockaddr_in a = wf_sin_of(SERVER_IP, 7);
+        struct sockaddr_in a = wf_sin_of(SERVER_IP, WF_PORT);
         ck_assert_int_eq(netcore_connect(st, s[i], (struct sockaddr *)&a, sizeof(a)),
                          i < 3 ? 0 : -EINPROGRESS);
     }
@@ -334,7 +334,7 @@ END_TEST
  * acknowledged (lwIP has then dropped the connection): the socket is freed. */
 static int close_first_server(struct netcore_stack *st)
 {
-    int l = wf_listen_on(st, 7, 4);
+    int l = wf_listen_on(st, WF_PORT, 4);
     wf_sig_send(wf_c2p[1], 'L');
     for (int i = 0; i < 3; i++) {
         int c = netcore_accept(st, l, NULL, NULL, 0);
@@ -350,7 +350,7 @@ START_TEST(tcp_peer_closes_first)
 {
     struct netcore_stack *st = wf_spawn(close_first_server, 0);
     for (int i = 0; i < 3; i++) {
-        int s = wf_connect_to(st, 7);
+        int s = wf_connect_to(st, WF_PORT);
         char b;
         ck_assert_int_eq(netcore_recv(st, s, &b, 1, 0), 0);
         ck_assert_int_eq(netcore_shutdown(st, s, SHUT_WR), 0);

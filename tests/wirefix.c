@@ -178,7 +178,7 @@ void wf_echo_through(wf_server_fn fn, int (*connect_fn)(struct netcore_stack *, 
                          size_t total, size_t chunk_max)
 {
     struct netcore_stack *st = wf_spawn(fn, 0);
-    int s = connect_fn(st, 7);
+    int s = connect_fn(st, WF_PORT);
     struct writer w = { st, s, total, chunk_max };
     pthread_t t;
     pthread_create(&t, NULL, writer_main, &w);

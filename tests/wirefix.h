@@ -25,6 +25,7 @@
 #define SERVER_LL "fe80::ff:fe00:1" /* link-local from MAC 02:00:00:00:00:01 */
 #define CLIENT_LL "fe80::ff:fe00:2"
 #define WIRE_SCOPE 1                /* the wire device's scope id (no kernel interface) */
+#define WF_PORT 7007 /* the servers' TCP port: not below 1024, which only root may bind */
 
 typedef int (*wf_server_fn)(struct netcore_stack *st);
 
@@ -63,7 +64,7 @@ int wf_udp_bound(struct netcore_stack *st, int port);
 /* The byte at offset i of every stream the tests send. */
 uint8_t wf_pattern(size_t i);
 /* Runs server fn and streams total bytes of wf_pattern, in writes of 1..chunk_max bytes,
- * through it from a socket connect_fn opens to port 7; asserts every byte came back. */
+ * through it from a socket connect_fn opens to WF_PORT; asserts every byte came back. */
 void wf_echo_through(wf_server_fn fn, int (*connect_fn)(struct netcore_stack *, int),
                      size_t total, size_t chunk_max);
 /* One client stack in manual mode on wf_wire[0] (tweaked when tweak is not NULL); *peer is
