@@ -1259,6 +1259,26 @@ static int wait_keeper(pid_t pid)
     return status;
 }
 
+/* This process becomes the subreaper (a keeper, the driver's child, comes back to it) and
+ * forks a driver, with the pipes up (driver to test) and down (test to driver), each side
+ * keeping its own ends; 0 in the driver. */
+static pid_t fork_driver(int up[2], int down[2])
+{
+    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    ck_assert_int_eq(pipe(up), 0);
+    ck_assert_int_eq(pipe(down), 0);
+    pid_t driver = fork();
+    ck_assert_int_ge(driver, 0);
+    if (driver == 0) {
+        close(up[0]);
+        close(down[1]);
+    } else {
+        close(up[1]);
+        close(down[0]);
+    }
+    return driver;
+}
+
 /*
  * A driver process hands its stack to a keeper and exits; the keeper answers the client
  * that stayed, and once that client is gone, removes the rendezvous' name and exits, and
@@ -1267,15 +1287,9 @@ static int wait_keeper(pid_t pid)
  */
 START_TEST(keeper)
 {
-    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     int up[2], down[2];
-    ck_assert_int_eq(pipe(up), 0);
-    ck_assert_int_eq(pipe(down), 0);
-    pid_t driver = fork();
-    ck_assert_int_ge(driver, 0);
+    pid_t driver = fork_driver(up, down);
     if (driver == 0) {
-        close(up[0]);
-        close(down[1]);
         struct netcore_stack *s = start_served();
         char c = 's';
         if (write(up[1], &c, 1) != 1 || read(down[0], &c, 1) != 1)
@@ -1288,8 +1302,6 @@ START_TEST(keeper)
             _exit(3);
         _exit(k > 0 ? 0 : 4);
     }
-    close(up[1]);
-    close(down[0]);
     char path[108], ch;
     sock_path(path, sizeof(path));
     ck_assert_int_eq(read(up[0], &ch, 1), 1); /* serving */
@@ -1346,15 +1358,9 @@ END_TEST
  */
 START_TEST(keeper_relayed)
 {
-    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     int up[2], down[2];
-    ck_assert_int_eq(pipe(up), 0);
-    ck_assert_int_eq(pipe(down), 0);
-    pid_t driver = fork();
-    ck_assert_int_ge(driver, 0);
+    pid_t driver = fork_driver(up, down);
     if (driver == 0) {
-        close(up[0]);
-        close(down[1]);
         struct netcore_stack *s = start_served();
         /* A socket of the driver's own, not relayed: the keeper closes it as at exit. */
         int own = netcore_socket(s, AF_INET, SOCK_STREAM, 0);
@@ -1366,8 +1372,6 @@ START_TEST(keeper_relayed)
             _exit(3);
         _exit(k > 0 ? 0 : 4);
     }
-    close(up[1]);
-    close(down[0]);
     char ch;
     ck_assert_int_eq(read(up[0], &ch, 1), 1);
     ctl = netcore_share_connect(&cfg, err, sizeof(err));
@@ -1452,17 +1456,16 @@ static void __attribute__((noreturn)) counting_peer(int fd, int result, int stop
 }
 
 /* A keeper test with a peer: the wire's driver end, the counting peer (its results on res;
- * closing stop ends it) and the pipes to the driver (up: driver to test; down: back). */
+ * closing stop ends it) and the pipes to the driver (fork_driver's). */
 struct scene {
     int w0, res, stop;
     int up[2], down[2];
     pid_t peer;
 };
 
-/* This process becomes the subreaper; a counting peer on a new wire, listening. */
+/* A counting peer on a new wire, listening. */
 static void scene_start(struct scene *k)
 {
-    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     int w[2], res[2], stop[2];
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, w), 0);
     int big = 4 << 20;
@@ -1470,8 +1473,6 @@ static void scene_start(struct scene *k)
     setsockopt(w[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
     ck_assert_int_eq(pipe(res), 0);
     ck_assert_int_eq(pipe(stop), 0);
-    ck_assert_int_eq(pipe(k->up), 0);
-    ck_assert_int_eq(pipe(k->down), 0);
     k->peer = fork();
     ck_assert_int_ge(k->peer, 0);
     if (k->peer == 0) {
@@ -1493,8 +1494,6 @@ static void scene_start(struct scene *k)
  * 80 (exit 3 if not). */
 static struct netcore_stack *driver_connected(struct scene *k, int *c)
 {
-    close(k->up[0]);
-    close(k->down[1]);
     struct netcore_stack *s = start_served_on(k->w0);
     *c = netcore_socket(s, AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(80) };
@@ -1508,8 +1507,6 @@ static struct netcore_stack *driver_connected(struct scene *k, int *c)
 static void scene_driver_ready(struct scene *k)
 {
     close(k->w0);
-    close(k->up[1]);
-    close(k->down[0]);
     char ch;
     ck_assert_int_eq(read(k->up[0], &ch, 1), 1);
 }
@@ -1546,8 +1543,7 @@ START_TEST(keeper_delivers)
 {
     struct scene k;
     scene_start(&k);
-    pid_t driver = fork();
-    ck_assert_int_ge(driver, 0);
+    pid_t driver = fork_driver(k.up, k.down);
     if (driver == 0) {
         int c;
         struct netcore_stack *s = driver_connected(&k, &c);
@@ -1588,8 +1584,7 @@ START_TEST(keeper_linger)
 {
     struct scene k;
     scene_start(&k);
-    pid_t driver = fork();
-    ck_assert_int_ge(driver, 0);
+    pid_t driver = fork_driver(k.up, k.down);
     if (driver == 0) {
         int c;
         struct netcore_stack *s = driver_connected(&k, &c);
