@@ -232,16 +232,22 @@ START_TEST(rundir_mode)
 }
 END_TEST
 
+/* The claim fails with -e and a message that starts with start and says says. */
+static void claim_fails(int e, const char *start, const char *says)
+{
+    struct netcore_rendezvous rv;
+    ck_assert_int_eq(netcore_share_claim(&cfg, &rv, err, sizeof(err)), -e);
+    ck_assert_msg(!strncmp(err, start, strlen(start)) && strstr(err, says) != NULL,
+                  "message: %s", err);
+}
+
 START_TEST(rundir_symlink)
 {
     char real[128];
     snprintf(real, sizeof(real), "%s/real", top);
     ck_assert_int_eq(mkdir(real, 0700), 0);
     ck_assert_int_eq(symlink(real, run), 0);
-    struct netcore_rendezvous rv;
-    ck_assert_int_eq(netcore_share_claim(&cfg, &rv, err, sizeof(err)), -EACCES);
-    ck_assert_msg(strstr(err, "NETCORE_RUNDIR") == err && strstr(err, "symbolic link"),
-                  "message: %s", err);
+    claim_fails(EACCES, "NETCORE_RUNDIR", "symbolic link");
 }
 END_TEST
 
@@ -253,19 +259,14 @@ START_TEST(rundir_other_owner)
     }
     ck_assert_int_eq(mkdir(run, 0700), 0);
     ck_assert_int_eq(chown(run, 65534, 65534), 0);
-    struct netcore_rendezvous rv;
-    ck_assert_int_eq(netcore_share_claim(&cfg, &rv, err, sizeof(err)), -EACCES);
-    ck_assert_msg(strstr(err, "NETCORE_RUNDIR") == err && strstr(err, "belongs to uid 65534"),
-                  "message: %s", err);
+    claim_fails(EACCES, "NETCORE_RUNDIR", "belongs to uid 65534");
 }
 END_TEST
 
 START_TEST(rundir_missing_parent)
 {
     snprintf(cfg.run_dir, sizeof(cfg.run_dir), "%s/no/such", top);
-    struct netcore_rendezvous rv;
-    ck_assert_int_eq(netcore_share_claim(&cfg, &rv, err, sizeof(err)), -ENOENT);
-    ck_assert_msg(strstr(err, "NETCORE_RUNDIR: mkdir") == err, "message: %s", err);
+    claim_fails(ENOENT, "NETCORE_RUNDIR: mkdir", "");
 }
 END_TEST
 
@@ -277,9 +278,7 @@ START_TEST(rundir_too_long)
     memset(dir + n, 'd', sizeof(dir) - 1 - (size_t)n);
     dir[sizeof(dir) - 1] = '\0';
     snprintf(cfg.run_dir, sizeof(cfg.run_dir), "%s", dir);
-    struct netcore_rendezvous rv;
-    ck_assert_int_eq(netcore_share_claim(&cfg, &rv, err, sizeof(err)), -ENAMETOOLONG);
-    ck_assert_msg(strstr(err, "too long") != NULL, "message: %s", err);
+    claim_fails(ENAMETOOLONG, "", "too long");
 }
 END_TEST
 
