@@ -75,6 +75,19 @@ START_TEST(ctl_bad_set_or_op)
 }
 END_TEST
 
+/* What the kernel refuses in the event itself: none given (EFAULT), EPOLLEXCLUSIVE with
+ * EPOLLONESHOT, or in a MOD (EINVAL). */
+START_TEST(ctl_bad_event)
+{
+    int s = sf_udp_bound(PORT), ep = epoll_create1(0);
+    ck_assert_int_eq(sf_errno(epoll_ctl(ep, EPOLL_CTL_ADD, s, NULL)), EFAULT);
+    ck_assert_int_eq(sf_errno(add(ep, s, EPOLLIN | EPOLLEXCLUSIVE | EPOLLONESHOT)), EINVAL);
+    ck_assert_int_eq(add(ep, s, EPOLLIN | EPOLLEXCLUSIVE), 0);
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
+    ck_assert_int_eq(sf_errno(epoll_ctl(ep, EPOLL_CTL_MOD, s, &ev)), EINVAL);
+}
+END_TEST
+
 START_TEST(wait_and_create_errors)
 {
     int s = sf_udp_bound(PORT), ep = epoll_create1(0);
@@ -289,6 +302,7 @@ static Suite *shim_epoll_suite(void)
     tcase_add_test(te, ctl_add_twice_eexist);
     tcase_add_test(te, ctl_mod_del_unregistered_enoent);
     tcase_add_test(te, ctl_bad_set_or_op);
+    tcase_add_test(te, ctl_bad_event);
     tcase_add_test(te, wait_and_create_errors);
     tcase_add_test(te, close_leaves_set);
     suite_add_tcase(su, te);
