@@ -111,6 +111,13 @@ static void load_bad(const char *name, const char *value)
                   value);
 }
 
+/* Sets name to value and loads expecting the failure load_bad describes. */
+static void set_bad(const char *name, const char *value)
+{
+    fake_set(name, value);
+    load_bad(name, value);
+}
+
 /* defaults */
 
 START_TEST(test_defaults)
@@ -440,10 +447,8 @@ START_TEST(test_tap_pool)
     fake_set("NETCORE_MAC", NULL);
     cfg.tap_pool = 16;
     setup();
-    fake_set("NETCORE_TAP_POOL", "0");
-    load_bad("NETCORE_TAP_POOL", "0");
-    fake_set("NETCORE_TAP_POOL", "257");
-    load_bad("NETCORE_TAP_POOL", "257");
+    set_bad("NETCORE_TAP_POOL", "0");
+    set_bad("NETCORE_TAP_POOL", "257");
 }
 END_TEST
 
@@ -461,10 +466,8 @@ START_TEST(test_log_pcap)
     ck_load_ok();
     ck_assert_str_eq(cfg.pcap, "/tmp/x-%p.pcap");
     setup();
-    fake_set("NETCORE_LOG", "DEBUG");
-    load_bad("NETCORE_LOG", "DEBUG");
-    fake_set("NETCORE_LOG", "");
-    load_bad("NETCORE_LOG", "");
+    set_bad("NETCORE_LOG", "DEBUG");
+    set_bad("NETCORE_LOG", "");
     char longp[300];
     memset(longp, 'a', sizeof(longp) - 1);
     longp[sizeof(longp) - 1] = '\0';
@@ -564,8 +567,7 @@ END_TEST
 /* The message names the variable and the three words. */
 START_TEST(test_profile_message)
 {
-    fake_set("NETCORE_PROFILE", "fast");
-    load_bad("NETCORE_PROFILE", "fast");
+    set_bad("NETCORE_PROFILE", "fast");
     ck_assert_str_eq(err, "NETCORE_PROFILE=\"fast\": expected latency, balanced or throughput");
 }
 END_TEST
@@ -848,8 +850,7 @@ static const struct {
 
 START_TEST(test_bad_value)
 {
-    fake_set(bad[_i].name, bad[_i].value);
-    load_bad(bad[_i].name, bad[_i].value);
+    set_bad(bad[_i].name, bad[_i].value);
 }
 END_TEST
 
@@ -863,8 +864,7 @@ START_TEST(test_bad_after_good)
     fake_set("NETCORE_MAC", "02:00:00:00:00:99");
     fake_set("NETCORE_MTU", "9000");
     fake_set("NETCORE_SNDBUF", "1m");
-    fake_set("NETCORE_TIME_WAIT_MAX", "lots");
-    load_bad("NETCORE_TIME_WAIT_MAX", "lots");
+    set_bad("NETCORE_TIME_WAIT_MAX", "lots");
 }
 END_TEST
 
@@ -950,16 +950,13 @@ START_TEST(test_ip6_messages)
     ck_assert_int_eq(load(), -EINVAL);
     ck_assert_str_eq(err, "NETCORE_IP6=\"2001:db8::zz\": not an IPv6 address x:x::x[/64..128]");
 
-    fake_set("NETCORE_IP6", "2001:db8::2/48");
-    load_bad("NETCORE_IP6", "2001:db8::2/48");
+    set_bad("NETCORE_IP6", "2001:db8::2/48");
     ck_assert_ptr_nonnull(strstr(err, "/64..128"));
 
-    fake_set("NETCORE_IP6", "fe80::1");
-    load_bad("NETCORE_IP6", "fe80::1");
+    set_bad("NETCORE_IP6", "fe80::1");
     ck_assert_ptr_nonnull(strstr(err, "link-local"));
 
-    fake_set("NETCORE_IP6", "2001:db8:1::/64");
-    load_bad("NETCORE_IP6", "2001:db8:1::/64");
+    set_bad("NETCORE_IP6", "2001:db8:1::/64");
     ck_assert_ptr_nonnull(strstr(err, "anycast"));
 }
 END_TEST
@@ -976,8 +973,7 @@ START_TEST(test_ip6_with_ip4)
 
     memcpy(&before, &cfg, sizeof(cfg));
     fake_set("NETCORE_IP", "10.0.0.3/24");
-    fake_set("NETCORE_IP6", "fd00::2/65x");
-    load_bad("NETCORE_IP6", "fd00::2/65x");
+    set_bad("NETCORE_IP6", "fd00::2/65x");
 }
 END_TEST
 
@@ -985,28 +981,24 @@ END_TEST
 
 START_TEST(test_gw_outside)
 {
-    fake_set("NETCORE_GW", "10.0.0.1");
-    load_bad("NETCORE_GW", "10.0.0.1");
+    set_bad("NETCORE_GW", "10.0.0.1");
     ck_assert_ptr_nonnull(strstr(err, "198.18.0.0/24"));
 }
 END_TEST
 
 START_TEST(test_gw_equals_ip)
 {
-    fake_set("NETCORE_GW", "198.18.0.2");
-    load_bad("NETCORE_GW", "198.18.0.2");
+    set_bad("NETCORE_GW", "198.18.0.2");
 
     fake_set("NETCORE_IP", "10.9.8.7/16");
-    fake_set("NETCORE_GW", "10.9.8.7");
-    load_bad("NETCORE_GW", "10.9.8.7");
+    set_bad("NETCORE_GW", "10.9.8.7");
 }
 END_TEST
 
 START_TEST(test_gw_final_prefix)
 {
     /* Judged on the new address and prefix, whatever order they are read in. */
-    fake_set("NETCORE_GW", "198.18.5.1");
-    load_bad("NETCORE_GW", "198.18.5.1");
+    set_bad("NETCORE_GW", "198.18.5.1");
     fake_set("NETCORE_IP", "198.18.0.2");
     load_bad("NETCORE_GW", "198.18.5.1");
     fake_set("NETCORE_IP", "198.18.0.2/16");
@@ -1041,8 +1033,7 @@ START_TEST(test_gw_prefix32)
 {
     /* A /32 subnet holds only the address, so no gateway can be inside it. */
     fake_set("NETCORE_IP", "10.0.0.2/32");
-    fake_set("NETCORE_GW", "10.0.0.1");
-    load_bad("NETCORE_GW", "10.0.0.1");
+    set_bad("NETCORE_GW", "10.0.0.1");
 }
 END_TEST
 

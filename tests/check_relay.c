@@ -3,7 +3,7 @@
  * 198.18.0.2 with its netstack thread and exports its sockets (netcore_export); the test then
  * plays the program, with plain kernel calls on the program end. A forked peer process runs
  * a stack of its own at 198.18.0.1 and plays the network's other end; a pipe each way
- * orders the few steps that need it.
+ * orders the few steps that need it. The stacks are wirefix.h's.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -25,45 +25,19 @@
 
 #include "internal.h"
 #include "share.h"
+#include "wirefix.h"
 
 #define PEER_IP "198.18.0.1"
 #define OUR_IP "198.18.0.2"
 #define PEER_IP6 "2001:db8::1"
 #define OUR_IP6 "2001:db8::2"
+#define UDP_PORT 9009 /* the peer's UDP echo: not below 1024, which only root may bind */
 #define WAIT_MS 10000 /* for anything that should happen at once: a failure, not a hang */
 
 static int to_test[2], to_peer[2]; /* peer -> test, test -> peer */
 static int wire[2];
 static pid_t peer_pid;
 static void (*our_tweak)(struct netcore_config *); /* the stack under test's configuration */
-
-static struct netcore_stack *start_stack(int fd, bool peer, int flags)
-{
-    struct netcore_config c;
-    netcore_config_defaults(&c);
-    c.device = NETCORE_DEV_WIRE;
-    c.wire_fd = fd;
-    inet_pton(AF_INET, peer ? PEER_IP : OUR_IP, &c.ip);
-    inet_pton(AF_INET, peer ? OUR_IP : PEER_IP, &c.gw);
-    inet_pton(AF_INET6, peer ? PEER_IP6 : OUR_IP6, &c.ip6);
-    c.mac[5] = peer ? 1 : 2;
-    if (!peer && our_tweak != NULL)
-        our_tweak(&c);
-    struct netcore_stack *st = NULL;
-    char err[256];
-    if (netcore_start(&c, flags, &st, err, sizeof(err)) != 0) {
-        fprintf(stderr, "netcore_start: %s\n", err);
-        return NULL;
-    }
-    return st;
-}
-
-static struct sockaddr_in sin_of(const char *ip, int port)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    inet_pton(AF_INET, ip, &a.sin_addr);
-    return a;
-}
 
 static void say(int fd, char c)
 {
@@ -95,7 +69,7 @@ static struct netcore_stack *spawn_flags(peer_fn fn, int flags)
     ck_assert_int_ge(peer_pid, 0);
     if (peer_pid == 0) {
         close(wire[0]);
-        struct netcore_stack *st = start_stack(wire[1], true, 0);
+        struct netcore_stack *st = wf_start_stack(wire[1], true, 0, NULL);
         if (st == NULL)
             _exit(2);
         int rc = fn(st);
@@ -104,7 +78,7 @@ static struct netcore_stack *spawn_flags(peer_fn fn, int flags)
         _exit(rc);
     }
     close(wire[1]);
-    struct netcore_stack *st = start_stack(wire[0], false, flags);
+    struct netcore_stack *st = wf_start_stack(wire[0], false, flags, our_tweak);
     ck_assert_ptr_nonnull(st);
     ck_assert_int_eq(hear(to_test[0]), 'L');
     return st;
@@ -128,32 +102,6 @@ static void reap(struct netcore_stack *st)
     close(to_peer[0]);
     close(to_peer[1]);
     close(wire[0]);
-}
-
-static int listen_on(struct netcore_stack *st, int port)
-{
-    int s = netcore_socket(st, AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = sin_of("0.0.0.0", port);
-    if (s < 0 || netcore_bind(st, s, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        netcore_listen(st, s, 4) != 0)
-        return -1;
-    return s;
-}
-
-static int connect_to(struct netcore_stack *st, const char *ip, int port)
-{
-    int s = netcore_socket(st, AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(s, 0);
-    struct sockaddr_in a = sin_of(ip, port);
-    int rc = netcore_connect(st, s, (struct sockaddr *)&a, sizeof(a));
-    ck_assert_msg(rc == 0, "connect: %s", strerror(-rc));
-    return s;
-}
-
-static uint8_t pattern(size_t i)
-{
-    uint32_t x = (uint32_t)i * 2654435761u;
-    return (uint8_t)(x >> 24 ^ i >> 13);
 }
 
 /* A read that must not take long: fails the test instead of hanging. */
@@ -196,10 +144,35 @@ static bool relays_are(struct netcore_stack *st, long n)
     return nc__relay_count(st) == n;
 }
 
+/* A connection to the peer's port WF_PORT, exported: the program end's fd; *s the socket. */
+static int export_connected(struct netcore_stack *st, int *s)
+{
+    *s = wf_connect_to(st, WF_PORT);
+    int fd = netcore_export(st, *s);
+    ck_assert_int_ge(fd, 0);
+    return fd;
+}
+
+/* The program closes its end: the relay goes, then the peer. */
+static void finish(struct netcore_stack *st, int fd)
+{
+    close(fd);
+    ck_assert(eventually(relays_are, st, 0));
+    reap(st);
+}
+
+/* The program closes its end of a connection to echo_peer: the peer sees the FIN, then goes. */
+static void finish_echo(struct netcore_stack *st, int fd)
+{
+    close(fd);
+    ck_assert_int_eq(hear(to_test[0]), 'F');
+    reap(st);
+}
+
 /* Peer: echoes one connection until EOF, then says 'F' (it saw the FIN) and closes. */
 static int echo_peer(struct netcore_stack *st)
 {
-    int l = listen_on(st, 7);
+    int l = wf_listen_on(st, WF_PORT, 4);
     if (l < 0)
         return 3;
     say(to_test[1], 'L');
@@ -234,7 +207,7 @@ static void *writer_main(void *arg)
     for (size_t done = 0; done < w->len;) {
         size_t n = w->len - done < sizeof(buf) ? w->len - done : sizeof(buf);
         for (size_t i = 0; i < n; i++)
-            buf[i] = pattern(w->off + done + i);
+            buf[i] = wf_pattern(w->off + done + i);
         ssize_t k = write(w->fd, buf, n);
         if (k <= 0)
             return (void *)1;
@@ -249,9 +222,8 @@ static void *writer_main(void *arg)
 START_TEST(tcp_echo_through_relay)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = connect_to(st, PEER_IP, 7);
-    int fd = netcore_export(st, s);
-    ck_assert_int_ge(fd, 0);
+    int s;
+    int fd = export_connected(st, &s);
     ck_assert_int_eq(nc__relay_count(st), 1);
     ck_assert_int_eq(nc__relay_find(st, fd), s);
     ck_assert_int_eq(write(fd, "hello", 5), 5);
@@ -267,7 +239,7 @@ START_TEST(tcp_echo_through_relay)
         ssize_t k = read_soon(fd, in, sizeof(in));
         ck_assert_int_gt(k, 0);
         for (ssize_t i = 0; i < k; i++)
-            ck_assert_msg(in[i] == pattern(got + (size_t)i), "byte %zu", got + (size_t)i);
+            ck_assert_msg(in[i] == wf_pattern(got + (size_t)i), "byte %zu", got + (size_t)i);
         got += (size_t)k;
     }
     void *res;
@@ -297,9 +269,8 @@ START_TEST(tcp_ring_mem_cap_relayed)
     our_tweak = one_ring;
     struct netcore_stack *st = spawn(echo_peer);
     our_tweak = NULL;
-    int s = connect_to(st, PEER_IP, 7);
-    int fd = netcore_export(st, s);
-    ck_assert_int_ge(fd, 0);
+    int s;
+    int fd = export_connected(st, &s);
     char b[5];
     ck_assert_int_eq(write(fd, "hello", 5), 5);
     read_all(fd, b, 5);
@@ -310,9 +281,7 @@ START_TEST(tcp_ring_mem_cap_relayed)
     struct netcore_stats x;
     netcore_get_stats(st, &x);
     ck_assert_uint_ge(x.ring_refused, 2); /* the echo's receive ring, the second write's send */
-    close(fd);
-    ck_assert_int_eq(hear(to_test[0]), 'F');
-    reap(st);
+    finish_echo(st, fd);
 }
 END_TEST
 
@@ -320,9 +289,8 @@ END_TEST
 START_TEST(tcp_dup_keeps_alive)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = connect_to(st, PEER_IP, 7);
-    int fd = netcore_export(st, s);
-    ck_assert_int_ge(fd, 0);
+    int s;
+    int fd = export_connected(st, &s);
     int d = dup(fd);
     ck_assert_int_eq(nc__relay_find(st, d), s);
     close(fd);
@@ -342,9 +310,8 @@ END_TEST
 START_TEST(find_foreign_fds)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = connect_to(st, PEER_IP, 7);
-    int fd = netcore_export(st, s);
-    ck_assert_int_ge(fd, 0);
+    int s;
+    int fd = export_connected(st, &s);
     int p[2], sp[2];
     ck_assert_int_eq(pipe(p), 0);
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
@@ -363,9 +330,7 @@ START_TEST(find_foreign_fds)
     close(p[1]);
     close(sp[0]);
     close(sp[1]);
-    close(fd);
-    ck_assert_int_eq(hear(to_test[0]), 'F');
-    reap(st);
+    finish_echo(st, fd);
 }
 END_TEST
 
@@ -374,11 +339,11 @@ END_TEST
 START_TEST(tcp_shutdown_wr_after_data)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = connect_to(st, PEER_IP, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     static uint8_t out[100000];
     for (size_t i = 0; i < sizeof(out); i++)
-        out[i] = pattern(i);
+        out[i] = wf_pattern(i);
     struct writer w = { .fd = fd, .off = 0, .len = sizeof(out) };
     ck_assert_ptr_null(writer_main(&w)); /* the pair and the rings hold it all */
     ck_assert_int_eq(nc__relay_shutdown(st, s, SHUT_WR), 0);
@@ -398,7 +363,7 @@ END_TEST
 /* Peer: sends "bye" on the first connection and closes it. */
 static int bye_peer(struct netcore_stack *st)
 {
-    int l = listen_on(st, 7);
+    int l = wf_listen_on(st, WF_PORT, 4);
     say(to_test[1], 'L');
     int c = netcore_accept(st, l, NULL, NULL, 0);
     if (c < 0 || netcore_send(st, c, "bye", 3, 0) != 3)
@@ -412,8 +377,8 @@ static int bye_peer(struct netcore_stack *st)
 START_TEST(tcp_peer_fin)
 {
     struct netcore_stack *st = spawn(bye_peer);
-    int s = connect_to(st, PEER_IP, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     char b[8];
     read_all(fd, b, 3);
     ck_assert_mem_eq(b, "bye", 3);
@@ -427,7 +392,7 @@ END_TEST
 /* Peer: reads one byte of the first connection and closes it with one unread: a reset. */
 static int rst_peer(struct netcore_stack *st)
 {
-    int l = listen_on(st, 7);
+    int l = wf_listen_on(st, WF_PORT, 4);
     say(to_test[1], 'L');
     int c = netcore_accept(st, l, NULL, NULL, 0);
     char b;
@@ -445,8 +410,8 @@ static int rst_peer(struct netcore_stack *st)
 START_TEST(tcp_reset_status)
 {
     struct netcore_stack *st = spawn(rst_peer);
-    int s = connect_to(st, PEER_IP, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     ck_assert_int_eq(write(fd, "ab", 2), 2);
     char b;
     ck_assert_int_eq(read_soon(fd, &b, 1), 0);
@@ -454,9 +419,7 @@ START_TEST(tcp_reset_status)
     ck_assert_int_eq(nc__relay_status(st, s), 0);
     static uint8_t junk[1 << 20];
     ck_assert_ptr_null(writer_main(&(struct writer){ .fd = fd, .len = sizeof(junk) }));
-    close(fd);
-    ck_assert(eventually(relays_are, st, 0));
-    reap(st);
+    finish(st, fd);
 }
 END_TEST
 
@@ -464,7 +427,7 @@ END_TEST
  * count (8 bytes), or 'R' when the connection was reset. */
 static int sink_peer(struct netcore_stack *st)
 {
-    int l = listen_on(st, 7);
+    int l = wf_listen_on(st, WF_PORT, 4);
     say(to_test[1], 'L');
     int c = netcore_accept(st, l, NULL, NULL, 0);
     if (c < 0)
@@ -488,7 +451,7 @@ static int sink_peer(struct netcore_stack *st)
             break;
         }
         for (ssize_t i = 0; i < n; i++)
-            if (buf[i] != pattern(total + (uint64_t)i))
+            if (buf[i] != wf_pattern(total + (uint64_t)i))
                 return 7;
         total += (uint64_t)n;
     }
@@ -502,8 +465,8 @@ static int sink_peer(struct netcore_stack *st)
 START_TEST(tcp_close_after_write)
 {
     struct netcore_stack *st = spawn(sink_peer);
-    int s = connect_to(st, PEER_IP, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     char b[10];
     read_all(fd, b, sizeof(b));
     struct writer w = { .fd = fd, .off = 0, .len = 3u << 20 };
@@ -522,8 +485,8 @@ END_TEST
 START_TEST(tcp_close_unread_resets)
 {
     struct netcore_stack *st = spawn(sink_peer);
-    int s = connect_to(st, PEER_IP, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     ck_assert(readable(fd, WAIT_MS));
     close(fd);
     ck_assert_int_eq(hear(to_test[0]), 'R');
@@ -537,7 +500,7 @@ END_TEST
  * many it got (8 bytes on the pipe). */
 static int order_peer(struct netcore_stack *st)
 {
-    int l = listen_on(st, 7);
+    int l = wf_listen_on(st, WF_PORT, 4);
     say(to_test[1], 'L');
     int c = netcore_accept(st, l, NULL, NULL, 0);
     if (c < 0)
@@ -546,7 +509,7 @@ static int order_peer(struct netcore_stack *st)
     for (size_t off = 0; off < ORDER_RX;) {
         size_t n = ORDER_RX - off < sizeof(buf) ? ORDER_RX - off : sizeof(buf);
         for (size_t i = 0; i < n; i++)
-            buf[i] = pattern(off + i);
+            buf[i] = wf_pattern(off + i);
         ssize_t k = netcore_send(st, c, buf, n, 0);
         if (k <= 0)
             return 4;
@@ -560,7 +523,7 @@ static int order_peer(struct netcore_stack *st)
         if (n == 0)
             break;
         for (ssize_t i = 0; i < n; i++)
-            if (buf[i] != pattern(total + (uint64_t)i)) {
+            if (buf[i] != wf_pattern(total + (uint64_t)i)) {
                 fprintf(stderr, "order peer: byte %llu wrong\n",
                         (unsigned long long)(total + (uint64_t)i));
                 return 6;
@@ -579,18 +542,18 @@ static int order_peer(struct netcore_stack *st)
 START_TEST(tcp_rings_keep_order)
 {
     struct netcore_stack *st = spawn(order_peer);
-    int s = connect_to(st, PEER_IP, 7);
+    int s = wf_connect_to(st, WF_PORT);
     uint8_t head[1000];
     ck_assert_int_eq(netcore_recv(st, s, head, sizeof(head), MSG_WAITALL), sizeof(head));
     for (size_t i = 0; i < sizeof(head); i++)
-        ck_assert_int_eq(head[i], pattern(i));
+        ck_assert_int_eq(head[i], wf_pattern(i));
     ck_assert_int_gt(netcore_wait(st, s, POLLIN, WAIT_MS), 0);
     /* Send until everything is full: the peer reads nothing before its sends are done. */
     static uint8_t buf[65536];
     size_t sent = 0;
     for (;;) {
         for (size_t i = 0; i < sizeof(buf); i++)
-            buf[i] = pattern(sent + i);
+            buf[i] = wf_pattern(sent + i);
         ssize_t k = netcore_send(st, s, buf, sizeof(buf), MSG_DONTWAIT);
         if (k == -EAGAIN)
             break;
@@ -611,7 +574,7 @@ START_TEST(tcp_rings_keep_order)
         ssize_t k = read_soon(fd, buf, sizeof(buf));
         ck_assert_int_gt(k, 0);
         for (ssize_t i = 0; i < k; i++)
-            ck_assert_msg(buf[i] == pattern(got + (size_t)i), "byte %zu", got + (size_t)i);
+            ck_assert_msg(buf[i] == wf_pattern(got + (size_t)i), "byte %zu", got + (size_t)i);
         got += (size_t)k;
     }
     void *res;
@@ -637,7 +600,7 @@ static int connect_peer(struct netcore_stack *st)
         if (c == 'Q' || n == 8)
             break;
         socks[n] = netcore_socket(st, AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = sin_of(OUR_IP, 8080);
+        struct sockaddr_in a = wf_sin_of(OUR_IP, 8080);
         if (netcore_connect(st, socks[n], (struct sockaddr *)&a, sizeof(a)) != 0)
             return 3;
         if (netcore_send(st, socks[n], "x", 1, 0) != 1)
@@ -661,7 +624,7 @@ static bool queued_is(struct netcore_stack *st, long n)
 START_TEST(listener_token)
 {
     struct netcore_stack *st = spawn(connect_peer);
-    int l = listen_on(st, 8080);
+    int l = wf_listen_on(st, 8080, 4);
     ck_assert_int_ge(l, 0);
     int fd = netcore_export(st, l);
     ck_assert_int_ge(fd, 0);
@@ -713,17 +676,24 @@ START_TEST(listener_token)
 }
 END_TEST
 
-/* Peer: UDP echo on port 9 until a datagram "end". */
-static int udp_echo_peer(struct netcore_stack *st)
+/* Peer: UDP echo on port UDP_PORT of a socket of family (AF_INET6: dual-stack [::]) until a
+ * datagram "end". */
+static int udp_echo(struct netcore_stack *st, int family)
 {
-    int u = netcore_socket(st, AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = sin_of("0.0.0.0", 9);
-    if (u < 0 || netcore_bind(st, u, (struct sockaddr *)&a, sizeof(a)) != 0)
+    int u = netcore_socket(st, family, SOCK_DGRAM, 0);
+    struct sockaddr_storage a = { 0 };
+    if (family == AF_INET)
+        *(struct sockaddr_in *)&a = wf_sin_of("0.0.0.0", UDP_PORT);
+    else
+        *(struct sockaddr_in6 *)&a = (struct sockaddr_in6){ .sin6_family = AF_INET6,
+                                                            .sin6_port = htons(UDP_PORT) };
+    socklen_t alen = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    if (u < 0 || netcore_bind(st, u, (struct sockaddr *)&a, alen) != 0)
         return 3;
     say(to_test[1], 'L');
     static char buf[65536];
     for (;;) {
-        struct sockaddr_in from;
+        struct sockaddr_storage from;
         socklen_t fl = sizeof(from);
         ssize_t n = netcore_recvfrom(st, u, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
         if (n < 0)
@@ -737,6 +707,11 @@ static int udp_echo_peer(struct netcore_stack *st)
     return 0;
 }
 
+static int udp_echo_peer(struct netcore_stack *st)
+{
+    return udp_echo(st, AF_INET);
+}
+
 static void dgram_send(int fd, uint16_t family, const char *ip, int port, const void *data,
                        size_t len)
 {
@@ -748,7 +723,7 @@ static void dgram_send(int fd, uint16_t family, const char *ip, int port, const 
     ck_assert_int_eq(sendmsg(fd, &m, 0), (ssize_t)(sizeof(h) + len));
 }
 
-/* Receives one datagram; checks its source is the peer's port 9; returns its length. */
+/* Receives one datagram; checks its source is the peer's port UDP_PORT; returns its length. */
 static size_t dgram_recv(int fd, void *data, size_t cap)
 {
     struct nc_share_dgram h;
@@ -758,7 +733,7 @@ static size_t dgram_recv(int fd, void *data, size_t cap)
     ssize_t n = recvmsg(fd, &m, 0);
     ck_assert_int_ge(n, (ssize_t)sizeof(h));
     ck_assert_int_eq(h.family, AF_INET);
-    ck_assert_int_eq(ntohs(h.port), 9);
+    ck_assert_int_eq(ntohs(h.port), UDP_PORT);
     struct in_addr peer;
     inet_pton(AF_INET, PEER_IP, &peer);
     ck_assert_mem_eq(h.addr, &peer, 4);
@@ -779,25 +754,25 @@ START_TEST(udp_through_relay)
     ck_assert_int_eq(type, SOCK_SEQPACKET);
 
     char buf[2000];
-    dgram_send(fd, AF_INET, PEER_IP, 9, "ping1", 5);
+    dgram_send(fd, AF_INET, PEER_IP, UDP_PORT, "ping1", 5);
     ck_assert_uint_eq(dgram_recv(fd, buf, sizeof(buf)), 5);
     ck_assert_mem_eq(buf, "ping1", 5);
 
     ck_assert_int_eq(send(fd, "abc", 3, 0), 3);            /* shorter than the header */
-    dgram_send(fd, 99, PEER_IP, 9, "bad", 3);               /* no such family */
-    dgram_send(fd, AF_INET6, NULL, 9, "bad", 3);            /* "::" on an AF_INET socket */
+    dgram_send(fd, 99, PEER_IP, UDP_PORT, "bad", 3);               /* no such family */
+    dgram_send(fd, AF_INET6, NULL, UDP_PORT, "bad", 3);            /* "::" on an AF_INET socket */
     dgram_send(fd, 0, NULL, 0, "bad", 3);                   /* not connected */
     ck_assert_int_eq(send(fd, "", 0, 0), 0);                /* empty */
     static uint8_t big[1200];
     for (size_t i = 0; i < sizeof(big); i++)
-        big[i] = pattern(i);
-    dgram_send(fd, AF_INET, PEER_IP, 9, big, sizeof(big));
+        big[i] = wf_pattern(i);
+    dgram_send(fd, AF_INET, PEER_IP, UDP_PORT, big, sizeof(big));
     ck_assert_uint_eq(dgram_recv(fd, buf, sizeof(buf)), sizeof(big));
     ck_assert_mem_eq(buf, big, sizeof(big));
     ck_assert_uint_eq(nc__relay_dropped(st), 5);
 
     int c = netcore_socket(st, AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = sin_of(PEER_IP, 9);
+    struct sockaddr_in a = wf_sin_of(PEER_IP, UDP_PORT);
     ck_assert_int_eq(netcore_connect(st, c, (struct sockaddr *)&a, sizeof(a)), 0);
     int cfd = netcore_export(st, c);
     dgram_send(cfd, 0, NULL, 0, "conn", 4);
@@ -835,7 +810,7 @@ END_TEST
 static int udp_flood_peer(struct netcore_stack *st)
 {
     int u = netcore_socket(st, AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = sin_of("0.0.0.0", 9);
+    struct sockaddr_in a = wf_sin_of("0.0.0.0", UDP_PORT);
     if (u < 0 || netcore_bind(st, u, (struct sockaddr *)&a, sizeof(a)) != 0)
         return 3;
     say(to_test[1], 'L');
@@ -866,10 +841,10 @@ START_TEST(udp_program_slow)
 {
     struct netcore_stack *st = spawn(udp_flood_peer);
     int u = netcore_socket(st, AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = sin_of("0.0.0.0", 5000);
+    struct sockaddr_in a = wf_sin_of("0.0.0.0", 5000);
     ck_assert_int_eq(netcore_bind(st, u, (struct sockaddr *)&a, sizeof(a)), 0);
     int fd = netcore_export(st, u);
-    dgram_send(fd, AF_INET, PEER_IP, 9, "go", 2);
+    dgram_send(fd, AF_INET, PEER_IP, UDP_PORT, "go", 2);
     ck_assert_int_eq(hear(to_test[0]), 'D');
     ck_assert(eventually(dq_waits, st, u));
     uint32_t got = 0, last = 0;
@@ -888,9 +863,7 @@ START_TEST(udp_program_slow)
     }
     ck_assert_uint_gt(got, 64); /* more than the queue alone holds */
     ck_assert(!readable(fd, 0));
-    close(fd);
-    ck_assert(eventually(relays_are, st, 0));
-    reap(st);
+    finish(st, fd);
 }
 END_TEST
 
@@ -905,15 +878,13 @@ START_TEST(tcp_connect_after_export)
     int fd = netcore_export(st, s);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(write(fd, "early", 5), 5);
-    struct sockaddr_in a = sin_of(PEER_IP, 7);
+    struct sockaddr_in a = wf_sin_of(PEER_IP, WF_PORT);
     ck_assert_int_eq(netcore_connect(st, s, (struct sockaddr *)&a, sizeof(a)), -EINPROGRESS);
     char b[5];
     read_all(fd, b, 5);
     ck_assert_mem_eq(b, "early", 5);
     ck_assert_int_eq(atomic_load(&st->socks[s]->state), NC_ST_CONNECTED);
-    close(fd);
-    ck_assert_int_eq(hear(to_test[0]), 'F');
-    reap(st);
+    finish_echo(st, fd);
 }
 END_TEST
 
@@ -930,16 +901,14 @@ START_TEST(tcp_refused_after_export)
     struct netcore_stack *st = spawn(idle_peer);
     int s = netcore_socket(st, AF_INET, SOCK_STREAM, 0);
     int fd = netcore_export(st, s);
-    struct sockaddr_in a = sin_of(PEER_IP, 9);
+    struct sockaddr_in a = wf_sin_of(PEER_IP, 9);
     ck_assert_int_eq(netcore_connect(st, s, (struct sockaddr *)&a, sizeof(a)), -EINPROGRESS);
     char b;
     ck_assert_int_eq(read_soon(fd, &b, 1), 0);
     ck_assert_int_eq(atomic_load(&st->socks[s]->state), NC_ST_CLOSED);
     ck_assert_int_eq(nc__relay_status(st, s), -ECONNREFUSED);
     ck_assert_int_eq(nc__relay_shutdown(st, s, SHUT_WR), -ENOTCONN);
-    close(fd);
-    ck_assert(eventually(relays_are, st, 0));
-    reap(st);
+    finish(st, fd);
 }
 END_TEST
 
@@ -947,17 +916,15 @@ END_TEST
 START_TEST(tcp_shutdown_rd)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = connect_to(st, PEER_IP, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     ck_assert_int_eq(nc__relay_shutdown(st, s, SHUT_RD), 0);
     char b;
     ck_assert_int_eq(read_soon(fd, &b, 1), 0);
     ck_assert_int_eq(write(fd, "abc", 3), 3); /* echoed, and the echo dropped */
     ck_assert_int_eq(nc__relay_shutdown(st, s, SHUT_WR), 0);
     ck_assert_int_eq(hear(to_test[0]), 'F'); /* the peer saw the FIN after "abc" */
-    close(fd);
-    ck_assert(eventually(relays_are, st, 0));
-    reap(st);
+    finish(st, fd);
 }
 END_TEST
 
@@ -965,8 +932,8 @@ END_TEST
 START_TEST(tcp_driver_closes)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = connect_to(st, PEER_IP, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     ck_assert_int_eq(netcore_close(st, s), 0);
     ck_assert_int_eq(nc__relay_count(st), 0);
     char b;
@@ -982,8 +949,8 @@ END_TEST
 START_TEST(fork_child_closes_driver_ends)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = connect_to(st, PEER_IP, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     netcore_fork_prepare(st);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -1005,9 +972,7 @@ START_TEST(fork_child_closes_driver_ends)
     char b[2];
     read_all(fd, b, 2);
     ck_assert_mem_eq(b, "ok", 2);
-    close(fd);
-    ck_assert_int_eq(hear(to_test[0]), 'F');
-    reap(st);
+    finish_echo(st, fd);
 }
 END_TEST
 
@@ -1017,13 +982,13 @@ START_TEST(manual_mode_udp)
     struct netcore_stack *st = spawn_flags(udp_echo_peer, NETCORE_MANUAL);
     int u = netcore_socket(st, AF_INET, SOCK_DGRAM, 0);
     int fd = netcore_export(st, u);
-    dgram_send(fd, AF_INET, PEER_IP, 9, "step", 4);
+    dgram_send(fd, AF_INET, PEER_IP, UDP_PORT, "step", 4);
     for (int i = 0; i < 1000 && !readable(fd, 0); i++)
         netcore_step(st, 10);
     char buf[16];
     ck_assert_uint_eq(dgram_recv(fd, buf, sizeof(buf)), 4);
     ck_assert_mem_eq(buf, "step", 4);
-    dgram_send(fd, AF_INET, PEER_IP, 9, "end", 3);
+    dgram_send(fd, AF_INET, PEER_IP, UDP_PORT, "end", 3);
     close(fd);
     for (int i = 0; i < 1000 && nc__relay_count(st) != 0; i++)
         netcore_step(st, 10);
@@ -1037,8 +1002,8 @@ END_TEST
 START_TEST(tcp_program_shuts_natively)
 {
     struct netcore_stack *st = spawn(echo_peer);
-    int s = connect_to(st, PEER_IP, 7);
-    int fd = netcore_export(st, s);
+    int s;
+    int fd = export_connected(st, &s);
     ck_assert_int_eq(write(fd, "last", 4), 4);
     ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
     char b[4];
@@ -1046,34 +1011,13 @@ START_TEST(tcp_program_shuts_natively)
     ck_assert_mem_eq(b, "last", 4);
     ck_assert_int_eq(hear(to_test[0]), 'F');
     ck_assert_int_eq(read_soon(fd, b, 1), 0); /* the peer closed after the FIN */
-    close(fd);
-    ck_assert(eventually(relays_are, st, 0));
-    reap(st);
+    finish(st, fd);
 }
 END_TEST
 
-/* Peer: UDP echo on [::]:9 (dual-stack) until "end". */
 static int udp6_echo_peer(struct netcore_stack *st)
 {
-    int u = netcore_socket(st, AF_INET6, SOCK_DGRAM, 0);
-    struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(9) };
-    if (u < 0 || netcore_bind(st, u, (struct sockaddr *)&a, sizeof(a)) != 0)
-        return 3;
-    say(to_test[1], 'L');
-    static char buf[2048];
-    for (;;) {
-        struct sockaddr_in6 from;
-        socklen_t fl = sizeof(from);
-        ssize_t n = netcore_recvfrom(st, u, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
-        if (n < 0)
-            return 4;
-        if (n == 3 && memcmp(buf, "end", 3) == 0)
-            break;
-        if (netcore_sendto(st, u, buf, (size_t)n, 0, (struct sockaddr *)&from, fl) != n)
-            return 5;
-    }
-    netcore_close(st, u);
-    return 0;
+    return udp_echo(st, AF_INET6);
 }
 
 /* An AF_INET6 socket: the header carries IPv6 both ways, and IPv4 given as AF_INET. */
@@ -1082,7 +1026,7 @@ START_TEST(udp6_through_relay)
     struct netcore_stack *st = spawn(udp6_echo_peer);
     int u = netcore_socket(st, AF_INET6, SOCK_DGRAM, 0);
     int fd = netcore_export(st, u);
-    struct nc_share_dgram h = { .family = AF_INET6, .port = htons(9) };
+    struct nc_share_dgram h = { .family = AF_INET6, .port = htons(UDP_PORT) };
     inet_pton(AF_INET6, PEER_IP6, h.addr);
     struct iovec iov[2] = { { &h, sizeof(h) }, { "six", 3 } };
     struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
@@ -1095,11 +1039,11 @@ START_TEST(udp6_through_relay)
     ck_assert_int_eq(recvmsg(fd, &rm, 0), (ssize_t)sizeof(r) + 3);
     ck_assert_mem_eq(buf, "six", 3);
     ck_assert_int_eq(r.family, AF_INET6);
-    ck_assert_int_eq(ntohs(r.port), 9);
+    ck_assert_int_eq(ntohs(r.port), UDP_PORT);
     ck_assert_mem_eq(r.addr, h.addr, 16);
 
     /* IPv4 on the dual-stack socket: from the program as AF_INET; to it, IPv4-mapped. */
-    dgram_send(fd, AF_INET, PEER_IP, 9, "four", 4);
+    dgram_send(fd, AF_INET, PEER_IP, UDP_PORT, "four", 4);
     ck_assert(readable(fd, WAIT_MS));
     riov[1].iov_len = sizeof(buf);
     ck_assert_int_eq(recvmsg(fd, &rm, 0), (ssize_t)sizeof(r) + 4);
@@ -1109,10 +1053,8 @@ START_TEST(udp6_through_relay)
     inet_pton(AF_INET6, "::ffff:" PEER_IP, &mapped);
     ck_assert_mem_eq(r.addr, &mapped, 16);
 
-    dgram_send(fd, AF_INET, PEER_IP, 9, "end", 3);
-    close(fd);
-    ck_assert(eventually(relays_are, st, 0));
-    reap(st);
+    dgram_send(fd, AF_INET, PEER_IP, UDP_PORT, "end", 3);
+    finish(st, fd);
 }
 END_TEST
 

@@ -232,16 +232,22 @@ START_TEST(rundir_mode)
 }
 END_TEST
 
+/* The claim fails with -e and a message that starts with start and says says. */
+static void claim_fails(int e, const char *start, const char *says)
+{
+    struct netcore_rendezvous rv;
+    ck_assert_int_eq(netcore_share_claim(&cfg, &rv, err, sizeof(err)), -e);
+    ck_assert_msg(!strncmp(err, start, strlen(start)) && strstr(err, says) != NULL,
+                  "message: %s", err);
+}
+
 START_TEST(rundir_symlink)
 {
     char real[128];
     snprintf(real, sizeof(real), "%s/real", top);
     ck_assert_int_eq(mkdir(real, 0700), 0);
     ck_assert_int_eq(symlink(real, run), 0);
-    struct netcore_rendezvous rv;
-    ck_assert_int_eq(netcore_share_claim(&cfg, &rv, err, sizeof(err)), -EACCES);
-    ck_assert_msg(strstr(err, "NETCORE_RUNDIR") == err && strstr(err, "symbolic link"),
-                  "message: %s", err);
+    claim_fails(EACCES, "NETCORE_RUNDIR", "symbolic link");
 }
 END_TEST
 
@@ -253,19 +259,14 @@ START_TEST(rundir_other_owner)
     }
     ck_assert_int_eq(mkdir(run, 0700), 0);
     ck_assert_int_eq(chown(run, 65534, 65534), 0);
-    struct netcore_rendezvous rv;
-    ck_assert_int_eq(netcore_share_claim(&cfg, &rv, err, sizeof(err)), -EACCES);
-    ck_assert_msg(strstr(err, "NETCORE_RUNDIR") == err && strstr(err, "belongs to uid 65534"),
-                  "message: %s", err);
+    claim_fails(EACCES, "NETCORE_RUNDIR", "belongs to uid 65534");
 }
 END_TEST
 
 START_TEST(rundir_missing_parent)
 {
     snprintf(cfg.run_dir, sizeof(cfg.run_dir), "%s/no/such", top);
-    struct netcore_rendezvous rv;
-    ck_assert_int_eq(netcore_share_claim(&cfg, &rv, err, sizeof(err)), -ENOENT);
-    ck_assert_msg(strstr(err, "NETCORE_RUNDIR: mkdir") == err, "message: %s", err);
+    claim_fails(ENOENT, "NETCORE_RUNDIR: mkdir", "");
 }
 END_TEST
 
@@ -277,9 +278,7 @@ START_TEST(rundir_too_long)
     memset(dir + n, 'd', sizeof(dir) - 1 - (size_t)n);
     dir[sizeof(dir) - 1] = '\0';
     snprintf(cfg.run_dir, sizeof(cfg.run_dir), "%s", dir);
-    struct netcore_rendezvous rv;
-    ck_assert_int_eq(netcore_share_claim(&cfg, &rv, err, sizeof(err)), -ENAMETOOLONG);
-    ck_assert_msg(strstr(err, "too long") != NULL, "message: %s", err);
+    claim_fails(ENAMETOOLONG, "", "too long");
 }
 END_TEST
 
@@ -950,6 +949,19 @@ static struct hp_seg connect_pending(int fd, struct nc_share_req *q)
     return sg[0];
 }
 
+/* A TCP socket made by NC_OP_SOCKET; its program end. */
+static int rpc_tcp_socket(void)
+{
+    struct nc_share_req q;
+    struct nc_share_rep rep;
+    int fd = -1;
+    req_init(&q, NC_OP_SOCKET);
+    q.a[0] = AF_INET;
+    q.a[1] = SOCK_STREAM;
+    ck_assert_int_eq(hp_rpc(&q, -1, &rep, &fd), 0);
+    return fd;
+}
+
 /* What relay.c does when it pumps a relayed socket whose state changed (a no-op when it
  * did it already). */
 static void state_changed(int fd)
@@ -965,11 +977,7 @@ START_TEST(connect_wait_established)
 {
     struct nc_share_req q, c;
     struct nc_share_rep rep;
-    int fd = -1;
-    req_init(&q, NC_OP_SOCKET);
-    q.a[0] = AF_INET;
-    q.a[1] = SOCK_STREAM;
-    ck_assert_int_eq(hp_rpc(&q, -1, &rep, &fd), 0);
+    int fd = rpc_tcp_socket();
     struct hp_seg syn = connect_pending(fd, &c);
     hp_send(&hp, HP_ISS, syn.seq + 1, HP_SYN | HP_ACK, 65535, NULL, 0, 0);
     netcore_step(hp.st, 0);
@@ -999,11 +1007,7 @@ START_TEST(connect_wait_refused)
 {
     struct nc_share_req q, c;
     struct nc_share_rep rep;
-    int fd = -1;
-    req_init(&q, NC_OP_SOCKET);
-    q.a[0] = AF_INET;
-    q.a[1] = SOCK_STREAM;
-    ck_assert_int_eq(hp_rpc(&q, -1, &rep, &fd), 0);
+    int fd = rpc_tcp_socket();
     struct hp_seg syn = connect_pending(fd, &c);
     hp_send(&hp, 0, syn.seq + 1, HP_RST | HP_ACK, 0, NULL, 0, 0);
     netcore_step(hp.st, 0);
@@ -1024,11 +1028,7 @@ START_TEST(connect_status_now)
 {
     struct nc_share_req q;
     struct nc_share_rep rep;
-    int fd = -1;
-    req_init(&q, NC_OP_SOCKET);
-    q.a[0] = AF_INET;
-    q.a[1] = SOCK_STREAM;
-    ck_assert_int_eq(hp_rpc(&q, -1, &rep, &fd), 0);
+    int fd = rpc_tcp_socket();
     req_init(&q, NC_OP_CONNECT);
     q.a[0] = 2;
     ck_assert_int_eq(hp_rpc(&q, fd, &rep, NULL), 0); /* none under way */
@@ -1062,11 +1062,7 @@ START_TEST(connect_wait_socket_closed)
 {
     struct nc_share_req q, c;
     struct nc_share_rep rep;
-    int fd = -1;
-    req_init(&q, NC_OP_SOCKET);
-    q.a[0] = AF_INET;
-    q.a[1] = SOCK_STREAM;
-    ck_assert_int_eq(hp_rpc(&q, -1, &rep, &fd), 0);
+    int fd = rpc_tcp_socket();
     (void)connect_pending(fd, &c);
     struct nc_share_conn *w = hp.st->share->conns;
     ck_assert_ptr_nonnull(w);
@@ -1150,11 +1146,7 @@ START_TEST(connect_wait_abandoned)
 {
     struct nc_share_req q, c;
     struct nc_share_rep rep;
-    int fd = -1;
-    req_init(&q, NC_OP_SOCKET);
-    q.a[0] = AF_INET;
-    q.a[1] = SOCK_STREAM;
-    ck_assert_int_eq(hp_rpc(&q, -1, &rep, &fd), 0);
+    int fd = rpc_tcp_socket();
     struct hp_seg syn = connect_pending(fd, &c);
     close(ctl);
     for (int i = 0; i < 5; i++)
@@ -1266,6 +1258,26 @@ static int wait_keeper(pid_t pid)
     return status;
 }
 
+/* This process becomes the subreaper (a keeper, the driver's child, comes back to it) and
+ * forks a driver, with the pipes up (driver to test) and down (test to driver), each side
+ * keeping its own ends; 0 in the driver. */
+static pid_t fork_driver(int up[2], int down[2])
+{
+    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    ck_assert_int_eq(pipe(up), 0);
+    ck_assert_int_eq(pipe(down), 0);
+    pid_t driver = fork();
+    ck_assert_int_ge(driver, 0);
+    if (driver == 0) {
+        close(up[0]);
+        close(down[1]);
+    } else {
+        close(up[1]);
+        close(down[0]);
+    }
+    return driver;
+}
+
 /*
  * A driver process hands its stack to a keeper and exits; the keeper answers the client
  * that stayed, and once that client is gone, removes the rendezvous' name and exits, and
@@ -1274,15 +1286,9 @@ static int wait_keeper(pid_t pid)
  */
 START_TEST(keeper)
 {
-    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     int up[2], down[2];
-    ck_assert_int_eq(pipe(up), 0);
-    ck_assert_int_eq(pipe(down), 0);
-    pid_t driver = fork();
-    ck_assert_int_ge(driver, 0);
+    pid_t driver = fork_driver(up, down);
     if (driver == 0) {
-        close(up[0]);
-        close(down[1]);
         struct netcore_stack *s = start_served();
         char c = 's';
         if (write(up[1], &c, 1) != 1 || read(down[0], &c, 1) != 1)
@@ -1295,8 +1301,6 @@ START_TEST(keeper)
             _exit(3);
         _exit(k > 0 ? 0 : 4);
     }
-    close(up[1]);
-    close(down[0]);
     char path[108], ch;
     sock_path(path, sizeof(path));
     ck_assert_int_eq(read(up[0], &ch, 1), 1); /* serving */
@@ -1353,15 +1357,9 @@ END_TEST
  */
 START_TEST(keeper_relayed)
 {
-    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     int up[2], down[2];
-    ck_assert_int_eq(pipe(up), 0);
-    ck_assert_int_eq(pipe(down), 0);
-    pid_t driver = fork();
-    ck_assert_int_ge(driver, 0);
+    pid_t driver = fork_driver(up, down);
     if (driver == 0) {
-        close(up[0]);
-        close(down[1]);
         struct netcore_stack *s = start_served();
         /* A socket of the driver's own, not relayed: the keeper closes it as at exit. */
         int own = netcore_socket(s, AF_INET, SOCK_STREAM, 0);
@@ -1373,8 +1371,6 @@ START_TEST(keeper_relayed)
             _exit(3);
         _exit(k > 0 ? 0 : 4);
     }
-    close(up[1]);
-    close(down[0]);
     char ch;
     ck_assert_int_eq(read(up[0], &ch, 1), 1);
     ctl = netcore_share_connect(&cfg, err, sizeof(err));
@@ -1458,21 +1454,27 @@ static void __attribute__((noreturn)) counting_peer(int fd, int result, int stop
     _exit(0);
 }
 
-START_TEST(keeper_delivers)
+/* A keeper test with a peer: the wire's driver end, the counting peer (its results on res;
+ * closing stop ends it) and the pipes to the driver (fork_driver's). */
+struct scene {
+    int w0, res, stop;
+    int up[2], down[2];
+    pid_t peer;
+};
+
+/* A counting peer on a new wire, listening. */
+static void scene_start(struct scene *k)
 {
-    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-    int w[2], res[2], stop[2], up[2], down[2];
+    int w[2], res[2], stop[2];
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, w), 0);
     int big = 4 << 20;
     setsockopt(w[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
     setsockopt(w[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
     ck_assert_int_eq(pipe(res), 0);
     ck_assert_int_eq(pipe(stop), 0);
-    ck_assert_int_eq(pipe(up), 0);
-    ck_assert_int_eq(pipe(down), 0);
-    pid_t peer = fork();
-    ck_assert_int_ge(peer, 0);
-    if (peer == 0) {
+    k->peer = fork();
+    ck_assert_int_ge(k->peer, 0);
+    if (k->peer == 0) {
         close(w[0]);
         close(stop[1]);
         counting_peer(w[1], res[1], stop[0]);
@@ -1480,63 +1482,96 @@ START_TEST(keeper_delivers)
     close(w[1]);
     close(res[1]);
     close(stop[0]);
+    k->w0 = w[0];
+    k->res = res[0];
+    k->stop = stop[1];
     long total = 0;
-    ck_assert_int_eq(read(res[0], &total, sizeof(total)), sizeof(total));
-    pid_t driver = fork();
-    ck_assert_int_ge(driver, 0);
+    ck_assert_int_eq(read(k->res, &total, sizeof(total)), sizeof(total)); /* listening */
+}
+
+/* In the driver process: its served stack on the wire, and *c connected to the peer's port
+ * 80 (exit 3 if not). */
+static struct netcore_stack *driver_connected(struct scene *k, int *c)
+{
+    struct netcore_stack *s = start_served_on(k->w0);
+    *c = netcore_socket(s, AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(80) };
+    inet_pton(AF_INET, "198.18.0.1", &a.sin_addr);
+    if (*c < 0 || netcore_connect(s, *c, (struct sockaddr *)&a, sizeof(a)) != 0)
+        _exit(3);
+    return s;
+}
+
+/* The driver has said it is connected and waits for the word to hand over. */
+static void scene_driver_ready(struct scene *k)
+{
+    close(k->w0);
+    char ch;
+    ck_assert_int_eq(read(k->up[0], &ch, 1), 1);
+}
+
+/* A client attaches (a user: the stack must stay), the driver hands its stack to a keeper and
+ * exits 0; returns the keeper's pid, the client's connection in *c. */
+static int scene_hand_over(struct scene *k, pid_t driver, int *c)
+{
+    *c = netcore_share_connect(&cfg, err, sizeof(err));
+    ck_assert_msg(*c >= 0, "connect: %s", err);
+    struct nc_share_req q;
+    struct nc_share_rep rep;
+    req_init(&q, NC_OP_SOCKET); /* answered: the driver has taken the connection */
+    q.a[0] = AF_PACKET;
+    send_raw(*c, &q, sizeof(q), NULL, 0);
+    recv_rep(*c, &rep, NULL);
+    ck_assert_int_eq(write(k->down[1], "k", 1), 1);
+    int keeper_pid = 0, status;
+    ck_assert_int_eq(read(k->up[0], &keeper_pid, sizeof(keeper_pid)), sizeof(keeper_pid));
+    ck_assert_int_gt(keeper_pid, 0);
+    ck_assert_int_eq(waitpid(driver, &status, 0), driver);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "driver status %d", status);
+    return keeper_pid;
+}
+
+static void scene_end(struct scene *k)
+{
+    close(k->res);
+    close(k->up[0]);
+    close(k->down[1]);
+}
+
+START_TEST(keeper_delivers)
+{
+    struct scene k;
+    scene_start(&k);
+    pid_t driver = fork_driver(k.up, k.down);
     if (driver == 0) {
-        close(up[0]);
-        close(down[1]);
-        struct netcore_stack *s = start_served_on(w[0]);
-        int c = netcore_socket(s, AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(80) };
-        inet_pton(AF_INET, "198.18.0.1", &a.sin_addr);
-        if (c < 0 || netcore_connect(s, c, (struct sockaddr *)&a, sizeof(a)) != 0)
-            _exit(3);
+        int c;
+        struct netcore_stack *s = driver_connected(&k, &c);
         static char data[KEEP_BYTES];
         memset(data, 'k', sizeof(data));
         /* Blocking: returns with up to a send ring's worth still to go. */
         if (netcore_send(s, c, data, sizeof(data), 0) != (ssize_t)sizeof(data))
             _exit(4);
         char ch = 's';
-        if (write(up[1], &ch, 1) != 1 || read(down[0], &ch, 1) != 1)
+        if (write(k.up[1], &ch, 1) != 1 || read(k.down[0], &ch, 1) != 1)
             _exit(5);
-        int k = netcore_share_keep(s);
-        if (write(up[1], &k, sizeof(k)) != sizeof(k))
+        int kp = netcore_share_keep(s);
+        if (write(k.up[1], &kp, sizeof(kp)) != sizeof(kp))
             _exit(6);
-        _exit(k > 0 ? 0 : 7); /* without closing c: the keeper does, as exit would */
+        _exit(kp > 0 ? 0 : 7); /* without closing c: the keeper does, as exit would */
     }
-    close(w[0]);
-    close(up[1]);
-    close(down[0]);
-    char ch;
-    ck_assert_int_eq(read(up[0], &ch, 1), 1);
-    int c = netcore_share_connect(&cfg, err, sizeof(err)); /* a user: the stack must stay */
-    ck_assert_msg(c >= 0, "connect: %s", err);
-    struct nc_share_req q;
-    struct nc_share_rep rep;
-    req_init(&q, NC_OP_SOCKET);
-    q.a[0] = AF_PACKET;
-    send_raw(c, &q, sizeof(q), NULL, 0);
-    recv_rep(c, &rep, NULL);
-    ck_assert_int_eq(write(down[1], "k", 1), 1);
-    int keeper_pid = 0, status;
-    ck_assert_int_eq(read(up[0], &keeper_pid, sizeof(keeper_pid)), sizeof(keeper_pid));
-    ck_assert_int_gt(keeper_pid, 0);
-    ck_assert_int_eq(waitpid(driver, &status, 0), driver);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "driver status %d", status);
+    scene_driver_ready(&k);
+    int c, keeper_pid = scene_hand_over(&k, driver, &c), status;
     /* Everything the driver sent arrives, then its FIN, with the driver gone. */
-    ck_assert_int_eq(read(res[0], &total, sizeof(total)), sizeof(total));
+    long total = 0;
+    ck_assert_int_eq(read(k.res, &total, sizeof(total)), sizeof(total));
     ck_assert_int_eq(total, KEEP_BYTES);
     close(c);
     status = wait_keeper(keeper_pid);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "keeper status %d", status);
-    close(stop[1]);
-    ck_assert_int_eq(waitpid(peer, &status, 0), peer);
+    close(k.stop);
+    ck_assert_int_eq(waitpid(k.peer, &status, 0), k.peer);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "peer status %d", status);
-    close(res[0]);
-    close(up[0]);
-    close(down[1]);
+    scene_end(&k);
 }
 END_TEST
 
@@ -1546,70 +1581,27 @@ END_TEST
  */
 START_TEST(keeper_linger)
 {
-    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-    int w[2], res[2], stop[2], up[2], down[2];
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, w), 0);
-    int big = 4 << 20;
-    setsockopt(w[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
-    ck_assert_int_eq(pipe(res), 0);
-    ck_assert_int_eq(pipe(stop), 0);
-    ck_assert_int_eq(pipe(up), 0);
-    ck_assert_int_eq(pipe(down), 0);
-    pid_t peer = fork();
-    ck_assert_int_ge(peer, 0);
-    if (peer == 0) {
-        close(w[0]);
-        close(stop[1]);
-        counting_peer(w[1], res[1], stop[0]);
-    }
-    close(w[1]);
-    close(res[1]);
-    close(stop[0]);
-    long total = 0;
-    ck_assert_int_eq(read(res[0], &total, sizeof(total)), sizeof(total));
-    pid_t driver = fork();
-    ck_assert_int_ge(driver, 0);
+    struct scene k;
+    scene_start(&k);
+    pid_t driver = fork_driver(k.up, k.down);
     if (driver == 0) {
-        close(up[0]);
-        close(down[1]);
-        struct netcore_stack *s = start_served_on(w[0]);
-        int c = netcore_socket(s, AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(80) };
-        inet_pton(AF_INET, "198.18.0.1", &a.sin_addr);
-        if (c < 0 || netcore_connect(s, c, (struct sockaddr *)&a, sizeof(a)) != 0)
-            _exit(3);
+        int c;
+        struct netcore_stack *s = driver_connected(&k, &c);
         char ch = 's';
-        if (write(up[1], &ch, 1) != 1 || read(down[0], &ch, 1) != 1)
+        if (write(k.up[1], &ch, 1) != 1 || read(k.down[0], &ch, 1) != 1)
             _exit(5);
         static char data[65536];
         if (netcore_send(s, c, data, sizeof(data), MSG_DONTWAIT) <= 0) /* never ACKed */
             _exit(4);
         setenv("NETCORE_LINGER", "1", 1);
-        int k = netcore_share_keep(s);
-        if (write(up[1], &k, sizeof(k)) != sizeof(k))
+        int kp = netcore_share_keep(s);
+        if (write(k.up[1], &kp, sizeof(kp)) != sizeof(kp))
             _exit(6);
-        _exit(k > 0 ? 0 : 7);
+        _exit(kp > 0 ? 0 : 7);
     }
-    close(w[0]);
-    close(up[1]);
-    close(down[0]);
-    char ch;
-    ck_assert_int_eq(read(up[0], &ch, 1), 1);
-    ck_assert_int_eq(kill(peer, SIGSTOP), 0); /* connected; from now on nothing is ACKed */
-    int c = netcore_share_connect(&cfg, err, sizeof(err));
-    ck_assert_msg(c >= 0, "connect: %s", err);
-    struct nc_share_req q;
-    struct nc_share_rep rep;
-    req_init(&q, NC_OP_SOCKET);
-    q.a[0] = AF_PACKET;
-    send_raw(c, &q, sizeof(q), NULL, 0);
-    recv_rep(c, &rep, NULL);
-    ck_assert_int_eq(write(down[1], "k", 1), 1);
-    int keeper_pid = 0, status;
-    ck_assert_int_eq(read(up[0], &keeper_pid, sizeof(keeper_pid)), sizeof(keeper_pid));
-    ck_assert_int_gt(keeper_pid, 0);
-    ck_assert_int_eq(waitpid(driver, &status, 0), driver);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "driver status %d", status);
+    scene_driver_ready(&k);
+    ck_assert_int_eq(kill(k.peer, SIGSTOP), 0); /* connected; from now on nothing is ACKed */
+    int c, keeper_pid = scene_hand_over(&k, driver, &c), status;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     close(c); /* the last user */
@@ -1618,12 +1610,10 @@ START_TEST(keeper_linger)
     double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "keeper status %d", status);
     ck_assert_msg(s >= 0.9 && s < 5, "keeper ended %.2f s after its last user (linger 1 s)", s);
-    kill(peer, SIGKILL);
-    waitpid(peer, NULL, 0);
-    close(res[0]);
-    close(stop[1]);
-    close(up[0]);
-    close(down[1]);
+    kill(k.peer, SIGKILL);
+    waitpid(k.peer, NULL, 0);
+    close(k.stop);
+    scene_end(&k);
 }
 END_TEST
 

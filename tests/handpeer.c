@@ -40,6 +40,33 @@ static uint32_t get32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* The Ethernet and IPv4 headers of a frame from the test to the stack, protocol proto with
+ * l4len bytes after the IP header; returns where those bytes go. */
+static uint8_t *ip_head(uint8_t *f, uint8_t proto, size_t l4len)
+{
+    memcpy(f, our_mac, 6);
+    memcpy(f + 6, peer_mac, 6);
+    f[12] = 0x08;
+    uint8_t *ip = f + 14;
+    ip[0] = 0x45;
+    put16(ip + 2, 20 + l4len);
+    ip[6] = 0x40;
+    ip[8] = 64;
+    ip[9] = proto;
+    memcpy(ip + 12, peer_ip, 4);
+    memcpy(ip + 16, our_ip, 4);
+    put16(ip + 10, csum(ip, 20, 0));
+    return ip + 20;
+}
+
+/* The TCP/UDP pseudo-header's sum for a segment of l4len bytes from the test to the stack. */
+static uint32_t pseudo(uint8_t proto, size_t l4len)
+{
+    return (uint32_t)(peer_ip[0] << 8 | peer_ip[1]) + (uint32_t)(peer_ip[2] << 8 | peer_ip[3]) +
+           (uint32_t)(our_ip[0] << 8 | our_ip[1]) + (uint32_t)(our_ip[2] << 8 | our_ip[3]) +
+           proto + (uint32_t)l4len;
+}
+
 void hp_start(struct hp *h)
 {
     int sv[2];
@@ -70,18 +97,7 @@ void hp_send(struct hp *h, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t w
     size_t tcplen = 20 + optlen + len;
     ck_assert(optlen % 4 == 0 && optlen <= 40 && len <= 1500);
     memset(f, 0, sizeof(f));
-    memcpy(f, our_mac, 6);
-    memcpy(f + 6, peer_mac, 6);
-    f[12] = 0x08;
-    uint8_t *ip = f + 14, *tcp = ip + 20;
-    ip[0] = 0x45;
-    put16(ip + 2, 20 + tcplen);
-    ip[6] = 0x40;
-    ip[8] = 64;
-    ip[9] = 6;
-    memcpy(ip + 12, peer_ip, 4);
-    memcpy(ip + 16, our_ip, 4);
-    put16(ip + 10, csum(ip, 20, 0));
+    uint8_t *tcp = ip_head(f, 6, tcplen);
     put16(tcp, 80);
     put16(tcp + 2, h->port);
     put32(tcp + 4, seq);
@@ -91,11 +107,25 @@ void hp_send(struct hp *h, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t w
     put16(tcp + 14, win);
     if (optlen > 0)
         memcpy(tcp + 20, opt, optlen);
-    uint32_t pseudo = (uint32_t)(peer_ip[0] << 8 | peer_ip[1]) + (peer_ip[2] << 8 | peer_ip[3]) +
-                      (uint32_t)(our_ip[0] << 8 | our_ip[1]) + (our_ip[2] << 8 | our_ip[3]) +
-                      6 + (uint32_t)tcplen;
-    put16(tcp + 16, csum(tcp, tcplen, pseudo));
+    put16(tcp + 16, csum(tcp, tcplen, pseudo(6, tcplen)));
     ck_assert_int_eq(send(h->wire, f, 14 + 20 + tcplen, 0), (ssize_t)(14 + 20 + tcplen));
+}
+
+void hp_udp_in(int wire, uint16_t sport, uint16_t dport, const void *data, size_t len)
+{
+    static uint8_t f[14 + 20 + 8 + 1472];
+    size_t udplen = 8 + len;
+    ck_assert_uint_le(len, 1472);
+    memset(f, 0, 14 + 20 + 8);
+    uint8_t *udp = ip_head(f, 17, udplen);
+    put16(udp, sport);
+    put16(udp + 2, dport);
+    put16(udp + 4, udplen);
+    memcpy(udp + 8, data, len);
+    /* 0 means "no checksum" to UDP over IPv4; a computed 0 goes out as 0xffff */
+    uint16_t sum = csum(udp, udplen, pseudo(17, udplen));
+    put16(udp + 6, sum == 0 ? 0xffff : sum);
+    ck_assert_int_eq(send(wire, f, 14 + 20 + udplen, 0), (ssize_t)(14 + 20 + udplen));
 }
 
 /* Answers an ARP request for the test's address. */
@@ -118,6 +148,29 @@ static void arp_reply(struct hp *h)
     ck_assert_int_eq(send(h->wire, r, sizeof(r), 0), (ssize_t)sizeof(r));
 }
 
+static bool arp_request(const uint8_t *f, ssize_t len)
+{
+    return len >= 42 && f[12] == 0x08 && f[13] == 0x06 && f[21] == 1;
+}
+
+/* A TCP segment in frame f into *seg (h->port learnt from it); false for any other frame. */
+static bool parse_seg(struct hp *h, const uint8_t *f, ssize_t len, struct hp_seg *seg)
+{
+    if (len < 54 || f[12] != 0x08 || f[13] != 0x00 || f[23] != 6)
+        return false;
+    const uint8_t *ip = f + 14, *tcp = ip + (ip[0] & 0xf) * 4;
+    size_t ihl = (size_t)(ip[0] & 0xf) * 4, doff = (size_t)(tcp[12] >> 4) * 4;
+    h->port = (uint16_t)(tcp[0] << 8 | tcp[1]);
+    seg->seq = get32(tcp + 4);
+    seg->ack = get32(tcp + 8);
+    seg->flags = tcp[13];
+    seg->win = (uint16_t)(tcp[14] << 8 | tcp[15]);
+    seg->len = (size_t)(ip[2] << 8 | ip[3]) - ihl - doff;
+    seg->optlen = doff - 20;
+    memcpy(seg->opt, tcp + 20, seg->optlen);
+    return true;
+}
+
 int hp_collect(struct hp *h, struct hp_seg *out, int max)
 {
     netcore_step(h->st, 0);
@@ -125,26 +178,30 @@ int hp_collect(struct hp *h, struct hp_seg *out, int max)
     uint8_t f[2048];
     ssize_t len;
     while ((len = recv(h->wire, f, sizeof(f), MSG_DONTWAIT)) > 0) {
-        if (len >= 42 && f[12] == 0x08 && f[13] == 0x06 && f[21] == 1) {
+        if (arp_request(f, len)) {
             arp_reply(h);
             netcore_step(h->st, 0);
             continue;
         }
-        if (len < 54 || f[12] != 0x08 || f[13] != 0x00 || f[23] != 6 || n == max)
-            continue;
-        const uint8_t *ip = f + 14, *tcp = ip + (ip[0] & 0xf) * 4;
-        size_t ihl = (size_t)(ip[0] & 0xf) * 4, doff = (size_t)(tcp[12] >> 4) * 4;
-        h->port = (uint16_t)(tcp[0] << 8 | tcp[1]);
-        out[n].seq = get32(tcp + 4);
-        out[n].ack = get32(tcp + 8);
-        out[n].flags = tcp[13];
-        out[n].win = (uint16_t)(tcp[14] << 8 | tcp[15]);
-        out[n].len = (size_t)(ip[2] << 8 | ip[3]) - ihl - doff;
-        out[n].optlen = doff - 20;
-        memcpy(out[n].opt, tcp + 20, out[n].optlen);
-        n++;
+        if (n < max && parse_seg(h, f, len, &out[n]))
+            n++;
     }
     return n;
+}
+
+bool hp_wait_seg(struct hp *h, struct hp_seg *seg, int ms)
+{
+    uint8_t f[2048];
+    for (;;) {
+        struct pollfd p = { .fd = h->wire, .events = POLLIN };
+        if (poll(&p, 1, ms) != 1)
+            return false;
+        ssize_t len = recv(h->wire, f, sizeof(f), MSG_DONTWAIT);
+        if (arp_request(f, len))
+            arp_reply(h);
+        else if (parse_seg(h, f, len, seg))
+            return true;
+    }
 }
 
 void hp_connect(struct hp *h, bool sack, struct hp_seg *syn)

@@ -48,12 +48,20 @@ void hp_send(struct hp *h, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t w
              const uint8_t *opt, size_t optlen, size_t len);
 /* Runs the stack once; returns the segments it sent (at most max), answering ARP. */
 int hp_collect(struct hp *h, struct hp_seg *out, int max);
+/* For a stack that runs its own thread (not a struct hp's): waits up to ms (each time a
+ * frame comes) for the next TCP segment the stack sends on h->wire, answering ARP
+ * meanwhile; true with *seg filled and h->port learnt. */
+bool hp_wait_seg(struct hp *h, struct hp_seg *seg, int ms);
 /* The stack connects to the test; the test's SYN-ACK offers MSS HP_MSS and, if sack,
  * SACK-permitted. syn, when not NULL, receives the stack's SYN. */
 void hp_connect(struct hp *h, bool sack, struct hp_seg *syn);
 /* The stack's socket sends n full segments (n <= 8), which the test sees go out; returns the
  * sequence number of the first. */
 uint32_t hp_send_full(struct hp *h, int n);
+/* Sends a UDP datagram of len bytes from the test (198.18.0.1, port sport) to the stack
+ * (198.18.0.2, port dport) over wire, the test's end of any wire device (the stack need not
+ * be a struct hp's: the shim's suites hand the other end to the shim's stack). */
+void hp_udp_in(int wire, uint16_t sport, uint16_t dport, const void *data, size_t len);
 /* The value of TCP option kind in seg (its bytes after kind and length), or NULL. */
 const uint8_t *hp_option(const struct hp_seg *seg, uint8_t kind, size_t *len);
 

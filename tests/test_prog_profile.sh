@@ -22,6 +22,32 @@ nc_at_exit "rm -rf '$tmp'"
 head -c 8M /dev/urandom >"$tmp/src.bin"
 want=$(nc_sha "$tmp/src.bin")
 
+# One socat transfer on the next port under environment $1 (named $2): the kernel side
+# listens with its file address $3, socat on netcore connects with its file address $4
+# (FILE: sends, CREATE: receives). Both ends must finish.
+transfer() {
+    local env=$1 what=$2 kfile=$3 nfile=$4 vars kpid rc=0
+    read -ra vars <<<"$env"
+    port=$((port + 1))
+    local listen="TCP-LISTEN:$port,bind=$NC_KERNEL_IP,reuseaddr" conn="TCP:$NC_KERNEL_IP:$port"
+    if [[ $kfile == CREATE:* ]]; then
+        nc_bg timeout 20 socat -u "$listen" "$kfile"
+    else
+        nc_bg timeout 20 socat -u "$kfile" "$listen"
+    fi
+    kpid=$NC_LAST_PID
+    nc_wait_listen "$port" "$NC_KERNEL_IP"
+    if [[ $nfile == CREATE:* ]]; then
+        env "${vars[@]}" timeout 20 "$NC_SRC/netcore" run --ns "$NC_NS" -- \
+            socat -u "$conn" "$nfile" || rc=$?
+    else
+        env "${vars[@]}" timeout 20 "$NC_SRC/netcore" run --ns "$NC_NS" -- \
+            socat -u "$nfile" "$conn" || rc=$?
+    fi
+    status "$rc" "$env: $what: socat on netcore"
+    wait_pid "$kpid" "$env: $what: kernel-side socat"
+}
+
 nc_bg timeout 120 "$connrate" server 9101 >/dev/null 2>&1
 nc_wait_listen 9101
 port=9110
@@ -40,27 +66,9 @@ for env in NETCORE_PROFILE=latency NETCORE_PROFILE=balanced NETCORE_PROFILE=thro
         flunk "$env: no connection made: $out"
     fi
     # 2. 8 MiB from netcore to the kernel, then from the kernel to netcore.
-    port=$((port + 1))
-    nc_bg timeout 20 socat -u "TCP-LISTEN:$port,bind=$NC_KERNEL_IP,reuseaddr" \
-        "CREATE:$tmp/up.bin"
-    recv=$NC_LAST_PID
-    nc_wait_listen "$port" "$NC_KERNEL_IP"
-    rc=0
-    env "${vars[@]}" timeout 20 "$NC_SRC/netcore" run --ns "$NC_NS" -- \
-        socat -u "FILE:$tmp/src.bin" "TCP:$NC_KERNEL_IP:$port" || rc=$?
-    status "$rc" "$env: socat sender on netcore"
-    wait_pid "$recv" "$env: kernel-side receiver"
+    transfer "$env" "netcore -> kernel" "CREATE:$tmp/up.bin" "FILE:$tmp/src.bin"
     same "$tmp/up.bin" "$want" "$env: netcore -> kernel"
-    port=$((port + 1))
-    nc_bg timeout 20 socat -u "FILE:$tmp/src.bin" \
-        "TCP-LISTEN:$port,bind=$NC_KERNEL_IP,reuseaddr"
-    send=$NC_LAST_PID
-    nc_wait_listen "$port" "$NC_KERNEL_IP"
-    rc=0
-    env "${vars[@]}" timeout 20 "$NC_SRC/netcore" run --ns "$NC_NS" -- \
-        socat -u "TCP:$NC_KERNEL_IP:$port" "CREATE:$tmp/down.bin" || rc=$?
-    status "$rc" "$env: socat receiver on netcore"
-    wait_pid "$send" "$env: kernel-side sender"
+    transfer "$env" "kernel -> netcore" "FILE:$tmp/src.bin" "CREATE:$tmp/down.bin"
     same "$tmp/down.bin" "$want" "$env: kernel -> netcore"
     rm -f "$tmp/up.bin" "$tmp/down.bin"
 done

@@ -1,0 +1,185 @@
+/*
+ * The shim's fd map (preload/libc.c nc__fd_*, preload/socket.c) in process: which program
+ * fds are netcore sockets, through socket, dup, dup2, fcntl and close; the socket lives as
+ * long as one of its fds does; the socket table's limit (NETCORE_MAX_SOCKETS, EMFILE) and a
+ * bad value of it, named. shimfix.h says how the suite reaches the shim without root; the
+ * map is read through the shim's own nc__fd_handle (shim.h).
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "handpeer.h"
+#include "shim.h"
+#include "shimfix.h"
+
+#define PORT 7002
+
+static uint16_t port_of(int fd)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    return ntohs(a.sin_port);
+}
+
+/* Sends a datagram to PORT; true when fd reads it back. */
+static bool receives(int fd)
+{
+    char buf[8];
+    hp_udp_in(sf_wire, 5353, PORT, "ping", 4);
+    return sf_readable(fd) && recv(fd, buf, sizeof(buf), 0) == 4 && !memcmp(buf, "ping", 4);
+}
+
+START_TEST(socket_is_mapped)
+{
+    int s = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), u = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_ge(s, 0);
+    ck_assert_int_ge(nc__fd_handle(s), 0);
+    ck_assert_int_eq(nc__fd_handle(u), -1);
+    ck_assert_int_eq(fcntl(s, F_GETFD), FD_CLOEXEC);
+    /* what the shim does not take is the kernel's, with the kernel's errno */
+    ck_assert_int_eq(sf_errno(socket(AF_INET, SOCK_STREAM, IPPROTO_UDP)), EPROTONOSUPPORT);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    ck_assert_int_ne(nc__fd_handle(fd), nc__fd_handle(s));
+}
+END_TEST
+
+/* A dup is the same socket; the socket outlives the fd closed first. */
+START_TEST(dup_shares_socket)
+{
+    int s = sf_udp_bound(PORT), d = dup(s);
+    ck_assert_int_ge(d, 0);
+    ck_assert_int_eq(nc__fd_handle(d), nc__fd_handle(s));
+    ck_assert_uint_eq(port_of(d), PORT);
+    ck_assert_int_eq(close(s), 0);
+    ck_assert_int_eq(nc__fd_handle(s), -1);
+    ck_assert_int_eq(sf_errno(close(s)), EBADF);
+    ck_assert(receives(d));
+    ck_assert_int_eq(close(d), 0);
+    /* the last fd closed the socket: its port is free again */
+    int again = sf_udp_bound(PORT);
+    ck_assert(receives(again));
+}
+END_TEST
+
+/* dup2 onto a kernel fd makes it the socket; onto another socket's fd, closes that one. */
+START_TEST(dup2_onto_fds)
+{
+    int s = sf_udp_bound(PORT), t = sf_udp_bound(PORT + 1), p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_eq(dup2(s, p[0]), p[0]);
+    ck_assert_int_eq(nc__fd_handle(p[0]), nc__fd_handle(s));
+    ck_assert_int_eq(close(s), 0);
+    ck_assert(receives(p[0]));
+    ck_assert_int_eq(dup2(p[0], t), t);
+    ck_assert_uint_eq(port_of(t), PORT);
+    int u = sf_udp_bound(PORT + 1); /* t's socket is gone, and its port with it */
+    ck_assert_uint_eq(port_of(u), PORT + 1);
+    ck_assert_int_eq(dup2(t, t), t);
+    ck_assert_int_eq(nc__fd_handle(t), nc__fd_handle(p[0]));
+    ck_assert_int_eq(sf_errno(dup3(t, t, 0)), EINVAL);
+}
+END_TEST
+
+/* F_DUPFD_CLOEXEC maps the new fd; F_GETFL/F_SETFL are the socket's O_NONBLOCK. */
+START_TEST(fcntl_dup_and_flags)
+{
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    int d = fcntl(s, F_DUPFD_CLOEXEC, 100);
+    ck_assert_int_ge(d, 100);
+    ck_assert_int_eq(nc__fd_handle(d), nc__fd_handle(s));
+    ck_assert_int_eq(fcntl(d, F_GETFD), FD_CLOEXEC);
+    ck_assert_int_eq(fcntl(s, F_GETFL) & O_NONBLOCK, O_NONBLOCK);
+    char c;
+    ck_assert_int_eq(sf_errno(recv(d, &c, 1, 0)), EAGAIN);
+    ck_assert_int_eq(fcntl(d, F_SETFL, O_RDWR), 0);
+    ck_assert_int_eq(fcntl(s, F_GETFL) & O_NONBLOCK, 0); /* one socket, one flag */
+}
+END_TEST
+
+/* close_range lets go of the netcore sockets in its range, like close. */
+START_TEST(close_range_releases)
+{
+    int s = sf_udp_bound(PORT);
+    int d = fcntl(s, F_DUPFD, 200);
+    ck_assert_int_eq(close_range((unsigned)d, (unsigned)d, 0), 0);
+    ck_assert_int_eq(nc__fd_handle(d), -1);
+    ck_assert_int_eq(close_range((unsigned)s, (unsigned)s, 0), 0);
+    ck_assert_int_eq(nc__fd_handle(s), -1);
+    int again = sf_udp_bound(PORT);
+    ck_assert(receives(again));
+}
+END_TEST
+
+/* The socket table holds NETCORE_MAX_SOCKETS sockets: EMFILE beyond, room after a close. */
+START_TEST(max_sockets_emfile)
+{
+    ck_assert_int_eq(setenv("NETCORE_MAX_SOCKETS", "3", 1), 0);
+    int s[3];
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_ge(s[i] = socket(AF_INET, SOCK_DGRAM, 0), 0);
+    ck_assert_int_eq(sf_errno(socket(AF_INET, SOCK_STREAM, 0)), EMFILE);
+    int d = dup(s[0]); /* a dup is no new socket */
+    ck_assert_int_ge(d, 0);
+    ck_assert_int_eq(close(s[0]), 0);
+    ck_assert_int_eq(sf_errno(socket(AF_INET, SOCK_STREAM, 0)), EMFILE);
+    ck_assert_int_eq(close(d), 0);
+    ck_assert_int_ge(socket(AF_INET, SOCK_STREAM, 0), 0);
+}
+END_TEST
+
+/* A bad NETCORE_* value: the socket call fails with EINVAL, the message names the variable,
+ * and the kernel's own sockets are untouched. */
+START_TEST(bad_variable_named)
+{
+    ck_assert_int_eq(setenv("NETCORE_MAX_SOCKETS", "lots", 1), 0);
+    int err[2], saved = dup(2);
+    ck_assert_int_eq(pipe(err), 0);
+    ck_assert_int_eq(dup2(err[1], 2), 2);
+    errno = 0;
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    int e = errno;
+    ck_assert_int_eq(dup2(saved, 2), 2);
+    close(err[1]);
+    char msg[512] = "";
+    ck_assert_int_gt(read(err[0], msg, sizeof(msg) - 1), 0);
+    ck_assert_int_eq(s, -1);
+    ck_assert_int_eq(e, EINVAL);
+    ck_assert_msg(strstr(msg, "NETCORE_MAX_SOCKETS") != NULL, "message: %s", msg);
+    ck_assert_int_ge(socket(AF_UNIX, SOCK_DGRAM, 0), 0);
+}
+END_TEST
+
+static Suite *shim_fdmap_suite(void)
+{
+    Suite *su = suite_create("shim_fdmap");
+    TCase *tm = tcase_create("map");
+    tcase_add_checked_fixture(tm, sf_setup, NULL);
+    tcase_add_test(tm, socket_is_mapped);
+    tcase_add_test(tm, dup_shares_socket);
+    tcase_add_test(tm, dup2_onto_fds);
+    tcase_add_test(tm, fcntl_dup_and_flags);
+    tcase_add_test(tm, close_range_releases);
+    suite_add_tcase(su, tm);
+    TCase *tl = tcase_create("limits");
+    tcase_add_checked_fixture(tl, sf_setup, NULL);
+    tcase_add_test(tl, max_sockets_emfile);
+    tcase_add_test(tl, bad_variable_named);
+    suite_add_tcase(su, tl);
+    return su;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(shim_fdmap_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
