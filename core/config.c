@@ -97,6 +97,7 @@ void netcore_config_defaults(struct netcore_config *cfg)
     cfg->udp_queue = 64;
     cfg->cmd_queue = 256;
     cfg->time_wait_max = 1024;
+    cfg->linger_s = 10;
     cfg->tap_pool = 64; /* netcore up --pool allows up to 64; a missing name ends it */
     cfg->share = 1;     /* one stack per device, shared by the uid's processes (share.h) */
     cfg->run_dir[0] = '\0'; /* /tmp/netcore-EUID */
@@ -538,6 +539,7 @@ static const struct {
     { "NETCORE_UDP_QUEUE", offsetof(struct netcore_config, udp_queue), 1, 65536 },
     { "NETCORE_CMD_QUEUE", offsetof(struct netcore_config, cmd_queue), 1, 65536 },
     { "NETCORE_TIME_WAIT_MAX", offsetof(struct netcore_config, time_wait_max), 0, 1000000 },
+    { "NETCORE_LINGER", offsetof(struct netcore_config, linger_s), 0, 3600 },
     { "NETCORE_SPIN_US", offsetof(struct netcore_config, spin_us), 0, 1000000 },
     { "NETCORE_DROP_EVERY", offsetof(struct netcore_config, drop_every), 0, 1000000 },
     { "NETCORE_TAP_POOL", offsetof(struct netcore_config, tap_pool), 1, 256 },

@@ -193,8 +193,7 @@ static void __attribute__((noreturn)) keeper(struct netcore_stack *st)
             !atomic_load(&s->in_aq))
             netcore_close(st, i);
     }
-    const char *v = getenv("NETCORE_LINGER");
-    int64_t linger = (v != NULL && *v != '\0' ? atoi(v) : 10) * (int64_t)1000;
+    int64_t linger = st->cfg.linger_s * (int64_t)1000;
     struct event *tick = NULL;
     if (st->base != NULL) {
         struct timeval tv = { 0, KEEP_TICK_MS * 1000 };

@@ -87,6 +87,8 @@ struct netcore_config {
                                 virtio_net_hdr and the wire takes what a TAP with offloads
                                 takes (TSO, partial checksums): the offload path for tests
                                 and fuzzing; 0 (default): plain frames */
+    int linger_s;            /* NETCORE_LINGER: seconds a program's exit (or a keeper) waits
+                                for its sockets' unsent data to be delivered; 0: not at all */
 };
 
 /* NETCORE_LOG levels: messages on stderr prefixed "netcore[PID]: ". */

@@ -252,8 +252,9 @@ __attribute__((destructor)) static void shim_fini(void)
     if (nc__keep_if_used("exit"))
         return;
     netcore_stat_close(nc_stack);
-    const char *v = getenv("NETCORE_LINGER");
-    int secs = v != NULL && *v != '\0' ? atoi(v) : 10;
+    struct netcore_config cfg;
+    char err[256];
+    int secs = nc__shim_config(&cfg, err, sizeof(err)) == 0 ? cfg.linger_s : 10;
     if (secs > 0 && netcore_drain(nc_stack, secs * 1000) != 0)
         nc__log(NETCORE_LOG_WARN, "exit: data still undelivered after %d s (NETCORE_LINGER)",
                 secs);

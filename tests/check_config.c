@@ -145,6 +145,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(cfg.udp_queue, 64);
     ck_assert_int_eq(cfg.cmd_queue, 256);
     ck_assert_int_eq(cfg.time_wait_max, 1024);
+    ck_assert_int_eq(cfg.linger_s, 10);
     ck_assert_int_eq(cfg.share, 1);
     ck_assert_str_eq(cfg.run_dir, "");
     ck_assert_int_eq(cfg.spin_own, 1);
@@ -591,6 +592,7 @@ START_TEST(test_all)
     fake_set("NETCORE_UDP_QUEUE", "256");
     fake_set("NETCORE_CMD_QUEUE", "1024");
     fake_set("NETCORE_TIME_WAIT_MAX", "5000");
+    fake_set("NETCORE_LINGER", "0");
     ck_load_ok();
     ck_assert_int_eq(cfg.device, NETCORE_DEV_TUN);
     ck_assert_str_eq(cfg.ifname, "nctun7");
@@ -610,6 +612,7 @@ START_TEST(test_all)
     ck_assert_int_eq(cfg.udp_queue, 256);
     ck_assert_int_eq(cfg.cmd_queue, 1024);
     ck_assert_int_eq(cfg.time_wait_max, 5000);
+    ck_assert_int_eq(cfg.linger_s, 0);
 }
 END_TEST
 
@@ -617,7 +620,7 @@ static const char *const env_names[] = {
     "NETCORE_DEVICE", "NETCORE_TAP", "NETCORE_IP", "NETCORE_GW", "NETCORE_IP6", "NETCORE_DNS",
     "NETCORE_MAC", "NETCORE_MTU", "NETCORE_SNDBUF", "NETCORE_RCVBUF", "NETCORE_MAX_SOCKETS",
     "NETCORE_BACKLOG", "NETCORE_UDP_QUEUE", "NETCORE_CMD_QUEUE", "NETCORE_TIME_WAIT_MAX",
-    "NETCORE_PROFILE", "NETCORE_SPIN_US", "NETCORE_SPIN_OWN", "NETCORE_RX_BATCH",
+    "NETCORE_LINGER", "NETCORE_PROFILE", "NETCORE_SPIN_US", "NETCORE_SPIN_OWN", "NETCORE_RX_BATCH",
 };
 
 START_TEST(test_real_env)
@@ -828,6 +831,11 @@ static const struct {
     { "NETCORE_TIME_WAIT_MAX", "1000001" },
     { "NETCORE_TIME_WAIT_MAX", "1k" },
     { "NETCORE_TIME_WAIT_MAX", "18446744073709551615" },
+
+    { "NETCORE_LINGER", "" },
+    { "NETCORE_LINGER", "-1" },
+    { "NETCORE_LINGER", "3601" },
+    { "NETCORE_LINGER", "5s" },
 
     { "NETCORE_STACK", "" },
     { "NETCORE_STACK", "shared " },

@@ -1585,6 +1585,7 @@ START_TEST(keeper_linger)
     scene_start(&k);
     pid_t driver = fork_driver(k.up, k.down);
     if (driver == 0) {
+        cfg.linger_s = 1; /* NETCORE_LINGER=1, in this process only */
         int c;
         struct netcore_stack *s = driver_connected(&k, &c);
         char ch = 's';
@@ -1593,7 +1594,6 @@ START_TEST(keeper_linger)
         static char data[65536];
         if (netcore_send(s, c, data, sizeof(data), MSG_DONTWAIT) <= 0) /* never ACKed */
             _exit(4);
-        setenv("NETCORE_LINGER", "1", 1);
         int kp = netcore_share_keep(s);
         if (write(k.up[1], &kp, sizeof(kp)) != sizeof(kp))
             _exit(6);
