@@ -618,11 +618,17 @@ static long rpc_wait(int op, int fd, struct nc_share_req *req, struct nc_share_r
 {
     if (fd_out != NULL)
         *fd_out = -1;
+    /* A socket of a dead driver (remote_gone.c): no driver to ask. */
+    if (fd >= 0 && nc__remote_kind(fd) >= 0 && (nc__remote_kind(fd) & NC_RK_GONE))
+        return -ENETDOWN;
     if (rpc_busy)
         return rpc_temp(op, fd, req, rep, fd_out, wait, timeout_ms);
     rpc_busy = 1;
     long r = rpc_chan(op, fd, req, rep, fd_out, wait, timeout_ms);
     rpc_busy = 0;
+    /* The driver may be gone: its listeners and UDP sockets must not be ready for ever. */
+    if (r == -ENETDOWN)
+        nc__remote_gone_sweep();
     return r;
 }
 

@@ -134,6 +134,8 @@ ssize_t nc__remote_send(int fd, int k, const struct iovec *iov, int n, int flags
                         const struct sockaddr *to, socklen_t tolen)
 {
     int f = (flags & MSG_DONTWAIT) | MSG_NOSIGNAL;
+    if (k & NC_RK_GONE) /* its driver is gone (remote_gone.c): the fd is no socket now */
+        return -ENETDOWN;
     if ((k & (NC_RK_TYPE | NC_RK_WRSHUT)) == (SOCK_DGRAM | NC_RK_WRSHUT))
         return -EPIPE; /* no SIGPIPE for a datagram socket, as the kernel */
     if ((k & NC_RK_TYPE) == SOCK_DGRAM) {
@@ -305,6 +307,8 @@ ssize_t nc__remote_recv(int fd, int k, const struct iovec *iov, int n, int flags
         *msg_flags = 0;
     if (flags & MSG_ERRQUEUE)
         return -EAGAIN; /* nothing ever waits in netcore's error queue */
+    if (k & NC_RK_GONE)
+        return -ENETDOWN;
     if ((k & NC_RK_TYPE) == SOCK_DGRAM)
         return recv_dgram(fd, k, iov, n, flags, from, fromlen, msg_flags);
     if ((k & NC_RK_LISTENING) || ((k & NC_RK_UNCONN) && unconnected(fd)))

@@ -47,6 +47,7 @@ nc_wait_line "$tmp/client.log" '^(orphan ready|FAIL)' "$client"
 nc_wait_blocked "$client" >/dev/null
 
 kill -KILL "$driver"
+wait "$driver" 2>/dev/null || true
 echo "driver $driver killed"
 timeout 30 tail --pid="$client" -s 0.1 -f /dev/null || true
 cat "$tmp/client.log"

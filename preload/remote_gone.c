@@ -1,0 +1,222 @@
+/*
+ * Relayed sockets whose driver is gone (remote.c has the rest of the client side).
+ *
+ * A relayed socket's fd is one end of a socketpair; when the driver dies, the kernel closes
+ * the other end, and the program's end reports EPOLLIN|EPOLLHUP for ever. For a connection
+ * that is right: a kernel connection ends too, a read reports it (ENETDOWN, remote_io.c) and
+ * the program closes it. A listener or a UDP socket of the kernel, though, never becomes
+ * ready when its network goes away; a level-triggered event loop (nginx's) that is told it
+ * is, calls accept, gets ENETDOWN and asks again, spins at 100% of a core for as long as it
+ * lives.
+ *
+ * So once the client learns that the driver is gone (a control call fails with ENETDOWN:
+ * nc__remote_gone_sweep), every relayed listener and UDP socket whose end has hung up (a
+ * driver closes its end only when it drops the socket or dies: the socket is gone for good)
+ * is made inert: an unarmed timerfd, which is never readable nor writable, takes its fd
+ * number (dup3, close-on-exec kept), and its entry in the fd map stays, marked NC_RK_GONE,
+ * so that every call on it fails with ENETDOWN and close() works as before. A program that
+ * polls it, selects it or adds it to an epoll set waits, as on a kernel's socket.
+ *
+ * Epoll sets hold a registration by (open file, fd number), and the socketpair's file may
+ * stay open after the dup3 (a copy in another process: nginx's workers share their
+ * listeners), where the registration would go on reporting it. The registrations are the
+ * kernel's to tell: /proc/self/fdinfo of each epoll set of the process lists them (tfd,
+ * events, data, inode). Each one of the socket is deleted before the dup3 and added again,
+ * with its events and data, for the timerfd after it, so the program's later
+ * EPOLL_CTL_MOD/DEL of the fd succeed as they would on the kernel's socket that is still in
+ * its set. A process without /proc loses the registrations only (they then vanish with the
+ * socketpair's last copy, and a DEL says ENOENT).
+ *
+ * Limits: another thread that closes the fd between the check and the dup3, and gets the
+ * number back for a new file in that moment, would see it replaced; the inode is checked
+ * again just before, which leaves a window of a system call.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#define BATCH 64     /* sockets looked at with one poll */
+#define REGS 256     /* epoll registrations moved per batch; beyond, they are lost */
+
+struct hung {
+    int fd;
+    ino_t ino;
+};
+
+struct epreg {
+    int epfd, fd;
+    int hi;          /* the socket's index among the hung ones */
+    uint32_t events;
+    uint64_t data;
+};
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int hung_find(const struct hung *h, int n, int fd, ino_t ino)
+{
+    for (int i = 0; i < n; i++)
+        if (h[i].fd == fd && h[i].ino == ino)
+            return i;
+    return -1;
+}
+
+/* One line of an epoll set's fdinfo: a registration of one of the hung sockets, into r. */
+static void parse_line(const char *line, int epfd, const struct hung *h, int nh,
+                       struct epreg *r, int *nr)
+{
+    int tfd;
+    unsigned events;
+    unsigned long long data;
+    unsigned long ino;
+    if (sscanf(line, "tfd: %d events: %x data: %llx pos:%*d ino:%lx", &tfd, &events, &data,
+               &ino) != 4)
+        return;
+    int hi = hung_find(h, nh, tfd, (ino_t)ino);
+    if (hi < 0 || *nr >= REGS)
+        return;
+    r[(*nr)++] = (struct epreg){ .epfd = epfd, .fd = tfd, .hi = hi, .events = events,
+                                 .data = data };
+}
+
+/* The registrations of the hung sockets in epoll set epfd (its fdinfo, line by line). */
+static void scan_set(int epfd, const struct hung *h, int nh, struct epreg *r, int *nr)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", epfd);
+    int fd = (int)nc__raw_syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    char buf[4096];
+    size_t have = 0;
+    for (;;) {
+        long n = nc__raw_syscall(SYS_read, fd, buf + have, sizeof(buf) - 1 - have);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        buf[have] = '\0';
+        char *line = buf, *nl;
+        while ((nl = strchr(line, '\n')) != NULL) {
+            *nl = '\0';
+            parse_line(line, epfd, h, nh, r, nr);
+            line = nl + 1;
+        }
+        have = (size_t)(buf + have - line);
+        memmove(buf, line, have);
+        if (have == sizeof(buf) - 1) /* no line is that long: not an fdinfo we know */
+            break;
+    }
+    nc__raw_syscall(SYS_close, fd);
+}
+
+/* Every epoll registration of the hung sockets in this process's sets, into r. */
+static int find_regs(const struct hung *h, int nh, struct epreg *r)
+{
+    int nr = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char *end;
+        long fd = strtol(de->d_name, &end, 10);
+        if (*end != '\0' || end == de->d_name || fd == dirfd(d))
+            continue;
+        char target[64];
+        ssize_t n = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
+        if (n <= 0)
+            continue;
+        target[n] = '\0';
+        if (strcmp(target, "anon_inode:[eventpoll]") == 0)
+            scan_set((int)fd, h, nh, r, &nr);
+    }
+    closedir(d);
+    return nr;
+}
+
+/* The inode of fd's file, or 0. */
+static ino_t inode(int fd)
+{
+    struct stat st;
+    return LIBC(fstat)(fd, &st) == 0 ? st.st_ino : 0;
+}
+
+/* The hung sockets h[0..nh) made inert (see the top), their registrations moved. */
+static int make_inert(const struct hung *h, int nh)
+{
+    int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    if (tfd < 0)
+        return 0;
+    static struct epreg r[REGS]; /* under mu */
+    int nr = find_regs(h, nh, r);
+    for (int i = 0; i < nr; i++)
+        LIBC(epoll_ctl)(r[i].epfd, EPOLL_CTL_DEL, r[i].fd, NULL);
+    int done = 0;
+    bool inert[BATCH];
+    for (int i = 0; i < nh; i++) {
+        int fd = h[i].fd;
+        int k = nc__remote_kind(fd);
+        inert[i] = false;
+        if (k < 0 || inode(fd) != h[i].ino) /* closed meanwhile (by another thread) */
+            continue;
+        int fdf = LIBC(fcntl)(fd, F_GETFD);
+        nc__remote_bits(fd, NC_RK_GONE, 0);
+        inert[i] = LIBC(dup3)(tfd, fd, fdf >= 0 && (fdf & FD_CLOEXEC) ? O_CLOEXEC : 0) >= 0;
+        done += inert[i];
+    }
+    for (int i = 0; i < nr; i++) {
+        struct epoll_event ev = { .events = r[i].events, .data.u64 = r[i].data };
+        if (inert[r[i].hi])
+            LIBC(epoll_ctl)(r[i].epfd, EPOLL_CTL_ADD, r[i].fd, &ev);
+    }
+    LIBC(close)(tfd);
+    return done;
+}
+
+/* Up to n sockets of p looked at (poll, no wait): the hung ones made inert. */
+static int batch(struct pollfd *p, int n)
+{
+    if (LIBC(poll)(p, (nfds_t)n, 0) <= 0)
+        return 0;
+    struct hung h[BATCH];
+    int nh = 0;
+    for (int i = 0; i < n; i++) {
+        ino_t ino;
+        if ((p[i].revents & (POLLHUP | POLLNVAL)) == POLLHUP && (ino = inode(p[i].fd)) != 0)
+            h[nh++] = (struct hung){ .fd = p[i].fd, .ino = ino };
+    }
+    return nh > 0 ? make_inert(h, nh) : 0;
+}
+
+void nc__remote_gone_sweep(void)
+{
+    if (pthread_mutex_trylock(&mu) != 0)
+        return; /* another thread sweeps now */
+    struct pollfd p[BATCH];
+    int n = 0, done = 0;
+    for (int fd = nc__remote_next(0); fd >= 0; fd = nc__remote_next(fd + 1)) {
+        int k = nc__remote_kind(fd);
+        if (k < 0 || (k & NC_RK_GONE) ||
+            (!(k & NC_RK_LISTENING) && (k & NC_RK_TYPE) != SOCK_DGRAM))
+            continue;
+        p[n++] = (struct pollfd){ .fd = fd, .events = 0 };
+        if (n == BATCH) {
+            done += batch(p, n);
+            n = 0;
+        }
+    }
+    if (n > 0)
+        done += batch(p, n);
+    pthread_mutex_unlock(&mu);
+    if (done > 0)
+        nc__log(NETCORE_LOG_INFO, "the stack's driver is gone: %d listening or UDP socket%s "
+                "will never be ready again (calls on them fail with ENETDOWN)", done,
+                done == 1 ? "" : "s");
+}
