@@ -9,8 +9,8 @@
  * is, calls accept, gets ENETDOWN and asks again, spins at 100% of a core for as long as it
  * lives.
  *
- * So once the client learns that the driver is gone (a control call fails with ENETDOWN:
- * nc__remote_gone_sweep), every relayed listener and UDP socket whose end has hung up (a
+ * So once the client learns that the driver is gone (a control call fails with ENETDOWN, or a
+ * new driver does not know the socket: nc__remote_gone), every relayed listener and UDP socket whose end has hung up (a
  * driver closes its end only when it drops the socket or dies: the socket is gone for good)
  * is made inert: an unarmed timerfd, which is never readable nor writable, takes its fd
  * number (dup3, close-on-exec kept), and its entry in the fd map stays, marked NC_RK_GONE,
@@ -195,8 +195,26 @@ static int batch(struct pollfd *p, int n)
     return nh > 0 ? make_inert(h, nh) : 0;
 }
 
-void nc__remote_gone_sweep(void)
+/* A relayed listener or UDP socket whose driver has closed its end (never for another cause
+ * than its death, or the socket's end). */
+static bool hung(int fd, int k)
 {
+    if (k < 0 || (k & NC_RK_GONE) || (!(k & NC_RK_LISTENING) && (k & NC_RK_TYPE) != SOCK_DGRAM))
+        return false;
+    struct pollfd p = { .fd = fd, .events = 0 };
+    return LIBC(poll)(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLNVAL)) == POLLHUP;
+}
+
+/*
+ * Every relayed fd is looked at only when there is proof that the driver is gone: the
+ * connection that worked found it gone (once per thread), or the socket of the call hung
+ * up. A failed call on a connection alone (a program reading its many dead connections one
+ * by one) costs no look at the whole fd map.
+ */
+void nc__remote_gone(int fd, bool lost)
+{
+    if (!lost && !hung(fd, nc__remote_kind(fd)))
+        return;
     if (pthread_mutex_trylock(&mu) != 0)
         return; /* another thread sweeps now */
     struct pollfd p[BATCH];
@@ -205,7 +223,7 @@ void nc__remote_gone_sweep(void)
         int k = nc__remote_kind(fd);
         if (k < 0 || (k & NC_RK_GONE) ||
             (!(k & NC_RK_LISTENING) && (k & NC_RK_TYPE) != SOCK_DGRAM))
-            continue;
+            continue; /* hung() one by one would cost a poll each */
         p[n++] = (struct pollfd){ .fd = fd, .events = 0 };
         if (n == BATCH) {
             done += batch(p, n);

@@ -188,8 +188,12 @@ ssize_t nc__remote_send(int fd, int k, const struct iovec *iov, int n, int flags
         free(gather);
         if (v != small)
             free(v);
+        if (r < 0 && e == EPIPE) { /* the driver closed its end */
+            nc__remote_gone(fd, false);
+            return -ENETDOWN;
+        }
         if (r < 0)
-            return e == EPIPE ? -ENETDOWN : -e; /* the driver closed its end */
+            return -e;
         return r >= (ssize_t)sizeof(h) ? r - (ssize_t)sizeof(h) : 0;
     }
     long e;

@@ -255,9 +255,10 @@ long nc__remote_rpc_wait(int op, int fd, struct nc_share_req *req, struct nc_sha
                          int *fd_out, bool wait, int timeout_ms);
 long nc__remote_exchange(int cfd, struct nc_share_req *req, int fd, struct nc_share_rep *rep,
                          int *fd_out, bool wait, int timeout_ms, bool *spent);
-/* remote_gone.c: after a call failed with ENETDOWN, every relayed listener and UDP socket of
- * a dead driver made inert (never ready; calls fail with ENETDOWN). */
-void nc__remote_gone_sweep(void);
+/* remote_gone.c: a call on fd (-1: none) found the driver gone (lost: on a connection that
+ * worked) or did not reach it: the relayed listeners and UDP sockets of a dead driver made
+ * inert (never ready; calls fail with ENETDOWN, NC_RK_GONE). */
+void nc__remote_gone(int fd, bool lost);
 /* remote_io.c: data on relayed fds; negative errno, as the core's calls. */
 ssize_t nc__remote_send(int fd, int k, const struct iovec *iov, int n, int flags,
                         const struct sockaddr *to, socklen_t tolen);
