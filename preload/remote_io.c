@@ -20,13 +20,15 @@
 /* The kernel's UIO_MAXIOV: a vector of the program's plus our header must not pass it. */
 #define IOV_LIMIT 1024
 
-/* What a read that met the end of the stream, or a write that met EPIPE, reports. */
+/* What a read that met the end of the stream, or a write that met EPIPE, reports: ENETDOWN
+ * when the driver is gone, or a new one does not know the socket. */
 static long status(int fd)
 {
     struct nc_share_req q;
     struct nc_share_rep p;
     memset(&q, 0, sizeof(q));
-    return nc__remote_rpc(NC_OP_STATUS, fd, &q, &p, NULL);
+    long r = nc__remote_rpc(NC_OP_STATUS, fd, &q, &p, NULL);
+    return r == -EBADF || r == -ENOTSOCK ? -ENETDOWN : r;
 }
 
 /*
@@ -257,7 +259,7 @@ static ssize_t dgram_eof(int fd, int k, struct sockaddr *from, socklen_t *fromle
     long e = 0;
     if (!(k & NC_RK_RDSHUT)) {
         e = status(fd);
-        if (e == -EBADF || e == -ENOTSOCK || e == -EPROTO)
+        if (e == -EPROTO)
             e = -ENETDOWN;
         if (e > 0)
             e = 0;

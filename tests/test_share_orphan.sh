@@ -9,6 +9,9 @@
 # is reported until an epoll_wait of 1 s reports nothing, and fails when a socket is reported
 # ready more than twice; then poll and select must not report the dead listener and UDP
 # socket, their calls fail with ENETDOWN, and epoll_ctl DEL/MOD and close succeed.
+# Twice: the client in epoll_wait when the driver dies; and a client that serves only once a
+# new driver has come, from a thread of its own (whose first call reaches the new driver,
+# which does not know the old sockets: EBADF there).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
@@ -18,43 +21,63 @@ nc_ns_setup
 tmp=$(mktemp -d)
 nc_at_exit "rm -rf '$tmp'"
 
-nc_bg_run python3 "$NC_SRC/tests/lib/shareclient.py" idle "$NC_NETCORE_IP" 7960 \
-    >"$tmp/driver.log" 2>&1
-driver=$NC_LAST_PID
-nc_wait_line "$tmp/driver.log" '^idle up' "$driver"
-[ "$(nc_stack_holders)" = "$driver" ] ||
-    fail "the rendezvous lock is held by '$(nc_stack_holders | tr '\n' ' ')', want the driver $driver"
+# start_driver PORT NAME: a driver of the stack (the first process on it); its pid in driver.
+start_driver() {
+    nc_bg_run python3 "$NC_SRC/tests/lib/shareclient.py" idle "$NC_NETCORE_IP" "$1" \
+        >"$tmp/$2.log" 2>&1
+    driver=$NC_LAST_PID
+    nc_wait_line "$tmp/$2.log" '^idle up' "$driver"
+    [ "$(nc_stack_holders)" = "$driver" ] || fail "the rendezvous lock is held by" \
+        "'$(nc_stack_holders | tr '\n' ' ')', want the driver $driver"
+}
 
-NETCORE_LOG=info nc_bg_run python3 "$NC_SRC/tests/lib/shareclient.py" orphan "$NC_NETCORE_IP" \
-    7961 >"$tmp/client.log" 2>&1
-client=$NC_LAST_PID
-nc_wait_line "$tmp/client.log" '^orphan up' "$client"
-grep -q 'attached to the stack' "$tmp/client.log" ||
-    fail "the client did not attach to the driver's stack (its sockets are not relayed)"
-# A kernel-side connection to the client's listener, held open until the test ends.
-mkfifo "$tmp/hold"
-nc_bg python3 -c '
+# orphan PORT [fresh]: a driver, the client on PORT, a kernel-side connection to it, the
+# driver killed (and a new one started: fresh).
+orphan() {
+    local port=$1 fresh=${2:-} log=$tmp/client$1.log
+    start_driver $((port + 100)) driver$port
+    mkfifo "$tmp/go$port" "$tmp/hold$port"
+    exec {go}<>"$tmp/go$port"
+    NETCORE_LOG=info nc_bg_run python3 "$NC_SRC/tests/lib/shareclient.py" orphan \
+        "$NC_NETCORE_IP" "$port" $fresh <"$tmp/go$port" >"$log" 2>&1
+    client=$NC_LAST_PID
+    nc_wait_line "$log" '^orphan up' "$client"
+    grep -q 'attached to the stack' "$log" ||
+        fail "the client did not attach to the driver's stack (its sockets are not relayed)"
+    # A kernel-side connection to the client's listener, held open until the test ends.
+    nc_bg python3 -c '
 import socket, sys
-c = socket.create_connection((sys.argv[1], 7961), timeout=10)
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
 print("connected", flush=True)
-open(sys.argv[2]).read()' "$NC_NETCORE_IP" "$tmp/hold" >"$tmp/peer.log" 2>&1
-peer=$NC_LAST_PID
-exec {hold}<>"$tmp/hold"
-nc_at_exit "exec $hold>&-"
-nc_wait_line "$tmp/peer.log" '^connected' "$peer"
-nc_wait_line "$tmp/client.log" '^(orphan ready|FAIL)' "$client"
-[[ $NC_LINE == "orphan ready" ]] || { cat "$tmp/client.log" >&2; fail "orphan: $NC_LINE"; }
-nc_wait_blocked "$client" >/dev/null
+open(sys.argv[3]).read()' "$NC_NETCORE_IP" "$port" "$tmp/hold$port" >"$tmp/peer$port.log" 2>&1
+    exec {hold}<>"$tmp/hold$port"
+    nc_at_exit "exec $hold>&-"
+    nc_wait_line "$tmp/peer$port.log" '^connected' "$NC_LAST_PID"
+    nc_wait_line "$log" '^(orphan ready|FAIL)' "$client"
+    [[ $NC_LINE == "orphan ready" ]] || { cat "$log" >&2; fail "orphan: $NC_LINE"; }
+    nc_wait_blocked "$client" >/dev/null
 
-kill -KILL "$driver"
-wait "$driver" 2>/dev/null || true
-echo "driver $driver killed"
-timeout 30 tail --pid="$client" -s 0.1 -f /dev/null || true
-cat "$tmp/client.log"
-if kill -0 "$client" 2>/dev/null; then
-    fail "the client still runs 30 s after the driver's death: $(cut -d' ' -f14,15 \
-        "/proc/$client/stat") ticks of CPU (user, system)"
-fi
-grep -q '^orphan ok' "$tmp/client.log" || fail "the client's event loop: $(grep -m1 FAIL \
-    "$tmp/client.log" || tail -n 1 "$tmp/client.log")"
+    kill -KILL "$driver"
+    wait "$driver" 2>/dev/null || true
+    echo "driver $driver killed"
+    if [ -n "$fresh" ]; then
+        start_driver $((port + 200)) newdriver$port
+        echo "a new driver $driver"
+    fi
+    echo go >&"$go"
+    timeout 30 tail --pid="$client" -s 0.1 -f /dev/null || true
+    cat "$log"
+    if kill -0 "$client" 2>/dev/null; then
+        fail "the client still runs 30 s after the driver's death: $(cut -d' ' -f14,15 \
+            "/proc/$client/stat") ticks of CPU (user, system)"
+    fi
+    grep -q '^orphan ok' "$log" ||
+        fail "the client's event loop: $(grep -m1 FAIL "$log" || tail -n 1 "$log")"
+    exec {go}>&-
+}
+
+orphan 7961
+echo "ok: in epoll_wait when the driver died"
+orphan 7962 fresh
+echo "ok: a new thread, on the stack of a new driver"
 echo "PASS: test_share_orphan"

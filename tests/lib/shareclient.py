@@ -19,14 +19,18 @@ netcore. python3 shareclient.py MODE ARGS...
   udpdown ADDR PORT  UDP on ADDR:PORT: "udp up", one datagram received ("got DATA"), a
                      connected socket shut for reading reads b'' ("shut_rd ok"), "udp ready",
                      then recvfrom until it fails: "recvfrom: ERRNO at T" (T: time.monotonic())
-  orphan ADDR PORT   an event loop whose driver dies: a TCP listener and a UDP socket on
+  orphan ADDR PORT [fresh]
+                     an event loop whose driver dies: a TCP listener and a UDP socket on
                      ADDR:PORT, and one connection accepted on the listener, in a
                      level-triggered epoll set ("orphan ready"); then it serves as an event
                      loop does (accept, recvfrom, recv and close at EOF) until an epoll_wait of
                      1 s reports nothing, failing when a socket is reported ready more than
                      twice ("wake-ups: N, cpu S"); then poll and select of the dead sockets
                      report nothing for 0.2 s, accept, recvfrom, sendto and getsockname fail
-                     with ENETDOWN, epoll unregister and close succeed ("orphan ok")
+                     with ENETDOWN, epoll unregister and close succeed ("orphan ok").
+                     fresh: after "orphan ready", waits for a line on stdin, and serves from a
+                     new thread, which has no control connection yet (it reaches the driver
+                     that has come since, which does not know the old sockets)
 
 Prints "FAIL: ..." and exits 1 when something is not what the kernel would give."""
 import errno, os, select, socket, sys, threading, time
@@ -197,7 +201,7 @@ def orphan_call(what, call):
     fail(f"{what} on a socket of the dead driver: {r!r}, want ENETDOWN")
 
 
-def orphan(addr, port):
+def orphan(addr, port, fresh):
     ls = socket.create_server((addr, port))
     us = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     us.bind((addr, port))
@@ -211,7 +215,18 @@ def orphan(addr, port):
     for fd in names:
         ep.register(fd, select.EPOLLIN)
     print("orphan ready", flush=True)
-    if not ep.poll(30):  # the driver is killed now; nothing comes before that
+    if fresh:
+        sys.stdin.readline()
+        t = threading.Thread(target=orphan_serve, args=(addr, ls, us, cs, ep, names))
+        t.start()
+        t.join()
+    else:
+        orphan_serve(addr, ls, us, cs, ep, names)
+
+
+def orphan_serve(addr, ls, us, cs, ep, names):
+    evs = ep.poll(30)  # the driver is killed now; nothing comes before that
+    if not evs:
         fail("nothing reported within 30 s of 'orphan ready'")
     cpu = time.process_time()
     seen = {name: 0 for name in names.values()}
@@ -219,10 +234,7 @@ def orphan(addr, port):
     # An event loop: what is reported ready is served, a connection that ends is closed. A
     # kernel's listener and UDP socket never become ready when the network goes away, and a
     # connection reports its end once; so the loop must come to rest.
-    while True:
-        evs = ep.poll(1.0)
-        if not evs:
-            break
+    while evs:
         wakes += 1
         for fd, ev in evs:
             name = names.get(fd, str(fd))
@@ -241,8 +253,11 @@ def orphan(addr, port):
                 except OSError as e:
                     d = errname(e.errno)
                 print(f"connection: recv {d!r}", flush=True)
+                if d not in (b"", "ENETDOWN", "ECONNRESET"):
+                    fail(f"recv on a connection of the dead driver: {d!r}")
                 ep.unregister(cs.fileno())
                 cs.close()
+        evs = ep.poll(1.0)
     print(f"wake-ups: {wakes}, reported {seen}, cpu {time.process_time() - cpu:.3f} s",
           flush=True)
     p = select.poll()
@@ -276,6 +291,6 @@ elif mode == "nbconnect":
 elif mode == "udpdown":
     udpdown(sys.argv[2], int(sys.argv[3]))
 elif mode == "orphan":
-    orphan(sys.argv[2], int(sys.argv[3]))
+    orphan(sys.argv[2], int(sys.argv[3]), sys.argv[4:] == ["fresh"])
 else:
     sys.exit(f"unknown mode {mode}")
