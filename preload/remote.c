@@ -11,7 +11,9 @@
  *
  * The driver may die at any moment: a connection that reads EOF or ECONNRESET means it is
  * gone, and the call fails with ENETDOWN. The connection is forgotten; the next call opens
- * a new one (a new driver may exist by then, though it will not know the old sockets).
+ * a new one (a new driver may exist by then, though it will not know the old sockets). Its
+ * listeners and UDP sockets are then made inert (remote_gone.c), so that no event loop spins
+ * on their hang-up.
  */
 #include <fcntl.h>
 #include <limits.h>

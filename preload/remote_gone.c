@@ -9,13 +9,22 @@
  * is, calls accept, gets ENETDOWN and asks again, spins at 100% of a core for as long as it
  * lives.
  *
- * So once the client learns that the driver is gone (a control call fails with ENETDOWN, or a
- * new driver does not know the socket: nc__remote_gone), every relayed listener and UDP socket whose end has hung up (a
- * driver closes its end only when it drops the socket or dies: the socket is gone for good)
- * is made inert: an unarmed timerfd, which is never readable nor writable, takes its fd
- * number (dup3, close-on-exec kept), and its entry in the fd map stays, marked NC_RK_GONE,
- * so that every call on it fails with ENETDOWN and close() works as before. A program that
- * polls it, selects it or adds it to an epoll set waits, as on a kernel's socket.
+ * So once the client learns that its driver is gone, every relayed listener and UDP socket
+ * whose end has hung up (a driver closes its end only when it drops the socket, after the
+ * last copy of the program's end is closed, or when it dies: the socket is gone for good) is
+ * made inert: an unarmed timerfd, never readable nor writable, takes its fd number (dup3,
+ * close-on-exec kept), and its entry in the fd map stays, marked NC_RK_GONE, so that every
+ * call on it fails with ENETDOWN and close() works as before. A program that polls it,
+ * selects it or adds it to an epoll set waits, as on a kernel's socket; poll.c and epoll.c
+ * need nothing, as a relayed fd is the kernel's own there. A timerfd rather than a pipe: it
+ * needs no other end kept, so an exec'd image that inherits it (and does not know it) does
+ * not see a hang-up either.
+ *
+ * When the client learns it (nc__remote_gone): a control call fails with ENETDOWN or EBADF (a
+ * new driver that does not know the socket). Then the whole fd map is looked at only on
+ * proof: the thread's control connection that worked found the driver gone (once per thread
+ * and death), or the call's own listener or UDP socket has hung up. A program reading its
+ * many dead connections one by one pays one request each, not a look at every fd.
  *
  * Epoll sets hold a registration by (open file, fd number), and the socketpair's file may
  * stay open after the dup3 (a copy in another process: nginx's workers share their
@@ -31,9 +40,8 @@
  * number back for a new file in that moment, would see it replaced; the inode is checked
  * again just before, which leaves a window of a system call.
  */
-#include <dirent.h>
 #include <fcntl.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +52,9 @@
 #include "shim.h"
 
 #define BATCH 64     /* sockets looked at with one poll */
-#define REGS 256     /* epoll registrations moved per batch; beyond, they are lost */
+/* Epoll registrations moved per batch; beyond, they stay with the socketpair's file (and
+ * report it until its last copy goes). */
+#define REGS 256
 
 struct hung {
     int fd;
@@ -58,7 +68,16 @@ struct epreg {
     uint64_t data;
 };
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+/* The process one of whose threads sweeps now, else 0. Not a mutex: a child forked while
+ * its parent swept sees the parent's pid, and sweeps as it needs. */
+static _Atomic pid_t sweeper;
+
+static bool sweep_begin(void)
+{
+    pid_t me = getpid();
+    pid_t cur = atomic_load(&sweeper);
+    return cur != me && atomic_compare_exchange_strong(&sweeper, &cur, me);
+}
 
 static int hung_find(const struct hung *h, int n, int fd, ino_t ino)
 {
@@ -116,28 +135,51 @@ static void scan_set(int epfd, const struct hung *h, int nh, struct epreg *r, in
     nc__raw_syscall(SYS_close, fd);
 }
 
-/* Every epoll registration of the hung sockets in this process's sets, into r. */
+/* An entry of getdents64's answer. */
+struct dent {
+    uint64_t ino;
+    int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+    char name[];
+};
+
+/* One fd of /proc/self/fd (dfd): its registrations of the hung sockets if it is an epoll set. */
+static void scan_fd(int dfd, const char *name, const struct hung *h, int nh, struct epreg *r,
+                    int *nr)
+{
+    char *end;
+    long fd = strtol(name, &end, 10);
+    if (*end != '\0' || end == name || fd == dfd)
+        return;
+    char target[64];
+    ssize_t n = readlinkat(dfd, name, target, sizeof(target) - 1);
+    if (n <= 0)
+        return;
+    target[n] = '\0';
+    if (strcmp(target, "anon_inode:[eventpoll]") == 0)
+        scan_set((int)fd, h, nh, r, nr);
+}
+
+/* Every epoll registration of the hung sockets in this process's sets, into r. System calls
+ * only (no opendir's malloc): a signal handler's call may get here. */
 static int find_regs(const struct hung *h, int nh, struct epreg *r)
 {
     int nr = 0;
-    DIR *d = opendir("/proc/self/fd");
-    if (d == NULL)
+    int dfd = (int)nc__raw_syscall(SYS_openat, AT_FDCWD, "/proc/self/fd",
+                                   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
         return 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        char *end;
-        long fd = strtol(de->d_name, &end, 10);
-        if (*end != '\0' || end == de->d_name || fd == dirfd(d))
-            continue;
-        char target[64];
-        ssize_t n = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
-        if (n <= 0)
-            continue;
-        target[n] = '\0';
-        if (strcmp(target, "anon_inode:[eventpoll]") == 0)
-            scan_set((int)fd, h, nh, r, &nr);
+    _Alignas(8) char buf[4096];
+    long n;
+    while ((n = nc__raw_syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
+        for (long off = 0; off < n;) {
+            struct dent *d = (struct dent *)(buf + off);
+            scan_fd(dfd, d->name, h, nh, r, &nr);
+            off += d->reclen;
+        }
     }
-    closedir(d);
+    nc__raw_syscall(SYS_close, dfd);
     return nr;
 }
 
@@ -154,7 +196,7 @@ static int make_inert(const struct hung *h, int nh)
     int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
     if (tfd < 0)
         return 0;
-    static struct epreg r[REGS]; /* under mu */
+    static struct epreg r[REGS]; /* one sweep at a time */
     int nr = find_regs(h, nh, r);
     for (int i = 0; i < nr; i++)
         LIBC(epoll_ctl)(r[i].epfd, EPOLL_CTL_DEL, r[i].fd, NULL);
@@ -215,7 +257,7 @@ void nc__remote_gone(int fd, bool lost)
 {
     if (!lost && !hung(fd, nc__remote_kind(fd)))
         return;
-    if (pthread_mutex_trylock(&mu) != 0)
+    if (!sweep_begin())
         return; /* another thread sweeps now */
     struct pollfd p[BATCH];
     int n = 0, done = 0;
@@ -232,7 +274,7 @@ void nc__remote_gone(int fd, bool lost)
     }
     if (n > 0)
         done += batch(p, n);
-    pthread_mutex_unlock(&mu);
+    atomic_store(&sweeper, 0);
     if (done > 0)
         nc__log(NETCORE_LOG_INFO, "the stack's driver is gone: %d listening or UDP socket%s "
                 "will never be ready again (calls on them fail with ENETDOWN)", done,
