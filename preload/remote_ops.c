@@ -534,9 +534,9 @@ int nc__remote_setsockopt(int fd, int k, int level, int name, const void *val, s
         return (int)nc__ret(-EINVAL);
     if (len > 0 && val == NULL)
         return (int)nc__ret(-EFAULT);
-    /* The kernel waits on the fd: its timeouts are the fd's. */
     if (k & NC_RK_GONE)
         return (int)nc__ret(-ENETDOWN);
+    /* The kernel waits on the fd: its timeouts are the fd's. */
     if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO ||
                                 name == SO_RCVTIMEO_NEW || name == SO_SNDTIMEO_NEW))
         return LIBC(setsockopt)(fd, level, name, val, len);
