@@ -9,9 +9,11 @@
 # is reported until an epoll_wait of 1 s reports nothing, and fails when a socket is reported
 # ready more than twice; then poll and select must not report the dead listener and UDP
 # socket, their calls fail with ENETDOWN, and epoll_ctl DEL/MOD and close succeed.
-# Twice: the client in epoll_wait when the driver dies; and a client that serves only once a
-# new driver has come, from a thread of its own (whose first call reaches the new driver,
-# which does not know the old sockets: EBADF there).
+# Three times: the client in epoll_wait when the driver dies; a client that serves only once
+# a new driver has come, from a thread of its own (whose first call reaches the new driver,
+# which does not know the old sockets: EBADF there); and a client that only polls its
+# listener and UDP socket once the driver is gone, never calling on them: poll must not
+# report them more than twice.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
@@ -31,15 +33,15 @@ start_driver() {
         "'$(nc_stack_holders | tr '\n' ' ')', want the driver $driver"
 }
 
-# orphan PORT [fresh]: a driver, the client on PORT, a kernel-side connection to it, the
-# driver killed (and a new one started: fresh).
+# orphan PORT [fresh|pollonly]: a driver, the client on PORT, a kernel-side connection to it,
+# the driver killed (and a new one started: fresh).
 orphan() {
-    local port=$1 fresh=${2:-} log=$tmp/client$1.log
+    local port=$1 mode=${2:-} log=$tmp/client$1.log
     start_driver $((port + 100)) driver$port
     mkfifo "$tmp/go$port" "$tmp/hold$port"
     exec {go}<>"$tmp/go$port"
     NETCORE_LOG=info nc_bg_run python3 "$NC_SRC/tests/lib/shareclient.py" orphan \
-        "$NC_NETCORE_IP" "$port" $fresh <"$tmp/go$port" >"$log" 2>&1
+        "$NC_NETCORE_IP" "$port" $mode <"$tmp/go$port" >"$log" 2>&1
     client=$NC_LAST_PID
     nc_wait_line "$log" '^orphan up' "$client"
     grep -q 'attached to the stack' "$log" ||
@@ -60,7 +62,7 @@ open(sys.argv[3]).read()' "$NC_NETCORE_IP" "$port" "$tmp/hold$port" >"$tmp/peer$
     kill -KILL "$driver"
     wait "$driver" 2>/dev/null || true
     echo "driver $driver killed"
-    if [ -n "$fresh" ]; then
+    if [ "$mode" = fresh ]; then
         start_driver $((port + 200)) newdriver$port
         echo "a new driver $driver"
     fi
@@ -74,10 +76,17 @@ open(sys.argv[3]).read()' "$NC_NETCORE_IP" "$port" "$tmp/hold$port" >"$tmp/peer$
     grep -q '^orphan ok' "$log" ||
         fail "the client's event loop: $(grep -m1 FAIL "$log" || tail -n 1 "$log")"
     exec {go}>&-
+    if [ "$mode" = fresh ]; then # the next driver is the next test's
+        kill "$driver"
+        wait "$driver" 2>/dev/null || true
+        nc_stack_wait_free 10
+    fi
 }
 
 orphan 7961
 echo "ok: in epoll_wait when the driver died"
 orphan 7962 fresh
 echo "ok: a new thread, on the stack of a new driver"
+orphan 7963 pollonly
+echo "ok: a loop that only polls"
 echo "PASS: test_share_orphan"

@@ -19,7 +19,7 @@ netcore. python3 shareclient.py MODE ARGS...
   udpdown ADDR PORT  UDP on ADDR:PORT: "udp up", one datagram received ("got DATA"), a
                      connected socket shut for reading reads b'' ("shut_rd ok"), "udp ready",
                      then recvfrom until it fails: "recvfrom: ERRNO at T" (T: time.monotonic())
-  orphan ADDR PORT [fresh]
+  orphan ADDR PORT [fresh|pollonly]
                      an event loop whose driver dies: a TCP listener and a UDP socket on
                      ADDR:PORT, and one connection accepted on the listener, in a
                      level-triggered epoll set ("orphan ready"); then it serves as an event
@@ -30,7 +30,11 @@ netcore. python3 shareclient.py MODE ARGS...
                      with ENETDOWN, epoll unregister and close succeed ("orphan ok").
                      fresh: after "orphan ready", waits for a line on stdin, and serves from a
                      new thread, which has no control connection yet (it reaches the driver
-                     that has come since, which does not know the old sockets)
+                     that has come since, which does not know the old sockets).
+                     pollonly: after "orphan ready", waits for a line on stdin, closes the
+                     connection, and only polls the listener and the UDP socket (never a call
+                     on them) until a poll of 1 s reports nothing, failing when they are
+                     reported more than twice ("orphan ok")
 
 Prints "FAIL: ..." and exits 1 when something is not what the kernel would give."""
 import errno, os, select, socket, sys, threading, time
@@ -201,7 +205,7 @@ def orphan_call(what, call):
     fail(f"{what} on a socket of the dead driver: {r!r}, want ENETDOWN")
 
 
-def orphan(addr, port, fresh):
+def orphan(addr, port, mode):
     ls = socket.create_server((addr, port))
     us = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     us.bind((addr, port))
@@ -215,11 +219,28 @@ def orphan(addr, port, fresh):
     for fd in names:
         ep.register(fd, select.EPOLLIN)
     print("orphan ready", flush=True)
-    if fresh:
+    if mode == "fresh":
         sys.stdin.readline()
         t = threading.Thread(target=orphan_serve, args=(addr, ls, us, cs, ep, names))
         t.start()
         t.join()
+    elif mode == "pollonly":
+        sys.stdin.readline()
+        ep.close()
+        cs.close()
+        p = select.poll()
+        p.register(ls, select.POLLIN)
+        p.register(us, select.POLLIN)
+        reported = 0
+        while True:
+            evs = p.poll(1000)
+            if not evs:
+                break
+            reported += len(evs)
+            if reported > 2:
+                fail(f"poll reports the dead listener or UDP socket again and again: {evs}")
+        print(f"poll: reported {reported} times", flush=True)
+        print("orphan ok", flush=True)
     else:
         orphan_serve(addr, ls, us, cs, ep, names)
 
@@ -291,6 +312,6 @@ elif mode == "nbconnect":
 elif mode == "udpdown":
     udpdown(sys.argv[2], int(sys.argv[3]))
 elif mode == "orphan":
-    orphan(sys.argv[2], int(sys.argv[3]), sys.argv[4:] == ["fresh"])
+    orphan(sys.argv[2], int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else "")
 else:
     sys.exit(f"unknown mode {mode}")
