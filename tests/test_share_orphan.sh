@@ -9,11 +9,11 @@
 # is reported until an epoll_wait of 1 s reports nothing, and fails when a socket is reported
 # ready more than twice; then poll and select must not report the dead listener and UDP
 # socket, their calls fail with ENETDOWN, and epoll_ctl DEL/MOD and close succeed.
-# Three times: the client in epoll_wait when the driver dies; a client that serves only once
+# Four times: the client in epoll_wait when the driver dies; a client that serves only once
 # a new driver has come, from a thread of its own (whose first call reaches the new driver,
 # which does not know the old sockets: EBADF there); and a client that only polls its
 # listener and UDP socket once the driver is gone, never calling on them: poll must not
-# report them more than twice.
+# report them more than twice; the same with select.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
@@ -33,8 +33,8 @@ start_driver() {
         "'$(nc_stack_holders | tr '\n' ' ')', want the driver $driver"
 }
 
-# orphan PORT [fresh|pollonly]: a driver, the client on PORT, a kernel-side connection to it,
-# the driver killed (and a new one started: fresh).
+# orphan PORT [fresh|pollonly|selectonly]: a driver, the client on PORT, a kernel-side
+# connection to it, the driver killed (and a new one started: fresh).
 orphan() {
     local port=$1 mode=${2:-} log=$tmp/client$1.log
     start_driver $((port + 100)) driver$port
@@ -89,4 +89,6 @@ orphan 7962 fresh
 echo "ok: a new thread, on the stack of a new driver"
 orphan 7963 pollonly
 echo "ok: a loop that only polls"
+orphan 7964 selectonly
+echo "ok: a loop that only selects"
 echo "PASS: test_share_orphan"

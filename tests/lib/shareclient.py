@@ -19,7 +19,7 @@ netcore. python3 shareclient.py MODE ARGS...
   udpdown ADDR PORT  UDP on ADDR:PORT: "udp up", one datagram received ("got DATA"), a
                      connected socket shut for reading reads b'' ("shut_rd ok"), "udp ready",
                      then recvfrom until it fails: "recvfrom: ERRNO at T" (T: time.monotonic())
-  orphan ADDR PORT [fresh|pollonly]
+  orphan ADDR PORT [fresh|pollonly|selectonly]
                      an event loop whose driver dies: a TCP listener and a UDP socket on
                      ADDR:PORT, and one connection accepted on the listener, in a
                      level-triggered epoll set ("orphan ready"); then it serves as an event
@@ -34,7 +34,7 @@ netcore. python3 shareclient.py MODE ARGS...
                      pollonly: after "orphan ready", waits for a line on stdin, closes the
                      connection, and only polls the listener and the UDP socket (never a call
                      on them) until a poll of 1 s reports nothing, failing when they are
-                     reported more than twice ("orphan ok")
+                     reported more than twice ("orphan ok"); selectonly: the same with select
 
 Prints "FAIL: ..." and exits 1 when something is not what the kernel would give."""
 import errno, os, select, socket, sys, threading, time
@@ -224,7 +224,7 @@ def orphan(addr, port, mode):
         t = threading.Thread(target=orphan_serve, args=(addr, ls, us, cs, ep, names))
         t.start()
         t.join()
-    elif mode == "pollonly":
+    elif mode in ("pollonly", "selectonly"):
         sys.stdin.readline()
         ep.close()
         cs.close()
@@ -233,13 +233,17 @@ def orphan(addr, port, mode):
         p.register(us, select.POLLIN)
         reported = 0
         while True:
-            evs = p.poll(1000)
+            if mode == "pollonly":
+                evs = p.poll(1000)
+            else:
+                evs, _, _ = select.select([ls, us], [], [], 1.0)
             if not evs:
                 break
             reported += len(evs)
             if reported > 2:
-                fail(f"poll reports the dead listener or UDP socket again and again: {evs}")
-        print(f"poll: reported {reported} times", flush=True)
+                fail(f"{mode[:-4]} reports the dead listener or UDP socket again and again: "
+                     f"{evs}")
+        print(f"{mode[:-4]}: reported {reported} times", flush=True)
         print("orphan ok", flush=True)
     else:
         orphan_serve(addr, ls, us, cs, ep, names)
