@@ -15,16 +15,18 @@
  * made inert: an unarmed timerfd, never readable nor writable, takes its fd number (dup3,
  * close-on-exec kept), and its entry in the fd map stays, marked NC_RK_GONE, so that every
  * call on it fails with ENETDOWN and close() works as before. A program that polls it,
- * selects it or adds it to an epoll set waits, as on a kernel's socket; poll.c and epoll.c
- * need nothing, as a relayed fd is the kernel's own there. A timerfd rather than a pipe: it
- * needs no other end kept, so an exec'd image that inherits it (and does not know it) does
- * not see a hang-up either.
+ * selects it or adds it to an epoll set waits, as on a kernel's socket. A timerfd rather
+ * than a pipe: it needs no other end kept, so an exec'd image that inherits it (and does not
+ * know it) does not see a hang-up either.
  *
  * When the client learns it (nc__remote_gone): a control call fails with ENETDOWN or EBADF (a
- * new driver that does not know the socket). Then the whole fd map is looked at only on
- * proof: the thread's control connection that worked found the driver gone (once per thread
- * and death), or the call's own listener or UDP socket has hung up. A program reading its
- * many dead connections one by one pays one request each, not a look at every fd.
+ * new driver that does not know the socket), or a client's poll or select (poll.c) finds a
+ * relayed listener or UDP socket hung up, which it then leaves out of its answer. An epoll
+ * set's events carry the program's data, not the fd: there the call the program makes on
+ * what was reported (accept, recvfrom) is what finds it. Then the whole fd map is looked at
+ * only on proof: the thread's control connection that worked found the driver gone (once per
+ * thread and death), or the call's own listener or UDP socket has hung up. A program reading
+ * its many dead connections one by one pays one request each, not a look at every fd.
  *
  * Epoll sets hold a registration by (open file, fd number), and the socketpair's file may
  * stay open after the dup3 (a copy in another process: nginx's workers share their
