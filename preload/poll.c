@@ -206,6 +206,43 @@ __attribute__((noinline)) static int connecting_one(struct pollfd *fds, nfds_t n
     return r < 0 ? (int)nc__ret(r) : r;
 }
 
+/*
+ * The poll of a process without a stack of its own: its netcore fds are relayed, the kernel's
+ * own. A relayed listener or UDP socket that reports POLLHUP has lost its driver: it is made
+ * inert (remote_gone.c), and the poll goes on without it, as a kernel's never reports one, so
+ * that a loop that only polls does not spin on it either.
+ */
+static int client_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
+                       const sigset_t *mask)
+{
+    int64_t deadline = tmo != NULL ? now_ns() + tmo->tv_sec * 1000000000LL + tmo->tv_nsec : -1;
+    struct timespec left = tmo != NULL ? *tmo : (struct timespec){ 0, 0 };
+    for (;;) {
+        int rc = LIBC(ppoll)(fds, n, tmo != NULL ? &left : NULL, mask);
+        if (rc <= 0 || !nc__remote_client)
+            return rc;
+        int hidden = 0;
+        for (nfds_t i = 0; i < n; i++) {
+            if (!(fds[i].revents & POLLHUP) || nc__remote_kind(fds[i].fd) < 0)
+                continue;
+            nc__remote_gone(fds[i].fd, false);
+            int k = nc__remote_kind(fds[i].fd);
+            if (k >= 0 && (k & NC_RK_GONE)) {
+                fds[i].revents = 0;
+                hidden++;
+            }
+        }
+        if (hidden < rc)
+            return rc - hidden;
+        if (deadline >= 0) {
+            int64_t d = deadline - now_ns();
+            if (d <= 0)
+                return 0;
+            left = (struct timespec){ d / 1000000000, d % 1000000000 };
+        }
+    }
+}
+
 static int ts_ms(const struct timespec *tmo)
 {
     if (tmo == NULL)
@@ -219,8 +256,10 @@ int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset
     int c = connecting_one(fds, n, ts_ms(tmo));
     if (c <= 0)
         return c;
-    if (nc__in_stack_thread || nc_stack == NULL)
+    if (nc__in_stack_thread)
         return LIBC(ppoll)(fds, n, tmo, mask);
+    if (nc_stack == NULL)
+        return client_poll(fds, n, tmo, mask);
     return mixed_poll(fds, n, tmo, mask);
 }
 
@@ -229,9 +268,11 @@ int poll(struct pollfd *fds, nfds_t n, int timeout)
     int c = connecting_one(fds, n, timeout);
     if (c <= 0)
         return c;
-    if (nc__in_stack_thread || nc_stack == NULL)
+    if (nc__in_stack_thread)
         return LIBC(poll)(fds, n, timeout);
     struct timespec ts = { timeout / 1000, (long)(timeout % 1000) * 1000000L };
+    if (nc_stack == NULL)
+        return client_poll(fds, n, timeout < 0 ? NULL : &ts, NULL);
     return mixed_poll(fds, n, timeout < 0 ? NULL : &ts, NULL);
 }
 
@@ -315,10 +356,75 @@ static bool any_ours(int nfds, fd_set *r, fd_set *w, fd_set *e)
     return false;
 }
 
+/* Left out of a select's answer: the read set's relayed sockets that lost their driver (see
+ * client_poll); the number of bits cleared. */
+static int drop_dead(int nfds, fd_set *r, fd_set *w, fd_set *e)
+{
+    int hidden = 0;
+    for (int fd = 0; fd < nfds; fd++) {
+        if (!FD_ISSET(fd, r) || nc__remote_kind(fd) < 0)
+            continue;
+        nc__remote_gone(fd, false);
+        int k = nc__remote_kind(fd);
+        if (k < 0 || !(k & NC_RK_GONE))
+            continue;
+        FD_CLR(fd, r);
+        hidden++;
+        if (w != NULL && FD_ISSET(fd, w)) {
+            FD_CLR(fd, w);
+            hidden++;
+        }
+        if (e != NULL && FD_ISSET(fd, e)) {
+            FD_CLR(fd, e);
+            hidden++;
+        }
+    }
+    return hidden;
+}
+
+/*
+ * select (ps false: tv, which the kernel counts down) and pselect (ps: tmo, mask) of a client
+ * (see client_poll): a dead relayed listener or UDP socket is reported readable, made inert,
+ * and left out; when nothing else is ready the call waits on with the sets it was given.
+ */
+static int client_select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv,
+                         const struct timespec *tmo, const sigset_t *mask, bool ps)
+{
+    if (!nc__remote_client || nc__in_stack_thread || r == NULL || nfds < 0 ||
+        nfds > FD_SETSIZE)
+        return ps ? LIBC(pselect)(nfds, r, w, e, tmo, mask) : LIBC(select)(nfds, r, w, e, tv);
+    fd_set r0 = *r, w0, e0;
+    if (w != NULL)
+        w0 = *w;
+    if (e != NULL)
+        e0 = *e;
+    int64_t deadline = tmo != NULL ? now_ns() + tmo->tv_sec * 1000000000LL + tmo->tv_nsec : -1;
+    struct timespec left = tmo != NULL ? *tmo : (struct timespec){ 0, 0 };
+    for (;;) {
+        int rc = ps ? LIBC(pselect)(nfds, r, w, e, tmo != NULL ? &left : NULL, mask)
+                    : LIBC(select)(nfds, r, w, e, tv);
+        if (rc <= 0)
+            return rc;
+        int hidden = drop_dead(nfds, r, w, e);
+        if (hidden < rc)
+            return rc - hidden;
+        *r = r0;
+        if (w != NULL)
+            *w = w0;
+        if (e != NULL)
+            *e = e0;
+        if (deadline >= 0) {
+            int64_t d = deadline - now_ns();
+            left = d > 0 ? (struct timespec){ d / 1000000000, d % 1000000000 }
+                         : (struct timespec){ 0, 0 };
+        }
+    }
+}
+
 int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 {
     if (!any_ours(nfds, r, w, e))
-        return LIBC(select)(nfds, r, w, e, tv);
+        return client_select(nfds, r, w, e, tv, NULL, NULL, false);
     struct timespec ts;
     if (tv != NULL) {
         if (tv->tv_sec < 0 || tv->tv_usec < 0) {
@@ -335,6 +441,6 @@ int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *tm
             const sigset_t *mask)
 {
     if (!any_ours(nfds, r, w, e))
-        return LIBC(pselect)(nfds, r, w, e, tmo, mask);
+        return client_select(nfds, r, w, e, NULL, tmo, mask, true);
     return mixed_select(nfds, r, w, e, tmo, mask);
 }

@@ -11,7 +11,9 @@
  *
  * The driver may die at any moment: a connection that reads EOF or ECONNRESET means it is
  * gone, and the call fails with ENETDOWN. The connection is forgotten; the next call opens
- * a new one (a new driver may exist by then, though it will not know the old sockets).
+ * a new one (a new driver may exist by then, though it will not know the old sockets). Its
+ * listeners and UDP sockets are then made inert (remote_gone.c), so that no event loop spins
+ * on their hang-up.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -575,9 +577,10 @@ static long rpc_temp(int op, int fd, struct nc_share_req *req, struct nc_share_r
     return r;
 }
 
-/* One request on this thread's connection (see nc__remote_exchange). */
+/* One request on this thread's connection (see nc__remote_exchange); *lost is set when the
+ * connection was there and the driver is found gone on it. */
 static long rpc_chan(int op, int fd, struct nc_share_req *req, struct nc_share_rep *rep,
-                     int *fd_out, bool wait, int timeout_ms)
+                     int *fd_out, bool wait, int timeout_ms, bool *lost)
 {
     char err[256];
     struct chan *c;
@@ -607,10 +610,18 @@ static long rpc_chan(int op, int fd, struct nc_share_req *req, struct nc_share_r
         chan_drop(c);
     else if (spare != NULL && spare->fd < 0)
         spare_renew(c);
+    *lost = spent && r == -ENETDOWN;
     if (r == -EPROTO)
         nc__log(NETCORE_LOG_WARN, "a reply from the stack's driver that is not one "
                 "(op %d): a driver of another build?", op);
     return r;
+}
+
+/* fd is a relayed socket of a dead driver, made inert (remote_gone.c). */
+static bool gone(int fd)
+{
+    int k = nc__remote_kind(fd);
+    return k >= 0 && (k & NC_RK_GONE);
 }
 
 static long rpc_wait(int op, int fd, struct nc_share_req *req, struct nc_share_rep *rep,
@@ -618,11 +629,22 @@ static long rpc_wait(int op, int fd, struct nc_share_req *req, struct nc_share_r
 {
     if (fd_out != NULL)
         *fd_out = -1;
+    /* A socket of a dead driver (remote_gone.c): no driver to ask. */
+    if (gone(fd))
+        return -ENETDOWN;
     if (rpc_busy)
         return rpc_temp(op, fd, req, rep, fd_out, wait, timeout_ms);
     rpc_busy = 1;
-    long r = rpc_chan(op, fd, req, rep, fd_out, wait, timeout_ms);
+    bool lost = false;
+    long r = rpc_chan(op, fd, req, rep, fd_out, wait, timeout_ms, &lost);
     rpc_busy = 0;
+    /* The driver may be gone (or a new one does not know the socket: EBADF): its listeners
+     * and UDP sockets must not be ready for ever. */
+    if (lost || r == -ENETDOWN || (r == -EBADF && fd >= 0)) {
+        nc__remote_gone(fd, lost);
+        if (gone(fd))
+            r = -ENETDOWN;
+    }
     return r;
 }
 

@@ -20,13 +20,15 @@
 /* The kernel's UIO_MAXIOV: a vector of the program's plus our header must not pass it. */
 #define IOV_LIMIT 1024
 
-/* What a read that met the end of the stream, or a write that met EPIPE, reports. */
+/* What a read that met the end of the stream, or a write that met EPIPE, reports: ENETDOWN
+ * when the driver is gone, or a new one does not know the socket. */
 static long status(int fd)
 {
     struct nc_share_req q;
     struct nc_share_rep p;
     memset(&q, 0, sizeof(q));
-    return nc__remote_rpc(NC_OP_STATUS, fd, &q, &p, NULL);
+    long r = nc__remote_rpc(NC_OP_STATUS, fd, &q, &p, NULL);
+    return r == -EBADF || r == -ENOTSOCK ? -ENETDOWN : r;
 }
 
 /*
@@ -134,6 +136,8 @@ ssize_t nc__remote_send(int fd, int k, const struct iovec *iov, int n, int flags
                         const struct sockaddr *to, socklen_t tolen)
 {
     int f = (flags & MSG_DONTWAIT) | MSG_NOSIGNAL;
+    if (k & NC_RK_GONE) /* its driver is gone (remote_gone.c): the fd is no socket now */
+        return -ENETDOWN;
     if ((k & (NC_RK_TYPE | NC_RK_WRSHUT)) == (SOCK_DGRAM | NC_RK_WRSHUT))
         return -EPIPE; /* no SIGPIPE for a datagram socket, as the kernel */
     if ((k & NC_RK_TYPE) == SOCK_DGRAM) {
@@ -186,8 +190,12 @@ ssize_t nc__remote_send(int fd, int k, const struct iovec *iov, int n, int flags
         free(gather);
         if (v != small)
             free(v);
+        if (r < 0 && e == EPIPE) { /* the driver closed its end */
+            nc__remote_gone(fd, false);
+            return -ENETDOWN;
+        }
         if (r < 0)
-            return e == EPIPE ? -ENETDOWN : -e; /* the driver closed its end */
+            return -e;
         return r >= (ssize_t)sizeof(h) ? r - (ssize_t)sizeof(h) : 0;
     }
     long e;
@@ -251,7 +259,7 @@ static ssize_t dgram_eof(int fd, int k, struct sockaddr *from, socklen_t *fromle
     long e = 0;
     if (!(k & NC_RK_RDSHUT)) {
         e = status(fd);
-        if (e == -EBADF || e == -ENOTSOCK || e == -EPROTO)
+        if (e == -EPROTO)
             e = -ENETDOWN;
         if (e > 0)
             e = 0;
@@ -305,6 +313,8 @@ ssize_t nc__remote_recv(int fd, int k, const struct iovec *iov, int n, int flags
         *msg_flags = 0;
     if (flags & MSG_ERRQUEUE)
         return -EAGAIN; /* nothing ever waits in netcore's error queue */
+    if (k & NC_RK_GONE)
+        return -ENETDOWN;
     if ((k & NC_RK_TYPE) == SOCK_DGRAM)
         return recv_dgram(fd, k, iov, n, flags, from, fromlen, msg_flags);
     if ((k & NC_RK_LISTENING) || ((k & NC_RK_UNCONN) && unconnected(fd)))

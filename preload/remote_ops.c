@@ -181,6 +181,8 @@ static int handoff(int fd, int k)
 
 int nc__remote_bind(int fd, int k, const struct sockaddr *addr, socklen_t len)
 {
+    if (k & NC_RK_GONE) /* its driver is gone (remote_gone.c): the fd is no socket now */
+        return (int)nc__ret(-ENETDOWN);
     if (nc__passthrough(addr, len) && handoff(fd, k) == 0)
         return LIBC(bind)(fd, addr, len);
     struct nc_share_req q;
@@ -244,6 +246,8 @@ int nc__remote_accept4(int fd, int k, struct sockaddr *addr, socklen_t *len, int
 {
     if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
         return (int)nc__ret(-EINVAL);
+    if (k & NC_RK_GONE)
+        return (int)nc__ret(-ENETDOWN);
     if (addr != NULL && len == NULL)
         return (int)nc__ret(-EFAULT);
     if (addr != NULL && (int)*len < 0)
@@ -313,6 +317,8 @@ static _Atomic int pending_err[PENDING_FDS];
 
 int nc__remote_connect(int fd, int k, const struct sockaddr *addr, socklen_t len)
 {
+    if (k & NC_RK_GONE)
+        return (int)nc__ret(-ENETDOWN);
     if ((k & NC_RK_UNCONN) && nc__passthrough(addr, len) && handoff(fd, k) == 0)
         return LIBC(connect)(fd, addr, len);
     struct nc_share_req q;
@@ -484,6 +490,8 @@ int nc__remote_getsockopt(int fd, int k, int level, int name, void *val, socklen
             break;
         case SO_RCVTIMEO:
         case SO_SNDTIMEO:
+            if (k & NC_RK_GONE)
+                return (int)nc__ret(-ENETDOWN);
             return LIBC(getsockopt)(fd, level, name, val, len);
         case SO_ERROR:
             if (k & NC_RK_CONNECTING) {
@@ -522,11 +530,12 @@ int nc__remote_getsockopt(int fd, int k, int level, int name, void *val, socklen
 
 int nc__remote_setsockopt(int fd, int k, int level, int name, const void *val, socklen_t len)
 {
-    (void)k;
     if ((int)len < 0)
         return (int)nc__ret(-EINVAL);
     if (len > 0 && val == NULL)
         return (int)nc__ret(-EFAULT);
+    if (k & NC_RK_GONE)
+        return (int)nc__ret(-ENETDOWN);
     /* The kernel waits on the fd: its timeouts are the fd's. */
     if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO ||
                                 name == SO_RCVTIMEO_NEW || name == SO_SNDTIMEO_NEW))
@@ -556,6 +565,8 @@ int nc__remote_ioctl(int fd, int k, unsigned long req, void *arg)
     case SIOCGPGRP:
         return LIBC(ioctl)(fd, req, arg);
     case FIONREAD: {
+        if (k & NC_RK_GONE)
+            return (int)nc__ret(-ENETDOWN);
         if (k & NC_RK_LISTENING)
             return (int)nc__ret(-EINVAL);
         int n;

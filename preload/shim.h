@@ -193,6 +193,7 @@ int nc__fd_open(int handle, int cloexec);
 #define NC_RK_VALID 0x4000       /* set in every entry of a relayed socket */
 #define NC_RK_WRSHUT 0x8000      /* shut for writing by this process: a send is EPIPE */
 #define NC_RK_RDSHUT 0x10000     /* UDP: shut for reading by this process: a read of 0 is EOF */
+#define NC_RK_GONE 0x20000       /* its driver is gone: an inert stand-in (remote_gone.c) */
 
 /* Set in a process that uses a stack another process drives (no nc_stack). */
 extern bool nc__remote_client;
@@ -255,6 +256,10 @@ long nc__remote_rpc_wait(int op, int fd, struct nc_share_req *req, struct nc_sha
                          int *fd_out, bool wait, int timeout_ms);
 long nc__remote_exchange(int cfd, struct nc_share_req *req, int fd, struct nc_share_rep *rep,
                          int *fd_out, bool wait, int timeout_ms, bool *spent);
+/* remote_gone.c: a call on fd (-1: none) found the driver gone (lost: on a connection that
+ * worked) or did not reach it: the relayed listeners and UDP sockets of a dead driver made
+ * inert (never ready; calls fail with ENETDOWN, NC_RK_GONE). */
+void nc__remote_gone(int fd, bool lost);
 /* remote_io.c: data on relayed fds; negative errno, as the core's calls. */
 ssize_t nc__remote_send(int fd, int k, const struct iovec *iov, int n, int flags,
                         const struct sockaddr *to, socklen_t tolen);

@@ -19,6 +19,22 @@ netcore. python3 shareclient.py MODE ARGS...
   udpdown ADDR PORT  UDP on ADDR:PORT: "udp up", one datagram received ("got DATA"), a
                      connected socket shut for reading reads b'' ("shut_rd ok"), "udp ready",
                      then recvfrom until it fails: "recvfrom: ERRNO at T" (T: time.monotonic())
+  orphan ADDR PORT [fresh|pollonly|selectonly]
+                     an event loop whose driver dies: a TCP listener and a UDP socket on
+                     ADDR:PORT, and one connection accepted on the listener, in a
+                     level-triggered epoll set ("orphan ready"); then it serves as an event
+                     loop does (accept, recvfrom, recv and close at EOF) until an epoll_wait of
+                     1 s reports nothing, failing when a socket is reported ready more than
+                     twice ("wake-ups: N, cpu S"); then poll and select of the dead sockets
+                     report nothing for 0.2 s, accept, recvfrom, sendto and getsockname fail
+                     with ENETDOWN, epoll unregister and close succeed ("orphan ok").
+                     fresh: after "orphan ready", waits for a line on stdin, and serves from a
+                     new thread, which has no control connection yet (it reaches the driver
+                     that has come since, which does not know the old sockets).
+                     pollonly: after "orphan ready", waits for a line on stdin, closes the
+                     connection, and only polls the listener and the UDP socket (never a call
+                     on them) until a poll of 1 s reports nothing, failing when they are
+                     reported more than twice ("orphan ok"); selectonly: the same with select
 
 Prints "FAIL: ..." and exits 1 when something is not what the kernel would give."""
 import errno, os, select, socket, sys, threading, time
@@ -179,6 +195,117 @@ def udpdown(addr, port):
                 fail(f"recvfrom returned empty datagrams (from {a!r}) after the driver died")
 
 
+def orphan_call(what, call):
+    try:
+        r = call()
+    except OSError as e:
+        if e.errno != errno.ENETDOWN:
+            fail(f"{what} on a socket of the dead driver: {errname(e.errno)}, want ENETDOWN")
+        return
+    fail(f"{what} on a socket of the dead driver: {r!r}, want ENETDOWN")
+
+
+def orphan(addr, port, mode):
+    ls = socket.create_server((addr, port))
+    us = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    us.bind((addr, port))
+    print("orphan up", flush=True)
+    ls.settimeout(30)  # an orphan of a failed test must not stay behind for ever
+    cs, _ = ls.accept()
+    for s in (ls, us, cs):
+        s.setblocking(False)
+    ep = select.epoll()
+    names = {ls.fileno(): "listener", us.fileno(): "udp", cs.fileno(): "connection"}
+    for fd in names:
+        ep.register(fd, select.EPOLLIN)
+    print("orphan ready", flush=True)
+    if mode == "fresh":
+        sys.stdin.readline()
+        t = threading.Thread(target=orphan_serve, args=(addr, ls, us, cs, ep, names))
+        t.start()
+        t.join()
+    elif mode in ("pollonly", "selectonly"):
+        sys.stdin.readline()
+        ep.close()
+        cs.close()
+        p = select.poll()
+        p.register(ls, select.POLLIN)
+        p.register(us, select.POLLIN)
+        reported = 0
+        while True:
+            if mode == "pollonly":
+                evs = p.poll(1000)
+            else:
+                evs, _, _ = select.select([ls, us], [], [], 1.0)
+            if not evs:
+                break
+            reported += len(evs)
+            if reported > 2:
+                fail(f"{mode[:-4]} reports the dead listener or UDP socket again and again: "
+                     f"{evs}")
+        print(f"{mode[:-4]}: reported {reported} times", flush=True)
+        print("orphan ok", flush=True)
+    else:
+        orphan_serve(addr, ls, us, cs, ep, names)
+
+
+def orphan_serve(addr, ls, us, cs, ep, names):
+    evs = ep.poll(30)  # the driver is killed now; nothing comes before that
+    if not evs:
+        fail("nothing reported within 30 s of 'orphan ready'")
+    cpu = time.process_time()
+    seen = {name: 0 for name in names.values()}
+    wakes = 0
+    # An event loop: what is reported ready is served, a connection that ends is closed. A
+    # kernel's listener and UDP socket never become ready when the network goes away, and a
+    # connection reports its end once; so the loop must come to rest.
+    while evs:
+        wakes += 1
+        for fd, ev in evs:
+            name = names.get(fd, str(fd))
+            seen[name] += 1
+            if seen[name] > 2:
+                fail(f"the {name} reported ready (events {ev:#x}) {seen[name]} times after "
+                     f"the driver died: wake-ups {wakes}, cpu "
+                     f"{time.process_time() - cpu:.3f} s")
+            if name == "listener":
+                orphan_call("accept", ls.accept)
+            elif name == "udp":
+                orphan_call("recvfrom", lambda: us.recvfrom(100))
+            elif name == "connection":
+                try:
+                    d = cs.recv(100)
+                except OSError as e:
+                    d = errname(e.errno)
+                print(f"connection: recv {d!r}", flush=True)
+                if d not in (b"", "ENETDOWN", "ECONNRESET"):
+                    fail(f"recv on a connection of the dead driver: {d!r}")
+                ep.unregister(cs.fileno())
+                cs.close()
+        evs = ep.poll(1.0)
+    print(f"wake-ups: {wakes}, reported {seen}, cpu {time.process_time() - cpu:.3f} s",
+          flush=True)
+    p = select.poll()
+    p.register(ls, select.POLLIN)
+    p.register(us, select.POLLIN)
+    if p.poll(200):
+        fail(f"poll reports the dead listener or UDP socket: {p.poll(0)}")
+    r, _, _ = select.select([ls, us], [], [], 0.2)
+    if r:
+        fail(f"select reports the dead listener or UDP socket readable: {r}")
+    orphan_call("accept", ls.accept)
+    orphan_call("recvfrom", lambda: us.recvfrom(100))
+    orphan_call("sendto", lambda: us.sendto(b"x", (addr, 9)))
+    orphan_call("getsockname", ls.getsockname)
+    ep.unregister(ls.fileno())  # the kernel's listener is still in the set: no error
+    ep.modify(us.fileno(), select.EPOLLIN | select.EPOLLOUT)
+    ep.unregister(us.fileno())
+    ls.close()
+    us.close()
+    ep.close()
+    print("orphan ok", flush=True)
+
+
 mode = sys.argv[1]
 if mode == "idle":
     idle(sys.argv[2], int(sys.argv[3]))
@@ -188,5 +315,7 @@ elif mode == "nbconnect":
     nbconnect(sys.argv[2], sys.argv[3], int(sys.argv[4]))
 elif mode == "udpdown":
     udpdown(sys.argv[2], int(sys.argv[3]))
+elif mode == "orphan":
+    orphan(sys.argv[2], int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else "")
 else:
     sys.exit(f"unknown mode {mode}")
