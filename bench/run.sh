@@ -214,7 +214,7 @@ kill_nginx() {
     local m
     m=$(cat "$1" 2>/dev/null) || return 0
     [ -n "$m" ] || return 0
-    pkill -KILL -P "$m" 2>/dev/null
+    kill -KILL $(pgrep -P "$m") 2>/dev/null
     kill -KILL "$m" 2>/dev/null
 }
 

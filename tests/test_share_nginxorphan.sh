@@ -46,7 +46,7 @@ stop_nginx() {
     local m
     m=$(cat "$tmp/nginx.pid" 2>/dev/null) || return 0
     [ -n "$m" ] || return 0
-    pkill -KILL -P "$m" 2>/dev/null
+    kill -KILL $(pgrep -P "$m") 2>/dev/null
     kill -KILL "$m" 2>/dev/null
 }
 nc_at_exit stop_nginx
@@ -55,8 +55,7 @@ rc=0
 on_netcore 20 nginx -p "$tmp" -c "$tmp/nginx.conf" >"$tmp/start.out" 2>&1 || rc=$?
 [ "$rc" -eq 0 ] || { cat "$tmp/start.out" "$tmp/error.log" >&2; fail "nginx start: exit $rc"; }
 master=$(cat "$tmp/nginx.pid")
-workers=$(pgrep -P "$master" | tr '\n' ' ') || workers=
-[ "$(wc -w <<<"$workers")" -eq 2 ] || fail "want 2 workers of master $master, got '$workers'"
+workers=$(nc_wait_children "$master" 2 10)
 keeper=$(nc_stack_holders | paste -sd " " -)
 [ "$(wc -w <<<"$keeper")" -eq 1 ] || fail "want one process driving the stack, got '$keeper'"
 out=$(ip netns exec "$NC_NS" curl -sS --max-time 20 "http://$NC_NETCORE_IP:$PORT/") ||

@@ -204,6 +204,20 @@ nc_pid_wait_gone() {
     fail "pid $pid still running after $2 s: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
 }
 
+# nc_wait_children PID N SECS: wait until PID has N children (a daemon's workers, which it
+# forks after its start returned), at most SECS; prints their pids. Nothing tells a
+# non-parent of another process's fork: this looks every 20 ms. Fails after SECS.
+nc_wait_children() {
+    local pid=$1 n=$2 end=$((SECONDS + $3)) kids
+    while :; do
+        kids=$(pgrep -P "$pid" | tr '\n' ' ') || kids=
+        [ "$(wc -w <<<"$kids")" -eq "$n" ] && { echo "$kids"; return 0; }
+        ((SECONDS < end)) || break
+        sleep 0.02
+    done
+    fail "want $n children of pid $pid within $3 s, got '$kids'"
+}
+
 nc__kill_stack_holders() {
     local pid
     [ -n "${NETCORE_RUNDIR:-}" ] && [ -d "$NETCORE_RUNDIR" ] || return 0
