@@ -139,6 +139,10 @@ static int ctl(int epfd, int op, int fd, int h, struct epoll_event *ev)
             return -errno;
     } else {
         int wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (wfd == epfd) { /* took the lowest free number: epfd was not open */
+            LIBC(close)(wfd);
+            return -EBADF;
+        }
         if (wfd < 0 || LIBC(epoll_ctl)(epfd, EPOLL_CTL_ADD, wfd, &kev) < 0) {
             int e = errno;
             if (wfd >= 0)

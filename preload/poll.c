@@ -13,10 +13,78 @@
 #include <unistd.h>
 
 #include <limits.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include "shim.h"
 
 #define STACK_FDS 64
+
+/* The kernel refuses a poll of more entries than RLIMIT_NOFILE (EINVAL) before it reads the
+ * array, so a short array with a large count is never read past its end: the shim reads
+ * the array too (which entries are ours), and must refuse first. */
+static int fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur > INT_MAX)
+        return INT_MAX;
+    return (int)rl.rlim_cur;
+}
+
+/*
+ * select's count as the kernel takes it: cut to the size of the process's fd table (its
+ * FDSize, no fd can be open beyond it), so a count above FD_SETSIZE reads no more of the sets
+ * than the kernel would. Asked of /proc only for such a count; FD_SETSIZE when unknown.
+ */
+static int select_count(int nfds)
+{
+    if (nfds <= FD_SETSIZE)
+        return nfds;
+    char buf[2048];
+    int fd = (int)nc__raw_syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return FD_SETSIZE;
+    long len = nc__raw_syscall(SYS_read, fd, buf, sizeof(buf) - 1);
+    nc__raw_syscall(SYS_close, fd);
+    buf[len > 0 ? len : 0] = '\0';
+    const char *f = strstr(buf, "\nFDSize:");
+    long size = f != NULL ? strtol(f + 8, NULL, 10) : 0;
+    if (size <= 0)
+        return FD_SETSIZE;
+    return nfds < size ? nfds : (int)size;
+}
+
+/* The kernel's checks of a poll's arguments, in its order: the timeout, then the count
+ * (asked of getrlimit only for more than STACK_FDS entries, which a limit that low refuses
+ * rarely enough). 0 or -EINVAL. */
+static int poll_args(nfds_t n, const struct timespec *tmo)
+{
+    if (tmo != NULL && (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000L))
+        return -EINVAL;
+    if (n > STACK_FDS && n > (nfds_t)fd_limit())
+        return -EINVAL;
+    return 0;
+}
+
+/* fd_set bits by hand: glibc's FD_ISSET aborts (fortify) for fd >= FD_SETSIZE, and select's
+ * sets may be longer than an fd_set when nfds says so, as the kernel reads them. */
+#define SET_BITS (8 * (int)sizeof(unsigned long))
+static bool bit_isset(const fd_set *s, int fd)
+{
+    return (((const unsigned long *)(const void *)s)[fd / SET_BITS] >> (fd % SET_BITS)) & 1;
+}
+
+static void bit_set(fd_set *s, int fd)
+{
+    ((unsigned long *)(void *)s)[fd / SET_BITS] |= 1UL << (fd % SET_BITS);
+}
+
+/* The first nfds bits cleared, as the kernel writes back whole words up to nfds. */
+static void bits_zero(fd_set *s, int nfds)
+{
+    memset(s, 0, (size_t)(nfds + SET_BITS - 1) / SET_BITS * sizeof(unsigned long));
+}
 
 static int64_t now_ns(void)
 {
@@ -253,6 +321,9 @@ static int ts_ms(const struct timespec *tmo)
 
 int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask)
 {
+    int bad = poll_args(n, tmo);
+    if (bad != 0)
+        return (int)nc__ret(bad);
     int c = connecting_one(fds, n, ts_ms(tmo));
     if (c <= 0)
         return c;
@@ -265,6 +336,9 @@ int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset
 
 int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
+    int bad = poll_args(n, NULL);
+    if (bad != 0)
+        return (int)nc__ret(bad);
     int c = connecting_one(fds, n, timeout);
     if (c <= 0)
         return c;
@@ -291,57 +365,70 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const 
     return ppoll(fds, n, tmo, mask);
 }
 
-/* select on top of poll: the kernel's own mapping of POLL bits to the three sets. */
+/*
+ * select on top of poll: the kernel's own mapping of POLL bits to the three sets. Like the
+ * kernel, a count beyond the process's fd table is cut to it (select_count; sets longer
+ * than an fd_set are read up to it); only a negative one is refused.
+ */
 static int mixed_select(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *tmo,
                         const sigset_t *mask)
 {
-    if (nfds < 0 || nfds > FD_SETSIZE) {
+    if (nfds < 0 ||
+        (tmo != NULL && (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000L))) {
         errno = EINVAL;
         return -1;
     }
-    struct pollfd p[FD_SETSIZE];
+    nfds = select_count(nfds);
+    struct pollfd pstack[FD_SETSIZE], *p = pstack;
+    if (nfds > FD_SETSIZE && (p = malloc((size_t)nfds * sizeof(*p))) == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
     int n = 0;
     for (int fd = 0; fd < nfds; fd++) {
         short ev = 0;
-        if (r != NULL && FD_ISSET(fd, r))
+        if (r != NULL && bit_isset(r, fd))
             ev |= POLLIN;
-        if (w != NULL && FD_ISSET(fd, w))
+        if (w != NULL && bit_isset(w, fd))
             ev |= POLLOUT;
-        if (e != NULL && FD_ISSET(fd, e))
+        if (e != NULL && bit_isset(e, fd))
             ev |= POLLPRI;
         if (ev != 0)
             p[n++] = (struct pollfd){ .fd = fd, .events = ev };
     }
-    int rc = mixed_poll(p, (nfds_t)n, tmo, mask);
-    if (rc < 0)
-        return rc;
-    for (int i = 0; i < n; i++)
+    int count = mixed_poll(p, (nfds_t)n, tmo, mask);
+    for (int i = 0; count >= 0 && i < n; i++)
         if (p[i].revents & POLLNVAL) {
             errno = EBADF;
-            return -1;
+            count = -1;
         }
+    if (count < 0)
+        goto out;
     if (r != NULL)
-        FD_ZERO(r);
+        bits_zero(r, nfds);
     if (w != NULL)
-        FD_ZERO(w);
+        bits_zero(w, nfds);
     if (e != NULL)
-        FD_ZERO(e);
-    int count = 0;
+        bits_zero(e, nfds);
+    count = 0;
     for (int i = 0; i < n; i++) {
         short re = p[i].revents, ev = p[i].events;
         if ((ev & POLLIN) && (re & (POLLIN | POLLHUP | POLLERR))) {
-            FD_SET(p[i].fd, r);
+            bit_set(r, p[i].fd);
             count++;
         }
         if ((ev & POLLOUT) && (re & (POLLOUT | POLLERR))) {
-            FD_SET(p[i].fd, w);
+            bit_set(w, p[i].fd);
             count++;
         }
         if ((ev & POLLPRI) && (re & POLLPRI)) {
-            FD_SET(p[i].fd, e);
+            bit_set(e, p[i].fd);
             count++;
         }
     }
+out:
+    if (p != pstack)
+        free(p);
     return count;
 }
 
@@ -349,9 +436,10 @@ static bool any_ours(int nfds, fd_set *r, fd_set *w, fd_set *e)
 {
     if (nc_stack == NULL || nc__in_stack_thread)
         return false;
-    for (int fd = 0; fd < nfds && fd < FD_SETSIZE; fd++)
-        if (((r != NULL && FD_ISSET(fd, r)) || (w != NULL && FD_ISSET(fd, w)) ||
-             (e != NULL && FD_ISSET(fd, e))) && nc__fd_handle(fd) >= 0)
+    nfds = select_count(nfds);
+    for (int fd = 0; fd < nfds && fd < NC_FD_MAX; fd++)
+        if (((r != NULL && bit_isset(r, fd)) || (w != NULL && bit_isset(w, fd)) ||
+             (e != NULL && bit_isset(e, fd))) && nc__fd_handle(fd) >= 0)
             return true;
     return false;
 }

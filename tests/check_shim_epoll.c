@@ -68,6 +68,11 @@ START_TEST(ctl_bad_set_or_op)
     int dead = 1000;
     ck_assert_int_eq(fcntl(dead, F_GETFD), -1);
     ck_assert_int_eq(sf_errno(add(dead, s, EPOLLIN)), EBADF);
+    /* ... and the lowest free number, the one the shim's new eventfd for s takes */
+    int gone = epoll_create1(0);
+    ck_assert_int_ge(gone, 0);
+    ck_assert_int_eq(close(gone), 0);
+    ck_assert_int_eq(sf_errno(add(gone, s, EPOLLIN)), EBADF);
     /* an op that does not exist; a closed fd */
     struct epoll_event ev = { .events = EPOLLIN };
     ck_assert_int_eq(sf_errno(epoll_ctl(ep, 99, s, &ev)), EINVAL);

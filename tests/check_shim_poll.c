@@ -7,8 +7,11 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -135,18 +138,36 @@ START_TEST(select_errors)
 }
 END_TEST
 
-/* nfds may be FD_SETSIZE, the whole set, and no more: the shim reads only what a fd_set has
- * (the kernel would read past it). */
-START_TEST(select_setsize_bound)
+/* nfds beyond FD_SETSIZE, as the kernel takes it: the sets are read up to the process's fd
+ * table (a program may hand sets longer than an fd_set), and nothing is refused. */
+START_TEST(select_beyond_setsize)
 {
     int s = sf_udp_bound(PORT);
-    fd_set w;
+    fd_set w[2]; /* FD_SETSIZE * 2 bits */
     struct timeval tv = { 0, 0 };
-    FD_ZERO(&w);
-    FD_SET(s, &w);
-    ck_assert_int_eq(select(FD_SETSIZE, NULL, &w, NULL, &tv), 1);
-    ck_assert(FD_ISSET(s, &w));
-    ck_assert_int_eq(sf_errno(select(FD_SETSIZE + 1, NULL, &w, NULL, &tv)), EINVAL);
+    memset(w, 0, sizeof(w));
+    FD_SET(s, &w[0]);
+    ck_assert_int_eq(select(FD_SETSIZE, NULL, &w[0], NULL, &tv), 1);
+    ck_assert(FD_ISSET(s, &w[0]));
+    ck_assert_int_eq(select(2 * FD_SETSIZE, NULL, &w[0], NULL, &tv), 1);
+    ck_assert(FD_ISSET(s, &w[0]));
+    ck_assert_int_eq(select(INT_MAX, NULL, &w[0], NULL, &tv), 1);
+}
+END_TEST
+
+/* The kernel's checks before it reads the array: a timespec out of range, more entries than
+ * RLIMIT_NOFILE (the one-entry array is never read past its end). */
+START_TEST(ppoll_errors)
+{
+    int s = sf_udp_bound(PORT);
+    struct pollfd f = { .fd = s, .events = POLLIN };
+    struct timespec bad = { 0, -1 }, big = { 0, 1000000000L }, neg = { -1, 0 };
+    ck_assert_int_eq(sf_errno(ppoll(&f, 1, &bad, NULL)), EINVAL);
+    ck_assert_int_eq(sf_errno(ppoll(&f, 1, &big, NULL)), EINVAL);
+    ck_assert_int_eq(sf_errno(ppoll(&f, 1, &neg, NULL)), EINVAL);
+    struct rlimit rl;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    ck_assert_int_eq(sf_errno(poll(&f, (nfds_t)rl.rlim_cur + 1, 0)), EINVAL);
 }
 END_TEST
 
@@ -159,12 +180,13 @@ static Suite *shim_poll_suite(void)
     tcase_add_test(tp, poll_same_socket_twice);
     tcase_add_test(tp, poll_closed_fd_nval);
     tcase_add_test(tp, ppoll_readiness);
+    tcase_add_test(tp, ppoll_errors);
     suite_add_tcase(su, tp);
     TCase *ts = tcase_create("select");
     tcase_add_checked_fixture(ts, sf_setup, NULL);
     tcase_add_test(ts, select_mixed);
     tcase_add_test(ts, select_errors);
-    tcase_add_test(ts, select_setsize_bound);
+    tcase_add_test(ts, select_beyond_setsize);
     suite_add_tcase(su, ts);
     return su;
 }
