@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 
 #include "crit.h"
+#include "frame.h"
 #include "netcore.h"
 
 struct event_base;
@@ -472,27 +473,17 @@ struct nc_syn {
     bool sack;                   /* SACK-permitted offered */
 };
 void nc__syn_out(struct netcore_stack *st, uint8_t *ip, size_t len);
-bool nc__syn_in(const uint8_t *ip, size_t len, struct nc_syn *out);
+/* A received SYN (with or without ACK) of the frame: its handshake options into *out. */
+bool nc__syn_in(const struct nc_frame *fr, struct nc_syn *out);
 void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn);
 bool nc__syn_over_backlog(struct netcore_stack *st, const struct nc_syn *syn);
 
 /* rto.c: millisecond retransmission timer and stale-ACK filter for lwIP's sender */
 struct nc_rto_tab;
-struct nc_tcpseg {
-    bool tcp;                    /* a TCP segment over IPv4; the rest is set only then */
-    uint32_t saddr;              /* network order */
-    uint16_t sport, dport;
-    uint32_t seq;                /* host order */
-    size_t len;                  /* payload bytes */
-    struct tcp_pcb *pcb;         /* its active connection, or NULL (pcbmap.c keeps it valid) */
-};
 int nc__rto_init(struct netcore_stack *st);
 void nc__rto_free(struct netcore_stack *st);
-/* Before lwIP sees a received IP packet: false to drop it (a pure ACK older than seen). */
-bool nc__rto_input(struct netcore_stack *st, const uint8_t *ip, size_t len,
-                   struct nc_tcpseg *seg);
-/* After lwIP handled it. */
-void nc__rto_input_done(struct netcore_stack *st, const struct nc_tcpseg *seg);
+/* nc__rto_input: before lwIP sees a received frame, false to drop it (a pure ACK older than
+ * seen); nc__rto_input_done after lwIP handled it (frame.h). */
 /* After tcp_output on pcb outside lwIP's input. */
 void nc__rto_output(struct netcore_stack *st, struct tcp_pcb *pcb);
 
@@ -534,9 +525,6 @@ struct tcp_pcb *nc__pcb_find_raw(struct netcore_stack *st, bool v6, const uint8_
 /* iss.c */
 uint16_t nc__random_port(void);
 
-/* icmp.c: ip is a whole IPv4 (protocol 1) or IPv6 (next header 58) packet */
-void nc__icmp_input(struct netcore_stack *st, const uint8_t *ip, size_t len);
-void nc__icmp6_input(struct netcore_stack *st, const uint8_t *ip, size_t len);
 
 /* config.c: the limited broadcast address, or the broadcast address of our subnet */
 bool nc__cfg_broadcast(const struct netcore_config *cfg, in_addr_t a);
@@ -590,10 +578,9 @@ static inline bool nc__same_fn(void *name, void *alias)
 
 /* offload.c: the TAP's virtio_net_hdr (dev.c opens it; see offload.c) */
 struct virtio_net_hdr;
-/* Checks the header before a received Ethernet frame f of len bytes; false: drop it
- * (counted). *vouched: the kernel vouches for the frame's TCP/UDP checksum. */
-bool nc__vnet_rx(struct netcore_stack *st, const uint8_t *hdr, const uint8_t *f, size_t len,
-                 bool *vouched);
+/* nc__vnet_rx (frame.h): checks the header before a received frame; false: drop it
+ * (counted). Sets fr->vouched when the kernel vouches for the TCP/UDP checksum, and finishes
+ * a partial one the parse cannot place. */
 /* Fills h for an outgoing frame f (head contiguous bytes of len); may make it a GSO frame. */
 void nc__vnet_tx(struct netcore_stack *st, uint8_t *f, size_t head, size_t len,
                  struct virtio_net_hdr *h);
