@@ -92,7 +92,7 @@ static void fail_sender(struct netcore_stack *st, bool v6, uint8_t proto, uint16
     }
 }
 
-/* The frame is ICMP over IPv4 with its header at fr->l4 (frame.c). */
+/* The frame is ICMP over IPv4 with its header at fr->l4 (rxframe.c). */
 void nc__icmp_input(struct netcore_stack *st, const struct nc_frame *fr)
 {
     size_t len = fr->l3 + fr->ip_len - fr->l4; /* ICMP header and after */
@@ -112,7 +112,7 @@ void nc__icmp_input(struct netcore_stack *st, const struct nc_frame *fr)
     fail_sender(st, false, in[9], sport, in + 16, dport, e, true);
 }
 
-/* The frame is ICMPv6 with its header at fr->l4 (past any extension headers, frame.c). */
+/* The frame is ICMPv6 with its header at fr->l4, past any extension headers (rxframe.c). */
 void nc__icmp6_input(struct netcore_stack *st, const struct nc_frame *fr)
 {
     /* the ICMPv6 header, the quoted IPv6 header and the quoted ports */

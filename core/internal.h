@@ -10,7 +10,7 @@
 #include <sys/uio.h>
 
 #include "crit.h"
-#include "frame.h"
+#include "rxframe.h"
 #include "netcore.h"
 
 struct event_base;
@@ -483,7 +483,7 @@ struct nc_rto_tab;
 int nc__rto_init(struct netcore_stack *st);
 void nc__rto_free(struct netcore_stack *st);
 /* nc__rto_input: before lwIP sees a received frame, false to drop it (a pure ACK older than
- * seen); nc__rto_input_done after lwIP handled it (frame.h). */
+ * seen); nc__rto_input_done after lwIP handled it (rxframe.h). */
 /* After tcp_output on pcb outside lwIP's input. */
 void nc__rto_output(struct netcore_stack *st, struct tcp_pcb *pcb);
 
@@ -578,7 +578,7 @@ static inline bool nc__same_fn(void *name, void *alias)
 
 /* offload.c: the TAP's virtio_net_hdr (dev.c opens it; see offload.c) */
 struct virtio_net_hdr;
-/* nc__vnet_rx (frame.h): checks the header before a received frame; false: drop it
+/* nc__vnet_rx (rxframe.h): checks the header before a received frame; false: drop it
  * (counted). Sets fr->vouched when the kernel vouches for the TCP/UDP checksum, and finishes
  * a partial one the parse cannot place. */
 /* Fills h for an outgoing frame f (head contiguous bytes of len); may make it a GSO frame. */

@@ -262,8 +262,8 @@ static int read_frame(struct netcore_stack *st, uint8_t **frame)
 }
 
 /*
- * The last receive stage (frame.h): lwIP takes the frame in. Returns whether it did (false:
- * it was dropped, here for want of memory or by lwIP).
+ * The last receive stage (rxframe.h): lwIP takes the frame in. Returns whether it did
+ * (false: it was dropped, here for want of memory or by lwIP).
  */
 bool nc__netif_input(struct netcore_stack *st, struct nc_frame *fr)
 {
@@ -300,7 +300,8 @@ bool nc__netif_input(struct netcore_stack *st, struct nc_frame *fr)
 
 /*
  * Reads up to max_frames frames from the device (without blocking), and parses and
- * dispatches each (frame.h). Caller holds the stack lock. Returns the number of frames read.
+ * dispatches each (rxframe.h). Caller holds the stack lock. Returns the number of frames
+ * read.
  *
  * One frame per read: a TAP fd has no recvmmsg (it is a character device, not a socket),
  * and IFF_MULTI_QUEUE gives more fds, one queue each, not more frames per call. The readv

@@ -43,7 +43,7 @@
 
 /* The offset of the TCP or UDP header in an Ethernet frame and its protocol (6, 17), or 0:
  * IPv4 without fragments, IPv6 with TCP or UDP as its first next header (what the kernel
- * offloads). For our own frames (nc__vnet_tx): received ones are parsed by frame.c. */
+ * offloads). For our own frames (nc__vnet_tx): received ones are parsed by rxframe.c. */
 static size_t l4_offset(const uint8_t *f, size_t len, int *proto)
 {
     uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
@@ -66,7 +66,7 @@ static size_t l4_offset(const uint8_t *f, size_t len, int *proto)
 }
 
 /*
- * A partial checksum the kernel left for us at a header the parse did not find (frame.c):
+ * A partial checksum the kernel left for us at a header the parse did not find (rxframe.c):
  * IPv6 with an upper-layer header behind one we do not walk. The kernel's contract for
  * NEEDS_CSUM is the sum of [csum_start, end of packet) into csum_start + csum_offset, the
  * field holding the pseudo-header sum already, whatever the protocol: so it is finished here

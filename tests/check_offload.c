@@ -69,8 +69,8 @@ static size_t tcp_frame(bool v6, size_t data)
     return 14 + ihl + 20 + data;
 }
 
-/* The frame parsed as received after the header h (frame.c, which calls nc__vnet_rx): the
- * IPv4 header sum is made first, so that only the virtio_net_hdr can be at fault. */
+/* The frame parsed as received after the header h (rxframe.c, which calls nc__vnet_rx):
+ * the IPv4 header sum is made first, so that only the virtio_net_hdr can be at fault. */
 static bool rx_frame(const struct virtio_net_hdr *h, size_t len, struct nc_frame *fr)
 {
     if (frame[12] == 0x08) {

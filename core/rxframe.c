@@ -1,5 +1,5 @@
 /*
- * A received frame, parsed once and handed to each receive stage (frame.h lists them).
+ * A received frame, parsed once and handed to each receive stage (rxframe.h lists them).
  *
  * The parse does every check a frame must pass before any stage reads it, and counts each
  * drop: shorter than a header, not for us (someone else's MAC or address, an ethertype we do

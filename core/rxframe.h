@@ -1,5 +1,7 @@
 /*
- * One received frame, parsed once (frame.c) into the record every receive stage reads:
+ * One received frame, parsed once (rxframe.c) into the record every receive stage reads.
+ * (Named rxframe: the fuzz build puts core/ and tests/fuzz/ objects in one directory, and
+ * tests/fuzz/frame.c has the plain name.)
  *
  *   nc__pump_device (netif.c: read, capture, injected loss)
  *     -> nc__frame_parse   link, IP and TCP headers, the virtio_net_hdr (offload.c):
@@ -15,8 +17,8 @@
  * at st->rx_seg for tcpin.c while it does (the one piece of ambient state), and its pcb is
  * kept valid there by pcbmap.c.
  */
-#ifndef NC_FRAME_H
-#define NC_FRAME_H
+#ifndef NC_RXFRAME_H
+#define NC_RXFRAME_H
 
 #include <stdbool.h>
 #include <stddef.h>
