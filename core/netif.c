@@ -307,9 +307,9 @@ bool nc__netif_input(struct netcore_stack *st, struct nc_frame *fr)
  * and IFF_MULTI_QUEUE gives more fds, one queue each, not more frames per call. With offloads
  * a super-segment carries up to 44 MTU-sized frames, which is the batching the device allows.
  * perf of an iperf3 receiving through the sandbox TAP (bench/profile-2026-12-02.txt): the
- * reads take 15% of the process, nearly all of it copying the data out, which no batching
- * saves; readv's own entry and exit are 0.2%. So no multiqueue: it would only spread the
- * same copies over more fds.
+ * reads take 17-18% of the process, nearly all of it copying the data out, which no
+ * batching saves; readv's own entry is under 0.1%. So no multiqueue: it would only spread
+ * the same copies over more fds.
  */
 int nc__pump_device(struct netcore_stack *st, int max_frames)
 {
