@@ -482,8 +482,6 @@ bool nc__syn_over_backlog(struct netcore_stack *st, const struct nc_syn *syn);
 struct nc_rto_tab;
 int nc__rto_init(struct netcore_stack *st);
 void nc__rto_free(struct netcore_stack *st);
-/* nc__rto_input: before lwIP sees a received frame, false to drop it (a pure ACK older than
- * seen); nc__rto_input_done after lwIP handled it (rxframe.h). */
 /* After tcp_output on pcb outside lwIP's input. */
 void nc__rto_output(struct netcore_stack *st, struct tcp_pcb *pcb);
 
@@ -524,7 +522,6 @@ struct tcp_pcb *nc__pcb_find_raw(struct netcore_stack *st, bool v6, const uint8_
 
 /* iss.c */
 uint16_t nc__random_port(void);
-
 
 /* config.c: the limited broadcast address, or the broadcast address of our subnet */
 bool nc__cfg_broadcast(const struct netcore_config *cfg, in_addr_t a);
@@ -578,9 +575,6 @@ static inline bool nc__same_fn(void *name, void *alias)
 
 /* offload.c: the TAP's virtio_net_hdr (dev.c opens it; see offload.c) */
 struct virtio_net_hdr;
-/* nc__vnet_rx (rxframe.h): checks the header before a received frame; false: drop it
- * (counted). Sets fr->vouched when the kernel vouches for the TCP/UDP checksum, and finishes
- * a partial one the parse cannot place. */
 /* Fills h for an outgoing frame f (head contiguous bytes of len); may make it a GSO frame. */
 void nc__vnet_tx(struct netcore_stack *st, uint8_t *f, size_t head, size_t len,
                  struct virtio_net_hdr *h);

@@ -74,13 +74,18 @@ void nc__frame_dispatch(struct netcore_stack *st, struct nc_frame *fr);
  */
 void nc__tcp_opts(const uint8_t *tcp, size_t doff, size_t *mss_at, bool *sack);
 
-/* The stages (their files) */
+/* The stages, in their files. ICMP and ICMPv6 errors for the connections they quote. */
 void nc__icmp_input(struct netcore_stack *st, const struct nc_frame *fr);
 void nc__icmp6_input(struct netcore_stack *st, const struct nc_frame *fr);
+/* offload.c, from nc__frame_parse: checks the virtio_net_hdr; false: drop the frame
+ * (counted). Sets fr->vouched when the kernel vouches for the TCP/UDP checksum, and finishes
+ * a partial one at a header the parse did not reach. */
 bool nc__vnet_rx(struct netcore_stack *st, struct nc_frame *fr);
+/* rto.c: the segment's pcb into fr->tcp.pcb; false to drop a pure ACK older than seen.
+ * nc__rto_input_done after lwIP handled the segment. */
 bool nc__rto_input(struct netcore_stack *st, struct nc_frame *fr);
 void nc__rto_input_done(struct netcore_stack *st, const struct nc_tcpseg *seg);
-/* lwIP takes the frame in (false: it did not). */
+/* netif.c: lwIP takes the frame in (false: it did not). */
 bool nc__netif_input(struct netcore_stack *st, struct nc_frame *fr);
 
 #endif
