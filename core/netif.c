@@ -231,9 +231,10 @@ void nc__dev_down(struct netcore_stack *st, int why)
  *
  * The spare could be 0xffff long: pbuf lengths are 16 bits, and with MEM_LIBC_MALLOC
  * lwIP's mem_size_t is a size_t, so pbuf_alloc's sum with its header does not overflow. But
- * measured (2026-12-02, a receiving iperf3 on the sandbox TAP, 12 runs of each alternating,
- * busy machine) a 0xffff spare received at 6.2 Gbit/s and 0.91 CPU s/GB (medians) where
- * 65504 gave 8.1 and 0.77, for a cause not found: 65504 stays.
+ * measured (2026-12-02, a receiving iperf3 on the sandbox TAP, busy machine) a 0xffff spare
+ * cost more CPU per GB received than 65504 in each of three series of alternating runs
+ * (medians 0.91 against 0.77 s/GB, 1.26 against 1.21, 0.80 against 0.65), the throughput
+ * within the noise, for a cause not found: 65504 stays.
  *
  * The spare handed over keeps its whole allocation: pbuf_realloc's mem_trim does nothing
  * with libc's malloc. RX_KEEP_MIN bounds that to less than twice the data held, and what
