@@ -92,13 +92,13 @@ static void fail_sender(struct netcore_stack *st, bool v6, uint8_t proto, uint16
     }
 }
 
-/* ip: an IPv4 packet (no link header) of len bytes, already checked to be ICMP. */
-void nc__icmp_input(struct netcore_stack *st, const uint8_t *ip, size_t len)
+/* The frame is ICMP over IPv4 with its header at fr->l4 (rxframe.c). */
+void nc__icmp_input(struct netcore_stack *st, const struct nc_frame *fr)
 {
-    size_t ihl = (size_t)(ip[0] & 0xf) * 4;
-    if (ihl < 20 || len < ihl + 8 + 20 + 8)
+    size_t len = fr->l3 + fr->ip_len - fr->l4; /* ICMP header and after */
+    if (len < 8 + 20 + 8)
         return;
-    const uint8_t *icmp = ip + ihl;
+    const uint8_t *icmp = fr->data + fr->l4;
     if (icmp[0] != 3)
         return;
     int e = unreach_errno(icmp[1]);
@@ -106,19 +106,20 @@ void nc__icmp_input(struct netcore_stack *st, const uint8_t *ip, size_t len)
         return;
     const uint8_t *in = icmp + 8; /* the datagram we sent */
     size_t ihl2 = (size_t)(in[0] & 0xf) * 4;
-    if (ihl2 < 20 || len < ihl + 8 + ihl2 + 8)
+    if (ihl2 < 20 || len < 8 + ihl2 + 8)
         return;
     uint16_t sport = be16(in + ihl2), dport = be16(in + ihl2 + 2);
     fail_sender(st, false, in[9], sport, in + 16, dport, e, true);
 }
 
-/* ip: an IPv6 packet (no link header) of len bytes whose next header is ICMPv6. */
-void nc__icmp6_input(struct netcore_stack *st, const uint8_t *ip, size_t len)
+/* The frame is ICMPv6 with its header at fr->l4, past any extension headers (rxframe.c). */
+void nc__icmp6_input(struct netcore_stack *st, const struct nc_frame *fr)
 {
-    /* our header, the ICMPv6 header, the quoted IPv6 header and the quoted ports */
-    if (len < 40 + 8 + 40 + 4)
+    /* the ICMPv6 header, the quoted IPv6 header and the quoted ports */
+    size_t len = fr->l3 + fr->ip_len - fr->l4;
+    if (len < 8 + 40 + 4)
         return;
-    const uint8_t *icmp = ip + 40;
+    const uint8_t *icmp = fr->data + fr->l4;
     if (icmp[0] != 1)
         return;
     bool fatal;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "rxframe.h"
 #include "shimapi.h"
 #include "netcore.h"
 
@@ -454,27 +455,15 @@ struct nc_syn {
     bool sack;                   /* SACK-permitted offered */
 };
 void nc__syn_out(struct netcore_stack *st, uint8_t *ip, size_t len);
-bool nc__syn_in(const uint8_t *ip, size_t len, struct nc_syn *out);
+/* A received SYN (with or without ACK) of the frame: its handshake options into *out. */
+bool nc__syn_in(const struct nc_frame *fr, struct nc_syn *out);
 void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn);
 bool nc__syn_over_backlog(struct netcore_stack *st, const struct nc_syn *syn);
 
 /* rto.c: millisecond retransmission timer and stale-ACK filter for lwIP's sender */
 struct nc_rto_tab;
-struct nc_tcpseg {
-    bool tcp;                    /* a TCP segment over IPv4; the rest is set only then */
-    uint32_t saddr;              /* network order */
-    uint16_t sport, dport;
-    uint32_t seq;                /* host order */
-    size_t len;                  /* payload bytes */
-    struct tcp_pcb *pcb;         /* its active connection, or NULL (pcbmap.c keeps it valid) */
-};
 int nc__rto_init(struct netcore_stack *st);
 void nc__rto_free(struct netcore_stack *st);
-/* Before lwIP sees a received IP packet: false to drop it (a pure ACK older than seen). */
-bool nc__rto_input(struct netcore_stack *st, const uint8_t *ip, size_t len,
-                   struct nc_tcpseg *seg);
-/* After lwIP handled it. */
-void nc__rto_input_done(struct netcore_stack *st, const struct nc_tcpseg *seg);
 /* After tcp_output on pcb outside lwIP's input. */
 void nc__rto_output(struct netcore_stack *st, struct tcp_pcb *pcb);
 
@@ -526,10 +515,6 @@ typedef int8_t (*nc_port_bind_fn)(void *pcb, const struct ip_addr *ip, uint16_t 
 int nc__port_bind(struct netcore_stack *st, void *pcb, const struct ip_addr *ip, uint16_t port,
                   nc_port_bind_fn bind);
 
-/* icmp.c: ip is a whole IPv4 (protocol 1) or IPv6 (next header 58) packet */
-void nc__icmp_input(struct netcore_stack *st, const uint8_t *ip, size_t len);
-void nc__icmp6_input(struct netcore_stack *st, const uint8_t *ip, size_t len);
-
 /* config.c: the limited broadcast address, or the broadcast address of our subnet */
 bool nc__cfg_broadcast(const struct netcore_config *cfg, in_addr_t a);
 
@@ -577,10 +562,6 @@ static inline bool nc__same_fn(void *name, void *alias)
 
 /* offload.c: the TAP's virtio_net_hdr (dev.c opens it; see offload.c) */
 struct virtio_net_hdr;
-/* Checks the header before a received Ethernet frame f of len bytes; false: drop it
- * (counted). *vouched: the kernel vouches for the frame's TCP/UDP checksum. */
-bool nc__vnet_rx(struct netcore_stack *st, const uint8_t *hdr, const uint8_t *f, size_t len,
-                 bool *vouched);
 /* Fills h for an outgoing frame f (head contiguous bytes of len); may make it a GSO frame. */
 void nc__vnet_tx(struct netcore_stack *st, uint8_t *f, size_t head, size_t len,
                  struct virtio_net_hdr *h);

@@ -196,53 +196,6 @@ void nc__netif_teardown(struct netcore_stack *st)
 }
 
 
-/* An IPv4 header that is whole and consistent, with a good checksum. */
-static bool ipv4_ok(const uint8_t *ip, size_t len)
-{
-    size_t ihl = (size_t)(ip[0] & 0xf) * 4;
-    size_t total = (size_t)(ip[2] << 8 | ip[3]);
-    if ((ip[0] >> 4) != 4 || ihl < 20 || ihl > len || total < ihl || total > len)
-        return false;
-    uint32_t sum = 0;
-    for (size_t i = 0; i < ihl; i += 2)
-        sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return sum == 0xffff;
-}
-
-/* An IPv6 header that is whole, with a payload that fits in what arrived (Ethernet may
- * pad a short frame, so the frame can be longer). */
-static bool ipv6_ok(const uint8_t *ip, size_t len)
-{
-    return len >= IP6_HDR && (ip[0] >> 4) == 6 &&
-           IP6_HDR + (size_t)(ip[4] << 8 | ip[5]) <= len;
-}
-
-/*
- * An IPv6 packet for this host: one of our addresses, the all-nodes group, or the
- * solicited-node group of one of our addresses (neighbour discovery). Anything else is
- * someone else's: other hosts' unicast (Debian's lwIP is built to forward it) and groups we
- * are not in (the kernel's MLD reports to ff02::16, its own DAD probes).
- */
-static bool ipv6_for_us(const struct netcore_stack *st, const uint8_t *ip)
-{
-    static const uint8_t allnodes[16] = { 0xff, 0x02, [15] = 1 };
-    static const uint8_t solicited[13] = { 0xff, 0x02, [11] = 1, [12] = 0xff };
-    const uint8_t *dst = ip + 24;
-    bool sol = !memcmp(dst, solicited, sizeof(solicited));
-    if (!memcmp(dst, allnodes, sizeof(allnodes)))
-        return true;
-    for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; i++) {
-        if (!ip6_addr_isvalid(netif_ip6_addr_state(st->netif, i)))
-            continue;
-        const uint8_t *a = (const uint8_t *)netif_ip6_addr(st->netif, i)->addr;
-        if (sol ? !memcmp(dst + 13, a + 13, 3) : !memcmp(dst, a, 16))
-            return true;
-    }
-    return false;
-}
-
 /*
  * The device is gone (TAP deleted: EBADFD/EIO; wire peer closed). Like the kernel when an
  * interface disappears: every connection fails with ENETDOWN and new ones are refused with
@@ -264,86 +217,30 @@ void nc__dev_down(struct netcore_stack *st, int why)
 }
 
 /*
- * An IPv4 packet for this host: our address, a broadcast (all ones or our subnet's) or a
- * multicast group. Anything else is someone else's, dropped before our ICMP error handling
- * and SYN checks look at it (we do not forward).
- */
-static bool ipv4_for_us(const struct netcore_stack *st, const uint8_t *ip)
-{
-    uint32_t dst;
-    memcpy(&dst, ip + 16, 4);
-    uint32_t h = ntohl(dst);
-    uint32_t mask = st->cfg.prefix == 0 ? 0 : ~0u << (32 - st->cfg.prefix);
-    uint32_t ours = ntohl(st->cfg.ip.s_addr);
-    return dst == st->cfg.ip.s_addr || h == 0xffffffffu || (h >> 28) == 0xe ||
-           (mask != 0 && mask != ~0u && (h & mask) == (ours & mask) && (h | mask) == ~0u);
-}
-
-/* Drops what is not an Ethernet frame for us, counting why. Returns true to keep it. */
-static bool eth_frame_ok(struct netcore_stack *st, const uint8_t *f, size_t len)
-{
-    if (len < ETH_HDR + 20) {
-        /* shorter than a header plus the smallest IPv4/ARP payload */
-        st->stats.rx_dropped_malformed++;
-        return false;
-    }
-    bool multicast = (f[0] & 1) != 0; /* includes broadcast */
-    if (!multicast && memcmp(f, st->cfg.mac, 6) != 0) {
-        st->stats.rx_dropped_foreign++;
-        return false;
-    }
-    uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
-    if (type != 0x0800 && type != 0x0806 && type != 0x86dd) {
-        st->stats.rx_dropped_foreign++;
-        return false;
-    }
-    if (type == 0x0800 && !ipv4_ok(f + ETH_HDR, len - ETH_HDR)) {
-        st->stats.rx_dropped_malformed++;
-        return false;
-    }
-    if (type == 0x0800 && !ipv4_for_us(st, f + ETH_HDR)) {
-        st->stats.rx_dropped_foreign++;
-        return false;
-    }
-    if (type == 0x86dd && !ipv6_ok(f + ETH_HDR, len - ETH_HDR)) {
-        st->stats.rx_dropped_malformed++;
-        return false;
-    }
-    if (type == 0x86dd && !ipv6_for_us(st, f + ETH_HDR)) {
-        st->stats.rx_dropped_foreign++;
-        return false;
-    }
-    return true;
-}
-
-static bool ip_packet_ok(struct netcore_stack *st, const uint8_t *f, size_t len)
-{
-    int ver = len > 0 ? f[0] >> 4 : 0;
-    if (len < 20 || (ver == 4 && !ipv4_ok(f, len)) || (ver == 6 && !ipv6_ok(f, len)) ||
-        (ver != 4 && ver != 6)) {
-        st->stats.rx_dropped_malformed++;
-        return false;
-    }
-    if (ver == 4 ? !ipv4_for_us(st, f) : !ipv6_for_us(st, f)) {
-        st->stats.rx_dropped_foreign++;
-        return false;
-    }
-    return true;
-}
-
-
-/*
  * Reads up to max_frames frames from the device (without blocking) and feeds them to lwIP.
  * Caller holds the stack lock. Returns the number of frames read.
  */
 /*
  * With offloads most of what arrives is TCP super-segments of tens of KB: those are read
- * straight into the pbuf lwIP gets (rx_spare, as long as the longest PBUF_RAM pbuf that a
- * 16-bit heap size allows) instead of being copied there from the read buffer, which was a
- * sizeable part of receiving. A frame shorter than RX_KEEP_MIN is copied into a pbuf of its
- * own size and the spare stays for the next read: lwIP may hold a received pbuf for a while
- * (out-of-order data, a full receive ring), and the spare's 64 KB should not sit behind a
- * 60-byte ACK. A frame longer than the spare spills into the read buffer and is dropped.
+ * straight into the pbuf lwIP gets (rx_spare) instead of being copied there from the read
+ * buffer, which was a sizeable part of receiving. A frame shorter than RX_KEEP_MIN is copied
+ * into a pbuf of its own size and the spare stays for the next read: lwIP may hold a
+ * received pbuf for a while (out-of-order data, a full receive ring), and the spare's 64 KB
+ * should not sit behind a 60-byte ACK. A frame longer than the spare spills into the read
+ * buffer and is dropped.
+ *
+ * The spare could be 0xffff long: pbuf lengths are 16 bits, and with MEM_LIBC_MALLOC
+ * lwIP's mem_size_t is a size_t, so pbuf_alloc's sum with its header does not overflow. But
+ * measured (2026-12-02, a receiving iperf3 on the sandbox TAP, busy machine) a 0xffff spare
+ * cost more CPU per GB received than 65504 in each of three series of alternating runs
+ * (medians 0.91 against 0.77 s/GB, 1.26 against 1.21, 0.80 against 0.65), the throughput
+ * within the noise, for a cause not found: 65504 stays.
+ *
+ * The spare handed over keeps its whole allocation: pbuf_realloc's mem_trim does nothing
+ * with libc's malloc. RX_KEEP_MIN bounds that to less than twice the data held, and what
+ * lwIP holds is bounded by its windows (TCP_WND of data and out-of-order segments per
+ * connection): a trim (a realloc that glibc does in place for a chunk this size, but that
+ * may move it) would cost a call per super-segment to win back at most half of that.
  */
 #define RX_SPARE_LEN 65504
 #define RX_KEEP_MIN 32768
@@ -369,6 +266,56 @@ static int read_frame(struct netcore_stack *st, uint8_t **frame)
     return len;
 }
 
+/*
+ * The last receive stage (rxframe.h): lwIP takes the frame in. Returns whether it did
+ * (false: it was dropped, here for want of memory or by lwIP).
+ */
+bool nc__netif_input(struct netcore_stack *st, struct nc_frame *fr)
+{
+    struct pbuf *p;
+    u16_t len = (u16_t)fr->len; /* at most 0xffff (nc__frame_parse) */
+    if (st->rx_spare != NULL && fr->data == st->rx_spare->payload && len >= RX_KEEP_MIN) {
+        p = st->rx_spare;
+        st->rx_spare = NULL;
+        pbuf_realloc(p, len);
+    } else {
+        p = pbuf_alloc(PBUF_RAW, len, PBUF_RAM);
+        if (p == NULL) {
+            st->stats.rx_dropped_malformed++;
+            return false;
+        }
+        memcpy(p->payload, fr->data, len);
+    }
+    /* The kernel vouched for the frame's TCP or UDP checksum (offload.c): lwIP does not
+     * sum it again, for this frame only. */
+    u8_t sums = st->netif->chksum_flags; /* nc__offload_csum_setup's */
+    if (fr->vouched)
+        NETIF_SET_CHECKSUM_CTRL(st->netif, sums & ~(NETIF_CHECKSUM_CHECK_TCP |
+                                                    NETIF_CHECKSUM_CHECK_UDP));
+    /* tcpin.c matches IPv4 segments only (rto.c looked their pcb up) */
+    st->rx_seg = fr->ver == 4 && fr->tcp.tcp ? &fr->tcp : NULL;
+    bool taken = st->netif->input(p, st->netif) == ERR_OK;
+    if (!taken)
+        pbuf_free(p);
+    if (fr->vouched)
+        NETIF_SET_CHECKSUM_CTRL(st->netif, sums);
+    st->rx_seg = NULL;
+    return taken;
+}
+
+/*
+ * Reads up to max_frames frames from the device (without blocking), and parses and
+ * dispatches each (rxframe.h). Caller holds the stack lock. Returns the number of frames
+ * read.
+ *
+ * One frame per read: a TAP fd has no recvmmsg (it is a character device, not a socket),
+ * and IFF_MULTI_QUEUE gives more fds, one queue each, not more frames per call. With offloads
+ * a super-segment carries up to 44 MTU-sized frames, which is the batching the device allows.
+ * perf of an iperf3 receiving through the sandbox TAP (bench/profile-2026-12-02.txt): the
+ * reads take 17-18% of the process, nearly all of it copying the data out, which no
+ * batching saves; readv's own entry is under 0.1%. So no multiqueue: it would only spread
+ * the same copies over more fds.
+ */
 int nc__pump_device(struct netcore_stack *st, int max_frames)
 {
     int n = 0;
@@ -401,66 +348,9 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
         if (st->cfg.drop_every > 0 && st->stats.rx_frames % (uint64_t)st->cfg.drop_every == 0)
             continue; /* injected loss (tests) */
         st->stats.rx_bytes += (uint64_t)len;
-        if (len > 0xffff) {
-            /* lwIP's pbuf lengths are 16 bits, and the read buffer holds MTU + 18 bytes, up
-             * to 65539 (with offloads: a 64 KB super-segment and a little more): pbuf_alloc
-             * would get the length cut to 16 bits and the copy below would overrun the pbuf.
-             * No frame lwIP can take is this long. */
-            st->stats.rx_dropped_malformed++;
-            continue;
-        }
-        bool ok = st->dev.is_eth ? eth_frame_ok(st, frame, (size_t)len)
-                                 : ip_packet_ok(st, frame, (size_t)len);
-        if (!ok) {
-            nc__log(NETCORE_LOG_DEBUG, "frame of %d bytes dropped: malformed or not for us", len);
-            continue;
-        }
-        bool vouched = false;
-        if (vnet > 0 && !nc__vnet_rx(st, st->frame, frame, (size_t)len, &vouched))
-            continue;
-        const uint8_t *ip = st->dev.is_eth ? frame + ETH_HDR : frame;
-        size_t iplen = st->dev.is_eth ? (size_t)len - ETH_HDR : (size_t)len;
-        int ver = ip_version(st, frame, (size_t)len);
-        /* ICMP errors before lwIP, which answers only echo (and, for IPv6, ND and MLD). */
-        if (ver == 4 && ip[9] == 1)
-            nc__icmp_input(st, ip, iplen);
-        else if (ver == 6 && ip[6] == 58)
-            nc__icmp6_input(st, ip, iplen);
-        struct nc_syn syn;
-        bool is_syn = ver != 0 && nc__syn_in(ip, iplen, &syn);
-        if (is_syn && nc__syn_over_backlog(st, &syn))
-            continue;
-        struct nc_tcpseg seg = { .tcp = false };
-        if (ver == 4 && !nc__rto_input(st, ip, iplen, &seg))
-            continue;
-        struct pbuf *p;
-        if (st->rx_spare != NULL && frame == st->rx_spare->payload && len >= RX_KEEP_MIN) {
-            p = st->rx_spare;
-            st->rx_spare = NULL;
-            pbuf_realloc(p, (u16_t)len);
-        } else {
-            p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
-            if (p == NULL) {
-                st->stats.rx_dropped_malformed++;
-                continue;
-            }
-            memcpy(p->payload, frame, (size_t)len);
-        }
-        /* The kernel vouched for the frame's TCP or UDP checksum (offload.c): lwIP does not
-         * sum it again, for this frame only. */
-        u8_t sums = st->netif->chksum_flags; /* nc__offload_csum_setup's */
-        if (vouched)
-            NETIF_SET_CHECKSUM_CTRL(st->netif, sums & ~(NETIF_CHECKSUM_CHECK_TCP |
-                                                        NETIF_CHECKSUM_CHECK_UDP));
-        st->rx_seg = seg.tcp ? &seg : NULL; /* its pcb, for tcpin.c (pcbmap.c) */
-        if (st->netif->input(p, st->netif) != ERR_OK)
-            pbuf_free(p);
-        else if (is_syn)
-            nc__syn_tune(st, &syn);
-        if (vouched)
-            NETIF_SET_CHECKSUM_CTRL(st->netif, sums);
-        st->rx_seg = NULL;
-        nc__rto_input_done(st, &seg);
+        struct nc_frame fr;
+        if (nc__frame_parse(st, &fr, vnet > 0 ? st->frame : NULL, frame, (size_t)len))
+            nc__frame_dispatch(st, &fr);
     }
     return n;
 }

@@ -43,7 +43,7 @@
 
 /* The offset of the TCP or UDP header in an Ethernet frame and its protocol (6, 17), or 0:
  * IPv4 without fragments, IPv6 with TCP or UDP as its first next header (what the kernel
- * offloads). The IP header has been checked (netif.c: eth_frame_ok). */
+ * offloads). For our own frames (nc__vnet_tx): received ones are parsed by rxframe.c. */
 static size_t l4_offset(const uint8_t *f, size_t len, int *proto)
 {
     uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
@@ -65,40 +65,64 @@ static size_t l4_offset(const uint8_t *f, size_t len, int *proto)
     return off;
 }
 
-bool nc__vnet_rx(struct netcore_stack *st, const uint8_t *hdr, const uint8_t *f, size_t len,
-                 bool *vouched)
+/*
+ * A partial checksum the kernel left for us at a header the parse did not find (rxframe.c):
+ * IPv6 with an upper-layer header behind one we do not walk. The kernel's contract for
+ * NEEDS_CSUM is the sum of [csum_start, end of packet) into csum_start + csum_offset, the
+ * field holding the pseudo-header sum already, whatever the protocol: so it is finished here
+ * as the kernel finishes one for a device without offloads, and lwIP checks it as any other.
+ * 0 goes as 0xffff, the same sum, which UDP needs (0: no checksum).
+ */
+static void finish_partial(struct nc_frame *fr, size_t start, size_t field)
+{
+    size_t end = fr->l3 + fr->ip_len;
+    uint16_t c = inet_chksum(fr->data + start, (u16_t)(end - start));
+    if (c == 0)
+        c = 0xffff;
+    memcpy(fr->data + field, &c, 2); /* in network order already */
+}
+
+bool nc__vnet_rx(struct netcore_stack *st, struct nc_frame *fr)
 {
     struct virtio_net_hdr h;
-    memcpy(&h, hdr, sizeof(h));
-    *vouched = false;
+    memcpy(&h, fr->vnet, sizeof(h));
+    fr->vouched = false;
     uint8_t gso = h.gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
-    int proto = 0;
-    size_t l4 = len >= ETH_HDR + 20 ? l4_offset(f, len, &proto) : 0;
-    bool v6 = len >= ETH_HDR && f[12] == 0x86 && f[13] == 0xdd;
+    /* the TCP or UDP header the kernel offloads for: whole in what arrived */
+    int proto = fr->l4 != 0 && !fr->frag ? fr->proto : 0;
+    size_t l4 = (proto == 6 || proto == 17) && fr->l4 + (proto == 6 ? 20u : 8u) <= fr->len
+                    ? fr->l4 : 0;
     if (h.flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID))
         goto bad;
     if (gso != VIRTIO_NET_HDR_GSO_NONE) {
         /* Only what TUNSETOFFLOAD offered: TCP over the IP version it names. */
         if ((gso != VIRTIO_NET_HDR_GSO_TCPV4 && gso != VIRTIO_NET_HDR_GSO_TCPV6) ||
-            (gso == VIRTIO_NET_HDR_GSO_TCPV6) != v6 || proto != 6 || h.gso_size == 0)
+            (gso == VIRTIO_NET_HDR_GSO_TCPV6) != (fr->ver == 6) || l4 == 0 || proto != 6 ||
+            h.gso_size == 0)
             goto bad;
         st->stats.rx_gso++;
     }
     if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+        size_t start = h.csum_start, field = start + h.csum_offset;
+        if (field + 2 > fr->l3 + fr->ip_len)
+            goto bad;
         /* The sum must be where our parser finds the segment's own checksum field, or the
          * vouch would cover something else. */
-        if (l4 == 0 || h.csum_start != l4 || h.csum_offset != (proto == 6 ? 16 : 6) ||
-            (size_t)h.csum_start + h.csum_offset + 2 > len)
+        if (l4 != 0 && start == l4 && h.csum_offset == (proto == 6 ? 16 : 6)) {
+            fr->vouched = true;
+        } else if (l4 == 0 && fr->ver == 6 && !fr->frag && fr->l4 != 0 && start >= fr->l4) {
+            finish_partial(fr, start, field);
+        } else {
             goto bad;
-        *vouched = true;
+        }
     } else if ((h.flags & VIRTIO_NET_HDR_F_DATA_VALID) && l4 != 0) {
-        *vouched = true;
+        fr->vouched = true;
     }
     return true;
 bad:
     st->stats.rx_dropped_malformed++;
     nc__log(NETCORE_LOG_DEBUG, "frame of %zu bytes dropped: bad virtio_net_hdr (flags 0x%x "
-            "gso 0x%x size %u csum %u+%u)", len, h.flags, h.gso_type, h.gso_size,
+            "gso 0x%x size %u csum %u+%u)", fr->len, h.flags, h.gso_type, h.gso_size,
             h.csum_start, h.csum_offset);
     return false;
 }

@@ -369,40 +369,25 @@ void nc__rto_output(struct netcore_stack *st, struct tcp_pcb *pcb)
     arm(st, due, now);
 }
 
-bool nc__rto_input(struct netcore_stack *st, const uint8_t *ip, size_t len,
-                   struct nc_tcpseg *seg)
+/*
+ * The receive stage: the segment's one connection lookup, kept in the record for tcpin.c and
+ * for after lwIP's input (pcbmap.c clears it if lwIP frees the pcb). A bare SYN has no
+ * connection yet. IPv4 only, as the table above.
+ */
+bool nc__rto_input(struct netcore_stack *st, struct nc_frame *fr)
 {
-    seg->tcp = false;
-    seg->pcb = NULL;
-    if (len < 20 || (ip[0] >> 4) != 4 || ip[9] != 6 || (ip[6] & 0x3f) != 0 || ip[7] != 0)
-        return true; /* not TCP over IPv4, or a fragment */
-    size_t ihl = (size_t)(ip[0] & 0xf) * 4;
-    size_t total = (size_t)(ip[2] << 8 | ip[3]);
-    if (total > len || total < ihl + 20)
+    struct nc_tcpseg *seg = &fr->tcp;
+    if (fr->ver != 4 || !seg->tcp)
         return true;
-    const uint8_t *tcp = ip + ihl;
-    size_t doff = (size_t)(tcp[12] >> 4) * 4;
-    if (doff < 20 || ihl + doff > total)
-        return true;
-    seg->tcp = true;
-    memcpy(&seg->saddr, ip + 12, 4);
-    seg->sport = (uint16_t)(tcp[0] << 8 | tcp[1]);
-    seg->dport = (uint16_t)(tcp[2] << 8 | tcp[3]);
-    seg->seq = (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 | tcp[7];
-    seg->len = total - ihl - doff;
-    /* The segment's one lookup, kept for tcpin.c and for after lwIP's input (pcbmap.c clears
-     * it if lwIP frees the pcb). A bare SYN has no connection yet. */
-    if ((tcp[13] & 0x12) != 0x02)
-        seg->pcb = nc__pcb_find_raw(st, false, ip + 12, seg->sport, seg->dport);
+    if ((seg->flags & 0x12) != 0x02)
+        seg->pcb = nc__pcb_find_raw(st, false, fr->src, seg->sport, seg->dport);
     /* A pure ACK: ACK (and PSH) only, no data. */
-    if ((tcp[13] & ~0x08) != 0x10 || total != ihl + doff)
+    if ((seg->flags & ~0x08) != 0x10 || seg->len != 0)
         return true;
     struct tcp_pcb *pcb = seg->pcb;
     if (pcb == NULL || pcb->state < ESTABLISHED)
         return true;
-    uint32_t ackno = (uint32_t)tcp[8] << 24 | (uint32_t)tcp[9] << 16 | (uint32_t)tcp[10] << 8 |
-                     tcp[11];
-    if (!TCP_SEQ_LT(ackno, pcb->lastack))
+    if (!TCP_SEQ_LT(seg->ack, pcb->lastack))
         return true;
     st->stats.stale_acks++;
     return false;

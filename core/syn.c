@@ -32,9 +32,8 @@ static unsigned headers(bool v6)
 }
 
 /*
- * Finds the options of a TCP SYN (with or without ACK) in an IPv4 packet, or in an IPv6
- * packet whose next header is TCP (lwIP sends no extension headers; a peer's SYN behind
- * one is left to lwIP untuned).
+ * Finds the options of our own TCP SYN (with or without ACK) in an IPv4 packet, or in an
+ * IPv6 packet whose next header is TCP (lwIP sends no extension headers).
  */
 static bool parse_syn(uint8_t *ip, size_t len, struct syn_opts *o)
 {
@@ -56,25 +55,10 @@ static bool parse_syn(uint8_t *ip, size_t len, struct syn_opts *o)
     size_t doff = (size_t)(tcp[12] >> 4) * 4;
     if (!(tcp[13] & 0x02) || doff < 20 || len < ihl + doff)
         return false;
+    size_t mss_at;
     o->tcp = tcp;
-    o->mss = NULL;
-    o->sack = false;
-    for (size_t i = 20; i < doff;) {
-        uint8_t kind = tcp[i];
-        if (kind == 0)
-            break;
-        if (kind == 1) {
-            i++;
-            continue;
-        }
-        if (i + 1 >= doff || tcp[i + 1] < 2 || i + tcp[i + 1] > doff)
-            break;
-        if (kind == 2 && tcp[i + 1] == 4)
-            o->mss = tcp + i + 2;
-        else if (kind == 4 && tcp[i + 1] == 2)
-            o->sack = true;
-        i += tcp[i + 1];
-    }
+    nc__tcp_opts(tcp, doff, &mss_at, &o->sack);
+    o->mss = mss_at != 0 ? tcp + mss_at : NULL;
     return true;
 }
 
@@ -107,19 +91,18 @@ void nc__syn_out(struct netcore_stack *st, uint8_t *ip, size_t len)
     }
 }
 
-bool nc__syn_in(const uint8_t *ip, size_t len, struct nc_syn *out)
+bool nc__syn_in(const struct nc_frame *fr, struct nc_syn *out)
 {
-    struct syn_opts o;
-    if (!parse_syn((uint8_t *)ip, len, &o))
+    const struct nc_tcpseg *t = &fr->tcp;
+    if (!t->tcp || !(t->flags & 0x02))
         return false;
-    out->v6 = (ip[0] >> 4) == 6;
-    memset(out->saddr, 0, sizeof(out->saddr));
-    memcpy(out->saddr, out->v6 ? ip + 8 : ip + 12, out->v6 ? 16 : 4);
-    out->sport = (uint16_t)(o.tcp[0] << 8 | o.tcp[1]);
-    out->dport = (uint16_t)(o.tcp[2] << 8 | o.tcp[3]);
-    out->mss = o.mss != NULL ? (uint16_t)(o.mss[0] << 8 | o.mss[1]) : 0;
-    out->ack = (o.tcp[13] & 0x10) != 0;
-    out->sack = o.sack;
+    out->v6 = fr->ver == 6;
+    memcpy(out->saddr, fr->src, sizeof(out->saddr));
+    out->sport = t->sport;
+    out->dport = t->dport;
+    out->mss = t->mss;
+    out->ack = (t->flags & 0x10) != 0;
+    out->sack = t->sack;
     return true;
 }
 

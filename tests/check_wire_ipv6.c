@@ -490,6 +490,72 @@ START_TEST(frames_ipv6)
 }
 END_TEST
 
+/* Puts an 8-byte destination-options header (Pad6) in front of the payload of frame6's
+ * frame f of n bytes; the upper layer's checksum stays right. Returns the new length. */
+static size_t dest_opts6(uint8_t *f, size_t n)
+{
+    uint8_t *ip = f + 14;
+    memmove(ip + 48, ip + 40, n - 54);
+    memset(ip + 40, 0, 8);
+    ip[40] = ip[6];
+    ip[42] = 1; /* PadN of 4 bytes */
+    ip[43] = 4;
+    ip[6] = 60;
+    uint16_t plen = (uint16_t)((ip[4] << 8 | ip[5]) + 8);
+    ip[4] = (uint8_t)(plen >> 8);
+    ip[5] = (uint8_t)plen;
+    return n + 8;
+}
+
+/* An ICMPv6 error behind an extension header still reaches the connection it quotes: the
+ * frame's parse walks to the upper-layer header for every stage (core/rxframe.c). */
+START_TEST(frames_ipv6_extension_header)
+{
+    int peer;
+    struct netcore_stack *st = wf_raw_stack_with(&peer, mtu9000);
+    static const uint8_t ours[6] = { 2, 0, 0, 0, 0, 2 }, sol[6] = { 0x33, 0x33, 0xff, 0, 0, 2 };
+    uint8_t f[200], out[64];
+    /* the peer's MAC, from its neighbour solicitation (see frames_ipv6) */
+    uint8_t ns[32] = { 135, 0 };
+    inet_pton(AF_INET6, CLIENT_IP6, ns + 8);
+    ns[24] = 1;
+    ns[25] = 1;
+    memcpy(ns + 26, (const uint8_t[]){ 2, 0, 0, 0, 0, 1 }, 6);
+    wf_put(peer, f, frame6(f, sol, SERVER_IP6, "ff02::1:ff00:2", 58, ns, sizeof(ns), 2));
+    netcore_step(st, 0);
+    ck_assert(sent6(peer, 58, 136, out, sizeof(out)));
+
+    int c = netcore_socket(st, AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in6 to = sin6_of(SERVER_IP6, 5999);
+    ck_assert_int_eq(netcore_connect(st, c, (struct sockaddr *)&to, sizeof(to)), -EINPROGRESS);
+    netcore_step(st, 0);
+    ck_assert(sent6(peer, 6, 0x02, out, sizeof(out)));
+    /* port unreachable quoting our SYN's header and ports */
+    uint8_t err[8 + 40 + 8] = { 1, 4 };
+    uint8_t *q = err + 8;
+    q[0] = 0x60;
+    q[5] = 20;
+    q[6] = 6;
+    q[7] = 64;
+    inet_pton(AF_INET6, CLIENT_IP6, q + 8);
+    inet_pton(AF_INET6, SERVER_IP6, q + 24);
+    memcpy(q + 40, out, 8);
+    size_t n = frame6(f, ours, SERVER_IP6, CLIENT_IP6, 58, err, sizeof(err), 2);
+    wf_put(peer, f, dest_opts6(f, n));
+    netcore_step(st, 0);
+    int e = 0;
+    socklen_t el = sizeof(e);
+    ck_assert_int_eq(netcore_getsockopt(st, c, SOL_SOCKET, SO_ERROR, &e, &el), 0);
+    ck_assert_int_eq(e, ECONNREFUSED);
+    struct netcore_stats s;
+    netcore_get_stats(st, &s);
+    ck_assert_uint_eq(s.rx_dropped_malformed, 0);
+    netcore_close(st, c);
+    netcore_stop(st);
+    close(peer);
+}
+END_TEST
+
 static Suite *wire_ipv6_suite(void)
 {
     Suite *s = suite_create("wire_ipv6");
@@ -501,6 +567,7 @@ static Suite *wire_ipv6_suite(void)
     tcase_add_test(t_ipv6, tcp6_v6only);
     tcase_add_test(t_ipv6, udp6_datagrams);
     tcase_add_test(t_ipv6, frames_ipv6);
+    tcase_add_test(t_ipv6, frames_ipv6_extension_header);
     suite_add_tcase(s, t_ipv6);
     return s;
 }
