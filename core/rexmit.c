@@ -322,6 +322,21 @@ uint32_t nc__rexmit_high(struct tcp_pcb *pcb)
     return sb != NULL ? sb->high_rxt : pcb->lastack;
 }
 
+bool nc__rexmit_sacked(const struct tcp_pcb *pcb, uint32_t *bytes)
+{
+    const struct scoreboard *sb = sb_ready ? tcp_ext_arg_get(pcb, sb_id) : NULL;
+    if (sb == NULL)
+        return false;
+    uint32_t n = 0;
+    for (unsigned i = 0; i < sb->n; i++) {
+        uint32_t l = TCP_SEQ_GT(sb->b[i].l, pcb->lastack) ? sb->b[i].l : pcb->lastack;
+        if (TCP_SEQ_GT(sb->b[i].r, l))
+            n += sb->b[i].r - l;
+    }
+    *bytes = n;
+    return true;
+}
+
 bool nc__rexmit_holes(struct tcp_pcb *pcb)
 {
     return holes(pcb, false);
