@@ -66,16 +66,21 @@ void nc__cc_loss(struct tcp_pcb *pcb, uint32_t cwnd)
     nc__cc_recovery(pcb);
 }
 
-void nc__cc_timeout(struct tcp_pcb *pcb)
+void nc__cc_timeout(struct tcp_pcb *pcb, bool first)
 {
-    pcb->ssthresh = nc__cc_ssthresh(pcb->cwnd, pcb->snd_wnd, 2u * pcb->mss);
+    /* A timeout in fast recovery, or after another, keeps the ssthresh that episode set, as
+     * Linux does: the window then is an inflated one, or already a single segment. */
+    if (first)
+        pcb->ssthresh = nc__cc_ssthresh(pcb->cwnd, pcb->snd_wnd, 2u * pcb->mss);
     pcb->cwnd = pcb->mss;
     pcb->bytes_acked = 0;
 }
 
 void nc__cc_recovery(struct tcp_pcb *pcb)
 {
+    /* Not after a timeout in recovery (lwIP keeps TF_INFR through one): go-back-N starts
+     * from one segment until what was outstanding then is acknowledged (TF_RTO). */
     uint32_t sacked;
-    if ((pcb->flags & TF_INFR) && nc__rexmit_sacked(pcb, &sacked))
+    if ((pcb->flags & (TF_INFR | TF_RTO)) == TF_INFR && nc__rexmit_sacked(pcb, &sacked))
         pcb->cwnd = nc__cc_recovery_cwnd(pcb->ssthresh, pcb->mss, sacked);
 }

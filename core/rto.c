@@ -264,10 +264,11 @@ static void expire(struct netcore_stack *st, struct nc_rto *r, struct tcp_pcb *p
                    uint32_t now)
 {
     r->since = now;
+    bool first = !(pcb->flags & (TF_INFR | TF_RTO));
     nc__rexmit_cut(pcb);
     if (tcp_rexmit_rto_prepare(pcb) != ERR_OK)
         return;
-    nc__cc_timeout(pcb);
+    nc__cc_timeout(pcb, first);
     pcb->rtime = 0; /* lwIP's own timer starts over */
     nc__rexmit_recovery(pcb, false, pcb->lastack); /* go-back-N resends the holes anyway */
     tcp_rexmit_rto_commit(pcb);

@@ -308,9 +308,10 @@ static void nr_after(const struct nr *nr, struct tcp_pcb *pcb)
     if (nr->what == NR_DUP) {
         /* New blocks: the window grows by what they SACK (cc.c), more holes may show. */
         if (pcb->flags & TF_INFR) {
+            tcpwnd_size_t cwnd = pcb->cwnd;
             nc__cc_recovery(pcb);
-            nc__rexmit_holes(pcb);
-            output(pcb);
+            if (nc__rexmit_holes(pcb) || pcb->cwnd > cwnd)
+                output(pcb);
         }
         return;
     }

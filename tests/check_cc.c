@@ -93,12 +93,16 @@ START_TEST(timeout_one_segment)
 {
     pcb.cwnd = 100000;
     pcb.bytes_acked = 1234;
-    nc__cc_timeout(&pcb);
+    nc__cc_timeout(&pcb, true);
     ck_assert_uint_eq(pcb.ssthresh, 70000);
     ck_assert_uint_eq(pcb.cwnd, 1460);
     ck_assert_uint_eq(pcb.bytes_acked, 0);
-    /* a timeout right after: 0.7 of one segment, the floor of two */
-    nc__cc_timeout(&pcb);
+    /* the timer backing off: ssthresh stays */
+    nc__cc_timeout(&pcb, false);
+    ck_assert_uint_eq(pcb.ssthresh, 70000);
+    ck_assert_uint_eq(pcb.cwnd, 1460);
+    /* a first timeout with a window of one segment: 0.7 of it, the floor of two */
+    nc__cc_timeout(&pcb, true);
     ck_assert_uint_eq(pcb.ssthresh, 2920);
     ck_assert_uint_eq(pcb.cwnd, 1460);
 }
