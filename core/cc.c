@@ -15,7 +15,7 @@
  *    grows with each segment queued out of order, so lwIP does not count them as
  *    duplicates), so recovery sent nothing new past ssthresh + 3 segments until the first
  *    hole was repaired, a round trip at least, more when a retransmission was lost too
- *    (5% loss, 16 MiB: 1.8 of 2.2 s in recovery). The window in recovery is ssthresh, plus
+ *    (16 MiB through 5% loss: 1.6 of 2.0 s in recovery). The window in recovery is ssthresh, plus
  *    lwIP's 3 segments, plus the bytes SACKed above the cumulative ACK (RFC 6675's pipe
  *    without its lost-segment rule: a hole not yet resent still counts as in flight).
  *
