@@ -593,6 +593,25 @@ uint32_t nc__rexmit_high(struct tcp_pcb *pcb);
 bool nc__rexmit_timer(struct tcp_pcb *pcb, uint32_t srtt, uint32_t *due);
 bool nc__rexmit_fire(struct tcp_pcb *pcb, uint32_t srtt);
 void nc__tcpin_reorder(struct tcp_pcb *pcb, uint32_t srtt);
+/* rexmit.c: the bytes pcb's scoreboard holds SACKed above the cumulative ACK; false when the
+ * connection has no scoreboard (a peer without SACK, or no block seen yet). */
+bool nc__rexmit_sacked(const struct tcp_pcb *pcb, uint32_t *bytes);
+
+/* cc.c: congestion control around lwIP's (see there). Pure: RFC 6928's initial window for
+ * smss; the ssthresh after a loss, NC_CC_BETA of min(cwnd, snd_wnd) and at least floor; the
+ * window in recovery, ssthresh + 3 smss + what the peer SACKed. On a pcb: the initial window
+ * once established; a loss detected by duplicate ACKs or SACK (lwIP entered fast recovery;
+ * cwnd: its window before); a timeout (first: not in fast recovery or after another timeout,
+ * so ssthresh is reduced); the window in recovery after an ACK. */
+#define NC_CC_BETA_NUM 7
+#define NC_CC_BETA_DEN 10
+uint32_t nc__cc_iw(uint32_t smss);
+uint32_t nc__cc_ssthresh(uint32_t cwnd, uint32_t snd_wnd, uint32_t floor);
+uint32_t nc__cc_recovery_cwnd(uint32_t ssthresh, uint32_t smss, uint32_t sacked);
+void nc__cc_established(struct tcp_pcb *pcb);
+void nc__cc_loss(struct tcp_pcb *pcb, uint32_t cwnd);
+void nc__cc_timeout(struct tcp_pcb *pcb, bool first);
+void nc__cc_recovery(struct tcp_pcb *pcb);
 
 /* stat.c: the stats socket (netcore stat); open after the event base exists. */
 void nc__stat_open(struct netcore_stack *st);

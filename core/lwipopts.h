@@ -112,6 +112,12 @@ void nc__mem_free(void *p);
     (((pcb)->flags & TF_WND_SCALE) ? TCP_WND / 4 : LWIP_MIN(0xffff / 4, TCP_MSS * 4))
 /* Debian's; tcp.c raises each connection's snd_buf (lwIP's low-water marks are 16-bit). */
 #define TCP_SND_BUF                 0xFFFF
+/* Segments a connection may queue (unsent and unacknowledged): lwIP's default, 4 x TCP_SND_BUF
+ * in 1460-byte segments (180), capped a sender without offloads at 263 KB in flight, a
+ * quarter of the 1 MiB that tcp.c lets a connection have, and at a 10 ms RTT at 26 MB/s
+ * (bench/loss.sh, 16 MiB without loss: 1.1 s, the kernel 0.3 s). 1 MiB in 1460-byte
+ * segments is 719; the bytes stay bounded by snd_buf. */
+#define TCP_SND_QUEUELEN            1024
 /* Off: tcp_write would sum every byte it copies whatever the netif (lwIP decides this at
  * compile time), and with TUN_F_CSUM the kernel sums them instead (offload.c). Without
  * offloads lwIP sums a segment when it sends it: the same bytes once, and once more per

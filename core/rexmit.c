@@ -14,8 +14,9 @@
  * its accounts: snd_queuelen is kept by lwIP's split, and the dropped front goes back to
  * snd_buf as when lwIP frees an acknowledged segment (lwIP counts freed segments there, not
  * acknowledged bytes: a front dropped without it would be lost from the send buffer for
- * good); snd_nxt is untouched, and the retransmission timer is the connection's as before. lwIP's tcp_split_unsent_seg does the splitting: it works on the
- * unsent queue's head, so the unacked queue stands in for it for the call.
+ * good); snd_nxt is untouched, and the retransmission timer is the connection's as before.
+ * lwIP's tcp_split_unsent_seg does the splitting: it works on the unsent queue's head, so the
+ * unacked queue stands in for it for the call.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -89,22 +90,25 @@ void nc__rexmit_cut(struct tcp_pcb *pcb)
  * tcp_output then sends them and puts them back on the unacked queue in order. A
  * retransmission can be lost too: when data sent after it is SACKed and it is not (RACK's
  * rule, RFC 8985, by sequence instead of time, the link keeping order), the holes are resent
- * again at once instead of after the retransmission timer; and when nothing sent after it
- * comes back to tell (a receive window that lets nothing more out), a retransmission not
- * SACKed a quarter of an RTT after its own round trip counts as lost. Likewise a hole with
- * less than three segments SACKed above it (a flight's tail) counts as lost once a quarter
- * of an RTT has passed since the last SACK (RACK's reordering timer; rto.c runs both).
- * Only what
- * fits the window now is moved, so that tcp_output sends it at once: lwIP's tcp_write
- * appends new data to the last unsent segment, which must not be an old one. The
- * scoreboard goes with the pcb (lwIP's ext arg destroy callback).
+ * again at once (those the judged retransmissions covered; see holes()) instead of after the
+ * retransmission timer; and when nothing sent after it comes back to tell (a receive window
+ * that lets nothing more out), a retransmission not SACKed a quarter of an RTT after its own
+ * round trip counts as lost. Likewise a hole with less than three segments SACKed above it
+ * (a flight's tail) counts as lost once a quarter of an RTT has passed since the last SACK
+ * (RACK's reordering timer; rto.c runs both). Only what fits the window now is moved, so
+ * that tcp_output sends it at once: lwIP's tcp_write appends new data to the last unsent
+ * segment, which must not be an old one. The scoreboard goes with the pcb (lwIP's ext arg
+ * destroy callback).
  */
 #define SB_BLOCKS 64 /* a 1 MiB flight at 5% loss has ~36 holes */
 
 struct scoreboard {
     uint32_t high_rxt; /* retransmitted in this recovery up to here */
-    uint32_t rxt_mark; /* snd_nxt when the last retransmission went out */
+    uint32_t rxt_mark; /* snd_nxt when the oldest retransmission not yet judged went out */
     uint32_t rxt_at;   /* sys_now() then */
+    uint32_t mark_high; /* high_rxt then: what went out before rxt_mark */
+    uint32_t redo_end; /* to resend again what is not SACKed below here, when redo */
+    bool redo;
     uint32_t ack_at;   /* sys_now() of the last ACK with SACK blocks */
     bool marked;       /* rxt_mark is set: a retransmission is on its way */
     unsigned n;
@@ -265,6 +269,45 @@ static uint32_t queue_hole(struct tcp_pcb *pcb, uint32_t a, uint32_t b, uint32_t
     return b;
 }
 
+/* Queues the holes between start and end (the scoreboard's blocks bound them), each once
+ * three segments' worth is SACKed above it unless force; *reached: how far it went. */
+static bool walk(struct tcp_pcb *pcb, struct scoreboard *sb, uint32_t start, uint32_t end,
+                 bool force, uint32_t edge, uint32_t *reached)
+{
+    uint16_t real = nc__offload_real_mss(pcb);
+    bool queued = false;
+    uint32_t above = 0; /* SACKed above the hole before block i */
+    for (unsigned i = 0; i < sb->n; i++)
+        above += sb->b[i].r - sb->b[i].l;
+    for (unsigned i = 0; i < sb->n && TCP_SEQ_LT(start, end);
+         above -= sb->b[i].r - sb->b[i].l, i++) {
+        if (TCP_SEQ_GT(sb->b[i].l, start)) {
+            if (above < 3u * real && !force)
+                break;
+            uint32_t stop = TCP_SEQ_LT(sb->b[i].l, end) ? sb->b[i].l : end;
+            uint32_t got = queue_hole(pcb, start, stop, edge);
+            if (got != start) {
+                queued = true;
+                start = got;
+            }
+            if (got != stop)
+                break; /* the window, or a segment lwIP holds */
+        }
+        if (TCP_SEQ_GT(sb->b[i].r, start))
+            start = sb->b[i].r;
+    }
+    *reached = start;
+    return queued;
+}
+
+/*
+ * A retransmission is judged lost when data sent after it is SACKed and it is not (or by the
+ * timer, nc__rexmit_fire): the mark is the oldest retransmission not judged yet, so that the
+ * holes resent since, at 5% loss on nearly every ACK, do not keep moving it (which left a lost
+ * retransmission to wait until recovery ran dry: 16 MiB, 5% loss, episodes of ~90 ms at a
+ * 12 ms RTT). What the mark covered and is not SACKed is resent again; retransmissions
+ * after it are judged by the next mark.
+ */
 static bool holes(struct tcp_pcb *pcb, bool force)
 {
     struct scoreboard *sb = sb_get(pcb, false);
@@ -273,34 +316,32 @@ static bool holes(struct tcp_pcb *pcb, bool force)
     uint16_t real = nc__offload_real_mss(pcb);
     tcpwnd_size_t wnd = pcb->cwnd < pcb->snd_wnd ? pcb->cwnd : pcb->snd_wnd;
     uint32_t edge = pcb->lastack + wnd;
-    /* A retransmission lost again: what was sent after it is SACKed (three segments' worth,
-     * as for any loss), it is not. Every hole not SACKed since is then resent again. */
     if (sb->marked && TCP_SEQ_GEQ(sb->b[sb->n - 1].r, sb->rxt_mark + 3u * real)) {
-        sb->high_rxt = pcb->lastack;
+        sb->redo = true;
+        sb->redo_end = sb->mark_high;
         sb->marked = false;
     }
-    uint32_t start = TCP_SEQ_GT(sb->high_rxt, pcb->lastack) ? sb->high_rxt : pcb->lastack;
     bool queued = false;
-    uint32_t above = 0; /* SACKed above the hole before block i */
-    for (unsigned i = 0; i < sb->n; i++)
-        above += sb->b[i].r - sb->b[i].l;
-    for (unsigned i = 0; i < sb->n; above -= sb->b[i].r - sb->b[i].l, i++) {
-        if (TCP_SEQ_GT(sb->b[i].l, start)) {
-            if (above < 3u * real && !force)
-                break;
-            uint32_t got = queue_hole(pcb, start, sb->b[i].l, edge);
-            if (got != start) {
-                queued = true;
-                sb->high_rxt = got;
-                sb->rxt_mark = pcb->snd_nxt;
-                sb->rxt_at = sys_now();
-                sb->marked = true;
-            }
-            if (got != sb->b[i].l)
-                break; /* the window, or a segment lwIP holds */
-        }
-        if (TCP_SEQ_GT(sb->b[i].r, start))
-            start = sb->b[i].r;
+    uint32_t reached;
+    if (sb->redo && TCP_SEQ_GT(sb->redo_end, pcb->lastack)) {
+        queued = walk(pcb, sb, pcb->lastack, sb->redo_end, true, edge, &reached);
+        if (TCP_SEQ_LT(reached, sb->redo_end))
+            sb->redo_end = reached; /* the rest when the window allows */
+        else
+            sb->redo = false;
+    } else {
+        sb->redo = false;
+    }
+    uint32_t start = TCP_SEQ_GT(sb->high_rxt, pcb->lastack) ? sb->high_rxt : pcb->lastack;
+    if (walk(pcb, sb, start, pcb->snd_nxt, force, edge, &reached)) {
+        queued = true;
+        sb->high_rxt = reached;
+    }
+    if (queued && !sb->marked) {
+        sb->rxt_mark = pcb->snd_nxt;
+        sb->rxt_at = sys_now();
+        sb->mark_high = TCP_SEQ_GT(sb->high_rxt, pcb->lastack) ? sb->high_rxt : pcb->lastack;
+        sb->marked = true;
     }
     return queued;
 }
@@ -313,13 +354,30 @@ void nc__rexmit_recovery(struct tcp_pcb *pcb, bool on, uint32_t high_rxt)
     sb->high_rxt = high_rxt;
     sb->rxt_mark = pcb->snd_nxt;
     sb->rxt_at = sys_now();
+    sb->mark_high = high_rxt;
     sb->marked = on;
+    sb->redo = false;
 }
 
 uint32_t nc__rexmit_high(struct tcp_pcb *pcb)
 {
     struct scoreboard *sb = sb_get(pcb, false);
     return sb != NULL ? sb->high_rxt : pcb->lastack;
+}
+
+bool nc__rexmit_sacked(const struct tcp_pcb *pcb, uint32_t *bytes)
+{
+    const struct scoreboard *sb = sb_ready ? tcp_ext_arg_get(pcb, sb_id) : NULL;
+    if (sb == NULL)
+        return false;
+    uint32_t n = 0;
+    for (unsigned i = 0; i < sb->n; i++) {
+        uint32_t l = TCP_SEQ_GT(sb->b[i].l, pcb->lastack) ? sb->b[i].l : pcb->lastack;
+        if (TCP_SEQ_GT(sb->b[i].r, l))
+            n += sb->b[i].r - l;
+    }
+    *bytes = n;
+    return true;
 }
 
 bool nc__rexmit_holes(struct tcp_pcb *pcb)
@@ -368,7 +426,8 @@ bool nc__rexmit_fire(struct tcp_pcb *pcb, uint32_t srtt)
         return false;
     uint32_t now = sys_now();
     if (sb->marked && TCP_SEQ_GEQ(now, sb->rxt_at + srtt + srtt / 4 + 2)) {
-        sb->high_rxt = pcb->lastack; /* what it resent is lost again */
+        sb->redo = true; /* what it resent is lost again */
+        sb->redo_end = sb->mark_high;
         sb->marked = false;
     }
     sb->ack_at = now; /* not again before the next reordering window */

@@ -11,8 +11,8 @@
  *  - the RTT is sampled one segment at a time and never across a retransmission (Karn); the
  *    RTO is srtt + 4 rttvar, at least 200 ms as in Linux, 1 s before the first sample, and
  *    doubles on each expiry without progress;
- *  - on expiry netcore does what lwIP's slow timer does on its own: ssthresh to half the
- *    flight, cwnd to one segment, every unacknowledged segment sent again (go-back-N).
+ *  - on expiry netcore does what lwIP's slow timer does on its own: ssthresh reduced (by
+ *    cc.c's rule), cwnd to one segment, every unacknowledged segment sent again (go-back-N).
  * It only ever fires sooner than lwIP's timer would: once the backed-off RTO reaches lwIP's
  * own, lwIP's timer takes over until the next progress, so a dead peer is given up on after
  * TCP_MAXRTX retransmissions on lwIP's schedule, as before.
@@ -264,15 +264,11 @@ static void expire(struct netcore_stack *st, struct nc_rto *r, struct tcp_pcb *p
                    uint32_t now)
 {
     r->since = now;
+    bool first = !(pcb->flags & (TF_INFR | TF_RTO));
     nc__rexmit_cut(pcb);
     if (tcp_rexmit_rto_prepare(pcb) != ERR_OK)
         return;
-    tcpwnd_size_t flight = pcb->cwnd < pcb->snd_wnd ? pcb->cwnd : pcb->snd_wnd;
-    pcb->ssthresh = flight / 2;
-    if (pcb->ssthresh < 2 * (tcpwnd_size_t)pcb->mss)
-        pcb->ssthresh = 2 * (tcpwnd_size_t)pcb->mss;
-    pcb->cwnd = pcb->mss;
-    pcb->bytes_acked = 0;
+    nc__cc_timeout(pcb, first);
     pcb->rtime = 0; /* lwIP's own timer starts over */
     nc__rexmit_recovery(pcb, false, pcb->lastack); /* go-back-N resends the holes anyway */
     tcp_rexmit_rto_commit(pcb);

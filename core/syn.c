@@ -143,6 +143,10 @@ void nc__syn_tune(struct netcore_stack *st, const struct nc_syn *syn)
      * onto its addresses and ports, which lwIP answers with an ACK) changes nothing here. */
     if (p == NULL || p->mss > TCP_MSS)
         return;
+    /* An active open: lwIP set its initial window on this SYN-ACK (a passive one's is set on
+     * the handshake's last ACK, tcpin.c). */
+    if (syn->ack && p->state == ESTABLISHED && p->snd_nxt == p->lastack)
+        nc__cc_established(p);
     /* RFC 5681: the initial slow-start threshold "arbitrarily high". lwIP starts it at
      * TCP_SND_BUF (64 KiB), which ends slow start long before a fast path is full; a
      * threshold lwIP has already lowered after a loss stays. */

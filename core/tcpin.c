@@ -256,9 +256,11 @@ static void output(struct tcp_pcb *pcb)
         nc__rto_output(nc__stack, pcb);
 }
 
-/* Recovery begins: the head went out again; the other holes the SACK blocks show follow. */
-static void enter(struct tcp_pcb *pcb)
+/* Recovery begins: the head went out again; the other holes the SACK blocks show follow.
+ * cwnd: the window before the loss, which cc.c reduces. */
+static void enter(struct tcp_pcb *pcb, tcpwnd_size_t cwnd)
 {
+    nc__cc_loss(pcb, cwnd);
     set_recover(pcb, true, pcb->snd_nxt);
     nc__rexmit_recovery(pcb, true, head_end(pcb));
     nc__rexmit_holes(pcb);
@@ -271,13 +273,16 @@ void nc__tcpin_reorder(struct tcp_pcb *pcb, uint32_t srtt)
 {
     if (!(pcb->flags & TF_INFR)) {
         uint32_t lastack = pcb->lastack;
+        tcpwnd_size_t cwnd = pcb->cwnd;
         nc__rexmit_cut(pcb);
         tcp_rexmit_fast(pcb);
         if (!(pcb->flags & TF_INFR) || pcb->lastack != lastack)
             return;
+        nc__cc_loss(pcb, cwnd);
         set_recover(pcb, true, pcb->snd_nxt);
         nc__rexmit_recovery(pcb, true, head_end(pcb));
     }
+    nc__cc_recovery(pcb);
     nc__rexmit_fire(pcb, srtt);
     output(pcb);
 }
@@ -292,17 +297,22 @@ static void nr_after(const struct nr *nr, struct tcp_pcb *pcb)
         nc__rexmit_cut(pcb);
         tcp_rexmit_fast(pcb); /* what lwIP does on its third duplicate ACK */
         if (pcb->flags & TF_INFR)
-            enter(pcb);
+            enter(pcb, nr->cwnd);
         return;
     }
     if (nr->what == NR_ENTER || nr->what == NR_SACKED) {
         if (pcb->flags & TF_INFR)
-            enter(pcb);
+            enter(pcb, nr->cwnd);
         return;
     }
     if (nr->what == NR_DUP) {
-        if ((pcb->flags & TF_INFR) && nc__rexmit_holes(pcb))
-            output(pcb);
+        /* New blocks: the window grows by what they SACK (cc.c), more holes may show. */
+        if (pcb->flags & TF_INFR) {
+            tcpwnd_size_t cwnd = pcb->cwnd;
+            nc__cc_recovery(pcb);
+            if (nc__rexmit_holes(pcb) || pcb->cwnd > cwnd)
+                output(pcb);
+        }
         return;
     }
     uint32_t recover;
@@ -331,6 +341,7 @@ static void nr_after(const struct nr *nr, struct tcp_pcb *pcb)
     }
     pcb->cwnd = cwnd;
     tcp_set_flags(pcb, TF_INFR);
+    nc__cc_recovery(pcb); /* with SACK: ssthresh and what is SACKed, in place of the above */
     nc__rexmit_holes(pcb);
     output(pcb);
 }
@@ -352,7 +363,7 @@ NC_HIDDEN void tcp_input(struct pbuf *p, struct netif *inp)
     }
     const struct tcp_hdr *h = p->payload;
     uint16_t sport = lwip_ntohs(h->src), dport = lwip_ntohs(h->dest);
-    bool recheck = h->wnd == 0;
+    bool recheck = h->wnd == 0, opening = false;
     struct nr nr = { .what = NR_NONE };
     if ((TCPH_FLAGS(h) & (TCP_SYN | TCP_ACK)) != TCP_SYN) {
         struct tcp_pcb *pcb = connection(ip_current_src_addr(), sport,
@@ -364,8 +375,9 @@ NC_HIDDEN void tcp_input(struct pbuf *p, struct netif *inp)
             return;
         }
         recheck = recheck || (pcb != NULL && pcb->persist_backoff > 0);
+        opening = pcb != NULL && pcb->state == SYN_RCVD;
         nr_before(&nr, pcb, h, p->tot_len, p->len);
-        recheck = recheck || nr.what != NR_NONE;
+        recheck = recheck || nr.what != NR_NONE || opening;
     }
     if (!recheck) {
         nc__lwip_tcp_input(p, inp);
@@ -379,6 +391,8 @@ NC_HIDDEN void tcp_input(struct pbuf *p, struct netif *inp)
     struct tcp_pcb *pcb = seg != NULL ? seg->pcb : connection(&src, sport, &dst, dport);
     if (nr.what != NR_NONE)
         nr_after(&nr, pcb);
+    if (opening && pcb != NULL && pcb->state >= ESTABLISHED)
+        nc__cc_established(pcb); /* lwIP has just set its own initial window */
     if (pcb != NULL && pcb->persist_backoff > 0 && pcb->unsent == NULL)
         pcb->persist_backoff = 0;
 }

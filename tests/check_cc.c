@@ -1,0 +1,162 @@
+/*
+ * check_cc — cc.c's window arithmetic, with exact values: the initial window (RFC 6928), the
+ * ssthresh after a loss (beta 0.7, floors), the window in fast recovery, and what a loss and
+ * a timeout do to a pcb without offloads (pcb->mss the real MSS) and with them (a
+ * super-segment of 44 x 1460 bytes, syn.c).
+ */
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lwip/priv/tcp_priv.h>
+#include <lwip/tcp.h>
+
+#include "internal.h"
+
+#define SUPER (44u * 1460u)
+
+static struct tcp_pcb pcb;
+
+static void setup(void)
+{
+    memset(&pcb, 0, sizeof(pcb));
+    pcb.state = ESTABLISHED;
+    pcb.mss = 1460;
+    pcb.snd_wnd = 1u << 20;
+}
+
+static void teardown(void)
+{
+}
+
+START_TEST(iw_rfc6928)
+{
+    ck_assert_uint_eq(nc__cc_iw(1460), 14600);
+    ck_assert_uint_eq(nc__cc_iw(1448), 14480);
+    ck_assert_uint_eq(nc__cc_iw(536), 5360);  /* 10 segments are below 14600 bytes */
+    ck_assert_uint_eq(nc__cc_iw(9000), 18000); /* 2 segments are above */
+    ck_assert_uint_eq(nc__cc_iw(SUPER), 2 * SUPER);
+}
+END_TEST
+
+START_TEST(iw_established)
+{
+    pcb.cwnd = 4380; /* lwIP's own: 3 segments */
+    nc__cc_established(&pcb);
+    ck_assert_uint_eq(pcb.cwnd, 14600);
+    pcb.cwnd = 20000; /* larger already: kept */
+    nc__cc_established(&pcb);
+    ck_assert_uint_eq(pcb.cwnd, 20000);
+    pcb.mss = SUPER;
+    pcb.cwnd = 2 * SUPER; /* syn.c's two super-segments */
+    nc__cc_established(&pcb);
+    ck_assert_uint_eq(pcb.cwnd, 2 * SUPER);
+}
+END_TEST
+
+START_TEST(ssthresh_beta)
+{
+    ck_assert_uint_eq(nc__cc_ssthresh(100000, 1u << 20, 2920), 70000);
+    ck_assert_uint_eq(nc__cc_ssthresh(100000, 50000, 2920), 35000); /* the peer's window */
+    ck_assert_uint_eq(nc__cc_ssthresh(4000, 1u << 20, 2920), 2920);  /* the floor */
+    ck_assert_uint_eq(nc__cc_ssthresh(321200, 1u << 20, 2 * SUPER), 224840);
+    ck_assert_uint_eq(nc__cc_ssthresh(150000, 1u << 20, 2 * SUPER), 2 * SUPER);
+    /* no overflow at the top of the range */
+    ck_assert_uint_eq(nc__cc_ssthresh(UINT32_MAX, UINT32_MAX, 0), 3006477106u);
+}
+END_TEST
+
+START_TEST(loss_reduces)
+{
+    pcb.cwnd = 53460; /* lwIP's tcp_rexmit_fast: half of it + 3 segments, replaced */
+    pcb.ssthresh = 50000;
+    nc__cc_loss(&pcb, 100000);
+    ck_assert_uint_eq(pcb.ssthresh, 70000);
+    ck_assert_uint_eq(pcb.cwnd, 70000 + 3 * 1460);
+}
+END_TEST
+
+START_TEST(loss_reduces_super)
+{
+    pcb.mss = SUPER;
+    nc__cc_loss(&pcb, 5 * SUPER);
+    ck_assert_uint_eq(pcb.ssthresh, 224840);
+    ck_assert_uint_eq(pcb.cwnd, 224840 + 3 * SUPER);
+    nc__cc_loss(&pcb, 150000); /* below two super-segments: lwIP sends whole ones */
+    ck_assert_uint_eq(pcb.ssthresh, 2 * SUPER);
+    ck_assert_uint_eq(pcb.cwnd, 5 * SUPER);
+}
+END_TEST
+
+START_TEST(timeout_one_segment)
+{
+    pcb.cwnd = 100000;
+    pcb.bytes_acked = 1234;
+    nc__cc_timeout(&pcb, true);
+    ck_assert_uint_eq(pcb.ssthresh, 70000);
+    ck_assert_uint_eq(pcb.cwnd, 1460);
+    ck_assert_uint_eq(pcb.bytes_acked, 0);
+    /* the timer backing off: ssthresh stays */
+    nc__cc_timeout(&pcb, false);
+    ck_assert_uint_eq(pcb.ssthresh, 70000);
+    ck_assert_uint_eq(pcb.cwnd, 1460);
+    /* a first timeout with a window of one segment: 0.7 of it, the floor of two */
+    nc__cc_timeout(&pcb, true);
+    ck_assert_uint_eq(pcb.ssthresh, 2920);
+    ck_assert_uint_eq(pcb.cwnd, 1460);
+}
+END_TEST
+
+START_TEST(recovery_window)
+{
+    ck_assert_uint_eq(nc__cc_recovery_cwnd(70000, 1460, 0), 74380);
+    ck_assert_uint_eq(nc__cc_recovery_cwnd(70000, 1460, 14600), 88980);
+    ck_assert_uint_eq(nc__cc_recovery_cwnd(2 * SUPER, SUPER, 43800), 5 * SUPER + 43800);
+    ck_assert_uint_eq(nc__cc_recovery_cwnd(UINT32_MAX - 10, 1460, 100), UINT32_MAX);
+}
+END_TEST
+
+/* Without a SACK scoreboard (a peer without SACK), recovery keeps lwIP's own window. */
+START_TEST(recovery_no_sack)
+{
+    pcb.flags = TF_INFR;
+    pcb.ssthresh = 70000;
+    pcb.cwnd = 80000;
+    nc__cc_recovery(&pcb);
+    ck_assert_uint_eq(pcb.cwnd, 80000);
+}
+END_TEST
+
+static TCase *tcase(const char *name)
+{
+    TCase *tc = tcase_create(name);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    return tc;
+}
+
+int main(void)
+{
+    Suite *s = suite_create("cc");
+    TCase *tc = tcase("initial window");
+    tcase_add_test(tc, iw_rfc6928);
+    tcase_add_test(tc, iw_established);
+    suite_add_tcase(s, tc);
+    tc = tcase("loss");
+    tcase_add_test(tc, ssthresh_beta);
+    tcase_add_test(tc, loss_reduces);
+    tcase_add_test(tc, loss_reduces_super);
+    suite_add_tcase(s, tc);
+    tc = tcase("timeout");
+    tcase_add_test(tc, timeout_one_segment);
+    suite_add_tcase(s, tc);
+    tc = tcase("recovery");
+    tcase_add_test(tc, recovery_window);
+    tcase_add_test(tc, recovery_no_sack);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
