@@ -173,11 +173,6 @@ struct nc_dgram {
     uint8_t data[];
 };
 
-struct nc_pend {
-    struct nc_pend *next;
-    struct pbuf *p;
-};
-
 struct nc_watch {
     struct nc_watch *next;
     int efd;
@@ -250,8 +245,8 @@ struct nc_sock {
     /* TCP data path */
     struct nc_ring tx, rx;
     pthread_mutex_t tx_mu, rx_mu; /* serialise app threads on one socket */
-    struct nc_pend *rx_pending;   /* received but not yet in rx (ring full), oldest first */
-    struct nc_pend **rx_pend_tail;
+    struct pbuf *rx_pending;      /* received but not yet in rx (ring full), oldest first: */
+    struct pbuf *rx_pend_last;    /* the received chains linked one behind the other (tcp.c) */
     bool tx_nomem;                /* a relay found no memory for tx: on_poll retries */
 
     /* listen: accepted sockets not yet taken by accept() (ids), under the stack lock */
@@ -415,6 +410,8 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_
                     int bad);
 void nc__tcp_flush(struct netcore_stack *st, struct nc_sock *s);
 void nc__tcp_refill(struct netcore_stack *st, struct nc_sock *s);
+/* Frees what was received but never reached rx. */
+void nc__tcp_rx_drop(struct nc_sock *s);
 int nc__tcp_shutdown(struct netcore_stack *st, struct nc_sock *s, bool rd, bool wr);
 /* connect(AF_UNSPEC): drops any connection or listen; the socket is unconnected again. */
 int nc__tcp_disconnect(struct netcore_stack *st, struct nc_sock *s);
