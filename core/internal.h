@@ -220,6 +220,7 @@ struct nc_sock {
     _Atomic bool rx_full;        /* netstack holds data that did not fit in rx: kick RX */
     _Atomic bool tx_idle;        /* netstack will not look at tx until kicked: kick TX */
     bool fin_pending;            /* FIN arrived behind rx_pending */
+    uint8_t rx_quick;            /* data segments acknowledged at once so far (ackpol.c) */
     _Atomic int wait_in, wait_out; /* poll/epoll waiters for readable / writable (eventfd) */
     _Atomic uint32_t seq;        /* futex word bumped by every notify (blocking calls) */
     struct nc_watch *watches;    /* extra eventfds, one per epoll registration */
@@ -318,6 +319,7 @@ struct netcore_stack {
     bool bindv6only;             /* the kernel's IPV6_V6ONLY default (net.ipv6.bindv6only) */
     struct nc_rto_tab *rto;      /* rto.c */
     struct nc_tcpseg *rx_seg;    /* the TCP segment lwIP is handling now, or NULL */
+    bool ack_owed;               /* an ACK left pending until the batch ends (ackpol.c) */
     struct nc_pcbmap *pcbmap;    /* pcbmap.c */
     uint8_t *frame;              /* receive buffer, one frame */
     size_t frame_cap;
@@ -337,6 +339,13 @@ void nc__run_queue(struct netcore_stack *st);
 /* Hands work to whoever owns the stack: runs it now if the lock is free, else queues a kick. */
 void nc__kick(struct netcore_stack *st, struct nc_sock *s, unsigned what);
 int nc__pump_device(struct netcore_stack *st, int max_frames);
+
+/* ackpol.c: when received TCP data is acknowledged; under the stack lock */
+/* In the recv callback, after the data went to the socket: ACK due now or left pending. */
+void nc__ack_recv(struct netcore_stack *st, struct nc_sock *s, struct tcp_pcb *pcb,
+                  const struct pbuf *p);
+/* At the end of a device batch: sends the pending ACKs. */
+void nc__ack_flush(struct netcore_stack *st);
 void nc__dev_down(struct netcore_stack *st, int why);
 int nc__netif_setup(struct netcore_stack *st);
 void nc__netif_teardown(struct netcore_stack *st);

@@ -106,10 +106,11 @@ void nc__mem_free(void *p);
 #define LWIP_WND_SCALE              1
 #define TCP_RCV_SCALE               3
 #define TCP_WND                     (256 * 1024)
-/* A window update of its own once the window grew by a quarter of the most it can be: for a
- * scaled window 64 KiB, not lwIP's 4 MSS (an ACK per 5840 bytes read); unscaled, lwIP's. */
+/* A window update of its own once the window grew by half the most it can be: for a scaled
+ * window 128 KiB, not lwIP's 4 MSS (an ACK per 5840 bytes read); unscaled, lwIP's. Below
+ * that, core/ackpol.c decides when received data is acknowledged (and the window with it). */
 #define TCP_WND_UPDATE_THRESHOLD \
-    (((pcb)->flags & TF_WND_SCALE) ? TCP_WND / 4 : LWIP_MIN(0xffff / 4, TCP_MSS * 4))
+    (((pcb)->flags & TF_WND_SCALE) ? TCP_WND / 2 : LWIP_MIN(0xffff / 4, TCP_MSS * 4))
 /* Debian's; tcp.c raises each connection's snd_buf (lwIP's low-water marks are 16-bit). */
 #define TCP_SND_BUF                 0xFFFF
 /* Off: tcp_write would sum every byte it copies whatever the netif (lwIP decides this at

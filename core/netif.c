@@ -462,5 +462,6 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
         st->rx_seg = NULL;
         nc__rto_input_done(st, &seg);
     }
+    nc__ack_flush(st);
     return n;
 }

@@ -333,6 +333,7 @@ static void reopen(struct netcore_stack *st, struct nc_sock *s)
     atomic_store(&s->so_error, reset ? ECONNRESET : 0);
     atomic_store(&s->conn_error, 0);
     s->fin_pending = false;
+    s->rx_quick = 0;
     s->icmp_error = 0;
     s->connect_reported = false;
     addr_from(s, &s->peer, NULL, 0);
@@ -592,11 +593,9 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         nc__sock_notify(s);
         return ERR_OK;
     }
-    /* lwIP delays every other ACK until its 250 ms fast timer. Against a kernel peer whose
-     * Nagle holds a short tail until that ACK, every request/response then stalls (40-250
-     * ms). Like Linux in quick-ACK mode, acknowledge at once; lwIP still sends one ACK per
-     * segment processed, at the end of its input. */
-    tcp_ack_now(pcb);
+    /* Against a kernel peer's Nagle, lwIP's own delayed ACK (every other segment, the rest
+     * at its 250 ms timer) stalls request/response: ackpol.c decides instead. */
+    nc__ack_recv(nc__stack, s, pcb, p);
     pend(s, p);
     rx_fill(s);
     return ERR_OK;
