@@ -106,11 +106,10 @@ void nc__mem_free(void *p);
 #define LWIP_WND_SCALE              1
 #define TCP_RCV_SCALE               3
 #define TCP_WND                     (256 * 1024)
-/* A window update of its own once the window grew by half the most it can be: for a scaled
- * window 128 KiB, not lwIP's 4 MSS (an ACK per 5840 bytes read); unscaled, lwIP's. Below
- * that, core/ackpol.c decides when received data is acknowledged (and the window with it). */
-#define TCP_WND_UPDATE_THRESHOLD \
-    (((pcb)->flags & TF_WND_SCALE) ? TCP_WND / 2 : LWIP_MIN(0xffff / 4, TCP_MSS * 4))
+/* A window update of its own once the window grew by half the most it can be (128 KiB
+ * scaled, 32 KiB not), not lwIP's 4 MSS (an ACK per 5840 bytes read): below that,
+ * core/ackpol.c decides when received data is acknowledged, and the window with it. */
+#define TCP_WND_UPDATE_THRESHOLD    (TCP_WND_MAX(pcb) / 2)
 /* Debian's; tcp.c raises each connection's snd_buf (lwIP's low-water marks are 16-bit). */
 #define TCP_SND_BUF                 0xFFFF
 /* Off: tcp_write would sum every byte it copies whatever the netif (lwIP decides this at
