@@ -339,16 +339,16 @@ void nc__run_queue(struct netcore_stack *st);
 /* Hands work to whoever owns the stack: runs it now if the lock is free, else queues a kick. */
 void nc__kick(struct netcore_stack *st, struct nc_sock *s, unsigned what);
 int nc__pump_device(struct netcore_stack *st, int max_frames);
+void nc__dev_down(struct netcore_stack *st, int why);
+int nc__netif_setup(struct netcore_stack *st);
+void nc__netif_teardown(struct netcore_stack *st);
 
 /* ackpol.c: when received TCP data is acknowledged; under the stack lock */
-/* In the recv callback, after the data went to the socket: ACK due now or left pending. */
+/* In the recv callback, before the data goes to the socket: ACK due now or left pending. */
 void nc__ack_recv(struct netcore_stack *st, struct nc_sock *s, struct tcp_pcb *pcb,
                   const struct pbuf *p);
 /* At the end of a device batch: sends the pending ACKs. */
 void nc__ack_flush(struct netcore_stack *st);
-void nc__dev_down(struct netcore_stack *st, int why);
-int nc__netif_setup(struct netcore_stack *st);
-void nc__netif_teardown(struct netcore_stack *st);
 
 /* sock.c */
 /*

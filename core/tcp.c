@@ -494,8 +494,8 @@ static void recved(struct tcp_pcb *pcb, size_t len)
 
 /*
  * Appends a received chain to rx_pending without allocating: the chains are linked one behind
- * the other through their last pbuf's next, each pbuf freed on its own as rx takes it (the
- * head chain's tot_len, 16 bits, never spans the next one). lwIP hands over single-reference
+ * the other through their last pbuf's next, and rx takes them a pbuf at a time (by len; a
+ * chain's 16-bit tot_len still counts only its own pbufs). lwIP hands over single-reference
  * pbufs (one per frame, chained when out-of-order data joins), so unlinking one is safe.
  */
 static void pend(struct nc_sock *s, struct pbuf *p)
