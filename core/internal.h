@@ -174,11 +174,6 @@ struct nc_dgram {
     uint8_t data[];
 };
 
-struct nc_pend {
-    struct nc_pend *next;
-    struct pbuf *p;
-};
-
 struct nc_watch {
     struct nc_watch *next;
     int efd;
@@ -227,6 +222,7 @@ struct nc_sock {
     _Atomic bool rx_full;        /* netstack holds data that did not fit in rx: kick RX */
     _Atomic bool tx_idle;        /* netstack will not look at tx until kicked: kick TX */
     bool fin_pending;            /* FIN arrived behind rx_pending */
+    uint8_t rx_quick;            /* data segments acknowledged at once so far (ackpol.c) */
     _Atomic int wait_in, wait_out; /* poll/epoll waiters for readable / writable (eventfd) */
     _Atomic uint32_t seq;        /* futex word bumped by every notify (blocking calls) */
     struct nc_watch *watches;    /* extra eventfds, one per epoll registration */
@@ -252,8 +248,8 @@ struct nc_sock {
     /* TCP data path */
     struct nc_ring tx, rx;
     pthread_mutex_t tx_mu, rx_mu; /* serialise app threads on one socket */
-    struct nc_pend *rx_pending;   /* received but not yet in rx (ring full), oldest first */
-    struct nc_pend **rx_pend_tail;
+    struct pbuf *rx_pending;      /* received but not yet in rx (ring full), oldest first: */
+    struct pbuf *rx_pend_last;    /* the received chains linked one behind the other (tcp.c) */
     bool tx_nomem;                /* a relay found no memory for tx: on_poll retries */
 
     /* listen: accepted sockets not yet taken by accept() (ids), under the stack lock */
@@ -326,6 +322,7 @@ struct netcore_stack {
     bool bindv6only;             /* the kernel's IPV6_V6ONLY default (net.ipv6.bindv6only) */
     struct nc_rto_tab *rto;      /* rto.c */
     struct nc_tcpseg *rx_seg;    /* the TCP segment lwIP is handling now, or NULL */
+    bool ack_owed;               /* an ACK left pending until the batch ends (ackpol.c) */
     struct nc_pcbmap *pcbmap;    /* pcbmap.c */
     uint8_t *frame;              /* receive buffer, one frame */
     size_t frame_cap;
@@ -353,6 +350,13 @@ int nc__pump_device(struct netcore_stack *st, int max_frames);
 void nc__dev_down(struct netcore_stack *st, int why);
 int nc__netif_setup(struct netcore_stack *st);
 void nc__netif_teardown(struct netcore_stack *st);
+
+/* ackpol.c: when received TCP data is acknowledged; under the stack lock */
+/* In the recv callback, before the data goes to the socket: ACK due now or left pending. */
+void nc__ack_recv(struct netcore_stack *st, struct nc_sock *s, struct tcp_pcb *pcb,
+                  const struct pbuf *p);
+/* At the end of a device batch: sends the pending ACKs. */
+void nc__ack_flush(struct netcore_stack *st);
 
 /* sock.c */
 /*
@@ -398,6 +402,8 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_
                     int bad);
 void nc__tcp_flush(struct netcore_stack *st, struct nc_sock *s);
 void nc__tcp_refill(struct netcore_stack *st, struct nc_sock *s);
+/* Frees what was received but never reached rx. */
+void nc__tcp_rx_drop(struct nc_sock *s);
 int nc__tcp_shutdown(struct netcore_stack *st, struct nc_sock *s, bool rd, bool wr);
 /* connect(AF_UNSPEC): drops any connection or listen; the socket is unconnected again. */
 int nc__tcp_disconnect(struct netcore_stack *st, struct nc_sock *s);

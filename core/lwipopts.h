@@ -67,7 +67,7 @@ void nc__mem_free(void *p);
 #define LWIP_HAVE_LOOPIF            0
 /* Packets to our own addresses wait on the loop queue until the lock holder lets go
  * (stack.c): a bound on it, beyond which lwIP drops them (TCP sends them again). One lock
- * hold sends at most a window's worth (256 KiB: 180 segments of 1460 bytes). */
+ * hold sends at most a window's worth (1 MiB: 719 segments of 1460 bytes). */
 #define LWIP_LOOPBACK_MAX_PBUFS     1024
 
 /* ---- IPv4 */
@@ -101,15 +101,18 @@ void nc__mem_free(void *p);
 #define SO_REUSE                    1
 #define LWIP_RANDOMIZE_INITIAL_LOCAL_PORTS 1
 #define TCP_MSS                     1460
-/* A 256 KiB receive window with a window scale of 3 (up to 512 KiB) when the peer scales
- * windows too, 64 KiB - 1 when it does not. */
+/* A 1 MiB receive window with a window scale of 5 (up to 2 MiB) when the peer scales
+ * windows too, 64 KiB - 1 when it does not. Large enough that a kernel sender is seldom held
+ * by it: one so held transmits from inside our ACK's write() to the TAP, on our CPU time
+ * (with 256 KiB, a third more CPU per GB received). It bounds what a connection holds beyond
+ * its receive ring (NETCORE_RCVBUF) while the program does not read: the data in flight. */
 #define LWIP_WND_SCALE              1
-#define TCP_RCV_SCALE               3
-#define TCP_WND                     (256 * 1024)
-/* A window update of its own once the window grew by a quarter of the most it can be: for a
- * scaled window 64 KiB, not lwIP's 4 MSS (an ACK per 5840 bytes read); unscaled, lwIP's. */
-#define TCP_WND_UPDATE_THRESHOLD \
-    (((pcb)->flags & TF_WND_SCALE) ? TCP_WND / 4 : LWIP_MIN(0xffff / 4, TCP_MSS * 4))
+#define TCP_RCV_SCALE               5
+#define TCP_WND                     (1024 * 1024)
+/* A window update of its own once the window grew by half the most it can be (512 KiB
+ * scaled, 32 KiB not), not lwIP's 4 MSS (an ACK per 5840 bytes read): below that,
+ * core/ackpol.c decides when received data is acknowledged, and the window with it. */
+#define TCP_WND_UPDATE_THRESHOLD    (TCP_WND_MAX(pcb) / 2)
 /* Debian's; tcp.c raises each connection's snd_buf (lwIP's low-water marks are 16-bit). */
 #define TCP_SND_BUF                 0xFFFF
 /* Segments a connection may queue (unsent and unacknowledged): lwIP's default, 4 x TCP_SND_BUF

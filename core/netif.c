@@ -352,5 +352,6 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
         if (nc__frame_parse(st, &fr, vnet > 0 ? st->frame : NULL, frame, (size_t)len))
             nc__frame_dispatch(st, &fr);
     }
+    nc__ack_flush(st);
     return n;
 }

@@ -101,7 +101,6 @@ int nc__sock_alloc(struct netcore_stack *st, int family, int type, struct nc_soc
     pthread_mutex_init(&s->watch_mu, NULL);
     pthread_mutex_init(&s->dq_mu, NULL);
     s->dq_tail = &s->dq_head;
-    s->rx_pend_tail = &s->rx_pending;
     nc__addr_make(st, family, NULL, 0, &s->local);
     nc__addr_make(st, family, NULL, 0, &s->peer);
     nc__opts_default(&s->opt);
@@ -135,12 +134,7 @@ void nc__sock_final_free(struct netcore_stack *st, struct nc_sock *s)
         nc__sys_close(s->efd);
     nc__ring_free(&s->tx);
     nc__ring_free(&s->rx);
-    while (s->rx_pending != NULL) {
-        struct nc_pend *n = s->rx_pending;
-        s->rx_pending = n->next;
-        pbuf_free(n->p);
-        free(n);
-    }
+    nc__tcp_rx_drop(s);
     while (s->dq_head != NULL) {
         struct nc_dgram *d = s->dq_head;
         s->dq_head = d->next;

@@ -298,13 +298,7 @@ static void reopen(struct netcore_stack *st, struct nc_sock *s)
     } else if (old != NULL) {
         tcp_abort(old);
     }
-    while (s->rx_pending != NULL) {
-        struct nc_pend *n = s->rx_pending;
-        s->rx_pending = n->next;
-        pbuf_free(n->p);
-        free(n);
-    }
-    s->rx_pend_tail = &s->rx_pending;
+    nc__tcp_rx_drop(s);
     nc__ring_consume(&s->rx, nc__ring_used(&s->rx));
     nc__ring_consume(&s->tx, nc__ring_used(&s->tx));
     /* An unconnected socket has no poll to give its rings' memory back: now, unless a
@@ -327,6 +321,7 @@ static void reopen(struct netcore_stack *st, struct nc_sock *s)
     atomic_store(&s->so_error, reset ? ECONNRESET : 0);
     atomic_store(&s->conn_error, 0);
     s->fin_pending = false;
+    s->rx_quick = 0;
     s->icmp_error = 0;
     s->connect_reported = false;
     addr_from(s, &s->peer, NULL, 0);
@@ -476,7 +471,6 @@ static void on_err(void *arg, err_t err)
     nc__sock_notify(s);
 }
 
-/* Copies pending received data into rx; acknowledges what landed there. */
 /* Gives len bytes of receive window back to the peer (lwIP's tcp_recved takes 16 bits). */
 static void recved(struct tcp_pcb *pcb, size_t len)
 {
@@ -487,19 +481,39 @@ static void recved(struct tcp_pcb *pcb, size_t len)
     }
 }
 
-/* Appends a received chain to rx_pending; chains stay separate (tot_len is 16 bits). */
-static bool pend(struct nc_sock *s, struct pbuf *p)
+/*
+ * Appends a received chain to rx_pending without allocating: the chains are linked one behind
+ * the other through their last pbuf's next, and rx takes them a pbuf at a time (by len; a
+ * chain's 16-bit tot_len still counts only its own pbufs). lwIP hands over single-reference
+ * pbufs (one per frame, chained when out-of-order data joins), so unlinking one is safe.
+ */
+static void pend(struct nc_sock *s, struct pbuf *p)
 {
-    struct nc_pend *n = malloc(sizeof(*n));
-    if (n == NULL)
-        return false;
-    n->p = p;
-    n->next = NULL;
-    *s->rx_pend_tail = n;
-    s->rx_pend_tail = &n->next;
-    return true;
+    if (s->rx_pending == NULL)
+        s->rx_pending = p;
+    else
+        s->rx_pend_last->next = p;
+    while (p->next != NULL)
+        p = p->next;
+    s->rx_pend_last = p;
 }
 
+/* Takes the head pbuf off rx_pending and frees it. */
+static void unpend_head(struct nc_sock *s)
+{
+    struct pbuf *p = s->rx_pending;
+    s->rx_pending = p->next;
+    p->next = NULL;
+    pbuf_free(p);
+}
+
+void nc__tcp_rx_drop(struct nc_sock *s)
+{
+    while (s->rx_pending != NULL)
+        unpend_head(s);
+}
+
+/* Copies pending received data into rx; acknowledges what landed there. */
 static void rx_fill(struct nc_sock *s)
 {
     /* No memory for the ring: the data waits in rx_pending and its window is not given
@@ -510,17 +524,13 @@ static void rx_fill(struct nc_sock *s)
     for (;;) {
         size_t moved = 0;
         while (s->rx_pending != NULL && nc__ring_space(&s->rx) > 0) {
-            struct nc_pend *h = s->rx_pending;
-            struct pbuf *p = h->p;
+            struct pbuf *p = s->rx_pending;
             size_t n = nc__ring_write(&s->rx, p->payload, p->len);
             moved += n;
-            h->p = pbuf_free_header(p, (u16_t)n);
-            if (h->p == NULL) {
-                s->rx_pending = h->next;
-                if (s->rx_pending == NULL)
-                    s->rx_pend_tail = &s->rx_pending;
-                free(h);
-            }
+            if (n < p->len)
+                pbuf_remove_header(p, n); /* rx is full: the rest waits */
+            else
+                unpend_head(s);
         }
         if (moved > 0) {
             if (s->pcb.tcp != NULL)
@@ -572,13 +582,10 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         nc__sock_notify(s);
         return ERR_OK;
     }
-    /* lwIP delays every other ACK until its 250 ms fast timer. Against a kernel peer whose
-     * Nagle holds a short tail until that ACK, every request/response then stalls (40-250
-     * ms). Like Linux in quick-ACK mode, acknowledge at once; lwIP still sends one ACK per
-     * segment processed, at the end of its input. */
-    tcp_ack_now(pcb);
-    if (!pend(s, p))
-        return ERR_MEM; /* lwIP keeps the data and offers it again */
+    /* Against a kernel peer's Nagle, lwIP's own delayed ACK (every other segment, the rest
+     * at its 250 ms timer) stalls request/response: ackpol.c decides instead. */
+    nc__ack_recv(nc__stack, s, pcb, p);
+    pend(s, p);
     rx_fill(s);
     return ERR_OK;
 }
