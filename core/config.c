@@ -463,69 +463,46 @@ bad:
                 IFNAMSIZ - 1);
 }
 
-/* "tap" or "tun". The wire device needs an fd, which only the program can hand over. */
-static int parse_device(const char *name, const char *v, enum netcore_device *dev, char *err,
-                        size_t errlen)
-{
-    if (!strcmp(v, "tap"))
-        *dev = NETCORE_DEV_TAP;
-    else if (!strcmp(v, "tun"))
-        *dev = NETCORE_DEV_TUN;
-    else
-        return fail(err, errlen, name, v, "expected tap or tun%s",
-                    !strcmp(v, "wire") ? " (wire takes an fd: the program sets it, not the "
-                                         "environment)" : "");
-    return 0;
-}
+/* A word a variable may be, and what it stands for. */
+struct word {
+    const char *word;
+    int value;
+};
 
-/* "on" or "off" (NETCORE_OFFLOAD). */
-static int parse_onoff(const char *name, const char *v, int *out, char *err, size_t errlen)
+/*
+ * v as one of the n words: *out its value. Otherwise the message lists them, "expected a, b
+ * or c", then hint.
+ */
+static int parse_word(const char *name, const char *v, const struct word *words, int n,
+                      int *out, const char *hint, char *err, size_t errlen)
 {
-    if (!strcmp(v, "on"))
-        *out = 1;
-    else if (!strcmp(v, "off"))
-        *out = 0;
-    else
-        return fail(err, errlen, name, v, "expected on or off");
-    return 0;
-}
-
-/* "shared" or "own" (NETCORE_STACK). */
-static int parse_stack(const char *name, const char *v, int *share, char *err, size_t errlen)
-{
-    if (!strcmp(v, "shared"))
-        *share = 1;
-    else if (!strcmp(v, "own"))
-        *share = 0;
-    else
-        return fail(err, errlen, name, v, "expected shared or own");
-    return 0;
-}
-
-static int parse_profile(const char *name, const char *v, struct netcore_config *c, char *err,
-                         size_t errlen)
-{
-    static const char *const names[] = { [PROFILE_LATENCY] = "latency",
-                                         [PROFILE_BALANCED] = "balanced",
-                                         [PROFILE_THROUGHPUT] = "throughput" };
-    for (int i = 0; i < 3; i++)
-        if (!strcmp(v, names[i])) {
-            profile_apply(c, (enum profile)i);
+    char list[128] = "";
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(v, words[i].word)) {
+            *out = words[i].value;
             return 0;
         }
-    return fail(err, errlen, name, v, "expected latency, balanced or throughput");
+        if (k < sizeof(list))
+            k += (size_t)snprintf(list + k, sizeof(list) - k, "%s%s",
+                                  i == 0 ? "" : i == n - 1 ? " or " : ", ", words[i].word);
+    }
+    return fail(err, errlen, name, v, "expected %s%s", list, hint);
 }
 
-static int parse_log(const char *name, const char *v, int *level, char *err, size_t errlen)
-{
-    static const char *const names[] = { "error", "warn", "info", "debug" };
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(v, names[i])) {
-            *level = i;
-            return 0;
-        }
-    return fail(err, errlen, name, v, "expected error, warn, info or debug");
-}
+#define N_WORDS(w) ((int)(sizeof(w) / sizeof((w)[0])))
+
+/* NETCORE_DEVICE. The wire device needs an fd, which only the program can hand over. */
+static const struct word devices[] = { { "tap", NETCORE_DEV_TAP }, { "tun", NETCORE_DEV_TUN } };
+static const struct word onoff[] = { { "on", 1 }, { "off", 0 } };        /* NETCORE_OFFLOAD */
+static const struct word stacks[] = { { "shared", 1 }, { "own", 0 } };   /* NETCORE_STACK */
+static const struct word profiles[] = { { "latency", PROFILE_LATENCY },
+                                        { "balanced", PROFILE_BALANCED },
+                                        { "throughput", PROFILE_THROUGHPUT } };
+static const struct word levels[] = { { "error", NETCORE_LOG_ERROR },
+                                      { "warn", NETCORE_LOG_WARN },
+                                      { "info", NETCORE_LOG_INFO },
+                                      { "debug", NETCORE_LOG_DEBUG } };
 
 /* Integer variables: name, field, range. */
 static const struct {
@@ -597,9 +574,15 @@ int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const
     if (!get)
         get = env_get;
 
-    if ((v = get("NETCORE_DEVICE")) &&
-        (rc = parse_device("NETCORE_DEVICE", v, &c.device, err, errlen)) < 0)
-        return rc;
+    if ((v = get("NETCORE_DEVICE"))) {
+        int d;
+        if ((rc = parse_word("NETCORE_DEVICE", v, devices, N_WORDS(devices), &d,
+                             !strcmp(v, "wire") ? " (wire takes an fd: the program sets it, "
+                                                  "not the environment)" : "",
+                             err, errlen)) < 0)
+            return rc;
+        c.device = (enum netcore_device)d;
+    }
     if ((v = get("NETCORE_TAP")) &&
         (rc = parse_ifname("NETCORE_TAP", v, c.ifname, err, errlen)) < 0)
         return rc;
@@ -629,8 +612,9 @@ int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const
 
     if ((v = get("NETCORE_MAC")) && (rc = parse_mac("NETCORE_MAC", v, c.mac, err, errlen)) < 0)
         return rc;
-    if ((v = get("NETCORE_LOG")) && (rc = parse_log("NETCORE_LOG", v, &c.log_level, err,
-                                                    errlen)) < 0)
+    if ((v = get("NETCORE_LOG")) &&
+        (rc = parse_word("NETCORE_LOG", v, levels, N_WORDS(levels), &c.log_level, "", err,
+                         errlen)) < 0)
         return rc;
     if ((v = get("NETCORE_STAT"))) {
         if (strcmp(v, "off") != 0 && v[0] != '/')
@@ -642,10 +626,12 @@ int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const
         snprintf(c.stat_dir, sizeof(c.stat_dir), "%s", v);
     }
     if ((v = get("NETCORE_OFFLOAD")) &&
-        (rc = parse_onoff("NETCORE_OFFLOAD", v, &c.offload, err, errlen)) < 0)
+        (rc = parse_word("NETCORE_OFFLOAD", v, onoff, N_WORDS(onoff), &c.offload, "", err,
+                         errlen)) < 0)
         return rc;
     if ((v = get("NETCORE_STACK")) &&
-        (rc = parse_stack("NETCORE_STACK", v, &c.share, err, errlen)) < 0)
+        (rc = parse_word("NETCORE_STACK", v, stacks, N_WORDS(stacks), &c.share, "", err,
+                         errlen)) < 0)
         return rc;
     if ((v = get("NETCORE_RUNDIR"))) {
         /* Absolute: a relative one would name a different rendezvous in each working
@@ -674,9 +660,13 @@ int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const
         (rc = parse_ring_mem("NETCORE_RING_MEM", v, &c.ring_mem, err, errlen)) < 0)
         return rc;
     /* Before the variables it sets, which override it when given. */
-    if ((v = get("NETCORE_PROFILE")) &&
-        (rc = parse_profile("NETCORE_PROFILE", v, &c, err, errlen)) < 0)
-        return rc;
+    if ((v = get("NETCORE_PROFILE"))) {
+        int p;
+        if ((rc = parse_word("NETCORE_PROFILE", v, profiles, N_WORDS(profiles), &p, "", err,
+                             errlen)) < 0)
+            return rc;
+        profile_apply(&c, (enum profile)p);
+    }
     for (i = 0; i < sizeof(int_vars) / sizeof(int_vars[0]); i++) {
         int *field = (int *)((char *)&c + int_vars[i].off);
 
