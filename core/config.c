@@ -244,6 +244,32 @@ bad:
 }
 
 /*
+ * An address of family in a form inet_pton takes, followed by "/n" when slash_ok: *n is that
+ * n (0..128), or -1 when none was given. False when v is not such a text.
+ */
+static bool addr_text(int family, const char *v, bool slash_ok, void *addr, int *n)
+{
+    char text[INET6_ADDRSTRLEN];
+    const char *slash = slash_ok ? strchr(v, '/') : NULL;
+    size_t len = slash ? (size_t)(slash - v) : strlen(v);
+    unsigned long long p;
+
+    *n = -1;
+    if (len >= sizeof(text))
+        return false;
+    memcpy(text, v, len);
+    text[len] = '\0';
+    if (inet_pton(family, text, addr) != 1)
+        return false;
+    if (slash) {
+        if (!strict_ull(slash + 1, &p, NULL) || p > 128)
+            return false;
+        *n = (int)p;
+    }
+    return true;
+}
+
+/*
  * A dotted quad, with "/prefix" when prefix is non-NULL (left alone when the value has none).
  * inet_pton is used over inet_aton because it takes only four decimal parts: inet_aton would
  * read "10.1" as 10.0.0.1 and "010.0.0.1" as octal.
@@ -251,26 +277,14 @@ bad:
 static int parse_ipv4(const char *name, const char *v, struct in_addr *addr, int *prefix,
                       char *err, size_t errlen)
 {
-    char quad[INET_ADDRSTRLEN];
-    const char *slash = prefix ? strchr(v, '/') : NULL;
-    size_t len = slash ? (size_t)(slash - v) : strlen(v);
-    unsigned long long n = 0;
+    int n;
 
-    if (len >= sizeof(quad))
-        goto bad;
-    memcpy(quad, v, len);
-    quad[len] = '\0';
-    if (inet_pton(AF_INET, quad, addr) != 1)
-        goto bad;
-    if (slash) {
-        if (!strict_ull(slash + 1, &n, NULL) || n < 1 || n > 32)
-            goto bad;
-        *prefix = (int)n;
-    }
+    if (!addr_text(AF_INET, v, prefix != NULL, addr, &n) || n == 0 || n > 32)
+        return fail(err, errlen, name, v, "not an IPv4 address a.b.c.d%s",
+                    prefix ? "[/1..32]" : "");
+    if (n > 0)
+        *prefix = n;
     return 0;
-bad:
-    return fail(err, errlen, name, v, "not an IPv4 address a.b.c.d%s",
-                prefix ? "[/1..32]" : "");
 }
 
 /* The netmask of a 1..32 prefix, host order. */
@@ -319,29 +333,17 @@ static const char *unusable(uint32_t a, int prefix)
 static int parse_ipv6(const char *name, const char *v, struct in6_addr *addr, int *prefix,
                       char *err, size_t errlen)
 {
-    char text[INET6_ADDRSTRLEN];
-    const char *slash = strchr(v, '/');
-    size_t len = slash ? (size_t)(slash - v) : strlen(v);
-    unsigned long long n = 0;
+    int n;
 
-    if (len >= sizeof(text))
-        goto bad;
-    memcpy(text, v, len);
-    text[len] = '\0';
-    if (inet_pton(AF_INET6, text, addr) != 1)
-        goto bad;
-    if (slash) {
-        if (!strict_ull(slash + 1, &n, NULL) || n > 128)
-            goto bad;
-        if (n < 64)
-            return fail(err, errlen, name, v,
-                        "prefix /%llu shorter than /64; lwIP takes a static address's /64 as "
-                        "its link, so use /64..128", n);
-        *prefix = (int)n;
-    }
+    if (!addr_text(AF_INET6, v, true, addr, &n))
+        return fail(err, errlen, name, v, "not an IPv6 address x:x::x[/64..128]");
+    if (n >= 0 && n < 64)
+        return fail(err, errlen, name, v,
+                    "prefix /%d shorter than /64; lwIP takes a static address's /64 as its "
+                    "link, so use /64..128", n);
+    if (n >= 0)
+        *prefix = n;
     return 0;
-bad:
-    return fail(err, errlen, name, v, "not an IPv6 address x:x::x[/64..128]");
 }
 
 /*
