@@ -465,6 +465,26 @@ bad:
                 IFNAMSIZ - 1);
 }
 
+/* A path or other text kept whole in a buffer of size bytes: a longer one is refused. */
+static int copy_text(const char *name, const char *v, char *out, size_t size, char *err,
+                     size_t errlen)
+{
+    if (strlen(v) >= size)
+        return fail(err, errlen, name, v, "longer than %zu bytes", size - 1);
+    snprintf(out, size, "%s", v);
+    return 0;
+}
+
+/* An absolute directory path, or "off" when off_ok, kept whole in out (size bytes). */
+static int parse_dir(const char *name, const char *v, bool off_ok, char *out, size_t size,
+                     char *err, size_t errlen)
+{
+    if (v[0] != '/' && !(off_ok && !strcmp(v, "off")))
+        return fail(err, errlen, name, v, "expected an absolute directory path%s",
+                    off_ok ? ", or off" : "");
+    return copy_text(name, v, out, size, err, errlen);
+}
+
 /* A word a variable may be, and what it stands for. */
 struct word {
     const char *word;
@@ -618,15 +638,10 @@ int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const
         (rc = parse_word("NETCORE_LOG", v, levels, N_WORDS(levels), &c.log_level, "", err,
                          errlen)) < 0)
         return rc;
-    if ((v = get("NETCORE_STAT"))) {
-        if (strcmp(v, "off") != 0 && v[0] != '/')
-            return fail(err, errlen, "NETCORE_STAT", v,
-                        "expected an absolute directory path, or off");
-        if (strlen(v) >= sizeof(c.stat_dir))
-            return fail(err, errlen, "NETCORE_STAT", v, "longer than %zu bytes",
-                        sizeof(c.stat_dir) - 1);
-        snprintf(c.stat_dir, sizeof(c.stat_dir), "%s", v);
-    }
+    if ((v = get("NETCORE_STAT")) &&
+        (rc = parse_dir("NETCORE_STAT", v, true, c.stat_dir, sizeof(c.stat_dir), err,
+                        errlen)) < 0)
+        return rc;
     if ((v = get("NETCORE_OFFLOAD")) &&
         (rc = parse_word("NETCORE_OFFLOAD", v, onoff, N_WORDS(onoff), &c.offload, "", err,
                          errlen)) < 0)
@@ -635,23 +650,15 @@ int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const
         (rc = parse_word("NETCORE_STACK", v, stacks, N_WORDS(stacks), &c.share, "", err,
                          errlen)) < 0)
         return rc;
-    if ((v = get("NETCORE_RUNDIR"))) {
-        /* Absolute: a relative one would name a different rendezvous in each working
-         * directory, and processes meant to share a stack would each drive their own. */
-        if (v[0] != '/')
-            return fail(err, errlen, "NETCORE_RUNDIR", v,
-                        "expected an absolute directory path");
-        if (strlen(v) >= sizeof(c.run_dir))
-            return fail(err, errlen, "NETCORE_RUNDIR", v, "longer than %zu bytes",
-                        sizeof(c.run_dir) - 1);
-        snprintf(c.run_dir, sizeof(c.run_dir), "%s", v);
-    }
-    if ((v = get("NETCORE_PCAP"))) {
-        if (strlen(v) >= sizeof(c.pcap))
-            return fail(err, errlen, "NETCORE_PCAP", v, "longer than %zu bytes",
-                        sizeof(c.pcap) - 1);
-        snprintf(c.pcap, sizeof(c.pcap), "%s", v);
-    }
+    /* Absolute: a relative one would name a different rendezvous in each working directory,
+     * and processes meant to share a stack would each drive their own. */
+    if ((v = get("NETCORE_RUNDIR")) &&
+        (rc = parse_dir("NETCORE_RUNDIR", v, false, c.run_dir, sizeof(c.run_dir), err,
+                        errlen)) < 0)
+        return rc;
+    if ((v = get("NETCORE_PCAP")) &&
+        (rc = copy_text("NETCORE_PCAP", v, c.pcap, sizeof(c.pcap), err, errlen)) < 0)
+        return rc;
     if ((v = get("NETCORE_SNDBUF")) &&
         (rc = parse_size("NETCORE_SNDBUF", v, &c.sndbuf, err, errlen)) < 0)
         return rc;
