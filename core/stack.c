@@ -483,7 +483,7 @@ static const struct {
     { nc__relay_setup, "relay setup", true, true },
     /* Before the thread: it then owns the statistics' event, and the control socket's is in
      * its base. */
-    { stat_setup, "", false, false },
+    { stat_setup, "statistics", false, false },
     { share_setup, "control connections", true, true },
     { nc__thread_start, "pthread_create", true, false },
 };
