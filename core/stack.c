@@ -588,9 +588,10 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
         inet_ntop(AF_INET, &st->cfg.gw, gw, sizeof(gw));
         const uint8_t *m = st->cfg.mac;
         nc__log(NETCORE_LOG_INFO,
-                "stack up on %s (pool device %d): %s/%d via %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, "
-                "MTU %d, %d sockets", st->dev.name, st->dev.index, ip, st->cfg.prefix, gw, m[0],
-                m[1], m[2], m[3], m[4], m[5], st->dev.mtu, st->cfg.max_sockets);
+                "stack up on %s (pool device %d): %s/%d via %s, "
+                "MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %d, %d sockets", st->dev.name,
+                st->dev.index, ip, st->cfg.prefix, gw, m[0], m[1], m[2], m[3], m[4], m[5],
+                st->dev.mtu, st->cfg.max_sockets);
     }
     *out = st;
     return 0;
