@@ -244,6 +244,32 @@ bad:
 }
 
 /*
+ * An address of family in a form inet_pton takes, followed by "/n" when slash_ok: *n is that
+ * n (0..128), or -1 when none was given. False when v is not such a text.
+ */
+static bool addr_text(int family, const char *v, bool slash_ok, void *addr, int *n)
+{
+    char text[INET6_ADDRSTRLEN];
+    const char *slash = slash_ok ? strchr(v, '/') : NULL;
+    size_t len = slash ? (size_t)(slash - v) : strlen(v);
+    unsigned long long p;
+
+    *n = -1;
+    if (len >= sizeof(text))
+        return false;
+    memcpy(text, v, len);
+    text[len] = '\0';
+    if (inet_pton(family, text, addr) != 1)
+        return false;
+    if (slash) {
+        if (!strict_ull(slash + 1, &p, NULL) || p > 128)
+            return false;
+        *n = (int)p;
+    }
+    return true;
+}
+
+/*
  * A dotted quad, with "/prefix" when prefix is non-NULL (left alone when the value has none).
  * inet_pton is used over inet_aton because it takes only four decimal parts: inet_aton would
  * read "10.1" as 10.0.0.1 and "010.0.0.1" as octal.
@@ -251,26 +277,14 @@ bad:
 static int parse_ipv4(const char *name, const char *v, struct in_addr *addr, int *prefix,
                       char *err, size_t errlen)
 {
-    char quad[INET_ADDRSTRLEN];
-    const char *slash = prefix ? strchr(v, '/') : NULL;
-    size_t len = slash ? (size_t)(slash - v) : strlen(v);
-    unsigned long long n = 0;
+    int n;
 
-    if (len >= sizeof(quad))
-        goto bad;
-    memcpy(quad, v, len);
-    quad[len] = '\0';
-    if (inet_pton(AF_INET, quad, addr) != 1)
-        goto bad;
-    if (slash) {
-        if (!strict_ull(slash + 1, &n, NULL) || n < 1 || n > 32)
-            goto bad;
-        *prefix = (int)n;
-    }
+    if (!addr_text(AF_INET, v, prefix != NULL, addr, &n) || n == 0 || n > 32)
+        return fail(err, errlen, name, v, "not an IPv4 address a.b.c.d%s",
+                    prefix ? "[/1..32]" : "");
+    if (n > 0)
+        *prefix = n;
     return 0;
-bad:
-    return fail(err, errlen, name, v, "not an IPv4 address a.b.c.d%s",
-                prefix ? "[/1..32]" : "");
 }
 
 /* The netmask of a 1..32 prefix, host order. */
@@ -319,29 +333,17 @@ static const char *unusable(uint32_t a, int prefix)
 static int parse_ipv6(const char *name, const char *v, struct in6_addr *addr, int *prefix,
                       char *err, size_t errlen)
 {
-    char text[INET6_ADDRSTRLEN];
-    const char *slash = strchr(v, '/');
-    size_t len = slash ? (size_t)(slash - v) : strlen(v);
-    unsigned long long n = 0;
+    int n;
 
-    if (len >= sizeof(text))
-        goto bad;
-    memcpy(text, v, len);
-    text[len] = '\0';
-    if (inet_pton(AF_INET6, text, addr) != 1)
-        goto bad;
-    if (slash) {
-        if (!strict_ull(slash + 1, &n, NULL) || n > 128)
-            goto bad;
-        if (n < 64)
-            return fail(err, errlen, name, v,
-                        "prefix /%llu shorter than /64; lwIP takes a static address's /64 as "
-                        "its link, so use /64..128", n);
-        *prefix = (int)n;
-    }
+    if (!addr_text(AF_INET6, v, true, addr, &n))
+        return fail(err, errlen, name, v, "not an IPv6 address x:x::x[/64..128]");
+    if (n >= 0 && n < 64)
+        return fail(err, errlen, name, v,
+                    "prefix /%d shorter than /64; lwIP takes a static address's /64 as its "
+                    "link, so use /64..128", n);
+    if (n >= 0)
+        *prefix = n;
     return 0;
-bad:
-    return fail(err, errlen, name, v, "not an IPv6 address x:x::x[/64..128]");
 }
 
 /*
@@ -463,69 +465,66 @@ bad:
                 IFNAMSIZ - 1);
 }
 
-/* "tap" or "tun". The wire device needs an fd, which only the program can hand over. */
-static int parse_device(const char *name, const char *v, enum netcore_device *dev, char *err,
-                        size_t errlen)
+/* A path or other text kept whole in a buffer of size bytes: a longer one is refused. */
+static int copy_text(const char *name, const char *v, char *out, size_t size, char *err,
+                     size_t errlen)
 {
-    if (!strcmp(v, "tap"))
-        *dev = NETCORE_DEV_TAP;
-    else if (!strcmp(v, "tun"))
-        *dev = NETCORE_DEV_TUN;
-    else
-        return fail(err, errlen, name, v, "expected tap or tun%s",
-                    !strcmp(v, "wire") ? " (wire takes an fd: the program sets it, not the "
-                                         "environment)" : "");
+    if (strlen(v) >= size)
+        return fail(err, errlen, name, v, "longer than %zu bytes", size - 1);
+    snprintf(out, size, "%s", v);
     return 0;
 }
 
-/* "on" or "off" (NETCORE_OFFLOAD). */
-static int parse_onoff(const char *name, const char *v, int *out, char *err, size_t errlen)
+/* An absolute directory path, or "off" when off_ok, kept whole in out (size bytes). */
+static int parse_dir(const char *name, const char *v, bool off_ok, char *out, size_t size,
+                     char *err, size_t errlen)
 {
-    if (!strcmp(v, "on"))
-        *out = 1;
-    else if (!strcmp(v, "off"))
-        *out = 0;
-    else
-        return fail(err, errlen, name, v, "expected on or off");
-    return 0;
+    if (v[0] != '/' && !(off_ok && !strcmp(v, "off")))
+        return fail(err, errlen, name, v, "expected an absolute directory path%s",
+                    off_ok ? ", or off" : "");
+    return copy_text(name, v, out, size, err, errlen);
 }
 
-/* "shared" or "own" (NETCORE_STACK). */
-static int parse_stack(const char *name, const char *v, int *share, char *err, size_t errlen)
-{
-    if (!strcmp(v, "shared"))
-        *share = 1;
-    else if (!strcmp(v, "own"))
-        *share = 0;
-    else
-        return fail(err, errlen, name, v, "expected shared or own");
-    return 0;
-}
+/* A word a variable may be, and what it stands for. */
+struct word {
+    const char *word;
+    int value;
+};
 
-static int parse_profile(const char *name, const char *v, struct netcore_config *c, char *err,
-                         size_t errlen)
+/*
+ * v as one of the n words: *out its value. Otherwise the message lists them, "expected a, b
+ * or c", then hint.
+ */
+static int parse_word(const char *name, const char *v, const struct word *words, int n,
+                      int *out, const char *hint, char *err, size_t errlen)
 {
-    static const char *const names[] = { [PROFILE_LATENCY] = "latency",
-                                         [PROFILE_BALANCED] = "balanced",
-                                         [PROFILE_THROUGHPUT] = "throughput" };
-    for (int i = 0; i < 3; i++)
-        if (!strcmp(v, names[i])) {
-            profile_apply(c, (enum profile)i);
+    char list[128] = "";
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(v, words[i].word)) {
+            *out = words[i].value;
             return 0;
         }
-    return fail(err, errlen, name, v, "expected latency, balanced or throughput");
+        if (k < sizeof(list))
+            k += (size_t)snprintf(list + k, sizeof(list) - k, "%s%s",
+                                  i == 0 ? "" : i == n - 1 ? " or " : ", ", words[i].word);
+    }
+    return fail(err, errlen, name, v, "expected %s%s", list, hint);
 }
 
-static int parse_log(const char *name, const char *v, int *level, char *err, size_t errlen)
-{
-    static const char *const names[] = { "error", "warn", "info", "debug" };
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(v, names[i])) {
-            *level = i;
-            return 0;
-        }
-    return fail(err, errlen, name, v, "expected error, warn, info or debug");
-}
+#define N_WORDS(w) ((int)(sizeof(w) / sizeof((w)[0])))
+
+/* NETCORE_DEVICE. The wire device needs an fd, which only the program can hand over. */
+static const struct word devices[] = { { "tap", NETCORE_DEV_TAP }, { "tun", NETCORE_DEV_TUN } };
+static const struct word onoff[] = { { "on", 1 }, { "off", 0 } };        /* NETCORE_OFFLOAD */
+static const struct word stacks[] = { { "shared", 1 }, { "own", 0 } };   /* NETCORE_STACK */
+static const struct word profiles[] = { { "latency", PROFILE_LATENCY },
+                                        { "balanced", PROFILE_BALANCED },
+                                        { "throughput", PROFILE_THROUGHPUT } };
+static const struct word levels[] = { { "error", NETCORE_LOG_ERROR },
+                                      { "warn", NETCORE_LOG_WARN },
+                                      { "info", NETCORE_LOG_INFO },
+                                      { "debug", NETCORE_LOG_DEBUG } };
 
 /* Integer variables: name, field, range. */
 static const struct {
@@ -597,9 +596,15 @@ int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const
     if (!get)
         get = env_get;
 
-    if ((v = get("NETCORE_DEVICE")) &&
-        (rc = parse_device("NETCORE_DEVICE", v, &c.device, err, errlen)) < 0)
-        return rc;
+    if ((v = get("NETCORE_DEVICE"))) {
+        int d;
+        if ((rc = parse_word("NETCORE_DEVICE", v, devices, N_WORDS(devices), &d,
+                             !strcmp(v, "wire") ? " (wire takes an fd: the program sets it, "
+                                                  "not the environment)" : "",
+                             err, errlen)) < 0)
+            return rc;
+        c.device = (enum netcore_device)d;
+    }
     if ((v = get("NETCORE_TAP")) &&
         (rc = parse_ifname("NETCORE_TAP", v, c.ifname, err, errlen)) < 0)
         return rc;
@@ -629,41 +634,31 @@ int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const
 
     if ((v = get("NETCORE_MAC")) && (rc = parse_mac("NETCORE_MAC", v, c.mac, err, errlen)) < 0)
         return rc;
-    if ((v = get("NETCORE_LOG")) && (rc = parse_log("NETCORE_LOG", v, &c.log_level, err,
-                                                    errlen)) < 0)
+    if ((v = get("NETCORE_LOG")) &&
+        (rc = parse_word("NETCORE_LOG", v, levels, N_WORDS(levels), &c.log_level, "", err,
+                         errlen)) < 0)
         return rc;
-    if ((v = get("NETCORE_STAT"))) {
-        if (strcmp(v, "off") != 0 && v[0] != '/')
-            return fail(err, errlen, "NETCORE_STAT", v,
-                        "expected an absolute directory path, or off");
-        if (strlen(v) >= sizeof(c.stat_dir))
-            return fail(err, errlen, "NETCORE_STAT", v, "longer than %zu bytes",
-                        sizeof(c.stat_dir) - 1);
-        snprintf(c.stat_dir, sizeof(c.stat_dir), "%s", v);
-    }
+    if ((v = get("NETCORE_STAT")) &&
+        (rc = parse_dir("NETCORE_STAT", v, true, c.stat_dir, sizeof(c.stat_dir), err,
+                        errlen)) < 0)
+        return rc;
     if ((v = get("NETCORE_OFFLOAD")) &&
-        (rc = parse_onoff("NETCORE_OFFLOAD", v, &c.offload, err, errlen)) < 0)
+        (rc = parse_word("NETCORE_OFFLOAD", v, onoff, N_WORDS(onoff), &c.offload, "", err,
+                         errlen)) < 0)
         return rc;
     if ((v = get("NETCORE_STACK")) &&
-        (rc = parse_stack("NETCORE_STACK", v, &c.share, err, errlen)) < 0)
+        (rc = parse_word("NETCORE_STACK", v, stacks, N_WORDS(stacks), &c.share, "", err,
+                         errlen)) < 0)
         return rc;
-    if ((v = get("NETCORE_RUNDIR"))) {
-        /* Absolute: a relative one would name a different rendezvous in each working
-         * directory, and processes meant to share a stack would each drive their own. */
-        if (v[0] != '/')
-            return fail(err, errlen, "NETCORE_RUNDIR", v,
-                        "expected an absolute directory path");
-        if (strlen(v) >= sizeof(c.run_dir))
-            return fail(err, errlen, "NETCORE_RUNDIR", v, "longer than %zu bytes",
-                        sizeof(c.run_dir) - 1);
-        snprintf(c.run_dir, sizeof(c.run_dir), "%s", v);
-    }
-    if ((v = get("NETCORE_PCAP"))) {
-        if (strlen(v) >= sizeof(c.pcap))
-            return fail(err, errlen, "NETCORE_PCAP", v, "longer than %zu bytes",
-                        sizeof(c.pcap) - 1);
-        snprintf(c.pcap, sizeof(c.pcap), "%s", v);
-    }
+    /* Absolute: a relative one would name a different rendezvous in each working directory,
+     * and processes meant to share a stack would each drive their own. */
+    if ((v = get("NETCORE_RUNDIR")) &&
+        (rc = parse_dir("NETCORE_RUNDIR", v, false, c.run_dir, sizeof(c.run_dir), err,
+                        errlen)) < 0)
+        return rc;
+    if ((v = get("NETCORE_PCAP")) &&
+        (rc = copy_text("NETCORE_PCAP", v, c.pcap, sizeof(c.pcap), err, errlen)) < 0)
+        return rc;
     if ((v = get("NETCORE_SNDBUF")) &&
         (rc = parse_size("NETCORE_SNDBUF", v, &c.sndbuf, err, errlen)) < 0)
         return rc;
@@ -674,9 +669,13 @@ int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const
         (rc = parse_ring_mem("NETCORE_RING_MEM", v, &c.ring_mem, err, errlen)) < 0)
         return rc;
     /* Before the variables it sets, which override it when given. */
-    if ((v = get("NETCORE_PROFILE")) &&
-        (rc = parse_profile("NETCORE_PROFILE", v, &c, err, errlen)) < 0)
-        return rc;
+    if ((v = get("NETCORE_PROFILE"))) {
+        int p;
+        if ((rc = parse_word("NETCORE_PROFILE", v, profiles, N_WORDS(profiles), &p, "", err,
+                             errlen)) < 0)
+            return rc;
+        profile_apply(&c, (enum profile)p);
+    }
     for (i = 0; i < sizeof(int_vars) / sizeof(int_vars[0]); i++) {
         int *field = (int *)((char *)&c + int_vars[i].off);
 

@@ -207,22 +207,28 @@ size_t nc__ring_write(struct nc_ring *r, const void *src, size_t len)
     return len;
 }
 
+/* The len bytes of r from index pos on, as up to two spans (the second after the wrap). */
+static int spans(const struct nc_ring *r, size_t pos, size_t len, struct iovec sp[2])
+{
+    if (len == 0)
+        return 0;
+    size_t off = pos & (r->cap - 1);
+    size_t first = r->cap - off < len ? r->cap - off : len;
+    sp[0].iov_base = r->buf + off;
+    sp[0].iov_len = first;
+    if (first == len)
+        return 1;
+    sp[1].iov_base = r->buf;
+    sp[1].iov_len = len - first;
+    return 2;
+}
+
 int nc__ring_read_spans(const struct nc_ring *r, struct iovec sp[2])
 {
     size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
     size_t head = atomic_load_explicit(&r->head, memory_order_acquire);
     size_t used = head - tail;
-    if (used == 0)
-        return 0;
-    size_t off = tail & (r->cap - 1);
-    size_t first = r->cap - off < used ? r->cap - off : used;
-    sp[0].iov_base = r->buf + off;
-    sp[0].iov_len = first;
-    if (first == used)
-        return 1;
-    sp[1].iov_base = r->buf;
-    sp[1].iov_len = used - first;
-    return 2;
+    return spans(r, tail, used, sp);
 }
 
 size_t nc__ring_peek(const struct nc_ring *r, void *dst, size_t len)
@@ -258,17 +264,7 @@ int nc__ring_write_spans(const struct nc_ring *r, struct iovec sp[2], size_t max
     size_t space = r->buf != NULL ? r->cap - (head - tail) : 0;
     if (space > max)
         space = max;
-    if (space == 0)
-        return 0;
-    size_t off = head & (r->cap - 1);
-    size_t first = r->cap - off < space ? r->cap - off : space;
-    sp[0].iov_base = r->buf + off;
-    sp[0].iov_len = first;
-    if (first == space)
-        return 1;
-    sp[1].iov_base = r->buf;
-    sp[1].iov_len = space - first;
-    return 2;
+    return spans(r, head, space, sp);
 }
 
 void nc__ring_produce(struct nc_ring *r, size_t len)

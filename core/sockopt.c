@@ -56,11 +56,12 @@ static int int_in(const void *val, socklen_t len, int *out)
 }
 
 /*
- * Copies an option's value out as the kernel does: n bytes, at most size, and n back in
- * *len. A NULL buffer is fine when nothing is copied.
+ * Copies an option's value out as the kernel does: *len bytes, at most size, and the count
+ * back in *len. A NULL buffer is fine when nothing is copied.
  */
-static int opt_out(void *val, socklen_t *len, const void *v, size_t size, size_t n)
+static int opt_out(void *val, socklen_t *len, const void *v, size_t size)
 {
+    size_t n = *len;
     if (n > size)
         n = size;
     if (n > 0) {
@@ -95,12 +96,9 @@ static int set_timeout(int *ms, const void *val, socklen_t len)
     return 0;
 }
 
-static int set_socket(struct nc_sock *s, int name, const void *val, socklen_t len)
+/* SOL_SOCKET, v the int at val (SO_LINGER and the timeouts read their own struct). */
+static int set_socket(struct nc_sock *s, int name, int v, const void *val, socklen_t len)
 {
-    int v;
-    int rc = int_in(val, len, &v);
-    if (rc != 0)
-        return rc;
     struct nc_opts *o = &s->opt;
     switch (name) {
     case SO_RCVTIMEO: return set_timeout(&o->rcvtimeo_ms, val, len);
@@ -132,12 +130,8 @@ static int set_socket(struct nc_sock *s, int name, const void *val, socklen_t le
     }
 }
 
-static int set_tcp(struct nc_sock *s, int name, const void *val, socklen_t len)
+static int set_tcp(struct nc_sock *s, int name, int v)
 {
-    int v;
-    int rc = int_in(val, len, &v);
-    if (rc != 0)
-        return rc;
     struct nc_opts *o = &s->opt;
     switch (name) {
     case TCP_NODELAY:
@@ -274,12 +268,8 @@ static int set_ip(struct netcore_stack *st, struct nc_sock *s, int name, const v
 }
 
 /* IPPROTO_IPV6 on an AF_INET6 socket: IPV6_V6ONLY, and values only recorded by the kernel. */
-static int set_ipv6(struct nc_sock *s, int name, const void *val, socklen_t len)
+static int set_ipv6(struct nc_sock *s, int name, int v)
 {
-    int v;
-    int rc = int_in(val, len, &v);
-    if (rc != 0)
-        return rc;
     switch (name) {
     case IPV6_V6ONLY:
         /* Only before the socket has a port, as in the kernel. */
@@ -296,22 +286,35 @@ static int set_ipv6(struct nc_sock *s, int name, const void *val, socklen_t len)
     }
 }
 
+/*
+ * setsockopt for a socket held. IPPROTO_IP takes a byte as well as an int; the other levels'
+ * values are read once here as an int, which is also the least any of their structs takes.
+ */
+static int setsockopt_held(struct netcore_stack *st, struct nc_sock *s, int level, int name,
+                           const void *val, socklen_t len)
+{
+    if (level == IPPROTO_IP)
+        return set_ip(st, s, name, val, len);
+    if (level != SOL_SOCKET && !(level == IPPROTO_TCP && s->type == SOCK_STREAM) &&
+        !(level == IPPROTO_IPV6 && s->family == AF_INET6))
+        return -ENOPROTOOPT; /* the kernel's IP layer answers for levels nobody knows */
+    int v;
+    int rc = int_in(val, len, &v);
+    if (rc != 0)
+        return rc;
+    if (level == SOL_SOCKET)
+        return set_socket(s, name, v, val, len);
+    return level == IPPROTO_TCP ? set_tcp(s, name, v) : set_ipv6(s, name, v);
+}
+
 int netcore_setsockopt(struct netcore_stack *st, int id, int level, int name, const void *val,
                        socklen_t len)
 {
     struct nc_sock *s = nc__sock_hold(st, id);
     if (s == NULL)
         return -EBADF;
-    int rc = -ENOPROTOOPT; /* the kernel's IP layer answers for levels nobody knows */
     nc__lock(st);
-    if (level == SOL_SOCKET)
-        rc = set_socket(s, name, val, len);
-    else if (level == IPPROTO_TCP && s->type == SOCK_STREAM)
-        rc = set_tcp(s, name, val, len);
-    else if (level == IPPROTO_IP)
-        rc = set_ip(st, s, name, val, len);
-    else if (level == IPPROTO_IPV6 && s->family == AF_INET6)
-        rc = set_ipv6(s, name, val, len);
+    int rc = setsockopt_held(st, s, level, name, val, len);
     nc__run_pending_and_unlock(st);
     nc__sock_put(st, id);
     return rc;
@@ -320,7 +323,6 @@ int netcore_setsockopt(struct netcore_stack *st, int id, int level, int name, co
 static int get_socket(struct netcore_stack *st, struct nc_sock *s, int name, void *val,
                       socklen_t *len)
 {
-    size_t n = *len;
     const struct nc_opts *o = &s->opt;
     int v;
     switch (name) {
@@ -328,16 +330,16 @@ static int get_socket(struct netcore_stack *st, struct nc_sock *s, int name, voi
     case SO_SNDTIMEO: {
         int ms = name == SO_RCVTIMEO ? o->rcvtimeo_ms : o->sndtimeo_ms;
         struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
-        return opt_out(val, len, &tv, sizeof(tv), n);
+        return opt_out(val, len, &tv, sizeof(tv));
     }
     case SO_LINGER: {
         struct linger l = { o->linger_on, o->linger_s };
-        return opt_out(val, len, &l, sizeof(l), n);
+        return opt_out(val, len, &l, sizeof(l));
     }
     case SO_PEERCRED: {
         /* An IP peer has no credentials: the kernel says pid 0 and the invalid ids. */
         struct ucred u = { 0, (uid_t)-1, (gid_t)-1 };
-        return opt_out(val, len, &u, sizeof(u), n);
+        return opt_out(val, len, &u, sizeof(u));
     }
     case SO_BINDTODEVICE:
         *len = 0; /* bound to no device */
@@ -358,7 +360,7 @@ static int get_socket(struct netcore_stack *st, struct nc_sock *s, int name, voi
     case SO_RCVBUF: v = (int)st->cfg.rcvbuf; break;
     default: return -ENOPROTOOPT;
     }
-    return opt_out(val, len, &v, sizeof(v), n);
+    return opt_out(val, len, &v, sizeof(v));
 }
 
 /* TCP_INFO from lwIP's figures; the rest of struct tcp_info stays zero. */
@@ -386,18 +388,17 @@ static void tcp_info(struct netcore_stack *st, struct nc_sock *s, struct tcp_inf
 static int get_tcp(struct netcore_stack *st, struct nc_sock *s, int name, void *val,
                    socklen_t *len)
 {
-    size_t n = *len;
     const struct nc_opts *o = &s->opt;
     int v;
     switch (name) {
     case TCP_INFO: {
         struct tcp_info ti;
         tcp_info(st, s, &ti);
-        return opt_out(val, len, &ti, sizeof(ti), n);
+        return opt_out(val, len, &ti, sizeof(ti));
     }
     case TCP_CONGESTION: {
         static const char algo[] = "newreno"; /* lwIP's congestion control */
-        return opt_out(val, len, algo, sizeof(algo), n);
+        return opt_out(val, len, algo, sizeof(algo));
     }
     case TCP_NODELAY: v = o->nodelay; break;
     case TCP_MAXSEG:
@@ -413,7 +414,7 @@ static int get_tcp(struct netcore_stack *st, struct nc_sock *s, int name, void *
     case TCP_QUICKACK: v = 1; break;
     default: return -ENOPROTOOPT;
     }
-    return opt_out(val, len, &v, sizeof(v), n);
+    return opt_out(val, len, &v, sizeof(v));
 }
 
 /* The kernel's IP level hands a small value back as one byte when asked for less than int. */
@@ -421,7 +422,7 @@ static int get_ip(struct nc_sock *s, int name, void *val, socklen_t *len)
 {
     int n = (int)*len, v;
     if (name == IP_MULTICAST_IF)
-        return opt_out(val, len, &s->opt.mc_addr, sizeof(s->opt.mc_addr), (size_t)n);
+        return opt_out(val, len, &s->opt.mc_addr, sizeof(s->opt.mc_addr));
     switch (name) {
     case IP_TTL: v = s->opt.ttl < 0 ? NC_DEFAULT_TTL : s->opt.ttl; break;
     case IP_TOS: v = s->opt.tos; break;
@@ -433,9 +434,9 @@ static int get_ip(struct nc_sock *s, int name, void *val, socklen_t *len)
     }
     if (n > 0 && n < (int)sizeof(int) && v >= 0 && v <= 255) {
         unsigned char b = (unsigned char)v;
-        return opt_out(val, len, &b, 1, 1);
+        return opt_out(val, len, &b, 1);
     }
-    return opt_out(val, len, &v, sizeof(v), (size_t)n);
+    return opt_out(val, len, &v, sizeof(v));
 }
 
 /* getsockopt for a socket held. */
@@ -456,7 +457,7 @@ static int getsockopt_held(struct netcore_stack *st, struct nc_sock *s, int leve
             if (name != IPV6_V6ONLY)
                 return -ENOPROTOOPT;
             int v = s->v6only;
-            return opt_out(val, len, &v, sizeof(v), *len);
+            return opt_out(val, len, &v, sizeof(v));
         }
         return get_ip(s, name, val, len);
     }

@@ -91,24 +91,30 @@ static void run_looped(void)
     }
 }
 
+static bool now_ours(void)
+{
+    return nc__same_fn((void *)sys_now, (void *)self_now);
+}
+
 /* Which of the functions netcore gives lwIP is not the one lwIP calls (nc__tcpin_ours), or
  * NULL when all are. */
 static const char *lwip_replacement_lost(void)
 {
-    if (!nc__tcpin_ours())
-        return "tcp_input";
-    if (!nc__udpin_ours())
-        return "udp_input";
-    if (!nc__arpin_ours())
-        return "etharp_input";
-    if (!nc__same_fn((void *)sys_now, (void *)self_now))
-        return "sys_now";
-    if (!nc__chksum_ours())
-        return "nc__chksum";
-    if (!nc__iss_ours())
-        return "nc__tcp_isn";
-    if (!nc__pcbmap_ours())
-        return "memp_free";
+    static const struct {
+        bool (*ours)(void);
+        const char *name;
+    } given[] = {
+        { nc__tcpin_ours, "tcp_input" },
+        { nc__udpin_ours, "udp_input" },
+        { nc__arpin_ours, "etharp_input" },
+        { now_ours, "sys_now" },
+        { nc__chksum_ours, "nc__chksum" },
+        { nc__iss_ours, "nc__tcp_isn" },
+        { nc__pcbmap_ours, "memp_free" },
+    };
+    for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++)
+        if (!given[i].ours())
+            return given[i].name;
     return NULL;
 }
 
@@ -435,6 +441,53 @@ static bool read_bindv6only(void)
     return c == '1';
 }
 
+/* Last, on a stop or a failed start: the memory of st that netcore_start allocated. */
+static void stack_free(struct netcore_stack *st)
+{
+    free(st->socks);
+    free(st->refs);
+    free(st->zombie);
+    free(st->frame);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+}
+
+/* nc__stat_open cannot fail the start: statistics are an aid, not a part of the stack. */
+static int stat_setup(struct netcore_stack *st)
+{
+    nc__stat_open(st);
+    return 0;
+}
+
+/* Control connections, for a shared stack only (not for a stack of its own). */
+static int share_setup(struct netcore_stack *st)
+{
+    return st->cfg.share ? nc__share_setup(st) : 0;
+}
+
+/*
+ * What netcore_start sets up, in order, once the device is open and lwIP initialised; the
+ * teardown under its fail: label undoes any of them. what is err's text when setup fails,
+ * followed by strerror of its errno when errno_text. manual: also for a stack the program
+ * steps itself (NETCORE_MANUAL: no libevent, no thread).
+ */
+static const struct {
+    int (*setup)(struct netcore_stack *st);
+    const char *what;
+    bool errno_text, manual;
+} steps[] = {
+    { nc__rto_init, "out of memory for the retransmission timers", false, true },
+    { nc__pcbmap_init, "out of memory for the connection map", false, true },
+    { nc__netif_setup, "lwIP interface setup failed", false, true },
+    { base_setup, "libevent setup failed", false, false },
+    { nc__relay_setup, "relay setup", true, true },
+    /* Before the thread: it then owns the statistics' event, and the control socket's is in
+     * its base. */
+    { stat_setup, "statistics", false, false },
+    { share_setup, "control connections", true, true },
+    { nc__thread_start, "pthread_create", true, false },
+};
+
 int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_stack **out,
                   char *err, size_t errlen)
 {
@@ -519,46 +572,13 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
         lwip_ready = true;
     }
     nc__stack = st;
-    rc = nc__rto_init(st);
-    if (rc != 0) {
-        snprintf(err, errlen, "out of memory for the retransmission timers");
-        goto fail;
-    }
-    rc = nc__pcbmap_init(st);
-    if (rc != 0) {
-        snprintf(err, errlen, "out of memory for the connection map");
-        goto fail;
-    }
-    rc = nc__netif_setup(st);
-    if (rc != 0) {
-        snprintf(err, errlen, "lwIP interface setup failed");
-        goto fail;
-    }
-    if (!(flags & NETCORE_MANUAL)) {
-        rc = base_setup(st);
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        if ((flags & NETCORE_MANUAL) && !steps[i].manual)
+            continue;
+        rc = steps[i].setup(st);
         if (rc != 0) {
-            snprintf(err, errlen, "libevent setup failed");
-            goto fail;
-        }
-    }
-    rc = nc__relay_setup(st);
-    if (rc != 0) {
-        snprintf(err, errlen, "relay setup: %s", strerror(-rc));
-        goto fail;
-    }
-    if (!(flags & NETCORE_MANUAL)) {
-        nc__stat_open(st); /* before the thread: it then owns the event */
-    }
-    /* Before the thread too (its event in the base). Not for a stack of its own. */
-    rc = cfg->share ? nc__share_setup(st) : 0;
-    if (rc != 0) {
-        snprintf(err, errlen, "control connections: %s", strerror(-rc));
-        goto fail;
-    }
-    if (!(flags & NETCORE_MANUAL)) {
-        rc = nc__thread_start(st);
-        if (rc != 0) {
-            snprintf(err, errlen, "pthread_create: %s", strerror(-rc));
+            snprintf(err, errlen, "%s%s%s", steps[i].what, steps[i].errno_text ? ": " : "",
+                     steps[i].errno_text ? strerror(-rc) : "");
             goto fail;
         }
     }
@@ -568,9 +588,10 @@ int netcore_start(const struct netcore_config *cfg, int flags, struct netcore_st
         inet_ntop(AF_INET, &st->cfg.gw, gw, sizeof(gw));
         const uint8_t *m = st->cfg.mac;
         nc__log(NETCORE_LOG_INFO,
-                "stack up on %s (pool device %d): %s/%d via %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, "
-                "MTU %d, %d sockets", st->dev.name, st->dev.index, ip, st->cfg.prefix, gw, m[0],
-                m[1], m[2], m[3], m[4], m[5], st->dev.mtu, st->cfg.max_sockets);
+                "stack up on %s (pool device %d): %s/%d via %s, "
+                "MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %d, %d sockets", st->dev.name,
+                st->dev.index, ip, st->cfg.prefix, gw, m[0], m[1], m[2], m[3], m[4], m[5],
+                st->dev.mtu, st->cfg.max_sockets);
     }
     *out = st;
     return 0;
@@ -586,12 +607,7 @@ fail:
     nc__cmdq_destroy(&st->cmdq);
     if (nc__stack == st)
         nc__stack = NULL;
-    free(st->socks);
-    free(st->refs);
-    free(st->zombie);
-    free(st->frame);
-    pthread_mutex_destroy(&st->lock);
-    free(st);
+    stack_free(st);
     return rc;
 }
 
@@ -625,12 +641,7 @@ void netcore_stop(struct netcore_stack *st)
     nc__pcap_close(st);
     nc__cmdq_destroy(&st->cmdq);
     nc__stack = NULL;
-    free(st->socks);
-    free(st->refs);
-    free(st->zombie);
-    free(st->frame);
-    pthread_mutex_destroy(&st->lock);
-    free(st);
+    stack_free(st);
     nc__ring_spare_flush();
 }
 

@@ -4,14 +4,14 @@
  *
  * - glibc's public double-underscore names (version GLIBC_2.2.5, linked by old binaries and
  *   some libraries): __close, __connect, __dup2, __fcntl, __lseek, __poll, __read, __select,
- *   __send, __write. (The GLIBC_PRIVATE ones, __recv, __socket, __sendmmsg..., only glibc's
- *   own libraries can link.)
+ *   __send, __write; __fcntl is fcntl itself under a second symbol (socket.c). (The
+ *   GLIBC_PRIVATE ones, __recv, __socket, __sendmmsg..., only glibc's own libraries can
+ *   link.)
  * - sockatmark: glibc's asks its internal ioctl(SIOCATMARK), which the eventfd refuses.
  * - closefrom: glibc's calls its internal close_range, so the fd map would keep the closed
  *   sockets (and their sockets open); our close_range lets go of them first.
  */
 #include <fcntl.h>
-#include <stdarg.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -30,15 +30,6 @@ int __connect(int fd, const struct sockaddr *addr, socklen_t len)
 int __dup2(int old, int new)
 {
     return dup2(old, new);
-}
-
-int __fcntl(int fd, int cmd, ...)
-{
-    va_list ap;
-    va_start(ap, cmd);
-    long arg = va_arg(ap, long);
-    va_end(ap);
-    return fcntl(fd, cmd, arg);
 }
 
 off_t __lseek(int fd, off_t off, int whence)

@@ -48,21 +48,31 @@ static char *const *before_exec(char *const envp[], char **buf, size_t cap)
     return env != NULL ? env : envp;
 }
 
-/* exec returned: it failed (ENOENT, EACCES...) and this image goes on with its sockets. */
-static void after_failed_exec(void)
+/* The exec calls this file covers; each takes the environment before_exec makes. */
+enum exec_call { EXEC_VE, EXEC_VPE, EXEC_FVE };
+
+/*
+ * The exec itself between before_exec and, when it returns, the way back: the exec failed
+ * (ENOENT, EACCES...) and this image goes on with its sockets, errno as the exec left it.
+ * path is execve's path or execvpe's file; fd is fexecve's.
+ */
+static int run_exec(enum exec_call call, const char *path, int fd, char *const argv[],
+                    char *const envp[])
 {
+    char *buf[ENV_MAX];
+    char *const *env = before_exec(envp, buf, ENV_MAX);
+    int rc = call == EXEC_VE    ? LIBC(execve)(path, argv, env)
+             : call == EXEC_VPE ? LIBC(execvpe)(path, argv, env)
+                                : LIBC(fexecve)(fd, argv, env);
     int e = errno;
     nc__unpoison_mapped();
     errno = e;
+    return rc;
 }
 
 int execve(const char *path, char *const argv[], char *const envp[])
 {
-    char *buf[ENV_MAX];
-    char *const *env = before_exec(envp, buf, ENV_MAX);
-    int rc = LIBC(execve)(path, argv, env);
-    after_failed_exec();
-    return rc;
+    return run_exec(EXEC_VE, path, -1, argv, envp);
 }
 
 int execv(const char *path, char *const argv[])
@@ -72,11 +82,7 @@ int execv(const char *path, char *const argv[])
 
 int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    char *buf[ENV_MAX];
-    char *const *env = before_exec(envp, buf, ENV_MAX);
-    int rc = LIBC(execvpe)(file, argv, env);
-    after_failed_exec();
-    return rc;
+    return run_exec(EXEC_VPE, file, -1, argv, envp);
 }
 
 int execvp(const char *file, char *const argv[])
@@ -86,9 +92,5 @@ int execvp(const char *file, char *const argv[])
 
 int fexecve(int fd, char *const argv[], char *const envp[])
 {
-    char *buf[ENV_MAX];
-    char *const *env = before_exec(envp, buf, ENV_MAX);
-    int rc = LIBC(fexecve)(fd, argv, env);
-    after_failed_exec();
-    return rc;
+    return run_exec(EXEC_FVE, NULL, fd, argv, envp);
 }

@@ -324,6 +324,18 @@ ssize_t pwritev64v2(int fd, const struct iovec *iov, int n, off64_t off, int fla
     return pwritev2(fd, iov, n, off, flags);
 }
 
+/* One message of sendmsg/sendmmsg on an fd of ours (h as nc__fd_lookup gives it). */
+static ssize_t sendmsg_one(int fd, int h, const struct msghdr *msg, int flags)
+{
+    if (msg->msg_iovlen > IOV_MAX_N)
+        return -EMSGSIZE;
+    if (h < 0)
+        return nc__remote_send(fd, -h, msg->msg_iov, (int)msg->msg_iovlen, flags,
+                               msg->msg_name, msg->msg_namelen);
+    return send_iov(h - 1, msg->msg_iov, (int)msg->msg_iovlen, flags, msg->msg_name,
+                    msg->msg_namelen);
+}
+
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     int h = nc__fd_lookup(fd);
@@ -333,16 +345,11 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
     }
     if (msg == NULL)
         return nc__ret(-EFAULT);
-    if (msg->msg_iovlen > IOV_MAX_N)
-        return nc__ret(-EMSGSIZE);
-    if (h < 0)
-        return nc__ret(nc__remote_send(fd, -h, msg->msg_iov, (int)msg->msg_iovlen, flags,
-                                       msg->msg_name, msg->msg_namelen));
-    h--;
-    if (nc__passthrough(msg->msg_name, msg->msg_namelen) && nc__handoff(fd, h) == 0)
+    /* A first datagram to a pass-through address: the socket becomes a kernel one. */
+    if (h > 0 && msg->msg_iovlen <= IOV_MAX_N &&
+        nc__passthrough(msg->msg_name, msg->msg_namelen) && nc__handoff(fd, h - 1) == 0)
         return LIBC(sendmsg)(fd, msg, flags);
-    return nc__ret(send_iov(h, msg->msg_iov, (int)msg->msg_iovlen, flags, msg->msg_name,
-                            msg->msg_namelen));
+    return nc__ret(sendmsg_one(fd, h, msg, flags));
 }
 
 static ssize_t recvmsg_one(int fd, int h, struct msghdr *msg, int flags)
@@ -400,20 +407,23 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
     return nc__ret(recvmsg_one(fd, h, msg, flags));
 }
 
-int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+/*
+ * sendmmsg/recvmmsg on an fd of ours: message after message until one fails. The count done
+ * is returned, or the first message's error when none was done (the kernel's rule: a later
+ * error is left for the next call to meet).
+ */
+static int mmsg(int fd, int h, struct mmsghdr *vec, unsigned int vlen, int flags, bool sending)
 {
-    int h = nc__fd_lookup(fd);
-    if (h == 0)
-        return LIBC(sendmmsg)(fd, vec, vlen, flags);
     unsigned int i;
     for (i = 0; i < vlen; i++) {
-        struct msghdr *m = &vec[i].msg_hdr;
-        ssize_t n = m->msg_iovlen > IOV_MAX_N
-                        ? -EMSGSIZE
-                    : h < 0 ? nc__remote_send(fd, -h, m->msg_iov, (int)m->msg_iovlen, flags,
-                                              m->msg_name, m->msg_namelen)
-                            : send_iov(h - 1, m->msg_iov, (int)m->msg_iovlen, flags,
-                                       m->msg_name, m->msg_namelen);
+        ssize_t n;
+        if (sending) {
+            n = sendmsg_one(fd, h, &vec[i].msg_hdr, flags);
+        } else {
+            /* After the first datagram, take only what is already there (MSG_WAITFORONE). */
+            int f = i > 0 && (flags & MSG_WAITFORONE) ? flags | MSG_DONTWAIT : flags;
+            n = recvmsg_one(fd, h, &vec[i].msg_hdr, f & ~MSG_WAITFORONE);
+        }
         if (n < 0) {
             if (i == 0)
                 return (int)nc__ret(n);
@@ -424,24 +434,20 @@ int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
     return (int)i;
 }
 
+int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+{
+    int h = nc__fd_lookup(fd);
+    if (h == 0)
+        return LIBC(sendmmsg)(fd, vec, vlen, flags);
+    return mmsg(fd, h, vec, vlen, flags, true);
+}
+
 int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, struct timespec *tmo)
 {
     int h = nc__fd_lookup(fd);
     if (h == 0)
         return LIBC(recvmmsg)(fd, vec, vlen, flags, tmo);
-    unsigned int i;
-    for (i = 0; i < vlen; i++) {
-        /* After the first datagram, take only what is already there (MSG_WAITFORONE). */
-        int f = i > 0 && (flags & MSG_WAITFORONE) ? flags | MSG_DONTWAIT : flags;
-        ssize_t n = recvmsg_one(fd, h, &vec[i].msg_hdr, f & ~MSG_WAITFORONE);
-        if (n < 0) {
-            if (i == 0)
-                return (int)nc__ret(n);
-            break;
-        }
-        vec[i].msg_len = (unsigned int)n;
-    }
-    return (int)i;
+    return mmsg(fd, h, vec, vlen, flags, false);
 }
 
 /* The most one sendfile to a socket moves; a heap buffer, as thread stacks may be small. */

@@ -104,12 +104,6 @@ static int dgram_to(struct nc_share_dgram *h, int k, const struct sockaddr *to,
 /* A received datagram's source out to the program (truncated to *fromlen, as the kernel). */
 static int dgram_from(const struct nc_share_dgram *h, struct sockaddr *from, socklen_t *fromlen)
 {
-    if (from == NULL)
-        return 0;
-    if (fromlen == NULL)
-        return -EFAULT;
-    if ((int)*fromlen < 0)
-        return -EINVAL;
     struct sockaddr_storage ss;
     socklen_t l;
     memset(&ss, 0, sizeof(ss));
@@ -127,9 +121,7 @@ static int dgram_from(const struct nc_share_dgram *h, struct sockaddr *from, soc
         memcpy(&a->sin_addr, h->addr, 4);
         l = sizeof(*a);
     }
-    memcpy(from, &ss, *fromlen < l ? *fromlen : l);
-    *fromlen = l;
-    return 0;
+    return nc__addr_out(&ss, l, from, fromlen);
 }
 
 ssize_t nc__remote_send(int fd, int k, const struct iovec *iov, int n, int flags,

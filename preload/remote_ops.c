@@ -35,8 +35,8 @@ static int req_addr(struct nc_share_req *q, const struct sockaddr *addr, socklen
     return 0;
 }
 
-/* The reply's sockaddr out to the program: truncated to *len, *len set to its full size. */
-static int rep_addr(const struct nc_share_rep *p, struct sockaddr *addr, socklen_t *len)
+/* The kernel's move_addr_to_user, for replies here and datagrams in remote_io.c. */
+int nc__addr_out(const void *src, socklen_t size, struct sockaddr *addr, socklen_t *len)
 {
     if (addr == NULL)
         return 0;
@@ -44,9 +44,8 @@ static int rep_addr(const struct nc_share_rep *p, struct sockaddr *addr, socklen
         return -EFAULT;
     if ((int)*len < 0)
         return -EINVAL;
-    size_t k = *len < p->len ? *len : p->len;
-    memcpy(addr, p->data, k);
-    *len = p->len;
+    memcpy(addr, src, *len < size ? *len : size);
+    *len = size;
     return 0;
 }
 
@@ -278,7 +277,7 @@ int nc__remote_accept4(int fd, int k, struct sockaddr *addr, socklen_t *len, int
                     LIBC(close)(nfd);
                 return (int)nc__ret(nk);
             }
-            int e = rep_addr(&p, addr, len);
+            int e = nc__addr_out(p.data, p.len, addr, len);
             if (e != 0) {
                 LIBC(close)(nfd);
                 return (int)nc__ret(e);
@@ -438,7 +437,7 @@ static int name_call(int op, int fd, struct sockaddr *addr, socklen_t *len)
     req_init(&q);
     long r = nc__remote_rpc(op, fd, &q, &p, NULL);
     if (r == 0)
-        r = rep_addr(&p, addr, len);
+        r = nc__addr_out(p.data, p.len, addr, len);
     return (int)nc__ret(r);
 }
 

@@ -378,6 +378,33 @@ void nc__host_free(struct nc_host *h)
     memset(h, 0, sizeof(*h));
 }
 
+/*
+ * A lookup's start: lk->out emptied, the configuration read (once per process), the channel
+ * open (c_ares_dns as for open_channel). NC_RES_OK, or why the lookup cannot be made.
+ */
+static enum nc_res start(struct lookup *lk, bool c_ares_dns)
+{
+    memset(lk->out, 0, sizeof(*lk->out));
+    pthread_once(&config_once, read_config);
+    int rc = open_channel(lk, c_ares_dns);
+    if (rc != ARES_SUCCESS)
+        return rc == ARES_ENOMEM ? NC_RES_NOMEM : NC_RES_FAIL;
+    return NC_RES_OK;
+}
+
+/*
+ * A lookup's end: the channel closed, its outcome (what names what was looked up), lk->out
+ * freed unless found.
+ */
+static enum nc_res finish(struct lookup *lk, const char *what)
+{
+    ares_destroy(lk->ch);
+    enum nc_res r = outcome(lk, what);
+    if (r != NC_RES_OK)
+        nc__host_free(lk->out);
+    return r;
+}
+
 static void add_addr(struct nc_host *h, int family, const void *bytes)
 {
     struct nc_addr *a = &h->addrs[h->naddrs++];
@@ -464,20 +491,13 @@ enum nc_res nc__resolve_name(const char *name, int family, struct nc_host *out)
     /* As glibc, DNS is not asked for what cannot be a host name ("-x", "a b"). */
     struct name_lookup nl = { .lk = { .out = out, .dns_wanted = res_hnok(name) != 0 },
                               .name = name };
-    enum nc_res r;
-    int rc;
+    enum nc_res r = start(&nl.lk, true);
 
-    memset(out, 0, sizeof(*out));
-    pthread_once(&config_once, read_config);
-    if ((rc = open_channel(&nl.lk, true)) != ARES_SUCCESS)
-        return rc == ARES_ENOMEM ? NC_RES_NOMEM : NC_RES_FAIL;
+    if (r != NC_RES_OK)
+        return r;
     ares_getaddrinfo(nl.lk.ch, name, NULL, &hints, on_addrinfo, &nl);
     run(&nl.lk);
-    ares_destroy(nl.lk.ch);
-    r = outcome(&nl.lk, name);
-    if (r != NC_RES_OK)
-        nc__host_free(out);
-    return r;
+    return finish(&nl.lk, name);
 }
 
 /* The answer as a hostent (from /etc/hosts, or parsed from a PTR answer) into the result. */
@@ -557,13 +577,10 @@ enum nc_res nc__resolve_addr(const void *addr, int len, int family, struct nc_ho
     struct addr_lookup al = { .lk = { .out = out, .dns_wanted = true }, .addr = addr,
                               .len = len, .family = family };
     char what[INET6_ADDRSTRLEN], ptr[80];
-    enum nc_res r;
-    int rc;
+    enum nc_res r = start(&al.lk, false);
 
-    memset(out, 0, sizeof(*out));
-    pthread_once(&config_once, read_config);
-    if ((rc = open_channel(&al.lk, false)) != ARES_SUCCESS)
-        return rc == ARES_ENOMEM ? NC_RES_NOMEM : NC_RES_FAIL;
+    if (r != NC_RES_OK)
+        return r;
     ares_gethostbyaddr(al.lk.ch, addr, len, family, on_hostent, &al);
     run(&al.lk);
     if (al.lk.status == ARES_ENOTFOUND && al.lk.dns) {
@@ -572,11 +589,7 @@ enum nc_res nc__resolve_addr(const void *addr, int len, int family, struct nc_ho
         ares_query(al.lk.ch, ptr, C_IN, T_PTR, on_ptr, &al);
         run(&al.lk);
     }
-    ares_destroy(al.lk.ch);
     if (inet_ntop(family, addr, what, sizeof(what)) == NULL)
         snprintf(what, sizeof(what), "an address");
-    r = outcome(&al.lk, what);
-    if (r != NC_RES_OK)
-        nc__host_free(out);
-    return r;
+    return finish(&al.lk, what);
 }

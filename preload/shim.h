@@ -260,6 +260,9 @@ long nc__remote_exchange(int cfd, struct nc_share_req *req, int fd, struct nc_sh
  * worked) or did not reach it: the relayed listeners and UDP sockets of a dead driver made
  * inert (never ready; calls fail with ENETDOWN, NC_RK_GONE). */
 void nc__remote_gone(int fd, bool lost);
+/* remote_ops.c: a sockaddr of size bytes out to the program as the kernel moves one: none
+ * when addr is NULL, truncated to *len, *len set to size; 0, -EFAULT or -EINVAL. */
+int nc__addr_out(const void *src, socklen_t size, struct sockaddr *addr, socklen_t *len);
 /* remote_io.c: data on relayed fds; negative errno, as the core's calls. */
 ssize_t nc__remote_send(int fd, int k, const struct iovec *iov, int n, int flags,
                         const struct sockaddr *to, socklen_t tolen);

@@ -305,27 +305,6 @@ int dup2(int old, int new)
     return dup3(old, new, 0);
 }
 
-static int do_fcntl(int fd, int cmd, long arg);
-
-int fcntl(int fd, int cmd, ...)
-{
-    va_list ap;
-    va_start(ap, cmd);
-    long arg = va_arg(ap, long);
-    va_end(ap);
-    return do_fcntl(fd, cmd, arg);
-}
-
-/* What glibc 2.28+ headers call under _FILE_OFFSET_BITS=64. */
-int fcntl64(int fd, int cmd, ...)
-{
-    va_list ap;
-    va_start(ap, cmd);
-    long arg = va_arg(ap, long);
-    va_end(ap);
-    return do_fcntl(fd, cmd, arg);
-}
-
 static int do_fcntl(int fd, int cmd, long arg)
 {
     int h = nc__fd_lookup(fd);
@@ -348,6 +327,22 @@ static int do_fcntl(int fd, int cmd, long arg)
         return LIBC(fcntl)(fd, cmd, arg);
     }
 }
+
+int fcntl(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    return do_fcntl(fd, cmd, arg);
+}
+
+/*
+ * The same function under two more names: fcntl64, what glibc 2.28+ headers call under
+ * _FILE_OFFSET_BITS=64, and __fcntl, glibc's public double-underscore name (alias.c).
+ */
+int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
+int __fcntl(int fd, int cmd, ...) __attribute__((alias("fcntl")));
 
 int ioctl(int fd, unsigned long req, ...)
 {

@@ -112,22 +112,18 @@ ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len,
         return 0;
     if (flags & ~(SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT))
         return nc__ret(-EINVAL);
-    bool nb = (flags & SPLICE_F_NONBLOCK) != 0;
-    if (in_ours && !out_ours && is_pipe(out)) {
-        if (off_out != NULL)
-            return nc__ret(-ESPIPE);
-        if (off_in != NULL)
-            return nc__ret(-EINVAL);
-        return nc__ret(bounce(in, out, len, nb || nonblocking(out), true));
-    }
-    if (out_ours && !in_ours && is_pipe(in)) {
-        if (off_in != NULL)
-            return nc__ret(-ESPIPE);
-        if (off_out != NULL)
-            return nc__ret(-EINVAL);
-        return nc__ret(bounce(in, out, len, nb || nonblocking(in), false));
-    }
-    return nc__ret(-EINVAL);
+    /* One side is our socket, the other a pipe: which way the bytes go. */
+    bool to_pipe = in_ours && !out_ours && is_pipe(out);
+    if (!to_pipe && !(out_ours && !in_ours && is_pipe(in)))
+        return nc__ret(-EINVAL);
+    int pipe_fd = to_pipe ? out : in;
+    /* An offset on the pipe is ESPIPE, one on the socket EINVAL. */
+    if ((to_pipe ? off_out : off_in) != NULL)
+        return nc__ret(-ESPIPE);
+    if ((to_pipe ? off_in : off_out) != NULL)
+        return nc__ret(-EINVAL);
+    bool nb = (flags & SPLICE_F_NONBLOCK) != 0 || nonblocking(pipe_fd);
+    return nc__ret(bounce(in, out, len, nb, to_pipe));
 }
 
 ssize_t nc__sendfile_from(int in, int out, off_t *off, size_t count)
