@@ -8,7 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "addr.h"
+#include "netcore.h"
+#include "port.h"
+#include "ring.h"
+#include "shimapi.h"
+#include "sock.h"
+#include "stack.h"
 
 /*
  * What the kernel checks of every address argument before the protocol sees it

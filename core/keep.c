@@ -29,7 +29,18 @@
 
 #include <event2/event.h>
 
-#include "internal.h"
+#include "closer.h"
+#include "dev.h"
+#include "devwatch.h"
+#include "netcore.h"
+#include "pcap.h"
+#include "relay.h"
+#include "sharesrv.h"
+#include "shimapi.h"
+#include "sock.h"
+#include "stack.h"
+#include "stat.h"
+#include "sys.h"
 
 #define KEEP_TICK_MS 100 /* how often the keeper looks at its users when nothing happens */
 

@@ -21,6 +21,8 @@
  * Over IPv6 the segment size also follows the path MTU lwIP learnt from Packet Too Big
  * messages (nd6's destination cache), for which lwIP would otherwise have fragmented.
  */
+#include "offload.h"
+
 #include <string.h>
 
 #include <linux/virtio_net.h>
@@ -34,7 +36,10 @@
 #include <lwip/pbuf.h>
 #include <lwip/tcp.h>
 
-#include "internal.h"
+#include "netcore.h"
+#include "rxframe.h"
+#include "shimapi.h"
+#include "stack.h"
 
 #define ETH_HDR 14
 /* The longest frame lwIP can hold (16-bit pbuf lengths) less Ethernet, IPv6 and TCP headers

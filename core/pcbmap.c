@@ -23,6 +23,8 @@
  * memp_free clears it when lwIP frees that pcb during the input, so the code that runs after
  * the input reuses the lookup without risk.
  */
+#include "pcbmap.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +34,9 @@
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
 
-#include "internal.h"
+#include "hidden.h"
+#include "rxframe.h"
+#include "stack.h"
 
 struct nc_pcbent {
     struct tcp_pcb *pcb;         /* NULL: free */

@@ -18,6 +18,8 @@
  * lwIP's tcp_split_unsent_seg does the splitting: it works on the unsent queue's head, so the
  * unacked queue stands in for it for the call.
  */
+#include "rexmit.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,7 +27,7 @@
 #include <lwip/sys.h>
 #include <lwip/tcp.h>
 
-#include "internal.h"
+#include "offload.h"
 
 /* Splits the head of pcb's unacked queue after len bytes; false when it could not. */
 static bool split_unacked_head(struct tcp_pcb *pcb, u16_t len)

@@ -26,6 +26,8 @@
  * program has closed still has its last send buffer to deliver. Entries of pcbs that left
  * the active list are swept when the timer runs or the table fills.
  */
+#include "rto.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +37,12 @@
 #include <lwip/sys.h>
 #include <lwip/timeouts.h>
 
-#include "internal.h"
+#include "cc.h"
+#include "pcbmap.h"
+#include "rexmit.h"
+#include "rxframe.h"
+#include "stack.h"
+#include "tcpin.h"
 
 #define RTO_MIN 200u      /* ms, Linux's TCP_RTO_MIN */
 #define RTO_INITIAL 1000u /* ms, before the first RTT sample (RFC 6298 2.1) */

@@ -9,6 +9,8 @@
  * a slow reader stalls the sender. recv() kicks the netstack only when it is holding data
  * (rx_full). Every lwIP call here runs under the stack lock.
  */
+#include "sock.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -18,7 +20,19 @@
 #include <lwip/tcp.h>
 #include <lwip/priv/tcp_priv.h>
 
-#include "internal.h"
+#include "ackpol.h"
+#include "addr.h"
+#include "cfg.h"
+#include "errmap.h"
+#include "netcore.h"
+#include "offload.h"
+#include "port.h"
+#include "relay.h"
+#include "ring.h"
+#include "rto.h"
+#include "shimapi.h"
+#include "sockopt.h"
+#include "stack.h"
 
 static void on_err(void *arg, err_t err);
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err);

@@ -39,6 +39,8 @@
  * its tcp_input renamed nc__lwip_tcp_input (lwip.am), so IPv4 and IPv6 call this definition,
  * which passes the segment on to lwIP's own.
  */
+#include "tcpin.h"
+
 #include <stdint.h>
 
 #include <lwip/ip.h>
@@ -47,7 +49,14 @@
 #include <lwip/prot/tcp.h>
 #include <lwip/tcp.h>
 
-#include "internal.h"
+#include "cc.h"
+#include "hidden.h"
+#include "offload.h"
+#include "pcbmap.h"
+#include "rexmit.h"
+#include "rto.h"
+#include "rxframe.h"
+#include "stack.h"
 
 /* The segment netif.c is handing to lwIP, when this is it (an IPv4 segment, not one that
  * lwIP reassembled from fragments): its connection was looked up already (rto.c). */

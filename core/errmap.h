@@ -1,0 +1,8 @@
+/* errno.c: lwIP's err_t to the kernel's errno. */
+#ifndef NC_ERRMAP_H
+#define NC_ERRMAP_H
+
+/* The errno (positive) of the kernel's socket calls for lwIP's error lwip_err. */
+int nc__err_to_errno(int lwip_err);
+
+#endif /* NC_ERRMAP_H */
