@@ -36,8 +36,8 @@ NC_HIDDEN void etharp_input(struct pbuf *p, struct netif *netif)
 {
     /* lwIP reads the header from the first pbuf only: its length is what counts. */
     if (p->len < SIZEOF_ETHARP_HDR) {
-        if (nc__stack != NULL)
-            nc__stack->stats.rx_dropped_malformed++;
+        struct netcore_stack *st = netif->state; /* our one interface's (netif.c) */
+        st->stats.rx_dropped_malformed++;
         pbuf_free(p);
         return;
     }

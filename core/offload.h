@@ -36,6 +36,6 @@ void nc__offload_mss_set(struct netcore_stack *st, bool v6, const uint8_t *raddr
 /* The pcb->mss for TSO: the most whole segments of real bytes in one 64 KB frame. */
 uint16_t nc__offload_super_mss(uint16_t real);
 /* A connection's real MSS, whatever syn.c made its pcb->mss. */
-uint16_t nc__offload_real_mss(const struct tcp_pcb *pcb);
+uint16_t nc__offload_real_mss(struct netcore_stack *st, const struct tcp_pcb *pcb);
 
 #endif /* NC_OFFLOAD_H */

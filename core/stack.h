@@ -95,9 +95,10 @@ int nc__thread_start(struct netcore_stack *st);
 bool nc__undelivered(struct netcore_stack *st);
 
 /*
- * lwIP is one per process, and so is the stack it runs on: set by netcore_start, cleared by
- * netcore_stop (and in a forked child). Not for the data path, which gets the stack from
- * lwIP (netif->state, a pcb's socket): only for what lwIP calls without either (memp_free).
+ * lwIP is one per process, and so is the stack it runs on: set by netcore_start (which
+ * refuses a second), cleared by netcore_stop and by netcore_fork_forget in a child. Not for
+ * the data path, which gets the stack from lwIP: the netif's state, a pcb's socket (->st).
+ * TODO: tcp.c's lwIP callbacks still read it; they take s->st when tcp.c is split.
  */
 extern struct netcore_stack *nc__stack;
 

@@ -5,13 +5,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct netcore_stack;
 struct tcp_pcb;
 
 /* Does lwIP's call reach the guard? */
 bool nc__tcpin_ours(void);
 
 /* RACK's reordering timer of pcb fired (rto.c runs it; srtt in ms): what recovery does
- * then (nc__rexmit_fire), and the segments go out. */
-void nc__tcpin_reorder(struct tcp_pcb *pcb, uint32_t srtt);
+ * then (nc__rexmit_fire), and the segments go out. Under the lock of st, pcb's stack. */
+void nc__tcpin_reorder(struct netcore_stack *st, struct tcp_pcb *pcb, uint32_t srtt);
 
 #endif /* NC_TCPIN_H */
