@@ -3,13 +3,14 @@
  * calls, and the blocking/non-blocking/timeout policy around them. TCP data calls run
  * without the stack lock (tcp.c's rings).
  */
+#include "netcore.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "addr.h"
-#include "netcore.h"
 #include "port.h"
 #include "ring.h"
 #include "shimapi.h"

@@ -11,6 +11,8 @@
  * The prepare handler takes the stack lock, so lwIP is between two operations when the
  * address space is copied, never halfway through a list update.
  */
+#include "netcore.h"
+
 #include <lwip/netif.h>
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
@@ -18,7 +20,6 @@
 
 #include "dev.h"
 #include "devwatch.h"
-#include "netcore.h"
 #include "pcap.h"
 #include "pcbmap.h"
 #include "relay.h"

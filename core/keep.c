@@ -15,6 +15,8 @@
  * last user left. Then it removes the rendezvous' name (still its own: it holds the lock)
  * and exits; the kernel lets go of the lock and the device with it.
  */
+#include "netcore.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +34,6 @@
 #include "closer.h"
 #include "dev.h"
 #include "devwatch.h"
-#include "netcore.h"
 #include "pcap.h"
 #include "relay.h"
 #include "sharesrv.h"
