@@ -7,7 +7,7 @@ struct nc_sock;
 struct pbuf;
 struct tcp_pcb;
 
-/* ackpol.c: when received TCP data is acknowledged; under the stack lock */
+/* Under the stack lock. */
 /* In the recv callback, before the data goes to the socket: ACK due now or left pending. */
 void nc__ack_recv(struct netcore_stack *st, struct nc_sock *s, struct tcp_pcb *pcb,
                   const struct pbuf *p);

@@ -8,6 +8,7 @@
 
 struct netcore_stack;
 
+/* The device's epoll set (st->dev_watch); 0 or -errno. Closed by nc__devwatch_close. */
 int nc__devwatch_open(struct netcore_stack *st);
 void nc__devwatch_close(struct netcore_stack *st);
 /* In a keeper: a set of its own under the same number, armed, nobody spinning. */
@@ -22,6 +23,7 @@ void nc__devwatch_release(struct netcore_stack *st);
 void nc__devwatch_tx(struct netcore_stack *st, const uint8_t *ip, size_t len);
 /* In nc__run_pending: takes the answers to what was sent, then lets go of the hold. */
 void nc__devwatch_settle(struct netcore_stack *st);
+/* Lets go of the hold nc__devwatch_tx took, if any, without reading the device. */
 void nc__devwatch_drop(struct netcore_stack *st);
 
 #endif /* NC_DEVWATCH_H */

@@ -2,7 +2,8 @@
 #ifndef NC_ERRMAP_H
 #define NC_ERRMAP_H
 
-/* The errno (positive) of the kernel's socket calls for lwIP's error lwip_err. */
+/* The errno (positive; 0 for ERR_OK) a kernel socket call reports where lwIP gives
+ * lwip_err. */
 int nc__err_to_errno(int lwip_err);
 
 #endif /* NC_ERRMAP_H */

@@ -11,6 +11,8 @@ struct ip_addr;
 struct tcp_pcb;
 
 struct nc_pcbmap;
+/* The map, sized for every socket, the TIME-WAIT cap and some handshakes; 0 or -ENOMEM.
+ * Freed by nc__pcbmap_free. */
 int nc__pcbmap_init(struct netcore_stack *st);
 void nc__pcbmap_free(struct netcore_stack *st);
 /* Whether lwIP's memp_free calls reach pcbmap.c's (netcore_start checks). */

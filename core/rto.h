@@ -6,6 +6,8 @@ struct netcore_stack;
 struct tcp_pcb;
 
 struct nc_rto_tab;
+/* The table, one entry per socket; 0 or -ENOMEM. Freed (its timer stopped) by
+ * nc__rto_free. */
 int nc__rto_init(struct netcore_stack *st);
 void nc__rto_free(struct netcore_stack *st);
 /* After tcp_output on pcb outside lwIP's input. */
