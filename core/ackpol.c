@@ -24,10 +24,15 @@
  * congestion window, which then retransmits on its loss-probe timer. Data the program sends
  * in the meantime carries the ACK instead.
  */
+#include "ackpol.h"
+
 #include <lwip/tcp.h>
 #include <lwip/priv/tcp_priv.h>
 
-#include "internal.h"
+#include "rto.h"
+#include "rxframe.h"
+#include "sock.h"
+#include "stack.h"
 
 /* Data segments at the start of a connection acknowledged each at once (the kernel's
  * quick-ACK mode covers about as many). */

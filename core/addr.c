@@ -12,6 +12,8 @@
  * Every error is what Linux returns for the same call on a kernel socket (tests/check_addr.c
  * holds the calls and the kernel's answers).
  */
+#include "addr.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,7 +21,9 @@
 #include <lwip/ip_addr.h>
 #include <lwip/netif.h>
 
-#include "internal.h"
+#include "cfg.h"
+#include "sock.h"
+#include "stack.h"
 
 /* RFC 2133's sockaddr_in6 had no sin6_scope_id; the kernel still takes its 24 bytes. */
 #define SIN6_LEN_RFC2133 24

@@ -3,12 +3,19 @@
  * calls, and the blocking/non-blocking/timeout policy around them. TCP data calls run
  * without the stack lock (tcp.c's rings).
  */
+#include "netcore.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "addr.h"
+#include "port.h"
+#include "ring.h"
+#include "shimapi.h"
+#include "sock.h"
+#include "stack.h"
 
 /*
  * What the kernel checks of every address argument before the protocol sees it

@@ -12,11 +12,14 @@
  * Like tcpin.c's guard it sits in front of lwIP's function: lwIP's etharp.c is compiled with
  * its etharp_input renamed nc__lwip_etharp_input (lwip.am), so ethernet_input calls this one.
  */
+#include "arpin.h"
+
 #include <lwip/etharp.h>
 #include <lwip/pbuf.h>
 #include <lwip/prot/etharp.h>
 
-#include "internal.h"
+#include "hidden.h"
+#include "stack.h"
 
 /* lwIP's own etharp_input, under the name lwip.am gives it */
 void nc__lwip_etharp_input(struct pbuf *p, struct netif *netif);
@@ -33,8 +36,8 @@ NC_HIDDEN void etharp_input(struct pbuf *p, struct netif *netif)
 {
     /* lwIP reads the header from the first pbuf only: its length is what counts. */
     if (p->len < SIZEOF_ETHARP_HDR) {
-        if (nc__stack != NULL)
-            nc__stack->stats.rx_dropped_malformed++;
+        struct netcore_stack *st = netif->state; /* our one interface's (netif.c) */
+        st->stats.rx_dropped_malformed++;
         pbuf_free(p);
         return;
     }

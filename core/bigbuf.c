@@ -15,7 +15,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "shimapi.h"
 
 /* Every allocation above BIG_MIN and up to BIG_CLASS gets BIG_CLASS bytes: a super-segment's
  * pbuf (65535 bytes of frame, the pbuf and lwIP's headroom) fits. */

@@ -25,10 +25,12 @@
  * segments for ssthresh, which the window never goes below; the reduction above is in bytes
  * and the same either way.
  */
+#include "cc.h"
+
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
 
-#include "internal.h"
+#include "rexmit.h"
 
 uint32_t nc__cc_iw(uint32_t smss)
 {

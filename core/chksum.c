@@ -8,12 +8,14 @@
  * Contract (lwIP's): the 16-bit one's-complement sum, not inverted, of the buffer read as
  * native-endian 16-bit words from its first byte, an odd last byte padded with a zero byte.
  */
+#include "chksum.h"
+
 #include <stdint.h>
 #include <string.h>
 
 #include <lwip/opt.h>
 
-#include "internal.h"
+#include "hidden.h"
 
 unsigned short nc__chksum(const void *dataptr, int len)
 {

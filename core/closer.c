@@ -13,15 +13,18 @@
  * The thread starts at the first fd it is given. After fork (the keeper, a child) the copy
  * of the queue is the parent's business: the child starts afresh (its pid differs).
  */
+#include "closer.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "shimapi.h"
 
 #define CLOSER_QUEUE 256
 

@@ -7,10 +7,14 @@
  * OR-ed into its bits, so the list is bounded by the socket table and a kick (send ring has
  * data, receiver freed space, close) can never be lost when the command ring is full.
  */
+#include "cmdq.h"
+
 #include <errno.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "shimapi.h"
+#include "sock.h"
+#include "sys.h"
 
 int nc__cmdq_init(struct nc_cmdq *q, int cap)
 {

@@ -4,6 +4,8 @@
  *   TUN  — bare IP packets from /dev/net/tun with IFF_TUN|IFF_NO_PI (no ARP).
  *   wire — Ethernet frames over a datagram socket (socketpair) the caller hands in.
  */
+#include "dev.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <net/if.h>
@@ -18,7 +20,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "netcore.h"
+#include "shimapi.h"
+#include "sys.h"
 
 /* Whether network device name exists in this network namespace. */
 static bool dev_exists(const char *name)

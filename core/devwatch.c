@@ -35,13 +35,19 @@
  * for SYN and FIN, 55-65 us and 0.0-0.1 with the first two data segments too (pcbmap.c
  * counts them).
  */
+#include "devwatch.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "netif.h"
+#include "pcbmap.h"
+#include "shimapi.h"
+#include "stack.h"
+#include "sys.h"
 
 int nc__devwatch_open(struct netcore_stack *st)
 {

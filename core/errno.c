@@ -1,9 +1,9 @@
 /* lwIP err_t to errno, following lwIP's own socket layer and the kernel's choices. */
+#include "errmap.h"
+
 #include <errno.h>
 
 #include <lwip/err.h>
-
-#include "internal.h"
 
 int nc__err_to_errno(int lwip_err)
 {

@@ -11,12 +11,25 @@
  * The prepare handler takes the stack lock, so lwIP is between two operations when the
  * address space is copied, never halfway through a list update.
  */
+#include "netcore.h"
+
 #include <lwip/netif.h>
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
 #include <lwip/udp.h>
 
-#include "internal.h"
+#include "dev.h"
+#include "devwatch.h"
+#include "pcap.h"
+#include "pcbmap.h"
+#include "relay.h"
+#include "rto.h"
+#include "sharesrv.h"
+#include "shimapi.h"
+#include "sock.h"
+#include "stack.h"
+#include "stat.h"
+#include "sys.h"
 
 /* A stack being handed to a keeper (keep.c) is locked already and is the keeper's to run:
  * the fork handlers leave it alone.

@@ -6,6 +6,8 @@
  * errors). IPv6 follows the kernel's icmpv6_err_convert: a connected UDP socket only takes
  * the "fatal" codes (port unreachable, prohibited), the others being soft for it.
  */
+#include "rxframe.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -13,7 +15,9 @@
 #include <lwip/tcp.h>
 #include <lwip/udp.h>
 
-#include "internal.h"
+#include "pcbmap.h"
+#include "sock.h"
+#include "stack.h"
 
 static int unreach_errno(uint8_t code)
 {

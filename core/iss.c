@@ -9,6 +9,8 @@
  *
  * ISN = 4 µs clock + SipHash-2-4(secret, addresses and ports), per RFC 6528.
  */
+#include "iss.h"
+
 #include <stdint.h>
 #include <string.h>
 #include <sys/random.h>
@@ -19,7 +21,7 @@
 
 #include "lwiphooks.h"
 
-#include "internal.h"
+#include "hidden.h"
 
 static uint64_t key[2];
 static bool keyed;

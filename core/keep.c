@@ -15,6 +15,8 @@
  * last user left. Then it removes the rendezvous' name (still its own: it holds the lock)
  * and exits; the kernel lets go of the lock and the device with it.
  */
+#include "netcore.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +31,17 @@
 
 #include <event2/event.h>
 
-#include "internal.h"
+#include "closer.h"
+#include "dev.h"
+#include "devwatch.h"
+#include "pcap.h"
+#include "relay.h"
+#include "sharesrv.h"
+#include "shimapi.h"
+#include "sock.h"
+#include "stack.h"
+#include "stat.h"
+#include "sys.h"
 
 #define KEEP_TICK_MS 100 /* how often the keeper looks at its users when nothing happens */
 

@@ -6,12 +6,14 @@
  * nothing here takes a stdio lock (the netstack thread may log while a program thread is
  * inside stdio).
  */
+#include "shimapi.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "netcore.h"
 
 static _Atomic int level = NETCORE_LOG_ERROR;
 

@@ -4,6 +4,8 @@
  * Received frames are copied into PBUF_RAM pbufs: Debian's lwIP build has a 616-byte
  * PBUF_POOL element that pbuf code overruns with full-size frames (DESIGN.md).
  */
+#include "netif.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -25,7 +27,16 @@
 #include <lwip/tcpip.h>
 #include <netif/ethernet.h>
 
-#include "internal.h"
+#include "ackpol.h"
+#include "devwatch.h"
+#include "netcore.h"
+#include "offload.h"
+#include "pcap.h"
+#include "rxframe.h"
+#include "shimapi.h"
+#include "stack.h"
+#include "syn.h"
+#include "sys.h"
 
 #define ETH_HDR 14
 #define IP6_HDR 40
@@ -194,7 +205,6 @@ void nc__netif_teardown(struct netcore_stack *st)
     free(st->netif);
     st->netif = NULL;
 }
-
 
 /*
  * The device is gone (TAP deleted: EBADFD/EIO; wire peer closed). Like the kernel when an

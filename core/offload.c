@@ -21,6 +21,8 @@
  * Over IPv6 the segment size also follows the path MTU lwIP learnt from Packet Too Big
  * messages (nd6's destination cache), for which lwIP would otherwise have fragmented.
  */
+#include "offload.h"
+
 #include <string.h>
 
 #include <linux/virtio_net.h>
@@ -34,7 +36,10 @@
 #include <lwip/pbuf.h>
 #include <lwip/tcp.h>
 
-#include "internal.h"
+#include "netcore.h"
+#include "rxframe.h"
+#include "shimapi.h"
+#include "stack.h"
 
 #define ETH_HDR 14
 /* The longest frame lwIP can hold (16-bit pbuf lengths) less Ethernet, IPv6 and TCP headers
@@ -188,14 +193,13 @@ void nc__offload_mss_set(struct netcore_stack *st, bool v6, const uint8_t *raddr
 /*
  * The real MSS of a connection (what the peer asked for, capped by the link): pcb->mss itself
  * unless syn.c raised it for TSO. For what a program sees (TCP_MAXSEG, TCP_INFO) and for
- * Nagle's "short segment", which lwIP would judge by the super-segment size. The pcb is
- * lwIP's, and lwIP is one per process: its stack is nc__stack.
+ * Nagle's "short segment", which lwIP would judge by the super-segment size. st: the
+ * stack the pcb is on, whose table holds the real MSS.
  */
-uint16_t nc__offload_real_mss(const struct tcp_pcb *pcb)
+uint16_t nc__offload_real_mss(struct netcore_stack *st, const struct tcp_pcb *pcb)
 {
-    struct netcore_stack *st = nc__stack;
     bool v6 = IP_IS_V6_VAL(pcb->remote_ip);
-    if (st == NULL || !st->dev.tso)
+    if (!st->dev.tso)
         return pcb->mss;
     uint16_t link = (uint16_t)(st->dev.mtu - (v6 ? 60 : 40));
     if (pcb->mss <= link)

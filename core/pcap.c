@@ -8,6 +8,8 @@
  * timestamps. A failed write (disk full) ends the capture with one warning rather than
  * slowing every frame with retries.
  */
+#include "pcap.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,7 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "netcore.h"
+#include "shimapi.h"
+#include "stack.h"
+#include "sys.h"
 
 #define PCAP_MAGIC_NS 0xa1b23c4dU
 #define LINKTYPE_ETHERNET 1

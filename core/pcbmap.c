@@ -23,16 +23,21 @@
  * memp_free clears it when lwIP frees that pcb during the input, so the code that runs after
  * the input reuses the lookup without risk.
  */
+#include "pcbmap.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include <lwip/memp.h>
+#include <lwip/netif.h>
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
 
-#include "internal.h"
+#include "hidden.h"
+#include "rxframe.h"
+#include "stack.h"
 
 struct nc_pcbent {
     struct tcp_pcb *pcb;         /* NULL: free */
@@ -304,10 +309,17 @@ static void forget(struct netcore_stack *st, struct tcp_pcb *pcb)
 /* lwIP's own memp_free, under the name lwip.am gives it */
 void nc__lwip_memp_free(memp_t type, void *mem);
 
+/*
+ * lwIP's memp_free has no argument to carry the stack: the pcb's stack is the state of lwIP's
+ * one interface (netif.c), its default. There is none from netcore_stop (which aborts every
+ * pcb first) to the next start, nor in a forked child once netcore_fork_forget removed the
+ * parent's: no pcb of a stack is left then to forget.
+ */
 NC_HIDDEN void memp_free(memp_t type, void *mem)
 {
-    if (type == MEMP_TCP_PCB && mem != NULL && nc__stack != NULL)
-        forget(nc__stack, mem);
+    struct netif *n = netif_default;
+    if (type == MEMP_TCP_PCB && mem != NULL && n != NULL)
+        forget(n->state, mem);
     nc__lwip_memp_free(type, mem);
 }
 

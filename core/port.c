@@ -11,6 +11,8 @@
  * - An explicit port in use: EADDRINUSE, from the protocol's conflict check (tcp.c, and
  *   lwIP's udp_bind), which nc__port_bind calls through its bind function.
  */
+#include "port.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -20,7 +22,10 @@
 #include <lwip/err.h>
 #include <lwip/ip_addr.h>
 
-#include "internal.h"
+#include "errmap.h"
+#include "shimapi.h"
+#include "stack.h"
+#include "sys.h"
 
 /* Linux's default ip_local_port_range, for a namespace whose file cannot be read. */
 #define EPHEMERAL_LO 32768

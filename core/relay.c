@@ -37,6 +37,8 @@
  * wrote before is in the tx ring: FIN after it, or a reset when the program left unread data
  * behind (the kernel sets ECONNRESET on rfd then, and its own close would reset too).
  */
+#include "relay.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sockios.h>
@@ -51,8 +53,16 @@
 
 #include <event2/event.h>
 
-#include "internal.h"
+#include "addr.h"
+#include "closer.h"
+#include "netcore.h"
+#include "ring.h"
 #include "share.h"
+#include "sharesrv.h"
+#include "shimapi.h"
+#include "sock.h"
+#include "stack.h"
+#include "sys.h"
 
 #define BUCKETS 256       /* inode hash of the program ends (nc__relay_find) */
 #define UDP_BUDGET 64     /* datagrams taken from one program end per pump */
@@ -99,7 +109,6 @@ struct nc_relay_tab {
      * (MAX_DGRAM bytes, from the first export: a stack no one shares never needs it). */
     uint8_t *scratch;
 };
-
 
 /* Raw system calls: the shim interposes the libc ones (sys.c). */
 static long rc_of(long r)

@@ -9,6 +9,8 @@
  * who could write there could put a socket of their own in the driver's place and receive
  * every client's sockets.
  */
+#include "rendezvous.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,7 +22,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "netcore.h"
+#include "shimapi.h"
+#include "sys.h"
 
 static int sys_ret(long r)
 {

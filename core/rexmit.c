@@ -18,6 +18,8 @@
  * lwIP's tcp_split_unsent_seg does the splitting: it works on the unsent queue's head, so the
  * unacked queue stands in for it for the call.
  */
+#include "rexmit.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,7 +27,7 @@
 #include <lwip/sys.h>
 #include <lwip/tcp.h>
 
-#include "internal.h"
+#include "offload.h"
 
 /* Splits the head of pcb's unacked queue after len bytes; false when it could not. */
 static bool split_unacked_head(struct tcp_pcb *pcb, u16_t len)
@@ -52,12 +54,12 @@ static bool split_unacked_head(struct tcp_pcb *pcb, u16_t len)
     return err == ERR_OK;
 }
 
-void nc__rexmit_cut(struct tcp_pcb *pcb)
+void nc__rexmit_cut(struct netcore_stack *st, struct tcp_pcb *pcb)
 {
     struct tcp_seg *seg = pcb->unacked;
     if (seg == NULL || seg->p->ref != 1) /* the device still holds it: leave it be */
         return;
-    uint16_t real = nc__offload_real_mss(pcb);
+    uint16_t real = nc__offload_real_mss(st, pcb);
     if (real == 0 || real >= pcb->mss)
         return; /* no super-segments on this connection */
     uint32_t seqno = lwip_ntohl(seg->tcphdr->seqno);
@@ -271,10 +273,10 @@ static uint32_t queue_hole(struct tcp_pcb *pcb, uint32_t a, uint32_t b, uint32_t
 
 /* Queues the holes between start and end (the scoreboard's blocks bound them), each once
  * three segments' worth is SACKed above it unless force; *reached: how far it went. */
-static bool walk(struct tcp_pcb *pcb, struct scoreboard *sb, uint32_t start, uint32_t end,
-                 bool force, uint32_t edge, uint32_t *reached)
+static bool walk(struct netcore_stack *st, struct tcp_pcb *pcb, struct scoreboard *sb,
+                 uint32_t start, uint32_t end, bool force, uint32_t edge, uint32_t *reached)
 {
-    uint16_t real = nc__offload_real_mss(pcb);
+    uint16_t real = nc__offload_real_mss(st, pcb);
     bool queued = false;
     uint32_t above = 0; /* SACKed above the hole before block i */
     for (unsigned i = 0; i < sb->n; i++)
@@ -308,12 +310,12 @@ static bool walk(struct tcp_pcb *pcb, struct scoreboard *sb, uint32_t start, uin
  * 12 ms RTT). What the mark covered and is not SACKed is resent again; retransmissions
  * after it are judged by the next mark.
  */
-static bool holes(struct tcp_pcb *pcb, bool force)
+static bool holes(struct netcore_stack *st, struct tcp_pcb *pcb, bool force)
 {
     struct scoreboard *sb = sb_get(pcb, false);
     if (sb == NULL || sb->n == 0 || !(pcb->flags & TF_INFR) || pcb->unacked == NULL)
         return false;
-    uint16_t real = nc__offload_real_mss(pcb);
+    uint16_t real = nc__offload_real_mss(st, pcb);
     tcpwnd_size_t wnd = pcb->cwnd < pcb->snd_wnd ? pcb->cwnd : pcb->snd_wnd;
     uint32_t edge = pcb->lastack + wnd;
     if (sb->marked && TCP_SEQ_GEQ(sb->b[sb->n - 1].r, sb->rxt_mark + 3u * real)) {
@@ -324,7 +326,7 @@ static bool holes(struct tcp_pcb *pcb, bool force)
     bool queued = false;
     uint32_t reached;
     if (sb->redo && TCP_SEQ_GT(sb->redo_end, pcb->lastack)) {
-        queued = walk(pcb, sb, pcb->lastack, sb->redo_end, true, edge, &reached);
+        queued = walk(st, pcb, sb, pcb->lastack, sb->redo_end, true, edge, &reached);
         if (TCP_SEQ_LT(reached, sb->redo_end))
             sb->redo_end = reached; /* the rest when the window allows */
         else
@@ -333,7 +335,7 @@ static bool holes(struct tcp_pcb *pcb, bool force)
         sb->redo = false;
     }
     uint32_t start = TCP_SEQ_GT(sb->high_rxt, pcb->lastack) ? sb->high_rxt : pcb->lastack;
-    if (walk(pcb, sb, start, pcb->snd_nxt, force, edge, &reached)) {
+    if (walk(st, pcb, sb, start, pcb->snd_nxt, force, edge, &reached)) {
         queued = true;
         sb->high_rxt = reached;
     }
@@ -380,9 +382,9 @@ bool nc__rexmit_sacked(const struct tcp_pcb *pcb, uint32_t *bytes)
     return true;
 }
 
-bool nc__rexmit_holes(struct tcp_pcb *pcb)
+bool nc__rexmit_holes(struct netcore_stack *st, struct tcp_pcb *pcb)
 {
-    return holes(pcb, false);
+    return holes(st, pcb, false);
 }
 
 /* Is there a hole below the highest SACKed byte that this recovery has not resent? */
@@ -419,7 +421,7 @@ bool nc__rexmit_timer(struct tcp_pcb *pcb, uint32_t srtt, uint32_t *due)
     return any;
 }
 
-bool nc__rexmit_fire(struct tcp_pcb *pcb, uint32_t srtt)
+bool nc__rexmit_fire(struct netcore_stack *st, struct tcp_pcb *pcb, uint32_t srtt)
 {
     struct scoreboard *sb = sb_get(pcb, false);
     if (sb == NULL || !(pcb->flags & TF_INFR))
@@ -431,5 +433,5 @@ bool nc__rexmit_fire(struct tcp_pcb *pcb, uint32_t srtt)
         sb->marked = false;
     }
     sb->ack_at = now; /* not again before the next reordering window */
-    return holes(pcb, true);
+    return holes(st, pcb, true);
 }

@@ -17,6 +17,8 @@
  * Every function that would touch bytes of a ring without a buffer does nothing instead
  * (writes 0 bytes, no spans): a producer that skipped nc__ring_alloc loses no data.
  */
+#include "ring.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -25,7 +27,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "shimapi.h"
 
 /*
  * Spare buffers. Every connection takes two ring buffers and gives them back when it is

@@ -26,6 +26,8 @@
  * program has closed still has its last send buffer to deliver. Entries of pcbs that left
  * the active list are swept when the timer runs or the table fills.
  */
+#include "rto.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +37,12 @@
 #include <lwip/sys.h>
 #include <lwip/timeouts.h>
 
-#include "internal.h"
+#include "cc.h"
+#include "pcbmap.h"
+#include "rexmit.h"
+#include "rxframe.h"
+#include "stack.h"
+#include "tcpin.h"
 
 #define RTO_MIN 200u      /* ms, Linux's TCP_RTO_MIN */
 #define RTO_INITIAL 1000u /* ms, before the first RTT sample (RFC 6298 2.1) */
@@ -265,7 +272,7 @@ static void expire(struct netcore_stack *st, struct nc_rto *r, struct tcp_pcb *p
 {
     r->since = now;
     bool first = !(pcb->flags & (TF_INFR | TF_RTO));
-    nc__rexmit_cut(pcb);
+    nc__rexmit_cut(st, pcb);
     if (tcp_rexmit_rto_prepare(pcb) != ERR_OK)
         return;
     nc__cc_timeout(pcb, first);
@@ -323,7 +330,7 @@ static void check(void *arg)
         observe(r, p, now);
         uint32_t lost_due;
         if (lost_timer(r, p, &lost_due) && TCP_SEQ_GEQ(now, lost_due)) {
-            nc__tcpin_reorder(p, (uint32_t)(r->srtt8 >> 3));
+            nc__tcpin_reorder(st, p, (uint32_t)(r->srtt8 >> 3));
             observe(r, p, now);
         }
         uint32_t due = r->since + timeout(r);

@@ -7,12 +7,17 @@
  * wrong further in (a TCP header cut short, bad options) is left for lwIP to drop, as before:
  * the record then says there is no TCP header (tcp.tcp false) and the stages pass it by.
  */
+#include "rxframe.h"
+
 #include <string.h>
 
 #include <lwip/ip6_addr.h>
 #include <lwip/netif.h>
 
-#include "internal.h"
+#include "netcore.h"
+#include "shimapi.h"
+#include "stack.h"
+#include "syn.h"
 
 #define ETH_HDR 14
 #define IP6_HDR 40

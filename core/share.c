@@ -18,6 +18,8 @@
  * known to be an AF_UNIX socket, and closed by closer.c unless it is one: fstat or close of
  * a file on a hung mount, or of a lingering TCP socket, must not stop the netstack thread.
  */
+#include "sharesrv.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -32,8 +34,14 @@
 
 #include <event2/event.h>
 
-#include "internal.h"
+#include "closer.h"
+#include "netcore.h"
+#include "relay.h"
 #include "share.h"
+#include "shimapi.h"
+#include "sock.h"
+#include "stack.h"
+#include "sys.h"
 
 /* Control connections served at once, at least: each costs an fd and a small struct. The cap
  * grows with the fd limit (a quarter of it): the rest is for relays and the program. */

@@ -18,6 +18,8 @@
  * connection is not read meanwhile (epoll: only its hang-up), and relay.c's
  * nc__share_sock_changed says when the state has left CONNECTING.
  */
+#include "sharesrv.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -30,8 +32,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "closer.h"
+#include "netcore.h"
+#include "relay.h"
 #include "share.h"
+#include "shimapi.h"
+#include "sock.h"
+#include "stack.h"
+#include "sys.h"
 
 #define REQ_FDS 8 /* room to receive (and then close) more fds than a request may carry */
 

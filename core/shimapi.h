@@ -6,7 +6,7 @@
  * between processes by a driver (core/relay.c, share.c, shareop.c) and a client
  * (preload/remote*.c), and it stays a header of its own that both ends include. preload/ is
  * built with include/ alone on its path (Makefile.am), so each of the two crossings is spelt
- * "../core/..." where it is made. The core uses all of this too: internal.h includes this
+ * "../core/..." where it is made. The core uses all of this too: its files include this
  * header, and each name is declared here once.
  *
  * Four things, each because the shim cannot do without it:

@@ -7,6 +7,8 @@
  * registered for (wait_in/wait_out counts, plus errors and hang-up, which every poller wants);
  * pollers drain it, re-check the state, and pass the signal on when they leave.
  */
+#include "sock.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
@@ -19,8 +21,16 @@
 
 #include <lwip/pbuf.h>
 
-#include "internal.h"
-
+#include "addr.h"
+#include "cmdq.h"
+#include "devwatch.h"
+#include "netif.h"
+#include "relay.h"
+#include "ring.h"
+#include "shimapi.h"
+#include "sockopt.h"
+#include "stack.h"
+#include "sys.h"
 
 /*
  * Lifetime: API calls count themselves in refs[slot] while they use a socket. When the

@@ -4,12 +4,16 @@
  * (struct nc_opts) that getsockopt reports and the TCP and UDP code read; TTL, TOS, Nagle and
  * keepalive reach into lwIP's pcb.
  */
+#include "sockopt.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <netinet/tcp.h>
 #include <string.h>
 
-#include "internal.h"
+#include "netcore.h"
+#include "sock.h"
+#include "stack.h"
 
 /* The kernel's defaults and bounds (Linux 6.x: net/ipv4/tcp.c, include/net/tcp.h). */
 #define DEFAULT_KEEPIDLE 7200

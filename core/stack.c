@@ -7,6 +7,8 @@
  * when the lock is busy a kick waits in the command queue for the lock holder, who drains
  * the queue before letting go. The same loop can be driven by hand with netcore_step().
  */
+#include "stack.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +30,28 @@
 #include <lwip/timeouts.h>
 #include <lwip/udp.h>
 
-#include "internal.h"
+#include "arpin.h"
+#include "chksum.h"
+#include "cmdq.h"
+#include "dev.h"
+#include "devwatch.h"
+#include "hidden.h"
+#include "iss.h"
+#include "netcore.h"
+#include "netif.h"
+#include "pcap.h"
+#include "pcbmap.h"
+#include "port.h"
+#include "relay.h"
+#include "ring.h"
+#include "rto.h"
+#include "sharesrv.h"
+#include "shimapi.h"
+#include "sock.h"
+#include "stat.h"
+#include "sys.h"
+#include "tcpin.h"
+#include "udpin.h"
 
 struct netcore_stack *nc__stack;
 __thread int nc__in_stack_thread;

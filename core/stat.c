@@ -14,6 +14,8 @@
  * 200 ms send timeout per write, and a client that connected and did not read stopped timers
  * and the device for up to 400 ms each time (test_ops_stat_slow.sh).
  */
+#include "stat.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +37,15 @@
 
 #include <event2/event.h>
 
-#include "internal.h"
+#include "addr.h"
+#include "netcore.h"
+#include "rendezvous.h"
+#include "ring.h"
+#include "sharesrv.h"
+#include "shimapi.h"
+#include "sock.h"
+#include "stack.h"
+#include "sys.h"
 
 #define STAT_CLIENTS 4 /* dumps being written at once */
 #define STAT_STALL_S 2 /* seconds a client may take nothing before it is dropped */

@@ -9,12 +9,21 @@
  *    what the peer advertised (capped by our MTU).
  * The large receive window is lwIP's own (TCP_WND and TCP_RCV_SCALE in lwipopts.h).
  */
+#include "syn.h"
+
 #include <string.h>
 
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
 
-#include "internal.h"
+#include "cc.h"
+#include "netcore.h"
+#include "offload.h"
+#include "pcbmap.h"
+#include "rxframe.h"
+#include "shimapi.h"
+#include "sock.h"
+#include "stack.h"
 
 /* The smallest real MSS sent as GSO super-segments (offload.c). */
 #define TSO_MIN_MSS 88

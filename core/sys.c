@@ -3,6 +3,8 @@
  * poll and close, and syscall() itself (preload/syscall.c); the core's own eventfds, device
  * fds and futexes must never go through it, so the core calls the kernel directly.
  */
+#include "sys.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "shimapi.h"
 
 /*
  * The kernel by number. Linked into a program, syscall is libc's; in libnetcore.so the name

@@ -9,6 +9,8 @@
  * a slow reader stalls the sender. recv() kicks the netstack only when it is holding data
  * (rx_full). Every lwIP call here runs under the stack lock.
  */
+#include "sock.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -18,7 +20,19 @@
 #include <lwip/tcp.h>
 #include <lwip/priv/tcp_priv.h>
 
-#include "internal.h"
+#include "ackpol.h"
+#include "addr.h"
+#include "cfg.h"
+#include "errmap.h"
+#include "netcore.h"
+#include "offload.h"
+#include "port.h"
+#include "relay.h"
+#include "ring.h"
+#include "rto.h"
+#include "shimapi.h"
+#include "sockopt.h"
+#include "stack.h"
 
 static void on_err(void *arg, err_t err);
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err);
@@ -666,14 +680,14 @@ static void finish_close(struct netcore_stack *st, struct nc_sock *s)
  * write until all data is acknowledged, which against a delayed-ACK peer costs 40 ms per
  * request/response when a write is not a multiple of the MSS.
  */
-static void output_minshall(struct tcp_pcb *pcb)
+static void output_minshall(struct netcore_stack *st, struct tcp_pcb *pcb)
 {
     if (tcp_nagle_disabled(pcb)) {
         tcp_output(pcb);
         return;
     }
     /* Short: below the real MSS, not below a TSO super-segment (offload.c). */
-    uint16_t mss = nc__offload_real_mss(pcb);
+    uint16_t mss = nc__offload_real_mss(st, pcb);
     for (struct tcp_seg *seg = pcb->unacked; seg != NULL; seg = seg->next) {
         if (seg->len < mss) {
             tcp_output(pcb);
@@ -719,7 +733,7 @@ void nc__tcp_flush(struct netcore_stack *st, struct nc_sock *s)
         wrote = true;
     }
     if (wrote) {
-        output_minshall(pcb);
+        output_minshall(st, pcb);
         nc__rto_output(st, pcb);
         nc__sock_notify(s);
     }
@@ -847,7 +861,7 @@ int nc__tcp_mss(struct nc_sock *s)
     struct tcp_pcb *pcb = s->pcb.tcp;
     if (pcb == NULL || atomic_load(&s->state) != NC_ST_CONNECTED)
         return 0;
-    return nc__offload_real_mss(pcb);
+    return nc__offload_real_mss(s->st, pcb);
 }
 
 void nc__tcp_info(struct nc_sock *s, struct nc_tcpinfo *ti)
@@ -864,7 +878,7 @@ void nc__tcp_info(struct nc_sock *s, struct nc_tcpinfo *ti)
     if (pcb->state == LISTEN)
         return;
     unsigned tick_us = TCP_SLOW_INTERVAL * 1000;
-    ti->mss = nc__offload_real_mss(pcb); /* windows in real segments, as Linux counts */
+    ti->mss = nc__offload_real_mss(s->st, pcb); /* windows in real segments, as Linux counts */
     ti->rto_us = (unsigned)pcb->rto * tick_us;
     ti->rtt_us = (unsigned)(pcb->sa >> 3) * tick_us;
     ti->rttvar_us = (unsigned)(pcb->sv >> 2) * tick_us;

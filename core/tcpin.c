@@ -39,6 +39,8 @@
  * its tcp_input renamed nc__lwip_tcp_input (lwip.am), so IPv4 and IPv6 call this definition,
  * which passes the segment on to lwIP's own.
  */
+#include "tcpin.h"
+
 #include <stdint.h>
 
 #include <lwip/ip.h>
@@ -47,13 +49,21 @@
 #include <lwip/prot/tcp.h>
 #include <lwip/tcp.h>
 
-#include "internal.h"
+#include "cc.h"
+#include "hidden.h"
+#include "offload.h"
+#include "pcbmap.h"
+#include "rexmit.h"
+#include "rto.h"
+#include "rxframe.h"
+#include "stack.h"
 
 /* The segment netif.c is handing to lwIP, when this is it (an IPv4 segment, not one that
  * lwIP reassembled from fragments): its connection was looked up already (rto.c). */
-static struct nc_tcpseg *current(const ip_addr_t *src, uint16_t sport, uint16_t dport)
+static struct nc_tcpseg *current(struct netcore_stack *st, const ip_addr_t *src,
+                                  uint16_t sport, uint16_t dport)
 {
-    struct nc_tcpseg *seg = nc__stack != NULL ? nc__stack->rx_seg : NULL;
+    struct nc_tcpseg *seg = st->rx_seg;
     if (seg == NULL || !IP_IS_V4(src) || ip_2_ip4(src)->addr != seg->saddr ||
         seg->sport != sport || seg->dport != dport)
         return NULL;
@@ -62,11 +72,11 @@ static struct nc_tcpseg *current(const ip_addr_t *src, uint16_t sport, uint16_t 
 
 /* The connection past SYN-RCVD that a segment from src:sport to dst:dport belongs to, or
  * NULL. */
-static struct tcp_pcb *connection(const ip_addr_t *src, uint16_t sport, const ip_addr_t *dst,
-                                  uint16_t dport)
+static struct tcp_pcb *connection(struct netcore_stack *st, const ip_addr_t *src,
+                                  uint16_t sport, const ip_addr_t *dst, uint16_t dport)
 {
-    const struct nc_tcpseg *seg = current(src, sport, dport);
-    struct tcp_pcb *p = seg != NULL ? seg->pcb : nc__pcb_find(nc__stack, src, sport, dport, dst);
+    const struct nc_tcpseg *seg = current(st, src, sport, dport);
+    struct tcp_pcb *p = seg != NULL ? seg->pcb : nc__pcb_find(st, src, sport, dport, dst);
     if (p == NULL || p->state < SYN_RCVD || !ip_addr_cmp_zoneless(&p->local_ip, dst))
         return NULL;
     return p;
@@ -158,6 +168,7 @@ static bool get_recover(const struct tcp_pcb *pcb, uint32_t *seq)
 
 enum { NR_NONE, NR_ENTER, NR_PARTIAL, NR_SACKED, NR_DUP };
 struct nr {
+    struct netcore_stack *st;    /* the stack the segment came in on */
     int what;
     struct tcp_pcb *pcb;
     uint32_t lastack;
@@ -208,6 +219,7 @@ static uint32_t sacked_above(const uint32_t (*b)[2], unsigned n, uint32_t ackno)
 static void nr_before(struct nr *nr, struct tcp_pcb *pcb, const struct tcp_hdr *h, u16_t tot,
                       u16_t first_len)
 {
+    struct netcore_stack *st = nr->st;
     nr->what = NR_NONE;
     uint8_t fl = TCPH_FLAGS(h);
     if (pcb == NULL || pcb->state < ESTABLISHED || !(fl & TCP_ACK) ||
@@ -227,12 +239,12 @@ static void nr_before(struct nr *nr, struct tcp_pcb *pcb, const struct tcp_hdr *
             nr->what = NR_DUP; /* new blocks may show more holes */
     } else if (ackno == pcb->lastack && tot == hlen) {
         if (sacked_above((const uint32_t (*)[2])blocks, nb, ackno) >=
-            3u * nc__offload_real_mss(pcb))
+            3u * nc__offload_real_mss(st, pcb))
             nr->what = NR_SACKED;
         else if (pcb->dupacks >= 2)
             nr->what = NR_ENTER;
         if (nr->what == NR_ENTER)
-            nc__rexmit_cut(pcb); /* lwIP's fast retransmit is one real segment */
+            nc__rexmit_cut(st, pcb); /* lwIP's fast retransmit is one real segment */
     }
     nr->pcb = pcb;
     nr->lastack = pcb->lastack;
@@ -249,32 +261,31 @@ static uint32_t head_end(const struct tcp_pcb *pcb)
     return seg != NULL ? lwip_ntohl(seg->tcphdr->seqno) + seg->len : pcb->lastack;
 }
 
-static void output(struct tcp_pcb *pcb)
+static void output(struct netcore_stack *st, struct tcp_pcb *pcb)
 {
     tcp_output(pcb);
-    if (nc__stack != NULL)
-        nc__rto_output(nc__stack, pcb);
+    nc__rto_output(st, pcb);
 }
 
 /* Recovery begins: the head went out again; the other holes the SACK blocks show follow.
  * cwnd: the window before the loss, which cc.c reduces. */
-static void enter(struct tcp_pcb *pcb, tcpwnd_size_t cwnd)
+static void enter(struct netcore_stack *st, struct tcp_pcb *pcb, tcpwnd_size_t cwnd)
 {
     nc__cc_loss(pcb, cwnd);
     set_recover(pcb, true, pcb->snd_nxt);
     nc__rexmit_recovery(pcb, true, head_end(pcb));
-    nc__rexmit_holes(pcb);
-    output(pcb);
+    nc__rexmit_holes(st, pcb);
+    output(st, pcb);
 }
 
 /* RACK's reordering timer fired (rto.c): the holes the SACK blocks show are lost, however
  * little is SACKed above them (the tail of a flight: no three segments follow the hole). */
-void nc__tcpin_reorder(struct tcp_pcb *pcb, uint32_t srtt)
+void nc__tcpin_reorder(struct netcore_stack *st, struct tcp_pcb *pcb, uint32_t srtt)
 {
     if (!(pcb->flags & TF_INFR)) {
         uint32_t lastack = pcb->lastack;
         tcpwnd_size_t cwnd = pcb->cwnd;
-        nc__rexmit_cut(pcb);
+        nc__rexmit_cut(st, pcb);
         tcp_rexmit_fast(pcb);
         if (!(pcb->flags & TF_INFR) || pcb->lastack != lastack)
             return;
@@ -283,26 +294,27 @@ void nc__tcpin_reorder(struct tcp_pcb *pcb, uint32_t srtt)
         nc__rexmit_recovery(pcb, true, head_end(pcb));
     }
     nc__cc_recovery(pcb);
-    nc__rexmit_fire(pcb, srtt);
-    output(pcb);
+    nc__rexmit_fire(st, pcb, srtt);
+    output(st, pcb);
 }
 
 /* After lwIP's input, pcb being the connection looked up again (NULL: gone). */
 static void nr_after(const struct nr *nr, struct tcp_pcb *pcb)
 {
+    struct netcore_stack *st = nr->st;
     if (pcb == NULL || pcb != nr->pcb)
         return;
     if (nr->what == NR_SACKED && !(pcb->flags & TF_INFR) && pcb->lastack == nr->lastack &&
         pcb->unacked != NULL) {
-        nc__rexmit_cut(pcb);
+        nc__rexmit_cut(st, pcb);
         tcp_rexmit_fast(pcb); /* what lwIP does on its third duplicate ACK */
         if (pcb->flags & TF_INFR)
-            enter(pcb, nr->cwnd);
+            enter(st, pcb, nr->cwnd);
         return;
     }
     if (nr->what == NR_ENTER || nr->what == NR_SACKED) {
         if (pcb->flags & TF_INFR)
-            enter(pcb, nr->cwnd);
+            enter(st, pcb, nr->cwnd);
         return;
     }
     if (nr->what == NR_DUP) {
@@ -310,8 +322,8 @@ static void nr_after(const struct nr *nr, struct tcp_pcb *pcb)
         if (pcb->flags & TF_INFR) {
             tcpwnd_size_t cwnd = pcb->cwnd;
             nc__cc_recovery(pcb);
-            if (nc__rexmit_holes(pcb) || pcb->cwnd > cwnd)
-                output(pcb);
+            if (nc__rexmit_holes(st, pcb) || pcb->cwnd > cwnd)
+                output(st, pcb);
         }
         return;
     }
@@ -334,7 +346,7 @@ static void nr_after(const struct nr *nr, struct tcp_pcb *pcb)
     /* The segment after the partial ACK is resent, unless the scoreboard resent it already
      * in this recovery (then its ACK is a round trip away, not lost). */
     if (!TCP_SEQ_GT(nc__rexmit_high(pcb), pcb->lastack)) {
-        nc__rexmit_cut(pcb);
+        nc__rexmit_cut(st, pcb);
         if (tcp_rexmit(pcb) != ERR_OK)
             return;
         nc__rexmit_recovery(pcb, true, head_end(pcb));
@@ -342,8 +354,8 @@ static void nr_after(const struct nr *nr, struct tcp_pcb *pcb)
     pcb->cwnd = cwnd;
     tcp_set_flags(pcb, TF_INFR);
     nc__cc_recovery(pcb); /* with SACK: ssthresh and what is SACKed, in place of the above */
-    nc__rexmit_holes(pcb);
-    output(pcb);
+    nc__rexmit_holes(st, pcb);
+    output(st, pcb);
 }
 
 /*
@@ -353,7 +365,8 @@ static void nr_after(const struct nr *nr, struct tcp_pcb *pcb)
  * timer was on already, or by a segment that closes the window; only then is the connection
  * looked at again after input: the segment's own lookup when netif.c made one (pcbmap.c
  * clears it if lwIP freed the pcb), else looked up again on addresses kept from before:
- * lwIP's per-packet globals are not ours after its input.
+ * lwIP's per-packet globals are not ours after its input. The stack is the netif's state
+ * (netif.c): the one interface lwIP has.
  */
 NC_HIDDEN void tcp_input(struct pbuf *p, struct netif *inp)
 {
@@ -364,13 +377,13 @@ NC_HIDDEN void tcp_input(struct pbuf *p, struct netif *inp)
     const struct tcp_hdr *h = p->payload;
     uint16_t sport = lwip_ntohs(h->src), dport = lwip_ntohs(h->dest);
     bool recheck = h->wnd == 0, opening = false;
-    struct nr nr = { .what = NR_NONE };
+    struct netcore_stack *st = inp->state;
+    struct nr nr = { .st = st, .what = NR_NONE };
     if ((TCPH_FLAGS(h) & (TCP_SYN | TCP_ACK)) != TCP_SYN) {
-        struct tcp_pcb *pcb = connection(ip_current_src_addr(), sport,
+        struct tcp_pcb *pcb = connection(st, ip_current_src_addr(), sport,
                                          ip_current_dest_addr(), dport);
         if (far_off(h, pcb) || acks_unsent(h, pcb)) {
-            if (nc__stack != NULL)
-                nc__stack->stats.rx_dropped_malformed++;
+            st->stats.rx_dropped_malformed++;
             pbuf_free(p);
             return;
         }
@@ -386,9 +399,9 @@ NC_HIDDEN void tcp_input(struct pbuf *p, struct netif *inp)
     ip_addr_t src, dst;
     ip_addr_copy(src, *ip_current_src_addr());
     ip_addr_copy(dst, *ip_current_dest_addr());
-    const struct nc_tcpseg *seg = current(&src, sport, dport);
+    const struct nc_tcpseg *seg = current(st, &src, sport, dport);
     nc__lwip_tcp_input(p, inp); /* frees p */
-    struct tcp_pcb *pcb = seg != NULL ? seg->pcb : connection(&src, sport, &dst, dport);
+    struct tcp_pcb *pcb = seg != NULL ? seg->pcb : connection(st, &src, sport, &dst, dport);
     if (nr.what != NR_NONE)
         nr_after(&nr, pcb);
     if (opening && pcb != NULL && pcb->state >= ESTABLISHED)

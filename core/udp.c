@@ -3,6 +3,8 @@
  * udp_queue; a datagram arriving at a full queue is dropped and counted, as the kernel does
  * when a socket's receive buffer is full. Everything here runs under the stack lock.
  */
+#include "sock.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +14,13 @@
 #include <lwip/pbuf.h>
 #include <lwip/udp.h>
 
-#include "internal.h"
+#include "addr.h"
+#include "cfg.h"
+#include "errmap.h"
+#include "port.h"
+#include "shimapi.h"
+#include "sockopt.h"
+#include "stack.h"
 
 #define UDP_MAX_PAYLOAD 65507
 

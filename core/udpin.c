@@ -15,12 +15,15 @@
  * headers (p starts at the UDP header and holds the datagram): lwIP's udp.c is compiled with
  * its udp_input renamed nc__lwip_udp_input (lwip.am).
  */
+#include "udpin.h"
+
 #include <lwip/ip.h>
 #include <lwip/pbuf.h>
 #include <lwip/prot/udp.h>
 #include <lwip/udp.h>
 
-#include "internal.h"
+#include "hidden.h"
+#include "stack.h"
 
 /* lwIP's own udp_input, under the name lwip.am gives it */
 void nc__lwip_udp_input(struct pbuf *p, struct netif *inp);

@@ -10,8 +10,6 @@
 
 #include <lwip/opt.h>
 
-#include "internal.h"
-
 START_TEST(big_blocks_reused)
 {
     void *a = nc__mem_malloc(65000);

@@ -12,7 +12,7 @@
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
 
-#include "internal.h"
+#include "cc.h"
 
 #define SUPER (44u * 1460u)
 

@@ -17,7 +17,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "cmdq.h"
+#include "netcore.h"
+#include "sock.h"
+#include "stack.h"
 
 /* Fixture: a queue of CAP commands and NSOCK zeroed sockets. */
 

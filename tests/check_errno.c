@@ -7,11 +7,12 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include <lwip/err.h>
 
-#include "internal.h"
+#include "errmap.h"
 
 /* The errnos of the kernel's socket, connect, bind, listen, accept, send and recv (their
  * manual pages), less those lwIP never causes (EBADF, EFAULT, ENOTSOCK...). */

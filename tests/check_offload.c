@@ -15,7 +15,9 @@
 #include <lwip/netif.h>
 #include <lwip/pbuf.h>
 
-#include "internal.h"
+#include "offload.h"
+#include "rxframe.h"
+#include "stack.h"
 
 static struct netcore_stack *st;
 static uint8_t frame[14 + 40 + 20 + 4000];

@@ -18,8 +18,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "internal.h" /* the stack's port range and unprivileged port start */
 #include "netcore.h"
+#include "stack.h" /* the stack's port range and unprivileged port start */
 
 #define MAX_SOCKETS 8
 #define OUR_IP "198.18.0.2"      /* netcore_config_defaults() */

@@ -23,8 +23,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "netcore.h"
+#include "relay.h"
+#include "ring.h"
 #include "share.h"
+#include "sock.h"
+#include "stack.h"
 #include "wirefix.h"
 
 #define PEER_IP "198.18.0.1"

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "ring.h"
 
 /* Byte i of the test stream: a little-endian 32-bit counter, so any shift of the stream by a
  * multiple of the ring size (or of 256) still shows up as wrong bytes. */

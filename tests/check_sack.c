@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 
 #include "handpeer.h"
-#include "internal.h"
+#include "netcore.h"
 
 #define SEG 1000 /* bytes of data per segment the test sends */
 

@@ -30,10 +30,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "closer.h" /* nc__share_sock_changed, nc__relay_find: what relay.c calls */
 #include "handpeer.h"
-#include "internal.h" /* nc__share_sock_changed, nc__relay_find: what relay.c calls */
 #include "netcore.h"
+#include "relay.h"
 #include "share.h"
+#include "sharesrv.h"
+#include "shimapi.h"
+#include "stack.h"
 
 static char top[64], run[96];
 static struct netcore_config cfg;

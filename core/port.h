@@ -1,0 +1,22 @@
+/* port.c: the port allocator of TCP and UDP (see there). */
+#ifndef NC_PORT_H
+#define NC_PORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct netcore_stack;
+
+struct ip_addr;
+/* Reads the namespace's unprivileged port start and ephemeral range (netcore_start). */
+void nc__port_setup(struct netcore_stack *st);
+/* bind() to port needs a capability the calling thread lacks: the call's -EACCES. */
+bool nc__port_privileged(const struct netcore_stack *st, uint16_t port);
+/* The protocol's bind of pcb to ip:port, with its conflict check (ERR_USE: in use). */
+typedef int8_t (*nc_port_bind_fn)(void *pcb, const struct ip_addr *ip, uint16_t port);
+/* Binds pcb to ip:port through bind; port 0: a free ephemeral port. 0 or -errno
+ * (-EADDRINUSE: the port is taken, or port 0 found the ephemeral range full). */
+int nc__port_bind(struct netcore_stack *st, void *pcb, const struct ip_addr *ip, uint16_t port,
+                  nc_port_bind_fn bind);
+
+#endif /* NC_PORT_H */
