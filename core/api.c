@@ -430,11 +430,11 @@ int netcore_readable_bytes(struct netcore_stack *st, int id)
     if (s->type == SOCK_STREAM && atomic_load(&s->state) == NC_ST_LISTEN) {
         n = -EINVAL;
     } else if (s->type == SOCK_STREAM) {
-        n = (int)nc__ring_used(&s->rx);
+        n = (int)nc__ring_used(&s->tcp.rx);
     } else {
-        nc__mutex_lock(&s->dq_mu);
-        n = s->dq_head != NULL ? (int)s->dq_head->len : 0;
-        nc__mutex_unlock(&s->dq_mu);
+        nc__mutex_lock(&s->udp.dq_mu);
+        n = s->udp.dq_head != NULL ? (int)s->udp.dq_head->len : 0;
+        nc__mutex_unlock(&s->udp.dq_mu);
     }
     nc__sock_put(st, id);
     return n;

@@ -202,6 +202,53 @@ struct nc_opts {
     int keepidle, keepintvl, keepcnt; /* seconds, seconds, probes */
 };
 
+/* A TCP connection's part of a socket: its rings and the flags between the two sides of
+ * them (tcpdata.c is the netstack's side, tcpapp.c and relay.c the program's). */
+struct nc_tcp {
+    _Atomic bool rx_full;        /* netstack holds data that did not fit in rx: kick RX */
+    _Atomic bool tx_idle;        /* netstack will not look at tx until kicked: kick TX */
+    _Atomic bool rx_eof;         /* peer sent FIN and everything before it is in rx */
+    _Atomic bool fin_sent;
+    bool fin_pending;            /* FIN arrived behind rx_pending */
+    uint8_t rx_quick;            /* data segments acknowledged at once so far (ackpol.c) */
+    bool connect_reported;       /* EINPROGRESS connect's outcome already reported */
+    bool tx_nomem;               /* a relay found no memory for tx: on_poll retries */
+    int icmp_error;              /* errno from an ICMP error that aborted the connect */
+    struct nc_ring tx, rx;
+    pthread_mutex_t tx_mu, rx_mu; /* serialise app threads on one socket */
+    struct pbuf *rx_pending;      /* received but not yet in rx (ring full), oldest first: */
+    struct pbuf *rx_pend_last;    /* the received chains linked one behind the other */
+};
+
+/* A TCP listener's part: accepted sockets not yet taken by accept() (ids), under the stack
+ * lock. */
+struct nc_listen {
+    int *aq;
+    int aq_cap, aq_head;
+    _Atomic int aq_count;
+};
+
+/* A UDP socket's part: received datagrams, under dq_mu (not the stack lock: recv never
+ * waits for it), and its multicast groups. */
+struct nc_udp {
+    pthread_mutex_t dq_mu;
+    struct nc_dgram *dq_head, **dq_tail;
+    _Atomic int dq_count;
+    size_t dq_bytes;
+    uint64_t drops;              /* datagrams dropped on a full queue (netcore stat) */
+    struct nc_group {            /* IP_ADD_MEMBERSHIP: groups this socket joined, room for */
+        struct in_addr group, iface; /* NC_MAX_GROUPS from the first join (most sockets */
+    } *groups;                   /* join none: 160 bytes of every socket before) */
+    int ngroups;
+};
+
+/*
+ * A socket: what every socket has, then its protocol's part, chosen by type at socket()
+ * and never changed. A SOCK_STREAM socket has both TCP parts, not a union of them: a
+ * listener goes back to an unconnected socket that may connect (reopen() in tcp.c, on
+ * shutdown or connect(AF_UNSPEC)), and the connection part's mutexes live as long as the
+ * socket, as program threads may hold them across that change.
+ */
 struct nc_sock {
     struct netcore_stack *st;    /* its stack: lwIP's callbacks get the socket as their arg */
     int id;
@@ -213,24 +260,16 @@ struct nc_sock {
     _Atomic int so_error;        /* pending error (positive errno), read by SO_ERROR */
     _Atomic int conn_error;      /* sticky error of the connection (ECONNRESET...) */
     _Atomic bool nonblock;
-    _Atomic bool rx_eof;         /* peer sent FIN and everything before it is in rx */
     _Atomic bool rd_shut;        /* SHUT_RD by the program */
     _Atomic bool wr_shut;        /* SHUT_WR by the program: FIN after the send ring */
-    _Atomic bool fin_sent;
     _Atomic bool app_closed;
     _Atomic bool in_aq;          /* waits in a listener's accept queue: not the program's yet */
-    _Atomic bool rx_full;        /* netstack holds data that did not fit in rx: kick RX */
-    _Atomic bool tx_idle;        /* netstack will not look at tx until kicked: kick TX */
-    bool fin_pending;            /* FIN arrived behind rx_pending */
-    uint8_t rx_quick;            /* data segments acknowledged at once so far (ackpol.c) */
     _Atomic int wait_in, wait_out; /* poll/epoll waiters for readable / writable (eventfd) */
     _Atomic uint32_t seq;        /* futex word bumped by every notify (blocking calls) */
     struct nc_watch *watches;    /* extra eventfds, one per epoll registration */
     _Atomic int nwatches;
     pthread_mutex_t watch_mu;
     _Atomic int futex_waiters;
-    int icmp_error;              /* errno from an ICMP error that aborted the connect */
-    bool connect_reported;       /* EINPROGRESS connect's outcome already reported */
     struct nc_opts opt;          /* setsockopt's values (sockopt.c) */
 
     union {
@@ -240,30 +279,6 @@ struct nc_sock {
     union nc_sockaddr local, peer;
     union nc_sockaddr bound;     /* what the program bound (bound_user): a disconnect keeps */
     bool bound_user;             /* the address, and the port unless it was 0 */
-    struct nc_group {            /* IP_ADD_MEMBERSHIP: groups this socket joined, room for */
-        struct in_addr group, iface; /* NC_MAX_GROUPS from the first join (most sockets */
-    } *groups;                   /* join none: 160 bytes of every socket before) */
-    int ngroups;
-
-    /* TCP data path */
-    struct nc_ring tx, rx;
-    pthread_mutex_t tx_mu, rx_mu; /* serialise app threads on one socket */
-    struct pbuf *rx_pending;      /* received but not yet in rx (ring full), oldest first: */
-    struct pbuf *rx_pend_last;    /* the received chains linked one behind the other (tcp.c) */
-    bool tx_nomem;                /* a relay found no memory for tx: on_poll retries */
-
-    /* listen: accepted sockets not yet taken by accept() (ids), under the stack lock */
-    int *aq;
-    int aq_cap, aq_head;
-    _Atomic int aq_count;
-
-    /* UDP: received datagrams, under dq_mu (not the stack lock: recv never waits for it) */
-    pthread_mutex_t dq_mu;
-    struct nc_dgram *dq_head, **dq_tail;
-    _Atomic int dq_count;
-    size_t dq_bytes;
-
-    uint64_t drops;              /* datagrams dropped on a full queue (netcore stat) */
 
     /* relayed (relay.c): another process holds the socket through a socketpair; set and
      * cleared under the stack lock */
@@ -273,6 +288,14 @@ struct nc_sock {
     struct nc_sock *kick_next;
     unsigned kick_bits;
     bool kicked;
+
+    union {
+        struct {                 /* SOCK_STREAM */
+            struct nc_tcp tcp;
+            struct nc_listen lis;
+        };
+        struct nc_udp udp;       /* SOCK_DGRAM */
+    };
 };
 
 /* The netstack. */

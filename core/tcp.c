@@ -67,16 +67,16 @@ static void addr_from(struct nc_sock *s, union nc_sockaddr *sa, const ip_addr_t 
 /* Sizes the rings; their memory comes with the first byte either way (ring.c). */
 static int alloc_rings(struct netcore_stack *st, struct nc_sock *s)
 {
-    if (s->tx.cap != 0)
+    if (s->tcp.tx.cap != 0)
         return 0;
-    int err = nc__ring_init(&s->tx, st->cfg.sndbuf);
+    int err = nc__ring_init(&s->tcp.tx, st->cfg.sndbuf);
     if (err == 0)
-        err = nc__ring_init(&s->rx, st->cfg.rcvbuf);
+        err = nc__ring_init(&s->tcp.rx, st->cfg.rcvbuf);
     if (err != 0) {
-        nc__ring_free(&s->tx);
+        nc__ring_free(&s->tcp.tx);
         return err;
     }
-    atomic_store(&s->tx_idle, true);
+    atomic_store(&s->tcp.tx_idle, true);
     return 0;
 }
 
@@ -178,7 +178,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)
         return ERR_VAL;
     struct netcore_stack *st = ls->st;
     struct nc_sock *s;
-    if (atomic_load(&ls->aq_count) >= ls->aq_cap ||
+    if (atomic_load(&ls->lis.aq_count) >= ls->lis.aq_cap ||
         nc__sock_alloc(st, ls->family, SOCK_STREAM, &s) != 0) {
         /* A full accept queue refuses the connection rather than queueing without bound. */
         st->stats.accept_overflows++;
@@ -197,11 +197,11 @@ static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)
     apply_options(s);
     addr_from(s, &s->local, &npcb->local_ip, npcb->local_port);
     addr_from(s, &s->peer, &npcb->remote_ip, npcb->remote_port);
-    s->connect_reported = true;
+    s->tcp.connect_reported = true;
     atomic_store(&s->state, NC_ST_CONNECTED);
     atomic_store(&s->in_aq, true);
-    ls->aq[(ls->aq_head + atomic_load(&ls->aq_count)) % ls->aq_cap] = s->id;
-    atomic_fetch_add(&ls->aq_count, 1);
+    ls->lis.aq[(ls->lis.aq_head + atomic_load(&ls->lis.aq_count)) % ls->lis.aq_cap] = s->id;
+    atomic_fetch_add(&ls->lis.aq_count, 1);
     nc__sock_notify(ls);
     return ERR_OK;
 }
@@ -225,15 +225,15 @@ int nc__tcp_listen(struct netcore_stack *st, struct nc_sock *s, int backlog)
         if (err != 0)
             return err;
     }
-    s->aq = calloc((size_t)backlog, sizeof(*s->aq));
-    if (s->aq == NULL)
+    s->lis.aq = calloc((size_t)backlog, sizeof(*s->lis.aq));
+    if (s->lis.aq == NULL)
         return -ENOMEM;
-    s->aq_cap = backlog;
+    s->lis.aq_cap = backlog;
     err_t e = ERR_OK;
     struct tcp_pcb *lpcb = tcp_listen_with_backlog_and_err(s->pcb.tcp, 255, &e);
     if (lpcb == NULL) {
-        free(s->aq);
-        s->aq = NULL;
+        free(s->lis.aq);
+        s->lis.aq = NULL;
         return -nc__err_to_errno(e);
     }
     s->pcb.tcp = lpcb;
@@ -253,12 +253,12 @@ int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *newid)
 {
     if (atomic_load(&s->state) != NC_ST_LISTEN)
         return -EINVAL;
-    if (atomic_load(&s->aq_count) == 0)
+    if (atomic_load(&s->lis.aq_count) == 0)
         return -EAGAIN;
-    *newid = s->aq[s->aq_head];
+    *newid = s->lis.aq[s->lis.aq_head];
     atomic_store(&st->socks[*newid]->in_aq, false);
-    s->aq_head = (s->aq_head + 1) % s->aq_cap;
-    atomic_fetch_sub(&s->aq_count, 1);
+    s->lis.aq_head = (s->lis.aq_head + 1) % s->lis.aq_cap;
+    atomic_fetch_sub(&s->lis.aq_count, 1);
     if (s->relay != NULL)
         nc__relay_notify(s); /* a relayed listener's token for the next one */
     return 0;
@@ -267,7 +267,7 @@ int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *newid)
 /* Resets a listener's queue: connections lwIP accepted but the program never took. */
 static void drop_backlog(struct netcore_stack *st, struct nc_sock *s)
 {
-    while (atomic_load(&s->aq_count) > 0) {
+    while (atomic_load(&s->lis.aq_count) > 0) {
         int id;
         nc__tcp_accept(st, s, &id);
         struct nc_sock *c = st->socks[id];
@@ -292,40 +292,40 @@ static void reopen(struct netcore_stack *st, struct nc_sock *s)
     struct tcp_pcb *old = nc__tcp_detach(s);
     if (state == NC_ST_LISTEN) {
         drop_backlog(st, s);
-        free(s->aq);
-        s->aq = NULL;
-        s->aq_cap = s->aq_head = 0;
+        free(s->lis.aq);
+        s->lis.aq = NULL;
+        s->lis.aq_cap = s->lis.aq_head = 0;
         if (old != NULL)
             tcp_close(old);
     } else if (old != NULL) {
         tcp_abort(old);
     }
     nc__tcp_rx_drop(s);
-    nc__ring_consume(&s->rx, nc__ring_used(&s->rx));
-    nc__ring_consume(&s->tx, nc__ring_used(&s->tx));
+    nc__ring_consume(&s->tcp.rx, nc__ring_used(&s->tcp.rx));
+    nc__ring_consume(&s->tcp.tx, nc__ring_used(&s->tcp.tx));
     /* An unconnected socket has no poll to give its rings' memory back: now, unless a
      * thread is in a call on the ring (then at the next connection's first idle tick). */
-    if (nc__mutex_trylock(&s->rx_mu)) {
-        nc__ring_release(&s->rx);
-        nc__mutex_unlock(&s->rx_mu);
+    if (nc__mutex_trylock(&s->tcp.rx_mu)) {
+        nc__ring_release(&s->tcp.rx);
+        nc__mutex_unlock(&s->tcp.rx_mu);
     }
-    if (nc__mutex_trylock(&s->tx_mu)) {
-        nc__ring_release(&s->tx);
-        nc__mutex_unlock(&s->tx_mu);
+    if (nc__mutex_trylock(&s->tcp.tx_mu)) {
+        nc__ring_release(&s->tcp.tx);
+        nc__mutex_unlock(&s->tcp.tx_mu);
     }
-    atomic_store(&s->tx_idle, true);
-    atomic_store(&s->rx_full, false);
-    atomic_store(&s->rx_eof, false);
+    atomic_store(&s->tcp.tx_idle, true);
+    atomic_store(&s->tcp.rx_full, false);
+    atomic_store(&s->tcp.rx_eof, false);
     atomic_store(&s->rd_shut, false);
     atomic_store(&s->wr_shut, false);
-    atomic_store(&s->fin_sent, false);
+    atomic_store(&s->tcp.fin_sent, false);
     bool reset = state == NC_ST_CONNECTED || state == NC_ST_CONNECTING;
     atomic_store(&s->so_error, reset ? ECONNRESET : 0);
     atomic_store(&s->conn_error, 0);
-    s->fin_pending = false;
-    s->rx_quick = 0;
-    s->icmp_error = 0;
-    s->connect_reported = false;
+    s->tcp.fin_pending = false;
+    s->tcp.rx_quick = 0;
+    s->tcp.icmp_error = 0;
+    s->tcp.connect_reported = false;
     addr_from(s, &s->peer, NULL, 0);
     ip_addr_t ip;
     u16_t port = s->bound_user ? nc__addr_ip(st, s, &s->bound, &ip) : 0;
@@ -377,15 +377,15 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_
     case NC_ST_CONNECTING:
         return -EALREADY;
     case NC_ST_CONNECTED:
-        if (!s->connect_reported) {
-            s->connect_reported = true;
+        if (!s->tcp.connect_reported) {
+            s->tcp.connect_reported = true;
             return 0;
         }
         return -EISCONN;
     case NC_ST_LISTEN:
         return -EISCONN;
     case NC_ST_CLOSED: {
-        if (s->connect_reported)
+        if (s->tcp.connect_reported)
             return -EISCONN; /* it was connected; that it ended since changes nothing */
         /* The connect failed (or the connection ended before connect said it was up):
          * report why once, ECONNABORTED when SO_ERROR took it; the socket is then
@@ -427,7 +427,7 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_
     if (e != ERR_OK)
         return -nc__err_to_errno(e);
     addr_from(s, &s->local, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port);
-    s->connect_reported = false;
+    s->tcp.connect_reported = false;
     atomic_store(&s->so_error, 0); /* what an earlier disconnect left is forgotten */
     atomic_store(&s->state, NC_ST_CONNECTING);
     return -EINPROGRESS;
@@ -443,11 +443,11 @@ static void on_err(void *arg, err_t err)
     int e;
     if (err == ERR_CLSD) {
         e = 0; /* both directions closed normally */
-    } else if (s->icmp_error != 0) {
-        e = s->icmp_error;
+    } else if (s->tcp.icmp_error != 0) {
+        e = s->tcp.icmp_error;
     } else if (state == NC_ST_CONNECTING) {
         e = err == ERR_RST ? ECONNREFUSED : ETIMEDOUT;
-    } else if (err == ERR_RST && (atomic_load(&s->rx_eof) || s->fin_pending)) {
+    } else if (err == ERR_RST && (atomic_load(&s->tcp.rx_eof) || s->tcp.fin_pending)) {
         e = EPIPE; /* reset after the peer's FIN: the kernel's tcp_reset says EPIPE */
     } else {
         e = err == ERR_RST ? ECONNRESET : err == ERR_ABRT ? ETIMEDOUT : nc__err_to_errno(err);
@@ -458,10 +458,10 @@ static void on_err(void *arg, err_t err)
     }
     if (e == 0) {
         /* Both directions ended normally: like a FIN, behind any data not yet in rx. */
-        if (s->rx_pending != NULL)
-            s->fin_pending = true;
+        if (s->tcp.rx_pending != NULL)
+            s->tcp.fin_pending = true;
         else
-            atomic_store(&s->rx_eof, true);
+            atomic_store(&s->tcp.rx_eof, true);
         nc__sock_notify(s);
         return;
     }
@@ -505,7 +505,7 @@ int nc__tcp_shutdown(struct netcore_stack *st, struct nc_sock *s, bool rd, bool 
             reopen(st, s);
         return 0;
     case NC_ST_CONNECTED:
-        s->connect_reported = true; /* connect() now says EISCONN, as in the kernel */
+        s->tcp.connect_reported = true; /* connect() now says EISCONN, as in the kernel */
         break;
     default:
         return -ENOTCONN;
@@ -541,7 +541,7 @@ void nc__tcp_close(struct netcore_stack *st, struct nc_sock *s)
         nc__sock_free(st, s);
         return;
     }
-    bool unread = nc__ring_used(&s->rx) > 0 || s->rx_pending != NULL;
+    bool unread = nc__ring_used(&s->tcp.rx) > 0 || s->tcp.rx_pending != NULL;
     bool linger0 = s->opt.linger_on && s->opt.linger_s == 0; /* SO_LINGER 0: abort */
     if (state == NC_ST_CONNECTING || (state == NC_ST_CONNECTED && (unread || linger0))) {
         struct tcp_pcb *pcb = nc__tcp_detach(s);
@@ -574,7 +574,7 @@ void nc__tcp_netdown(struct netcore_stack *st)
             nc__sock_free(st, s);
             continue;
         }
-        s->icmp_error = ENETDOWN;
+        s->tcp.icmp_error = ENETDOWN;
         tcp_abort(s->pcb.tcp); /* on_err reports icmp_error */
     }
 }

@@ -52,7 +52,7 @@ void nc__tcp_apply_ip(struct nc_sock *s)
 
 int nc__tcp_queued(struct nc_sock *s, bool unsent_only)
 {
-    size_t n = nc__ring_used(&s->tx); /* not handed to lwIP yet */
+    size_t n = nc__ring_used(&s->tcp.tx); /* not handed to lwIP yet */
     struct tcp_pcb *pcb = s->pcb.tcp;
     if (pcb != NULL && atomic_load(&s->state) == NC_ST_CONNECTED)
         n += pcb->snd_lbb - (unsent_only ? pcb->snd_nxt : pcb->lastack);
@@ -107,44 +107,44 @@ ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *bu
     sig_atomic_t handled = nc__crit_handled; /* a handler from here on interrupts us */
     int timeout = nc__sock_timeout(s, flags, true);
     int64_t deadline = 0;
-    nc__mutex_lock(&s->tx_mu);
+    nc__mutex_lock(&s->tcp.tx_mu);
     for (;;) {
         if (atomic_load(&s->so_error) != 0) {
-            nc__mutex_unlock(&s->tx_mu);
+            nc__mutex_unlock(&s->tcp.tx_mu);
             /* After a partial write the error waits for the next call, as in the kernel. */
             return done > 0 ? (ssize_t)done : -atomic_exchange(&s->so_error, 0);
         }
         int state = atomic_load(&s->state);
         if (state == NC_ST_CONNECTING) {
             if (timeout == 0) {
-                nc__mutex_unlock(&s->tx_mu);
+                nc__mutex_unlock(&s->tcp.tx_mu);
                 return -EAGAIN;
             }
         } else if (state != NC_ST_CONNECTED || atomic_load(&s->wr_shut)) {
             /* Not connected at all is EPIPE too (and SIGPIPE): Linux, not POSIX's ENOTCONN. */
-            nc__mutex_unlock(&s->tx_mu);
+            nc__mutex_unlock(&s->tcp.tx_mu);
             return done > 0 ? (ssize_t)done : -EPIPE;
         } else {
             if (buf == NULL && len > 0) {
-                nc__mutex_unlock(&s->tx_mu);
+                nc__mutex_unlock(&s->tcp.tx_mu);
                 return -EFAULT;
             }
-            if (done < len && s->tx.buf == NULL) {
+            if (done < len && s->tcp.tx.buf == NULL) {
                 /* No memory for the ring: nothing to wait for, as the kernel's ENOBUFS. */
-                int err = nc__ring_alloc(&s->tx, st->cfg.ring_mem);
+                int err = nc__ring_alloc(&s->tcp.tx, st->cfg.ring_mem);
                 if (err != 0) {
-                    nc__mutex_unlock(&s->tx_mu);
+                    nc__mutex_unlock(&s->tcp.tx_mu);
                     return done > 0 ? (ssize_t)done : -ENOBUFS;
                 }
             }
             /* send(NULL, 0) is valid: no pointer arithmetic on NULL (UBSan) */
             size_t n = done < len
-                           ? nc__ring_write(&s->tx, (const uint8_t *)buf + done, len - done)
+                           ? nc__ring_write(&s->tcp.tx, (const uint8_t *)buf + done, len - done)
                            : 0;
             done += n;
             if (n > 0) {
                 atomic_thread_fence(memory_order_seq_cst);
-                if (atomic_exchange(&s->tx_idle, false))
+                if (atomic_exchange(&s->tcp.tx_idle, false))
                     nc__kick(st, s, NC_KICK_TX);
             }
             if (done == len)
@@ -153,16 +153,16 @@ ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *bu
             if (timeout == 0)
                 break;
         }
-        nc__mutex_unlock(&s->tx_mu);
+        nc__mutex_unlock(&s->tcp.tx_mu);
         int r = nc__sock_wait(s, POLLOUT, nc__left_ms(&deadline, timeout), handled);
         if (r <= 0) {
             if (done > 0)
                 return (ssize_t)done;
             return r == 0 ? -EAGAIN : r;
         }
-        nc__mutex_lock(&s->tx_mu);
+        nc__mutex_lock(&s->tcp.tx_mu);
     }
-    nc__mutex_unlock(&s->tx_mu);
+    nc__mutex_unlock(&s->tcp.tx_mu);
     return done > 0 || len == 0 ? (ssize_t)done : -EAGAIN;
 }
 
@@ -186,11 +186,11 @@ ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, siz
     if (state == NC_ST_NEW || state == NC_ST_BOUND)
         return -ENOTCONN;
     /* Length 0 still waits for data (or EOF, an error), as the kernel's does. */
-    nc__mutex_lock(&s->rx_mu);
+    nc__mutex_lock(&s->tcp.rx_mu);
     for (;;) {
         size_t n;
-        if (buf == NULL && len > 0 && nc__ring_used(&s->rx) > 0) {
-            nc__mutex_unlock(&s->rx_mu); /* only a copy finds out, as in the kernel */
+        if (buf == NULL && len > 0 && nc__ring_used(&s->tcp.rx) > 0) {
+            nc__mutex_unlock(&s->tcp.rx_mu); /* only a copy finds out, as in the kernel */
             return -EFAULT;
         }
         /* recv(NULL, ...) with nothing there waits or says EAGAIN like any other: no
@@ -198,12 +198,12 @@ ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, siz
         if (done == len || buf == NULL) {
             n = 0;
         } else if (flags & MSG_PEEK) {
-            n = nc__ring_peek(&s->rx, (uint8_t *)buf + done, len - done);
+            n = nc__ring_peek(&s->tcp.rx, (uint8_t *)buf + done, len - done);
         } else {
-            n = nc__ring_read(&s->rx, (uint8_t *)buf + done, len - done);
+            n = nc__ring_read(&s->tcp.rx, (uint8_t *)buf + done, len - done);
             if (n > 0) {
                 atomic_thread_fence(memory_order_seq_cst);
-                if (atomic_exchange(&s->rx_full, false))
+                if (atomic_exchange(&s->tcp.rx_full, false))
                     nc__kick(st, s, NC_KICK_RX);
             }
         }
@@ -213,38 +213,38 @@ ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, siz
         if ((done == len && len > 0) || (done > 0 && !(flags & MSG_WAITALL)) ||
             (flags & MSG_PEEK && n > 0))
             break;
-        if (nc__ring_used(&s->rx) > 0) {
+        if (nc__ring_used(&s->tcp.rx) > 0) {
             if (len == 0)
                 break;
             continue;
         }
-        if (atomic_load(&s->rx_eof) || atomic_load(&s->rd_shut))
+        if (atomic_load(&s->tcp.rx_eof) || atomic_load(&s->rd_shut))
             break;
         int e = atomic_exchange(&s->so_error, 0);
         if (e != 0) {
-            nc__mutex_unlock(&s->rx_mu);
+            nc__mutex_unlock(&s->tcp.rx_mu);
             return done > 0 ? (ssize_t)done : -e;
         }
         state = atomic_load(&s->state);
         if (state == NC_ST_CLOSED)
             break;
         if (state != NC_ST_CONNECTED && state != NC_ST_CONNECTING) {
-            nc__mutex_unlock(&s->rx_mu); /* disconnected under a blocked recv */
+            nc__mutex_unlock(&s->tcp.rx_mu); /* disconnected under a blocked recv */
             return done > 0 ? (ssize_t)done : -ENOTCONN;
         }
         if (timeout == 0) {
-            nc__mutex_unlock(&s->rx_mu);
+            nc__mutex_unlock(&s->tcp.rx_mu);
             return done > 0 ? (ssize_t)done : -EAGAIN;
         }
-        nc__mutex_unlock(&s->rx_mu);
+        nc__mutex_unlock(&s->tcp.rx_mu);
         int r = nc__sock_wait(s, POLLIN, nc__left_ms(&deadline, timeout), handled);
         if (r <= 0) {
             if (done > 0)
                 return (ssize_t)done;
             return r == 0 ? -EAGAIN : r;
         }
-        nc__mutex_lock(&s->rx_mu);
+        nc__mutex_lock(&s->tcp.rx_mu);
     }
-    nc__mutex_unlock(&s->rx_mu);
+    nc__mutex_unlock(&s->tcp.rx_mu);
     return (ssize_t)done;
 }

@@ -38,27 +38,27 @@ static void recved(struct tcp_pcb *pcb, size_t len)
  */
 static void pend(struct nc_sock *s, struct pbuf *p)
 {
-    if (s->rx_pending == NULL)
-        s->rx_pending = p;
+    if (s->tcp.rx_pending == NULL)
+        s->tcp.rx_pending = p;
     else
-        s->rx_pend_last->next = p;
+        s->tcp.rx_pend_last->next = p;
     while (p->next != NULL)
         p = p->next;
-    s->rx_pend_last = p;
+    s->tcp.rx_pend_last = p;
 }
 
 /* Takes the head pbuf off rx_pending and frees it. */
 static void unpend_head(struct nc_sock *s)
 {
-    struct pbuf *p = s->rx_pending;
-    s->rx_pending = p->next;
+    struct pbuf *p = s->tcp.rx_pending;
+    s->tcp.rx_pending = p->next;
     p->next = NULL;
     pbuf_free(p);
 }
 
 void nc__tcp_rx_drop(struct nc_sock *s)
 {
-    while (s->rx_pending != NULL)
+    while (s->tcp.rx_pending != NULL)
         unpend_head(s);
 }
 
@@ -67,14 +67,14 @@ static void rx_fill(struct nc_sock *s)
 {
     /* No memory for the ring: the data waits in rx_pending and its window is not given
      * back (recved), so the peer stops at a closed window; on_poll tries again. */
-    if (s->rx.buf == NULL && s->rx_pending != NULL &&
-        nc__ring_alloc(&s->rx, nc__stack->cfg.ring_mem) != 0)
+    if (s->tcp.rx.buf == NULL && s->tcp.rx_pending != NULL &&
+        nc__ring_alloc(&s->tcp.rx, nc__stack->cfg.ring_mem) != 0)
         return;
     for (;;) {
         size_t moved = 0;
-        while (s->rx_pending != NULL && nc__ring_space(&s->rx) > 0) {
-            struct pbuf *p = s->rx_pending;
-            size_t n = nc__ring_write(&s->rx, p->payload, p->len);
+        while (s->tcp.rx_pending != NULL && nc__ring_space(&s->tcp.rx) > 0) {
+            struct pbuf *p = s->tcp.rx_pending;
+            size_t n = nc__ring_write(&s->tcp.rx, p->payload, p->len);
             moved += n;
             if (n < p->len)
                 pbuf_remove_header(p, n); /* rx is full: the rest waits */
@@ -86,18 +86,18 @@ static void rx_fill(struct nc_sock *s)
                 recved(s->pcb.tcp, moved);
             nc__sock_notify(s);
         }
-        if (s->rx_pending == NULL) {
-            if (s->fin_pending) {
-                s->fin_pending = false;
-                atomic_store(&s->rx_eof, true);
+        if (s->tcp.rx_pending == NULL) {
+            if (s->tcp.fin_pending) {
+                s->tcp.fin_pending = false;
+                atomic_store(&s->tcp.rx_eof, true);
                 nc__sock_notify(s);
             }
             return;
         }
         /* Ask the reader to kick us when it frees space; re-check in case it just did. */
-        atomic_store(&s->rx_full, true);
+        atomic_store(&s->tcp.rx_full, true);
         atomic_thread_fence(memory_order_seq_cst);
-        if (nc__ring_space(&s->rx) == 0 || !atomic_exchange(&s->rx_full, false))
+        if (nc__ring_space(&s->tcp.rx) == 0 || !atomic_exchange(&s->tcp.rx_full, false))
             return;
     }
 }
@@ -124,10 +124,10 @@ err_t nc__tcp_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         return ERR_ABRT;
     }
     if (p == NULL) {
-        if (s->rx_pending != NULL)
-            s->fin_pending = true;
+        if (s->tcp.rx_pending != NULL)
+            s->tcp.fin_pending = true;
         else
-            atomic_store(&s->rx_eof, true);
+            atomic_store(&s->tcp.rx_eof, true);
         nc__sock_notify(s);
         return ERR_OK;
     }
@@ -142,7 +142,7 @@ err_t nc__tcp_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 void nc__tcp_refill(struct netcore_stack *st, struct nc_sock *s)
 {
     (void)st;
-    if (s->rx_pending != NULL)
+    if (s->tcp.rx_pending != NULL)
         rx_fill(s);
 }
 
@@ -170,20 +170,20 @@ err_t nc__tcp_on_poll(void *arg, struct tcp_pcb *pcb)
         return ERR_OK;
     /* The mutex first: a program thread allocates tx under tx_mu (its buf pointer is not
      * ours to read meanwhile). A busy mutex means a busy ring: not idle this tick. */
-    if (nc__mutex_trylock(&s->rx_mu)) {
-        if (nc__ring_idle(&s->rx))
-            nc__ring_release(&s->rx);
-        nc__mutex_unlock(&s->rx_mu);
+    if (nc__mutex_trylock(&s->tcp.rx_mu)) {
+        if (nc__ring_idle(&s->tcp.rx))
+            nc__ring_release(&s->tcp.rx);
+        nc__mutex_unlock(&s->tcp.rx_mu);
     }
-    if (nc__mutex_trylock(&s->tx_mu)) {
-        if (nc__ring_idle(&s->tx))
-            nc__ring_release(&s->tx);
-        nc__mutex_unlock(&s->tx_mu);
+    if (nc__mutex_trylock(&s->tcp.tx_mu)) {
+        if (nc__ring_idle(&s->tcp.tx))
+            nc__ring_release(&s->tcp.tx);
+        nc__mutex_unlock(&s->tcp.tx_mu);
     }
-    if (s->rx_pending != NULL && s->rx.buf == NULL)
+    if (s->tcp.rx_pending != NULL && s->tcp.rx.buf == NULL)
         rx_fill(s);
-    if (s->tx_nomem && s->relay != NULL) {
-        s->tx_nomem = false;
+    if (s->tcp.tx_nomem && s->relay != NULL) {
+        s->tcp.tx_nomem = false;
         nc__relay_notify(s);
     }
     return ERR_OK;
@@ -226,10 +226,10 @@ void nc__tcp_flush(struct netcore_stack *st, struct nc_sock *s)
     bool wrote = false;
     for (;;) {
         struct iovec sp[2];
-        if (nc__ring_read_spans(&s->tx, sp) == 0) {
-            atomic_store(&s->tx_idle, true);
+        if (nc__ring_read_spans(&s->tcp.tx, sp) == 0) {
+            atomic_store(&s->tcp.tx_idle, true);
             atomic_thread_fence(memory_order_seq_cst);
-            if (nc__ring_used(&s->tx) == 0 || !atomic_exchange(&s->tx_idle, false))
+            if (nc__ring_used(&s->tcp.tx) == 0 || !atomic_exchange(&s->tcp.tx_idle, false))
                 break;
             continue;
         }
@@ -240,11 +240,11 @@ void nc__tcp_flush(struct netcore_stack *st, struct nc_sock *s)
         if (n > 0xf000)
             n = 0xf000; /* tcp_write takes 16 bits; a round cut avoids 1-byte segments */
         u8_t fl = TCP_WRITE_FLAG_COPY;
-        if (n < nc__ring_used(&s->tx))
+        if (n < nc__ring_used(&s->tcp.tx))
             fl |= TCP_WRITE_FLAG_MORE;
         if (tcp_write(pcb, sp[0].iov_base, (u16_t)n, fl) != ERR_OK)
             break; /* out of segments: on_sent continues */
-        nc__ring_consume(&s->tx, n);
+        nc__ring_consume(&s->tcp.tx, n);
         wrote = true;
     }
     if (wrote) {
@@ -252,12 +252,12 @@ void nc__tcp_flush(struct netcore_stack *st, struct nc_sock *s)
         nc__rto_output(st, pcb);
         nc__sock_notify(s);
     }
-    if (nc__ring_used(&s->tx) != 0)
+    if (nc__ring_used(&s->tcp.tx) != 0)
         return;
     if (atomic_load(&s->app_closed)) {
         nc__tcp_finish_close(st, s);
-    } else if (atomic_load(&s->wr_shut) && !atomic_load(&s->fin_sent)) {
+    } else if (atomic_load(&s->wr_shut) && !atomic_load(&s->tcp.fin_sent)) {
         if (tcp_shutdown(pcb, 0, 1) == ERR_OK)
-            atomic_store(&s->fin_sent, true);
+            atomic_store(&s->tcp.fin_sent, true);
     }
 }
