@@ -414,7 +414,8 @@ int nc__sock_timeout(struct nc_sock *s, int flags, bool sending);
 int nc__left_ms(int64_t *deadline, int timeout_ms);
 bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms, sig_atomic_t since);
 
-/* tcp.c (under the stack lock unless noted) */
+/* TCP: tcp.c, tcpdata.c, tcpapp.c (under the stack lock unless noted) */
+/* tcp.c */
 int nc__tcp_open(struct netcore_stack *st, struct nc_sock *s);
 int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a);
 int nc__tcp_listen(struct netcore_stack *st, struct nc_sock *s, int backlog);
@@ -423,14 +424,17 @@ int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *newid);
  * socket connected or connecting reports that first, as the kernel does. */
 int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a,
                     int bad);
+/* tcpdata.c */
 void nc__tcp_flush(struct netcore_stack *st, struct nc_sock *s);
 void nc__tcp_refill(struct netcore_stack *st, struct nc_sock *s);
 /* Frees what was received but never reached rx. */
 void nc__tcp_rx_drop(struct nc_sock *s);
+/* tcp.c */
 int nc__tcp_shutdown(struct netcore_stack *st, struct nc_sock *s, bool rd, bool wr);
 /* connect(AF_UNSPEC): drops any connection or listen; the socket is unconnected again. */
 int nc__tcp_disconnect(struct netcore_stack *st, struct nc_sock *s);
 void nc__tcp_close(struct netcore_stack *st, struct nc_sock *s);
+/* tcpapp.c */
 void nc__tcp_set_nodelay(struct nc_sock *s);
 /* SO_KEEPALIVE and the TCP_KEEP* figures of s->opt into the pcb. */
 void nc__tcp_set_keepalive(struct nc_sock *s);
@@ -447,11 +451,12 @@ struct nc_tcpinfo {
     unsigned unacked_segs;
 };
 void nc__tcp_info(struct nc_sock *s, struct nc_tcpinfo *ti);
+/* tcp.c */
 void nc__tcp_tw_cap(struct netcore_stack *st);
 /* The device went away: every connection of the program fails with ENETDOWN. */
 void nc__tcp_netdown(struct netcore_stack *st);
 
-/* App side, without the stack lock. */
+/* tcpapp.c: the program's side, without the stack lock. */
 ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *buf, size_t len,
                      int flags);
 ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, size_t len,

@@ -6,8 +6,9 @@
  * TIME-WAIT cap.
  *
  * The three TCP files split one socket between them (tcppriv.h has what they share):
- *  - tcp.c (this file) owns s->pcb.tcp: it alone sets it and registers the callbacks on it
- *    (attach), and it cuts them (nc__tcp_detach) before the pcb or the socket goes;
+ *  - tcp.c (this file) owns s->pcb.tcp: it sets it and registers the callbacks on it
+ *    (attach), and it cuts them (nc__tcp_detach) before the pcb or the socket goes (but
+ *    for the stack's teardown, stack.c, which lets every pcb go at once);
  *  - tcpdata.c moves bytes between the rings and lwIP under the stack lock (lwIP's recv,
  *    sent and poll callbacks, nc__tcp_flush), and hands a closed socket's last step back
  *    here once its send ring has drained (nc__tcp_finish_close);
