@@ -54,9 +54,9 @@ void nc__ack_recv(struct netcore_stack *st, struct nc_sock *s, struct tcp_pcb *p
                   const struct pbuf *p)
 {
     const struct nc_tcpseg *seg = st->rx_seg;
-    bool start = s->rx_quick < QUICK_SEGS;
+    bool start = s->tcp.rx_quick < QUICK_SEGS;
     if (start)
-        s->rx_quick++;
+        s->tcp.rx_quick++;
     /* The segment brought more or less than what was delivered: a hole it filled (lwIP
      * chains the queued data behind it) or a partial retransmission. */
     bool quick = seg == NULL || !seg->tcp || seg->len != p->tot_len || p->next != NULL ||

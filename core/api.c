@@ -1,7 +1,7 @@
 /*
  * The public socket API: argument checks in the kernel's order, the stack lock around lwIP
  * calls, and the blocking/non-blocking/timeout policy around them. TCP data calls run
- * without the stack lock (tcp.c's rings).
+ * without the stack lock (the rings of tcpapp.c and tcpdata.c).
  */
 #include "netcore.h"
 
@@ -437,11 +437,11 @@ int netcore_readable_bytes(struct netcore_stack *st, int id)
     if (s->type == SOCK_STREAM && atomic_load(&s->state) == NC_ST_LISTEN) {
         n = -EINVAL;
     } else if (s->type == SOCK_STREAM) {
-        n = (int)nc__ring_used(&s->rx);
+        n = (int)nc__ring_used(&s->tcp.rx);
     } else {
-        nc__mutex_lock(&s->dq_mu);
-        n = s->dq_head != NULL ? (int)s->dq_head->len : 0;
-        nc__mutex_unlock(&s->dq_mu);
+        nc__mutex_lock(&s->udp.dq_mu);
+        n = s->udp.dq_head != NULL ? (int)s->udp.dq_head->len : 0;
+        nc__mutex_unlock(&s->udp.dq_mu);
     }
     nc__sock_put(st, id);
     return n;

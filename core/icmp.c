@@ -79,7 +79,7 @@ static void fail_sender(struct netcore_stack *st, bool v6, uint8_t proto, uint16
             return;
         struct nc_sock *s = p->callback_arg;
         if (s != NULL)
-            s->icmp_error = e;
+            s->tcp.icmp_error = e;
         tcp_abort(p); /* on_err reports icmp_error */
     } else if (proto == 17 && udp) {
         for (struct udp_pcb *p = udp_pcbs; p != NULL; p = p->next) {

@@ -278,17 +278,17 @@ static void end_tx(struct netcore_stack *st, struct nc_relay *r, struct nc_sock 
 
 /* rfd into the tx ring until EAGAIN, the end, or a full ring; caller holds tx_mu. Returns
  * true if it read anything. No memory for the ring: the bytes wait in the pair, and the
- * socket's poll (tcp.c on_poll) brings us back. */
+ * socket's poll (tcpdata.c on_poll) brings us back. */
 static bool fill_tx(struct netcore_stack *st, struct nc_relay *r, struct nc_sock *s)
 {
     bool got = false;
-    if (r->readable && nc__ring_alloc(&s->tx, st->cfg.ring_mem) != 0) {
-        s->tx_nomem = true;
+    if (r->readable && nc__ring_alloc(&s->tcp.tx, st->cfg.ring_mem) != 0) {
+        s->tcp.tx_nomem = true;
         return false;
     }
     while (r->readable) {
         struct iovec sp[2];
-        int n = nc__ring_write_spans(&s->tx, sp, r->shut_pending ? r->shut_quota : SIZE_MAX);
+        int n = nc__ring_write_spans(&s->tcp.tx, sp, r->shut_pending ? r->shut_quota : SIZE_MAX);
         if (n == 0)
             break; /* full: lwIP's progress (nc__tcp_flush -> notify) brings us back */
         size_t room = sp[0].iov_len + (n == 2 ? sp[1].iov_len : 0);
@@ -303,7 +303,7 @@ static bool fill_tx(struct netcore_stack *st, struct nc_relay *r, struct nc_sock
             read_ended(r, k);
             break;
         }
-        nc__ring_produce(&s->tx, (size_t)k);
+        nc__ring_produce(&s->tcp.tx, (size_t)k);
         got = true;
         if (r->shut_pending)
             r->shut_quota -= (size_t)k;
@@ -345,12 +345,12 @@ static void tcp_in(struct netcore_stack *st, struct nc_relay *r, struct nc_sock 
     }
     bool got = false;
     if (r->readable) {
-        if (!nc__mutex_trylock(&s->tx_mu)) {
+        if (!nc__mutex_trylock(&s->tcp.tx_mu)) {
             enqueue(r);
             return;
         }
         got = fill_tx(st, r, s);
-        nc__mutex_unlock(&s->tx_mu);
+        nc__mutex_unlock(&s->tcp.tx_mu);
     }
     if (r->shut_pending && r->shut_quota == 0)
         end_tx(st, r, s);
@@ -371,7 +371,7 @@ static bool tcp_out(struct netcore_stack *st, struct nc_relay *r, struct nc_sock
     int state = atomic_load(&s->state);
     if (r->hup || r->eof_sent || (state != NC_ST_CONNECTED && state != NC_ST_CLOSED))
         return false;
-    if (!nc__mutex_trylock(&s->rx_mu)) {
+    if (!nc__mutex_trylock(&s->tcp.rx_mu)) {
         enqueue(r);
         return false;
     }
@@ -379,7 +379,7 @@ static bool tcp_out(struct netcore_stack *st, struct nc_relay *r, struct nc_sock
     bool drop = atomic_load(&s->rd_shut);
     for (;;) {
         struct iovec sp[2];
-        int n = nc__ring_read_spans(&s->rx, sp);
+        int n = nc__ring_read_spans(&s->tcp.rx, sp);
         if (n == 0)
             break;
         size_t want = sp[0].iov_len + (n == 2 ? sp[1].iov_len : 0);
@@ -394,18 +394,18 @@ static bool tcp_out(struct netcore_stack *st, struct nc_relay *r, struct nc_sock
             drop = true; /* the program end is gone: nothing will read it */
             continue;
         }
-        nc__ring_consume(&s->rx, (size_t)k);
+        nc__ring_consume(&s->tcp.rx, (size_t)k);
         atomic_thread_fence(memory_order_seq_cst);
-        if (atomic_exchange(&s->rx_full, false))
+        if (atomic_exchange(&s->tcp.rx_full, false))
             nc__tcp_refill(st, s);
         if ((size_t)k < want) {
             blocked = true;
             break;
         }
     }
-    nc__mutex_unlock(&s->rx_mu);
-    if (!blocked && nc__ring_used(&s->rx) == 0 &&
-        (atomic_load(&s->rx_eof) || atomic_load(&s->rd_shut) || state == NC_ST_CLOSED)) {
+    nc__mutex_unlock(&s->tcp.rx_mu);
+    if (!blocked && nc__ring_used(&s->tcp.rx) == 0 &&
+        (atomic_load(&s->tcp.rx_eof) || atomic_load(&s->rd_shut) || state == NC_ST_CLOSED)) {
         rf_shut_wr(r->rfd);
         r->eof_sent = true;
     }
@@ -425,7 +425,7 @@ static void listen_pump(struct nc_relay *r, struct nc_sock *s)
      * request failed before it reached us) is put back while connections still wait. */
     want_out(r, true);
     discard(r);
-    if (r->hup || atomic_load(&s->aq_count) == 0)
+    if (r->hup || atomic_load(&s->lis.aq_count) == 0)
         return;
     if (rf_ioctl(r->rfd, SIOCOUTQ) == 0)
         nc__raw_syscall(SYS_sendto, r->rfd, "a", 1, MSG_DONTWAIT | MSG_NOSIGNAL, NULL, 0);
@@ -506,16 +506,16 @@ static bool udp_out(struct nc_relay *r, struct nc_sock *s)
     for (;;) {
         /* Taken off the queue before it is sent: an app thread of ours may be reading the
          * queue too, and a datagram must go to one reader only. */
-        nc__mutex_lock(&s->dq_mu);
-        struct nc_dgram *d = s->dq_head;
+        nc__mutex_lock(&s->udp.dq_mu);
+        struct nc_dgram *d = s->udp.dq_head;
         if (d != NULL) {
-            s->dq_head = d->next;
-            if (s->dq_head == NULL)
-                s->dq_tail = &s->dq_head;
-            s->dq_bytes -= d->len;
-            atomic_fetch_sub(&s->dq_count, 1);
+            s->udp.dq_head = d->next;
+            if (s->udp.dq_head == NULL)
+                s->udp.dq_tail = &s->udp.dq_head;
+            s->udp.dq_bytes -= d->len;
+            atomic_fetch_sub(&s->udp.dq_count, 1);
         }
-        nc__mutex_unlock(&s->dq_mu);
+        nc__mutex_unlock(&s->udp.dq_mu);
         if (d == NULL)
             break;
         if (!drop) {
@@ -532,14 +532,14 @@ static bool udp_out(struct nc_relay *r, struct nc_sock *s)
             long k = rf_sendv(r->rfd, iov, 2);
             if (k == -EAGAIN || k == -EINTR) {
                 /* Back to the head of the queue, to wait for room (EPOLLOUT). */
-                nc__mutex_lock(&s->dq_mu);
-                d->next = s->dq_head;
-                if (s->dq_head == NULL)
-                    s->dq_tail = &d->next;
-                s->dq_head = d;
-                s->dq_bytes += d->len;
-                atomic_fetch_add(&s->dq_count, 1);
-                nc__mutex_unlock(&s->dq_mu);
+                nc__mutex_lock(&s->udp.dq_mu);
+                d->next = s->udp.dq_head;
+                if (s->udp.dq_head == NULL)
+                    s->udp.dq_tail = &d->next;
+                s->udp.dq_head = d;
+                s->udp.dq_bytes += d->len;
+                atomic_fetch_add(&s->udp.dq_count, 1);
+                nc__mutex_unlock(&s->udp.dq_mu);
                 blocked = true;
                 break;
             }
@@ -863,7 +863,7 @@ static int shutdown_locked(struct netcore_stack *st, struct nc_sock *s, bool rd,
         return nc__tcp_shutdown(st, s, rd, wr);
     if (state != NC_ST_CONNECTED)
         return -ENOTCONN;
-    s->connect_reported = true; /* connect() now says EISCONN, as in the kernel */
+    s->tcp.connect_reported = true; /* connect() now says EISCONN, as in the kernel */
     if (rd)
         nc__tcp_shutdown(st, s, true, false); /* the pump drops rx and ends the program's */
     if (wr && !r->shut_pending && !r->tx_discard && !atomic_load(&s->wr_shut)) {

@@ -106,11 +106,14 @@ int nc__sock_alloc(struct netcore_stack *st, int family, int type, struct nc_soc
     s->family = family;
     s->v6only = family == AF_INET6 && st->bindv6only;
     atomic_init(&s->state, NC_ST_NEW);
-    pthread_mutex_init(&s->tx_mu, NULL);
-    pthread_mutex_init(&s->rx_mu, NULL);
     pthread_mutex_init(&s->watch_mu, NULL);
-    pthread_mutex_init(&s->dq_mu, NULL);
-    s->dq_tail = &s->dq_head;
+    if (type == SOCK_STREAM) {
+        pthread_mutex_init(&s->tcp.tx_mu, NULL);
+        pthread_mutex_init(&s->tcp.rx_mu, NULL);
+    } else {
+        pthread_mutex_init(&s->udp.dq_mu, NULL);
+        s->udp.dq_tail = &s->udp.dq_head;
+    }
     nc__addr_make(st, family, NULL, 0, &s->local);
     nc__addr_make(st, family, NULL, 0, &s->peer);
     nc__opts_default(&s->opt);
@@ -142,25 +145,28 @@ void nc__sock_final_free(struct netcore_stack *st, struct nc_sock *s)
     nc__cmdq_forget(&st->cmdq, s);
     if (s->efd >= 0)
         nc__sys_close(s->efd);
-    nc__ring_free(&s->tx);
-    nc__ring_free(&s->rx);
-    nc__tcp_rx_drop(s);
-    while (s->dq_head != NULL) {
-        struct nc_dgram *d = s->dq_head;
-        s->dq_head = d->next;
-        free(d);
+    if (s->type == SOCK_STREAM) {
+        nc__ring_free(&s->tcp.tx);
+        nc__ring_free(&s->tcp.rx);
+        nc__tcp_rx_drop(s);
+        free(s->lis.aq);
+        pthread_mutex_destroy(&s->tcp.tx_mu);
+        pthread_mutex_destroy(&s->tcp.rx_mu);
+    } else {
+        while (s->udp.dq_head != NULL) {
+            struct nc_dgram *d = s->udp.dq_head;
+            s->udp.dq_head = d->next;
+            free(d);
+        }
+        free(s->udp.groups);
+        pthread_mutex_destroy(&s->udp.dq_mu);
     }
-    free(s->aq);
-    free(s->groups);
     while (s->watches != NULL) {
         struct nc_watch *x = s->watches;
         s->watches = x->next;
         free(x);
     }
     pthread_mutex_destroy(&s->watch_mu);
-    pthread_mutex_destroy(&s->dq_mu);
-    pthread_mutex_destroy(&s->tx_mu);
-    pthread_mutex_destroy(&s->rx_mu);
     st->nsocks--;
     free(s);
 }
@@ -175,7 +181,7 @@ unsigned nc__sock_ready(struct nc_sock *s)
         r |= POLLERR;
     if (s->type == SOCK_DGRAM) {
         bool rd_shut = atomic_load(&s->rd_shut);
-        if (atomic_load(&s->dq_count) > 0 || rd_shut)
+        if (atomic_load(&s->udp.dq_count) > 0 || rd_shut)
             r |= POLLIN;
         if (rd_shut)
             r |= POLLRDHUP;
@@ -188,16 +194,16 @@ unsigned nc__sock_ready(struct nc_sock *s)
     case NC_ST_BOUND:
         return r | POLLOUT | POLLHUP;
     case NC_ST_LISTEN:
-        return atomic_load(&s->aq_count) > 0 ? r | POLLIN : r;
+        return atomic_load(&s->lis.aq_count) > 0 ? r | POLLIN : r;
     case NC_ST_CONNECTING:
         return r;
     case NC_ST_CONNECTED: {
-        bool eof = atomic_load(&s->rx_eof) || atomic_load(&s->rd_shut);
-        if (nc__ring_used(&s->rx) > 0 || eof)
+        bool eof = atomic_load(&s->tcp.rx_eof) || atomic_load(&s->rd_shut);
+        if (nc__ring_used(&s->tcp.rx) > 0 || eof)
             r |= POLLIN;
         if (eof)
             r |= POLLRDHUP;
-        if (atomic_load(&s->wr_shut) || nc__ring_space(&s->tx) > 0)
+        if (atomic_load(&s->wr_shut) || nc__ring_space(&s->tcp.tx) > 0)
             r |= POLLOUT;
         if (eof && atomic_load(&s->wr_shut))
             r |= POLLHUP;

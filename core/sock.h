@@ -51,6 +51,53 @@ struct nc_watch {
 
 #define NC_MAX_GROUPS 20   /* groups per socket, as the kernel's igmp_max_memberships */
 
+/* A TCP connection's part of a socket: its rings and the flags between the two sides of
+ * them (tcpdata.c is the netstack's side, tcpapp.c and relay.c the program's). */
+struct nc_tcp {
+    _Atomic bool rx_full;        /* netstack holds data that did not fit in rx: kick RX */
+    _Atomic bool tx_idle;        /* netstack will not look at tx until kicked: kick TX */
+    _Atomic bool rx_eof;         /* peer sent FIN and everything before it is in rx */
+    _Atomic bool fin_sent;
+    bool fin_pending;            /* FIN arrived behind rx_pending */
+    uint8_t rx_quick;            /* data segments acknowledged at once so far (ackpol.c) */
+    bool connect_reported;       /* EINPROGRESS connect's outcome already reported */
+    bool tx_nomem;               /* a relay found no memory for tx: on_poll retries */
+    int icmp_error;              /* errno from an ICMP error that aborted the connect */
+    struct nc_ring tx, rx;
+    pthread_mutex_t tx_mu, rx_mu; /* serialise app threads on one socket */
+    struct pbuf *rx_pending;      /* received but not yet in rx (ring full), oldest first: */
+    struct pbuf *rx_pend_last;    /* the received chains linked one behind the other */
+};
+
+/* A TCP listener's part: accepted sockets not yet taken by accept() (ids), under the stack
+ * lock. */
+struct nc_listen {
+    int *aq;
+    int aq_cap, aq_head;
+    _Atomic int aq_count;
+};
+
+/* A UDP socket's part: received datagrams, under dq_mu (not the stack lock: recv never
+ * waits for it), and its multicast groups. */
+struct nc_udp {
+    pthread_mutex_t dq_mu;
+    struct nc_dgram *dq_head, **dq_tail;
+    _Atomic int dq_count;
+    size_t dq_bytes;
+    uint64_t drops;              /* datagrams dropped on a full queue (netcore stat) */
+    struct nc_group {            /* IP_ADD_MEMBERSHIP: groups this socket joined, room for */
+        struct in_addr group, iface; /* NC_MAX_GROUPS from the first join (most sockets */
+    } *groups;                   /* join none: 160 bytes of every socket before) */
+    int ngroups;
+};
+
+/*
+ * A socket: what every socket has, then its protocol's part, chosen by type at socket()
+ * and never changed. A SOCK_STREAM socket has both TCP parts, not a union of them: a
+ * listener goes back to an unconnected socket that may connect (reopen() in tcp.c, on
+ * shutdown or connect(AF_UNSPEC)), and the connection part's mutexes live as long as the
+ * socket, as program threads may hold them across that change.
+ */
 struct nc_sock {
     struct netcore_stack *st;    /* its stack: lwIP's callbacks get the socket as their arg */
     int id;
@@ -62,24 +109,16 @@ struct nc_sock {
     _Atomic int so_error;        /* pending error (positive errno), read by SO_ERROR */
     _Atomic int conn_error;      /* sticky error of the connection (ECONNRESET...) */
     _Atomic bool nonblock;
-    _Atomic bool rx_eof;         /* peer sent FIN and everything before it is in rx */
     _Atomic bool rd_shut;        /* SHUT_RD by the program */
     _Atomic bool wr_shut;        /* SHUT_WR by the program: FIN after the send ring */
-    _Atomic bool fin_sent;
     _Atomic bool app_closed;
     _Atomic bool in_aq;          /* waits in a listener's accept queue: not the program's yet */
-    _Atomic bool rx_full;        /* netstack holds data that did not fit in rx: kick RX */
-    _Atomic bool tx_idle;        /* netstack will not look at tx until kicked: kick TX */
-    bool fin_pending;            /* FIN arrived behind rx_pending */
-    uint8_t rx_quick;            /* data segments acknowledged at once so far (ackpol.c) */
     _Atomic int wait_in, wait_out; /* poll/epoll waiters for readable / writable (eventfd) */
     _Atomic uint32_t seq;        /* futex word bumped by every notify (blocking calls) */
     struct nc_watch *watches;    /* extra eventfds, one per epoll registration */
     _Atomic int nwatches;
     pthread_mutex_t watch_mu;
     _Atomic int futex_waiters;
-    int icmp_error;              /* errno from an ICMP error that aborted the connect */
-    bool connect_reported;       /* EINPROGRESS connect's outcome already reported */
     struct nc_opts opt;          /* setsockopt's values (sockopt.c) */
 
     union {
@@ -89,30 +128,6 @@ struct nc_sock {
     union nc_sockaddr local, peer;
     union nc_sockaddr bound;     /* what the program bound (bound_user): a disconnect keeps */
     bool bound_user;             /* the address, and the port unless it was 0 */
-    struct nc_group {            /* IP_ADD_MEMBERSHIP: groups this socket joined, room for */
-        struct in_addr group, iface; /* NC_MAX_GROUPS from the first join (most sockets */
-    } *groups;                   /* join none: 160 bytes of every socket before) */
-    int ngroups;
-
-    /* TCP data path */
-    struct nc_ring tx, rx;
-    pthread_mutex_t tx_mu, rx_mu; /* serialise app threads on one socket */
-    struct pbuf *rx_pending;      /* received but not yet in rx (ring full), oldest first: */
-    struct pbuf *rx_pend_last;    /* the received chains linked one behind the other (tcp.c) */
-    bool tx_nomem;                /* a relay found no memory for tx: on_poll retries */
-
-    /* listen: accepted sockets not yet taken by accept() (ids), under the stack lock */
-    int *aq;
-    int aq_cap, aq_head;
-    _Atomic int aq_count;
-
-    /* UDP: received datagrams, under dq_mu (not the stack lock: recv never waits for it) */
-    pthread_mutex_t dq_mu;
-    struct nc_dgram *dq_head, **dq_tail;
-    _Atomic int dq_count;
-    size_t dq_bytes;
-
-    uint64_t drops;              /* datagrams dropped on a full queue (netcore stat) */
 
     /* relayed (relay.c): another process holds the socket through a socketpair; set and
      * cleared under the stack lock */
@@ -122,6 +137,14 @@ struct nc_sock {
     struct nc_sock *kick_next;
     unsigned kick_bits;
     bool kicked;
+
+    union {
+        struct {                 /* SOCK_STREAM */
+            struct nc_tcp tcp;
+            struct nc_listen lis;
+        };
+        struct nc_udp udp;       /* SOCK_DGRAM */
+    };
 };
 
 /* sock.c */
@@ -157,7 +180,8 @@ int nc__sock_timeout(struct nc_sock *s, int flags, bool sending);
 int nc__left_ms(int64_t *deadline, int timeout_ms);
 bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms, sig_atomic_t since);
 
-/* tcp.c (under the stack lock unless noted) */
+/* TCP: tcp.c, tcpdata.c, tcpapp.c (under the stack lock unless noted) */
+/* tcp.c */
 int nc__tcp_open(struct netcore_stack *st, struct nc_sock *s);
 int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a);
 int nc__tcp_listen(struct netcore_stack *st, struct nc_sock *s, int backlog);
@@ -166,14 +190,17 @@ int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *newid);
  * socket connected or connecting reports that first, as the kernel does. */
 int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a,
                     int bad);
+/* tcpdata.c */
 void nc__tcp_flush(struct netcore_stack *st, struct nc_sock *s);
 void nc__tcp_refill(struct netcore_stack *st, struct nc_sock *s);
 /* Frees what was received but never reached rx. */
 void nc__tcp_rx_drop(struct nc_sock *s);
+/* tcp.c */
 int nc__tcp_shutdown(struct netcore_stack *st, struct nc_sock *s, bool rd, bool wr);
 /* connect(AF_UNSPEC): drops any connection or listen; the socket is unconnected again. */
 int nc__tcp_disconnect(struct netcore_stack *st, struct nc_sock *s);
 void nc__tcp_close(struct netcore_stack *st, struct nc_sock *s);
+/* tcpapp.c */
 void nc__tcp_set_nodelay(struct nc_sock *s);
 /* SO_KEEPALIVE and the TCP_KEEP* figures of s->opt into the pcb. */
 void nc__tcp_set_keepalive(struct nc_sock *s);
@@ -190,11 +217,12 @@ struct nc_tcpinfo {
     unsigned unacked_segs;
 };
 void nc__tcp_info(struct nc_sock *s, struct nc_tcpinfo *ti);
+/* tcp.c */
 void nc__tcp_tw_cap(struct netcore_stack *st);
 /* The device went away: every connection of the program fails with ENETDOWN. */
 void nc__tcp_netdown(struct netcore_stack *st);
 
-/* App side, without the stack lock. */
+/* tcpapp.c: the program's side, without the stack lock. */
 ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *buf, size_t len,
                      int flags);
 ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, size_t len,

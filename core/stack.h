@@ -98,7 +98,6 @@ bool nc__undelivered(struct netcore_stack *st);
  * lwIP is one per process, and so is the stack it runs on: set by netcore_start (which
  * refuses a second), cleared by netcore_stop and by netcore_fork_forget in a child. Not for
  * the data path, which gets the stack from lwIP: the netif's state, a pcb's socket (->st).
- * TODO: tcp.c's lwIP callbacks still read it; they take s->st when tcp.c is split.
  */
 extern struct netcore_stack *nc__stack;
 

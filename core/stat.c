@@ -156,21 +156,21 @@ static void dump(struct netcore_stack *st, struct buf *b)
                 }
             }
             if (atomic_load(&s->state) == NC_ST_LISTEN)
-                rq = (size_t)atomic_load(&s->aq_count); /* connections waiting for accept */
+                rq = (size_t)atomic_load(&s->lis.aq_count); /* connections waiting for accept */
             else {
-                sq += nc__ring_used(&s->tx);
-                rq = nc__ring_used(&s->rx);
+                sq += nc__ring_used(&s->tcp.tx);
+                rq = nc__ring_used(&s->tcp.rx);
             }
         } else if (s->pcb.udp != NULL) {
             struct udp_pcb *p = s->pcb.udp;
             nc__addr_str(l, sizeof(l), &p->local_ip, p->local_port);
             if (p->flags & UDP_FLAGS_CONNECTED)
                 nc__addr_str(r, sizeof(r), &p->remote_ip, p->remote_port);
-            rq = s->dq_bytes;
+            rq = s->udp.dq_bytes;
         }
         put(b, "%5d %-5s %-12s %-26s %-26s %8zu %8zu %4u %6llu\n", s->id,
             s->type == SOCK_STREAM ? "tcp" : "udp", state_name(s), l, r, sq, rq, rtx,
-            (unsigned long long)s->drops);
+            (unsigned long long)(s->type == SOCK_DGRAM ? s->udp.drops : 0));
     }
 }
 

@@ -131,15 +131,15 @@ bool nc__syn_over_backlog(struct netcore_stack *st, const struct nc_syn *syn)
     if (l == NULL || l->callback_arg == NULL)
         return false;
     struct nc_sock *s = l->callback_arg;
-    int queued = atomic_load(&s->aq_count);
-    for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL && queued < s->aq_cap; p = p->next)
+    int queued = atomic_load(&s->lis.aq_count);
+    for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL && queued < s->lis.aq_cap; p = p->next)
         if (p->state == SYN_RCVD && p->local_port == syn->dport)
             queued++;
-    if (queued < s->aq_cap)
+    if (queued < s->lis.aq_cap)
         return false;
     st->stats.accept_overflows++;
     nc__log(NETCORE_LOG_DEBUG, "port %u: accept queue full (%d), SYN dropped", syn->dport,
-            s->aq_cap);
+            s->lis.aq_cap);
     return true;
 }
 

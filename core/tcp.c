@@ -1,19 +1,24 @@
 /*
- * TCP over lwIP's raw API.
+ * TCP over lwIP's raw API: a connection's life, from the pcb's side. Opening, binding (the
+ * kernel's port conflict rule), listening and the accept queue, connecting, lwIP's error
+ * callback (on_err: lwIP has freed the pcb), the way back to an unconnected socket (reopen),
+ * shutdown and close, and the ends no program asked for: the device going away and the
+ * TIME-WAIT cap.
  *
- * Data moves through two rings per connection so the program never waits for the netstack
- * on the data path: send() copies into tx and kicks the netstack only when it had gone idle
- * (tx_idle); the netstack drains tx into tcp_write as lwIP's send buffer allows. Received
- * pbufs are copied into rx and acknowledged to the peer with tcp_recved as they land there;
- * what does not fit stays in rx_pending, unacknowledged, so the advertised window closes and
- * a slow reader stalls the sender. recv() kicks the netstack only when it is holding data
- * (rx_full). Every lwIP call here runs under the stack lock.
+ * The three TCP files split one socket between them (tcppriv.h has what they share):
+ *  - tcp.c (this file) owns s->pcb.tcp: it sets it and registers the callbacks on it
+ *    (attach), and it cuts them (nc__tcp_detach) before the pcb or the socket goes (but
+ *    for the stack's teardown, stack.c, which lets every pcb go at once);
+ *  - tcpdata.c moves bytes between the rings and lwIP under the stack lock (lwIP's recv,
+ *    sent and poll callbacks, nc__tcp_flush), and hands a closed socket's last step back
+ *    here once its send ring has drained (nc__tcp_finish_close);
+ *  - tcpapp.c is the program's side: send and recv on the rings without the stack lock,
+ *    and the options and figures (TCP_INFO, SIOCOUTQ) read from the pcb under it.
+ * Every lwIP call here runs under the stack lock.
  */
 #include "sock.h"
 
 #include <errno.h>
-#include <limits.h>
-#include <poll.h>
 #include <string.h>
 
 #include <lwip/ip.h>
@@ -33,26 +38,24 @@
 #include "shimapi.h"
 #include "sockopt.h"
 #include "stack.h"
+#include "tcppriv.h"
 
 static void on_err(void *arg, err_t err);
-static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err);
-static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len);
-static err_t on_poll(void *arg, struct tcp_pcb *pcb);
 
 static void attach(struct nc_sock *s, struct tcp_pcb *pcb)
 {
     s->pcb.tcp = pcb;
     tcp_arg(pcb, s);
     tcp_err(pcb, on_err);
-    tcp_recv(pcb, on_recv);
-    tcp_sent(pcb, on_sent);
+    tcp_recv(pcb, nc__tcp_on_recv);
+    tcp_sent(pcb, nc__tcp_on_sent);
     /* Every slow tick (500 ms), as lwIP's own poll of a pcb without one: its tcp_output
      * after each poll keeps its pace. */
-    tcp_poll(pcb, on_poll, 1);
+    tcp_poll(pcb, nc__tcp_on_poll, 1);
 }
 
 /* Cuts the socket loose from its pcb, so lwIP never calls back into freed memory. */
-static struct tcp_pcb *detach(struct nc_sock *s)
+struct tcp_pcb *nc__tcp_detach(struct nc_sock *s)
 {
     struct tcp_pcb *pcb = s->pcb.tcp;
     if (pcb != NULL) {
@@ -79,16 +82,16 @@ static void addr_from(struct nc_sock *s, union nc_sockaddr *sa, const ip_addr_t 
 /* Sizes the rings; their memory comes with the first byte either way (ring.c). */
 static int alloc_rings(struct netcore_stack *st, struct nc_sock *s)
 {
-    if (s->tx.cap != 0)
+    if (s->tcp.tx.cap != 0)
         return 0;
-    int err = nc__ring_init(&s->tx, st->cfg.sndbuf);
+    int err = nc__ring_init(&s->tcp.tx, st->cfg.sndbuf);
     if (err == 0)
-        err = nc__ring_init(&s->rx, st->cfg.rcvbuf);
+        err = nc__ring_init(&s->tcp.rx, st->cfg.rcvbuf);
     if (err != 0) {
-        nc__ring_free(&s->tx);
+        nc__ring_free(&s->tcp.tx);
         return err;
     }
-    atomic_store(&s->tx_idle, true);
+    atomic_store(&s->tcp.tx_idle, true);
     return 0;
 }
 
@@ -190,7 +193,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)
         return ERR_VAL;
     struct netcore_stack *st = ls->st;
     struct nc_sock *s;
-    if (atomic_load(&ls->aq_count) >= ls->aq_cap ||
+    if (atomic_load(&ls->lis.aq_count) >= ls->lis.aq_cap ||
         nc__sock_alloc(st, ls->family, SOCK_STREAM, &s) != 0) {
         /* A full accept queue refuses the connection rather than queueing without bound. */
         st->stats.accept_overflows++;
@@ -209,11 +212,11 @@ static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)
     apply_options(s);
     addr_from(s, &s->local, &npcb->local_ip, npcb->local_port);
     addr_from(s, &s->peer, &npcb->remote_ip, npcb->remote_port);
-    s->connect_reported = true;
+    s->tcp.connect_reported = true;
     atomic_store(&s->state, NC_ST_CONNECTED);
     atomic_store(&s->in_aq, true);
-    ls->aq[(ls->aq_head + atomic_load(&ls->aq_count)) % ls->aq_cap] = s->id;
-    atomic_fetch_add(&ls->aq_count, 1);
+    ls->lis.aq[(ls->lis.aq_head + atomic_load(&ls->lis.aq_count)) % ls->lis.aq_cap] = s->id;
+    atomic_fetch_add(&ls->lis.aq_count, 1);
     nc__sock_notify(ls);
     return ERR_OK;
 }
@@ -237,15 +240,15 @@ int nc__tcp_listen(struct netcore_stack *st, struct nc_sock *s, int backlog)
         if (err != 0)
             return err;
     }
-    s->aq = calloc((size_t)backlog, sizeof(*s->aq));
-    if (s->aq == NULL)
+    s->lis.aq = calloc((size_t)backlog, sizeof(*s->lis.aq));
+    if (s->lis.aq == NULL)
         return -ENOMEM;
-    s->aq_cap = backlog;
+    s->lis.aq_cap = backlog;
     err_t e = ERR_OK;
     struct tcp_pcb *lpcb = tcp_listen_with_backlog_and_err(s->pcb.tcp, 255, &e);
     if (lpcb == NULL) {
-        free(s->aq);
-        s->aq = NULL;
+        free(s->lis.aq);
+        s->lis.aq = NULL;
         return -nc__err_to_errno(e);
     }
     s->pcb.tcp = lpcb;
@@ -265,12 +268,12 @@ int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *newid)
 {
     if (atomic_load(&s->state) != NC_ST_LISTEN)
         return -EINVAL;
-    if (atomic_load(&s->aq_count) == 0)
+    if (atomic_load(&s->lis.aq_count) == 0)
         return -EAGAIN;
-    *newid = s->aq[s->aq_head];
+    *newid = s->lis.aq[s->lis.aq_head];
     atomic_store(&st->socks[*newid]->in_aq, false);
-    s->aq_head = (s->aq_head + 1) % s->aq_cap;
-    atomic_fetch_sub(&s->aq_count, 1);
+    s->lis.aq_head = (s->lis.aq_head + 1) % s->lis.aq_cap;
+    atomic_fetch_sub(&s->lis.aq_count, 1);
     if (s->relay != NULL)
         nc__relay_notify(s); /* a relayed listener's token for the next one */
     return 0;
@@ -279,11 +282,11 @@ int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *newid)
 /* Resets a listener's queue: connections lwIP accepted but the program never took. */
 static void drop_backlog(struct netcore_stack *st, struct nc_sock *s)
 {
-    while (atomic_load(&s->aq_count) > 0) {
+    while (atomic_load(&s->lis.aq_count) > 0) {
         int id;
         nc__tcp_accept(st, s, &id);
         struct nc_sock *c = st->socks[id];
-        struct tcp_pcb *pcb = detach(c);
+        struct tcp_pcb *pcb = nc__tcp_detach(c);
         if (pcb != NULL)
             tcp_abort(pcb);
         nc__sock_free(st, c);
@@ -301,43 +304,43 @@ static void drop_backlog(struct netcore_stack *st, struct nc_sock *s)
 static void reopen(struct netcore_stack *st, struct nc_sock *s)
 {
     int state = atomic_load(&s->state);
-    struct tcp_pcb *old = detach(s);
+    struct tcp_pcb *old = nc__tcp_detach(s);
     if (state == NC_ST_LISTEN) {
         drop_backlog(st, s);
-        free(s->aq);
-        s->aq = NULL;
-        s->aq_cap = s->aq_head = 0;
+        free(s->lis.aq);
+        s->lis.aq = NULL;
+        s->lis.aq_cap = s->lis.aq_head = 0;
         if (old != NULL)
             tcp_close(old);
     } else if (old != NULL) {
         tcp_abort(old);
     }
     nc__tcp_rx_drop(s);
-    nc__ring_consume(&s->rx, nc__ring_used(&s->rx));
-    nc__ring_consume(&s->tx, nc__ring_used(&s->tx));
+    nc__ring_consume(&s->tcp.rx, nc__ring_used(&s->tcp.rx));
+    nc__ring_consume(&s->tcp.tx, nc__ring_used(&s->tcp.tx));
     /* An unconnected socket has no poll to give its rings' memory back: now, unless a
      * thread is in a call on the ring (then at the next connection's first idle tick). */
-    if (nc__mutex_trylock(&s->rx_mu)) {
-        nc__ring_release(&s->rx);
-        nc__mutex_unlock(&s->rx_mu);
+    if (nc__mutex_trylock(&s->tcp.rx_mu)) {
+        nc__ring_release(&s->tcp.rx);
+        nc__mutex_unlock(&s->tcp.rx_mu);
     }
-    if (nc__mutex_trylock(&s->tx_mu)) {
-        nc__ring_release(&s->tx);
-        nc__mutex_unlock(&s->tx_mu);
+    if (nc__mutex_trylock(&s->tcp.tx_mu)) {
+        nc__ring_release(&s->tcp.tx);
+        nc__mutex_unlock(&s->tcp.tx_mu);
     }
-    atomic_store(&s->tx_idle, true);
-    atomic_store(&s->rx_full, false);
-    atomic_store(&s->rx_eof, false);
+    atomic_store(&s->tcp.tx_idle, true);
+    atomic_store(&s->tcp.rx_full, false);
+    atomic_store(&s->tcp.rx_eof, false);
     atomic_store(&s->rd_shut, false);
     atomic_store(&s->wr_shut, false);
-    atomic_store(&s->fin_sent, false);
+    atomic_store(&s->tcp.fin_sent, false);
     bool reset = state == NC_ST_CONNECTED || state == NC_ST_CONNECTING;
     atomic_store(&s->so_error, reset ? ECONNRESET : 0);
     atomic_store(&s->conn_error, 0);
-    s->fin_pending = false;
-    s->rx_quick = 0;
-    s->icmp_error = 0;
-    s->connect_reported = false;
+    s->tcp.fin_pending = false;
+    s->tcp.rx_quick = 0;
+    s->tcp.icmp_error = 0;
+    s->tcp.connect_reported = false;
     addr_from(s, &s->peer, NULL, 0);
     ip_addr_t ip;
     u16_t port = s->bound_user ? nc__addr_ip(st, s, &s->bound, &ip) : 0;
@@ -389,15 +392,15 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_
     case NC_ST_CONNECTING:
         return -EALREADY;
     case NC_ST_CONNECTED:
-        if (!s->connect_reported) {
-            s->connect_reported = true;
+        if (!s->tcp.connect_reported) {
+            s->tcp.connect_reported = true;
             return 0;
         }
         return -EISCONN;
     case NC_ST_LISTEN:
         return -EISCONN;
     case NC_ST_CLOSED: {
-        if (s->connect_reported)
+        if (s->tcp.connect_reported)
             return -EISCONN; /* it was connected; that it ended since changes nothing */
         /* The connect failed (or the connection ended before connect said it was up):
          * report why once, ECONNABORTED when SO_ERROR took it; the socket is then
@@ -439,7 +442,7 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_
     if (e != ERR_OK)
         return -nc__err_to_errno(e);
     addr_from(s, &s->local, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port);
-    s->connect_reported = false;
+    s->tcp.connect_reported = false;
     atomic_store(&s->so_error, 0); /* what an earlier disconnect left is forgotten */
     atomic_store(&s->state, NC_ST_CONNECTING);
     return -EINPROGRESS;
@@ -455,11 +458,11 @@ static void on_err(void *arg, err_t err)
     int e;
     if (err == ERR_CLSD) {
         e = 0; /* both directions closed normally */
-    } else if (s->icmp_error != 0) {
-        e = s->icmp_error;
+    } else if (s->tcp.icmp_error != 0) {
+        e = s->tcp.icmp_error;
     } else if (state == NC_ST_CONNECTING) {
         e = err == ERR_RST ? ECONNREFUSED : ETIMEDOUT;
-    } else if (err == ERR_RST && (atomic_load(&s->rx_eof) || s->fin_pending)) {
+    } else if (err == ERR_RST && (atomic_load(&s->tcp.rx_eof) || s->tcp.fin_pending)) {
         e = EPIPE; /* reset after the peer's FIN: the kernel's tcp_reset says EPIPE */
     } else {
         e = err == ERR_RST ? ECONNRESET : err == ERR_ABRT ? ETIMEDOUT : nc__err_to_errno(err);
@@ -470,10 +473,10 @@ static void on_err(void *arg, err_t err)
     }
     if (e == 0) {
         /* Both directions ended normally: like a FIN, behind any data not yet in rx. */
-        if (s->rx_pending != NULL)
-            s->fin_pending = true;
+        if (s->tcp.rx_pending != NULL)
+            s->tcp.fin_pending = true;
         else
-            atomic_store(&s->rx_eof, true);
+            atomic_store(&s->tcp.rx_eof, true);
         nc__sock_notify(s);
         return;
     }
@@ -485,181 +488,12 @@ static void on_err(void *arg, err_t err)
     nc__sock_notify(s);
 }
 
-/* Gives len bytes of receive window back to the peer (lwIP's tcp_recved takes 16 bits). */
-static void recved(struct tcp_pcb *pcb, size_t len)
-{
-    for (size_t left = len; left > 0;) {
-        u16_t k = left > 0xffff ? 0xffff : (u16_t)left;
-        tcp_recved(pcb, k);
-        left -= k;
-    }
-}
-
-/*
- * Appends a received chain to rx_pending without allocating: the chains are linked one behind
- * the other through their last pbuf's next, and rx takes them a pbuf at a time (by len; a
- * chain's 16-bit tot_len still counts only its own pbufs). lwIP hands over single-reference
- * pbufs (one per frame, chained when out-of-order data joins), so unlinking one is safe.
- */
-static void pend(struct nc_sock *s, struct pbuf *p)
-{
-    if (s->rx_pending == NULL)
-        s->rx_pending = p;
-    else
-        s->rx_pend_last->next = p;
-    while (p->next != NULL)
-        p = p->next;
-    s->rx_pend_last = p;
-}
-
-/* Takes the head pbuf off rx_pending and frees it. */
-static void unpend_head(struct nc_sock *s)
-{
-    struct pbuf *p = s->rx_pending;
-    s->rx_pending = p->next;
-    p->next = NULL;
-    pbuf_free(p);
-}
-
-void nc__tcp_rx_drop(struct nc_sock *s)
-{
-    while (s->rx_pending != NULL)
-        unpend_head(s);
-}
-
-/* Copies pending received data into rx; acknowledges what landed there. */
-static void rx_fill(struct nc_sock *s)
-{
-    /* No memory for the ring: the data waits in rx_pending and its window is not given
-     * back (recved), so the peer stops at a closed window; on_poll tries again. */
-    if (s->rx.buf == NULL && s->rx_pending != NULL &&
-        nc__ring_alloc(&s->rx, nc__stack->cfg.ring_mem) != 0)
-        return;
-    for (;;) {
-        size_t moved = 0;
-        while (s->rx_pending != NULL && nc__ring_space(&s->rx) > 0) {
-            struct pbuf *p = s->rx_pending;
-            size_t n = nc__ring_write(&s->rx, p->payload, p->len);
-            moved += n;
-            if (n < p->len)
-                pbuf_remove_header(p, n); /* rx is full: the rest waits */
-            else
-                unpend_head(s);
-        }
-        if (moved > 0) {
-            if (s->pcb.tcp != NULL)
-                recved(s->pcb.tcp, moved);
-            nc__sock_notify(s);
-        }
-        if (s->rx_pending == NULL) {
-            if (s->fin_pending) {
-                s->fin_pending = false;
-                atomic_store(&s->rx_eof, true);
-                nc__sock_notify(s);
-            }
-            return;
-        }
-        /* Ask the reader to kick us when it frees space; re-check in case it just did. */
-        atomic_store(&s->rx_full, true);
-        atomic_thread_fence(memory_order_seq_cst);
-        if (nc__ring_space(&s->rx) == 0 || !atomic_exchange(&s->rx_full, false))
-            return;
-    }
-}
-
-static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
-{
-    struct nc_sock *s = arg;
-    (void)err;
-    if (s == NULL) {
-        /* Data for a socket the program closed: the kernel answers with a reset. */
-        if (p != NULL) {
-            pbuf_free(p);
-            tcp_abort(pcb);
-            return ERR_ABRT;
-        }
-        return ERR_OK;
-    }
-    if (p != NULL && atomic_load(&s->app_closed)) {
-        /* The program closed this socket while it still had data to send. */
-        pbuf_free(p);
-        detach(s);
-        tcp_abort(pcb);
-        nc__sock_free(nc__stack, s);
-        return ERR_ABRT;
-    }
-    if (p == NULL) {
-        if (s->rx_pending != NULL)
-            s->fin_pending = true;
-        else
-            atomic_store(&s->rx_eof, true);
-        nc__sock_notify(s);
-        return ERR_OK;
-    }
-    /* Against a kernel peer's Nagle, lwIP's own delayed ACK (every other segment, the rest
-     * at its 250 ms timer) stalls request/response: ackpol.c decides instead. */
-    nc__ack_recv(nc__stack, s, pcb, p);
-    pend(s, p);
-    rx_fill(s);
-    return ERR_OK;
-}
-
-void nc__tcp_refill(struct netcore_stack *st, struct nc_sock *s)
-{
-    (void)st;
-    if (s->rx_pending != NULL)
-        rx_fill(s);
-}
-
-static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
-{
-    struct nc_sock *s = arg;
-    (void)pcb;
-    (void)len;
-    if (s != NULL)
-        nc__tcp_flush(s->st, s);
-    return ERR_OK;
-}
-
-/*
- * Every slow tick. A ring that stayed empty a whole tick gives its memory back, so an idle
- * connection holds none; a busy one keeps its buffers (a ring in use is never idle). The
- * program's side of the ring is kept out by its mutex meanwhile.
- * Also tries again what found no memory: pending received data, a relay's writes.
- */
-static err_t on_poll(void *arg, struct tcp_pcb *pcb)
-{
-    struct nc_sock *s = arg;
-    (void)pcb;
-    if (s == NULL)
-        return ERR_OK;
-    /* The mutex first: a program thread allocates tx under tx_mu (its buf pointer is not
-     * ours to read meanwhile). A busy mutex means a busy ring: not idle this tick. */
-    if (nc__mutex_trylock(&s->rx_mu)) {
-        if (nc__ring_idle(&s->rx))
-            nc__ring_release(&s->rx);
-        nc__mutex_unlock(&s->rx_mu);
-    }
-    if (nc__mutex_trylock(&s->tx_mu)) {
-        if (nc__ring_idle(&s->tx))
-            nc__ring_release(&s->tx);
-        nc__mutex_unlock(&s->tx_mu);
-    }
-    if (s->rx_pending != NULL && s->rx.buf == NULL)
-        rx_fill(s);
-    if (s->tx_nomem && s->relay != NULL) {
-        s->tx_nomem = false;
-        nc__relay_notify(s);
-    }
-    return ERR_OK;
-}
-
 /* Frees a closed socket once lwIP has taken over its connection's end. */
-static void finish_close(struct netcore_stack *st, struct nc_sock *s)
+void nc__tcp_finish_close(struct netcore_stack *st, struct nc_sock *s)
 {
     struct tcp_pcb *pcb = s->pcb.tcp;
     if (pcb != NULL) {
-        detach(s);
+        nc__tcp_detach(s);
         /* lwIP takes a window short of its own maximum for unread data and resets; we
          * already reset when data was unread (nc__tcp_close). */
         if (pcb->flags & TF_WND_SCALE)
@@ -674,79 +508,6 @@ static void finish_close(struct netcore_stack *st, struct nc_sock *s)
     nc__tcp_tw_cap(st);
 }
 
-/*
- * Nagle as Linux does it (Minshall's variant): a short segment may go out as long as no
- * other short segment is unacknowledged. lwIP's classic Nagle holds the short tail of every
- * write until all data is acknowledged, which against a delayed-ACK peer costs 40 ms per
- * request/response when a write is not a multiple of the MSS.
- */
-static void output_minshall(struct netcore_stack *st, struct tcp_pcb *pcb)
-{
-    if (tcp_nagle_disabled(pcb)) {
-        tcp_output(pcb);
-        return;
-    }
-    /* Short: below the real MSS, not below a TSO super-segment (offload.c). */
-    uint16_t mss = nc__offload_real_mss(st, pcb);
-    for (struct tcp_seg *seg = pcb->unacked; seg != NULL; seg = seg->next) {
-        if (seg->len < mss) {
-            tcp_output(pcb);
-            return;
-        }
-    }
-    tcp_nagle_disable(pcb);
-    tcp_output(pcb);
-    tcp_nagle_enable(pcb);
-}
-
-/*
- * Moves data from tx into lwIP while it has room, then sends the FIN the program asked for
- * once tx is empty. Called on a kick, when lwIP frees send space, and after connecting.
- */
-void nc__tcp_flush(struct netcore_stack *st, struct nc_sock *s)
-{
-    struct tcp_pcb *pcb = s->pcb.tcp;
-    if (pcb == NULL || atomic_load(&s->state) != NC_ST_CONNECTED)
-        return;
-    bool wrote = false;
-    for (;;) {
-        struct iovec sp[2];
-        if (nc__ring_read_spans(&s->tx, sp) == 0) {
-            atomic_store(&s->tx_idle, true);
-            atomic_thread_fence(memory_order_seq_cst);
-            if (nc__ring_used(&s->tx) == 0 || !atomic_exchange(&s->tx_idle, false))
-                break;
-            continue;
-        }
-        size_t room = pcb->snd_buf;
-        if (room == 0)
-            break;
-        size_t n = sp[0].iov_len < room ? sp[0].iov_len : room;
-        if (n > 0xf000)
-            n = 0xf000; /* tcp_write takes 16 bits; a round cut avoids 1-byte segments */
-        u8_t fl = TCP_WRITE_FLAG_COPY;
-        if (n < nc__ring_used(&s->tx))
-            fl |= TCP_WRITE_FLAG_MORE;
-        if (tcp_write(pcb, sp[0].iov_base, (u16_t)n, fl) != ERR_OK)
-            break; /* out of segments: on_sent continues */
-        nc__ring_consume(&s->tx, n);
-        wrote = true;
-    }
-    if (wrote) {
-        output_minshall(st, pcb);
-        nc__rto_output(st, pcb);
-        nc__sock_notify(s);
-    }
-    if (nc__ring_used(&s->tx) != 0)
-        return;
-    if (atomic_load(&s->app_closed)) {
-        finish_close(st, s);
-    } else if (atomic_load(&s->wr_shut) && !atomic_load(&s->fin_sent)) {
-        if (tcp_shutdown(pcb, 0, 1) == ERR_OK)
-            atomic_store(&s->fin_sent, true);
-    }
-}
-
 int nc__tcp_shutdown(struct netcore_stack *st, struct nc_sock *s, bool rd, bool wr)
 {
     switch (atomic_load(&s->state)) {
@@ -759,7 +520,7 @@ int nc__tcp_shutdown(struct netcore_stack *st, struct nc_sock *s, bool rd, bool 
             reopen(st, s);
         return 0;
     case NC_ST_CONNECTED:
-        s->connect_reported = true; /* connect() now says EISCONN, as in the kernel */
+        s->tcp.connect_reported = true; /* connect() now says EISCONN, as in the kernel */
         break;
     default:
         return -ENOTCONN;
@@ -789,16 +550,16 @@ void nc__tcp_close(struct netcore_stack *st, struct nc_sock *s)
     if (state == NC_ST_LISTEN) {
         /* Connections accepted by lwIP but never taken by the program are reset. */
         drop_backlog(st, s);
-        struct tcp_pcb *lpcb = detach(s);
+        struct tcp_pcb *lpcb = nc__tcp_detach(s);
         if (lpcb != NULL)
             tcp_close(lpcb);
         nc__sock_free(st, s);
         return;
     }
-    bool unread = nc__ring_used(&s->rx) > 0 || s->rx_pending != NULL;
+    bool unread = nc__ring_used(&s->tcp.rx) > 0 || s->tcp.rx_pending != NULL;
     bool linger0 = s->opt.linger_on && s->opt.linger_s == 0; /* SO_LINGER 0: abort */
     if (state == NC_ST_CONNECTING || (state == NC_ST_CONNECTED && (unread || linger0))) {
-        struct tcp_pcb *pcb = detach(s);
+        struct tcp_pcb *pcb = nc__tcp_detach(s);
         if (pcb != NULL)
             tcp_abort(pcb);
         nc__sock_free(st, s);
@@ -806,89 +567,11 @@ void nc__tcp_close(struct netcore_stack *st, struct nc_sock *s)
     }
     if (state == NC_ST_CONNECTED && s->pcb.tcp != NULL) {
         /* Linger until tx drains: nc__tcp_flush finishes the close. Data arriving meanwhile
-         * resets the connection (on_recv), as in the kernel. */
+         * resets the connection (tcpdata.c), as in the kernel. */
         nc__tcp_flush(st, s);
         return;
     }
-    finish_close(st, s);
-}
-
-void nc__tcp_set_nodelay(struct nc_sock *s)
-{
-    if (s->pcb.tcp == NULL || s->pcb.tcp->state == LISTEN)
-        return;
-    if (s->opt.nodelay)
-        tcp_nagle_disable(s->pcb.tcp);
-    else
-        tcp_nagle_enable(s->pcb.tcp);
-}
-
-void nc__tcp_set_keepalive(struct nc_sock *s)
-{
-    struct tcp_pcb *pcb = s->pcb.tcp;
-    if (pcb == NULL)
-        return;
-    if (s->opt.keepalive)
-        ip_set_option(pcb, SOF_KEEPALIVE);
-    else
-        ip_reset_option(pcb, SOF_KEEPALIVE);
-    if (pcb->state == LISTEN)
-        return; /* a listen pcb has no timers; accepted connections get theirs */
-    pcb->keep_idle = (u32_t)s->opt.keepidle * 1000;
-    pcb->keep_intvl = (u32_t)s->opt.keepintvl * 1000;
-    pcb->keep_cnt = (u32_t)s->opt.keepcnt;
-}
-
-void nc__tcp_apply_ip(struct nc_sock *s)
-{
-    if (s->pcb.tcp == NULL)
-        return;
-    s->pcb.tcp->ttl = (u8_t)(s->opt.ttl < 0 ? NC_DEFAULT_TTL : s->opt.ttl);
-    s->pcb.tcp->tos = (u8_t)s->opt.tos;
-}
-
-int nc__tcp_queued(struct nc_sock *s, bool unsent_only)
-{
-    size_t n = nc__ring_used(&s->tx); /* not handed to lwIP yet */
-    struct tcp_pcb *pcb = s->pcb.tcp;
-    if (pcb != NULL && atomic_load(&s->state) == NC_ST_CONNECTED)
-        n += pcb->snd_lbb - (unsent_only ? pcb->snd_nxt : pcb->lastack);
-    return n > INT_MAX ? INT_MAX : (int)n;
-}
-
-int nc__tcp_mss(struct nc_sock *s)
-{
-    struct tcp_pcb *pcb = s->pcb.tcp;
-    if (pcb == NULL || atomic_load(&s->state) != NC_ST_CONNECTED)
-        return 0;
-    return nc__offload_real_mss(s->st, pcb);
-}
-
-void nc__tcp_info(struct nc_sock *s, struct nc_tcpinfo *ti)
-{
-    /* lwIP's states in order CLOSED..TIME_WAIT, as Linux numbers them */
-    static const int linux_state[] = { 7, 10, 2, 3, 1, 4, 5, 8, 11, 9, 6 };
-    memset(ti, 0, sizeof(*ti));
-    struct tcp_pcb *pcb = s->pcb.tcp;
-    if (pcb == NULL) {
-        ti->state = atomic_load(&s->state) == NC_ST_LISTEN ? 10 : 7;
-        return;
-    }
-    ti->state = pcb->state <= TIME_WAIT ? linux_state[pcb->state] : 7;
-    if (pcb->state == LISTEN)
-        return;
-    unsigned tick_us = TCP_SLOW_INTERVAL * 1000;
-    ti->mss = nc__offload_real_mss(s->st, pcb); /* windows in real segments, as Linux counts */
-    ti->rto_us = (unsigned)pcb->rto * tick_us;
-    ti->rtt_us = (unsigned)(pcb->sa >> 3) * tick_us;
-    ti->rttvar_us = (unsigned)(pcb->sv >> 2) * tick_us;
-    ti->cwnd_segs = ti->mss ? (unsigned)(pcb->cwnd / ti->mss) : 0;
-    ti->ssthresh = ti->mss ? (unsigned)(pcb->ssthresh / ti->mss) : 0;
-    ti->snd_wnd = (unsigned)pcb->snd_wnd;
-    ti->rcv_wnd = (unsigned)pcb->rcv_wnd;
-    ti->retrans = pcb->nrtx;
-    for (struct tcp_seg *seg = pcb->unacked; seg != NULL; seg = seg->next)
-        ti->unacked_segs++;
+    nc__tcp_finish_close(st, s);
 }
 
 void nc__tcp_netdown(struct netcore_stack *st)
@@ -901,12 +584,12 @@ void nc__tcp_netdown(struct netcore_stack *st)
         if (state != NC_ST_CONNECTING && state != NC_ST_CONNECTED)
             continue; /* unbound, bound and listening sockets live on, as in the kernel */
         if (atomic_load(&s->app_closed)) {
-            struct tcp_pcb *pcb = detach(s);
+            struct tcp_pcb *pcb = nc__tcp_detach(s);
             tcp_abort(pcb);
             nc__sock_free(st, s);
             continue;
         }
-        s->icmp_error = ENETDOWN;
+        s->tcp.icmp_error = ENETDOWN;
         tcp_abort(s->pcb.tcp); /* on_err reports icmp_error */
     }
 }
@@ -932,159 +615,4 @@ void nc__tcp_tw_cap(struct netcore_stack *st)
         last = prev;
     }
     st->stats.time_wait = n;
-}
-
-/*
- * App side: copy into tx; kick the netstack if it had gone idle. tx_mu makes the program's
- * threads one producer of the ring; it is let go while the call waits for space, so that
- * another thread's non-blocking send (or one with its own SO_SNDTIMEO) never waits behind a
- * blocked one, as on the kernel, which releases the socket lock in sk_stream_wait_memory.
- */
-ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *buf, size_t len,
-                     int flags)
-{
-    size_t done = 0;
-    sig_atomic_t handled = nc__crit_handled; /* a handler from here on interrupts us */
-    int timeout = nc__sock_timeout(s, flags, true);
-    int64_t deadline = 0;
-    nc__mutex_lock(&s->tx_mu);
-    for (;;) {
-        if (atomic_load(&s->so_error) != 0) {
-            nc__mutex_unlock(&s->tx_mu);
-            /* After a partial write the error waits for the next call, as in the kernel. */
-            return done > 0 ? (ssize_t)done : -atomic_exchange(&s->so_error, 0);
-        }
-        int state = atomic_load(&s->state);
-        if (state == NC_ST_CONNECTING) {
-            if (timeout == 0) {
-                nc__mutex_unlock(&s->tx_mu);
-                return -EAGAIN;
-            }
-        } else if (state != NC_ST_CONNECTED || atomic_load(&s->wr_shut)) {
-            /* Not connected at all is EPIPE too (and SIGPIPE): Linux, not POSIX's ENOTCONN. */
-            nc__mutex_unlock(&s->tx_mu);
-            return done > 0 ? (ssize_t)done : -EPIPE;
-        } else {
-            if (buf == NULL && len > 0) {
-                nc__mutex_unlock(&s->tx_mu);
-                return -EFAULT;
-            }
-            if (done < len && s->tx.buf == NULL) {
-                /* No memory for the ring: nothing to wait for, as the kernel's ENOBUFS. */
-                int err = nc__ring_alloc(&s->tx, st->cfg.ring_mem);
-                if (err != 0) {
-                    nc__mutex_unlock(&s->tx_mu);
-                    return done > 0 ? (ssize_t)done : -ENOBUFS;
-                }
-            }
-            /* send(NULL, 0) is valid: no pointer arithmetic on NULL (UBSan) */
-            size_t n = done < len
-                           ? nc__ring_write(&s->tx, (const uint8_t *)buf + done, len - done)
-                           : 0;
-            done += n;
-            if (n > 0) {
-                atomic_thread_fence(memory_order_seq_cst);
-                if (atomic_exchange(&s->tx_idle, false))
-                    nc__kick(st, s, NC_KICK_TX);
-            }
-            if (done == len)
-                break;
-            nc__sock_settle(s); /* the ring is full: no longer writable */
-            if (timeout == 0)
-                break;
-        }
-        nc__mutex_unlock(&s->tx_mu);
-        int r = nc__sock_wait(s, POLLOUT, nc__left_ms(&deadline, timeout), handled);
-        if (r <= 0) {
-            if (done > 0)
-                return (ssize_t)done;
-            return r == 0 ? -EAGAIN : r;
-        }
-        nc__mutex_lock(&s->tx_mu);
-    }
-    nc__mutex_unlock(&s->tx_mu);
-    return done > 0 || len == 0 ? (ssize_t)done : -EAGAIN;
-}
-
-/*
- * App side: copy out of rx; kick the netstack if it holds data that did not fit. rx_mu makes
- * the program's threads one consumer of the ring; it is let go while the call waits, as
- * tx_mu in nc__tcp_send (the kernel's sk_wait_data releases the socket lock too).
- */
-ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, size_t len,
-                     int flags)
-{
-    size_t done = 0;
-    sig_atomic_t handled = nc__crit_handled; /* a handler from here on interrupts us */
-    int timeout = nc__sock_timeout(s, flags, false);
-    int64_t deadline = 0;
-    int state = atomic_load(&s->state);
-    if (state == NC_ST_LISTEN)
-        return -ENOTCONN;
-    if (flags & MSG_OOB)
-        return -EINVAL; /* urgent data arrives inline: there is never any to take apart */
-    if (state == NC_ST_NEW || state == NC_ST_BOUND)
-        return -ENOTCONN;
-    /* Length 0 still waits for data (or EOF, an error), as the kernel's does. */
-    nc__mutex_lock(&s->rx_mu);
-    for (;;) {
-        size_t n;
-        if (buf == NULL && len > 0 && nc__ring_used(&s->rx) > 0) {
-            nc__mutex_unlock(&s->rx_mu); /* only a copy finds out, as in the kernel */
-            return -EFAULT;
-        }
-        /* recv(NULL, ...) with nothing there waits or says EAGAIN like any other: no
-         * pointer arithmetic on NULL, no copy (UBSan) */
-        if (done == len || buf == NULL) {
-            n = 0;
-        } else if (flags & MSG_PEEK) {
-            n = nc__ring_peek(&s->rx, (uint8_t *)buf + done, len - done);
-        } else {
-            n = nc__ring_read(&s->rx, (uint8_t *)buf + done, len - done);
-            if (n > 0) {
-                atomic_thread_fence(memory_order_seq_cst);
-                if (atomic_exchange(&s->rx_full, false))
-                    nc__kick(st, s, NC_KICK_RX);
-            }
-        }
-        done += n;
-        if (n > 0 && !(flags & MSG_PEEK))
-            nc__sock_settle(s);
-        if ((done == len && len > 0) || (done > 0 && !(flags & MSG_WAITALL)) ||
-            (flags & MSG_PEEK && n > 0))
-            break;
-        if (nc__ring_used(&s->rx) > 0) {
-            if (len == 0)
-                break;
-            continue;
-        }
-        if (atomic_load(&s->rx_eof) || atomic_load(&s->rd_shut))
-            break;
-        int e = atomic_exchange(&s->so_error, 0);
-        if (e != 0) {
-            nc__mutex_unlock(&s->rx_mu);
-            return done > 0 ? (ssize_t)done : -e;
-        }
-        state = atomic_load(&s->state);
-        if (state == NC_ST_CLOSED)
-            break;
-        if (state != NC_ST_CONNECTED && state != NC_ST_CONNECTING) {
-            nc__mutex_unlock(&s->rx_mu); /* disconnected under a blocked recv */
-            return done > 0 ? (ssize_t)done : -ENOTCONN;
-        }
-        if (timeout == 0) {
-            nc__mutex_unlock(&s->rx_mu);
-            return done > 0 ? (ssize_t)done : -EAGAIN;
-        }
-        nc__mutex_unlock(&s->rx_mu);
-        int r = nc__sock_wait(s, POLLIN, nc__left_ms(&deadline, timeout), handled);
-        if (r <= 0) {
-            if (done > 0)
-                return (ssize_t)done;
-            return r == 0 ? -EAGAIN : r;
-        }
-        nc__mutex_lock(&s->rx_mu);
-    }
-    nc__mutex_unlock(&s->rx_mu);
-    return (ssize_t)done;
 }

@@ -35,7 +35,7 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
     struct nc_dgram *d = malloc(sizeof(*d) + p->tot_len);
     if (d == NULL) {
         st->stats.udp_dropped++;
-        s->drops++;
+        s->udp.drops++;
         pbuf_free(p);
         return;
     }
@@ -43,21 +43,21 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
     d->len = pbuf_copy_partial(p, d->data, p->tot_len, 0);
     nc__addr_make(st, s->family, addr, port, &d->from);
     pbuf_free(p);
-    nc__mutex_lock(&s->dq_mu);
+    nc__mutex_lock(&s->udp.dq_mu);
     /* Bounded in datagrams and in bytes (the receive buffer size), like SO_RCVBUF. */
-    if (atomic_load(&s->dq_count) >= st->cfg.udp_queue ||
-        s->dq_bytes + d->len > st->cfg.rcvbuf) {
-        nc__mutex_unlock(&s->dq_mu);
+    if (atomic_load(&s->udp.dq_count) >= st->cfg.udp_queue ||
+        s->udp.dq_bytes + d->len > st->cfg.rcvbuf) {
+        nc__mutex_unlock(&s->udp.dq_mu);
         st->stats.udp_dropped++;
-        s->drops++;
+        s->udp.drops++;
         free(d);
         return;
     }
-    *s->dq_tail = d;
-    s->dq_tail = &d->next;
-    s->dq_bytes += d->len;
-    atomic_fetch_add(&s->dq_count, 1);
-    nc__mutex_unlock(&s->dq_mu);
+    *s->udp.dq_tail = d;
+    s->udp.dq_tail = &d->next;
+    s->udp.dq_bytes += d->len;
+    atomic_fetch_add(&s->udp.dq_count, 1);
+    nc__mutex_unlock(&s->udp.dq_mu);
     nc__sock_notify(s);
 }
 
@@ -231,10 +231,10 @@ ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf,
                          int flags, union nc_sockaddr *from)
 {
     (void)st;
-    nc__mutex_lock(&s->dq_mu);
-    struct nc_dgram *d = s->dq_head;
+    nc__mutex_lock(&s->udp.dq_mu);
+    struct nc_dgram *d = s->udp.dq_head;
     if (d == NULL) {
-        nc__mutex_unlock(&s->dq_mu);
+        nc__mutex_unlock(&s->udp.dq_mu);
         return -EAGAIN;
     }
     size_t n = d->len < len ? d->len : len;
@@ -245,15 +245,15 @@ ssize_t nc__udp_recvfrom(struct netcore_stack *st, struct nc_sock *s, void *buf,
         *from = d->from;
     size_t full = d->len;
     if (!(flags & MSG_PEEK)) {
-        s->dq_head = d->next;
-        if (s->dq_head == NULL)
-            s->dq_tail = &s->dq_head;
-        s->dq_bytes -= d->len;
-        atomic_fetch_sub(&s->dq_count, 1);
+        s->udp.dq_head = d->next;
+        if (s->udp.dq_head == NULL)
+            s->udp.dq_tail = &s->udp.dq_head;
+        s->udp.dq_bytes -= d->len;
+        atomic_fetch_sub(&s->udp.dq_count, 1);
     } else {
         d = NULL;
     }
-    nc__mutex_unlock(&s->dq_mu);
+    nc__mutex_unlock(&s->udp.dq_mu);
     free(d);
     if (fault)
         return -EFAULT;
@@ -285,10 +285,10 @@ int nc__udp_membership(struct netcore_stack *st, struct nc_sock *s, struct in_ad
     bool ours = ifindex != 0 || iface.s_addr == htonl(INADDR_ANY) ||
                 iface.s_addr == st->cfg.ip.s_addr;
     int i;
-    for (i = 0; i < s->ngroups; i++)
-        if (s->groups[i].group.s_addr == group.s_addr &&
+    for (i = 0; i < s->udp.ngroups; i++)
+        if (s->udp.groups[i].group.s_addr == group.s_addr &&
             (ifindex != 0 || iface.s_addr == htonl(INADDR_ANY) ||
-             s->groups[i].iface.s_addr == iface.s_addr))
+             s->udp.groups[i].iface.s_addr == iface.s_addr))
             break;
     ip4_addr_t g = { group.s_addr };
     if (join) {
@@ -296,31 +296,32 @@ int nc__udp_membership(struct netcore_stack *st, struct nc_sock *s, struct in_ad
             return -EINVAL;
         if (!ours)
             return -ENODEV;
-        if (i < s->ngroups)
+        if (i < s->udp.ngroups)
             return -EADDRINUSE;
-        if (s->ngroups == NC_MAX_GROUPS)
+        if (s->udp.ngroups == NC_MAX_GROUPS)
             return -ENOBUFS;
-        if (s->groups == NULL && (s->groups = calloc(NC_MAX_GROUPS, sizeof(*s->groups))) == NULL)
+        if (s->udp.groups == NULL &&
+            (s->udp.groups = calloc(NC_MAX_GROUPS, sizeof(*s->udp.groups))) == NULL)
             return -ENOBUFS; /* the kernel's answer when its membership list gets no memory */
         err_t e = igmp_joingroup_netif(st->netif, &g);
         if (e != ERR_OK)
             return -nc__err_to_errno(e);
-        s->groups[s->ngroups].group = group;
-        s->groups[s->ngroups].iface = iface;
-        s->ngroups++;
+        s->udp.groups[s->udp.ngroups].group = group;
+        s->udp.groups[s->udp.ngroups].iface = iface;
+        s->udp.ngroups++;
         return 0;
     }
-    if (i == s->ngroups)
+    if (i == s->udp.ngroups)
         return -EADDRNOTAVAIL;
     igmp_leavegroup_netif(st->netif, &g);
-    s->groups[i] = s->groups[--s->ngroups];
+    s->udp.groups[i] = s->udp.groups[--s->udp.ngroups];
     return 0;
 }
 
 void nc__udp_close(struct netcore_stack *st, struct nc_sock *s)
 {
-    while (s->ngroups > 0) {
-        ip4_addr_t g = { s->groups[--s->ngroups].group.s_addr };
+    while (s->udp.ngroups > 0) {
+        ip4_addr_t g = { s->udp.groups[--s->udp.ngroups].group.s_addr };
         igmp_leavegroup_netif(st->netif, &g);
     }
     if (s->pcb.udp != NULL)

@@ -565,8 +565,8 @@ START_TEST(tcp_rings_keep_order)
         sent += (size_t)k;
     }
     struct nc_sock *sk = st->socks[s];
-    ck_assert_uint_gt(nc__ring_used(&sk->tx), 0);
-    ck_assert_uint_gt(nc__ring_used(&sk->rx), 0);
+    ck_assert_uint_gt(nc__ring_used(&sk->tcp.tx), 0);
+    ck_assert_uint_gt(nc__ring_used(&sk->tcp.rx), 0);
 
     int fd = netcore_export(st, s);
     ck_assert_int_ge(fd, 0);
@@ -620,7 +620,7 @@ static int connect_peer(struct netcore_stack *st)
 static bool queued_is(struct netcore_stack *st, long n)
 {
     int l = (int)(n >> 8);
-    return atomic_load(&st->socks[l]->aq_count) == (n & 0xff);
+    return atomic_load(&st->socks[l]->lis.aq_count) == (n & 0xff);
 }
 
 /* A relayed listener: one token byte in the program end while connections wait, never
@@ -836,7 +836,7 @@ static int udp_flood_peer(struct netcore_stack *st)
 
 static bool dq_waits(struct netcore_stack *st, long id)
 {
-    return atomic_load(&st->socks[id]->dq_count) > 0;
+    return atomic_load(&st->socks[id]->udp.dq_count) > 0;
 }
 
 /* More datagrams than the program end holds: the rest wait in the socket's queue for room
