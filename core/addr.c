@@ -247,6 +247,11 @@ const ip_addr_t *nc__addr_any(const struct nc_sock *s)
     return s->v6only ? IP6_ADDR_ANY : IP_ANY_TYPE;
 }
 
+uint8_t nc__addr_pcb_type(const struct nc_sock *s)
+{
+    return s->family == AF_INET ? IPADDR_TYPE_V4 : IPADDR_TYPE_ANY;
+}
+
 int nc__addr_reach(const struct nc_sock *s, const ip_addr_t *local, const ip_addr_t *dst)
 {
     if (s->family == AF_INET)

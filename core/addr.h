@@ -45,6 +45,11 @@ void nc__addr_make(const struct netcore_stack *st, int family, const struct ip_a
 int nc__addr_copyout(const union nc_sockaddr *a, struct sockaddr *out, socklen_t *len);
 /* The wildcard a socket binds to: 0.0.0.0, "::" with IPV6_V6ONLY, else both families. */
 const struct ip_addr *nc__addr_any(const struct nc_sock *s);
+/*
+ * The lwIP address type a new pcb of socket s starts with: IPv4 for AF_INET, else
+ * dual-stack (IPADDR_TYPE_ANY), which bind() or the autobind narrows (nc__addr_any).
+ */
+uint8_t nc__addr_pcb_type(const struct nc_sock *s);
 /* 0 if a pcb bound to local can send to dst, else the kernel's errno for it (negative). */
 int nc__addr_reach(const struct nc_sock *s, const struct ip_addr *local,
                    const struct ip_addr *dst);

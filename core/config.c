@@ -526,6 +526,18 @@ static const struct word levels[] = { { "error", NETCORE_LOG_ERROR },
                                       { "info", NETCORE_LOG_INFO },
                                       { "debug", NETCORE_LOG_DEBUG } };
 
+/* Variables that take one of a few words: name, words, int field. */
+static const struct {
+    const char *name;
+    const struct word *words;
+    int n;
+    size_t off;
+} word_vars[] = {
+    { "NETCORE_LOG", levels, N_WORDS(levels), offsetof(struct netcore_config, log_level) },
+    { "NETCORE_OFFLOAD", onoff, N_WORDS(onoff), offsetof(struct netcore_config, offload) },
+    { "NETCORE_STACK", stacks, N_WORDS(stacks), offsetof(struct netcore_config, share) },
+};
+
 /* Integer variables: name, field, range. */
 static const struct {
     const char *name;
@@ -634,21 +646,17 @@ int netcore_config_from_env(struct netcore_config *cfg, const char *(*get)(const
 
     if ((v = get("NETCORE_MAC")) && (rc = parse_mac("NETCORE_MAC", v, c.mac, err, errlen)) < 0)
         return rc;
-    if ((v = get("NETCORE_LOG")) &&
-        (rc = parse_word("NETCORE_LOG", v, levels, N_WORDS(levels), &c.log_level, "", err,
-                         errlen)) < 0)
-        return rc;
+    for (i = 0; i < sizeof(word_vars) / sizeof(word_vars[0]); i++) {
+        int *field = (int *)((char *)&c + word_vars[i].off);
+
+        if ((v = get(word_vars[i].name)) &&
+            (rc = parse_word(word_vars[i].name, v, word_vars[i].words, word_vars[i].n, field,
+                             "", err, errlen)) < 0)
+            return rc;
+    }
     if ((v = get("NETCORE_STAT")) &&
         (rc = parse_dir("NETCORE_STAT", v, true, c.stat_dir, sizeof(c.stat_dir), err,
                         errlen)) < 0)
-        return rc;
-    if ((v = get("NETCORE_OFFLOAD")) &&
-        (rc = parse_word("NETCORE_OFFLOAD", v, onoff, N_WORDS(onoff), &c.offload, "", err,
-                         errlen)) < 0)
-        return rc;
-    if ((v = get("NETCORE_STACK")) &&
-        (rc = parse_word("NETCORE_STACK", v, stacks, N_WORDS(stacks), &c.share, "", err,
-                         errlen)) < 0)
         return rc;
     /* Absolute: a relative one would name a different rendezvous in each working directory,
      * and processes meant to share a stack would each drive their own. */

@@ -628,27 +628,46 @@ static void on_ready(evutil_socket_t fd, short what, void *arg)
     nc__run_pending_and_unlock(st);
 }
 
+int nc__epwatch_open(struct event_base *base, void (*cb)(int, short, void *), void *arg,
+                     int *epfd, struct event **ev)
+{
+    *ev = NULL;
+    *epfd = nc__fd_high((int)rc_of(nc__raw_syscall(SYS_epoll_create1, EPOLL_CLOEXEC)));
+    if (*epfd < 0) {
+        int err = *epfd;
+        *epfd = -1;
+        return err;
+    }
+    if (base != NULL) {
+        *ev = event_new(base, *epfd, EV_READ | EV_PERSIST, cb, arg);
+        if (*ev == NULL || event_add(*ev, NULL) < 0) {
+            nc__epwatch_close(epfd, ev);
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
+void nc__epwatch_close(int *epfd, struct event **ev)
+{
+    if (*ev != NULL)
+        event_free(*ev);
+    *ev = NULL;
+    if (*epfd >= 0)
+        nc__sys_close(*epfd);
+    *epfd = -1;
+}
+
 int nc__relay_setup(struct netcore_stack *st)
 {
     struct nc_relay_tab *t = calloc(1, sizeof(*t));
     if (t == NULL)
         return -ENOMEM;
     t->qtail = &t->qhead;
-    t->epfd = nc__fd_high((int)rc_of(nc__raw_syscall(SYS_epoll_create1, EPOLL_CLOEXEC)));
-    if (t->epfd < 0) {
-        int err = t->epfd;
+    int rc = nc__epwatch_open(st->base, on_ready, st, &t->epfd, &t->ev);
+    if (rc != 0) {
         free(t);
-        return err;
-    }
-    if (st->base != NULL) {
-        t->ev = event_new(st->base, t->epfd, EV_READ | EV_PERSIST, on_ready, st);
-        if (t->ev == NULL || event_add(t->ev, NULL) < 0) {
-            if (t->ev != NULL)
-                event_free(t->ev);
-            nc__sys_close(t->epfd);
-            free(t);
-            return -ENOMEM;
-        }
+        return rc;
     }
     st->relays = t;
     return 0;
@@ -667,9 +686,7 @@ void nc__relay_teardown(struct netcore_stack *st)
         nc__sys_close(r->rfd);
         free(r);
     }
-    if (t->ev != NULL)
-        event_free(t->ev);
-    nc__sys_close(t->epfd);
+    nc__epwatch_close(&t->epfd, &t->ev);
     free(t->scratch);
     free(t);
     st->relays = NULL;

@@ -9,6 +9,19 @@ struct netcore_stack;
 struct nc_sock;
 struct nc_relay;
 struct nc_relay_tab;
+struct event;
+struct event_base;
+
+/*
+ * An epoll set of the stack's own, as relay.c and share.c each keep one: *epfd a new epoll
+ * fd (moved high, close-on-exec) and, given an event base (threaded stacks; NULL: manual
+ * mode, netcore_step polls the fd), *ev its persistent read event calling cb(fd, what, arg).
+ * Returns 0, or the negative errno with nothing left open (*epfd -1, *ev NULL).
+ */
+int nc__epwatch_open(struct event_base *base, void (*cb)(int, short, void *), void *arg,
+                     int *epfd, struct event **ev);
+/* Frees what nc__epwatch_open made, the event before its fd; either may be unset (-1, NULL). */
+void nc__epwatch_close(int *epfd, struct event **ev);
 
 /* Under the stack lock unless noted. */
 /* At start, after the event base exists (NULL base: manual mode); at stop, after every

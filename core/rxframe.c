@@ -166,25 +166,27 @@ static void ip6_upper(struct nc_frame *fr, const uint8_t *ip, size_t end)
     fr->l4 = off != 0 && off <= end ? (uint16_t)(fr->l3 + off) : 0;
 }
 
+size_t nc__tcp_opt_next(const uint8_t *tcp, size_t doff, size_t *i)
+{
+    while (*i < doff && tcp[*i] == 1)
+        (*i)++;
+    size_t at = *i;
+    if (at + 1 >= doff || tcp[at] == 0 || tcp[at + 1] < 2 || at + tcp[at + 1] > doff)
+        return 0;
+    *i += tcp[at + 1];
+    return at;
+}
+
 void nc__tcp_opts(const uint8_t *tcp, size_t doff, size_t *mss_at, bool *sack)
 {
     *mss_at = 0;
     *sack = false;
-    for (size_t i = 20; i < doff;) {
-        uint8_t kind = tcp[i];
-        if (kind == 0)
-            break;
-        if (kind == 1) {
-            i++;
-            continue;
-        }
-        if (i + 1 >= doff || tcp[i + 1] < 2 || i + tcp[i + 1] > doff)
-            break;
-        if (kind == 2 && tcp[i + 1] == 4)
-            *mss_at = i + 2;
-        else if (kind == 4 && tcp[i + 1] == 2)
+    size_t i = 20, at;
+    while ((at = nc__tcp_opt_next(tcp, doff, &i)) != 0) {
+        if (tcp[at] == 2 && tcp[at + 1] == 4)
+            *mss_at = at + 2;
+        else if (tcp[at] == 4 && tcp[at + 1] == 2)
             *sack = true;
-        i += tcp[i + 1];
     }
 }
 

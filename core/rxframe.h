@@ -73,6 +73,13 @@ void nc__frame_dispatch(struct netcore_stack *st, struct nc_frame *fr);
  * value (0: none), *sack SACK-permitted. For a received SYN and for our own (syn.c).
  */
 void nc__tcp_opts(const uint8_t *tcp, size_t doff, size_t *mss_at, bool *sack);
+/*
+ * Walks the options of a TCP header tcp of doff bytes, *i from 20 (the first option): the
+ * offset of the next option of two or more bytes (its kind at tcp[at], its length at
+ * tcp[at + 1]), *i past it; NOPs are stepped over. 0 at the end of the list, at the end of
+ * the header, or at an option whose length does not fit: what follows one cannot be read.
+ */
+size_t nc__tcp_opt_next(const uint8_t *tcp, size_t doff, size_t *i);
 
 /* The stages, in their files. ICMP and ICMPv6 errors for the connections they quote. */
 void nc__icmp_input(struct netcore_stack *st, const struct nc_frame *fr);

@@ -317,21 +317,14 @@ int nc__share_setup(struct netcore_stack *st)
         return -ENOMEM;
     sh->rv.lock_fd = sh->rv.listen_fd = -1;
     pthread_mutex_init(&sh->mu, NULL);
-    sh->epfd = (int)nc__raw_syscall(SYS_epoll_create1, EPOLL_CLOEXEC);
-    if (sh->epfd < 0)
-        sh->epfd = -errno;
-    sh->epfd = nc__fd_high(sh->epfd);
     sh->wake_efd = nc__sys_eventfd();
     sh->spare_fd = nc__fd_high(
         (int)nc__raw_syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC));
-    int rc = sh->epfd < 0 ? sh->epfd : sh->wake_efd < 0 ? sh->wake_efd : 0;
+    int rc = nc__epwatch_open(st->base, on_share_event, st, &sh->epfd, &sh->ev);
+    if (rc == 0 && sh->wake_efd < 0)
+        rc = sh->wake_efd;
     if (rc == 0)
         rc = ep_ctl(sh->epfd, EPOLL_CTL_ADD, sh->wake_efd, &sh->wake_efd, EPOLLIN);
-    if (rc == 0 && st->base != NULL) {
-        sh->ev = event_new(st->base, sh->epfd, EV_READ | EV_PERSIST, on_share_event, st);
-        if (sh->ev == NULL || event_add(sh->ev, NULL) != 0)
-            rc = -ENOMEM;
-    }
     st->share = sh;
     if (rc != 0)
         nc__share_teardown(st);
@@ -492,10 +485,7 @@ void nc__share_teardown(struct netcore_stack *st)
             nc__sys_close(c->fd);
         free(c);
     }
-    if (sh->ev != NULL)
-        event_free(sh->ev);
-    if (sh->epfd >= 0)
-        nc__sys_close(sh->epfd);
+    nc__epwatch_close(&sh->epfd, &sh->ev);
     if (sh->wake_efd >= 0)
         nc__sys_close(sh->wake_efd);
     if (sh->spare_fd >= 0)

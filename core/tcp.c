@@ -119,10 +119,8 @@ static void apply_options(struct nc_sock *s)
 int nc__tcp_open(struct netcore_stack *st, struct nc_sock *s)
 {
     (void)st;
-    /* An AF_INET6 pcb starts dual-stack; bind() or the autobind before connect and listen
-     * narrows it (nc__addr_any: "::" when IPV6_V6ONLY). */
-    struct tcp_pcb *pcb = tcp_new_ip_type(s->family == AF_INET ? IPADDR_TYPE_V4
-                                                               : IPADDR_TYPE_ANY);
+    /* bind(), or the autobind before connect and listen, narrows a dual-stack pcb. */
+    struct tcp_pcb *pcb = tcp_new_ip_type(nc__addr_pcb_type(s));
     if (pcb == NULL)
         return -ENOMEM;
     attach(s, pcb);
@@ -346,8 +344,7 @@ static void reopen(struct netcore_stack *st, struct nc_sock *s)
     u16_t port = s->bound_user ? nc__addr_ip(st, s, &s->bound, &ip) : 0;
     addr_from(s, &s->local, s->bound_user ? &ip : NULL, ntohs(s->local.in.sin_port));
     atomic_store(&s->state, NC_ST_NEW);
-    struct tcp_pcb *pcb = tcp_new_ip_type(s->family == AF_INET ? IPADDR_TYPE_V4
-                                                               : IPADDR_TYPE_ANY);
+    struct tcp_pcb *pcb = tcp_new_ip_type(nc__addr_pcb_type(s));
     if (pcb == NULL) {
         atomic_store(&s->state, NC_ST_CLOSED); /* out of memory: it can only be closed */
     } else {

@@ -106,6 +106,24 @@ void nc__tcp_info(struct nc_sock *s, struct nc_tcpinfo *ti)
 }
 
 /*
+ * The wait of a send or recv that can go no further now: lets go of mu (the call's ring
+ * lock), sleeps until s has events or timeout_ms ends, and on waking takes mu again and
+ * returns 0. Else mu stays free and the result is what the call returns: the bytes moved so
+ * far (a partial transfer is reported first, as in the kernel), else -EAGAIN when the time
+ * ran out or the wait's error (-EINTR...).
+ */
+static ssize_t wait_unlocked(struct nc_sock *s, pthread_mutex_t *mu, unsigned events,
+                             int timeout_ms, sig_atomic_t handled, size_t done)
+{
+    nc__mutex_unlock(mu);
+    int r = nc__sock_wait(s, events, timeout_ms, handled);
+    if (r <= 0)
+        return done > 0 ? (ssize_t)done : r == 0 ? -EAGAIN : r;
+    nc__mutex_lock(mu);
+    return 0;
+}
+
+/*
  * App side: copy into tx; kick the netstack if it had gone idle. tx_mu makes the program's
  * threads one producer of the ring; it is let go while the call waits for space, so that
  * another thread's non-blocking send (or one with its own SO_SNDTIMEO) never waits behind a
@@ -164,14 +182,10 @@ ssize_t nc__tcp_send(struct netcore_stack *st, struct nc_sock *s, const void *bu
             if (timeout == 0)
                 break;
         }
-        nc__mutex_unlock(&s->tcp.tx_mu);
-        int r = nc__sock_wait(s, POLLOUT, nc__left_ms(&deadline, timeout), handled);
-        if (r <= 0) {
-            if (done > 0)
-                return (ssize_t)done;
-            return r == 0 ? -EAGAIN : r;
-        }
-        nc__mutex_lock(&s->tcp.tx_mu);
+        ssize_t r = wait_unlocked(s, &s->tcp.tx_mu, POLLOUT, nc__left_ms(&deadline, timeout),
+                                  handled, done);
+        if (r != 0)
+            return r;
     }
     nc__mutex_unlock(&s->tcp.tx_mu);
     return done > 0 || len == 0 ? (ssize_t)done : -EAGAIN;
@@ -247,14 +261,10 @@ ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, siz
             nc__mutex_unlock(&s->tcp.rx_mu);
             return done > 0 ? (ssize_t)done : -EAGAIN;
         }
-        nc__mutex_unlock(&s->tcp.rx_mu);
-        int r = nc__sock_wait(s, POLLIN, nc__left_ms(&deadline, timeout), handled);
-        if (r <= 0) {
-            if (done > 0)
-                return (ssize_t)done;
-            return r == 0 ? -EAGAIN : r;
-        }
-        nc__mutex_lock(&s->tcp.rx_mu);
+        ssize_t r = wait_unlocked(s, &s->tcp.rx_mu, POLLIN, nc__left_ms(&deadline, timeout),
+                                  handled, done);
+        if (r != 0)
+            return r;
     }
     nc__mutex_unlock(&s->tcp.rx_mu);
     return (ssize_t)done;

@@ -180,26 +180,17 @@ static unsigned sack_blocks(const struct tcp_hdr *h, size_t hlen, uint32_t (*out
 {
     const uint8_t *o = (const uint8_t *)h;
     unsigned n = 0;
-    for (size_t i = TCP_HLEN; i < hlen;) {
-        uint8_t kind = o[i];
-        if (kind == 0)
-            break;
-        if (kind == 1) {
-            i++;
+    size_t i = TCP_HLEN, at;
+    while ((at = nc__tcp_opt_next(o, hlen, &i)) != 0) {
+        if (o[at] != 5)
             continue;
+        for (size_t b = at + 2; b + 8 <= at + o[at + 1] && n < 4; b += 8) {
+            out[n][0] = (uint32_t)o[b] << 24 | (uint32_t)o[b + 1] << 16 |
+                        (uint32_t)o[b + 2] << 8 | o[b + 3];
+            out[n][1] = (uint32_t)o[b + 4] << 24 | (uint32_t)o[b + 5] << 16 |
+                        (uint32_t)o[b + 6] << 8 | o[b + 7];
+            n++;
         }
-        if (i + 1 >= hlen || o[i + 1] < 2 || i + o[i + 1] > hlen)
-            break;
-        if (kind == 5) {
-            for (size_t b = i + 2; b + 8 <= i + o[i + 1] && n < 4; b += 8) {
-                out[n][0] = (uint32_t)o[b] << 24 | (uint32_t)o[b + 1] << 16 |
-                            (uint32_t)o[b + 2] << 8 | o[b + 3];
-                out[n][1] = (uint32_t)o[b + 4] << 24 | (uint32_t)o[b + 5] << 16 |
-                            (uint32_t)o[b + 6] << 8 | o[b + 7];
-                n++;
-            }
-        }
-        i += o[i + 1];
     }
     return n;
 }

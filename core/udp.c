@@ -64,9 +64,8 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
 int nc__udp_open(struct netcore_stack *st, struct nc_sock *s)
 {
     (void)st;
-    /* An AF_INET6 pcb is dual-stack until bound; udp_bind takes the bound address's type. */
-    struct udp_pcb *pcb = udp_new_ip_type(s->family == AF_INET ? IPADDR_TYPE_V4
-                                                               : IPADDR_TYPE_ANY);
+    /* udp_bind gives a dual-stack pcb the bound address's type. */
+    struct udp_pcb *pcb = udp_new_ip_type(nc__addr_pcb_type(s));
     if (pcb == NULL)
         return -ENOMEM;
     udp_recv(pcb, on_recv, s);
@@ -130,8 +129,7 @@ static int disconnect(struct netcore_stack *st, struct nc_sock *s)
     ip_addr_t ip;
     u16_t port = s->bound_user ? nc__addr_ip(st, s, &s->bound, &ip) : 0;
     if (port == 0) {
-        struct udp_pcb *pcb = udp_new_ip_type(s->family == AF_INET ? IPADDR_TYPE_V4
-                                                                   : IPADDR_TYPE_ANY);
+        struct udp_pcb *pcb = udp_new_ip_type(nc__addr_pcb_type(s));
         if (pcb == NULL)
             return -ENOMEM;
         udp_remove(s->pcb.udp);

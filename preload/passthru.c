@@ -128,42 +128,34 @@ bool nc__passthrough(const struct sockaddr *a, socklen_t len)
     return false;
 }
 
-static void carry(int h, int k, int level, int name, socklen_t size)
+/*
+ * What the kernel socket inherits, level by level (IPPROTO_TCP's for a stream only). Values
+ * still at the defaults (the kernel's too) are set all the same: cheaper than asking first.
+ */
+static const int socket_opts[] = { SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE, SO_BROADCAST,
+                                   SO_OOBINLINE, SO_PRIORITY, SO_RCVLOWAT, SO_LINGER,
+                                   SO_RCVTIMEO, SO_SNDTIMEO };
+static const int ip_opts[] = { IP_TOS, IP_TTL, IP_RECVERR, IP_MTU_DISCOVER };
+static const int ip6_opts[] = { IPV6_V6ONLY };
+static const int tcp_opts[] = { TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT,
+                                TCP_CORK, TCP_USER_TIMEOUT };
+
+/*
+ * Copies the n options names[] of level from netcore socket h to kernel socket k. Each
+ * value is as long as getsockopt says (an int, a struct linger, a struct timeval): the
+ * buffer fits the largest.
+ */
+static void carry(int h, int k, int level, const int *names, size_t n)
 {
-    char v[sizeof(struct timeval)];
-    socklen_t len = size;
-    if (netcore_getsockopt(nc_stack, h, level, name, v, &len) == 0)
-        LIBC(setsockopt)(k, level, name, v, len);
+    for (size_t i = 0; i < n; i++) {
+        char v[sizeof(struct timeval)];
+        socklen_t len = sizeof(v);
+        if (netcore_getsockopt(nc_stack, h, level, names[i], v, &len) == 0)
+            LIBC(setsockopt)(k, level, names[i], v, len);
+    }
 }
 
-/* What the kernel socket inherits; stream: TCP only. Values still at the defaults (the
- * kernel's too) are set all the same: cheaper than asking first. */
-static const struct carried {
-    int level, name;
-    socklen_t size;
-    bool stream;
-} carried[] = {
-    { SOL_SOCKET, SO_REUSEADDR, sizeof(int), false },
-    { SOL_SOCKET, SO_REUSEPORT, sizeof(int), false },
-    { SOL_SOCKET, SO_KEEPALIVE, sizeof(int), false },
-    { SOL_SOCKET, SO_BROADCAST, sizeof(int), false },
-    { SOL_SOCKET, SO_OOBINLINE, sizeof(int), false },
-    { SOL_SOCKET, SO_PRIORITY, sizeof(int), false },
-    { SOL_SOCKET, SO_RCVLOWAT, sizeof(int), false },
-    { SOL_SOCKET, SO_LINGER, sizeof(struct linger), false },
-    { SOL_SOCKET, SO_RCVTIMEO, sizeof(struct timeval), false },
-    { SOL_SOCKET, SO_SNDTIMEO, sizeof(struct timeval), false },
-    { IPPROTO_IP, IP_TOS, sizeof(int), false },
-    { IPPROTO_IP, IP_TTL, sizeof(int), false },
-    { IPPROTO_IP, IP_RECVERR, sizeof(int), false },
-    { IPPROTO_IP, IP_MTU_DISCOVER, sizeof(int), false },
-    { IPPROTO_TCP, TCP_NODELAY, sizeof(int), true },
-    { IPPROTO_TCP, TCP_KEEPIDLE, sizeof(int), true },
-    { IPPROTO_TCP, TCP_KEEPINTVL, sizeof(int), true },
-    { IPPROTO_TCP, TCP_KEEPCNT, sizeof(int), true },
-    { IPPROTO_TCP, TCP_CORK, sizeof(int), true },
-    { IPPROTO_TCP, TCP_USER_TIMEOUT, sizeof(int), true },
-};
+#define N_OPTS(a) (sizeof(a) / sizeof((a)[0]))
 
 int nc__handoff(int fd, int h)
 {
@@ -187,10 +179,11 @@ int nc__handoff(int fd, int h)
     if (k < 0)
         return -errno;
     if (family == AF_INET6)
-        carry(h, k, IPPROTO_IPV6, IPV6_V6ONLY, sizeof(int));
-    for (size_t i = 0; i < sizeof(carried) / sizeof(carried[0]); i++)
-        if (!carried[i].stream || type == SOCK_STREAM)
-            carry(h, k, carried[i].level, carried[i].name, carried[i].size);
+        carry(h, k, IPPROTO_IPV6, ip6_opts, N_OPTS(ip6_opts));
+    carry(h, k, SOL_SOCKET, socket_opts, N_OPTS(socket_opts));
+    carry(h, k, IPPROTO_IP, ip_opts, N_OPTS(ip_opts));
+    if (type == SOCK_STREAM)
+        carry(h, k, IPPROTO_TCP, tcp_opts, N_OPTS(tcp_opts));
     /* Put the kernel socket in place of the eventfd at the program's fd number (dup3 swaps
      * it atomically), then forget the netcore side. */
     if (LIBC(dup3)(k, fd, fdfl >= 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {

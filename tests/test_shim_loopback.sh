@@ -16,8 +16,21 @@ nc_wait_listen 7600 127.0.0.1
 nc_peer echo 7601
 
 cat >"$tmp/both.py" <<'PY'
-import os, socket, sys
-lo = socket.create_connection(("127.0.0.1", 7600))
+import os, socket, struct, sys
+# Options set before the connect that hands the socket to the kernel go with it, whatever
+# their size: an int per level, a struct linger, a struct timeval.
+lo = socket.socket()
+want = [(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 7, 0)),
+        (socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 5)),
+        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, struct.pack("i", 1)),
+        (socket.IPPROTO_IP, socket.IP_TOS, struct.pack("i", 0x20)),
+        (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, struct.pack("i", 77))]
+for level, name, v in want:
+    lo.setsockopt(level, name, v)
+lo.connect(("127.0.0.1", 7600))
+for level, name, v in want:
+    got = lo.getsockopt(level, name, len(v))
+    assert got == v, "option %d/%d not carried: %r" % (level, name, got)
 net = socket.create_connection((sys.argv[1], 7601))
 lo.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 for s, name in ((lo, "loopback"), (net, "tap")):
