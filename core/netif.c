@@ -34,6 +34,7 @@
 #include "pcap.h"
 #include "rxframe.h"
 #include "shimapi.h"
+#include "sock.h"
 #include "stack.h"
 #include "syn.h"
 #include "sys.h"
@@ -329,6 +330,7 @@ bool nc__netif_input(struct netcore_stack *st, struct nc_frame *fr)
 int nc__pump_device(struct netcore_stack *st, int max_frames)
 {
     int n = 0;
+    st->pumping = true;
     while (n < max_frames) {
         uint8_t *frame;
         int len = read_frame(st, &frame);
@@ -362,6 +364,9 @@ int nc__pump_device(struct netcore_stack *st, int max_frames)
         if (nc__frame_parse(st, &fr, vnet > 0 ? st->frame : NULL, frame, (size_t)len))
             nc__frame_dispatch(st, &fr);
     }
+    st->pumping = false;
+    /* Readers first: they copy out on their own CPU while the ACKs are written. */
+    nc__sock_notify_flush(st);
     nc__ack_flush(st);
     return n;
 }

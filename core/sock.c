@@ -129,6 +129,14 @@ void nc__sock_free(struct netcore_stack *st, struct nc_sock *s)
     if (s->relay != NULL)
         nc__relay_detach(st, s); /* the program end reads EOF */
     nc__cmdq_forget(&st->cmdq, s);
+    if (s->notify_owed) {
+        /* Freed in the middle of a batch: the wake below stands for the notify it was owed. */
+        struct nc_sock **pp = &st->notify_list;
+        while (*pp != s)
+            pp = &(*pp)->notify_next;
+        *pp = s->notify_next;
+        s->notify_owed = false;
+    }
     nc__sock_wake(s);
     /* Empty the slot, park the socket, then look at the count (see nc__sock_hold). */
     st->socks[s->id] = NULL;
@@ -246,6 +254,39 @@ void nc__sock_notify(struct nc_sock *s)
             if (ready & (x->events | POLLERR | POLLHUP))
                 nc__efd_signal(x->efd);
         nc__mutex_unlock(&s->watch_mu);
+    }
+}
+
+/*
+ * Within a device batch, every segment moved into a socket's ring used to notify: a futex
+ * wake and an eventfd write per segment, and a reader woken (or its poll returning) for each
+ * one while the batch still had more for it. The batch ends when the device queue is empty
+ * (or the batch limit is hit), so one notify there loses no readiness and adds no latency to
+ * a request/response: the last segment of a message is the last of its batch. Outside a
+ * batch (a reader's refill, looped packets, timers) the notify goes out at once.
+ */
+void nc__sock_notify_later(struct nc_sock *s)
+{
+    struct netcore_stack *st = s->st;
+    if (!st->pumping) {
+        nc__sock_notify(s);
+        return;
+    }
+    if (s->notify_owed)
+        return;
+    s->notify_owed = true;
+    s->notify_next = st->notify_list;
+    st->notify_list = s;
+}
+
+void nc__sock_notify_flush(struct netcore_stack *st)
+{
+    while (st->notify_list != NULL) {
+        struct nc_sock *s = st->notify_list;
+        st->notify_list = s->notify_next;
+        s->notify_next = NULL;
+        s->notify_owed = false;
+        nc__sock_notify(s);
     }
 }
 

@@ -119,6 +119,8 @@ struct nc_sock {
     _Atomic int nwatches;
     pthread_mutex_t watch_mu;
     _Atomic int futex_waiters;
+    bool notify_owed;            /* on the stack's notify_list (nc__sock_notify_later) */
+    struct nc_sock *notify_next;
     struct nc_opts opt;          /* setsockopt's values (sockopt.c) */
 
     union {
@@ -165,6 +167,11 @@ void nc__sock_free(struct netcore_stack *st, struct nc_sock *s);
 unsigned nc__sock_ready(struct nc_sock *s);
 /* Signals the eventfd if the current state satisfies what a waiter asked for. */
 void nc__sock_notify(struct nc_sock *s);
+/* Lock held: nc__sock_notify, but inside a device batch (nc__pump_device) only once per
+ * socket, at the batch's end (nc__sock_notify_flush). */
+void nc__sock_notify_later(struct nc_sock *s);
+/* Lock held, at the end of a device batch: the notifications nc__sock_notify_later left. */
+void nc__sock_notify_flush(struct netcore_stack *st);
 void nc__sock_want(struct nc_sock *s, unsigned events, int delta);
 /* The events registered with nc__sock_want that are ready now. */
 unsigned nc__sock_wanted(struct nc_sock *s);

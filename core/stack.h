@@ -63,6 +63,8 @@ struct netcore_stack {
     struct nc_rto_tab *rto;      /* rto.c */
     struct nc_tcpseg *rx_seg;    /* the TCP segment lwIP is handling now, or NULL */
     bool ack_owed;               /* an ACK left pending until the batch ends (ackpol.c) */
+    bool pumping;                /* inside nc__pump_device's batch (netif.c) */
+    struct nc_sock *notify_list; /* sockets owed a notify at the batch's end (sock.c) */
     struct nc_pcbmap *pcbmap;    /* pcbmap.c */
     uint8_t *frame;              /* receive buffer, one frame */
     size_t frame_cap;

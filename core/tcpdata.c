@@ -96,13 +96,13 @@ static void rx_fill(struct nc_sock *s)
         if (moved > 0) {
             if (s->pcb.tcp != NULL)
                 recved(s->pcb.tcp, moved);
-            nc__sock_notify(s);
+            nc__sock_notify_later(s);
         }
         if (s->tcp.rx_pending == NULL) {
             if (s->tcp.fin_pending) {
                 s->tcp.fin_pending = false;
                 atomic_store(&s->tcp.rx_eof, true);
-                nc__sock_notify(s);
+                nc__sock_notify_later(s);
             }
             return;
         }
@@ -262,7 +262,7 @@ void nc__tcp_flush(struct netcore_stack *st, struct nc_sock *s)
     if (wrote) {
         output_minshall(st, pcb);
         nc__rto_output(st, pcb);
-        nc__sock_notify(s);
+        nc__sock_notify_later(s); /* tx has room: once per batch of ACKs */
     }
     if (nc__ring_used(&s->tcp.tx) != 0)
         return;
