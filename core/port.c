@@ -4,14 +4,10 @@
  * - A port below net.ipv4.ip_unprivileged_port_start needs CAP_NET_BIND_SERVICE: EACCES,
  *   checked before the socket's state, as inet_bind does.
  * - Port 0 takes a free port of net.ipv4.ip_local_port_range (read once per stack, as the
- *   kernel reads it per namespace), trying each in turn from where the last one was taken,
- *   which starts at a random place (the kernel's table_perturb offset, advanced past each
- *   port it hands out): the start is hard to guess, the walk finds the last free one, and a
- *   port comes round again only after the whole range. A random start per connection would
- *   reuse ports soon (birthday odds): a peer that closed first still holds the last
- *   connection of that port in TIME-WAIT, and a client making thousands of connections a
- *   second (bench's connrate) met resets. Exhausted: EADDRINUSE for bind() and listen();
- *   connect() says EADDRNOTAVAIL and sendto() EAGAIN instead (their callers).
+ *   kernel reads it per namespace), trying each in turn from a random start, as the
+ *   kernel's inet_csk_find_open_port and udp_lib_get_port do: a random start keeps ports
+ *   hard to guess, the walk finds the last free one. Exhausted: EADDRINUSE for bind() and
+ *   listen(); connect() says EADDRNOTAVAIL and sendto() EAGAIN instead (their callers).
  * - An explicit port in use: EADDRINUSE, from the protocol's conflict check (tcp.c, and
  *   lwIP's udp_bind), which nc__port_bind calls through its bind function.
  */
@@ -64,7 +60,6 @@ void nc__port_setup(struct netcore_stack *st)
         st->port_lo = (uint16_t)lo;
         st->port_hi = (uint16_t)hi;
     }
-    st->port_next = nc__rand();
 }
 
 bool nc__port_privileged(const struct netcore_stack *st, uint16_t port)
@@ -87,11 +82,9 @@ int nc__port_bind(struct netcore_stack *st, void *pcb, const struct ip_addr *ip,
         return e == ERR_OK ? 0 : -nc__err_to_errno(e);
     }
     unsigned n = (unsigned)st->port_hi - st->port_lo + 1;
-    unsigned start = st->port_next % n;
+    unsigned start = nc__rand() % n;
     for (unsigned i = 0; i < n; i++) {
         err_t e = bind(pcb, ip, (uint16_t)(st->port_lo + (start + i) % n));
-        if (e == ERR_OK)
-            st->port_next = start + i + 1;
         if (e != ERR_USE)
             return e == ERR_OK ? 0 : -nc__err_to_errno(e);
     }

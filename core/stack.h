@@ -43,7 +43,6 @@ struct netcore_stack {
     bool netdown_pending;        /* connections still to fail with ENETDOWN */
     int port_unpriv;             /* ip_unprivileged_port_start: lower ports need a capability */
     uint16_t port_lo, port_hi;   /* ip_local_port_range: where port 0 binds (port.c) */
-    unsigned port_next;          /* where the next walk for port 0 starts (port.c) */
     _Atomic bool stopping;
     struct nc_dev dev;
     struct netif *netif;
