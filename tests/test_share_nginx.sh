@@ -8,6 +8,8 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/nginx.sh
+. "$(dirname "$0")/lib/nginx.sh"
 
 PORT=8080
 
@@ -25,35 +27,11 @@ mkdir "$tmp/www"
 head -c 16M /dev/urandom >"$tmp/www/big.bin"
 head -c 1024 /dev/urandom >"$tmp/www/small.bin"
 chmod -R a+rX "$tmp/www"
-cat >"$tmp/nginx.conf" <<CONF
-daemon on;
-master_process on;
-worker_processes 2;
-pid $tmp/nginx.pid;
-error_log $tmp/error.log info;
-events { worker_connections 256; }
-http {
-    sendfile on;
-    log_format withpid '\$remote_addr \$pid \$status \$body_bytes_sent "\$request"';
-    access_log $tmp/access.log withpid;
-    client_body_temp_path $tmp/body;
-    proxy_temp_path $tmp/proxy;
-    fastcgi_temp_path $tmp/fastcgi;
-    uwsgi_temp_path $tmp/uwsgi;
-    scgi_temp_path $tmp/scgi;
-    server { listen $NC_NETCORE_IP:$PORT; root $tmp/www; }
-}
-CONF
+nc_nginx_conf "$tmp" "$PORT" 256 "    sendfile on;
+    log_format withpid '\$remote_addr \$pid \$status \$body_bytes_sent \"\$request\"';
+    access_log $tmp/access.log withpid;"
 
-# If the test fails half way: the master (by the pid it wrote) and its workers go at exit.
-stop_nginx() {
-    local m
-    m=$(cat "$tmp/nginx.pid" 2>/dev/null) || return 0
-    [ -n "$m" ] || return 0
-    kill -KILL $(pgrep -P "$m") 2>/dev/null
-    kill -KILL "$m" 2>/dev/null
-}
-nc_at_exit stop_nginx
+nc_at_exit "nc_nginx_stop '$tmp'"
 
 # 1. Start: returns at once, nginx's master running in the background.
 start=$SECONDS

@@ -9,6 +9,8 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/nginx.sh
+. "$(dirname "$0")/lib/nginx.sh"
 
 PORT=8081
 
@@ -24,32 +26,9 @@ nc_at_exit "rm -rf '$tmp'"
 mkdir "$tmp/www"
 echo hello >"$tmp/www/index.html"
 chmod -R a+rX "$tmp/www"
-cat >"$tmp/nginx.conf" <<CONF
-daemon on;
-master_process on;
-worker_processes 2;
-pid $tmp/nginx.pid;
-error_log $tmp/error.log info;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path $tmp/body;
-    proxy_temp_path $tmp/proxy;
-    fastcgi_temp_path $tmp/fastcgi;
-    uwsgi_temp_path $tmp/uwsgi;
-    scgi_temp_path $tmp/scgi;
-    server { listen $NC_NETCORE_IP:$PORT; root $tmp/www; }
-}
-CONF
+nc_nginx_conf "$tmp" "$PORT" 64 "    access_log off;"
 
-stop_nginx() {
-    local m
-    m=$(cat "$tmp/nginx.pid" 2>/dev/null) || return 0
-    [ -n "$m" ] || return 0
-    kill -KILL $(pgrep -P "$m") 2>/dev/null
-    kill -KILL "$m" 2>/dev/null
-}
-nc_at_exit stop_nginx
+nc_at_exit "nc_nginx_stop '$tmp'"
 
 rc=0
 on_netcore 20 nginx -p "$tmp" -c "$tmp/nginx.conf" >"$tmp/start.out" 2>&1 || rc=$?
