@@ -19,7 +19,9 @@
 #   tcp_bulk_down  iperf3 -c -R (peer sends): the same figures, the client receiving
 #   tcp_latency_pinned    sockperf ping-pong over TCP, 64-byte messages, client on CPU 0 and
 #                  peer on CPU 1: round-trip p50/p99/p99.9 (us, --full-rtt; sockperf's default,
-#                  and DESIGN.md's figures, are half of that)
+#                  and DESIGN.md's figures, are half of that), and cpu_per_rt: the client's
+#                  user+sys CPU microseconds per round trip (all threads, warm-up included),
+#                  what a NETCORE_PROFILE's spin costs
 #   tcp_latency_unpinned  the same, neither pinned: where the scheduler puts client and peer
 #                  (same core or not) moves the kernel's p50 between ~13 and ~60 us on a 2-core
 #                  VM; see DESIGN.md and bench_latency

@@ -134,10 +134,11 @@ bench_bulk() {  # bench_bulk STACK up|down
 #             (cheap wake-ups: the kernel's p50 near 13 us) or on two (near 60 us), differing
 #             from run to run. Reported because that is what users see.
 bench_latency() {
-    local stack=$1 proto=$2 pin=$3 w ip log port figs tflag=() pinning=()
+    local stack=$1 proto=$2 pin=$3 w ip log tfile port figs cpu tflag=() pinning=()
     w=$2_latency_$3
     ip=$(peer_ip "$stack")
     log=$WORK/$TOPO-$w-$stack.log
+    tfile=$WORK/$TOPO-$w-$stack.time
     if [ "$proto" = tcp ]; then
         tflag=(--tcp)
         if [ "$pin" = pinned ]; then port=$PORT_SP_TCP; else port=$PORT_SP_TCP_FREE; fi
@@ -146,7 +147,8 @@ bench_latency() {
     fi
     [ "$pin" = pinned ] && pinning=(taskset -c 0)
     progress "$w" "$stack"
-    if run_client "$log" "$stack" ${pinning[@]+"${pinning[@]}"} sockperf pp "${tflag[@]}" \
+    if run_client "$log" "$stack" /usr/bin/time -f '%e %U %S' -o "$tfile" \
+            ${pinning[@]+"${pinning[@]}"} sockperf pp "${tflag[@]}" \
             -i "$ip" -p "$port" -t "$SECS" -m "$MSG_SIZE" --full-rtt &&
        figs=$(awk '/percentile 50\.000 =/ { p50 = $NF } /percentile 99\.000 =/ { p99 = $NF }
                    /percentile 99\.900 =/ { p999 = $NF }
@@ -156,7 +158,16 @@ bench_latency() {
         record "$w" "$stack" rtt_p50 "$p50" us
         record "$w" "$stack" rtt_p99 "$p99" us
         record "$w" "$stack" rtt_p99.9 "$p999" us
-        ok "RTT p50 $p50 us, p99 $p99 us, p99.9 $p999 us"
+        # The client's CPU time (user + sys, every thread: on netcore the netstack thread and
+        # any spinning) per round trip of the whole run, warm-up included: what a profile's
+        # spin costs (NETCORE_PROFILE).
+        cpu=$(awk -v t="$tfile" '/\[Total Run\].*SentMessages=/ {
+                  n = $0; sub(/.*SentMessages=/, "", n); sub(/;.*/, "", n)
+                  if ((getline line < t) > 0 && n > 0) {
+                      split(line, f, " "); printf "%.1f", (f[2] + f[3]) * 1e6 / n } }' \
+              "$log" "$log.err")
+        [ -n "$cpu" ] && record "$w" "$stack" cpu_per_rt "$cpu" us
+        ok "RTT p50 $p50 us, p99 $p99 us, p99.9 $p999 us${cpu:+, $cpu us CPU per round trip}"
     else
         failed "$w $stack" "$log"
     fi
@@ -329,7 +340,7 @@ CONF
 workload_metrics() {
     case $1 in
         tcp_bulk_*) echo throughput cpu_per_gb ;;
-        *_latency_*) echo rtt_p50 rtt_p99 rtt_p99.9 ;;
+        *_latency_*) echo rtt_p50 rtt_p99 rtt_p99.9 cpu_per_rt ;;
         tcp_connrate) echo rate ;;
         idle_conn_mem)
             # Kernel socket memory exists only on the kernel stack (see bench_hold).
