@@ -364,16 +364,12 @@ int nc__fd_entry(int fd)
     return atomic_load_explicit(&fdmap[fd], memory_order_acquire);
 }
 
-struct nc_dest nc__fd_route(int fd)
+int nc__fd_lookup(int fd)
 {
     if (nc__in_stack_thread || fd < 0 || fd >= fdmap_len || fdmap == NULL)
-        return (struct nc_dest){ NC_TO_LIBC, 0 };
+        return 0;
     int v = atomic_load_explicit(&fdmap[fd], memory_order_acquire);
-    if (v > 0)
-        return (struct nc_dest){ NC_TO_CORE, v - 1 };
-    if (v == 0 || (-v & NC_RK_CHAN))
-        return (struct nc_dest){ NC_TO_LIBC, 0 };
-    return (struct nc_dest){ NC_TO_REMOTE, -v };
+    return v < 0 && (-v & NC_RK_CHAN) ? 0 : v;
 }
 
 /*

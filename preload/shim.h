@@ -161,8 +161,20 @@ struct nc_dest {
     enum nc_route to;
     int h; /* NC_TO_CORE: the socket's handle; NC_TO_REMOTE: its NC_RK_* bits; else 0 */
 };
-/* The destination of a call on fd, from one load of the fd map. */
-struct nc_dest nc__fd_route(int fd);
+/* nc__fd_route's one load of the fd map: > 0 a netcore socket (handle + 1), < 0 a relayed
+ * socket (-(NC_RK_* bits)), 0 libc's. */
+int nc__fd_lookup(int fd);
+/* The destination of a call on fd. Inline, so that the struct costs nothing on every call:
+ * the interposer branches on the map's entry as it is loaded. */
+static inline struct nc_dest nc__fd_route(int fd)
+{
+    int v = nc__fd_lookup(fd);
+    if (v > 0)
+        return (struct nc_dest){ NC_TO_CORE, v - 1 };
+    if (v < 0)
+        return (struct nc_dest){ NC_TO_REMOTE, -v };
+    return (struct nc_dest){ NC_TO_LIBC, 0 };
+}
 /* Sets fd's entry to the relayed socket bits (> 0); expect INT_MIN: whatever was there, else
  * only if the entry still holds the bits expect (-EAGAIN if not). -EMFILE past the map. */
 int nc__fd_set_remote(int fd, int bits, int expect);
