@@ -198,3 +198,11 @@ int nc__handoff(int fd, int h)
         netcore_close(nc_stack, h);
     return 0;
 }
+
+struct nc_dest nc__fd_route_addr(int fd, const struct sockaddr *a, socklen_t len)
+{
+    struct nc_dest d = nc__fd_route(fd);
+    if (d.to == NC_TO_CORE && nc__passthrough(a, len) && nc__handoff(fd, d.h) == 0)
+        return (struct nc_dest){ NC_TO_LIBC, 0 };
+    return d;
+}

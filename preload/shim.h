@@ -151,10 +151,30 @@ int nc__fd_handle(int fd);
 /* The fd map's raw entry: > 0 a netcore socket (handle + 1), < 0 a relayed socket
  * (-(remote bits), remote.c), 0 neither. One array load. */
 int nc__fd_entry(int fd);
-/* What an interposed call on fd does, in one load: > 0 a netcore socket (handle + 1), < 0 a
- * relayed socket (-(NC_RK_* bits)), 0 libc's (not ours, a control connection, or a call made
- * on the netstack thread). */
+/* Where an interposed call on fd goes: each interposer asks once, and calls one of three. */
+enum nc_route {
+    NC_TO_LIBC,   /* not ours, a control connection, or a call made on the netstack thread */
+    NC_TO_CORE,   /* a netcore socket */
+    NC_TO_REMOTE, /* a relayed socket (remote.c) */
+};
+struct nc_dest {
+    enum nc_route to;
+    int h; /* NC_TO_CORE: the socket's handle; NC_TO_REMOTE: its NC_RK_* bits; else 0 */
+};
+/* nc__fd_route's one load of the fd map: > 0 a netcore socket (handle + 1), < 0 a relayed
+ * socket (-(NC_RK_* bits)), 0 libc's. */
 int nc__fd_lookup(int fd);
+/* The destination of a call on fd. Inline, so that the struct costs nothing on every call:
+ * the interposer branches on the map's entry as it is loaded. */
+static inline struct nc_dest nc__fd_route(int fd)
+{
+    int v = nc__fd_lookup(fd);
+    if (v > 0)
+        return (struct nc_dest){ NC_TO_CORE, v - 1 };
+    if (v < 0)
+        return (struct nc_dest){ NC_TO_REMOTE, -v };
+    return (struct nc_dest){ NC_TO_LIBC, 0 };
+}
 /* Sets fd's entry to the relayed socket bits (> 0); expect INT_MIN: whatever was there, else
  * only if the entry still holds the bits expect (-EAGAIN if not). -EMFILE past the map. */
 int nc__fd_set_remote(int fd, int bits, int expect);
@@ -292,6 +312,9 @@ void nc__signal_fork_child(void);
 int nc__passthrough_parse(const char *v, char *err, size_t errlen);
 bool nc__passthrough(const struct sockaddr *a, socklen_t len);
 int nc__handoff(int fd, int h);
+/* nc__fd_route for a call that names an address (bind, connect, sendto): a netcore socket
+ * given a pass-through address is handed to the kernel first, and the call goes to libc. */
+struct nc_dest nc__fd_route_addr(int fd, const struct sockaddr *a, socklen_t len);
 
 /* epoll: forget every registration of fd (it is being closed). */
 void nc__epoll_forget_fd(int fd);

@@ -51,39 +51,70 @@ int socketpair(int domain, int type, int protocol, int sv[2])
     return LIBC(socketpair)(domain, type, protocol, sv);
 }
 
+/*
+ * Calls of one signature share their routing: each passes its three ends, the core's, the
+ * relayed socket's (which sets errno itself) and libc's. bind and connect name an address,
+ * which may hand the socket to the kernel (passthru.c); listen and shutdown take an int;
+ * getsockname and getpeername give an address.
+ */
+static int addr_in(int fd, const struct sockaddr *addr, socklen_t len,
+                   int (*core)(struct netcore_stack *, int, const struct sockaddr *, socklen_t),
+                   int (*remote)(int, int, const struct sockaddr *, socklen_t),
+                   int (*libc)(int, const struct sockaddr *, socklen_t))
+{
+    struct nc_dest d = nc__fd_route_addr(fd, addr, len);
+    switch (d.to) {
+    case NC_TO_CORE: return (int)nc__ret(core(nc_stack, d.h, addr, len));
+    case NC_TO_REMOTE: return remote(fd, d.h, addr, len);
+    default: return libc(fd, addr, len);
+    }
+}
+
+static int int_in(int fd, int arg, int (*core)(struct netcore_stack *, int, int),
+                  int (*remote)(int, int, int), int (*libc)(int, int))
+{
+    struct nc_dest d = nc__fd_route(fd);
+    switch (d.to) {
+    case NC_TO_CORE: return (int)nc__ret(core(nc_stack, d.h, arg));
+    case NC_TO_REMOTE: return remote(fd, d.h, arg);
+    default: return libc(fd, arg);
+    }
+}
+
+static int addr_out(int fd, struct sockaddr *addr, socklen_t *len,
+                    int (*core)(struct netcore_stack *, int, struct sockaddr *, socklen_t *),
+                    int (*remote)(int, int, struct sockaddr *, socklen_t *),
+                    int (*libc)(int, struct sockaddr *, socklen_t *))
+{
+    struct nc_dest d = nc__fd_route(fd);
+    switch (d.to) {
+    case NC_TO_CORE: return (int)nc__ret(core(nc_stack, d.h, addr, len));
+    case NC_TO_REMOTE: return remote(fd, d.h, addr, len);
+    default: return libc(fd, addr, len);
+    }
+}
+
 int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
-    int h = nc__fd_lookup(fd);
-    if (h < 0)
-        return nc__remote_bind(fd, -h, addr, len);
-    if (h-- == 0)
-        return LIBC(bind)(fd, addr, len);
-    if (nc__passthrough(addr, len) && nc__handoff(fd, h) == 0)
-        return LIBC(bind)(fd, addr, len);
-    return (int)nc__ret(netcore_bind(nc_stack, h, addr, len));
+    return addr_in(fd, addr, len, netcore_bind, nc__remote_bind, LIBC(bind));
 }
 
 int listen(int fd, int backlog)
 {
-    int h = nc__fd_lookup(fd);
-    if (h < 0)
-        return nc__remote_listen(fd, -h, backlog);
-    if (h-- == 0)
-        return LIBC(listen)(fd, backlog);
-    return (int)nc__ret(netcore_listen(nc_stack, h, backlog));
+    return int_in(fd, backlog, netcore_listen, nc__remote_listen, LIBC(listen));
 }
 
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
-    int h = nc__fd_lookup(fd);
-    if (h < 0)
-        return nc__remote_accept4(fd, -h, addr, len, flags);
-    if (h-- == 0)
+    struct nc_dest d = nc__fd_route(fd);
+    if (d.to == NC_TO_REMOTE)
+        return nc__remote_accept4(fd, d.h, addr, len, flags);
+    if (d.to == NC_TO_LIBC)
         return LIBC(accept4)(fd, addr, len, flags);
     int nh;
     do {
-        nh = netcore_accept(nc_stack, h, addr, len, flags);
-    } while (nh == -EINTR && nc__restart_after_eintr(h, false));
+        nh = netcore_accept(nc_stack, d.h, addr, len, flags);
+    } while (nh == -EINTR && nc__restart_after_eintr(d.h, false));
     if (nh < 0)
         return (int)nc__ret(nh);
     return (int)nc__ret(nc__fd_open(nh, flags & SOCK_CLOEXEC));
@@ -91,35 +122,20 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 
 int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
-    int h = nc__fd_lookup(fd);
-    if (h < 0)
-        return nc__remote_accept4(fd, -h, addr, len, 0);
-    if (h == 0)
+    if (nc__fd_route(fd).to == NC_TO_LIBC)
         return LIBC(accept)(fd, addr, len);
     return accept4(fd, addr, len, 0);
 }
 
+/* An interrupted connect goes on in the background, as in the kernel. */
 int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-    int h = nc__fd_lookup(fd);
-    if (h < 0)
-        return nc__remote_connect(fd, -h, addr, len);
-    if (h-- == 0)
-        return LIBC(connect)(fd, addr, len);
-    if (nc__passthrough(addr, len) && nc__handoff(fd, h) == 0)
-        return LIBC(connect)(fd, addr, len);
-    /* An interrupted connect goes on in the background, as in the kernel. */
-    return (int)nc__ret(netcore_connect(nc_stack, h, addr, len));
+    return addr_in(fd, addr, len, netcore_connect, nc__remote_connect, LIBC(connect));
 }
 
 int shutdown(int fd, int how)
 {
-    int h = nc__fd_lookup(fd);
-    if (h < 0)
-        return nc__remote_shutdown(fd, -h, how);
-    if (h-- == 0)
-        return LIBC(shutdown)(fd, how);
-    return (int)nc__ret(netcore_shutdown(nc_stack, h, how));
+    return int_in(fd, how, netcore_shutdown, nc__remote_shutdown, LIBC(shutdown));
 }
 
 /* Drops fd's reference to its socket; the last one closes the socket. */
@@ -131,16 +147,21 @@ static void release(int fd)
         netcore_close(nc_stack, h);
 }
 
-int close(int fd)
+/* fd is about to be closed, or replaced (dup3): the shim lets go of what it knew of it. */
+static void forget(int fd)
 {
-    if (nc__in_stack_thread)
-        return LIBC(close)(fd);
     nc__epoll_forget_fd(fd);
     int e = nc__fd_entry(fd);
     if (e > 0)
         release(fd);
     else if (e < 0)
         nc__remote_forget(fd);
+}
+
+int close(int fd)
+{
+    if (!nc__in_stack_thread)
+        forget(fd);
     return LIBC(close)(fd);
 }
 
@@ -152,14 +173,8 @@ int close_range(unsigned int first, unsigned int last, int flags)
     /* UNSHARE closes only in the caller's private copy of the fd table. */
     if (!nc__in_stack_thread && !(flags & (CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE))) {
         for (unsigned int fd = first; fd <= last && fd < NC_FD_MAX; fd++) {
-            int e = nc__fd_entry((int)fd);
-            if (e != 0 || nc__epoll_known((int)fd)) {
-                nc__epoll_forget_fd((int)fd);
-                if (e > 0)
-                    release((int)fd);
-                else if (e < 0)
-                    nc__remote_forget((int)fd);
-            }
+            if (nc__fd_entry((int)fd) != 0 || nc__epoll_known((int)fd))
+                forget((int)fd);
             if (fd == last)
                 break;
         }
@@ -204,55 +219,44 @@ FILE *fdopen(int fd, const char *mode)
 int fclose(FILE *f)
 {
     int fd = f != NULL ? fileno(f) : -1;
-    if (!nc__in_stack_thread && fd >= 0 && nc__fd_handle(fd) >= 0) {
+    int e = !nc__in_stack_thread && fd >= 0 ? nc__fd_entry(fd) : 0;
+    if (e > 0)
         fflush(f); /* through our write(), while the fd is still ours */
-        nc__epoll_forget_fd(fd);
-        release(fd);
-    } else if (!nc__in_stack_thread && fd >= 0 && nc__fd_entry(fd) < 0) {
-        nc__epoll_forget_fd(fd);
-        nc__remote_forget(fd);
-    }
+    if (e != 0)
+        forget(fd);
     return LIBC(fclose)(f);
 }
 
 int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 {
-    int h = nc__fd_lookup(fd);
-    if (h < 0)
-        return nc__remote_getsockname(fd, -h, addr, len);
-    if (h-- == 0)
-        return LIBC(getsockname)(fd, addr, len);
-    return (int)nc__ret(netcore_getsockname(nc_stack, h, addr, len));
+    return addr_out(fd, addr, len, netcore_getsockname, nc__remote_getsockname,
+                    LIBC(getsockname));
 }
 
 int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 {
-    int h = nc__fd_lookup(fd);
-    if (h < 0)
-        return nc__remote_getpeername(fd, -h, addr, len);
-    if (h-- == 0)
-        return LIBC(getpeername)(fd, addr, len);
-    return (int)nc__ret(netcore_getpeername(nc_stack, h, addr, len));
+    return addr_out(fd, addr, len, netcore_getpeername, nc__remote_getpeername,
+                    LIBC(getpeername));
 }
 
 int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
-    int h = nc__fd_lookup(fd);
-    if (h < 0)
-        return nc__remote_getsockopt(fd, -h, level, name, val, len);
-    if (h-- == 0)
-        return LIBC(getsockopt)(fd, level, name, val, len);
-    return (int)nc__ret(netcore_getsockopt(nc_stack, h, level, name, val, len));
+    struct nc_dest d = nc__fd_route(fd);
+    switch (d.to) {
+    case NC_TO_CORE: return (int)nc__ret(netcore_getsockopt(nc_stack, d.h, level, name, val, len));
+    case NC_TO_REMOTE: return nc__remote_getsockopt(fd, d.h, level, name, val, len);
+    default: return LIBC(getsockopt)(fd, level, name, val, len);
+    }
 }
 
 int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
-    int h = nc__fd_lookup(fd);
-    if (h < 0)
-        return nc__remote_setsockopt(fd, -h, level, name, val, len);
-    if (h-- == 0)
-        return LIBC(setsockopt)(fd, level, name, val, len);
-    return (int)nc__ret(netcore_setsockopt(nc_stack, h, level, name, val, len));
+    struct nc_dest d = nc__fd_route(fd);
+    switch (d.to) {
+    case NC_TO_CORE: return (int)nc__ret(netcore_setsockopt(nc_stack, d.h, level, name, val, len));
+    case NC_TO_REMOTE: return nc__remote_setsockopt(fd, d.h, level, name, val, len);
+    default: return LIBC(setsockopt)(fd, level, name, val, len);
+    }
 }
 
 /* A new fd from the kernel that refers to the same eventfd as one of ours. */
@@ -268,34 +272,28 @@ static int adopt(int newfd, int h)
 
 int dup(int fd)
 {
-    int h = nc__fd_lookup(fd);
-    if (h < 0)
-        return nc__remote_dup(LIBC(dup)(fd), -h);
-    if (h-- == 0)
-        return LIBC(dup)(fd);
-    return adopt(LIBC(dup)(fd), h);
+    struct nc_dest d = nc__fd_route(fd);
+    switch (d.to) {
+    case NC_TO_CORE: return adopt(LIBC(dup)(fd), d.h);
+    case NC_TO_REMOTE: return nc__remote_dup(LIBC(dup)(fd), d.h);
+    default: return LIBC(dup)(fd);
+    }
 }
 
 int dup3(int old, int new, int flags)
 {
     if (nc__in_stack_thread)
         return LIBC(dup3)(old, new, flags);
-    int h = nc__fd_lookup(old);
+    struct nc_dest d = nc__fd_route(old);
     if (old == new)
         return LIBC(dup3)(old, new, flags); /* EINVAL from the kernel */
     int r = LIBC(dup3)(old, new, flags);
     if (r < 0)
         return r;
-    /* dup3 closed whatever new was: let go of it first. */
-    nc__epoll_forget_fd(new);
-    int e = nc__fd_entry(new);
-    if (e > 0)
-        release(new);
-    else if (e < 0)
-        nc__remote_forget(new);
-    if (h < 0)
-        return nc__remote_dup(r, -h);
-    return h > 0 ? adopt(r, h - 1) : r;
+    forget(new); /* dup3 closed whatever new was */
+    if (d.to == NC_TO_REMOTE)
+        return nc__remote_dup(r, d.h);
+    return d.to == NC_TO_CORE ? adopt(r, d.h) : r;
 }
 
 int dup2(int old, int new)
@@ -307,12 +305,12 @@ int dup2(int old, int new)
 
 static int do_fcntl(int fd, int cmd, long arg)
 {
-    int h = nc__fd_lookup(fd);
-    if (h < 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
-        return nc__remote_dup(LIBC(fcntl)(fd, cmd, arg), -h);
-    if (h <= 0) /* a relayed socket's flags are its fd's */
+    struct nc_dest d = nc__fd_route(fd);
+    if (d.to == NC_TO_REMOTE && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+        return nc__remote_dup(LIBC(fcntl)(fd, cmd, arg), d.h);
+    if (d.to != NC_TO_CORE) /* a relayed socket's flags are its fd's */
         return LIBC(fcntl)(fd, cmd, arg);
-    h--;
+    int h = d.h;
     switch (cmd) {
     case F_GETFL: {
         int nb = netcore_get_nonblock(nc_stack, h);
@@ -350,11 +348,12 @@ int ioctl(int fd, unsigned long req, ...)
     va_start(ap, req);
     void *arg = va_arg(ap, void *);
     va_end(ap);
-    int h = nc__fd_lookup(fd);
-    if (h < 0)
-        return nc__remote_ioctl(fd, -h, req, arg);
-    if (h-- == 0)
+    struct nc_dest d = nc__fd_route(fd);
+    if (d.to == NC_TO_REMOTE)
+        return nc__remote_ioctl(fd, d.h, req, arg);
+    if (d.to == NC_TO_LIBC)
         return LIBC(ioctl)(fd, req, arg);
+    int h = d.h;
     switch (req) {
     case FIONBIO:
         if (arg == NULL)

@@ -69,6 +69,7 @@ static void as_socket(int h, struct stat *st)
     st->st_rdev = 0;
 }
 
+/* The same fields in statx's form, each from as_socket's: the values are stated once. */
 static void statx_as_socket(int h, struct statx *sx)
 {
     struct stat st;
@@ -79,12 +80,12 @@ static void statx_as_socket(int h, struct statx *sx)
     sx->stx_ino = st.st_ino;
     sx->stx_uid = st.st_uid;
     sx->stx_gid = st.st_gid;
-    sx->stx_nlink = 1;
-    sx->stx_size = 0;
-    sx->stx_blocks = 0;
-    sx->stx_blksize = 4096;
-    sx->stx_rdev_major = 0;
-    sx->stx_rdev_minor = 0;
+    sx->stx_nlink = (uint32_t)st.st_nlink;
+    sx->stx_size = (uint64_t)st.st_size;
+    sx->stx_blocks = (uint64_t)st.st_blocks;
+    sx->stx_blksize = (uint32_t)st.st_blksize;
+    sx->stx_rdev_major = major(st.st_rdev);
+    sx->stx_rdev_minor = minor(st.st_rdev);
 }
 
 /*

@@ -9,6 +9,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -47,6 +48,51 @@ START_TEST(socket_is_mapped)
     ck_assert_int_eq(sf_errno(socket(AF_INET, SOCK_STREAM, IPPROTO_UDP)), EPROTONOSUPPORT);
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
     ck_assert_int_ne(nc__fd_handle(fd), nc__fd_handle(s));
+}
+END_TEST
+
+/* nc__fd_route, where every interposed call learns where it goes: the core with the socket's
+ * handle, a relayed socket with its bits, or libc (not ours, out of the map, a control
+ * connection). */
+START_TEST(route_of_each_kind)
+{
+    int s = socket(AF_INET, SOCK_DGRAM, 0), u = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_ge(s, 0);
+    ck_assert_int_ge(u, 0);
+    struct nc_dest d = nc__fd_route(s);
+    ck_assert_int_eq(d.to, NC_TO_CORE);
+    ck_assert_int_eq(d.h, nc__fd_handle(s));
+    ck_assert_int_eq(nc__fd_route(u).to, NC_TO_LIBC);
+    ck_assert_int_eq(nc__fd_route(-1).to, NC_TO_LIBC);
+    ck_assert_int_eq(nc__fd_route(nc__fd_map_len()).to, NC_TO_LIBC);
+    int bits = NC_RK_VALID | NC_RK_UNCONN | SOCK_STREAM;
+    ck_assert_int_eq(nc__fd_set_remote(u, bits, INT_MIN), 0);
+    d = nc__fd_route(u);
+    ck_assert_int_eq(d.to, NC_TO_REMOTE);
+    ck_assert_int_eq(d.h, bits);
+    ck_assert_int_eq(nc__fd_set_remote(u, NC_RK_VALID | NC_RK_CHAN, bits), 0);
+    ck_assert_int_eq(nc__fd_route(u).to, NC_TO_LIBC);
+    nc__fd_clear_remote(u);
+}
+END_TEST
+
+/* nc__fd_route_addr: a loopback address hands a netcore socket to the kernel (the call goes
+ * to libc, the fd is no longer in the map); a wire address leaves it the core's. */
+START_TEST(route_addr_hands_off)
+{
+    struct sockaddr_in lo = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct sockaddr_in wire = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+    inet_pton(AF_INET, "198.18.0.1", &wire.sin_addr);
+    int s = socket(AF_INET, SOCK_DGRAM, 0), t = socket(AF_INET, SOCK_DGRAM, 0);
+    int hs = nc__fd_handle(s), ht = nc__fd_handle(t);
+    ck_assert_int_ge(hs, 0);
+    ck_assert_int_ge(ht, 0);
+    struct nc_dest d = nc__fd_route_addr(s, (struct sockaddr *)&lo, sizeof(lo));
+    ck_assert_int_eq(d.to, NC_TO_LIBC);
+    ck_assert_int_eq(nc__fd_handle(s), -1);
+    d = nc__fd_route_addr(t, (struct sockaddr *)&wire, sizeof(wire));
+    ck_assert_int_eq(d.to, NC_TO_CORE);
+    ck_assert_int_eq(d.h, ht);
 }
 END_TEST
 
@@ -162,6 +208,8 @@ static Suite *shim_fdmap_suite(void)
     TCase *tm = tcase_create("map");
     tcase_add_checked_fixture(tm, sf_setup, NULL);
     tcase_add_test(tm, socket_is_mapped);
+    tcase_add_test(tm, route_of_each_kind);
+    tcase_add_test(tm, route_addr_hands_off);
     tcase_add_test(tm, dup_shares_socket);
     tcase_add_test(tm, dup2_onto_fds);
     tcase_add_test(tm, fcntl_dup_and_flags);
