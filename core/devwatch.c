@@ -67,9 +67,7 @@ int nc__devwatch_open(struct netcore_stack *st)
 
 void nc__devwatch_close(struct netcore_stack *st)
 {
-    if (st->dev_watch >= 0)
-        nc__sys_close(st->dev_watch);
-    st->dev_watch = -1;
+    nc__sys_clear_fd(&st->dev_watch);
 }
 
 /*

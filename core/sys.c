@@ -61,6 +61,26 @@ int nc__sys_close(int fd)
     return ret_errno(nc__raw_syscall(SYS_close, fd));
 }
 
+void nc__sys_clear_fd(int *fd)
+{
+    if (*fd >= 0)
+        nc__sys_close(*fd);
+    *fd = -1;
+}
+
+void nc__fd_list(int *fd, void *arg)
+{
+    struct nc_fd_list *l = arg;
+    if (*fd >= 0 && l->n < l->cap)
+        l->fds[l->n++] = *fd;
+}
+
+void nc__fd_clear(int *fd, void *arg)
+{
+    (void)arg;
+    nc__sys_clear_fd(fd);
+}
+
 int nc__sys_poll1(int fd, short events, int timeout_ms)
 {
     struct pollfd p = { .fd = fd, .events = events };
