@@ -104,28 +104,9 @@ void nc__share_conn_close(struct netcore_stack *st, struct nc_share_conn *c)
 
 int nc__share_reply(int fd, const struct nc_share_rep *rep, int pass_fd)
 {
-    struct iovec iov = { (void *)rep, sizeof(*rep) };
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } cm;
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-    if (pass_fd >= 0) {
-        memset(&cm, 0, sizeof(cm));
-        mh.msg_control = cm.buf;
-        mh.msg_controllen = sizeof(cm.buf);
-        struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
-        h->cmsg_level = SOL_SOCKET;
-        h->cmsg_type = SCM_RIGHTS;
-        h->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(h), &pass_fd, sizeof(int));
-    }
-    long n;
-    do
-        n = nc__raw_syscall(SYS_sendmsg, fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
+    long n = nc__sys_sendmsg_fd(fd, rep, sizeof(*rep), pass_fd, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0)
-        return -errno;
+        return (int)n;
     return n == (long)sizeof(*rep) ? 0 : -EIO;
 }
 
