@@ -233,7 +233,5 @@ int nc__dev_open(const struct netcore_config *cfg, struct nc_dev *dev, char *err
 
 void nc__dev_close(struct nc_dev *dev)
 {
-    if (dev->fd >= 0)
-        nc__sys_close(dev->fd);
-    dev->fd = -1;
+    nc__sys_clear_fd(&dev->fd);
 }

@@ -67,9 +67,7 @@ int nc__devwatch_open(struct netcore_stack *st)
 
 void nc__devwatch_close(struct netcore_stack *st)
 {
-    if (st->dev_watch >= 0)
-        nc__sys_close(st->dev_watch);
-    st->dev_watch = -1;
+    nc__sys_clear_fd(&st->dev_watch);
 }
 
 /*
@@ -143,19 +141,12 @@ void nc__devwatch_tx(struct netcore_stack *st, const uint8_t *ip, size_t len)
         st->tx_held = true;
 }
 
-void nc__devwatch_settle(struct netcore_stack *st)
+void nc__devwatch_settle(struct netcore_stack *st, bool read)
 {
     if (!st->tx_held)
         return;
     st->tx_held = false;
-    nc__pump_device(st, st->cfg.rx_batch);
-    nc__devwatch_release(st);
-}
-
-void nc__devwatch_drop(struct netcore_stack *st)
-{
-    if (!st->tx_held)
-        return;
-    st->tx_held = false;
+    if (read)
+        nc__pump_device(st, st->cfg.rx_batch);
     nc__devwatch_release(st);
 }

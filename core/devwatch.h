@@ -8,11 +8,6 @@
 
 struct netcore_stack;
 
-/* The device's epoll set (st->dev_watch); 0 or -errno. Closed by nc__devwatch_close. */
-int nc__devwatch_open(struct netcore_stack *st);
-void nc__devwatch_close(struct netcore_stack *st);
-/* In a keeper: a set of its own under the same number, armed, nobody spinning. */
-void nc__devwatch_reset(struct netcore_stack *st);
 /* A thread starts polling the device: frames wake the netstack thread no more. Returns
  * false when there is nothing to hold (no thread, no device); else release it after. */
 bool nc__devwatch_hold(struct netcore_stack *st);
@@ -21,9 +16,14 @@ void nc__devwatch_release(struct netcore_stack *st);
  * thread sending a SYN, a FIN or a new connection's first data holds the device until it
  * unlocks. */
 void nc__devwatch_tx(struct netcore_stack *st, const uint8_t *ip, size_t len);
-/* In nc__run_pending: takes the answers to what was sent, then lets go of the hold. */
-void nc__devwatch_settle(struct netcore_stack *st);
-/* Lets go of the hold nc__devwatch_tx took, if any, without reading the device. */
-void nc__devwatch_drop(struct netcore_stack *st);
+/* In nc__run_pending: lets go of the hold nc__devwatch_tx took, if any; with read, after
+ * taking the answers to what was sent (which may send, and hold again). */
+void nc__devwatch_settle(struct netcore_stack *st, bool read);
+
+/* The device's epoll set (st->dev_watch); 0 or -errno. Closed by nc__devwatch_close. */
+int nc__devwatch_open(struct netcore_stack *st);
+void nc__devwatch_close(struct netcore_stack *st);
+/* In a keeper: a set of its own under the same number, armed, nobody spinning. */
+void nc__devwatch_reset(struct netcore_stack *st);
 
 #endif /* NC_DEVWATCH_H */

@@ -125,7 +125,5 @@ void nc__pcap_frame(struct netcore_stack *st, const struct iovec *iov, int n)
 
 void nc__pcap_close(struct netcore_stack *st)
 {
-    if (st->pcap_fd >= 0)
-        nc__sys_close(st->pcap_fd);
-    st->pcap_fd = -1;
+    nc__sys_clear_fd(&st->pcap_fd);
 }

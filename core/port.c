@@ -20,10 +20,15 @@
 #include <sys/syscall.h>
 
 #include <lwip/err.h>
+#include <lwip/ip.h>
 #include <lwip/ip_addr.h>
+#include <lwip/tcp.h>
+#include <lwip/udp.h>
 
+#include "addr.h"
 #include "errmap.h"
 #include "shimapi.h"
+#include "sock.h"
 #include "stack.h"
 #include "sys.h"
 
@@ -89,4 +94,24 @@ int nc__port_bind(struct netcore_stack *st, void *pcb, const struct ip_addr *ip,
             return e == ERR_OK ? 0 : -nc__err_to_errno(e);
     }
     return -EADDRINUSE;
+}
+
+int nc__port_bind_sock(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a,
+                       nc_port_bind_fn bind)
+{
+    struct ip_pcb *pcb = s->pcb.ip;
+    if (s->opt.reuseaddr)
+        ip_set_option(pcb, SOF_REUSEADDR);
+    ip_addr_t ip;
+    u16_t port = nc__addr_ip(st, s, a, &ip);
+    int rc = nc__port_bind(st, pcb, &ip, port, bind);
+    if (rc != 0)
+        return rc;
+    /* The port chosen for port 0: lwIP keeps it outside the fields the two pcbs share. */
+    port = s->type == SOCK_STREAM ? s->pcb.tcp->local_port : s->pcb.udp->local_port;
+    nc__addr_make(st, s->family, &pcb->local_ip, port, &s->local);
+    s->bound = *a;
+    s->bound_user = true;
+    atomic_store(&s->state, NC_ST_BOUND);
+    return 0;
 }

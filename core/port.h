@@ -18,5 +18,11 @@ typedef int8_t (*nc_port_bind_fn)(void *pcb, const struct ip_addr *ip, uint16_t 
  * (-EADDRINUSE: the port is taken, or port 0 found the ephemeral range full). */
 int nc__port_bind(struct netcore_stack *st, void *pcb, const struct ip_addr *ip, uint16_t port,
                   nc_port_bind_fn bind);
+struct nc_sock;
+union nc_sockaddr;
+/* bind() of a TCP or UDP socket whose protocol has found it may bind (tcp.c, udp.c): its pcb to
+ * a through bind (nc__port_bind), then the socket bound there. 0 or -errno. Stack lock held. */
+int nc__port_bind_sock(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a,
+                       nc_port_bind_fn bind);
 
 #endif /* NC_PORT_H */

@@ -653,9 +653,7 @@ void nc__epwatch_close(int *epfd, struct event **ev)
     if (*ev != NULL)
         event_free(*ev);
     *ev = NULL;
-    if (*epfd >= 0)
-        nc__sys_close(*epfd);
-    *epfd = -1;
+    nc__sys_clear_fd(epfd);
 }
 
 int nc__relay_setup(struct netcore_stack *st)
@@ -680,12 +678,12 @@ void nc__relay_teardown(struct netcore_stack *st)
         return;
     /* Every socket is freed by now, and its relay with it (nc__sock_free): nothing should be
      * left, and what is cannot reach its socket any more. */
-    while (t->all != NULL) {
-        struct nc_relay *r = t->all;
-        t->all = r->next;
+    for (struct nc_relay *r = t->all, *next; r != NULL; r = next) {
+        next = r->next;
         nc__sys_close(r->rfd);
         free(r);
     }
+    t->all = NULL;
     nc__epwatch_close(&t->epfd, &t->ev);
     free(t->scratch);
     free(t);
@@ -927,28 +925,24 @@ uint64_t nc__relay_dropped(struct netcore_stack *st)
     return st->relays != NULL ? atomic_load(&st->relays->bad) : 0;
 }
 
+/* Every fd of the table, for nc__relay_fds and nc__relay_fork_child (sys.h). */
+static void each_fd(struct nc_relay_tab *t, nc_fd_visit *visit, void *arg)
+{
+    for (struct nc_relay *r = t->all; r != NULL; r = r->next)
+        visit(&r->rfd, arg);
+    visit(&t->epfd, arg);
+}
+
 int nc__relay_fds(struct netcore_stack *st, int *out, int cap)
 {
-    struct nc_relay_tab *t = st->relays;
-    int n = 0;
-    if (t == NULL)
-        return 0;
-    for (struct nc_relay *r = t->all; r != NULL && n < cap; r = r->next)
-        out[n++] = r->rfd;
-    if (n < cap)
-        out[n++] = t->epfd;
-    return n;
+    struct nc_fd_list l = { out, cap, 0 };
+    if (st->relays != NULL)
+        each_fd(st->relays, nc__fd_list, &l);
+    return l.n;
 }
 
 void nc__relay_fork_child(struct netcore_stack *st)
 {
-    struct nc_relay_tab *t = st->relays;
-    if (t == NULL)
-        return;
-    for (struct nc_relay *r = t->all; r != NULL; r = r->next) {
-        nc__sys_close(r->rfd);
-        r->rfd = -1;
-    }
-    nc__sys_close(t->epfd);
-    t->epfd = -1;
+    if (st->relays != NULL)
+        each_fd(st->relays, nc__fd_clear, NULL);
 }

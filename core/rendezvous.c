@@ -179,14 +179,11 @@ void netcore_share_release(struct netcore_rendezvous *rv)
 {
     if (rv == NULL)
         return;
-    if (rv->listen_fd >= 0)
-        nc__sys_close(rv->listen_fd);
+    nc__sys_clear_fd(&rv->listen_fd);
     /* The name is ours only while the lock is: remove it before letting go. */
     if (rv->lock_fd >= 0 && rv->path[0] != '\0')
         unlink(rv->path);
-    if (rv->lock_fd >= 0)
-        nc__sys_close(rv->lock_fd);
-    rv->lock_fd = rv->listen_fd = -1;
+    nc__sys_clear_fd(&rv->lock_fd);
 }
 
 int netcore_share_connect(const struct netcore_config *cfg, char *err, size_t errlen)

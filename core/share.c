@@ -81,9 +81,7 @@ static void conn_unlink(struct nc_share *sh, struct nc_share_conn *c)
 static int wait_forget(struct nc_share_conn *c)
 {
     int held = c->wait_sock != NULL ? c->wait_id : -1;
-    if (c->wait_fd >= 0)
-        nc__sys_close(c->wait_fd);
-    c->wait_fd = -1;
+    nc__sys_clear_fd(&c->wait_fd);
     c->wait_sock = NULL;
     c->wait_ready = false;
     return held;
@@ -106,28 +104,9 @@ void nc__share_conn_close(struct netcore_stack *st, struct nc_share_conn *c)
 
 int nc__share_reply(int fd, const struct nc_share_rep *rep, int pass_fd)
 {
-    struct iovec iov = { (void *)rep, sizeof(*rep) };
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } cm;
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-    if (pass_fd >= 0) {
-        memset(&cm, 0, sizeof(cm));
-        mh.msg_control = cm.buf;
-        mh.msg_controllen = sizeof(cm.buf);
-        struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
-        h->cmsg_level = SOL_SOCKET;
-        h->cmsg_type = SCM_RIGHTS;
-        h->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(h), &pass_fd, sizeof(int));
-    }
-    long n;
-    do
-        n = nc__raw_syscall(SYS_sendmsg, fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
+    long n = nc__sys_sendmsg_fd(fd, rep, sizeof(*rep), pass_fd, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0)
-        return -errno;
+        return (int)n;
     return n == (long)sizeof(*rep) ? 0 : -EIO;
 }
 
@@ -420,23 +399,25 @@ void nc__share_sock_changed(struct netcore_stack *st, struct nc_sock *s)
         nc__efd_signal(sh->wake_efd);
 }
 
+/* Every fd of the server, for nc__share_fds and nc__share_fork_child (sys.h). */
+static void each_fd(struct nc_share *sh, nc_fd_visit *visit, void *arg)
+{
+    int *fixed[] = { &sh->epfd, &sh->wake_efd, &sh->spare_fd, &sh->rv.lock_fd,
+                     &sh->rv.listen_fd };
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        visit(fixed[i], arg);
+    for (struct nc_share_conn *c = sh->conns; c != NULL; c = c->next) {
+        visit(&c->fd, arg);
+        visit(&c->wait_fd, arg);
+    }
+}
+
 int nc__share_fds(struct netcore_stack *st, int *out, int cap)
 {
-    struct nc_share *sh = st->share;
-    int n = 0;
-    if (sh == NULL || sh->gone)
-        return 0;
-    int fixed[] = { sh->epfd, sh->wake_efd, sh->spare_fd, sh->rv.lock_fd, sh->rv.listen_fd };
-    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-        if (fixed[i] >= 0 && n < cap)
-            out[n++] = fixed[i];
-    for (struct nc_share_conn *c = sh->conns; c != NULL; c = c->next) {
-        if (n < cap)
-            out[n++] = c->fd;
-        if (c->wait_fd >= 0 && n < cap)
-            out[n++] = c->wait_fd;
-    }
-    return n;
+    struct nc_fd_list l = { out, cap, 0 };
+    if (st->share != NULL && !st->share->gone)
+        each_fd(st->share, nc__fd_list, &l);
+    return l.n;
 }
 
 /*
@@ -452,21 +433,9 @@ void nc__share_fork_child(struct netcore_stack *st)
     sh->gone = true;
     /* The lock's flock belongs to the open file, which the parent still holds: closing our
      * copy keeps it; the socket's name is the parent's. */
-    int *fds[] = { &sh->epfd, &sh->wake_efd, &sh->spare_fd, &sh->rv.lock_fd,
-                   &sh->rv.listen_fd };
-    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-        if (*fds[i] >= 0) {
-            nc__sys_close(*fds[i]);
-            *fds[i] = -1;
-        }
-    for (struct nc_share_conn *c = sh->conns; c != NULL; c = c->next) {
-        if (c->fd >= 0)
-            nc__sys_close(c->fd);
-        if (c->wait_fd >= 0)
-            nc__sys_close(c->wait_fd);
-        c->fd = c->wait_fd = -1;
-        c->wait_sock = NULL;
-    }
+    each_fd(sh, nc__fd_clear, NULL);
+    for (struct nc_share_conn *c = sh->conns; c != NULL; c = c->next)
+        c->wait_sock = NULL; /* the parent's hold, not ours to put */
 }
 
 /* netcore_stop, with the netstack thread gone: before the event base is freed. */
@@ -475,21 +444,11 @@ void nc__share_teardown(struct netcore_stack *st)
     struct nc_share *sh = st->share;
     if (sh == NULL)
         return;
-    while (sh->conns != NULL) {
-        struct nc_share_conn *c = sh->conns;
-        sh->conns = c->next;
-        int held = wait_forget(c);
-        if (held >= 0)
-            nc__sock_put(st, held);
-        if (c->fd >= 0)
-            nc__sys_close(c->fd);
-        free(c);
-    }
+    while (sh->conns != NULL)
+        nc__share_conn_close(st, sh->conns);
     nc__epwatch_close(&sh->epfd, &sh->ev);
-    if (sh->wake_efd >= 0)
-        nc__sys_close(sh->wake_efd);
-    if (sh->spare_fd >= 0)
-        nc__sys_close(sh->spare_fd);
+    nc__sys_clear_fd(&sh->wake_efd);
+    nc__sys_clear_fd(&sh->spare_fd);
     netcore_share_release(&sh->rv);
     pthread_mutex_destroy(&sh->mu);
     free(sh);

@@ -125,6 +125,10 @@ int nc__fd_high(int fd);
  * socket). Errors are ignored: EAGAIN means already signalled, or empty. */
 void nc__efd_signal(int efd);
 void nc__efd_drain(int efd);
+/* sys.c: len bytes of buf as one message on the unix socket fd, with pass_fd as SCM_RIGHTS
+ * when it is >= 0, by a raw sendmsg retried on EINTR: how both ends of share.h's control
+ * connection send. Returns the bytes sent, or -errno. */
+long nc__sys_sendmsg_fd(int fd, const void *buf, size_t len, int pass_fd, int flags);
 
 /* log.c: one line on stderr, "netcore[PID]: ...", in one write(2), if NETCORE_LOG lets level
  * through (netcore_log_level sets it); nc__log_on says whether it would. No stdio lock is

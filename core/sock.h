@@ -20,6 +20,7 @@
 struct netcore_stack;
 struct nc_relay;     /* relay.c */
 struct pbuf;
+struct ip_pcb;
 struct tcp_pcb;
 struct udp_pcb;
 
@@ -124,6 +125,8 @@ struct nc_sock {
     struct nc_opts opt;          /* setsockopt's values (sockopt.c) */
 
     union {
+        struct ip_pcb *ip;       /* the fields both kinds start with (lwIP's IP_PCB), as in
+                                  * lwIP's own netconn */
         struct tcp_pcb *tcp;
         struct udp_pcb *udp;
     } pcb;

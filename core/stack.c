@@ -222,9 +222,9 @@ void nc__run_pending(struct netcore_stack *st)
         }
         if (!st->tx_held || pass == SETTLE_PASSES)
             break;
-        nc__devwatch_settle(st); /* may send, and hold again */
+        nc__devwatch_settle(st, true); /* may send, and hold again */
     }
-    nc__devwatch_drop(st);
+    nc__devwatch_settle(st, false);
     if (st->threaded) {
         if (nc__in_stack_thread) {
             arm_timer(st);

@@ -10,7 +10,9 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,6 +61,51 @@ int nc__sys_writev(int fd, const struct iovec *iov, int n)
 int nc__sys_close(int fd)
 {
     return ret_errno(nc__raw_syscall(SYS_close, fd));
+}
+
+void nc__sys_clear_fd(int *fd)
+{
+    if (*fd >= 0)
+        nc__sys_close(*fd);
+    *fd = -1;
+}
+
+long nc__sys_sendmsg_fd(int fd, const void *buf, size_t len, int pass_fd, int flags)
+{
+    struct iovec iov = { (void *)buf, len };
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } cm;
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (pass_fd >= 0) {
+        memset(&cm, 0, sizeof(cm));
+        mh.msg_control = cm.buf;
+        mh.msg_controllen = sizeof(cm.buf);
+        struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+        h->cmsg_level = SOL_SOCKET;
+        h->cmsg_type = SCM_RIGHTS;
+        h->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(h), &pass_fd, sizeof(int));
+    }
+    long n;
+    do
+        n = nc__raw_syscall(SYS_sendmsg, fd, &mh, flags);
+    while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
+}
+
+void nc__fd_list(int *fd, void *arg)
+{
+    struct nc_fd_list *l = arg;
+    if (*fd >= 0 && l->n < l->cap)
+        l->fds[l->n++] = *fd;
+}
+
+void nc__fd_clear(int *fd, void *arg)
+{
+    (void)arg;
+    nc__sys_clear_fd(fd);
 }
 
 int nc__sys_poll1(int fd, short events, int timeout_ms)

@@ -12,6 +12,24 @@ int nc__sys_write(int fd, const void *buf, size_t len);
 int nc__sys_send(int fd, const void *buf, size_t len, int flags);
 int nc__sys_writev(int fd, const struct iovec *iov, int n);
 int nc__sys_close(int fd);
+/* Closes *fd if it is open (>= 0) and marks it closed (-1): a teardown may run twice. */
+void nc__sys_clear_fd(int *fd);
+
+/*
+ * A module that holds fds walks them in one function with a visitor, for both uses: the list
+ * a keeper keeps (keep.c), and their close in a forked child. One walk, so an fd added to a
+ * module is never kept but left open in a child, or the reverse.
+ */
+typedef void nc_fd_visit(int *fd, void *arg);
+struct nc_fd_list {
+    int *fds;
+    int cap;
+    int n;
+};
+/* Visitors: nc__fd_list appends an open fd to arg, a struct nc_fd_list, while it has room;
+ * nc__fd_clear closes it (nc__sys_clear_fd; arg unused). */
+void nc__fd_list(int *fd, void *arg);
+void nc__fd_clear(int *fd, void *arg);
 int nc__sys_poll1(int fd, short events, int timeout_ms);
 int nc__sys_eventfd(void);
 

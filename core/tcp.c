@@ -170,18 +170,7 @@ int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_soc
 {
     if (atomic_load(&s->state) != NC_ST_NEW || s->pcb.tcp == NULL)
         return -EINVAL;
-    if (s->opt.reuseaddr)
-        ip_set_option(s->pcb.tcp, SOF_REUSEADDR);
-    ip_addr_t ip;
-    u16_t port = nc__addr_ip(st, s, a, &ip);
-    int rc = nc__port_bind(st, s->pcb.tcp, &ip, port, bind_one);
-    if (rc != 0)
-        return rc;
-    addr_from(s, &s->local, &s->pcb.tcp->local_ip, s->pcb.tcp->local_port);
-    s->bound = *a;
-    s->bound_user = true;
-    atomic_store(&s->state, NC_ST_BOUND);
-    return 0;
+    return nc__port_bind_sock(st, s, a, bind_one);
 }
 
 static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)

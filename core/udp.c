@@ -61,9 +61,10 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
     nc__sock_notify(s);
 }
 
-int nc__udp_open(struct netcore_stack *st, struct nc_sock *s)
+/* Gives s a new pcb, unbound, with the socket's options: socket(), and a disconnect that
+ * gives a port back. The pcb it had, if any, is the caller's to remove. */
+static int new_pcb(struct nc_sock *s)
 {
-    (void)st;
     /* udp_bind gives a dual-stack pcb the bound address's type. */
     struct udp_pcb *pcb = udp_new_ip_type(nc__addr_pcb_type(s));
     if (pcb == NULL)
@@ -72,6 +73,12 @@ int nc__udp_open(struct netcore_stack *st, struct nc_sock *s)
     s->pcb.udp = pcb;
     nc__udp_apply_ip(s);
     return 0;
+}
+
+int nc__udp_open(struct netcore_stack *st, struct nc_sock *s)
+{
+    (void)st;
+    return new_pcb(s);
 }
 
 /* The limited broadcast address, or our IPv4 subnet's. */
@@ -103,18 +110,7 @@ int nc__udp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_soc
 {
     if (s->pcb.udp->local_port != 0)
         return -EINVAL;
-    if (s->opt.reuseaddr)
-        ip_set_option(s->pcb.udp, SOF_REUSEADDR);
-    ip_addr_t ip;
-    u16_t port = nc__addr_ip(st, s, a, &ip);
-    int rc = nc__port_bind(st, s->pcb.udp, &ip, port, bind_one);
-    if (rc != 0)
-        return rc;
-    update_local(st, s);
-    s->bound = *a;
-    s->bound_user = true;
-    atomic_store(&s->state, NC_ST_BOUND);
-    return 0;
+    return nc__port_bind_sock(st, s, a, bind_one);
 }
 
 /*
@@ -129,13 +125,11 @@ static int disconnect(struct netcore_stack *st, struct nc_sock *s)
     ip_addr_t ip;
     u16_t port = s->bound_user ? nc__addr_ip(st, s, &s->bound, &ip) : 0;
     if (port == 0) {
-        struct udp_pcb *pcb = udp_new_ip_type(nc__addr_pcb_type(s));
-        if (pcb == NULL)
-            return -ENOMEM;
-        udp_remove(s->pcb.udp);
-        s->pcb.udp = pcb;
-        udp_recv(pcb, on_recv, s);
-        nc__udp_apply_ip(s);
+        struct udp_pcb *old = s->pcb.udp;
+        int rc = new_pcb(s);
+        if (rc != 0)
+            return rc;
+        udp_remove(old);
         nc__addr_make(st, s->family, s->bound_user ? &ip : NULL, 0, &s->local);
     } else {
         update_local(st, s); /* connect showed the route's source address */

@@ -369,29 +369,10 @@ long nc__remote_exchange(int cfd, struct nc_share_req *req, int fd, struct nc_sh
     if (fd_out != NULL)
         *fd_out = -1;
     *spent = true;
-    struct iovec iov = { req, sizeof(*req) };
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } sc;
-    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-    if (fd >= 0) {
-        memset(&sc, 0, sizeof(sc));
-        m.msg_control = sc.buf;
-        m.msg_controllen = sizeof(sc.buf);
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    }
-    ssize_t n;
-    do {
-        n = LIBC(sendmsg)(cfd, &m, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
+    ssize_t n = nc__sys_sendmsg_fd(cfd, req, sizeof(*req), fd, MSG_NOSIGNAL);
     /* A driver that refuses this process replies and closes at once, maybe before our
      * request: the send fails, and the refusal waits to be read. */
-    int send_err = n < 0 ? errno : 0;
+    int send_err = n < 0 ? (int)-n : 0;
     if (send_err != 0 && send_err != EPIPE && send_err != ECONNRESET)
         return conn_error(-send_err);
     if (send_err != 0)
