@@ -429,7 +429,7 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_
     addr_from(s, &s->peer, &ip, port);
     if (s->pcb.tcp->local_port == 0) {
         /* No free port: the kernel's connect says EADDRNOTAVAIL (its bind EADDRINUSE). */
-        err = nc__port_bind(st, s->pcb.tcp, nc__addr_any(s), 0, bind_one);
+        err = nc__port_connect(st, s->pcb.tcp, nc__addr_any(s), &ip, port, bind_one);
         if (err != 0)
             return err == -EADDRINUSE ? -EADDRNOTAVAIL : err;
     }
