@@ -46,6 +46,7 @@ struct netcore_stack {
     uint16_t port_lo, port_hi;   /* ip_local_port_range: where port 0 binds (port.c) */
     struct nc_port_avoid port_avoid[NC_PORT_AVOID]; /* tuples a connect passes over (port.c) */
     int port_avoid_next;         /* the entry the next one takes (the oldest) */
+    bool fin_ack_armed;          /* the timer of delayed FIN ACKs is set (tcp.c) */
     _Atomic bool stopping;
     struct nc_dev dev;
     struct netif *netif;
