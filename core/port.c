@@ -21,9 +21,12 @@
  * microseconds that a kernel client, woken by the FIN, rarely hits, and netcore's client,
  * spinning on the device, does: bench/connrate met it once in ~375,000 connections, and at
  * thousands of connections a second a random port comes back to the same peer within
- * seconds, well inside the 60 s. So a reset that lwIP accepts in LAST_ACK or CLOSING (after
- * the peer's FIN and ours) keeps that local port away from that peer and port for 60 s: a
- * connect to it walks past the port. The last NC_PORT_AVOID such tuples are kept.
+ * seconds, well inside the 60 s. tcp.c now acknowledges the peer's FIN with our own FIN, as
+ * the kernel does, which the peer takes in one step; an ACK that still goes ahead of our FIN
+ * (on data the program sends after the peer's FIN, then a close) leaves the window open. So
+ * a reset that lwIP accepts in LAST_ACK or CLOSING (after the peer's FIN and ours) keeps that
+ * local port away from that peer and port for 60 s: a connect to it walks past the port. The
+ * last NC_PORT_AVOID such tuples are kept.
  */
 #include "port.h"
 
