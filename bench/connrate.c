@@ -221,7 +221,11 @@ static int one_exchange(const struct sockaddr_in *sa, const char **call)
     *call = "read";
     n = read_full(fd, &c, 1);
     if (n != 1) {
-        err = n == 0 ? ECONNRESET : errno;
+        /* An EOF before the byte (the server's read failed and it closed) is not a reset:
+         * said apart, so that a failed run tells which end gave up. */
+        if (n == 0)
+            *call = "read (EOF before the server's byte)";
+        err = n == 0 ? ENODATA : errno;
         goto out;
     }
     *call = "read EOF";

@@ -105,6 +105,7 @@ void netcore_fork_forget(struct netcore_stack *st)
         return;
     /* Its retransmission timer is in lwIP's process-wide list; the child's pcbs are not its. */
     nc__rto_free(st);
+    nc__tcp_fin_ack_stop(st);
     nc__pcbmap_free(st);
     tcp_active_pcbs = NULL;
     tcp_listen_pcbs.listen_pcbs = NULL;

@@ -10,6 +10,23 @@
  *   listen(); connect() says EADDRNOTAVAIL and sendto() EAGAIN instead (their callers).
  * - An explicit port in use: EADDRINUSE, from the protocol's conflict check (tcp.c, and
  *   lwIP's udp_bind), which nc__port_bind calls through its bind function.
+ *
+ * Tuples kept away. A Linux peer that closes first can answer our FIN with a reset and keep
+ * the connection for net.ipv4.tcp_fin_timeout (60 s) as a TIME-WAIT entry still waiting for
+ * that FIN (substate FIN_WAIT2), which answers a new SYN on the same tuple with a reset: the
+ * next connect from that port fails with ECONNREFUSED. The kernel does this when our FIN
+ * comes while the peer's close() is still turning its socket into TIME-WAIT (__tcp_close
+ * runs tcp_time_wait and then the backlog, where the FIN meets a closed socket; "we still
+ * can lose it now", says tcp_rcv_state_process of a neighbouring case), a window of a few
+ * microseconds that a kernel client, woken by the FIN, rarely hits, and netcore's client,
+ * spinning on the device, does: bench/connrate met it once in ~375,000 connections, and at
+ * thousands of connections a second a random port comes back to the same peer within
+ * seconds, well inside the 60 s. tcp.c now acknowledges the peer's FIN with our own FIN, as
+ * the kernel does, which the peer takes in one step; an ACK that still goes ahead of our FIN
+ * (on data the program sends after the peer's FIN, then a close) leaves the window open. So
+ * a reset that lwIP accepts in LAST_ACK or CLOSING (after the peer's FIN and ours) keeps that
+ * local port away from that peer and port for 60 s: a connect to it walks past the port. The
+ * last NC_PORT_AVOID such tuples are kept.
  */
 #include "port.h"
 
@@ -17,20 +34,28 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/syscall.h>
 
 #include <lwip/err.h>
 #include <lwip/ip.h>
 #include <lwip/ip_addr.h>
+#include <lwip/priv/tcp_priv.h>
+#include <lwip/sys.h>
 #include <lwip/tcp.h>
 #include <lwip/udp.h>
 
 #include "addr.h"
 #include "errmap.h"
+#include "pcbmap.h"
+#include "rxframe.h"
 #include "shimapi.h"
 #include "sock.h"
 #include "stack.h"
 #include "sys.h"
+
+/* How long a tuple is kept away: Linux's default net.ipv4.tcp_fin_timeout, in ms. */
+#define AVOID_MS 60000u
 
 /* Linux's default ip_local_port_range, for a namespace whose file cannot be read. */
 #define EPHEMERAL_LO 32768
@@ -79,6 +104,56 @@ bool nc__port_privileged(const struct netcore_stack *st, uint16_t port)
     return !(d[0].effective & (1u << CAP_NET_BIND_SERVICE));
 }
 
+/* The peer of an lwIP address as the avoid table keeps it. */
+static void peer_key(const ip_addr_t *ip, uint32_t addr[4], bool *v6)
+{
+    memset(addr, 0, 4 * sizeof(uint32_t));
+    *v6 = IP_IS_V6_VAL(*ip);
+    if (*v6)
+        memcpy(addr, ip_2_ip6(ip)->addr, 16);
+    else
+        addr[0] = ip_2_ip4(ip)->addr;
+}
+
+/* Is lport kept away from addr:rport at now? */
+static bool avoided(const struct netcore_stack *st, const uint32_t addr[4], bool v6,
+                    uint16_t rport, uint16_t lport, uint32_t now)
+{
+    for (int i = 0; i < NC_PORT_AVOID; i++) {
+        const struct nc_port_avoid *a = &st->port_avoid[i];
+        if (a->until != 0 && (int32_t)(a->until - now) > 0 && a->lport == lport &&
+            a->rport == rport && a->v6 == v6 && memcmp(a->addr, addr, sizeof(a->addr)) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Binds port 0 for nc__port_bind, or for a connect to peer:rport when peer is not NULL. */
+static int bind_any(struct netcore_stack *st, void *pcb, const struct ip_addr *ip,
+                    const struct ip_addr *peer, uint16_t rport, nc_port_bind_fn bind)
+{
+    uint32_t addr[4];
+    bool v6 = false, check = false;
+    uint32_t now = 0;
+    if (peer != NULL) {
+        peer_key(peer, addr, &v6);
+        now = sys_now();
+        for (int i = 0; i < NC_PORT_AVOID && !check; i++)
+            check = st->port_avoid[i].until != 0;
+    }
+    unsigned n = (unsigned)st->port_hi - st->port_lo + 1;
+    unsigned start = nc__rand() % n;
+    for (unsigned i = 0; i < n; i++) {
+        uint16_t port = (uint16_t)(st->port_lo + (start + i) % n);
+        if (check && avoided(st, addr, v6, rport, port, now))
+            continue;
+        err_t e = bind(pcb, ip, port);
+        if (e != ERR_USE)
+            return e == ERR_OK ? 0 : -nc__err_to_errno(e);
+    }
+    return -EADDRINUSE;
+}
+
 int nc__port_bind(struct netcore_stack *st, void *pcb, const struct ip_addr *ip, uint16_t port,
                   nc_port_bind_fn bind)
 {
@@ -86,14 +161,36 @@ int nc__port_bind(struct netcore_stack *st, void *pcb, const struct ip_addr *ip,
         err_t e = bind(pcb, ip, port);
         return e == ERR_OK ? 0 : -nc__err_to_errno(e);
     }
-    unsigned n = (unsigned)st->port_hi - st->port_lo + 1;
-    unsigned start = nc__rand() % n;
-    for (unsigned i = 0; i < n; i++) {
-        err_t e = bind(pcb, ip, (uint16_t)(st->port_lo + (start + i) % n));
-        if (e != ERR_USE)
-            return e == ERR_OK ? 0 : -nc__err_to_errno(e);
-    }
-    return -EADDRINUSE;
+    return bind_any(st, pcb, ip, NULL, 0, bind);
+}
+
+int nc__port_connect(struct netcore_stack *st, void *pcb, const struct ip_addr *ip,
+                     const struct ip_addr *peer, uint16_t rport, nc_port_bind_fn bind)
+{
+    return bind_any(st, pcb, ip, peer, rport, bind);
+}
+
+void nc__port_rst_in(struct netcore_stack *st, const struct nc_frame *fr)
+{
+    const struct nc_tcpseg *t = &fr->tcp;
+    if (!t->tcp || !(t->flags & TCP_RST))
+        return;
+    struct tcp_pcb *p = nc__pcb_find_raw(st, fr->ver == 6, fr->src, t->sport, t->dport);
+    if (p == NULL || (p->state != LAST_ACK && p->state != CLOSING))
+        return;
+    /* Only a reset lwIP takes (tcp_process): one outside the window changes nothing. */
+    if (!TCP_SEQ_BETWEEN(t->seq, p->rcv_nxt, p->rcv_nxt + p->rcv_wnd))
+        return;
+    struct nc_port_avoid *a = &st->port_avoid[st->port_avoid_next];
+    st->port_avoid_next = (st->port_avoid_next + 1) % NC_PORT_AVOID;
+    peer_key(&p->remote_ip, a->addr, &a->v6);
+    a->rport = p->remote_port;
+    a->lport = p->local_port;
+    a->until = sys_now() + AVOID_MS;
+    if (a->until == 0)
+        a->until = 1; /* 0 marks a free entry */
+    nc__log(NETCORE_LOG_DEBUG, "port %u: reset after our FIN; kept from its peer's port %u "
+            "for %u s", a->lport, a->rport, AVOID_MS / 1000);
 }
 
 int nc__port_bind_sock(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a,

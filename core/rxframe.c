@@ -15,6 +15,7 @@
 #include <lwip/netif.h>
 
 #include "netcore.h"
+#include "port.h"
 #include "shimapi.h"
 #include "stack.h"
 #include "syn.h"
@@ -288,6 +289,7 @@ void nc__frame_dispatch(struct netcore_stack *st, struct nc_frame *fr)
         return;
     if (!nc__rto_input(st, fr))
         return;
+    nc__port_rst_in(st, fr);
     if (nc__netif_input(st, fr) && is_syn)
         nc__syn_tune(st, &syn);
     nc__rto_input_done(st, &fr->tcp);

@@ -229,6 +229,8 @@ struct nc_tcpinfo {
 void nc__tcp_info(struct nc_sock *s, struct nc_tcpinfo *ti);
 /* tcp.c */
 void nc__tcp_tw_cap(struct netcore_stack *st);
+/* Cancels the timer of nc__tcp_fin_ack (lwIP's timer list outlives the stack). */
+void nc__tcp_fin_ack_stop(struct netcore_stack *st);
 /* The device went away: every connection of the program fails with ENETDOWN. */
 void nc__tcp_netdown(struct netcore_stack *st);
 

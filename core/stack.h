@@ -13,6 +13,7 @@
 #include "dev.h"
 #include "netcore.h"
 #include "offload.h"
+#include "port.h"
 
 struct event_base;
 struct event;
@@ -43,6 +44,9 @@ struct netcore_stack {
     bool netdown_pending;        /* connections still to fail with ENETDOWN */
     int port_unpriv;             /* ip_unprivileged_port_start: lower ports need a capability */
     uint16_t port_lo, port_hi;   /* ip_local_port_range: where port 0 binds (port.c) */
+    struct nc_port_avoid port_avoid[NC_PORT_AVOID]; /* tuples a connect passes over (port.c) */
+    int port_avoid_next;         /* the entry the next one takes (the oldest) */
+    bool fin_ack_armed;          /* the timer of delayed FIN ACKs is set (tcp.c) */
     _Atomic bool stopping;
     struct nc_dev dev;
     struct netif *netif;

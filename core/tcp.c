@@ -24,6 +24,7 @@
 #include <lwip/ip.h>
 #include <lwip/tcp.h>
 #include <lwip/priv/tcp_priv.h>
+#include <lwip/timeouts.h>
 
 #include "ackpol.h"
 #include "addr.h"
@@ -418,7 +419,7 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_
     addr_from(s, &s->peer, &ip, port);
     if (s->pcb.tcp->local_port == 0) {
         /* No free port: the kernel's connect says EADDRNOTAVAIL (its bind EADDRINUSE). */
-        err = nc__port_bind(st, s->pcb.tcp, nc__addr_any(s), 0, bind_one);
+        err = nc__port_connect(st, s->pcb.tcp, nc__addr_any(s), &ip, port, bind_one);
         if (err != 0)
             return err == -EADDRINUSE ? -EADDRNOTAVAIL : err;
     }
@@ -558,6 +559,53 @@ void nc__tcp_close(struct netcore_stack *st, struct nc_sock *s)
         return;
     }
     nc__tcp_finish_close(st, s);
+}
+
+/*
+ * The ACK of the peer's FIN, when it ends the peer's side of an established connection,
+ * waits for what we send next (our FIN, or data) for up to FIN_ACK_MS, as the kernel's own
+ * does (tcp_fin() enters its "ping-pong" mode and the ACK goes out delayed): the usual
+ * program reads the EOF and closes, and the peer gets one FIN+ACK instead of an ACK and then
+ * a FIN. One frame less per connection, and the peer's close sees our ACK and FIN at once
+ * (port.c, "Tuples kept away", for what a Linux peer may do with a FIN that follows its
+ * ACK within microseconds). A program that keeps the socket open still acknowledges within
+ * FIN_ACK_MS, well before the peer's FIN would be retransmitted (200 ms at the least).
+ */
+#define FIN_ACK_MS 40
+
+static void fin_ack_due(void *arg)
+{
+    struct netcore_stack *st = arg;
+    st->fin_ack_armed = false;
+    for (struct tcp_pcb *pcb = tcp_active_pcbs; pcb != NULL; pcb = pcb->next) {
+        if (pcb->state == CLOSE_WAIT && (pcb->flags & TF_ACK_DELAY)) {
+            tcp_ack_now(pcb);
+            tcp_output(pcb);
+        }
+    }
+}
+
+void nc__tcp_fin_ack(struct netcore_stack *st, struct tcp_pcb *pcb)
+{
+    /* Only the ACK lwIP's FIN handling made due now: out-of-order data still waiting wants
+     * its ACK at once (with its SACK blocks). */
+    if (pcb->state != CLOSE_WAIT || !(pcb->flags & TF_ACK_NOW) || pcb->ooseq != NULL)
+        return;
+    tcp_clear_flags(pcb, TF_ACK_NOW);
+    tcp_set_flags(pcb, TF_ACK_DELAY);
+    /* One timer for every connection: armed anew at each FIN it would take a turn of the
+     * netstack thread per connection (stack.c re-arms its sleep for an earlier timer). */
+    if (!st->fin_ack_armed) {
+        st->fin_ack_armed = true;
+        sys_timeout(FIN_ACK_MS, fin_ack_due, st);
+    }
+}
+
+void nc__tcp_fin_ack_stop(struct netcore_stack *st)
+{
+    if (st->fin_ack_armed)
+        sys_untimeout(fin_ack_due, st);
+    st->fin_ack_armed = false;
 }
 
 void nc__tcp_netdown(struct netcore_stack *st)

@@ -140,6 +140,7 @@ err_t nc__tcp_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
             s->tcp.fin_pending = true;
         else
             atomic_store(&s->tcp.rx_eof, true);
+        nc__tcp_fin_ack(s->st, pcb);
         nc__sock_notify(s);
         return ERR_OK;
     }

@@ -18,6 +18,9 @@ struct tcp_pcb *nc__tcp_detach(struct nc_sock *s);
  * lwIP (FIN) and frees s, or, out of memory for the FIN, leaves s attached to try again
  * from the sent and poll callbacks. */
 void nc__tcp_finish_close(struct netcore_stack *st, struct nc_sock *s);
+/* tcp.c: the peer's FIN just moved pcb to CLOSE_WAIT (lwIP's recv callback, FIN): its ACK
+ * waits for what we send next, at most a few tens of ms. */
+void nc__tcp_fin_ack(struct netcore_stack *st, struct tcp_pcb *pcb);
 
 /* tcpdata.c: lwIP's recv, sent and poll callbacks, registered by tcp.c's attach. arg is
  * the socket, or NULL once detached. */
