@@ -1,4 +1,4 @@
-/* ring.c: the sockets' byte rings (contract and memory ordering: ring.c). */
+/* ring.c: the sockets' byte and chunk rings (contract and memory ordering: ring.c). */
 #ifndef NC_RING_H
 #define NC_RING_H
 
