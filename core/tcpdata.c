@@ -213,6 +213,9 @@ err_t nc__tcp_on_poll(void *arg, struct tcp_pcb *pcb)
     /* The mutex first: a program thread allocates tx under tx_mu (its buf pointer is not
      * ours to read meanwhile). A busy mutex means a busy ring: not idle this tick. */
     if (nc__mutex_trylock(&s->tcp.rx_mu)) {
+        /* The pbufs the program read since the last data came go back (the next lend would
+         * free them otherwise); with the reader kept out, as after a reopen's emptying. */
+        nc__ring_reclaim(&s->tcp.rx);
         if (nc__ring_idle(&s->tcp.rx))
             nc__ring_release(&s->tcp.rx);
         nc__mutex_unlock(&s->tcp.rx_mu);
@@ -222,7 +225,6 @@ err_t nc__tcp_on_poll(void *arg, struct tcp_pcb *pcb)
             nc__ring_release(&s->tcp.tx);
         nc__mutex_unlock(&s->tcp.tx_mu);
     }
-    nc__ring_reclaim(&s->tcp.rx); /* what the program read since the last data came */
     if (s->tcp.rx_pending != NULL && s->tcp.rx.buf == NULL)
         rx_fill(s);
     if (s->tcp.tx_nomem && s->relay != NULL) {
