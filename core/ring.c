@@ -23,9 +23,12 @@
  * the reader's cache either way). A chunk ring holds the pbufs themselves, lent by the
  * producer: head and tail still count bytes, so its readers (recv, peek, FIONREAD, the
  * relay, readiness) see the same ring, and slots say where the bytes are. The consumer reads
- * slot ck_done from offset ck_off on and publishes ck_done with release order once it is done
- * with a slot's bytes; only the producer gives owners back (pbuf_free needs the stack lock it
- * holds), on its next lend, on nc__ring_reclaim, or when the ring is released or freed.
+ * slot done from offset off on and publishes done with release order once it is done with a
+ * slot's bytes; only the producer gives owners back (pbuf_free needs the stack lock it holds),
+ * on its next lend, on nc__ring_reclaim, or when the ring is released or freed.
+ * The slots and their indices live in the chunk ring's buffer, which buf points to tagged
+ * with its low bit: a struct nc_ring is in every socket twice, and idle connections are
+ * counted in bytes (bench idle_conn_mem), so it has no field for what only busy rx rings use.
  */
 #include "ring.h"
 
@@ -38,6 +41,29 @@
 #include <unistd.h>
 
 #include "shimapi.h"
+
+/* A chunk ring's buffer. */
+struct chunks {
+    void (*drop)(void *owner);
+    size_t n;             /* slots, a power of two */
+    size_t head;          /* producer: slots filled */
+    size_t freed;         /* producer: slots whose owner went back */
+    _Atomic size_t done;  /* consumer: slots wholly read */
+    size_t off;           /* consumer: bytes read of slot done */
+    struct nc_chunk slot[];
+};
+
+/* r's chunks, or NULL for a byte ring or one without memory. */
+static struct chunks *chunks_of(const struct nc_ring *r)
+{
+    uintptr_t b = (uintptr_t)r->buf;
+    return (b & 1) != 0 ? (struct chunks *)(b - 1) : NULL;
+}
+
+static struct nc_chunk *slot_at(struct chunks *c, size_t i)
+{
+    return &c->slot[i & (c->n - 1)];
+}
 
 /*
  * Spare buffers. Every connection takes two ring buffers and gives them back when it is
@@ -114,8 +140,6 @@ int nc__ring_init(struct nc_ring *r, size_t cap)
     r->mark = 0;
     atomic_init(&r->head, 0);
     atomic_init(&r->tail, 0);
-    r->nck = 0;
-    r->drop = NULL;
     return 0;
 }
 
@@ -146,15 +170,12 @@ int nc__ring_alloc(struct nc_ring *r, size_t limit)
 
 static void give_back(struct nc_ring *r)
 {
-    if (r->nck != 0) {
+    struct chunks *c = chunks_of(r);
+    if (c != NULL) {
         /* The slots of a chunk ring are not a spare byte buffer of cap bytes. */
-        while (r->ck_freed != r->ck_head) {
-            struct nc_chunk *c = (struct nc_chunk *)r->buf + (r->ck_freed & (r->nck - 1));
-            r->drop(c->owner);
-            r->ck_freed++;
-        }
-        free(r->buf);
-        r->nck = 0;
+        for (; c->freed != c->head; c->freed++)
+            c->drop(slot_at(c, c->freed)->owner);
+        free(c);
     } else if (!keep_spare(r->buf, r->cap)) {
         free(r->buf);
     }
@@ -183,7 +204,7 @@ bool nc__ring_release(struct nc_ring *r)
 {
     if (r->buf == NULL || nc__ring_used(r) != 0)
         return false;
-    if (r->nck == 0)
+    if (chunks_of(r) == NULL)
         drop_pages(r->buf, r->cap);
     give_back(r);
     return true;
@@ -219,7 +240,7 @@ size_t nc__ring_write(struct nc_ring *r, const void *src, size_t len)
 {
     size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
     size_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-    size_t space = r->buf != NULL && r->nck == 0 ? r->cap - (head - tail) : 0;
+    size_t space = r->buf != NULL && chunks_of(r) == NULL ? r->cap - (head - tail) : 0;
     if (len > space)
         len = space;
     if (len == 0)
@@ -248,22 +269,19 @@ static int spans(const struct nc_ring *r, size_t pos, size_t len, struct iovec s
     return 2;
 }
 
-/* Chunk ring, consumer: up to max spans of the unread bytes (at most used of them), from
- * slot ck_done at offset ck_off on. */
-static int chunk_spans(const struct nc_ring *r, size_t used, struct iovec *sp, int max)
+/* Chunk ring c, consumer: up to max spans of the unread bytes (at most used of them), from
+ * slot done at offset off on. */
+static int chunk_spans(struct chunks *c, size_t used, struct iovec *sp, int max)
 {
-    const struct nc_chunk *ck = (const struct nc_chunk *)r->buf;
-    size_t slot = atomic_load_explicit(&r->ck_done, memory_order_relaxed);
-    size_t off = r->ck_off;
+    size_t i = atomic_load_explicit(&c->done, memory_order_relaxed);
+    size_t off = c->off;
     int n = 0;
-    while (used > 0 && n < max) {
-        const struct nc_chunk *c = &ck[slot & (r->nck - 1)];
-        size_t k = c->len - off < used ? c->len - off : used;
-        sp[n].iov_base = (void *)(c->ptr + off);
-        sp[n].iov_len = k;
-        n++;
-        used -= k;
-        slot++;
+    for (; used > 0 && n < max; i++, n++) {
+        const struct nc_chunk *k = slot_at(c, i);
+        size_t len = k->len - off < used ? k->len - off : used;
+        sp[n].iov_base = (void *)(k->ptr + off);
+        sp[n].iov_len = len;
+        used -= len;
         off = 0;
     }
     return n;
@@ -274,31 +292,30 @@ int nc__ring_read_spans(const struct nc_ring *r, struct iovec sp[2])
     size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
     size_t head = atomic_load_explicit(&r->head, memory_order_acquire);
     size_t used = head - tail;
-    if (r->nck != 0)
-        return chunk_spans(r, used, sp, 2);
+    struct chunks *c = chunks_of(r);
+    if (c != NULL)
+        return chunk_spans(c, used, sp, 2);
     return spans(r, tail, used, sp);
 }
 
 size_t nc__ring_peek(const struct nc_ring *r, void *dst, size_t len)
 {
-    if (r->nck != 0) {
+    struct chunks *c = chunks_of(r);
+    if (c != NULL) {
         /* Every chunk up to len, not two spans: a recv takes all that is there, as from a
          * byte ring. */
-        const struct nc_chunk *ck = (const struct nc_chunk *)r->buf;
         size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
         size_t used = atomic_load_explicit(&r->head, memory_order_acquire) - tail;
-        size_t slot = atomic_load_explicit(&r->ck_done, memory_order_relaxed);
-        size_t off = r->ck_off;
+        size_t i = atomic_load_explicit(&c->done, memory_order_relaxed);
+        size_t off = c->off;
         size_t done = 0;
         if (used > len)
             used = len;
-        while (done < used) {
-            const struct nc_chunk *c = &ck[slot & (r->nck - 1)];
-            size_t k = c->len - off < used - done ? c->len - off : used - done;
-            memcpy((uint8_t *)dst + done, c->ptr + off, k);
-            done += k;
-            slot++;
-            off = 0;
+        for (; done < used; i++, off = 0) {
+            const struct nc_chunk *k = slot_at(c, i);
+            size_t n = k->len - off < used - done ? k->len - off : used - done;
+            memcpy((uint8_t *)dst + done, k->ptr + off, n);
+            done += n;
         }
         return done;
     }
@@ -316,17 +333,15 @@ size_t nc__ring_peek(const struct nc_ring *r, void *dst, size_t len)
 void nc__ring_consume(struct nc_ring *r, size_t len)
 {
     size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-    if (r->nck != 0 && r->buf != NULL) {
-        const struct nc_chunk *ck = (const struct nc_chunk *)r->buf;
-        size_t slot = atomic_load_explicit(&r->ck_done, memory_order_relaxed);
-        size_t off = r->ck_off + len;
-        while (off > 0 && off >= ck[slot & (r->nck - 1)].len) {
-            off -= ck[slot & (r->nck - 1)].len;
-            slot++;
-        }
-        r->ck_off = off;
+    struct chunks *c = chunks_of(r);
+    if (c != NULL) {
+        size_t i = atomic_load_explicit(&c->done, memory_order_relaxed);
+        size_t off = c->off + len;
+        while (off > 0 && off >= slot_at(c, i)->len)
+            off -= slot_at(c, i++)->len;
+        c->off = off;
         /* After the bytes were read: the producer may give their owners back from here. */
-        atomic_store_explicit(&r->ck_done, slot, memory_order_release);
+        atomic_store_explicit(&c->done, i, memory_order_release);
     }
     atomic_store_explicit(&r->tail, tail + len, memory_order_release);
 }
@@ -342,7 +357,7 @@ int nc__ring_write_spans(const struct nc_ring *r, struct iovec sp[2], size_t max
 {
     size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
     size_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-    size_t space = r->buf != NULL && r->nck == 0 ? r->cap - (head - tail) : 0;
+    size_t space = r->buf != NULL && chunks_of(r) == NULL ? r->cap - (head - tail) : 0;
     if (space > max)
         space = max;
     return spans(r, head, space, sp);
@@ -363,9 +378,9 @@ int nc__ring_alloc_chunks(struct nc_ring *r, size_t limit, void (*drop)(void *ow
     /* Slots for chunks of 1 KiB on average: a super-segment is tens of KB, a segment at MTU
      * 1500 without offloads 1460 bytes; smaller ones fill the slots before the bytes, and the
      * rest waits with the producer as for a full ring. */
-    size_t nck = 16;
-    while (nck < r->cap / 1024 && nck < 4096)
-        nck *= 2;
+    size_t n = 16;
+    while (n < r->cap / 1024 && n < 4096)
+        n *= 2;
     /* Counted as cap bytes against the limit: what the ring may hold of its owners' bytes. */
     size_t was = atomic_fetch_add_explicit(&held, r->cap, memory_order_relaxed);
     if (limit != 0 && (was + r->cap > limit || was + r->cap < was)) {
@@ -373,53 +388,57 @@ int nc__ring_alloc_chunks(struct nc_ring *r, size_t limit, void (*drop)(void *ow
         atomic_fetch_add_explicit(&refused, 1, memory_order_relaxed);
         return -ENOBUFS;
     }
-    struct nc_chunk *ck = malloc(nck * sizeof(*ck));
-    if (ck == NULL) {
+    struct chunks *c = malloc(sizeof(*c) + n * sizeof(c->slot[0]));
+    if (c == NULL) {
         atomic_fetch_sub_explicit(&held, r->cap, memory_order_relaxed);
         atomic_fetch_add_explicit(&refused, 1, memory_order_relaxed);
         return -ENOMEM;
     }
-    r->nck = nck;
-    r->drop = drop;
-    r->ck_head = r->ck_freed = 0;
-    r->ck_off = 0;
-    atomic_store_explicit(&r->ck_done, 0, memory_order_relaxed);
-    r->buf = (uint8_t *)ck;
+    c->drop = drop;
+    c->n = n;
+    c->head = c->freed = c->off = 0;
+    atomic_init(&c->done, 0);
+    r->buf = (uint8_t *)((uintptr_t)c | 1); /* malloc's alignment leaves the bit free */
     return 0;
 }
 
 void nc__ring_reclaim(struct nc_ring *r)
 {
-    if (r->buf == NULL || r->nck == 0)
+    struct chunks *c = chunks_of(r);
+    if (c == NULL)
         return;
-    size_t done = atomic_load_explicit(&r->ck_done, memory_order_acquire);
-    while (r->ck_freed != done) {
-        struct nc_chunk *c = (struct nc_chunk *)r->buf + (r->ck_freed & (r->nck - 1));
-        r->drop(c->owner);
-        r->ck_freed++;
-    }
+    size_t done = atomic_load_explicit(&c->done, memory_order_acquire);
+    for (; c->freed != done; c->freed++)
+        c->drop(slot_at(c, c->freed)->owner);
 }
 
 size_t nc__ring_lend_room(struct nc_ring *r)
 {
-    if (r->buf == NULL || r->nck == 0)
+    struct chunks *c = chunks_of(r);
+    if (c == NULL)
         return 0;
     nc__ring_reclaim(r);
-    return r->ck_head - r->ck_freed == r->nck ? 0 : nc__ring_space(r);
+    return c->head - c->freed == c->n ? 0 : nc__ring_space(r);
 }
 
 bool nc__ring_lend(struct nc_ring *r, const void *ptr, size_t len, void *owner)
 {
     if (len == 0 || nc__ring_lend_room(r) < len)
         return false;
-    struct nc_chunk *c = (struct nc_chunk *)r->buf + (r->ck_head & (r->nck - 1));
-    c->ptr = ptr;
-    c->len = len;
-    c->owner = owner;
-    r->ck_head++;
+    struct chunks *c = chunks_of(r);
+    struct nc_chunk *k = slot_at(c, c->head++);
+    k->ptr = ptr;
+    k->len = len;
+    k->owner = owner;
     /* The slot before the head that publishes its bytes (release): a consumer that sees the
      * bytes sees where they are. */
     size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
     atomic_store_explicit(&r->head, head + len, memory_order_release);
     return true;
+}
+
+size_t nc__ring_chunk_slots(const struct nc_ring *r)
+{
+    struct chunks *c = chunks_of(r);
+    return c != NULL ? c->n : 0;
 }

@@ -17,20 +17,14 @@ struct nc_chunk {
 
 /* ring: single-producer single-consumer byte ring; capacity is a power of two. The buffer
  * comes on demand and goes back when the ring stays empty (ring.c has the rules).
- * A chunk ring (nc__ring_alloc_chunks) holds no bytes of its own: its buffer is an array of
+ * A chunk ring (nc__ring_alloc_chunks) holds no bytes of its own: its buffer is a table of
  * chunks the producer lends (received pbufs, read in place), and cap bounds their bytes. */
 struct nc_ring {
-    uint8_t *buf;            /* NULL while the ring holds no memory; chunk ring: the slots */
+    uint8_t *buf;            /* NULL while the ring holds no memory; a chunk ring's: tagged */
     size_t cap;              /* 0 until sized */
     _Atomic size_t head;     /* total bytes written (producer) */
     _Atomic size_t tail;     /* total bytes read (consumer) */
     size_t mark;             /* head at the last nc__ring_idle */
-    size_t nck;              /* chunk ring: slot count (a power of two); 0: byte ring */
-    size_t ck_head;          /* chunk ring, producer: slots filled */
-    size_t ck_freed;         /* chunk ring, producer: slots whose owner went back (drop) */
-    _Atomic size_t ck_done;  /* chunk ring, consumer: slots wholly read */
-    size_t ck_off;           /* chunk ring, consumer: bytes read of slot ck_done */
-    void (*drop)(void *owner); /* chunk ring: gives an owner back (on the producer's side) */
 };
 /* Sizes the ring (cap a power of two, else -EINVAL); no memory yet. */
 int nc__ring_init(struct nc_ring *r, size_t cap);
@@ -54,6 +48,8 @@ bool nc__ring_lend(struct nc_ring *r, const void *ptr, size_t len, void *owner);
 /* Producer: bytes a chunk ring can take now in one chunk (0: no free slot, or full), after
  * nc__ring_reclaim. */
 size_t nc__ring_lend_room(struct nc_ring *r);
+/* Slots of a chunk ring with memory (0: none, or a byte ring). */
+size_t nc__ring_chunk_slots(const struct nc_ring *r);
 /* Producer: gives back the owners of the chunks the consumer has read wholly. */
 void nc__ring_reclaim(struct nc_ring *r);
 /* Frees the buffer and unsizes the ring (the socket goes); a chunk ring drops every owner. */
