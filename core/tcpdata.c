@@ -4,11 +4,12 @@
  * Data moves through two rings per connection so the program never waits for the netstack
  * on the data path: send() copies into tx and kicks the netstack only when it had gone idle
  * (tx_idle); the netstack drains tx into tcp_write as lwIP's send buffer allows
- * (nc__tcp_flush, again from on_sent as ACKs free room). Received pbufs go into rx, a chunk
- * ring (ring.c), themselves: recv copies from their payloads, and they are freed here once
+ * (nc__tcp_flush, again from on_sent as ACKs free room). Received pbufs themselves go into
+ * rx, a chunk ring (ring.c): recv copies from their payloads, and they are freed here once
  * read. They are acknowledged to the peer with tcp_recved as they land there; what does not
  * fit stays in rx_pending, unacknowledged, so the advertised window closes and a slow reader
- * stalls the sender. recv() kicks the netstack only when it is holding data (rx_full: nc__tcp_refill).
+ * stalls the sender. recv() kicks the netstack only when it is holding data (rx_full:
+ * nc__tcp_refill).
  * When ACKs go out is ackpol.c's to say.
  *
  * tcp.c registers this file's callbacks on the pcb and owns the pcb's life; a socket the
