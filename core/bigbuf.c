@@ -3,11 +3,11 @@
  *
  * With offloads nearly every pbuf that carries data is a 64 KB super-segment: each one sent
  * is allocated by tcp_write and freed when acknowledged, each one received (netif.c's
- * rx_spare) freed when copied to its ring. Below glibc's mmap threshold (128 KB) such blocks
- * come from the heap, and freeing them leaves its top free chunk above the trim threshold
- * (128 KB) again and again: glibc shrinks the heap (brk in the main arena, madvise
- * MADV_DONTNEED in the netstack thread's) and the next allocation faults the same pages back
- * in, zeroed. perf of iperf3 on a TAP at MTU 1500: up to 18% of the sending side's CPU in
+ * rx_spare) freed once the program has read it from its ring. Below glibc's mmap threshold
+ * (128 KB) such blocks come from the heap, and freeing them leaves its top free chunk above
+ * the trim threshold (128 KB) again and again: glibc shrinks the heap (brk in the main
+ * arena, madvise MADV_DONTNEED in the netstack thread's) and the next allocation faults the
+ * same pages back in, zeroed. perf of iperf3 on a TAP at MTU 1500: up to 18% of the sending side's CPU in
  * those page faults and madvise. The last BIG_KEEP freed blocks wait here instead, at most
  * BIG_KEEP x 68 KB a process holds beyond what lwIP uses; everything else is malloc's.
  */

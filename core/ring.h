@@ -1,4 +1,4 @@
-/* ring.c: the sockets' byte rings (contract and memory ordering: ring.c). */
+/* ring.c: the sockets' byte and chunk rings (contract and memory ordering: ring.c). */
 #ifndef NC_RING_H
 #define NC_RING_H
 
@@ -8,10 +8,19 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+/* A run of bytes lent to a chunk ring: owner (a pbuf) holds them until the consumer is done. */
+struct nc_chunk {
+    const uint8_t *ptr;
+    size_t len;
+    void *owner;
+};
+
 /* ring: single-producer single-consumer byte ring; capacity is a power of two. The buffer
- * comes on demand and goes back when the ring stays empty (ring.c has the rules). */
+ * comes on demand and goes back when the ring stays empty (ring.c has the rules).
+ * A chunk ring (nc__ring_alloc_chunks) holds no bytes of its own: its buffer is a table of
+ * chunks the producer lends (received pbufs, read in place), and cap bounds their bytes. */
 struct nc_ring {
-    uint8_t *buf;            /* NULL while the ring holds no memory */
+    uint8_t *buf;            /* NULL while the ring holds no memory; a chunk ring's: tagged */
     size_t cap;              /* 0 until sized */
     _Atomic size_t head;     /* total bytes written (producer) */
     _Atomic size_t tail;     /* total bytes read (consumer) */
@@ -28,7 +37,22 @@ bool nc__ring_release(struct nc_ring *r);
 /* True if the ring holds a buffer, is empty, and nothing was written to it since the last
  * call (the netstack asks every poll interval: a ring idle for a whole one is released). */
 bool nc__ring_idle(struct nc_ring *r);
-/* Frees the buffer and unsizes the ring (the socket goes). */
+/* Producer, instead of nc__ring_alloc: makes the ring a chunk ring with a slot per at most
+ * cap / 1024 chunks; drop gives a chunk's owner back (producer's side only). 0 or as
+ * nc__ring_alloc. A chunk ring takes no nc__ring_write, write_spans or produce. */
+int nc__ring_alloc_chunks(struct nc_ring *r, size_t limit, void (*drop)(void *owner));
+/* Producer: lends len bytes at ptr, owned by owner, to a chunk ring; false when it has no free
+ * slot or fewer than len bytes of room (the caller keeps them). Gives back the owners of
+ * chunks read since (nc__ring_reclaim) first. */
+bool nc__ring_lend(struct nc_ring *r, const void *ptr, size_t len, void *owner);
+/* Producer: bytes a chunk ring can take now in one chunk (0: no free slot, or full), after
+ * nc__ring_reclaim. */
+size_t nc__ring_lend_room(struct nc_ring *r);
+/* Slots of a chunk ring with memory (0: none, or a byte ring). */
+size_t nc__ring_chunk_slots(const struct nc_ring *r);
+/* Producer: gives back the owners of the chunks the consumer has read wholly. */
+void nc__ring_reclaim(struct nc_ring *r);
+/* Frees the buffer and unsizes the ring (the socket goes); a chunk ring drops every owner. */
 void nc__ring_free(struct nc_ring *r);
 /* Bytes of buffer rings hold now, in all; allocations refused so far. */
 size_t nc__ring_held(void);

@@ -4,10 +4,12 @@
  * Data moves through two rings per connection so the program never waits for the netstack
  * on the data path: send() copies into tx and kicks the netstack only when it had gone idle
  * (tx_idle); the netstack drains tx into tcp_write as lwIP's send buffer allows
- * (nc__tcp_flush, again from on_sent as ACKs free room). Received pbufs are copied into rx
- * and acknowledged to the peer with tcp_recved as they land there; what does not fit stays
- * in rx_pending, unacknowledged, so the advertised window closes and a slow reader stalls the
- * sender. recv() kicks the netstack only when it is holding data (rx_full: nc__tcp_refill).
+ * (nc__tcp_flush, again from on_sent as ACKs free room). Received pbufs themselves go into
+ * rx, a chunk ring (ring.c): recv copies from their payloads, and they are freed here once
+ * read. They are acknowledged to the peer with tcp_recved as they land there; what does not
+ * fit stays in rx_pending, unacknowledged, so the advertised window closes and a slow reader
+ * stalls the sender. recv() kicks the netstack only when it is holding data (rx_full:
+ * nc__tcp_refill).
  * When ACKs go out is ackpol.c's to say.
  *
  * tcp.c registers this file's callbacks on the pcb and owns the pcb's life; a socket the
@@ -74,24 +76,53 @@ void nc__tcp_rx_drop(struct nc_sock *s)
         unpend_head(s);
 }
 
-/* Copies pending received data into rx; acknowledges what landed there. */
+/* rx's owners go back to lwIP as the program has read them (under the stack lock). */
+static void drop_pbuf(void *owner)
+{
+    pbuf_free(owner);
+}
+
+/* Lends what it can of the head pbuf of rx_pending to rx; returns the bytes lent. */
+static size_t lend_head(struct nc_sock *s)
+{
+    struct pbuf *p = s->tcp.rx_pending;
+    if (p->len == 0) {
+        unpend_head(s);
+        return 0;
+    }
+    size_t room = nc__ring_lend_room(&s->tcp.rx);
+    if (room == 0)
+        return 0;
+    if (room >= p->len) {
+        size_t n = p->len;
+        nc__ring_lend(&s->tcp.rx, p->payload, n, p);
+        s->tcp.rx_pending = p->next; /* rx holds its reference now */
+        p->next = NULL;
+        return n;
+    }
+    /* rx is nearly full: its first bytes go, with a reference of their own; the rest waits. */
+    pbuf_ref(p);
+    nc__ring_lend(&s->tcp.rx, p->payload, room, p);
+    pbuf_remove_header(p, room);
+    return room;
+}
+
+/* Moves pending received data into rx; acknowledges what landed there. */
 static void rx_fill(struct nc_sock *s)
 {
     /* No memory for the ring: the data waits in rx_pending and its window is not given
      * back (recved), so the peer stops at a closed window; on_poll tries again. */
     if (s->tcp.rx.buf == NULL && s->tcp.rx_pending != NULL &&
-        nc__ring_alloc(&s->tcp.rx, s->st->cfg.ring_mem) != 0)
+        nc__ring_alloc_chunks(&s->tcp.rx, s->st->cfg.ring_mem, drop_pbuf) != 0)
         return;
     for (;;) {
         size_t moved = 0;
-        while (s->tcp.rx_pending != NULL && nc__ring_space(&s->tcp.rx) > 0) {
-            struct pbuf *p = s->tcp.rx_pending;
-            size_t n = nc__ring_write(&s->tcp.rx, p->payload, p->len);
+        while (s->tcp.rx_pending != NULL) {
+            bool empty = s->tcp.rx_pending->len == 0;
+            size_t n = lend_head(s);
+            if (n == 0 && !empty)
+                break; /* rx is full */
             moved += n;
-            if (n < p->len)
-                pbuf_remove_header(p, n); /* rx is full: the rest waits */
-            else
-                unpend_head(s);
         }
         if (moved > 0) {
             if (s->pcb.tcp != NULL)
@@ -109,7 +140,7 @@ static void rx_fill(struct nc_sock *s)
         /* Ask the reader to kick us when it frees space; re-check in case it just did. */
         atomic_store(&s->tcp.rx_full, true);
         atomic_thread_fence(memory_order_seq_cst);
-        if (nc__ring_space(&s->tcp.rx) == 0 || !atomic_exchange(&s->tcp.rx_full, false))
+        if (nc__ring_lend_room(&s->tcp.rx) == 0 || !atomic_exchange(&s->tcp.rx_full, false))
             return;
     }
 }
@@ -184,6 +215,9 @@ err_t nc__tcp_on_poll(void *arg, struct tcp_pcb *pcb)
     /* The mutex first: a program thread allocates tx under tx_mu (its buf pointer is not
      * ours to read meanwhile). A busy mutex means a busy ring: not idle this tick. */
     if (nc__mutex_trylock(&s->tcp.rx_mu)) {
+        /* The pbufs the program read since the last data came go back (the next lend would
+         * free them otherwise); with the reader kept out, as after a reopen's emptying. */
+        nc__ring_reclaim(&s->tcp.rx);
         if (nc__ring_idle(&s->tcp.rx))
             nc__ring_release(&s->tcp.rx);
         nc__mutex_unlock(&s->tcp.rx_mu);

@@ -5,7 +5,9 @@
  * pushes 64 MiB through a 4 KiB ring between two threads in random-sized chunks and checks
  * that the consumer sees the producer's stream byte for byte. The demand cases check the
  * memory on demand: no buffer until nc__ring_alloc, given back only when empty, the idle
- * test that decides when, and the limit on what all rings hold.
+ * test that decides when, and the limit on what all rings hold. The chunk cases do the same
+ * for chunk rings (bytes lent, read in place, their owners given back once read, and only
+ * then), with a two-thread stress of their own.
  */
 #include <check.h>
 #include <errno.h>
@@ -681,6 +683,189 @@ START_TEST(test_spsc_stress)
 }
 END_TEST
 
+
+/* chunk rings: bytes lent by the producer, read in place, owners given back once read */
+
+#define NOWNERS 8
+static int dropped[NOWNERS]; /* times each owner went back */
+
+static void drop_owner(void *owner)
+{
+    dropped[(uint8_t *)owner - (uint8_t *)dropped]++;
+}
+
+static void *owner(int i)
+{
+    return (uint8_t *)dropped + i;
+}
+
+static void chunk_setup(struct nc_ring *r, size_t cap)
+{
+    memset(r, 0, sizeof(*r));
+    memset(dropped, 0, sizeof(dropped));
+    ck_assert_int_eq(nc__ring_init(r, cap), 0);
+    ck_assert_int_eq(nc__ring_alloc_chunks(r, 0, drop_owner), 0);
+}
+
+START_TEST(test_chunk_read_across)
+{
+    struct nc_ring r;
+    static const uint8_t a[] = "abc", b[] = "defgh", c[] = "ij";
+    uint8_t out[16];
+    chunk_setup(&r, 16);
+    ck_assert(nc__ring_lend(&r, a, 3, owner(0)));
+    ck_assert(nc__ring_lend(&r, b, 5, owner(1)));
+    ck_assert(nc__ring_lend(&r, c, 2, owner(2)));
+    ck_assert_uint_eq(nc__ring_used(&r), 10);
+    ck_assert_uint_eq(nc__ring_space(&r), 6);
+    /* A byte ring takes no bytes from the chunk side. */
+    ck_assert_uint_eq(nc__ring_write(&r, "x", 1), 0);
+    /* peek sees all three, and consumes nothing */
+    ck_assert_uint_eq(nc__ring_peek(&r, out, sizeof(out)), 10);
+    ck_assert_int_eq(memcmp(out, "abcdefghij", 10), 0);
+    /* a read ending inside the second chunk */
+    ck_assert_uint_eq(nc__ring_read(&r, out, 4), 4);
+    ck_assert_int_eq(memcmp(out, "abcd", 4), 0);
+    nc__ring_reclaim(&r);
+    ck_assert_int_eq(dropped[0], 1);
+    ck_assert_int_eq(dropped[1], 0); /* still being read */
+    struct iovec sp[2];
+    ck_assert_int_eq(nc__ring_read_spans(&r, sp), 2);
+    ck_assert_ptr_eq(sp[0].iov_base, b + 1);
+    ck_assert_uint_eq(sp[0].iov_len, 4);
+    ck_assert_ptr_eq(sp[1].iov_base, c);
+    ck_assert_uint_eq(sp[1].iov_len, 2);
+    nc__ring_consume(&r, 4); /* exactly the end of the second */
+    nc__ring_reclaim(&r);
+    ck_assert_int_eq(dropped[1], 1);
+    ck_assert_int_eq(dropped[2], 0);
+    ck_assert_uint_eq(nc__ring_read(&r, out, sizeof(out)), 2);
+    ck_assert_int_eq(memcmp(out, "ij", 2), 0);
+    ck_assert(nc__ring_release(&r));
+    ck_assert_int_eq(dropped[2], 1);
+    for (int i = 0; i < NOWNERS; i++)
+        ck_assert_int_le(dropped[i], 1);
+    nc__ring_free(&r);
+}
+END_TEST
+
+START_TEST(test_chunk_room)
+{
+    struct nc_ring r;
+    static const uint8_t big[32];
+    chunk_setup(&r, 16);
+    ck_assert(!nc__ring_lend(&r, big, 17, owner(0))); /* more bytes than cap */
+    ck_assert(!nc__ring_lend(&r, big, 0, owner(0)));
+    ck_assert(nc__ring_lend(&r, big, 10, owner(0)));
+    ck_assert_uint_eq(nc__ring_lend_room(&r), 6);
+    ck_assert(!nc__ring_lend(&r, big, 7, owner(1)));
+    ck_assert(nc__ring_lend(&r, big, 6, owner(1)));
+    ck_assert_uint_eq(nc__ring_lend_room(&r), 0);
+    /* Not released while it holds data; freed, it gives every owner back. */
+    ck_assert(!nc__ring_release(&r));
+    ck_assert_int_eq(dropped[0] + dropped[1], 0);
+    nc__ring_free(&r);
+    ck_assert_int_eq(dropped[0], 1);
+    ck_assert_int_eq(dropped[1], 1);
+}
+END_TEST
+
+START_TEST(test_chunk_slots)
+{
+    /* 16 slots at least: one-byte chunks fill them before the bytes of a 64 KiB ring. */
+    struct nc_ring r;
+    static const uint8_t one[1] = { 7 };
+    uint8_t out[1];
+    chunk_setup(&r, 65536);
+    int n = 0;
+    while (nc__ring_lend(&r, one, 1, owner(0)))
+        n++;
+    ck_assert_uint_eq((size_t)n, nc__ring_chunk_slots(&r));
+    ck_assert_uint_ge((size_t)n, 16);
+    ck_assert_uint_eq(nc__ring_lend_room(&r), 0);
+    ck_assert_uint_eq(nc__ring_read(&r, out, 1), 1);
+    ck_assert_uint_eq(nc__ring_lend_room(&r), 65536 - (size_t)n + 1); /* a slot again */
+    ck_assert_int_eq(dropped[0], 1);
+    nc__ring_free(&r);
+    ck_assert_int_eq(dropped[0], n);
+}
+END_TEST
+
+/* Two threads through a chunk ring of 4 KiB: the consumer must see the producer's stream
+ * byte for byte, whatever the chunk and read sizes, and every chunk goes back exactly once,
+ * and only once read. */
+#define CSTRESS_TOTAL (16u << 20)
+static uint8_t cstream[CSTRESS_TOTAL];
+static _Atomic size_t cread; /* bytes the consumer has finished with */
+static _Atomic size_t cbad;
+
+static _Atomic size_t cdrops; /* owners given back */
+
+static void drop_checked(void *owner)
+{
+    atomic_fetch_add(&cdrops, 1);
+    /* owner: the end offset of its chunk in the stream */
+    size_t end = (size_t)(uintptr_t)owner;
+    if (end > atomic_load(&cread) && cbad == CSTRESS_TOTAL)
+        cbad = end; /* given back before it was read */
+}
+
+static void *cconsumer(void *arg)
+{
+    struct nc_ring *r = arg;
+    static uint8_t buf[700];
+    uint32_t rnd = 0x9e3779b9u;
+    size_t pos = 0;
+    while (pos < CSTRESS_TOTAL && cbad == CSTRESS_TOTAL) {
+        size_t n = nc__ring_peek(r, buf, 1 + xorshift(&rnd) % sizeof(buf));
+        if (n > 0 && memcmp(buf, cstream + pos, n) != 0) {
+            cbad = pos;
+            break;
+        }
+        pos += n;
+        atomic_store(&cread, pos); /* before consume lets the producer give them back */
+        nc__ring_consume(r, n);
+        if (n == 0)
+            sched_yield();
+    }
+    return NULL;
+}
+
+START_TEST(test_chunk_stress)
+{
+    struct nc_ring r;
+    pthread_t c;
+    uint32_t rnd = 0x1234567u;
+    for (size_t i = 0; i < CSTRESS_TOTAL; i++)
+        cstream[i] = pattern(i);
+    cbad = CSTRESS_TOTAL;
+    atomic_store(&cread, 0);
+    memset(&r, 0, sizeof(r));
+    ck_assert_int_eq(nc__ring_init(&r, 4096), 0);
+    ck_assert_int_eq(nc__ring_alloc_chunks(&r, 0, drop_checked), 0);
+    ck_assert_int_eq(pthread_create(&c, NULL, cconsumer, &r), 0);
+    size_t pos = 0, lent = 0;
+    atomic_store(&cdrops, 0);
+    while (pos < CSTRESS_TOTAL && cbad == CSTRESS_TOTAL) {
+        size_t want = 1 + xorshift(&rnd) % 1500;
+        if (want > CSTRESS_TOTAL - pos)
+            want = CSTRESS_TOTAL - pos;
+        if (nc__ring_lend(&r, cstream + pos, want, (void *)(uintptr_t)(pos + want))) {
+            pos += want;
+            lent++;
+        } else {
+            sched_yield();
+        }
+    }
+    ck_assert_int_eq(pthread_join(c, NULL), 0);
+    ck_assert_msg(cbad == CSTRESS_TOTAL, "wrong byte or early drop at %zu", cbad);
+    ck_assert_uint_eq(atomic_load(&r.tail), CSTRESS_TOTAL);
+    ck_assert(nc__ring_release(&r)); /* empty: every chunk back */
+    ck_assert_uint_eq(atomic_load(&cdrops), lent);
+    nc__ring_free(&r);
+}
+END_TEST
+
 static Suite *ring_suite(void)
 {
     Suite *s = suite_create("ring");
@@ -733,6 +918,14 @@ static Suite *ring_suite(void)
     tcase_add_test(tc, test_release_keeps_data);
     tcase_add_test(tc, test_idle);
     tcase_add_test(tc, test_limit);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("chunk");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_chunk_read_across);
+    tcase_add_test(tc, test_chunk_room);
+    tcase_add_test(tc, test_chunk_slots);
+    tcase_add_test(tc, test_chunk_stress);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("spsc");
