@@ -113,6 +113,13 @@ void nc__mem_free(void *p);
  * scaled, 32 KiB not), not lwIP's 4 MSS (an ACK per 5840 bytes read): below that,
  * core/ackpol.c decides when received data is acknowledged, and the window with it. */
 #define TCP_WND_UPDATE_THRESHOLD    (TCP_WND_MAX(pcb) / 2)
+/* Out-of-order segments a connection keeps, in pbufs (lwIP drops the queue's tail beyond,
+ * with its SACK blocks). Unbounded, only the window limits them: a peer sending the 1 MiB in
+ * one-byte segments behind a hole made lwIP hold ~140 bytes of heap per byte (the pbuf, the
+ * frame's headers, the tcp_seg) and walk the whole queue for each insertion
+ * (tests/check_rxmem). 2048 is a 1 MiB window of 512-byte segments, nearly three of
+ * 1460-byte ones: a real sender's out-of-order data is never cut. */
+#define TCP_OOSEQ_MAX_PBUFS         2048
 /* Debian's; tcp.c raises each connection's snd_buf (lwIP's low-water marks are 16-bit). */
 #define TCP_SND_BUF                 0xFFFF
 /* Segments a connection may queue (unsent and unacknowledged): lwIP's default, 4 x TCP_SND_BUF
