@@ -68,6 +68,8 @@ struct nc_tcp {
     pthread_mutex_t tx_mu, rx_mu; /* serialise app threads on one socket */
     struct pbuf *rx_pending;      /* received but not yet in rx (ring full), oldest first: */
     struct pbuf *rx_pend_last;    /* the received chains linked one behind the other */
+    uint8_t *rx_coll_end;         /* rx_pend_last is a collapse buffer ending here (tcpdata.c),
+                                   * or NULL */
 };
 
 /* A TCP listener's part: accepted sockets not yet taken by accept() (ids), under the stack

@@ -287,7 +287,7 @@ static void drop_backlog(struct netcore_stack *st, struct nc_sock *s)
  * a connection is reset (SO_ERROR then says ECONNRESET), a listener stops, the queues are
  * emptied, and only an address and port the program chose stay bound. getsockname goes on
  * showing the old port, as the kernel's does. (A thread reading the socket at that moment
- * races with the emptying of rx, as the program itself asked for.)
+ * gets what it read before the emptying, or nothing.)
  */
 static void reopen(struct netcore_stack *st, struct nc_sock *s)
 {
@@ -304,14 +304,19 @@ static void reopen(struct netcore_stack *st, struct nc_sock *s)
         tcp_abort(old);
     }
     nc__tcp_rx_drop(s);
+    /* rx is emptied with the reader kept out: its chunks are received pbufs, which the next
+     * data's lend frees once they count as read, and a thread copying out of one meanwhile
+     * would read freed memory. A reader holds rx_mu only while it copies (never while it
+     * waits, nor while it wants the stack lock: nc__kick only tries it), so this wait is
+     * short. */
+    nc__mutex_lock(&s->tcp.rx_mu);
     nc__ring_consume(&s->tcp.rx, nc__ring_used(&s->tcp.rx));
+    /* An unconnected socket has no poll to give its rings' memory back: now. */
+    nc__ring_release(&s->tcp.rx);
+    nc__mutex_unlock(&s->tcp.rx_mu);
     nc__ring_consume(&s->tcp.tx, nc__ring_used(&s->tcp.tx));
-    /* An unconnected socket has no poll to give its rings' memory back: now, unless a
-     * thread is in a call on the ring (then at the next connection's first idle tick). */
-    if (nc__mutex_trylock(&s->tcp.rx_mu)) {
-        nc__ring_release(&s->tcp.rx);
-        nc__mutex_unlock(&s->tcp.rx_mu);
-    }
+    /* tx's the same way, unless a thread is in a call on it (then at the next connection's
+     * first idle tick). */
     if (nc__mutex_trylock(&s->tcp.tx_mu)) {
         nc__ring_release(&s->tcp.tx);
         nc__mutex_unlock(&s->tcp.tx_mu);

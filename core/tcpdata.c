@@ -16,6 +16,8 @@
  * program closed goes back to it (nc__tcp_finish_close) once tx is empty. tcpapp.c is the
  * other side of both rings.
  */
+#include <string.h>
+
 #include <lwip/tcp.h>
 #include <lwip/priv/tcp_priv.h>
 
@@ -59,6 +61,63 @@ static void pend(struct nc_sock *s, struct pbuf *p)
     while (p->next != NULL)
         p = p->next;
     s->tcp.rx_pend_last = p;
+    s->tcp.rx_coll_end = NULL;
+}
+
+/*
+ * Small segments behind unread data are copied together (the kernel's tcp_collapse does the
+ * same for its receive queue). Each received pbuf costs a hundred bytes or so beside its
+ * payload (the struct, the frame's headers, malloc's own), and what waits in rx_pending is
+ * bounded only by the window: a peer sending one byte per segment to a program that does not
+ * read made the 1 MiB window cost ~90 MiB (tests/check_rxmem). A pbuf of at most
+ * COLLAPSE_MAX bytes arriving while data waits is copied into a collapse buffer of
+ * COLLAPSE_CAP at rx_pending's tail, and freed: what waits then costs a few percent beyond
+ * the data. A program that reads as data comes finds rx_pending empty and is not charged a
+ * copy.
+ */
+#define COLLAPSE_MAX 512
+#define COLLAPSE_CAP 4000
+
+/* Copies q's bytes to rx_pending's tail collapse buffer, starting a new one when the tail is
+ * none or full; false (q untouched) when no memory. */
+static bool collapse(struct nc_sock *s, const struct pbuf *q)
+{
+    struct pbuf *t = s->tcp.rx_pend_last;
+    uint8_t *end = s->tcp.rx_coll_end;
+    if (end == NULL || (size_t)(end - ((uint8_t *)t->payload + t->len)) < q->len) {
+        t = pbuf_alloc(PBUF_RAW, COLLAPSE_CAP, PBUF_RAM);
+        if (t == NULL)
+            return false;
+        end = (uint8_t *)t->payload + COLLAPSE_CAP;
+        t->len = t->tot_len = 0;
+        pend(s, t);
+        s->tcp.rx_coll_end = end;
+    }
+    /* Bytes lent off t's front (lend_head) stay before its payload: the end is still the
+     * end. */
+    memcpy((uint8_t *)t->payload + t->len, q->payload, q->len);
+    t->len = (u16_t)(t->len + q->len);
+    t->tot_len = t->len;
+    return true;
+}
+
+/* pend, with a chain's small pbufs collapsed while data waits. */
+static void pend_collapsing(struct nc_sock *s, struct pbuf *p)
+{
+    if (s->tcp.rx_pending == NULL && p->next == NULL) {
+        pend(s, p); /* the usual case: nothing waits */
+        return;
+    }
+    while (p != NULL) {
+        struct pbuf *q = p;
+        p = q->next;
+        q->next = NULL;
+        q->tot_len = q->len;
+        if (s->tcp.rx_pending != NULL && q->len <= COLLAPSE_MAX && collapse(s, q))
+            pbuf_free(q);
+        else
+            pend(s, q);
+    }
 }
 
 /* Takes the head pbuf off rx_pending and frees it. */
@@ -178,7 +237,7 @@ err_t nc__tcp_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     /* Against a kernel peer's Nagle, lwIP's own delayed ACK (every other segment, the rest
      * at its 250 ms timer) stalls request/response: ackpol.c decides instead. */
     nc__ack_recv(s->st, s, pcb, p);
-    pend(s, p);
+    pend_collapsing(s, p);
     rx_fill(s);
     return ERR_OK;
 }

@@ -69,6 +69,11 @@ static uint32_t pseudo(uint8_t proto, size_t l4len)
 
 void hp_start(struct hp *h)
 {
+    hp_start_with(h, NULL);
+}
+
+void hp_start_with(struct hp *h, void (*tweak)(struct netcore_config *))
+{
     int sv[2];
     memset(h, 0, sizeof(*h));
     netcore_clock_manual(1);
@@ -78,6 +83,8 @@ void hp_start(struct hp *h)
     netcore_config_defaults(&cfg);
     cfg.device = NETCORE_DEV_WIRE;
     cfg.wire_fd = sv[0];
+    if (tweak != NULL)
+        tweak(&cfg);
     char err[256];
     ck_assert_msg(netcore_start(&cfg, NETCORE_MANUAL, &h->st, err, sizeof(err)) == 0, "%s",
                   err);

@@ -41,6 +41,8 @@ struct hp_seg {
 
 /* A stack on the wire, nothing connected yet. */
 void hp_start(struct hp *h);
+/* The same with its configuration changed by tweak first. */
+void hp_start_with(struct hp *h, void (*tweak)(struct netcore_config *));
 void hp_stop(struct hp *h);
 /* Sends the stack a segment of len payload bytes (zeros), with TCP options opt (a multiple of
  * 4 bytes). */
