@@ -211,7 +211,7 @@ bool hp_wait_seg(struct hp *h, struct hp_seg *seg, int ms)
     }
 }
 
-void hp_connect(struct hp *h, bool sack, struct hp_seg *syn)
+void hp_syn(struct hp *h, struct hp_seg *syn)
 {
     h->s = netcore_socket(h->st, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     ck_assert_int_ge(h->s, 0);
@@ -228,9 +228,15 @@ void hp_connect(struct hp *h, bool sack, struct hp_seg *syn)
     if (syn != NULL)
         *syn = sg[0];
     h->iss = sg[0].seq;
+}
+
+void hp_connect(struct hp *h, bool sack, struct hp_seg *syn)
+{
+    hp_syn(h, syn);
     static const uint8_t mss_sack[8] = { 2, 4, HP_MSS >> 8, HP_MSS & 0xff, 1, 1, 4, 2 };
     hp_send(h, HP_ISS, h->iss + 1, HP_SYN | HP_ACK, 65535, mss_sack, sack ? 8 : 4, 0);
-    n = hp_collect(h, sg, 4);
+    struct hp_seg sg[4];
+    int n = hp_collect(h, sg, 4);
     ck_assert_int_eq(n, 1); /* the ACK of the handshake */
     ck_assert_uint_ne(netcore_poll(h->st, h->s, POLLOUT) & POLLOUT, 0);
 }

@@ -54,6 +54,9 @@ int hp_collect(struct hp *h, struct hp_seg *out, int max);
  * frame comes) for the next TCP segment the stack sends on h->wire, answering ARP
  * meanwhile; true with *seg filled and h->port learnt. */
 bool hp_wait_seg(struct hp *h, struct hp_seg *seg, int ms);
+/* The stack's socket h->s connects to the test: returns once its SYN went out (in *syn when
+ * syn is not NULL), h->iss and h->port learnt. */
+void hp_syn(struct hp *h, struct hp_seg *syn);
 /* The stack connects to the test; the test's SYN-ACK offers MSS HP_MSS and, if sack,
  * SACK-permitted. syn, when not NULL, receives the stack's SYN. */
 void hp_connect(struct hp *h, bool sack, struct hp_seg *syn);
