@@ -40,7 +40,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include "shim.h"
 
@@ -174,9 +176,17 @@ static void take_info(int sig, siginfo_t *out)
     }
 }
 
+/*
+ * A signal waits while the thread holds a counted lock, and also while one deferred earlier
+ * waits: the thread is then between its last unlock's decrement and that unlock's look at
+ * nc__crit_pending, or in run_deferred, and will run both. Run at once there, this handler
+ * would meet the deferred one at its own first netcore call's unlock, and run it inside
+ * itself, which the kernel never does while the handler's signal is blocked
+ * (tests/check_shim_signal: a handler sending numbered bytes sent one number twice).
+ */
 static void trampoline(int sig, siginfo_t *info, void *uc)
 {
-    if (nc__crit_depth > 0) {
+    if (nc__crit_depth > 0 || nc__crit_pending) {
         keep_info(sig, info);
         atomic_fetch_or(&deferred, (uint64_t)1 << (sig - 1));
         nc__crit_pending = 1;
@@ -196,6 +206,22 @@ static void run_deferred(void)
         nc__crit_enter(); /* what arrives while we pick joins the set, and sets the flag */
         nc__crit_pending = 0;
         uint64_t set = atomic_load(&deferred);
+        /* A signal blocked here now (this is a handler's own netcore call, with its signal
+         * and mask blocked, or a section of the shim's with every signal blocked) goes back
+         * to the kernel, which delivers it once it is unblocked, as it would have: run here,
+         * a handler would run inside itself. Its siginfo becomes tgkill's. */
+        sigset_t blocked;
+        pthread_sigmask(SIG_BLOCK, NULL, &blocked);
+        for (uint64_t b = set; b != 0; b &= b - 1) {
+            int s = __builtin_ctzll(b) + 1;
+            if (sigismember(&blocked, s) != 1)
+                continue;
+            siginfo_t gone;
+            take_info(s, &gone);
+            atomic_fetch_and(&deferred, ~(b & -b));
+            set &= ~(b & -b);
+            nc__raw_syscall(SYS_tgkill, (long)getpid(), nc__raw_syscall(SYS_gettid), (long)s);
+        }
         int sig = set != 0 ? __builtin_ctzll(set) + 1 : 0;
         siginfo_t info;
         if (sig != 0) {
