@@ -378,7 +378,9 @@ static void recv_rep(int c, struct nc_share_rep *rep, int *fd)
     struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
                          .msg_controllen = sizeof(cm.b) };
     memset(rep, 0, sizeof(*rep));
-    ck_assert_int_eq(recvmsg(c, &mh, MSG_CMSG_CLOEXEC), (ssize_t)sizeof(*rep));
+    ssize_t n = recvmsg(c, &mh, MSG_CMSG_CLOEXEC);
+    ck_assert_msg(n == (ssize_t)sizeof(*rep), "reply of %zd bytes (%s), want %zu", n,
+                  n < 0 ? strerror(errno) : "short", sizeof(*rep));
     ck_assert_uint_eq(rep->magic, NC_SHARE_MAGIC);
     int got = -1;
     for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h != NULL; h = CMSG_NXTHDR(&mh, h)) {
