@@ -75,10 +75,17 @@ void nc__sock_put(struct netcore_stack *st, int id)
     }
 }
 
+/*
+ * The wake goes to the kernel only when a call sleeps or is about to (futex_waiters, which
+ * nc__sock_wait counts before its first look at seq): a close and a free each made a
+ * FUTEX_WAKE per connection that woke nobody. Both are seq_cst, so a waiter we do not see
+ * counted reads the new seq, and what was stored before it, in its first look.
+ */
 void nc__sock_wake(struct nc_sock *s)
 {
     atomic_fetch_add(&s->seq, 1);
-    nc__raw_syscall(SYS_futex, &s->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    if (atomic_load(&s->futex_waiters) > 0)
+        nc__raw_syscall(SYS_futex, &s->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
 /* Caller holds the stack lock. */
