@@ -492,6 +492,11 @@ int nc__fd_open(int handle, int cloexec)
         netcore_close(nc_stack, handle);
         return -e;
     }
+    return nc__fd_adopt(handle, fd);
+}
+
+int nc__fd_adopt(int handle, int fd)
+{
     int rc = nc__fd_bind(fd, handle);
     if (rc != 0) {
         LIBC(close)(fd);
