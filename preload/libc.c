@@ -2,10 +2,12 @@
  * The shim's ground floor: the real libc symbols, the lazily started stack, and the map from
  * program fds to netcore sockets.
  *
- * A netcore socket reaches the program as a dup of the socket's eventfd: a real kernel fd,
- * so poll/select/epoll can wait on it beside ordinary fds, and fd numbers behave (dup2 onto
- * 0-2, close-all loops). The core keeps the original eventfd for its own signalling; the
- * program owns its dups, and the socket is closed when the last of them is.
+ * A netcore socket reaches the program as a descriptor of the socket's eventfd: a real
+ * kernel fd, so poll/select/epoll can wait on it beside ordinary fds, and fd numbers behave
+ * (dup2 onto 0-2, close-all loops). The core keeps a descriptor of its own, high, for its
+ * signalling (socket() gets the eventfd made at the lowest free number and the core a copy,
+ * netcore_socket_fd; accept a dup of the core's); the program owns its descriptors, and the
+ * socket is closed when the last of them is.
  */
 #include <dlfcn.h>
 #include <fcntl.h>
