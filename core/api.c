@@ -16,6 +16,7 @@
 #include "shimapi.h"
 #include "sock.h"
 #include "stack.h"
+#include "sys.h"
 
 /*
  * What the kernel checks of every address argument before the protocol sees it
@@ -64,7 +65,9 @@ struct call {
 static inline ssize_t call_held(struct netcore_stack *st, int id, const struct call *c)
     __attribute__((always_inline));
 
-int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol)
+/* netcore_socket, and with prog_fd netcore_socket_fd. */
+static int open_socket(struct netcore_stack *st, int domain, int type, int protocol,
+                       int *prog_fd)
 {
     /* The kernel's order: flag bits, then family, then type, protocol range, protocol. */
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -87,18 +90,33 @@ int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol)
     }
     struct nc_sock *s;
     nc__lock(st);
-    int rc = nc__sock_alloc(st, domain, base, &s);
+    int rc = prog_fd == NULL ? nc__sock_alloc(st, domain, base, &s)
+                             : nc__sock_alloc_fd(st, domain, base, (type & SOCK_CLOEXEC) != 0,
+                                                 prog_fd, &s);
     if (rc == 0) {
         rc = base == SOCK_STREAM ? nc__tcp_open(st, s) : nc__udp_open(st, s);
-        if (rc != 0)
+        if (rc != 0) {
             nc__sock_free(st, s);
-        else
+            if (prog_fd != NULL)
+                nc__sys_close(*prog_fd);
+        } else {
             rc = s->id;
+        }
     }
     if (rc >= 0 && (type & SOCK_NONBLOCK))
         atomic_store(&s->nonblock, true);
     nc__run_pending_and_unlock(st);
     return rc;
+}
+
+int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol)
+{
+    return open_socket(st, domain, type, protocol, NULL);
+}
+
+int netcore_socket_fd(struct netcore_stack *st, int domain, int type, int protocol, int *fd)
+{
+    return open_socket(st, domain, type, protocol, fd);
 }
 
 /* bind for a socket held. */

@@ -130,15 +130,35 @@ static uint8_t tcp_flags(const uint8_t *ip, size_t len)
     return 0;
 }
 
+/*
+ * How many answers settle reads. A pump to the empty queue ends in a readv that says
+ * EAGAIN, one per hold: three per connection of bench/connrate (connect, first data, close).
+ * A SYN has one answer (SYN-ACK or reset), and so has a FIN (its ACK; the peer's own FIN
+ * comes when its program closes): settle reads that many frames and stops, which saves the
+ * EAGAIN of the SYN's and the FIN's holds. Not after data: the peer's program, woken inside
+ * our writev, has often answered by the time its ACK is read (connrate: the response and
+ * the server's FIN behind the ACK, 2 frames per first request in 2), and what settle leaves
+ * would wake the netstack thread once the release arms the device (the kernel finds it
+ * readable): a wake-up to save a readv. A frame beyond the count is not lost either way.
+ */
 void nc__devwatch_tx(struct netcore_stack *st, const uint8_t *ip, size_t len)
 {
-    if (st->tx_held || nc__in_stack_thread || !st->cfg.spin_own)
+    if (nc__in_stack_thread || !st->cfg.spin_own)
         return;
     uint8_t fl = tcp_flags(ip, len);
-    if (!(fl & (0x01 | 0x02)) && !(fl != 0 && nc__pcb_young_send(st, ip, len)))
+    bool syn_fin = (fl & (0x01 | 0x02)) != 0;
+    if (!syn_fin && !(fl != 0 && nc__pcb_young_send(st, ip, len)))
         return;
-    if (nc__devwatch_hold(st))
+    if (!st->tx_held) {
+        if (!nc__devwatch_hold(st))
+            return;
         st->tx_held = true;
+        st->tx_answers = 0;
+    }
+    if (!syn_fin)
+        st->tx_answers = st->cfg.rx_batch; /* to the empty queue */
+    else if (st->tx_answers < st->cfg.rx_batch)
+        st->tx_answers++;
 }
 
 void nc__devwatch_settle(struct netcore_stack *st, bool read)
@@ -147,6 +167,6 @@ void nc__devwatch_settle(struct netcore_stack *st, bool read)
         return;
     st->tx_held = false;
     if (read)
-        nc__pump_device(st, st->cfg.rx_batch);
+        nc__pump_device(st, st->tx_answers);
     nc__devwatch_release(st);
 }

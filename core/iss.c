@@ -8,9 +8,18 @@
  * (port.c starts its search for a free ephemeral port from nc__rand too).
  *
  * ISN = 4 µs clock + SipHash-2-4(secret, addresses and ports), per RFC 6528.
+ *
+ * nc__rand is SipHash-2-4 under a second secret of a draw counter and the clock, not a
+ * getrandom() per call: that was one system call per connect (port.c draws a port's start),
+ * of the ~30 that netcore made per connection where a kernel client makes 6. Without the
+ * key the outputs are a PRF's, as unpredictable to an observer as the kernel's
+ * (test_wire_security). The clock is there for fork: a child copies the key and the counter,
+ * and without it would draw the parent's next numbers.
  */
 #include "iss.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/random.h>
@@ -23,22 +32,32 @@
 
 #include "hidden.h"
 
-static uint64_t key[2];
-static bool keyed;
+/* keys[0..1]: the ISNs'; keys[2..3]: nc__rand's. Drawn once per process. */
+static uint64_t keys[4];
+static pthread_once_t keyed = PTHREAD_ONCE_INIT;
+static _Atomic uint64_t draws;
+
+static void draw_keys(void)
+{
+#ifndef NETCORE_FUZZ /* fuzz builds keep a zero ISN key: see nc__tcp_isn */
+    if (getrandom(keys, sizeof(keys), 0) != (ssize_t)sizeof(keys)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        keys[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)ts.tv_sec;
+        keys[1] = (uint64_t)(uintptr_t)&ts * 0xbf58476d1ce4e5b9ULL;
+        keys[2] = keys[0] * 0xbf58476d1ce4e5b9ULL ^ (uint64_t)(uintptr_t)&keys;
+        keys[3] = keys[1] * 0x94d049bb133111ebULL ^ (uint64_t)ts.tv_nsec;
+    }
+#else
+    /* Ports need not repeat between runs (the ISNs must): nc__rand keeps a random key. */
+    if (getrandom(&keys[2], 2 * sizeof(keys[0]), 0) != (ssize_t)(2 * sizeof(keys[0])))
+        keys[2] = (uint64_t)(uintptr_t)&keys;
+#endif /* !NETCORE_FUZZ */
+}
 
 static void ensure_key(void)
 {
-    if (keyed)
-        return;
-#ifndef NETCORE_FUZZ /* fuzz builds keep a zero key: see nc__tcp_isn */
-    if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        key[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)ts.tv_sec;
-        key[1] = (uint64_t)(uintptr_t)&ts * 0xbf58476d1ce4e5b9ULL;
-    }
-#endif /* !NETCORE_FUZZ */
-    keyed = true;
+    pthread_once(&keyed, draw_keys);
 }
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -50,11 +69,11 @@ static void ensure_key(void)
         v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);           \
     } while (0)
 
-/* SipHash-2-4 of n 64-bit words. */
-static uint64_t siphash(const uint64_t *m, int n)
+/* SipHash-2-4 under key k of n 64-bit words. */
+static uint64_t siphash(const uint64_t *k, const uint64_t *m, int n)
 {
-    uint64_t v0 = 0x736f6d6570736575ULL ^ key[0], v1 = 0x646f72616e646f6dULL ^ key[1];
-    uint64_t v2 = 0x6c7967656e657261ULL ^ key[0], v3 = 0x7465646279746573ULL ^ key[1];
+    uint64_t v0 = 0x736f6d6570736575ULL ^ k[0], v1 = 0x646f72616e646f6dULL ^ k[1];
+    uint64_t v2 = 0x6c7967656e657261ULL ^ k[0], v3 = 0x7465646279746573ULL ^ k[1];
     for (int i = 0; i <= n; i++) {
         /* the last block holds only the message length in bytes */
         uint64_t w = i < n ? m[i] : (uint64_t)(n * 8 & 0xff) << 56;
@@ -67,12 +86,6 @@ static uint64_t siphash(const uint64_t *m, int n)
     for (int i = 0; i < 4; i++)
         SIPROUND;
     return v0 ^ v1 ^ v2 ^ v3;
-}
-
-static uint64_t siphash2(uint64_t a, uint64_t b)
-{
-    const uint64_t m[2] = { a, b };
-    return siphash(m, 2);
 }
 
 u32_t nc__tcp_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip,
@@ -101,21 +114,19 @@ u32_t nc__tcp_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *
         n = 2;
     }
     m[n - 1] = (uint64_t)local_port << 16 | remote_port;
-    return clock4us + (uint32_t)siphash(m, n);
+    return clock4us + (uint32_t)siphash(keys, m, n);
 }
 
-/* lwIP's LWIP_RAND: the kernel's generator, not libc's rand(), whose sequence is the
- * program's own (lwIP drawing from it would change what the program draws). */
+/* lwIP's LWIP_RAND: a generator of netcore's own, not libc's rand(), whose sequence is the
+ * program's (lwIP drawing from it would change what the program draws). */
 unsigned int nc__rand(void)
 {
-    unsigned int r;
-    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
-        ensure_key();
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        r = (unsigned int)siphash2((uint64_t)ts.tv_nsec, (uint64_t)ts.tv_sec);
-    }
-    return r;
+    ensure_key();
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    const uint64_t m[2] = { atomic_fetch_add_explicit(&draws, 1, memory_order_relaxed),
+                            (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec };
+    return (unsigned int)siphash(&keys[2], m, 2);
 }
 
 static u32_t self(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip,

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <poll.h>
@@ -75,14 +76,27 @@ void nc__sock_put(struct netcore_stack *st, int id)
     }
 }
 
+/*
+ * The wake goes to the kernel only when a call sleeps or is about to (futex_waiters, which
+ * nc__sock_wait counts before its first look at seq): a close and a free each made a
+ * FUTEX_WAKE per connection that woke nobody. Both are seq_cst, so a waiter we do not see
+ * counted reads the new seq, and what was stored before it, in its first look.
+ */
 void nc__sock_wake(struct nc_sock *s)
 {
     atomic_fetch_add(&s->seq, 1);
-    nc__raw_syscall(SYS_futex, &s->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    if (atomic_load(&s->futex_waiters) > 0)
+        nc__raw_syscall(SYS_futex, &s->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
-/* Caller holds the stack lock. */
-int nc__sock_alloc(struct netcore_stack *st, int family, int type, struct nc_sock **out)
+/*
+ * Caller holds the stack lock. The eventfd is the stack's, high (sys.c), made as one and
+ * moved up: three system calls. With prog_fd, a program's socket() is being served, which
+ * needs a descriptor of its own at the lowest free number: the eventfd is made there, and
+ * the stack's copy dup'ed up from it; two, where a dup down after the three made four.
+ */
+static int sock_alloc(struct netcore_stack *st, int family, int type, int *prog_fd,
+                      int prog_flags, struct nc_sock **out)
 {
     int id;
     for (id = 0; id < st->cfg.max_sockets; id++)
@@ -94,7 +108,20 @@ int nc__sock_alloc(struct netcore_stack *st, int family, int type, struct nc_soc
     struct nc_sock *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return -ENOMEM;
-    s->efd = nc__sys_eventfd();
+    if (prog_fd == NULL) {
+        s->efd = nc__sys_eventfd();
+    } else {
+        *prog_fd = (int)nc__raw_syscall(SYS_eventfd2, 0, EFD_NONBLOCK | prog_flags);
+        if (*prog_fd < 0) {
+            s->efd = -errno;
+        } else {
+            s->efd = nc__fd_high_dup(*prog_fd);
+            if (s->efd < 0) {
+                nc__sys_close(*prog_fd);
+                *prog_fd = -1;
+            }
+        }
+    }
     if (s->efd < 0) {
         int err = s->efd;
         free(s);
@@ -121,6 +148,17 @@ int nc__sock_alloc(struct netcore_stack *st, int family, int type, struct nc_soc
     st->nsocks++;
     *out = s;
     return 0;
+}
+
+int nc__sock_alloc(struct netcore_stack *st, int family, int type, struct nc_sock **out)
+{
+    return sock_alloc(st, family, type, NULL, 0, out);
+}
+
+int nc__sock_alloc_fd(struct netcore_stack *st, int family, int type, bool cloexec,
+                      int *prog_fd, struct nc_sock **out)
+{
+    return sock_alloc(st, family, type, prog_fd, cloexec ? EFD_CLOEXEC : 0, out);
 }
 
 /* Caller holds the stack lock; the socket no longer has a pcb. */

@@ -168,6 +168,11 @@ void nc__sock_final_free(struct netcore_stack *st, struct nc_sock *s);
 /* Wakes every thread blocked on the socket (close). */
 void nc__sock_wake(struct nc_sock *s);
 int nc__sock_alloc(struct netcore_stack *st, int family, int type, struct nc_sock **out);
+/* nc__sock_alloc for a program's socket(): *prog_fd is a descriptor of the program's on the
+ * socket's eventfd, at the lowest free number, FD_CLOEXEC with cloexec; the caller's to close
+ * (also when the socket is freed at once). */
+int nc__sock_alloc_fd(struct netcore_stack *st, int family, int type, bool cloexec,
+                      int *prog_fd, struct nc_sock **out);
 void nc__sock_free(struct netcore_stack *st, struct nc_sock *s);
 unsigned nc__sock_ready(struct nc_sock *s);
 /* Signals the eventfd if the current state satisfies what a waiter asked for. */

@@ -57,6 +57,7 @@ struct netcore_stack {
     int dev_watch;               /* epoll set of the device for ev_dev, or -1 (devwatch.c) */
     _Atomic int spinners;        /* threads polling the device in nc__spin */
     bool tx_held;                /* a program thread under the lock sent: devwatch held */
+    int tx_answers;              /* frames the kernel answers it with, at most (devwatch.c) */
 
     struct nc_sock *_Atomic *socks; /* table, max_sockets entries */
     _Atomic int *refs;           /* per slot: API calls inside (nc__sock_hold) */

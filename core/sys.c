@@ -128,7 +128,7 @@ int nc__sys_poll1(int fd, short events, int timeout_ms)
  * to half the fd limit, at most 512 (higher would only grow the fd table), or stays where it
  * is when nothing is free up there. Keeps FD_CLOEXEC (all of the core's fds have it).
  */
-int nc__fd_high(int fd)
+static long high_floor(void)
 {
     static _Atomic long floor_fd;
     long hi = atomic_load_explicit(&floor_fd, memory_order_relaxed);
@@ -140,6 +140,12 @@ int nc__fd_high(int fd)
         hi = lim / 2 < 512 ? lim / 2 : 512;
         atomic_store_explicit(&floor_fd, hi, memory_order_relaxed);
     }
+    return hi;
+}
+
+int nc__fd_high(int fd)
+{
+    long hi = high_floor();
     if (fd < 0 || fd >= hi)
         return fd;
     int nfd = (int)nc__raw_syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, hi);
@@ -147,6 +153,14 @@ int nc__fd_high(int fd)
         return fd;
     nc__raw_syscall(SYS_close, fd);
     return nfd;
+}
+
+int nc__fd_high_dup(int fd)
+{
+    int nfd = (int)nc__raw_syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, high_floor());
+    if (nfd < 0) /* nothing free up there (or the floor is past the limit): anywhere */
+        nfd = (int)nc__raw_syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0);
+    return ret_errno(nfd);
 }
 
 int nc__sys_eventfd(void)

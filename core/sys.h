@@ -32,5 +32,7 @@ void nc__fd_list(int *fd, void *arg);
 void nc__fd_clear(int *fd, void *arg);
 int nc__sys_poll1(int fd, short events, int timeout_ms);
 int nc__sys_eventfd(void);
+/* A copy of fd where nc__fd_high would move it, close-on-exec, fd left open; or -errno. */
+int nc__fd_high_dup(int fd);
 
 #endif /* NC_SYS_H */

@@ -191,6 +191,11 @@ void netcore_stat_close(struct netcore_stack *st);
  * /proc/sys/net/ipv6/bindv6only): IPv4 peers appear as ::ffff:a.b.c.d.
  */
 int netcore_socket(struct netcore_stack *st, int domain, int type, int protocol);
+/* netcore_socket, and in *fd a descriptor of the caller's on the socket's eventfd (the
+ * file netcore_fd() gives) at the lowest free number, as socket(2) would give it, with
+ * FD_CLOEXEC if type has SOCK_CLOEXEC: the shim's socket(), in two system calls where
+ * netcore_socket and a dup of netcore_fd() take four. The caller closes *fd. */
+int netcore_socket_fd(struct netcore_stack *st, int domain, int type, int protocol, int *fd);
 int netcore_bind(struct netcore_stack *st, int s, const struct sockaddr *addr, socklen_t len);
 int netcore_listen(struct netcore_stack *st, int s, int backlog);
 int netcore_accept(struct netcore_stack *st, int s, struct sockaddr *addr, socklen_t *len,

@@ -2,10 +2,12 @@
  * The shim's ground floor: the real libc symbols, the lazily started stack, and the map from
  * program fds to netcore sockets.
  *
- * A netcore socket reaches the program as a dup of the socket's eventfd: a real kernel fd,
- * so poll/select/epoll can wait on it beside ordinary fds, and fd numbers behave (dup2 onto
- * 0-2, close-all loops). The core keeps the original eventfd for its own signalling; the
- * program owns its dups, and the socket is closed when the last of them is.
+ * A netcore socket reaches the program as a descriptor of the socket's eventfd: a real
+ * kernel fd, so poll/select/epoll can wait on it beside ordinary fds, and fd numbers behave
+ * (dup2 onto 0-2, close-all loops). The core keeps a descriptor of its own, high, for its
+ * signalling (socket() gets the eventfd made at the lowest free number and the core a copy,
+ * netcore_socket_fd; accept a dup of the core's); the program owns its descriptors, and the
+ * socket is closed when the last of them is.
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -492,6 +494,11 @@ int nc__fd_open(int handle, int cloexec)
         netcore_close(nc_stack, handle);
         return -e;
     }
+    return nc__fd_adopt(handle, fd);
+}
+
+int nc__fd_adopt(int handle, int fd)
+{
     int rc = nc__fd_bind(fd, handle);
     if (rc != 0) {
         LIBC(close)(fd);

@@ -196,6 +196,9 @@ int nc__fd_next(int from);
 void nc__unpoison_mapped(void);
 /* Turns a new core socket into a program fd (a dup of its eventfd). Closes h on failure. */
 int nc__fd_open(int handle, int cloexec);
+/* nc__fd_open for a socket whose program fd the core made (netcore_socket_fd): maps fd to
+ * handle. Closes both on failure. */
+int nc__fd_adopt(int handle, int fd);
 
 /*
  * remote.c: relayed sockets (core/share.h). A process attached to a stack it does not drive

@@ -40,10 +40,11 @@ int socket(int domain, int type, int protocol)
         return (int)nc__ret(rc);
     if (nc_stack == NULL) /* attached to a stack another process drives */
         return nc__remote_socket(domain, type, protocol);
-    int h = netcore_socket(nc_stack, domain, type, protocol);
+    int fd;
+    int h = netcore_socket_fd(nc_stack, domain, type, protocol, &fd);
     if (h < 0)
         return (int)nc__ret(h);
-    return (int)nc__ret(nc__fd_open(h, type & SOCK_CLOEXEC));
+    return (int)nc__ret(nc__fd_adopt(h, fd));
 }
 
 int socketpair(int domain, int type, int protocol, int sv[2])

@@ -410,6 +410,45 @@ START_TEST(test_fd_quiet)
 }
 END_TEST
 
+/* netcore_socket_fd: the program's descriptor is the lowest free number, on the same
+ * eventfd as the stack's (which is elsewhere, and close-on-exec), and is the caller's. */
+START_TEST(test_socket_fd)
+{
+    int low = dup(0), fd = -1, fd2 = -1;
+
+    ck_assert_int_ge(low, 0);
+    ck_assert_int_eq(close(low), 0); /* the lowest free number */
+    int s = netcore_socket_fd(st, AF_INET, SOCK_STREAM, 0, &fd);
+    ck_assert_int_ge(s, 0);
+    ck_assert_int_eq(fd, low);
+    ck_assert_msg(is_eventfd(fd), "fd %d is not an eventfd", fd);
+    ck_assert_int_eq(fcntl(fd, F_GETFD), 0);
+    int efd = netcore_fd(st, s);
+    ck_assert_int_ne(efd, fd);
+    ck_assert_int_eq(fcntl(efd, F_GETFD), FD_CLOEXEC);
+    /* One file: what the stack signals, the program's descriptor reads. */
+    uint64_t one = 1, v = 0;
+    ck_assert_int_eq(write(efd, &one, sizeof(one)), (ssize_t)sizeof(one));
+    ck_assert_int_eq(read(fd, &v, sizeof(v)), (ssize_t)sizeof(v));
+    ck_assert_int_eq(v, 1);
+    int u = netcore_socket_fd(st, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0, &fd2);
+    ck_assert_int_ge(u, 0);
+    ck_assert_int_eq(fcntl(fd2, F_GETFD), FD_CLOEXEC);
+    /* Closing the socket leaves the caller's descriptor open. */
+    ck_assert_int_eq(netcore_close(st, s), 0);
+    ck_assert_int_eq(fcntl(fd, F_GETFD), 0);
+    ck_assert_int_eq(close(fd), 0);
+    ck_assert_int_eq(close(fd2), 0);
+    /* A failed call leaves no descriptor behind. */
+    fd = -1;
+    ck_assert_int_eq(netcore_socket_fd(st, AF_INET, SOCK_RAW, 0, &fd), -ESOCKTNOSUPPORT);
+    low = dup(0);
+    ck_assert_int_eq(close(low), 0);
+    ck_assert_int_eq(netcore_socket_fd(st, AF_INET, SOCK_STREAM, 0, &fd) >= 0, 1);
+    ck_assert_int_eq(fd, low);
+}
+END_TEST
+
 /* stats: netcore_stats.sockets */
 
 START_TEST(test_stats_sockets)
@@ -824,6 +863,7 @@ static Suite *socktable_suite(void)
     tcase_add_test(tc, test_fd_distinct);
     tcase_add_test(tc, test_fd_closed_with_socket);
     tcase_add_test(tc, test_fd_quiet);
+    tcase_add_test(tc, test_socket_fd);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("stats");
