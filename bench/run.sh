@@ -28,6 +28,9 @@
 #   udp_latency_pinned    the same over UDP, pinned
 #   tcp_connrate   bench/connrate client: connect, 1-byte request and response, close (conn/s;
 #                  the client waits for the server's FIN first, so TIME-WAIT stays server-side)
+#   tcp_connrate_pinned  the same with the client on CPU 0 and the server on CPU 1: where the
+#                  scheduler puts an unpinned client and server (one core or two) moves either
+#                  stack's rate by 2x from run to run; pinned, runs compare
 #   idle_conn_mem  bench/connrate hold: 1000 idle established connections; bytes per connection
 #                  in the client process (user_per_conn), in kernel socket objects (kernel
 #                  stack only: kernel_per_conn, the slab objects of one socket), and the two
@@ -63,13 +66,14 @@ PORT_SP_TCP=11111       # sockperf over TCP, peer pinned to CPU 1
 PORT_SP_UDP=11112       # sockperf over UDP, peer pinned to CPU 1
 PORT_SP_TCP_FREE=11113  # sockperf over TCP, peer unpinned
 PORT_CONNRATE=7001
+PORT_CONNRATE_PIN=7003  # connrate server pinned to CPU 1
 PORT_SINK=7002
 PORT_NGINX=8081
 HOLD_N=1000
 MSG_SIZE=64
 
 ALL_WORKLOADS="tcp_bulk_up tcp_bulk_down tcp_latency_pinned tcp_latency_unpinned
-udp_latency_pinned tcp_connrate idle_conn_mem nginx"
+udp_latency_pinned tcp_connrate tcp_connrate_pinned idle_conn_mem nginx"
 QUICK_ONLY_SANDBOX="udp_latency_pinned nginx"
 
 # shellcheck source-path=SCRIPTDIR source=topo.sh

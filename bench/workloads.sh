@@ -173,12 +173,16 @@ bench_latency() {
     fi
 }
 
-bench_connrate() {  # bench_connrate STACK
-    local stack=$1 w=tcp_connrate ip log rc=0 rate
+bench_connrate() {  # bench_connrate STACK [pinned]: pinned, client on CPU 0, server on CPU 1
+    local stack=$1 w=tcp_connrate ip log rc=0 rate port=$PORT_CONNRATE pinning=()
+    if [ "${2:-}" = pinned ]; then
+        w=tcp_connrate_pinned port=$PORT_CONNRATE_PIN pinning=(taskset -c 0)
+    fi
     ip=$(peer_ip "$stack")
     log=$WORK/$TOPO-$w-$stack.log
     progress "$w" "$stack"
-    run_client "$log" "$stack" "$CONNRATE" client "$ip" "$PORT_CONNRATE" "$SECS" || rc=$?
+    run_client "$log" "$stack" ${pinning[@]+"${pinning[@]}"} "$CONNRATE" client "$ip" "$port" \
+        "$SECS" || rc=$?
     rate=$(sed -n 's/^conns_per_sec=\([0-9.]*\) .*/\1/p' "$log")
     # Exit 3: out of ephemeral ports (EADDRNOTAVAIL); the rate up to then still stands.
     if { [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ]; } && [ -n "$rate" ]; then
@@ -341,7 +345,7 @@ workload_metrics() {
     case $1 in
         tcp_bulk_*) echo throughput cpu_per_gb ;;
         *_latency_*) echo rtt_p50 rtt_p99 rtt_p99.9 cpu_per_rt ;;
-        tcp_connrate) echo rate ;;
+        tcp_connrate*) echo rate ;;
         idle_conn_mem)
             # Kernel socket memory exists only on the kernel stack (see bench_hold).
             if [ "$2" = kernel ]; then echo user_per_conn kernel_per_conn total_per_conn
@@ -365,6 +369,8 @@ run_stack() {
                taskset -c 1 sockperf sr -i "$ip" -p "$PORT_SP_UDP" &&
            start_peer "$stack" t "$PORT_CONNRATE" "$WORK/$TOPO-connrate-s-$stack.log" \
                "$CONNRATE" server "$PORT_CONNRATE" &&
+           start_peer "$stack" t "$PORT_CONNRATE_PIN" "$WORK/$TOPO-connrate-sp-$stack.log" \
+               taskset -c 1 "$CONNRATE" server "$PORT_CONNRATE_PIN" &&
            start_peer "$stack" t "$PORT_SINK" "$WORK/$TOPO-sink-$stack.log" \
                "$CONNRATE" sink "$PORT_SINK"; }; then
         FAILED+=("$TOPO: peers for $stack")
@@ -377,6 +383,7 @@ run_stack() {
     [[ $wl == *" tcp_latency_unpinned "* ]] && bench_latency "$stack" tcp unpinned
     [[ $wl == *" udp_latency_pinned "* ]] && bench_latency "$stack" udp pinned
     [[ $wl == *" tcp_connrate "* ]] && bench_connrate "$stack"
+    [[ $wl == *" tcp_connrate_pinned "* ]] && bench_connrate "$stack" pinned
     [[ $wl == *" idle_conn_mem "* ]] && bench_hold "$stack"
     stop_peers
     [[ $wl == *" nginx "* ]] && bench_nginx "$stack"
