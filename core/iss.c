@@ -9,6 +9,14 @@
  *
  * ISN = 4 µs clock + SipHash-2-4(secret, addresses and ports), per RFC 6528.
  *
+ * The secret is the user's, not the process's: RUNDIR/isn.key (0600, made by the first
+ * process that needs it). The kernel keeps one per boot, so the ISNs of a tuple grow with the
+ * clock across connections and programs; a peer still holding that tuple in TIME-WAIT (a
+ * server closes first: it holds them for 60 s) takes a new SYN whose sequence number lies
+ * beyond the old connection's. With a key per process half of such SYNs fell behind: the
+ * peer answered with the old connection's ACK, we reset it, and the connect waited a SYN
+ * retransmission (a second) -- a connection-rate benchmark run twice in a minute halved.
+ *
  * nc__rand is SipHash-2-4 under a second secret of a draw counter and the clock, not a
  * getrandom() per call: that was one system call per connect (port.c draws a port's start),
  * of the ~30 that netcore made per connection where a kernel client makes 6. Without the
@@ -18,17 +26,26 @@
  */
 #include "iss.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
 
 #include "lwiphooks.h"
+#include "netcore.h"
+#include "rendezvous.h"
+#include "shimapi.h"
+#include "stack.h"
 
 #include "hidden.h"
 
@@ -58,6 +75,91 @@ static void draw_keys(void)
 static void ensure_key(void)
 {
     pthread_once(&keyed, draw_keys);
+}
+
+#define ISN_KEY_LEN 16 /* keys[0..1] */
+
+/* Reads the key file at path into key: 0, or -errno with why filled (a file that is not a
+ * regular file of ours, private and exactly ISN_KEY_LEN bytes is refused: -EACCES/-EINVAL). */
+static int read_key(const char *path, uint64_t key[2], char *why, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(why, cap, "open %s: %s", path, strerror(e));
+        return -e;
+    }
+    struct stat sb;
+    int rc = 0;
+    if (fstat(fd, &sb) != 0) {
+        rc = -errno;
+        snprintf(why, cap, "fstat %s: %s", path, strerror(-rc));
+    } else if (!S_ISREG(sb.st_mode) || sb.st_uid != geteuid() || (sb.st_mode & 077) != 0) {
+        rc = -EACCES;
+        snprintf(why, cap, "%s is not a private file of uid %u (mode %04o, owner %u): "
+                 "remove it", path, (unsigned)geteuid(), (unsigned)(sb.st_mode & 07777),
+                 (unsigned)sb.st_uid);
+    } else if (sb.st_size != ISN_KEY_LEN ||
+               read(fd, key, ISN_KEY_LEN) != ISN_KEY_LEN) {
+        rc = -EINVAL;
+        snprintf(why, cap, "%s is not a %d-byte key: remove it", path, ISN_KEY_LEN);
+    }
+    close(fd);
+    return rc;
+}
+
+/* Makes the key file at path from fresh random bytes, whole or not at all: written under a
+ * name of this process's and linked into place, so a process racing us reads either no file
+ * or a complete one; when another won the race, link fails EEXIST and its key stands. */
+static int make_key(const char *dir, const char *path, char *why, size_t cap)
+{
+    uint64_t key[2];
+    char tmp[sizeof(((struct netcore_config *)0)->run_dir) + 32];
+    if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
+        snprintf(why, cap, "getrandom: %s", strerror(errno));
+        return -EIO;
+    }
+    snprintf(tmp, sizeof(tmp), "%s/.isn.key.%d", dir, (int)getpid());
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int rc = 0;
+    if (fd < 0 || write(fd, key, sizeof(key)) != (ssize_t)sizeof(key) ||
+        (link(tmp, path) != 0 && errno != EEXIST))
+        rc = -errno;
+    if (rc != 0)
+        snprintf(why, cap, "cannot make %s: %s", path, strerror(-rc));
+    if (fd >= 0) {
+        close(fd);
+        unlink(tmp);
+    }
+    return rc;
+}
+
+int nc__iss_setup(struct netcore_stack *st)
+{
+    ensure_key();
+#ifndef NETCORE_FUZZ
+    char dir[sizeof(st->cfg.run_dir)], path[sizeof(dir) + 16], why[sizeof(path) + 128];
+    uint64_t key[2];
+    int rc = nc__run_dir(&st->cfg, dir, sizeof(dir), why, sizeof(why));
+    if (rc == 0) {
+        snprintf(path, sizeof(path), "%s/isn.key", dir);
+        rc = read_key(path, key, why, sizeof(why));
+        if (rc == -ENOENT && (rc = make_key(dir, path, why, sizeof(why))) == 0)
+            rc = read_key(path, key, why, sizeof(why));
+    }
+    if (rc == 0) {
+        /* Before the thread and before any connection: no ISN is being drawn. */
+        keys[0] = key[0];
+        keys[1] = key[1];
+    } else {
+        nc__log(NETCORE_LOG_WARN, "initial sequence numbers keyed for this process only "
+                "(a peer's TIME-WAIT may cost a reused port a SYN retransmission): %s", why);
+    }
+#else
+    (void)st;
+#endif
+    return 0;
 }
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))

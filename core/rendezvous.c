@@ -76,6 +76,16 @@ int nc__private_dir(const char *dir, const char *var, char *err, size_t errlen)
     return 0;
 }
 
+int nc__run_dir(const struct netcore_config *cfg, char *dir, size_t cap, char *err,
+                size_t errlen)
+{
+    if (cfg->run_dir[0] != '\0')
+        snprintf(dir, cap, "%s", cfg->run_dir);
+    else
+        snprintf(dir, cap, "/tmp/netcore-%u", (unsigned)geteuid());
+    return nc__private_dir(dir, "NETCORE_RUNDIR", err, errlen);
+}
+
 /*
  * The rendezvous paths of cfg's device in this network namespace: base gets
  * RUNDIR/stack-IFNAME-NETNS (add ".lock" or ".sock"). Checks the directory on the way.
@@ -84,11 +94,7 @@ static int rv_base(const struct netcore_config *cfg, char *base, size_t cap, cha
                    size_t errlen)
 {
     char dir[sizeof(cfg->run_dir)];
-    if (cfg->run_dir[0] != '\0')
-        snprintf(dir, sizeof(dir), "%s", cfg->run_dir);
-    else
-        snprintf(dir, sizeof(dir), "/tmp/netcore-%u", (unsigned)geteuid());
-    int rc = nc__private_dir(dir, "NETCORE_RUNDIR", err, errlen);
+    int rc = nc__run_dir(cfg, dir, sizeof(dir), err, errlen);
     if (rc != 0)
         return rc;
     /* The namespace's inode tells namespaces apart (as `ip netns identify` does); a process

@@ -499,6 +499,7 @@ static const struct {
     const char *what;
     bool errno_text, manual;
 } steps[] = {
+    { nc__iss_setup, "initial sequence numbers", false, true },
     { nc__rto_init, "out of memory for the retransmission timers", false, true },
     { nc__pcbmap_init, "out of memory for the connection map", false, true },
     { nc__netif_setup, "lwIP interface setup failed", false, true },

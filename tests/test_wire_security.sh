@@ -4,6 +4,10 @@
 #    process, read off the wire with tcpdump: no constant step (stock lwIP counts both up).
 #  - Ports the program did not open answer with RST (ECONNREFUSED for a kernel client), while
 #    the one it listens on takes connections: netcore opens no listener of its own.
+#  - The ISNs of one tuple grow across processes, as the kernel's do across a boot (one key
+#    per user, RUNDIR/isn.key, 0600): a server holding the tuple in TIME-WAIT takes the next
+#    program's SYN at once, with no ACK/RST exchange. A key file that is not private is not
+#    used, and said so.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
@@ -79,4 +83,59 @@ for port in [1, 7, 22, 53, 80, 111, 443, 7900, 7902, 8000, 8080, 32768, 49152, 6
 socket.create_connection((addr, 7901), timeout=5).close()
 print(f"ok: {refused} other ports refused (RST), 7901 accepts")
 PY
+
+# 3. Six programs one after another, each on a stack of its own (a TAP of the pool: the address
+#    is the same each time, not NC_NETCORE_IP), connect from local port 41000
+#    to a server that closes first and so holds the tuple in TIME-WAIT. With a key per process
+#    each SYN's ISN fell behind the last connection's with probability 1/2 (all five steps
+#    ahead by chance: 1/32), and the server answered it with the old connection's ACK.
+K=6
+nc_peer close 7902
+timeout 60 ip netns exec "$NC_NS" tcpdump -i "$NC_BRIDGE" -B 4096 -n -S -U --immediate-mode \
+    -w "$tmp/reuse.pcap" "tcp src port 41000 and \
+    (tcp[tcpflags] & tcp-rst != 0 or tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn)" \
+    >"$tmp/tcpdump2.log" 2>&1 &
+dump=$!
+NC_PIDS+=("$dump")
+nc_wait_line "$tmp/tcpdump2.log" "listening on $NC_BRIDGE" "$dump"
+for i in $(seq "$K"); do
+    NETCORE_STACK=own on_netcore 30 python3 -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 41000))
+s.connect((sys.argv[1], int(sys.argv[2])))
+if s.recv(1) != b"":
+    sys.exit("the close peer sent data")
+s.close()
+' "$NC_KERNEL_IP" 7902 || fail "connection $i from port 41000"
+done
+kill -INT "$dump"
+wait "$dump" || true
+tcpdump -n -S -r "$tmp/reuse.pcap" 2>/dev/null >"$tmp/reuse.txt"
+python3 - "$tmp/reuse.txt" "$K" <<'PY' || fail "ISNs of a reused tuple across processes"
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+resets = [l for l in lines if "Flags [R" in l]
+isns = [int(m.group(1)) for l in lines if "Flags [S]" in l for m in [re.search(r"seq (\d+)", l)] if m]
+k = int(sys.argv[2])
+if len(isns) != k:
+    sys.exit(f"{len(isns)} SYNs from port 41000, want {k} (one each, none retransmitted)")
+steps = [(b - a) % (1 << 32) for a, b in zip(isns, isns[1:])]
+print("ISN steps:", steps, "resets:", len(resets))
+if resets or not all(0 < d < (1 << 31) for d in steps):
+    sys.exit("an ISN fell behind its tuple's last connection, or netcore reset the server's ACK")
+PY
+[ "$(stat -c %a "$NETCORE_RUNDIR/isn.key")" = 600 ] || fail "isn.key is not 0600"
+echo "ok: $K programs' ISNs from one tuple grow; no SYN met TIME-WAIT's ACK"
+
+# 4. A key file group or others can read is not used, and the warning names it.
+chmod 640 "$NETCORE_RUNDIR/isn.key"
+NETCORE_STACK=own NETCORE_LOG=warn on_netcore 30 python3 -c '
+import socket, sys
+socket.create_connection((sys.argv[1], int(sys.argv[2]))).close()
+' "$NC_KERNEL_IP" 7902 2>"$tmp/warn.txt" || fail "connect with a key file of mode 0640"
+grep -q "isn.key is not a private file" "$tmp/warn.txt" ||
+    fail "no warning about a key file of mode 0640: $(cat "$tmp/warn.txt")"
+echo "ok: a key file of mode 0640 is refused with a warning; the program still connects"
 echo "PASS: test_wire_security"
