@@ -83,8 +83,8 @@ def main():
         "1 2 62 1 0 0")
     add("static64", elf(phdrs=[(PT_LOAD, None, 0), (PT_NOTE, 0, 0)], blobs=[GNU_NOTE]),
         "1 2 62 0 0 0")
-    add("go_segment", elf(phdrs=[(PT_INTERP, 0, 0), (PT_NOTE, 1, 0)], blobs=[INTERP, GNU_NOTE + GO_NOTE]),
-        "1 2 62 1 1 0")
+    add("go_segment", elf(phdrs=[(PT_INTERP, 0, 0), (PT_NOTE, 1, 0)],
+                          blobs=[INTERP, GNU_NOTE + GO_NOTE]), "1 2 62 1 1 0")
     add("go_section", elf(phdrs=[(PT_INTERP, 0, 0), (PT_NOTE, 1, 0)],
                           shdrs=[(0, None, 0), (SHT_NOTE, 1, 0), (SHT_NOTE, 2, 0)],
                           blobs=[INTERP, GNU_NOTE, GO_NOTE]), "1 2 62 1 1 0")
