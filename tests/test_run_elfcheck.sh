@@ -72,15 +72,18 @@ fi
 # 3. The script's od(1) reading agrees: the script, sourced, defines its functions only; with
 #    no checker found, run_facts reads with od. Every crafted file, and every 29th cut one.
 mapfile -t some < <(printf '%s\n' "${cuts[@]}" | awk 'NR % 29 == 1')
-(
-    # shellcheck source=../netcore
-    . "$NC_SRC/netcore"
-    elfcheck_bin() { REPLY=; }
-    for f in "${names[@]/#/$tmp/elf/}" "${some[@]/#/$tmp/cut/}" "$checker" "$lib"; do
+# shellcheck disable=SC2016 # the inner script's own variables
+bash -c '
+    . "$1"   # the script, sourced: its functions only
+    lib=$2
+    shift 2
+    elfcheck_bin() { REPLY=; }   # as where no checker is found
+    for f; do
         run_facts "$lib" "$f"
         echo "$P_ELF $P_CLASS $P_MACHINE $P_INTERP $P_GO $P_SUID $P_SGID $P_UID $P_GID"
     done
-) >"$tmp/sh" || fail "the script's od reading failed"
+' sh "$NC_SRC/netcore" "$lib" "${names[@]/#/$tmp/elf/}" "${some[@]/#/$tmp/cut/}" "$checker" \
+    "$lib" >"$tmp/sh" || fail "the script's od reading failed"
 for f in "${names[@]/#/$tmp/elf/}" "${some[@]/#/$tmp/cut/}" "$checker" "$lib"; do
     "$checker" -- "$f" | cut -d' ' -f1-5,7-10
 done >"$tmp/c" || fail "netcore-elfcheck failed"
