@@ -1,8 +1,9 @@
 #!/bin/bash
 # test_install.sh — `make install` into a scratch prefix puts the library, the netcore command,
-# the header, netcore.pc and both manual pages in place; the installed command, away from any
-# source tree, preloads the installed library, not the build's: curl and python3 started by it
-# talk to kernel-side peers through netcore; `make uninstall` takes every file away again.
+# its ELF checker, the header, netcore.pc and both manual pages in place; the installed
+# command, away from any source tree, preloads the installed library, not the build's: curl
+# and python3 started by it talk to kernel-side peers through netcore; `make uninstall` takes
+# every file away again.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
@@ -28,14 +29,17 @@ mk() {
 
 # 1. The files, each where the prefix says.
 mk install
-for f in bin/netcore lib/libnetcore.so include/netcore.h lib/pkgconfig/netcore.pc \
-         share/man/man1/netcore.1 share/man/man7/netcore.7; do
+for f in bin/netcore lib/libnetcore.so libexec/netcore/netcore-elfcheck include/netcore.h \
+         lib/pkgconfig/netcore.pc share/man/man1/netcore.1 share/man/man7/netcore.7; do
     [ -f "$prefix/$f" ] || fail "make install did not install $f"
 done
 [ -x "$prefix/bin/netcore" ] || fail "bin/netcore is not executable"
 grep -qxF "NETCORE_INSTALLED_LIBDIR='$prefix/lib'" "$prefix/bin/netcore" ||
     fail "bin/netcore does not name its libdir: $(grep '^NETCORE_INSTALLED_LIBDIR' \
           "$prefix/bin/netcore")"
+grep -qxF "NETCORE_INSTALLED_LIBEXECDIR='$prefix/libexec/netcore'" "$prefix/bin/netcore" ||
+    fail "bin/netcore does not name its ELF checker's directory"
+[ -x "$prefix/libexec/netcore/netcore-elfcheck" ] || fail "netcore-elfcheck is not executable"
 echo "ok: make install prefix=$prefix: $(cd "$prefix" && find . -type f | sort | tr '\n' ' ')"
 # The pages are where man(1) looks for them under that prefix.
 if command -v man >/dev/null; then
