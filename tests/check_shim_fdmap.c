@@ -1,9 +1,10 @@
 /*
  * The shim's fd map (preload/libc.c nc__fd_*, preload/socket.c) in process: which program
  * fds are netcore sockets, through socket, accept4, dup, dup2, fcntl and close; the socket
- * lives as long as one of its fds does; accept4's fd numbers and flags, and its EMFILE; the socket table's limit (NETCORE_MAX_SOCKETS, EMFILE) and a
- * bad value of it, named. shimfix.h says how the suite reaches the shim without root; the
- * map is read through the shim's own nc__fd_handle (shim.h).
+ * lives as long as one of its fds does; accept4's fd numbers and flags, and its EMFILE; the
+ * socket table's limit (NETCORE_MAX_SOCKETS, EMFILE) and a bad value of it, named.
+ * shimfix.h says how the suite reaches the shim without root; the map is read through the
+ * shim's own nc__fd_handle (shim.h).
  */
 #include <arpa/inet.h>
 #include <check.h>
