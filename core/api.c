@@ -60,6 +60,7 @@ struct call {
     socklen_t addrlen;
     struct sockaddr *out;        /* accept, recvfrom, getsockname, getpeername: one returned */
     socklen_t *outlen;
+    int *fd;                     /* accept: the program's descriptor, made here (or NULL) */
 };
 
 static inline ssize_t call_held(struct netcore_stack *st, int id, const struct call *c)
@@ -161,9 +162,12 @@ int netcore_listen(struct netcore_stack *st, int id, int backlog)
     return (int)call_held(st, id, &(struct call){.op = CALL_LISTEN, .arg = backlog});
 }
 
-/* accept for a socket held. */
+/*
+ * accept for a socket held; with prog_fd, the program's descriptor too (see
+ * netcore_accept_fd), made with the connection's eventfd as it leaves the queue.
+ */
 static int accept_held(struct netcore_stack *st, struct nc_sock *s, struct sockaddr *addr,
-                       socklen_t *len, int flags)
+                       socklen_t *len, int flags, int *prog_fd)
 {
     if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
         return -EINVAL; /* checked before the socket's kind, as the kernel does */
@@ -175,7 +179,7 @@ static int accept_held(struct netcore_stack *st, struct nc_sock *s, struct socka
     for (;;) {
         int nid = -1;
         nc__lock(st);
-        int rc = nc__tcp_accept(st, s, &nid);
+        int rc = nc__tcp_accept(st, s, prog_fd, (flags & SOCK_CLOEXEC) != 0, &nid);
         nc__run_pending_and_unlock(st);
         if (rc == 0) {
             nc__sock_settle(s);
@@ -186,6 +190,8 @@ static int accept_held(struct netcore_stack *st, struct nc_sock *s, struct socka
                 rc = nc__addr_copyout(&ns->peer, addr, len);
                 if (rc != 0) {
                     netcore_close(st, nid);
+                    if (prog_fd != NULL)
+                        nc__sys_close(*prog_fd);
                     return rc;
                 }
             }
@@ -206,6 +212,13 @@ int netcore_accept(struct netcore_stack *st, int id, struct sockaddr *addr, sock
 {
     return (int)call_held(st, id, &(struct call){.op = CALL_ACCEPT, .out = addr, .outlen = len,
                                                  .flags = flags});
+}
+
+int netcore_accept_fd(struct netcore_stack *st, int id, struct sockaddr *addr, socklen_t *len,
+                      int flags, int *fd)
+{
+    return (int)call_held(st, id, &(struct call){.op = CALL_ACCEPT, .out = addr, .outlen = len,
+                                                 .flags = flags, .fd = fd});
 }
 
 /* connect for a socket held; flags: MSG_DONTWAIT makes it non-blocking (MSG_FASTOPEN). */
@@ -557,7 +570,7 @@ static inline ssize_t call_held(struct netcore_stack *st, int id, const struct c
         rc = listen_held(st, s, c->arg);
         break;
     case CALL_ACCEPT:
-        rc = accept_held(st, s, c->out, c->outlen, c->flags);
+        rc = accept_held(st, s, c->out, c->outlen, c->flags, c->fd);
         break;
     case CALL_CONNECT:
         rc = connect_held(st, s, c->addr, c->addrlen, c->flags);

@@ -90,13 +90,33 @@ void nc__sock_wake(struct nc_sock *s)
 }
 
 /*
- * Caller holds the stack lock. The eventfd is the stack's, high (sys.c), made as one and
- * moved up: three system calls. With prog_fd, a program's socket() is being served, which
- * needs a descriptor of its own at the lowest free number: the eventfd is made there, and
- * the stack's copy dup'ed up from it; two, where a dup down after the three made four.
+ * The eventfd is the stack's, high (sys.c), made as one and moved up: three system calls.
+ * With prog_fd, a program's socket() or accept() is being served, which needs a descriptor
+ * of its own at the lowest free number: the eventfd is made there, and the stack's copy
+ * dup'ed up from it; two, where a dup down after the three made four.
  */
-static int sock_alloc(struct netcore_stack *st, int family, int type, int *prog_fd,
-                      int prog_flags, struct nc_sock **out)
+int nc__sock_make_efd(int *prog_fd, bool cloexec)
+{
+    if (prog_fd == NULL)
+        return nc__sys_eventfd();
+    *prog_fd = (int)nc__raw_syscall(SYS_eventfd2, 0, EFD_NONBLOCK | (cloexec ? EFD_CLOEXEC : 0));
+    if (*prog_fd < 0)
+        return -errno;
+    int efd = nc__fd_high_dup(*prog_fd);
+    if (efd < 0) {
+        nc__sys_close(*prog_fd);
+        *prog_fd = -1;
+    }
+    return efd;
+}
+
+/*
+ * Caller holds the stack lock. With_efd false: a connection lwIP accepted, which gets its
+ * eventfd only when accept() takes it from the queue (nc__tcp_accept): nobody can wait on
+ * it before, and every signal and drain skips efd -1 (as in a forked child, fork.c).
+ */
+static int sock_alloc(struct netcore_stack *st, int family, int type, bool with_efd,
+                      int *prog_fd, bool cloexec, struct nc_sock **out)
 {
     int id;
     for (id = 0; id < st->cfg.max_sockets; id++)
@@ -108,21 +128,8 @@ static int sock_alloc(struct netcore_stack *st, int family, int type, int *prog_
     struct nc_sock *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return -ENOMEM;
-    if (prog_fd == NULL) {
-        s->efd = nc__sys_eventfd();
-    } else {
-        *prog_fd = (int)nc__raw_syscall(SYS_eventfd2, 0, EFD_NONBLOCK | prog_flags);
-        if (*prog_fd < 0) {
-            s->efd = -errno;
-        } else {
-            s->efd = nc__fd_high_dup(*prog_fd);
-            if (s->efd < 0) {
-                nc__sys_close(*prog_fd);
-                *prog_fd = -1;
-            }
-        }
-    }
-    if (s->efd < 0) {
+    s->efd = with_efd ? nc__sock_make_efd(prog_fd, cloexec) : -1;
+    if (s->efd < 0 && with_efd) {
         int err = s->efd;
         free(s);
         return err;
@@ -152,13 +159,18 @@ static int sock_alloc(struct netcore_stack *st, int family, int type, int *prog_
 
 int nc__sock_alloc(struct netcore_stack *st, int family, int type, struct nc_sock **out)
 {
-    return sock_alloc(st, family, type, NULL, 0, out);
+    return sock_alloc(st, family, type, true, NULL, false, out);
 }
 
 int nc__sock_alloc_fd(struct netcore_stack *st, int family, int type, bool cloexec,
                       int *prog_fd, struct nc_sock **out)
 {
-    return sock_alloc(st, family, type, prog_fd, cloexec ? EFD_CLOEXEC : 0, out);
+    return sock_alloc(st, family, type, true, prog_fd, cloexec, out);
+}
+
+int nc__sock_alloc_conn(struct netcore_stack *st, int family, struct nc_sock **out)
+{
+    return sock_alloc(st, family, SOCK_STREAM, false, NULL, false, out);
 }
 
 /* Caller holds the stack lock; the socket no longer has a pcb. */

@@ -173,6 +173,12 @@ int nc__sock_alloc(struct netcore_stack *st, int family, int type, struct nc_soc
  * (also when the socket is freed at once). */
 int nc__sock_alloc_fd(struct netcore_stack *st, int family, int type, bool cloexec,
                       int *prog_fd, struct nc_sock **out);
+/* nc__sock_alloc for a connection lwIP accepted: efd -1 until accept takes it. */
+int nc__sock_alloc_conn(struct netcore_stack *st, int family, struct nc_sock **out);
+/* A socket's eventfd, the stack's (high, FD_CLOEXEC), or -errno; with prog_fd, *prog_fd is
+ * a descriptor of the program's on the same file at the lowest free number (FD_CLOEXEC with
+ * cloexec), the caller's to close; -1 on failure. */
+int nc__sock_make_efd(int *prog_fd, bool cloexec);
 void nc__sock_free(struct netcore_stack *st, struct nc_sock *s);
 unsigned nc__sock_ready(struct nc_sock *s);
 /* Signals the eventfd if the current state satisfies what a waiter asked for. */
@@ -202,7 +208,11 @@ bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms, sig_atomic_t sin
 int nc__tcp_open(struct netcore_stack *st, struct nc_sock *s);
 int nc__tcp_bind(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a);
 int nc__tcp_listen(struct netcore_stack *st, struct nc_sock *s, int backlog);
-int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *newid);
+/* Takes the first connection of s's queue and gives it its eventfd (nc__sock_make_efd, with
+ * prog_fd and cloexec): -EINVAL not listening, -EAGAIN nothing queued, or the eventfd's
+ * error (-EMFILE...), the connection left queued, as the kernel's accept finds no fd first. */
+int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *prog_fd, bool cloexec,
+                   int *newid);
 /* a: where to, or NULL when the address was unusable for the reason bad (-EINVAL...): a
  * socket connected or connecting reports that first, as the kernel does. */
 int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_sockaddr *a,

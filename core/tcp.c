@@ -182,7 +182,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)
     struct netcore_stack *st = ls->st;
     struct nc_sock *s;
     if (atomic_load(&ls->lis.aq_count) >= ls->lis.aq_cap ||
-        nc__sock_alloc(st, ls->family, SOCK_STREAM, &s) != 0) {
+        nc__sock_alloc_conn(st, ls->family, &s) != 0) {
         /* A full accept queue refuses the connection rather than queueing without bound. */
         st->stats.accept_overflows++;
         tcp_abort(npcb);
@@ -252,18 +252,30 @@ int nc__tcp_listen(struct netcore_stack *st, struct nc_sock *s, int backlog)
     return 0;
 }
 
-int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *newid)
+/* The first connection of s's queue, which is not empty. */
+static int dequeue(struct netcore_stack *st, struct nc_sock *s)
+{
+    int id = s->lis.aq[s->lis.aq_head];
+    atomic_store(&st->socks[id]->in_aq, false);
+    s->lis.aq_head = (s->lis.aq_head + 1) % s->lis.aq_cap;
+    atomic_fetch_sub(&s->lis.aq_count, 1);
+    if (s->relay != NULL)
+        nc__relay_notify(s); /* a relayed listener's token for the next one */
+    return id;
+}
+
+int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *prog_fd, bool cloexec,
+                   int *newid)
 {
     if (atomic_load(&s->state) != NC_ST_LISTEN)
         return -EINVAL;
     if (atomic_load(&s->lis.aq_count) == 0)
         return -EAGAIN;
-    *newid = s->lis.aq[s->lis.aq_head];
-    atomic_store(&st->socks[*newid]->in_aq, false);
-    s->lis.aq_head = (s->lis.aq_head + 1) % s->lis.aq_cap;
-    atomic_fetch_sub(&s->lis.aq_count, 1);
-    if (s->relay != NULL)
-        nc__relay_notify(s); /* a relayed listener's token for the next one */
+    int efd = nc__sock_make_efd(prog_fd, cloexec);
+    if (efd < 0)
+        return efd;
+    *newid = dequeue(st, s);
+    st->socks[*newid]->efd = efd;
     return 0;
 }
 
@@ -271,9 +283,7 @@ int nc__tcp_accept(struct netcore_stack *st, struct nc_sock *s, int *newid)
 static void drop_backlog(struct netcore_stack *st, struct nc_sock *s)
 {
     while (atomic_load(&s->lis.aq_count) > 0) {
-        int id;
-        nc__tcp_accept(st, s, &id);
-        struct nc_sock *c = st->socks[id];
+        struct nc_sock *c = st->socks[dequeue(st, s)];
         struct tcp_pcb *pcb = nc__tcp_detach(c);
         if (pcb != NULL)
             tcp_abort(pcb);

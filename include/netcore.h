@@ -200,6 +200,13 @@ int netcore_bind(struct netcore_stack *st, int s, const struct sockaddr *addr, s
 int netcore_listen(struct netcore_stack *st, int s, int backlog);
 int netcore_accept(struct netcore_stack *st, int s, struct sockaddr *addr, socklen_t *len,
                    int flags);
+/* netcore_accept, and in *fd a descriptor of the caller's on the new socket's eventfd at the
+ * lowest free number, as accept4(2) would give it, FD_CLOEXEC with SOCK_CLOEXEC in flags:
+ * the shim's accept4(), in two system calls where netcore_accept and a dup of netcore_fd()
+ * take four. When no descriptor can be made (-EMFILE...), the connection stays queued, as
+ * the kernel's does. The caller closes *fd. */
+int netcore_accept_fd(struct netcore_stack *st, int s, struct sockaddr *addr, socklen_t *len,
+                      int flags, int *fd);
 int netcore_connect(struct netcore_stack *st, int s, const struct sockaddr *addr,
                     socklen_t len);
 ssize_t netcore_send(struct netcore_stack *st, int s, const void *buf, size_t len, int flags);

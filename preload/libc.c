@@ -485,18 +485,6 @@ int nc__fd_unbind(int fd, int *handle)
     return atomic_fetch_sub(&refs[h], 1) - 1;
 }
 
-int nc__fd_open(int handle, int cloexec)
-{
-    int efd = netcore_fd(nc_stack, handle);
-    int fd = efd < 0 ? efd : LIBC(fcntl)(efd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
-    if (fd < 0) {
-        int e = efd < 0 ? -efd : errno;
-        netcore_close(nc_stack, handle);
-        return -e;
-    }
-    return nc__fd_adopt(handle, fd);
-}
-
 int nc__fd_adopt(int handle, int fd)
 {
     int rc = nc__fd_bind(fd, handle);

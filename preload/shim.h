@@ -194,10 +194,8 @@ void nc__poison_mapped(bool forget);
 int nc__fd_next(int from);
 /* Undoes nc__poison_mapped(false) after an exec that failed: the fds are sockets again. */
 void nc__unpoison_mapped(void);
-/* Turns a new core socket into a program fd (a dup of its eventfd). Closes h on failure. */
-int nc__fd_open(int handle, int cloexec);
-/* nc__fd_open for a socket whose program fd the core made (netcore_socket_fd): maps fd to
- * handle. Closes both on failure. */
+/* A new core socket whose program fd the core made (netcore_socket_fd, netcore_accept_fd):
+ * maps fd to handle. Closes both on failure. */
 int nc__fd_adopt(int handle, int fd);
 
 /*

@@ -112,13 +112,13 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
         return nc__remote_accept4(fd, d.h, addr, len, flags);
     if (d.to == NC_TO_LIBC)
         return LIBC(accept4)(fd, addr, len, flags);
-    int nh;
+    int nh, nfd;
     do {
-        nh = netcore_accept(nc_stack, d.h, addr, len, flags);
+        nh = netcore_accept_fd(nc_stack, d.h, addr, len, flags, &nfd);
     } while (nh == -EINTR && nc__restart_after_eintr(d.h, false));
     if (nh < 0)
         return (int)nc__ret(nh);
-    return (int)nc__ret(nc__fd_open(nh, flags & SOCK_CLOEXEC));
+    return (int)nc__ret(nc__fd_adopt(nh, nfd));
 }
 
 int accept(int fd, struct sockaddr *addr, socklen_t *len)

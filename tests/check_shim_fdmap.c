@@ -1,9 +1,10 @@
 /*
  * The shim's fd map (preload/libc.c nc__fd_*, preload/socket.c) in process: which program
- * fds are netcore sockets, through socket, dup, dup2, fcntl and close; the socket lives as
- * long as one of its fds does; the socket table's limit (NETCORE_MAX_SOCKETS, EMFILE) and a
- * bad value of it, named. shimfix.h says how the suite reaches the shim without root; the
- * map is read through the shim's own nc__fd_handle (shim.h).
+ * fds are netcore sockets, through socket, accept4, dup, dup2, fcntl and close; the socket
+ * lives as long as one of its fds does; accept4's fd numbers and flags, and its EMFILE; the
+ * socket table's limit (NETCORE_MAX_SOCKETS, EMFILE) and a bad value of it, named.
+ * shimfix.h says how the suite reaches the shim without root; the map is read through the
+ * shim's own nc__fd_handle (shim.h).
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -12,6 +13,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -163,6 +165,87 @@ START_TEST(close_range_releases)
 }
 END_TEST
 
+/* A listener on the stack's own address and a connection to it (looped inside the stack);
+ * *c is the connecting end, connected on return. */
+static int self_listener(int *c)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+    inet_pton(AF_INET, "198.18.0.2", &a.sin_addr);
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(l, 0);
+    ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(l, 4), 0);
+    *c = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_eq(connect(*c, (struct sockaddr *)&a, sizeof(a)), 0);
+    return l;
+}
+
+/*
+ * accept4's fd is the lowest free number, as the kernel's (the core makes it with the
+ * connection's eventfd: netcore_accept_fd), mapped, with the flags asked for and only those;
+ * the stack's own copy of the eventfd is nowhere near.
+ */
+START_TEST(accept4_numbering_flags)
+{
+    int c, l = self_listener(&c);
+    int hole = dup(0), above = dup(0);
+    ck_assert_int_lt(hole, above);
+    ck_assert_int_eq(close(hole), 0);
+    int a = accept4(l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    ck_assert_int_eq(a, hole);
+    ck_assert_int_ge(nc__fd_handle(a), 0);
+    ck_assert_int_ne(nc__fd_handle(a), nc__fd_handle(l));
+    ck_assert_int_eq(fcntl(a, F_GETFD), FD_CLOEXEC);
+    ck_assert_int_eq(fcntl(a, F_GETFL) & O_NONBLOCK, O_NONBLOCK);
+    char b[4];
+    ck_assert_int_eq(sf_errno(recv(a, b, sizeof(b), 0)), EAGAIN);
+    ck_assert_int_eq(send(c, "hi", 2, 0), 2);
+    ck_assert(sf_readable(a));
+    ck_assert_int_eq(recv(a, b, sizeof(b), 0), 2);
+    ck_assert_int_eq(memcmp(b, "hi", 2), 0);
+    /* plain accept: neither flag, and the next free number */
+    int c2 = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in to, peer;
+    socklen_t len = sizeof(to);
+    ck_assert_int_eq(getsockname(l, (struct sockaddr *)&to, &len), 0);
+    ck_assert_int_eq(connect(c2, (struct sockaddr *)&to, sizeof(to)), 0);
+    int expect = dup(0);
+    ck_assert_int_eq(close(expect), 0);
+    len = sizeof(peer);
+    int a2 = accept(l, (struct sockaddr *)&peer, &len);
+    ck_assert_int_eq(a2, expect);
+    ck_assert_int_eq(len, sizeof(peer));
+    ck_assert_uint_eq(ntohs(peer.sin_port), port_of(c2));
+    ck_assert_int_eq(fcntl(a2, F_GETFD), 0);
+    ck_assert_int_eq(fcntl(a2, F_GETFL) & O_NONBLOCK, 0);
+}
+END_TEST
+
+/* Out of fds, accept says EMFILE, as the kernel's, and the connection stays queued for the
+ * next accept (the kernel finds the fd before it takes a connection). */
+START_TEST(accept_emfile_keeps_connection)
+{
+    int c, l = self_listener(&c);
+    ck_assert_int_eq(send(c, "q", 1, 0), 1);
+    struct rlimit rl, low;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    int next = dup(0); /* the lowest free number: nothing at or above it may be had */
+    ck_assert_int_eq(close(next), 0);
+    low = rl;
+    low.rlim_cur = (rlim_t)next;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    ck_assert_int_eq(sf_errno(accept4(l, NULL, NULL, SOCK_NONBLOCK)), EMFILE);
+    ck_assert_int_eq(sf_errno(accept(l, NULL, NULL)), EMFILE);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    int a = accept4(l, NULL, NULL, SOCK_NONBLOCK);
+    ck_assert_int_eq(a, next);
+    char b;
+    ck_assert(sf_readable(a));
+    ck_assert_int_eq(recv(a, &b, 1, 0), 1);
+    ck_assert_int_eq(b, 'q');
+}
+END_TEST
+
 /* The socket table holds NETCORE_MAX_SOCKETS sockets: EMFILE beyond, room after a close. */
 START_TEST(max_sockets_emfile)
 {
@@ -214,10 +297,12 @@ static Suite *shim_fdmap_suite(void)
     tcase_add_test(tm, dup2_onto_fds);
     tcase_add_test(tm, fcntl_dup_and_flags);
     tcase_add_test(tm, close_range_releases);
+    tcase_add_test(tm, accept4_numbering_flags);
     suite_add_tcase(su, tm);
     TCase *tl = tcase_create("limits");
     tcase_add_checked_fixture(tl, sf_setup, NULL);
     tcase_add_test(tl, max_sockets_emfile);
+    tcase_add_test(tl, accept_emfile_keeps_connection);
     tcase_add_test(tl, bad_variable_named);
     suite_add_tcase(su, tl);
     return su;
