@@ -203,8 +203,10 @@ void nc__pcbmap_add(struct netcore_stack *st, struct tcp_pcb *pcb)
     m->by_pcb[p] = idx;
 }
 
+/* The tuple's pcb on tcp_active_pcbs, or with tw on tcp_tw_pcbs (lwIP keeps one pcb per
+ * tuple across its lists: a hit on the other list answers NULL without a walk). */
 static struct tcp_pcb *lookup(struct netcore_stack *st, const uint32_t *addr, bool v6,
-                              uint16_t rport, uint16_t lport, const ip_addr_t *local)
+                              uint16_t rport, uint16_t lport, const ip_addr_t *local, bool tw)
 {
     struct nc_pcbmap *m = st != NULL ? st->pcbmap : NULL;
     bool known = false;
@@ -218,11 +220,12 @@ static struct tcp_pcb *lookup(struct netcore_stack *st, const uint32_t *addr, bo
                 if (!same_peer(e->pcb, e->addr, e->v6, e->lport, e->rport)) {
                     drop(m, i); /* the pcb is another connection's now: forget it */
                 } else if (local_is(e->pcb, local)) {
-                    if (active(e->pcb))
+                    bool in_tw = e->pcb->state == TIME_WAIT;
+                    if (tw ? in_tw : active(e->pcb))
                         return e->pcb;
-                    /* TIME-WAIT: the tuple's one pcb, and not on the active list; a CLOSED
-                     * one is on its way out, and the walk decides. */
-                    known = known || e->pcb->state == TIME_WAIT;
+                    /* The tuple's one pcb, on the other list; a CLOSED one is on its way
+                     * out, and the walk decides. */
+                    known = known || in_tw || active(e->pcb);
                 }
             }
             i = next;
@@ -232,9 +235,9 @@ static struct tcp_pcb *lookup(struct netcore_stack *st, const uint32_t *addr, bo
         return NULL;
     if (st != NULL)
         st->stats.pcb_walks++;
-    for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL; p = p->next)
+    for (struct tcp_pcb *p = tw ? tcp_tw_pcbs : tcp_active_pcbs; p != NULL; p = p->next)
         if (same_peer(p, addr, v6, lport, rport) && local_is(p, local)) {
-            if (st != NULL)
+            if (st != NULL && !tw)
                 nc__pcbmap_add(st, p);
             return p;
         }
@@ -250,7 +253,7 @@ struct tcp_pcb *nc__pcb_find(struct netcore_stack *st, const ip_addr_t *remote,
         memcpy(addr, ip_2_ip6(remote)->addr, 16);
     else
         addr[0] = ip_2_ip4(remote)->addr;
-    return lookup(st, addr, v6, rport, lport, local);
+    return lookup(st, addr, v6, rport, lport, local, false);
 }
 
 struct tcp_pcb *nc__pcb_find_raw(struct netcore_stack *st, bool v6, const uint8_t *remote,
@@ -258,7 +261,15 @@ struct tcp_pcb *nc__pcb_find_raw(struct netcore_stack *st, bool v6, const uint8_
 {
     uint32_t addr[4] = { 0, 0, 0, 0 };
     memcpy(addr, remote, v6 ? 16 : 4);
-    return lookup(st, addr, v6, rport, lport, NULL);
+    return lookup(st, addr, v6, rport, lport, NULL, false);
+}
+
+struct tcp_pcb *nc__pcb_find_tw_raw(struct netcore_stack *st, bool v6, const uint8_t *remote,
+                                    uint16_t rport, uint16_t lport)
+{
+    uint32_t addr[4] = { 0, 0, 0, 0 };
+    memcpy(addr, remote, v6 ? 16 : 4);
+    return lookup(st, addr, v6, rport, lport, NULL, true);
 }
 
 /*

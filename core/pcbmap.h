@@ -28,5 +28,8 @@ bool nc__pcb_young_send(struct netcore_stack *st, const uint8_t *ip, size_t len)
 /* The same for an address as on the wire: 4 bytes, or 16 when v6. */
 struct tcp_pcb *nc__pcb_find_raw(struct netcore_stack *st, bool v6, const uint8_t *remote,
                                  uint16_t rport, uint16_t lport);
+/* The tuple's pcb in TIME-WAIT, or NULL (the map, else a walk of lwIP's TIME-WAIT list). */
+struct tcp_pcb *nc__pcb_find_tw_raw(struct netcore_stack *st, bool v6, const uint8_t *remote,
+                                    uint16_t rport, uint16_t lport);
 
 #endif /* NC_PCBMAP_H */

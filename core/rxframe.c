@@ -18,6 +18,7 @@
 #include "port.h"
 #include "shimapi.h"
 #include "stack.h"
+#include "sock.h"
 #include "syn.h"
 
 #define ETH_HDR 14
@@ -287,6 +288,7 @@ void nc__frame_dispatch(struct netcore_stack *st, struct nc_frame *fr)
     bool is_syn = nc__syn_in(fr, &syn);
     if (is_syn && nc__syn_over_backlog(st, &syn))
         return;
+    nc__tcp_tw_input(st, fr);
     if (!nc__rto_input(st, fr))
         return;
     nc__port_rst_in(st, fr);

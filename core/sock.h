@@ -246,6 +246,9 @@ struct nc_tcpinfo {
 void nc__tcp_info(struct nc_sock *s, struct nc_tcpinfo *ti);
 /* tcp.c */
 void nc__tcp_tw_cap(struct netcore_stack *st);
+struct nc_frame;
+/* Before lwIP's input: a SYN or RST for a tuple in TIME-WAIT ends it where Linux's would. */
+void nc__tcp_tw_input(struct netcore_stack *st, const struct nc_frame *fr);
 /* Cancels the timer of nc__tcp_fin_ack (lwIP's timer list outlives the stack). */
 void nc__tcp_fin_ack_stop(struct netcore_stack *st);
 /* The device went away: every connection of the program fails with ENETDOWN. */

@@ -122,9 +122,10 @@ static void dump(struct netcore_stack *st, struct buf *b)
         (unsigned long long)x.rx_dropped_malformed, (unsigned long long)x.rx_dropped_foreign,
         (unsigned long long)x.udp_dropped, (unsigned long long)x.accept_overflows,
         (unsigned long long)x.time_wait_evicted);
-    put(b, "tcp      retransmission timeouts %llu  stale ACKs dropped %llu  pcb walks %llu\n",
+    put(b, "tcp      retransmission timeouts %llu  stale ACKs dropped %llu  pcb walks %llu  "
+        "time-wait reused %llu\n",
         (unsigned long long)x.rto_timeouts, (unsigned long long)x.stale_acks,
-        (unsigned long long)x.pcb_walks);
+        (unsigned long long)x.pcb_walks, (unsigned long long)x.time_wait_reused);
     put(b, "rings    %zu bytes held  cap %zu (0: none)  refused %llu\n", nc__ring_held(),
         st->cfg.ring_mem, (unsigned long long)nc__ring_refused());
     put(b, "stat     clients dropped %llu\n", (unsigned long long)st->stat_dropped);

@@ -32,9 +32,11 @@
 #include "errmap.h"
 #include "netcore.h"
 #include "offload.h"
+#include "pcbmap.h"
 #include "port.h"
 #include "relay.h"
 #include "ring.h"
+#include "rxframe.h"
 #include "rto.h"
 #include "shimapi.h"
 #include "sockopt.h"
@@ -641,6 +643,32 @@ void nc__tcp_netdown(struct netcore_stack *st)
         s->tcp.icmp_error = ENETDOWN;
         tcp_abort(s->pcb.tcp); /* on_err reports icmp_error */
     }
+}
+
+/*
+ * lwIP never lets a SYN reopen a tuple it holds in TIME-WAIT (a SYN inside the old receive
+ * window gets an RST: connect() fails ECONNREFUSED; any other an ACK) and ignores an RST
+ * there (RFC 1337). A client that reuses the port -- a kernel client does, once its port
+ * range wraps under a high connection rate to one server, and the server closing first holds
+ * the TIME-WAIT -- then met a refusal, or waited out the 2 MSL (120 s) and timed out.
+ * Linux, on the same segments: a SYN whose sequence number lies beyond the old connection's
+ * is a new incarnation (RFC 1122 4.2.2.13), and an RST at rcv_nxt ends the TIME-WAIT
+ * (net.ipv4.tcp_rfc1337 off, its default). Either drops the pcb here, so that the SYN reaches
+ * the listener, as it would on Linux.
+ */
+void nc__tcp_tw_input(struct netcore_stack *st, const struct nc_frame *fr)
+{
+    const struct nc_tcpseg *t = &fr->tcp;
+    if (!t->tcp || tcp_tw_pcbs == NULL)
+        return;
+    bool syn = (t->flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) == TCP_SYN;
+    if (!syn && !(t->flags & TCP_RST))
+        return;
+    struct tcp_pcb *pcb = nc__pcb_find_tw_raw(st, fr->ver == 6, fr->src, t->sport, t->dport);
+    if (pcb == NULL || !(syn ? TCP_SEQ_GT(t->seq, pcb->rcv_nxt) : t->seq == pcb->rcv_nxt))
+        return;
+    tcp_abort(pcb); /* in TIME-WAIT: off the list and freed, no RST sent */
+    st->stats.time_wait_reused++;
 }
 
 /* Keeps lwIP's TIME-WAIT list at most time_wait_max long, dropping the oldest. */

@@ -166,6 +166,8 @@ struct netcore_stats {
     uint64_t udp_dropped;          /* datagrams dropped on a full receive queue */
     uint64_t accept_overflows;     /* connections refused on a full accept queue */
     uint64_t time_wait_evicted;    /* TIME-WAIT entries removed above the cap */
+    uint64_t time_wait_reused;     /* TIME-WAIT entries a new SYN or an RST ended (Linux's
+                                      rules: nc__tcp_tw_input) */
     uint64_t rto_timeouts;         /* retransmission timeouts fired by netcore's own timer */
     uint64_t stale_acks;           /* pure ACKs older than seen, dropped before lwIP */
     uint64_t rx_gso, tx_gso;       /* TCP super-segments received / sent through the TAP's
