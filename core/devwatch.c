@@ -120,6 +120,34 @@ void nc__devwatch_release(struct netcore_stack *st)
         arm(st, EPOLLIN);
 }
 
+/*
+ * The hold of a thread that spins on the device outside the stack lock (nc__spin). It is the
+ * thread's so that the shim's signal wrapper can let go of it (nc__devwatch_drop_held) before
+ * a handler of the program runs: a handler that leaves the call by siglongjmp -- alarm() and
+ * siglongjmp are an old way to time a recv out -- would otherwise take the hold along, leaving
+ * the device disarmed for good and the process deaf to the network.
+ * thread_hold is set before the hold is taken: a signal in between releases a hold not yet
+ * counted, which only leaves the next hold without its disarm (spinners one low, healed when
+ * it returns to 0); set after, the same signal would leak the hold.
+ */
+static NC_TLS struct netcore_stack *_Atomic thread_hold;
+
+bool nc__devwatch_hold_thread(struct netcore_stack *st)
+{
+    atomic_store(&thread_hold, st);
+    if (nc__devwatch_hold(st))
+        return true;
+    atomic_store(&thread_hold, NULL);
+    return false;
+}
+
+void nc__devwatch_drop_held(void)
+{
+    struct netcore_stack *st = atomic_exchange(&thread_hold, NULL);
+    if (st != NULL)
+        nc__devwatch_release(st);
+}
+
 /* The TCP flags of an IPv4 or IPv6 (no extension headers) packet, 0 for anything else. */
 static uint8_t tcp_flags(const uint8_t *ip, size_t len)
 {

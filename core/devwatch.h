@@ -12,6 +12,10 @@ struct netcore_stack;
  * false when there is nothing to hold (no thread, no device); else release it after. */
 bool nc__devwatch_hold(struct netcore_stack *st);
 void nc__devwatch_release(struct netcore_stack *st);
+/* nc__devwatch_hold for a thread spinning outside the stack lock: the hold is the thread's,
+ * ended by nc__devwatch_drop_held (shimapi.h) -- by the spin, or by the shim's signal
+ * wrapper before a handler runs. */
+bool nc__devwatch_hold_thread(struct netcore_stack *st);
 /* The IP packet ip (len bytes of it at hand) is about to go out, the lock held: a program
  * thread sending a SYN, a FIN or a new connection's first data holds the device until it
  * unlocks. */

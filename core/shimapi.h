@@ -63,6 +63,10 @@ extern NC_TLS volatile sig_atomic_t nc__crit_handled;
  * between the call's last look at nc__crit_handled and FUTEX_WAIT makes the wait return at
  * once instead of sleeping through the interruption. */
 extern NC_TLS _Atomic(uint32_t) *volatile nc__crit_wait;
+/* Lets go of the device hold of this thread's spin, if any (devwatch.c): the shim's signal
+ * wrapper calls it before a handler runs, which may leave the call by siglongjmp.
+ * Async-signal-safe. */
+void nc__devwatch_drop_held(void);
 /* Runs the handlers deferred on this thread (set by the shim; NULL without it). */
 extern void (*nc__crit_hook)(void);
 /* crit.c: calls nc__crit_hook if set (nothing in a program without the shim). */

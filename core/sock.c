@@ -452,7 +452,7 @@ bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms, sig_atomic_t sin
     for (unsigned i = 0;; i++) {
         /* One pass first: what is queued already costs no hold (two epoll_ctl calls). */
         if (i == 1)
-            held = nc__devwatch_hold(st);
+            held = nc__devwatch_hold_thread(st);
         if (nc__sock_ready(s) & mask) {
             ready = true;
             break;
@@ -471,7 +471,7 @@ bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms, sig_atomic_t sin
         }
     }
     if (held)
-        nc__devwatch_release(st);
+        nc__devwatch_drop_held(); /* unless a handler's wrapper did */
     return ready;
 }
 

@@ -134,6 +134,9 @@ static void call(int sig, siginfo_t *info, void *uc)
     if (!caught(&a))
         return; /* the program has just set SIG_DFL or SIG_IGN: the signal came before */
     nc__crit_handled = nc__crit_handled + 1;
+    /* A blocked call spinning on the device holds it (devwatch.c): a handler that leaves by
+     * siglongjmp must not take the hold along. */
+    nc__devwatch_drop_held();
     _Atomic(uint32_t) *w = nc__crit_wait;
     if (w != NULL)
         atomic_fetch_add(w, 1); /* a FUTEX_WAIT about to start returns at once (shimapi.h) */
