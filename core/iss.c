@@ -77,6 +77,7 @@ static void ensure_key(void)
     pthread_once(&keyed, draw_keys);
 }
 
+#ifndef NETCORE_FUZZ /* fuzz builds keep their fixed ISN key: no key file */
 #define ISN_KEY_LEN 16 /* keys[0..1] */
 
 /* Reads the key file at path into key: 0, or -errno with why filled (a file that is not a
@@ -134,6 +135,8 @@ static int make_key(const char *dir, const char *path, char *why, size_t cap)
     }
     return rc;
 }
+
+#endif /* !NETCORE_FUZZ */
 
 int nc__iss_setup(struct netcore_stack *st)
 {
