@@ -80,6 +80,9 @@ QUICK_ONLY_SANDBOX="udp_latency_pinned nginx"
 . "$BENCH_DIR/topo.sh"
 # shellcheck source-path=SCRIPTDIR source=workloads.sh
 . "$BENCH_DIR/workloads.sh"
+# nginx's configuration and its stop by pid, as the tests have them (nc_nginx_conf, nc_nginx_stop)
+# shellcheck source-path=SCRIPTDIR source=../tests/lib/nginx.sh
+. "$TOP/tests/lib/nginx.sh"
 
 usage() {
     cat <<USAGE
@@ -198,7 +201,7 @@ cleanup() {
         stop_pid "$pid"
     done
     for f in "${NGINX_PIDFILES[@]}"; do
-        kill_nginx "$f"
+        nc_nginx_stop "$f"
     done
     kill_stack_holders
     for ns in $ALL_NS; do
@@ -214,15 +217,6 @@ trap cleanup EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# kill_nginx PIDFILE: SIGKILL an nginx master (by the pid it wrote) and its workers.
-kill_nginx() {
-    local m
-    m=$(cat "$1" 2>/dev/null) || return 0
-    [ -n "$m" ] || return 0
-    kill -KILL $(pgrep -P "$m") 2>/dev/null
-    kill -KILL "$m" 2>/dev/null
-}
 
 # stack_holders: pids with this run's shared-stack rendezvous lock open (its driver/keeper).
 stack_holders() {

@@ -278,24 +278,9 @@ bench_nginx() {
     mkdir -p "$dir/www"
     head -c 1024 /dev/urandom >"$dir/www/1k.bin"
     chmod -R a+rX "$dir"
-    cat >"$dir/nginx.conf" <<CONF
-daemon on;
-master_process on;
-worker_processes 2;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 1024; }
-http {
-    sendfile on;
-    access_log off;
-    client_body_temp_path $dir/body;
-    proxy_temp_path $dir/proxy;
-    fastcgi_temp_path $dir/fastcgi;
-    uwsgi_temp_path $dir/uwsgi;
-    scgi_temp_path $dir/scgi;
-    server { listen $ip:$PORT_NGINX; root $dir/www; }
-}
-CONF
+    # The tests' nginx (tests/lib/nginx.sh), on this stack's address, errors only logged.
+    nc_nginx_conf "$dir" "$PORT_NGINX" 1024 "    sendfile on;
+    access_log off;" "$ip" warn
     NGINX_PIDFILES+=("$dir/nginx.pid")
     progress "$w" "$stack"
     # The daemon's start returns once it listens (its parent exits after the listen).
@@ -329,7 +314,7 @@ CONF
     fi
     # Graceful stop; the master, its workers and (on netcore) the stack's keeper go.
     kill -QUIT "$master" 2>/dev/null
-    gone "$master" 10 || kill_nginx "$dir/nginx.pid"
+    gone "$master" 10 || nc_nginx_stop "$dir"
     if [ "$stack" = netcore ]; then
         local lock
         for lock in "$NETCORE_RUNDIR"/stack-*.lock; do
