@@ -15,8 +15,10 @@
  *  - the peer has used half the window we last told it of: it must hear from us before it
  *    runs out (the bound on what is left unacknowledged);
  *  - the connection is not plainly established (a FIN came, or ours went);
- *  - a segment that did not come through the device pump (looped to our own address, IPv6:
- *    nc__ack_flush would not see its batch end).
+ *  - a segment that did not come through the device pump (looped to our own address:
+ *    nc__ack_flush would not see its batch end). IPv4 and IPv6 alike (until 2026-12-02 an
+ *    IPv6 segment came without its record and was acknowledged at once: 1.04 ACKs per
+ *    received frame of iperf3 -R over IPv6 against 0.60 over IPv4, now 0.59).
  * Every other ACK is left pending and sent when the device batch ends (nc__pump_device: the
  * queue is empty or the batch limit hit): no added latency when the queue drains, a
  * delayed-ACK timer of zero instead of lwIP's 250 ms, and one ACK for all the segments of a

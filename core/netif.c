@@ -303,8 +303,8 @@ bool nc__netif_input(struct netcore_stack *st, struct nc_frame *fr)
     if (fr->vouched)
         NETIF_SET_CHECKSUM_CTRL(st->netif, sums & ~(NETIF_CHECKSUM_CHECK_TCP |
                                                     NETIF_CHECKSUM_CHECK_UDP));
-    /* tcpin.c matches IPv4 segments only (rto.c looked their pcb up) */
-    st->rx_seg = fr->ver == 4 && fr->tcp.tcp ? &fr->tcp : NULL;
+    /* the segment, its pcb looked up by rto.c, for tcpin.c and ackpol.c */
+    st->rx_seg = fr->tcp.tcp ? &fr->tcp : NULL;
     bool taken = st->netif->input(p, st->netif) == ERR_OK;
     if (!taken)
         pbuf_free(p);

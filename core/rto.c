@@ -375,15 +375,15 @@ void nc__rto_output(struct netcore_stack *st, struct tcp_pcb *pcb)
 /*
  * The receive stage: the segment's one connection lookup, kept in the record for tcpin.c and
  * for after lwIP's input (pcbmap.c clears it if lwIP frees the pcb). A bare SYN has no
- * connection yet. IPv4 only, as the table above.
+ * connection yet.
  */
 bool nc__rto_input(struct netcore_stack *st, struct nc_frame *fr)
 {
     struct nc_tcpseg *seg = &fr->tcp;
-    if (fr->ver != 4 || !seg->tcp)
+    if (!seg->tcp)
         return true;
     if ((seg->flags & 0x12) != 0x02)
-        seg->pcb = nc__pcb_find_raw(st, false, fr->src, seg->sport, seg->dport);
+        seg->pcb = nc__pcb_find_raw(st, seg->v6, fr->src, seg->sport, seg->dport);
     /* A pure ACK: ACK (and PSH) only, no data. */
     if ((seg->flags & ~0x08) != 0x10 || seg->len != 0)
         return true;

@@ -204,8 +204,8 @@ static void tcp_parse(struct nc_frame *fr)
     if (doff < 20 || fr->l4 + doff > end)
         return;
     t->tcp = true;
-    if (fr->ver == 4)
-        memcpy(&t->saddr, fr->src, 4);
+    t->v6 = fr->ver == 6;
+    memcpy(t->saddr, fr->src, t->v6 ? 16 : 4);
     t->sport = be16(tcp);
     t->dport = be16(tcp + 2);
     t->seq = be32(tcp + 4);

@@ -30,7 +30,9 @@ struct tcp_pcb;
 /* The TCP header of a frame, when it has a whole one (tcp). */
 struct nc_tcpseg {
     bool tcp;                    /* a whole TCP header (IPv4 or IPv6, not a fragment) */
-    uint32_t saddr;              /* IPv4: the sender, network order (tcpin.c matches it) */
+    bool v6;
+    uint32_t saddr[4];           /* the sender as on the wire (IPv4: saddr[0]; tcpin.c matches
+                                    it) */
     uint16_t sport, dport;
     uint32_t seq, ack;           /* host order */
     uint16_t wnd;                /* as on the wire, unscaled */

@@ -42,6 +42,7 @@
 #include "tcpin.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #include <lwip/ip.h>
 #include <lwip/pbuf.h>
@@ -58,14 +59,16 @@
 #include "rxframe.h"
 #include "stack.h"
 
-/* The segment netif.c is handing to lwIP, when this is it (an IPv4 segment, not one that
- * lwIP reassembled from fragments): its connection was looked up already (rto.c). */
+/* The segment netif.c is handing to lwIP, when this is it (not one that lwIP reassembled
+ * from IPv4 fragments): its connection was looked up already (rto.c). */
 static struct nc_tcpseg *current(struct netcore_stack *st, const ip_addr_t *src,
                                   uint16_t sport, uint16_t dport)
 {
     struct nc_tcpseg *seg = st->rx_seg;
-    if (seg == NULL || !IP_IS_V4(src) || ip_2_ip4(src)->addr != seg->saddr ||
-        seg->sport != sport || seg->dport != dport)
+    if (seg == NULL || seg->sport != sport || seg->dport != dport)
+        return NULL;
+    if (seg->v6 ? !IP_IS_V6(src) || memcmp(ip_2_ip6(src)->addr, seg->saddr, 16) != 0
+                : !IP_IS_V4(src) || ip_2_ip4(src)->addr != seg->saddr[0])
         return NULL;
     return seg;
 }
