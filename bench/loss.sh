@@ -9,7 +9,10 @@
 # Modes: tso    socat on netcore with TAP offloads (super-segments, cut by the relay)
 #        plain  socat on netcore with NETCORE_OFFLOAD=off (one frame per segment)
 #        kernel socat on the kernel stack of a namespace of its own, whose veth takes the place
-#               of netcore's TAP in front of the relay (its address 198.18.0.3)
+#               of netcore's TAP in front of the relay (its address 198.18.0.3), with the
+#               machine's congestion control (net.ipv4.tcp_congestion_control: bbr here)
+#        cubic  the same kernel sender with CUBIC (TCP_CONGESTION), Linux's usual default: a
+#               loss-based sender, as netcore's is
 # The receiver is a kernel socat at NC_KERNEL_IP behind the relay. A transfer's time runs from
 # the sender's start to the receiver's exit (it has every byte then: the size is checked), so
 # data still in a kernel sender's buffer when it exits is counted. Prints one line per run
@@ -68,7 +71,7 @@ run() {
         "CREATE:$tmp/out" >"$tmp/sink.log" 2>&1
     sink=$NC_LAST_PID
     nc_wait_listen "$port" "$NC_KERNEL_IP"
-    [ "$mode" = kernel ] && dev=$kdev
+    case $mode in kernel | cubic) dev=$kdev ;; esac
     nc_bg "$NC_TOP/tests/impair" -t 600 -q 16384 -s "$s" -b "loss=$loss,delay=$delay" \
         "$dev" "$NC_PEER_TAP" >"$NC_IMPAIR_LOG" 2>&1
     NC_IMPAIR_PID=$NC_LAST_PID
@@ -80,6 +83,8 @@ run() {
         "TCP:$NC_KERNEL_IP:$port" || rc=$? ;;
     kernel) ip netns exec "$kns" timeout 60 socat -u "FILE:${data:-$tmp/data}" \
         "TCP:$NC_KERNEL_IP:$port" || rc=$? ;;
+    cubic) ip netns exec "$kns" timeout 60 socat -u "FILE:${data:-$tmp/data}" \
+        "TCP:$NC_KERNEL_IP:$port,setsockopt-string=6:13:cubic" || rc=$? ;;
     esac
     wait "$sink" || rc=$?
     t1=$(date +%s.%N)
