@@ -31,6 +31,7 @@ struct netcore_stack {
     struct netcore_config cfg;
     int pcap_fd;                 /* NETCORE_PCAP capture file, or -1 */
     int stat_fd;                 /* NETCORE_STAT listening socket, or -1 (stat.c) */
+    long long tap_drops0;        /* the device's tx_dropped when stats began, or -1 (stat.c) */
     char stat_path[108];
     struct event *ev_stat;
     struct nc_stat_client *stat_clients; /* dumps still being written (stat.c) */

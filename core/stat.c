@@ -92,6 +92,30 @@ static const char *state_name(const struct nc_sock *s)
     }
 }
 
+/*
+ * Frames the kernel dropped on their way to us since the device was made: its queue towards
+ * netcore (txqueuelen frames) was full because nobody read the device for a while, e.g. the
+ * process descheduled. A dropped SYN-ACK or first segment costs its sender a retransmission
+ * timeout (a second for a handshake), so it is worth seeing. -1: not readable here (/sys of
+ * another namespace).
+ */
+static long long tap_tx_dropped(const char *ifname)
+{
+    char path[64 + IFNAMSIZ], text[32];
+    snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/tx_dropped", ifname);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, text, sizeof(text) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    text[n] = '\0';
+    char *end;
+    long long v = strtoll(text, &end, 10);
+    return end != text && v >= 0 ? v : -1;
+}
+
 /* Caller holds the lock. */
 static void dump(struct netcore_stack *st, struct buf *b)
 {
@@ -117,11 +141,15 @@ static void dump(struct netcore_stack *st, struct buf *b)
     put(b, "offload  %s  GSO frames rx %llu  tx %llu\n",
         st->dev.tso ? "TSO+csum" : st->dev.vnet > 0 ? "csum" : "off",
         (unsigned long long)x.rx_gso, (unsigned long long)x.tx_gso);
+    long long kq = tap_tx_dropped(st->dev.name);
+    char kqs[24] = "?";
+    if (kq >= 0 && st->tap_drops0 >= 0)
+        snprintf(kqs, sizeof(kqs), "%lld", kq - st->tap_drops0);
     put(b, "dropped  malformed %llu  not for us %llu  udp queue full %llu  accept queue full "
-        "%llu  time-wait evicted %llu\n",
+        "%llu  time-wait evicted %llu  by the kernel (device queue full) %s\n",
         (unsigned long long)x.rx_dropped_malformed, (unsigned long long)x.rx_dropped_foreign,
         (unsigned long long)x.udp_dropped, (unsigned long long)x.accept_overflows,
-        (unsigned long long)x.time_wait_evicted);
+        (unsigned long long)x.time_wait_evicted, kqs);
     put(b, "tcp      retransmission timeouts %llu  stale ACKs dropped %llu  pcb walks %llu  "
         "time-wait reused %llu\n",
         (unsigned long long)x.rto_timeouts, (unsigned long long)x.stale_acks,
@@ -275,6 +303,7 @@ void nc__stat_open(struct netcore_stack *st)
     st->stat_fd = -1;
     if (!strcmp(st->cfg.stat_dir, "off") || st->base == NULL)
         return;
+    st->tap_drops0 = tap_tx_dropped(st->dev.name);
     char dir[sizeof(st->cfg.stat_dir)];
     if (st->cfg.stat_dir[0] != '\0')
         snprintf(dir, sizeof(dir), "%s", st->cfg.stat_dir);

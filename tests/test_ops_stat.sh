@@ -39,6 +39,9 @@ cat "$tmp/stat.txt"
 grep -q "^netcore\[$pid\] on $NC_TAP (pool device 0) $NC_NETCORE_IP/24" "$tmp/stat.txt" ||
     fail "no header line for process $pid"
 grep -q "^sockets  3 of " "$tmp/stat.txt" || fail "want 3 sockets"
+# The kernel's drops towards the device since the program began, read in this namespace.
+grep -Eq "^dropped .* by the kernel \(device queue full\) [0-9]+$" "$tmp/stat.txt" ||
+    fail "no count of the kernel's drops on the device: $(grep '^dropped' "$tmp/stat.txt")"
 line=$(grep -E " tcp +ESTABLISHED +$NC_NETCORE_IP:$port +$NC_KERNEL_IP:7330 " "$tmp/stat.txt") ||
     fail "the established connection is not listed"
 sendq=$(awk '{print $6}' <<<"$line")
