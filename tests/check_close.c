@@ -139,22 +139,28 @@ static int tw_server(struct hp *h)
     return l;
 }
 
-/* A SYN whose sequence number lies beyond the TIME-WAIT's rcv_nxt (here inside its old
- * receive window, where lwIP alone answered RST: ECONNREFUSED) opens a new connection. */
+/* The test's SYN with sequence number isn is answered with a SYN-ACK; the handshake ends and
+ * listener l accepts the connection. */
+static void tw_connects(struct hp *h, int l, uint32_t isn)
+{
+    struct hp_seg sg[4];
+    static const uint8_t mss[4] = { 2, 4, HP_MSS >> 8, HP_MSS & 0xff };
+    hp_send(h, isn, 0, HP_SYN, 65535, mss, sizeof(mss), 0);
+    ck_assert_int_eq(hp_collect(h, sg, 4), 1);
+    ck_assert_uint_eq(sg[0].flags & (HP_SYN | HP_RST | HP_ACK), HP_SYN | HP_ACK);
+    ck_assert_uint_eq(sg[0].ack, isn + 1);
+    hp_send(h, isn + 1, sg[0].seq + 1, HP_ACK, 65535, NULL, 0, 0);
+    hp_collect(h, sg, 4);
+    ck_assert_int_ge(netcore_accept(h->st, l, NULL, NULL, 0), 0);
+}
+
+/* A SYN whose sequence number lies beyond the TIME-WAIT's rcv_nxt opens a new connection
+ * (lwIP alone answered it with the old connection's ACK, or with RST inside its window). */
 START_TEST(tw_syn_beyond_reopens)
 {
     struct hp h;
-    struct hp_seg sg[4];
-    static const uint8_t mss[4] = { 2, 4, HP_MSS >> 8, HP_MSS & 0xff };
     int l = tw_server(&h);
-    const uint32_t isn2 = HP_ISS + 100000;
-    hp_send(&h, isn2, 0, HP_SYN, 65535, mss, sizeof(mss), 0);
-    ck_assert_int_eq(hp_collect(&h, sg, 4), 1);
-    ck_assert_uint_eq(sg[0].flags & (HP_SYN | HP_RST | HP_ACK), HP_SYN | HP_ACK);
-    ck_assert_uint_eq(sg[0].ack, isn2 + 1);
-    hp_send(&h, isn2 + 1, sg[0].seq + 1, HP_ACK, 65535, NULL, 0, 0);
-    hp_collect(&h, sg, 4);
-    ck_assert_int_ge(netcore_accept(h.st, l, NULL, NULL, 0), 0);
+    tw_connects(&h, l, HP_ISS + 100000);
     struct netcore_stats x;
     netcore_get_stats(h.st, &x);
     ck_assert_uint_eq(x.time_wait_reused, 1);
@@ -184,13 +190,7 @@ START_TEST(tw_rst_ends_it)
     ck_assert_uint_eq(sg[0].flags & (HP_SYN | HP_RST | HP_ACK), HP_ACK);
     hp_send(&h, sg[0].ack, 0, HP_RST, 0, NULL, 0, 0);
     ck_assert_int_eq(hp_collect(&h, sg, 4), 0);
-    hp_send(&h, isn2, 0, HP_SYN, 65535, mss, sizeof(mss), 0);
-    ck_assert_int_eq(hp_collect(&h, sg, 4), 1);
-    ck_assert_uint_eq(sg[0].flags & (HP_SYN | HP_RST | HP_ACK), HP_SYN | HP_ACK);
-    ck_assert_uint_eq(sg[0].ack, isn2 + 1);
-    hp_send(&h, isn2 + 1, sg[0].seq + 1, HP_ACK, 65535, NULL, 0, 0);
-    hp_collect(&h, sg, 4);
-    ck_assert_int_ge(netcore_accept(h.st, l, NULL, NULL, 0), 0);
+    tw_connects(&h, l, isn2);
     hp_stop(&h);
 }
 END_TEST

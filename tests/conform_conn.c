@@ -220,6 +220,19 @@ static void listen_backlog_neg(struct cx *c)
     CALL(c, c->o->listen(s, -1));
 }
 
+/* The kernel's answer to what: printed, and its EINVAL taken as the 0 netcore must give. */
+static void unconnected_again(struct cx *c, const char *what)
+{
+    if (strcmp(c->o->name, "kernel") != 0)
+        return;
+    printf("kernel behaviour seen: %s: %s\n", what,
+           c->r.ret == 0 ? "0, the socket is unconnected again"
+           : c->r.err == EINVAL ? "-1 EINVAL, the socket still connecting (accepted: row shows 0)"
+                                : err_name(c->r.err));
+    if (c->r.ret < 0 && c->r.err == EINVAL)
+        c->r.ret = c->r.err = 0;
+}
+
 /*
  * listen after a blocking connect was refused. The kernel's inet_stream_connect makes the
  * socket unconnected again when it reports the refusal (sock_error: SS_UNCONNECTED, then
@@ -237,14 +250,7 @@ static void listen_after_refused(struct cx *c)
     NEED(c, s >= 0 && c->o->connect(s, SA(a), sizeof(a)) < 0 && errno == ECONNREFUSED,
          "connect refused");
     CALL(c, c->o->listen(s, 1));
-    if (strcmp(c->o->name, "kernel") != 0)
-        return;
-    printf("kernel behaviour seen: listen after a refused blocking connect: %s\n",
-           c->r.ret == 0 ? "0, the socket is unconnected again"
-           : c->r.err == EINVAL ? "-1 EINVAL, the socket still connecting (accepted: row shows 0)"
-                                : err_name(c->r.err));
-    if (c->r.ret < 0 && c->r.err == EINVAL)
-        c->r.ret = c->r.err = 0;
+    unconnected_again(c, "listen after a refused blocking connect");
 }
 
 /*
@@ -265,14 +271,8 @@ static void listen_after_nb_refused(struct cx *c, int steps)
     if (steps & 2)
         note(c, "connect2", c->o->connect(s, SA(a), sizeof(a)));
     CALL(c, c->o->listen(s, 1));
-    if (!(steps & 2) || strcmp(c->o->name, "kernel") != 0)
-        return;
-    printf("kernel behaviour seen: listen after a refused non-blocking connect, reported: %s\n",
-           c->r.ret == 0 ? "0, the socket is unconnected again"
-           : c->r.err == EINVAL ? "-1 EINVAL, the socket still connecting (accepted: row shows 0)"
-                                : err_name(c->r.err));
-    if (c->r.ret < 0 && c->r.err == EINVAL)
-        c->r.ret = c->r.err = 0;
+    if (steps & 2)
+        unconnected_again(c, "listen after a refused non-blocking connect, reported");
 }
 
 static void listen_nb_refused(struct cx *c) { listen_after_nb_refused(c, 0); }

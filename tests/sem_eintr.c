@@ -72,6 +72,20 @@ static long now_ms(void)
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
+/* The peer's "hello" (sent in one write), of which buf holds the first n bytes: reads the
+ * rest if it came in pieces (buf holds 16). 0, or -1 having said why. */
+static int hello_rest(int s, char *buf, ssize_t n)
+{
+    while (n < 5) {
+        ssize_t k = recv(s, buf + n, 16 - (size_t)n, 0);
+        CHECK(k > 0, "recv rest: %zd", k);
+        n += k;
+    }
+    CHECK(n == 5 && memcmp(buf, "hello", 5) == 0, "got %zd bytes '%.*s', want 'hello'", n,
+          (int)n, buf);
+    return 0;
+}
+
 /* No SA_RESTART: recv fails with EINTR once the handler has run. */
 static int case_no_restart(int s)
 {
@@ -153,14 +167,7 @@ static int case_restart(int s)
     disarm();
     CHECK(n > 0, "recv=%zd errno=%s, want the peer's data (restarted after the handler)", n,
           n < 0 ? strerror(err) : "-");
-    /* The peer sends "hello" in one write; take the rest if it came in pieces. */
-    while (n < 5) {
-        ssize_t k = recv(s, buf + n, sizeof(buf) - (size_t)n, 0);
-        CHECK(k > 0, "recv rest: %zd", k);
-        n += k;
-    }
-    CHECK(n == 5 && memcmp(buf, "hello", 5) == 0, "got %zd bytes '%.*s', want 'hello'", n,
-          (int)n, buf);
+    CHECK(hello_rest(s, buf, n) == 0, "the peer's answer");
     CHECK(alarms == 1, "handler ran %d times, want 1", (int)alarms);
     return 0;
 }
@@ -206,15 +213,7 @@ static int case_recv_longjmp(int s)
     int k = epoll_wait(ep, &ev, 1, 5000);
     close(ep);
     CHECK(k == 1, "epoll_wait=%d, want the peer's answer within 5 s", k);
-    ssize_t n = 0;
-    while (n < 5) {
-        ssize_t r = recv(s, buf + n, sizeof(buf) - (size_t)n, 0);
-        CHECK(r > 0, "recv: %zd", r);
-        n += r;
-    }
-    CHECK(n == 5 && memcmp(buf, "hello", 5) == 0, "got %zd bytes '%.*s', want 'hello'", n,
-          (int)n, buf);
-    return 0;
+    return hello_rest(s, buf, 0);
 }
 
 int main(int argc, char **argv)
