@@ -89,6 +89,10 @@ run() {
     wait "$sink" || rc=$?
     t1=$(date +%s.%N)
     nc_impair_stop >"$tmp/impair.$mode.$loss.$s"
+    # Losses the relay did not choose (its queue, its packet socket's buffer) would make
+    # the run say nothing of the sender: shown with the run, to stderr.
+    awk -v m="$mode" '/overflow=[1-9]|sockdrops=[1-9]/ { print "# " m ": " $0 }' \
+        "$tmp/impair.$mode.$loss.$s" >&2
     [ "$rc" -eq 0 ] || fail "$mode, $loss% loss, seed $s: exit $rc"
     [ "$(stat -c %s "$tmp/out")" = "$bytes" ] || fail "$mode, $loss% loss: short transfer"
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'

@@ -27,6 +27,10 @@
  */
 #include "cc.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
 
@@ -59,21 +63,36 @@ void nc__cc_established(struct tcp_pcb *pcb)
         pcb->cwnd = iw;
 }
 
-void nc__cc_loss(struct tcp_pcb *pcb, uint32_t cwnd)
+/* The ssthresh after a loss: the algorithm's share of the window, not below bbr's model. */
+static uint32_t reduced(const struct tcp_pcb *pcb, uint32_t cwnd, const struct nc_cc *c)
+{
+    uint32_t floor = 2u * pcb->mss;
+    if (c == NULL || c->algo != NC_CC_RENO) {
+        uint32_t w = nc__cc_ssthresh(cwnd, pcb->snd_wnd, floor);
+        uint32_t model = c != NULL ? nc__cc_target(c) : 0;
+        return model > w ? model : w;
+    }
+    uint32_t w = (cwnd < pcb->snd_wnd ? cwnd : pcb->snd_wnd) / 2;
+    return w > floor ? w : floor;
+}
+
+void nc__cc_loss(struct tcp_pcb *pcb, uint32_t cwnd, const struct nc_cc *c)
 {
     /* lwIP set cwnd to ssthresh + 3 segments (RFC 5681's inflation for the three duplicate
      * ACKs that left the network), and so does this, for the new ssthresh. */
-    pcb->ssthresh = nc__cc_ssthresh(cwnd, pcb->snd_wnd, 2u * pcb->mss);
+    pcb->ssthresh = reduced(pcb, cwnd, c);
     pcb->cwnd = nc__cc_recovery_cwnd(pcb->ssthresh, pcb->mss, 0);
     nc__cc_recovery(pcb);
 }
 
-void nc__cc_timeout(struct tcp_pcb *pcb, bool first)
+void nc__cc_timeout(struct tcp_pcb *pcb, bool first, const struct nc_cc *c)
 {
     /* A timeout in fast recovery, or after another, keeps the ssthresh that episode set, as
-     * Linux does: the window then is an inflated one, or already a single segment. */
+     * Linux does: the window then is an inflated one, or already a single segment. bbr too
+     * starts again from one segment (go-back-N resends the whole flight); its model brings
+     * the window back once what was outstanding is acknowledged (TF_RTO cleared). */
     if (first)
-        pcb->ssthresh = nc__cc_ssthresh(pcb->cwnd, pcb->snd_wnd, 2u * pcb->mss);
+        pcb->ssthresh = reduced(pcb, pcb->cwnd, c);
     pcb->cwnd = pcb->mss;
     pcb->bytes_acked = 0;
 }
@@ -85,4 +104,113 @@ void nc__cc_recovery(struct tcp_pcb *pcb)
     uint32_t sacked;
     if ((pcb->flags & (TF_INFR | TF_RTO)) == TF_INFR && nc__rexmit_sacked(pcb, &sacked))
         pcb->cwnd = nc__cc_recovery_cwnd(pcb->ssthresh, pcb->mss, sacked);
+}
+
+static const char *const names[] = { [NC_CC_RENO] = "reno", [NC_CC_CUBIC] = "cubic",
+                                      [NC_CC_BBR] = "bbr" };
+
+int nc__cc_algo_parse(const char *name)
+{
+    for (int a = NC_CC_RENO; a <= NC_CC_BBR; a++)
+        if (strcmp(name, names[a]) == 0)
+            return a;
+    return -ENOENT;
+}
+
+const char *nc__cc_algo_name(int algo)
+{
+    return algo >= NC_CC_RENO && algo <= NC_CC_BBR ? names[algo] : names[NC_CC_CUBIC];
+}
+
+int nc__cc_system_default(void)
+{
+#ifdef NETCORE_FUZZ
+    return NC_CC_CUBIC; /* the same runs whatever the machine's setting */
+#else
+    char buf[32] = "";
+    FILE *f = fopen("/proc/sys/net/ipv4/tcp_congestion_control", "re");
+    if (f == NULL)
+        return NC_CC_CUBIC;
+    if (fgets(buf, sizeof(buf), f) == NULL)
+        buf[0] = '\0';
+    fclose(f);
+    buf[strcspn(buf, "\n")] = '\0';
+    int a = nc__cc_algo_parse(buf);
+    return a > 0 ? a : NC_CC_CUBIC;
+#endif
+}
+
+void nc__cc_reset(struct nc_cc *c, int algo, const struct tcp_pcb *pcb)
+{
+    memset(c, 0, sizeof(*c));
+    c->algo = (uint8_t)(algo > NC_CC_DEFAULT && algo <= NC_CC_BBR ? algo : NC_CC_CUBIC);
+    c->base = pcb->lastack;
+    c->snd_max = pcb->snd_nxt;
+    c->sndbuf = NC_CC_SNDBUF_MIN;
+}
+
+uint32_t nc__cc_target(const struct nc_cc *c)
+{
+    if (c->algo != NC_CC_BBR || c->min_rtt == 0)
+        return 0;
+    uint64_t bw = 0;
+    for (int i = 0; i < NC_CC_BW_N; i++)
+        if (c->bw[i] > bw)
+            bw = c->bw[i];
+    /* Twice the path's bytes in flight (BBR's cwnd_gain), at most 64 MiB: far above any
+     * send buffer here, below any overflow. */
+    uint64_t w = bw * c->min_rtt / 1000000u * 2u;
+    return w < (64u << 20) ? (uint32_t)w : (64u << 20);
+}
+
+void nc__cc_update(struct nc_cc *c, struct tcp_pcb *pcb, uint64_t now)
+{
+    if (c->algo != NC_CC_BBR)
+        return;
+    /* The round trip: new data's, until the cumulative ACK covers it. A hole below it only
+     * makes a sample longer, which the least of them passes over. */
+    if (c->timing && TCP_SEQ_GEQ(pcb->lastack, c->rtt_seq)) {
+        uint64_t rtt = now - c->rtt_at;
+        if (rtt > 0 && rtt < UINT32_MAX && (c->min_rtt == 0 || rtt < c->min_rtt))
+            c->min_rtt = (uint32_t)rtt;
+        c->timing = false;
+    }
+    if (TCP_SEQ_GT(pcb->snd_nxt, c->snd_max)) {
+        if (!c->timing) {
+            c->timing = true;
+            c->rtt_seq = pcb->snd_nxt;
+            c->rtt_at = now;
+        }
+        c->snd_max = pcb->snd_nxt;
+    }
+    /* The rate: what reached the peer (acknowledged, or SACKed above the ACK) over at least
+     * a round trip (ACKs come in bursts), while data is in flight. */
+    uint32_t sacked = 0;
+    (void)nc__rexmit_sacked(pcb, &sacked);
+    uint32_t d = pcb->lastack - c->base + sacked;
+    if (pcb->unacked == NULL && pcb->unsent == NULL) {
+        c->t0 = 0; /* idle: a sample over an idle time says nothing of the path */
+    } else if (c->t0 == 0) {
+        c->t0 = now;
+        c->d0 = d;
+    } else {
+        uint64_t span = now - c->t0, least = c->min_rtt > 1000u ? c->min_rtt : 1000u;
+        if (span >= least) {
+            c->bw[c->bw_i] = (uint64_t)(uint32_t)(d - c->d0) * 1000000u / span;
+            c->bw_i = (uint8_t)((c->bw_i + 1) % NC_CC_BW_N);
+            c->t0 = now;
+            c->d0 = d;
+        }
+    }
+    /* Outside recovery and a timeout's go-back-N, the window is at least the model's. */
+    uint32_t w = nc__cc_target(c);
+    if (!(pcb->flags & (TF_INFR | TF_RTO)) && w > pcb->cwnd)
+        pcb->cwnd = w;
+    /* The queue, twice the window (never shrunk: lwIP's snd_buf counts down what is queued,
+     * so its room grows by what the bound grows). */
+    uint32_t q = w < NC_CC_SNDBUF_MAX / 2 ? 2u * w : NC_CC_SNDBUF_MAX;
+    if (q > c->sndbuf && pcb->state == ESTABLISHED) {
+        pcb->snd_buf += q - c->sndbuf;
+        c->sndbuf = q;
+    }
 }

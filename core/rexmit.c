@@ -339,7 +339,12 @@ static bool holes(struct netcore_stack *st, struct tcp_pcb *pcb, bool force)
         queued = true;
         sb->high_rxt = reached;
     }
-    if (queued && !sb->marked) {
+    /* A new mark for what went out since the last: also when a judgement resent nothing
+     * (what it covered was acknowledged meanwhile), else the retransmissions sent while it
+     * stood would have none, and one of them lost waited for the retransmission timer
+     * (16 MiB, 5% loss: 2-3 timeouts a run). Its clock starts now, later than they went out:
+     * they are judged no sooner than they should be. */
+    if (!sb->marked && (queued || TCP_SEQ_GT(sb->high_rxt, pcb->lastack))) {
         sb->rxt_mark = pcb->snd_nxt;
         sb->rxt_at = sys_now();
         sb->mark_high = TCP_SEQ_GT(sb->high_rxt, pcb->lastack) ? sb->high_rxt : pcb->lastack;

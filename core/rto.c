@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
@@ -41,6 +42,7 @@
 #include "pcbmap.h"
 #include "rexmit.h"
 #include "rxframe.h"
+#include "sock.h"
 #include "stack.h"
 #include "tcpin.h"
 
@@ -63,6 +65,7 @@ struct nc_rto {
     uint8_t backoff;
     bool timing;               /* a sample is under way */
     bool seen;                 /* found on the active list by the current sweep */
+    struct nc_cc cc;           /* congestion control's model (cc.c) */
 };
 
 struct nc_rto_tab {
@@ -71,6 +74,7 @@ struct nc_rto_tab {
     int cap, nbuckets, free, used;
     bool armed;                /* the check is in lwIP's timer list ... */
     uint32_t due;              /* ... for this sys_now() */
+    int cc_default;            /* the kernel's congestion control, when a socket sets none */
 };
 
 static size_t hash(const struct tcp_pcb *pcb, int n)
@@ -101,6 +105,7 @@ int nc__rto_init(struct netcore_stack *st)
     for (int i = 0; i < t->cap; i++)
         t->e[i].next = i + 1 < t->cap ? i + 1 : -1;
     t->free = 0;
+    t->cc_default = nc__cc_system_default();
     st->rto = t;
     return 0;
 }
@@ -162,7 +167,16 @@ static void sweep(struct nc_rto_tab *t)
     sweep_unseen(t);
 }
 
-static void reset(struct nc_rto *r, const struct tcp_pcb *pcb, uint32_t now)
+/* The congestion control pcb's socket set (TCP_CONGESTION; a connection not yet accepted
+ * has its listener's), else the stack's. */
+static int algo(const struct nc_rto_tab *t, const struct tcp_pcb *pcb)
+{
+    const struct nc_sock *s = pcb->callback_arg;
+    return s != NULL && s->opt.cc != NC_CC_DEFAULT ? s->opt.cc : t->cc_default;
+}
+
+static void reset(const struct nc_rto_tab *t, struct nc_rto *r, const struct tcp_pcb *pcb,
+                  uint32_t now)
 {
     r->raddr = ip_2_ip4(&pcb->remote_ip)->addr;
     r->lport = pcb->local_port;
@@ -174,6 +188,7 @@ static void reset(struct nc_rto *r, const struct tcp_pcb *pcb, uint32_t now)
     r->nrtx = pcb->nrtx;
     r->backoff = 0;
     r->timing = false;
+    nc__cc_reset(&r->cc, algo(t, pcb), pcb);
 }
 
 /* The pcb's entry, made when missing; NULL when the table is full of live connections. */
@@ -185,7 +200,7 @@ static struct nc_rto *entry(struct nc_rto_tab *t, const struct tcp_pcb *pcb, uin
         if (r->raddr != ip_2_ip4(&pcb->remote_ip)->addr || r->lport != pcb->local_port ||
             r->rport != pcb->remote_port || TCP_SEQ_LT(pcb->lastack, r->lastack) ||
             TCP_SEQ_GT(pcb->lastack, r->snd_max))
-            reset(r, pcb, now);
+            reset(t, r, pcb, now);
         return r;
     }
     if (t->free < 0)
@@ -200,7 +215,7 @@ static struct nc_rto *entry(struct nc_rto_tab *t, const struct tcp_pcb *pcb, uin
     r->next = t->bucket[h];
     t->bucket[h] = idx;
     t->used++;
-    reset(r, pcb, now);
+    reset(t, r, pcb, now);
     return r;
 }
 
@@ -275,7 +290,7 @@ static void expire(struct netcore_stack *st, struct nc_rto *r, struct tcp_pcb *p
     nc__rexmit_cut(st, pcb);
     if (tcp_rexmit_rto_prepare(pcb) != ERR_OK)
         return;
-    nc__cc_timeout(pcb, first);
+    nc__cc_timeout(pcb, first, &r->cc);
     pcb->rtime = 0; /* lwIP's own timer starts over */
     nc__rexmit_recovery(pcb, false, pcb->lastack); /* go-back-N resends the holes anyway */
     tcp_rexmit_rto_commit(pcb);
@@ -364,12 +379,32 @@ void nc__rto_output(struct netcore_stack *st, struct tcp_pcb *pcb)
     if (r == NULL)
         return;
     observe(r, pcb, now);
+    r->cc.algo = (uint8_t)algo(st->rto, pcb); /* setsockopt may have changed it */
+    if (r->cc.algo == NC_CC_BBR) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        nc__cc_update(&r->cc, pcb, (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u);
+    }
     if (pcb->unacked == NULL || r->backoff == RTO_OFF)
         return;
     uint32_t due = r->since + timeout(r), lost_due;
     if (lost_timer(r, pcb, &lost_due) && TCP_SEQ_LT(lost_due, due))
         due = lost_due;
     arm(st, due, now);
+}
+
+struct nc_cc *nc__rto_cc(struct netcore_stack *st, const struct tcp_pcb *pcb)
+{
+    struct nc_rto *r = find(st->rto, pcb);
+    if (r == NULL)
+        return NULL;
+    r->cc.algo = (uint8_t)algo(st->rto, pcb); /* setsockopt may have changed it */
+    return &r->cc;
+}
+
+int nc__rto_cc_default(const struct netcore_stack *st)
+{
+    return st->rto->cc_default;
 }
 
 /*

@@ -11,7 +11,9 @@
 #include <netinet/tcp.h>
 #include <string.h>
 
+#include "cc.h"
 #include "netcore.h"
+#include "rto.h"
 #include "sock.h"
 #include "stack.h"
 
@@ -290,6 +292,25 @@ static int set_ipv6(struct nc_sock *s, int name, int v)
     }
 }
 
+/* TCP_CONGESTION: a name of up to 15 bytes, NUL-terminated or not, as the kernel reads it;
+ * one it has no algorithm for is ENOENT. */
+static int set_congestion(struct nc_sock *s, const void *val, socklen_t len)
+{
+    if ((int)len < 1)
+        return -EINVAL;
+    if (val == NULL)
+        return -EFAULT;
+    char name[16];
+    size_t n = len < sizeof(name) - 1 ? len : sizeof(name) - 1;
+    memcpy(name, val, n);
+    name[n] = '\0';
+    int a = nc__cc_algo_parse(name);
+    if (a < 0)
+        return a;
+    s->opt.cc = (uint8_t)a;
+    return 0;
+}
+
 /*
  * setsockopt for a socket held. IPPROTO_IP takes a byte as well as an int; the other levels'
  * values are read once here as an int, which is also the least any of their structs takes.
@@ -302,6 +323,8 @@ static int setsockopt_held(struct netcore_stack *st, struct nc_sock *s, int leve
     if (level != SOL_SOCKET && !(level == IPPROTO_TCP && s->type == SOCK_STREAM) &&
         !(level == IPPROTO_IPV6 && s->family == AF_INET6))
         return -ENOPROTOOPT; /* the kernel's IP layer answers for levels nobody knows */
+    if (level == IPPROTO_TCP && name == TCP_CONGESTION)
+        return set_congestion(s, val, len);
     int v;
     int rc = int_in(val, len, &v);
     if (rc != 0)
@@ -400,9 +423,10 @@ static int get_tcp(struct netcore_stack *st, struct nc_sock *s, int name, void *
         tcp_info(st, s, &ti);
         return opt_out(val, len, &ti, sizeof(ti));
     }
-    case TCP_CONGESTION: {
-        static const char algo[] = "newreno"; /* lwIP's congestion control */
-        return opt_out(val, len, algo, sizeof(algo));
+    case TCP_CONGESTION: { /* the kernel's TCP_CA_NAME_MAX bytes, the name NUL-padded */
+        char name[16] = "";
+        strcpy(name, nc__cc_algo_name(o->cc != NC_CC_DEFAULT ? o->cc : nc__rto_cc_default(st)));
+        return opt_out(val, len, name, sizeof(name));
     }
     case TCP_NODELAY: v = o->nodelay; break;
     case TCP_MAXSEG:

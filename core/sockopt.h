@@ -4,6 +4,7 @@
 
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #define NC_DEFAULT_TTL 64 /* Linux's default IP_TTL, also ours (lwIP's own is 255) */
 
@@ -24,6 +25,7 @@ struct nc_opts {
     struct in_addr mc_addr;      /* IP_MULTICAST_IF (there is one interface: only shown) */
     int user_mss, user_timeout;  /* TCP_MAXSEG (0: none), TCP_USER_TIMEOUT in ms */
     int keepidle, keepintvl, keepcnt; /* seconds, seconds, probes */
+    uint8_t cc;                  /* TCP_CONGESTION, an nc_cc_algo (cc.h); 0: the stack's */
 };
 
 /* The options of a new socket: the kernel's defaults. */

@@ -37,6 +37,7 @@
 #include "relay.h"
 #include "ring.h"
 #include "rxframe.h"
+#include "cc.h"
 #include "rto.h"
 #include "shimapi.h"
 #include "sockopt.h"
@@ -105,9 +106,10 @@ static int alloc_rings(struct netcore_stack *st, struct nc_sock *s)
  * back to it, so a connection can start with more. It bounds the flight: at 256 KiB a 10 ms
  * round trip capped a sender at ~25 MB/s, below the kernel's (whose send buffer grows to
  * 4 MiB), and a hole left by a loss holds the buffer's head for a round trip more. 1 MiB:
- * bench/loss.sh, 4 MiB at 10 ms RTT, 1% loss 0.49 -> 0.43 s, 5% 0.70 -> 0.46 s.
+ * bench/loss.sh, 4 MiB at 10 ms RTT, 1% loss 0.49 -> 0.43 s, 5% 0.70 -> 0.46 s. bbr grows it
+ * with the path, up to 4 MiB (cc.c).
  */
-#define SND_BUF (16u * 65536)
+#define SND_BUF NC_CC_SNDBUF_MIN
 
 static void apply_options(struct nc_sock *s)
 {

@@ -265,7 +265,7 @@ static void output(struct netcore_stack *st, struct tcp_pcb *pcb)
  * cwnd: the window before the loss, which cc.c reduces. */
 static void enter(struct netcore_stack *st, struct tcp_pcb *pcb, tcpwnd_size_t cwnd)
 {
-    nc__cc_loss(pcb, cwnd);
+    nc__cc_loss(pcb, cwnd, nc__rto_cc(st, pcb));
     set_recover(pcb, true, pcb->snd_nxt);
     nc__rexmit_recovery(pcb, true, head_end(pcb));
     nc__rexmit_holes(st, pcb);
@@ -283,7 +283,7 @@ void nc__tcpin_reorder(struct netcore_stack *st, struct tcp_pcb *pcb, uint32_t s
         tcp_rexmit_fast(pcb);
         if (!(pcb->flags & TF_INFR) || pcb->lastack != lastack)
             return;
-        nc__cc_loss(pcb, cwnd);
+        nc__cc_loss(pcb, cwnd, nc__rto_cc(st, pcb));
         set_recover(pcb, true, pcb->snd_nxt);
         nc__rexmit_recovery(pcb, true, head_end(pcb));
     }

@@ -71,7 +71,7 @@ START_TEST(loss_reduces)
 {
     pcb.cwnd = 53460; /* lwIP's tcp_rexmit_fast: half of it + 3 segments, replaced */
     pcb.ssthresh = 50000;
-    nc__cc_loss(&pcb, 100000);
+    nc__cc_loss(&pcb, 100000, NULL);
     ck_assert_uint_eq(pcb.ssthresh, 70000);
     ck_assert_uint_eq(pcb.cwnd, 70000 + 3 * 1460);
 }
@@ -80,10 +80,10 @@ END_TEST
 START_TEST(loss_reduces_super)
 {
     pcb.mss = SUPER;
-    nc__cc_loss(&pcb, 5 * SUPER);
+    nc__cc_loss(&pcb, 5 * SUPER, NULL);
     ck_assert_uint_eq(pcb.ssthresh, 224840);
     ck_assert_uint_eq(pcb.cwnd, 224840 + 3 * SUPER);
-    nc__cc_loss(&pcb, 150000); /* below two super-segments: lwIP sends whole ones */
+    nc__cc_loss(&pcb, 150000, NULL); /* below two super-segments: lwIP sends whole ones */
     ck_assert_uint_eq(pcb.ssthresh, 2 * SUPER);
     ck_assert_uint_eq(pcb.cwnd, 5 * SUPER);
 }
@@ -93,16 +93,16 @@ START_TEST(timeout_one_segment)
 {
     pcb.cwnd = 100000;
     pcb.bytes_acked = 1234;
-    nc__cc_timeout(&pcb, true);
+    nc__cc_timeout(&pcb, true, NULL);
     ck_assert_uint_eq(pcb.ssthresh, 70000);
     ck_assert_uint_eq(pcb.cwnd, 1460);
     ck_assert_uint_eq(pcb.bytes_acked, 0);
     /* the timer backing off: ssthresh stays */
-    nc__cc_timeout(&pcb, false);
+    nc__cc_timeout(&pcb, false, NULL);
     ck_assert_uint_eq(pcb.ssthresh, 70000);
     ck_assert_uint_eq(pcb.cwnd, 1460);
     /* a first timeout with a window of one segment: 0.7 of it, the floor of two */
-    nc__cc_timeout(&pcb, true);
+    nc__cc_timeout(&pcb, true, NULL);
     ck_assert_uint_eq(pcb.ssthresh, 2920);
     ck_assert_uint_eq(pcb.cwnd, 1460);
 }

@@ -438,6 +438,24 @@ static void tcp_congestion(struct cx *c)
     outf(c, "%s", name);
 }
 
+/* TCP_CONGESTION set to algo (len bytes of it), then read back. */
+static void tcp_congestion_set(struct cx *c, const char *algo, socklen_t len)
+{
+    int s = sock(c, SOCK_STREAM);
+    NEED(c, s >= 0, "socket");
+    CALL(c, c->o->setsockopt(s, IPPROTO_TCP, TCP_CONGESTION, algo, len));
+    char name[16] = "";
+    socklen_t l = sizeof(name);
+    NEED(c, c->o->getsockopt(s, IPPROTO_TCP, TCP_CONGESTION, name, &l) == 0, "getsockopt");
+    outf(c, "%s len %u", name, (unsigned)l);
+}
+
+static void tcp_congestion_cubic(struct cx *c) { tcp_congestion_set(c, "cubic", 6); }
+static void tcp_congestion_reno(struct cx *c) { tcp_congestion_set(c, "reno", 4); }
+static void tcp_congestion_unknown(struct cx *c) { tcp_congestion_set(c, "nosuch", 7); }
+static void tcp_congestion_cut(struct cx *c) { tcp_congestion_set(c, "cubic", 3); }
+static void tcp_congestion_empty(struct cx *c) { tcp_congestion_set(c, "reno", 0); }
+
 const struct conform_case conform_opt_cases[] = {
     { "getsockopt: SO_TYPE TCP", so_type_tcp, NULL },
     { "getsockopt: SO_TYPE UDP", so_type_udp, NULL },
@@ -559,7 +577,11 @@ const struct conform_case conform_opt_cases[] = {
     { "SO_PEERCRED: TCP", peercred, NULL },
     { "SO_BINDTODEVICE: get, not bound", bindtodevice_get, NULL },
     { "SO_BINDTODEVICE: get, length 8", bindtodevice_get_short, NULL },
-    { "TCP_CONGESTION: default", tcp_congestion,
-      "lwIP does NewReno; naming the kernel's algorithm would misreport it" },
+    { "TCP_CONGESTION: default", tcp_congestion, NULL },
+    { "TCP_CONGESTION: set cubic", tcp_congestion_cubic, NULL },
+    { "TCP_CONGESTION: set reno, no NUL", tcp_congestion_reno, NULL },
+    { "TCP_CONGESTION: unknown name", tcp_congestion_unknown, NULL },
+    { "TCP_CONGESTION: name cut by its length", tcp_congestion_cut, NULL },
+    { "TCP_CONGESTION: length 0", tcp_congestion_empty, NULL },
     { NULL, NULL, NULL },
 };
