@@ -380,7 +380,10 @@ void nc__rto_output(struct netcore_stack *st, struct tcp_pcb *pcb)
         return;
     observe(r, pcb, now);
     r->cc.algo = (uint8_t)algo(st->rto, pcb); /* setsockopt may have changed it */
-    if (r->cc.algo == NC_CC_BBR) {
+    /* bbr's samples, while data is in flight and until the model has seen it all land
+     * (a receiving connection's ACKs carry nothing for it: no clock read for them). */
+    if (r->cc.algo == NC_CC_BBR && (pcb->unacked != NULL || pcb->unsent != NULL ||
+                                    r->cc.t0 != 0 || r->cc.timing)) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         nc__cc_update(&r->cc, pcb, (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u);
