@@ -2,9 +2,11 @@
  * check_cc — cc.c's window arithmetic, with exact values: the initial window (RFC 6928), the
  * ssthresh after a loss (beta 0.7, floors), the window in fast recovery, and what a loss and
  * a timeout do to a pcb without offloads (pcb->mss the real MSS) and with them (a
- * super-segment of 44 x 1460 bytes, syn.c).
+ * super-segment of 44 x 1460 bytes, syn.c); TCP_CONGESTION's names, reno's halving, and
+ * bbr's model fed a made-up flight: its round trip, rate, window floor and send queue.
  */
 #include <check.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +130,99 @@ START_TEST(recovery_no_sack)
 }
 END_TEST
 
+START_TEST(algo_names)
+{
+    ck_assert_int_eq(nc__cc_algo_parse("reno"), NC_CC_RENO);
+    ck_assert_int_eq(nc__cc_algo_parse("cubic"), NC_CC_CUBIC);
+    ck_assert_int_eq(nc__cc_algo_parse("bbr"), NC_CC_BBR);
+    ck_assert_int_eq(nc__cc_algo_parse("newreno"), -ENOENT);
+    ck_assert_int_eq(nc__cc_algo_parse("bb"), -ENOENT);
+    ck_assert_int_eq(nc__cc_algo_parse(""), -ENOENT);
+    ck_assert_str_eq(nc__cc_algo_name(NC_CC_BBR), "bbr");
+    ck_assert_str_eq(nc__cc_algo_name(NC_CC_DEFAULT), "cubic"); /* never a name of nothing */
+    int d = nc__cc_system_default();
+    ck_assert(d == NC_CC_RENO || d == NC_CC_CUBIC || d == NC_CC_BBR);
+}
+END_TEST
+
+START_TEST(reno_halves)
+{
+    struct nc_cc c;
+    nc__cc_reset(&c, NC_CC_RENO, &pcb);
+    nc__cc_loss(&pcb, 100000, &c);
+    ck_assert_uint_eq(pcb.ssthresh, 50000);
+    ck_assert_uint_eq(pcb.cwnd, 50000 + 3 * 1460);
+    nc__cc_reset(&c, NC_CC_CUBIC, &pcb);
+    nc__cc_loss(&pcb, 100000, &c);
+    ck_assert_uint_eq(pcb.ssthresh, 70000);
+}
+END_TEST
+
+static struct tcp_seg inflight; /* pcb.unacked: data is in flight */
+
+/* One round trip of a bbr flight: `bytes` sent at t us, all acknowledged rtt us later. */
+static void round_trip(struct nc_cc *c, uint32_t bytes, uint64_t t, uint32_t rtt)
+{
+    pcb.unacked = &inflight;
+    pcb.snd_nxt += bytes;
+    nc__cc_update(c, &pcb, t);
+    pcb.lastack = pcb.snd_nxt;
+    nc__cc_update(c, &pcb, t + rtt);
+}
+
+START_TEST(bbr_model)
+{
+    struct nc_cc c;
+    pcb.lastack = pcb.snd_nxt = 1000;
+    pcb.cwnd = 14600;
+    pcb.snd_buf = NC_CC_SNDBUF_MIN;
+    nc__cc_reset(&c, NC_CC_BBR, &pcb);
+    ck_assert_uint_eq(nc__cc_target(&c), 0); /* no sample yet */
+    /* 100000 bytes a 10 ms round trip: 10 MB/s, a window of twice 100000 bytes */
+    round_trip(&c, 100000, 1000, 10000);
+    ck_assert_uint_eq(c.min_rtt, 10000);
+    ck_assert_uint_eq(nc__cc_target(&c), 200000);
+    ck_assert_uint_eq(pcb.cwnd, 200000); /* raised to the model's */
+    /* a slower round trip (a queue) leaves the least; a slower rate, the most of them */
+    round_trip(&c, 50000, 20000, 25000);
+    ck_assert_uint_eq(c.min_rtt, 10000);
+    ck_assert_uint_eq(nc__cc_target(&c), 200000);
+    /* a loss takes the window to no less than the model's */
+    nc__cc_loss(&pcb, 100000, &c);
+    ck_assert_uint_eq(pcb.ssthresh, 200000);
+    /* in recovery the window is recovery's: not raised */
+    pcb.flags = TF_INFR;
+    pcb.cwnd = 1000;
+    round_trip(&c, 1000, 60000, 10000);
+    ck_assert_uint_eq(pcb.cwnd, 1000);
+    pcb.flags = 0;
+    ck_assert_uint_eq(pcb.snd_buf, NC_CC_SNDBUF_MIN); /* 2 x 200000 is below the least */
+    /* 1.5 MB a round trip: a window of 3 MB, a send queue of 4 MiB, the most */
+    round_trip(&c, 1500000, 100000, 10000);
+    ck_assert_uint_eq(nc__cc_target(&c), 3000000);
+    ck_assert_uint_eq(pcb.cwnd, 3000000);
+    ck_assert_uint_eq(pcb.snd_buf, NC_CC_SNDBUF_MAX);
+    ck_assert_uint_eq(c.sndbuf, NC_CC_SNDBUF_MAX);
+    /* idle: no sample spans it */
+    pcb.unacked = NULL;
+    nc__cc_update(&c, &pcb, 200000);
+    ck_assert_uint_eq(c.t0, 0);
+}
+END_TEST
+
+/* cubic and reno keep no model: their window is never raised by one. */
+START_TEST(cubic_no_model)
+{
+    struct nc_cc c;
+    pcb.lastack = pcb.snd_nxt = 1000;
+    pcb.cwnd = 14600;
+    nc__cc_reset(&c, NC_CC_CUBIC, &pcb);
+    round_trip(&c, 100000, 1000, 10000);
+    ck_assert_uint_eq(nc__cc_target(&c), 0);
+    ck_assert_uint_eq(pcb.cwnd, 14600);
+}
+END_TEST
+
 static TCase *tcase(const char *name)
 {
     TCase *tc = tcase_create(name);
@@ -149,6 +244,12 @@ int main(void)
     suite_add_tcase(s, tc);
     tc = tcase("timeout");
     tcase_add_test(tc, timeout_one_segment);
+    suite_add_tcase(s, tc);
+    tc = tcase("algorithms");
+    tcase_add_test(tc, algo_names);
+    tcase_add_test(tc, reno_halves);
+    tcase_add_test(tc, bbr_model);
+    tcase_add_test(tc, cubic_no_model);
     suite_add_tcase(s, tc);
     tc = tcase("recovery");
     tcase_add_test(tc, recovery_window);
