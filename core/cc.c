@@ -76,8 +76,10 @@ static uint32_t reduced(const struct tcp_pcb *pcb, uint32_t cwnd, const struct n
     return w > floor ? w : floor;
 }
 
-void nc__cc_loss(struct tcp_pcb *pcb, uint32_t cwnd, const struct nc_cc *c)
+void nc__cc_loss(struct tcp_pcb *pcb, uint32_t cwnd, struct nc_cc *c)
 {
+    if (c != NULL)
+        c->timing = false;
     /* lwIP set cwnd to ssthresh + 3 segments (RFC 5681's inflation for the three duplicate
      * ACKs that left the network), and so does this, for the new ssthresh. */
     pcb->ssthresh = reduced(pcb, cwnd, c);
@@ -85,8 +87,10 @@ void nc__cc_loss(struct tcp_pcb *pcb, uint32_t cwnd, const struct nc_cc *c)
     nc__cc_recovery(pcb);
 }
 
-void nc__cc_timeout(struct tcp_pcb *pcb, bool first, const struct nc_cc *c)
+void nc__cc_timeout(struct tcp_pcb *pcb, bool first, struct nc_cc *c)
 {
+    if (c != NULL)
+        c->timing = false;
     /* A timeout in fast recovery, or after another, keeps the ssthresh that episode set, as
      * Linux does: the window then is an inflated one, or already a single segment. bbr too
      * starts again from one segment (go-back-N resends the whole flight); its model brings
@@ -146,7 +150,6 @@ void nc__cc_reset(struct nc_cc *c, int algo, const struct tcp_pcb *pcb)
     c->algo = (uint8_t)(algo > NC_CC_DEFAULT && algo <= NC_CC_BBR ? algo : NC_CC_CUBIC);
     c->base = pcb->lastack;
     c->snd_max = pcb->snd_nxt;
-    c->sndbuf = NC_CC_SNDBUF_MIN;
 }
 
 uint32_t nc__cc_target(const struct nc_cc *c)
@@ -158,8 +161,8 @@ uint32_t nc__cc_target(const struct nc_cc *c)
         if (c->bw[i] > bw)
             bw = c->bw[i];
     /* Twice the path's bytes in flight (BBR's cwnd_gain), at most 64 MiB: far above any
-     * send buffer here, below any overflow. */
-    uint64_t w = bw * c->min_rtt / 1000000u * 2u;
+     * send buffer here. bw is below 2^40 and min_rtt below 2^32: no overflow. */
+    uint64_t w = bw / 1000u * c->min_rtt / 1000u * 2u;
     return w < (64u << 20) ? (uint32_t)w : (64u << 20);
 }
 
@@ -176,7 +179,9 @@ void nc__cc_update(struct nc_cc *c, struct tcp_pcb *pcb, uint64_t now)
         c->timing = false;
     }
     if (TCP_SEQ_GT(pcb->snd_nxt, c->snd_max)) {
-        if (!c->timing) {
+        /* Only data this call finds in flight: what went out and came back between two
+         * looks (lwIP's timers send too) would time as a few microseconds. */
+        if (!c->timing && TCP_SEQ_GT(pcb->snd_nxt, pcb->lastack)) {
             c->timing = true;
             c->rtt_seq = pcb->snd_nxt;
             c->rtt_at = now;
@@ -195,8 +200,15 @@ void nc__cc_update(struct nc_cc *c, struct tcp_pcb *pcb, uint64_t now)
         c->d0 = d;
     } else {
         uint64_t span = now - c->t0, least = c->min_rtt > 1000u ? c->min_rtt : 1000u;
-        if (span >= least) {
-            c->bw[c->bw_i] = (uint64_t)(uint32_t)(d - c->d0) * 1000000u / span;
+        int32_t got = (int32_t)(d - c->d0);
+        if (got < 0) {
+            /* SACKed bytes the scoreboard let go (it keeps 64 blocks): start over from here
+             * rather than count back. */
+            c->t0 = now;
+            c->d0 = d;
+        } else if (span >= least) {
+            uint64_t bw = (uint64_t)got * 1000000u / span;
+            c->bw[c->bw_i] = bw < (1ull << 40) ? bw : (1ull << 40);
             c->bw_i = (uint8_t)((c->bw_i + 1) % NC_CC_BW_N);
             c->t0 = now;
             c->d0 = d;
@@ -206,11 +218,12 @@ void nc__cc_update(struct nc_cc *c, struct tcp_pcb *pcb, uint64_t now)
     uint32_t w = nc__cc_target(c);
     if (!(pcb->flags & (TF_INFR | TF_RTO)) && w > pcb->cwnd)
         pcb->cwnd = w;
-    /* The queue, twice the window (never shrunk: lwIP's snd_buf counts down what is queued,
-     * so its room grows by what the bound grows). */
+    /* The queue, twice the window. lwIP's snd_buf is the room left: what the queue may hold
+     * is that and what it holds (from the oldest byte not acknowledged to the last queued),
+     * so the room grows by what the bound grows, never counted twice. */
     uint32_t q = w < NC_CC_SNDBUF_MAX / 2 ? 2u * w : NC_CC_SNDBUF_MAX;
-    if (q > c->sndbuf && pcb->state == ESTABLISHED) {
-        pcb->snd_buf += q - c->sndbuf;
-        c->sndbuf = q;
-    }
+    uint32_t held = TCP_SEQ_GT(pcb->snd_lbb, pcb->lastack) ? pcb->snd_lbb - pcb->lastack : 0;
+    uint64_t cap = (uint64_t)pcb->snd_buf + held;
+    if (q > cap && pcb->state == ESTABLISHED)
+        pcb->snd_buf += (tcpwnd_size_t)(q - cap);
 }

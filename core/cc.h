@@ -58,15 +58,15 @@ struct nc_cc {
     uint32_t d0;               /* delivered when the rate sample under way began ... */
     uint64_t t0;               /* ... then, us; 0: none under way */
     uint64_t bw[NC_CC_BW_N];   /* bytes per second */
-    uint32_t sndbuf;           /* what lwIP's snd_buf stands for: NC_CC_SNDBUF_MIN or more */
 };
 void nc__cc_reset(struct nc_cc *c, int algo, const struct tcp_pcb *pcb);
 /* After lwIP took an ACK or sent: the model's samples (now: us, CLOCK_MONOTONIC), and the
  * window raised to the model's outside recovery. */
 void nc__cc_update(struct nc_cc *c, struct tcp_pcb *pcb, uint64_t now);
 uint32_t nc__cc_target(const struct nc_cc *c); /* bytes; 0: no model yet */
-/* A loss (c: the connection's, NULL for cubic's rules) and a timeout. */
-void nc__cc_loss(struct tcp_pcb *pcb, uint32_t cwnd, const struct nc_cc *c);
-void nc__cc_timeout(struct tcp_pcb *pcb, bool first, const struct nc_cc *c);
+/* A loss (c: the connection's, NULL for cubic's rules) and a timeout; a round-trip sample
+ * under way is dropped (a retransmission would lengthen it). */
+void nc__cc_loss(struct tcp_pcb *pcb, uint32_t cwnd, struct nc_cc *c);
+void nc__cc_timeout(struct tcp_pcb *pcb, bool first, struct nc_cc *c);
 
 #endif /* NC_CC_H */

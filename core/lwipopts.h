@@ -126,7 +126,9 @@ void nc__mem_free(void *p);
  * in 1460-byte segments (180), capped a sender without offloads at 263 KB in flight, a
  * quarter of the 1 MiB that tcp.c lets a connection have, and at a 10 ms RTT at 26 MB/s
  * (bench/loss.sh, 16 MiB without loss: 1.1 s, the kernel 0.3 s). 1 MiB in 1460-byte
- * segments is 719; the bytes stay bounded by snd_buf. */
+ * segments is 719; the bytes stay bounded by snd_buf. bbr's larger queue (cc.c, up to
+ * 4 MiB) is reached with TAP offloads' super-segments; without them this count caps it near
+ * 1.5 MB. */
 #define TCP_SND_QUEUELEN            1024
 /* Off: tcp_write would sum every byte it copies whatever the netif (lwIP decides this at
  * compile time), and with TUN_F_CSUM the kernel sums them instead (offload.c). Without

@@ -168,11 +168,22 @@ static void sweep(struct nc_rto_tab *t)
 }
 
 /* The congestion control pcb's socket set (TCP_CONGESTION; a connection not yet accepted
- * has its listener's), else the stack's. */
-static int algo(const struct nc_rto_tab *t, const struct tcp_pcb *pcb)
+ * has its listener's), else the stack's; once the program closed the socket (no callback
+ * argument), what the connection had (cur, if not 0), as the kernel keeps a socket's. */
+static int algo(const struct nc_rto_tab *t, const struct tcp_pcb *pcb, int cur)
 {
     const struct nc_sock *s = pcb->callback_arg;
-    return s != NULL && s->opt.cc != NC_CC_DEFAULT ? s->opt.cc : t->cc_default;
+    if (s == NULL)
+        return cur != NC_CC_DEFAULT ? cur : t->cc_default;
+    return s->opt.cc != NC_CC_DEFAULT ? s->opt.cc : t->cc_default;
+}
+
+/* The algorithm brought up to date; a change starts its model over. */
+static void cc_sync(const struct nc_rto_tab *t, struct nc_rto *r, const struct tcp_pcb *pcb)
+{
+    int a = algo(t, pcb, r->cc.algo);
+    if (a != r->cc.algo)
+        nc__cc_reset(&r->cc, a, pcb);
 }
 
 static void reset(const struct nc_rto_tab *t, struct nc_rto *r, const struct tcp_pcb *pcb,
@@ -188,7 +199,7 @@ static void reset(const struct nc_rto_tab *t, struct nc_rto *r, const struct tcp
     r->nrtx = pcb->nrtx;
     r->backoff = 0;
     r->timing = false;
-    nc__cc_reset(&r->cc, algo(t, pcb), pcb);
+    nc__cc_reset(&r->cc, algo(t, pcb, NC_CC_DEFAULT), pcb);
 }
 
 /* The pcb's entry, made when missing; NULL when the table is full of live connections. */
@@ -379,7 +390,7 @@ void nc__rto_output(struct netcore_stack *st, struct tcp_pcb *pcb)
     if (r == NULL)
         return;
     observe(r, pcb, now);
-    r->cc.algo = (uint8_t)algo(st->rto, pcb); /* setsockopt may have changed it */
+    cc_sync(st->rto, r, pcb); /* setsockopt may have changed it */
     /* bbr's samples, while data is in flight and until the model has seen it all land
      * (a receiving connection's ACKs carry nothing for it: no clock read for them). */
     if (r->cc.algo == NC_CC_BBR && (pcb->unacked != NULL || pcb->unsent != NULL ||
@@ -401,7 +412,7 @@ struct nc_cc *nc__rto_cc(struct netcore_stack *st, const struct tcp_pcb *pcb)
     struct nc_rto *r = find(st->rto, pcb);
     if (r == NULL)
         return NULL;
-    r->cc.algo = (uint8_t)algo(st->rto, pcb); /* setsockopt may have changed it */
+    cc_sync(st->rto, r, pcb); /* setsockopt may have changed it */
     return &r->cc;
 }
 
