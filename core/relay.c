@@ -404,8 +404,10 @@ static bool tcp_out(struct netcore_stack *st, struct nc_relay *r, struct nc_sock
         }
     }
     nc__mutex_unlock(&s->tcp.rx_mu);
-    if (!blocked && nc__ring_used(&s->tcp.rx) == 0 &&
-        (atomic_load(&s->tcp.rx_eof) || atomic_load(&s->rd_shut) || state == NC_ST_CLOSED)) {
+    /* The end before the ring, as recv reads them (tcpapp.c): data marked before an EOF is
+     * in the ring once the EOF is seen. */
+    bool end = atomic_load(&s->tcp.rx_eof) || atomic_load(&s->rd_shut) || state == NC_ST_CLOSED;
+    if (!blocked && end && nc__ring_used(&s->tcp.rx) == 0) {
         rf_shut_wr(r->rfd);
         r->eof_sent = true;
     }
