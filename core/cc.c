@@ -7,8 +7,9 @@
  *  - the initial window is RFC 6928's ten segments (min(10 MSS, max(2 MSS, 14600))), as
  *    Linux's: lwIP's 3 leave a short transfer at a 10 ms RTT several round trips behind;
  *  - a loss (fast recovery, or a timeout) leaves 0.7 of the window, CUBIC's beta
- *    (RFC 9438 4.6) and Linux's, instead of half: through random loss of 1% at 1500 bytes,
- *    every round trip has a loss, and each halving costs a run of round trips to grow back;
+ *    (RFC 9438 4.6) and Linux's, instead of half (reno, by name, keeps half): through random
+ *    loss of 1% at 1500 bytes, every round trip has a loss, and each cut costs a run of
+ *    round trips to grow back;
  *  - in fast recovery with SACK, the window grows by what the peer SACKs, as RFC 5681's
  *    grows by a segment per duplicate ACK: lwIP's window in recovery reaches from the
  *    cumulative ACK, and a Linux receiver's duplicate ACKs never inflate it (their window
@@ -24,6 +25,14 @@
  * is a super-segment (syn.c raises pcb->mss to ~44 real segments), and so is its floor of two
  * segments for ssthresh, which the window never goes below; the reduction above is in bytes
  * and the same either way.
+ *
+ * Which rules a connection follows is the kernel's choice, by name (TCP_CONGESTION, else
+ * net.ipv4.tcp_congestion_control): a program gets what it would get on the kernel. Under
+ * "bbr" a model of the path is a floor under all of the above (cc.h): the kernel's BBR does
+ * not cut its rate at a loss, and a loss-based sender at 1% random loss stays at a fraction
+ * of the path (16 MiB at 10 ms RTT: 2.5x BBR's time with the 0.7 cut, 1.0x with the model).
+ * Unlike BBR it does not pace and has no ProbeRTT: its round trip only falls, so a path whose
+ * delay grows gets a smaller floor, never a larger one.
  */
 #include "cc.h"
 
