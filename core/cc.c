@@ -161,6 +161,14 @@ void nc__cc_reset(struct nc_cc *c, int algo, const struct tcp_pcb *pcb)
     c->snd_max = pcb->snd_nxt;
 }
 
+void nc__cc_resync(struct nc_cc *c, const struct tcp_pcb *pcb)
+{
+    c->timing = false;
+    c->t0 = 0;
+    c->base = pcb->lastack;
+    c->snd_max = pcb->snd_nxt;
+}
+
 uint32_t nc__cc_target(const struct nc_cc *c)
 {
     if (c->algo != NC_CC_BBR || c->min_rtt == 0)

@@ -60,6 +60,9 @@ struct nc_cc {
     uint64_t bw[NC_CC_BW_N];   /* bytes per second */
 };
 void nc__cc_reset(struct nc_cc *c, int algo, const struct tcp_pcb *pcb);
+/* Samples under way dropped and counted again from pcb's sequence numbers; the rate and the
+ * least round trip kept. */
+void nc__cc_resync(struct nc_cc *c, const struct tcp_pcb *pcb);
 /* After lwIP took an ACK or sent: the model's samples (now: us, CLOCK_MONOTONIC), and the
  * window raised to the model's outside recovery. */
 void nc__cc_update(struct nc_cc *c, struct tcp_pcb *pcb, uint64_t now);

@@ -202,6 +202,25 @@ static void reset(const struct nc_rto_tab *t, struct nc_rto *r, const struct tcp
     nc__cc_reset(&r->cc, algo(t, pcb, NC_CC_DEFAULT), pcb);
 }
 
+/*
+ * The sequence counters picked up again where the pcb is, the path's estimates kept (the
+ * smoothed round trip, bbr's rate and least round trip): the same tuple with a break in its
+ * sequence numbers, either data lwIP's own timers sent and had acknowledged unseen (a
+ * zero-window probe, a segment split for a small window: before, each persist episode
+ * cost the connection its round-trip estimate, bbr's model and its rate, and a loss before
+ * the next sample waited out the initial 1 s timeout), or a new connection of the same tuple at a freed pcb's address, for which
+ * the last one's path figures are the best there are (Linux keeps them per destination).
+ */
+static void resync(struct nc_rto *r, const struct tcp_pcb *pcb, uint32_t now)
+{
+    r->lastack = r->snd_max = pcb->lastack;
+    r->since = now;
+    r->nrtx = pcb->nrtx;
+    r->backoff = 0;
+    r->timing = false;
+    nc__cc_resync(&r->cc, pcb);
+}
+
 /* The pcb's entry, made when missing; NULL when the table is full of live connections. */
 static struct nc_rto *entry(struct nc_rto_tab *t, const struct tcp_pcb *pcb, uint32_t now)
 {
@@ -209,9 +228,10 @@ static struct nc_rto *entry(struct nc_rto_tab *t, const struct tcp_pcb *pcb, uin
     if (r != NULL) {
         /* A pcb freed and allocated again for another connection at the same address. */
         if (r->raddr != ip_2_ip4(&pcb->remote_ip)->addr || r->lport != pcb->local_port ||
-            r->rport != pcb->remote_port || TCP_SEQ_LT(pcb->lastack, r->lastack) ||
-            TCP_SEQ_GT(pcb->lastack, r->snd_max))
+            r->rport != pcb->remote_port)
             reset(t, r, pcb, now);
+        else if (TCP_SEQ_LT(pcb->lastack, r->lastack) || TCP_SEQ_GT(pcb->lastack, r->snd_max))
+            resync(r, pcb, now);
         return r;
     }
     if (t->free < 0)

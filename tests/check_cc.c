@@ -222,6 +222,16 @@ START_TEST(bbr_model)
     pcb.unacked = NULL;
     nc__cc_update(&c, &pcb, 200000);
     ck_assert_uint_eq(c.t0, 0);
+    /* a break in the sequence numbers (lwIP's timers sent unseen): the counters start over,
+     * the path's figures stay */
+    pcb.lastack += 777777;
+    pcb.snd_nxt = pcb.snd_lbb = pcb.lastack;
+    c.timing = true;
+    nc__cc_resync(&c, &pcb);
+    ck_assert(!c.timing);
+    ck_assert_uint_eq(c.base, pcb.lastack);
+    ck_assert_uint_eq(c.min_rtt, 10000);
+    ck_assert_uint_eq(nc__cc_target(&c), 3000000);
 }
 END_TEST
 
