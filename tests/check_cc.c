@@ -175,13 +175,19 @@ static void round_trip(struct nc_cc *c, uint32_t bytes, uint64_t t, uint32_t rtt
     nc__cc_update(c, &pcb, t + rtt);
 }
 
-START_TEST(bbr_model)
+/* A connection under algo with nothing in flight: the initial window, tcp.c's send room. */
+static void connection(struct nc_cc *c, int algo)
 {
-    struct nc_cc c;
     pcb.lastack = pcb.snd_nxt = pcb.snd_lbb = 1000;
     pcb.cwnd = 14600;
     pcb.snd_buf = NC_CC_SNDBUF_MIN;
-    nc__cc_reset(&c, NC_CC_BBR, &pcb);
+    nc__cc_reset(c, algo, &pcb);
+}
+
+START_TEST(bbr_model)
+{
+    struct nc_cc c;
+    connection(&c, NC_CC_BBR);
     ck_assert_uint_eq(nc__cc_target(&c), 0); /* no sample yet */
     /* 100000 bytes a 10 ms round trip: 10 MB/s, a window of twice 100000 bytes */
     round_trip(&c, 100000, 1000, 10000);
@@ -239,10 +245,7 @@ END_TEST
 START_TEST(cubic_no_model)
 {
     struct nc_cc c;
-    pcb.lastack = pcb.snd_nxt = pcb.snd_lbb = 1000;
-    pcb.cwnd = 14600;
-    pcb.snd_buf = NC_CC_SNDBUF_MIN;
-    nc__cc_reset(&c, NC_CC_CUBIC, &pcb);
+    connection(&c, NC_CC_CUBIC);
     round_trip(&c, 100000, 1000, 10000);
     ck_assert_uint_eq(nc__cc_target(&c), 0);
     ck_assert_uint_eq(pcb.cwnd, 14600);

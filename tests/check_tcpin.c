@@ -310,6 +310,53 @@ START_TEST(sack_resends_every_hole)
 }
 END_TEST
 
+/* A connection whose flights of 1 and 3 segments were acknowledged 10 ms after they left
+ * (an RTT of 10 ms, a window that lets the next flight out whole); a flight of n more is out,
+ * 10 ms ago. Returns where it starts. */
+static uint32_t warmed_flight(struct hp *h, int n)
+{
+    struct hp_seg sg[16];
+    hp_start(h);
+    hp_connect(h, true, NULL);
+    uint32_t seq = hp_send_full(h, 1);
+    netcore_clock_advance(10);
+    ack_to(h, seq + HP_MSS);
+    hp_collect(h, sg, 16);
+    seq = hp_send_full(h, 3);
+    netcore_clock_advance(10);
+    ack_to(h, seq + 3 * HP_MSS);
+    hp_collect(h, sg, 16);
+    seq = hp_send_full(h, n);
+    netcore_clock_advance(10);
+    return seq;
+}
+
+/* Advances the clock 5 ms at a time until the full segment at seq is resent: the ms that
+ * took, 150 (less than the 200 ms retransmission timer) when it was not. */
+static int ms_until_resent(struct hp *h, uint32_t seq)
+{
+    int ms = 0;
+    while (ms < 150 && !resends(h, seq)) {
+        netcore_clock_advance(5);
+        ms += 5;
+    }
+    return ms;
+}
+
+/* Everything acknowledged up to end: no retransmission timer fired, the connection still
+ * carries data both ways, and the test's stack goes. */
+static void acked_to_end(struct hp *h, uint32_t end)
+{
+    struct hp_seg sg[16];
+    ack_to(h, end);
+    hp_collect(h, sg, 16);
+    struct netcore_stats st;
+    netcore_get_stats(h->st, &st);
+    ck_assert_uint_eq(st.rto_timeouts, 0);
+    still_works(h, HP_ISS + 1, end, end);
+    hp_stop(h);
+}
+
 /*
  * The fast retransmission of a hole is lost too, and nothing sent after it can tell (all of
  * the flight is SACKed, no new data): it is resent once a round trip and a quarter have gone
@@ -318,19 +365,8 @@ END_TEST
 START_TEST(lost_retransmission_resent)
 {
     struct hp h;
-    hp_start(&h);
-    hp_connect(&h, true, NULL);
-    uint32_t seq = hp_send_full(&h, 1);
-    netcore_clock_advance(10);
-    ack_to(&h, seq + HP_MSS); /* an RTT of 10 ms */
+    uint32_t seq = warmed_flight(&h, 6);
     struct hp_seg sg[16];
-    hp_collect(&h, sg, 16);
-    seq = hp_send_full(&h, 3);
-    netcore_clock_advance(10);
-    ack_to(&h, seq + 3 * HP_MSS);
-    hp_collect(&h, sg, 16);
-    seq = hp_send_full(&h, 6);
-    netcore_clock_advance(10);
     uint32_t a = seq + HP_MSS, m = HP_MSS;
     ack_to(&h, a);
     for (uint32_t k = 3; k <= 5; k++) {
@@ -341,19 +377,9 @@ START_TEST(lost_retransmission_resent)
     const uint32_t all[][2] = { { seq + 2 * m, seq + 6 * m } };
     sack_blocks_to(&h, a, all, 1); /* the rest arrived; the retransmission is lost */
     hp_collect(&h, sg, 16);
-    int ms = 0;
-    while (ms < 150 && !resends(&h, a)) {
-        netcore_clock_advance(5);
-        ms += 5;
-    }
+    int ms = ms_until_resent(&h, a);
     ck_assert_msg(ms < 150, "the lost retransmission waited for the retransmission timer");
-    ack_to(&h, seq + 6 * m);
-    hp_collect(&h, sg, 16);
-    struct netcore_stats st;
-    netcore_get_stats(h.st, &st);
-    ck_assert_uint_eq(st.rto_timeouts, 0);
-    still_works(&h, HP_ISS + 1, seq + 6 * m, seq + 6 * m);
-    hp_stop(&h);
+    acked_to_end(&h, seq + 6 * m);
 }
 END_TEST
 
@@ -365,36 +391,14 @@ END_TEST
 START_TEST(tail_hole_resent)
 {
     struct hp h;
-    hp_start(&h);
-    hp_connect(&h, true, NULL);
-    uint32_t seq = hp_send_full(&h, 1);
-    netcore_clock_advance(10);
-    ack_to(&h, seq + HP_MSS); /* an RTT of 10 ms */
-    struct hp_seg sg[16];
-    hp_collect(&h, sg, 16);
-    seq = hp_send_full(&h, 3);
-    netcore_clock_advance(10);
-    ack_to(&h, seq + 3 * HP_MSS);
-    hp_collect(&h, sg, 16);
-    seq = hp_send_full(&h, 6);
-    netcore_clock_advance(10);
+    uint32_t seq = warmed_flight(&h, 6);
     uint32_t m = HP_MSS, a = seq + 4 * m;
     ack_to(&h, a);
     const uint32_t b[][2] = { { seq + 5 * m, seq + 6 * m } };
     sack_blocks_to(&h, a, b, 1);
-    int ms = 0;
-    while (ms < 150 && !resends(&h, a)) {
-        netcore_clock_advance(5);
-        ms += 5;
-    }
+    int ms = ms_until_resent(&h, a);
     ck_assert_msg(ms < 150, "the tail's hole waited for the retransmission timer");
-    ack_to(&h, seq + 6 * m);
-    hp_collect(&h, sg, 16);
-    struct netcore_stats st;
-    netcore_get_stats(h.st, &st);
-    ck_assert_uint_eq(st.rto_timeouts, 0);
-    still_works(&h, HP_ISS + 1, seq + 6 * m, seq + 6 * m);
-    hp_stop(&h);
+    acked_to_end(&h, seq + 6 * m);
 }
 END_TEST
 
@@ -410,19 +414,8 @@ END_TEST
 START_TEST(retransmission_after_mark_resent)
 {
     struct hp h;
-    hp_start(&h);
-    hp_connect(&h, true, NULL);
-    uint32_t seq = hp_send_full(&h, 1);
-    netcore_clock_advance(10);
-    ack_to(&h, seq + HP_MSS); /* an RTT of 10 ms */
+    uint32_t seq = warmed_flight(&h, 8);
     struct hp_seg sg[16];
-    hp_collect(&h, sg, 16);
-    seq = hp_send_full(&h, 3);
-    netcore_clock_advance(10);
-    ack_to(&h, seq + 3 * HP_MSS);
-    hp_collect(&h, sg, 16);
-    seq = hp_send_full(&h, 8);
-    netcore_clock_advance(10);
     uint32_t m = HP_MSS, a = seq + m;
     ack_to(&h, a);
     const uint32_t d1[][2] = { { seq + 2 * m, seq + 3 * m } };
@@ -440,19 +433,9 @@ START_TEST(retransmission_after_mark_resent)
     const uint32_t rest[][2] = { { seq + 5 * m, seq + 8 * m } };
     sack_blocks_to(&h, seq + 4 * m, rest, 1); /* the second's retransmission arrived */
     hp_collect(&h, sg, 16);
-    int ms = 0;
-    while (ms < 150 && !resends(&h, seq + 4 * m)) {
-        netcore_clock_advance(5);
-        ms += 5;
-    }
+    int ms = ms_until_resent(&h, seq + 4 * m);
     ck_assert_msg(ms < 150, "the second retransmission waited for the retransmission timer");
-    ack_to(&h, seq + 8 * m);
-    hp_collect(&h, sg, 16);
-    struct netcore_stats st;
-    netcore_get_stats(h.st, &st);
-    ck_assert_uint_eq(st.rto_timeouts, 0);
-    still_works(&h, HP_ISS + 1, seq + 8 * m, seq + 8 * m);
-    hp_stop(&h);
+    acked_to_end(&h, seq + 8 * m);
 }
 END_TEST
 
