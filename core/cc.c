@@ -52,11 +52,17 @@ uint32_t nc__cc_iw(uint32_t smss)
     return w < ten ? w : ten;
 }
 
-uint32_t nc__cc_ssthresh(uint32_t cwnd, uint32_t snd_wnd, uint32_t floor)
+/* num/10 of min(cwnd, snd_wnd), at least floor. */
+static uint32_t cut(uint32_t cwnd, uint32_t snd_wnd, uint32_t floor, unsigned num)
 {
     uint64_t w = cwnd < snd_wnd ? cwnd : snd_wnd;
-    w = w * NC_CC_BETA_NUM / NC_CC_BETA_DEN;
+    w = w * num / 10u;
     return w > floor ? (uint32_t)w : floor;
+}
+
+uint32_t nc__cc_ssthresh(uint32_t cwnd, uint32_t snd_wnd, uint32_t floor)
+{
+    return cut(cwnd, snd_wnd, floor, NC_CC_BETA_NUM * 10u / NC_CC_BETA_DEN);
 }
 
 uint32_t nc__cc_recovery_cwnd(uint32_t ssthresh, uint32_t smss, uint32_t sacked)
@@ -75,14 +81,11 @@ void nc__cc_established(struct tcp_pcb *pcb)
 /* The ssthresh after a loss: the algorithm's share of the window, not below bbr's model. */
 static uint32_t reduced(const struct tcp_pcb *pcb, uint32_t cwnd, const struct nc_cc *c)
 {
-    uint32_t floor = 2u * pcb->mss;
-    if (c == NULL || c->algo != NC_CC_RENO) {
-        uint32_t w = nc__cc_ssthresh(cwnd, pcb->snd_wnd, floor);
-        uint32_t model = c != NULL ? nc__cc_target(c) : 0;
-        return model > w ? model : w;
-    }
-    uint32_t w = (cwnd < pcb->snd_wnd ? cwnd : pcb->snd_wnd) / 2;
-    return w > floor ? w : floor;
+    bool reno = c != NULL && c->algo == NC_CC_RENO;
+    uint32_t w = reno ? cut(cwnd, pcb->snd_wnd, 2u * pcb->mss, 5)
+                      : nc__cc_ssthresh(cwnd, pcb->snd_wnd, 2u * pcb->mss);
+    uint32_t model = c != NULL ? nc__cc_target(c) : 0; /* 0 but for bbr */
+    return model > w ? model : w;
 }
 
 void nc__cc_loss(struct tcp_pcb *pcb, uint32_t cwnd, struct nc_cc *c)

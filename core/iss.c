@@ -197,10 +197,7 @@ u32_t nc__tcp_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *
                   u16_t remote_port)
 {
     ensure_key();
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t us = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-    uint32_t clock4us = (uint32_t)(us / 4);
+    uint32_t clock4us = (uint32_t)(nc__mono_us() / 4);
 #ifdef NETCORE_FUZZ
     /* The fuzz targets (tests/fuzz) replay frames recorded against the connection's sequence
      * numbers: with the zero key and no clock, the same ports give the same ISN in every run. */

@@ -31,7 +31,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
@@ -208,8 +207,9 @@ static void reset(const struct nc_rto_tab *t, struct nc_rto *r, const struct tcp
  * sequence numbers, either data lwIP's own timers sent and had acknowledged unseen (a
  * zero-window probe, a segment split for a small window: before, each persist episode
  * cost the connection its round-trip estimate, bbr's model and its rate, and a loss before
- * the next sample waited out the initial 1 s timeout), or a new connection of the same tuple at a freed pcb's address, for which
- * the last one's path figures are the best there are (Linux keeps them per destination).
+ * the next sample waited out the initial 1 s timeout), or a new connection of the same
+ * tuple at a freed pcb's address, for which the last one's path figures are the best there
+ * are (Linux keeps them per destination).
  */
 static void resync(struct nc_rto *r, const struct tcp_pcb *pcb, uint32_t now)
 {
@@ -414,11 +414,8 @@ void nc__rto_output(struct netcore_stack *st, struct tcp_pcb *pcb)
     /* bbr's samples, while data is in flight and until the model has seen it all land
      * (a receiving connection's ACKs carry nothing for it: no clock read for them). */
     if (r->cc.algo == NC_CC_BBR && (pcb->unacked != NULL || pcb->unsent != NULL ||
-                                    r->cc.t0 != 0 || r->cc.timing)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        nc__cc_update(&r->cc, pcb, (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u);
-    }
+                                    r->cc.t0 != 0 || r->cc.timing))
+        nc__cc_update(&r->cc, pcb, nc__mono_us());
     if (pcb->unacked == NULL || r->backoff == RTO_OFF)
         return;
     uint32_t due = r->since + timeout(r), lost_due;

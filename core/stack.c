@@ -60,11 +60,16 @@ __thread int nc__in_stack_thread;
 static _Atomic int clock_is_manual;
 static _Atomic uint32_t clock_manual_ms;
 
-static uint32_t mono_ms(void)
+uint64_t nc__mono_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint32_t mono_ms(void)
+{
+    return (uint32_t)(nc__mono_us() / 1000u);
 }
 
 NC_HIDDEN u32_t sys_now(void)

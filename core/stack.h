@@ -82,6 +82,8 @@ struct netcore_stack {
                                     (netif.c) */
 };
 
+/* CLOCK_MONOTONIC in microseconds: the machine's clock, never the tests' manual one. */
+uint64_t nc__mono_us(void);
 /* Takes the stack lock: whoever holds it owns lwIP and the sockets. */
 void nc__lock(struct netcore_stack *st);
 /* Lock held: runs what others left to the holder (queued commands, looped packets, relays,
