@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "devwatch.h"
 #include "port.h"
 #include "ring.h"
 #include "shimapi.h"
@@ -197,6 +198,8 @@ static int accept_held(struct netcore_stack *st, struct nc_sock *s, struct socka
             }
             return nid;
         }
+        if (rc == -EAGAIN && timeout == 0)
+            nc__devwatch_claim(st); /* what it looks for comes through the device */
         if (rc != -EAGAIN || timeout == 0)
             return rc;
         int r = nc__sock_wait(s, POLLIN, nc__left_ms(&deadline, timeout), handled);
@@ -364,6 +367,8 @@ static ssize_t recvfrom_held(struct netcore_stack *st, struct nc_sock *s, void *
             }
             return n;
         }
+        if (n == -EAGAIN && timeout == 0)
+            nc__devwatch_claim(st); /* what it looks for comes through the device */
         if (n != -EAGAIN || timeout == 0)
             return n;
         if (atomic_load(&s->rd_shut))

@@ -79,6 +79,10 @@ void nc__devwatch_close(struct netcore_stack *st)
 void nc__devwatch_reset(struct netcore_stack *st)
 {
     atomic_store(&st->spinners, 0);
+    atomic_store(&st->lazy, 0);
+    atomic_store(&st->sleepers, 0);
+    atomic_store(&st->linger_ok, 0);
+    atomic_store(&st->linger_asked, 0);
     st->tx_held = false;
     if (st->dev_watch < 0)
         return;
@@ -109,6 +113,11 @@ bool nc__devwatch_hold(struct netcore_stack *st)
 {
     if (!st->cfg.spin_own || !st->threaded || st->dev_watch < 0 || st->dev_down)
         return false;
+    atomic_store(&st->holds_seen, 1);
+    if (atomic_load(&st->lazy) != 0 && atomic_exchange(&st->lazy, 0) != 0)
+        return true; /* the lazy hold, counted and disarmed already, is ours now */
+    if (!atomic_load(&st->linger_ok) && atomic_exchange(&st->linger_asked, 1) == 0)
+        nc__efd_signal(st->cmdq.efd); /* start the tick: later releases may linger */
     if (atomic_fetch_add(&st->spinners, 1) == 0)
         arm(st, 0);
     return true;
@@ -118,6 +127,58 @@ void nc__devwatch_release(struct netcore_stack *st)
 {
     if (atomic_fetch_sub(&st->spinners, 1) == 1)
         arm(st, EPOLLIN);
+}
+
+void nc__devwatch_claim(struct netcore_stack *st)
+{
+    if (atomic_load(&st->lazy) != 0 && atomic_exchange(&st->lazy, 0) != 0)
+        nc__devwatch_release(st);
+}
+
+/*
+ * Lingering. A program thread that lets go of the device after a connect, a first send or a
+ * recv that got its answer usually comes back within microseconds for the next one, and
+ * takes the device again: two epoll_ctl calls per hold, six per connection of
+ * bench/connrate, and any frame that lands between a release and the next hold (the
+ * server's FIN just behind its response) wakes the netstack thread, on the program's own
+ * CPU when it is pinned. So such a release leaves its hold lazy: counted, the device still
+ * disarmed, owned by no thread. The next hold, by any thread, takes it over without a
+ * system call. Everything that would wait on the netstack thread lets it go first:
+ *  - a program thread about to sleep in a wait netcore serves (nc__devwatch_idle);
+ *  - the linger tick, every LINGER_MS on the netstack thread while holds are being taken:
+ *    the bound on how long a frame can wait when every thread went off to other work.
+ * A release lingers only while the tick runs (linger_ok) and no thread sleeps in a wait;
+ * each side rechecks the other's flag after its own store (sequentially consistent), so a
+ * lazy hold is never left behind a sleeper or a stopped tick.
+ */
+void nc__devwatch_release_lazy(struct netcore_stack *st)
+{
+    if (!atomic_load(&st->linger_ok) || atomic_load(&st->sleepers) > 0) {
+        nc__devwatch_release(st);
+        return;
+    }
+    if (atomic_exchange(&st->lazy, 1) != 0)
+        nc__devwatch_release(st); /* one lazy hold is enough: ours goes */
+    if (atomic_load(&st->sleepers) > 0 || !atomic_load(&st->linger_ok))
+        nc__devwatch_claim(st);
+}
+
+void nc__devwatch_idle(struct netcore_stack *st, int delta)
+{
+    atomic_fetch_add(&st->sleepers, delta);
+    if (delta > 0)
+        nc__devwatch_claim(st);
+}
+
+bool nc__devwatch_tick(struct netcore_stack *st)
+{
+    nc__devwatch_claim(st);
+    if (atomic_exchange(&st->holds_seen, 0) != 0)
+        return true;
+    atomic_store(&st->linger_ok, 0);
+    atomic_store(&st->linger_asked, 0);
+    nc__devwatch_claim(st); /* one left between the first claim and linger_ok's store */
+    return false;
 }
 
 /*
@@ -146,6 +207,13 @@ void nc__devwatch_drop_held(void)
     struct netcore_stack *st = atomic_exchange(&thread_hold, NULL);
     if (st != NULL)
         nc__devwatch_release(st);
+}
+
+void nc__devwatch_drop_held_lazy(void)
+{
+    struct netcore_stack *st = atomic_exchange(&thread_hold, NULL);
+    if (st != NULL)
+        nc__devwatch_release_lazy(st);
 }
 
 /* The TCP flags of an IPv4 or IPv6 (no extension headers) packet, 0 for anything else. */
@@ -196,5 +264,5 @@ void nc__devwatch_settle(struct netcore_stack *st, bool read)
     st->tx_held = false;
     if (read)
         nc__pump_device(st, st->tx_answers);
-    nc__devwatch_release(st);
+    nc__devwatch_release_lazy(st);
 }

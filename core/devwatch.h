@@ -12,6 +12,13 @@ struct netcore_stack;
  * false when there is nothing to hold (no thread, no device); else release it after. */
 bool nc__devwatch_hold(struct netcore_stack *st);
 void nc__devwatch_release(struct netcore_stack *st);
+/* Lingering (devwatch.c): a release that leaves its hold lazy while the tick runs and no
+ * thread sleeps; the next hold takes it over, nc__devwatch_claim (shimapi.h) lets it go. */
+void nc__devwatch_release_lazy(struct netcore_stack *st);
+/* nc__devwatch_drop_held, lingering: the spin got what it waited for. */
+void nc__devwatch_drop_held_lazy(void);
+/* The linger tick, on the netstack thread: true to run it again in LINGER_MS. */
+bool nc__devwatch_tick(struct netcore_stack *st);
 /* nc__devwatch_hold for a thread spinning outside the stack lock: the hold is the thread's,
  * ended by nc__devwatch_drop_held (shimapi.h) -- by the spin, or by the shim's signal
  * wrapper before a handler runs. */

@@ -67,6 +67,13 @@ extern NC_TLS _Atomic(uint32_t) *volatile nc__crit_wait;
  * wrapper calls it before a handler runs, which may leave the call by siglongjmp.
  * Async-signal-safe. */
 void nc__devwatch_drop_held(void);
+/* A program thread starts (+1) or ends (-1) a sleep in a wait netcore serves (poll, epoll, a
+ * blocking call): the netstack thread must watch the device meanwhile (devwatch.c). */
+struct netcore_stack;
+void nc__devwatch_idle(struct netcore_stack *st, int delta);
+/* Lets go of a hold left lingering, if any: a program thread found nothing it looked for,
+ * and what it waits for comes through the device (devwatch.c). */
+void nc__devwatch_claim(struct netcore_stack *st);
 /* Runs the handlers deferred on this thread (set by the shim; NULL without it). */
 extern void (*nc__crit_hook)(void);
 /* crit.c: calls nc__crit_hook if set (nothing in a program without the shim). */

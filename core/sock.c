@@ -440,6 +440,15 @@ static int64_t now_ms(void)
  * Returns true when the socket became ready; false when the spin ended, or when a handler of
  * the program ran since the call began (nc__crit_handled moved from since).
  */
+/* The most a spin may have found waiting and still leave its hold lingering. */
+#define LINGER_BYTES 4096
+
+static bool short_answer(struct nc_sock *s)
+{
+    return s->type != SOCK_STREAM || atomic_load(&s->state) != NC_ST_CONNECTED ||
+           nc__ring_used(&s->tcp.rx) <= LINGER_BYTES;
+}
+
 bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms, sig_atomic_t since)
 {
     struct netcore_stack *st = s->st;
@@ -470,8 +479,16 @@ bool nc__spin(struct nc_sock *s, unsigned mask, int timeout_ms, sig_atomic_t sin
                 break;
         }
     }
-    if (held)
-        nc__devwatch_drop_held(); /* unless a handler's wrapper did */
+    /* Unless a handler's wrapper did. A thread that got a short answer (a response, a
+     * connection, an EOF) usually comes back for the next within microseconds: its hold
+     * lingers (devwatch.c). Not while data streams: the netstack thread reads the device
+     * beside a program busy with what it got, or with what it sends. */
+    if (held) {
+        if (ready && !(mask & POLLOUT) && short_answer(s))
+            nc__devwatch_drop_held_lazy();
+        else
+            nc__devwatch_drop_held();
+    }
     return ready;
 }
 
@@ -499,6 +516,7 @@ int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms, sig_atomic
     if (nc__spin(s, mask, timeout_ms, since))
         return (int)(nc__sock_ready(s) & mask);
     atomic_fetch_add(&s->futex_waiters, 1);
+    nc__devwatch_idle(s->st, +1);
     _Atomic uint32_t *outer = nc__crit_wait; /* a handler's call interrupted ours */
     nc__crit_wait = &s->seq;
     for (;;) {
@@ -537,6 +555,7 @@ int nc__sock_wait(struct nc_sock *s, unsigned events, int timeout_ms, sig_atomic
         }
     }
     nc__crit_wait = outer;
+    nc__devwatch_idle(s->st, -1);
     atomic_fetch_sub(&s->futex_waiters, 1);
     return result;
 }

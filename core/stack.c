@@ -172,6 +172,8 @@ void nc__run_queue(struct netcore_stack *st)
     }
 }
 
+static void start_linger(struct netcore_stack *st);
+
 static void arm_timer(struct netcore_stack *st)
 {
     u32_t sleep = sys_timeouts_sleeptime();
@@ -233,6 +235,7 @@ void nc__run_pending(struct netcore_stack *st)
     if (st->threaded) {
         if (nc__in_stack_thread) {
             arm_timer(st);
+            start_linger(st);
         } else {
             /* A call from a program thread may have started a timer (tcp_tmr, ARP, a
              * retransmission) that is due before the thread's armed one: have the thread
@@ -297,6 +300,30 @@ static void on_command(evutil_socket_t fd, short what, void *arg)
     }
     nc__lock(st);
     nc__run_pending_and_unlock(st); /* the queued commands are what woke us */
+}
+
+/* The linger tick (devwatch.c): how long a frame may wait, at most, for a lazy hold to go. */
+#define LINGER_MS 1
+
+static void start_linger(struct netcore_stack *st)
+{
+    if (st->linger_on || !atomic_load(&st->holds_seen) || st->ev_linger == NULL)
+        return;
+    struct timeval tv = { .tv_sec = 0, .tv_usec = LINGER_MS * 1000 };
+    if (evtimer_add(st->ev_linger, &tv) < 0)
+        return;
+    st->linger_on = true;
+    atomic_store(&st->linger_ok, 1);
+}
+
+static void on_linger(evutil_socket_t fd, short what, void *arg)
+{
+    struct netcore_stack *st = arg;
+    (void)fd;
+    (void)what;
+    st->linger_on = false;
+    if (nc__devwatch_tick(st))
+        start_linger(st);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -394,7 +421,8 @@ static int base_setup(struct netcore_stack *st)
     st->ev_dev = event_new(st->base, st->dev_watch, EV_READ | EV_PERSIST, on_device, st);
     st->ev_cmd = event_new(st->base, st->cmdq.efd, EV_READ | EV_PERSIST, on_command, st);
     st->ev_timer = evtimer_new(st->base, on_timer, st);
-    if (st->ev_dev == NULL || st->ev_cmd == NULL || st->ev_timer == NULL)
+    st->ev_linger = evtimer_new(st->base, on_linger, st);
+    if (st->ev_dev == NULL || st->ev_cmd == NULL || st->ev_timer == NULL || st->ev_linger == NULL)
         return -ENOMEM;
     if (event_add(st->ev_dev, NULL) < 0 || event_add(st->ev_cmd, NULL) < 0)
         return -EIO;
@@ -414,6 +442,11 @@ static void base_teardown(struct netcore_stack *st)
         event_free(st->ev_cmd);
     if (st->ev_timer != NULL)
         event_free(st->ev_timer);
+    if (st->ev_linger != NULL)
+        event_free(st->ev_linger);
+    st->ev_linger = NULL;
+    st->linger_on = false;
+    atomic_store(&st->linger_ok, 0);
     if (st->base != NULL)
         event_base_free(st->base);
     st->ev_dev = st->ev_cmd = st->ev_timer = NULL;

@@ -58,6 +58,13 @@ struct netcore_stack {
     int dev_watch;               /* epoll set of the device for ev_dev, or -1 (devwatch.c) */
     _Atomic int spinners;        /* threads polling the device in nc__spin */
     bool tx_held;                /* a program thread under the lock sent: devwatch held */
+    _Atomic int lazy;            /* a hold counted in spinners that no thread owns (devwatch.c) */
+    _Atomic int sleepers;        /* program threads asleep in a wait netcore serves */
+    _Atomic int holds_seen;      /* a hold was taken since the last linger tick */
+    _Atomic int linger_ok;       /* the linger tick is running: a hold may be left lazy */
+    _Atomic int linger_asked;    /* a hold asked the netstack thread to start the tick */
+    bool linger_on;              /* netstack thread: ev_linger is pending */
+    struct event *ev_linger;
     int tx_answers;              /* frames the kernel answers it with, at most (devwatch.c) */
 
     struct nc_sock *_Atomic *socks; /* table, max_sockets entries */

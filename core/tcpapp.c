@@ -16,6 +16,7 @@
 
 #include "addr.h"
 #include "cfg.h"
+#include "devwatch.h"
 #include "errmap.h"
 #include "netcore.h"
 #include "offload.h"
@@ -267,6 +268,8 @@ ssize_t nc__tcp_recv(struct netcore_stack *st, struct nc_sock *s, void *buf, siz
         }
         if (timeout == 0) {
             nc__mutex_unlock(&s->tcp.rx_mu);
+            if (done == 0)
+                nc__devwatch_claim(s->st); /* what it looks for comes through the device */
             return done > 0 ? (ssize_t)done : -EAGAIN;
         }
         ssize_t r = wait_unlocked(s, &s->tcp.rx_mu, POLLIN, nc__left_ms(&deadline, timeout),

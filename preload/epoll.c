@@ -353,7 +353,17 @@ int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout, const s
             int64_t d = deadline - now_ms();
             left = d > 0 ? (int)d : 0;
         }
+        bool sleeps = nc_stack != NULL && left != 0;
+        if (sleeps)
+            nc__devwatch_idle(nc_stack, +1);
         int n = LIBC(epoll_pwait)(epfd, evs, max, left, mask);
+        if (sleeps) {
+            int e = errno;
+            nc__devwatch_idle(nc_stack, -1);
+            errno = e;
+        } else if (n == 0 && nc_stack != NULL) {
+            nc__devwatch_claim(nc_stack); /* nothing yet: it comes through the device */
+        }
         if (n <= 0)
             return n;
         n = translate(epfd, evs, n);

@@ -219,7 +219,12 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
                 }
             }
         }
+        bool sleeps = nc_stack != NULL && (lp == NULL || lp->tv_sec > 0 || lp->tv_nsec > 0);
+        if (sleeps)
+            nc__devwatch_idle(nc_stack, +1);
         int rc = LIBC(ppoll)(k, n, lp, mask);
+        if (sleeps)
+            nc__devwatch_idle(nc_stack, -1);
         if (rc < 0) {
             total = -1;
             break;
@@ -241,6 +246,8 @@ static int mixed_poll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
         if (total > 0 || (deadline >= 0 && now_ns() >= deadline))
             break;
     }
+    if (total == 0 && nc_stack != NULL)
+        nc__devwatch_claim(nc_stack); /* nothing yet: it comes through the device */
     int saved = errno;
     leave(fds, k, e, n);
     if (e != estack) {

@@ -305,7 +305,10 @@ static void run(struct lookup *lk)
             struct timeval tvbuf, *tv = ares_timeout(lk->ch, &max, &tvbuf);
             int ms = (int)(tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000);
 
-            if (LIBC(poll)(pfd, (nfds_t)n, ms) > 0)
+            nc__devwatch_idle(nc_stack, +1); /* the answer comes through the netstack thread */
+            int r = LIBC(poll)(pfd, (nfds_t)n, ms);
+            nc__devwatch_idle(nc_stack, -1);
+            if (r > 0)
                 for (i = 0; i < n; i++)
                     if (pfd[i].revents & POLLIN)
                         nc__efd_drain(pfd[i].fd);
