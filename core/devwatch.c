@@ -129,10 +129,16 @@ void nc__devwatch_release(struct netcore_stack *st)
         arm(st, EPOLLIN);
 }
 
+/* A handler that left by siglongjmp between taking the lazy hold and letting it go would
+ * leave a count nobody owns, and the process deaf: the signal waits (nc__crit_enter). */
 void nc__devwatch_claim(struct netcore_stack *st)
 {
-    if (atomic_load(&st->lazy) != 0 && atomic_exchange(&st->lazy, 0) != 0)
+    if (atomic_load(&st->lazy) == 0)
+        return;
+    nc__crit_enter();
+    if (atomic_exchange(&st->lazy, 0) != 0)
         nc__devwatch_release(st);
+    nc__crit_leave();
 }
 
 /*
@@ -175,10 +181,15 @@ bool nc__devwatch_tick(struct netcore_stack *st)
     nc__devwatch_claim(st);
     if (atomic_exchange(&st->holds_seen, 0) != 0)
         return true;
+    nc__devwatch_stop_linger(st);
+    return false;
+}
+
+void nc__devwatch_stop_linger(struct netcore_stack *st)
+{
     atomic_store(&st->linger_ok, 0);
     atomic_store(&st->linger_asked, 0);
-    nc__devwatch_claim(st); /* one left between the first claim and linger_ok's store */
-    return false;
+    nc__devwatch_claim(st); /* one left between the last claim and linger_ok's store */
 }
 
 /*
@@ -195,11 +206,15 @@ static NC_TLS struct netcore_stack *_Atomic thread_hold;
 
 bool nc__devwatch_hold_thread(struct netcore_stack *st)
 {
+    /* A handler between the count and the disarm would release, arm, and then see our
+     * disarm land: the device deaf with nobody holding it. The signal waits. */
+    nc__crit_enter();
     atomic_store(&thread_hold, st);
-    if (nc__devwatch_hold(st))
-        return true;
-    atomic_store(&thread_hold, NULL);
-    return false;
+    bool held = nc__devwatch_hold(st);
+    if (!held)
+        atomic_store(&thread_hold, NULL);
+    nc__crit_leave();
+    return held;
 }
 
 void nc__devwatch_drop_held(void)
@@ -211,9 +226,11 @@ void nc__devwatch_drop_held(void)
 
 void nc__devwatch_drop_held_lazy(void)
 {
+    nc__crit_enter(); /* the hold is nobody's between the exchange and the release */
     struct netcore_stack *st = atomic_exchange(&thread_hold, NULL);
     if (st != NULL)
         nc__devwatch_release_lazy(st);
+    nc__crit_leave();
 }
 
 /* The TCP flags of an IPv4 or IPv6 (no extension headers) packet, 0 for anything else. */

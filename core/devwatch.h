@@ -19,6 +19,8 @@ void nc__devwatch_release_lazy(struct netcore_stack *st);
 void nc__devwatch_drop_held_lazy(void);
 /* The linger tick, on the netstack thread: true to run it again in LINGER_MS. */
 bool nc__devwatch_tick(struct netcore_stack *st);
+/* The tick stops (or could not start): nothing may linger any more. */
+void nc__devwatch_stop_linger(struct netcore_stack *st);
 /* nc__devwatch_hold for a thread spinning outside the stack lock: the hold is the thread's,
  * ended by nc__devwatch_drop_held (shimapi.h) -- by the spin, or by the shim's signal
  * wrapper before a handler runs. */

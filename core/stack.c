@@ -305,15 +305,20 @@ static void on_command(evutil_socket_t fd, short what, void *arg)
 /* The linger tick (devwatch.c): how long a frame may wait, at most, for a lazy hold to go. */
 #define LINGER_MS 1
 
+static bool add_linger(struct netcore_stack *st)
+{
+    struct timeval tv = { .tv_sec = 0, .tv_usec = LINGER_MS * 1000 };
+    st->linger_on = evtimer_add(st->ev_linger, &tv) == 0;
+    return st->linger_on;
+}
+
+/* On the netstack thread: a hold was taken, and asked for the tick. */
 static void start_linger(struct netcore_stack *st)
 {
     if (st->linger_on || !atomic_load(&st->holds_seen) || st->ev_linger == NULL)
         return;
-    struct timeval tv = { .tv_sec = 0, .tv_usec = LINGER_MS * 1000 };
-    if (evtimer_add(st->ev_linger, &tv) < 0)
-        return;
-    st->linger_on = true;
-    atomic_store(&st->linger_ok, 1);
+    if (add_linger(st))
+        atomic_store(&st->linger_ok, 1);
 }
 
 static void on_linger(evutil_socket_t fd, short what, void *arg)
@@ -322,8 +327,10 @@ static void on_linger(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     st->linger_on = false;
-    if (nc__devwatch_tick(st))
-        start_linger(st);
+    /* Holds were taken this tick: on. The tick cleared holds_seen, so start_linger's test
+     * would say no. Without a timer nothing may linger. */
+    if (nc__devwatch_tick(st) && !add_linger(st))
+        nc__devwatch_stop_linger(st);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)

@@ -367,6 +367,8 @@ int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout, const s
         if (n <= 0)
             return n;
         n = translate(epfd, evs, n);
+        if (n == 0 && left == 0 && nc_stack != NULL)
+            nc__devwatch_claim(nc_stack); /* only stale wake-ups: as above */
         if (n > 0 || left == 0)
             return n;
     }
