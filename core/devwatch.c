@@ -151,8 +151,9 @@ void nc__devwatch_claim(struct netcore_stack *st)
  * disarmed, owned by no thread. The next hold, by any thread, takes it over without a
  * system call. Everything that would wait on the netstack thread lets it go first:
  *  - a program thread about to sleep in a wait netcore serves (nc__devwatch_idle);
- *  - the linger tick, every LINGER_MS on the netstack thread while holds are being taken:
- *    the bound on how long a frame can wait when every thread went off to other work.
+ *  - the linger tick, every LINGER_MS on the netstack thread while holds are being taken,
+ *    for a lazy hold no thread left anew since the tick before: the bound, two ticks, on
+ *    how long a frame can wait when every thread went off to other work.
  * A release lingers only while the tick runs (linger_ok) and no thread sleeps in a wait;
  * each side rechecks the other's flag after its own store (sequentially consistent), so a
  * lazy hold is never left behind a sleeper or a stopped tick.
@@ -163,6 +164,7 @@ void nc__devwatch_release_lazy(struct netcore_stack *st)
         nc__devwatch_release(st);
         return;
     }
+    atomic_fetch_add(&st->lazy_gen, 1);
     if (atomic_exchange(&st->lazy, 1) != 0)
         nc__devwatch_release(st); /* one lazy hold is enough: ours goes */
     if (atomic_load(&st->sleepers) > 0 || !atomic_load(&st->linger_ok))
@@ -178,7 +180,12 @@ void nc__devwatch_idle(struct netcore_stack *st, int delta)
 
 bool nc__devwatch_tick(struct netcore_stack *st)
 {
-    nc__devwatch_claim(st);
+    /* Only a lazy hold no thread has renewed since the last tick: one that busy threads
+     * keep leaving and taking over would come back at once, for two epoll_ctl calls. */
+    unsigned gen = atomic_load(&st->lazy_gen);
+    if (gen == st->tick_gen)
+        nc__devwatch_claim(st);
+    st->tick_gen = gen;
     if (atomic_exchange(&st->holds_seen, 0) != 0)
         return true;
     nc__devwatch_stop_linger(st);

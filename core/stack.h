@@ -63,6 +63,8 @@ struct netcore_stack {
     _Atomic int holds_seen;      /* a hold was taken since the last linger tick */
     _Atomic int linger_ok;       /* the linger tick is running: a hold may be left lazy */
     _Atomic int linger_asked;    /* a hold asked the netstack thread to start the tick */
+    _Atomic unsigned lazy_gen;   /* lazy holds left so far */
+    unsigned tick_gen;           /* netstack thread: lazy_gen at the last tick */
     bool linger_on;              /* netstack thread: ev_linger is pending */
     struct event *ev_linger;
     int tx_answers;              /* frames the kernel answers it with, at most (devwatch.c) */

@@ -4,7 +4,7 @@
 # disarmed, the netstack thread sleeps through frames, and the thread's next call takes the
 # hold over. A program that goes off to other work instead (here: sleeps in nanosleep, which
 # netcore does not see) must still have what the peer sends read, acknowledged and queued for
-# it: the linger tick lets the hold go within LINGER_MS. The client, on netcore, asks a
+# it: the linger tick lets the hold go within two ticks (8 ms). The client, on netcore, asks a
 # kernel-side server for a few short answers (the tick starts with the first hold), then for
 # one more, after which the server sends 16 KiB 5 ms later without being asked. The client
 # sleeps 50 ms and then looks only with FIONREAD, which reads no device: every byte must be
