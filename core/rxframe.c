@@ -154,7 +154,13 @@ static void ip6_upper(struct nc_frame *fr, const uint8_t *ip, size_t end)
             break;
         }
         if (nh == 44) {
-            /* A fragment, even the first, is no whole segment until lwIP reassembles it. */
+            /* A fragment, even the first, is no whole segment until lwIP reassembles it.
+             * lwIP reassembles into one pbuf chain, whose lengths are 16 bits: a datagram
+             * longer than that reassembled (the headers before the fragment header, its
+             * offset, its data) fails an assertion in ip6_reass, which aborts. A datagram
+             * the kernel takes (up to 65575 bytes in all) can be that long. */
+            size_t frag_end = off + (be16(ip + off + 2) & 0xfff8u) + (end - off - 8);
+            fr->frag_over = frag_end > 0xffff;
             fr->frag = true;
             nh = ip[off];
             off = 0;
@@ -274,6 +280,11 @@ bool nc__frame_parse(struct netcore_stack *st, struct nc_frame *fr, const uint8_
     }
     if (fr->ver != 0)
         l4_parse(fr);
+    if (fr->frag_over) {
+        st->stats.rx_dropped_malformed++;
+        nc__log(NETCORE_LOG_DEBUG, "IPv6 fragment dropped: its datagram would pass 65535 bytes");
+        return false;
+    }
     return vnet == NULL || nc__vnet_rx(st, fr);
 }
 

@@ -23,6 +23,10 @@
 #include "stack.h"
 
 #define UDP_MAX_PAYLOAD 65507
+/* IPv6 allows 65527 (its length field leaves the IPv6 header out), but lwIP builds a packet
+ * in one pbuf chain whose length is 16 bits, IPv6 header included: beyond this it failed
+ * with ENOBUFS, as if it might succeed later. */
+#define UDP6_MAX_PAYLOAD (0xffff - 40 - 8)
 
 /* lwIP's receive callback: arg is the socket (udp_recv in nc__udp_open and disconnect; the
  * pcb goes before the socket, in nc__udp_close). */
@@ -183,7 +187,8 @@ ssize_t nc__udp_sendto(struct netcore_stack *st, struct nc_sock *s, const void *
     }
     if (broadcast(st, to != NULL ? &ip : &s->pcb.udp->remote_ip) && !s->opt.broadcast)
         return -EACCES; /* broadcasts only with SO_BROADCAST */
-    if (len > UDP_MAX_PAYLOAD)
+    const ip_addr_t *dst = to != NULL ? &ip : &s->pcb.udp->remote_ip;
+    if (len > (IP_IS_V6(dst) ? UDP6_MAX_PAYLOAD : UDP_MAX_PAYLOAD))
         return -EMSGSIZE;
     int pending = atomic_exchange(&s->so_error, 0);
     if (pending != 0)
