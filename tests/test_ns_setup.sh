@@ -1,7 +1,7 @@
 #!/bin/bash
 # test_ns_setup.sh — the network sandbox itself: nc_ns_setup and the helpers of
 # tests/lib/netns.sh (NETCORE_RUNDIR and the rendezvous lock helpers among them); `netcore up` is idempotent, repairs a half-made namespace and refuses
-# clearly without root; `netcore down` removes a namespace and is a no-op when there is none.
+# clearly without root or with a bad NETCORE_TAP_MTU; `netcore down` removes a namespace and is a no-op when there is none.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
@@ -107,5 +107,16 @@ err=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$copy" up --ns "nct-no
 want="netcore up: must run as root (creates a network namespace and TAP devices)"
 [ "$err" = "$want" ] || fail "netcore up as nobody said '$err', want '$want'"
 ! ns_listed "nct-nobody-$$" || fail "netcore up as nobody made a namespace"
+
+# A bad NETCORE_TAP_MTU: one line naming it, and nothing made (ip's own error named no
+# variable and left a half-built namespace; 100 was taken, IPv6 then off on the link).
+for mtu in abc 100 1279 65522; do
+    rc=0
+    err=$(NETCORE_TAP_MTU=$mtu "$NC_SRC/netcore" up --ns "$x" 2>&1) || rc=$?
+    [ "$rc" -eq 1 ] || fail "NETCORE_TAP_MTU=$mtu netcore up: exit $rc, want 1 ($err)"
+    [[ $err == "netcore up: NETCORE_TAP_MTU=$mtu: "* ]] ||
+        fail "NETCORE_TAP_MTU=$mtu netcore up said '$err', not naming the variable"
+    ! ns_listed "$x" || fail "NETCORE_TAP_MTU=$mtu netcore up made namespace $x"
+done
 
 echo "PASS: test_ns_setup"
