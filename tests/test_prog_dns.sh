@@ -6,7 +6,8 @@
 # gethostbyaddr and getnameinfo answer as glibc does on the kernel stack with the same server
 # (outputs compared); a nonexistent name is EAI_NONAME; /etc/hosts names send no query; an
 # answer too large for UDP comes over TCP; a silent server, a bad NETCORE_DNS and a stack
-# that cannot start fail with EAI_AGAIN within bounded time.
+# that cannot start fail with EAI_AGAIN within bounded time. node's dns.lookup resolves on
+# netcore although node exports its own c-ares.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 . "$(dirname "$0")/lib/netns.sh"
@@ -43,6 +44,7 @@ nc_bg dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts 
     --pid-file="$tmp/dnsmasq.pid" --log-queries --log-facility="$tmp/dnsmasq.log" \
     --local=/netcore.test/ --host-record=web.netcore.test,"$NC_KERNEL_IP" \
     --host-record=six.netcore.test,"$NC_KERNEL_IP6" --cname=alias.netcore.test,web.netcore.test \
+    --host-record=node.netcore.test,198.18.2.1 \
     --addn-hosts="$tmp/many.hosts" >"$tmp/dnsmasq.out" 2>&1
 nc_wait_udp 53 "$NC_KERNEL_IP"
 # Bound to the TAP's own addresses only: not to loopback, not to a wildcard.
@@ -156,7 +158,29 @@ diff -u "$tmp/kernel.out" "$tmp/netcore.out" >"$tmp/diff" ||
     fail "netcore's answers differ from glibc's: $(cat "$tmp/diff")"
 echo "glibc on the kernel stack gives the same $(wc -l <"$tmp/kernel.out") answers"
 
-# 4. Failures: EAI_AGAIN within the configured time, and a line on stderr when netcore itself
+# 4. A program with a c-ares of its own: node links c-ares statically and exports its ares_*
+#    functions, which come first in the global scope. libnetcore.so takes none of them from
+#    there (its c-ares is linked in, hidden); when it did, its channel was made by node's
+#    c-ares and polled through the system's, which saw no socket, and every lookup ended in
+#    EAI_AGAIN at the timeout.
+ares=$(nm -D "$NC_TOP/preload/.libs/libnetcore.so" | grep -E ' ares_' || true)
+[ -z "$ares" ] || fail "libnetcore.so has dynamic ares_* symbols: $ares"
+if command -v node >/dev/null; then
+    out=$(on_netcore 30 node -e 'require("dns").lookup(process.argv[1], { family: 4 },
+        (e, a) => console.log(e ? e.code : a))' node.netcore.test 2>"$tmp/node.err") ||
+        fail "node on netcore: $(cat "$tmp/node.err")"
+    [ "$out" = 198.18.2.1 ] || fail "node dns.lookup node.netcore.test: '$out', want 198.18.2.1"
+    q=$(queries node.netcore.test)
+    grep -q "query\[A\] node.netcore.test from $NC_NETCORE_IP$" <<<"$q" ||
+        fail "dnsmasq saw no A query for node.netcore.test from $NC_NETCORE_IP: $q"
+    echo "node $(node --version) (c-ares $(node -p process.versions.ares)," \
+         "$(nm -D "$(command -v node)" | grep -c ' T ares_') ares_* exported):" \
+         "dns.lookup node.netcore.test => $out through netcore"
+else
+    echo "node case skipped: node not installed"
+fi
+
+# 5. Failures: EAI_AGAIN within the configured time, and a line on stderr when netcore itself
 #    is the cause.
 # one.py also runs as user nobody (below): it lives in NC_USER_DIR, where that user reads it.
 nc_user_dir
