@@ -8,7 +8,8 @@
  *
  * glibc's own exec functions (execl*, execvp, posix_spawn) call its internal execve, which
  * no interposer sees; execve, execv, execvp, execvpe and fexecve are covered here,
- * posix_spawn and posix_spawnp in spawn.c.
+ * posix_spawn and posix_spawnp in spawn.c. A program LD_PRELOAD would not reach is not
+ * exec'd at all (reach.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +60,11 @@ enum exec_call { EXEC_VE, EXEC_VPE, EXEC_FVE };
 static int run_exec(enum exec_call call, const char *path, int fd, char *const argv[],
                     char *const envp[])
 {
+    int refused = nc__exec_reach(path, call == EXEC_VPE, call == EXEC_FVE ? fd : -1);
+    if (refused < 0) {
+        errno = -refused;
+        return -1;
+    }
     char *buf[ENV_MAX];
     char *const *env = before_exec(envp, buf, ENV_MAX);
     int rc = call == EXEC_VE    ? LIBC(execve)(path, argv, env)

@@ -235,6 +235,10 @@ int nc__remote_identify(int fd);
 int nc__remote_poll_connecting(int fd, int timeout_ms);
 /* True once this process uses a shared stack (drives it or is attached). */
 bool nc__remote_shared(void);
+/* reach.c: 0 when LD_PRELOAD reaches the program an exec would start (path, searched along
+ * PATH when search, or fd when >= 0), else -EPERM, said on stderr: it would run on the
+ * kernel's stack. NETCORE_ALLOW_KERNEL=1 lets it. */
+int nc__exec_reach(const char *path, bool search, int fd);
 /* Remembers the configuration, whose rendezvous the control connections reach. */
 void nc__remote_setup(const struct netcore_config *cfg);
 /* Client mode: checks that the driver accepts this process and says whose stack this is;

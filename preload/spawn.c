@@ -264,6 +264,10 @@ static int spawn(spawn_fn *real, pid_t *pid, const char *path,
                  const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
                  char *const argv[], char *const envp[])
 {
+    /* posix_spawn returns the error, errno untouched (reach.c) */
+    int refused = nc__exec_reach(path, real == LIBC(posix_spawnp), -1);
+    if (refused < 0)
+        return -refused;
     char *buf[ENV_MAX];
     pthread_mutex_lock(&mu);
     const struct shadow *s = fa != NULL ? *find(fa) : NULL;

@@ -4,7 +4,8 @@
 # does not run: statically linked (also static-pie), a Go build ID note, a 32-bit ELF, a
 # set-user-ID copy (to another user), file capabilities (for a user other than root), a
 # library its user cannot read (as nobody), a script whose #!/usr/bin/env leads to a static
-# program. --allow-kernel runs it (the server sees the kernel's address). The same program
+# program; and, refused by the library at the exec, the static program exec'd by a shell or
+# by a #!/bin/sh wrapper. --allow-kernel runs it (the server sees the kernel's address). The same program
 # built dynamically, a set-user-ID-root copy and a capable copy run by root, and a #!/bin/sh
 # script run on netcore (the server sees 198.18.0.2 and the data's sha256).
 # NETCORE_LOG=info says once that the library is loaded; the default says nothing.
@@ -185,5 +186,29 @@ ran_from script "$NC_NETCORE_IP"
 mapfile -t a <<<"$(args env)"
 try env PATH="$tmp/bin:$PATH" -- -- env.sh "${a[@]}"
 refused env "$tmp/bin/env.sh runs $tmp/bin/runclient_static, which is statically linked"
+
+# Past run's own check: a program run by a shell (or any exec under netcore) that LD_PRELOAD
+# would not reach is refused by the library at the exec (preload/reach.c): the exec fails
+# (EPERM) and one line says why. It ran on the kernel's stack without a word.
+exec_refused() {  # exec_refused NAME: the last try's exec of the static program was refused
+    [ "$rc" -ne 0 ] || fail "$1: exit 0, the exec was not refused; stderr: $err"
+    grep -q "exec of $tmp/bin/runclient_static refused: it is statically linked.*kernel's stack" \
+        <<<"$err" || fail "$1: no refusal naming the program and why: $err"
+    [ ! -e "$tmp/mark/$1" ] || fail "$1: refused, yet the program ran"
+    echo "ok: $1 refused at exec: $(grep 'refused' <<<"$err")"
+}
+mapfile -t a <<<"$(args shexec)"
+try shexec -- -- /bin/sh -c 'exec "$@"' sh "$tmp/bin/runclient_static" "${a[@]}"
+exec_refused shexec
+printf '#!/bin/sh\nexec "%s" "$@"\n' "$tmp/bin/runclient_static" >"$tmp/bin/wrap.sh"
+chmod 755 "$tmp/bin/wrap.sh"
+mapfile -t a <<<"$(args wrap)"
+try wrap -- -- "$tmp/bin/wrap.sh" "${a[@]}"
+exec_refused wrap
+mapfile -t a <<<"$(args wrap)"
+try wrap -- --allow-kernel -- "$tmp/bin/wrap.sh" "${a[@]}"
+grep -q "NETCORE_ALLOW_KERNEL=1: $tmp/bin/runclient_static is statically linked" <<<"$err" ||
+    fail "wrap --allow-kernel: no warning at the exec: $err"
+ran_from wrap "$NC_KERNEL_IP"
 
 echo "PASS: test_run_refuse"
