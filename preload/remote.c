@@ -357,8 +357,9 @@ static int64_t now_ms(void)
  * this process. An fd in the reply goes to *fd_out when the caller wants one and the reply
  * is a success (close-on-exec: MSG_CMSG_CLOEXEC), else it is closed. wait says the reply
  * may take long (a blocking connect): a signal then ends the wait with -EINTR, and
- * timeout_ms (-1: none) with -ETIMEDOUT; in both cases the caller must close the connection,
- * whose reply is still to come. Other calls wait through signals (their replies come at
+ * timeout_ms (-1: none) with -ETIME, not -ETIMEDOUT, which is the driver's reply when the
+ * connection itself timed out; in both cases the caller must close the connection, whose
+ * reply is still to come. Other calls wait through signals (their replies come at
  * once). Returns the reply's rc, -ENETDOWN when the driver is gone, -EPROTO for a reply
  * that is not one. *spent is set when the connection cannot carry another request (those
  * cases, and a refusal).
@@ -393,7 +394,7 @@ long nc__remote_exchange(int cfd, struct nc_share_req *req, int fd, struct nc_sh
             if (r < 0 && errno == EINTR)
                 return -EINTR;
             if (r == 0)
-                return -ETIMEDOUT;
+                return -ETIME;
         }
         /* Room for more fds than one: a reply with several is wrong, and every one of them
          * must be closed, not left behind as MSG_CTRUNC would. */

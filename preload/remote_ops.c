@@ -339,9 +339,10 @@ int nc__remote_connect(int fd, int k, const struct sockaddr *addr, socklen_t len
             nc__remote_bits(fd, NC_RK_PEER, 0);
         return (int)nc__ret(r);
     }
-    /* Interrupted or timed out, the connect goes on (the driver's reply is dropped with the
-     * connection): as in the kernel, EINTR, or EINPROGRESS after SO_SNDTIMEO. */
-    if (r == -ETIMEDOUT)
+    /* Interrupted or out of SO_SNDTIMEO's time, the connect goes on (the driver's reply is
+     * dropped with the connection): as in the kernel, EINTR, or EINPROGRESS. ETIMEDOUT is the
+     * connect's own failure (no answer to the SYNs), the driver's reply, passed on. */
+    if (r == -ETIME)
         r = -EINPROGRESS;
     if (r == -EINPROGRESS || r == -EINTR || r == -EALREADY)
         nc__remote_bits(fd, NC_RK_CONNECTING, NC_RK_UNCONN);
@@ -371,7 +372,7 @@ int nc__remote_poll_connecting(int fd, int timeout_ms)
     /* No time to wait: how it stands now (a poll with timeout 0, as event loops make). */
     q.a[0] = timeout_ms == 0 ? 2 : 1;
     long r = nc__remote_rpc_wait(NC_OP_CONNECT, fd, &q, &p, NULL, timeout_ms != 0, timeout_ms);
-    if (r == -ETIMEDOUT || r == -EALREADY)
+    if (r == -ETIME || r == -EALREADY)
         return 0; /* still connecting when the poll's time ran out */
     if (r == -EINTR)
         return -EINTR;

@@ -272,7 +272,7 @@ int nc__remote_dup(int newfd, int k);
 void nc__remote_bits(int fd, int set, int clear);
 /* One request and its reply on this thread's control connection (remote.c has the contract
  * of nc__remote_exchange): the reply's rc, or -ENETDOWN (no driver), -EPROTO, -EINTR and
- * -ETIMEDOUT (wait only). */
+ * -ETIME (wait only: the wait's time ran out; -ETIMEDOUT is the connection's own). */
 struct nc_share_req;
 struct nc_share_rep;
 long nc__remote_rpc(int op, int fd, struct nc_share_req *req, struct nc_share_rep *rep,

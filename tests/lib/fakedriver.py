@@ -64,6 +64,7 @@ class Sock:
         self.status = 0
         self.connecting = None  # threading.Event while a connect is under way
         self.conn_err = 0
+        self.waiters = 0  # requests waiting for the outcome of a connect under way
         self.aq = []
         self.mu = threading.Lock()
         kind = socket.SOCK_STREAM if type_ == socket.SOCK_STREAM else socket.SOCK_SEQPACKET
@@ -281,8 +282,12 @@ def handle(op, a, data, fd):
                 return -e, (0, 0), b"", None
             if len(data) == 0:
                 if s.connecting is not None and a[0] == 1:
+                    with s.mu:
+                        s.waiters += 1
                     s.connecting.wait()
-                    e, s.conn_err = s.conn_err, 0
+                    with s.mu:
+                        s.waiters -= 1
+                        e, s.conn_err = s.conn_err, 0
                     return -e, (0, 0), b"", None
                 return 0, (0, 0), b"", None
             fam, addr = sa_unpack(data)
@@ -306,7 +311,12 @@ def handle(op, a, data, fd):
             if a[0] == 1:
                 go()
                 s.connecting = None
-                e, s.conn_err = s.conn_err, 0
+                # A wait that came since (a poll after SO_SNDTIMEO gave this one up) reports
+                # the outcome, as the stack's SO_ERROR keeps it for the next who asks.
+                with s.mu:
+                    e = s.conn_err
+                    if s.waiters == 0:
+                        s.conn_err = 0
                 return -e, (0, 0), b"", None
             threading.Thread(target=go, daemon=True).start()
             return -errno.EINPROGRESS, (0, 0), b"", None
