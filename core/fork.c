@@ -11,6 +11,7 @@
  * The prepare handler takes the stack lock, so lwIP is between two operations when the
  * address space is copied, never halfway through a list update.
  */
+#include "neigh.h"
 #include "netcore.h"
 
 #include <lwip/netif.h>
@@ -106,6 +107,7 @@ void netcore_fork_forget(struct netcore_stack *st)
     /* Its retransmission timer is in lwIP's process-wide list; the child's pcbs are not its. */
     nc__rto_free(st);
     nc__tcp_fin_ack_stop(st);
+    nc__neigh_stop(st);
     nc__pcbmap_free(st);
     tcp_active_pcbs = NULL;
     tcp_listen_pcbs.listen_pcbs = NULL;

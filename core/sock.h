@@ -64,6 +64,8 @@ struct nc_tcp {
     bool connect_reported;       /* EINPROGRESS connect's outcome already reported */
     bool tx_nomem;               /* a relay found no memory for tx: on_poll retries */
     int icmp_error;              /* errno from an ICMP error that aborted the connect */
+    bool neigh_due;              /* a connect's next hop to look at (neigh.c) */
+    uint32_t syn_at;             /* sys_now() of the connect (neigh.c) */
     struct nc_ring tx, rx;
     pthread_mutex_t tx_mu, rx_mu; /* serialise app threads on one socket */
     struct pbuf *rx_pending;      /* received but not yet in rx (ring full), oldest first: */

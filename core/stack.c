@@ -37,6 +37,7 @@
 #include "devwatch.h"
 #include "hidden.h"
 #include "iss.h"
+#include "neigh.h"
 #include "netcore.h"
 #include "netif.h"
 #include "pcap.h"
@@ -704,6 +705,7 @@ void netcore_stop(struct netcore_stack *st)
     nc__netif_teardown(st);
     nc__rto_free(st);
     nc__tcp_fin_ack_stop(st);
+    nc__neigh_stop(st);
     nc__pcbmap_free(st);
     nc__relay_teardown(st); /* every relayed socket went with drop_all */
     nc__mutex_unlock(&st->lock);

@@ -48,6 +48,7 @@ struct netcore_stack {
     struct nc_port_avoid port_avoid[NC_PORT_AVOID]; /* tuples a connect passes over (port.c) */
     int port_avoid_next;         /* the entry the next one takes (the oldest) */
     bool fin_ack_armed;          /* the timer of delayed FIN ACKs is set (tcp.c) */
+    bool neigh_armed;            /* the timer of unresolved next hops is set (neigh.c) */
     _Atomic bool stopping;
     struct nc_dev dev;
     struct netif *netif;

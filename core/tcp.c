@@ -30,6 +30,7 @@
 #include "addr.h"
 #include "cfg.h"
 #include "errmap.h"
+#include "neigh.h"
 #include "netcore.h"
 #include "offload.h"
 #include "pcbmap.h"
@@ -451,6 +452,7 @@ int nc__tcp_connect(struct netcore_stack *st, struct nc_sock *s, const union nc_
     s->tcp.connect_reported = false;
     atomic_store(&s->so_error, 0); /* what an earlier disconnect left is forgotten */
     atomic_store(&s->state, NC_ST_CONNECTING);
+    nc__neigh_watch(st, s);
     return -EINPROGRESS;
 }
 
