@@ -263,10 +263,21 @@ int nc__addr_reach(const struct nc_sock *s, const ip_addr_t *local, const ip_add
 
 void nc__addr_str(char *out, size_t cap, const ip_addr_t *ip, uint16_t port)
 {
-    char a[IPADDR_STRLEN_MAX];
-    if (ip == NULL || ip_addr_isany(ip))
+    /* "*" is any address of either family (a dual-stack or IPv4 wildcard); an IPv6-only
+     * wildcard, which IPv4 clients cannot reach, reads "[::]" as in ss(8), and an IPv6
+     * address is bracketed, its port apart from its last group. */
+    char a[IPADDR_STRLEN_MAX + 2];
+    if (ip == NULL || (ip_addr_isany(ip) && !IP_IS_V6_VAL(*ip)))
         snprintf(a, sizeof(a), "*");
-    else
+    else if (IP_IS_V6_VAL(*ip)) {
+        char b[IPADDR_STRLEN_MAX] = "::";
+        if (!ip_addr_isany(ip))
+            ipaddr_ntoa_r(ip, b, sizeof(b));
+        for (char *c = b; *c != '\0'; c++)
+            if (*c >= 'A' && *c <= 'F')
+                *c = (char)(*c - 'A' + 'a'); /* lwIP writes hex in capitals; ss(8) does not */
+        snprintf(a, sizeof(a), "[%s]", b);
+    } else
         ipaddr_ntoa_r(ip, a, sizeof(a));
     if (port == 0)
         snprintf(out, cap, "%s:*", a);

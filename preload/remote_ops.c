@@ -212,8 +212,17 @@ static void say_listening(int fd)
         inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
         port = ntohs(a->sin6_port);
     }
-    bool any = ss.ss_family == AF_INET6 ? strcmp(host, "::") == 0 : strcmp(host, "0.0.0.0") == 0;
-    nc__log(NETCORE_LOG_INFO, "listening on %s:%u", any ? "*" : host, port);
+    /* as core/tcp.c's: "*" for a wildcard IPv4 clients reach, "[::]" for an IPv6-only one */
+    int v6only = 0;
+    socklen_t olen = sizeof(v6only);
+    if (ss.ss_family == AF_INET6 &&
+        getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &olen) != 0)
+        v6only = 0;
+    if (ss.ss_family == AF_INET6 && (strcmp(host, "::") != 0 || v6only))
+        nc__log(NETCORE_LOG_INFO, "listening on [%s]:%u", host, port);
+    else
+        nc__log(NETCORE_LOG_INFO, "listening on %s:%u",
+                strcmp(host, "::") == 0 || strcmp(host, "0.0.0.0") == 0 ? "*" : host, port);
 }
 
 int nc__remote_listen(int fd, int k, int backlog)
