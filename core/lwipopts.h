@@ -76,11 +76,12 @@ void nc__mem_free(void *p);
 #define LWIP_IGMP                   1
 #define LWIP_RAW                    1
 #define IP_FORWARD                  0
-/* Fragments waiting for reassembly, IPv4 and IPv6 together (lwIP's default, 10, lost every
- * datagram of more than 10 fragments: 14800 bytes at MTU 1500, where the kernel takes
+/* Fragments waiting for reassembly, for IPv4 and for IPv6 each (lwIP's default, 10, lost
+ * every datagram of more than 10 fragments: 14800 bytes at MTU 1500, where the kernel takes
  * 65507). A largest datagram is 45 fragments of 1480 bytes, 54 of 1232 at IPv6's least MTU:
  * 128 hold two of them. Bounded by MEMP_NUM_REASSDATA (5) datagrams at once too, so at most
- * ~330 KB whatever the MTU (a fragment under 32 KB gets a pbuf of its own size, netif.c). */
+ * ~330 KB per family whatever the MTU (a fragment under 32 KB gets a pbuf of its own size,
+ * netif.c). */
 #define IP_REASS_MAX_PBUFS          128
 
 /* ---- IPv6 (Debian's: SLAAC, MLD, one DAD probe) */

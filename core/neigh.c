@@ -32,6 +32,8 @@
 /* Whether the next hop of IPv4 address dst on n has an entry that answered. */
 static bool resolved4(struct netif *n, const ip4_addr_t *dst)
 {
+    if (ip4_addr_cmp(dst, netif_ip4_addr(n)))
+        return true; /* our own address: looped back, no ARP */
     if (!ip4_addr_netcmp(dst, netif_ip4_addr(n), netif_ip4_netmask(n)) &&
         !ip4_addr_islinklocal(dst))
         dst = netif_ip4_gw(n); /* as etharp_output picks the hop */

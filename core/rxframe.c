@@ -158,9 +158,13 @@ static void ip6_upper(struct nc_frame *fr, const uint8_t *ip, size_t end)
              * lwIP reassembles into one pbuf chain, whose lengths are 16 bits: a datagram
              * longer than that reassembled (the headers before the fragment header, its
              * offset, its data) fails an assertion in ip6_reass, which aborts. A datagram
-             * the kernel takes (up to 65575 bytes in all) can be that long. */
+             * the kernel takes (up to 65575 bytes in all) can be that long. lwIP rebuilds
+             * it with the first fragment's headers, which a later fragment does not show:
+             * so only fragments with none before the fragment header are taken (a
+             * fragmented packet with hop-by-hop or destination options is all but unknown),
+             * and for those the sum is exact. */
             size_t frag_end = off + (be16(ip + off + 2) & 0xfff8u) + (end - off - 8);
-            fr->frag_over = frag_end > 0xffff;
+            fr->frag_over = off != IP6_HDR || frag_end > 0xffff;
             fr->frag = true;
             nh = ip[off];
             off = 0;
@@ -282,7 +286,8 @@ bool nc__frame_parse(struct netcore_stack *st, struct nc_frame *fr, const uint8_
         l4_parse(fr);
     if (fr->frag_over) {
         st->stats.rx_dropped_malformed++;
-        nc__log(NETCORE_LOG_DEBUG, "IPv6 fragment dropped: its datagram would pass 65535 bytes");
+        nc__log(NETCORE_LOG_DEBUG, "IPv6 fragment dropped: options before its fragment header, "
+                "or its datagram would pass 65535 bytes");
         return false;
     }
     return vnet == NULL || nc__vnet_rx(st, fr);

@@ -53,7 +53,7 @@ struct nc_frame {
     uint8_t ver;                 /* IP version 4 or 6; 0: ARP */
     uint8_t proto;               /* upper-layer protocol (IPv6: past extension headers) */
     bool frag;                   /* an IP fragment: no upper-layer header to read */
-    bool frag_over;              /* an IPv6 fragment that ends past 65535 bytes reassembled */
+    bool frag_over;              /* an IPv6 fragment lwIP could not reassemble safely */
     uint16_t l3;                 /* offset of the IP header (or ARP) */
     uint16_t l4;                 /* offset of the upper-layer header; 0: none that fits */
     size_t ip_len;               /* the IP packet's length as its header says (Ethernet

@@ -55,7 +55,7 @@ static const char *why_not(int fd)
         return NULL;
     struct nc_elf_facts f;
     if (nc__elf_inspect(read_fd, &fd, (uint64_t)sb.st_size, &f) != 0 || !f.elf)
-        return NULL; /* a script: its interpreter is exec'd and looked at in turn */
+        return NULL; /* a script: the kernel starts its interpreter, which is not looked at */
     if (f.cls != OUR_CLASS || (OUR_MACHINE != 0 && f.machine != OUR_MACHINE))
         return "is for another class or machine than libnetcore.so: the loader cannot preload it";
     if (f.go)
@@ -70,14 +70,21 @@ static const char *why_not(int fd)
     return NULL;
 }
 
+/* Only a regular file: opening a FIFO for reading would wait for a writer, and opening a
+ * device may do something (the exec of either fails anyway). */
 static int open_exec(const char *path)
 {
-    return (int)nc__raw_syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return -1;
+    return (int)nc__raw_syscall(SYS_openat, AT_FDCWD, path,
+                                O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0);
 }
 
 /* execvp's search: file itself when it names a path, else the first executable regular file
- * of that name along PATH (glibc's default when unset). -1 when none: the exec fails as it
- * would. */
+ * of that name along PATH (glibc's default when unset; an empty entry, leading, inner or
+ * trailing, and an empty PATH are the current directory). -1 when none: the exec fails as
+ * it would. */
 static int open_searched(const char *file, char *path, size_t cap)
 {
     if (strchr(file, '/') != NULL)
@@ -86,26 +93,24 @@ static int open_searched(const char *file, char *path, size_t cap)
     if (p == NULL)
         p = "/bin:/usr/bin";
     size_t flen = strlen(file);
-    while (*p != '\0' || p[-1] == ':') {
-        const char *end = strchr(p, ':');
-        size_t dlen = end != NULL ? (size_t)(end - p) : strlen(p);
+    for (;;) {
+        const char *end = strchrnul(p, ':');
+        size_t dlen = (size_t)(end - p);
+        const char *dir = dlen > 0 ? p : ".";
         if (dlen == 0)
-            dlen = 1, p = "."; /* an empty entry is the current directory */
+            dlen = 1;
         if (dlen + 1 + flen + 1 <= cap) {
-            memcpy(path, p, dlen);
+            memcpy(path, dir, dlen);
             path[dlen] = '/';
             memcpy(path + dlen + 1, file, flen + 1);
             struct stat sb;
             if (access(path, X_OK) == 0 && stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
                 return open_exec(path);
         }
-        if (end == NULL)
-            break;
+        if (*end == '\0')
+            return -1;
         p = end + 1;
-        if (*p == '\0')
-            break;
     }
-    return -1;
 }
 
 int nc__exec_reach(const char *path, bool search, int fd)

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define MAX_PHNUM 256
 #define MAX_SHNUM 1024
@@ -224,8 +225,10 @@ int nc__elf_inspect(nc_elf_read_fn rd, void *ctx, uint64_t size, struct nc_elf_f
     f->cls = eh[4];
     f->machine = (unsigned)uint_at(&s, eh + 18, 2);
 
-    s.region = malloc(MAX_REGION);
-    if (s.region == NULL)
+    /* mmap, not malloc: the library runs this inside execve, where the caller may be a
+     * vfork child or a signal handler that interrupted malloc (preload/reach.c). */
+    s.region = mmap(NULL, MAX_REGION, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (s.region == MAP_FAILED)
         return -ENOMEM;
     rc = scan_segments(&s, word_at(&s, eh, 28, 32), uint_at(&s, eh + (s.wide ? 54 : 42), 2),
                        uint_at(&s, eh + (s.wide ? 56 : 44), 2), f);
@@ -234,6 +237,6 @@ int nc__elf_inspect(nc_elf_read_fn rd, void *ctx, uint64_t size, struct nc_elf_f
     rc = scan_sections(&s, word_at(&s, eh, 32, 40), uint_at(&s, eh + (s.wide ? 58 : 46), 2),
                        uint_at(&s, eh + (s.wide ? 60 : 48), 2), f);
 fail:
-    free(s.region);
+    munmap(s.region, MAX_REGION);
     return rc;
 }
