@@ -103,9 +103,9 @@ static int open_searched(const char *file, char *path, size_t cap)
             memcpy(path, dir, dlen);
             path[dlen] = '/';
             memcpy(path + dlen + 1, file, flen + 1);
-            struct stat sb;
-            if (access(path, X_OK) == 0 && stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
-                return open_exec(path);
+            int fd = access(path, X_OK) == 0 ? open_exec(path) : -1; /* regular files only */
+            if (fd >= 0)
+                return fd;
         }
         if (*end == '\0')
             return -1;
